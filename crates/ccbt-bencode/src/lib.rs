@@ -1,0 +1,1 @@
+//! ccbt: bencode decoding (zero-copy) and encoding

@@ -1,0 +1,17 @@
+//! Pure core types shared by every ccbt crate: identifiers ([`InfoHash`], [`PeerId`]),
+//! the piece [`Bitfield`], piece/block geometry ([`Lengths`], [`BlockRef`]) and the mapping
+//! from torrent byte ranges to files ([`FileLayout`]).
+//!
+//! This crate is sans-IO: no sockets, no files, no clock.
+
+mod bitfield;
+mod error;
+mod geometry;
+mod id;
+mod layout;
+
+pub use bitfield::Bitfield;
+pub use error::CoreError;
+pub use geometry::{BlockRef, Lengths, ValidPieceIndex, BLOCK_SIZE};
+pub use id::{InfoHash, PeerId};
+pub use layout::{FileLayout, FileSlice, LayoutFile};

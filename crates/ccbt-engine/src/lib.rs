@@ -1,0 +1,1 @@
+//! ccbt: the tokio engine: Session, torrents, connections

@@ -1,0 +1,1 @@
+//! ccbt: torrent metainfo (v1, hybrid), path sanitising, torrent creation

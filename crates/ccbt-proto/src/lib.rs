@@ -1,0 +1,1 @@
+//! ccbt: sans-IO peer protocol: connection state machine, piece picker, choker

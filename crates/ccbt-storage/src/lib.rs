@@ -1,0 +1,1 @@
+//! ccbt: storage: Storage trait, file and memory backends, hash pool
