@@ -1,1 +1,12 @@
-//! ccbt: sans-IO peer protocol: connection state machine, piece picker, choker
+//! Sans-IO peer protocol logic: the per-connection state machine ([`peer::PeerConn`]), the
+//! piece picker ([`picker::Picker`]), the choker ([`choker`]) and the per-torrent swarm logic
+//! that ties them together. Time comes in as `now`, randomness as an RNG argument; nothing
+//! here touches sockets, files or the clock.
+
+pub mod choker;
+pub mod peer;
+pub mod picker;
+
+/// Identifies one connection within a torrent (assigned by the engine, never reused).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerKey(pub u64);

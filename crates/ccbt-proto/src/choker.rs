@@ -1,0 +1,1 @@
+//! Choosing which interested peers we upload to.

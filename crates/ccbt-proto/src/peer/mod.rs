@@ -1,0 +1,1 @@
+//! The per-connection peer protocol state machine.

@@ -1,0 +1,1 @@
+//! Piece picking: availability, partial pieces, strategies, endgame.
