@@ -1,1 +1,17 @@
-//! ccbt: the tokio engine: Session, torrents, connections
+//! The ccbt engine: a [`Session`] owns torrents, their peer connections, the listener and the
+//! disk pool, and drives the sans-IO protocol machines of `ccbt-proto` with tokio.
+//!
+//! The CLI, the daemon and the dashboard are all built on this API.
+
+mod error;
+mod options;
+mod session;
+mod status;
+
+pub use error::{SessionError, TorrentError};
+pub use options::SessionOptions;
+pub use session::{AddTorrent, Session};
+pub use status::{Event, PeerInfo, TorrentId, TorrentState, TorrentStatus};
+
+pub use ccbt_proto::picker::PieceSelection;
+pub use ccbt_storage::Preallocate;

@@ -1,0 +1,126 @@
+//! Every engine setting in one place. Field names are the config keys of ccbt.toml (the seeds'
+//! names), so the TOML loader, `CCBT_*` environment variables and hot reload of a later issue map
+//! onto this one type.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ccbt_proto::picker::PieceSelection;
+use ccbt_storage::Preallocate;
+
+use crate::error::SessionError;
+
+/// Settings of a [`crate::Session`]. Build with `SessionOptions::default()` and adjust fields,
+/// then [`SessionOptions::validate`] (done by `Session::new`) checks ranges and names the bad key.
+#[derive(Clone, Debug)]
+pub struct SessionOptions {
+    // [network]
+    /// TCP port for incoming peers (`listen_port`, default 6881).
+    pub listen_port: u16,
+    /// When the port is taken: `false` (the default when the user did not name a port) tries the
+    /// following ports; `true` (the user named it explicitly) fails instead.
+    pub listen_port_explicit: bool,
+    /// Address to listen on (default all interfaces).
+    pub listen_host: std::net::IpAddr,
+    /// Maximum connections per torrent (`max_peers_per_torrent`, default 50).
+    pub max_peers_per_torrent: usize,
+    /// Starting and minimum number of outstanding block requests per peer (`pipeline_depth`, 16).
+    pub pipeline_depth: u32,
+    /// Upper bound of the adaptive request pipeline (`max_pipeline_depth`, default 128).
+    pub max_pipeline_depth: u32,
+    /// Request size in KiB (`block_size_kib`). Only 16 is accepted: most peers refuse larger requests.
+    pub block_size_kib: u32,
+    /// Unchoked peers per torrent (`max_upload_slots`, default 4; 0 = unlimited).
+    pub max_upload_slots: usize,
+    /// Give up connecting after this long (`connection_timeout`).
+    pub connection_timeout: Duration,
+    /// A request unanswered this long is given to another peer (`request_timeout`).
+    pub request_timeout: Duration,
+    // [disk]
+    /// Where torrents are saved when `AddTorrent` names no folder (`download_dir`).
+    pub download_dir: PathBuf,
+    /// `none`, `sparse` or `full` (`preallocate`, default sparse).
+    pub preallocate: Preallocate,
+    /// Largest positioned vectored write in KiB (`write_batch_kib`, default 1024).
+    pub write_batch_kib: u32,
+    /// Serve uploads from memory-mapped files (`use_mmap`, default true).
+    pub use_mmap: bool,
+    /// Threads hashing and writing pieces (`hash_workers`, default: CPU count, at most 4).
+    pub hash_workers: usize,
+    /// Memory budget in KiB for pieces being downloaded or waiting for hashing
+    /// (`max_buffered_kib`, default 32768): beyond it no new piece is started (back-pressure).
+    pub max_buffered_kib: u32,
+    // [strategy]
+    /// `rarest_first`, `sequential` or `round_robin` (`piece_selection`).
+    pub piece_selection: PieceSelection,
+    /// Peers that may hold a request for the same block in endgame (`endgame_duplicates`, 2).
+    pub endgame_duplicates: u32,
+    /// Endgame begins when at most this many wanted pieces are not fully requested
+    /// (`endgame_threshold`, default 0: when every block is requested).
+    pub endgame_threshold: u32,
+    /// Hash failures after which a peer is banned (`max_hash_failures`, default 3).
+    pub max_hash_failures: u32,
+}
+
+fn default_hash_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4)
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            listen_port: 6881,
+            listen_port_explicit: false,
+            listen_host: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            max_peers_per_torrent: 50,
+            pipeline_depth: 16,
+            max_pipeline_depth: 128,
+            block_size_kib: 16,
+            max_upload_slots: 4,
+            connection_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            download_dir: PathBuf::from("."),
+            preallocate: Preallocate::Sparse,
+            write_batch_kib: 1024,
+            use_mmap: true,
+            hash_workers: default_hash_workers(),
+            max_buffered_kib: 32 * 1024,
+            piece_selection: PieceSelection::RarestFirst,
+            endgame_duplicates: 2,
+            endgame_threshold: 0,
+            max_hash_failures: 3,
+        }
+    }
+}
+
+impl SessionOptions {
+    /// Checks every range; the error names the offending key.
+    pub fn validate(&self) -> Result<(), SessionError> {
+        let bad = |key: &'static str, reason: &'static str| Err(SessionError::InvalidOption { key, reason });
+        if self.block_size_kib != 16 {
+            return bad("block_size_kib", "only 16 is supported (peers refuse larger requests)");
+        }
+        if !(1..=1024).contains(&self.pipeline_depth) {
+            return bad("pipeline_depth", "must be between 1 and 1024");
+        }
+        if self.max_pipeline_depth < self.pipeline_depth || self.max_pipeline_depth > 4096 {
+            return bad("max_pipeline_depth", "must be between pipeline_depth and 4096");
+        }
+        if self.max_peers_per_torrent == 0 {
+            return bad("max_peers_per_torrent", "must be at least 1");
+        }
+        if !(1..=256).contains(&self.hash_workers) {
+            return bad("hash_workers", "must be between 1 and 256");
+        }
+        if !(16..=1024 * 1024).contains(&self.write_batch_kib) {
+            return bad("write_batch_kib", "must be between 16 and 1048576");
+        }
+        if self.max_buffered_kib < 1024 {
+            return bad("max_buffered_kib", "must be at least 1024");
+        }
+        if self.endgame_duplicates == 0 {
+            return bad("endgame_duplicates", "must be at least 1");
+        }
+        Ok(())
+    }
+}

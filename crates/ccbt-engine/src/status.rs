@@ -1,0 +1,110 @@
+//! Read-only views of a torrent handed to the CLI, the dashboard and library users.
+
+use std::net::SocketAddr;
+
+use ccbt_core::InfoHash;
+
+/// Identifies a torrent inside one session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TorrentId(pub u64);
+
+impl std::fmt::Display for TorrentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Life-cycle state of a torrent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TorrentState {
+    /// Checking existing data against the piece hashes.
+    Checking,
+    /// Downloading missing pieces.
+    Downloading,
+    /// Every selected piece is verified; serving peers.
+    Seeding,
+    /// Paused by the user: no connections.
+    Paused,
+    /// Stopped by an error; the reason is in the string.
+    Error(String),
+}
+
+impl std::fmt::Display for TorrentState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TorrentState::Checking => write!(f, "checking"),
+            TorrentState::Downloading => write!(f, "downloading"),
+            TorrentState::Seeding => write!(f, "seeding"),
+            TorrentState::Paused => write!(f, "paused"),
+            TorrentState::Error(e) => write!(f, "error: {e}"),
+        }
+    }
+}
+
+/// A snapshot of one torrent's progress and activity.
+#[derive(Clone, Debug)]
+pub struct TorrentStatus {
+    pub id: TorrentId,
+    pub info_hash: InfoHash,
+    pub name: String,
+    pub state: TorrentState,
+    /// Verified pieces / total pieces.
+    pub pieces_have: u32,
+    pub pieces_total: u32,
+    /// Bytes of verified pieces (the short last piece counted exactly).
+    pub bytes_have: u64,
+    pub total_bytes: u64,
+    /// Fraction 0.0..=1.0 of verified bytes.
+    pub progress: f64,
+    /// Payload rates over the last few seconds, bytes per second.
+    pub download_rate: u64,
+    pub upload_rate: u64,
+    /// Payload bytes received / sent since the torrent was added.
+    pub downloaded: u64,
+    pub uploaded: u64,
+    /// Bytes received that were thrown away (failed hashes, duplicates, unrequested).
+    pub wasted: u64,
+    pub connected_peers: usize,
+    pub hash_failures: u32,
+    pub banned_peers: usize,
+}
+
+impl TorrentStatus {
+    /// Whether every selected piece is verified.
+    pub fn is_complete(&self) -> bool {
+        self.pieces_have == self.pieces_total
+    }
+    /// Estimated seconds to completion at the current download rate.
+    pub fn eta_secs(&self) -> Option<u64> {
+        let left = self.total_bytes.saturating_sub(self.bytes_have);
+        (self.download_rate > 0).then(|| left / self.download_rate)
+    }
+}
+
+/// Information about one connected peer.
+#[derive(Clone, Debug)]
+pub struct PeerInfo {
+    pub addr: SocketAddr,
+    pub client: String,
+    pub download_rate: u64,
+    pub upload_rate: u64,
+    pub is_seed: bool,
+}
+
+/// Something that happened in the session, for event subscribers.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Event {
+    TorrentAdded { id: TorrentId, name: String },
+    /// A piece passed its hash check and is on disk.
+    PieceVerified { id: TorrentId, piece: u32 },
+    /// A piece failed its hash check; it will be downloaded again.
+    HashFailed { id: TorrentId, piece: u32 },
+    PeerConnected { id: TorrentId, addr: SocketAddr },
+    PeerDisconnected { id: TorrentId, addr: SocketAddr, reason: String },
+    PeerBanned { id: TorrentId, addr: SocketAddr, reason: String },
+    /// Every selected piece is verified.
+    TorrentCompleted { id: TorrentId },
+    StateChanged { id: TorrentId, state: TorrentState },
+    TorrentRemoved { id: TorrentId },
+}
