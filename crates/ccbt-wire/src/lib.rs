@@ -4,6 +4,15 @@
 //!
 //! Sans-IO: no sockets, no clock.
 
+mod codec;
+mod error;
+mod handshake;
 mod message;
 
-pub use message::Message;
+pub use codec::{
+    encode, encode_piece_header, frame_len_hint, MessageDecoder, DEFAULT_MAX_FRAME,
+    PIECE_HEADER_LEN,
+};
+pub use error::WireError;
+pub use handshake::{Handshake, HandshakePrefix, PROTOCOL};
+pub use message::{id as message_id, Message};

@@ -12,20 +12,110 @@ pub enum Message {
     Unchoke,
     Interested,
     NotInterested,
-    Have { piece: u32 },
+    Have {
+        piece: u32,
+    },
     /// Raw bitfield bytes; validated against the piece count by the caller.
     Bitfield(Bytes),
     Request(BlockRef),
-    Piece { piece: u32, offset: u32, data: Bytes },
+    Piece {
+        piece: u32,
+        offset: u32,
+        data: Bytes,
+    },
     Cancel(BlockRef),
     /// BEP 5: the peer's DHT port.
     Port(u16),
     /// BEP 6.
-    Suggest { piece: u32 },
+    Suggest {
+        piece: u32,
+    },
     HaveAll,
     HaveNone,
     Reject(BlockRef),
-    AllowedFast { piece: u32 },
+    AllowedFast {
+        piece: u32,
+    },
     /// BEP 10: `id` 0 is the extension handshake, others are the ids we advertised.
-    Extended { id: u8, payload: Bytes },
+    Extended {
+        id: u8,
+        payload: Bytes,
+    },
+}
+
+/// The one-byte ids that follow a message's length prefix.
+pub mod id {
+    pub const CHOKE: u8 = 0;
+    pub const UNCHOKE: u8 = 1;
+    pub const INTERESTED: u8 = 2;
+    pub const NOT_INTERESTED: u8 = 3;
+    pub const HAVE: u8 = 4;
+    pub const BITFIELD: u8 = 5;
+    pub const REQUEST: u8 = 6;
+    pub const PIECE: u8 = 7;
+    pub const CANCEL: u8 = 8;
+    /// BEP 5.
+    pub const PORT: u8 = 9;
+    /// BEP 6.
+    pub const SUGGEST: u8 = 13;
+    /// BEP 6.
+    pub const HAVE_ALL: u8 = 14;
+    /// BEP 6.
+    pub const HAVE_NONE: u8 = 15;
+    /// BEP 6.
+    pub const REJECT: u8 = 16;
+    /// BEP 6.
+    pub const ALLOWED_FAST: u8 = 17;
+    /// BEP 10.
+    pub const EXTENDED: u8 = 20;
+}
+
+impl Message {
+    /// The message id, or `None` for a keep-alive (which is a bare zero length prefix).
+    pub fn id(&self) -> Option<u8> {
+        Some(match self {
+            Message::KeepAlive => return None,
+            Message::Choke => id::CHOKE,
+            Message::Unchoke => id::UNCHOKE,
+            Message::Interested => id::INTERESTED,
+            Message::NotInterested => id::NOT_INTERESTED,
+            Message::Have { .. } => id::HAVE,
+            Message::Bitfield(_) => id::BITFIELD,
+            Message::Request(_) => id::REQUEST,
+            Message::Piece { .. } => id::PIECE,
+            Message::Cancel(_) => id::CANCEL,
+            Message::Port(_) => id::PORT,
+            Message::Suggest { .. } => id::SUGGEST,
+            Message::HaveAll => id::HAVE_ALL,
+            Message::HaveNone => id::HAVE_NONE,
+            Message::Reject(_) => id::REJECT,
+            Message::AllowedFast { .. } => id::ALLOWED_FAST,
+            Message::Extended { .. } => id::EXTENDED,
+        })
+    }
+
+    /// Length of the payload after the id byte (0 for a keep-alive, which has no id).
+    pub fn payload_len(&self) -> usize {
+        match self {
+            Message::KeepAlive
+            | Message::Choke
+            | Message::Unchoke
+            | Message::Interested
+            | Message::NotInterested
+            | Message::HaveAll
+            | Message::HaveNone => 0,
+            Message::Have { .. } | Message::Suggest { .. } | Message::AllowedFast { .. } => 4,
+            Message::Request(_) | Message::Cancel(_) | Message::Reject(_) => 12,
+            Message::Port(_) => 2,
+            Message::Bitfield(bits) => bits.len(),
+            Message::Piece { data, .. } => data.len().saturating_add(8),
+            Message::Extended { payload, .. } => payload.len().saturating_add(1),
+        }
+    }
+
+    /// Total bytes on the wire: length prefix, id and payload.
+    pub fn encoded_len(&self) -> usize {
+        let id_len = usize::from(self.id().is_some());
+        self.payload_len().saturating_add(4 + id_len)
+    }
 }
