@@ -6,6 +6,7 @@
 
 mod codec;
 mod error;
+pub mod ext;
 mod handshake;
 mod message;
 
