@@ -21,6 +21,11 @@ pub const DEFAULT_MAX_FRAME: u32 = 1024 * 1024 + 64;
 // A piece message carrying one full block must always fit under the default limit.
 const _: () = assert!(DEFAULT_MAX_FRAME as usize >= BLOCK_SIZE as usize + PIECE_HEADER_LEN);
 
+/// Most room [`MessageDecoder::decode`] reserves for the rest of an incomplete frame. Enough for
+/// a whole `Piece` frame in one read; larger frames grow the buffer as their bytes arrive, so a
+/// peer that announces a megabyte and then stalls costs us only what it actually sent.
+const MAX_READ_AHEAD: usize = 64 * 1024;
+
 /// The length prefix for a frame whose id is followed by `payload_len` bytes.
 ///
 /// # Panics
@@ -134,7 +139,8 @@ impl MessageDecoder {
     /// Decodes the next message from `src`, consuming exactly its frame.
     ///
     /// Returns `Ok(None)` when `src` does not yet hold a complete frame; in that case it
-    /// reserves room in `src` for the rest of the frame so the next read can complete it.
+    /// reserves room in `src` for the rest of the frame (up to 64 KiB) so the next read can
+    /// complete it.
     /// Frames with an unknown id are consumed and skipped. A length prefix above the limit is
     /// rejected as soon as the prefix is visible, before any of its payload is buffered. On
     /// error nothing of the offending frame is consumed.
@@ -158,7 +164,7 @@ impl MessageDecoder {
                 .and_then(|l| l.checked_add(4))
                 .ok_or(too_long)?;
             if src.len() < total {
-                src.reserve(total - src.len());
+                src.reserve((total - src.len()).min(MAX_READ_AHEAD));
                 return Ok(None);
             }
             if let Some(msg) = decode_frame(src, total)? {

@@ -45,14 +45,23 @@ pub enum Message {
 
 /// The one-byte ids that follow a message's length prefix.
 pub mod id {
+    /// BEP 3.
     pub const CHOKE: u8 = 0;
+    /// BEP 3.
     pub const UNCHOKE: u8 = 1;
+    /// BEP 3.
     pub const INTERESTED: u8 = 2;
+    /// BEP 3.
     pub const NOT_INTERESTED: u8 = 3;
+    /// BEP 3.
     pub const HAVE: u8 = 4;
+    /// BEP 3.
     pub const BITFIELD: u8 = 5;
+    /// BEP 3.
     pub const REQUEST: u8 = 6;
+    /// BEP 3.
     pub const PIECE: u8 = 7;
+    /// BEP 3.
     pub const CANCEL: u8 = 8;
     /// BEP 5.
     pub const PORT: u8 = 9;

@@ -244,6 +244,10 @@ fn incomplete_frame_reserves_room_for_itself() {
     let mut buf = BytesMut::from(&bytes[..10]);
     assert_eq!(MessageDecoder::default().decode(&mut buf), Ok(None));
     assert!(buf.capacity() >= bytes.len());
+    // A huge announced frame does not make us allocate for all of it up front.
+    let mut buf = BytesMut::from(&[0u8, 0x10, 0, 0, 5][..]);
+    assert_eq!(MessageDecoder::default().decode(&mut buf), Ok(None));
+    assert!(buf.capacity() < 0x10_0000 / 2);
 }
 
 #[test]

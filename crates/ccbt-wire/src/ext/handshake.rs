@@ -91,8 +91,8 @@ impl ExtHandshake {
             v: dict
                 .get(b"v")
                 .and_then(Value::as_bytes)
-                .filter(|v| v.len() <= MAX_NAME_LEN)
-                .map(|v| String::from_utf8_lossy(v).into_owned()),
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .filter(|v| v.len() <= MAX_NAME_LEN),
             p: int(b"p")
                 .and_then(|p| u16::try_from(p).ok())
                 .filter(|&p| p != 0),
@@ -125,6 +125,7 @@ fn extensions(m: &Dict<'_>) -> Vec<(String, u8)> {
 mod tests {
     use super::*;
     use crate::ext::{UT_METADATA, UT_PEX};
+    use proptest::prelude::*;
 
     /// What libtorrent 2.0 sends, keys in the order it writes them (sorted).
     const LIBTORRENT: &[u8] = b"d12:complete_agoi-1e1:md11:lt_donthavei7e10:share_modei8e\
@@ -230,6 +231,15 @@ mod tests {
     }
 
     #[test]
+    fn unsorted_m_is_accepted_and_encoded_sorted() {
+        let h = ExtHandshake::decode(b"d1:md1:bi2e1:ai1eee").unwrap();
+        assert_eq!(h.m, vec![("b".into(), 2), ("a".into(), 1)]);
+        assert_eq!(&h.encode()[..], b"d1:md1:ai1e1:bi2eee");
+        let long_v = [&b"d1:v129:"[..], &[b'x'; 129], b"e"].concat();
+        assert_eq!(ExtHandshake::decode(&long_v).unwrap().v, None);
+    }
+
+    #[test]
     fn caps_the_extension_map() {
         let mut payload = b"d1:md".to_vec();
         for i in 0..1000 {
@@ -238,5 +248,24 @@ mod tests {
         payload.extend_from_slice(b"ee");
         let h = ExtHandshake::decode(&payload).unwrap();
         assert_eq!(h.m.len(), MAX_EXTENSIONS);
+    }
+
+    proptest! {
+        #[test]
+        fn random_payloads_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            if let Ok(mut h) = ExtHandshake::decode(&bytes) {
+                // The encoding sorts `m`; everything else survives as decoded.
+                h.m.sort();
+                prop_assert_eq!(ExtHandshake::decode(&h.encode()), Ok(h));
+            }
+        }
+
+        #[test]
+        fn mangled_handshakes_never_panic(cut in 0usize..LIBTORRENT.len(), byte: u8) {
+            let mut bytes = LIBTORRENT.to_vec();
+            bytes[cut] = byte;
+            let _ = ExtHandshake::decode(&bytes);
+            let _ = ExtHandshake::decode(&LIBTORRENT[..cut]);
+        }
     }
 }
