@@ -141,6 +141,7 @@ impl MessageDecoder {
     /// Returns `Ok(None)` when `src` does not yet hold a complete frame; in that case it
     /// reserves room in `src` for the rest of the frame (up to 64 KiB) so the next read can
     /// complete it.
+    ///
     /// Frames with an unknown id are consumed and skipped. A length prefix above the limit is
     /// rejected as soon as the prefix is visible, before any of its payload is buffered. On
     /// error nothing of the offending frame is consumed.
