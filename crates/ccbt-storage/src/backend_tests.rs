@@ -1,0 +1,268 @@
+//! Tests run against both backends, plus file-backend specifics.
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ccbt_core::{FileLayout, Lengths};
+use proptest::prelude::*;
+use sha1::{Digest, Sha1};
+
+use crate::*;
+
+const PIECE: u32 = 32768;
+
+/// Files: a, an empty file, a padding file, a nested file, and a tail making the last piece short.
+fn layout() -> FileLayout {
+    FileLayout::new(vec![
+        (vec!["a.bin".into()], 20000, false),
+        (vec!["empty".into()], 0, false),
+        (vec![".pad".into(), "12768".into()], 12768, true),
+        (vec!["dir".into(), "sub".into(), "b.bin".into()], 40000, false),
+        (vec!["dir".into(), "c.bin".into()], 5, false),
+        (vec!["tail".into()], 30000, false),
+    ])
+}
+
+/// Torrent content with zeros in the padding range (as every real piece has).
+fn content(layout: &FileLayout) -> Vec<u8> {
+    let mut d: Vec<u8> = (0..layout.total_length()).map(|i| (i * 7 % 253) as u8 + 1).collect();
+    for f in layout.files().iter().filter(|f| f.is_padding) {
+        d[f.offset as usize..(f.offset + f.length) as usize].fill(0);
+    }
+    d
+}
+
+fn blocks(data: &[u8]) -> Vec<Bytes> {
+    data.chunks(16384).map(Bytes::copy_from_slice).collect()
+}
+
+/// The behaviour both backends must share.
+fn exercise(storage: &dyn Storage, layout: &FileLayout) {
+    let data = content(layout);
+    let lengths = Lengths::new(layout.total_length(), PIECE).unwrap();
+    assert_eq!(lengths.num_pieces(), 4);
+    // Write pieces out of order; each spans files.
+    for piece in [3u32, 0, 2, 1] {
+        let p = lengths.validate_piece(piece).unwrap();
+        let start = lengths.piece_offset(p) as usize;
+        let end = start + lengths.piece_len(p) as usize;
+        storage.write(start as u64, &blocks(&data[start..end])).unwrap();
+    }
+    storage.flush().unwrap();
+    for piece in 0..lengths.num_pieces() {
+        let p = lengths.validate_piece(piece).unwrap();
+        let start = lengths.piece_offset(p) as usize;
+        let len = lengths.piece_len(p) as usize;
+        assert_eq!(&storage.read(start as u64, len).unwrap()[..], &data[start..start + len], "piece {piece}");
+    }
+    assert_eq!(lengths.piece_len(lengths.validate_piece(3).unwrap()), 4469);
+    // Odd ranges: across the empty and padding files, inside one file, the very end.
+    for (off, len) in [(19990usize, 20), (19999, 12770), (32700, 40100), (100, 50), (102768, 5), (102772, 1)]
+    {
+        assert_eq!(&storage.read(off as u64, len).unwrap()[..], &data[off..off + len], "{off}+{len}");
+    }
+    assert!(storage.read(0, 0).unwrap().is_empty());
+    let total = layout.total_length();
+    assert!(matches!(storage.read(total, 1), Err(StorageError::OutOfRange { .. })));
+    assert!(matches!(storage.read(u64::MAX, 2), Err(StorageError::OutOfRange { .. })));
+    let err = storage.write(total - 1, &[Bytes::from_static(b"xy")]).unwrap_err();
+    assert!(matches!(err, StorageError::OutOfRange { offset, len: 2 } if offset == total - 1));
+    // The failed write changed nothing.
+    assert_eq!(&storage.read(total - 1, 1).unwrap()[..], &data[data.len() - 1..]);
+    // Hashing reads through the same path.
+    let hashes = hash_pieces(storage, &lengths, 2, &|_| {}).unwrap();
+    let expected: Vec<[u8; 20]> = data.chunks(PIECE as usize).map(|c| Sha1::digest(c).into()).collect();
+    assert_eq!(hashes, expected);
+}
+
+#[test]
+fn memory_backend() {
+    let l = layout();
+    exercise(&MemoryStorage::new(l.total_length()), &l);
+}
+
+#[test]
+fn file_backend_with_and_without_mmap() {
+    for use_mmap in [true, false] {
+        for preallocate in [Preallocate::None, Preallocate::Sparse, Preallocate::Full] {
+            let dir = tempfile::tempdir().unwrap();
+            let l = layout();
+            let options = StorageOptions { preallocate, use_mmap, write_batch_kib: 8 };
+            let s = FileStorage::create(dir.path(), &l, options).unwrap();
+            exercise(&s, &l);
+            assert_eq!(fs::read(dir.path().join("dir/c.bin")).unwrap().len(), 5);
+            assert_eq!(fs::metadata(dir.path().join("empty")).unwrap().len(), 0);
+            assert!(!dir.path().join(".pad").exists(), "padding files are never created");
+        }
+    }
+}
+
+#[test]
+fn mmap_reads_are_zero_copy_within_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = layout();
+    let s = FileStorage::create(dir.path(), &l, StorageOptions::default()).unwrap();
+    let data = content(&l);
+    s.write(0, &blocks(&data)).unwrap();
+    let a = s.read(100, 1000).unwrap();
+    let b = s.read(100, 1000).unwrap();
+    assert_eq!(a.as_ptr(), b.as_ptr(), "both views point into the same map");
+    assert_eq!(&a[..], &data[100..1100]);
+    // Writes after mapping are visible through the map.
+    s.write(100, &[Bytes::from_static(b"new")]).unwrap();
+    assert_eq!(&s.read(100, 3).unwrap()[..], b"new");
+}
+
+#[test]
+fn preallocation_gives_right_lengths_and_never_truncates() {
+    let l = layout();
+    for (mode, expect_full) in
+        [(Preallocate::None, false), (Preallocate::Sparse, true), (Preallocate::Full, true)]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("tail"), vec![9u8; 40000]).unwrap();
+        let options = StorageOptions { preallocate: mode, ..StorageOptions::default() };
+        let _s = FileStorage::create(dir.path(), &l, options).unwrap();
+        let len = |p: &str| fs::metadata(dir.path().join(p)).unwrap().len();
+        let want = |n: u64| if expect_full { n } else { 0 };
+        assert_eq!(len("a.bin"), want(20000), "{mode}");
+        assert_eq!(len("dir/sub/b.bin"), want(40000), "{mode}");
+        assert_eq!(len("empty"), 0);
+        assert_eq!(len("tail"), 40000, "a longer existing file keeps its bytes");
+    }
+}
+
+#[test]
+fn growing_file_reads_with_pread_then_missing_past_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = layout();
+    let options = StorageOptions { preallocate: Preallocate::None, ..StorageOptions::default() };
+    let s = FileStorage::create(dir.path(), &l, options).unwrap();
+    s.write(0, &[Bytes::from_static(b"abc")]).unwrap();
+    assert_eq!(&s.read(0, 3).unwrap()[..], b"abc");
+    assert!(matches!(s.read(0, 4), Err(StorageError::Missing { path }) if path.ends_with("a.bin")));
+}
+
+#[test]
+fn unsafe_paths_are_rejected() {
+    for bad in [vec!["..", "x"], vec!["a", ".", "b"], vec!["a/b"], vec![""], vec!["x\0y"]] {
+        let parent = tempfile::tempdir().unwrap();
+        let root = parent.path().join("root");
+        let l = FileLayout::new(vec![(bad.iter().map(|s| s.to_string()).collect(), 10, false)]);
+        let err = FileStorage::create(&root, &l, StorageOptions::default()).err().unwrap();
+        assert!(matches!(err, StorageError::UnsafePath { .. }), "{bad:?}: {err}");
+        let err = FileStorage::open_existing(&root, &l, StorageOptions::default()).err().unwrap();
+        assert!(matches!(err, StorageError::UnsafePath { .. }));
+        let names: Vec<_> = fs::read_dir(parent.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec!["root"], "nothing created beside the root");
+    }
+}
+
+fn write_all(root: &Path, l: &FileLayout, data: &[u8]) {
+    let s = FileStorage::create(root, l, StorageOptions::default()).unwrap();
+    s.write(0, &blocks(data)).unwrap();
+    s.flush().unwrap();
+}
+
+#[test]
+fn check_finds_corrupted_and_missing_pieces() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = layout();
+    let data = content(&l);
+    let lengths = Lengths::new(l.total_length(), PIECE).unwrap();
+    let hashes: Vec<[u8; 20]> = data.chunks(PIECE as usize).map(|c| Sha1::digest(c).into()).collect();
+    write_all(dir.path(), &l, &data);
+    let open = || FileStorage::open_existing(dir.path(), &l, StorageOptions::default()).unwrap();
+    let s = open();
+    assert_eq!(check_pieces(&s, &lengths, &hashes, 3, &|_| {}).unwrap().count_ones(), 4);
+    assert!(matches!(s.write(0, &[Bytes::from_static(b"x")]), Err(StorageError::ReadOnly { .. })));
+    drop(s);
+    // Corrupt one byte of piece 1 (inside b.bin), truncate the tail (piece 3), remove c.bin
+    // (inside piece 2).
+    let b = dir.path().join("dir/sub/b.bin");
+    let mut bytes = fs::read(&b).unwrap();
+    bytes[100] ^= 0xff;
+    fs::write(&b, bytes).unwrap();
+    fs::remove_file(dir.path().join("dir/c.bin")).unwrap();
+    let tail = fs::OpenOptions::new().write(true).open(dir.path().join("tail")).unwrap();
+    tail.set_len(29000).unwrap();
+    let have = check_pieces(&open(), &lengths, &hashes, 2, &|_| {}).unwrap();
+    assert_eq!(have.iter_ones().collect::<Vec<_>>(), vec![0]);
+    // A missing file is reported by name when hashing for creation.
+    let err = hash_pieces(&open(), &lengths, 2, &|_| {}).unwrap_err();
+    assert!(
+        matches!(err, StorageError::Missing { path } if path.ends_with("c.bin") || path.ends_with("tail"))
+    );
+    // A missing root means nothing is there.
+    let gone = FileStorage::open_existing(&dir.path().join("nope"), &l, StorageOptions::default()).unwrap();
+    assert!(check_pieces(&gone, &lengths, &hashes, 2, &|_| {}).unwrap().none());
+}
+
+#[test]
+fn pool_writes_verified_piece_to_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = layout();
+    let data = content(&l);
+    let storage: Arc<dyn Storage> =
+        Arc::new(FileStorage::create(dir.path(), &l, StorageOptions::default()).unwrap());
+    let pool = HashPool::new(2, 8).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let piece = &data[32768..65536];
+    let job = PieceJob {
+        piece: 1,
+        offset: 32768,
+        expected: Sha1::digest(piece).into(),
+        blocks: blocks(piece),
+        storage: Arc::clone(&storage),
+    };
+    pool.try_submit(job, move |o| tx.send(o).unwrap()).unwrap();
+    let outcome = rx.recv().unwrap();
+    assert_eq!(outcome.piece, 1);
+    assert!(matches!(outcome.result, Ok(PieceVerdict::Verified)));
+    assert_eq!(&storage.read(32768, 32768).unwrap()[..], piece);
+}
+
+fn arb_layout() -> impl Strategy<Value = Vec<(u64, bool)>> {
+    prop::collection::vec((0u64..3000, prop::bool::weighted(0.15)), 1..8)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn random_writes_read_back(
+        files in arb_layout(),
+        writes in prop::collection::vec((any::<u64>(), prop::collection::vec(any::<u8>(), 1..700), 1usize..5), 1..20),
+        use_mmap in any::<bool>(),
+    ) {
+        let l = FileLayout::new(files.iter().enumerate().map(|(i, (len, pad))| {
+            (vec![format!("d{}", i % 2), format!("f{i}")], *len, *pad)
+        }));
+        let total = l.total_length();
+        prop_assume!(total > 0);
+        let dir = tempfile::tempdir().unwrap();
+        let options = StorageOptions { preallocate: Preallocate::None, use_mmap, write_batch_kib: 1 };
+        let s = FileStorage::create(dir.path(), &l, options).unwrap();
+        // Files written so far are zero-filled up to their full length by writing zeros first,
+        // so every read below is within written data.
+        s.write(0, &[Bytes::from(vec![0u8; total as usize])]).unwrap();
+        let mut model = vec![0u8; total as usize];
+        for (off, bytes, split) in writes {
+            let off = off % total;
+            let len = bytes.len().min((total - off) as usize);
+            let bytes = &bytes[..len];
+            let chunks: Vec<Bytes> = bytes.chunks(len.div_ceil(split)).map(Bytes::copy_from_slice).collect();
+            s.write(off, &chunks).unwrap();
+            model[off as usize..off as usize + len].copy_from_slice(bytes);
+        }
+        for f in l.files().iter().filter(|f| f.is_padding) {
+            model[f.offset as usize..(f.offset + f.length) as usize].fill(0);
+        }
+        prop_assert_eq!(&s.read(0, total as usize).unwrap()[..], &model[..]);
+        for f in l.files() {
+            let got = s.read(f.offset, f.length as usize).unwrap();
+            prop_assert_eq!(&got[..], &model[f.offset as usize..(f.offset + f.length) as usize]);
+        }
+    }
+}

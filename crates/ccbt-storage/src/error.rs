@@ -1,0 +1,48 @@
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Errors of the storage layer. Every variant that concerns a file names it.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// An operating-system call on `path` failed.
+    #[error("{op} failed on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file holding part of the range is missing or shorter than the torrent says.
+    #[error("file {path} is missing or shorter than the torrent says")]
+    Missing { path: PathBuf },
+    /// A path component is unsafe (`..`, `.`, empty, separator, NUL) or the path leaves the root.
+    #[error("unsafe path {path}")]
+    UnsafePath { path: PathBuf },
+    /// The byte range lies (partly) outside the torrent.
+    #[error("range of {len} bytes at offset {offset} is outside the torrent")]
+    OutOfRange { offset: u64, len: u64 },
+    /// A write was attempted on storage opened read-only by `FileStorage::open_existing`.
+    #[error("cannot write to {path}: storage was opened read-only")]
+    ReadOnly { path: PathBuf },
+    /// The number of piece hashes does not match the torrent's number of pieces.
+    #[error("got {got} piece hashes for {expected} pieces")]
+    PieceCount { expected: u32, got: usize },
+    /// A directory given to `scan_path` holds no regular file.
+    #[error("directory {path} contains no files")]
+    EmptyDirectory { path: PathBuf },
+    /// A path given to `scan_path` is neither a regular file nor a directory.
+    #[error("{path} is neither a regular file nor a directory")]
+    NotRegular { path: PathBuf },
+    /// A file name is not valid UTF-8, so it cannot be stored in a torrent.
+    #[error("file name {path} is not valid utf-8")]
+    NonUtf8Name { path: PathBuf },
+}
+
+impl StorageError {
+    /// Wraps an I/O error with the file and the operation that failed.
+    pub(crate) fn io(path: impl Into<PathBuf>, op: &'static str, source: std::io::Error) -> Self {
+        StorageError::Io { path: path.into(), op, source }
+    }
+}

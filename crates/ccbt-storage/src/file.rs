@@ -1,0 +1,357 @@
+//! [`FileStorage`]: a torrent's files on disk, written with positioned vectored writes and read
+//! with `pread` or read-only memory maps.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use ccbt_core::{FileLayout, FileSlice};
+use memmap2::Mmap;
+
+use crate::io::{map_file, map_slice, pread_exact, pwritev_all};
+use crate::path::{resolve, Resolved};
+use crate::{Preallocate, Storage, StorageError, StorageOptions};
+
+/// One entry of the layout as stored on disk.
+struct StoredFile {
+    /// Where the file lives (for opening and for error messages).
+    path: PathBuf,
+    length: u64,
+    /// BEP 47 padding: never created, reads as zeros, writes are dropped.
+    padding: bool,
+    /// `None` for padding files and, when checking existing data, for missing files.
+    handle: Option<File>,
+    /// Read-only map, made on the first read after the file reached its full length.
+    map: OnceLock<Arc<Mmap>>,
+    /// Mapping failed once (e.g. a filesystem without mmap): use pread from then on.
+    map_failed: AtomicBool,
+}
+
+/// A torrent's data as files under a root directory.
+///
+/// Files that are already longer than the torrent says are never truncated: the extra bytes may
+/// be the user's data, and libtorrent behaves the same way. Only the torrent's range is used.
+pub struct FileStorage {
+    root: PathBuf,
+    layout: FileLayout,
+    files: Vec<StoredFile>,
+    options: StorageOptions,
+    read_only: bool,
+}
+
+impl FileStorage {
+    /// Creates the folder tree under `root` and opens/creates every non-padding file,
+    /// preallocating per `options`. Existing files are opened, not truncated.
+    pub fn create(
+        root: &Path,
+        layout: &FileLayout,
+        options: StorageOptions,
+    ) -> Result<FileStorage, StorageError> {
+        fs::create_dir_all(root).map_err(|e| StorageError::io(root, "create directory", e))?;
+        let root = fs::canonicalize(root).map_err(|e| StorageError::io(root, "resolve", e))?;
+        let mut files = Vec::with_capacity(layout.files().len());
+        for f in layout.files() {
+            if f.is_padding {
+                files.push(StoredFile::new(
+                    root.join(f.path.iter().collect::<PathBuf>()),
+                    f.length,
+                    true,
+                    None,
+                ));
+                continue;
+            }
+            let path = match resolve(&root, &f.path, true)? {
+                Resolved::Path(p) => p,
+                // resolve only reports a missing parent when asked not to create it.
+                Resolved::Missing(p) => return Err(StorageError::Missing { path: p }),
+            };
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&path)
+                .map_err(|e| StorageError::io(&path, "open", e))?;
+            preallocate(&file, &path, f.length, options.preallocate)?;
+            files.push(StoredFile::new(path, f.length, false, Some(file)));
+        }
+        Ok(FileStorage { root, layout: layout.clone(), files, options, read_only: false })
+    }
+
+    /// Opens existing files read-only for checking (seed/verify): missing or short files are not
+    /// an error; reading their range fails with [`StorageError::Missing`] so the piece counts as bad.
+    /// Writing to such storage fails with [`StorageError::ReadOnly`].
+    pub fn open_existing(
+        root: &Path,
+        layout: &FileLayout,
+        options: StorageOptions,
+    ) -> Result<FileStorage, StorageError> {
+        let canonical = match fs::canonicalize(root) {
+            Ok(r) => Some(r),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(StorageError::io(root, "resolve", e)),
+        };
+        let base = canonical.clone().unwrap_or_else(|| root.to_path_buf());
+        let mut files = Vec::with_capacity(layout.files().len());
+        for f in layout.files() {
+            let joined = base.join(f.path.iter().collect::<PathBuf>());
+            if f.is_padding {
+                files.push(StoredFile::new(joined, f.length, true, None));
+                continue;
+            }
+            let resolved = match &canonical {
+                Some(r) => resolve(r, &f.path, false)?,
+                None => Resolved::Missing(joined.clone()),
+            };
+            let stored = match resolved {
+                Resolved::Missing(_) => StoredFile::new(joined, f.length, false, None),
+                Resolved::Path(path) => {
+                    let opened = OpenOptions::new()
+                        .read(true)
+                        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                        .open(&path);
+                    match opened {
+                        Ok(file) => StoredFile::new(path, f.length, false, Some(file)),
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                            StoredFile::new(path, f.length, false, None)
+                        }
+                        Err(e) => return Err(StorageError::io(path, "open", e)),
+                    }
+                }
+            };
+            files.push(stored);
+        }
+        Ok(FileStorage { root: base, layout: layout.clone(), files, options, read_only: true })
+    }
+
+    /// The layout this storage serves.
+    pub fn layout(&self) -> &FileLayout {
+        &self.layout
+    }
+
+    /// The on-disk path of file `index` of the layout.
+    pub fn file_path(&self, index: usize) -> Option<&Path> {
+        self.files.get(index).map(|f| f.path.as_path())
+    }
+
+    fn check_range(&self, offset: u64, len: u64) -> Result<(), StorageError> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.layout.total_length() => Ok(()),
+            _ => Err(StorageError::OutOfRange { offset, len }),
+        }
+    }
+
+    fn file(&self, slice: &FileSlice) -> Result<&StoredFile, StorageError> {
+        // Slices come from our own layout, so the index is always valid; stay panic-free anyway.
+        self.files
+            .get(slice.file_index)
+            .ok_or(StorageError::OutOfRange { offset: slice.range_offset, len: slice.len })
+    }
+
+    /// The file's read-only map, made once the file has its full length.
+    fn mapped(&self, f: &StoredFile) -> Option<Arc<Mmap>> {
+        if !self.options.use_mmap || f.map_failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        if let Some(m) = f.map.get() {
+            return Some(Arc::clone(m));
+        }
+        let handle = f.handle.as_ref()?;
+        // A file still growing (no preallocation) is read with pread until it is complete, so a
+        // map never covers bytes past the end of the file.
+        if handle.metadata().ok()?.len() < f.length {
+            return None;
+        }
+        match map_file(handle, f.length) {
+            Ok(m) => {
+                // Two readers may map at once; the loser's map is simply dropped.
+                let _ = f.map.set(Arc::new(m));
+                f.map.get().cloned()
+            }
+            Err(e) => {
+                tracing::debug!(path = %f.path.display(), error = %e, "mmap failed, using pread");
+                f.map_failed.store(true, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Fills `dst` with the bytes of `slice`.
+    fn read_slice(&self, slice: &FileSlice, dst: &mut [u8]) -> Result<(), StorageError> {
+        let f = self.file(slice)?;
+        if f.padding {
+            dst.fill(0);
+            return Ok(());
+        }
+        let Some(handle) = f.handle.as_ref() else {
+            return Err(StorageError::Missing { path: f.path.clone() });
+        };
+        if let Some(map) = self.mapped(f) {
+            if let Some(src) = map_slice(&map, slice.file_offset, dst.len()) {
+                dst.copy_from_slice(&src);
+                return Ok(());
+            }
+        }
+        pread_exact(handle, dst, slice.file_offset).map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => StorageError::Missing { path: f.path.clone() },
+            _ => StorageError::io(&f.path, "read", e),
+        })
+    }
+}
+
+impl StoredFile {
+    fn new(path: PathBuf, length: u64, padding: bool, handle: Option<File>) -> Self {
+        StoredFile { path, length, padding, handle, map: OnceLock::new(), map_failed: AtomicBool::new(false) }
+    }
+}
+
+/// Sizes a freshly opened file. Files already at least `length` long are left alone.
+fn preallocate(file: &File, path: &Path, length: u64, mode: Preallocate) -> Result<(), StorageError> {
+    let current = file.metadata().map_err(|e| StorageError::io(path, "stat", e))?.len();
+    if current >= length || mode == Preallocate::None {
+        return Ok(());
+    }
+    if mode == Preallocate::Full
+        && fallocate(file, length).map_err(|e| StorageError::io(path, "fallocate", e))?
+    {
+        return Ok(());
+    }
+    file.set_len(length).map_err(|e| StorageError::io(path, "set length", e))
+}
+
+/// Reserves `length` bytes for `file`. `Ok(false)` means the filesystem cannot, so the caller
+/// falls back to a sparse length.
+#[cfg(target_os = "linux")]
+fn fallocate(file: &File, length: u64) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let len = libc::off_t::try_from(length)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large"))?;
+    loop {
+        // SAFETY: plain syscall wrapper on a descriptor we own; no memory is passed.
+        let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) };
+        match rc {
+            0 => return Ok(true),
+            libc::EINTR => continue,
+            libc::EOPNOTSUPP | libc::EINVAL | libc::ENOSYS => return Ok(false),
+            errno => return Err(io::Error::from_raw_os_error(errno)),
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn fallocate(_file: &File, _length: u64) -> io::Result<bool> {
+    Ok(false)
+}
+
+/// The parts of `blocks` (one contiguous byte stream) from `start` for `len` bytes.
+fn sub_slices(blocks: &[Bytes], start: u64, len: u64) -> Vec<&[u8]> {
+    let end = start.saturating_add(len);
+    let mut out = Vec::new();
+    let mut pos = 0u64;
+    for b in blocks {
+        let b_start = pos;
+        let b_end = pos.saturating_add(b.len() as u64);
+        pos = b_end;
+        if b_end <= start || b.is_empty() {
+            continue;
+        }
+        if b_start >= end {
+            break;
+        }
+        // Both bounds lie within the block, whose length fits in usize.
+        let from = usize::try_from(start.saturating_sub(b_start)).unwrap_or(0);
+        let to = usize::try_from(end.min(b_end) - b_start).unwrap_or(b.len());
+        if let Some(part) = b.get(from..to) {
+            out.push(part);
+        }
+    }
+    out
+}
+
+impl Storage for FileStorage {
+    fn write(&self, offset: u64, blocks: &[Bytes]) -> Result<(), StorageError> {
+        if self.read_only {
+            return Err(StorageError::ReadOnly { path: self.root.clone() });
+        }
+        let len: u64 = blocks.iter().map(|b| b.len() as u64).sum();
+        self.check_range(offset, len)?;
+        let batch = self.options.write_batch_bytes();
+        for slice in self.layout.slices(offset, len) {
+            let f = self.file(&slice)?;
+            if f.padding {
+                continue;
+            }
+            let Some(handle) = f.handle.as_ref() else {
+                return Err(StorageError::Missing { path: f.path.clone() });
+            };
+            let bufs = sub_slices(blocks, slice.range_offset, slice.len);
+            pwritev_all(handle, slice.file_offset, &bufs, batch)
+                .map_err(|e| StorageError::io(&f.path, "write", e))?;
+        }
+        Ok(())
+    }
+
+    fn read(&self, offset: u64, len: usize) -> Result<Bytes, StorageError> {
+        let len64 = len as u64;
+        self.check_range(offset, len64)?;
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        let mut slices = self.layout.slices(offset, len64);
+        let first = slices.next();
+        let second = slices.next();
+        if let (Some(only), None) = (first, second) {
+            // The whole range lies in one file: hand out a view of the map, no copy.
+            let f = self.file(&only)?;
+            if !f.padding && f.handle.is_some() {
+                if let Some(b) = self.mapped(f).and_then(|m| map_slice(&m, only.file_offset, len)) {
+                    return Ok(b);
+                }
+            }
+        }
+        let mut buf = vec![0u8; len];
+        for slice in first.into_iter().chain(second).chain(slices) {
+            let start = usize::try_from(slice.range_offset).unwrap_or(usize::MAX);
+            let n = usize::try_from(slice.len).unwrap_or(usize::MAX);
+            let dst = start
+                .checked_add(n)
+                .and_then(|end| buf.get_mut(start..end))
+                .ok_or(StorageError::OutOfRange { offset, len: len64 })?;
+            self.read_slice(&slice, dst)?;
+        }
+        Ok(Bytes::from(buf))
+    }
+
+    fn flush(&self) -> Result<(), StorageError> {
+        if self.read_only {
+            return Ok(());
+        }
+        for f in &self.files {
+            if let Some(handle) = &f.handle {
+                handle.sync_data().map_err(|e| StorageError::io(&f.path, "fsync", e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_slices_cut_across_blocks() {
+        let blocks = vec![Bytes::from_static(b"abc"), Bytes::new(), Bytes::from_static(b"defg")];
+        let join = |s: Vec<&[u8]>| s.concat();
+        assert_eq!(join(sub_slices(&blocks, 0, 7)), b"abcdefg");
+        assert_eq!(join(sub_slices(&blocks, 2, 3)), b"cde");
+        assert_eq!(join(sub_slices(&blocks, 3, 4)), b"defg");
+        assert_eq!(join(sub_slices(&blocks, 6, 1)), b"g");
+        assert!(sub_slices(&blocks, 7, 1).is_empty());
+    }
+}
