@@ -6,6 +6,7 @@
 pub mod choker;
 pub mod peer;
 pub mod picker;
+pub mod swarm;
 
 /// Identifies one connection within a torrent (assigned by the engine, never reused).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

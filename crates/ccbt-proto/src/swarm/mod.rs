@@ -1,0 +1,328 @@
+//! Per-torrent swarm logic: the glue between every [`PeerConn`] of a torrent, the [`Picker`] and
+//! the [`Choker`]. The engine holds one `Swarm` per torrent (behind a mutex shared by the
+//! torrent's connection tasks) and calls it after feeding a connection; the swarm makes every
+//! protocol decision (interest, which blocks to request, unchoking, cancels, bans) and hands the
+//! engine only I/O work to do as [`SwarmAction`]s.
+//!
+//! Invariants:
+//! - A block's data is stored only if the picker called it fresh; a piece is handed out for
+//!   verification exactly once, when its last block arrives, and its buffer leaves the swarm then.
+//! - `buffered_bytes` counts block data held in partial pieces plus pieces handed out for
+//!   verification and not yet reported back; no new piece is started while it exceeds the budget,
+//!   so a slow disk slows requesting instead of growing memory.
+//! - A peer's availability is added to the picker exactly once (bitfield, have-all or haves) and
+//!   removed exactly once in [`Swarm::remove_peer`].
+
+mod buffers;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use bytes::Bytes;
+use ccbt_core::{Bitfield, BlockRef, Lengths};
+use rand::Rng;
+
+use crate::choker::{Choker, ChokerPeer};
+use crate::peer::{PeerConn, PeerEvent};
+use crate::picker::{BlockReceived, Picker, PickerOptions};
+use crate::PeerKey;
+use buffers::PieceBuffers;
+
+/// Settings of a [`Swarm`].
+#[derive(Clone, Debug)]
+pub struct SwarmOptions {
+    pub picker: PickerOptions,
+    /// Unchoked peers (0 = unlimited).
+    pub max_upload_slots: usize,
+    /// Bytes of piece data we may hold in memory before we stop starting new pieces.
+    pub max_buffered_bytes: u64,
+    /// Hash failures a peer may contribute to before it is banned.
+    pub max_hash_failures: u32,
+}
+
+/// I/O the engine must perform for the swarm.
+#[derive(Debug)]
+pub enum SwarmAction {
+    /// Hash `blocks` (the whole piece, in order) and write them if the hash matches; report back
+    /// with [`Swarm::on_piece_verified`] or [`Swarm::on_piece_failed`].
+    Verify { piece: u32, blocks: Vec<Bytes> },
+    /// Tell another connection to cancel its request for `block` (endgame).
+    Cancel { peer: PeerKey, block: BlockRef },
+    /// Read `block` from storage and give it to the connection that was passed in
+    /// (`PeerConn::serve_block`).
+    Read { block: BlockRef },
+}
+
+/// What the swarm thinks of a peer after a hash failure.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Banned {
+    pub peer: PeerKey,
+    pub failures: u32,
+}
+
+#[derive(Debug)]
+struct SwarmPeer {
+    /// The availability we added to the picker for this peer (None while it sent nothing).
+    has: Option<Bitfield>,
+    is_seed: bool,
+    interested: bool,
+    unchoked: bool,
+    download_rate: u64,
+    upload_rate: u64,
+    hash_failures: u32,
+}
+
+/// The per-torrent protocol brain. See the module docs for its invariants.
+pub struct Swarm {
+    lengths: Lengths,
+    picker: Picker,
+    choker: Choker,
+    options: SwarmOptions,
+    peers: HashMap<PeerKey, SwarmPeer>,
+    buffers: PieceBuffers,
+    /// Pieces handed out for verification: who contributed blocks, and their size.
+    verifying: HashMap<u32, (Vec<PeerKey>, u64)>,
+    buffered_bytes: u64,
+    scratch: Vec<BlockRef>,
+    wasted_bytes: u64,
+}
+
+impl Swarm {
+    /// A swarm for a torrent of geometry `lengths` of which we have the verified pieces `have`.
+    pub fn new(lengths: Lengths, have: Bitfield, options: SwarmOptions) -> Swarm {
+        Swarm {
+            lengths,
+            picker: Picker::new(lengths, have, None, options.picker.clone()),
+            choker: Choker::new(options.max_upload_slots),
+            options,
+            peers: HashMap::new(),
+            buffers: PieceBuffers::default(),
+            verifying: HashMap::new(),
+            buffered_bytes: 0,
+            scratch: Vec::new(),
+            wasted_bytes: 0,
+        }
+    }
+
+    /// Registers a new connection.
+    pub fn add_peer(&mut self, key: PeerKey) {
+        self.peers.insert(
+            key,
+            SwarmPeer {
+                has: None,
+                is_seed: false,
+                interested: false,
+                unchoked: false,
+                download_rate: 0,
+                upload_rate: 0,
+                hash_failures: 0,
+            },
+        );
+    }
+
+    /// Forgets a connection: its requests go back to the picker, its availability is removed.
+    pub fn remove_peer(&mut self, key: PeerKey) {
+        self.picker.on_peer_gone(key);
+        if let Some(peer) = self.peers.remove(&key) {
+            if peer.is_seed {
+                self.picker.remove_seed();
+            } else if let Some(has) = &peer.has {
+                self.picker.remove_peer_bitfield(has);
+            }
+        }
+    }
+
+    /// Drains `conn`'s events, updates availability, stores blocks, decides interest and
+    /// unchoking, and fills `conn`'s request pipeline. Returns whether the connection is useless
+    /// (both sides have everything) and may be closed.
+    pub fn handle_conn(
+        &mut self,
+        now: Instant,
+        key: PeerKey,
+        conn: &mut PeerConn,
+        rng: &mut impl Rng,
+        actions: &mut Vec<SwarmAction>,
+    ) -> bool {
+        while let Some(event) = conn.poll_event() {
+            self.on_event(key, conn, event, actions);
+        }
+        let stats = conn.stats();
+        if let Some(peer) = self.peers.get_mut(&key) {
+            peer.download_rate = stats.download_rate;
+            peer.upload_rate = stats.upload_rate;
+        }
+        let interesting = self.picker.is_interesting(conn.peer_has());
+        conn.set_interested(interesting);
+        if interesting {
+            self.fill_requests(now, key, conn, rng);
+        }
+        self.is_complete() && conn.is_seed()
+    }
+
+    fn on_event(&mut self, key: PeerKey, conn: &mut PeerConn, event: PeerEvent, actions: &mut Vec<SwarmAction>) {
+        let Some(peer) = self.peers.get_mut(&key) else { return };
+        match event {
+            PeerEvent::Bitfield(bf) => {
+                if peer.has.is_none() && !peer.is_seed {
+                    self.picker.add_peer_bitfield(&bf);
+                    peer.has = Some(bf);
+                }
+            }
+            PeerEvent::HaveAll => {
+                if peer.has.is_none() && !peer.is_seed {
+                    peer.is_seed = true;
+                    self.picker.add_seed();
+                }
+            }
+            PeerEvent::HaveNone => {}
+            PeerEvent::Have(piece) => {
+                if !peer.is_seed {
+                    let has = peer.has.get_or_insert_with(|| Bitfield::new(self.lengths.num_pieces()));
+                    if has.set(piece) {
+                        self.picker.add_peer_have(piece);
+                    }
+                }
+            }
+            PeerEvent::Block { block, data } => self.on_block(key, block, data, actions),
+            PeerEvent::Request(block) => actions.push(SwarmAction::Read { block }),
+            PeerEvent::RequestsReleased(blocks) => {
+                for block in blocks {
+                    self.picker.on_request_released(key, block);
+                }
+            }
+            PeerEvent::Interested(interested) => {
+                peer.interested = interested;
+                let slots = self.options.max_upload_slots;
+                let unchoked = self.peers.values().filter(|p| p.unchoked).count();
+                if let Some(peer) = self.peers.get_mut(&key) {
+                    if interested && !peer.unchoked && (slots == 0 || unchoked < slots) {
+                        // A free slot: do not make a new peer wait for the next choker round.
+                        peer.unchoked = true;
+                        conn.unchoke();
+                    }
+                }
+            }
+            PeerEvent::Choked
+            | PeerEvent::Unchoked
+            | PeerEvent::Suggest(_)
+            | PeerEvent::AllowedFast(_)
+            | PeerEvent::ExtendedHandshake(_)
+            | PeerEvent::Extended { .. }
+            | PeerEvent::Port(_) => {}
+        }
+    }
+
+    fn on_block(&mut self, key: PeerKey, block: BlockRef, data: Bytes, actions: &mut Vec<SwarmAction>) {
+        match self.picker.on_block_received(key, block) {
+            BlockReceived::Fresh { piece_complete, cancel } => {
+                for peer in cancel {
+                    actions.push(SwarmAction::Cancel { peer, block });
+                }
+                let Some(piece) = self.lengths.validate_piece(block.piece) else { return };
+                self.buffered_bytes += data.len() as u64;
+                self.buffers.insert(self.lengths.blocks_in_piece(piece), block, data, key);
+                if piece_complete {
+                    if let Some((blocks, contributors)) = self.buffers.take(block.piece) {
+                        let len = self.lengths.piece_len(piece) as u64;
+                        self.verifying.insert(block.piece, (contributors, len));
+                        actions.push(SwarmAction::Verify { piece: block.piece, blocks });
+                    }
+                }
+            }
+            BlockReceived::Duplicate | BlockReceived::Unexpected => {
+                self.wasted_bytes += data.len() as u64;
+            }
+        }
+    }
+
+    fn fill_requests(&mut self, now: Instant, key: PeerKey, conn: &mut PeerConn, rng: &mut impl Rng) {
+        let capacity = conn.request_capacity();
+        if capacity == 0 {
+            return;
+        }
+        let may_start = self.buffered_bytes + self.lengths.piece_length() as u64 <= self.options.max_buffered_bytes;
+        self.scratch.clear();
+        self.picker.pick_blocks(key, conn.peer_has(), capacity, may_start, rng, &mut self.scratch);
+        for block in self.scratch.drain(..) {
+            conn.request(now, block);
+        }
+    }
+
+    /// The piece hashed correctly and is on disk. Returns whether the torrent is now complete.
+    pub fn on_piece_verified(&mut self, piece: u32) -> bool {
+        if let Some((_, len)) = self.verifying.remove(&piece) {
+            self.buffered_bytes = self.buffered_bytes.saturating_sub(len);
+        }
+        self.picker.on_piece_verified(piece);
+        self.picker.is_complete()
+    }
+
+    /// The piece failed its hash check: it is downloaded again, and every peer that sent a block
+    /// of it gets a strike. Returns the peers that reached `max_hash_failures`.
+    pub fn on_piece_failed(&mut self, piece: u32) -> Vec<Banned> {
+        let mut banned = Vec::new();
+        if let Some((contributors, len)) = self.verifying.remove(&piece) {
+            self.buffered_bytes = self.buffered_bytes.saturating_sub(len);
+            self.wasted_bytes += len;
+            for key in contributors {
+                if let Some(peer) = self.peers.get_mut(&key) {
+                    peer.hash_failures += 1;
+                    if peer.hash_failures >= self.options.max_hash_failures {
+                        banned.push(Banned { peer: key, failures: peer.hash_failures });
+                    }
+                }
+            }
+        }
+        self.picker.on_piece_failed(piece);
+        banned
+    }
+
+    /// Runs the choker (every 10 s). Returns the peers whose choke state must change:
+    /// `(peer, unchoke)`. The swarm records the new state at once; the engine forwards it to
+    /// the connections.
+    pub fn rechoke(&mut self, now: Instant, rng: &mut impl Rng) -> Vec<(PeerKey, bool)> {
+        let view: Vec<ChokerPeer> = self
+            .peers
+            .iter()
+            .map(|(&key, p)| ChokerPeer {
+                key,
+                interested: p.interested,
+                unchoked: p.unchoked,
+                download_rate: p.download_rate,
+                upload_rate: p.upload_rate,
+                is_seed: p.is_seed,
+            })
+            .collect();
+        let seeding = self.picker.is_complete();
+        let chosen = self.choker.decide(now, &view, seeding, rng);
+        let mut changes = Vec::new();
+        for (key, peer) in self.peers.iter_mut() {
+            let unchoke = chosen.contains(key);
+            if unchoke != peer.unchoked {
+                peer.unchoked = unchoke;
+                changes.push((*key, unchoke));
+            }
+        }
+        changes
+    }
+
+    pub fn have(&self) -> &Bitfield {
+        self.picker.have()
+    }
+    pub fn is_complete(&self) -> bool {
+        self.picker.is_complete()
+    }
+    pub fn in_endgame(&self) -> bool {
+        self.picker.in_endgame()
+    }
+    pub fn buffered_bytes(&self) -> u64 {
+        self.buffered_bytes
+    }
+    /// Bytes received and thrown away: duplicates, unrequested blocks and failed pieces.
+    pub fn wasted_bytes(&self) -> u64 {
+        self.wasted_bytes
+    }
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+}
