@@ -1,1 +1,19 @@
-//! ccbt: torrent metainfo (v1, hybrid), path sanitising, torrent creation
+//! Torrent metainfo for ccbt: parsing and validating .torrent files (v1 and the v1 part of
+//! hybrid v1+v2 torrents), sanitising every file path, and creating new torrents.
+//!
+//! The info hash is always the SHA-1 of the original bytes of the info dictionary, never of a
+//! re-encoding. This crate is sans-IO: reading files and hashing their pieces for a new
+//! torrent is the storage crate's job; [`TorrentBuilder`] only assembles the result.
+
+mod create;
+mod error;
+mod parse;
+mod path;
+mod torrent;
+
+pub use create::{auto_piece_length, TorrentBuilder};
+pub use error::MetainfoError;
+pub use torrent::{FileEntry, Torrent};
+
+#[cfg(test)]
+mod tests;

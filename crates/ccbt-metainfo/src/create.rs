@@ -1,0 +1,235 @@
+//! Torrent creation. Pure: the storage crate reads the files and hashes the pieces; this only
+//! assembles and validates the .torrent.
+
+use ccbt_bencode::OwnedValue;
+
+use crate::{MetainfoError, Torrent};
+
+/// Smallest piece length [`auto_piece_length`] picks: one block.
+const MIN_AUTO_PIECE_LENGTH: u32 = 16 * 1024;
+/// Largest piece length [`auto_piece_length`] picks; bigger pieces hurt swarms of large files.
+const MAX_AUTO_PIECE_LENGTH: u32 = 16 * 1024 * 1024;
+/// [`auto_piece_length`] keeps the piece count at or below this and above half of it.
+const TARGET_MAX_PIECES: u64 = 2048;
+
+/// The parts of a new torrent. `build` produces the bencoded .torrent.
+///
+/// Layout: `files` holds `(path below the torrent folder, length)` in torrent order for a
+/// multi-file torrent. A single entry with an *empty* path makes a single-file torrent whose
+/// file is called `name`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TorrentBuilder {
+    /// File name (single-file) or folder name (multi-file).
+    pub name: String,
+    /// `(path components, length)` per file; see the type docs for single-file torrents.
+    pub files: Vec<(Vec<String>, u64)>,
+    /// Bytes per piece: a positive multiple of 16 KiB, see [`auto_piece_length`].
+    pub piece_length: u32,
+    /// SHA-1 of every piece, in order.
+    pub piece_hashes: Vec<[u8; 20]>,
+    /// BEP 12 tiers. The first URL becomes `announce`; `announce-list` is written when there
+    /// is more than one URL.
+    pub trackers: Vec<Vec<String>>,
+    /// BEP 27 private flag.
+    pub private: bool,
+    /// Free-form comment.
+    pub comment: Option<String>,
+    /// The creating program, e.g. `ccbt/0.1.0`.
+    pub created_by: Option<String>,
+    /// Seconds since the Unix epoch (passed in: this crate does not read the clock).
+    pub creation_date: Option<i64>,
+    /// BEP 19 web seeds.
+    pub url_list: Vec<String>,
+}
+
+impl TorrentBuilder {
+    /// Whether this describes a single-file torrent (one file with an empty path).
+    pub fn is_single_file(&self) -> bool {
+        matches!(self.files.as_slice(), [(path, _)] if path.is_empty())
+    }
+
+    /// The bencoded .torrent. It is checked by parsing it back with [`Torrent::from_bytes`], so
+    /// a built torrent passes exactly the validation a downloaded one does (safe paths,
+    /// matching piece count, ...), and the error names the offending key or path.
+    pub fn build(&self) -> Result<Vec<u8>, MetainfoError> {
+        let mut info = OwnedValue::dict()
+            .with("name", self.name.as_str())
+            .with("piece length", self.piece_length)
+            .with("pieces", self.piece_hashes.concat());
+        if self.private {
+            info.insert("private", 1i64);
+        }
+        if self.is_single_file() {
+            let length = self.files.first().map_or(0, |(_, len)| *len);
+            info.insert("length", to_i64(length, "info.length")?);
+        } else {
+            let mut files = Vec::with_capacity(self.files.len());
+            for (i, (path, length)) in self.files.iter().enumerate() {
+                let length = to_i64(*length, &format!("info.files[{i}].length"))?;
+                let path = OwnedValue::list(path.iter().map(String::as_str));
+                files.push(OwnedValue::dict().with("length", length).with("path", path));
+            }
+            info.insert("files", files);
+        }
+
+        let mut top = OwnedValue::dict().with("info", info);
+        let tiers: Vec<&Vec<String>> = self.trackers.iter().filter(|t| !t.is_empty()).collect();
+        if let Some(first) = tiers.first().and_then(|t| t.first()) {
+            top.insert("announce", first.as_str());
+        }
+        if tiers.iter().map(|t| t.len()).sum::<usize>() > 1 {
+            let list = tiers.iter().map(|t| OwnedValue::list(t.iter().map(String::as_str)));
+            top.insert("announce-list", OwnedValue::list(list));
+        }
+        if !self.url_list.is_empty() {
+            top.insert("url-list", OwnedValue::list(self.url_list.iter().map(String::as_str)));
+        }
+        if let Some(comment) = &self.comment {
+            top.insert("comment", comment.as_str());
+        }
+        if let Some(created_by) = &self.created_by {
+            top.insert("created by", created_by.as_str());
+        }
+        if let Some(date) = self.creation_date {
+            top.insert("creation date", date);
+        }
+
+        let bytes = top.to_bytes();
+        Torrent::from_bytes(&bytes)?;
+        Ok(bytes)
+    }
+}
+
+fn to_i64(length: u64, key: &str) -> Result<i64, MetainfoError> {
+    i64::try_from(length)
+        .map_err(|_| MetainfoError::InvalidLength { key: key.to_owned(), value: i128::from(length) })
+}
+
+/// A piece length for a torrent of `total_length` bytes: the smallest power of two giving at
+/// most 2048 pieces (so roughly 1000-2000), clamped to 16 KiB..=16 MiB.
+pub fn auto_piece_length(total_length: u64) -> u32 {
+    let wanted = total_length.div_ceil(TARGET_MAX_PIECES).max(1);
+    let pow = wanted.checked_next_power_of_two().unwrap_or(u64::MAX);
+    let clamped = pow.clamp(u64::from(MIN_AUTO_PIECE_LENGTH), u64::from(MAX_AUTO_PIECE_LENGTH));
+    u32::try_from(clamped).unwrap_or(MAX_AUTO_PIECE_LENGTH)
+}
+
+#[cfg(test)]
+mod tests {
+    use sha1::{Digest, Sha1};
+
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn multi() -> TorrentBuilder {
+        TorrentBuilder {
+            name: "album".into(),
+            files: vec![(strings(&["cd1", "01.flac"]), 40_000), (strings(&["cover.jpg"]), 9_000)],
+            piece_length: 32768,
+            piece_hashes: vec![[1; 20], [2; 20]],
+            trackers: vec![strings(&["http://a/announce"]), vec![], strings(&["udp://b:80", "udp://c:80"])],
+            private: true,
+            comment: Some("a comment".into()),
+            created_by: Some("ccbt/0.1.0".into()),
+            creation_date: Some(1_700_000_000),
+            url_list: strings(&["http://seed/"]),
+        }
+    }
+
+    #[test]
+    fn multi_file_round_trip() {
+        let b = multi();
+        let bytes = b.build().unwrap();
+        let t = Torrent::from_bytes(&bytes).unwrap();
+        assert_eq!(t.name, "album");
+        assert!(!t.single_file);
+        let files: Vec<_> = t.files.iter().map(|f| (f.path.join("/"), f.length, f.is_padding)).collect();
+        assert_eq!(
+            files,
+            [("album/cd1/01.flac".to_string(), 40_000, false), ("album/cover.jpg".into(), 9_000, false)]
+        );
+        assert_eq!(t.piece_length, 32768);
+        assert_eq!(t.piece_hashes, b.piece_hashes);
+        assert_eq!(t.total_length, 49_000);
+        assert!(t.private);
+        assert_eq!(t.trackers, [strings(&["http://a/announce"]), strings(&["udp://b:80", "udp://c:80"])]);
+        assert_eq!(t.url_list, b.url_list);
+        assert_eq!(t.comment, b.comment);
+        assert_eq!(t.created_by, b.created_by);
+        assert_eq!(t.creation_date, b.creation_date);
+        let digest: [u8; 20] = Sha1::digest(&t.info_bytes).into();
+        assert_eq!(t.info_hash.0, digest);
+        // Deterministic: building twice gives the same bytes and therefore the same info hash.
+        assert_eq!(b.build().unwrap(), bytes);
+    }
+
+    #[test]
+    fn single_file_round_trip() {
+        let b = TorrentBuilder {
+            name: "movie.mkv".into(),
+            files: vec![(vec![], 16385)],
+            piece_length: 16384,
+            piece_hashes: vec![[7; 20], [8; 20]],
+            trackers: vec![strings(&["http://only/announce"])],
+            ..TorrentBuilder::default()
+        };
+        assert!(b.is_single_file());
+        let bytes = b.build().unwrap();
+        let t = Torrent::from_bytes(&bytes).unwrap();
+        assert!(t.single_file);
+        assert_eq!(
+            t.files,
+            [crate::FileEntry { path: strings(&["movie.mkv"]), length: 16385, is_padding: false }]
+        );
+        assert_eq!(t.trackers, [strings(&["http://only/announce"])]);
+        assert!(!t.private && t.comment.is_none() && t.url_list.is_empty());
+        // One tracker: `announce` only, no `announce-list`.
+        let top = ccbt_bencode::decode(&bytes).unwrap();
+        assert!(top.get(b"announce-list").is_none());
+        assert_eq!(top.get(b"announce").and_then(|v| v.as_str()), Some("http://only/announce"));
+    }
+
+    #[test]
+    fn invalid_builders_are_rejected() {
+        let mut b = multi();
+        b.piece_hashes.pop();
+        assert_eq!(b.build(), Err(MetainfoError::PieceCountMismatch { expected: 2, got: 1 }));
+        let mut b = multi();
+        b.files[1].0 = strings(&["..", "x"]);
+        assert_eq!(
+            b.build(),
+            Err(MetainfoError::UnsafePath { path: "album/../x".into(), reason: "relative path component" })
+        );
+        let mut b = multi();
+        b.files[1].1 = u64::MAX;
+        assert_eq!(
+            b.build(),
+            Err(MetainfoError::InvalidLength {
+                key: "info.files[1].length".into(),
+                value: i128::from(u64::MAX)
+            })
+        );
+        let mut b = multi();
+        b.files.clear();
+        assert_eq!(b.build(), Err(MetainfoError::NoFiles));
+        let mut b = multi();
+        b.piece_length = 1000;
+        assert!(matches!(b.build(), Err(MetainfoError::InvalidPieceLength { value: 1000, .. })));
+    }
+
+    #[test]
+    fn auto_piece_lengths() {
+        assert_eq!(auto_piece_length(0), 16 * 1024);
+        assert_eq!(auto_piece_length(1), 16 * 1024);
+        assert_eq!(auto_piece_length(u64::MAX), 16 * 1024 * 1024);
+        for total in [50 << 20, 700 << 20, (4 << 30) + 12345, 20 << 30] {
+            let pl = auto_piece_length(total);
+            assert!(pl.is_power_of_two());
+            let pieces = total.div_ceil(u64::from(pl));
+            assert!((1024..=2048).contains(&pieces), "{total}: {pl} gives {pieces} pieces");
+        }
+    }
+}
