@@ -9,8 +9,11 @@ pub enum StorageError {
     /// An operating-system call on `path` failed.
     #[error("{op} failed on {path}: {source}")]
     Io {
+        /// The file or directory concerned.
         path: PathBuf,
+        /// What we were doing: "open", "write", "fsync", ...
         op: &'static str,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },

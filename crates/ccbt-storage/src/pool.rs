@@ -53,6 +53,7 @@ pub enum PieceVerdict {
 /// Result of one [`PieceJob`], passed to its completion callback.
 #[derive(Debug)]
 pub struct PieceOutcome {
+    /// The job's piece index.
     pub piece: u32,
     /// `Err` when the hash matched but writing failed.
     pub result: Result<PieceVerdict, StorageError>,
@@ -64,7 +65,9 @@ pub type Done = Box<dyn FnOnce(PieceOutcome) + Send + 'static>;
 /// Returned by [`HashPool::try_submit`] when the queue is full: the job and callback come back
 /// untouched so the caller can retry later.
 pub struct PoolFull {
+    /// The job that was not queued.
     pub job: PieceJob,
+    /// Its completion callback, not called.
     pub done: Done,
 }
 
