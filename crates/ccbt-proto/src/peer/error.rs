@@ -1,0 +1,71 @@
+//! Why a connection is dropped.
+
+use std::time::Duration;
+
+use ccbt_core::CoreError;
+use ccbt_wire::Message;
+use thiserror::Error;
+
+/// A protocol violation or timeout that ends one connection (the engine logs it and closes the
+/// socket; the torrent carries on).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PeerError {
+    /// Bitfield, HaveAll or HaveNone arrived after other messages or a second time.
+    #[error("{message} is only allowed as the first message after the handshake")]
+    AvailabilityNotFirst { message: &'static str },
+    /// The bitfield's length or spare bits do not match the torrent.
+    #[error("invalid bitfield")]
+    InvalidBitfield {
+        #[source]
+        source: CoreError,
+    },
+    /// A message named a piece the torrent does not have.
+    #[error("{message} names piece {piece}, but the torrent has {num_pieces} pieces")]
+    InvalidPiece { message: &'static str, piece: u32, num_pieces: u32 },
+    /// A message named a block outside its piece, or an empty one.
+    #[error("{message} names an out-of-range block: piece {piece}, offset {offset}, length {len}")]
+    InvalidBlock { message: &'static str, piece: u32, offset: u32, len: u32 },
+    /// A BEP 6 message although the fast extension was not negotiated.
+    #[error("{message} received but the fast extension was not negotiated")]
+    FastExtensionNotNegotiated { message: &'static str },
+    /// A BEP 10 message although the extension protocol was not negotiated.
+    #[error("extended message {id} received but the extension protocol was not negotiated")]
+    ExtensionProtocolNotNegotiated { id: u8 },
+    /// The peer keeps sending blocks we never asked for.
+    #[error("peer sent {count} blocks we did not request")]
+    TooManyUnrequested { count: u32 },
+    /// The peer keeps rejecting requests we never sent.
+    #[error("peer rejected {count} requests we did not send")]
+    TooManyUnexpectedRejects { count: u32 },
+    /// The peer keeps sending requests we must refuse (while choked, over its queue limit,
+    /// oversized, or for pieces we do not have).
+    #[error("peer sent {count} requests we had to refuse")]
+    TooManyRefusedRequests { count: u32 },
+    /// The peer sent nothing at all for too long.
+    #[error("peer sent nothing for {idle:?}")]
+    Timeout { idle: Duration },
+}
+
+/// The name of a message kind, for error messages.
+pub(super) fn message_name(msg: &Message) -> &'static str {
+    match msg {
+        Message::KeepAlive => "keep-alive",
+        Message::Choke => "choke",
+        Message::Unchoke => "unchoke",
+        Message::Interested => "interested",
+        Message::NotInterested => "not interested",
+        Message::Have { .. } => "have",
+        Message::Bitfield(_) => "bitfield",
+        Message::Request(_) => "request",
+        Message::Piece { .. } => "piece",
+        Message::Cancel(_) => "cancel",
+        Message::Port(_) => "port",
+        Message::Suggest { .. } => "suggest",
+        Message::HaveAll => "have all",
+        Message::HaveNone => "have none",
+        Message::Reject(_) => "reject",
+        Message::AllowedFast { .. } => "allowed fast",
+        Message::Extended { .. } => "extended",
+    }
+}

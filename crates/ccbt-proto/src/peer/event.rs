@@ -1,0 +1,63 @@
+//! What a connection reports to its torrent.
+
+use bytes::Bytes;
+use ccbt_core::{Bitfield, BlockRef};
+
+/// Something the torrent must know, drained with [`PeerConn::poll_event`](super::PeerConn::poll_event).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerEvent {
+    /// The peer's opening bitfield (availability for the picker).
+    Bitfield(Bitfield),
+    /// The peer has every piece (BEP 6).
+    HaveAll,
+    /// The peer has no piece (BEP 6); no picker update is needed.
+    HaveNone,
+    /// The peer newly has this piece (repeated Haves are reported once).
+    Have(u32),
+    /// A block we requested arrived; it is no longer outstanding.
+    Block { block: BlockRef, data: Bytes },
+    /// The peer wants this block and may have it: read it and call
+    /// [`PeerConn::serve_block`](super::PeerConn::serve_block).
+    Request(BlockRef),
+    /// Our requests that will not be answered (choke without fast extension, Reject, timeout):
+    /// the picker may hand them to another peer.
+    RequestsReleased(Vec<BlockRef>),
+    /// The peer choked us.
+    Choked,
+    /// The peer unchoked us.
+    Unchoked,
+    /// The peer's interest in us changed to this value.
+    Interested(bool),
+    /// The peer suggests we download this piece (BEP 6).
+    Suggest(u32),
+    /// We may request this piece even while choked (BEP 6); reported once per piece.
+    AllowedFast(u32),
+    /// The peer's BEP 10 extension handshake payload (bencoded dictionary, undecoded).
+    ExtendedHandshake(Bytes),
+    /// A BEP 10 extension message with one of the ids we advertised.
+    Extended { id: u8, payload: Bytes },
+    /// The peer's DHT port (BEP 5).
+    Port(u16),
+}
+
+/// Counters of one connection, payload bytes only (block data, not protocol overhead).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeerStats {
+    /// Bytes of blocks we requested and received.
+    pub downloaded: u64,
+    /// Bytes of blocks we queued for sending.
+    pub uploaded: u64,
+    /// Download rate in bytes/s over a short moving window, as of the latest `now` given.
+    pub download_rate: u64,
+    /// Upload rate in bytes/s over a short moving window, as of the latest `now` given.
+    pub upload_rate: u64,
+    /// Bytes of blocks received that we no longer (or never) wanted.
+    pub wasted: u64,
+    /// Blocks received that we never requested (late answers to cancelled or released
+    /// requests are wasted but not counted here).
+    pub unrequested_blocks: u32,
+    /// Rejects received for requests we never sent.
+    pub unexpected_rejects: u32,
+    /// The peer's requests we refused since we last unchoked it.
+    pub refused_requests: u32,
+}
