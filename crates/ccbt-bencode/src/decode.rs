@@ -51,10 +51,7 @@ struct Decoder<'a> {
 
 impl<'a> Decoder<'a> {
     fn peek(&self) -> Result<u8, BencodeError> {
-        self.input
-            .get(self.pos)
-            .copied()
-            .ok_or(BencodeError::UnexpectedEof { pos: self.pos })
+        self.input.get(self.pos).copied().ok_or(BencodeError::UnexpectedEof { pos: self.pos })
     }
 
     fn finish(&self) -> Result<(), BencodeError> {
@@ -72,10 +69,7 @@ impl<'a> Decoder<'a> {
             b'0'..=b'9' => self.byte_string().map(Value::Bytes),
             b'l' => self.list(depth),
             b'd' => self.dict(depth, |_, _, _| {}),
-            byte => Err(BencodeError::UnexpectedByte {
-                byte,
-                pos: self.pos,
-            }),
+            byte => Err(BencodeError::UnexpectedByte { byte, pos: self.pos }),
         }
     }
 
@@ -115,8 +109,7 @@ impl<'a> Decoder<'a> {
         if negative {
             Ok(acc)
         } else {
-            acc.checked_neg()
-                .ok_or(BencodeError::IntOverflow { pos: start })
+            acc.checked_neg().ok_or(BencodeError::IntOverflow { pos: start })
         }
     }
 
@@ -147,9 +140,7 @@ impl<'a> Decoder<'a> {
         let bytes = data_start
             .checked_add(len)
             .and_then(|end| self.input.get(data_start..end))
-            .ok_or(BencodeError::UnexpectedEof {
-                pos: self.input.len(),
-            })?;
+            .ok_or(BencodeError::UnexpectedEof { pos: self.input.len() })?;
         self.pos = data_start + bytes.len();
         Ok(bytes)
     }
@@ -206,10 +197,7 @@ impl<'a> Decoder<'a> {
                 (None, _) => false,
             };
             if duplicate {
-                return Err(BencodeError::DuplicateKey {
-                    key: key_for_error(key),
-                    pos: key_pos,
-                });
+                return Err(BencodeError::DuplicateKey { key: key_for_error(key), pos: key_pos });
             }
             let value_start = self.pos;
             let value = self.value(depth + 1)?;
@@ -243,10 +231,7 @@ mod tests {
         assert_eq!(decode(b"4:spam"), Ok(Value::Bytes(b"spam")));
         assert_eq!(decode(b"0:"), Ok(Value::Bytes(b"")));
         assert_eq!(decode(b"le"), Ok(Value::List(vec![])));
-        assert_eq!(
-            decode(b"l4:spami42ee"),
-            Ok(Value::List(vec![Value::Bytes(b"spam"), Value::Int(42)]))
-        );
+        assert_eq!(decode(b"l4:spami42ee"), Ok(Value::List(vec![Value::Bytes(b"spam"), Value::Int(42)])));
         let d = decode(b"d3:bar4:spam3:fooi42ee").unwrap();
         assert_eq!(d.get(b"bar"), Some(&Value::Bytes(b"spam")));
         assert_eq!(d.get(b"foo"), Some(&Value::Int(42)));
@@ -290,43 +275,24 @@ mod tests {
 
     #[test]
     fn integer_overflow() {
-        assert_eq!(
-            err(b"i9223372036854775808e"),
-            BencodeError::IntOverflow { pos: 0 }
-        );
-        assert_eq!(
-            err(b"i-9223372036854775809e"),
-            BencodeError::IntOverflow { pos: 0 }
-        );
-        assert_eq!(
-            err(b"li1ei99999999999999999999999ee"),
-            BencodeError::IntOverflow { pos: 4 }
-        );
+        assert_eq!(err(b"i9223372036854775808e"), BencodeError::IntOverflow { pos: 0 });
+        assert_eq!(err(b"i-9223372036854775809e"), BencodeError::IntOverflow { pos: 0 });
+        assert_eq!(err(b"li1ei99999999999999999999999ee"), BencodeError::IntOverflow { pos: 4 });
     }
 
     #[test]
     fn invalid_byte_string_lengths() {
-        for (input, pos) in [
-            (&b"01:a"[..], 0),
-            (b"00:", 0),
-            (b"l1x:ae", 1),
-            (b"99999999999999999999999999:a", 0),
-        ] {
-            assert_eq!(
-                err(input),
-                BencodeError::InvalidByteStringLength { pos },
-                "{input:?}"
-            );
+        for (input, pos) in
+            [(&b"01:a"[..], 0), (b"00:", 0), (b"l1x:ae", 1), (b"99999999999999999999999999:a", 0)]
+        {
+            assert_eq!(err(input), BencodeError::InvalidByteStringLength { pos }, "{input:?}");
         }
     }
 
     #[test]
     fn length_beyond_input_is_eof() {
         assert_eq!(err(b"5:abc"), BencodeError::UnexpectedEof { pos: 5 });
-        assert_eq!(
-            err(b"18446744073709551615:a"),
-            BencodeError::UnexpectedEof { pos: 22 }
-        );
+        assert_eq!(err(b"18446744073709551615:a"), BencodeError::UnexpectedEof { pos: 22 });
     }
 
     #[test]
@@ -338,26 +304,11 @@ mod tests {
     #[test]
     fn unexpected_bytes() {
         assert_eq!(err(b""), BencodeError::UnexpectedEof { pos: 0 });
-        assert_eq!(
-            err(b"x"),
-            BencodeError::UnexpectedByte { byte: b'x', pos: 0 }
-        );
-        assert_eq!(
-            err(b"e"),
-            BencodeError::UnexpectedByte { byte: b'e', pos: 0 }
-        );
-        assert_eq!(
-            err(b"lxe"),
-            BencodeError::UnexpectedByte { byte: b'x', pos: 1 }
-        );
-        assert_eq!(
-            err(b"d1:ae"),
-            BencodeError::UnexpectedByte { byte: b'e', pos: 4 }
-        );
-        assert_eq!(
-            err(b"dxe"),
-            BencodeError::UnexpectedByte { byte: b'x', pos: 1 }
-        );
+        assert_eq!(err(b"x"), BencodeError::UnexpectedByte { byte: b'x', pos: 0 });
+        assert_eq!(err(b"e"), BencodeError::UnexpectedByte { byte: b'e', pos: 0 });
+        assert_eq!(err(b"lxe"), BencodeError::UnexpectedByte { byte: b'x', pos: 1 });
+        assert_eq!(err(b"d1:ae"), BencodeError::UnexpectedByte { byte: b'e', pos: 4 });
+        assert_eq!(err(b"dxe"), BencodeError::UnexpectedByte { byte: b'x', pos: 1 });
     }
 
     #[test]
@@ -369,10 +320,7 @@ mod tests {
 
     #[test]
     fn duplicate_keys() {
-        let dup = |key: &str, pos| BencodeError::DuplicateKey {
-            key: key.into(),
-            pos,
-        };
+        let dup = |key: &str, pos| BencodeError::DuplicateKey { key: key.into(), pos };
         assert_eq!(err(b"d1:ai1e1:ai2ee"), dup("a", 7));
         // Duplicate found after the keys stopped being sorted.
         assert_eq!(err(b"d1:bi1e1:ai2e1:bi3ee"), dup("b", 13));
@@ -394,10 +342,7 @@ mod tests {
             v
         };
         assert!(decode(&nested(MAX_DEPTH)).is_ok());
-        assert_eq!(
-            decode(&nested(MAX_DEPTH + 1)),
-            Err(BencodeError::TooDeep { pos: MAX_DEPTH })
-        );
+        assert_eq!(decode(&nested(MAX_DEPTH + 1)), Err(BencodeError::TooDeep { pos: MAX_DEPTH }));
         // Far deeper than any stack could recurse: must fail cleanly, not overflow.
         let deep = vec![b'l'; 1 << 20];
         assert_eq!(decode(&deep), Err(BencodeError::TooDeep { pos: MAX_DEPTH }));
@@ -409,18 +354,12 @@ mod tests {
 
     #[test]
     fn every_truncation_is_an_error() {
-        let input: &[u8] =
-            b"d8:announce3:url4:infod6:lengthi-12e4:name2:\xff\x005:piecel0:i0eleee3:zzzdee";
+        let input: &[u8] = b"d8:announce3:url4:infod6:lengthi-12e4:name2:\xff\x005:piecel0:i0eleee3:zzzdee";
         assert!(decode(input).is_ok());
         for cut in 0..input.len() {
             assert!(decode(&input[..cut]).is_err(), "cut at {cut}");
-            let Err(e) = decode(&input[..cut]) else {
-                unreachable!()
-            };
-            assert!(
-                matches!(e, BencodeError::UnexpectedEof { .. }),
-                "cut at {cut}: {e:?}"
-            );
+            let Err(e) = decode(&input[..cut]) else { unreachable!() };
+            assert!(matches!(e, BencodeError::UnexpectedEof { .. }), "cut at {cut}: {e:?}");
             assert!(raw_value_of_key(&input[..cut], b"info").is_err());
         }
     }
@@ -440,26 +379,14 @@ mod tests {
     fn raw_spans() {
         // Unsorted keys and an odd spacing of values: the span is the original bytes.
         let input = b"d4:infod6:lengthi5e4:name1:ae8:announce1:ue";
-        assert_eq!(
-            raw_value_of_key(input, b"info"),
-            Ok(Some(&b"d6:lengthi5e4:name1:ae"[..]))
-        );
+        assert_eq!(raw_value_of_key(input, b"info"), Ok(Some(&b"d6:lengthi5e4:name1:ae"[..])));
         assert_eq!(raw_value_of_key(input, b"announce"), Ok(Some(&b"1:u"[..])));
         assert_eq!(raw_value_of_key(input, b"missing"), Ok(None));
         // Nested keys are not top-level keys.
         assert_eq!(raw_value_of_key(input, b"length"), Ok(None));
-        assert_eq!(
-            raw_value_of_key(b"li1ee", b"info"),
-            Err(BencodeError::NotADict)
-        );
-        assert_eq!(
-            raw_value_of_key(b"x", b"info"),
-            Err(BencodeError::UnexpectedByte { byte: b'x', pos: 0 })
-        );
-        assert_eq!(
-            raw_value_of_key(b"dei1e", b"info"),
-            Err(BencodeError::TrailingData { pos: 2 })
-        );
+        assert_eq!(raw_value_of_key(b"li1ee", b"info"), Err(BencodeError::NotADict));
+        assert_eq!(raw_value_of_key(b"x", b"info"), Err(BencodeError::UnexpectedByte { byte: b'x', pos: 0 }));
+        assert_eq!(raw_value_of_key(b"dei1e", b"info"), Err(BencodeError::TrailingData { pos: 2 }));
         assert!(matches!(
             raw_value_of_key(b"d4:infoi1e4:infoi2ee", b"info"),
             Err(BencodeError::DuplicateKey { .. })

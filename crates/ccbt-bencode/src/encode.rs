@@ -85,9 +85,6 @@ mod tests {
     fn byte_strings() {
         assert_eq!(encode(&Value::Bytes(b"")), b"0:");
         assert_eq!(encode(&Value::Bytes(b"spam")), b"4:spam");
-        assert_eq!(
-            encode(&Value::Bytes(&[0u8; 10])),
-            b"10:\0\0\0\0\0\0\0\0\0\0"
-        );
+        assert_eq!(encode(&Value::Bytes(&[0u8; 10])), b"10:\0\0\0\0\0\0\0\0\0\0");
     }
 }

@@ -34,11 +34,7 @@ impl OwnedValue {
 
     /// Inserts `key` into a dictionary, returning the previous value. Returns `None` and does
     /// nothing if `self` is not a dictionary.
-    pub fn insert(
-        &mut self,
-        key: impl Into<Vec<u8>>,
-        value: impl Into<OwnedValue>,
-    ) -> Option<OwnedValue> {
+    pub fn insert(&mut self, key: impl Into<Vec<u8>>, value: impl Into<OwnedValue>) -> Option<OwnedValue> {
         match self {
             OwnedValue::Dict(map) => map.insert(key.into(), value.into()),
             _ => None,

@@ -14,12 +14,8 @@ fn owned_value() -> impl Strategy<Value = OwnedValue> {
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..6).prop_map(OwnedValue::List),
-            proptest::collection::btree_map(
-                proptest::collection::vec(any::<u8>(), 0..8),
-                inner,
-                0..6
-            )
-            .prop_map(|m: BTreeMap<Vec<u8>, OwnedValue>| OwnedValue::Dict(m)),
+            proptest::collection::btree_map(proptest::collection::vec(any::<u8>(), 0..8), inner, 0..6)
+                .prop_map(|m: BTreeMap<Vec<u8>, OwnedValue>| OwnedValue::Dict(m)),
         ]
     })
 }

@@ -115,14 +115,10 @@ impl<'a> Value<'a> {
         match self {
             Value::Int(n) => OwnedValue::Int(*n),
             Value::Bytes(b) => OwnedValue::Bytes(b.to_vec()),
-            Value::List(items) => {
-                OwnedValue::List(items.iter().map(Value::to_owned_value).collect())
+            Value::List(items) => OwnedValue::List(items.iter().map(Value::to_owned_value).collect()),
+            Value::Dict(d) => {
+                OwnedValue::Dict(d.iter().map(|(k, v)| (k.to_vec(), v.to_owned_value())).collect())
             }
-            Value::Dict(d) => OwnedValue::Dict(
-                d.iter()
-                    .map(|(k, v)| (k.to_vec(), v.to_owned_value()))
-                    .collect(),
-            ),
         }
     }
 }
@@ -137,19 +133,13 @@ mod tests {
         assert_eq!(v.get(b"age").and_then(|v| v.as_int()), Some(42));
         assert_eq!(v.get(b"name").and_then(|v| v.as_str()), Some("bob"));
         assert_eq!(v.get(b"name").and_then(|v| v.as_bytes()), Some(&b"bob"[..]));
-        assert_eq!(
-            v.get(b"tags").and_then(|v| v.as_list()).map(<[_]>::len),
-            Some(2)
-        );
+        assert_eq!(v.get(b"tags").and_then(|v| v.as_list()).map(<[_]>::len), Some(2));
         assert!(v.get(b"missing").is_none());
         assert!(v.get(b"age").and_then(|v| v.as_str()).is_none());
         let d = v.as_dict().unwrap();
         assert_eq!(d.len(), 3);
         assert!(d.contains_key(b"tags"));
-        assert_eq!(
-            d.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-            vec![&b"age"[..], b"name", b"tags"]
-        );
+        assert_eq!(d.iter().map(|(k, _)| k).collect::<Vec<_>>(), vec![&b"age"[..], b"name", b"tags"]);
         assert_eq!(v.kind(), "dictionary");
         assert!(v.as_int().is_none());
     }
