@@ -41,7 +41,7 @@
 //!   their number by passing `may_start_new_piece = false` when [`Picker::partial_pieces`] is
 //!   high (back-pressure: picks then only continue started pieces).
 //! - `startable` (wanted, not had, not started) is mirrored by the rarity index in
-//!   [`availability`]; both change together in `Picker::refresh`.
+//!   `availability.rs`; both change together in `Picker::refresh`.
 //! - Endgame: [`Picker::in_endgame`] holds when some wanted piece is still not had and at most
 //!   `endgame_threshold` wanted pieces still have a free (`Missing`) block, never-started pieces
 //!   included. Only then may a block be handed to a second requester.
