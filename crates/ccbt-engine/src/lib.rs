@@ -4,9 +4,12 @@
 //! The CLI, the daemon and the dashboard are all built on this API.
 
 mod error;
+mod listener;
 mod options;
+mod peer;
 mod session;
 mod status;
+mod torrent;
 
 pub use error::{SessionError, TorrentError};
 pub use options::SessionOptions;

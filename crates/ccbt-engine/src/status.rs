@@ -47,6 +47,8 @@ pub struct TorrentStatus {
     pub id: TorrentId,
     pub info_hash: InfoHash,
     pub name: String,
+    /// Folder the torrent's files are in.
+    pub save_path: std::path::PathBuf,
     pub state: TorrentState,
     /// Verified pieces / total pieces.
     pub pieces_have: u32,
@@ -85,26 +87,51 @@ impl TorrentStatus {
 #[derive(Clone, Debug)]
 pub struct PeerInfo {
     pub addr: SocketAddr,
+    /// The peer id, printable characters kept and others escaped.
     pub client: String,
-    pub download_rate: u64,
-    pub upload_rate: u64,
-    pub is_seed: bool,
 }
 
 /// Something that happened in the session, for event subscribers.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Event {
-    TorrentAdded { id: TorrentId, name: String },
+    TorrentAdded {
+        id: TorrentId,
+        name: String,
+    },
     /// A piece passed its hash check and is on disk.
-    PieceVerified { id: TorrentId, piece: u32 },
+    PieceVerified {
+        id: TorrentId,
+        piece: u32,
+    },
     /// A piece failed its hash check; it will be downloaded again.
-    HashFailed { id: TorrentId, piece: u32 },
-    PeerConnected { id: TorrentId, addr: SocketAddr },
-    PeerDisconnected { id: TorrentId, addr: SocketAddr, reason: String },
-    PeerBanned { id: TorrentId, addr: SocketAddr, reason: String },
+    HashFailed {
+        id: TorrentId,
+        piece: u32,
+    },
+    PeerConnected {
+        id: TorrentId,
+        addr: SocketAddr,
+    },
+    PeerDisconnected {
+        id: TorrentId,
+        addr: SocketAddr,
+        reason: String,
+    },
+    PeerBanned {
+        id: TorrentId,
+        addr: SocketAddr,
+        reason: String,
+    },
     /// Every selected piece is verified.
-    TorrentCompleted { id: TorrentId },
-    StateChanged { id: TorrentId, state: TorrentState },
-    TorrentRemoved { id: TorrentId },
+    TorrentCompleted {
+        id: TorrentId,
+    },
+    StateChanged {
+        id: TorrentId,
+        state: TorrentState,
+    },
+    TorrentRemoved {
+        id: TorrentId,
+    },
 }

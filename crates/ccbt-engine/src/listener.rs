@@ -1,0 +1,67 @@
+//! The TCP listener: binds the listen port (moving to the next free port unless the user named
+//! it) and routes each incoming connection to its torrent by the info hash of its handshake.
+
+use std::net::SocketAddr;
+use std::sync::Weak;
+
+use tokio::net::TcpListener;
+
+use crate::peer::handshake;
+use crate::session::SessionInner;
+use crate::torrent::accept_incoming;
+use crate::{SessionError, SessionOptions};
+
+/// Ports tried after the configured one when it is taken.
+const PORT_SEARCH: u16 = 50;
+
+pub(crate) async fn bind(options: &SessionOptions) -> Result<TcpListener, SessionError> {
+    let first = options.listen_port;
+    let last =
+        if options.listen_port_explicit || first == 0 { first } else { first.saturating_add(PORT_SEARCH) };
+    let mut port = first;
+    loop {
+        match TcpListener::bind(SocketAddr::new(options.listen_host, port)).await {
+            Ok(listener) => {
+                if port != first {
+                    tracing::warn!("listen port {first} is in use; listening on port {port} instead");
+                }
+                return Ok(listener);
+            }
+            Err(source) if source.kind() == std::io::ErrorKind::AddrInUse && port < last => port += 1,
+            Err(source) if port == first => return Err(SessionError::Listen { port, source }),
+            Err(_) => return Err(SessionError::NoFreePort { first, last }),
+        }
+    }
+}
+
+pub(crate) async fn run(listener: TcpListener, session: Weak<SessionInner>) {
+    loop {
+        let (mut stream, addr) = match listener.accept().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                // Usually out of file descriptors: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let Some(inner) = session.upgrade() else { return };
+        let limit = inner.options().connection_timeout;
+        let session = session.clone();
+        drop(inner);
+        tokio::spawn(async move {
+            let prefix = match handshake::read_incoming_prefix(&mut stream, limit).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::debug!(%addr, error = %e, "incoming handshake failed");
+                    return;
+                }
+            };
+            let Some(torrent) = session.upgrade().and_then(|s| s.find_torrent(&prefix.info_hash)) else {
+                tracing::debug!(%addr, info_hash = %prefix.info_hash, "incoming peer wants an unknown torrent");
+                return;
+            };
+            accept_incoming(torrent, stream, addr, prefix);
+        });
+    }
+}

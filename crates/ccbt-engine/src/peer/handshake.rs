@@ -1,0 +1,89 @@
+//! Handshake exchange on a fresh TCP connection, before a `PeerConn` exists.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ccbt_core::{InfoHash, PeerId};
+use ccbt_wire::{Handshake, HandshakePrefix};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Why a handshake failed. Only ever drops one connection.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HandshakeError {
+    #[error("i/o error during handshake: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("handshake timed out")]
+    Timeout,
+    #[error("invalid handshake: {0}")]
+    Invalid(#[from] ccbt_wire::WireError),
+    #[error("peer answered for another torrent ({0})")]
+    WrongInfoHash(InfoHash),
+    #[error("connected to ourselves")]
+    SelfConnection,
+}
+
+async fn with_timeout<T>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = Result<T, HandshakeError>>,
+) -> Result<T, HandshakeError> {
+    tokio::time::timeout(limit, fut).await.map_err(|_| HandshakeError::Timeout)?
+}
+
+/// Outgoing: send our handshake, read theirs, check the info hash.
+pub(crate) async fn outgoing(
+    stream: &mut TcpStream,
+    info_hash: InfoHash,
+    our_id: PeerId,
+    limit: Duration,
+) -> Result<Handshake, HandshakeError> {
+    with_timeout(limit, async {
+        stream.write_all(&Handshake::new(info_hash, our_id).to_bytes()).await?;
+        let mut buf = [0u8; Handshake::LEN];
+        stream.read_exact(&mut buf).await?;
+        let theirs = Handshake::decode(&buf)?.ok_or(HandshakeError::Timeout)?;
+        if theirs.info_hash != info_hash {
+            return Err(HandshakeError::WrongInfoHash(theirs.info_hash));
+        }
+        if theirs.peer_id == our_id {
+            return Err(HandshakeError::SelfConnection);
+        }
+        Ok(theirs)
+    })
+    .await
+}
+
+/// Incoming, first half: read the protocol string, reserved bits and info hash so the caller
+/// can find the torrent before answering.
+pub(crate) async fn read_incoming_prefix(
+    stream: &mut TcpStream,
+    limit: Duration,
+) -> Result<HandshakePrefix, HandshakeError> {
+    with_timeout(limit, async {
+        let mut buf = [0u8; HandshakePrefix::LEN];
+        stream.read_exact(&mut buf).await?;
+        Ok(Handshake::decode_prefix(&buf)?.ok_or(HandshakeError::Timeout)?)
+    })
+    .await
+}
+
+/// Incoming, second half: answer with our handshake and read the peer id.
+pub(crate) async fn finish_incoming(
+    stream: &mut TcpStream,
+    prefix: HandshakePrefix,
+    our_id: PeerId,
+    limit: Duration,
+) -> Result<Handshake, HandshakeError> {
+    with_timeout(limit, async {
+        let mut out = BytesMut::with_capacity(Handshake::LEN);
+        Handshake::new(prefix.info_hash, our_id).encode(&mut out);
+        stream.write_all(&out).await?;
+        let mut id = [0u8; 20];
+        stream.read_exact(&mut id).await?;
+        if id == our_id.0 {
+            return Err(HandshakeError::SelfConnection);
+        }
+        Ok(Handshake { reserved: prefix.reserved, info_hash: prefix.info_hash, peer_id: PeerId(id) })
+    })
+    .await
+}

@@ -1,0 +1,208 @@
+//! One task per connection: moves bytes between the socket and a sans-IO `PeerConn`, and hands
+//! the connection to the torrent's `Swarm` after every batch of input. No protocol decisions here.
+
+pub(crate) mod handshake;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use ccbt_core::BlockRef;
+use ccbt_proto::peer::{PeerConn, PeerConnOptions};
+use ccbt_proto::swarm::SwarmAction;
+use ccbt_proto::PeerKey;
+use ccbt_wire::{Handshake, MessageDecoder};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::torrent::TorrentShared;
+
+/// Commands other tasks send to a connection task.
+#[derive(Debug)]
+pub(crate) enum PeerCommand {
+    /// Endgame: the block arrived from another peer.
+    Cancel(BlockRef),
+    Choke,
+    Unchoke,
+    /// Close the connection with this reason.
+    Close(&'static str),
+}
+
+/// Capacity of each connection's command channel. Commands are small and rare (choke changes,
+/// endgame cancels); a full channel drops a cancel, which only costs a duplicate block.
+pub(crate) const PEER_COMMAND_CAPACITY: usize = 64;
+
+/// Upload reads from storage in flight per connection: bounds the memory a greedy peer can pin.
+const MAX_READS_IN_FLIGHT: usize = 8;
+
+/// Read buffer growth step; blocks are split off it without copying.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// Stop reading when this much encoded output is waiting to be written (back-pressure on
+/// peers that request faster than they read).
+const MAX_WRITE_BUFFER: usize = 4 * 1024 * 1024;
+
+/// Why a connection ended.
+#[derive(Debug)]
+pub(crate) struct PeerEnd {
+    pub reason: String,
+}
+
+impl PeerEnd {
+    fn new(reason: impl std::fmt::Display) -> PeerEnd {
+        PeerEnd { reason: reason.to_string() }
+    }
+}
+
+/// Drives one established connection until it ends. `theirs` is the peer's handshake.
+pub(crate) async fn run_peer(
+    shared: Arc<TorrentShared>,
+    key: PeerKey,
+    mut stream: TcpStream,
+    theirs: Handshake,
+    mut commands: mpsc::Receiver<PeerCommand>,
+) -> PeerEnd {
+    let _ = stream.set_nodelay(true);
+    let opts = &shared.options;
+    let mut conn_opts = PeerConnOptions::new(shared.lengths);
+    conn_opts.fast_extension = theirs.supports_fast();
+    conn_opts.extension_protocol = theirs.supports_extensions();
+    conn_opts.min_pipeline_depth = opts.pipeline_depth;
+    conn_opts.max_pipeline_depth = opts.max_pipeline_depth;
+    conn_opts.request_timeout = opts.request_timeout;
+    let now = Instant::now();
+    let mut conn = PeerConn::new(conn_opts, now);
+    let mut have_generation = shared.have_watch.subscribe();
+    let mut haves_sent;
+    {
+        let mut inner = shared.inner.lock().expect("torrent lock poisoned");
+        conn.start(now, inner.swarm.have(), Some(shared.ext_handshake.clone()));
+        haves_sent = inner.have_log.len();
+        inner.swarm.add_peer(key);
+    }
+    have_generation.borrow_and_update();
+
+    let mut decoder = MessageDecoder::new(ccbt_wire::DEFAULT_MAX_FRAME);
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut wbuf = BytesMut::with_capacity(64 * 1024);
+    let mut reads: JoinSet<(BlockRef, Result<Bytes, ccbt_storage::StorageError>)> = JoinSet::new();
+    let mut pending_reads: std::collections::VecDeque<BlockRef> = Default::default();
+    let mut actions = Vec::new();
+    let mut last_down = 0u64;
+    let mut last_up = 0u64;
+
+    let end = loop {
+        // Let the swarm see what happened and fill the request pipeline.
+        {
+            let mut guard = shared.inner.lock().expect("torrent lock poisoned");
+            let inner = &mut *guard;
+            for &piece in &inner.have_log[haves_sent..] {
+                conn.have(piece);
+            }
+            haves_sent = inner.have_log.len();
+            let useless =
+                inner.swarm.handle_conn(Instant::now(), key, &mut conn, &mut inner.rng, &mut actions);
+            for action in actions.drain(..) {
+                match action {
+                    SwarmAction::Verify { piece, blocks } => shared.submit_verify(piece, blocks),
+                    SwarmAction::Cancel { peer, block } => {
+                        if let Some(p) = inner.peers.get(&peer) {
+                            let _ = p.commands.try_send(PeerCommand::Cancel(block));
+                        }
+                    }
+                    SwarmAction::Read { block } => pending_reads.push_back(block),
+                }
+            }
+            if useless {
+                break PeerEnd::new("both sides are seeds");
+            }
+        }
+        let stats = conn.stats();
+        shared.counters.add_down(stats.downloaded - last_down);
+        shared.counters.add_up(stats.uploaded - last_up);
+        last_down = stats.downloaded;
+        last_up = stats.uploaded;
+        while reads.len() < MAX_READS_IN_FLIGHT {
+            let Some(block) = pending_reads.pop_front() else { break };
+            let storage = shared.storage.clone();
+            let offset = block.piece as u64 * shared.lengths.piece_length() as u64 + block.offset as u64;
+            reads.spawn_blocking(move || (block, storage.read(offset, block.len as usize)));
+        }
+        while let Some(msg) = conn.poll_transmit() {
+            ccbt_wire::encode(&msg, &mut wbuf);
+        }
+
+        let deadline = conn.poll_timeout().map(tokio::time::Instant::from_std);
+        let want_read = wbuf.len() < MAX_WRITE_BUFFER;
+        tokio::select! {
+            ready = stream.readable(), if want_read => {
+                if let Err(e) = ready { break PeerEnd::new(e); }
+                if rbuf.capacity() - rbuf.len() < 32 * 1024 {
+                    rbuf.reserve(READ_CHUNK);
+                }
+                match stream.try_read_buf(&mut rbuf) {
+                    Ok(0) => break PeerEnd::new("peer closed the connection"),
+                    Ok(_) => {
+                        let now = Instant::now();
+                        let mut failed = None;
+                        loop {
+                            match decoder.decode(&mut rbuf) {
+                                Ok(Some(msg)) => {
+                                    if let Err(e) = conn.handle_message(now, msg) {
+                                        failed = Some(PeerEnd::new(e));
+                                        break;
+                                    }
+                                }
+                                Ok(None) => break,
+                                Err(e) => {
+                                    failed = Some(PeerEnd::new(e));
+                                    break;
+                                }
+                            }
+                        }
+                        if let Some(end) = failed { break end; }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => break PeerEnd::new(e),
+                }
+            }
+            ready = stream.writable(), if !wbuf.is_empty() => {
+                if let Err(e) = ready { break PeerEnd::new(e); }
+                match stream.try_write(&wbuf) {
+                    Ok(n) => { let _ = wbuf.split_to(n); }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => break PeerEnd::new(e),
+                }
+            }
+            cmd = commands.recv() => match cmd {
+                Some(PeerCommand::Cancel(block)) => conn.cancel(block),
+                Some(PeerCommand::Choke) => conn.choke(),
+                Some(PeerCommand::Unchoke) => conn.unchoke(),
+                Some(PeerCommand::Close(reason)) => break PeerEnd::new(reason),
+                None => break PeerEnd::new("torrent stopped"),
+            },
+            changed = have_generation.changed() => {
+                if changed.is_err() { break PeerEnd::new("torrent stopped"); }
+                have_generation.borrow_and_update();
+            }
+            Some(done) = reads.join_next(), if !reads.is_empty() => match done {
+                Ok((block, Ok(data))) => conn.serve_block(block, data),
+                Ok((_, Err(e))) => break PeerEnd::new(format!("cannot read a block to upload: {e}")),
+                Err(e) => break PeerEnd::new(format!("upload read task failed: {e}")),
+            },
+            _ = sleep_until(deadline) => {
+                if let Err(e) = conn.handle_timeout(Instant::now()) { break PeerEnd::new(e); }
+            }
+        }
+    };
+    shared.inner.lock().expect("torrent lock poisoned").swarm.remove_peer(key);
+    end
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

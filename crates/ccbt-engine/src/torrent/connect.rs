@@ -1,0 +1,96 @@
+//! Establishing connections (outgoing and incoming) and registering them with the torrent.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ccbt_proto::PeerKey;
+use ccbt_wire::{Handshake, HandshakePrefix};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use super::{PeerSlot, TorrentCommand, TorrentShared};
+use crate::peer::{handshake, run_peer, PeerCommand, PEER_COMMAND_CAPACITY};
+use crate::Event;
+
+static NEXT_PEER_KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Dials `addr`, shakes hands and runs the connection; reports the end to the torrent task.
+pub(super) fn connect_outgoing(shared: Arc<TorrentShared>, addr: SocketAddr) {
+    tokio::spawn(async move {
+        let limit = shared.options.connection_timeout;
+        let result = async {
+            let mut stream = tokio::time::timeout(limit, TcpStream::connect(addr))
+                .await
+                .map_err(|_| "connect timed out".to_string())?
+                .map_err(|e| format!("connect failed: {e}"))?;
+            let theirs = handshake::outgoing(&mut stream, shared.torrent.info_hash, shared.peer_id, limit)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((stream, theirs))
+        }
+        .await;
+        match result {
+            Ok((stream, theirs)) => run_registered(shared, addr, stream, theirs, true).await,
+            Err(reason) => {
+                tracing::debug!(%addr, %reason, "outgoing connection failed");
+                let _ = shared.commands.send(TorrentCommand::ConnectFailed { addr, reason }).await;
+            }
+        }
+    });
+}
+
+/// Finishes the handshake of an incoming connection for this torrent and runs it.
+pub(crate) fn accept_incoming(
+    shared: Arc<TorrentShared>,
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    prefix: HandshakePrefix,
+) {
+    tokio::spawn(async move {
+        let limit = shared.options.connection_timeout;
+        match handshake::finish_incoming(&mut stream, prefix, shared.peer_id, limit).await {
+            Ok(theirs) => run_registered(shared, addr, stream, theirs, false).await,
+            Err(e) => tracing::debug!(%addr, error = %e, "incoming handshake failed"),
+        }
+    });
+}
+
+async fn run_registered(
+    shared: Arc<TorrentShared>,
+    addr: SocketAddr,
+    stream: TcpStream,
+    theirs: Handshake,
+    outgoing: bool,
+) {
+    let key = PeerKey(NEXT_PEER_KEY.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let (tx, rx) = mpsc::channel::<PeerCommand>(PEER_COMMAND_CAPACITY);
+    let refused = {
+        let mut inner = shared.inner.lock().expect("torrent lock poisoned");
+        if !inner.accepting {
+            Some("torrent is not accepting connections")
+        } else if inner.banned_ids.contains(&theirs.peer_id) {
+            Some("peer is banned")
+        } else if inner.peers.len() >= shared.options.max_peers_per_torrent {
+            Some("peer limit reached")
+        } else if inner.peers.values().any(|p| p.peer_id == theirs.peer_id || (outgoing && p.addr == addr)) {
+            Some("already connected to this peer")
+        } else {
+            inner.peers.insert(key, PeerSlot { addr, peer_id: theirs.peer_id, commands: tx });
+            None
+        }
+    };
+    if let Some(reason) = refused {
+        tracing::debug!(%addr, reason, "connection refused");
+        if outgoing {
+            let _ = shared.commands.send(TorrentCommand::ConnectFailed { addr, reason: reason.into() }).await;
+        }
+        return;
+    }
+    tracing::debug!(%addr, peer_id = %theirs.peer_id, outgoing, "peer connected");
+    shared.emit(Event::PeerConnected { id: shared.id, addr });
+    let end = run_peer(shared.clone(), key, stream, theirs, rx).await;
+    tracing::debug!(%addr, reason = %end.reason, "peer disconnected");
+    shared.inner.lock().expect("torrent lock poisoned").peers.remove(&key);
+    shared.emit(Event::PeerDisconnected { id: shared.id, addr, reason: end.reason.clone() });
+    let _ = shared.commands.send(TorrentCommand::PeerClosed { addr, outgoing, reason: end.reason }).await;
+}

@@ -1,0 +1,158 @@
+//! One torrent: the state shared by its task and its connection tasks.
+
+mod connect;
+pub(crate) mod counters;
+mod task;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use ccbt_core::{Lengths, PeerId};
+use ccbt_metainfo::Torrent;
+use ccbt_proto::swarm::Swarm;
+use ccbt_proto::PeerKey;
+use ccbt_storage::{HashPool, PieceJob, Storage};
+use rand::rngs::SmallRng;
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::peer::PeerCommand;
+use crate::{Event, SessionOptions, TorrentId, TorrentState, TorrentStatus};
+use counters::Counters;
+
+pub(crate) use connect::accept_incoming;
+pub(crate) use task::{spawn_torrent, PieceDone, TorrentCommand, TorrentSpec};
+
+/// A live connection as the torrent sees it.
+pub(crate) struct PeerSlot {
+    pub addr: SocketAddr,
+    pub peer_id: PeerId,
+    pub commands: mpsc::Sender<PeerCommand>,
+}
+
+/// State under the torrent's one lock: the swarm and the connection registry.
+pub(crate) struct TorrentInner {
+    pub swarm: Swarm,
+    /// Pieces verified since the start, in order: each connection announces the ones past its
+    /// own position (bounded by the piece count, unlike a channel per connection).
+    pub have_log: Vec<u32>,
+    pub peers: HashMap<PeerKey, PeerSlot>,
+    pub rng: SmallRng,
+    /// Set while the torrent runs; connections are refused while checking, paused or stopped.
+    pub accepting: bool,
+    /// Peer ids banned for corrupt data; their incoming connections are refused.
+    pub banned_ids: std::collections::HashSet<PeerId>,
+}
+
+/// What a torrent's task and connection tasks share.
+pub(crate) struct TorrentShared {
+    pub id: TorrentId,
+    pub torrent: Arc<Torrent>,
+    pub lengths: Lengths,
+    pub save_path: PathBuf,
+    pub options: Arc<SessionOptions>,
+    pub peer_id: PeerId,
+    pub storage: Arc<dyn Storage>,
+    pub pool: Arc<HashPool>,
+    pub inner: Mutex<TorrentInner>,
+    /// Bumped whenever pieces were verified or reset, to wake connections that may now send
+    /// Haves or request again.
+    pub have_watch: watch::Sender<u64>,
+    pub counters: Counters,
+    pub state: Mutex<TorrentState>,
+    pub events: broadcast::Sender<Event>,
+    pub commands: mpsc::Sender<TorrentCommand>,
+    pub piece_done: mpsc::UnboundedSender<PieceDone>,
+    pub ext_handshake: Bytes,
+    /// Pieces handed to the hash pool whose outcome the torrent task has not handled yet.
+    pub pending_verify: std::sync::atomic::AtomicU64,
+}
+
+impl TorrentShared {
+    /// Hands a complete piece to the hash pool; the result comes back to the torrent task.
+    pub(crate) fn submit_verify(&self, piece: u32, blocks: Vec<Bytes>) {
+        let Some(expected) = self.torrent.piece_hash(piece).copied() else { return };
+        let offset = piece as u64 * self.lengths.piece_length() as u64;
+        let job = PieceJob { piece, offset, expected, blocks, storage: self.storage.clone() };
+        let tx = self.piece_done.clone();
+        // The channel is unbounded on purpose: its length is bounded by the swarm's buffer budget
+        // (pieces in verification count against it), and a pool thread must never block on it.
+        self.pending_verify.fetch_add(1, Relaxed);
+        let done = move |outcome| {
+            let _ = tx.send(PieceDone(outcome));
+        };
+        if let Err(full) = self.pool.try_submit(job, done) {
+            // The queue holds more than the buffer budget allows in practice; if it is full
+            // anyway, wait for room on a blocking thread rather than on the runtime.
+            let pool = self.pool.clone();
+            tokio::task::spawn_blocking(move || pool.submit(full.job, full.done));
+        }
+    }
+
+    pub(crate) fn set_state(&self, state: TorrentState) {
+        let mut cur = self.state.lock().expect("state lock poisoned");
+        if *cur != state {
+            *cur = state.clone();
+            let _ = self.events.send(Event::StateChanged { id: self.id, state });
+        }
+    }
+
+    pub(crate) fn emit(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
+    pub(crate) fn status(&self) -> TorrentStatus {
+        let state = self.state.lock().expect("state lock poisoned").clone();
+        let (download_rate, upload_rate) = self.counters.rates();
+        let (connected_peers, wasted) = {
+            let inner = self.inner.lock().expect("torrent lock poisoned");
+            (inner.peers.len(), inner.swarm.wasted_bytes())
+        };
+        let pieces_have = self.counters.pieces_have.load(Relaxed) as u32;
+        let bytes_have = self.counters.bytes_have.load(Relaxed);
+        let total = self.lengths.total_length();
+        let (pieces_have, bytes_have) = if state == TorrentState::Checking {
+            let checked = self.counters.checked_pieces.load(Relaxed) as u32;
+            (checked, (checked as u64 * self.lengths.piece_length() as u64).min(total))
+        } else {
+            (pieces_have, bytes_have)
+        };
+        TorrentStatus {
+            id: self.id,
+            info_hash: self.torrent.info_hash,
+            name: self.torrent.name.clone(),
+            save_path: self.save_path.clone(),
+            state,
+            pieces_have,
+            pieces_total: self.lengths.num_pieces(),
+            bytes_have,
+            total_bytes: total,
+            progress: if total == 0 { 1.0 } else { bytes_have as f64 / total as f64 },
+            download_rate,
+            upload_rate,
+            downloaded: self.counters.downloaded(),
+            uploaded: self.counters.uploaded(),
+            wasted,
+            connected_peers,
+            hash_failures: self.counters.hash_failures.load(Relaxed) as u32,
+            banned_peers: self.counters.banned_peers.load(Relaxed) as usize,
+        }
+    }
+}
+
+/// Our BEP 10 handshake: no extensions yet, but it tells peers our client, listen port and how
+/// many requests we queue.
+pub(crate) fn our_ext_handshake(listen_port: u16) -> Bytes {
+    ccbt_wire::ext::ExtHandshake {
+        m: Vec::new(),
+        v: Some(format!("ccbt {}", env!("CARGO_PKG_VERSION"))),
+        p: Some(listen_port),
+        reqq: Some(500),
+        metadata_size: None,
+        yourip: None,
+    }
+    .encode()
+}

@@ -1,0 +1,384 @@
+//! The torrent task: checks existing data, keeps connections to known peers, applies piece
+//! verification results, runs the choker and samples rates.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ccbt_core::{Bitfield, PeerId};
+use ccbt_metainfo::Torrent;
+use ccbt_proto::picker::PickerOptions;
+use ccbt_proto::swarm::{Swarm, SwarmOptions};
+use ccbt_storage::{HashPool, PieceOutcome, PieceVerdict, Storage};
+use rand::SeedableRng;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::connect::connect_outgoing;
+use super::counters::{Counters, RateSampler};
+use super::{our_ext_handshake, TorrentInner, TorrentShared};
+use crate::peer::PeerCommand;
+use crate::{Event, SessionOptions, TorrentId, TorrentState};
+
+/// Messages to a torrent task.
+#[derive(Debug)]
+pub(crate) enum TorrentCommand {
+    AddPeers(Vec<SocketAddr>),
+    ConnectFailed { addr: SocketAddr, reason: String },
+    PeerClosed { addr: SocketAddr, outgoing: bool, reason: String },
+    Pause,
+    Resume,
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A hash pool result on its way back to the torrent task.
+pub(crate) struct PieceDone(pub PieceOutcome);
+
+/// How often the choker runs (BEP 3 clients use 10 s).
+const RECHOKE_INTERVAL: Duration = Duration::from_secs(10);
+/// Window of the rate sampler, in one-second samples.
+const RATE_WINDOW: usize = 5;
+/// Back-off after failed connection attempts: 5 s doubled per failure, at most 10 minutes.
+fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(5u64 << failures.min(7)).min(Duration::from_secs(600))
+}
+
+/// Everything needed to start a torrent.
+pub(crate) struct TorrentSpec {
+    pub id: TorrentId,
+    pub torrent: Arc<Torrent>,
+    pub save_path: std::path::PathBuf,
+    pub storage: Arc<dyn Storage>,
+    pub options: Arc<SessionOptions>,
+    pub listen_port: u16,
+    pub peer_id: PeerId,
+    pub pool: Arc<HashPool>,
+    pub events: broadcast::Sender<Event>,
+    pub peers: Vec<SocketAddr>,
+    /// Hash the data already on disk before downloading.
+    pub check: bool,
+}
+
+fn swarm_options(options: &SessionOptions) -> SwarmOptions {
+    SwarmOptions {
+        picker: PickerOptions {
+            selection: options.piece_selection,
+            endgame_duplicates: options.endgame_duplicates,
+            endgame_threshold: options.endgame_threshold,
+        },
+        max_upload_slots: options.max_upload_slots,
+        max_buffered_bytes: options.max_buffered_kib as u64 * 1024,
+        max_hash_failures: options.max_hash_failures,
+    }
+}
+
+/// Creates the torrent's shared state and starts its task.
+pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandle<()>) {
+    let lengths = spec.torrent.lengths();
+    let (cmd_tx, cmd_rx) = mpsc::channel(256);
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let swarm = Swarm::new(lengths, Bitfield::new(lengths.num_pieces()), swarm_options(&spec.options));
+    let shared = Arc::new(TorrentShared {
+        id: spec.id,
+        torrent: spec.torrent,
+        lengths,
+        save_path: spec.save_path,
+        options: spec.options,
+        peer_id: spec.peer_id,
+        storage: spec.storage,
+        pool: spec.pool,
+        inner: Mutex::new(TorrentInner {
+            swarm,
+            have_log: Vec::new(),
+            peers: HashMap::new(),
+            rng: rand::rngs::SmallRng::from_entropy(),
+            accepting: false,
+            banned_ids: HashSet::new(),
+        }),
+        have_watch: watch::channel(0).0,
+        counters: Counters::default(),
+        state: Mutex::new(if spec.check { TorrentState::Checking } else { TorrentState::Downloading }),
+        events: spec.events,
+        commands: cmd_tx,
+        piece_done: done_tx,
+        ext_handshake: our_ext_handshake(spec.listen_port),
+        pending_verify: Default::default(),
+    });
+    let task = TorrentTask {
+        shared: shared.clone(),
+        commands: cmd_rx,
+        done: done_rx,
+        known: HashMap::new(),
+        banned: HashSet::new(),
+        paused: false,
+    };
+    let handle = tokio::spawn(task.run(spec.peers, spec.check));
+    (shared, handle)
+}
+
+struct KnownPeer {
+    failures: u32,
+    next_try: Instant,
+    connected: bool,
+}
+
+struct TorrentTask {
+    shared: Arc<TorrentShared>,
+    commands: mpsc::Receiver<TorrentCommand>,
+    done: mpsc::UnboundedReceiver<PieceDone>,
+    known: HashMap<SocketAddr, KnownPeer>,
+    /// Peers banned for sending corrupt data, by address and by peer id (an address alone
+    /// would ban every peer behind one IP, e.g. all local test peers).
+    banned: HashSet<SocketAddr>,
+    paused: bool,
+}
+
+impl TorrentTask {
+    async fn run(mut self, peers: Vec<SocketAddr>, check: bool) {
+        let shared = self.shared.clone();
+        if check {
+            match self.check_existing().await {
+                Ok(have) => self.start_with(have),
+                Err(reason) => {
+                    tracing::error!(torrent = %shared.torrent.name, %reason, "checking failed");
+                    shared.set_state(TorrentState::Error(reason));
+                }
+            }
+        } else {
+            self.start_with(Bitfield::new(shared.lengths.num_pieces()));
+        }
+        self.add_peers(peers);
+        let mut rechoke = tokio::time::interval(RECHOKE_INTERVAL);
+        let mut second = tokio::time::interval(Duration::from_secs(1));
+        let mut sampler = RateSampler::new(RATE_WINDOW);
+        loop {
+            tokio::select! {
+                Some(PieceDone(outcome)) = self.done.recv() => self.on_piece_done(outcome),
+                cmd = self.commands.recv() => match cmd {
+                    Some(TorrentCommand::Shutdown(ack)) => {
+                        self.shutdown().await;
+                        let _ = ack.send(());
+                        return;
+                    }
+                    Some(cmd) => self.on_command(cmd),
+                    None => return,
+                },
+                _ = rechoke.tick() => self.rechoke(),
+                _ = second.tick() => {
+                    sampler.sample(Instant::now(), &shared.counters);
+                    self.connect_due();
+                }
+            }
+        }
+    }
+
+    /// Hashes the data already on disk (parallel, on the blocking pool).
+    async fn check_existing(&self) -> Result<Bitfield, String> {
+        let shared = self.shared.clone();
+        let workers = shared.options.hash_workers;
+        tokio::task::spawn_blocking(move || {
+            let progress = |done: u32| shared.counters.checked_pieces.store(done as u64, Relaxed);
+            ccbt_storage::check_pieces(
+                shared.storage.as_ref(),
+                &shared.lengths,
+                &shared.torrent.piece_hashes,
+                workers,
+                &progress,
+            )
+            .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| format!("checking task failed: {e}"))?
+    }
+
+    fn start_with(&mut self, have: Bitfield) {
+        let shared = &self.shared;
+        let mut bytes = 0;
+        for piece in have.iter_ones() {
+            if let Some(p) = shared.lengths.validate_piece(piece) {
+                bytes += shared.lengths.piece_len(p) as u64;
+            }
+        }
+        shared.counters.pieces_have.store(have.count_ones() as u64, Relaxed);
+        shared.counters.bytes_have.store(bytes, Relaxed);
+        let complete = have.all();
+        {
+            let mut inner = shared.inner.lock().expect("torrent lock poisoned");
+            inner.swarm = Swarm::new(shared.lengths, have, swarm_options(&shared.options));
+            inner.accepting = true;
+        }
+        if complete {
+            shared.set_state(TorrentState::Seeding);
+            shared.emit(Event::TorrentCompleted { id: shared.id });
+        } else {
+            shared.set_state(TorrentState::Downloading);
+        }
+    }
+
+    fn on_command(&mut self, cmd: TorrentCommand) {
+        match cmd {
+            TorrentCommand::AddPeers(peers) => self.add_peers(peers),
+            TorrentCommand::ConnectFailed { addr, reason }
+            | TorrentCommand::PeerClosed { addr, reason, outgoing: true } => {
+                tracing::debug!(%addr, %reason, "peer gone");
+                // Closed connections back off like failed ones: a peer that drops us right
+                // away must not be redialled in a tight loop.
+                if let Some(k) = self.known.get_mut(&addr) {
+                    k.connected = false;
+                    k.failures += 1;
+                    k.next_try = Instant::now() + backoff(k.failures);
+                }
+            }
+            TorrentCommand::PeerClosed { outgoing: false, .. } => {}
+            TorrentCommand::Pause => {
+                self.paused = true;
+                self.close_all("torrent paused");
+                self.shared.set_state(TorrentState::Paused);
+            }
+            TorrentCommand::Resume => {
+                if self.paused {
+                    self.paused = false;
+                    self.shared.inner.lock().expect("torrent lock poisoned").accepting = true;
+                    let complete =
+                        self.shared.inner.lock().expect("torrent lock poisoned").swarm.is_complete();
+                    self.shared.set_state(if complete {
+                        TorrentState::Seeding
+                    } else {
+                        TorrentState::Downloading
+                    });
+                    for k in self.known.values_mut() {
+                        k.next_try = Instant::now();
+                    }
+                    self.connect_due();
+                }
+            }
+            TorrentCommand::Shutdown(_) => {}
+        }
+    }
+
+    fn add_peers(&mut self, peers: Vec<SocketAddr>) {
+        let now = Instant::now();
+        for addr in peers {
+            self.known.entry(addr).or_insert(KnownPeer { failures: 0, next_try: now, connected: false });
+        }
+        self.connect_due();
+    }
+
+    /// Dials known peers whose back-off has passed, up to the connection limit.
+    fn connect_due(&mut self) {
+        let shared = &self.shared;
+        let (accepting, connected) = {
+            let inner = shared.inner.lock().expect("torrent lock poisoned");
+            (inner.accepting, inner.peers.len())
+        };
+        if !accepting || self.paused {
+            return;
+        }
+        let mut room = shared.options.max_peers_per_torrent.saturating_sub(connected);
+        let now = Instant::now();
+        for (addr, k) in self.known.iter_mut() {
+            if room == 0 {
+                break;
+            }
+            if !k.connected && k.next_try <= now && !self.banned.contains(addr) {
+                k.connected = true;
+                room -= 1;
+                connect_outgoing(shared.clone(), *addr);
+            }
+        }
+    }
+
+    fn on_piece_done(&mut self, outcome: PieceOutcome) {
+        let shared = self.shared.clone();
+        shared.pending_verify.fetch_sub(1, Relaxed);
+        let piece = outcome.piece;
+        match outcome.result {
+            Ok(PieceVerdict::Verified) => {
+                let complete = {
+                    let mut inner = shared.inner.lock().expect("torrent lock poisoned");
+                    inner.have_log.push(piece);
+                    inner.swarm.on_piece_verified(piece)
+                };
+                if let Some(p) = shared.lengths.validate_piece(piece) {
+                    shared.counters.pieces_have.fetch_add(1, Relaxed);
+                    shared.counters.bytes_have.fetch_add(shared.lengths.piece_len(p) as u64, Relaxed);
+                }
+                shared.have_watch.send_modify(|g| *g += 1);
+                shared.emit(Event::PieceVerified { id: shared.id, piece });
+                let was_downloading =
+                    *shared.state.lock().expect("state lock poisoned") == TorrentState::Downloading;
+                if complete && was_downloading {
+                    tracing::info!(torrent = %shared.torrent.name, "download complete");
+                    let storage = shared.storage.clone();
+                    tokio::task::spawn_blocking(move || storage.flush());
+                    shared.set_state(TorrentState::Seeding);
+                    shared.emit(Event::TorrentCompleted { id: shared.id });
+                }
+            }
+            Ok(PieceVerdict::HashMismatch) => {
+                shared.counters.hash_failures.fetch_add(1, Relaxed);
+                tracing::warn!(torrent = %shared.torrent.name, piece, "piece failed its hash check");
+                shared.emit(Event::HashFailed { id: shared.id, piece });
+                let mut inner = shared.inner.lock().expect("torrent lock poisoned");
+                for banned in inner.swarm.on_piece_failed(piece) {
+                    if let Some(slot) = inner.peers.get(&banned.peer) {
+                        let reason = format!("sent data failing {} hash checks", banned.failures);
+                        tracing::warn!(addr = %slot.addr, %reason, "banning peer");
+                        self.banned.insert(slot.addr);
+                        let id = slot.peer_id;
+                        let _ = slot.commands.try_send(PeerCommand::Close("banned for sending corrupt data"));
+                        shared.emit(Event::PeerBanned { id: shared.id, addr: slot.addr, reason });
+                        inner.banned_ids.insert(id);
+                    }
+                }
+                shared.counters.banned_peers.store(self.banned.len() as u64, Relaxed);
+                drop(inner);
+                shared.have_watch.send_modify(|g| *g += 1);
+            }
+            Err(e) => {
+                let reason = format!("cannot write piece {piece}: {e}");
+                tracing::error!(torrent = %shared.torrent.name, %reason);
+                self.close_all("storage error");
+                shared.set_state(TorrentState::Error(reason));
+            }
+        }
+    }
+
+    fn rechoke(&mut self) {
+        let inner = &mut *self.shared.inner.lock().expect("torrent lock poisoned");
+        let changes = inner.swarm.rechoke(Instant::now(), &mut inner.rng);
+        for (key, unchoke) in changes {
+            if let Some(slot) = inner.peers.get(&key) {
+                let cmd = if unchoke { PeerCommand::Unchoke } else { PeerCommand::Choke };
+                let _ = slot.commands.try_send(cmd);
+            }
+        }
+    }
+
+    fn close_all(&mut self, reason: &'static str) {
+        let mut inner = self.shared.inner.lock().expect("torrent lock poisoned");
+        inner.accepting = false;
+        for slot in inner.peers.values() {
+            let _ = slot.commands.try_send(PeerCommand::Close(reason));
+        }
+    }
+
+    /// Closes connections, lets pieces in the hash pool finish (their data is verified work),
+    /// and flushes the files.
+    async fn shutdown(&mut self) {
+        self.close_all("shutting down");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self.shared.pending_verify.load(Relaxed) > 0 {
+            match tokio::time::timeout_at(deadline, self.done.recv()).await {
+                Ok(Some(PieceDone(outcome))) => self.on_piece_done(outcome),
+                _ => break,
+            }
+        }
+        let storage = self.shared.storage.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || storage.flush()).await {
+            tracing::warn!(error = %e, "flushing files at shutdown failed");
+        }
+    }
+}

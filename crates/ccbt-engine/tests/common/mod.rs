@@ -1,0 +1,93 @@
+//! Shared helpers for the engine's loopback tests: deterministic data, torrents built from it,
+//! sessions on ephemeral ports.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use ccbt_engine::{Session, SessionOptions, TorrentId, TorrentState};
+use ccbt_metainfo::{Torrent, TorrentBuilder};
+use sha1::{Digest, Sha1};
+
+/// Deterministic pseudo-random bytes (xorshift), different per `seed`.
+pub fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Writes `files` (relative path, contents) under `root/name/` (multi-file) or `root/name`
+/// (a single file with an empty path) and returns the parsed torrent.
+pub fn make_torrent(root: &Path, name: &str, files: &[(&str, Vec<u8>)], piece_length: u32) -> Torrent {
+    let single = files.len() == 1 && files[0].0.is_empty();
+    let mut stream = Vec::new();
+    let mut entries = Vec::new();
+    for (path, bytes) in files {
+        let full = if single { root.join(name) } else { root.join(name).join(path) };
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(&full, bytes).unwrap();
+        stream.extend_from_slice(bytes);
+        let components = if single { Vec::new() } else { path.split('/').map(String::from).collect() };
+        entries.push((components, bytes.len() as u64));
+    }
+    let piece_hashes = stream.chunks(piece_length as usize).map(|c| Sha1::digest(c).into()).collect();
+    let builder = TorrentBuilder {
+        name: name.to_string(),
+        files: entries,
+        piece_length,
+        piece_hashes,
+        trackers: Vec::new(),
+        private: false,
+        comment: None,
+        created_by: Some("ccbt tests".into()),
+        creation_date: None,
+        url_list: Vec::new(),
+    };
+    Torrent::from_bytes(&builder.build().unwrap()).unwrap()
+}
+
+/// Options for a test session: an ephemeral port on loopback.
+pub fn options() -> SessionOptions {
+    SessionOptions {
+        listen_port: 0,
+        listen_host: "127.0.0.1".parse().unwrap(),
+        hash_workers: 2,
+        ..SessionOptions::default()
+    }
+}
+
+/// Waits until the torrent is complete, failing the test after `limit`.
+pub async fn wait_complete(session: &Session, id: TorrentId, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let status = session.status(id).unwrap();
+        if let TorrentState::Error(e) = &status.state {
+            panic!("torrent failed: {e}");
+        }
+        if status.is_complete() && status.state == TorrentState::Seeding {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not complete in time: {status:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Compares two trees file by file.
+pub fn assert_same_files(torrent: &Torrent, a: &Path, b: &Path) {
+    for f in &torrent.files {
+        if f.is_padding {
+            continue;
+        }
+        let rel: std::path::PathBuf = f.path.iter().collect();
+        let x = std::fs::read(a.join(&rel)).unwrap_or_else(|e| panic!("{}: {e}", a.join(&rel).display()));
+        let y = std::fs::read(b.join(&rel)).unwrap_or_else(|e| panic!("{}: {e}", b.join(&rel).display()));
+        assert!(x == y, "file {} differs", rel.display());
+    }
+}
