@@ -92,7 +92,7 @@ impl Swarm {
     pub fn new(lengths: Lengths, have: Bitfield, options: SwarmOptions) -> Swarm {
         Swarm {
             lengths,
-            picker: Picker::new(lengths, have, None, options.picker.clone()),
+            picker: Picker::new(lengths, have, None, options.picker),
             choker: Choker::new(options.max_upload_slots),
             options,
             peers: HashMap::new(),
@@ -244,7 +244,11 @@ impl Swarm {
         self.scratch.clear();
         self.picker.pick_blocks(key, conn.peer_has(), capacity, may_start, rng, &mut self.scratch);
         for block in self.scratch.drain(..) {
-            conn.request(now, block);
+            // The connection refuses stale requests (e.g. the peer choked us meanwhile); give
+            // such blocks straight back so they are not stranded as requested.
+            if !conn.request(now, block) {
+                self.picker.on_request_released(key, block);
+            }
         }
     }
 
