@@ -1,1 +1,65 @@
-fn main() {}
+//! `ccbt`: the command-line BitTorrent client. This file only wires the pieces together:
+//! arguments, logging, the command, and the exit code.
+
+mod args;
+mod commands;
+mod logging;
+mod options;
+mod peer_addr;
+mod progress;
+mod units;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let argv = args::rewrite_short_form(std::env::args_os().collect());
+    // Usage errors exit with 2, `--help`/`--version` with 0 (clap's convention).
+    let cli = args::Cli::parse_from(argv);
+    if let Some(warning) = logging::init(cli.global.log_level) {
+        eprintln!("warning: {warning}");
+    }
+    match commands::run(cli) {
+        Ok(exit) => exit.code(),
+        Err(error) => {
+            eprintln!("error: {}", render_error(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes as `outer: cause: root cause`. A cause whose text the previous
+/// message already contains (errors that print their source inline) is not repeated.
+fn render_error(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut previous = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !previous.is_empty() && previous.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+        previous = text;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_error;
+    use anyhow::Context as _;
+
+    #[test]
+    fn error_chain_without_repeats() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let err = Err::<(), _>(io).context("cannot read x.torrent").unwrap_err();
+        assert_eq!(render_error(&err), "cannot read x.torrent: no such file");
+        let inline = anyhow::anyhow!("open failed: no such file");
+        let err = Err::<(), _>(inline).context("cannot check").unwrap_err();
+        assert_eq!(render_error(&err), "cannot check: open failed: no such file");
+    }
+}

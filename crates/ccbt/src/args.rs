@@ -1,0 +1,401 @@
+//! Command-line arguments (clap derive) and the rewrite that turns the short form
+//! `ccbt FILE.torrent [flags]` into `ccbt download FILE.torrent [flags]`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::peer_addr::PeerArg;
+use crate::units::parse_size;
+
+const EXAMPLES: &str = "\
+Examples:
+  ccbt download ubuntu.torrent -o ~/Downloads     download into ~/Downloads
+  ccbt ubuntu.torrent                             short form of `download` (into the current folder)
+  ccbt ubuntu.torrent --seed --peer 192.0.2.7:6881
+  ccbt seed ubuntu.torrent -d ~/Downloads         check existing data and serve it
+  ccbt create ./photos -o photos.torrent --tracker udp://tracker.example:6969/announce
+  ccbt verify photos.torrent -d .                 check data on disk against the torrent
+  ccbt info photos.torrent
+
+Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C).";
+
+/// ccbt: a high-performance BitTorrent client.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ccbt",
+    version,
+    about = "ccbt: a high-performance BitTorrent client",
+    long_about = "ccbt: a high-performance BitTorrent client.\n\n\
+        `ccbt FILE.torrent [flags]` is short for `ccbt download FILE.torrent [flags]`.",
+    after_help = EXAMPLES,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags accepted by every command, before or after the command name.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Log verbosity on stderr [default: warn, or the CCBT_LOG_LEVEL environment variable,
+    /// which also accepts filters like `ccbt_engine=debug`].
+    #[arg(long, global = true, value_enum, ignore_case = true, value_name = "LEVEL")]
+    pub log_level: Option<LogLevel>,
+    /// Print no progress bar or progress lines (errors and the final summary still print).
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    /// Seconds between progress lines when stderr is not a terminal (pipes, CI logs).
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECS",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    pub progress_interval: u64,
+}
+
+/// Log levels of `--log-level`, quietest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Download a torrent into a folder and exit once every piece is verified (or keep seeding with --seed).
+    Download(DownloadArgs),
+    /// Check existing data of a torrent and serve it to peers until Ctrl-C.
+    Seed(SeedArgs),
+    /// Show what a .torrent file contains: name, info hash, sizes, files, trackers.
+    Info(InfoArgs),
+    /// Create a .torrent file from a file or a folder.
+    Create(CreateArgs),
+    /// Check data on disk against a torrent's piece hashes.
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `ccbt download`.
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// The .torrent file to download.
+    #[arg(value_name = "FILE.torrent")]
+    pub torrent: PathBuf,
+    /// Folder the torrent's content is saved in (a multi-file torrent gets a sub-folder named after it).
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub output: PathBuf,
+    /// Keep seeding after the download completes, until Ctrl-C or SIGTERM.
+    #[arg(long)]
+    pub seed: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// Arguments of `ccbt seed`.
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// The .torrent file whose data is served.
+    #[arg(value_name = "FILE.torrent")]
+    pub torrent: PathBuf,
+    /// Folder holding the torrent's content (the folder you downloaded into).
+    #[arg(short, long, value_name = "DIR")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// Session settings shared by `download` and `seed`; mapped onto `SessionOptions` in `options.rs`.
+#[derive(Debug, Default, Args)]
+pub struct EngineArgs {
+    /// Connect to this peer right away (IP:PORT, [IPv6]:PORT or HOST:PORT); repeat for more peers.
+    #[arg(long = "peer", value_name = "HOST:PORT")]
+    pub peers: Vec<PeerArg>,
+    /// TCP port for incoming peers; fails if it is taken (without this flag ccbt tries 6881 and
+    /// the following ports). 0 lets the system pick a free port.
+    #[arg(long, value_name = "N")]
+    pub listen_port: Option<u16>,
+    /// Block requests kept outstanding per peer at the start (the pipeline grows on fast peers).
+    #[arg(long, value_name = "N")]
+    pub pipeline_depth: Option<u32>,
+    /// Order in which pieces are downloaded.
+    #[arg(long, value_enum, value_name = "STRATEGY")]
+    pub piece_selection: Option<PieceSelectionArg>,
+    /// Threads that hash and write pieces [default: number of CPUs, at most 4].
+    #[arg(long, value_name = "N")]
+    pub hash_workers: Option<usize>,
+    /// How files are sized when created: none (grow as written), sparse (final size, no blocks
+    /// reserved) or full (reserve disk space up front so a full disk shows at once).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub preallocate: Option<PreallocateArg>,
+    /// Read uploaded data with plain reads instead of memory-mapped files.
+    #[arg(long)]
+    pub no_mmap: bool,
+    /// Peers we upload to at the same time (0 = unlimited).
+    #[arg(long, value_name = "N")]
+    pub max_upload_slots: Option<usize>,
+}
+
+/// `--piece-selection` values (the config file's spelling).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PieceSelectionArg {
+    /// Pieces fewest peers have first: keeps the swarm healthy (the default).
+    #[value(name = "rarest_first", alias = "rarest-first")]
+    RarestFirst,
+    /// In file order: lets you watch media while it downloads.
+    #[value(name = "sequential")]
+    Sequential,
+    /// Cycle through pieces evenly.
+    #[value(name = "round_robin", alias = "round-robin")]
+    RoundRobin,
+}
+
+/// `--preallocate` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PreallocateArg {
+    /// Files grow as pieces are written.
+    None,
+    /// Files get their final length at once; no disk blocks reserved (the default).
+    Sparse,
+    /// Disk blocks reserved up front.
+    Full,
+}
+
+/// Arguments of `ccbt info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The .torrent file to describe.
+    #[arg(value_name = "FILE.torrent")]
+    pub torrent: PathBuf,
+    /// List every file instead of the first 50.
+    #[arg(long)]
+    pub all_files: bool,
+}
+
+/// Arguments of `ccbt create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// File or folder to make a torrent of.
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// Where to write the .torrent file.
+    #[arg(short, long, value_name = "FILE.torrent")]
+    pub output: PathBuf,
+    /// Piece size in bytes or with a unit (256KiB, 1MiB); a power of two of at least 16 KiB
+    /// [default: chosen from the total size].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub piece_size: Option<u64>,
+    /// Tracker announce URL; each --tracker is its own tier, comma-separated URLs share a tier.
+    #[arg(long = "tracker", value_name = "URL[,URL...]")]
+    pub trackers: Vec<String>,
+    /// Mark the torrent private (BEP 27): peers only from its trackers, no DHT or PEX.
+    #[arg(long)]
+    pub private: bool,
+    /// Comment stored in the torrent.
+    #[arg(long, value_name = "TEXT")]
+    pub comment: Option<String>,
+    /// Torrent name [default: the file or folder name].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Threads hashing pieces [default: number of CPUs, at most 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub hash_workers: Option<u16>,
+}
+
+/// Arguments of `ccbt verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The .torrent file to check against.
+    #[arg(value_name = "FILE.torrent")]
+    pub torrent: PathBuf,
+    /// Folder holding the torrent's content (the folder you downloaded into).
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// Threads hashing pieces [default: number of CPUs, at most 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub hash_workers: Option<u16>,
+}
+
+/// Command names the short form must not shadow (`help` is clap's own).
+const SUBCOMMANDS: &[&str] = &["download", "seed", "info", "create", "verify", "help"];
+
+/// Flags that take their value as the next argument, so that value is not mistaken for a file.
+const VALUE_FLAGS: &[&str] = &[
+    "--log-level",
+    "--progress-interval",
+    "-o",
+    "--output",
+    "--peer",
+    "--listen-port",
+    "--pipeline-depth",
+    "--piece-selection",
+    "--hash-workers",
+    "--preallocate",
+    "--max-upload-slots",
+];
+
+/// Supports the seeds' short form `ccbt FILE.torrent [flags]`: when the first positional
+/// argument is not a subcommand, `download` is inserted right after the program name. Flags
+/// before the file stay valid because global flags are accepted after the subcommand too.
+pub fn rewrite_short_form(mut argv: Vec<OsString>) -> Vec<OsString> {
+    let mut i = 1;
+    while let Some(arg) = argv.get(i) {
+        let Some(text) = arg.to_str() else { break };
+        if matches!(text, "-h" | "--help" | "-V" | "--version") {
+            return argv;
+        }
+        if text == "--" {
+            break;
+        }
+        if text.starts_with('-') && text.len() > 1 {
+            i += if VALUE_FLAGS.contains(&text) { 2 } else { 1 };
+            continue;
+        }
+        if SUBCOMMANDS.contains(&text) {
+            return argv;
+        }
+        break;
+    }
+    if i < argv.len() {
+        argv.insert(1.min(argv.len()), OsString::from("download"));
+    }
+    argv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn rewrite(args: &[&str]) -> Vec<String> {
+        let argv = args.iter().map(OsString::from).collect();
+        rewrite_short_form(argv).into_iter().map(|a| a.into_string().unwrap()).collect()
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(rewrite_short_form(args.iter().map(OsString::from).collect()))
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn short_form_inserts_download() {
+        assert_eq!(rewrite(&["ccbt", "x.torrent"]), ["ccbt", "download", "x.torrent"]);
+        assert_eq!(
+            rewrite(&["ccbt", "x.torrent", "--seed", "-o", "d"]),
+            ["ccbt", "download", "x.torrent", "--seed", "-o", "d"]
+        );
+        assert_eq!(
+            rewrite(&["ccbt", "--log-level", "debug", "--peer", "h:1", "x.torrent"]),
+            ["ccbt", "download", "--log-level", "debug", "--peer", "h:1", "x.torrent"]
+        );
+        assert_eq!(rewrite(&["ccbt", "-q", "x.torrent"]), ["ccbt", "download", "-q", "x.torrent"]);
+        assert_eq!(
+            rewrite(&["ccbt", "--log-level=info", "x.torrent"]),
+            ["ccbt", "download", "--log-level=info", "x.torrent"]
+        );
+        // A torrent file that happens to look like a flag value is still found.
+        assert_eq!(
+            rewrite(&["ccbt", "-o", "info", "x.torrent"]),
+            ["ccbt", "download", "-o", "info", "x.torrent"]
+        );
+        assert_eq!(rewrite(&["ccbt", "--", "-x.torrent"]), ["ccbt", "download", "--", "-x.torrent"]);
+    }
+
+    #[test]
+    fn subcommands_and_help_are_untouched() {
+        for args in [
+            &["ccbt"][..],
+            &["ccbt", "download", "x.torrent"],
+            &["ccbt", "info", "x.torrent"],
+            &["ccbt", "--quiet", "seed", "x.torrent", "-d", "."],
+            &["ccbt", "help"],
+            &["ccbt", "--help"],
+            &["ccbt", "-V"],
+            &["ccbt", "--quiet"],
+            &["ccbt", "--log-level", "debug"],
+        ] {
+            assert_eq!(rewrite(args), args, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn parses_download_flags() {
+        let cli = parse(&[
+            "ccbt",
+            "--log-level",
+            "DEBUG",
+            "x.torrent",
+            "--peer",
+            "[::1]:7000",
+            "--peer",
+            "localhost:7001",
+            "--listen-port",
+            "0",
+            "--piece-selection",
+            "round_robin",
+            "--preallocate",
+            "full",
+            "--no-mmap",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.log_level, Some(LogLevel::Debug));
+        assert_eq!(cli.global.progress_interval, 5);
+        let Command::Download(d) = cli.command else { panic!("not a download") };
+        assert_eq!(d.torrent, PathBuf::from("x.torrent"));
+        assert_eq!(d.output, PathBuf::from("."));
+        assert!(!d.seed);
+        assert_eq!(d.engine.peers.len(), 2);
+        assert_eq!(d.engine.listen_port, Some(0));
+        assert_eq!(d.engine.piece_selection, Some(PieceSelectionArg::RoundRobin));
+        assert_eq!(d.engine.preallocate, Some(PreallocateArg::Full));
+        assert!(d.engine.no_mmap);
+    }
+
+    #[test]
+    fn parses_create_flags() {
+        let cli = parse(&[
+            "ccbt",
+            "create",
+            "dir",
+            "-o",
+            "x.torrent",
+            "--piece-size",
+            "256KiB",
+            "--tracker",
+            "http://a/announce,http://b/announce",
+            "--tracker",
+            "udp://c:1",
+            "--private",
+        ])
+        .unwrap();
+        let Command::Create(c) = cli.command else { panic!("not create") };
+        assert_eq!(c.piece_size, Some(256 * 1024));
+        assert_eq!(c.trackers.len(), 2);
+        assert!(c.private);
+    }
+
+    #[test]
+    fn usage_errors() {
+        let code = |args: &[&str]| parse(args).unwrap_err().exit_code();
+        assert_eq!(code(&["ccbt", "x.torrent", "--peer", "nope"]), 2);
+        assert_eq!(code(&["ccbt", "x.torrent", "--piece-selection", "random"]), 2);
+        assert_eq!(code(&["ccbt", "create", "d", "-o", "x", "--piece-size", "1.5M"]), 2);
+        assert_eq!(code(&["ccbt", "seed", "x.torrent"]), 2);
+        assert_eq!(code(&["ccbt", "x.torrent", "--progress-interval", "0"]), 2);
+        assert_eq!(code(&["ccbt", "--help"]), 0);
+    }
+}

@@ -1,0 +1,191 @@
+//! `ccbt create PATH -o X.torrent`: scan a file or folder, hash its pieces in parallel, build
+//! the .torrent and write it atomically.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use ccbt_core::{FileLayout, Lengths};
+use ccbt_metainfo::{auto_piece_length, Torrent, TorrentBuilder};
+use ccbt_storage::{hash_pieces, scan_path, FileStorage, StorageOptions};
+
+use super::{default_hash_workers, Exit};
+use crate::args::CreateArgs;
+use crate::progress::{ProgressConfig, TaskProgress};
+use crate::units::{average_rate, human_bytes, human_elapsed, human_rate};
+
+/// Largest piece size: what the metainfo parser (and libtorrent) accept.
+const MAX_PIECE_SIZE: u64 = 256 * 1024 * 1024;
+/// Smallest piece size: one 16 KiB block.
+const MIN_PIECE_SIZE: u64 = 16 * 1024;
+
+/// Runs `ccbt create`.
+pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> {
+    let trackers = tracker_tiers(&args.trackers)?;
+    let content = scan_path(&args.path).with_context(|| format!("cannot read {}", args.path.display()))?;
+    let piece_length = match args.piece_size {
+        Some(size) => check_piece_size(size)?,
+        None => auto_piece_length(content.total_length),
+    };
+    let lengths = Lengths::new(content.total_length, piece_length)
+        .map_err(|e| anyhow::anyhow!("cannot make a torrent of {}: {e}", args.path.display()))?;
+
+    // The files as found on disk, relative to the folder the scan started from.
+    let canonical = std::fs::canonicalize(&args.path)
+        .with_context(|| format!("cannot resolve {}", args.path.display()))?;
+    let root = if content.single_file {
+        canonical.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"))
+    } else {
+        canonical
+    };
+    let layout = FileLayout::new(content.files.iter().map(|(path, len)| (path.clone(), *len, false)));
+    let storage = FileStorage::open_existing(&root, &layout, StorageOptions::default())
+        .with_context(|| format!("cannot open the files under {}", root.display()))?;
+
+    let workers = args.hash_workers.map_or_else(default_hash_workers, usize::from);
+    let started = Instant::now();
+    let task = TaskProgress::new(progress, "hashing", lengths.total_length());
+    let piece_bytes = u64::from(piece_length);
+    let on_progress = |done: u32| task.set(u64::from(done).saturating_mul(piece_bytes));
+    let piece_hashes =
+        hash_pieces(&storage, &lengths, workers, &on_progress).context("cannot hash the files")?;
+    task.finish();
+    let elapsed = started.elapsed();
+
+    let builder = TorrentBuilder {
+        name: args.name.clone().unwrap_or_else(|| content.name.clone()),
+        // A single-file torrent is one entry with an empty path (the file is called `name`).
+        files: if content.single_file {
+            vec![(Vec::new(), content.total_length)]
+        } else {
+            content.files.clone()
+        },
+        piece_length,
+        piece_hashes,
+        trackers,
+        private: args.private,
+        comment: args.comment.clone(),
+        created_by: Some(format!("ccbt/{}", env!("CARGO_PKG_VERSION"))),
+        creation_date: now_epoch(),
+        url_list: Vec::new(),
+    };
+    let bytes = builder.build().context("cannot build the torrent")?;
+    let torrent = Torrent::from_bytes(&bytes).context("the built torrent does not parse")?;
+    write_atomically(&args.output, &bytes)?;
+
+    println!(
+        "created {}: {}, {} pieces of {}, hashed in {} ({})",
+        args.output.display(),
+        human_bytes(torrent.total_length),
+        torrent.num_pieces(),
+        human_bytes(piece_bytes),
+        human_elapsed(elapsed),
+        human_rate(average_rate(torrent.total_length, elapsed))
+    );
+    println!("info hash: {}", torrent.info_hash.to_hex());
+    Ok(Exit::Success)
+}
+
+/// One tier per `--tracker`; commas separate the URLs of one tier.
+fn tracker_tiers(flags: &[String]) -> anyhow::Result<Vec<Vec<String>>> {
+    let mut tiers = Vec::with_capacity(flags.len());
+    for flag in flags {
+        let tier: Vec<String> =
+            flag.split(',').map(str::trim).filter(|url| !url.is_empty()).map(str::to_owned).collect();
+        for url in &tier {
+            let scheme_ok = ["http://", "https://", "udp://", "ws://", "wss://"]
+                .iter()
+                .any(|scheme| url.to_ascii_lowercase().starts_with(scheme));
+            anyhow::ensure!(
+                scheme_ok,
+                "tracker `{url}` is not a tracker URL (expected http://, https:// or udp://)"
+            );
+        }
+        if !tier.is_empty() {
+            tiers.push(tier);
+        }
+    }
+    Ok(tiers)
+}
+
+/// A `--piece-size` must be a power of two between 16 KiB and 256 MiB (BEP 3 asks for a power
+/// of two; some clients reject anything else).
+fn check_piece_size(size: u64) -> anyhow::Result<u32> {
+    anyhow::ensure!(
+        size.is_power_of_two() && (MIN_PIECE_SIZE..=MAX_PIECE_SIZE).contains(&size),
+        "piece size {size} is not a power of two between 16 KiB and 256 MiB"
+    );
+    u32::try_from(size).context("piece size too large")
+}
+
+fn now_epoch() -> Option<i64> {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+    i64::try_from(secs).ok()
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, synced and renamed,
+/// so `path` is never seen half-written.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let file_name =
+        path.file_name().with_context(|| format!("output {} is not a file name", path.display()))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = dir.join(tmp_name);
+    let result = (|| -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        // Best effort: the temporary file is ours and useless now.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", path.display()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers() {
+        let flags = vec!["http://a/announce, udp://b:1".to_owned(), "https://c/x".to_owned(), ",".to_owned()];
+        assert_eq!(
+            tracker_tiers(&flags).unwrap(),
+            vec![
+                vec!["http://a/announce".to_owned(), "udp://b:1".to_owned()],
+                vec!["https://c/x".to_owned()]
+            ]
+        );
+        assert!(tracker_tiers(&["tracker.example:80".to_owned()]).is_err());
+        assert!(tracker_tiers(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn piece_sizes() {
+        assert_eq!(check_piece_size(256 * 1024).unwrap(), 262_144);
+        assert_eq!(check_piece_size(16 * 1024).unwrap(), 16_384);
+        assert!(check_piece_size(8 * 1024).is_err());
+        assert!(check_piece_size(48 * 1024).is_err());
+        assert!(check_piece_size(512 * 1024 * 1024).is_err());
+    }
+
+    #[test]
+    fn atomic_write_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("x.torrent");
+        write_atomically(&out, b"one").unwrap();
+        write_atomically(&out, b"two").unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temporary file left behind");
+        assert!(write_atomically(&dir.path().join("no/such/dir/x.torrent"), b"x").is_err());
+    }
+}

@@ -1,0 +1,155 @@
+//! `ccbt info FILE.torrent`: what a torrent contains.
+
+use std::fmt::Write as _;
+
+use anyhow::Context as _;
+use ccbt_metainfo::Torrent;
+
+use super::Exit;
+use crate::args::InfoArgs;
+use crate::units::{format_utc, human_bytes};
+
+/// Files listed before "... and N more" unless `--all-files`.
+const FILES_SHOWN: usize = 50;
+
+/// Runs `ccbt info`.
+pub fn run(args: &InfoArgs) -> anyhow::Result<Exit> {
+    let torrent = read_torrent(&args.torrent)?;
+    print!("{}", describe(&torrent, args.all_files));
+    Ok(Exit::Success)
+}
+
+/// Reads and parses a .torrent file, naming the file in errors.
+pub fn read_torrent(path: &std::path::Path) -> anyhow::Result<Torrent> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Torrent::from_bytes(&bytes).with_context(|| format!("invalid torrent {}", path.display()))
+}
+
+/// The full description printed by `ccbt info`.
+fn describe(t: &Torrent, all_files: bool) -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail, hence the ignored results below.
+    let mut line = |label: &str, value: &str| {
+        let _ = writeln!(out, "{label:<14}{value}");
+    };
+    line("name:", &t.name);
+    line("info hash:", &t.info_hash.to_hex());
+    line("total size:", &format!("{} ({} bytes)", human_bytes(t.total_length), t.total_length));
+    line("pieces:", &format!("{} x {}", t.num_pieces(), human_bytes(u64::from(t.piece_length))));
+    line("private:", yes_no(t.private));
+    line("hybrid v1+v2:", yes_no(t.is_hybrid));
+    if let Some(comment) = &t.comment {
+        line("comment:", comment);
+    }
+    if let Some(created_by) = &t.created_by {
+        line("created by:", created_by);
+    }
+    if let Some(date) = t.creation_date {
+        line("created:", &format!("{} ({date})", format_utc(date)));
+    }
+
+    let tiers: Vec<&Vec<String>> = t.trackers.iter().filter(|tier| !tier.is_empty()).collect();
+    if tiers.is_empty() {
+        let _ = writeln!(out, "trackers:     none");
+    } else {
+        let _ = writeln!(out, "trackers:");
+        for (i, tier) in tiers.iter().enumerate() {
+            let _ = writeln!(out, "  tier {}: {}", i + 1, tier.join(", "));
+        }
+    }
+    if !t.url_list.is_empty() {
+        let _ = writeln!(out, "web seeds:");
+        for url in &t.url_list {
+            let _ = writeln!(out, "  {url}");
+        }
+    }
+
+    let files: Vec<_> = t.files.iter().filter(|f| !f.is_padding).collect();
+    let padding = t.files.len() - files.len();
+    let _ = write!(out, "files ({}", files.len());
+    if padding > 0 {
+        let _ = write!(out, ", plus {padding} padding");
+    }
+    let _ = writeln!(out, "):");
+    let shown = if all_files { files.len() } else { files.len().min(FILES_SHOWN) };
+    for file in files.iter().take(shown) {
+        let _ = writeln!(out, "  {:>10}  {}", human_bytes(file.length), file.path.join("/"));
+    }
+    if shown < files.len() {
+        let _ = writeln!(out, "  ... and {} more (--all-files lists them all)", files.len() - shown);
+    }
+    out
+}
+
+fn yes_no(flag: bool) -> &'static str {
+    if flag {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ccbt_metainfo::TorrentBuilder;
+
+    fn torrent(files: usize) -> Torrent {
+        let piece_length = 16 * 1024;
+        let files: Vec<(Vec<String>, u64)> =
+            (0..files).map(|i| (vec![format!("f{i:03}.bin")], 1000)).collect();
+        let total: u64 = files.iter().map(|(_, len)| len).sum();
+        let pieces = total.div_ceil(piece_length) as usize;
+        let bytes = TorrentBuilder {
+            name: "set".into(),
+            files,
+            piece_length: piece_length as u32,
+            piece_hashes: vec![[7; 20]; pieces],
+            trackers: vec![
+                vec!["http://a/announce".into(), "http://b/announce".into()],
+                vec!["udp://c:6969".into()],
+            ],
+            private: true,
+            comment: Some("hello".into()),
+            created_by: Some("ccbt/test".into()),
+            creation_date: Some(1_714_566_896),
+            ..TorrentBuilder::default()
+        }
+        .build()
+        .unwrap();
+        Torrent::from_bytes(&bytes).unwrap()
+    }
+
+    #[test]
+    fn describes_everything() {
+        let text = describe(&torrent(3), false);
+        for expected in [
+            "name:         set\n",
+            "total size:   2.9 KiB (3000 bytes)\n",
+            "pieces:       1 x 16.0 KiB\n",
+            "private:      yes\n",
+            "hybrid v1+v2: no\n",
+            "comment:      hello\n",
+            "created by:   ccbt/test\n",
+            "created:      2024-05-01 12:34:56 UTC (1714566896)\n",
+            "  tier 1: http://a/announce, http://b/announce\n",
+            "  tier 2: udp://c:6969\n",
+            "files (3):\n",
+            "  1000 B  set/f002.bin\n",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+        assert!(!text.contains("more"));
+    }
+
+    #[test]
+    fn long_file_lists_are_cut() {
+        let t = torrent(60);
+        let text = describe(&t, false);
+        assert!(text.contains("set/f049.bin"));
+        assert!(!text.contains("set/f050.bin"));
+        assert!(text.contains("... and 10 more"));
+        let all = describe(&t, true);
+        assert!(all.contains("set/f059.bin") && !all.contains("more"));
+    }
+}

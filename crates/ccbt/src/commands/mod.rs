@@ -1,0 +1,63 @@
+//! One module per subcommand. `download` and `seed` run a session on a tokio runtime; `info`,
+//! `create` and `verify` are synchronous (hashing runs on plain threads, never on the runtime).
+
+mod create;
+mod download;
+mod info;
+mod live;
+mod seed;
+mod verify;
+
+use std::process::ExitCode;
+
+use crate::args::{Cli, Command};
+use crate::progress::ProgressConfig;
+
+/// How a command ended, when it did not fail with an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything worked (exit 0).
+    Success,
+    /// The command ran but found a problem it already reported, e.g. bad pieces (exit 1).
+    Failure,
+    /// Stopped by Ctrl-C or SIGTERM before it was done (exit 130, the shell convention).
+    Interrupted,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> ExitCode {
+        match self {
+            Exit::Success => ExitCode::SUCCESS,
+            Exit::Failure => ExitCode::FAILURE,
+            Exit::Interrupted => ExitCode::from(130),
+        }
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let progress = ProgressConfig::new(&cli.global);
+    match cli.command {
+        Command::Download(args) => runtime()?.block_on(download::run(args, progress)),
+        Command::Seed(args) => runtime()?.block_on(seed::run(args, progress)),
+        Command::Info(args) => info::run(&args),
+        Command::Create(args) => create::run(&args, progress),
+        Command::Verify(args) => verify::run(&args, progress),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context as _;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ccbt-rt")
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Default number of hashing threads for `create` and `verify`: the CPU count, at most 4
+/// (beyond that the disk, not SHA-1, is the limit).
+fn default_hash_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4)
+}
