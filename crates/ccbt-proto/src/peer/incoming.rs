@@ -17,8 +17,10 @@ impl PeerConn {
         self.last_received = self.last_received.max(now);
         let name = message_name(&msg);
         match msg {
-            // Extension handshakes and DHT ports may precede the bitfield (Transmission sends
-            // its extension handshake first), so they leave the opening window open.
+            // BEP 6 wants the availability message first, but real clients send other messages
+            // before it (Transmission its extension handshake, aria2 interest and allowed-fast
+            // messages), so only a Have closes the window: after a Have, a bitfield would
+            // silently overwrite what we learnt.
             Message::KeepAlive => {}
             Message::Port(port) => self.events.push_back(PeerEvent::Port(port)),
             Message::Extended { id, payload } => self.on_extended(id, payload)?,
@@ -36,7 +38,9 @@ impl PeerConn {
                 self.events.push_back(PeerEvent::HaveNone);
             }
             other => {
-                self.opening = false;
+                if matches!(other, Message::Have { .. }) {
+                    self.opening = false;
+                }
                 self.on_message(now, name, other)?;
             }
         }

@@ -113,7 +113,6 @@ fn availability_after_other_messages_is_an_error() {
     let bits = Message::Bitfield(Bytes::copy_from_slice(full.as_bytes()));
     for (first, second, name) in [
         (Message::Have { piece: 1 }, bits.clone(), "bitfield"),
-        (Message::Unchoke, Message::HaveAll, "have all"),
         (bits.clone(), bits.clone(), "bitfield"),
         (Message::HaveNone, Message::HaveAll, "have all"),
         (Message::HaveAll, Message::HaveNone, "have none"),
@@ -121,6 +120,18 @@ fn availability_after_other_messages_is_an_error() {
         let mut h = Harness::new(options(true, false));
         h.recv(0.0, first).unwrap();
         assert_eq!(h.recv(0.0, second), Err(PeerError::AvailabilityNotFirst { message: name }));
+    }
+}
+
+#[test]
+fn interest_and_choke_messages_may_precede_availability() {
+    // aria2 sends these before its bitfield.
+    let full = Bitfield::full(lengths().num_pieces());
+    for first in [Message::Unchoke, Message::Interested, Message::AllowedFast { piece: 0 }] {
+        let mut h = Harness::new(options(true, false));
+        h.recv(0.0, first).unwrap();
+        h.recv(0.0, Message::Bitfield(Bytes::copy_from_slice(full.as_bytes()))).unwrap();
+        assert!(h.conn.is_seed());
     }
 }
 
