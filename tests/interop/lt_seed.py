@@ -89,7 +89,7 @@ def main():
                 log_alert(a, NAME)
         # Dialled peers may not be listening yet when we start; retry ones we are not connected to.
         now = time.monotonic()
-        if connects and now - last_redial > 1.0:
+        if connects and now - last_redial > 0.25:
             last_redial = now
             connected = {(pi.ip[0], pi.ip[1]) for pi in h.get_peer_info()}
             for host, cport in connects:

@@ -50,6 +50,11 @@ def make_session(port, fast=True):
             # A bench machine has no other traffic; do not let libtorrent's own timers throttle
             # connection attempts to the one peer we name.
             "connection_speed": 500,
+            # Helpers dial named peers that may not be listening yet and redial them; with the
+            # preset's max_failcount=1 and the default 60 s min_reconnect_time libtorrent would
+            # give up on such a peer after the first refused connection.
+            "max_failcount": 1000,
+            "min_reconnect_time": 0,
             "user_agent": "ccbt-interop/libtorrent-" + lt.__version__,
             "alert_mask": (
                 lt.alert.category_t.error_notification
