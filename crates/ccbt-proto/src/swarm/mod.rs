@@ -14,6 +14,8 @@
 //!   removed exactly once in [`Swarm::remove_peer`].
 
 mod buffers;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -285,7 +287,7 @@ impl Swarm {
     /// `(peer, unchoke)`. The swarm records the new state at once; the engine forwards it to
     /// the connections.
     pub fn rechoke(&mut self, now: Instant, rng: &mut impl Rng) -> Vec<(PeerKey, bool)> {
-        let view: Vec<ChokerPeer> = self
+        let mut view: Vec<ChokerPeer> = self
             .peers
             .iter()
             .map(|(&key, p)| ChokerPeer {
@@ -297,6 +299,9 @@ impl Swarm {
                 is_seed: p.is_seed,
             })
             .collect();
+        // `peers` iterates in no fixed order (random hashing); the choker shuffles its input with
+        // `rng`, so only a fixed input order makes the outcome a function of the RNG's seed.
+        view.sort_unstable_by_key(|p| p.key);
         let seeding = self.picker.is_complete();
         let chosen = self.choker.decide(now, &view, seeding, rng);
         let mut changes = Vec::new();
@@ -307,6 +312,7 @@ impl Swarm {
                 changes.push((*key, unchoke));
             }
         }
+        changes.sort_unstable();
         changes
     }
 

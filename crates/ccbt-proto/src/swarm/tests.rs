@@ -1,0 +1,509 @@
+//! Tests driving a `Swarm` with real `PeerConn`s fed hand-made messages (no sockets) and a fake
+//! clock (one real `Instant` as the origin, offsets after it).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ccbt_core::{Bitfield, BlockRef, Lengths};
+use ccbt_wire::Message;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::{Banned, Swarm, SwarmAction, SwarmOptions};
+use crate::peer::{PeerConn, PeerConnOptions};
+use crate::picker::PickerOptions;
+use crate::PeerKey;
+
+/// Pieces in the test torrent: 7 of 32 KiB (2 blocks each) and a last one of 1000 bytes.
+const N: u32 = 8;
+const PIECE: u32 = 32768;
+
+fn lengths() -> Lengths {
+    Lengths::new(u64::from(N - 1) * u64::from(PIECE) + 1000, PIECE).expect("valid geometry")
+}
+
+fn options() -> SwarmOptions {
+    SwarmOptions {
+        picker: PickerOptions::default(),
+        max_upload_slots: 4,
+        max_buffered_bytes: 1 << 20,
+        max_hash_failures: 2,
+    }
+}
+
+fn conn_options(fast: bool) -> PeerConnOptions {
+    PeerConnOptions { fast_extension: fast, ..PeerConnOptions::new(lengths()) }
+}
+
+/// Connection options with a fixed pipeline depth.
+fn depth(d: u32) -> PeerConnOptions {
+    PeerConnOptions { min_pipeline_depth: d, max_pipeline_depth: d, ..conn_options(false) }
+}
+
+fn blocks_of(piece: u32) -> Vec<BlockRef> {
+    let l = lengths();
+    l.blocks(l.validate_piece(piece).expect("piece")).collect()
+}
+
+fn all_blocks() -> BTreeSet<BlockRef> {
+    (0..N).flat_map(blocks_of).collect()
+}
+
+/// Distinct content per block, so a block in the wrong place is noticed.
+fn data(block: BlockRef) -> Bytes {
+    let seed = block.piece as usize * 131 + block.offset as usize / 16384 * 17;
+    Bytes::from((0..block.len as usize).map(|i| (seed + i) as u8).collect::<Vec<u8>>())
+}
+
+fn piece_msg(block: BlockRef) -> Message {
+    Message::Piece { piece: block.piece, offset: block.offset, data: data(block) }
+}
+
+fn bitfield_msg(pieces: impl IntoIterator<Item = u32>) -> Message {
+    let mut bf = Bitfield::new(N);
+    for p in pieces {
+        bf.set(p);
+    }
+    Message::Bitfield(Bytes::copy_from_slice(bf.as_bytes()))
+}
+
+/// A swarm, its connections keyed like the swarm knows them, a clock and a seeded RNG.
+struct H {
+    swarm: Swarm,
+    conns: BTreeMap<PeerKey, PeerConn>,
+    t0: Instant,
+    rng: StdRng,
+}
+
+impl H {
+    fn new(have: Bitfield, options: SwarmOptions) -> H {
+        H {
+            swarm: Swarm::new(lengths(), have, options),
+            conns: BTreeMap::new(),
+            t0: Instant::now(),
+            rng: StdRng::seed_from_u64(7),
+        }
+    }
+
+    fn leecher(options: SwarmOptions) -> H {
+        H::new(Bitfield::new(N), options)
+    }
+
+    fn seeder(options: SwarmOptions) -> H {
+        H::new(Bitfield::full(N), options)
+    }
+
+    /// Opens a connection as the engine does (our availability first), opening messages dropped.
+    fn add(&mut self, key: u64, options: PeerConnOptions) -> PeerKey {
+        let key = PeerKey(key);
+        let mut conn = PeerConn::new(options, self.t0);
+        conn.start(self.t0, self.swarm.have(), None);
+        while conn.poll_transmit().is_some() {}
+        self.swarm.add_peer(key);
+        self.conns.insert(key, conn);
+        key
+    }
+
+    /// A peer with every piece (bitfield) that has unchoked us, its interest and requests sent.
+    fn seed_peer(&mut self, key: u64, options: PeerConnOptions) -> PeerKey {
+        let key = self.add(key, options);
+        self.recv(key, bitfield_msg(0..N));
+        self.recv(key, Message::Unchoke);
+        key
+    }
+
+    fn conn(&mut self, key: PeerKey) -> &mut PeerConn {
+        self.conns.get_mut(&key).expect("connection")
+    }
+
+    fn recv(&mut self, key: PeerKey, msg: Message) {
+        let now = self.t0;
+        self.conn(key).handle_message(now, msg).expect("valid message");
+    }
+
+    /// `Swarm::handle_conn` for one connection: (useless, actions).
+    fn pump_full(&mut self, key: PeerKey) -> (bool, Vec<SwarmAction>) {
+        let mut actions = Vec::new();
+        let conn = self.conns.get_mut(&key).expect("connection");
+        let useless = self.swarm.handle_conn(self.t0, key, conn, &mut self.rng, &mut actions);
+        (useless, actions)
+    }
+
+    fn pump(&mut self, key: PeerKey) -> Vec<SwarmAction> {
+        self.pump_full(key).1
+    }
+
+    fn tx(&mut self, key: PeerKey) -> Vec<Message> {
+        let conn = self.conn(key);
+        std::iter::from_fn(|| conn.poll_transmit()).collect()
+    }
+
+    /// The Requests among the connection's queued messages (the rest is dropped).
+    fn requests(&mut self, key: PeerKey) -> Vec<BlockRef> {
+        self.tx(key)
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::Request(b) => Some(b),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn unchoked(&self) -> BTreeSet<PeerKey> {
+        self.conns.iter().filter(|(_, c)| !c.am_choking()).map(|(&k, _)| k).collect()
+    }
+}
+
+/// The pieces of the Verify actions; panics on any other action or on blocks out of order.
+fn verified_pieces(actions: Vec<SwarmAction>) -> Vec<u32> {
+    let mut pieces = Vec::new();
+    for action in actions {
+        match action {
+            SwarmAction::Verify { piece, blocks } => {
+                let expected: Vec<Bytes> = blocks_of(piece).into_iter().map(data).collect();
+                assert_eq!(blocks, expected, "piece {piece} handed out with its blocks in order");
+                pieces.push(piece);
+            }
+            other => panic!("unexpected action {other:?}"),
+        }
+    }
+    pieces.sort_unstable();
+    pieces
+}
+
+#[test]
+fn bitfield_interest_unchoke_requests_blocks_verify_complete() {
+    let mut h = H::leecher(options());
+    let a = h.add(1, conn_options(false));
+    h.recv(a, bitfield_msg(0..N));
+    assert!(h.pump(a).is_empty());
+    // Interested at once; nothing requested while the peer chokes us.
+    assert_eq!(h.tx(a), vec![Message::Interested]);
+
+    h.recv(a, Message::Unchoke);
+    assert!(h.pump(a).is_empty());
+    let requested = h.requests(a);
+    // The default pipeline (16) covers the whole torrent (15 blocks), each block once.
+    assert_eq!(requested.len(), 15);
+    assert_eq!(requested.iter().copied().collect::<BTreeSet<_>>(), all_blocks());
+
+    // Blocks arrive in reverse order; each piece is still handed out in block order.
+    for &block in requested.iter().rev() {
+        h.recv(a, piece_msg(block));
+    }
+    let pieces = verified_pieces(h.pump(a));
+    assert_eq!(pieces, (0..N).collect::<Vec<_>>());
+    assert_eq!(h.swarm.buffered_bytes(), lengths().total_length());
+    assert!(h.requests(a).is_empty(), "everything is awaiting verification");
+
+    for p in 0..N - 1 {
+        assert!(!h.swarm.on_piece_verified(p));
+    }
+    assert!(h.swarm.on_piece_verified(N - 1), "the last verified piece completes the torrent");
+    assert!(h.swarm.is_complete());
+    assert!(h.swarm.have().all());
+    assert_eq!(h.swarm.buffered_bytes(), 0);
+    assert_eq!(h.swarm.wasted_bytes(), 0);
+    let (useless, actions) = h.pump_full(a);
+    assert!(useless, "two seeds have nothing to trade");
+    assert!(actions.is_empty());
+    assert_eq!(h.tx(a), vec![Message::NotInterested]);
+}
+
+#[test]
+fn no_new_piece_while_the_buffer_budget_is_spent() {
+    let mut h = H::leecher(SwarmOptions { max_buffered_bytes: u64::from(PIECE), ..options() });
+    let a = h.seed_peer(1, depth(2));
+    h.pump(a);
+    let first = h.requests(a);
+    assert_eq!(first.len(), 2);
+    let piece = first[0].piece;
+    assert_eq!(first, blocks_of(piece));
+
+    // Half a piece held: a free pipeline slot, but starting another piece would overrun.
+    h.recv(a, piece_msg(first[0]));
+    assert!(h.pump(a).is_empty());
+    assert_eq!(h.swarm.buffered_bytes(), 16384);
+    assert!(h.requests(a).is_empty());
+
+    // The whole piece waits for the disk: still nothing new.
+    h.recv(a, piece_msg(first[1]));
+    assert_eq!(verified_pieces(h.pump(a)), vec![piece]);
+    assert_eq!(h.swarm.buffered_bytes(), u64::from(PIECE));
+    assert!(h.requests(a).is_empty());
+    assert!(h.pump(a).is_empty());
+    assert!(h.requests(a).is_empty());
+
+    // The verification report frees the budget and requesting resumes.
+    assert!(!h.swarm.on_piece_verified(piece));
+    assert_eq!(h.swarm.buffered_bytes(), 0);
+    h.pump(a);
+    let next = h.requests(a);
+    assert!(!next.is_empty());
+    assert!(next.iter().all(|b| b.piece != piece));
+
+    // A failed piece frees its budget too.
+    let next_piece = next[0].piece;
+    for &b in &next {
+        h.recv(a, piece_msg(b));
+    }
+    assert_eq!(verified_pieces(h.pump(a)), vec![next_piece]);
+    assert!(h.requests(a).is_empty());
+    assert!(h.swarm.on_piece_failed(next_piece).is_empty());
+    assert_eq!(h.swarm.buffered_bytes(), 0);
+    h.pump(a);
+    assert!(!h.requests(a).is_empty());
+}
+
+#[test]
+fn endgame_cancels_reach_the_other_requester() {
+    let mut h = H::leecher(options());
+    let a = h.seed_peer(1, conn_options(false));
+    h.pump(a);
+    let from_a = h.requests(a);
+    assert_eq!(from_a.len(), 15);
+    assert!(h.swarm.in_endgame(), "every block is requested");
+
+    // The second peer gets duplicates of the outstanding blocks.
+    let b = h.seed_peer(2, conn_options(false));
+    h.pump(b);
+    let from_b = h.requests(b);
+    assert_eq!(from_b.iter().copied().collect::<BTreeSet<_>>(), all_blocks());
+
+    // A block from `a` makes the swarm cancel `b`'s duplicate, which the engine forwards.
+    let block = from_a[0];
+    h.recv(a, piece_msg(block));
+    let actions = h.pump(a);
+    let cancels: Vec<(PeerKey, BlockRef)> = actions
+        .iter()
+        .filter_map(|act| match act {
+            SwarmAction::Cancel { peer, block } => Some((*peer, *block)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cancels, vec![(b, block)]);
+    h.conn(b).cancel(block);
+    assert_eq!(h.tx(b), vec![Message::Cancel(block)]);
+
+    // Its late copy is dropped by the connection as an abandoned request: the swarm neither
+    // stores it twice nor hears of it.
+    h.recv(b, piece_msg(block));
+    assert!(h.pump(b).is_empty());
+    assert_eq!(h.conn(b).stats().wasted, u64::from(block.len));
+    assert_eq!(h.swarm.wasted_bytes(), 0);
+    assert_eq!(h.swarm.buffered_bytes(), u64::from(block.len));
+}
+
+#[test]
+fn hash_failures_strike_every_contributor_and_ban_at_the_limit() {
+    let mut h = H::leecher(options());
+    // Neither has the one-block last piece, so every piece needs two blocks.
+    let [a, b] = [1, 2].map(|k| {
+        let key = h.add(k, depth(1));
+        h.recv(key, bitfield_msg(0..N - 1));
+        h.recv(key, Message::Unchoke);
+        key
+    });
+    // One block each, of the same piece: `b` continues the piece `a` started.
+    h.pump(a);
+    h.pump(b);
+    let (ra, rb) = (h.requests(a), h.requests(b));
+    assert_eq!((ra.len(), rb.len()), (1, 1));
+    let piece = ra[0].piece;
+    assert_eq!(rb[0].piece, piece);
+    h.recv(a, piece_msg(ra[0]));
+    h.recv(b, piece_msg(rb[0]));
+    let mut actions = h.pump(a);
+    actions.extend(h.pump(b));
+    assert_eq!(verified_pieces(actions), vec![piece]);
+
+    assert!(h.swarm.on_piece_failed(piece).is_empty(), "one strike each, below the limit of 2");
+    assert!(!h.swarm.have().get(piece));
+    assert_eq!(h.swarm.wasted_bytes(), u64::from(PIECE));
+    assert_eq!(h.swarm.buffered_bytes(), 0);
+
+    // `a` alone delivers the next piece; it fails too: `a` reaches the limit, `b` does not.
+    let mut failed = None;
+    for _ in 0..4 {
+        for block in h.requests(a) {
+            h.recv(a, piece_msg(block));
+        }
+        for action in h.pump(a) {
+            if let SwarmAction::Verify { piece, .. } = action {
+                failed = Some(piece);
+            }
+        }
+        if failed.is_some() {
+            break;
+        }
+    }
+    let failed = failed.expect("a piece completed from `a` alone");
+    assert_eq!(h.swarm.on_piece_failed(failed), vec![Banned { peer: a, failures: 2 }]);
+}
+
+#[test]
+fn choke_releases_requests_to_another_peer() {
+    let no_endgame = PickerOptions { endgame_duplicates: 1, ..PickerOptions::default() };
+    let mut h = H::leecher(SwarmOptions { picker: no_endgame, ..options() });
+    let a = h.seed_peer(1, conn_options(false));
+    let b = h.seed_peer(2, conn_options(false));
+    h.pump(a);
+    let from_a = h.requests(a);
+    assert_eq!(from_a.len(), 15);
+    h.pump(b);
+    assert!(h.requests(b).is_empty(), "everything is asked of `a`, no duplicates");
+
+    h.recv(a, Message::Choke);
+    assert!(h.pump(a).is_empty());
+    assert_eq!(h.conn(a).outstanding_requests(), 0);
+    assert!(h.requests(a).is_empty(), "no requests while choked");
+    h.pump(b);
+    let from_b: BTreeSet<BlockRef> = h.requests(b).into_iter().collect();
+    assert_eq!(from_b, from_a.into_iter().collect());
+}
+
+#[test]
+fn requests_become_reads_only_when_we_unchoke() {
+    let mut h = H::seeder(SwarmOptions { max_upload_slots: 1, ..options() });
+    let a = h.add(1, conn_options(false));
+    let block = blocks_of(3)[1];
+    // Choked: the connection drops the request (no fast extension: silently).
+    h.recv(a, Message::Request(block));
+    assert!(h.pump(a).is_empty());
+    assert!(h.tx(a).is_empty());
+
+    // Interest gets the free slot at once, and then requests are served.
+    h.recv(a, Message::Interested);
+    assert!(h.pump(a).is_empty());
+    assert_eq!(h.tx(a), vec![Message::Unchoke]);
+    h.recv(a, Message::Request(block));
+    let actions = h.pump(a);
+    assert!(matches!(actions.as_slice(), [SwarmAction::Read { block: b }] if *b == block));
+    h.conn(a).serve_block(block, data(block));
+    assert_eq!(h.tx(a), vec![piece_msg(block)]);
+
+    // The only slot is taken: a second interested peer stays choked and is not served.
+    let b = h.add(2, conn_options(false));
+    h.recv(b, Message::Interested);
+    assert!(h.pump(b).is_empty());
+    assert!(h.tx(b).is_empty());
+    h.recv(b, Message::Request(block));
+    assert!(h.pump(b).is_empty());
+    assert!(h.tx(b).is_empty());
+}
+
+#[test]
+fn remove_peer_releases_requests_and_availability() {
+    let mut h = H::leecher(options());
+    let a = h.add(1, conn_options(false));
+    h.recv(a, bitfield_msg([0, 1, 2]));
+    h.recv(a, Message::Have { piece: 5 });
+    h.recv(a, Message::Unchoke);
+    let b = h.add(2, conn_options(true));
+    h.recv(b, Message::HaveAll);
+    h.pump(a);
+    h.pump(b);
+    let from_a = h.requests(a);
+    assert!(!from_a.is_empty());
+    let avail = |h: &H| (0..N).map(|p| h.swarm.picker.availability(p)).collect::<Vec<_>>();
+    assert_eq!(avail(&h), vec![2, 2, 2, 1, 1, 2, 1, 1]);
+    for &block in &from_a {
+        assert_eq!(h.swarm.picker.requesters(block), vec![a]);
+    }
+
+    h.swarm.remove_peer(a);
+    h.conns.remove(&a);
+    assert_eq!(h.swarm.peer_count(), 1);
+    assert_eq!(avail(&h), vec![1; N as usize]);
+    for &block in &from_a {
+        assert!(h.swarm.picker.requesters(block).is_empty(), "{block:?} released");
+    }
+    h.swarm.picker.assert_invariants();
+    // `b` (which chokes us) is the only source left; once it unchokes it gets those blocks.
+    h.recv(b, Message::Unchoke);
+    h.pump(b);
+    let from_b: BTreeSet<BlockRef> = h.requests(b).into_iter().collect();
+    assert!(from_a.iter().all(|blk| from_b.contains(blk)));
+
+    h.swarm.remove_peer(b);
+    assert_eq!(avail(&h), vec![0; N as usize]);
+    assert_eq!(h.swarm.peer_count(), 0);
+    // Removing twice (or an unknown key) changes nothing.
+    h.swarm.remove_peer(b);
+    assert_eq!(avail(&h), vec![0; N as usize]);
+    h.swarm.picker.assert_invariants();
+}
+
+/// A seeding swarm with five interested peers and three upload slots.
+fn five_interested() -> H {
+    let mut h = H::seeder(SwarmOptions { max_upload_slots: 3, ..options() });
+    for k in 1..=5 {
+        let key = h.add(k, conn_options(false));
+        h.recv(key, Message::Interested);
+        h.pump(key);
+        h.tx(key);
+    }
+    h
+}
+
+/// Applies rechoke changes to the connections, checking each is a real change.
+fn apply(h: &mut H, changes: &[(PeerKey, bool)]) {
+    for &(key, unchoke) in changes {
+        let conn = h.conn(key);
+        assert_eq!(conn.am_choking(), unchoke, "{key:?} changes state");
+        if unchoke {
+            conn.unchoke();
+        } else {
+            conn.choke();
+        }
+    }
+}
+
+#[test]
+fn rechoke_respects_slots_and_reports_changes() {
+    let mut h = five_interested();
+    // The first three interested peers took the free slots at once.
+    assert_eq!(h.unchoked(), [1, 2, 3].map(PeerKey).into_iter().collect());
+
+    let mut now = h.t0;
+    for _ in 0..10 {
+        now += Duration::from_secs(10);
+        let changes = h.swarm.rechoke(now, &mut h.rng);
+        apply(&mut h, &changes);
+        assert_eq!(h.unchoked().len(), 3);
+        assert_eq!(h.swarm.peers.values().filter(|p| p.unchoked).count(), 3);
+    }
+
+    // Peers losing interest are choked at the next round; only the interested stay unchoked.
+    for k in [1, 2, 3] {
+        h.recv(PeerKey(k), Message::NotInterested);
+        h.pump(PeerKey(k));
+    }
+    now += Duration::from_secs(10);
+    let changes = h.swarm.rechoke(now, &mut h.rng);
+    apply(&mut h, &changes);
+    assert_eq!(h.unchoked(), [4, 5].map(PeerKey).into_iter().collect());
+    assert!(h.swarm.rechoke(now, &mut h.rng).is_empty(), "nothing left to change");
+}
+
+#[test]
+fn rechoke_is_reproducible_with_the_same_seed() {
+    let run = || {
+        let mut h = five_interested();
+        let mut now = h.t0;
+        let mut all = Vec::new();
+        for _ in 0..10 {
+            now += Duration::from_secs(10);
+            let mut changes = h.swarm.rechoke(now, &mut h.rng);
+            apply(&mut h, &changes);
+            changes.sort_unstable();
+            all.push(changes);
+        }
+        all
+    };
+    let first = run();
+    for _ in 0..5 {
+        assert_eq!(run(), first);
+    }
+}
