@@ -84,14 +84,17 @@ pub struct TorrentProgress {
 }
 
 impl TorrentProgress {
-    /// Starts showing progress (nothing is drawn before the first [`TorrentProgress::update`]).
+    /// Prepares to show progress; nothing is drawn before the first [`TorrentProgress::update`].
     pub fn new(config: ProgressConfig) -> TorrentProgress {
-        let bar = config.bar("{prefix}{percent:>3}% [{wide_bar:.cyan/blue}] {msg}");
-        TorrentProgress { config, bar, last_line: None }
+        TorrentProgress { config, bar: None, last_line: None }
     }
 
-    /// Shows `status`; plain lines are printed only every `--progress-interval`.
+    /// Shows `status`; plain lines are printed only every `--progress-interval`. After
+    /// [`TorrentProgress::finish`] the next update draws a new bar (download, then seeding).
     pub fn update(&mut self, status: &TorrentStatus, now: Instant) {
+        if self.bar.is_none() {
+            self.bar = self.config.bar("{prefix}{percent:>3}% [{wide_bar:.cyan/blue}] {msg}");
+        }
         if let Some(bar) = &self.bar {
             bar.set_length(status.total_bytes.max(1));
             bar.set_position(status.bytes_have.min(status.total_bytes));
@@ -247,16 +250,18 @@ fn task_line(label: &str, done: u64, total: u64, elapsed: Duration) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use ccbt_core::InfoHash;
     use ccbt_engine::TorrentId;
 
-    fn status(state: TorrentState, have: u64, total: u64, down: u64) -> TorrentStatus {
+    /// A status for tests; the one place that lists every field.
+    pub(crate) fn status(state: TorrentState, have: u64, total: u64, down: u64) -> TorrentStatus {
         TorrentStatus {
             id: TorrentId(1),
             info_hash: InfoHash([0; 20]),
             name: "x".into(),
+            save_path: ".".into(),
             state,
             pieces_have: (have / 1024) as u32,
             pieces_total: total.div_ceil(1024) as u32,

@@ -23,6 +23,9 @@ const MIN_PIECE_SIZE: u64 = 16 * 1024;
 /// Runs `ccbt create`.
 pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> {
     let trackers = tracker_tiers(&args.trackers)?;
+    // Fail before hashing (which may take minutes), not after.
+    let out_dir = output_dir(&args.output);
+    anyhow::ensure!(out_dir.is_dir(), "output folder {} does not exist", out_dir.display());
     let content = scan_path(&args.path).with_context(|| format!("cannot read {}", args.path.display()))?;
     let piece_length = match args.piece_size {
         Some(size) => check_piece_size(size)?,
@@ -124,15 +127,20 @@ fn now_epoch() -> Option<i64> {
     i64::try_from(secs).ok()
 }
 
+/// The folder a file path is in (`.` for a bare file name).
+fn output_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder, synced and renamed,
 /// so `path` is never seen half-written.
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let file_name =
         path.file_name().with_context(|| format!("output {} is not a file name", path.display()))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = output_dir(path);
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(file_name);
     tmp_name.push(format!(".{}.tmp", std::process::id()));

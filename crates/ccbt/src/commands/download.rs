@@ -68,7 +68,7 @@ async fn seed_until_signal(watcher: &mut Watcher<'_>, session: &Session) -> anyh
         Stop::Failed(reason) => Err(anyhow::anyhow!("seeding stopped: {reason}")),
         Stop::Signalled(_) | Stop::Reached(_) => {
             if let Ok(status) = watcher.status() {
-                println!("uploaded {}", human_bytes(status.uploaded));
+                println!("{}: uploaded {}", status.name, human_bytes(status.uploaded));
             }
             Ok(Exit::Success)
         }
@@ -97,31 +97,14 @@ fn summary(status: &TorrentStatus, elapsed: std::time::Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ccbt_core::InfoHash;
-    use ccbt_engine::{TorrentId, TorrentState};
+    use crate::progress::tests::status;
+    use ccbt_engine::TorrentState;
     use std::time::Duration;
 
     #[test]
     fn summary_lines() {
-        let mut s = TorrentStatus {
-            id: TorrentId(0),
-            info_hash: InfoHash([1; 20]),
-            name: "ubuntu.iso".into(),
-            state: TorrentState::Seeding,
-            pieces_have: 4,
-            pieces_total: 4,
-            bytes_have: 1 << 30,
-            total_bytes: 1 << 30,
-            progress: 1.0,
-            download_rate: 0,
-            upload_rate: 0,
-            downloaded: 1 << 30,
-            uploaded: 0,
-            wasted: 0,
-            connected_peers: 0,
-            hash_failures: 0,
-            banned_peers: 0,
-        };
+        let mut s = status(TorrentState::Seeding, 1 << 30, 1 << 30, 0);
+        s.name = "ubuntu.iso".into();
         assert_eq!(
             summary(&s, Duration::from_secs(8)),
             "ubuntu.iso: 1.0 GiB verified in 8.0s, 1.0 GiB downloaded at 128.0 MiB/s average"

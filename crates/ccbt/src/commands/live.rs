@@ -53,10 +53,12 @@ impl<'a> Watcher<'a> {
                     if let TorrentState::Error(reason) = &status.state {
                         return Ok(Stop::Failed(reason.clone()));
                     }
-                    self.ui.update(&status, Instant::now());
+                    // The caller reports the status that ends the wait; drawing it first would
+                    // show a stale phase (a last "checking" line) just before that report.
                     if done(&status) {
                         return Ok(Stop::Reached(status));
                     }
+                    self.ui.update(&status, Instant::now());
                 }
             }
         }

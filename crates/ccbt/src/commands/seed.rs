@@ -98,29 +98,14 @@ fn check_report(status: &TorrentStatus, port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ccbt_core::InfoHash;
-    use ccbt_engine::TorrentId;
 
     fn status(have: u32) -> TorrentStatus {
-        TorrentStatus {
-            id: TorrentId(0),
-            info_hash: InfoHash([1; 20]),
-            name: "data".into(),
-            state: TorrentState::Downloading,
-            pieces_have: have,
-            pieces_total: 4,
-            bytes_have: u64::from(have) << 20,
-            total_bytes: 4 << 20,
-            progress: f64::from(have) / 4.0,
-            download_rate: 0,
-            upload_rate: 0,
-            downloaded: 0,
-            uploaded: 0,
-            wasted: 0,
-            connected_peers: 0,
-            hash_failures: 0,
-            banned_peers: 0,
-        }
+        let mut s = crate::progress::tests::status(TorrentState::Downloading, 0, 4 << 20, 0);
+        s.name = "data".into();
+        s.pieces_have = have;
+        s.pieces_total = 4;
+        s.bytes_have = u64::from(have) << 20;
+        s
     }
 
     #[test]
