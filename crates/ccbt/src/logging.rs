@@ -1,7 +1,7 @@
 //! Logging to stderr with tracing-subscriber. The default level is `warn` so the progress bar
 //! stays clean; `--log-level` wins over the `CCBT_LOG_LEVEL` environment variable.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal as _, Write};
 
 use tracing_subscriber::EnvFilter;
 
@@ -24,6 +24,8 @@ pub fn init(level: Option<LogLevel>) -> Option<String> {
         .with_env_filter(filter)
         .with_writer(|| ProgressAwareStderr)
         .with_target(verbose)
+        // No colour codes in files and pipes.
+        .with_ansi(io::stderr().is_terminal())
         .init();
     warning
 }
