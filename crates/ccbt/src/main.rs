@@ -58,8 +58,21 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
         let err = Err::<(), _>(io).context("cannot read x.torrent").unwrap_err();
         assert_eq!(render_error(&err), "cannot read x.torrent: no such file");
-        let inline = anyhow::anyhow!("open failed: no such file");
-        let err = Err::<(), _>(inline).context("cannot check").unwrap_err();
+        // An error that prints its source inline, like the library error enums do.
+        #[derive(Debug)]
+        struct Inline(std::io::Error);
+        impl std::fmt::Display for Inline {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "open failed: {}", self.0)
+            }
+        }
+        impl std::error::Error for Inline {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let err = Err::<(), _>(Inline(io)).context("cannot check").unwrap_err();
         assert_eq!(render_error(&err), "cannot check: open failed: no such file");
     }
 }
