@@ -86,6 +86,8 @@ pub struct Swarm {
     verifying: HashMap<u32, (Vec<PeerKey>, u64)>,
     buffered_bytes: u64,
     scratch: Vec<BlockRef>,
+    /// Blocks the connection being handled released during this `handle_conn` call.
+    released: Vec<BlockRef>,
     wasted_bytes: u64,
 }
 
@@ -102,6 +104,7 @@ impl Swarm {
             verifying: HashMap::new(),
             buffered_bytes: 0,
             scratch: Vec::new(),
+            released: Vec::new(),
             wasted_bytes: 0,
         }
     }
@@ -145,6 +148,7 @@ impl Swarm {
         rng: &mut impl Rng,
         actions: &mut Vec<SwarmAction>,
     ) -> bool {
+        self.released.clear();
         while let Some(event) = conn.poll_event() {
             self.on_event(key, conn, event, actions);
         }
@@ -190,6 +194,7 @@ impl Swarm {
             PeerEvent::RequestsReleased(blocks) => {
                 for block in blocks {
                     self.picker.on_request_released(key, block);
+                    self.released.push(block);
                 }
             }
             PeerEvent::Interested(interested) => {
@@ -247,8 +252,11 @@ impl Swarm {
         self.picker.pick_blocks(key, conn.peer_has(), capacity, may_start, rng, &mut self.scratch);
         for block in self.scratch.drain(..) {
             // The connection refuses stale requests (e.g. the peer choked us meanwhile); give
-            // such blocks straight back so they are not stranded as requested.
-            if !conn.request(now, block) {
+            // such blocks straight back so they are not stranded as requested. Blocks this peer
+            // just gave up on (timed out, rejected) go back too: the picker would otherwise hand
+            // them straight back to it (it owns their pieces) and they would never reach
+            // another peer.
+            if self.released.contains(&block) || !conn.request(now, block) {
                 self.picker.on_request_released(key, block);
             }
         }

@@ -364,6 +364,31 @@ fn choke_releases_requests_to_another_peer() {
 }
 
 #[test]
+fn timed_out_requests_go_to_another_peer() {
+    let no_endgame = PickerOptions { endgame_duplicates: 1, ..PickerOptions::default() };
+    let mut h = H::leecher(SwarmOptions { picker: no_endgame, ..options() });
+    let a = h.seed_peer(1, conn_options(false));
+    let b = h.seed_peer(2, conn_options(false));
+    h.pump(a);
+    let from_a: BTreeSet<BlockRef> = h.requests(a).into_iter().collect();
+    assert_eq!(from_a.len(), 15);
+    h.pump(b);
+    assert!(h.requests(b).is_empty());
+
+    // `a` answers nothing for the request timeout (30 s): its requests are released.
+    let later = h.t0 + Duration::from_secs(31);
+    h.conn(a).handle_timeout(later).expect("not idle yet");
+    assert_eq!(h.conn(a).outstanding_requests(), 0);
+    assert!(h.pump(a).is_empty());
+    // Only the Cancels of the timed-out requests: nothing asked of `a` again.
+    assert!(h.tx(a).iter().all(|m| matches!(m, Message::Cancel(_))));
+    assert_eq!(h.conn(a).outstanding_requests(), 0);
+    h.pump(b);
+    let from_b: BTreeSet<BlockRef> = h.requests(b).into_iter().collect();
+    assert_eq!(from_b, from_a);
+}
+
+#[test]
 fn requests_become_reads_only_when_we_unchoke() {
     let mut h = H::seeder(SwarmOptions { max_upload_slots: 1, ..options() });
     let a = h.add(1, conn_options(false));
