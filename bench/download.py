@@ -69,6 +69,8 @@ def run_quiet(cmd, **kw):
 def prepare(work, size_mib, piece_size):
     """Make (or reuse) the content and torrents; return [(layout, torrent, content path)]."""
     total = size_mib * MIB
+    # One folder per size and piece size, so alternating sizes does not remake the content.
+    work = os.path.join(work, f"data-{size_mib}m-p{piece_size}")
     layouts = [
         ("single", f"single:{total}", os.path.join(work, "single", "data.bin")),
         ("multi", "multi:" + ",".join(map(str, multi_sizes(total))), os.path.join(work, "multi", "data")),

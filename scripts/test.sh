@@ -49,4 +49,7 @@ else
     cargo test --workspace
 fi
 
+step "interop harness self-test (libtorrent, lying peer, aria2 on 127.0.0.1)"
+tests/interop/selftest.sh
+
 step "all checks passed"
