@@ -246,7 +246,11 @@ def main():
     p.add_argument("--connect", action="append", default=[], metavar="HOST:PORT")
     args = p.parse_args()
 
-    torrent = Torrent(args.torrent, args.data)
+    try:
+        torrent = Torrent(args.torrent, args.data)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+        sys.stderr.write(f"error: cannot load {args.torrent}: {e!r}\n")
+        return 2
     peer_id = b"-LY0001-" + os.urandom(12)
     peer = Peer(args, torrent, peer_id)
 
