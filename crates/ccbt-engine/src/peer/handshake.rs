@@ -21,6 +21,8 @@ pub(crate) enum HandshakeError {
     WrongInfoHash(InfoHash),
     #[error("connected to ourselves")]
     SelfConnection,
+    #[error("handshake ended early")]
+    Incomplete,
 }
 
 async fn with_timeout<T>(
@@ -41,7 +43,7 @@ pub(crate) async fn outgoing(
         stream.write_all(&Handshake::new(info_hash, our_id).to_bytes()).await?;
         let mut buf = [0u8; Handshake::LEN];
         stream.read_exact(&mut buf).await?;
-        let theirs = Handshake::decode(&buf)?.ok_or(HandshakeError::Timeout)?;
+        let theirs = Handshake::decode(&buf)?.ok_or(HandshakeError::Incomplete)?;
         if theirs.info_hash != info_hash {
             return Err(HandshakeError::WrongInfoHash(theirs.info_hash));
         }
@@ -62,7 +64,7 @@ pub(crate) async fn read_incoming_prefix(
     with_timeout(limit, async {
         let mut buf = [0u8; HandshakePrefix::LEN];
         stream.read_exact(&mut buf).await?;
-        Ok(Handshake::decode_prefix(&buf)?.ok_or(HandshakeError::Timeout)?)
+        Handshake::decode_prefix(&buf)?.ok_or(HandshakeError::Incomplete)
     })
     .await
 }

@@ -59,7 +59,7 @@ impl PeerEnd {
 pub(crate) async fn run_peer(
     shared: Arc<TorrentShared>,
     key: PeerKey,
-    mut stream: TcpStream,
+    stream: TcpStream,
     theirs: Handshake,
     mut commands: mpsc::Receiver<PeerCommand>,
 ) -> PeerEnd {
@@ -114,6 +114,9 @@ pub(crate) async fn run_peer(
                     SwarmAction::Read { block } => pending_reads.push_back(block),
                 }
             }
+            if inner.swarm.freed_requests() {
+                shared.have_watch.send_modify(|g| *g += 1);
+            }
             if useless {
                 break PeerEnd::new("both sides are seeds");
             }
@@ -149,6 +152,7 @@ pub(crate) async fn run_peer(
                         loop {
                             match decoder.decode(&mut rbuf) {
                                 Ok(Some(msg)) => {
+                                    tracing::trace!(peer = key.0, msg = %MessageSummary(&msg), "received");
                                     if let Err(e) = conn.handle_message(now, msg) {
                                         failed = Some(PeerEnd::new(e));
                                         break;
@@ -197,6 +201,8 @@ pub(crate) async fn run_peer(
         }
     };
     shared.inner.lock().expect("torrent lock poisoned").swarm.remove_peer(key);
+    // Its requests are free again: wake the other connections to pick them.
+    shared.have_watch.send_modify(|g| *g += 1);
     end
 }
 
@@ -204,5 +210,20 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+/// A one-line description of a message for per-peer tracing (no payload dumps).
+struct MessageSummary<'a>(&'a ccbt_wire::Message);
+
+impl std::fmt::Display for MessageSummary<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use ccbt_wire::Message as M;
+        match self.0 {
+            M::Bitfield(b) => write!(f, "bitfield ({} bytes)", b.len()),
+            M::Piece { piece, offset, data } => write!(f, "piece {piece}+{offset} ({} bytes)", data.len()),
+            M::Extended { id, payload } => write!(f, "extended id {id} ({} bytes)", payload.len()),
+            other => write!(f, "{other:?}"),
+        }
     }
 }

@@ -11,9 +11,6 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PeerError {
-    /// Bitfield, HaveAll or HaveNone arrived after other messages or a second time.
-    #[error("{message} is only allowed as the first message after the handshake")]
-    AvailabilityNotFirst { message: &'static str },
     /// The bitfield's length or spare bits do not match the torrent.
     #[error("invalid bitfield")]
     InvalidBitfield {

@@ -6,7 +6,7 @@ use ccbt_core::{Bitfield, BlockRef};
 /// Something the torrent must know, drained with [`PeerConn::poll_event`](super::PeerConn::poll_event).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PeerEvent {
-    /// The peer's opening bitfield (availability for the picker).
+    /// The peer's whole availability (replaces what it announced before).
     Bitfield(Bitfield),
     /// The peer has every piece (BEP 6).
     HaveAll,

@@ -17,37 +17,32 @@ impl PeerConn {
         self.last_received = self.last_received.max(now);
         let name = message_name(&msg);
         match msg {
-            // BEP 6 wants the availability message first, but real clients send other messages
-            // before it (Transmission its extension handshake, aria2 interest and allowed-fast
-            // messages), so only a Have closes the window: after a Have, a bitfield would
-            // silently overwrite what we learnt.
+            // BEP 6 wants the availability message first, but real clients do otherwise:
+            // Transmission sends its extension handshake first, aria2 sends HaveNone, Haves and
+            // later a whole Bitfield again. So an availability message is accepted at any time
+            // and replaces what we knew.
             Message::KeepAlive => {}
             Message::Port(port) => self.events.push_back(PeerEvent::Port(port)),
             Message::Extended { id, payload } => self.on_extended(id, payload)?,
-            Message::Bitfield(bytes) => self.on_bitfield(name, &bytes)?,
+            Message::Bitfield(bytes) => self.on_bitfield(&bytes)?,
             Message::HaveAll => {
                 self.require_fast(name)?;
-                self.open_availability(name)?;
                 self.peer_has = Bitfield::full(self.lengths().num_pieces());
                 self.peer_have_count = self.lengths().num_pieces();
                 self.events.push_back(PeerEvent::HaveAll);
             }
             Message::HaveNone => {
                 self.require_fast(name)?;
-                self.open_availability(name)?;
+                self.peer_has = Bitfield::new(self.lengths().num_pieces());
+                self.peer_have_count = 0;
                 self.events.push_back(PeerEvent::HaveNone);
             }
-            other => {
-                if matches!(other, Message::Have { .. }) {
-                    self.opening = false;
-                }
-                self.on_message(now, name, other)?;
-            }
+            other => self.on_message(now, name, other)?,
         }
         Ok(())
     }
 
-    /// Messages that close the opening window.
+    /// Every message but the availability ones.
     fn on_message(&mut self, now: Instant, name: &'static str, msg: Message) -> Result<(), PeerError> {
         match msg {
             Message::Choke => self.on_choke(),
@@ -123,8 +118,7 @@ impl PeerConn {
         Ok(())
     }
 
-    fn on_bitfield(&mut self, name: &'static str, bytes: &[u8]) -> Result<(), PeerError> {
-        self.open_availability(name)?;
+    fn on_bitfield(&mut self, bytes: &[u8]) -> Result<(), PeerError> {
         let bitfield = Bitfield::from_bytes(bytes, self.lengths().num_pieces())
             .map_err(|source| PeerError::InvalidBitfield { source })?;
         self.peer_have_count = bitfield.count_ones();
@@ -223,15 +217,6 @@ impl PeerConn {
     fn adapt_pipeline(&mut self, now: Instant) {
         let blocks_per_second = self.download.per_second(now) / u64::from(BLOCK_SIZE);
         self.pipeline_depth = self.clamp_depth(u32::try_from(blocks_per_second).unwrap_or(u32::MAX));
-    }
-
-    /// Accepts an availability message if the opening window is still open, and closes it.
-    fn open_availability(&mut self, name: &'static str) -> Result<(), PeerError> {
-        if !self.opening {
-            return Err(PeerError::AvailabilityNotFirst { message: name });
-        }
-        self.opening = false;
-        Ok(())
     }
 
     fn require_fast(&self, name: &'static str) -> Result<(), PeerError> {

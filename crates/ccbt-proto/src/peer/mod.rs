@@ -17,19 +17,16 @@
 //!       └────────choke()─────────┘                 └────────Choke─────────┘
 //! ```
 //!
-//! plus one *opening window* on the receive side:
-//!
-//! ```text
-//!   Opening ──Bitfield | HaveAll | HaveNone──► Open
-//!      └────any other message except KeepAlive, Extended, Port──────▲
-//! ```
+//! Availability messages (Bitfield, HaveAll, HaveNone) are accepted at any time and replace
+//! what we knew of the peer: BEP 6 wants them first, but aria2 sends HaveNone, then Haves,
+//! then a whole Bitfield again, and Transmission sends its extension handshake first.
 //!
 //! # Which message is legal when (receive side)
 //!
 //! | message | rule |
 //! |---|---|
-//! | Bitfield | only in Opening; length and spare bits checked against the torrent |
-//! | HaveAll, HaveNone | only in Opening, only with the fast extension |
+//! | Bitfield | any time, replaces the peer's availability; length and spare bits checked |
+//! | HaveAll, HaveNone | any time, replaces the peer's availability; fast extension only |
 //! | Have | valid piece index; a repeated Have is silently absorbed |
 //! | Suggest, AllowedFast | fast extension only; valid piece index |
 //! | Request | block inside its piece (else error). Refused — Reject with the fast extension, silently dropped without — when it is larger than `max_block_len`, for a piece we do not have, while we choke the peer (unless we granted the piece as allowed-fast), or when `max_peer_requests` are already queued. More refusals than `max_peer_requests` since our last unchoke is an error |
@@ -113,7 +110,6 @@ pub struct PeerConn {
     /// `peer_has.count_ones()`, kept so that `is_seed` is O(1).
     peer_have_count: u32,
     /// Whether Bitfield/HaveAll/HaveNone may still arrive.
-    opening: bool,
     peer_choking: bool,
     peer_interested: bool,
     /// Pieces the peer lets us request while it chokes us.
@@ -156,7 +152,6 @@ impl PeerConn {
         PeerConn {
             peer_has: Bitfield::new(n),
             peer_have_count: 0,
-            opening: true,
             peer_choking: true,
             peer_interested: false,
             allowed_fast: Vec::new(),

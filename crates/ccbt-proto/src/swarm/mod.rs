@@ -128,12 +128,8 @@ impl Swarm {
     /// Forgets a connection: its requests go back to the picker, its availability is removed.
     pub fn remove_peer(&mut self, key: PeerKey) {
         self.picker.on_peer_gone(key);
-        if let Some(peer) = self.peers.remove(&key) {
-            if peer.is_seed {
-                self.picker.remove_seed();
-            } else if let Some(has) = &peer.has {
-                self.picker.remove_peer_bitfield(has);
-            }
+        if let Some(mut peer) = self.peers.remove(&key) {
+            clear_availability(&mut self.picker, &mut peer);
         }
     }
 
@@ -165,22 +161,28 @@ impl Swarm {
         self.is_complete() && conn.is_seed()
     }
 
-    fn on_event(&mut self, key: PeerKey, conn: &mut PeerConn, event: PeerEvent, actions: &mut Vec<SwarmAction>) {
+    fn on_event(
+        &mut self,
+        key: PeerKey,
+        conn: &mut PeerConn,
+        event: PeerEvent,
+        actions: &mut Vec<SwarmAction>,
+    ) {
         let Some(peer) = self.peers.get_mut(&key) else { return };
         match event {
+            // A whole-availability message replaces what the peer announced before (aria2 sends
+            // HaveNone, Haves, then a Bitfield again).
             PeerEvent::Bitfield(bf) => {
-                if peer.has.is_none() && !peer.is_seed {
-                    self.picker.add_peer_bitfield(&bf);
-                    peer.has = Some(bf);
-                }
+                clear_availability(&mut self.picker, peer);
+                self.picker.add_peer_bitfield(&bf);
+                peer.has = Some(bf);
             }
             PeerEvent::HaveAll => {
-                if peer.has.is_none() && !peer.is_seed {
-                    peer.is_seed = true;
-                    self.picker.add_seed();
-                }
+                clear_availability(&mut self.picker, peer);
+                peer.is_seed = true;
+                self.picker.add_seed();
             }
-            PeerEvent::HaveNone => {}
+            PeerEvent::HaveNone => clear_availability(&mut self.picker, peer),
             PeerEvent::Have(piece) => {
                 if !peer.is_seed {
                     let has = peer.has.get_or_insert_with(|| Bitfield::new(self.lengths.num_pieces()));
@@ -247,7 +249,8 @@ impl Swarm {
         if capacity == 0 {
             return;
         }
-        let may_start = self.buffered_bytes + self.lengths.piece_length() as u64 <= self.options.max_buffered_bytes;
+        let may_start =
+            self.buffered_bytes + self.lengths.piece_length() as u64 <= self.options.max_buffered_bytes;
         self.scratch.clear();
         self.picker.pick_blocks(key, conn.peer_has(), capacity, may_start, rng, &mut self.scratch);
         for block in self.scratch.drain(..) {
@@ -324,6 +327,12 @@ impl Swarm {
         changes
     }
 
+    /// Whether the last [`Swarm::handle_conn`] gave requests back to the picker (choke, reject,
+    /// timeout): other connections, possibly idle, should be asked to pick again.
+    pub fn freed_requests(&self) -> bool {
+        !self.released.is_empty()
+    }
+
     pub fn have(&self) -> &Bitfield {
         self.picker.have()
     }
@@ -342,5 +351,15 @@ impl Swarm {
     }
     pub fn peer_count(&self) -> usize {
         self.peers.len()
+    }
+}
+
+/// Takes a peer's announced availability back out of the picker.
+fn clear_availability(picker: &mut Picker, peer: &mut SwarmPeer) {
+    if peer.is_seed {
+        picker.remove_seed();
+        peer.is_seed = false;
+    } else if let Some(has) = peer.has.take() {
+        picker.remove_peer_bitfield(&has);
     }
 }

@@ -108,19 +108,20 @@ fn have_all_and_have_none_need_fast_extension() {
 }
 
 #[test]
-fn availability_after_other_messages_is_an_error() {
-    let full = Bitfield::full(lengths().num_pieces());
+fn a_later_availability_message_replaces_the_earlier() {
+    let n = lengths().num_pieces();
+    let full = Bitfield::full(n);
     let bits = Message::Bitfield(Bytes::copy_from_slice(full.as_bytes()));
-    for (first, second, name) in [
-        (Message::Have { piece: 1 }, bits.clone(), "bitfield"),
-        (bits.clone(), bits.clone(), "bitfield"),
-        (Message::HaveNone, Message::HaveAll, "have all"),
-        (Message::HaveAll, Message::HaveNone, "have none"),
-    ] {
-        let mut h = Harness::new(options(true, false));
-        h.recv(0.0, first).unwrap();
-        assert_eq!(h.recv(0.0, second), Err(PeerError::AvailabilityNotFirst { message: name }));
-    }
+    // aria2: HaveNone, then Haves, then the whole bitfield again.
+    let mut h = Harness::new(options(true, false));
+    h.recv(0.0, Message::HaveNone).unwrap();
+    h.recv(0.0, Message::Have { piece: 1 }).unwrap();
+    assert_eq!(h.conn.peer_has().count_ones(), 1);
+    h.recv(0.0, bits).unwrap();
+    assert!(h.conn.is_seed());
+    h.recv(0.0, Message::HaveNone).unwrap();
+    assert_eq!(h.conn.peer_has().count_ones(), 0);
+    assert!(!h.conn.is_seed());
 }
 
 #[test]
