@@ -152,10 +152,7 @@ mod tests {
     #[test]
     fn from_bytes_validates() {
         assert!(Bitfield::from_bytes(&[0xff, 0xc0], 10).is_ok());
-        assert_eq!(
-            Bitfield::from_bytes(&[0xff, 0xe0], 10),
-            Err(CoreError::BitfieldSpareBits { pieces: 10 })
-        );
+        assert_eq!(Bitfield::from_bytes(&[0xff, 0xe0], 10), Err(CoreError::BitfieldSpareBits { pieces: 10 }));
         assert!(matches!(
             Bitfield::from_bytes(&[0xff], 10),
             Err(CoreError::BitfieldLength { got: 1, expected: 2, .. })

@@ -48,8 +48,8 @@ impl Lengths {
             return Err(CoreError::Geometry("torrent has no data"));
         }
         let num_pieces = total_length.div_ceil(piece_length as u64);
-        let num_pieces = u32::try_from(num_pieces)
-            .map_err(|_| CoreError::Geometry("too many pieces (more than 2^32)"))?;
+        let num_pieces =
+            u32::try_from(num_pieces).map_err(|_| CoreError::Geometry("too many pieces (more than 2^32)"))?;
         Ok(Lengths { total_length, piece_length, num_pieces })
     }
 
@@ -109,7 +109,9 @@ impl Lengths {
     /// Whether `block` is exactly one of the canonical 16 KiB blocks we request.
     pub fn is_canonical_block(&self, block: &BlockRef) -> bool {
         match self.validate_piece(block.piece) {
-            Some(p) => block.offset % BLOCK_SIZE == 0 && self.block(p, block.index_in_piece()) == Some(*block),
+            Some(p) => {
+                block.offset % BLOCK_SIZE == 0 && self.block(p, block.index_in_piece()) == Some(*block)
+            }
             None => false,
         }
     }

@@ -68,8 +68,7 @@ impl PeerId {
     /// Builds our peer id from 12 random bytes supplied by the caller (sans-IO: no RNG here).
     /// The random part is mapped to printable characters so logs and trackers show it cleanly.
     pub fn ccbt(random: [u8; 12]) -> PeerId {
-        const ALPHABET: &[u8; 64] =
-            b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_";
+        const ALPHABET: &[u8; 64] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_";
         let mut id = [0u8; 20];
         id[..8].copy_from_slice(Self::PREFIX);
         for (dst, r) in id[8..].iter_mut().zip(random) {

@@ -53,12 +53,7 @@ pub fn encode(msg: &Message, dst: &mut BytesMut) {
         dst.put_u32(0);
         return;
     };
-    if let Message::Piece {
-        piece,
-        offset,
-        data,
-    } = msg
-    {
+    if let Message::Piece { piece, offset, data } = msg {
         encode_piece_header(*piece, *offset, data.len(), dst);
         dst.put_slice(data);
         return;
@@ -105,9 +100,7 @@ pub fn encode_piece_header(piece: u32, offset: u32, data_len: usize, dst: &mut B
 /// length prefix is there. Lets a reader size its next read; it does not check any limit.
 pub fn frame_len_hint(src: &[u8]) -> Option<usize> {
     let prefix = src.first_chunk::<4>()?;
-    usize::try_from(u32::from_be_bytes(*prefix))
-        .ok()?
-        .checked_add(4)
+    usize::try_from(u32::from_be_bytes(*prefix)).ok()?.checked_add(4)
 }
 
 /// Streaming decoder of length-prefixed peer wire messages.
@@ -153,17 +146,11 @@ impl MessageDecoder {
                 return Ok(None);
             };
             let len = u32::from_be_bytes(*prefix);
-            let too_long = WireError::MessageTooLong {
-                len,
-                max: self.max_len,
-            };
+            let too_long = WireError::MessageTooLong { len, max: self.max_len };
             if len > self.max_len {
                 return Err(too_long);
             }
-            let total = usize::try_from(len)
-                .ok()
-                .and_then(|l| l.checked_add(4))
-                .ok_or(too_long)?;
+            let total = usize::try_from(len).ok().and_then(|l| l.checked_add(4)).ok_or(too_long)?;
             if src.len() < total {
                 src.reserve((total - src.len()).min(MAX_READ_AHEAD));
                 return Ok(None);
@@ -178,18 +165,11 @@ impl MessageDecoder {
 /// Reads a big-endian u32 at `at` in `payload`. Short input reads as 0, but callers only keep
 /// the value after checking the payload length.
 fn u32_at(payload: &[u8], at: usize) -> u32 {
-    payload
-        .get(at..)
-        .and_then(|b| b.first_chunk::<4>())
-        .map_or(0, |b| u32::from_be_bytes(*b))
+    payload.get(at..).and_then(|b| b.first_chunk::<4>()).map_or(0, |b| u32::from_be_bytes(*b))
 }
 
 fn block_at(payload: &[u8]) -> BlockRef {
-    BlockRef {
-        piece: u32_at(payload, 0),
-        offset: u32_at(payload, 4),
-        len: u32_at(payload, 8),
-    }
+    BlockRef { piece: u32_at(payload, 0), offset: u32_at(payload, 4), len: u32_at(payload, 8) }
 }
 
 /// What a frame holds, read from its bytes before any of them is consumed.
@@ -213,10 +193,8 @@ fn shape(body: &[u8]) -> Result<Shape, WireError> {
     let Some((&id, payload)) = body.split_first() else {
         return Ok(Shape::Fixed(Message::KeepAlive));
     };
-    let bad_len = || WireError::BadPayloadLength {
-        id,
-        len: u32::try_from(payload.len()).unwrap_or(u32::MAX),
-    };
+    let bad_len =
+        || WireError::BadPayloadLength { id, len: u32::try_from(payload.len()).unwrap_or(u32::MAX) };
     let exact = |want: usize, msg: Message| {
         if payload.len() == want {
             Ok(Shape::Fixed(msg))
@@ -231,24 +209,9 @@ fn shape(body: &[u8]) -> Result<Shape, WireError> {
         id::NOT_INTERESTED => exact(0, Message::NotInterested),
         id::HAVE_ALL => exact(0, Message::HaveAll),
         id::HAVE_NONE => exact(0, Message::HaveNone),
-        id::HAVE => exact(
-            4,
-            Message::Have {
-                piece: u32_at(payload, 0),
-            },
-        ),
-        id::SUGGEST => exact(
-            4,
-            Message::Suggest {
-                piece: u32_at(payload, 0),
-            },
-        ),
-        id::ALLOWED_FAST => exact(
-            4,
-            Message::AllowedFast {
-                piece: u32_at(payload, 0),
-            },
-        ),
+        id::HAVE => exact(4, Message::Have { piece: u32_at(payload, 0) }),
+        id::SUGGEST => exact(4, Message::Suggest { piece: u32_at(payload, 0) }),
+        id::ALLOWED_FAST => exact(4, Message::AllowedFast { piece: u32_at(payload, 0) }),
         id::REQUEST => exact(12, Message::Request(block_at(payload))),
         id::CANCEL => exact(12, Message::Cancel(block_at(payload))),
         id::REJECT => exact(12, Message::Reject(block_at(payload))),
@@ -257,10 +220,9 @@ fn shape(body: &[u8]) -> Result<Shape, WireError> {
             exact(2, Message::Port(u16::from_be_bytes(port)))
         }
         id::BITFIELD => Ok(Shape::Bitfield),
-        id::PIECE if payload.len() >= 8 => Ok(Shape::Piece {
-            piece: u32_at(payload, 0),
-            offset: u32_at(payload, 4),
-        }),
+        id::PIECE if payload.len() >= 8 => {
+            Ok(Shape::Piece { piece: u32_at(payload, 0), offset: u32_at(payload, 4) })
+        }
         id::EXTENDED => match payload.first() {
             Some(&id) => Ok(Shape::Extended { id }),
             None => Err(bad_len()),
@@ -283,15 +245,10 @@ fn decode_frame(src: &mut BytesMut, total: usize) -> Result<Option<Message>, Wir
             msg
         }
         Shape::Bitfield => Message::Bitfield(split_payload(src, total, 5)),
-        Shape::Piece { piece, offset } => Message::Piece {
-            piece,
-            offset,
-            data: split_payload(src, total, PIECE_HEADER_LEN),
-        },
-        Shape::Extended { id } => Message::Extended {
-            id,
-            payload: split_payload(src, total, 6),
-        },
+        Shape::Piece { piece, offset } => {
+            Message::Piece { piece, offset, data: split_payload(src, total, PIECE_HEADER_LEN) }
+        }
+        Shape::Extended { id } => Message::Extended { id, payload: split_payload(src, total, 6) },
         Shape::Unknown => {
             src.advance(total);
             return Ok(None);

@@ -61,11 +61,7 @@ impl Handshake {
                 *b |= mask;
             }
         }
-        Handshake {
-            reserved,
-            info_hash,
-            peer_id,
-        }
+        Handshake { reserved, info_hash, peer_id }
     }
 
     /// Whether the sender supports the BEP 10 extension protocol.
@@ -86,13 +82,7 @@ impl Handshake {
     /// The 68 bytes of this handshake.
     pub fn to_bytes(&self) -> [u8; Self::LEN] {
         let mut out = [0u8; Self::LEN];
-        let parts: [&[u8]; 5] = [
-            &[19],
-            PROTOCOL,
-            &self.reserved,
-            &self.info_hash.0,
-            &self.peer_id.0,
-        ];
+        let parts: [&[u8]; 5] = [&[19], PROTOCOL, &self.reserved, &self.info_hash.0, &self.peer_id.0];
         let mut at = 0;
         for part in parts {
             let end = at + part.len();
@@ -145,10 +135,7 @@ impl Handshake {
         let Some(info_hash) = rest.first_chunk::<20>() else {
             return Ok(None);
         };
-        Ok(Some(HandshakePrefix {
-            reserved: *reserved,
-            info_hash: InfoHash(*info_hash),
-        }))
+        Ok(Some(HandshakePrefix { reserved: *reserved, info_hash: InfoHash(*info_hash) }))
     }
 }
 
@@ -196,10 +183,7 @@ mod tests {
         assert!(h.supports_extensions());
         assert!(h.supports_fast());
         assert!(!h.supports_dht());
-        let dht = Handshake {
-            reserved: [0, 0, 0, 0, 0, 0, 0, 1],
-            ..h
-        };
+        let dht = Handshake { reserved: [0, 0, 0, 0, 0, 0, 0, 1], ..h };
         assert!(dht.supports_dht());
         assert!(!dht.supports_extensions());
         assert!(!dht.supports_fast());
@@ -209,17 +193,9 @@ mod tests {
     fn decodes_at_every_length() {
         let bytes = golden();
         for n in 0..bytes.len() {
-            assert_eq!(
-                Handshake::decode(&bytes[..n]),
-                Ok(None),
-                "prefix of {n} bytes"
-            );
+            assert_eq!(Handshake::decode(&bytes[..n]), Ok(None), "prefix of {n} bytes");
             let prefix = Handshake::decode_prefix(&bytes[..n]).unwrap();
-            assert_eq!(
-                prefix.is_some(),
-                n >= HandshakePrefix::LEN,
-                "prefix of {n} bytes"
-            );
+            assert_eq!(prefix.is_some(), n >= HandshakePrefix::LEN, "prefix of {n} bytes");
         }
         assert_eq!(Handshake::decode(&bytes), Ok(Some(sample())));
         // Trailing bytes (the first message) are left alone.
@@ -231,24 +207,16 @@ mod tests {
     #[test]
     fn prefix_matches_info_hash_before_peer_id() {
         let bytes = golden();
-        let prefix = Handshake::decode_prefix(&bytes[..HandshakePrefix::LEN])
-            .unwrap()
-            .unwrap();
+        let prefix = Handshake::decode_prefix(&bytes[..HandshakePrefix::LEN]).unwrap().unwrap();
         assert_eq!(prefix.info_hash, InfoHash([0xaa; 20]));
         assert_eq!(prefix.reserved, sample().reserved);
     }
 
     #[test]
     fn rejects_wrong_protocol_early() {
-        assert_eq!(
-            Handshake::decode(&[18]),
-            Err(WireError::BadProtocol { pstrlen: 18 })
-        );
+        assert_eq!(Handshake::decode(&[18]), Err(WireError::BadProtocol { pstrlen: 18 }));
         assert_eq!(Handshake::decode(b"\x13Bit"), Ok(None));
-        assert_eq!(
-            Handshake::decode(b"\x13BitX"),
-            Err(WireError::BadProtocol { pstrlen: 19 })
-        );
+        assert_eq!(Handshake::decode(b"\x13BitX"), Err(WireError::BadProtocol { pstrlen: 19 }));
         let mut bytes = golden();
         bytes[19] = b'X';
         assert!(Handshake::decode(&bytes).is_err());
@@ -257,10 +225,7 @@ mod tests {
 
     #[test]
     fn to_bytes_round_trips() {
-        let h = Handshake {
-            reserved: [1, 2, 3, 4, 5, 6, 7, 8],
-            ..sample()
-        };
+        let h = Handshake { reserved: [1, 2, 3, 4, 5, 6, 7, 8], ..sample() };
         assert_eq!(Handshake::decode(&h.to_bytes()), Ok(Some(h)));
     }
 }

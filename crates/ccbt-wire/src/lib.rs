@@ -11,8 +11,7 @@ mod handshake;
 mod message;
 
 pub use codec::{
-    encode, encode_piece_header, frame_len_hint, MessageDecoder, DEFAULT_MAX_FRAME,
-    PIECE_HEADER_LEN,
+    encode, encode_piece_header, frame_len_hint, MessageDecoder, DEFAULT_MAX_FRAME, PIECE_HEADER_LEN,
 };
 pub use error::WireError;
 pub use handshake::{Handshake, HandshakePrefix, PROTOCOL};

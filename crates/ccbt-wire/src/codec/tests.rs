@@ -5,11 +5,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::message_id;
 
-const B: BlockRef = BlockRef {
-    piece: 7,
-    offset: 16384,
-    len: 16384,
-};
+const B: BlockRef = BlockRef { piece: 7, offset: 16384, len: 16384 };
 
 fn every_variant() -> Vec<Message> {
     vec![
@@ -22,16 +18,8 @@ fn every_variant() -> Vec<Message> {
         Message::Bitfield(Bytes::from_static(&[0xff, 0x80])),
         Message::Bitfield(Bytes::new()),
         Message::Request(B),
-        Message::Piece {
-            piece: 3,
-            offset: 32768,
-            data: Bytes::from_static(b"hello block"),
-        },
-        Message::Piece {
-            piece: 3,
-            offset: 0,
-            data: Bytes::new(),
-        },
+        Message::Piece { piece: 3, offset: 32768, data: Bytes::from_static(b"hello block") },
+        Message::Piece { piece: 3, offset: 0, data: Bytes::new() },
         Message::Cancel(B),
         Message::Port(6881),
         Message::Suggest { piece: 9 },
@@ -39,14 +27,8 @@ fn every_variant() -> Vec<Message> {
         Message::HaveNone,
         Message::Reject(B),
         Message::AllowedFast { piece: u32::MAX },
-        Message::Extended {
-            id: 0,
-            payload: Bytes::from_static(b"d1:md6:ut_pexi1eee"),
-        },
-        Message::Extended {
-            id: 3,
-            payload: Bytes::new(),
-        },
+        Message::Extended { id: 0, payload: Bytes::from_static(b"d1:md6:ut_pexi1eee") },
+        Message::Extended { id: 3, payload: Bytes::new() },
     ]
 }
 
@@ -78,33 +60,19 @@ fn decode_chunks<'a>(
 fn golden_bytes() {
     assert_eq!(encoded(&Message::KeepAlive), [0, 0, 0, 0]);
     assert_eq!(encoded(&Message::Interested), [0, 0, 0, 1, 2]);
+    assert_eq!(encoded(&Message::Have { piece: 0x0102_0304 }), [0, 0, 0, 5, 4, 1, 2, 3, 4]);
     assert_eq!(
-        encoded(&Message::Have { piece: 0x0102_0304 }),
-        [0, 0, 0, 5, 4, 1, 2, 3, 4]
-    );
-    assert_eq!(
-        encoded(&Message::Request(BlockRef {
-            piece: 1,
-            offset: 0x4000,
-            len: 0x4000
-        })),
+        encoded(&Message::Request(BlockRef { piece: 1, offset: 0x4000, len: 0x4000 })),
         [0, 0, 0, 13, 6, 0, 0, 0, 1, 0, 0, 0x40, 0, 0, 0, 0x40, 0]
     );
     assert_eq!(encoded(&Message::Port(6881)), [0, 0, 0, 3, 9, 0x1a, 0xe1]);
     assert_eq!(encoded(&Message::HaveAll), [0, 0, 0, 1, 14]);
     assert_eq!(
-        encoded(&Message::Piece {
-            piece: 2,
-            offset: 4,
-            data: Bytes::from_static(b"ab")
-        }),
+        encoded(&Message::Piece { piece: 2, offset: 4, data: Bytes::from_static(b"ab") }),
         [0, 0, 0, 11, 7, 0, 0, 0, 2, 0, 0, 0, 4, b'a', b'b']
     );
     assert_eq!(
-        encoded(&Message::Extended {
-            id: 1,
-            payload: Bytes::from_static(b"de")
-        }),
+        encoded(&Message::Extended { id: 1, payload: Bytes::from_static(b"de") }),
         [0, 0, 0, 4, 20, 1, b'd', b'e']
     );
 }
@@ -114,10 +82,7 @@ fn every_variant_round_trips() {
     for msg in every_variant() {
         let bytes = encoded(&msg);
         assert_eq!(bytes.len(), msg.encoded_len(), "{msg:?}");
-        assert_eq!(
-            decode_chunks([&bytes[..]], DEFAULT_MAX_FRAME),
-            Ok(vec![msg])
-        );
+        assert_eq!(decode_chunks([&bytes[..]], DEFAULT_MAX_FRAME), Ok(vec![msg]));
     }
 }
 
@@ -149,17 +114,10 @@ fn concatenated_messages_at_every_split_point() {
     for msg in &all {
         bytes.extend_from_slice(&encoded(msg));
     }
-    assert_eq!(
-        decode_chunks([&bytes[..]], DEFAULT_MAX_FRAME),
-        Ok(all.clone())
-    );
+    assert_eq!(decode_chunks([&bytes[..]], DEFAULT_MAX_FRAME), Ok(all.clone()));
     for at in 0..=bytes.len() {
         let (a, b) = bytes.split_at(at);
-        assert_eq!(
-            decode_chunks([a, b], DEFAULT_MAX_FRAME),
-            Ok(all.clone()),
-            "split at {at}"
-        );
+        assert_eq!(decode_chunks([a, b], DEFAULT_MAX_FRAME), Ok(all.clone()), "split at {at}");
     }
 }
 
@@ -179,17 +137,11 @@ fn decoder_consumes_exactly_one_frame() {
 
 #[test]
 fn piece_data_is_zero_copy() {
-    let msg = Message::Piece {
-        piece: 1,
-        offset: 0,
-        data: Bytes::from(vec![9u8; 16384]),
-    };
+    let msg = Message::Piece { piece: 1, offset: 0, data: Bytes::from(vec![9u8; 16384]) };
     let mut buf = BytesMut::from(&encoded(&msg)[..]);
     let base = buf.as_ptr() as usize;
     let got = MessageDecoder::default().decode(&mut buf).unwrap().unwrap();
-    let Message::Piece { data, .. } = &got else {
-        panic!("not a piece: {got:?}")
-    };
+    let Message::Piece { data, .. } = &got else { panic!("not a piece: {got:?}") };
     assert_eq!(data.as_ptr() as usize, base + PIECE_HEADER_LEN);
     assert_eq!(got, msg);
 }
@@ -201,14 +153,7 @@ fn piece_header_matches_full_encoding() {
     encode_piece_header(5, 16384, data.len(), &mut buf);
     assert_eq!(buf.len(), PIECE_HEADER_LEN);
     buf.put_slice(&data);
-    assert_eq!(
-        &buf[..],
-        &encoded(&Message::Piece {
-            piece: 5,
-            offset: 16384,
-            data
-        })[..]
-    );
+    assert_eq!(&buf[..], &encoded(&Message::Piece { piece: 5, offset: 16384, data })[..]);
 }
 
 #[test]
@@ -217,19 +162,10 @@ fn too_long_frame_rejected_before_payload() {
     let mut buf = BytesMut::from(&[0u8, 0, 0][..]);
     assert_eq!(dec.decode(&mut buf), Ok(None));
     buf.put_u8(101);
-    assert_eq!(
-        dec.decode(&mut buf),
-        Err(WireError::MessageTooLong { len: 101, max: 100 })
-    );
+    assert_eq!(dec.decode(&mut buf), Err(WireError::MessageTooLong { len: 101, max: 100 }));
     let mut huge = BytesMut::from(&[0xffu8, 0xff, 0xff, 0xff][..]);
     let err = MessageDecoder::default().decode(&mut huge);
-    assert_eq!(
-        err,
-        Err(WireError::MessageTooLong {
-            len: u32::MAX,
-            max: DEFAULT_MAX_FRAME
-        })
-    );
+    assert_eq!(err, Err(WireError::MessageTooLong { len: u32::MAX, max: DEFAULT_MAX_FRAME }));
     // No room was reserved for the refused frame.
     assert!(huge.capacity() < 1024);
     // Exactly at the limit is fine.
@@ -277,14 +213,7 @@ fn bad_payload_lengths() {
             buf.put_bytes(0, len);
             let before = buf.clone();
             let got = MessageDecoder::default().decode(&mut buf);
-            assert_eq!(
-                got,
-                Err(WireError::BadPayloadLength {
-                    id,
-                    len: len as u32
-                }),
-                "id {id}"
-            );
+            assert_eq!(got, Err(WireError::BadPayloadLength { id, len: len as u32 }), "id {id}");
             assert_eq!(buf, before, "an error consumes nothing");
         }
     }
@@ -300,30 +229,17 @@ fn unknown_ids_are_skipped() {
     bytes.extend_from_slice(&encoded(&Message::HaveNone));
     for at in 0..=bytes.len() {
         let (a, b) = bytes.split_at(at);
-        assert_eq!(
-            decode_chunks([a, b], DEFAULT_MAX_FRAME),
-            Ok(vec![Message::HaveNone])
-        );
+        assert_eq!(decode_chunks([a, b], DEFAULT_MAX_FRAME), Ok(vec![Message::HaveNone]));
     }
     // Only unknown frames: consumed, nothing returned.
-    assert_eq!(
-        decode_chunks([&[0u8, 0, 0, 2, 99, 0][..]], DEFAULT_MAX_FRAME),
-        Ok(vec![])
-    );
+    assert_eq!(decode_chunks([&[0u8, 0, 0, 2, 99, 0][..]], DEFAULT_MAX_FRAME), Ok(vec![]));
 }
 
 #[test]
 fn keep_alives_between_messages() {
     let bytes = [0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0];
     let got = decode_chunks(bytes.chunks(1), DEFAULT_MAX_FRAME);
-    assert_eq!(
-        got,
-        Ok(vec![
-            Message::KeepAlive,
-            Message::Unchoke,
-            Message::KeepAlive
-        ])
-    );
+    assert_eq!(got, Ok(vec![Message::KeepAlive, Message::Unchoke, Message::KeepAlive]));
 }
 
 #[test]
@@ -362,13 +278,8 @@ fn arb_message() -> impl Strategy<Value = Message> {
         arb_block().prop_map(Message::Cancel),
         arb_block().prop_map(Message::Reject),
         arb_bytes(64).prop_map(Message::Bitfield),
-        (any::<u32>(), any::<u32>(), arb_bytes(300)).prop_map(|(piece, offset, data)| {
-            Message::Piece {
-                piece,
-                offset,
-                data,
-            }
-        }),
+        (any::<u32>(), any::<u32>(), arb_bytes(300))
+            .prop_map(|(piece, offset, data)| { Message::Piece { piece, offset, data } }),
         (any::<u8>(), arb_bytes(100)).prop_map(|(id, payload)| Message::Extended { id, payload }),
     ]
 }

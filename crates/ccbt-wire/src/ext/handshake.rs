@@ -39,11 +39,7 @@ impl ExtHandshake {
     /// The id the sender assigned to extension `name`, or `None` if it does not support it (or
     /// disabled it with id 0).
     pub fn extension_id(&self, name: &str) -> Option<u8> {
-        self.m
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|&(_, id)| id)
-            .filter(|&id| id != 0)
+        self.m.iter().find(|(n, _)| n == name).map(|&(_, id)| id).filter(|&id| id != 0)
     }
 
     /// The bencoded dictionary, keys sorted, ready to be sent as extended message 0.
@@ -74,28 +70,20 @@ impl ExtHandshake {
     /// Decodes the payload of extended message 0. Fails only if the payload is not a bencoded
     /// dictionary; bytes after the dictionary are ignored.
     pub fn decode(payload: &[u8]) -> Result<ExtHandshake, WireError> {
-        let (value, _) =
-            ccbt_bencode::decode_prefix(payload).map_err(|e| WireError::ExtHandshakeBencode {
-                reason: e.to_string(),
-            })?;
+        let (value, _) = ccbt_bencode::decode_prefix(payload)
+            .map_err(|e| WireError::ExtHandshakeBencode { reason: e.to_string() })?;
         let Value::Dict(dict) = value else {
             return Err(WireError::ExtHandshakeNotDict);
         };
         let int = |key: &[u8]| dict.get(key).and_then(Value::as_int);
         Ok(ExtHandshake {
-            m: dict
-                .get(b"m")
-                .and_then(Value::as_dict)
-                .map(extensions)
-                .unwrap_or_default(),
+            m: dict.get(b"m").and_then(Value::as_dict).map(extensions).unwrap_or_default(),
             v: dict
                 .get(b"v")
                 .and_then(Value::as_bytes)
                 .map(|v| String::from_utf8_lossy(v).into_owned())
                 .filter(|v| v.len() <= MAX_NAME_LEN),
-            p: int(b"p")
-                .and_then(|p| u16::try_from(p).ok())
-                .filter(|&p| p != 0),
+            p: int(b"p").and_then(|p| u16::try_from(p).ok()).filter(|&p| p != 0),
             reqq: int(b"reqq").and_then(|r| u32::try_from(r).ok()),
             metadata_size: int(b"metadata_size").and_then(|s| u64::try_from(s).ok()),
             yourip: dict
@@ -111,9 +99,7 @@ impl ExtHandshake {
 fn extensions(m: &Dict<'_>) -> Vec<(String, u8)> {
     m.iter()
         .filter_map(|(name, id)| {
-            let name = std::str::from_utf8(name)
-                .ok()
-                .filter(|n| n.len() <= MAX_NAME_LEN)?;
+            let name = std::str::from_utf8(name).ok().filter(|n| n.len() <= MAX_NAME_LEN)?;
             let id = u8::try_from(id.as_int()?).ok()?;
             Some((name.to_owned(), id))
         })
@@ -162,13 +148,7 @@ mod tests {
         assert_eq!(&h.encode()[..], golden);
         let back = ExtHandshake::decode(golden).unwrap();
         assert_eq!(back.m, vec![(UT_METADATA.into(), 2), (UT_PEX.into(), 1)]);
-        assert_eq!(
-            ExtHandshake {
-                m: h.m.clone(),
-                ..back
-            },
-            h
-        );
+        assert_eq!(ExtHandshake { m: h.m.clone(), ..back }, h);
     }
 
     #[test]
@@ -182,10 +162,7 @@ mod tests {
             yourip: Some(vec![0; 16]),
         };
         assert_eq!(ExtHandshake::decode(&h.encode()), Ok(h));
-        assert_eq!(
-            ExtHandshake::decode(&ExtHandshake::default().encode()),
-            Ok(Default::default())
-        );
+        assert_eq!(ExtHandshake::decode(&ExtHandshake::default().encode()), Ok(Default::default()));
     }
 
     #[test]
@@ -200,13 +177,7 @@ mod tests {
         let payload = b"d1:md3:badi256e3:negi-1e3:str1:x2:oki3ee13:metadata_size2:no\
             1:pi70000e4:reqqi-5e1:vi3e6:yourip3:abce";
         let h = ExtHandshake::decode(payload).unwrap();
-        assert_eq!(
-            h,
-            ExtHandshake {
-                m: vec![("ok".into(), 3)],
-                ..Default::default()
-            }
-        );
+        assert_eq!(h, ExtHandshake { m: vec![("ok".into(), 3)], ..Default::default() });
         let h = ExtHandshake::decode(b"d1:m2:xxe").unwrap();
         assert_eq!(h, ExtHandshake::default());
         assert_eq!(ExtHandshake::decode(b"de"), Ok(ExtHandshake::default()));
@@ -214,19 +185,10 @@ mod tests {
 
     #[test]
     fn rejects_non_dict_payloads() {
-        assert_eq!(
-            ExtHandshake::decode(b"li1ee"),
-            Err(WireError::ExtHandshakeNotDict)
-        );
-        assert_eq!(
-            ExtHandshake::decode(b"i1e"),
-            Err(WireError::ExtHandshakeNotDict)
-        );
+        assert_eq!(ExtHandshake::decode(b"li1ee"), Err(WireError::ExtHandshakeNotDict));
+        assert_eq!(ExtHandshake::decode(b"i1e"), Err(WireError::ExtHandshakeNotDict));
         for bad in [&b""[..], b"d1:m", b"garbage", b"d1:mi1e1:mi2ee"] {
-            assert!(matches!(
-                ExtHandshake::decode(bad),
-                Err(WireError::ExtHandshakeBencode { .. })
-            ));
+            assert!(matches!(ExtHandshake::decode(bad), Err(WireError::ExtHandshakeBencode { .. })));
         }
     }
 
