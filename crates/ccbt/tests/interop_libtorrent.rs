@@ -1,0 +1,171 @@
+//! ccbt against libtorrent 2.0 (Debian's python3-libtorrent through tests/interop/*.py):
+//! downloading from a libtorrent seeder (v1 and hybrid torrents made by libtorrent), seeding to
+//! a libtorrent leecher, and libtorrent accepting torrents made by `ccbt create`.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{
+    assert_same_tree, ccbt_create, ccbt_download, ccbt_info, ccbt_seed, info_field, interop, interop_dir,
+    lt_info_hash, lt_make_torrent, lt_seed, run_with_timeout, work_dir, write_file, write_tree, Kind, Peer,
+    Tool, GRACE, LT_PYTHON, ODD_LAYOUT, TRANSFER,
+};
+
+fn stop(peer: &mut Peer, what: &str) {
+    let (status, clean) = peer.proc.terminate(GRACE);
+    assert!(clean && status.success(), "{what} did not stop cleanly: {status}\n{}", peer.proc.logs());
+}
+
+/// Content for a test: `W/src/single.bin` or `W/src/data/...`; returns the content path.
+fn content(w: &Path, multi: bool, seed: u64) -> PathBuf {
+    if multi {
+        write_tree(&w.join("src/data"), ODD_LAYOUT, seed)
+    } else {
+        let file = w.join("src/single.bin");
+        write_file(&file, seed, 3 * 1024 * 1024 + 4321);
+        file
+    }
+}
+
+/// libtorrent makes the torrent and seeds it; ccbt downloads it.
+fn download_from_lt(test: &str, multi: bool, kind: Kind, piece: u32) {
+    if !interop(test, &[Tool::Libtorrent]) {
+        return;
+    }
+    let work = work_dir();
+    let w = work.path();
+    let content = content(w, multi, 31);
+    let torrent = w.join("t.torrent");
+    lt_make_torrent(&content, &torrent, piece, kind);
+    // ccbt and libtorrent agree on what the torrent is.
+    let info = ccbt_info(&torrent);
+    assert_eq!(
+        info_field(&info, "info hash:"),
+        lt_info_hash(&torrent),
+        "info hash differs from libtorrent's"
+    );
+    let hybrid = matches!(kind, Kind::Hybrid);
+    assert_eq!(info_field(&info, "hybrid v1+v2:"), if hybrid { "yes" } else { "no" });
+
+    let mut seed = lt_seed(w, "lt_seed", &torrent, &w.join("src"), &[], &[]);
+    let out = w.join("out");
+    let done = ccbt_download(w, "ccbt-download", &torrent, &out, &[seed.addr()]);
+    done.assert_success("ccbt download from libtorrent");
+    let name = content.file_name().unwrap();
+    // Exactly the content's files: BEP 47 padding files of a hybrid torrent are not written.
+    assert_same_tree(&content, &out.join(name));
+    stop(&mut seed, "lt_seed");
+}
+
+#[test]
+fn download_single_file_v1_from_libtorrent() {
+    download_from_lt("download_single_file_v1_from_libtorrent", false, Kind::V1, 32 * 1024);
+}
+
+#[test]
+fn download_multi_file_v1_from_libtorrent() {
+    download_from_lt("download_multi_file_v1_from_libtorrent", true, Kind::V1, 16 * 1024);
+}
+
+#[test]
+fn download_multi_file_hybrid_from_libtorrent() {
+    download_from_lt("download_multi_file_hybrid_from_libtorrent", true, Kind::Hybrid, 32 * 1024);
+}
+
+#[test]
+fn download_single_file_hybrid_from_libtorrent() {
+    download_from_lt("download_single_file_hybrid_from_libtorrent", false, Kind::Hybrid, 64 * 1024);
+}
+
+/// ccbt seeds; libtorrent's leecher downloads.
+fn seed_to_lt(w: &Path, torrent: &Path, content: &Path) {
+    let mut seed = ccbt_seed(w, "ccbt-seed", torrent, &w.join("src"), &[]);
+    let out = w.join("out");
+    let done = run_with_timeout(
+        "lt_leech",
+        Command::new(LT_PYTHON)
+            .arg(interop_dir().join("lt_leech.py"))
+            .arg("--torrent")
+            .arg(torrent)
+            .arg("--out")
+            .arg(&out)
+            .args(["--port", "0", "--peer", &seed.addr(), "--timeout", &TRANSFER.as_secs().to_string()]),
+        w,
+        TRANSFER + GRACE,
+    );
+    done.assert_success("lt_leech from a ccbt seed");
+    assert!(done.stdout.contains("DONE"), "{}", done.describe());
+    assert!(!done.stderr.contains("HASH_FAILED"), "ccbt served bad data:\n{}", done.describe());
+    assert_same_tree(content, &out.join(content.file_name().unwrap()));
+    stop(&mut seed, "ccbt seed");
+}
+
+#[test]
+fn libtorrent_downloads_from_ccbt_seed() {
+    if !interop("libtorrent_downloads_from_ccbt_seed", &[Tool::Libtorrent]) {
+        return;
+    }
+    let work = work_dir();
+    let w = work.path();
+    let content = content(w, true, 32);
+    let torrent = w.join("t.torrent");
+    lt_make_torrent(&content, &torrent, 32 * 1024, Kind::V1);
+    seed_to_lt(w, &torrent, &content);
+}
+
+#[test]
+fn libtorrent_downloads_hybrid_from_ccbt_seed() {
+    if !interop("libtorrent_downloads_hybrid_from_ccbt_seed", &[Tool::Libtorrent]) {
+        return;
+    }
+    let work = work_dir();
+    let w = work.path();
+    let content = content(w, true, 35);
+    let torrent = w.join("t.torrent");
+    lt_make_torrent(&content, &torrent, 16 * 1024, Kind::Hybrid);
+    seed_to_lt(w, &torrent, &content);
+}
+
+/// A torrent from `ccbt create` has the same info hash in libtorrent, and libtorrent can
+/// download it from ccbt.
+fn ccbt_created(test: &str, multi: bool, piece: u32) {
+    if !interop(test, &[Tool::Libtorrent]) {
+        return;
+    }
+    let work = work_dir();
+    let w = work.path();
+    let content = content(w, multi, 33);
+    let torrent = w.join("t.torrent");
+    let created = ccbt_create(&content, &torrent, piece, &["--comment", "made by ccbt"]);
+    let ours = info_field(&ccbt_info(&torrent), "info hash:");
+    assert_eq!(lt_info_hash(&torrent), ours, "libtorrent computes another info hash");
+    assert!(created.contains(&ours), "{created}");
+    let lt_view = Command::new(LT_PYTHON)
+        .args([
+            "-c",
+            "import sys, libtorrent as lt; t = lt.torrent_info(sys.argv[1]); \
+             print(t.name(), t.num_files(), t.total_size(), t.piece_length(), t.num_pieces())",
+        ])
+        .arg(&torrent)
+        .output()
+        .expect("run libtorrent");
+    let lt_view = String::from_utf8_lossy(&lt_view.stdout);
+    let total: u64 = if multi { ODD_LAYOUT.iter().map(|(_, n)| n).sum() } else { 3 * 1024 * 1024 + 4321 };
+    let files = if multi { ODD_LAYOUT.len() } else { 1 };
+    let pieces = total.div_ceil(u64::from(piece));
+    let name = content.file_name().unwrap().to_str().unwrap();
+    assert_eq!(lt_view.trim(), format!("{name} {files} {total} {piece} {pieces}"), "libtorrent's view");
+    seed_to_lt(w, &torrent, &content);
+}
+
+#[test]
+fn ccbt_created_multi_file_torrent_works_in_libtorrent() {
+    ccbt_created("ccbt_created_multi_file_torrent_works_in_libtorrent", true, 16 * 1024);
+}
+
+#[test]
+fn ccbt_created_single_file_torrent_works_in_libtorrent() {
+    ccbt_created("ccbt_created_single_file_torrent_works_in_libtorrent", false, 64 * 1024);
+}
