@@ -48,7 +48,7 @@ pub struct SessionOptions {
     /// Threads hashing and writing pieces (`hash_workers`, default: CPU count, at most 4).
     pub hash_workers: usize,
     /// Memory budget in KiB for pieces being downloaded or waiting for hashing
-    /// (`max_buffered_kib`, default 32768): beyond it no new piece is started (back-pressure).
+    /// (`max_buffered_kib`, default 16384): beyond it no new piece is started (back-pressure).
     pub max_buffered_kib: u32,
     // [strategy]
     /// `rarest_first`, `sequential` or `round_robin` (`piece_selection`).
@@ -84,7 +84,7 @@ impl Default for SessionOptions {
             write_batch_kib: 1024,
             use_mmap: true,
             hash_workers: default_hash_workers(),
-            max_buffered_kib: 32 * 1024,
+            max_buffered_kib: 16 * 1024,
             piece_selection: PieceSelection::RarestFirst,
             endgame_duplicates: 2,
             endgame_threshold: 0,
