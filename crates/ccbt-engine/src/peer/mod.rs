@@ -33,8 +33,13 @@ pub(crate) enum PeerCommand {
 /// endgame cancels); a full channel drops a cancel, which only costs a duplicate block.
 pub(crate) const PEER_COMMAND_CAPACITY: usize = 64;
 
-/// Upload reads from storage in flight per connection: bounds the memory a greedy peer can pin.
-const MAX_READS_IN_FLIGHT: usize = 8;
+/// Upload reads go to the blocking pool in batches of up to this many blocks (one task per batch
+/// instead of one per block), with at most `MAX_READ_BATCHES` batches in flight per connection:
+/// together they bound the memory a greedy peer can pin (here 2 x 32 x 16 KiB).
+const READ_BATCH: usize = 32;
+const MAX_READ_BATCHES: usize = 2;
+
+type ReadBatch = Vec<(BlockRef, Result<Bytes, ccbt_storage::StorageError>)>;
 
 /// Read buffer growth step; blocks are split off it without copying.
 const READ_CHUNK: usize = 256 * 1024;
@@ -86,7 +91,7 @@ pub(crate) async fn run_peer(
     let mut decoder = MessageDecoder::new(ccbt_wire::DEFAULT_MAX_FRAME);
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(64 * 1024);
-    let mut reads: JoinSet<(BlockRef, Result<Bytes, ccbt_storage::StorageError>)> = JoinSet::new();
+    let mut reads: JoinSet<ReadBatch> = JoinSet::new();
     let mut pending_reads: std::collections::VecDeque<BlockRef> = Default::default();
     let mut actions = Vec::new();
     let mut last_down = 0u64;
@@ -126,11 +131,20 @@ pub(crate) async fn run_peer(
         shared.counters.add_up(stats.uploaded - last_up);
         last_down = stats.downloaded;
         last_up = stats.uploaded;
-        while reads.len() < MAX_READS_IN_FLIGHT {
-            let Some(block) = pending_reads.pop_front() else { break };
+        while reads.len() < MAX_READ_BATCHES && !pending_reads.is_empty() {
+            let n = pending_reads.len().min(READ_BATCH);
+            let batch: Vec<BlockRef> = pending_reads.drain(..n).collect();
             let storage = shared.storage.clone();
-            let offset = block.piece as u64 * shared.lengths.piece_length() as u64 + block.offset as u64;
-            reads.spawn_blocking(move || (block, storage.read(offset, block.len as usize)));
+            let piece_length = shared.lengths.piece_length() as u64;
+            reads.spawn_blocking(move || {
+                batch
+                    .into_iter()
+                    .map(|b| {
+                        let offset = b.piece as u64 * piece_length + b.offset as u64;
+                        (b, storage.read(offset, b.len as usize))
+                    })
+                    .collect()
+            });
         }
         while let Some(msg) = conn.poll_transmit() {
             ccbt_wire::encode(&msg, &mut wbuf);
@@ -191,8 +205,18 @@ pub(crate) async fn run_peer(
                 have_generation.borrow_and_update();
             }
             Some(done) = reads.join_next(), if !reads.is_empty() => match done {
-                Ok((block, Ok(data))) => conn.serve_block(block, data),
-                Ok((_, Err(e))) => break PeerEnd::new(format!("cannot read a block to upload: {e}")),
+                Ok(batch) => {
+                    for (block, data) in batch {
+                        match data {
+                            Ok(data) => conn.serve_block(block, data),
+                            Err(e) => {
+                                // Our storage, not the peer, failed: refuse this block only.
+                                tracing::warn!(error = %e, "cannot read a block to upload");
+                                conn.reject_request(block);
+                            }
+                        }
+                    }
+                }
                 Err(e) => break PeerEnd::new(format!("upload read task failed: {e}")),
             },
             _ = sleep_until(deadline) => {
