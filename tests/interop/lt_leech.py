@@ -13,36 +13,59 @@ import sys
 import time
 
 from ltcommon import StopFlag, lt, log_alert, make_session, parse_hostport, wait_listening
+from ltdiscovery import PeerPrinter, magnet_params, set_trackers, tracker_settings
 
 NAME = "lt_leech"
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--torrent", required=True, help=".torrent file to download")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--torrent", help=".torrent file to download")
+    src.add_argument("--magnet", metavar="URI",
+                     help="magnet link to download (metadata fetched from peers, ut_metadata)")
     p.add_argument("--out", required=True, help="directory to download into")
     p.add_argument("--port", type=int, required=True, help="TCP listen port on 127.0.0.1 (0 = any)")
     p.add_argument("--peer", action="append", default=[], metavar="HOST:PORT")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds before giving up")
     p.add_argument("--verbose", action="store_true", help="log every alert to stderr")
+    p.add_argument("--tracker", action="append", default=[], metavar="URL",
+                   help="announce here instead of the torrent's own trackers (repeatable)")
+    p.add_argument("--reannounce", type=float, default=0, metavar="SECS",
+                   help="force a tracker re-announce every SECS, ignoring the tracker's interval")
+    p.add_argument("--print-peers", type=float, default=0, metavar="SECS",
+                   help="print 'PEERS t=.. n=.. ip:port(flags)...' to stdout every SECS")
+    p.add_argument("--download-limit", type=int, default=0, metavar="BYTES",
+                   help="per-torrent download limit in bytes/s (0 = unlimited); applies to loopback")
+    p.add_argument("--keep-seeding", action="store_true",
+                   help="after DONE keep running (seeding) until SIGTERM, then exit 0")
     args = p.parse_args()
 
     stop = StopFlag()
     peers = [parse_hostport(x) for x in args.peer]
-    ti = lt.torrent_info(args.torrent)
     os.makedirs(args.out, exist_ok=True)
     ses = make_session(args.port)
+    if args.tracker or args.magnet:
+        ses.apply_settings(tracker_settings())
     wait_listening(ses)
 
-    atp = lt.add_torrent_params()
-    atp.ti = ti
+    if args.magnet:
+        atp = magnet_params(args.magnet)
+    else:
+        atp = lt.add_torrent_params()
+        atp.ti = lt.torrent_info(args.torrent)
     atp.save_path = os.path.abspath(args.out)
     flags = lt.torrent_flags.default_flags & ~lt.torrent_flags.auto_managed
     atp.flags = flags & ~lt.torrent_flags.paused
+    set_trackers(atp, args.tracker)
     start = time.monotonic()
     h = ses.add_torrent(atp)
+    if args.download_limit > 0:
+        h.set_download_limit(args.download_limit)
     for host, port in peers:
         h.connect_peer((host, port), 0)
+    printer = PeerPrinter(args.print_peers, start)
+    last_announce = start
 
     hash_failures = 0
     last_error = ""
@@ -56,6 +79,8 @@ def main():
             h.flush_cache()
             sys.stdout.write(f"DONE {elapsed:.3f}\n")
             sys.stdout.flush()
+            if args.keep_seeding:
+                return keep_seeding(ses, h, stop, printer, args.verbose)
             return 0
         if st.errc.value() != 0:
             sys.stderr.write(f"{NAME}: torrent error: {st.errc.message()}\n")
@@ -76,6 +101,10 @@ def main():
             last_redial = now
             for host, port in peers:
                 h.connect_peer((host, port), 0)
+        printer.tick(h)
+        if args.reannounce > 0 and now - last_announce > args.reannounce:
+            last_announce = now
+            h.force_reannounce(0, -1, lt.reannounce_flags_t.ignore_min_interval)
         ses.wait_for_alert(100)
         for a in ses.pop_alerts():
             if isinstance(a, lt.hash_failed_alert):
@@ -90,6 +119,17 @@ def main():
                 last_error = a.message()
                 log_alert(a, NAME)
         sys.stderr.flush()
+
+
+def keep_seeding(ses, h, stop, printer, verbose):
+    """Serve the completed torrent until SIGTERM/SIGINT (a third peer for PEX and DHT tests)."""
+    while not stop.stop:
+        printer.tick(h)
+        ses.wait_for_alert(200)
+        for a in ses.pop_alerts():
+            if verbose or a.category() & lt.alert.category_t.error_notification:
+                log_alert(a, NAME)
+    return 0
 
 
 if __name__ == "__main__":

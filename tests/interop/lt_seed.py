@@ -12,6 +12,7 @@ import sys
 import time
 
 from ltcommon import StopFlag, lt, log_alert, make_session, parse_hostport, wait_listening
+from ltdiscovery import PeerPrinter, set_trackers, tracker_settings
 
 NAME = "lt_seed"
 
@@ -28,12 +29,20 @@ def main():
     p.add_argument("--recheck", action="store_true",
                    help="hash-check the data before seeding instead of trusting it (seed_mode)")
     p.add_argument("--verbose", action="store_true", help="log every alert to stderr")
+    p.add_argument("--tracker", action="append", default=[], metavar="URL",
+                   help="announce here instead of the torrent's own trackers (repeatable)")
+    p.add_argument("--reannounce", type=float, default=0, metavar="SECS",
+                   help="force a tracker re-announce every SECS, ignoring the tracker's interval")
+    p.add_argument("--print-peers", type=float, default=0, metavar="SECS",
+                   help="print 'PEERS t=.. n=.. ip:port(flags)...' to stdout every SECS")
     args = p.parse_args()
 
     stop = StopFlag()
     connects = [parse_hostport(c) for c in args.connect]
     ti = lt.torrent_info(args.torrent)
     ses = make_session(args.port)
+    if args.tracker:
+        ses.apply_settings(tracker_settings())
     port = wait_listening(ses)
 
     atp = lt.add_torrent_params()
@@ -45,6 +54,7 @@ def main():
         # seed_mode trusts the files and only hashes a piece when it is first requested.
         flags |= lt.torrent_flags.seed_mode
     atp.flags = flags
+    set_trackers(atp, args.tracker)
     h = ses.add_torrent(atp)
     if args.upload_limit > 0:
         # A per-torrent limit applies to every peer of the torrent, local ones included.
@@ -82,8 +92,14 @@ def main():
         sys.stdout.flush()
 
     last_redial = time.monotonic()
+    last_announce = last_redial
+    printer = PeerPrinter(args.print_peers, last_redial)
     while not stop.stop:
         ses.wait_for_alert(200)
+        printer.tick(h)
+        if args.reannounce > 0 and time.monotonic() - last_announce > args.reannounce:
+            last_announce = time.monotonic()
+            h.force_reannounce(0, -1, lt.reannounce_flags_t.ignore_min_interval)
         for a in ses.pop_alerts():
             if args.verbose or a.category() & lt.alert.category_t.error_notification:
                 log_alert(a, NAME)
