@@ -3,6 +3,7 @@
 //!
 //! The CLI, the daemon and the dashboard are all built on this API.
 
+mod budget;
 mod error;
 mod listener;
 mod options;

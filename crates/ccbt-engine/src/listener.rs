@@ -47,6 +47,10 @@ pub(crate) async fn run(listener: TcpListener, session: Weak<SessionInner>) {
         };
         let Some(inner) = session.upgrade() else { return };
         let limit = inner.options().connection_timeout;
+        let Some(permit) = inner.budget.try_acquire() else {
+            tracing::debug!(%addr, "incoming connection refused: max_global_peers reached");
+            continue;
+        };
         let session = session.clone();
         drop(inner);
         tokio::spawn(async move {
@@ -61,7 +65,7 @@ pub(crate) async fn run(listener: TcpListener, session: Weak<SessionInner>) {
                 tracing::debug!(%addr, info_hash = %prefix.info_hash, "incoming peer wants an unknown torrent");
                 return;
             };
-            accept_incoming(torrent, stream, addr, prefix);
+            accept_incoming(torrent, stream, addr, prefix, permit);
         });
     }
 }

@@ -60,6 +60,51 @@ pub struct SessionOptions {
     pub endgame_threshold: u32,
     /// Hash failures after which a peer is banned (`max_hash_failures`, default 3).
     pub max_hash_failures: u32,
+    // [network], connection management
+    /// Connections across all torrents (`max_global_peers`, default 200).
+    pub max_global_peers: usize,
+    /// New outgoing connection attempts per second across the session (`max_connects_per_sec`, 20).
+    pub max_connects_per_sec: u32,
+    /// Peer addresses remembered per torrent as connection candidates (`max_peer_candidates`, 1000).
+    pub max_peer_candidates: usize,
+    // [discovery]
+    /// Announce to HTTP(S) trackers (`enable_http_trackers`, default true).
+    pub enable_http_trackers: bool,
+    /// Announce to UDP trackers, BEP 15 (`enable_udp_trackers`, default true).
+    pub enable_udp_trackers: bool,
+    /// Kademlia DHT, BEP 5 (`enable_dht`, default true). Never used for private torrents.
+    pub enable_dht: bool,
+    /// UDP port of the DHT node (`dht_port`, default 6881; the next free port is used when it is
+    /// taken).
+    pub dht_port: u16,
+    /// `host:port` of DHT routers used when the routing table is empty (`dht_bootstrap_nodes`).
+    pub dht_bootstrap_nodes: Vec<String>,
+    /// Peer exchange, BEP 11 (`enable_pex`, default true). Never used for private torrents.
+    pub enable_pex: bool,
+    /// Largest metadata (info dictionary) accepted from peers for magnet links, in KiB
+    /// (`max_metadata_kib`, default 16384).
+    pub max_metadata_kib: u32,
+    /// Folder for state kept across runs: the DHT routing table, .torrent files of magnet
+    /// downloads (`state_dir`, default `$XDG_STATE_HOME/ccbt` or `~/.local/state/ccbt`).
+    pub state_dir: PathBuf,
+}
+
+/// The well-known public DHT routers (as in libtorrent and Transmission).
+pub const DEFAULT_DHT_BOOTSTRAP: &[&str] = &[
+    "router.bittorrent.com:6881",
+    "dht.transmissionbt.com:6881",
+    "router.utorrent.com:6881",
+    "dht.libtorrent.org:25401",
+];
+
+fn default_state_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("ccbt");
+    }
+    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/state/ccbt"),
+        None => PathBuf::from(".ccbt-state"),
+    }
 }
 
 fn default_hash_workers() -> usize {
@@ -89,6 +134,17 @@ impl Default for SessionOptions {
             endgame_duplicates: 2,
             endgame_threshold: 0,
             max_hash_failures: 3,
+            max_global_peers: 200,
+            max_connects_per_sec: 20,
+            max_peer_candidates: 1000,
+            enable_http_trackers: true,
+            enable_udp_trackers: true,
+            enable_dht: true,
+            dht_port: 6881,
+            dht_bootstrap_nodes: DEFAULT_DHT_BOOTSTRAP.iter().map(|s| s.to_string()).collect(),
+            enable_pex: true,
+            max_metadata_kib: 16 * 1024,
+            state_dir: default_state_dir(),
         }
     }
 }
@@ -117,6 +173,18 @@ impl SessionOptions {
         }
         if self.max_buffered_kib < 1024 {
             return bad("max_buffered_kib", "must be at least 1024");
+        }
+        if self.max_global_peers == 0 {
+            return bad("max_global_peers", "must be at least 1");
+        }
+        if self.max_connects_per_sec == 0 {
+            return bad("max_connects_per_sec", "must be at least 1");
+        }
+        if !(16..=100_000).contains(&self.max_peer_candidates) {
+            return bad("max_peer_candidates", "must be between 16 and 100000");
+        }
+        if !(16..=256 * 1024).contains(&self.max_metadata_kib) {
+            return bad("max_metadata_kib", "must be between 16 and 262144");
         }
         if self.endgame_duplicates == 0 {
             return bad("endgame_duplicates", "must be at least 1");

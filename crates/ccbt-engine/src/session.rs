@@ -11,6 +11,7 @@ use rand::RngCore;
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::budget::ConnectionBudget;
 use crate::listener;
 use crate::torrent::{spawn_torrent, TorrentCommand, TorrentShared, TorrentSpec};
 use crate::{Event, PeerInfo, SessionError, SessionOptions, TorrentError, TorrentId, TorrentStatus};
@@ -83,6 +84,7 @@ pub(crate) struct SessionInner {
     pool: Arc<HashPool>,
     next_id: AtomicU64,
     listener: Mutex<Option<JoinHandle<()>>>,
+    pub(crate) budget: Arc<ConnectionBudget>,
 }
 
 impl SessionInner {
@@ -115,6 +117,7 @@ impl Session {
         let queue = (options.max_buffered_kib as usize / 16).max(64);
         let pool = HashPool::new(options.hash_workers, queue)
             .map_err(|e| SessionError::Torrent(TorrentError::Storage(e.to_string())))?;
+        let budget = ConnectionBudget::new(options.max_global_peers, options.max_connects_per_sec);
         let inner = Arc::new(SessionInner {
             options: Arc::new(options),
             peer_id,
@@ -124,6 +127,7 @@ impl Session {
             pool: Arc::new(pool),
             next_id: AtomicU64::new(1),
             listener: Mutex::new(None),
+            budget,
         });
         let task = tokio::spawn(listener::run(listener, Arc::downgrade(&inner)));
         *inner.listener.lock().expect("session lock poisoned") = Some(task);
@@ -139,6 +143,11 @@ impl Session {
     /// Our peer id.
     pub fn peer_id(&self) -> PeerId {
         self.inner.peer_id
+    }
+
+    /// Connections across all torrents.
+    pub fn connected_peers(&self) -> usize {
+        self.inner.budget.active()
     }
 
     /// The options the session runs with.
@@ -187,6 +196,7 @@ impl Session {
             events: inner.events.clone(),
             peers: add.peers,
             check: add.check_existing && existing,
+            budget: inner.budget.clone(),
         });
         inner.torrents.lock().expect("session lock poisoned").insert(id, TorrentEntry { shared, task });
         let _ = inner.events.send(Event::TorrentAdded { id, name: torrent.name.clone() });

@@ -10,13 +10,16 @@ use tokio::sync::mpsc;
 
 use super::{PeerSlot, TorrentCommand, TorrentShared};
 use crate::peer::{handshake, run_peer, PeerCommand, PEER_COMMAND_CAPACITY};
+use crate::budget::ConnectionPermit;
 use crate::Event;
 
 static NEXT_PEER_KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Dials `addr`, shakes hands and runs the connection; reports the end to the torrent task.
-pub(super) fn connect_outgoing(shared: Arc<TorrentShared>, addr: SocketAddr) {
+pub(super) fn connect_outgoing(shared: Arc<TorrentShared>, addr: SocketAddr, permit: ConnectionPermit) {
     tokio::spawn(async move {
+        // Held until the connection ends: it counts against `max_global_peers`.
+        let _permit = permit;
         let limit = shared.options.connection_timeout;
         let result = async {
             let mut stream = tokio::time::timeout(limit, TcpStream::connect(addr))
@@ -45,8 +48,10 @@ pub(crate) fn accept_incoming(
     mut stream: TcpStream,
     addr: SocketAddr,
     prefix: HandshakePrefix,
+    permit: ConnectionPermit,
 ) {
     tokio::spawn(async move {
+        let _permit = permit;
         let limit = shared.options.connection_timeout;
         match handshake::finish_incoming(&mut stream, prefix, shared.peer_id, limit).await {
             Ok(theirs) => run_registered(shared, addr, stream, theirs, false).await,

@@ -69,6 +69,7 @@ pub(crate) struct TorrentShared {
     pub ext_handshake: Bytes,
     /// Pieces handed to the hash pool whose outcome the torrent task has not handled yet.
     pub pending_verify: std::sync::atomic::AtomicU64,
+    pub budget: std::sync::Arc<crate::budget::ConnectionBudget>,
 }
 
 impl TorrentShared {

@@ -17,6 +17,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::connect::connect_outgoing;
+use crate::budget::ConnectionBudget;
 use super::counters::{Counters, RateSampler};
 use super::{our_ext_handshake, TorrentInner, TorrentShared};
 use crate::peer::PeerCommand;
@@ -59,6 +60,7 @@ pub(crate) struct TorrentSpec {
     pub peers: Vec<SocketAddr>,
     /// Hash the data already on disk before downloading.
     pub check: bool,
+    pub budget: Arc<ConnectionBudget>,
 }
 
 fn swarm_options(options: &SessionOptions) -> SwarmOptions {
@@ -105,6 +107,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         piece_done: done_tx,
         ext_handshake: our_ext_handshake(spec.listen_port),
         pending_verify: Default::default(),
+        budget: spec.budget,
     });
     let task = TorrentTask {
         shared: shared.clone(),
@@ -258,10 +261,25 @@ impl TorrentTask {
         }
     }
 
+    /// Adds connection candidates. The list is bounded by `max_peer_candidates`: when it is full,
+    /// a new address replaces a disconnected peer that failed at least three times, or is dropped.
     fn add_peers(&mut self, peers: Vec<SocketAddr>) {
         let now = Instant::now();
+        let cap = self.shared.options.max_peer_candidates;
         for addr in peers {
-            self.known.entry(addr).or_insert(KnownPeer { failures: 0, next_try: now, connected: false });
+            if addr.port() == 0 || addr.ip().is_unspecified() || self.known.contains_key(&addr) {
+                continue;
+            }
+            if self.known.len() >= cap {
+                let evict = self.known.iter().find(|(_, k)| !k.connected && k.failures >= 3).map(|(a, _)| *a);
+                match evict {
+                    Some(old) => {
+                        self.known.remove(&old);
+                    }
+                    None => continue,
+                }
+            }
+            self.known.insert(addr, KnownPeer { failures: 0, next_try: now, connected: false });
         }
         self.connect_due();
     }
@@ -283,9 +301,13 @@ impl TorrentTask {
                 break;
             }
             if !k.connected && k.next_try <= now && !self.banned.contains(addr) {
+                if !shared.budget.try_dial(now) {
+                    break;
+                }
+                let Some(permit) = shared.budget.try_acquire() else { break };
                 k.connected = true;
                 room -= 1;
-                connect_outgoing(shared.clone(), *addr);
+                connect_outgoing(shared.clone(), *addr, permit);
             }
         }
     }

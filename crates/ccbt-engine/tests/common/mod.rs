@@ -59,6 +59,9 @@ pub fn options() -> SessionOptions {
         listen_port: 0,
         listen_host: "127.0.0.1".parse().unwrap(),
         hash_workers: 2,
+        // Tests never leave loopback: no public DHT routers.
+        enable_dht: false,
+        dht_bootstrap_nodes: Vec::new(),
         ..SessionOptions::default()
     }
 }
