@@ -7,12 +7,14 @@
 
 mod create;
 mod error;
+mod magnet;
 mod parse;
 mod path;
 mod torrent;
 
 pub use create::{auto_piece_length, TorrentBuilder};
 pub use error::MetainfoError;
+pub use magnet::{info_hash_base32, Magnet, MagnetError, MAX_SELECT_ONLY};
 pub use torrent::{FileEntry, Torrent};
 
 #[cfg(test)]

@@ -1,0 +1,356 @@
+//! Magnet links (BEP 9 `xt`/`dn`/`tr`/`x.pe`, BEP 19 `ws`, BEP 53 `so`).
+//!
+//! Parsing is forgiving where magnets in the wild differ (parameter order, numbered keys such
+//! as `tr.1`, upper-case hex, base32 info hashes, unknown parameters) and strict where a wrong
+//! guess would fetch the wrong torrent (a malformed info hash or `so` list is an error).
+
+use ccbt_core::InfoHash;
+use thiserror::Error;
+
+/// Most file indices a `so` parameter may expand to. Ranges such as `0-4294967295` would
+/// otherwise turn a few bytes of link into gigabytes of indices.
+pub const MAX_SELECT_ONLY: usize = 1 << 20;
+
+/// Longest piece of user input quoted back in an error message, in characters.
+const MAX_QUOTED: usize = 100;
+
+/// Why a magnet link was rejected. Messages name the offending parameter or value.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MagnetError {
+    /// The text does not start with `magnet:?`.
+    #[error("not a magnet link (it should start with \"magnet:?\")")]
+    NotAMagnet,
+    /// No `xt=urn:btih:` (nor `urn:btmh:`) parameter.
+    #[error("magnet link has no info hash (xt=urn:btih:...)")]
+    MissingInfoHash,
+    /// A `urn:btih:` value that is neither 40 hex nor 32 base32 characters.
+    #[error("invalid info hash {value:?}: expected 40 hex or 32 base32 characters")]
+    InvalidInfoHash { value: String },
+    /// A BitTorrent v2 (`urn:btmh:`) magnet without a v1 info hash.
+    #[error("v2-only magnets are not supported yet")]
+    V2Unsupported,
+    /// A BEP 53 `so` value that is not a list of indices and ascending ranges.
+    #[error("invalid file selection so={value:?}: expected indices and ranges like \"0,2,4-6\"")]
+    InvalidSelectOnly { value: String },
+    /// A value with a bad `%` escape or that is not UTF-8 once decoded.
+    #[error("bad percent-encoding in magnet parameter {param:?}")]
+    BadPercentEncoding { param: String },
+}
+
+/// A parsed magnet link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Magnet {
+    /// The v1 info hash (`xt=urn:btih:`).
+    pub info_hash: InfoHash,
+    /// `dn`: a name to show until the metadata arrives.
+    pub display_name: Option<String>,
+    /// `tr`: tracker URLs, in link order, without duplicates.
+    pub trackers: Vec<String>,
+    /// `x.pe`: peer addresses as given (`host:port`, `[v6]:port`); the engine resolves them.
+    pub peers: Vec<String>,
+    /// `ws`: web seed URLs (BEP 19), in link order, without duplicates.
+    pub web_seeds: Vec<String>,
+    /// `so` (BEP 53): the file indices to download, sorted and without duplicates.
+    pub select_only: Option<Vec<u32>>,
+}
+
+impl Magnet {
+    /// A magnet with only an info hash.
+    pub fn new(info_hash: InfoHash) -> Magnet {
+        Magnet {
+            info_hash,
+            display_name: None,
+            trackers: Vec::new(),
+            peers: Vec::new(),
+            web_seeds: Vec::new(),
+            select_only: None,
+        }
+    }
+
+    /// Parses a `magnet:?` URI.
+    pub fn parse(uri: &str) -> Result<Magnet, MagnetError> {
+        let query = strip_scheme(uri).ok_or(MagnetError::NotAMagnet)?;
+        // A fragment is not part of the query (RFC 3986); nobody puts one in a magnet, but if
+        // someone does it must not end up inside the last value.
+        let query = query.split('#').next().unwrap_or_default();
+
+        let mut btih: Option<InfoHash> = None;
+        let mut has_btmh = false;
+        let mut display_name = None;
+        let mut trackers = Vec::new();
+        let mut peers = Vec::new();
+        let mut web_seeds = Vec::new();
+        let mut select_only: Option<Vec<u32>> = None;
+
+        for param in query.split('&') {
+            let Some((raw_key, raw_value)) = param.split_once('=') else { continue };
+            match base_key(raw_key).as_str() {
+                "xt" => match parse_xt(&decode(raw_key, raw_value, false)?)? {
+                    Some(Topic::V1(hash)) => {
+                        // The first btih wins; a second one could only be a broken link.
+                        btih.get_or_insert(hash);
+                    }
+                    Some(Topic::V2) => has_btmh = true,
+                    None => {}
+                },
+                "dn" => {
+                    let name = decode(raw_key, raw_value, true)?;
+                    display_name.get_or_insert(name);
+                }
+                "tr" => push_unique(&mut trackers, decode(raw_key, raw_value, false)?),
+                "x.pe" => push_unique(&mut peers, decode(raw_key, raw_value, false)?),
+                "ws" => push_unique(&mut web_seeds, decode(raw_key, raw_value, false)?),
+                "so" => {
+                    let value = decode(raw_key, raw_value, false)?;
+                    let list = select_only.get_or_insert_with(Vec::new);
+                    parse_select_only(&value, list)?;
+                }
+                _ => {}
+            }
+        }
+
+        let info_hash = match btih {
+            Some(hash) => hash,
+            None if has_btmh => return Err(MagnetError::V2Unsupported),
+            None => return Err(MagnetError::MissingInfoHash),
+        };
+        if let Some(list) = &mut select_only {
+            list.sort_unstable();
+            list.dedup();
+        }
+        Ok(Magnet { info_hash, display_name, trackers, peers, web_seeds, select_only })
+    }
+
+    /// The magnet as a URI that [`Magnet::parse`] reads back to an equal value. The info hash
+    /// is written in hex, `so` as compact ranges.
+    pub fn to_uri(&self) -> String {
+        let mut uri = format!("magnet:?xt=urn:btih:{}", self.info_hash.to_hex());
+        if let Some(name) = &self.display_name {
+            push_param(&mut uri, "dn", name);
+        }
+        for tracker in &self.trackers {
+            push_param(&mut uri, "tr", tracker);
+        }
+        for web_seed in &self.web_seeds {
+            push_param(&mut uri, "ws", web_seed);
+        }
+        for peer in &self.peers {
+            push_param(&mut uri, "x.pe", peer);
+        }
+        if let Some(indices) = &self.select_only {
+            let so = format_select_only(indices);
+            if !so.is_empty() {
+                push_param(&mut uri, "so", &so);
+            }
+        }
+        uri
+    }
+}
+
+impl std::str::FromStr for Magnet {
+    type Err = MagnetError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Magnet::parse(s)
+    }
+}
+
+/// What an `xt` parameter names.
+enum Topic {
+    V1(InfoHash),
+    V2,
+}
+
+/// The query part after a case-insensitive `magnet:?`.
+fn strip_scheme(uri: &str) -> Option<&str> {
+    let uri = uri.trim();
+    let prefix = uri.get(..8)?;
+    prefix.eq_ignore_ascii_case("magnet:?").then(|| uri.get(8..)).flatten()
+}
+
+/// `tr.1` → `tr`: BEP 9 allows numbering repeated keys. Keys are compared case-insensitively.
+fn base_key(key: &str) -> String {
+    let key = key.to_ascii_lowercase();
+    match key.rsplit_once('.') {
+        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base.to_owned(),
+        _ => key,
+    }
+}
+
+fn push_unique(list: &mut Vec<String>, value: String) {
+    if !value.is_empty() && !list.contains(&value) {
+        list.push(value);
+    }
+}
+
+/// Reads an `xt` value: `Some(V1)` for btih, `Some(V2)` for btmh, `None` for other URNs (some
+/// links also carry ed2k or sha1 URNs for other networks).
+fn parse_xt(value: &str) -> Result<Option<Topic>, MagnetError> {
+    let Some((urn, hash)) = value.get(..9).zip(value.get(9..)) else { return Ok(None) };
+    if urn.eq_ignore_ascii_case("urn:btmh:") {
+        return Ok(Some(Topic::V2));
+    }
+    if !urn.eq_ignore_ascii_case("urn:btih:") {
+        return Ok(None);
+    }
+    let invalid = || MagnetError::InvalidInfoHash { value: quote(hash) };
+    let bytes = match hash.len() {
+        40 => hash.parse::<InfoHash>().map_err(|_| invalid())?.0,
+        32 => base32_decode(hash).ok_or_else(invalid)?,
+        _ => return Err(invalid()),
+    };
+    Ok(Some(Topic::V1(InfoHash(bytes))))
+}
+
+/// RFC 4648 base32 (case-insensitive, no padding) of exactly 32 characters → 20 bytes.
+fn base32_decode(s: &str) -> Option<[u8; 20]> {
+    if s.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 20];
+    let mut acc: u64 = 0;
+    let mut bits = 0u32;
+    let mut n = 0usize;
+    for c in s.bytes() {
+        let v = match c.to_ascii_uppercase() {
+            c @ b'A'..=b'Z' => c - b'A',
+            c @ b'2'..=b'7' => c - b'2' + 26,
+            _ => return None,
+        };
+        acc = (acc << 5) | u64::from(v);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            *out.get_mut(n)? = (acc >> bits) as u8;
+            n += 1;
+            acc &= (1 << bits) - 1;
+        }
+    }
+    // 32 × 5 bits is exactly 160 bits: nothing can be left over.
+    (n == 20 && bits == 0).then_some(out)
+}
+
+fn base32_encode(bytes: &[u8; 20]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::with_capacity(32);
+    for group in bytes.chunks(5) {
+        let mut acc = 0u64;
+        for &b in group {
+            acc = (acc << 8) | u64::from(b);
+        }
+        // Every group of a 20-byte input is a full 5 bytes = 8 characters.
+        for shift in (0..8).rev() {
+            let index = ((acc >> (shift * 5)) & 31) as usize;
+            out.push(char::from(ALPHABET[index]));
+        }
+    }
+    out
+}
+
+/// The base32 form of an info hash, as some magnets carry it.
+pub fn info_hash_base32(info_hash: &InfoHash) -> String {
+    base32_encode(info_hash.as_bytes())
+}
+
+/// Percent-decodes `value` (and `+` to space when `plus_is_space`), which must be UTF-8.
+fn decode(key: &str, value: &str, plus_is_space: bool) -> Result<String, MagnetError> {
+    let bad = || MagnetError::BadPercentEncoding { param: quote(key) };
+    let input = value.as_bytes();
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while let Some(&b) = input.get(i) {
+        match b {
+            b'%' => {
+                let hi = input.get(i + 1).and_then(|&c| char::from(c).to_digit(16)).ok_or_else(bad)?;
+                let lo = input.get(i + 2).and_then(|&c| char::from(c).to_digit(16)).ok_or_else(bad)?;
+                // Two hex digits are at most 255.
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| bad())
+}
+
+/// Appends `&key=value`, escaping everything but unreserved characters and the few delimiters
+/// that are unambiguous inside a query value (`:`, `/`, `@`, `,`) so URLs stay readable.
+fn push_param(uri: &mut String, key: &str, value: &str) {
+    uri.push('&');
+    uri.push_str(key);
+    uri.push('=');
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~:/@,".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
+/// Appends the indices of a BEP 53 list such as `0,2,4-6` to `out`.
+fn parse_select_only(value: &str, out: &mut Vec<u32>) -> Result<(), MagnetError> {
+    let invalid = || MagnetError::InvalidSelectOnly { value: quote(value) };
+    for item in value.split(',') {
+        let (first, last) = match item.split_once('-') {
+            Some((a, b)) => (parse_index(a).ok_or_else(invalid)?, parse_index(b).ok_or_else(invalid)?),
+            None => {
+                let i = parse_index(item).ok_or_else(invalid)?;
+                (i, i)
+            }
+        };
+        if first > last {
+            return Err(invalid());
+        }
+        let count = usize::try_from(last - first).ok().and_then(|n| n.checked_add(1)).ok_or_else(invalid)?;
+        if out.len().saturating_add(count) > MAX_SELECT_ONLY {
+            return Err(invalid());
+        }
+        out.extend(first..=last);
+    }
+    Ok(())
+}
+
+/// A decimal file index: digits only (no sign, no spaces), fitting in `u32`.
+fn parse_index(s: &str) -> Option<u32> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Sorted, deduplicated indices as compact BEP 53 ranges: `[0, 2, 4, 5, 6]` → `0,2,4-6`.
+fn format_select_only(indices: &[u32]) -> String {
+    let mut sorted = indices.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut parts = Vec::new();
+    let mut iter = sorted.into_iter().peekable();
+    while let Some(first) = iter.next() {
+        let mut last = first;
+        while let Some(&next) = iter.peek() {
+            if last.checked_add(1) != Some(next) {
+                break;
+            }
+            last = next;
+            iter.next();
+        }
+        parts.push(if first == last { first.to_string() } else { format!("{first}-{last}") });
+    }
+    parts.join(",")
+}
+
+/// User input shortened for an error message.
+fn quote(s: &str) -> String {
+    s.chars().take(MAX_QUOTED).collect()
+}
+
+#[cfg(test)]
+mod tests;
