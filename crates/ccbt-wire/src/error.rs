@@ -22,4 +22,20 @@ pub enum WireError {
     /// A BEP 10 extended handshake that is valid bencode but not a dictionary.
     #[error("extended handshake is not a bencoded dictionary")]
     ExtHandshakeNotDict,
+    /// A BEP 9 `ut_metadata` message whose dictionary is not valid bencode.
+    #[error("ut_metadata message is not valid bencode: {reason}")]
+    MetadataBencode { reason: String },
+    /// A BEP 9 `ut_metadata` message that is valid bencode but not a dictionary.
+    #[error("ut_metadata message is not a bencoded dictionary")]
+    MetadataNotDict,
+    /// A `ut_metadata` key that is missing, not an integer, or out of range.
+    #[error("ut_metadata message has a missing or invalid {key:?}")]
+    MetadataBadKey { key: &'static str },
+    /// A `ut_metadata` `msg_type` other than request (0), data (1) and reject (2). BEP 9 says to
+    /// ignore such messages, so callers should not drop the connection over this one.
+    #[error("ut_metadata message has unknown msg_type {msg_type}")]
+    MetadataUnknownType { msg_type: i64 },
+    /// A `ut_metadata` data message carrying more than one metadata piece of bytes.
+    #[error("ut_metadata piece of {len} bytes exceeds {max} bytes")]
+    MetadataPieceTooLong { len: usize, max: usize },
 }

@@ -2,6 +2,7 @@
 //! extension; the handshake (extended id 0) advertises which extensions a peer speaks.
 
 mod handshake;
+pub mod metadata;
 
 pub use handshake::{ExtHandshake, MAX_EXTENSIONS, MAX_NAME_LEN};
 
