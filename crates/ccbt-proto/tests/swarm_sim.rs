@@ -35,6 +35,7 @@ fn swarm_options() -> SwarmOptions {
         max_upload_slots: 4,
         max_buffered_bytes: 2 << 20,
         max_hash_failures: 3,
+        pex: false,
     }
 }
 

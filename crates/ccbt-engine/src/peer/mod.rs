@@ -66,6 +66,7 @@ pub(crate) async fn run_peer(
     key: PeerKey,
     stream: TcpStream,
     theirs: Handshake,
+    outgoing: bool,
     mut commands: mpsc::Receiver<PeerCommand>,
 ) -> PeerEnd {
     let _ = stream.set_nodelay(true);
@@ -85,6 +86,9 @@ pub(crate) async fn run_peer(
         conn.start(now, inner.swarm.have(), Some(shared.ext_handshake.clone()));
         haves_sent = inner.have_log.len();
         inner.swarm.add_peer(key);
+        if let Ok(addr) = stream.peer_addr() {
+            inner.swarm.set_peer_addr(key, now, addr, outgoing);
+        }
     }
     have_generation.borrow_and_update();
 
@@ -96,6 +100,8 @@ pub(crate) async fn run_peer(
     let mut actions = Vec::new();
     let mut last_down = 0u64;
     let mut last_up = 0u64;
+    // Wakes the loop for time-based work the swarm does (peer exchange once a minute).
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
 
     let end = loop {
         // Let the swarm see what happened and fill the request pipeline.
@@ -117,6 +123,9 @@ pub(crate) async fn run_peer(
                         }
                     }
                     SwarmAction::Read { block } => pending_reads.push_back(block),
+                    SwarmAction::NewPeers(peers) => {
+                        let _ = shared.commands.try_send(crate::torrent::TorrentCommand::AddPeers(peers));
+                    }
                 }
             }
             if inner.swarm.freed_requests() {
@@ -219,6 +228,7 @@ pub(crate) async fn run_peer(
                 }
                 Err(e) => break PeerEnd::new(format!("upload read task failed: {e}")),
             },
+            _ = tick.tick() => {}
             _ = sleep_until(deadline) => {
                 if let Err(e) = conn.handle_timeout(Instant::now()) { break PeerEnd::new(e); }
             }

@@ -9,8 +9,8 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::{PeerSlot, TorrentCommand, TorrentShared};
-use crate::peer::{handshake, run_peer, PeerCommand, PEER_COMMAND_CAPACITY};
 use crate::budget::ConnectionPermit;
+use crate::peer::{handshake, run_peer, PeerCommand, PEER_COMMAND_CAPACITY};
 use crate::Event;
 
 static NEXT_PEER_KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -93,7 +93,7 @@ async fn run_registered(
     }
     tracing::debug!(%addr, peer_id = %theirs.peer_id, outgoing, "peer connected");
     shared.emit(Event::PeerConnected { id: shared.id, addr });
-    let end = run_peer(shared.clone(), key, stream, theirs, rx).await;
+    let end = run_peer(shared.clone(), key, stream, theirs, outgoing, rx).await;
     tracing::debug!(%addr, reason = %end.reason, "peer disconnected");
     shared.inner.lock().expect("torrent lock poisoned").peers.remove(&key);
     shared.emit(Event::PeerDisconnected { id: shared.id, addr, reason: end.reason.clone() });

@@ -143,17 +143,3 @@ impl TorrentShared {
         }
     }
 }
-
-/// Our BEP 10 handshake: no extensions yet, but it tells peers our client, listen port and how
-/// many requests we queue.
-pub(crate) fn our_ext_handshake(listen_port: u16) -> Bytes {
-    ccbt_wire::ext::ExtHandshake {
-        m: Vec::new(),
-        v: Some(format!("ccbt {}", env!("CARGO_PKG_VERSION"))),
-        p: Some(listen_port),
-        reqq: Some(500),
-        metadata_size: None,
-        yourip: None,
-    }
-    .encode()
-}

@@ -17,9 +17,9 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::connect::connect_outgoing;
-use crate::budget::ConnectionBudget;
 use super::counters::{Counters, RateSampler};
-use super::{our_ext_handshake, TorrentInner, TorrentShared};
+use super::{TorrentInner, TorrentShared};
+use crate::budget::ConnectionBudget;
 use crate::peer::PeerCommand;
 use crate::{Event, SessionOptions, TorrentId, TorrentState};
 
@@ -63,8 +63,20 @@ pub(crate) struct TorrentSpec {
     pub budget: Arc<ConnectionBudget>,
 }
 
-fn swarm_options(options: &SessionOptions) -> SwarmOptions {
+/// PEX runs only when enabled and never for private torrents (BEP 27).
+fn pex_enabled(options: &SessionOptions, torrent: &Torrent) -> bool {
+    options.enable_pex && !torrent.private
+}
+
+fn new_swarm(options: &SessionOptions, torrent: &Torrent, have: Bitfield) -> Swarm {
+    let mut swarm = Swarm::new(torrent.lengths(), have, swarm_options(options, torrent));
+    swarm.set_metadata(bytes::Bytes::copy_from_slice(&torrent.info_bytes));
+    swarm
+}
+
+fn swarm_options(options: &SessionOptions, torrent: &Torrent) -> SwarmOptions {
     SwarmOptions {
+        pex: pex_enabled(options, torrent),
         picker: PickerOptions {
             selection: options.piece_selection,
             endgame_duplicates: options.endgame_duplicates,
@@ -81,7 +93,13 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
     let lengths = spec.torrent.lengths();
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
-    let swarm = Swarm::new(lengths, Bitfield::new(lengths.num_pieces()), swarm_options(&spec.options));
+    let swarm = new_swarm(&spec.options, &spec.torrent, Bitfield::new(lengths.num_pieces()));
+    let ext_handshake = ccbt_proto::swarm::our_ext_handshake(
+        spec.listen_port,
+        Some(spec.torrent.info_bytes.len() as u64),
+        pex_enabled(&spec.options, &spec.torrent),
+        concat!("ccbt ", env!("CARGO_PKG_VERSION")),
+    );
     let shared = Arc::new(TorrentShared {
         id: spec.id,
         torrent: spec.torrent,
@@ -105,7 +123,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         events: spec.events,
         commands: cmd_tx,
         piece_done: done_tx,
-        ext_handshake: our_ext_handshake(spec.listen_port),
+        ext_handshake,
         pending_verify: Default::default(),
         budget: spec.budget,
     });
@@ -209,7 +227,7 @@ impl TorrentTask {
         let complete = have.all();
         {
             let mut inner = shared.inner.lock().expect("torrent lock poisoned");
-            inner.swarm = Swarm::new(shared.lengths, have, swarm_options(&shared.options));
+            inner.swarm = new_swarm(&shared.options, &shared.torrent, have);
             inner.accepting = true;
         }
         if complete {

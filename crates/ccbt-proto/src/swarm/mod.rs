@@ -14,10 +14,12 @@
 //!   removed exactly once in [`Swarm::remove_peer`].
 
 mod buffers;
+mod ext;
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -25,10 +27,14 @@ use ccbt_core::{Bitfield, BlockRef, Lengths};
 use rand::Rng;
 
 use crate::choker::{Choker, ChokerPeer};
+use crate::metadata::MetadataServer;
 use crate::peer::{PeerConn, PeerEvent};
 use crate::picker::{BlockReceived, Picker, PickerOptions};
 use crate::PeerKey;
 use buffers::PieceBuffers;
+use ccbt_wire::ext::pex::PexFlags;
+use ext::PeerExt;
+pub use ext::{our_ext_handshake, OUR_UT_METADATA, OUR_UT_PEX};
 
 /// Settings of a [`Swarm`].
 #[derive(Clone, Debug)]
@@ -40,6 +46,8 @@ pub struct SwarmOptions {
     pub max_buffered_bytes: u64,
     /// Hash failures a peer may contribute to before it is banned.
     pub max_hash_failures: u32,
+    /// Exchange peers with BEP 11 (never for private torrents, BEP 27).
+    pub pex: bool,
 }
 
 /// I/O the engine must perform for the swarm.
@@ -53,6 +61,8 @@ pub enum SwarmAction {
     /// Read `block` from storage and give it to the connection that was passed in
     /// (`PeerConn::serve_block`).
     Read { block: BlockRef },
+    /// Peers learnt through peer exchange: connection candidates.
+    NewPeers(Vec<SocketAddr>),
 }
 
 /// What the swarm thinks of a peer after a hash failure.
@@ -72,6 +82,9 @@ struct SwarmPeer {
     download_rate: u64,
     upload_rate: u64,
     hash_failures: u32,
+    ext: PeerExt,
+    /// The peer's IP address, when the engine told us.
+    remote_ip: Option<IpAddr>,
 }
 
 /// The per-torrent protocol brain. See the module docs for its invariants.
@@ -89,6 +102,7 @@ pub struct Swarm {
     /// Blocks the connection being handled released during this `handle_conn` call.
     released: Vec<BlockRef>,
     wasted_bytes: u64,
+    metadata: Option<MetadataServer>,
 }
 
 impl Swarm {
@@ -106,6 +120,7 @@ impl Swarm {
             scratch: Vec::new(),
             released: Vec::new(),
             wasted_bytes: 0,
+            metadata: None,
         }
     }
 
@@ -121,8 +136,28 @@ impl Swarm {
                 download_rate: 0,
                 upload_rate: 0,
                 hash_failures: 0,
+                ext: PeerExt::default(),
+                remote_ip: None,
             },
         );
+    }
+
+    /// Tells the swarm a connection's address: `outgoing` connections were dialled at the
+    /// peer's listen address (which PEX then advertises); incoming ones come from an ephemeral
+    /// port, and the listen port arrives later in the peer's extension handshake.
+    pub fn set_peer_addr(&mut self, key: PeerKey, now: Instant, addr: SocketAddr, outgoing: bool) {
+        let pex = self.options.pex;
+        if let Some(peer) = self.peers.get_mut(&key) {
+            peer.remote_ip = Some(addr.ip());
+            if outgoing {
+                peer.ext.set_listen_addr(now, addr, pex);
+            }
+        }
+    }
+
+    /// Gives the swarm the torrent's info dictionary so it can serve `ut_metadata` requests.
+    pub fn set_metadata(&mut self, info_bytes: Bytes) {
+        self.metadata = Some(MetadataServer::new(info_bytes));
     }
 
     /// Forgets a connection: its requests go back to the picker, its availability is removed.
@@ -146,13 +181,14 @@ impl Swarm {
     ) -> bool {
         self.released.clear();
         while let Some(event) = conn.poll_event() {
-            self.on_event(key, conn, event, actions);
+            self.on_event(now, key, conn, event, actions);
         }
         let stats = conn.stats();
         if let Some(peer) = self.peers.get_mut(&key) {
             peer.download_rate = stats.download_rate;
             peer.upload_rate = stats.upload_rate;
         }
+        self.maybe_send_pex(now, key, conn);
         let interesting = self.picker.is_interesting(conn.peer_has());
         conn.set_interested(interesting);
         if interesting {
@@ -163,6 +199,7 @@ impl Swarm {
 
     fn on_event(
         &mut self,
+        now: Instant,
         key: PeerKey,
         conn: &mut PeerConn,
         event: PeerEvent,
@@ -211,13 +248,39 @@ impl Swarm {
                     }
                 }
             }
+            PeerEvent::ExtendedHandshake(payload) => {
+                peer.ext.on_handshake(now, &payload, conn, peer.remote_ip, self.options.pex);
+            }
+            PeerEvent::Extended { id, payload } => {
+                let found = peer.ext.on_message(now, id, payload, conn, self.metadata.as_ref());
+                if !found.is_empty() {
+                    actions.push(SwarmAction::NewPeers(found));
+                }
+            }
             PeerEvent::Choked
             | PeerEvent::Unchoked
             | PeerEvent::Suggest(_)
             | PeerEvent::AllowedFast(_)
-            | PeerEvent::ExtendedHandshake(_)
-            | PeerEvent::Extended { .. }
             | PeerEvent::Port(_) => {}
+        }
+    }
+
+    /// Sends this peer the PEX diff of our connected peers when one is due (at most once a
+    /// minute per peer; the list is only built then).
+    fn maybe_send_pex(&mut self, now: Instant, key: PeerKey, conn: &mut PeerConn) {
+        if !self.options.pex || !self.peers.get(&key).is_some_and(|p| p.ext.pex_due(now)) {
+            return;
+        }
+        let connected: Vec<(SocketAddr, PexFlags)> = self
+            .peers
+            .values()
+            .filter_map(|p| {
+                let flags = if p.is_seed { PexFlags(0x02) } else { PexFlags(0) };
+                p.ext.listen_addr.map(|a| (a, flags))
+            })
+            .collect();
+        if let Some(peer) = self.peers.get_mut(&key) {
+            peer.ext.send_pex(now, &connected, conn);
         }
     }
 

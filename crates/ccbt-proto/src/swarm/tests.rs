@@ -29,6 +29,7 @@ fn options() -> SwarmOptions {
         max_upload_slots: 4,
         max_buffered_bytes: 1 << 20,
         max_hash_failures: 2,
+        pex: false,
     }
 }
 

@@ -387,6 +387,8 @@ impl Node {
         closes: &mut Vec<(NodeId, PeerKey, String)>,
     ) {
         match action {
+            // Peer exchange is off in the simulation (no addresses).
+            SwarmAction::NewPeers(_) => {}
             SwarmAction::Verify { piece, blocks } => {
                 let data = blocks.concat();
                 let hash: [u8; 20] = Sha1::digest(&data).into();

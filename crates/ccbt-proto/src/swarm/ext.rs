@@ -1,0 +1,131 @@
+//! BEP 10 extensions inside the swarm: the peer's extension handshake, serving metadata
+//! (BEP 9 `ut_metadata`) and peer exchange (BEP 11 `ut_pex`).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use ccbt_wire::ext::metadata::MetadataMessage;
+use ccbt_wire::ext::pex::{PexFlags, PexMessage};
+use ccbt_wire::ext::{ExtHandshake, UT_METADATA, UT_PEX};
+
+use crate::metadata::MetadataServer;
+use crate::peer::PeerConn;
+use crate::pex::PexState;
+
+/// The extension ids we advertise in our handshake (the peer sends us messages with these).
+pub const OUR_UT_METADATA: u8 = 1;
+pub const OUR_UT_PEX: u8 = 2;
+
+/// What we know of one peer's extensions.
+#[derive(Debug, Default)]
+pub(super) struct PeerExt {
+    /// The peer's ids for the extensions (from its handshake); None = not supported.
+    ut_metadata: Option<u8>,
+    ut_pex: Option<u8>,
+    /// The address the peer accepts connections on, when known (PEX advertises it).
+    pub(super) listen_addr: Option<SocketAddr>,
+    pex: Option<PexState>,
+}
+
+impl PeerExt {
+    /// Records the address the peer listens on and starts PEX with it if enabled.
+    pub(super) fn set_listen_addr(&mut self, now: Instant, addr: SocketAddr, pex_enabled: bool) {
+        self.listen_addr = Some(addr);
+        match &mut self.pex {
+            Some(pex) => pex.set_peer_addr(addr),
+            None if pex_enabled => self.pex = Some(PexState::new(now, addr)),
+            None => {}
+        }
+    }
+
+    /// Applies the peer's extension handshake. An undecodable handshake only disables the
+    /// extensions for this peer: the base protocol still works.
+    pub(super) fn on_handshake(
+        &mut self,
+        now: Instant,
+        payload: &[u8],
+        conn: &mut PeerConn,
+        remote_ip: Option<std::net::IpAddr>,
+        pex_enabled: bool,
+    ) {
+        let Ok(hs) = ExtHandshake::decode(payload) else { return };
+        self.ut_metadata = hs.extension_id(UT_METADATA);
+        self.ut_pex = hs.extension_id(UT_PEX);
+        if let Some(reqq) = hs.reqq {
+            conn.set_peer_max_requests(reqq);
+        }
+        if let (Some(port), Some(ip)) = (hs.p, remote_ip.or(self.listen_addr.map(|a| a.ip()))) {
+            self.set_listen_addr(now, SocketAddr::new(ip, port), pex_enabled);
+        }
+    }
+
+    /// Handles an extended message sent to one of our ids. Returns peers learnt through PEX.
+    pub(super) fn on_message(
+        &mut self,
+        now: Instant,
+        id: u8,
+        payload: Bytes,
+        conn: &mut PeerConn,
+        metadata: Option<&MetadataServer>,
+    ) -> Vec<SocketAddr> {
+        match id {
+            OUR_UT_METADATA => {
+                if let (Ok(MetadataMessage::Request { piece }), Some(their_id)) =
+                    (MetadataMessage::decode(payload), self.ut_metadata)
+                {
+                    let answer = match metadata {
+                        Some(server) => server.answer(piece),
+                        None => MetadataMessage::Reject { piece },
+                    };
+                    conn.send_extended(their_id, answer.encode());
+                }
+                Vec::new()
+            }
+            OUR_UT_PEX => {
+                let (Some(pex), Ok(msg)) = (self.pex.as_mut(), PexMessage::decode(&payload)) else {
+                    return Vec::new();
+                };
+                // A peer breaking BEP 11's rate or size limits is ignored, not disconnected.
+                pex.on_message(now, &msg).map(|v| v.into_iter().map(|(a, _)| a).collect()).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether a PEX message to this peer is due.
+    pub(super) fn pex_due(&self, now: Instant) -> bool {
+        self.ut_pex.is_some() && self.pex.as_ref().and_then(|p| p.poll_timeout()).is_some_and(|t| t <= now)
+    }
+
+    /// Sends the PEX diff of `connected` if one is due.
+    pub(super) fn send_pex(
+        &mut self,
+        now: Instant,
+        connected: &[(SocketAddr, PexFlags)],
+        conn: &mut PeerConn,
+    ) {
+        let (Some(pex), Some(their_id)) = (self.pex.as_mut(), self.ut_pex) else { return };
+        if let Some(msg) = pex.poll_message(now, connected) {
+            conn.send_extended(their_id, msg.encode());
+        }
+    }
+}
+
+/// Our extension handshake: the extensions we serve, our listen port, our request queue size
+/// and, when we have it, the metadata size.
+pub fn our_ext_handshake(listen_port: u16, metadata_size: Option<u64>, pex: bool, client: &str) -> Bytes {
+    let mut m = vec![(UT_METADATA.to_string(), OUR_UT_METADATA)];
+    if pex {
+        m.push((UT_PEX.to_string(), OUR_UT_PEX));
+    }
+    ExtHandshake {
+        m,
+        v: Some(client.to_string()),
+        p: Some(listen_port),
+        reqq: Some(500),
+        metadata_size,
+        yourip: None,
+    }
+    .encode()
+}
