@@ -5,6 +5,7 @@
 
 pub mod choker;
 pub mod peer;
+pub mod pex;
 pub mod picker;
 pub mod swarm;
 

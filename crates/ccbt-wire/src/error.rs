@@ -22,6 +22,19 @@ pub enum WireError {
     /// A BEP 10 extended handshake that is valid bencode but not a dictionary.
     #[error("extended handshake is not a bencoded dictionary")]
     ExtHandshakeNotDict,
+    /// A BEP 11 PEX message whose payload is not bencode at all.
+    #[error("pex message is not valid bencode: {reason}")]
+    PexBencode { reason: String },
+    /// A BEP 11 PEX message that is valid bencode but not a dictionary.
+    #[error("pex message is not a bencoded dictionary")]
+    PexNotDict,
+    /// A PEX address list (`added`, `dropped`, ...) that is not a byte string.
+    #[error("pex key {key} is not a byte string")]
+    PexNotBytes { key: &'static str },
+    /// A PEX compact address list whose length is not a multiple of its entry size (6 bytes
+    /// for IPv4, 18 for IPv6).
+    #[error("pex key {key} has {len} bytes, not a multiple of {entry_len}")]
+    PexBadLength { key: &'static str, len: usize, entry_len: usize },
     /// A BEP 9 `ut_metadata` message whose dictionary is not valid bencode.
     #[error("ut_metadata message is not valid bencode: {reason}")]
     MetadataBencode { reason: String },

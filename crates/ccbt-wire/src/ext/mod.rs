@@ -3,6 +3,7 @@
 
 mod handshake;
 pub mod metadata;
+pub mod pex;
 
 pub use handshake::{ExtHandshake, MAX_EXTENSIONS, MAX_NAME_LEN};
 
