@@ -1,0 +1,207 @@
+//! Random event orders against the fetcher: it never panics, and whatever it completes with is
+//! exactly the original metadata.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ccbt_core::InfoHash;
+use ccbt_wire::ext::metadata::{MetadataMessage, METADATA_PIECE_LEN};
+use proptest::prelude::*;
+use sha1::{Digest, Sha1};
+
+use super::*;
+use crate::PeerKey;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Add {
+        peer: u8,
+        lies_about_size: bool,
+    },
+    Remove {
+        peer: u8,
+    },
+    Tick {
+        ms: u16,
+    },
+    Request,
+    /// Answers a pending request; `again` leaves it pending so it may be answered twice.
+    Answer {
+        index: usize,
+        lie: bool,
+        again: bool,
+    },
+    Reject {
+        index: usize,
+    },
+    Drop {
+        index: usize,
+    },
+    Garbage {
+        peer: u8,
+        piece: u32,
+        total_size: u64,
+        len: u16,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        1 => (0..6u8, any::<bool>()).prop_map(|(peer, lies_about_size)| Op::Add { peer, lies_about_size }),
+        1 => (0..6u8).prop_map(|peer| Op::Remove { peer }),
+        1 => (0..15_000u16).prop_map(|ms| Op::Tick { ms }),
+        2 => Just(Op::Request),
+        4 => (any::<usize>(), prop::bool::weighted(0.05), prop::bool::weighted(0.2))
+            .prop_map(|(index, lie, again)| Op::Answer { index, lie, again }),
+        1 => any::<usize>().prop_map(|index| Op::Reject { index }),
+        1 => any::<usize>().prop_map(|index| Op::Drop { index }),
+        1 => (0..7u8, 0..8u32, 0..100_000u64, 0..20_000u16)
+            .prop_map(|(peer, piece, total_size, len)| Op::Garbage { peer, piece, total_size, len }),
+    ]
+}
+
+struct Harness {
+    fetcher: MetadataFetcher,
+    server: MetadataServer,
+    original: Vec<u8>,
+    now: Instant,
+    pending: Vec<(PeerKey, u32)>,
+    completed: bool,
+    /// Whether the fetcher may have stored a wrong piece; only then may the hash check fail.
+    lied: bool,
+}
+
+impl Harness {
+    fn new(original: Vec<u8>) -> Harness {
+        let info_hash = InfoHash(Sha1::digest(&original).into());
+        Harness {
+            fetcher: MetadataFetcher::new(info_hash, 200_000),
+            server: MetadataServer::new(Bytes::from(original.clone())),
+            original,
+            now: Instant::now(),
+            pending: Vec::new(),
+            completed: false,
+            lied: false,
+        }
+    }
+
+    fn take(&mut self, index: usize) -> Option<(PeerKey, u32)> {
+        (!self.pending.is_empty()).then(|| self.pending.swap_remove(index % self.pending.len()))
+    }
+
+    fn answer(&mut self, key: PeerKey, piece: u32, lie: bool) {
+        let MetadataMessage::Data { piece, total_size, data } = self.server.answer(piece) else {
+            self.fetcher.on_reject(self.now, key, piece);
+            return;
+        };
+        let data = if lie { Bytes::from(vec![0x5A; data.len()]) } else { data };
+        // Errors are for peers the fetcher does not know; the harness keeps answering anyway.
+        let accepted = self.fetcher.on_data(self.now, key, piece, total_size, data).is_ok();
+        self.lied |= lie && accepted;
+    }
+
+    fn apply(&mut self, op: Op) {
+        match op {
+            Op::Add { peer, lies_about_size } => {
+                let size = self.server.metadata_size();
+                let size = if lies_about_size { size + 1 } else { size };
+                self.fetcher.add_peer(PeerKey(peer.into()), size);
+            }
+            Op::Remove { peer } => self.fetcher.remove_peer(PeerKey(peer.into())),
+            Op::Tick { ms } => self.now += Duration::from_millis(ms.into()),
+            Op::Request => {
+                self.fetcher.next_requests(self.now, &mut self.pending);
+                // After next_requests the timer lies ahead: one in the past would make the
+                // engine spin.
+                if let Some(deadline) = self.fetcher.poll_timeout() {
+                    assert!(deadline > self.now);
+                }
+            }
+            Op::Answer { index, lie, again } => {
+                if let Some((key, piece)) = self.take(index) {
+                    if again {
+                        self.pending.push((key, piece));
+                    }
+                    self.answer(key, piece, lie);
+                }
+            }
+            Op::Reject { index } => {
+                if let Some((key, piece)) = self.take(index) {
+                    self.fetcher.on_reject(self.now, key, piece);
+                }
+            }
+            Op::Drop { index } => {
+                self.take(index);
+            }
+            Op::Garbage { peer, piece, total_size, len } => {
+                let data = Bytes::from(vec![0xEE; len.into()]);
+                let result = self.fetcher.on_data(self.now, PeerKey(peer.into()), piece, total_size, data);
+                self.lied |= result.is_ok();
+            }
+        }
+        self.check();
+    }
+
+    fn check(&mut self) {
+        let (have, num_pieces) = self.fetcher.progress();
+        assert!(have <= num_pieces);
+        match self.fetcher.poll_complete() {
+            Some(Ok(bytes)) => {
+                assert!(!self.completed, "completed twice");
+                assert_eq!(bytes, self.original);
+                assert!(self.fetcher.is_done());
+                self.completed = true;
+            }
+            Some(Err(MetadataFailure::HashMismatch { contributors })) => {
+                assert!(self.lied, "hash mismatch without a lie");
+                assert!(!contributors.is_empty());
+                assert_eq!(self.fetcher.progress().0, 0);
+                // Whatever was wrong is gone now.
+                self.lied = false;
+            }
+            None => {}
+        }
+    }
+
+    /// Removes every peer, adds two honest ones and serves them until the fetch completes.
+    fn finish(&mut self) {
+        for peer in 0..8 {
+            self.fetcher.remove_peer(PeerKey(peer));
+        }
+        self.pending.clear();
+        self.fetcher.add_peer(PeerKey(100), self.server.metadata_size());
+        self.fetcher.add_peer(PeerKey(101), self.server.metadata_size());
+        for _ in 0..1000 {
+            if self.completed {
+                return;
+            }
+            let mut reqs = Vec::new();
+            self.fetcher.next_requests(self.now, &mut reqs);
+            for (key, piece) in reqs {
+                self.answer(key, piece, false);
+            }
+            self.check();
+            self.now += Duration::from_secs(11);
+        }
+        panic!("fetch did not complete with honest peers");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_event_orders(
+        len in 1..(4 * METADATA_PIECE_LEN + 100),
+        seed in any::<u8>(),
+        ops in proptest::collection::vec(op(), 0..150),
+    ) {
+        let original: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect();
+        let mut h = Harness::new(original);
+        for op in ops {
+            h.apply(op);
+        }
+        h.finish();
+        prop_assert!(h.completed);
+    }
+}
