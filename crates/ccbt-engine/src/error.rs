@@ -20,10 +20,14 @@ pub enum SessionError {
     DuplicateTorrent { info_hash: String },
     #[error("no torrent with id {0}")]
     UnknownTorrent(u64),
+    #[error("torrent {0} is still fetching its metadata")]
+    MetadataPending(u64),
     #[error("cannot read {path}: {source}")]
     ReadTorrentFile { path: PathBuf, source: std::io::Error },
     #[error("invalid torrent {path}: {source}")]
     InvalidTorrent { path: PathBuf, source: ccbt_metainfo::MetainfoError },
+    #[error("invalid magnet link: {0}")]
+    InvalidMagnet(ccbt_metainfo::MagnetError),
     #[error(transparent)]
     Torrent(#[from] TorrentError),
     #[error("the session is shut down")]

@@ -3,18 +3,22 @@
 //!
 //! The CLI, the daemon and the dashboard are all built on this API.
 
+mod add;
 mod budget;
 mod error;
 mod listener;
+mod magnet;
 mod options;
 mod peer;
 mod session;
 mod status;
 mod torrent;
+pub(crate) mod tracker;
 
 pub use error::{SessionError, TorrentError};
 pub use options::SessionOptions;
-pub use session::{AddTorrent, Session};
+pub use add::{AddTorrent, TorrentSource};
+pub use session::Session;
 pub use status::{Event, PeerInfo, TorrentId, TorrentState, TorrentStatus};
 
 pub use ccbt_proto::picker::PieceSelection;

@@ -1,58 +1,23 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Weak;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ccbt_core::PeerId;
-use ccbt_metainfo::Torrent;
+use ccbt_metainfo::{Magnet, Torrent};
 use ccbt_storage::{FileStorage, HashPool, Storage, StorageOptions};
 use rand::RngCore;
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::add::{AddTorrent, TorrentSource};
 use crate::budget::ConnectionBudget;
+use crate::magnet::{self, MetaShared, ResolveSpec};
 use crate::listener;
 use crate::torrent::{spawn_torrent, TorrentCommand, TorrentShared, TorrentSpec};
 use crate::{Event, PeerInfo, SessionError, SessionOptions, TorrentError, TorrentId, TorrentStatus};
-
-/// What to add to a session.
-#[derive(Clone, Debug)]
-pub struct AddTorrent {
-    pub torrent: Torrent,
-    /// Folder the torrent's files go in (default: the session's `download_dir`).
-    pub save_path: Option<PathBuf>,
-    /// Peers to connect to right away (besides those that connect to us).
-    pub peers: Vec<SocketAddr>,
-    /// Check data already on disk before downloading (default true). A fresh download into an
-    /// empty folder can skip it.
-    pub check_existing: bool,
-}
-
-impl AddTorrent {
-    pub fn new(torrent: Torrent) -> AddTorrent {
-        AddTorrent { torrent, save_path: None, peers: Vec::new(), check_existing: true }
-    }
-
-    /// Reads and parses a `.torrent` file.
-    pub fn from_file(path: &Path) -> Result<AddTorrent, SessionError> {
-        let bytes = std::fs::read(path)
-            .map_err(|source| SessionError::ReadTorrentFile { path: path.to_owned(), source })?;
-        let torrent = Torrent::from_bytes(&bytes)
-            .map_err(|source| SessionError::InvalidTorrent { path: path.to_owned(), source })?;
-        Ok(AddTorrent::new(torrent))
-    }
-
-    pub fn save_path(mut self, path: impl Into<PathBuf>) -> Self {
-        self.save_path = Some(path.into());
-        self
-    }
-
-    pub fn peers(mut self, peers: impl IntoIterator<Item = SocketAddr>) -> Self {
-        self.peers.extend(peers);
-        self
-    }
-}
 
 /// A running ccbt engine: owns torrents, the listener and the hash pool.
 ///
@@ -70,9 +35,26 @@ pub struct Session {
     inner: Arc<SessionInner>,
 }
 
-struct TorrentEntry {
-    shared: Arc<TorrentShared>,
-    task: JoinHandle<()>,
+/// A torrent of the session: resolving a magnet link, or running.
+enum TorrentEntry {
+    Resolving { shared: Arc<MetaShared>, task: JoinHandle<()> },
+    Active { shared: Arc<TorrentShared>, task: JoinHandle<()> },
+}
+
+impl TorrentEntry {
+    fn status(&self) -> TorrentStatus {
+        match self {
+            TorrentEntry::Resolving { shared, .. } => shared.status(),
+            TorrentEntry::Active { shared, .. } => shared.status(),
+        }
+    }
+
+    fn info_hash(&self) -> ccbt_core::InfoHash {
+        match self {
+            TorrentEntry::Resolving { shared, .. } => shared.info_hash,
+            TorrentEntry::Active { shared, .. } => shared.torrent.info_hash,
+        }
+    }
 }
 
 pub(crate) struct SessionInner {
@@ -93,9 +75,25 @@ impl SessionInner {
     }
 
     /// The torrent an incoming handshake asks for.
+    /// The running torrent an incoming handshake asks for (none while a magnet resolves).
     pub(crate) fn find_torrent(&self, info_hash: &ccbt_core::InfoHash) -> Option<Arc<TorrentShared>> {
         let torrents = self.torrents.lock().expect("session lock poisoned");
-        torrents.values().find(|t| &t.shared.torrent.info_hash == info_hash).map(|t| t.shared.clone())
+        torrents.values().find_map(|t| match t {
+            TorrentEntry::Active { shared, .. } if &shared.torrent.info_hash == info_hash => Some(shared.clone()),
+            _ => None,
+        })
+    }
+
+    fn contains(&self, info_hash: &ccbt_core::InfoHash) -> bool {
+        self.torrents.lock().expect("session lock poisoned").values().any(|t| &t.info_hash() == info_hash)
+    }
+
+    fn storage_options(&self) -> StorageOptions {
+        StorageOptions {
+            preallocate: self.options.preallocate,
+            use_mmap: self.options.use_mmap,
+            write_batch_kib: self.options.write_batch_kib,
+        }
     }
 }
 
@@ -156,74 +154,68 @@ impl Session {
     }
 
     /// Adds a torrent: opens (creating as needed) its files, then checks, downloads or seeds in
-    /// the background. Fails if the files cannot be created or the torrent is already added.
+    /// the background. A magnet link first fetches its metadata from peers (state
+    /// `FetchingMetadata`). Fails if the files cannot be created or the torrent is already added.
     pub async fn add_torrent(&self, add: AddTorrent) -> Result<TorrentId, SessionError> {
         let inner = &self.inner;
-        let info_hash = add.torrent.info_hash;
-        if inner.find_torrent(&info_hash).is_some() {
+        let info_hash = add.info_hash();
+        if inner.contains(&info_hash) {
             return Err(SessionError::DuplicateTorrent { info_hash: info_hash.to_hex() });
         }
-        let save_path = add.save_path.clone().unwrap_or_else(|| inner.options.download_dir.clone());
-        let torrent = Arc::new(add.torrent);
-        let storage_options = StorageOptions {
-            preallocate: inner.options.preallocate,
-            use_mmap: inner.options.use_mmap,
-            write_batch_kib: inner.options.write_batch_kib,
-        };
-        let (storage, existing) = {
-            let torrent = torrent.clone();
-            let root = save_path.clone();
-            tokio::task::spawn_blocking(move || {
-                let layout = torrent.layout();
-                let existing = any_file_has_data(&root, &layout);
-                FileStorage::create(&root, &layout, storage_options).map(|s| (s, existing))
-            })
-            .await
-            .map_err(|e| TorrentError::Storage(e.to_string()))?
-            .map_err(|e| TorrentError::Storage(e.to_string()))?
-        };
         let id = TorrentId(inner.next_id.fetch_add(1, Ordering::Relaxed));
-        let storage: Arc<dyn Storage> = Arc::new(storage);
-        let (shared, task) = spawn_torrent(TorrentSpec {
-            id,
-            torrent: torrent.clone(),
-            save_path,
-            storage,
-            options: inner.options.clone(),
-            listen_port: inner.listen_addr.port(),
-            peer_id: inner.peer_id,
-            pool: inner.pool.clone(),
-            events: inner.events.clone(),
-            peers: add.peers,
-            check: add.check_existing && existing,
-            budget: inner.budget.clone(),
-        });
-        inner.torrents.lock().expect("session lock poisoned").insert(id, TorrentEntry { shared, task });
-        let _ = inner.events.send(Event::TorrentAdded { id, name: torrent.name.clone() });
-        tracing::info!(%id, name = %torrent.name, %info_hash, "torrent added");
+        let save_path = add.save_path.clone().unwrap_or_else(|| inner.options.download_dir.clone());
+        let name = add.name();
+        let entry = match add.source {
+            TorrentSource::Torrent(torrent) => {
+                start_active(inner, id, Arc::new(*torrent), save_path, add.peers, add.check_existing).await?
+            }
+            TorrentSource::Magnet(magnet) => start_resolving(inner, id, *magnet, save_path, add.peers),
+        };
+        inner.torrents.lock().expect("session lock poisoned").insert(id, entry);
+        let _ = inner.events.send(Event::TorrentAdded { id, name: name.clone() });
+        tracing::info!(%id, %name, %info_hash, "torrent added");
         Ok(id)
     }
 
+    /// The running torrent `id`; `MetadataPending` while a magnet link is still resolving.
     fn shared(&self, id: TorrentId) -> Result<Arc<TorrentShared>, SessionError> {
         let torrents = self.inner.torrents.lock().expect("session lock poisoned");
-        torrents.get(&id).map(|t| t.shared.clone()).ok_or(SessionError::UnknownTorrent(id.0))
+        match torrents.get(&id) {
+            Some(TorrentEntry::Active { shared, .. }) => Ok(shared.clone()),
+            Some(TorrentEntry::Resolving { .. }) => Err(SessionError::MetadataPending(id.0)),
+            None => Err(SessionError::UnknownTorrent(id.0)),
+        }
     }
 
-    /// Connects to more peers for a torrent.
+    /// Connects to more peers for a torrent (also while its metadata is being fetched).
     pub fn add_peers(&self, id: TorrentId, peers: &[SocketAddr]) -> Result<(), SessionError> {
-        let shared = self.shared(id)?;
-        shared.commands.try_send(TorrentCommand::AddPeers(peers.to_vec())).map_err(|_| SessionError::ShutDown)
+        let torrents = self.inner.torrents.lock().expect("session lock poisoned");
+        let sent = match torrents.get(&id) {
+            Some(TorrentEntry::Active { shared, .. }) => {
+                shared.commands.try_send(TorrentCommand::AddPeers(peers.to_vec())).is_ok()
+            }
+            Some(TorrentEntry::Resolving { shared, .. }) => {
+                shared.commands.try_send(magnet::ResolverCommand::AddPeers(peers.to_vec())).is_ok()
+            }
+            None => return Err(SessionError::UnknownTorrent(id.0)),
+        };
+        if sent {
+            Ok(())
+        } else {
+            Err(SessionError::ShutDown)
+        }
     }
 
     /// A snapshot of one torrent.
     pub fn status(&self, id: TorrentId) -> Result<TorrentStatus, SessionError> {
-        Ok(self.shared(id)?.status())
+        let torrents = self.inner.torrents.lock().expect("session lock poisoned");
+        torrents.get(&id).map(TorrentEntry::status).ok_or(SessionError::UnknownTorrent(id.0))
     }
 
     /// Snapshots of every torrent, by id.
     pub fn torrents(&self) -> Vec<TorrentStatus> {
         let torrents = self.inner.torrents.lock().expect("session lock poisoned");
-        let mut all: Vec<TorrentStatus> = torrents.values().map(|t| t.shared.status()).collect();
+        let mut all: Vec<TorrentStatus> = torrents.values().map(TorrentEntry::status).collect();
         all.sort_by_key(|s| s.id);
         all
     }
@@ -286,11 +278,137 @@ impl Session {
 }
 
 async fn stop_torrent(entry: TorrentEntry) {
-    let (ack_tx, ack_rx) = oneshot::channel();
-    if entry.shared.commands.send(TorrentCommand::Shutdown(ack_tx)).await.is_ok() {
-        let _ = ack_rx.await;
+    match entry {
+        TorrentEntry::Resolving { task, .. } => {
+            // Nothing verified to lose: metadata connections simply stop.
+            task.abort();
+            let _ = task.await;
+        }
+        TorrentEntry::Active { shared, task } => {
+            let (ack_tx, ack_rx) = oneshot::channel();
+            if shared.commands.send(TorrentCommand::Shutdown(ack_tx)).await.is_ok() {
+                let _ = ack_rx.await;
+            }
+            let _ = task.await;
+        }
     }
-    let _ = entry.task.await;
+}
+
+/// Opens (creating as needed) a torrent's files and starts its task.
+async fn start_active(
+    inner: &Arc<SessionInner>,
+    id: TorrentId,
+    torrent: Arc<Torrent>,
+    save_path: PathBuf,
+    peers: Vec<SocketAddr>,
+    check_existing: bool,
+) -> Result<TorrentEntry, SessionError> {
+    let storage_options = inner.storage_options();
+    let (storage, existing) = {
+        let torrent = torrent.clone();
+        let root = save_path.clone();
+        tokio::task::spawn_blocking(move || {
+            let layout = torrent.layout();
+            let existing = any_file_has_data(&root, &layout);
+            FileStorage::create(&root, &layout, storage_options).map(|s| (s, existing))
+        })
+        .await
+        .map_err(|e| TorrentError::Storage(e.to_string()))?
+        .map_err(|e| TorrentError::Storage(e.to_string()))?
+    };
+    let storage: Arc<dyn Storage> = Arc::new(storage);
+    let (shared, task) = spawn_torrent(TorrentSpec {
+        id,
+        torrent,
+        save_path,
+        storage,
+        options: inner.options.clone(),
+        listen_port: inner.listen_addr.port(),
+        peer_id: inner.peer_id,
+        pool: inner.pool.clone(),
+        events: inner.events.clone(),
+        peers,
+        check: check_existing && existing,
+        budget: inner.budget.clone(),
+    });
+    Ok(TorrentEntry::Active { shared, task })
+}
+
+/// Starts fetching a magnet link's metadata; when it arrives the entry becomes a running torrent
+/// with the same id.
+fn start_resolving(
+    inner: &Arc<SessionInner>,
+    id: TorrentId,
+    magnet: Magnet,
+    save_path: PathBuf,
+    peers: Vec<SocketAddr>,
+) -> TorrentEntry {
+    let spec = ResolveSpec {
+        id,
+        magnet: magnet.clone(),
+        save_path: save_path.clone(),
+        peer_id: inner.peer_id,
+        listen_port: inner.listen_addr.port(),
+        options: inner.options.clone(),
+    };
+    let (shared, commands) = magnet::new_resolver(&spec);
+    let weak: Weak<SessionInner> = Arc::downgrade(inner);
+    let meta = shared.clone();
+    let task = tokio::spawn(async move {
+        let result = magnet::resolve(meta.clone(), commands, magnet.clone(), peers).await;
+        let Some(inner) = weak.upgrade() else { return };
+        let resolved = match result {
+            Ok(r) => r,
+            Err(reason) => {
+                tracing::error!(%id, %reason, "magnet link failed");
+                *meta.failed.lock().expect("metadata lock poisoned") = Some(reason.clone());
+                let _ = inner.events.send(Event::StateChanged { id, state: crate::TorrentState::Error(reason) });
+                return;
+            }
+        };
+        tracing::info!(%id, name = %resolved.torrent.name, "metadata received");
+        save_torrent_file(&inner.options.state_dir, &resolved.torrent, &magnet).await;
+        let torrent = Arc::new(resolved.torrent);
+        match start_active(&inner, id, torrent, save_path, resolved.peers, true).await {
+            Ok(entry) => {
+                // The resolver's own entry is replaced; its task (this one) ends right after.
+                let mut torrents = inner.torrents.lock().expect("session lock poisoned");
+                if torrents.contains_key(&id) {
+                    torrents.insert(id, entry);
+                } else if let TorrentEntry::Active { task, .. } = entry {
+                    // Removed while we were starting: stop what we started.
+                    task.abort();
+                }
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::error!(%id, %reason, "cannot start the torrent after fetching its metadata");
+                *meta.failed.lock().expect("metadata lock poisoned") = Some(reason);
+            }
+        }
+    });
+    TorrentEntry::Resolving { shared, task }
+}
+
+/// Saves a magnet download's metadata as `<state_dir>/torrents/<info hash>.torrent` so the
+/// download can be resumed or re-seeded without fetching it again.
+async fn save_torrent_file(state_dir: &Path, torrent: &Torrent, magnet: &Magnet) {
+    let dir = state_dir.join("torrents");
+    let path = dir.join(format!("{}.torrent", torrent.info_hash.to_hex()));
+    let bytes = magnet::torrent_file_bytes(&torrent.info_bytes, magnet);
+    let result = tokio::task::spawn_blocking(move || -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(&dir)?;
+        let tmp = path.with_extension("torrent.tmp");
+        std::fs::write(&tmp, &bytes)?;
+        std::fs::rename(&tmp, &path)?;
+        Ok(path)
+    })
+    .await;
+    match result {
+        Ok(Ok(path)) => tracing::info!(path = %path.display(), "saved the .torrent of the magnet link"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot save the .torrent of the magnet link"),
+        Err(e) => tracing::warn!(error = %e, "saving the .torrent failed"),
+    }
 }
 
 /// Whether any of the torrent's files already holds data (then it must be checked).

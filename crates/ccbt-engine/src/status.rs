@@ -17,6 +17,8 @@ impl std::fmt::Display for TorrentId {
 /// Life-cycle state of a torrent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TorrentState {
+    /// A magnet link: fetching the metadata from peers.
+    FetchingMetadata,
     /// Checking existing data against the piece hashes.
     Checking,
     /// Downloading missing pieces.
@@ -32,6 +34,7 @@ pub enum TorrentState {
 impl std::fmt::Display for TorrentState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            TorrentState::FetchingMetadata => write!(f, "fetching metadata"),
             TorrentState::Checking => write!(f, "checking"),
             TorrentState::Downloading => write!(f, "downloading"),
             TorrentState::Seeding => write!(f, "seeding"),

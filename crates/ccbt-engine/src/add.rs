@@ -1,0 +1,91 @@
+//! What a user adds to a session: a parsed `.torrent` or a magnet link, with options.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ccbt_core::InfoHash;
+use ccbt_metainfo::{Magnet, Torrent};
+
+use crate::SessionError;
+
+/// Where a torrent's metadata comes from.
+#[derive(Clone, Debug)]
+pub enum TorrentSource {
+    /// A parsed `.torrent`.
+    Torrent(Box<Torrent>),
+    /// A magnet link: the metadata is fetched from peers first (BEP 9).
+    Magnet(Box<Magnet>),
+}
+
+/// What to add to a session.
+#[derive(Clone, Debug)]
+pub struct AddTorrent {
+    pub source: TorrentSource,
+    /// Folder the torrent's files go in (default: the session's `download_dir`).
+    pub save_path: Option<PathBuf>,
+    /// Peers to connect to right away (besides those that connect to us or that discovery finds).
+    pub peers: Vec<SocketAddr>,
+    /// Check data already on disk before downloading (default true). Only files that exist and
+    /// are not empty are checked.
+    pub check_existing: bool,
+}
+
+impl AddTorrent {
+    /// Adds a parsed `.torrent`.
+    pub fn new(torrent: Torrent) -> AddTorrent {
+        AddTorrent::with_source(TorrentSource::Torrent(Box::new(torrent)))
+    }
+
+    /// Adds a magnet link.
+    pub fn magnet(magnet: Magnet) -> AddTorrent {
+        AddTorrent::with_source(TorrentSource::Magnet(Box::new(magnet)))
+    }
+
+    fn with_source(source: TorrentSource) -> AddTorrent {
+        AddTorrent { source, save_path: None, peers: Vec::new(), check_existing: true }
+    }
+
+    /// Reads and parses a `.torrent` file.
+    pub fn from_file(path: &Path) -> Result<AddTorrent, SessionError> {
+        let bytes = std::fs::read(path)
+            .map_err(|source| SessionError::ReadTorrentFile { path: path.to_owned(), source })?;
+        let torrent = Torrent::from_bytes(&bytes)
+            .map_err(|source| SessionError::InvalidTorrent { path: path.to_owned(), source })?;
+        Ok(AddTorrent::new(torrent))
+    }
+
+    /// A `magnet:` URI or the path of a `.torrent` file.
+    pub fn parse(arg: &str) -> Result<AddTorrent, SessionError> {
+        if arg.starts_with("magnet:") {
+            let magnet = Magnet::parse(arg).map_err(SessionError::InvalidMagnet)?;
+            Ok(AddTorrent::magnet(magnet))
+        } else {
+            AddTorrent::from_file(Path::new(arg))
+        }
+    }
+
+    pub fn save_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.save_path = Some(path.into());
+        self
+    }
+
+    pub fn peers(mut self, peers: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.peers.extend(peers);
+        self
+    }
+
+    /// The torrent's name: from the metadata, else the magnet's `dn`, else the info hash.
+    pub fn name(&self) -> String {
+        match &self.source {
+            TorrentSource::Torrent(t) => t.name.clone(),
+            TorrentSource::Magnet(m) => m.display_name.clone().unwrap_or_else(|| m.info_hash.to_hex()),
+        }
+    }
+
+    pub fn info_hash(&self) -> InfoHash {
+        match &self.source {
+            TorrentSource::Torrent(t) => t.info_hash,
+            TorrentSource::Magnet(m) => m.info_hash,
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The metadata phase of a magnet link: find peers (the magnet's `x.pe`, explicit peers, and
+//! whatever trackers, the DHT and PEX report), fetch the info dictionary from several of them in
+//! parallel with `ut_metadata` (BEP 9), check it against the info hash, save the `.torrent`, and
+//! hand the torrent to the session to download like any other.
+
+mod conn;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ccbt_core::{InfoHash, PeerId};
+use ccbt_metainfo::{Magnet, Torrent};
+use ccbt_proto::metadata::{MetadataFailure, MetadataFetcher};
+use ccbt_proto::PeerKey;
+use tokio::sync::{mpsc, watch};
+
+use crate::{SessionOptions, TorrentId, TorrentState, TorrentStatus};
+
+/// Connections used at once to fetch metadata.
+const MAX_METADATA_CONNECTIONS: usize = 8;
+/// Peers remembered during the metadata phase.
+const MAX_CANDIDATES: usize = 500;
+
+/// Messages to a resolver task.
+#[derive(Debug)]
+pub(crate) enum ResolverCommand {
+    AddPeers(Vec<SocketAddr>),
+}
+
+/// Fetch state shared by the metadata connections.
+pub(crate) struct MetaState {
+    fetcher: MetadataFetcher,
+    /// Requests the fetcher handed to connections not currently running the fetcher.
+    outbox: HashMap<PeerKey, Vec<u32>>,
+    woke_others: bool,
+    /// Peers that contributed to metadata that failed the hash check.
+    bad: HashSet<PeerKey>,
+    metadata: Option<Vec<u8>>,
+    scratch: Vec<(PeerKey, u32)>,
+}
+
+impl MetaState {
+    /// Runs the fetcher's request distribution and returns the requests `key` must send.
+    fn distribute(&mut self, now: Instant, key: PeerKey) -> Vec<u32> {
+        self.scratch.clear();
+        self.fetcher.next_requests(now, &mut self.scratch);
+        for (peer, piece) in self.scratch.drain(..) {
+            if peer != key {
+                self.woke_others = true;
+            }
+            self.outbox.entry(peer).or_default().push(piece);
+        }
+        self.outbox.remove(&key).unwrap_or_default()
+    }
+
+    fn check_complete(&mut self) {
+        match self.fetcher.poll_complete() {
+            Some(Ok(bytes)) => self.metadata = Some(bytes),
+            Some(Err(MetadataFailure::HashMismatch { contributors })) => {
+                tracing::warn!(peers = contributors.len(), "metadata failed the info-hash check; fetching again");
+                self.bad.extend(contributors);
+            }
+            Some(Err(_)) | None => {}
+        }
+    }
+}
+
+/// What the resolver and its connections share; also the source of status snapshots.
+pub(crate) struct MetaShared {
+    pub id: TorrentId,
+    pub info_hash: InfoHash,
+    pub name: String,
+    pub save_path: PathBuf,
+    peer_id: PeerId,
+    listen_port: u16,
+    pex: bool,
+    options: Arc<SessionOptions>,
+    state: Mutex<MetaState>,
+    wake: watch::Sender<u64>,
+    done: AtomicBool,
+    connected: AtomicUsize,
+    pub(crate) commands: mpsc::Sender<ResolverCommand>,
+    pub(crate) failed: Mutex<Option<String>>,
+}
+
+impl MetaShared {
+    pub(crate) fn status(&self) -> TorrentStatus {
+        let state = match self.failed.lock().expect("metadata lock poisoned").clone() {
+            Some(reason) => TorrentState::Error(reason),
+            None => TorrentState::FetchingMetadata,
+        };
+        TorrentStatus {
+            id: self.id,
+            info_hash: self.info_hash,
+            name: self.name.clone(),
+            save_path: self.save_path.clone(),
+            state,
+            pieces_have: 0,
+            pieces_total: 0,
+            bytes_have: 0,
+            total_bytes: 0,
+            progress: 0.0,
+            download_rate: 0,
+            upload_rate: 0,
+            downloaded: 0,
+            uploaded: 0,
+            wasted: 0,
+            connected_peers: self.connected.load(Ordering::Relaxed),
+            hash_failures: 0,
+            banned_peers: 0,
+        }
+    }
+}
+
+/// Everything a resolver needs.
+pub(crate) struct ResolveSpec {
+    pub id: TorrentId,
+    pub magnet: Magnet,
+    pub save_path: PathBuf,
+    pub peer_id: PeerId,
+    pub listen_port: u16,
+    pub options: Arc<SessionOptions>,
+}
+
+/// Starts resolving; returns the shared state and a receiver for peers the caller should feed
+/// in (the command sender is in the shared state).
+pub(crate) fn new_resolver(spec: &ResolveSpec) -> (Arc<MetaShared>, mpsc::Receiver<ResolverCommand>) {
+    let (tx, rx) = mpsc::channel(64);
+    let max = spec.options.max_metadata_kib as u64 * 1024;
+    let shared = Arc::new(MetaShared {
+        id: spec.id,
+        info_hash: spec.magnet.info_hash,
+        name: spec.magnet.display_name.clone().unwrap_or_else(|| spec.magnet.info_hash.to_hex()),
+        save_path: spec.save_path.clone(),
+        peer_id: spec.peer_id,
+        listen_port: spec.listen_port,
+        pex: spec.options.enable_pex,
+        options: spec.options.clone(),
+        state: Mutex::new(MetaState {
+            fetcher: MetadataFetcher::new(spec.magnet.info_hash, max),
+            outbox: HashMap::new(),
+            woke_others: false,
+            bad: HashSet::new(),
+            metadata: None,
+            scratch: Vec::new(),
+        }),
+        wake: watch::channel(0).0,
+        done: AtomicBool::new(false),
+        connected: AtomicUsize::new(0),
+        commands: tx,
+        failed: Mutex::new(None),
+    });
+    (shared, rx)
+}
+
+/// The outcome of the metadata phase.
+pub(crate) struct Resolved {
+    pub torrent: Torrent,
+    /// Every peer address learnt, for the download phase.
+    pub peers: Vec<SocketAddr>,
+}
+
+struct Candidate {
+    failures: u32,
+    next_try: Instant,
+    connected: bool,
+}
+
+/// Runs the metadata phase until the metadata is verified. Errors are readable reasons.
+pub(crate) async fn resolve(
+    shared: Arc<MetaShared>,
+    mut commands: mpsc::Receiver<ResolverCommand>,
+    magnet: Magnet,
+    initial: Vec<SocketAddr>,
+) -> Result<Resolved, String> {
+    let mut known: HashMap<SocketAddr, Candidate> = HashMap::new();
+    let mut running = 0usize;
+    let (ended_tx, mut ended_rx) = mpsc::channel::<(SocketAddr, String)>(MAX_METADATA_CONNECTIONS * 2);
+    let mut next_key = 1u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    add_candidates(&mut known, initial);
+    add_candidates(&mut known, resolve_x_pe(&magnet.peers).await);
+    loop {
+        if let Some(bytes) = shared.state.lock().expect("metadata lock poisoned").metadata.take() {
+            shared.done.store(true, Ordering::Release);
+            shared.wake.send_modify(|g| *g += 1);
+            let torrent = torrent_from_metadata(&bytes, &magnet)?;
+            return Ok(Resolved { torrent, peers: known.into_keys().collect() });
+        }
+        // Dial due candidates.
+        let now = Instant::now();
+        for (addr, c) in known.iter_mut() {
+            if running >= MAX_METADATA_CONNECTIONS {
+                break;
+            }
+            if !c.connected && c.next_try <= now {
+                c.connected = true;
+                running += 1;
+                let key = PeerKey(next_key);
+                next_key += 1;
+                let (shared, addr, ended) = (shared.clone(), *addr, ended_tx.clone());
+                tokio::spawn(async move {
+                    let reason = conn::run(shared, key, addr).await;
+                    let _ = ended.send((addr, reason)).await;
+                });
+            }
+        }
+        tokio::select! {
+            Some(cmd) = commands.recv() => match cmd {
+                ResolverCommand::AddPeers(peers) => add_candidates(&mut known, peers),
+            },
+            Some((addr, reason)) = ended_rx.recv() => {
+                running -= 1;
+                tracing::debug!(%addr, %reason, "metadata connection ended");
+                if let Some(c) = known.get_mut(&addr) {
+                    c.connected = false;
+                    c.failures += 1;
+                    c.next_try = Instant::now() + Duration::from_secs(5u64 << c.failures.min(6));
+                }
+            }
+            _ = tick.tick() => {}
+        }
+    }
+}
+
+fn add_candidates(known: &mut HashMap<SocketAddr, Candidate>, peers: Vec<SocketAddr>) {
+    let now = Instant::now();
+    for addr in peers {
+        if known.len() >= MAX_CANDIDATES {
+            break;
+        }
+        if addr.port() != 0 && !addr.ip().is_unspecified() {
+            known.entry(addr).or_insert(Candidate { failures: 0, next_try: now, connected: false });
+        }
+    }
+}
+
+/// Resolves the magnet's `x.pe` peers (`host:port`); unresolvable ones are logged and skipped.
+async fn resolve_x_pe(peers: &[String]) -> Vec<SocketAddr> {
+    let mut out = Vec::new();
+    for p in peers {
+        match tokio::net::lookup_host(p.as_str()).await {
+            Ok(addrs) => out.extend(addrs.take(4)),
+            Err(e) => tracing::warn!(peer = %p, error = %e, "cannot resolve x.pe peer from the magnet link"),
+        }
+    }
+    out
+}
+
+/// Wraps verified info-dictionary bytes into a .torrent (with the magnet's trackers) and parses
+/// it, so a magnet download is validated exactly like a .torrent file (paths, geometry).
+pub(crate) fn torrent_file_bytes(info: &[u8], magnet: &Magnet) -> Vec<u8> {
+    use ccbt_bencode::OwnedValue;
+    let mut out = b"d".to_vec();
+    if let Some(first) = magnet.trackers.first() {
+        OwnedValue::bytes(b"announce".to_vec()).encode_to(&mut out);
+        OwnedValue::bytes(first.as_bytes().to_vec()).encode_to(&mut out);
+        OwnedValue::bytes(b"announce-list".to_vec()).encode_to(&mut out);
+        let tiers = magnet.trackers.iter().map(|t| OwnedValue::list([t.as_str()]));
+        OwnedValue::list(tiers).encode_to(&mut out);
+    }
+    OwnedValue::bytes(b"info".to_vec()).encode_to(&mut out);
+    out.extend_from_slice(info);
+    out.push(b'e');
+    out
+}
+
+fn torrent_from_metadata(info: &[u8], magnet: &Magnet) -> Result<Torrent, String> {
+    let bytes = torrent_file_bytes(info, magnet);
+    let torrent = Torrent::from_bytes(&bytes).map_err(|e| format!("the metadata peers sent is not a valid torrent: {e}"))?;
+    if torrent.info_hash != magnet.info_hash {
+        return Err("metadata does not match the magnet's info hash".into());
+    }
+    Ok(torrent)
+}
