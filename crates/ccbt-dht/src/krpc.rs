@@ -305,7 +305,11 @@ fn decode_query(top: &Dict<'_>) -> Result<Query, KrpcError> {
             };
             let token = req_bytes(a, "token")?;
             if token.len() > MAX_TOKEN_LEN {
-                return Err(KrpcError::WrongLength { key: "token", expected: MAX_TOKEN_LEN, got: token.len() });
+                return Err(KrpcError::WrongLength {
+                    key: "token",
+                    expected: MAX_TOKEN_LEN,
+                    got: token.len(),
+                });
             }
             Query::AnnouncePeer { id, info_hash, port, implied_port, token: token.to_vec() }
         }
@@ -328,7 +332,11 @@ fn decode_response(r: &Dict<'_>) -> Result<Response, KrpcError> {
                 values.push(decode_peer(peer));
             } else if b.len() != 18 {
                 // 18 bytes is a compact IPv6 peer (BEP 32), skipped; anything else is broken.
-                return Err(KrpcError::WrongLength { key: "values", expected: COMPACT_PEER_LEN, got: b.len() });
+                return Err(KrpcError::WrongLength {
+                    key: "values",
+                    expected: COMPACT_PEER_LEN,
+                    got: b.len(),
+                });
             }
         }
     }

@@ -72,7 +72,11 @@ fn find_node_response_with_nodes() {
     want.extend_from_slice(&[7; 20]);
     want.extend_from_slice(&[1, 2, 3, 4, 0x1a, 0xe1]);
     want.extend_from_slice(b"e1:t2:aa1:y1:re");
-    let m = msg(Body::Response(Response { id: id(b"0123456789abcdefghij"), nodes: vec![n], ..Default::default() }));
+    let m = msg(Body::Response(Response {
+        id: id(b"0123456789abcdefghij"),
+        nodes: vec![n],
+        ..Default::default()
+    }));
     assert_eq!(m.encode(), want);
     assert_eq!(decode(&want).unwrap(), m);
 }
@@ -177,16 +181,26 @@ fn arb_body() -> impl Strategy<Value = Body> {
         (arb_id(), arb_id()).prop_map(|(id, target)| Body::Query(Query::FindNode { id, target })),
         (arb_id(), arb_id())
             .prop_map(|(id, h)| Body::Query(Query::GetPeers { id, info_hash: InfoHash::from(h) })),
-        (arb_id(), arb_id(), 1u16.., any::<bool>(), tok.clone()).prop_map(|(id, h, port, implied_port, token)| {
-            Body::Query(Query::AnnouncePeer { id, info_hash: h.into(), port, implied_port, token })
-        }),
+        (arb_id(), arb_id(), 1u16.., any::<bool>(), tok.clone()).prop_map(
+            |(id, h, port, implied_port, token)| {
+                Body::Query(Query::AnnouncePeer { id, info_hash: h.into(), port, implied_port, token })
+            }
+        ),
         (
             arb_id(),
-            proptest::collection::vec((arb_id(), arb_v4()).prop_map(|(id, addr)| CompactNode { id, addr }), 0..8),
+            proptest::collection::vec(
+                (arb_id(), arb_v4()).prop_map(|(id, addr)| CompactNode { id, addr }),
+                0..8
+            ),
             proptest::collection::vec(arb_v4(), 0..8),
             proptest::option::of(tok)
         )
-            .prop_map(|(id, nodes, values, token)| Body::Response(Response { id, nodes, values, token })),
+            .prop_map(|(id, nodes, values, token)| Body::Response(Response {
+                id,
+                nodes,
+                values,
+                token
+            })),
         (200i64..300, "[a-z ]{0,20}").prop_map(|(code, message)| Body::Error(ErrorReply { code, message })),
     ]
 }

@@ -20,4 +20,4 @@ pub mod token;
 
 pub use error::KrpcError;
 pub use id::NodeId;
-pub use node::{BucketStatus, DhtEvent, DhtNode, DhtOptions, DhtStatus, LookupId};
+pub use node::{BucketStatus, DhtEvent, DhtNode, DhtOptions, DhtStatus, LookupId, MAX_DATAGRAM};

@@ -130,7 +130,8 @@ impl Lookup {
             return;
         }
         self.seen_addrs.insert(addr);
-        self.candidates.insert(key, Candidate { id, addr, state: State::Fresh, depth, attempts: 0, token: None });
+        self.candidates
+            .insert(key, Candidate { id, addr, state: State::Fresh, depth, attempts: 0, token: None });
     }
 
     /// Queries to send now, keeping at most `alpha` in flight; at most `budget` are returned
@@ -202,7 +203,7 @@ impl Lookup {
         };
         for n in response.nodes.iter().take(MAX_NODES_PER_RESPONSE) {
             let CompactNode { id, addr } = *n;
-            self.add_candidate(id, SocketAddr::V4(addr), depth + 1);
+            self.add_candidate(id, SocketAddr::V4(addr), depth.saturating_add(1));
         }
         self.prune();
         let mut fresh = Vec::new();
@@ -241,7 +242,8 @@ impl Lookup {
     fn prune(&mut self) {
         let cap = self.k * 8;
         while self.candidates.len() > cap {
-            let far = self.candidates.iter().rev().find(|(_, c)| c.state != State::InFlight).map(|(key, _)| *key);
+            let far =
+                self.candidates.iter().rev().find(|(_, c)| c.state != State::InFlight).map(|(key, _)| *key);
             match far {
                 Some(key) => {
                     self.candidates.remove(&key);
@@ -280,7 +282,12 @@ impl Lookup {
     /// Rounds the lookup took: the depth of the deepest answering node, counting the starting
     /// set as round 1.
     pub fn rounds(&self) -> usize {
-        self.candidates.values().filter(|c| c.state == State::Responded).map(|c| c.depth + 1).max().unwrap_or(0)
+        self.candidates
+            .values()
+            .filter(|c| c.state == State::Responded)
+            .map(|c| c.depth.saturating_add(1))
+            .max()
+            .unwrap_or(0)
     }
 
     /// Queries sent so far (retries included).

@@ -3,7 +3,8 @@
 //! The driver owns a UDP socket and a timer and loops:
 //! 1. on a datagram: `handle_datagram(now, from, bytes)`;
 //! 2. when `poll_timeout()` passes: `handle_timeout(now)`;
-//! 3. after either, and after any command: drain `poll_transmit()` to the socket and
+//! 3. after either, and after any command (commands take `now` too, so their first queries
+//!    go out at once): drain `poll_transmit()` to the socket and
 //!    `poll_event()` to the consumers, then re-arm the timer from `poll_timeout()`.
 //!
 //! Persistence: save [`DhtNode::routing_table`] (and the node id) now and then; on restart build
@@ -243,7 +244,12 @@ impl DhtNode {
             next_lookup: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
-            bootstrap: Bootstrap { addrs: Vec::new(), running: None, retry_at: None, backoff: BOOTSTRAP_BACKOFF },
+            bootstrap: Bootstrap {
+                addrs: Vec::new(),
+                running: None,
+                retry_at: None,
+                backoff: BOOTSTRAP_BACKOFF,
+            },
             next_maintenance: now,
             last_now: now,
             queries_in: 0,
@@ -444,7 +450,15 @@ impl DhtNode {
         } else {
             Vec::new()
         };
-        let lookup = Lookup::new(self.id, target, self.opts.k, self.opts.alpha, self.opts.lookup_attempts, &nodes, &seeds);
+        let lookup = Lookup::new(
+            self.id,
+            target,
+            self.opts.k,
+            self.opts.alpha,
+            self.opts.lookup_attempts,
+            &nodes,
+            &seeds,
+        );
         self.lookups.insert(id, Running { lookup, purpose });
     }
 

@@ -64,7 +64,15 @@ pub struct NodeEntry {
 
 impl NodeEntry {
     fn new(now: Instant, id: NodeId, addr: SocketAddr) -> NodeEntry {
-        NodeEntry { id, addr, last_response: None, last_query: None, added: now, failures: 0, pinged_at: None }
+        NodeEntry {
+            id,
+            addr,
+            last_response: None,
+            last_query: None,
+            added: now,
+            failures: 0,
+            pinged_at: None,
+        }
     }
 
     fn touch(&mut self, now: Instant, contact: Contact) {
@@ -80,7 +88,8 @@ impl NodeEntry {
 
     /// The BEP 5 state at `now`.
     pub fn state(&self, now: Instant) -> NodeState {
-        let recent = |t: Option<Instant>| t.is_some_and(|t| now.saturating_duration_since(t) < QUESTIONABLE_AFTER);
+        let recent =
+            |t: Option<Instant>| t.is_some_and(|t| now.saturating_duration_since(t) < QUESTIONABLE_AFTER);
         let good = recent(self.last_response) || (self.last_response.is_some() && recent(self.last_query));
         if self.failures >= MAX_FAILURES || (!good && self.failures > 0) {
             NodeState::Bad
@@ -120,7 +129,9 @@ pub struct RoutingTable {
 /// Whether `addr` can be a DHT node at all (routable-looking IPv4 with a port).
 pub fn is_valid_node_addr(addr: &SocketAddr) -> bool {
     match addr.ip() {
-        IpAddr::V4(ip) => addr.port() != 0 && !ip.is_unspecified() && !ip.is_broadcast() && !ip.is_multicast(),
+        IpAddr::V4(ip) => {
+            addr.port() != 0 && !ip.is_unspecified() && !ip.is_broadcast() && !ip.is_multicast()
+        }
         IpAddr::V6(_) => false,
     }
 }
@@ -220,7 +231,8 @@ impl RoutingTable {
         let (moved, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut last.nodes).into_iter().partition(closer);
         last.nodes = kept;
         next.nodes = moved;
-        let (moved, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut last.replacements).into_iter().partition(closer);
+        let (moved, kept): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut last.replacements).into_iter().partition(closer);
         last.replacements = kept;
         next.replacements = moved;
         self.buckets.push(next);
@@ -240,7 +252,8 @@ impl RoutingTable {
         node.pinged_at = None;
         if node.state(now) == NodeState::Bad {
             bucket.nodes.swap_remove(pos);
-            let best = bucket.replacements.iter().enumerate().max_by_key(|(_, n)| n.last_seen()).map(|(i, _)| i);
+            let best =
+                bucket.replacements.iter().enumerate().max_by_key(|(_, n)| n.last_seen()).map(|(i, _)| i);
             if let Some(i) = best {
                 bucket.nodes.push(bucket.replacements.swap_remove(i));
             }
@@ -333,7 +346,10 @@ impl RoutingTable {
     /// soon, so a restart does not bootstrap from zero but does not trust stale entries either.
     pub fn import(&mut self, now: Instant, nodes: &[(NodeId, SocketAddr)]) {
         for &(id, addr) in nodes {
-            if id == self.own || !is_valid_node_addr(&addr) || self.nodes().any(|n| n.id == id || n.addr == addr) {
+            if id == self.own
+                || !is_valid_node_addr(&addr)
+                || self.nodes().any(|n| n.id == id || n.addr == addr)
+            {
                 continue;
             }
             // Inserting as `Queried` keeps the entry questionable (it never answered us yet).

@@ -149,7 +149,10 @@ impl Sim {
     }
 
     fn lookup_done(&self, i: usize, lid: LookupId) -> Option<&DhtEvent> {
-        self.nodes[i].events.iter().find(|e| matches!(e, DhtEvent::LookupDone { lookup, .. } if *lookup == lid))
+        self.nodes[i]
+            .events
+            .iter()
+            .find(|e| matches!(e, DhtEvent::LookupDone { lookup, .. } if *lookup == lid))
     }
 
     /// Starts a lookup on node `i` and waits for it.
@@ -182,7 +185,11 @@ impl Sim {
         }
         self.run_for(Duration::from_secs(60));
         for n in &self.nodes {
-            assert!(n.events.iter().any(|e| matches!(e, DhtEvent::BootstrapDone { .. })), "{} never joined", n.addr);
+            assert!(
+                n.events.iter().any(|e| matches!(e, DhtEvent::BootstrapDone { .. })),
+                "{} never joined",
+                n.addr
+            );
             assert!(n.node.status().good_nodes >= K, "{} knows too few nodes: {:?}", n.addr, n.node.status());
         }
     }
@@ -197,7 +204,9 @@ impl Sim {
             let target = NodeId::random(&mut self.rng);
             let now = self.now;
             let lid = self.nodes[i].node.find_node(now, target);
-            let DhtEvent::LookupDone { closest, rounds, .. } = self.wait_lookup(i, lid) else { unreachable!() };
+            let DhtEvent::LookupDone { closest, rounds, .. } = self.wait_lookup(i, lid) else {
+                unreachable!()
+            };
             let got: Vec<NodeId> = closest.iter().map(|(id, _)| *id).collect();
             let want = self.true_closest(&target, i);
             let found = want.iter().filter(|id| got.contains(id)).count();

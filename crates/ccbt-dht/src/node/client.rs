@@ -37,7 +37,14 @@ impl DhtNode {
     }
 
     /// Sends `query` to `addr` as a new transaction; `false` if the transaction table is full.
-    fn send_query(&mut self, now: Instant, addr: SocketAddr, node: Option<NodeId>, query: Query, kind: TxnKind) -> bool {
+    fn send_query(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        node: Option<NodeId>,
+        query: Query,
+        kind: TxnKind,
+    ) -> bool {
         if self.free_slots() == 0 {
             return false;
         }
@@ -53,7 +60,10 @@ impl DhtNode {
             read_only: self.opts.read_only,
             body: Body::Query(query),
         };
-        self.txns.insert(tid, Txn { addr, node, deadline: now + self.opts.query_timeout, kind });
+        self.txns.insert(
+            tid,
+            Txn { addr, node, deadline: now.checked_add(self.opts.query_timeout).unwrap_or(now), kind },
+        );
         self.queries_out += 1;
         // A full transmit queue drops the datagram; the transaction then simply times out.
         self.queue_transmit(addr, msg.encode());
@@ -69,7 +79,8 @@ impl DhtNode {
     }
 
     pub(super) fn expire_txns(&mut self, now: Instant) {
-        let expired: Vec<u16> = self.txns.iter().filter(|(_, t)| t.deadline <= now).map(|(k, _)| *k).collect();
+        let expired: Vec<u16> =
+            self.txns.iter().filter(|(_, t)| t.deadline <= now).map(|(k, _)| *k).collect();
         for tid in expired {
             if let Some(txn) = self.txns.remove(&tid) {
                 self.txn_failed(now, &txn, true);
@@ -99,7 +110,14 @@ impl DhtNode {
         self.txns.remove(&tid)
     }
 
-    pub(super) fn on_response(&mut self, now: Instant, from: SocketAddr, msg_tid: &[u8], read_only: bool, r: Response) {
+    pub(super) fn on_response(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        msg_tid: &[u8],
+        read_only: bool,
+        r: Response,
+    ) {
         let Some(txn) = self.take_txn(from, msg_tid) else { return };
         match txn.node {
             Some(expected) if expected != r.id => {
@@ -151,7 +169,9 @@ impl DhtNode {
                 Purpose::GetPeers | Purpose::Announce { .. } => {
                     Query::GetPeers { id: own, info_hash: target.into() }
                 }
-                Purpose::Bootstrap | Purpose::Refresh | Purpose::FindNode => Query::FindNode { id: own, target },
+                Purpose::Bootstrap | Purpose::Refresh | Purpose::FindNode => {
+                    Query::FindNode { id: own, target }
+                }
             };
             for to in run.lookup.next_queries(budget) {
                 if !self.send_query(now, to.addr, to.id, query.clone(), TxnKind::Lookup(lid)) {

@@ -43,7 +43,8 @@ impl DhtNode {
     }
 
     fn reply(&mut self, to: SocketAddr, tid: Vec<u8>, body: Body) {
-        let msg = Message { tid, version: self.opts.client_version.map(|v| v.to_vec()), read_only: false, body };
+        let msg =
+            Message { tid, version: self.opts.client_version.map(|v| v.to_vec()), read_only: false, body };
         self.queue_transmit(to, msg.encode());
     }
 
@@ -81,9 +82,11 @@ impl DhtNode {
         let querier = q.id();
         let response = match q {
             Query::Ping { .. } => Response { id: own, ..Response::default() },
-            Query::FindNode { target, .. } => {
-                Response { id: own, nodes: self.compact_closest(now, &target, &querier), ..Response::default() }
-            }
+            Query::FindNode { target, .. } => Response {
+                id: own,
+                nodes: self.compact_closest(now, &target, &querier),
+                ..Response::default()
+            },
             Query::GetPeers { info_hash, .. } => {
                 let values: Vec<_> = self
                     .store
@@ -96,7 +99,11 @@ impl DhtNode {
                     .collect();
                 // Nodes only when there are no values: the querier stops at peers anyway and
                 // a short answer is less useful for amplification.
-                let nodes = if values.is_empty() { self.compact_closest(now, &info_hash.into(), &querier) } else { Vec::new() };
+                let nodes = if values.is_empty() {
+                    self.compact_closest(now, &info_hash.into(), &querier)
+                } else {
+                    Vec::new()
+                };
                 let token = Some(self.tokens.token_for(from.ip()).to_vec());
                 Response { id: own, nodes, values, token }
             }

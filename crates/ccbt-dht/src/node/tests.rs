@@ -87,7 +87,10 @@ fn get_peers_token_and_announce() {
     let token = r.token.unwrap();
 
     let announce = |token: Vec<u8>, implied_port| {
-        query(b"a1", Query::AnnouncePeer { id: NodeId([2; 20]), info_hash: h, port: 5000, implied_port, token })
+        query(
+            b"a1",
+            Query::AnnouncePeer { id: NodeId([2; 20]), info_hash: h, port: 5000, implied_port, token },
+        )
     };
     // A token issued to another IP is refused.
     let e = error(ask(&mut n, now, addr(3), &announce(token.clone(), false)).unwrap());
@@ -202,7 +205,8 @@ fn two_nodes_find_each_other_and_announce() {
     let h = InfoHash([0x55; 20]);
     let lid = nodes[1].1.announce(now, h, Some(7000));
     pump(&mut nodes, now);
-    let done = std::iter::from_fn(|| nodes[1].1.poll_event()).find(|e| matches!(e, DhtEvent::LookupDone { .. }));
+    let done =
+        std::iter::from_fn(|| nodes[1].1.poll_event()).find(|e| matches!(e, DhtEvent::LookupDone { .. }));
     assert!(matches!(done, Some(DhtEvent::LookupDone { lookup, nodes_queried: 2, .. }) if lookup == lid));
     let stored: usize = nodes.iter().map(|(_, n)| n.status().stored_peers).sum();
     assert_eq!(stored, 2, "announced to both other nodes");
@@ -220,6 +224,8 @@ fn lookups_beyond_the_limit_end_at_once() {
     let opts = DhtOptions { max_lookups: 0, ..DhtOptions::default() };
     let mut n = DhtNode::new(NodeId([1; 20]), opts, now, 1);
     let lid = n.get_peers(now, InfoHash([2; 20]));
-    assert!(matches!(n.poll_event(), Some(DhtEvent::LookupDone { lookup, nodes_queried: 0, .. }) if lookup == lid));
+    assert!(
+        matches!(n.poll_event(), Some(DhtEvent::LookupDone { lookup, nodes_queried: 0, .. }) if lookup == lid)
+    );
     assert_eq!(n.status().active_lookups, 0);
 }
