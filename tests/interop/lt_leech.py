@@ -37,6 +37,8 @@ def main():
                    help="print 'PEERS t=.. n=.. ip:port(flags)...' to stdout every SECS")
     p.add_argument("--download-limit", type=int, default=0, metavar="BYTES",
                    help="per-torrent download limit in bytes/s (0 = unlimited); applies to loopback")
+    p.add_argument("--no-pex", action="store_true",
+                   help="ignore and send no ut_pex messages (torrent_flags.disable_pex)")
     p.add_argument("--keep-seeding", action="store_true",
                    help="after DONE keep running (seeding) until SIGTERM, then exit 0")
     args = p.parse_args()
@@ -57,6 +59,8 @@ def main():
     atp.save_path = os.path.abspath(args.out)
     flags = lt.torrent_flags.default_flags & ~lt.torrent_flags.auto_managed
     atp.flags = flags & ~lt.torrent_flags.paused
+    if args.no_pex:
+        atp.flags |= lt.torrent_flags.disable_pex
     set_trackers(atp, args.tracker)
     start = time.monotonic()
     h = ses.add_torrent(atp)
