@@ -53,7 +53,8 @@ pub struct TorrentStatus {
     /// Folder the torrent's files are in.
     pub save_path: std::path::PathBuf,
     pub state: TorrentState,
-    /// Verified pieces / total pieces.
+    /// Verified pieces / total pieces (while `Checking`: pieces checked so far; while
+    /// `FetchingMetadata`: both 0).
     pub pieces_have: u32,
     pub pieces_total: u32,
     /// Bytes of verified pieces (the short last piece counted exactly).
@@ -75,9 +76,12 @@ pub struct TorrentStatus {
 }
 
 impl TorrentStatus {
-    /// Whether every selected piece is verified.
+    /// Whether every selected piece is verified (never while metadata is fetched or data checked,
+    /// when the piece counts mean something else).
     pub fn is_complete(&self) -> bool {
-        self.pieces_have == self.pieces_total
+        self.pieces_total > 0
+            && self.pieces_have == self.pieces_total
+            && !matches!(self.state, TorrentState::Checking | TorrentState::FetchingMetadata)
     }
     /// Estimated seconds to completion at the current download rate.
     pub fn eta_secs(&self) -> Option<u64> {

@@ -14,6 +14,7 @@ Examples:
   ccbt download ubuntu.torrent -o ~/Downloads     download into ~/Downloads
   ccbt ubuntu.torrent                             short form of `download` (into the current folder)
   ccbt ubuntu.torrent --seed --peer 192.0.2.7:6881
+  ccbt magnet \"magnet:?xt=urn:btih:...\" -o ~/Downloads   fetch metadata from peers, then download
   ccbt seed ubuntu.torrent -d ~/Downloads         check existing data and serve it
   ccbt create ./photos -o photos.torrent --tracker udp://tracker.example:6969/announce
   ccbt verify photos.torrent -d .                 check data on disk against the torrent
@@ -74,8 +75,10 @@ pub enum LogLevel {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Download a torrent into a folder and exit once every piece is verified (or keep seeding with --seed).
+    /// Download a .torrent file or a magnet link into a folder and exit once every piece is verified (or keep seeding with --seed).
     Download(DownloadArgs),
+    /// Download a magnet link: fetch its metadata from peers, save the .torrent, then download (same flags as download).
+    Magnet(DownloadArgs),
     /// Check existing data of a torrent and serve it to peers until Ctrl-C.
     Seed(SeedArgs),
     /// Show what a .torrent file contains: name, info hash, sizes, files, trackers.
@@ -89,9 +92,9 @@ pub enum Command {
 /// Arguments of `ccbt download`.
 #[derive(Debug, Args)]
 pub struct DownloadArgs {
-    /// The .torrent file to download.
-    #[arg(value_name = "FILE.torrent")]
-    pub torrent: PathBuf,
+    /// The .torrent file or "magnet:?xt=urn:btih:..." link to download (quote magnet links in the shell).
+    #[arg(value_name = "FILE.torrent|MAGNET")]
+    pub torrent: String,
     /// Folder the torrent's content is saved in (a multi-file torrent gets a sub-folder named after it).
     #[arg(short, long, value_name = "DIR", default_value = ".")]
     pub output: PathBuf,

@@ -128,6 +128,7 @@ impl Drop for TorrentProgress {
 
 fn state_prefix(state: &TorrentState) -> &'static str {
     match state {
+        TorrentState::FetchingMetadata => "metadata ",
         TorrentState::Checking => "checking ",
         TorrentState::Seeding => "seeding ",
         TorrentState::Paused => "paused ",

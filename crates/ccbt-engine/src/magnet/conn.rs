@@ -42,7 +42,8 @@ pub(super) async fn run(shared: Arc<MetaShared>, key: PeerKey, addr: SocketAddr)
         // BEP 6: with the fast extension the first message must state what we have.
         ccbt_wire::encode(&Message::HaveNone, &mut out);
     }
-    let ext = our_ext_handshake(shared.listen_port, None, shared.pex, concat!("ccbt ", env!("CARGO_PKG_VERSION")));
+    let ext =
+        our_ext_handshake(shared.listen_port, None, shared.pex, concat!("ccbt ", env!("CARGO_PKG_VERSION")));
     ccbt_wire::encode(&Message::Extended { id: 0, payload: ext }, &mut out);
     if let Err(e) = stream.write_all(&out).await {
         return format!("write failed: {e}");
@@ -159,7 +160,11 @@ fn on_message(
                 shared.wake.send_modify(|g| *g += 1);
             }
             Ok(MetadataMessage::Reject { piece }) => {
-                shared.state.lock().expect("metadata lock poisoned").fetcher.on_reject(Instant::now(), key, piece);
+                shared.state.lock().expect("metadata lock poisoned").fetcher.on_reject(
+                    Instant::now(),
+                    key,
+                    piece,
+                );
                 shared.wake.send_modify(|g| *g += 1);
             }
             Ok(MetadataMessage::Request { piece }) => {
@@ -169,7 +174,8 @@ fn on_message(
                     ccbt_wire::encode(&Message::Extended { id: their_id, payload }, wbuf);
                 }
             }
-            Err(e) => return Err(format!("bad ut_metadata message: {e}")),
+            // BEP 9: unknown or malformed ut_metadata messages are ignored.
+            Err(e) => tracing::debug!(%addr, error = %e, "ignoring a ut_metadata message"),
         },
         OUR_UT_PEX if shared.pex => {
             if let Ok(pex) = PexMessage::decode(&payload) {

@@ -61,7 +61,10 @@ impl MetaState {
         match self.fetcher.poll_complete() {
             Some(Ok(bytes)) => self.metadata = Some(bytes),
             Some(Err(MetadataFailure::HashMismatch { contributors })) => {
-                tracing::warn!(peers = contributors.len(), "metadata failed the info-hash check; fetching again");
+                tracing::warn!(
+                    peers = contributors.len(),
+                    "metadata failed the info-hash check; fetching again"
+                );
                 self.bad.extend(contributors);
             }
             Some(Err(_)) | None => {}
@@ -271,7 +274,8 @@ pub(crate) fn torrent_file_bytes(info: &[u8], magnet: &Magnet) -> Vec<u8> {
 
 fn torrent_from_metadata(info: &[u8], magnet: &Magnet) -> Result<Torrent, String> {
     let bytes = torrent_file_bytes(info, magnet);
-    let torrent = Torrent::from_bytes(&bytes).map_err(|e| format!("the metadata peers sent is not a valid torrent: {e}"))?;
+    let torrent = Torrent::from_bytes(&bytes)
+        .map_err(|e| format!("the metadata peers sent is not a valid torrent: {e}"))?;
     if torrent.info_hash != magnet.info_hash {
         return Err("metadata does not match the magnet's info hash".into());
     }

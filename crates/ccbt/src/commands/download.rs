@@ -16,8 +16,8 @@ use crate::units::{average_rate, human_bytes, human_elapsed, human_rate};
 
 /// Runs `ccbt download`.
 pub async fn run(args: DownloadArgs, progress: ProgressConfig) -> anyhow::Result<Exit> {
-    let add = AddTorrent::from_file(&args.torrent)?;
-    let name = add.torrent.name.clone();
+    let add = AddTorrent::parse(&args.torrent)?;
+    let name = add.name();
     let peers = resolve_all(&args.engine.peers).await?;
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create the output folder {}", args.output.display()))?;
@@ -28,7 +28,7 @@ pub async fn run(args: DownloadArgs, progress: ProgressConfig) -> anyhow::Result
         Ok(id) => id,
         Err(e) => {
             live::shut_down(session).await;
-            return Err(e).with_context(|| format!("cannot add {}", args.torrent.display()));
+            return Err(e).with_context(|| format!("cannot add {name}"));
         }
     };
     tracing::info!(torrent = %name, listen = %session.listen_addr(), "download started");

@@ -39,7 +39,7 @@ impl Exit {
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     let progress = ProgressConfig::new(&cli.global);
     match cli.command {
-        Command::Download(args) => runtime()?.block_on(download::run(args, progress)),
+        Command::Download(args) | Command::Magnet(args) => runtime()?.block_on(download::run(args, progress)),
         Command::Seed(args) => runtime()?.block_on(seed::run(args, progress)),
         Command::Info(args) => info::run(&args),
         Command::Create(args) => create::run(&args, progress),

@@ -18,7 +18,7 @@ pub async fn run(args: SeedArgs, progress: ProgressConfig) -> anyhow::Result<Exi
     let mut add = AddTorrent::from_file(&args.torrent)?;
     // Seeding starts from what is on disk, so it must be checked first.
     add.check_existing = true;
-    let name = add.torrent.name.clone();
+    let name = add.name();
     let peers = resolve_all(&args.engine.peers).await?;
     let options = session_options(SessionOptions::default(), &args.engine, &args.dir);
     let session = Session::new(options).await.context("cannot start the session")?;
