@@ -15,9 +15,9 @@ mod status;
 mod torrent;
 pub(crate) mod tracker;
 
+pub use add::{AddTorrent, TorrentSource};
 pub use error::{SessionError, TorrentError};
 pub use options::SessionOptions;
-pub use add::{AddTorrent, TorrentSource};
 pub use session::Session;
 pub use status::{Event, PeerInfo, TorrentId, TorrentState, TorrentStatus};
 

@@ -1,8 +1,8 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Weak;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Weak;
 use std::sync::{Arc, Mutex};
 
 use ccbt_core::PeerId;
@@ -14,8 +14,8 @@ use tokio::task::JoinHandle;
 
 use crate::add::{AddTorrent, TorrentSource};
 use crate::budget::ConnectionBudget;
-use crate::magnet::{self, MetaShared, ResolveSpec};
 use crate::listener;
+use crate::magnet::{self, MetaShared, ResolveSpec};
 use crate::torrent::{spawn_torrent, TorrentCommand, TorrentShared, TorrentSpec};
 use crate::{Event, PeerInfo, SessionError, SessionOptions, TorrentError, TorrentId, TorrentStatus};
 
@@ -79,7 +79,9 @@ impl SessionInner {
     pub(crate) fn find_torrent(&self, info_hash: &ccbt_core::InfoHash) -> Option<Arc<TorrentShared>> {
         let torrents = self.torrents.lock().expect("session lock poisoned");
         torrents.values().find_map(|t| match t {
-            TorrentEntry::Active { shared, .. } if &shared.torrent.info_hash == info_hash => Some(shared.clone()),
+            TorrentEntry::Active { shared, .. } if &shared.torrent.info_hash == info_hash => {
+                Some(shared.clone())
+            }
             _ => None,
         })
     }
@@ -362,7 +364,8 @@ fn start_resolving(
             Err(reason) => {
                 tracing::error!(%id, %reason, "magnet link failed");
                 *meta.failed.lock().expect("metadata lock poisoned") = Some(reason.clone());
-                let _ = inner.events.send(Event::StateChanged { id, state: crate::TorrentState::Error(reason) });
+                let _ =
+                    inner.events.send(Event::StateChanged { id, state: crate::TorrentState::Error(reason) });
                 return;
             }
         };

@@ -14,8 +14,10 @@ async fn magnet_resolves_from_two_seeders_and_downloads() {
     let dst = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     // Many files make the info dictionary span several 16 KiB metadata pieces.
-    let names: Vec<String> = (0..700).map(|i| format!("dir{}/file-with-a-long-name-{i:04}.bin", i % 7)).collect();
-    let files: Vec<(&str, Vec<u8>)> = names.iter().enumerate().map(|(i, n)| (n.as_str(), data(3000 + i, i as u64))).collect();
+    let names: Vec<String> =
+        (0..700).map(|i| format!("dir{}/file-with-a-long-name-{i:04}.bin", i % 7)).collect();
+    let files: Vec<(&str, Vec<u8>)> =
+        names.iter().enumerate().map(|(i, n)| (n.as_str(), data(3000 + i, i as u64))).collect();
     let torrent = make_torrent(src.path(), "many", &files, 16384);
     assert!(torrent.info_bytes.len() > 2 * 16384, "metadata should span several pieces");
 
@@ -35,7 +37,10 @@ async fn magnet_resolves_from_two_seeders_and_downloads() {
     let leecher = Session::new(opts).await.unwrap();
     let uri = magnet.to_uri();
     let id = leecher.add_torrent(AddTorrent::parse(&uri).unwrap().save_path(dst.path())).await.unwrap();
-    assert!(matches!(leecher.status(id).unwrap().state, TorrentState::FetchingMetadata | TorrentState::Downloading));
+    assert!(matches!(
+        leecher.status(id).unwrap().state,
+        TorrentState::FetchingMetadata | TorrentState::Downloading
+    ));
     wait_complete(&leecher, id, Duration::from_secs(60)).await;
     let status = leecher.status(id).unwrap();
     assert_eq!(status.name, "many");
@@ -55,6 +60,9 @@ async fn magnet_resolves_from_two_seeders_and_downloads() {
 async fn invalid_magnets_are_named_errors() {
     let err = AddTorrent::parse("magnet:?dn=x").unwrap_err().to_string();
     assert!(err.contains("invalid magnet link"), "{err}");
-    let err = AddTorrent::parse("magnet:?xt=urn:btmh:1220aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899").unwrap_err();
+    let err = AddTorrent::parse(
+        "magnet:?xt=urn:btmh:1220aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899",
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("v2-only magnets are not supported yet"), "{err}");
 }
