@@ -9,8 +9,8 @@ use std::process::Command;
 
 use support::{
     assert_same_tree, ccbt_create, ccbt_download, ccbt_info, ccbt_seed, info_field, interop, interop_dir,
-    lt_info_hash, lt_make_torrent, lt_seed, run_with_timeout, work_dir, write_file, write_tree, Kind, Peer,
-    Tool, GRACE, LT_PYTHON, ODD_LAYOUT, TRANSFER,
+    lt_info_hash, lt_make_torrent, lt_python, lt_seed, run_with_timeout, work_dir, write_file, write_tree,
+    Kind, Peer, Tool, GRACE, LT_PYTHON, ODD_LAYOUT, TRANSFER,
 };
 
 fn stop(peer: &mut Peer, what: &str) {
@@ -142,21 +142,16 @@ fn ccbt_created(test: &str, multi: bool, piece: u32) {
     let ours = info_field(&ccbt_info(&torrent), "info hash:");
     assert_eq!(lt_info_hash(&torrent), ours, "libtorrent computes another info hash");
     assert!(created.contains(&ours), "{created}");
-    let lt_view = Command::new(LT_PYTHON)
-        .args([
-            "-c",
-            "import sys, libtorrent as lt; t = lt.torrent_info(sys.argv[1]); \
-             print(t.name(), t.num_files(), t.total_size(), t.piece_length(), t.num_pieces())",
-        ])
-        .arg(&torrent)
-        .output()
-        .expect("run libtorrent");
-    let lt_view = String::from_utf8_lossy(&lt_view.stdout);
+    let lt_view = lt_python(
+        &torrent,
+        "import sys, libtorrent as lt; t = lt.torrent_info(sys.argv[1]); \
+         print(t.name(), t.num_files(), t.total_size(), t.piece_length(), t.num_pieces())",
+    );
     let total: u64 = if multi { ODD_LAYOUT.iter().map(|(_, n)| n).sum() } else { 3 * 1024 * 1024 + 4321 };
     let files = if multi { ODD_LAYOUT.len() } else { 1 };
     let pieces = total.div_ceil(u64::from(piece));
     let name = content.file_name().unwrap().to_str().unwrap();
-    assert_eq!(lt_view.trim(), format!("{name} {files} {total} {piece} {pieces}"), "libtorrent's view");
+    assert_eq!(lt_view, format!("{name} {files} {total} {piece} {pieces}"), "libtorrent's view");
     seed_to_lt(w, &torrent, &content);
 }
 

@@ -265,26 +265,29 @@ pub fn ccbt_create(content: &Path, out: &Path, piece_size: u32, extra: &[&str]) 
 
 /// The v1 info hash libtorrent computes for a .torrent, as lower-case hex.
 pub fn lt_info_hash(torrent: &Path) -> String {
-    let out = Command::new(LT_PYTHON)
-        .args(["-c", "import sys, libtorrent as lt; print(lt.torrent_info(sys.argv[1]).info_hashes().v1)"])
-        .arg(torrent)
-        .output()
-        .expect("run libtorrent");
-    assert!(
-        out.status.success(),
-        "libtorrent rejected {}: {}",
-        torrent.display(),
-        String::from_utf8_lossy(&out.stderr)
+    let script = "import sys, libtorrent as lt; print(lt.torrent_info(sys.argv[1]).info_hashes().v1)";
+    lt_python(torrent, script)
+}
+
+/// Runs a libtorrent one-liner with the torrent path as `sys.argv[1]`; its trimmed stdout.
+pub fn lt_python(torrent: &Path, script: &str) -> String {
+    let log_dir = torrent.parent().expect("torrent folder");
+    let done = run_with_timeout(
+        "lt-python",
+        Command::new(LT_PYTHON).args(["-c", script]).arg(torrent),
+        log_dir,
+        SETUP,
     );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    done.assert_success(&format!("libtorrent reading {}", torrent.display()));
+    done.stdout.trim().to_owned()
 }
 
 /// `ccbt info` output of a torrent (asserts exit 0).
 pub fn ccbt_info(torrent: &Path) -> String {
-    let out = ccbt().arg("info").arg(torrent).output().expect("run ccbt info");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "ccbt info failed: {stdout}{}", String::from_utf8_lossy(&out.stderr));
-    stdout
+    let log_dir = torrent.parent().expect("torrent folder");
+    let done = run_with_timeout("ccbt-info", ccbt().arg("info").arg(torrent), log_dir, SETUP);
+    done.assert_success("ccbt info");
+    done.stdout
 }
 
 /// The value of a `label:` line of `ccbt info` output.
