@@ -5,6 +5,7 @@
 
 mod add;
 mod budget;
+pub(crate) mod dht;
 mod error;
 mod listener;
 mod magnet;
