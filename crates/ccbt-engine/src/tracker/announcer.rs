@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use ccbt_core::{InfoHash, PeerId};
 use ccbt_tracker::{
-    tracker_scheme, AnnounceEvent, AnnounceRequest, AnnounceResponse, TrackerError, TrackerScheme, TrackerTiers,
+    tracker_scheme, AnnounceEvent, AnnounceRequest, AnnounceResponse, TrackerError, TrackerScheme,
+    TrackerTiers,
 };
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};

@@ -83,7 +83,10 @@ async fn http_bad_answers_are_named_errors() {
     assert_eq!(r.peers, vec!["10.0.0.1:6881".parse::<SocketAddr>().unwrap()]);
 
     let garbage = http_once(ok(b"<html>hello</html>"), 1 << 20).await;
-    assert!(matches!(garbage, Err(TrackerError::InvalidResponse(ref w)) if w.contains("not bencode")), "{garbage:?}");
+    assert!(
+        matches!(garbage, Err(TrackerError::InvalidResponse(ref w)) if w.contains("not bencode")),
+        "{garbage:?}"
+    );
 
     let failure = http_once(response(400, b"d14:failure reason9:forbiddene"), 1 << 20).await;
     assert_eq!(failure.unwrap_err(), TrackerError::Failure("forbidden".into()));
@@ -94,10 +97,16 @@ async fn http_bad_answers_are_named_errors() {
     let mut truncated = b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n".to_vec();
     truncated.extend_from_slice(&GOOD[..20]);
     let truncated = http_once(truncated, 1 << 20).await;
-    assert!(matches!(truncated, Err(TrackerError::Transport(_) | TrackerError::InvalidResponse(_))), "{truncated:?}");
+    assert!(
+        matches!(truncated, Err(TrackerError::Transport(_) | TrackerError::InvalidResponse(_))),
+        "{truncated:?}"
+    );
 
     let huge = http_once(ok(&vec![b'x'; 4096]), 1024).await;
-    assert!(matches!(huge, Err(TrackerError::InvalidResponse(ref w)) if w.contains("larger than")), "{huge:?}");
+    assert!(
+        matches!(huge, Err(TrackerError::InvalidResponse(ref w)) if w.contains("larger than")),
+        "{huge:?}"
+    );
 
     let not_http = http_once(b"SSH-2.0-OpenSSH\r\n".to_vec(), 1 << 20).await;
     assert!(matches!(not_http, Err(TrackerError::Transport(_))), "{not_http:?}");
@@ -276,7 +285,10 @@ async fn udp_error_action_and_silence_are_named_errors() {
     assert!(started.elapsed() >= Duration::from_millis(700));
     assert_eq!(*received.lock().unwrap(), 3);
 
-    assert!(matches!(UdpSession::open("udp://127.0.0.1/x", udp_options()).await, Err(TrackerError::InvalidUrl(_))));
+    assert!(matches!(
+        UdpSession::open("udp://127.0.0.1/x", udp_options()).await,
+        Err(TrackerError::InvalidUrl(_))
+    ));
 }
 
 #[tokio::test]
@@ -284,10 +296,7 @@ async fn udp_announcer_retries_after_errors() {
     let (url, received) = udp_fake(UdpMode::ErrorAction).await;
     let (handle, _rx) = spawn(vec![vec![url]]);
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(
-        handle.status()[0].last_error.as_deref(),
-        Some("tracker error: info hash not allowed"),
-    );
+    assert_eq!(handle.status()[0].last_error.as_deref(), Some("tracker error: info hash not allowed"),);
     // Several rounds of connect + announce.
     assert!(*received.lock().unwrap() >= 4);
     handle.stop().await;

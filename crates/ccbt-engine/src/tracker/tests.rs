@@ -47,6 +47,31 @@ fn udp_ready(port: u16) -> bool {
     matches!(s.recv(&mut buf), Ok(n) if n >= 16 && buf[4..8] == 0x0ccb_7000u32.to_be_bytes())
 }
 
+/// One blocking HTTP/1.0 GET to opentracker; the body, if it answered.
+fn http_get(port: u16, path_and_query: &str) -> Option<Vec<u8>> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(format!("GET {path_and_query} HTTP/1.0\r\n\r\n").as_bytes()).ok()?;
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).ok()?;
+    let start = answer.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    answer.get(start..).map(<[u8]>::to_vec)
+}
+
+/// Whether opentracker has loaded its access list and accepts `hash`: it reads the list in a
+/// thread of its own, so the sockets answer before announces are authorised. The probe peer
+/// announces `started` and leaves again with `stopped`, so swarm counts stay untouched.
+fn whitelisted(port: u16, hash: &InfoHash) -> bool {
+    let mut query = String::from("/announce?info_hash=");
+    ccbt_tracker::percent_encode_to(hash.as_bytes(), &mut query);
+    query.push_str("&peer_id=-probe-probe-probe--&port=1&uploaded=0&downloaded=0&left=1&compact=1");
+    let Some(body) = http_get(port, &format!("{query}&event=started")) else { return false };
+    let accepted = ccbt_tracker::parse_announce(&body).is_ok();
+    let _ = http_get(port, &format!("{query}&event=stopped"));
+    accepted
+}
+
 impl Opentracker {
     /// Starts opentracker serving `hashes` (Debian builds it in whitelist mode), or `None` when
     /// the interop tests are skipped with `CCBT_SKIP_INTEROP=1`.
@@ -81,7 +106,7 @@ impl Opentracker {
                 ),
             };
             for _ in 0..100 {
-                if udp_ready(port) {
+                if udp_ready(port) && hashes.iter().all(|h| whitelisted(port, h)) {
                     return Some(Opentracker { port, child, _dir: dir });
                 }
                 if child.try_wait().ok().flatten().is_some() {
@@ -113,10 +138,20 @@ fn peer_id(n: u8) -> PeerId {
     PeerId([n; 20])
 }
 
-fn start(url: &str, hash: InfoHash, id: u8, port: u16, left: u64) -> (AnnouncerHandle, mpsc::Receiver<Vec<SocketAddr>>) {
+fn start(
+    url: &str,
+    hash: InfoHash,
+    id: u8,
+    port: u16,
+    left: u64,
+) -> (AnnouncerHandle, mpsc::Receiver<Vec<SocketAddr>>) {
     let (tx, rx) = mpsc::channel(16);
-    let target = AnnounceTarget { tiers: vec![vec![url.to_owned()]], info_hash: hash, peer_id: peer_id(id), port };
-    let handle = spawn_announcer(target, AnnouncerOptions::default(), move || TrackerStats { left, ..Default::default() }, tx);
+    let target =
+        AnnounceTarget { tiers: vec![vec![url.to_owned()]], info_hash: hash, peer_id: peer_id(id), port };
+    // Quick retries, in case the machine is slow and a first announce gets lost.
+    let options =
+        AnnouncerOptions { backoff_base: Duration::from_millis(200), ..AnnouncerOptions::default() };
+    let handle = spawn_announcer(target, options, move || TrackerStats { left, ..Default::default() }, tx);
     (handle, rx)
 }
 
@@ -133,7 +168,10 @@ async fn wait_announced(handle: &AnnouncerHandle) {
 }
 
 async fn next_peers(rx: &mut mpsc::Receiver<Vec<SocketAddr>>) -> Vec<SocketAddr> {
-    tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("no peers in time").expect("channel closed")
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("no peers in time")
+        .expect("channel closed")
 }
 
 async fn scrape_eventually(url: &str, hash: InfoHash, want: ScrapeStats) {

@@ -152,9 +152,8 @@ impl UdpSession {
             .map_err(transport_error)?
             .next()
             .ok_or_else(|| TrackerError::Transport(format!("{host} has no address")))?;
-        let bind: SocketAddr = if addr.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }
-            .parse()
-            .map_err(transport_error)?;
+        let bind: SocketAddr =
+            if addr.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }.parse().map_err(transport_error)?;
         let socket = UdpSocket::bind(bind).await.map_err(transport_error)?;
         socket.connect(addr).await.map_err(transport_error)?;
         let options = UdpTrackerOptions { ipv6: addr.is_ipv6(), ..options };
@@ -163,7 +162,10 @@ impl UdpSession {
     }
 
     /// One announce.
-    pub(crate) async fn announce(&mut self, request: AnnounceRequest) -> Result<AnnounceResponse, TrackerError> {
+    pub(crate) async fn announce(
+        &mut self,
+        request: AnnounceRequest,
+    ) -> Result<AnnounceResponse, TrackerError> {
         self.machine.announce(Instant::now().into_std(), request);
         match self.drive().await? {
             UdpEvent::Announced(r) => Ok(r),
@@ -181,7 +183,9 @@ impl UdpSession {
                 .next()
                 .ok_or_else(|| TrackerError::InvalidResponse("empty scrape answer".into())),
             UdpEvent::Failed(e) => Err(e),
-            UdpEvent::Announced(_) => Err(TrackerError::InvalidResponse("announce answer to a scrape".into())),
+            UdpEvent::Announced(_) => {
+                Err(TrackerError::InvalidResponse("announce answer to a scrape".into()))
+            }
         }
     }
 
