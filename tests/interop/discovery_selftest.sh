@@ -22,7 +22,11 @@ cleanup() {
     if [ "$netns_created" = 1 ]; then
         "$NETNS" down >/dev/null
     fi
-    rm -rf "$W"
+    if [ -n "${KEEP_WORKDIR:-}" ]; then
+        echo "kept $W" >&2
+    else
+        rm -rf "$W"
+    fi
 }
 trap cleanup EXIT
 
@@ -107,7 +111,8 @@ test_dht() {
     for order in seed-first leech-first; do
         rm -f "$W"/n*.out
         # The bootstrap node must be up before the others start: a node whose only bootstrap
-        # node does not answer keeps an empty routing table.
+        # node does not answer keeps an empty routing table. libtorrent never puts bootstrap
+        # nodes (routers) in its routing table, so the others also get ns3 as an ordinary --node.
         ip netns exec ccbt-ns1 "$PY" "$I/lt_dht_node.py" --listen "$b" >"$W/n1.out" 2>"$W/n1.err" &
         pids+=($!)
         wait_line "$W/n1.out" '^READY' 10
@@ -116,19 +121,19 @@ test_dht() {
         pids+=($!)
         if [ "$order" = seed-first ]; then
             ip netns exec ccbt-ns2 "$PY" "$I/lt_dht_node.py" --listen 10.77.0.2:6881 --bootstrap "$b" \
-                --seed --torrent "$W/v1.torrent" --data "$W" >"$W/n2.out" 2>"$W/n2.err" &
+                --node 10.77.0.3:6881 --seed --torrent "$W/v1.torrent" --data "$W" >"$W/n2.out" 2>"$W/n2.err" &
             pids+=($!)
             wait_line "$W/n2.out" '^READY' 15
             sleep 1
         fi
         ip netns exec ccbt-ns4 "$PY" "$I/lt_dht_node.py" --listen 10.77.0.4:6881 --bootstrap "$b" \
-            --magnet "$magnet" --out "$W/dht-$order" --timeout 60 --announce-interval 5 \
+            --node 10.77.0.3:6881 --magnet "$magnet" --out "$W/dht-$order" --timeout 60 --announce-interval 5 \
             >"$W/n4.out" 2>"$W/n4.err" &
         n=$!
         if [ "$order" = leech-first ]; then
             sleep 3
             ip netns exec ccbt-ns2 "$PY" "$I/lt_dht_node.py" --listen 10.77.0.2:6881 --bootstrap "$b" \
-                --seed --torrent "$W/v1.torrent" --data "$W" >"$W/n2.out" 2>"$W/n2.err" &
+                --node 10.77.0.3:6881 --seed --torrent "$W/v1.torrent" --data "$W" >"$W/n2.out" 2>"$W/n2.err" &
             pids+=($!)
         fi
         wait "$n" || fail "DHT download ($order): $(cat "$W/n4.err")"
@@ -138,34 +143,28 @@ test_dht() {
     done
 }
 
-pex_connected() {
-    # pex_connected FILE N: the latest PEERS line of FILE lists at least N peers, one learnt by PEX
-    local last
-    last=$(grep '^PEERS' "$1" | tail -1)
-    [ -n "$last" ] || return 1
-    local n=${last#*n=}
-    n=${n%% *}
-    [ "$n" -ge "$2" ] && grep -q 'pex' <<<"$last"
-}
-
 wait_pex() {
-    # wait_pex FILE N SECONDS
+    # wait_pex FILE PORT SECONDS: the latest PEERS line of FILE shows an outgoing connection to
+    # 127.0.0.1:PORT learnt by PEX (A never dials that port by itself, and PORT is a listen port,
+    # so it cannot be the other side's incoming connection).
     local i
     for i in $(seq $(($3 * 10))); do
-        pex_connected "$1" "$2" && return 0
+        grep '^PEERS' "$1" 2>/dev/null | tail -1 | grep -qE " 127\.0\.0\.1:$2\(out,[a-z+]*pex" \
+            && return 0
         sleep 0.1
     done
-    fail "no PEX peer in $1 after $3 s: $(grep '^PEERS' "$1" | tail -1)"
+    fail "A did not dial 127.0.0.1:$2 learnt by PEX within $3 s: $(grep '^PEERS' "$1" | tail -1)"
 }
 
 start_pex_swarm() {
     # S seeds; B and A are slow leechers that dial only S. Slow, so that nobody becomes a seed
     # (libtorrent drops seed-to-seed connections, which would empty S's peer list).
     S=$(port)
+    B=$(port)
     "$PY" "$I/lt_seed.py" --torrent "$W/v1.torrent" --data "$W" --port "$S" >"$W/S.out" 2>"$W/S.err" &
     pids+=($!)
     wait_line "$W/S.out" '^READY' 15
-    "$PY" "$I/lt_leech.py" --torrent "$W/v1.torrent" --out "$W/pex-B" --port 0 --peer "127.0.0.1:$S" \
+    "$PY" "$I/lt_leech.py" --torrent "$W/v1.torrent" --out "$W/pex-B" --port "$B" --peer "127.0.0.1:$S" \
         --download-limit 20000 --timeout 600 >"$W/B.out" 2>"$W/B.err" &
     pids+=($!)
     sleep 2
@@ -177,7 +176,7 @@ start_pex_swarm() {
 test_pex() {
     echo "-- PEX: A (dials only S) learns B, which S is connected to, through ut_pex"
     start_pex_swarm
-    wait_pex "$W/A.out" 2 30
+    wait_pex "$W/A.out" "$B" 30
     echo "ok $(grep '^PEERS' "$W/A.out" | tail -1)"
     stop_all
 }
@@ -185,13 +184,15 @@ test_pex() {
 test_pex_diff() {
     echo "-- PEX diff: C joins S after A got its first PEX message; A learns C about 60 s later"
     start_pex_swarm
-    wait_pex "$W/A.out" 2 30
+    wait_pex "$W/A.out" "$B" 30
+    local C
+    C=$(port)
     # C ignores PEX itself, so it cannot dial A: A must learn C from S's next diff.
-    "$PY" "$I/lt_leech.py" --torrent "$W/v1.torrent" --out "$W/pex-C" --port 0 --peer "127.0.0.1:$S" \
+    "$PY" "$I/lt_leech.py" --torrent "$W/v1.torrent" --out "$W/pex-C" --port "$C" --peer "127.0.0.1:$S" \
         --download-limit 20000 --timeout 600 --no-pex >"$W/C.out" 2>"$W/C.err" &
     pids+=($!)
     local t0=$SECONDS
-    wait_pex "$W/A.out" 3 150
+    wait_pex "$W/A.out" "$C" 150
     echo "ok after $((SECONDS - t0)) s: $(grep '^PEERS' "$W/A.out" | tail -1)"
     stop_all
 }

@@ -40,7 +40,10 @@ def parse_args():
     p.add_argument("--listen", required=True, metavar="HOST:PORT",
                    help="address for TCP peers and the UDP DHT, e.g. 10.77.0.1:6881")
     p.add_argument("--bootstrap", action="append", default=[], metavar="HOST:PORT",
-                   help="DHT node to bootstrap from (repeatable); none for the first node")
+                   help="DHT router to bootstrap from (repeatable); none for the first node."
+                        " libtorrent never puts routers in its routing table")
+    p.add_argument("--node", action="append", default=[], metavar="HOST:PORT",
+                   help="known DHT node (add_dht_node: may enter the routing table)")
     p.add_argument("--seed", action="store_true", help="seed --torrent from --data")
     p.add_argument("--torrent", help=".torrent to seed")
     p.add_argument("--data", help="directory holding the seeded content")
@@ -55,6 +58,8 @@ def parse_args():
     p.add_argument("--print-peers", type=float, default=0, metavar="SECS",
                    help="print 'PEERS t=.. n=.. ip:port(flags)...' every SECS")
     p.add_argument("--ready-file", help="write 'READY <port>' here instead of stdout")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override one libtorrent setting (true/false, integer or string)")
     p.add_argument("--verbose", action="store_true", help="log every alert to stderr")
     args = p.parse_args()
     if args.seed and args.magnet:
@@ -64,6 +69,19 @@ def parse_args():
     if args.magnet and not args.out:
         p.error("--magnet needs --out")
     return args
+
+
+def parse_setting(text):
+    """"name=value" -> (name, bool | int | str) for settings_pack overrides."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise ValueError(f"expected NAME=VALUE, got {text!r}")
+    if value.lower() in ("true", "false"):
+        return name, value.lower() == "true"
+    try:
+        return name, int(value)
+    except ValueError:
+        return name, value
 
 
 def add_torrent(ses, args):
@@ -153,8 +171,11 @@ def main():
     settings = dht_settings(host, port, bootstrap, args.announce_interval)
     # dht_reply_alert (peers found for our torrent) is a tracker notification.
     settings["alert_mask"] |= lt.alert.category_t.tracker_notification
+    settings.update(dict(parse_setting(s) for s in args.set))
     ses = lt.session(settings)
     port = wait_listening(ses)
+    for n in args.node:
+        ses.add_dht_node(parse_hostport(n))
     start = time.monotonic()
     node = Node(ses, args, start)
 
