@@ -17,7 +17,10 @@ use crate::budget::ConnectionBudget;
 use crate::listener;
 use crate::magnet::{self, MetaShared, ResolveSpec};
 use crate::torrent::{spawn_torrent, TorrentCommand, TorrentShared, TorrentSpec};
-use crate::{Event, PeerInfo, SessionError, SessionOptions, TorrentError, TorrentId, TorrentStatus};
+use crate::{
+    Event, PeerInfo, ScrapeInfo, SessionError, SessionOptions, TorrentError, TorrentId, TorrentStatus,
+    TrackerInfo,
+};
 
 /// A running ccbt engine: owns torrents, the listener and the hash pool.
 ///
@@ -98,6 +101,9 @@ impl SessionInner {
         }
     }
 }
+
+/// How long [`Session::scrape`] waits for a tracker.
+const SCRAPE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Capacity of the event broadcast: subscribers that fall further behind get `Lagged`.
 const EVENT_CAPACITY: usize = 4096;
@@ -227,6 +233,27 @@ impl Session {
         let shared = self.shared(id)?;
         let inner = shared.inner.lock().expect("torrent lock poisoned");
         Ok(inner.peers.values().map(|p| PeerInfo { addr: p.addr, client: p.peer_id.to_string() }).collect())
+    }
+
+    /// What each tracker of a running torrent last said.
+    pub fn trackers(&self, id: TorrentId) -> Result<Vec<TrackerInfo>, SessionError> {
+        Ok(self.shared(id)?.trackers.lock().expect("trackers lock poisoned").clone())
+    }
+
+    /// Asks a tracker (http, https or udp URL) for a torrent's seeder/leecher/download counts
+    /// (BEP 48 / BEP 15 scrape). Needs no session.
+    pub async fn scrape(url: &str, info_hash: ccbt_core::InfoHash) -> Result<ScrapeInfo, SessionError> {
+        let err = |reason: String| SessionError::Tracker { url: url.to_string(), reason };
+        // An interactive question: bounded well below BEP 15's hour-long retransmit schedule.
+        let stats = tokio::time::timeout(SCRAPE_TIMEOUT, crate::tracker::scrape(url, info_hash))
+            .await
+            .map_err(|_| err(format!("no answer within {} s", SCRAPE_TIMEOUT.as_secs())))?
+            .map_err(|e| err(e.to_string()))?;
+        Ok(ScrapeInfo {
+            complete: stats.complete,
+            incomplete: stats.incomplete,
+            downloaded: stats.downloaded,
+        })
     }
 
     /// Events of every torrent. A slow subscriber misses events (it gets `Lagged`), never blocks the engine.
@@ -376,8 +403,8 @@ fn start_resolving(
             Ok(entry) => {
                 // The resolver's own entry is replaced; its task (this one) ends right after.
                 let mut torrents = inner.torrents.lock().expect("session lock poisoned");
-                if torrents.contains_key(&id) {
-                    torrents.insert(id, entry);
+                if let Some(slot) = torrents.get_mut(&id) {
+                    *slot = entry;
                 } else if let TorrentEntry::Active { task, .. } = entry {
                     // Removed while we were starting: stop what we started.
                     task.abort();

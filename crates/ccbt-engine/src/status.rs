@@ -142,3 +142,32 @@ pub enum Event {
         id: TorrentId,
     },
 }
+
+/// What one tracker of a torrent last said.
+#[derive(Clone, Debug)]
+pub struct TrackerInfo {
+    pub url: String,
+    /// BEP 12 tier (0 = first).
+    pub tier: usize,
+    /// The last failure (`failure reason`, network error, timeout), if the last announce failed.
+    pub last_error: Option<String>,
+    /// The tracker's last `warning message`.
+    pub last_warning: Option<String>,
+    /// Peer addresses received from this tracker so far.
+    pub peers_received: u64,
+    pub seeders: Option<u32>,
+    pub leechers: Option<u32>,
+    /// Time until the next regular announce.
+    pub next_announce_in: Option<std::time::Duration>,
+}
+
+/// A tracker's scrape answer (BEP 48).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScrapeInfo {
+    /// Seeders.
+    pub complete: u32,
+    /// Leechers.
+    pub incomplete: u32,
+    /// Completed downloads the tracker has counted.
+    pub downloaded: u32,
+}

@@ -147,6 +147,26 @@ pub struct EngineArgs {
     /// Peers we upload to at the same time (0 = unlimited).
     #[arg(long, value_name = "N")]
     pub max_upload_slots: Option<usize>,
+    /// Do not announce to the torrent's HTTP and UDP trackers.
+    #[arg(long)]
+    pub no_trackers: bool,
+    /// Do not use the DHT (trackerless peer discovery). Private torrents never use it.
+    #[arg(long)]
+    pub no_dht: bool,
+    /// UDP port of the DHT node [default: 6881, or the next free port].
+    #[arg(long, value_name = "N")]
+    pub dht_port: Option<u16>,
+    /// DHT node to bootstrap from when the saved routing table is empty (HOST:PORT); repeat for
+    /// more. Replaces the default public routers.
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+    pub dht_bootstrap: Vec<String>,
+    /// Do not exchange peers with peers (PEX). Private torrents never do.
+    #[arg(long)]
+    pub no_pex: bool,
+    /// Folder for state kept across runs: the DHT routing table and the .torrent files of magnet
+    /// downloads [default: $XDG_STATE_HOME/ccbt or ~/.local/state/ccbt].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `--piece-selection` values (the config file's spelling).

@@ -39,6 +39,25 @@ pub fn session_options(base: SessionOptions, flags: &EngineArgs, download_dir: &
     if let Some(slots) = flags.max_upload_slots {
         opts.max_upload_slots = slots;
     }
+    if flags.no_trackers {
+        opts.enable_http_trackers = false;
+        opts.enable_udp_trackers = false;
+    }
+    if flags.no_dht {
+        opts.enable_dht = false;
+    }
+    if let Some(port) = flags.dht_port {
+        opts.dht_port = port;
+    }
+    if !flags.dht_bootstrap.is_empty() {
+        opts.dht_bootstrap_nodes = flags.dht_bootstrap.clone();
+    }
+    if flags.no_pex {
+        opts.enable_pex = false;
+    }
+    if let Some(dir) = &flags.state_dir {
+        opts.state_dir = dir.clone();
+    }
     opts
 }
 
@@ -85,10 +104,22 @@ mod tests {
             preallocate: Some(PreallocateArg::Full),
             no_mmap: true,
             max_upload_slots: Some(0),
+            no_trackers: true,
+            no_dht: true,
+            dht_port: Some(7001),
+            dht_bootstrap: vec!["127.0.0.1:7002".into()],
+            no_pex: true,
+            state_dir: Some("/tmp/state".into()),
         };
         let opts = session_options(SessionOptions::default(), &flags, Path::new("."));
         assert_eq!(opts.listen_port, 7000);
         assert!(opts.listen_port_explicit);
+        assert!(
+            !opts.enable_http_trackers && !opts.enable_udp_trackers && !opts.enable_dht && !opts.enable_pex
+        );
+        assert_eq!(opts.dht_port, 7001);
+        assert_eq!(opts.dht_bootstrap_nodes, ["127.0.0.1:7002"]);
+        assert_eq!(opts.state_dir, Path::new("/tmp/state"));
         assert_eq!(opts.pipeline_depth, 500);
         assert!(opts.max_pipeline_depth >= 500);
         assert_eq!(opts.piece_selection, PieceSelection::Sequential);

@@ -18,6 +18,8 @@ use ccbt_proto::metadata::{MetadataFailure, MetadataFetcher};
 use ccbt_proto::PeerKey;
 use tokio::sync::{mpsc, watch};
 
+use crate::torrent::usable_tiers;
+use crate::tracker::{spawn_announcer, AnnounceTarget, AnnouncerHandle, AnnouncerOptions, TrackerStats};
 use crate::{SessionOptions, TorrentId, TorrentState, TorrentStatus};
 
 /// Connections used at once to fetch metadata.
@@ -187,10 +189,16 @@ pub(crate) async fn resolve(
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     add_candidates(&mut known, initial);
     add_candidates(&mut known, resolve_x_pe(&magnet.peers).await);
+    let (found_tx, mut found) = mpsc::channel::<Vec<SocketAddr>>(32);
+    let announcer = start_announcer(&shared, &magnet, found_tx);
     loop {
-        if let Some(bytes) = shared.state.lock().expect("metadata lock poisoned").metadata.take() {
+        let metadata = shared.state.lock().expect("metadata lock poisoned").metadata.take();
+        if let Some(bytes) = metadata {
             shared.done.store(true, Ordering::Release);
             shared.wake.send_modify(|g| *g += 1);
+            if let Some(a) = announcer {
+                a.stop().await;
+            }
             let torrent = torrent_from_metadata(&bytes, &magnet)?;
             return Ok(Resolved { torrent, peers: known.into_keys().collect() });
         }
@@ -216,6 +224,7 @@ pub(crate) async fn resolve(
             Some(cmd) = commands.recv() => match cmd {
                 ResolverCommand::AddPeers(peers) => add_candidates(&mut known, peers),
             },
+            Some(peers) = found.recv() => add_candidates(&mut known, peers),
             Some((addr, reason)) = ended_rx.recv() => {
                 running -= 1;
                 tracing::debug!(%addr, %reason, "metadata connection ended");
@@ -228,6 +237,28 @@ pub(crate) async fn resolve(
             _ = tick.tick() => {}
         }
     }
+}
+
+/// Announces to the magnet's trackers (`tr`) while the metadata is fetched. The size is
+/// unknown, so `left` is reported as 1 byte: we are a leecher.
+fn start_announcer(
+    shared: &MetaShared,
+    magnet: &Magnet,
+    found: mpsc::Sender<Vec<SocketAddr>>,
+) -> Option<AnnouncerHandle> {
+    let tiers: Vec<Vec<String>> = magnet.trackers.iter().map(|t| vec![t.clone()]).collect();
+    let tiers = usable_tiers(&shared.options, &tiers);
+    if tiers.is_empty() {
+        return None;
+    }
+    let target = AnnounceTarget {
+        tiers,
+        info_hash: shared.info_hash,
+        peer_id: shared.peer_id,
+        port: shared.listen_port,
+    };
+    let stats = || TrackerStats { uploaded: 0, downloaded: 0, left: 1 };
+    Some(spawn_announcer(target, AnnouncerOptions::default(), stats, found))
 }
 
 fn add_candidates(known: &mut HashMap<SocketAddr, Candidate>, peers: Vec<SocketAddr>) {

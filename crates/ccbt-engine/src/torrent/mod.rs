@@ -2,6 +2,7 @@
 
 mod connect;
 pub(crate) mod counters;
+mod discovery;
 mod task;
 
 use std::collections::HashMap;
@@ -24,6 +25,7 @@ use crate::{Event, SessionOptions, TorrentId, TorrentState, TorrentStatus};
 use counters::Counters;
 
 pub(crate) use connect::accept_incoming;
+pub(crate) use discovery::usable_tiers;
 pub(crate) use task::{spawn_torrent, PieceDone, TorrentCommand, TorrentSpec};
 
 /// A live connection as the torrent sees it.
@@ -70,6 +72,10 @@ pub(crate) struct TorrentShared {
     /// Pieces handed to the hash pool whose outcome the torrent task has not handled yet.
     pub pending_verify: std::sync::atomic::AtomicU64,
     pub budget: std::sync::Arc<crate::budget::ConnectionBudget>,
+    /// The TCP port we accept peers on (announced to trackers and the DHT).
+    pub listen_port: u16,
+    /// The trackers' last answers, refreshed by the torrent task every second.
+    pub trackers: Mutex<Vec<crate::TrackerInfo>>,
 }
 
 impl TorrentShared {

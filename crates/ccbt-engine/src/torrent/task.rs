@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::connect::connect_outgoing;
 use super::counters::{Counters, RateSampler};
+use super::discovery::Discovery;
 use super::{TorrentInner, TorrentShared};
 use crate::budget::ConnectionBudget;
 use crate::peer::PeerCommand;
@@ -39,6 +40,10 @@ pub(crate) struct PieceDone(pub PieceOutcome);
 
 /// How often the choker runs (BEP 3 clients use 10 s).
 const RECHOKE_INTERVAL: Duration = Duration::from_secs(10);
+/// Least time between early re-announces asked for by the torrent.
+const REANNOUNCE_SPACING: Duration = Duration::from_secs(60);
+/// Below this many connections a downloading torrent looks for more peers.
+const FEW_PEERS: usize = 5;
 /// Window of the rate sampler, in one-second samples.
 const RATE_WINDOW: usize = 5;
 /// Back-off after failed connection attempts: 5 s doubled per failure, at most 10 minutes.
@@ -126,6 +131,8 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         ext_handshake,
         pending_verify: Default::default(),
         budget: spec.budget,
+        listen_port: spec.listen_port,
+        trackers: Mutex::new(Vec::new()),
     });
     let task = TorrentTask {
         shared: shared.clone(),
@@ -134,6 +141,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         known: HashMap::new(),
         banned: HashSet::new(),
         paused: false,
+        just_completed: false,
     };
     let handle = tokio::spawn(task.run(spec.peers, spec.check));
     (shared, handle)
@@ -154,6 +162,8 @@ struct TorrentTask {
     /// would ban every peer behind one IP, e.g. all local test peers).
     banned: HashSet<SocketAddr>,
     paused: bool,
+    /// Set when the last piece was verified, so the run loop tells the trackers.
+    just_completed: bool,
 }
 
 impl TorrentTask {
@@ -171,15 +181,22 @@ impl TorrentTask {
             self.start_with(Bitfield::new(shared.lengths.num_pieces()));
         }
         self.add_peers(peers);
+        let (discovery, mut discovered) = Discovery::start(&shared);
         let mut rechoke = tokio::time::interval(RECHOKE_INTERVAL);
         let mut second = tokio::time::interval(Duration::from_secs(1));
         let mut sampler = RateSampler::new(RATE_WINDOW);
+        let mut next_reannounce = Instant::now() + REANNOUNCE_SPACING;
         loop {
+            if std::mem::take(&mut self.just_completed) {
+                discovery.completed().await;
+            }
             tokio::select! {
                 Some(PieceDone(outcome)) = self.done.recv() => self.on_piece_done(outcome),
+                Some(peers) = discovered.recv() => self.add_peers(peers),
                 cmd = self.commands.recv() => match cmd {
                     Some(TorrentCommand::Shutdown(ack)) => {
                         self.shutdown().await;
+                        discovery.stop().await;
                         let _ = ack.send(());
                         return;
                     }
@@ -188,8 +205,16 @@ impl TorrentTask {
                 },
                 _ = rechoke.tick() => self.rechoke(),
                 _ = second.tick() => {
-                    sampler.sample(Instant::now(), &shared.counters);
+                    let now = Instant::now();
+                    sampler.sample(now, &shared.counters);
                     self.connect_due();
+                    *shared.trackers.lock().expect("trackers lock poisoned") = discovery.trackers();
+                    // Short of peers while downloading: ask the trackers again, at most once a
+                    // minute from here (the announcer also honours the trackers' min interval).
+                    if self.wants_more_peers() && now >= next_reannounce {
+                        next_reannounce = now + REANNOUNCE_SPACING;
+                        discovery.reannounce();
+                    }
                 }
             }
         }
@@ -281,6 +306,11 @@ impl TorrentTask {
 
     /// Adds connection candidates. The list is bounded by `max_peer_candidates`: when it is full,
     /// a new address replaces a disconnected peer that failed at least three times, or is dropped.
+    fn wants_more_peers(&self) -> bool {
+        let inner = self.shared.inner.lock().expect("torrent lock poisoned");
+        inner.accepting && !inner.swarm.is_complete() && inner.peers.len() < FEW_PEERS
+    }
+
     fn add_peers(&mut self, peers: Vec<SocketAddr>) {
         let now = Instant::now();
         let cap = self.shared.options.max_peer_candidates;
@@ -355,6 +385,7 @@ impl TorrentTask {
                     tokio::task::spawn_blocking(move || storage.flush());
                     shared.set_state(TorrentState::Seeding);
                     shared.emit(Event::TorrentCompleted { id: shared.id });
+                    self.just_completed = true;
                 }
             }
             Ok(PieceVerdict::HashMismatch) => {

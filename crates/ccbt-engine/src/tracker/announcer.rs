@@ -86,8 +86,11 @@ impl Announcer {
                 command = commands.recv() => {
                     match command {
                         Some(Command::Completed) => {
+                            // `completed` reports an event, it does not ask for peers: like
+                            // libtorrent we send it at once; `min interval` only spaces out
+                            // announces that ask for more peers.
                             state.completed_pending = true;
-                            wake_at = wake_at.min(state.earliest_reannounce());
+                            wake_at = Instant::now();
                         }
                         Some(Command::Reannounce) => wake_at = wake_at.min(state.earliest_reannounce()),
                         Some(Command::Stop) | None => break 'main,
@@ -119,7 +122,7 @@ impl Announcer {
                 Some(interval) => {
                     state.failures = 0;
                     if state.completed_pending {
-                        state.earliest_reannounce()
+                        now
                     } else {
                         now + interval
                     }

@@ -1,0 +1,102 @@
+//! Peer discovery of one torrent: its trackers (BEP 3/12/15) and, unless the torrent is private,
+//! the DHT (BEP 5). Everything found arrives on one channel the torrent task drains.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::TorrentShared;
+use crate::tracker::{spawn_announcer, AnnounceTarget, AnnouncerHandle, AnnouncerOptions, TrackerStats};
+use crate::{SessionOptions, TrackerInfo};
+
+/// Capacity of the discovered-peers channel; a full channel drops a batch (more will come).
+const PEER_BATCHES: usize = 32;
+
+/// The discovery sources of a running torrent.
+pub(crate) struct Discovery {
+    announcer: Option<AnnouncerHandle>,
+}
+
+/// The tracker URLs the options allow, tier by tier (empty tiers dropped).
+pub(crate) fn usable_tiers(options: &SessionOptions, tiers: &[Vec<String>]) -> Vec<Vec<String>> {
+    tiers
+        .iter()
+        .map(|tier| {
+            tier.iter()
+                .filter(|url| {
+                    let url = url.to_ascii_lowercase();
+                    (options.enable_http_trackers
+                        && (url.starts_with("http://") || url.starts_with("https://")))
+                        || (options.enable_udp_trackers && url.starts_with("udp://"))
+                })
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .filter(|tier| !tier.is_empty())
+        .collect()
+}
+
+impl Discovery {
+    /// Starts announcing; discovered peers arrive on the returned receiver.
+    pub(crate) fn start(shared: &Arc<TorrentShared>) -> (Discovery, mpsc::Receiver<Vec<SocketAddr>>) {
+        let (tx, rx) = mpsc::channel(PEER_BATCHES);
+        let tiers = usable_tiers(&shared.options, &shared.torrent.trackers);
+        let announcer = (!tiers.is_empty()).then(|| {
+            let stats_source = shared.clone();
+            let stats = move || {
+                let c = &stats_source.counters;
+                let left = stats_source.lengths.total_length().saturating_sub(c.bytes_have.load(Relaxed));
+                TrackerStats { uploaded: c.uploaded(), downloaded: c.downloaded(), left }
+            };
+            let target = AnnounceTarget {
+                tiers,
+                info_hash: shared.torrent.info_hash,
+                peer_id: shared.peer_id,
+                port: shared.listen_port,
+            };
+            spawn_announcer(target, AnnouncerOptions::default(), stats, tx.clone())
+        });
+        (Discovery { announcer }, rx)
+    }
+
+    /// The download completed: tell the trackers.
+    pub(crate) async fn completed(&self) {
+        if let Some(a) = &self.announcer {
+            a.completed().await;
+        }
+    }
+
+    /// Asks the trackers for more peers early (the announcer still honours `min interval`).
+    pub(crate) fn reannounce(&self) {
+        if let Some(a) = &self.announcer {
+            a.reannounce();
+        }
+    }
+
+    /// What each tracker last said.
+    pub(crate) fn trackers(&self) -> Vec<TrackerInfo> {
+        let Some(a) = &self.announcer else { return Vec::new() };
+        a.status()
+            .into_iter()
+            .map(|t| TrackerInfo {
+                url: t.url,
+                tier: t.tier,
+                last_error: t.last_error,
+                last_warning: t.last_warning,
+                peers_received: t.peers_received,
+                seeders: t.seeders,
+                leechers: t.leechers,
+                next_announce_in: t.next_announce_in,
+            })
+            .collect()
+    }
+
+    /// Stops announcing (sends `stopped` to the trackers, bounded wait).
+    pub(crate) async fn stop(self) {
+        if let Some(a) = self.announcer {
+            a.stop().await;
+        }
+    }
+}
