@@ -157,7 +157,7 @@ def leecher_cmd(client, torrent, out, seed_port, my_port, timeout):
     """The leecher's command line."""
     peer = f"127.0.0.1:{seed_port}"
     if client == "ccbt":
-        return [CCBT, "download", torrent, "-o", out, "--peer", peer, "--listen-port", str(my_port)]
+        return [CCBT, "download", torrent, "-o", out, "--peer", peer, "--listen-port", str(my_port), "--no-dht"]
     if client == "libtorrent":
         return [PY, os.path.join(INTEROP, "lt_leech.py"), "--torrent", torrent, "--out", out,
                 "--port", str(my_port), "--peer", peer, "--timeout", str(timeout)]

@@ -20,7 +20,7 @@ pub use add::{AddTorrent, TorrentSource};
 pub use error::{SessionError, TorrentError};
 pub use options::SessionOptions;
 pub use session::Session;
-pub use status::{Event, PeerInfo, ScrapeInfo, TorrentId, TorrentState, TorrentStatus, TrackerInfo};
+pub use status::{DhtInfo, Event, PeerInfo, ScrapeInfo, TorrentId, TorrentState, TorrentStatus, TrackerInfo};
 
 pub use ccbt_proto::picker::PieceSelection;
 pub use ccbt_storage::Preallocate;

@@ -14,12 +14,13 @@ use tokio::task::JoinHandle;
 
 use crate::add::{AddTorrent, TorrentSource};
 use crate::budget::ConnectionBudget;
+use crate::dht::DhtHandle;
 use crate::listener;
 use crate::magnet::{self, MetaShared, ResolveSpec};
 use crate::torrent::{spawn_torrent, TorrentCommand, TorrentShared, TorrentSpec};
 use crate::{
-    Event, PeerInfo, ScrapeInfo, SessionError, SessionOptions, TorrentError, TorrentId, TorrentStatus,
-    TrackerInfo,
+    DhtInfo, Event, PeerInfo, ScrapeInfo, SessionError, SessionOptions, TorrentError, TorrentId,
+    TorrentStatus, TrackerInfo,
 };
 
 /// A running ccbt engine: owns torrents, the listener and the hash pool.
@@ -70,6 +71,7 @@ pub(crate) struct SessionInner {
     next_id: AtomicU64,
     listener: Mutex<Option<JoinHandle<()>>>,
     pub(crate) budget: Arc<ConnectionBudget>,
+    dht: Option<DhtHandle>,
 }
 
 impl SessionInner {
@@ -124,6 +126,18 @@ impl Session {
         let pool = HashPool::new(options.hash_workers, queue)
             .map_err(|e| SessionError::Torrent(TorrentError::Storage(e.to_string())))?;
         let budget = ConnectionBudget::new(options.max_global_peers, options.max_connects_per_sec);
+        // The DHT is an extra peer source: failing to start it is worth a warning, not an error.
+        let dht = if options.enable_dht {
+            match crate::dht::start(&options).await {
+                Ok(dht) => Some(dht),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the dht could not start; continuing without it");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let inner = Arc::new(SessionInner {
             options: Arc::new(options),
             peer_id,
@@ -134,6 +148,7 @@ impl Session {
             next_id: AtomicU64::new(1),
             listener: Mutex::new(None),
             budget,
+            dht,
         });
         let task = tokio::spawn(listener::run(listener, Arc::downgrade(&inner)));
         *inner.listener.lock().expect("session lock poisoned") = Some(task);
@@ -235,6 +250,24 @@ impl Session {
         Ok(inner.peers.values().map(|p| PeerInfo { addr: p.addr, client: p.peer_id.to_string() }).collect())
     }
 
+    /// The DHT node's state (None when the DHT is off or stopped).
+    pub async fn dht_status(&self) -> Option<DhtInfo> {
+        let dht = self.inner.dht.as_ref()?;
+        let s = dht.status().await?;
+        Some(DhtInfo {
+            node_id: s.node_id.0.iter().map(|b| format!("{b:02x}")).collect(),
+            local_addr: dht.local_addr(),
+            good_nodes: s.good_nodes,
+            questionable_nodes: s.questionable_nodes,
+            buckets: s.buckets.iter().map(|b| (b.index, b.nodes)).collect(),
+            active_lookups: s.active_lookups,
+            stored_info_hashes: s.stored_info_hashes,
+            stored_peers: s.stored_peers,
+            queries_in: s.queries_in,
+            queries_out: s.queries_out,
+        })
+    }
+
     /// What each tracker of a running torrent last said.
     pub fn trackers(&self, id: TorrentId) -> Result<Vec<TrackerInfo>, SessionError> {
         Ok(self.shared(id)?.trackers.lock().expect("trackers lock poisoned").clone())
@@ -302,6 +335,9 @@ impl Session {
         for entry in entries {
             stop_torrent(entry).await;
         }
+        if let Some(dht) = &self.inner.dht {
+            dht.shutdown().await;
+        }
         tracing::info!("session stopped");
     }
 }
@@ -359,6 +395,7 @@ async fn start_active(
         peers,
         check: check_existing && existing,
         budget: inner.budget.clone(),
+        dht: inner.dht.clone(),
     });
     Ok(TorrentEntry::Active { shared, task })
 }
@@ -379,6 +416,7 @@ fn start_resolving(
         peer_id: inner.peer_id,
         listen_port: inner.listen_addr.port(),
         options: inner.options.clone(),
+        dht: inner.dht.clone(),
     };
     let (shared, commands) = magnet::new_resolver(&spec);
     let weak: Weak<SessionInner> = Arc::downgrade(inner);

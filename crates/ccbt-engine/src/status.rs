@@ -171,3 +171,22 @@ pub struct ScrapeInfo {
     /// Completed downloads the tracker has counted.
     pub downloaded: u32,
 }
+
+/// The DHT node's state.
+#[derive(Clone, Debug)]
+pub struct DhtInfo {
+    /// Our node id, hex.
+    pub node_id: String,
+    /// The UDP address the node listens on.
+    pub local_addr: std::net::SocketAddr,
+    pub good_nodes: usize,
+    pub questionable_nodes: usize,
+    /// (bucket index, nodes in it).
+    pub buckets: Vec<(usize, usize)>,
+    pub active_lookups: usize,
+    /// Info hashes and peers other nodes announced to us.
+    pub stored_info_hashes: usize,
+    pub stored_peers: usize,
+    pub queries_in: u64,
+    pub queries_out: u64,
+}

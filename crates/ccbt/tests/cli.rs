@@ -180,7 +180,7 @@ fn path_traversal_torrents_are_refused() {
         let torrent = w.join(format!("{case}.torrent"));
         std::fs::write(&torrent, bytes).unwrap();
         let out = w.join("jail/out");
-        let done = run(w, case, &["download", s(&torrent), "-o", s(&out), "--listen-port", "0"]);
+        let done = run(w, case, &["download", s(&torrent), "-o", s(&out), "--listen-port", "0", "--no-dht"]);
         assert!(done.status.is_some(), "{case}: download hung\n{}", done.describe());
         assert_ne!(done.code(), Some(0), "{case}: hostile torrent accepted\n{}", done.describe());
         assert!(done.stderr.contains("error"), "{case}: no error message\n{}", done.describe());
@@ -221,7 +221,7 @@ fn broken_torrent_files_fail_cleanly() {
         for (command, extra) in [
             ("info", vec![]),
             ("verify", vec!["-d", s(w)]),
-            ("download", vec!["-o", s(&w.join("out")), "--listen-port", "0"]),
+            ("download", vec!["-o", s(&w.join("out")), "--listen-port", "0", "--no-dht"]),
         ] {
             let mut args = vec![command, s(&torrent)];
             args.extend(extra);
@@ -256,8 +256,11 @@ fn default_port_taken_falls_back_with_a_warning() {
             "note: port {DEFAULT_PORT} is already in use by another program; checking the fallback anyway"
         );
     }
-    let mut seed =
-        Proc::spawn("seed-default-port", ccbt().arg("seed").arg(&torrent).arg("-d").arg(w.join("src")), w);
+    let mut seed = Proc::spawn(
+        "seed-default-port",
+        ccbt().arg("seed").arg(&torrent).arg("-d").arg(w.join("src")).arg("--no-dht"),
+        w,
+    );
     let port = seed.wait_for("the fallback warning", SHORT, |_, err| {
         let line = err.lines().find(|l| l.contains(&format!("listen port {DEFAULT_PORT} is in use")))?;
         let tail = line.split("listening on port ").nth(1)?;
@@ -279,8 +282,14 @@ fn explicit_taken_port_is_an_error() {
     let held = TcpListener::bind("0.0.0.0:0").expect("bind");
     let port = held.local_addr().unwrap().port().to_string();
     for (name, args) in [
-        ("seed-taken", vec!["seed", s(&torrent), "-d", s(&w.join("src")), "--listen-port", &port]),
-        ("download-taken", vec!["download", s(&torrent), "-o", s(&w.join("out")), "--listen-port", &port]),
+        (
+            "seed-taken",
+            vec!["seed", s(&torrent), "-d", s(&w.join("src")), "--listen-port", &port, "--no-dht"],
+        ),
+        (
+            "download-taken",
+            vec!["download", s(&torrent), "-o", s(&w.join("out")), "--listen-port", &port, "--no-dht"],
+        ),
     ] {
         let done = run(w, name, &args);
         assert!(done.status.is_some(), "{name} hung instead of failing\n{}", done.describe());

@@ -60,6 +60,7 @@ fn short_form_downloads_a_single_file() {
         ccbt().arg("--quiet").arg(&torrent).arg("-o").arg(&out).args([
             "--listen-port",
             "0",
+            "--no-dht",
             "--peer",
             &seed.addr(),
         ]),

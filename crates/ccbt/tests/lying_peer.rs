@@ -107,6 +107,7 @@ fn only_a_liar_never_yields_a_wrong_byte() {
         ccbt().arg("download").arg(&torrent).arg("-o").arg(&out).args([
             "--listen-port",
             "0",
+            "--no-dht",
             "--peer",
             &liar.addr(),
         ]),

@@ -12,9 +12,6 @@
 //! Logging: `debug` shows the bound address, the restored table, bootstrap, and every lookup
 //! with its result; `trace` shows send/receive errors and dropped datagrams.
 
-// The session wires the DHT in separately; until then only the tests use it.
-#![cfg_attr(not(test), allow(dead_code))]
-
 mod driver;
 mod state;
 

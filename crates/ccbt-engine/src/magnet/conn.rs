@@ -29,10 +29,13 @@ pub(super) async fn run(shared: Arc<MetaShared>, key: PeerKey, addr: SocketAddr)
         Ok(Err(e)) => return format!("connect failed: {e}"),
         Err(_) => return "connect timed out".into(),
     };
-    let theirs = match handshake::outgoing(&mut stream, shared.info_hash, shared.peer_id, limit).await {
-        Ok(h) => h,
-        Err(e) => return e.to_string(),
-    };
+    let theirs =
+        match handshake::outgoing(&mut stream, shared.info_hash, shared.peer_id, shared.dht.is_some(), limit)
+            .await
+        {
+            Ok(h) => h,
+            Err(e) => return e.to_string(),
+        };
     if !theirs.supports_extensions() {
         return "peer does not support the extension protocol (no ut_metadata)".into();
     }

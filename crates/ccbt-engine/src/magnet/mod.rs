@@ -84,6 +84,7 @@ pub(crate) struct MetaShared {
     listen_port: u16,
     pex: bool,
     options: Arc<SessionOptions>,
+    dht: Option<crate::dht::DhtHandle>,
     state: Mutex<MetaState>,
     wake: watch::Sender<u64>,
     done: AtomicBool,
@@ -129,6 +130,7 @@ pub(crate) struct ResolveSpec {
     pub peer_id: PeerId,
     pub listen_port: u16,
     pub options: Arc<SessionOptions>,
+    pub dht: Option<crate::dht::DhtHandle>,
 }
 
 /// Starts resolving; returns the shared state and a receiver for peers the caller should feed
@@ -145,6 +147,7 @@ pub(crate) fn new_resolver(spec: &ResolveSpec) -> (Arc<MetaShared>, mpsc::Receiv
         listen_port: spec.listen_port,
         pex: spec.options.enable_pex,
         options: spec.options.clone(),
+        dht: spec.dht.clone(),
         state: Mutex::new(MetaState {
             fetcher: MetadataFetcher::new(spec.magnet.info_hash, max),
             outbox: HashMap::new(),
@@ -190,7 +193,11 @@ pub(crate) async fn resolve(
     add_candidates(&mut known, initial);
     add_candidates(&mut known, resolve_x_pe(&magnet.peers).await);
     let (found_tx, mut found) = mpsc::channel::<Vec<SocketAddr>>(32);
-    let announcer = start_announcer(&shared, &magnet, found_tx);
+    let announcer = start_announcer(&shared, &magnet, found_tx.clone());
+    // A magnet carries no private flag: the DHT is asked (BEP 9 magnets are usually trackerless).
+    let dht = shared.dht.clone().map(|dht| {
+        crate::torrent::spawn_dht_lookups(dht, shared.info_hash, None, Duration::from_secs(30), found_tx)
+    });
     loop {
         let metadata = shared.state.lock().expect("metadata lock poisoned").metadata.take();
         if let Some(bytes) = metadata {
@@ -198,6 +205,9 @@ pub(crate) async fn resolve(
             shared.wake.send_modify(|g| *g += 1);
             if let Some(a) = announcer {
                 a.stop().await;
+            }
+            if let Some(dht) = dht {
+                dht.abort();
             }
             let torrent = torrent_from_metadata(&bytes, &magnet)?;
             return Ok(Resolved { torrent, peers: known.into_keys().collect() });

@@ -32,15 +32,25 @@ async fn with_timeout<T>(
     tokio::time::timeout(limit, fut).await.map_err(|_| HandshakeError::Timeout)?
 }
 
+/// Our handshake; `dht` sets the BEP 5 reserved bit (we run a DHT node).
+pub(crate) fn ours(info_hash: InfoHash, our_id: PeerId, dht: bool) -> Handshake {
+    let mut h = Handshake::new(info_hash, our_id);
+    if dht {
+        h.reserved[7] |= 0x01;
+    }
+    h
+}
+
 /// Outgoing: send our handshake, read theirs, check the info hash.
 pub(crate) async fn outgoing(
     stream: &mut TcpStream,
     info_hash: InfoHash,
     our_id: PeerId,
+    dht: bool,
     limit: Duration,
 ) -> Result<Handshake, HandshakeError> {
     with_timeout(limit, async {
-        stream.write_all(&Handshake::new(info_hash, our_id).to_bytes()).await?;
+        stream.write_all(&ours(info_hash, our_id, dht).to_bytes()).await?;
         let mut buf = [0u8; Handshake::LEN];
         stream.read_exact(&mut buf).await?;
         let theirs = Handshake::decode(&buf)?.ok_or(HandshakeError::Incomplete)?;
@@ -74,11 +84,12 @@ pub(crate) async fn finish_incoming(
     stream: &mut TcpStream,
     prefix: HandshakePrefix,
     our_id: PeerId,
+    dht: bool,
     limit: Duration,
 ) -> Result<Handshake, HandshakeError> {
     with_timeout(limit, async {
         let mut out = BytesMut::with_capacity(Handshake::LEN);
-        Handshake::new(prefix.info_hash, our_id).encode(&mut out);
+        ours(prefix.info_hash, our_id, dht).encode(&mut out);
         stream.write_all(&out).await?;
         let mut id = [0u8; 20];
         stream.read_exact(&mut id).await?;

@@ -81,11 +81,19 @@ pub(crate) async fn run_peer(
     let mut conn = PeerConn::new(conn_opts, now);
     let mut have_generation = shared.have_watch.subscribe();
     let mut haves_sent;
+    let peer_ip = stream.peer_addr().ok().map(|a| a.ip());
+    let mut conn_port_message = None;
     {
         let mut inner = shared.inner.lock().expect("torrent lock poisoned");
         conn.start(now, inner.swarm.have(), Some(shared.ext_handshake.clone()));
         haves_sent = inner.have_log.len();
         inner.swarm.add_peer(key);
+        if let Some(dht) = &shared.dht {
+            if theirs.supports_dht() {
+                // BEP 5: tell DHT-capable peers where our node listens.
+                conn_port_message = Some(dht.local_addr().port());
+            }
+        }
         if let Ok(addr) = stream.peer_addr() {
             inner.swarm.set_peer_addr(key, now, addr, outgoing);
         }
@@ -95,6 +103,9 @@ pub(crate) async fn run_peer(
     let mut decoder = MessageDecoder::new(ccbt_wire::DEFAULT_MAX_FRAME);
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(64 * 1024);
+    // Sent right after the opening messages `start` queued (the availability message must be
+    // first, BEP 6).
+    let mut pending_port = conn_port_message;
     let mut reads: JoinSet<ReadBatch> = JoinSet::new();
     let mut pending_reads: std::collections::VecDeque<BlockRef> = Default::default();
     let mut actions = Vec::new();
@@ -123,6 +134,11 @@ pub(crate) async fn run_peer(
                         }
                     }
                     SwarmAction::Read { block } => pending_reads.push_back(block),
+                    SwarmAction::DhtNode { port } => {
+                        if let (Some(dht), Some(ip)) = (&shared.dht, peer_ip) {
+                            dht.add_node(std::net::SocketAddr::new(ip, port));
+                        }
+                    }
                     SwarmAction::NewPeers(peers) => {
                         let _ = shared.commands.try_send(crate::torrent::TorrentCommand::AddPeers(peers));
                     }
@@ -157,6 +173,9 @@ pub(crate) async fn run_peer(
         }
         while let Some(msg) = conn.poll_transmit() {
             ccbt_wire::encode(&msg, &mut wbuf);
+        }
+        if let Some(port) = pending_port.take() {
+            ccbt_wire::encode(&ccbt_wire::Message::Port(port), &mut wbuf);
         }
 
         let deadline = conn.poll_timeout().map(tokio::time::Instant::from_std);

@@ -26,9 +26,15 @@ pub(super) fn connect_outgoing(shared: Arc<TorrentShared>, addr: SocketAddr, per
                 .await
                 .map_err(|_| "connect timed out".to_string())?
                 .map_err(|e| format!("connect failed: {e}"))?;
-            let theirs = handshake::outgoing(&mut stream, shared.torrent.info_hash, shared.peer_id, limit)
-                .await
-                .map_err(|e| e.to_string())?;
+            let theirs = handshake::outgoing(
+                &mut stream,
+                shared.torrent.info_hash,
+                shared.peer_id,
+                shared.dht.is_some(),
+                limit,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             Ok::<_, String>((stream, theirs))
         }
         .await;
@@ -53,7 +59,9 @@ pub(crate) fn accept_incoming(
     tokio::spawn(async move {
         let _permit = permit;
         let limit = shared.options.connection_timeout;
-        match handshake::finish_incoming(&mut stream, prefix, shared.peer_id, limit).await {
+        match handshake::finish_incoming(&mut stream, prefix, shared.peer_id, shared.dht.is_some(), limit)
+            .await
+        {
             Ok(theirs) => run_registered(shared, addr, stream, theirs, false).await,
             Err(e) => tracing::debug!(%addr, error = %e, "incoming handshake failed"),
         }

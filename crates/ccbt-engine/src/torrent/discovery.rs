@@ -5,18 +5,54 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use super::TorrentShared;
+use crate::dht::DhtHandle;
 use crate::tracker::{spawn_announcer, AnnounceTarget, AnnouncerHandle, AnnouncerOptions, TrackerStats};
 use crate::{SessionOptions, TrackerInfo};
 
 /// Capacity of the discovered-peers channel; a full channel drops a batch (more will come).
 const PEER_BATCHES: usize = 32;
 
+/// How often a torrent announces itself to the DHT and asks it for peers.
+const DHT_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
 /// The discovery sources of a running torrent.
 pub(crate) struct Discovery {
     announcer: Option<AnnouncerHandle>,
+    dht: Option<JoinHandle<()>>,
+}
+
+/// Announces `info_hash` on the DHT (`announce` is a `get_peers` lookup followed by
+/// `announce_peer`; with `port` None only `get_peers`), forwarding the peers it finds, then
+/// again after 5 s, 10 s, 20 s, ... up to `interval` (the first lookups may run before the
+/// routing table is filled). Runs until aborted.
+pub(crate) fn spawn_dht_lookups(
+    dht: DhtHandle,
+    info_hash: ccbt_core::InfoHash,
+    port: Option<u16>,
+    interval: Duration,
+    tx: mpsc::Sender<Vec<SocketAddr>>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut wait = Duration::from_secs(5);
+        loop {
+            let mut found = match port {
+                Some(port) => dht.announce(info_hash, port).await,
+                None => dht.get_peers(info_hash).await,
+            };
+            while let Some(peers) = found.recv().await {
+                tracing::debug!(%info_hash, count = peers.len(), "peers from the dht");
+                let _ = tx.try_send(peers);
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(interval);
+        }
+    })
 }
 
 /// The tracker URLs the options allow, tier by tier (empty tiers dropped).
@@ -40,7 +76,10 @@ pub(crate) fn usable_tiers(options: &SessionOptions, tiers: &[Vec<String>]) -> V
 
 impl Discovery {
     /// Starts announcing; discovered peers arrive on the returned receiver.
-    pub(crate) fn start(shared: &Arc<TorrentShared>) -> (Discovery, mpsc::Receiver<Vec<SocketAddr>>) {
+    pub(crate) fn start(
+        shared: &Arc<TorrentShared>,
+        dht: Option<DhtHandle>,
+    ) -> (Discovery, mpsc::Receiver<Vec<SocketAddr>>) {
         let (tx, rx) = mpsc::channel(PEER_BATCHES);
         let tiers = usable_tiers(&shared.options, &shared.torrent.trackers);
         let announcer = (!tiers.is_empty()).then(|| {
@@ -58,7 +97,17 @@ impl Discovery {
             };
             spawn_announcer(target, AnnouncerOptions::default(), stats, tx.clone())
         });
-        (Discovery { announcer }, rx)
+        // BEP 27: private torrents get peers from their trackers only.
+        let dht = dht.filter(|_| !shared.torrent.private).map(|dht| {
+            spawn_dht_lookups(
+                dht,
+                shared.torrent.info_hash,
+                Some(shared.listen_port),
+                DHT_INTERVAL,
+                tx.clone(),
+            )
+        });
+        (Discovery { announcer, dht }, rx)
     }
 
     /// The download completed: tell the trackers.
@@ -95,6 +144,9 @@ impl Discovery {
 
     /// Stops announcing (sends `stopped` to the trackers, bounded wait).
     pub(crate) async fn stop(self) {
+        if let Some(dht) = self.dht {
+            dht.abort();
+        }
         if let Some(a) = self.announcer {
             a.stop().await;
         }

@@ -25,7 +25,7 @@ use crate::{Event, SessionOptions, TorrentId, TorrentState, TorrentStatus};
 use counters::Counters;
 
 pub(crate) use connect::accept_incoming;
-pub(crate) use discovery::usable_tiers;
+pub(crate) use discovery::{spawn_dht_lookups, usable_tiers};
 pub(crate) use task::{spawn_torrent, PieceDone, TorrentCommand, TorrentSpec};
 
 /// A live connection as the torrent sees it.
@@ -72,6 +72,8 @@ pub(crate) struct TorrentShared {
     /// Pieces handed to the hash pool whose outcome the torrent task has not handled yet.
     pub pending_verify: std::sync::atomic::AtomicU64,
     pub budget: std::sync::Arc<crate::budget::ConnectionBudget>,
+    /// The session's DHT node, if enabled (peers' BEP 5 Port messages are fed to it).
+    pub dht: Option<crate::dht::DhtHandle>,
     /// The TCP port we accept peers on (announced to trackers and the DHT).
     pub listen_port: u16,
     /// The trackers' last answers, refreshed by the torrent task every second.

@@ -66,6 +66,7 @@ pub(crate) struct TorrentSpec {
     /// Hash the data already on disk before downloading.
     pub check: bool,
     pub budget: Arc<ConnectionBudget>,
+    pub dht: Option<crate::dht::DhtHandle>,
 }
 
 /// PEX runs only when enabled and never for private torrents (BEP 27).
@@ -131,6 +132,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         ext_handshake,
         pending_verify: Default::default(),
         budget: spec.budget,
+        dht: spec.dht,
         listen_port: spec.listen_port,
         trackers: Mutex::new(Vec::new()),
     });
@@ -181,7 +183,7 @@ impl TorrentTask {
             self.start_with(Bitfield::new(shared.lengths.num_pieces()));
         }
         self.add_peers(peers);
-        let (discovery, mut discovered) = Discovery::start(&shared);
+        let (discovery, mut discovered) = Discovery::start(&shared, shared.dht.clone());
         let mut rechoke = tokio::time::interval(RECHOKE_INTERVAL);
         let mut second = tokio::time::interval(Duration::from_secs(1));
         let mut sampler = RateSampler::new(RATE_WINDOW);

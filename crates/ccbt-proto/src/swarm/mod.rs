@@ -63,6 +63,8 @@ pub enum SwarmAction {
     Read { block: BlockRef },
     /// Peers learnt through peer exchange: connection candidates.
     NewPeers(Vec<SocketAddr>),
+    /// The peer runs a DHT node on this UDP port of its address (BEP 5 Port message).
+    DhtNode { port: u16 },
 }
 
 /// What the swarm thinks of a peer after a hash failure.
@@ -257,11 +259,8 @@ impl Swarm {
                     actions.push(SwarmAction::NewPeers(found));
                 }
             }
-            PeerEvent::Choked
-            | PeerEvent::Unchoked
-            | PeerEvent::Suggest(_)
-            | PeerEvent::AllowedFast(_)
-            | PeerEvent::Port(_) => {}
+            PeerEvent::Choked | PeerEvent::Unchoked | PeerEvent::Suggest(_) | PeerEvent::AllowedFast(_) => {}
+            PeerEvent::Port(port) => actions.push(SwarmAction::DhtNode { port }),
         }
     }
 

@@ -388,7 +388,7 @@ impl Node {
     ) {
         match action {
             // Peer exchange is off in the simulation (no addresses).
-            SwarmAction::NewPeers(_) => {}
+            SwarmAction::NewPeers(_) | SwarmAction::DhtNode { .. } => {}
             SwarmAction::Verify { piece, blocks } => {
                 let data = blocks.concat();
                 let hash: [u8; 20] = Sha1::digest(&data).into();

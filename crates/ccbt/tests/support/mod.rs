@@ -48,8 +48,10 @@ pub fn interop_dir() -> PathBuf {
 /// A command running the ccbt binary under test.
 pub fn ccbt() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccbt"));
-    // The user's environment must not change what the tests see.
+    // The user's environment must not change what the tests see, and state (the DHT routing
+    // table, saved .torrent files) must not leak between runs or into the user's home.
     cmd.env_remove("CCBT_LOG_LEVEL");
+    cmd.env("XDG_STATE_HOME", std::env::temp_dir().join("ccbt-tests-state"));
     cmd
 }
 
@@ -353,7 +355,7 @@ pub fn wait_ready_file(path: &Path, proc: &mut Proc, timeout: Duration) -> u16 {
 /// is present and it is seeding; the port comes from that report.
 pub fn ccbt_seed(work: &Path, name: &str, torrent: &Path, dir: &Path, peers: &[String]) -> Peer {
     let mut cmd = ccbt();
-    cmd.arg("seed").arg(torrent).arg("-d").arg(dir).args(["--listen-port", "0"]);
+    cmd.arg("seed").arg(torrent).arg("-d").arg(dir).args(["--listen-port", "0", "--no-dht"]);
     for p in peers {
         cmd.args(["--peer", p]);
     }
@@ -386,7 +388,7 @@ pub fn lying_peer(work: &Path, name: &str, torrent: &Path, data: &Path, corrupt:
 /// `ccbt download TORRENT -o OUT --listen-port 0 --peer ...` with a timeout.
 pub fn ccbt_download(work: &Path, name: &str, torrent: &Path, out: &Path, peers: &[String]) -> Finished {
     let mut cmd = ccbt();
-    cmd.arg("download").arg(torrent).arg("-o").arg(out).args(["--listen-port", "0"]);
+    cmd.arg("download").arg(torrent).arg("-o").arg(out).args(["--listen-port", "0", "--no-dht"]);
     for p in peers {
         cmd.args(["--peer", p]);
     }
