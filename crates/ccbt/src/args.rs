@@ -19,6 +19,8 @@ Examples:
   ccbt create ./photos -o photos.torrent --tracker udp://tracker.example:6969/announce
   ccbt verify photos.torrent -d .                 check data on disk against the torrent
   ccbt info photos.torrent
+  ccbt scrape photos.torrent                      seeders/leechers/completed from its trackers
+  ccbt dht status                                 join the DHT and show nodes, buckets, lookups
 
 Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C).";
 
@@ -87,6 +89,47 @@ pub enum Command {
     Create(CreateArgs),
     /// Check data on disk against a torrent's piece hashes.
     Verify(VerifyArgs),
+    /// Ask trackers how many seeders and leechers a torrent has (BEP 48 / BEP 15 scrape).
+    Scrape(ScrapeArgs),
+    /// DHT commands.
+    #[command(subcommand)]
+    Dht(DhtCommand),
+}
+
+/// Arguments of `ccbt scrape`.
+#[derive(Debug, Args)]
+pub struct ScrapeArgs {
+    /// A .torrent file (its trackers are asked unless --tracker is given) or a 40-hex-digit info hash.
+    #[arg(value_name = "FILE.torrent|INFOHASH")]
+    pub target: String,
+    /// Tracker announce URL to ask (http, https or udp); repeat for more. Required with an info hash.
+    #[arg(long = "tracker", value_name = "URL")]
+    pub trackers: Vec<String>,
+}
+
+/// `ccbt dht ...`.
+#[derive(Debug, Subcommand)]
+pub enum DhtCommand {
+    /// Start a DHT node (from the saved routing table, else the bootstrap routers), wait for it to
+    /// join, and print its nodes, buckets and lookups.
+    Status(DhtStatusArgs),
+}
+
+/// Arguments of `ccbt dht status`.
+#[derive(Debug, Args)]
+pub struct DhtStatusArgs {
+    /// Seconds to let the node join the network before printing.
+    #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub wait: u64,
+    /// UDP port of the DHT node [default: 6881, or the next free port].
+    #[arg(long, value_name = "N")]
+    pub dht_port: Option<u16>,
+    /// DHT node to bootstrap from (HOST:PORT); repeat for more. Replaces the default public routers.
+    #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
+    pub dht_bootstrap: Vec<String>,
+    /// Folder holding the saved routing table [default: $XDG_STATE_HOME/ccbt or ~/.local/state/ccbt].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Arguments of `ccbt download`.
@@ -249,23 +292,27 @@ pub struct VerifyArgs {
     pub hash_workers: Option<u16>,
 }
 
-/// Command names the short form must not shadow (`help` is clap's own).
-const SUBCOMMANDS: &[&str] = &["download", "seed", "info", "create", "verify", "help"];
+/// Whether `name` is a subcommand (or clap's own `help`), read from the parser definition so
+/// the short form never shadows a command added later.
+fn is_subcommand(name: &str) -> bool {
+    use clap::CommandFactory;
+    name == "help" || Cli::command().get_subcommands().any(|c| c.get_name() == name)
+}
 
-/// Flags that take their value as the next argument, so that value is not mistaken for a file.
-const VALUE_FLAGS: &[&str] = &[
-    "--log-level",
-    "--progress-interval",
-    "-o",
-    "--output",
-    "--peer",
-    "--listen-port",
-    "--pipeline-depth",
-    "--piece-selection",
-    "--hash-workers",
-    "--preallocate",
-    "--max-upload-slots",
-];
+/// Whether `flag` (`--name` or `-n`) of `download` or the global flags takes its value as the
+/// next argument, so that value is not mistaken for the torrent.
+fn takes_value(flag: &str) -> bool {
+    use clap::CommandFactory;
+    let cli = Cli::command();
+    let download = cli.find_subcommand("download").cloned();
+    let found = cli.get_arguments().chain(download.iter().flat_map(|d| d.get_arguments())).any(|a| {
+        a.get_action().takes_values()
+            && (a.get_long().is_some_and(|l| flag.strip_prefix("--") == Some(l))
+                || a.get_short()
+                    .is_some_and(|c| flag.len() == 2 && flag.strip_prefix('-') == Some(&c.to_string())))
+    });
+    found
+}
 
 /// Supports the seeds' short form `ccbt FILE.torrent [flags]`: when the first positional
 /// argument is not a subcommand, `download` is inserted right after the program name. Flags
@@ -281,10 +328,10 @@ pub fn rewrite_short_form(mut argv: Vec<OsString>) -> Vec<OsString> {
             break;
         }
         if text.starts_with('-') && text.len() > 1 {
-            i += if VALUE_FLAGS.contains(&text) { 2 } else { 1 };
+            i += if takes_value(text) { 2 } else { 1 };
             continue;
         }
-        if SUBCOMMANDS.contains(&text) {
+        if is_subcommand(text) {
             return argv;
         }
         break;

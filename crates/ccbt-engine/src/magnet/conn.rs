@@ -152,6 +152,7 @@ fn on_message(
         }
         OUR_UT_METADATA => match MetadataMessage::decode(payload) {
             Ok(MetadataMessage::Data { piece, total_size, data }) => {
+                tracing::debug!(%addr, piece, total_size, "metadata piece received");
                 let mut st = shared.state.lock().expect("metadata lock poisoned");
                 st.fetcher
                     .on_data(Instant::now(), key, piece, total_size, data)

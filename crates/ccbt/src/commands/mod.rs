@@ -2,9 +2,11 @@
 //! `create` and `verify` are synchronous (hashing runs on plain threads, never on the runtime).
 
 mod create;
+mod dht;
 mod download;
 mod info;
 mod live;
+mod scrape;
 mod seed;
 mod verify;
 
@@ -44,6 +46,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Info(args) => info::run(&args),
         Command::Create(args) => create::run(&args, progress),
         Command::Verify(args) => verify::run(&args, progress),
+        Command::Scrape(args) => runtime()?.block_on(scrape::run(&args)),
+        Command::Dht(crate::args::DhtCommand::Status(args)) => runtime()?.block_on(dht::status(&args)),
     }
 }
 

@@ -1,0 +1,51 @@
+//! `ccbt dht status`: runs a DHT node for a few seconds and prints what it knows.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use ccbt_engine::{DhtInfo, Session, SessionOptions};
+
+use super::Exit;
+use crate::args::DhtStatusArgs;
+
+/// Runs `ccbt dht status`.
+pub async fn status(args: &DhtStatusArgs) -> anyhow::Result<Exit> {
+    let mut options = SessionOptions { listen_port: 0, enable_dht: true, ..SessionOptions::default() };
+    if let Some(port) = args.dht_port {
+        options.dht_port = port;
+    }
+    if !args.dht_bootstrap.is_empty() {
+        options.dht_bootstrap_nodes = args.dht_bootstrap.clone();
+    }
+    if let Some(dir) = &args.state_dir {
+        options.state_dir = dir.clone();
+    }
+    let session = Session::new(options).await.context("cannot start the session")?;
+    tokio::time::sleep(Duration::from_secs(args.wait)).await;
+    let info = session.dht_status().await;
+    session.shutdown().await;
+    let info = info.context("the dht did not start (see the warning above)")?;
+    print!("{}", describe(&info));
+    Ok(Exit::Success)
+}
+
+fn describe(s: &DhtInfo) -> String {
+    let mut out = format!(
+        "node id       {}\nlistening on  udp {}\nnodes         {} good, {} questionable\n\
+         lookups       {} active\nstored        {} info hashes, {} peers\nqueries       {} in, {} out\n",
+        s.node_id,
+        s.local_addr,
+        s.good_nodes,
+        s.questionable_nodes,
+        s.active_lookups,
+        s.stored_info_hashes,
+        s.stored_peers,
+        s.queries_in,
+        s.queries_out
+    );
+    out.push_str(&format!("buckets       {}\n", s.buckets.len()));
+    for (index, nodes) in s.buckets.iter().filter(|(_, n)| *n > 0) {
+        out.push_str(&format!("  bucket {index:>3}: {nodes} nodes\n"));
+    }
+    out
+}
