@@ -31,6 +31,9 @@ check mktorrent have_cmd mktorrent
 check opentracker have_cmd opentracker
 # GNU time (not the shell keyword) measures CPU seconds and peak RSS in the benchmarks.
 check time test -x /usr/bin/time
+# The DHT test runs hosts in network namespaces (ip netns, veth, bridge).
+check iproute2 have_cmd ip
+check iputils-ping have_cmd ping
 
 if [ ${#missing[@]} -eq 0 ]; then
     echo "all test dependencies present"
@@ -72,6 +75,9 @@ check transmission-cli have_cmd transmission-cli
 check mktorrent have_cmd mktorrent
 check opentracker have_cmd opentracker
 check time test -x /usr/bin/time
+# The DHT test runs hosts in network namespaces (ip netns, veth, bridge).
+check iproute2 have_cmd ip
+check iputils-ping have_cmd ping
 if [ ${#missing[@]} -ne 0 ]; then
     echo "error: still missing after install: ${missing[*]}" >&2
     exit 1

@@ -18,7 +18,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "sans-IO check: L0/L1 crates must not depend on tokio"
 sans_io_failed=0
-for crate in ccbt-bencode ccbt-core ccbt-metainfo ccbt-wire ccbt-proto; do
+for crate in ccbt-bencode ccbt-core ccbt-metainfo ccbt-wire ccbt-proto ccbt-tracker ccbt-dht; do
     if ! tree=$(cargo tree -p "$crate" -e normal --prefix none 2>&1); then
         echo "error: cargo tree -p $crate failed:" >&2
         echo "$tree" >&2
