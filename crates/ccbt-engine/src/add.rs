@@ -28,6 +28,9 @@ pub struct AddTorrent {
     /// Check data already on disk before downloading (default true). Only files that exist and
     /// are not empty are checked.
     pub check_existing: bool,
+    /// Download only these files (indices in the torrent's file order); None = all. A magnet's
+    /// `so=` (BEP 53) is used when this is None.
+    pub selected_files: Option<Vec<u32>>,
 }
 
 impl AddTorrent {
@@ -42,7 +45,7 @@ impl AddTorrent {
     }
 
     fn with_source(source: TorrentSource) -> AddTorrent {
-        AddTorrent { source, save_path: None, peers: Vec::new(), check_existing: true }
+        AddTorrent { source, save_path: None, peers: Vec::new(), check_existing: true, selected_files: None }
     }
 
     /// Reads and parses a `.torrent` file.
@@ -71,6 +74,12 @@ impl AddTorrent {
 
     pub fn peers(mut self, peers: impl IntoIterator<Item = SocketAddr>) -> Self {
         self.peers.extend(peers);
+        self
+    }
+
+    /// Downloads only the files with these indices (in the torrent's file order).
+    pub fn select_files(mut self, files: impl IntoIterator<Item = u32>) -> Self {
+        self.selected_files = Some(files.into_iter().collect());
         self
     }
 

@@ -30,6 +30,8 @@ pub enum SessionError {
     InvalidMagnet(ccbt_metainfo::MagnetError),
     #[error(transparent)]
     Torrent(#[from] TorrentError),
+    #[error("invalid file selection: {0}")]
+    InvalidSelection(String),
     #[error("tracker {url}: {reason}")]
     Tracker { url: String, reason: String },
     #[error("the session is shut down")]

@@ -17,7 +17,7 @@ use crate::budget::ConnectionBudget;
 use crate::dht::DhtHandle;
 use crate::listener;
 use crate::magnet::{self, MetaShared, ResolveSpec};
-use crate::torrent::{spawn_torrent, TorrentCommand, TorrentShared, TorrentSpec};
+use crate::torrent::{spawn_torrent, Selection, TorrentCommand, TorrentShared, TorrentSpec};
 use crate::{
     DhtInfo, Event, PeerInfo, ScrapeInfo, SessionError, SessionOptions, TorrentError, TorrentId,
     TorrentStatus, TrackerInfo,
@@ -190,9 +190,13 @@ impl Session {
         let name = add.name();
         let entry = match add.source {
             TorrentSource::Torrent(torrent) => {
-                start_active(inner, id, Arc::new(*torrent), save_path, add.peers, add.check_existing).await?
+                let start =
+                    Start { peers: add.peers, check_existing: add.check_existing, files: add.selected_files };
+                start_active(inner, id, Arc::new(*torrent), save_path, start).await?
             }
-            TorrentSource::Magnet(magnet) => start_resolving(inner, id, *magnet, save_path, add.peers),
+            TorrentSource::Magnet(magnet) => {
+                start_resolving(inner, id, *magnet, save_path, add.peers, add.selected_files)
+            }
         };
         inner.torrents.lock().expect("session lock poisoned").insert(id, entry);
         let _ = inner.events.send(Event::TorrentAdded { id, name: name.clone() });
@@ -359,15 +363,24 @@ async fn stop_torrent(entry: TorrentEntry) {
     }
 }
 
+/// How a torrent with metadata starts.
+struct Start {
+    peers: Vec<SocketAddr>,
+    check_existing: bool,
+    /// Selected file indices (None = all).
+    files: Option<Vec<u32>>,
+}
+
 /// Opens (creating as needed) a torrent's files and starts its task.
 async fn start_active(
     inner: &Arc<SessionInner>,
     id: TorrentId,
     torrent: Arc<Torrent>,
     save_path: PathBuf,
-    peers: Vec<SocketAddr>,
-    check_existing: bool,
+    start: Start,
 ) -> Result<TorrentEntry, SessionError> {
+    let selection =
+        Selection::new(&torrent, start.files.as_deref()).map_err(SessionError::InvalidSelection)?;
     let storage_options = inner.storage_options();
     let (storage, existing) = {
         let torrent = torrent.clone();
@@ -392,10 +405,11 @@ async fn start_active(
         peer_id: inner.peer_id,
         pool: inner.pool.clone(),
         events: inner.events.clone(),
-        peers,
-        check: check_existing && existing,
+        peers: start.peers,
+        check: start.check_existing && existing,
         budget: inner.budget.clone(),
         dht: inner.dht.clone(),
+        selection,
     });
     Ok(TorrentEntry::Active { shared, task })
 }
@@ -408,6 +422,7 @@ fn start_resolving(
     magnet: Magnet,
     save_path: PathBuf,
     peers: Vec<SocketAddr>,
+    files: Option<Vec<u32>>,
 ) -> TorrentEntry {
     let spec = ResolveSpec {
         id,
@@ -437,7 +452,9 @@ fn start_resolving(
         tracing::info!(%id, name = %resolved.torrent.name, "metadata received");
         save_torrent_file(&inner.options.state_dir, &resolved.torrent, &magnet).await;
         let torrent = Arc::new(resolved.torrent);
-        match start_active(&inner, id, torrent, save_path, resolved.peers, true).await {
+        let files = files.or_else(|| magnet.select_only.clone());
+        let start = Start { peers: resolved.peers, check_existing: true, files };
+        match start_active(&inner, id, torrent, save_path, start).await {
             Ok(entry) => {
                 // The resolver's own entry is replaced; its task (this one) ends right after.
                 let mut torrents = inner.torrents.lock().expect("session lock poisoned");

@@ -86,7 +86,7 @@ impl Discovery {
             let stats_source = shared.clone();
             let stats = move || {
                 let c = &stats_source.counters;
-                let left = stats_source.lengths.total_length().saturating_sub(c.bytes_have.load(Relaxed));
+                let left = stats_source.selection.totals().1.saturating_sub(c.bytes_have.load(Relaxed));
                 TrackerStats { uploaded: c.uploaded(), downloaded: c.downloaded(), left }
             };
             let target = AnnounceTarget {

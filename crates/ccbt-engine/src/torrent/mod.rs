@@ -3,6 +3,7 @@
 mod connect;
 pub(crate) mod counters;
 mod discovery;
+mod selection;
 mod task;
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ use counters::Counters;
 
 pub(crate) use connect::accept_incoming;
 pub(crate) use discovery::{spawn_dht_lookups, usable_tiers};
+pub(crate) use selection::Selection;
 pub(crate) use task::{spawn_torrent, PieceDone, TorrentCommand, TorrentSpec};
 
 /// A live connection as the torrent sees it.
@@ -76,6 +78,8 @@ pub(crate) struct TorrentShared {
     pub dht: Option<crate::dht::DhtHandle>,
     /// The TCP port we accept peers on (announced to trackers and the DHT).
     pub listen_port: u16,
+    /// The pieces we download (all, or those of selected files).
+    pub selection: Selection,
     /// The trackers' last answers, refreshed by the torrent task every second.
     pub trackers: Mutex<Vec<crate::TrackerInfo>>,
 }
@@ -122,7 +126,7 @@ impl TorrentShared {
         };
         let pieces_have = self.counters.pieces_have.load(Relaxed) as u32;
         let bytes_have = self.counters.bytes_have.load(Relaxed);
-        let total = self.lengths.total_length();
+        let (pieces_total, total) = self.selection.totals();
         let (pieces_have, bytes_have) = if state == TorrentState::Checking {
             let checked = self.counters.checked_pieces.load(Relaxed) as u32;
             (checked, (checked as u64 * self.lengths.piece_length() as u64).min(total))
@@ -136,7 +140,7 @@ impl TorrentShared {
             save_path: self.save_path.clone(),
             state,
             pieces_have,
-            pieces_total: self.lengths.num_pieces(),
+            pieces_total,
             bytes_have,
             total_bytes: total,
             progress: if total == 0 { 1.0 } else { bytes_have as f64 / total as f64 },

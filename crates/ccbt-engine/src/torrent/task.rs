@@ -67,6 +67,7 @@ pub(crate) struct TorrentSpec {
     pub check: bool,
     pub budget: Arc<ConnectionBudget>,
     pub dht: Option<crate::dht::DhtHandle>,
+    pub selection: super::Selection,
 }
 
 /// PEX runs only when enabled and never for private torrents (BEP 27).
@@ -74,9 +75,15 @@ fn pex_enabled(options: &SessionOptions, torrent: &Torrent) -> bool {
     options.enable_pex && !torrent.private
 }
 
-fn new_swarm(options: &SessionOptions, torrent: &Torrent, have: Bitfield) -> Swarm {
+fn new_swarm(
+    options: &SessionOptions,
+    torrent: &Torrent,
+    have: Bitfield,
+    selection: &super::Selection,
+) -> Swarm {
     let mut swarm = Swarm::new(torrent.lengths(), have, swarm_options(options, torrent));
     swarm.set_metadata(bytes::Bytes::copy_from_slice(&torrent.info_bytes));
+    swarm.set_wanted(selection.wanted().cloned());
     swarm
 }
 
@@ -99,7 +106,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
     let lengths = spec.torrent.lengths();
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
-    let swarm = new_swarm(&spec.options, &spec.torrent, Bitfield::new(lengths.num_pieces()));
+    let swarm = new_swarm(&spec.options, &spec.torrent, Bitfield::new(lengths.num_pieces()), &spec.selection);
     let ext_handshake = ccbt_proto::swarm::our_ext_handshake(
         spec.listen_port,
         Some(spec.torrent.info_bytes.len() as u64),
@@ -135,6 +142,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         dht: spec.dht,
         listen_port: spec.listen_port,
         trackers: Mutex::new(Vec::new()),
+        selection: spec.selection,
     });
     let task = TorrentTask {
         shared: shared.clone(),
@@ -243,20 +251,15 @@ impl TorrentTask {
 
     fn start_with(&mut self, have: Bitfield) {
         let shared = &self.shared;
-        let mut bytes = 0;
-        for piece in have.iter_ones() {
-            if let Some(p) = shared.lengths.validate_piece(piece) {
-                bytes += shared.lengths.piece_len(p) as u64;
-            }
-        }
-        shared.counters.pieces_have.store(have.count_ones() as u64, Relaxed);
+        let (pieces, bytes) = shared.selection.counted(&shared.lengths, &have);
+        shared.counters.pieces_have.store(u64::from(pieces), Relaxed);
         shared.counters.bytes_have.store(bytes, Relaxed);
-        let complete = have.all();
-        {
+        let complete = {
             let mut inner = shared.inner.lock().expect("torrent lock poisoned");
-            inner.swarm = new_swarm(&shared.options, &shared.torrent, have);
+            inner.swarm = new_swarm(&shared.options, &shared.torrent, have, &shared.selection);
             inner.accepting = true;
-        }
+            inner.swarm.is_complete()
+        };
         if complete {
             shared.set_state(TorrentState::Seeding);
             shared.emit(Event::TorrentCompleted { id: shared.id });
@@ -373,7 +376,9 @@ impl TorrentTask {
                     inner.have_log.push(piece);
                     inner.swarm.on_piece_verified(piece)
                 };
-                if let Some(p) = shared.lengths.validate_piece(piece) {
+                if let Some(p) =
+                    shared.lengths.validate_piece(piece).filter(|_| shared.selection.contains(piece))
+                {
                     shared.counters.pieces_have.fetch_add(1, Relaxed);
                     shared.counters.bytes_have.fetch_add(shared.lengths.piece_len(p) as u64, Relaxed);
                 }

@@ -157,6 +157,12 @@ impl Swarm {
         }
     }
 
+    /// Restricts downloading to `wanted` pieces (None = all); completion then means every
+    /// wanted piece is verified.
+    pub fn set_wanted(&mut self, wanted: Option<Bitfield>) {
+        self.picker.set_wanted(wanted);
+    }
+
     /// Gives the swarm the torrent's info dictionary so it can serve `ut_metadata` requests.
     pub fn set_metadata(&mut self, info_bytes: Bytes) {
         self.metadata = Some(MetadataServer::new(info_bytes));
