@@ -52,7 +52,7 @@ impl Selection {
     }
 
     pub(crate) fn contains(&self, piece: u32) -> bool {
-        self.wanted.as_ref().is_none_or(|w| w.get(piece))
+        self.wanted.as_ref().map_or(true, |w| w.get(piece))
     }
 
     /// Wanted pieces and their bytes.
