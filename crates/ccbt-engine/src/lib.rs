@@ -2,6 +2,57 @@
 //! disk pool, and drives the sans-IO protocol machines of `ccbt-proto` with tokio.
 //!
 //! The CLI, the daemon and the dashboard are all built on this API.
+//!
+//! A complete round trip on loopback: make a torrent, seed it from one session and download it
+//! with another (the DHT is off so nothing leaves the machine).
+//!
+//! ```
+//! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use ccbt_engine::{AddTorrent, Session, SessionOptions};
+//! use ccbt_metainfo::{Torrent, TorrentBuilder};
+//! use sha1::{Digest, Sha1};
+//!
+//! // 100 kB of data and a single-file torrent of it (16 KiB pieces).
+//! let dir = tempfile::tempdir()?;
+//! let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+//! std::fs::create_dir_all(dir.path().join("seed"))?;
+//! std::fs::write(dir.path().join("seed/hello.bin"), &data)?;
+//! let builder = TorrentBuilder {
+//!     name: "hello.bin".into(),
+//!     files: vec![(vec![], data.len() as u64)],
+//!     piece_length: 16384,
+//!     piece_hashes: data.chunks(16384).map(|c| Sha1::digest(c).into()).collect(),
+//!     ..TorrentBuilder::default()
+//! };
+//! let torrent = Torrent::from_bytes(&builder.build()?)?;
+//!
+//! let options = || SessionOptions {
+//!     listen_port: 0,
+//!     listen_host: "127.0.0.1".parse().unwrap(),
+//!     enable_dht: false,
+//!     ..SessionOptions::default()
+//! };
+//! // The seeder checks the data on disk first.
+//! let seeder = Session::new(options()).await?;
+//! let seed = seeder.add_torrent(AddTorrent::new(torrent.clone()).save_path(dir.path().join("seed"))).await?;
+//! while !seeder.status(seed)?.is_complete() {
+//!     tokio::time::sleep(Duration::from_millis(10)).await;
+//! }
+//!
+//! let leecher = Session::new(options()).await?;
+//! let add = AddTorrent::new(torrent).save_path(dir.path().join("leech")).peers([seeder.listen_addr()]);
+//! let id = leecher.add_torrent(add).await?;
+//! while !leecher.status(id)?.is_complete() {
+//!     tokio::time::sleep(Duration::from_millis(10)).await;
+//! }
+//! assert_eq!(std::fs::read(dir.path().join("leech/hello.bin"))?, data);
+//! leecher.shutdown().await;
+//! seeder.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
 mod add;
 mod budget;
