@@ -57,7 +57,10 @@ async fn only_selected_files_are_downloaded() {
     wait_complete(&seeder, sid, Duration::from_secs(30)).await;
 
     let leecher = Session::new(options()).await.unwrap();
-    let add = AddTorrent::new(torrent.clone()).save_path(dst.path()).peers([seeder.listen_addr()]).select_files([1]);
+    let add = AddTorrent::new(torrent.clone())
+        .save_path(dst.path())
+        .peers([seeder.listen_addr()])
+        .select_files([1]);
     let id = leecher.add_torrent(add).await.unwrap();
     wait_complete(&leecher, id, Duration::from_secs(60)).await;
     let status = leecher.status(id).unwrap();
@@ -71,7 +74,8 @@ async fn only_selected_files_are_downloaded() {
     assert!(got == files[1].1, "the selected file differs");
 
     let bad = Session::new(options()).await.unwrap();
-    let err = bad.add_torrent(AddTorrent::new(torrent).save_path(dst.path()).select_files([7])).await.unwrap_err();
+    let err =
+        bad.add_torrent(AddTorrent::new(torrent).save_path(dst.path()).select_files([7])).await.unwrap_err();
     assert!(err.to_string().contains("selected file 7 does not exist"), "{err}");
     bad.shutdown().await;
 }
