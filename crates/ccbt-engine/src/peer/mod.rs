@@ -44,9 +44,10 @@ type ReadBatch = Vec<(BlockRef, Result<Bytes, ccbt_storage::StorageError>)>;
 /// Read buffer growth step; blocks are split off it without copying.
 const READ_CHUNK: usize = 256 * 1024;
 
-/// Stop reading when this much encoded output is waiting to be written (back-pressure on
-/// peers that request faster than they read).
-const MAX_WRITE_BUFFER: usize = 4 * 1024 * 1024;
+/// Stop reading the socket and reading blocks from disk while this much encoded output waits
+/// to be written: a peer that requests faster than it reads is slowed down, and a connection's
+/// memory stays bounded (this, plus the reads in flight).
+const MAX_WRITE_BUFFER: usize = 1024 * 1024;
 
 /// Why a connection ended.
 #[derive(Debug)]
@@ -156,7 +157,7 @@ pub(crate) async fn run_peer(
         shared.counters.add_up(stats.uploaded - last_up);
         last_down = stats.downloaded;
         last_up = stats.uploaded;
-        while reads.len() < MAX_READ_BATCHES && !pending_reads.is_empty() {
+        while reads.len() < MAX_READ_BATCHES && !pending_reads.is_empty() && wbuf.len() < MAX_WRITE_BUFFER {
             let n = pending_reads.len().min(READ_BATCH);
             let batch: Vec<BlockRef> = pending_reads.drain(..n).collect();
             let storage = shared.storage.clone();
