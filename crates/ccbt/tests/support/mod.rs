@@ -4,6 +4,7 @@
 #![allow(dead_code)] // Each test binary uses its own subset.
 
 pub mod bencode;
+pub mod discovery;
 pub mod process;
 
 use std::io::Read as _;
