@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use support::discovery::{
-    logged_peer_connected, lt_make_torrent_with, parse_ccbt_scrape, ScrapeCounts, Tracker,
+    logged_peer_connected, lt_make_torrent_with, parse_ccbt_scrape, require_program, ScrapeCounts, Tracker,
 };
 use support::{
     assert_same_tree, ccbt, interop, lt_info_hash, lt_seed, poll_until, run_with_timeout, work_dir,
@@ -29,6 +29,7 @@ fn download_via_tracker(test: &str, proto: Proto, private: bool) {
     if !interop(test, &[Tool::Libtorrent]) {
         return;
     }
+    require_program(test, "opentracker", "opentracker");
     let work = work_dir();
     let w = work.path();
     let content = write_tree(&w.join("src/data"), ODD_LAYOUT, 71);

@@ -10,6 +10,20 @@ use std::time::Duration;
 
 use super::{free_port, interop_dir, repo_root, run_with_timeout, wait_ready_file, Proc, LT_PYTHON, SETUP};
 
+/// Fails the test, pointing at scripts/install-test-deps.sh, unless `program` is on PATH
+/// (e.g. `opentracker`, `ip`); call after `support::interop`, which honours CCBT_SKIP_INTEROP.
+pub fn require_program(test: &str, program: &str, package: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{test} needs {program} (Debian package {package}), which is missing: run \
+         scripts/install-test-deps.sh (or set CCBT_SKIP_INTEROP=1 to skip the interop tests)"
+    );
+}
+
 /// Makes a v1 .torrent of `content` with libtorrent's creator and extra lt_make_torrent.py
 /// arguments (`--tracker URL`, `--private`, ...).
 pub fn lt_make_torrent_with(content: &Path, out: &Path, piece_size: u32, extra: &[&str]) {
