@@ -24,8 +24,8 @@ pub(super) fn connect_outgoing(shared: Arc<TorrentShared>, addr: SocketAddr, per
         let result = async {
             let mut stream = tokio::time::timeout(limit, TcpStream::connect(addr))
                 .await
-                .map_err(|_| "connect timed out".to_string())?
-                .map_err(|e| format!("connect failed: {e}"))?;
+                .map_err(|_| ("connect timed out".to_string(), false))?
+                .map_err(|e| (format!("connect failed: {e}"), false))?;
             let theirs = handshake::outgoing(
                 &mut stream,
                 shared.torrent.info_hash,
@@ -34,15 +34,15 @@ pub(super) fn connect_outgoing(shared: Arc<TorrentShared>, addr: SocketAddr, per
                 limit,
             )
             .await
-            .map_err(|e| e.to_string())?;
-            Ok::<_, String>((stream, theirs))
+            .map_err(|e| (e.to_string(), matches!(e, handshake::HandshakeError::SelfConnection)))?;
+            Ok::<_, (String, bool)>((stream, theirs))
         }
         .await;
         match result {
             Ok((stream, theirs)) => run_registered(shared, addr, stream, theirs, true).await,
-            Err(reason) => {
+            Err((reason, ourselves)) => {
                 tracing::debug!(%addr, %reason, "outgoing connection failed");
-                let _ = shared.commands.send(TorrentCommand::ConnectFailed { addr, reason }).await;
+                let _ = shared.commands.send(TorrentCommand::ConnectFailed { addr, reason, ourselves }).await;
             }
         }
     });
@@ -95,7 +95,10 @@ async fn run_registered(
     if let Some(reason) = refused {
         tracing::debug!(%addr, reason, "connection refused");
         if outgoing {
-            let _ = shared.commands.send(TorrentCommand::ConnectFailed { addr, reason: reason.into() }).await;
+            let _ = shared
+                .commands
+                .send(TorrentCommand::ConnectFailed { addr, reason: reason.into(), ourselves: false })
+                .await;
         }
         return;
     }

@@ -28,8 +28,18 @@ use crate::{Event, SessionOptions, TorrentId, TorrentState};
 #[derive(Debug)]
 pub(crate) enum TorrentCommand {
     AddPeers(Vec<SocketAddr>),
-    ConnectFailed { addr: SocketAddr, reason: String },
-    PeerClosed { addr: SocketAddr, outgoing: bool, reason: String },
+    /// `ourselves`: the address turned out to be our own listen address (PEX and trackers list
+    /// us too); it is never dialled again.
+    ConnectFailed {
+        addr: SocketAddr,
+        reason: String,
+        ourselves: bool,
+    },
+    PeerClosed {
+        addr: SocketAddr,
+        outgoing: bool,
+        reason: String,
+    },
     Pause,
     Resume,
     Shutdown(oneshot::Sender<()>),
@@ -271,7 +281,14 @@ impl TorrentTask {
     fn on_command(&mut self, cmd: TorrentCommand) {
         match cmd {
             TorrentCommand::AddPeers(peers) => self.add_peers(peers),
-            TorrentCommand::ConnectFailed { addr, reason }
+            TorrentCommand::ConnectFailed { addr, ourselves: true, .. } => {
+                tracing::debug!(%addr, "this address is ours; not dialling it again");
+                self.banned.insert(addr);
+                if let Some(k) = self.known.get_mut(&addr) {
+                    k.connected = false;
+                }
+            }
+            TorrentCommand::ConnectFailed { addr, reason, ourselves: false }
             | TorrentCommand::PeerClosed { addr, reason, outgoing: true } => {
                 tracing::debug!(%addr, %reason, "peer gone");
                 // Closed connections back off like failed ones: a peer that drops us right
