@@ -247,6 +247,12 @@ impl Session {
         all
     }
 
+    /// The pieces of a running torrent that passed their hash check and are on disk: exactly
+    /// what a checkpoint may record.
+    pub fn verified_pieces(&self, id: TorrentId) -> Result<ccbt_core::Bitfield, SessionError> {
+        Ok(self.shared(id)?.inner.lock().expect("torrent lock poisoned").swarm.have().clone())
+    }
+
     /// The connected peers of a torrent.
     pub fn peers(&self, id: TorrentId) -> Result<Vec<PeerInfo>, SessionError> {
         let shared = self.shared(id)?;

@@ -24,6 +24,7 @@ async fn seed_and_fetch(files: &[(&str, Vec<u8>)], piece_length: u32) {
     assert_eq!(status.pieces_have, status.pieces_total);
     assert_eq!(status.state, TorrentState::Seeding);
     assert!(status.downloaded >= torrent.total_length);
+    assert!(leecher.verified_pieces(id).unwrap().all());
     leecher.shutdown().await;
     seeder.shutdown().await;
     assert_same_files(&torrent, src.path(), dst.path());
