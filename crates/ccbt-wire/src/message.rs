@@ -103,6 +103,29 @@ impl Message {
         })
     }
 
+    /// A short human name of the message kind ("have all", "request", ...), for logs and errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Message::KeepAlive => "keep-alive",
+            Message::Choke => "choke",
+            Message::Unchoke => "unchoke",
+            Message::Interested => "interested",
+            Message::NotInterested => "not interested",
+            Message::Have { .. } => "have",
+            Message::Bitfield(_) => "bitfield",
+            Message::Request(_) => "request",
+            Message::Piece { .. } => "piece",
+            Message::Cancel(_) => "cancel",
+            Message::Port(_) => "port",
+            Message::Suggest { .. } => "suggest",
+            Message::HaveAll => "have all",
+            Message::HaveNone => "have none",
+            Message::Reject(_) => "reject",
+            Message::AllowedFast { .. } => "allowed fast",
+            Message::Extended { .. } => "extended",
+        }
+    }
+
     /// Length of the payload after the id byte (0 for a keep-alive, which has no id).
     pub fn payload_len(&self) -> usize {
         match self {

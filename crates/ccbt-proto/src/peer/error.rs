@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use ccbt_core::CoreError;
-use ccbt_wire::Message;
 use thiserror::Error;
 
 /// A protocol violation or timeout that ends one connection (the engine logs it and closes the
@@ -42,27 +41,4 @@ pub enum PeerError {
     /// The peer sent nothing at all for too long.
     #[error("peer sent nothing for {idle:?}")]
     Timeout { idle: Duration },
-}
-
-/// The name of a message kind, for error messages.
-pub(super) fn message_name(msg: &Message) -> &'static str {
-    match msg {
-        Message::KeepAlive => "keep-alive",
-        Message::Choke => "choke",
-        Message::Unchoke => "unchoke",
-        Message::Interested => "interested",
-        Message::NotInterested => "not interested",
-        Message::Have { .. } => "have",
-        Message::Bitfield(_) => "bitfield",
-        Message::Request(_) => "request",
-        Message::Piece { .. } => "piece",
-        Message::Cancel(_) => "cancel",
-        Message::Port(_) => "port",
-        Message::Suggest { .. } => "suggest",
-        Message::HaveAll => "have all",
-        Message::HaveNone => "have none",
-        Message::Reject(_) => "reject",
-        Message::AllowedFast { .. } => "allowed fast",
-        Message::Extended { .. } => "extended",
-    }
 }

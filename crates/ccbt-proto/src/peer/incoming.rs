@@ -6,7 +6,6 @@ use bytes::Bytes;
 use ccbt_core::{Bitfield, BlockRef, BLOCK_SIZE};
 use ccbt_wire::Message;
 
-use super::error::message_name;
 use super::{PeerConn, PeerError, PeerEvent, MAX_ALLOWED_FAST};
 
 impl PeerConn {
@@ -15,7 +14,7 @@ impl PeerConn {
     pub fn handle_message(&mut self, now: Instant, msg: Message) -> Result<(), PeerError> {
         self.touch(now);
         self.last_received = self.last_received.max(now);
-        let name = message_name(&msg);
+        let name = msg.name();
         match msg {
             // BEP 6 wants the availability message first, but real clients do otherwise:
             // Transmission sends its extension handshake first, aria2 sends HaveNone, Haves and

@@ -17,7 +17,7 @@ use ccbt_proto::choker::CHOKE_INTERVAL;
 use ccbt_proto::peer::{PeerConn, PeerConnOptions};
 use ccbt_proto::swarm::{Swarm, SwarmAction, SwarmOptions};
 use ccbt_proto::PeerKey;
-use ccbt_wire::{Message, MessageDecoder};
+use ccbt_wire::MessageDecoder;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sha1::{Digest, Sha1};
@@ -355,7 +355,7 @@ impl Sim {
             for conn in node.conns.values_mut() {
                 let mut buf = BytesMut::new();
                 while let Some(msg) = conn.pc.poll_transmit() {
-                    *sent.entry((id, conn.remote, kind(&msg))).or_default() += 1;
+                    *sent.entry((id, conn.remote, msg.name())).or_default() += 1;
                     ccbt_wire::encode(&msg, &mut buf);
                 }
                 if !buf.is_empty() && !silent {
@@ -441,28 +441,5 @@ impl Node {
         self.swarm.remove_peer(key);
         *self.received_closed.entry(conn.remote).or_default() += conn.pc.stats().downloaded;
         Some(conn)
-    }
-}
-
-/// A short name of a message's kind, for counting.
-pub fn kind(msg: &Message) -> &'static str {
-    match msg {
-        Message::KeepAlive => "keepalive",
-        Message::Choke => "choke",
-        Message::Unchoke => "unchoke",
-        Message::Interested => "interested",
-        Message::NotInterested => "not_interested",
-        Message::Have { .. } => "have",
-        Message::Bitfield(_) => "bitfield",
-        Message::Request(_) => "request",
-        Message::Piece { .. } => "piece",
-        Message::Cancel(_) => "cancel",
-        Message::Port(_) => "port",
-        Message::Suggest { .. } => "suggest",
-        Message::HaveAll => "have_all",
-        Message::HaveNone => "have_none",
-        Message::Reject(_) => "reject",
-        Message::AllowedFast { .. } => "allowed_fast",
-        Message::Extended { .. } => "extended",
     }
 }
