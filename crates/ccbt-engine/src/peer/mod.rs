@@ -39,6 +39,9 @@ pub(crate) const PEER_COMMAND_CAPACITY: usize = 64;
 const READ_BATCH: usize = 32;
 const MAX_READ_BATCHES: usize = 2;
 
+/// Upload reads waiting for a batch slot (the size of the request queue we advertise).
+const MAX_PENDING_READS: usize = 500;
+
 type ReadBatch = Vec<(BlockRef, Result<Bytes, ccbt_storage::StorageError>)>;
 
 /// Read buffer growth step; blocks are split off it without copying.
@@ -134,7 +137,15 @@ pub(crate) async fn run_peer(
                             let _ = p.commands.try_send(PeerCommand::Cancel(block));
                         }
                     }
-                    SwarmAction::Read { block } => pending_reads.push_back(block),
+                    SwarmAction::Read { block } => {
+                        // A peer that requests and cancels in a loop could otherwise queue reads
+                        // without end: beyond the request-queue size, refuse instead.
+                        if pending_reads.len() < MAX_PENDING_READS {
+                            pending_reads.push_back(block);
+                        } else {
+                            conn.reject_request(block);
+                        }
+                    }
                     SwarmAction::DhtNode { port } => {
                         if let (Some(dht), Some(ip)) = (&shared.dht, peer_ip) {
                             dht.add_node(std::net::SocketAddr::new(ip, port));
