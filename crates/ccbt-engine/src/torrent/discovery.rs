@@ -39,6 +39,15 @@ pub(crate) fn spawn_dht_lookups(
     tx: mpsc::Sender<Vec<SocketAddr>>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
+        // A lookup on an empty routing table ends at once with nobody asked: give a fresh node
+        // up to 10 s to join before the first one (it returns as soon as there are nodes).
+        for _ in 0..20 {
+            match dht.status().await {
+                Some(s) if s.good_nodes + s.questionable_nodes > 0 => break,
+                Some(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+                None => return,
+            }
+        }
         let mut wait = Duration::from_secs(5);
         loop {
             let mut found = match port {
