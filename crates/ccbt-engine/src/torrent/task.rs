@@ -391,7 +391,10 @@ impl TorrentTask {
                 let complete = {
                     let mut inner = shared.inner.lock().expect("torrent lock poisoned");
                     inner.have_log.push(piece);
-                    inner.swarm.on_piece_verified(piece)
+                    let complete = inner.swarm.on_piece_verified(piece);
+                    let proven = inner.swarm.take_banned();
+                    self.ban(&mut inner, proven, "sent blocks that differ from the verified piece");
+                    complete
                 };
                 if let Some(p) =
                     shared.lengths.validate_piece(piece).filter(|_| shared.selection.contains(piece))
@@ -417,18 +420,8 @@ impl TorrentTask {
                 tracing::warn!(torrent = %shared.torrent.name, piece, "piece failed its hash check");
                 shared.emit(Event::HashFailed { id: shared.id, piece });
                 let mut inner = shared.inner.lock().expect("torrent lock poisoned");
-                for banned in inner.swarm.on_piece_failed(piece) {
-                    if let Some(slot) = inner.peers.get(&banned.peer) {
-                        let reason = format!("sent data failing {} hash checks", banned.failures);
-                        tracing::warn!(addr = %slot.addr, %reason, "banning peer");
-                        self.banned.insert(slot.addr);
-                        let id = slot.peer_id;
-                        let _ = slot.commands.try_send(PeerCommand::Close("banned for sending corrupt data"));
-                        shared.emit(Event::PeerBanned { id: shared.id, addr: slot.addr, reason });
-                        inner.banned_ids.insert(id);
-                    }
-                }
-                shared.counters.banned_peers.store(self.banned.len() as u64, Relaxed);
+                let banned = inner.swarm.on_piece_failed(piece);
+                self.ban(&mut inner, banned, "sent data failing its hash checks");
                 drop(inner);
                 shared.have_watch.send_modify(|g| *g += 1);
             }
@@ -439,6 +432,25 @@ impl TorrentTask {
                 shared.set_state(TorrentState::Error(reason));
             }
         }
+    }
+
+    /// Disconnects and bans peers the swarm found sending corrupt data (by address, so they are
+    /// not redialled, and by peer id, so their incoming connections are refused).
+    fn ban(&mut self, inner: &mut TorrentInner, banned: Vec<ccbt_proto::swarm::Banned>, why: &str) {
+        let shared = &self.shared;
+        for b in banned {
+            let Some(slot) = inner.peers.get(&b.peer) else { continue };
+            if !self.banned.insert(slot.addr) {
+                continue; // already banned; its connection is closing
+            }
+            let reason = format!("{why} ({} strikes)", b.failures);
+            tracing::warn!(addr = %slot.addr, %reason, "banning peer");
+            let _ = slot.commands.try_send(PeerCommand::Close("banned for sending corrupt data"));
+            shared.emit(Event::PeerBanned { id: shared.id, addr: slot.addr, reason });
+            let id = slot.peer_id;
+            inner.banned_ids.insert(id);
+        }
+        shared.counters.banned_peers.store(self.banned.len() as u64, Relaxed);
     }
 
     fn rechoke(&mut self) {

@@ -13,6 +13,7 @@
 //! - A peer's availability is added to the picker exactly once (bitfield, have-all or haves) and
 //!   removed exactly once in [`Swarm::remove_peer`].
 
+mod blame;
 mod buffers;
 mod ext;
 #[cfg(test)]
@@ -31,6 +32,7 @@ use crate::metadata::MetadataServer;
 use crate::peer::{PeerConn, PeerEvent};
 use crate::picker::{BlockReceived, Picker, PickerOptions};
 use crate::PeerKey;
+use blame::{Blame, Verdict, Verifying};
 use buffers::PieceBuffers;
 use ccbt_wire::ext::pex::PexFlags;
 use ext::PeerExt;
@@ -98,7 +100,11 @@ pub struct Swarm {
     peers: HashMap<PeerKey, SwarmPeer>,
     buffers: PieceBuffers,
     /// Pieces handed out for verification: who contributed blocks, and their size.
-    verifying: HashMap<u32, (Vec<PeerKey>, u64)>,
+    verifying: HashMap<u32, Verifying>,
+    /// Evidence from failed pieces with several senders (see `blame.rs`).
+    blame: Blame,
+    /// Peers proven to have sent corrupt data when a piece verified (see [`Swarm::take_banned`]).
+    proven: Vec<Banned>,
     buffered_bytes: u64,
     scratch: Vec<BlockRef>,
     /// Blocks the connection being handled released during this `handle_conn` call.
@@ -118,6 +124,8 @@ impl Swarm {
             peers: HashMap::new(),
             buffers: PieceBuffers::default(),
             verifying: HashMap::new(),
+            blame: Blame::default(),
+            proven: Vec::new(),
             buffered_bytes: 0,
             scratch: Vec::new(),
             released: Vec::new(),
@@ -299,9 +307,11 @@ impl Swarm {
                 self.buffered_bytes += data.len() as u64;
                 self.buffers.insert(self.lengths.blocks_in_piece(piece), block, data, key);
                 if piece_complete {
-                    if let Some((blocks, contributors)) = self.buffers.take(block.piece) {
+                    if let Some((blocks, senders)) = self.buffers.take(block.piece) {
                         let len = self.lengths.piece_len(piece) as u64;
-                        self.verifying.insert(block.piece, (contributors, len));
+                        // Clones of `Bytes` share the data: keeping them costs no copy.
+                        let kept = self.blame.keep_blocks(block.piece, &senders).then(|| blocks.clone());
+                        self.verifying.insert(block.piece, Verifying { senders, len, blocks: kept });
                         actions.push(SwarmAction::Verify { piece: block.piece, blocks });
                     }
                 }
@@ -334,22 +344,40 @@ impl Swarm {
     }
 
     /// The piece hashed correctly and is on disk. Returns whether the torrent is now complete.
+    /// If the piece had failed before with blocks from several peers, the senders of blocks that
+    /// differ from the good data are now known: see [`Swarm::take_banned`].
     pub fn on_piece_verified(&mut self, piece: u32) -> bool {
-        if let Some((_, len)) = self.verifying.remove(&piece) {
-            self.buffered_bytes = self.buffered_bytes.saturating_sub(len);
+        if let Some(v) = self.verifying.remove(&piece) {
+            self.buffered_bytes = self.buffered_bytes.saturating_sub(v.len);
+            if let Verdict::Liars(liars) = self.blame.on_verified(piece, &v) {
+                for key in liars {
+                    if let Some(peer) = self.peers.get_mut(&key) {
+                        // Proof, not suspicion: ban outright.
+                        peer.hash_failures = peer.hash_failures.max(self.options.max_hash_failures);
+                        self.proven.push(Banned { peer: key, failures: peer.hash_failures });
+                    }
+                }
+            }
         }
         self.picker.on_piece_verified(piece);
         self.picker.is_complete()
     }
 
-    /// The piece failed its hash check: it is downloaded again, and every peer that sent a block
-    /// of it gets a strike. Returns the peers that reached `max_hash_failures`.
+    /// Peers proven to have sent corrupt blocks by [`Swarm::on_piece_verified`], to be banned.
+    pub fn take_banned(&mut self) -> Vec<Banned> {
+        std::mem::take(&mut self.proven)
+    }
+
+    /// The piece failed its hash check: it is downloaded again. A piece sent entirely by one
+    /// peer gives that peer a strike; a piece from several peers is kept as evidence until the
+    /// piece verifies (see `blame.rs`), so honest peers that shared it are not struck. Returns
+    /// the peers that reached `max_hash_failures`.
     pub fn on_piece_failed(&mut self, piece: u32) -> Vec<Banned> {
         let mut banned = Vec::new();
-        if let Some((contributors, len)) = self.verifying.remove(&piece) {
-            self.buffered_bytes = self.buffered_bytes.saturating_sub(len);
-            self.wasted_bytes += len;
-            for key in contributors {
+        if let Some(v) = self.verifying.remove(&piece) {
+            self.buffered_bytes = self.buffered_bytes.saturating_sub(v.len);
+            self.wasted_bytes += v.len;
+            if let Verdict::Strike(key) = self.blame.on_failed(piece, v) {
                 if let Some(peer) = self.peers.get_mut(&key) {
                     peer.hash_failures += 1;
                     if peer.hash_failures >= self.options.max_hash_failures {

@@ -296,8 +296,8 @@ fn endgame_cancels_reach_the_other_requester() {
     assert_eq!(h.swarm.buffered_bytes(), u64::from(block.len));
 }
 
-#[test]
-fn hash_failures_strike_every_contributor_and_ban_at_the_limit() {
+/// Two peers that each requested one block of the same (two-block) piece.
+fn sharing_a_piece() -> (H, PeerKey, PeerKey, BlockRef, BlockRef) {
     let mut h = H::leecher(options());
     // Neither has the one-block last piece, so every piece needs two blocks.
     let [a, b] = [1, 2].map(|k| {
@@ -311,36 +311,82 @@ fn hash_failures_strike_every_contributor_and_ban_at_the_limit() {
     h.pump(b);
     let (ra, rb) = (h.requests(a), h.requests(b));
     assert_eq!((ra.len(), rb.len()), (1, 1));
-    let piece = ra[0].piece;
-    assert_eq!(rb[0].piece, piece);
-    h.recv(a, piece_msg(ra[0]));
-    h.recv(b, piece_msg(rb[0]));
-    let mut actions = h.pump(a);
-    actions.extend(h.pump(b));
-    assert_eq!(verified_pieces(actions), vec![piece]);
+    assert_eq!(ra[0].piece, rb[0].piece);
+    (h, a, b, ra[0], rb[0])
+}
 
-    assert!(h.swarm.on_piece_failed(piece).is_empty(), "one strike each, below the limit of 2");
+fn corrupt_msg(block: BlockRef) -> Message {
+    let mut bytes = data(block).to_vec();
+    bytes[0] ^= 0xff;
+    Message::Piece { piece: block.piece, offset: block.offset, data: Bytes::from(bytes) }
+}
+
+/// Answers every request of `peers` honestly until `target` is handed out for verification;
+/// every other piece is reported verified on the way.
+fn deliver_until(h: &mut H, peers: &[PeerKey], target: u32) {
+    for _ in 0..50 {
+        let mut actions = Vec::new();
+        for &p in peers {
+            for block in h.requests(p) {
+                h.recv(p, piece_msg(block));
+            }
+            actions.extend(h.pump(p));
+        }
+        for piece in verified_pieces(actions) {
+            if piece == target {
+                return;
+            }
+            h.swarm.on_piece_verified(piece);
+        }
+    }
+    panic!("piece {target} never completed again");
+}
+
+#[test]
+fn a_piece_from_one_sender_strikes_it_and_bans_at_the_limit() {
+    let (mut h, a, b, ba, _) = sharing_a_piece();
+    // `a` also fetches the second block of its piece once `b` is gone.
+    h.swarm.remove_peer(b);
+    let piece = ba.piece;
+    h.recv(a, piece_msg(ba));
+    h.pump(a);
+    for block in h.requests(a) {
+        h.recv(a, piece_msg(block));
+    }
+    assert_eq!(verified_pieces(h.pump(a)), vec![piece]);
+    assert!(h.swarm.on_piece_failed(piece).is_empty(), "one strike, below the limit of 2");
     assert!(!h.swarm.have().get(piece));
     assert_eq!(h.swarm.wasted_bytes(), u64::from(PIECE));
     assert_eq!(h.swarm.buffered_bytes(), 0);
+    deliver_until(&mut h, &[a], piece);
+    assert_eq!(h.swarm.on_piece_failed(piece), vec![Banned { peer: a, failures: 2 }]);
+}
 
-    // `a` alone delivers the next piece; it fails too: `a` reaches the limit, `b` does not.
-    let mut failed = None;
-    for _ in 0..4 {
-        for block in h.requests(a) {
-            h.recv(a, piece_msg(block));
-        }
-        for action in h.pump(a) {
-            if let SwarmAction::Verify { piece, .. } = action {
-                failed = Some(piece);
-            }
-        }
-        if failed.is_some() {
-            break;
-        }
-    }
-    let failed = failed.expect("a piece completed from `a` alone");
-    assert_eq!(h.swarm.on_piece_failed(failed), vec![Banned { peer: a, failures: 2 }]);
+#[test]
+fn a_mixed_failure_strikes_nobody_and_the_good_copy_names_the_liar() {
+    let (mut h, a, b, ba, bb) = sharing_a_piece();
+    let piece = ba.piece;
+    h.recv(a, corrupt_msg(ba));
+    h.recv(b, piece_msg(bb));
+    let mut actions = h.pump(a);
+    actions.extend(h.pump(b));
+    // (Not `verified_pieces`: it checks the data, and this piece's data is corrupt.)
+    let handed: Vec<u32> = actions
+        .iter()
+        .filter_map(|a| match a {
+            SwarmAction::Verify { piece, .. } => Some(*piece),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(handed, vec![piece]);
+    // Either could have lied: no strike for the honest `b`.
+    assert!(h.swarm.on_piece_failed(piece).is_empty());
+    assert!(h.swarm.take_banned().is_empty());
+    // The piece comes again, honestly; its good data convicts `a` and only `a`.
+    deliver_until(&mut h, &[a, b], piece);
+    h.swarm.on_piece_verified(piece);
+    assert_eq!(h.swarm.take_banned(), vec![Banned { peer: a, failures: 2 }]);
+    assert!(h.swarm.take_banned().is_empty());
 }
 
 #[test]
