@@ -11,6 +11,8 @@ use tokio::sync::mpsc;
 
 use super::*;
 
+mod session;
+
 /// One opentracker on a free loopback port (HTTP and UDP on the same number), killed on drop.
 struct Opentracker {
     port: u16,

@@ -26,17 +26,6 @@ pub fn data(len: usize, seed: u64) -> Vec<u8> {
 /// Writes `files` (relative path, contents) under `root/name/` (multi-file) or `root/name`
 /// (a single file with an empty path) and returns the parsed torrent.
 pub fn make_torrent(root: &Path, name: &str, files: &[(&str, Vec<u8>)], piece_length: u32) -> Torrent {
-    make_torrent_with_trackers(root, name, files, piece_length, Vec::new())
-}
-
-/// Like [`make_torrent`], announcing to `trackers` (BEP 12 tiers).
-pub fn make_torrent_with_trackers(
-    root: &Path,
-    name: &str,
-    files: &[(&str, Vec<u8>)],
-    piece_length: u32,
-    trackers: Vec<Vec<String>>,
-) -> Torrent {
     let single = files.len() == 1 && files[0].0.is_empty();
     let mut stream = Vec::new();
     let mut entries = Vec::new();
@@ -54,7 +43,7 @@ pub fn make_torrent_with_trackers(
         files: entries,
         piece_length,
         piece_hashes,
-        trackers,
+        trackers: Vec::new(),
         private: false,
         comment: None,
         created_by: Some("ccbt tests".into()),
