@@ -1,12 +1,14 @@
 //! BitTorrent trackers as sans-IO code: HTTP announce and scrape URLs and answers (BEP 3, 7,
-//! 23, 48), the UDP tracker protocol with its retransmission machine (BEP 15) and announce-list
-//! tiers (BEP 12).
+//! 23, 48), the UDP tracker protocol with its retransmission machine (BEP 15), announce-list
+//! tiers (BEP 12) and the announce schedule of a torrent ([`AnnounceSchedule`]: events,
+//! intervals, back-off, `stopped` on the way out).
 //!
 //! No sockets, no clock: the engine moves bytes and time in and out.
 
 mod error;
 mod http;
 mod response;
+mod schedule;
 mod tiers;
 pub mod udp;
 
@@ -17,6 +19,10 @@ pub use http::{
 };
 pub use response::{
     parse_announce, parse_scrape, AnnounceResponse, ScrapeStats, MAX_INTERVAL, MAX_PEERS, MIN_INTERVAL,
+};
+pub use schedule::{
+    AnnounceIdentity, AnnounceJob, AnnounceSchedule, ScheduleEvent, ScheduleOptions, TrackerInfo,
+    TransferStats,
 };
 pub use tiers::TrackerTiers;
 pub use udp::{parse_udp_url, UdpEvent, UdpTracker, UdpTrackerOptions};
