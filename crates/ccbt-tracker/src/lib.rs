@@ -10,13 +10,11 @@ mod http;
 mod response;
 mod schedule;
 mod tiers;
+mod tracker_url;
 pub mod udp;
 
 pub use error::TrackerError;
-pub use http::{
-    announce_url, percent_encode_to, scrape_url, tracker_scheme, AnnounceEvent, AnnounceRequest,
-    TrackerScheme,
-};
+pub use http::{announce_url, scrape_request_url, scrape_url, AnnounceEvent, AnnounceRequest};
 pub use response::{
     parse_announce, parse_scrape, AnnounceResponse, ScrapeStats, MAX_INTERVAL, MAX_PEERS, MIN_INTERVAL,
 };
@@ -25,4 +23,5 @@ pub use schedule::{
     TransferStats,
 };
 pub use tiers::TrackerTiers;
-pub use udp::{parse_udp_url, UdpEvent, UdpTracker, UdpTrackerOptions};
+pub use tracker_url::{parse_tracker_url, parse_udp_url, percent_encode_to, tracker_scheme, TrackerScheme};
+pub use udp::{UdpEvent, UdpTracker, UdpTrackerOptions};
