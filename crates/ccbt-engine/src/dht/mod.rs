@@ -98,9 +98,10 @@ impl DhtHandle {
         rx
     }
 
-    /// Offers a node heard of elsewhere (a peer's BEP 5 `Port` message): it is queried and joins
-    /// the routing table if it answers. Useful while the table is small, ignored otherwise.
-    /// Never waits: dropped when the node is busy.
+    /// Offers a node heard of elsewhere (a peer's BEP 5 `Port` message): it is pinged and joins
+    /// the routing table if it answers (never used as a bootstrap router). Useful while the table
+    /// is small, ignored otherwise ([`DhtNode::add_node`]). Never waits: dropped when the node is
+    /// busy.
     pub(crate) fn add_node(&self, addr: SocketAddr) {
         let _ = self.commands.try_send(Command::AddNode(addr));
     }
