@@ -6,7 +6,8 @@
 //!
 //! Work is linear in the bytes of all paths: folders form a tree keyed by (parent, folded
 //! component), so no path prefix is ever copied, and the renaming of one file tries new names
-//! only until [`MAX_DUPLICATE_NAMES`] attempts have failed in the whole torrent.
+//! only until [`MAX_DUPLICATE_NAMES`] attempts have failed in the whole torrent. The same tree
+//! checks that every symlink target names something inside the torrent.
 
 use std::collections::{HashMap, HashSet};
 
@@ -23,57 +24,106 @@ pub const MAX_DUPLICATE_NAMES: usize = 500;
 /// A folder: 0 is the download folder itself.
 type DirId = u32;
 
+/// A component under its folder, as a case-insensitive, normalising file system sees it.
+type Key = (DirId, String);
+
 /// A component as a case-insensitive, normalising file system sees it.
 fn fold(component: &str) -> String {
     component.to_lowercase().nfc().collect()
 }
 
-/// Renames colliding files in place (only the last component of a path ever changes).
-pub(crate) fn rename_duplicates(files: &mut [FileEntry]) -> Result<(), MetainfoError> {
-    // Every folder first, so that a file named like a folder is the one renamed.
-    let mut dirs: HashMap<(DirId, String), DirId> = HashMap::new();
-    let mut parents: Vec<Option<DirId>> = Vec::with_capacity(files.len());
-    for file in files.iter() {
-        let Some((_, folders)) = file.path.split_last().filter(|_| !file.is_padding) else {
-            parents.push(None);
-            continue;
-        };
+/// The torrent's folders and files as a tree: no path prefix is ever copied.
+#[derive(Default)]
+struct PathTree {
+    dirs: HashMap<Key, DirId>,
+    files: HashSet<Key>,
+    symlinks: HashSet<Key>,
+}
+
+impl PathTree {
+    /// Adds `folders` (and their parents); returns the innermost one.
+    fn insert_dirs(&mut self, folders: &[String]) -> DirId {
         let mut parent = 0;
         for folder in folders {
-            let next_id = DirId::try_from(dirs.len() + 1).unwrap_or(DirId::MAX);
-            parent = *dirs.entry((parent, fold(folder))).or_insert(next_id);
+            let next_id = DirId::try_from(self.dirs.len() + 1).unwrap_or(DirId::MAX);
+            parent = *self.dirs.entry((parent, fold(folder))).or_insert(next_id);
         }
-        parents.push(Some(parent));
+        parent
     }
 
-    let mut taken: HashSet<(DirId, String)> = HashSet::new();
+    fn is_free(&self, key: &Key) -> bool {
+        !self.dirs.contains_key(key) && !self.files.contains(key)
+    }
+
+    /// Whether `path` names a file or folder of the torrent, or leads through one of its
+    /// symlinks (whose own target is checked separately).
+    fn resolves(&self, path: &[String]) -> bool {
+        let mut parent = 0;
+        for (i, component) in path.iter().enumerate() {
+            let key = (parent, fold(component));
+            if self.symlinks.contains(&key) || (i + 1 == path.len() && self.files.contains(&key)) {
+                return true;
+            }
+            match self.dirs.get(&key) {
+                Some(&dir) => parent = dir,
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
+/// Renames colliding files in place (only the last component of a path ever changes), then
+/// checks symlink targets: one that names nothing in the torrent is tried next to the link
+/// (libtorrent's reading of `symlink path`), and else points to the link itself, as in
+/// libtorrent.
+pub(crate) fn resolve_paths(files: &mut [FileEntry]) -> Result<(), MetainfoError> {
+    let mut tree = PathTree::default();
+    // Every folder first, so that a file named like a folder is the one renamed.
+    let parents: Vec<Option<DirId>> = files
+        .iter()
+        .map(|file| match file.path.split_last() {
+            Some((_, folders)) if !file.is_padding => Some(tree.insert_dirs(folders)),
+            _ => None,
+        })
+        .collect();
+
     let mut failed_attempts = 0;
     for (file, parent) in files.iter_mut().zip(parents) {
         let (Some(parent), Some(name)) = (parent, file.path.last_mut()) else { continue };
-        let is_free =
-            |key: &(DirId, String), taken: &HashSet<_>| !dirs.contains_key(key) && !taken.contains(key);
-        let key = (parent, fold(name));
-        if is_free(&key, &taken) {
-            taken.insert(key);
+        let mut key = (parent, fold(name));
+        if !tree.is_free(&key) {
+            let (stem, extension) = split_extension(name);
+            let mut n = 1;
+            let renamed = loop {
+                let candidate = format!("{stem}.{n}{extension}");
+                key = (parent, fold(&candidate));
+                if tree.is_free(&key) {
+                    break candidate;
+                }
+                failed_attempts += 1;
+                n += 1;
+                if failed_attempts > MAX_DUPLICATE_NAMES {
+                    let path = display(&file.path);
+                    return Err(MetainfoError::TooManyDuplicateNames { path, limit: MAX_DUPLICATE_NAMES });
+                }
+            };
+            *name = renamed;
+        }
+        if file.symlink.is_some() {
+            tree.symlinks.insert(key.clone());
+        }
+        tree.files.insert(key);
+    }
+
+    for file in files.iter_mut() {
+        let Some(target) = &file.symlink else { continue };
+        if tree.resolves(target) {
             continue;
         }
-        let (stem, extension) = split_extension(name);
-        for n in 1.. {
-            let candidate = format!("{stem}.{n}{extension}");
-            let key = (parent, fold(&candidate));
-            if is_free(&key, &taken) {
-                taken.insert(key);
-                *name = candidate;
-                break;
-            }
-            failed_attempts += 1;
-            if failed_attempts > MAX_DUPLICATE_NAMES {
-                return Err(MetainfoError::TooManyDuplicateNames {
-                    path: display(&file.path),
-                    limit: MAX_DUPLICATE_NAMES,
-                });
-            }
-        }
+        let folders = file.path.split_last().map_or(&[][..], |(_, folders)| folders);
+        let beside: Vec<String> = folders.iter().chain(target.iter().skip(1)).cloned().collect();
+        file.symlink = Some(if tree.resolves(&beside) { beside } else { file.path.clone() });
     }
     Ok(())
 }
@@ -105,7 +155,7 @@ mod tests {
 
     fn renamed(paths: &[&[&str]]) -> Vec<String> {
         let mut files = entries(paths);
-        rename_duplicates(&mut files).unwrap();
+        resolve_paths(&mut files).unwrap();
         files.iter().map(|f| f.path.join("/")).collect()
     }
 
@@ -146,7 +196,7 @@ mod tests {
         let mut files = entries(&[&["t", ".pad", "5"], &["t", ".pad", "5"], &["t", ".pad"]]);
         files[0].is_padding = true;
         files[1].is_padding = true;
-        rename_duplicates(&mut files).unwrap();
+        resolve_paths(&mut files).unwrap();
         let paths: Vec<_> = files.iter().map(|f| f.path.join("/")).collect();
         assert_eq!(paths, ["t/.pad/5", "t/.pad/5", "t/.pad"]);
     }
@@ -155,9 +205,9 @@ mod tests {
     fn too_many_collisions_are_refused() {
         // n copies of one name cost 0 + 1 + ... + (n - 2) failed attempts: 34 copies pass 500.
         let name: &[&str] = &["t", "x"];
-        assert!(rename_duplicates(&mut entries(&[name; 33])).is_ok());
+        assert!(resolve_paths(&mut entries(&[name; 33])).is_ok());
         assert_eq!(
-            rename_duplicates(&mut entries(&[name; 34])).unwrap_err(),
+            resolve_paths(&mut entries(&[name; 34])).unwrap_err(),
             MetainfoError::TooManyDuplicateNames { path: "t/x".into(), limit: MAX_DUPLICATE_NAMES }
         );
     }

@@ -8,7 +8,7 @@ use ccbt_bencode::{decode_prefix, raw_value_of_key, Dict, Value};
 use ccbt_core::{InfoHash, Lengths, BLOCK_SIZE};
 use sha1::{Digest, Sha1};
 
-use crate::dedup::rename_duplicates;
+use crate::dedup::resolve_paths;
 use crate::path::{display, sanitize_component, IfEmpty, MAX_PATH_COMPONENTS};
 use crate::{FileEntry, MetainfoError, Torrent};
 
@@ -141,7 +141,7 @@ fn parse_files(list: &Value<'_>, name: &str) -> Result<Vec<FileEntry>> {
     }
     let mut files =
         list.iter().enumerate().map(|(i, entry)| parse_file(i, entry, name)).collect::<Result<Vec<_>>>()?;
-    rename_duplicates(&mut files)?;
+    resolve_paths(&mut files)?;
     Ok(files)
 }
 
