@@ -51,7 +51,7 @@ pub struct FileEntry {
     pub is_padding: bool,
     /// A BEP 47 symlink (`attr` contains `l`): its target, sanitised like every path and
     /// relative to the download folder (`[name, ...]` in a multi-file torrent). A symlink holds
-    /// no data (`length` is 0); ccbt creates no links yet, so storage makes an empty file there.
+    /// no data (`length` is 0); ccbt creates no links yet: storage treats the entry as an empty file.
     pub symlink: Option<Vec<String>>,
 }
 
