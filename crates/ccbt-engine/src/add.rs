@@ -64,7 +64,7 @@ impl AddTorrent {
     pub fn from_file(path: &Path) -> Result<AddTorrent, SessionError> {
         let bytes = read_limited(path)
             .map_err(|source| SessionError::ReadTorrentFile { path: path.to_owned(), source })?;
-        let torrent = Torrent::from_bytes(&bytes)
+        let torrent = Torrent::from_file_bytes(&bytes)
             .map_err(|source| SessionError::InvalidTorrent { path: path.to_owned(), source })?;
         Ok(AddTorrent::new(torrent))
     }

@@ -16,22 +16,29 @@ use crate::{FileEntry, MetainfoError, Torrent};
 /// 512 MiB), so every torrent libtorrent opens opens here too.
 pub(crate) const MAX_PIECE_LENGTH: u32 = 32767 * BLOCK_SIZE;
 
-/// Largest .torrent accepted, in bytes: libtorrent's default (`max_buffer_size`). Readers of
-/// .torrent files read at most one byte more than this, so a huge or endless file (a FIFO,
-/// `/dev/zero`) costs bounded memory; [`Torrent::from_bytes`] refuses anything larger.
+/// Largest .torrent file accepted, in bytes: libtorrent's default (`max_buffer_size`). Readers
+/// of .torrent files read at most one byte more than this, so a huge or endless file (a FIFO,
+/// `/dev/zero`) costs bounded memory, and parse with [`Torrent::from_file_bytes`], which refuses
+/// anything larger. (Metadata fetched for a magnet link has its own limit, `max_metadata_kib`.)
 pub const MAX_TORRENT_FILE_SIZE: usize = 10_000_000;
 
 type Result<T> = std::result::Result<T, MetainfoError>;
 
 impl Torrent {
-    /// Parses and validates a .torrent file.
+    /// Parses the contents of a .torrent file read from disk: refused if longer than
+    /// [`MAX_TORRENT_FILE_SIZE`] (a reader passes at most one byte more), else [`Torrent::from_bytes`].
+    pub fn from_file_bytes(bytes: &[u8]) -> Result<Torrent> {
+        if bytes.len() > MAX_TORRENT_FILE_SIZE {
+            return Err(MetainfoError::TooLarge { limit: MAX_TORRENT_FILE_SIZE });
+        }
+        Torrent::from_bytes(bytes)
+    }
+
+    /// Parses and validates a .torrent.
     ///
     /// Bytes after the top-level dictionary are ignored, as libtorrent does: some web servers
     /// append a newline to files they serve.
     pub fn from_bytes(bytes: &[u8]) -> Result<Torrent> {
-        if bytes.len() > MAX_TORRENT_FILE_SIZE {
-            return Err(MetainfoError::TooLarge { limit: MAX_TORRENT_FILE_SIZE });
-        }
         let (top, end) = decode_prefix(bytes)?;
         let bytes = bytes.get(..end).unwrap_or(bytes);
         let top = top.as_dict().ok_or(MetainfoError::NotADict)?;

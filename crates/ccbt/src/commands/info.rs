@@ -27,7 +27,7 @@ pub fn read_torrent(path: &std::path::Path) -> anyhow::Result<Torrent> {
     std::fs::File::open(path)
         .and_then(|f| f.take(MAX_TORRENT_FILE_SIZE as u64 + 1).read_to_end(&mut bytes))
         .with_context(|| format!("cannot read {}", path.display()))?;
-    Torrent::from_bytes(&bytes).with_context(|| format!("invalid torrent {}", path.display()))
+    Torrent::from_file_bytes(&bytes).with_context(|| format!("invalid torrent {}", path.display()))
 }
 
 /// The full description printed by `ccbt info`.
