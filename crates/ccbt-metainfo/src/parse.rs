@@ -129,7 +129,9 @@ fn torrent_name(info: &Dict<'_>, info_hash: InfoHash, single_file: bool) -> Resu
         Some(utf8) => utf8.as_bytes(),
         None => required(get_bytes(info, b"name", "info.name")?, "info.name")?,
     };
-    match sanitize_component(raw, IfEmpty::Drop).filter(|_| !(single_file && raw.is_empty())) {
+    // libtorrent keeps an empty name as `_`, but refuses it for a single file.
+    let name = if single_file && raw.is_empty() { None } else { sanitize_component(raw, IfEmpty::Drop) };
+    match name {
         Some(name) => Ok(name),
         None if single_file => Err(MetainfoError::UnsafePath {
             path: String::from_utf8_lossy(raw).into_owned(),
@@ -160,11 +162,10 @@ fn parse_file(i: usize, entry: &Value<'_>, name: &str) -> Result<FileEntry> {
     let attr = get_bytes(entry, b"attr", &key("attr"))?.unwrap_or_default();
     let is_symlink = attr.contains(&b'l');
     let mut is_padding = attr.contains(&b'p');
-    let length = match is_symlink {
-        true => 0,
-        false => {
-            to_u64(required(get_int(entry, b"length", &key("length"))?, &key("length"))?, &key("length"))?
-        }
+    let length = if is_symlink {
+        0
+    } else {
+        to_u64(required(get_int(entry, b"length", &key("length"))?, &key("length"))?, &key("length"))?
     };
 
     let mut path = vec![name.to_owned()];
@@ -177,15 +178,18 @@ fn parse_file(i: usize, entry: &Value<'_>, name: &str) -> Result<FileEntry> {
     // BitComet names its padding files so instead of setting an attribute.
     is_padding |= path.iter().any(|c| c.contains("_____padding_file_"));
 
-    let symlink = match is_symlink {
-        true => path_list(entry, "symlink path", i)?.map(|raw| {
-            // BEP 47 forbids `.` and `..` here; libtorrent drops them, and so does ccbt.
-            let kept = raw.into_iter().filter(|c| *c != b"." && *c != b"..");
-            std::iter::once(name.to_owned()).chain(kept.map(component)).collect()
-        }),
-        false => None,
-    };
+    let symlink = if is_symlink { symlink_target(entry, i, name)? } else { None };
     Ok(FileEntry { path, length, is_padding, symlink })
+}
+
+/// A symlink's `symlink path` as `[name, ...]`, sanitised like a path. Without one the entry is
+/// an ordinary empty file, as in libtorrent.
+fn symlink_target(entry: &Dict<'_>, i: usize, name: &str) -> Result<Option<Vec<String>>> {
+    Ok(path_list(entry, "symlink path", i)?.map(|raw| {
+        // BEP 47 forbids `.` and `..` here; libtorrent drops them, and so does ccbt.
+        let kept = raw.into_iter().filter(|c| *c != b"." && *c != b"..");
+        std::iter::once(name.to_owned()).chain(kept.map(component)).collect()
+    }))
 }
 
 /// A file path component sanitised; never empty.

@@ -260,6 +260,10 @@ fn symlinks() {
     let t = open(wrap(multi(b"temp", files, 32)));
     assert_eq!(paths(&t), ["temp/a/_/bar", "temp/a/_/foo"]);
     assert_eq!(t.files[1].symlink, Some(strings(&["temp", "a", "_", "bar"])));
+    // Without a `symlink path` the entry is an ordinary empty file (libtorrent does the same).
+    let bare = OwnedValue::dict().with("attr", "l").with("length", 9i64).with("path", path(&[b"x"]));
+    let t = open(wrap(multi(b"temp", vec![file(&[b"a"], 5), bare], 5)));
+    assert_eq!((t.files[1].length, t.files[1].symlink.as_ref()), (0, None));
 }
 
 #[test]
