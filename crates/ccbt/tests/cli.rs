@@ -256,9 +256,18 @@ fn default_port_taken_falls_back_with_a_warning() {
             "note: port {DEFAULT_PORT} is already in use by another program; checking the fallback anyway"
         );
     }
+    // The DHT's UDP port too, as another BitTorrent client would: still one warning, not two.
+    // The DHT bootstraps from a loopback address nobody answers on.
+    let held_udp = std::net::UdpSocket::bind(("0.0.0.0", DEFAULT_PORT));
+    let state = w.join("state");
     let mut seed = Proc::spawn(
         "seed-default-port",
-        ccbt().arg("seed").arg(&torrent).arg("-d").arg(w.join("src")).arg("--no-dht"),
+        ccbt().arg("seed").arg(&torrent).arg("-d").arg(w.join("src")).args([
+            "--dht-bootstrap",
+            "127.0.0.1:9",
+            "--state-dir",
+            s(&state),
+        ]),
         w,
     );
     let port = seed.wait_for("the fallback warning", SHORT, |_, err| {
@@ -271,7 +280,12 @@ fn default_port_taken_falls_back_with_a_warning() {
     seed.wait_for("seeding", SHORT, |_, err| err.contains(&format!("seeding on port {port}")).then_some(()));
     let (status, clean) = seed.terminate(support::GRACE);
     assert!(clean && status.success(), "seed did not stop cleanly on SIGTERM: {status}\n{}", seed.logs());
+    if held_udp.is_ok() {
+        let warnings = seed.stderr_text().lines().filter(|l| l.contains("WARN")).count();
+        assert_eq!(warnings, 1, "one busy port, one warning\n{}", seed.logs());
+    }
     drop(held);
+    drop(held_udp);
 }
 
 #[test]
