@@ -83,6 +83,22 @@ impl ProgressConfig {
     }
 }
 
+/// Why a torrent is not moving: shown after its progress; the reason (not the seconds waited)
+/// decides whether a plain line is new.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StallHint {
+    /// Seconds without a connected peer.
+    pub waited_secs: u64,
+    /// `no trackers; DHT off`.
+    pub reason: String,
+}
+
+impl std::fmt::Display for StallHint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no peers for {}s: {}", self.waited_secs, self.reason)
+    }
+}
+
 /// Progress of one torrent in a running session, fed with status snapshots.
 pub struct TorrentProgress {
     config: ProgressConfig,
@@ -127,7 +143,7 @@ impl TorrentProgress {
 
     /// Shows `status`, with `hint` (why nothing moves) when there is one. After
     /// [`TorrentProgress::finish`] the next update draws a new bar (download, then seeding).
-    pub fn update(&mut self, status: &TorrentStatus, hint: Option<&str>, now: Instant) {
+    pub fn update(&mut self, status: &TorrentStatus, hint: Option<&StallHint>, now: Instant) {
         if status.state == TorrentState::Checking {
             let since = *self.checking_since.get_or_insert(now);
             if now.saturating_duration_since(since) < QUIET_CHECK.max(self.quiet_check()) {
@@ -231,7 +247,7 @@ fn percent(s: &TorrentStatus) -> f64 {
 }
 
 /// `↓120.40 MiB/s ↑0 B/s  peers 3  ETA 5s` (the bar shows percent and bytes itself).
-fn bar_message(s: &TorrentStatus, hint: Option<&str>) -> String {
+fn bar_message(s: &TorrentStatus, hint: Option<&StallHint>) -> String {
     let (down, up) = shown_rates(s);
     let mut text = format!(
         "↓{} ↑{}  peers {}  ETA {}",
@@ -241,14 +257,13 @@ fn bar_message(s: &TorrentStatus, hint: Option<&str>) -> String {
         eta_text(s)
     );
     if let Some(hint) = hint {
-        text.push_str("  ");
-        text.push_str(hint);
+        text.push_str(&format!("  {hint}"));
     }
     text
 }
 
 /// `[ 42.1%] 431.20 MiB/1.00 GiB  down 120.40 MiB/s  up 0 B/s  peers 3  eta 5s`, then the hint.
-pub fn plain_line(s: &TorrentStatus, hint: Option<&str>) -> String {
+pub fn plain_line(s: &TorrentStatus, hint: Option<&StallHint>) -> String {
     let (down, up) = shown_rates(s);
     let mut line = format!(
         "[{}{:5.1}%] {}/{}  down {}  up {}  peers {}  eta {}",
@@ -262,17 +277,16 @@ pub fn plain_line(s: &TorrentStatus, hint: Option<&str>) -> String {
         eta_text(s)
     );
     if let Some(hint) = hint {
-        line.push_str("  (");
-        line.push_str(hint);
-        line.push(')');
+        line.push_str(&format!("  ({hint})"));
     }
     line
 }
 
 /// What must change for a new plain line: phase, progress, peers or the hint (not the rates,
 /// which move all the time on an idle seed).
-fn line_key(s: &TorrentStatus, hint: Option<&str>) -> String {
-    format!("{}{:.1} {} {}", state_prefix(&s.state), percent(s), s.connected_peers, hint.unwrap_or(""))
+fn line_key(s: &TorrentStatus, hint: Option<&StallHint>) -> String {
+    let reason = hint.map_or("", |h| h.reason.as_str());
+    format!("{}{:.1} {} {reason}", state_prefix(&s.state), percent(s), s.connected_peers)
 }
 
 /// Progress of a local job over a known number of bytes (hashing for `create` and `verify`).
@@ -399,7 +413,11 @@ pub(crate) mod tests {
         assert!(plain_line(&s, None).starts_with("[seeding 100.0%] 1.00 MiB/1.00 MiB"));
         assert!(plain_line(&s, None).ends_with("eta 0s"));
         let s = status(TorrentState::Downloading, 0, 1 << 20, 0);
-        assert!(plain_line(&s, Some("no trackers")).ends_with("eta -  (no trackers)"));
+        let hint = StallHint { waited_secs: 12, reason: "no trackers".into() };
+        assert!(plain_line(&s, Some(&hint)).ends_with("eta -  (no peers for 12s: no trackers)"));
+        // The seconds counting up alone do not make a new line.
+        let later = StallHint { waited_secs: 99, ..hint.clone() };
+        assert_eq!(line_key(&s, Some(&hint)), line_key(&s, Some(&later)));
     }
 
     #[test]
@@ -436,7 +454,8 @@ pub(crate) mod tests {
             .count();
         assert_eq!(printed, 2);
         // A change shows at the next interval, not before.
-        let busy = line_key(&status(TorrentState::Seeding, 1 << 20, 1 << 20, 0), Some("x"));
+        let hint = StallHint { waited_secs: 1, reason: "x".into() };
+        let busy = line_key(&status(TorrentState::Seeding, 1 << 20, 1 << 20, 0), Some(&hint));
         let later = start + Duration::from_secs(601);
         assert!(!clock.due(busy.clone(), later, interval));
         assert!(clock.due(busy, later + interval, interval));

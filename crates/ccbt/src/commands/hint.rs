@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use ccbt_engine::{DhtInfo, TorrentState, TorrentStatus, TrackerInfo};
 
+use crate::progress::StallHint;
+
 /// A torrent without peers for this long gets a hint; shorter is the normal start-up.
 pub const STALL_AFTER: Duration = Duration::from_secs(10);
 
@@ -60,13 +62,13 @@ pub fn stall_hint(
     discovery: Discovery,
     trackers: &[TrackerInfo],
     dht: &DhtView,
-) -> Option<String> {
+) -> Option<StallHint> {
     let looking = matches!(status.state, TorrentState::Downloading | TorrentState::FetchingMetadata);
     if !looking || status.connected_peers > 0 || stalled < STALL_AFTER {
         return None;
     }
     let reasons = [tracker_reason(discovery, trackers), dht_reason(dht)];
-    Some(format!("no peers for {}s: {}", stalled.as_secs(), reasons.join("; ")))
+    Some(StallHint { waited_secs: stalled.as_secs(), reason: reasons.join("; ") })
 }
 
 fn tracker_reason(discovery: Discovery, trackers: &[TrackerInfo]) -> String {
@@ -147,13 +149,13 @@ mod tests {
     fn says_why_nothing_moves() {
         let s = stalled(TorrentState::Downloading);
         assert_eq!(
-            stall_hint(&s, LONG, ON, &[], &DhtView::Off).as_deref(),
+            stall_hint(&s, LONG, ON, &[], &DhtView::Off).map(|h| h.to_string()).as_deref(),
             Some("no peers for 42s: no trackers; DHT off")
         );
         let off = Discovery { trackers_enabled: false };
         let dht = DhtView::Empty { unresolved: vec!["router.bittorrent.com:6881".into()] };
         assert_eq!(
-            stall_hint(&s, LONG, off, &[], &dht).as_deref(),
+            stall_hint(&s, LONG, off, &[], &dht).map(|h| h.to_string()).as_deref(),
             Some(
                 "no peers for 42s: trackers off; DHT has 0 nodes: cannot resolve \
                  router.bittorrent.com:6881 (offline?)"
@@ -163,7 +165,7 @@ mod tests {
             tracker("http://a/announce", Some("connection refused"), 0),
             tracker("udp://b:1", Some("timeout"), 0),
         ];
-        let hint = stall_hint(&s, LONG, ON, &failing, &DhtView::Nodes(12)).unwrap();
+        let hint = stall_hint(&s, LONG, ON, &failing, &DhtView::Nodes(12)).unwrap().to_string();
         assert_eq!(
             hint,
             "no peers for 42s: tracker http://a/announce: connection refused (and 1 more failing); \
@@ -171,7 +173,7 @@ mod tests {
         );
         let quiet = [tracker("http://a/announce", None, 0)];
         let magnet = stalled(TorrentState::FetchingMetadata);
-        let hint = stall_hint(&magnet, LONG, ON, &quiet, &DhtView::NotRunning).unwrap();
+        let hint = stall_hint(&magnet, LONG, ON, &quiet, &DhtView::NotRunning).unwrap().to_string();
         assert!(hint.ends_with("trackers know no peers yet; DHT not running"), "{hint}");
     }
 

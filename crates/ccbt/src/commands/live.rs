@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use ccbt_engine::{Session, TorrentId, TorrentState, TorrentStatus};
 
 use super::hint::{self, DhtView, Discovery};
-use crate::progress::{self, TorrentProgress};
+use crate::progress::{self, StallHint, TorrentProgress};
 
 /// How often the status is polled: the progress bar redraws about four times a second.
 const POLL: Duration = Duration::from_millis(250);
@@ -117,7 +117,7 @@ impl<'a> Watcher<'a> {
                             continue;
                         }
                         let hint = stall_hint_for(self.session, self.discovery, &dht, watched, &status, now);
-                        watched.ui.update(&status, hint.as_deref(), now);
+                        watched.ui.update(&status, hint.as_ref(), now);
                     }
                     if outcomes.iter().all(Option::is_some) {
                         return Ok(Stop::Settled(outcomes.into_iter().flatten().collect()));
@@ -175,7 +175,7 @@ fn stall_hint_for(
     watched: &mut Watched,
     status: &TorrentStatus,
     now: Instant,
-) -> Option<String> {
+) -> Option<StallHint> {
     if status.connected_peers > 0 {
         watched.no_peers_since = None;
         return None;
