@@ -74,7 +74,7 @@ fn create_then_info_round_trip() {
     let total: u64 = SMALL.iter().map(|(_, len)| len).sum();
     assert!(info_field(&info, "total size:").contains(&format!("({total} bytes)")), "{info}");
     let pieces = total.div_ceil(u64::from(PIECE));
-    assert_eq!(info_field(&info, "pieces:"), format!("{pieces} x 16.0 KiB"));
+    assert_eq!(info_field(&info, "pieces:"), format!("{pieces} x 16.00 KiB"));
     assert_eq!(info_field(&info, "private:"), "yes");
     assert_eq!(info_field(&info, "hybrid v1+v2:"), "no");
     assert_eq!(info_field(&info, "comment:"), "round trip");
@@ -93,7 +93,7 @@ fn create_then_info_round_trip() {
     let hash = info_hash_hex(&std::fs::read(&single).unwrap());
     assert_eq!(info_field(&info, "info hash:"), hash);
     assert!(created.contains(&hash), "create does not print the info hash:\n{created}");
-    assert_eq!(info_field(&info, "pieces:"), "4 x 32.0 KiB");
+    assert_eq!(info_field(&info, "pieces:"), "4 x 32.00 KiB");
     assert_eq!(info_field(&info, "private:"), "no");
     assert!(info.contains("trackers:     none"), "{info}");
 }
@@ -260,9 +260,18 @@ fn default_port_taken_falls_back_with_a_warning() {
             "note: port {DEFAULT_PORT} is already in use by another program; checking the fallback anyway"
         );
     }
+    // The DHT's UDP port too, as another BitTorrent client would: still one warning, not two.
+    // The DHT bootstraps from a loopback address nobody answers on.
+    let held_udp = std::net::UdpSocket::bind(("0.0.0.0", DEFAULT_PORT));
+    let state = w.join("state");
     let mut seed = Proc::spawn(
         "seed-default-port",
-        ccbt().arg("seed").arg(&torrent).arg("-d").arg(w.join("src")).arg("--no-dht"),
+        ccbt().arg("seed").arg(&torrent).arg("-d").arg(w.join("src")).args([
+            "--dht-bootstrap",
+            "127.0.0.1:9",
+            "--state-dir",
+            s(&state),
+        ]),
         w,
     );
     let port = seed.wait_for("the fallback warning", SHORT, |_, err| {
@@ -275,7 +284,12 @@ fn default_port_taken_falls_back_with_a_warning() {
     seed.wait_for("seeding", SHORT, |_, err| err.contains(&format!("seeding on port {port}")).then_some(()));
     let (status, clean) = seed.terminate(support::GRACE);
     assert!(clean && status.success(), "seed did not stop cleanly on SIGTERM: {status}\n{}", seed.logs());
+    if held_udp.is_ok() {
+        let warnings = seed.stderr_text().lines().filter(|l| l.contains("WARN")).count();
+        assert_eq!(warnings, 1, "one busy port, one warning\n{}", seed.logs());
+    }
     drop(held);
+    drop(held_udp);
 }
 
 #[test]
@@ -301,5 +315,122 @@ fn explicit_taken_port_is_an_error() {
         assert!(done.stderr.contains(&port), "{name}: the port is not named\n{}", done.describe());
         assert!(!done.stderr.contains("panicked"), "{}", done.describe());
     }
+    drop(held);
+}
+
+fn help(args: &[&str]) -> String {
+    let out = ccbt().args(args).output().expect("run ccbt --help");
+    assert!(out.status.success(), "{args:?} failed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn help_is_grouped_and_fits_a_screen() {
+    let download = help(&["download", "--help"]);
+    for heading in ["Output:", "Network:", "Peer discovery:", "Tuning:"] {
+        assert!(download.contains(heading), "download --help lacks {heading}:\n{download}");
+    }
+    // It ran to 90 lines (clap's long format with a blank line between flags).
+    assert!(download.lines().count() <= 45, "download --help is too long:\n{download}");
+    // A magnet is labelled as one, not as `<FILE.torrent|MAGNET>`.
+    let magnet = help(&["magnet", "--help"]);
+    assert!(magnet.contains("Usage: ccbt magnet [OPTIONS] <MAGNET>..."), "{magnet}");
+    // The data folder is spelled the same way wherever it exists.
+    for command in ["download", "magnet", "seed", "verify"] {
+        let text = help(&[command, "--help"]);
+        assert!(
+            text.contains("-o, --output <DIR>") && text.contains("[aliases: -d, --dir]"),
+            "{command}:\n{text}"
+        );
+    }
+    // Progress flags only where progress is shown.
+    for command in ["info", "scrape"] {
+        let text = help(&[command, "--help"]);
+        assert!(!text.contains("--quiet") && !text.contains("--progress-interval"), "{command}:\n{text}");
+    }
+    let dht = help(&["dht", "status", "--help"]);
+    assert!(!dht.contains("--quiet"), "{dht}");
+}
+
+#[test]
+fn seed_refuses_a_folder_without_the_data() {
+    let work = work_dir();
+    let w = work.path();
+    let torrent = small_torrent(w, &[]);
+    let empty = w.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let args = ["seed", s(&torrent), "-d", s(&empty), "--listen-port", "0", "--no-dht", "-q"];
+    let done = run(w, "seed-empty", &args);
+    assert_eq!(done.code(), Some(1), "{}", done.describe());
+    // It says where it looked, and nothing was created there.
+    assert!(done.stderr.contains(s(&empty.join("data/a.bin"))), "{}", done.describe());
+    assert!(done.stderr.contains("--fetch-missing"), "{}", done.describe());
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0, "seed created files in the wrong folder");
+    // Files that exist but hold other data: the check finds no piece and seed stops too.
+    write_tree(&empty.join("data"), SMALL, 99);
+    let done = run(w, "seed-wrong-data", &args);
+    assert_eq!(done.code(), Some(1), "{}", done.describe());
+    assert!(done.stderr.contains("no piece of the data"), "{}", done.describe());
+}
+
+#[test]
+fn create_refuses_to_overwrite_without_force() {
+    let work = work_dir();
+    let w = work.path();
+    let torrent = small_torrent(w, &[]);
+    let before = std::fs::read(&torrent).unwrap();
+    let src = w.join("src/data");
+    let args = ["create", s(&src), "-o", s(&torrent), "--comment", "second", "-q"];
+    let done = run(w, "create-again", &args);
+    assert_eq!(done.code(), Some(1), "{}", done.describe());
+    assert!(done.stderr.contains("already exists; pass --force"), "{}", done.describe());
+    assert_eq!(std::fs::read(&torrent).unwrap(), before, "the existing torrent was replaced");
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    run(w, "create-force", &forced).assert_success("create --force");
+    assert_ne!(std::fs::read(&torrent).unwrap(), before);
+}
+
+#[test]
+fn stalled_download_says_why() {
+    let work = work_dir();
+    let w = work.path();
+    let torrent = small_torrent(w, &[]);
+    // No trackers in the torrent, the DHT off, no peers: nothing can happen, and it says so.
+    let mut proc = Proc::spawn(
+        "stalled",
+        ccbt().arg("download").arg(&torrent).arg("-o").arg(w.join("out")).args([
+            "--listen-port",
+            "0",
+            "--no-dht",
+            "--progress-interval",
+            "1",
+        ]),
+        w,
+    );
+    let line = proc.wait_for("the stall hint", SHORT, |_, err| {
+        err.lines().find(|l| l.contains("no peers for")).map(str::to_owned)
+    });
+    assert!(line.contains("no trackers; DHT off"), "{line}");
+    let (status, clean) = proc.terminate(support::GRACE);
+    assert!(clean && status.code() == Some(130), "{status}\n{}", proc.logs());
+}
+
+#[test]
+fn explicit_taken_dht_port_is_an_error() {
+    let work = work_dir();
+    let w = work.path();
+    let torrent = small_torrent(w, &[]);
+    let held = std::net::UdpSocket::bind("0.0.0.0:0").expect("bind udp");
+    let port = held.local_addr().unwrap().port().to_string();
+    let state = w.join("state");
+    // The DHT bootstraps from a loopback address nobody answers on: nothing leaves the machine.
+    let dht = ["--dht-port", &port, "--dht-bootstrap", "127.0.0.1:9", "--state-dir", s(&state)];
+    let out = w.join("out");
+    let mut args = vec!["download", s(&torrent), "-o", s(&out), "--listen-port", "0"];
+    args.extend(dht);
+    let done = run(w, "download-dht-taken", &args);
+    assert_eq!(done.code(), Some(1), "the taken dht port was replaced silently\n{}", done.describe());
+    assert!(done.stderr.contains(&format!("dht port {port} is in use")), "{}", done.describe());
     drop(held);
 }

@@ -189,7 +189,9 @@ async fn bind(host: IpAddr, port: u16) -> Result<UdpSocket, DhtStartError> {
         match UdpSocket::bind(addr).await {
             Ok(socket) => {
                 if p != port {
-                    tracing::warn!(port, used = p, "dht port taken, using the next free one");
+                    // Debug only: the port is usually taken by another client that also holds
+                    // the TCP listen port, whose move the listener already warns about.
+                    tracing::debug!(port, used = p, "dht port taken, using the next free one");
                 }
                 return Ok(socket);
             }

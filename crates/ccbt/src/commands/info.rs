@@ -50,7 +50,10 @@ fn describe(t: &Torrent, all_files: bool) -> String {
         line("created by:", created_by);
     }
     if let Some(date) = t.creation_date {
-        line("created:", &format!("{} ({date})", format_utc(date)));
+        match format_utc(date) {
+            Some(text) => line("created:", &format!("{text} ({date})")),
+            None => line("created:", &format!("{date} (seconds since 1970, not a valid date)")),
+        }
     }
 
     let tiers: Vec<&Vec<String>> = t.trackers.iter().filter(|tier| !tier.is_empty()).collect();
@@ -140,8 +143,8 @@ mod tests {
         let text = describe(&torrent(3), false);
         for expected in [
             "name:         set\n",
-            "total size:   2.9 KiB (3000 bytes)\n",
-            "pieces:       1 x 16.0 KiB\n",
+            "total size:   2.93 KiB (3000 bytes)\n",
+            "pieces:       1 x 16.00 KiB\n",
             "private:      yes\n",
             "hybrid v1+v2: no\n",
             "comment:      hello\n",
