@@ -85,13 +85,14 @@ pub(crate) async fn run_peer(
     let mut conn = PeerConn::new(conn_opts, now);
     let mut have_generation = shared.have_watch.subscribe();
     let mut haves_sent;
-    let peer_ip = stream.peer_addr().ok().map(|a| a.ip());
+    let Ok(remote) = stream.peer_addr() else { return PeerEnd::new("the connection has no peer address") };
+    let peer_ip = Some(remote.ip());
     let mut conn_port_message = None;
     {
         let mut inner = shared.inner.lock().expect("torrent lock poisoned");
         conn.start(now, inner.swarm.have(), Some(shared.ext_handshake.clone()));
         haves_sent = inner.have_log.len();
-        inner.swarm.add_peer(key);
+        inner.swarm.add_peer(key, remote.ip());
         if let Some(dht) = &shared.dht {
             if theirs.supports_dht() {
                 // BEP 5: tell DHT-capable peers where our node listens.

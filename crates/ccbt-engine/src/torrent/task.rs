@@ -439,18 +439,19 @@ impl TorrentTask {
     fn ban(&mut self, inner: &mut TorrentInner, banned: Vec<ccbt_proto::swarm::Banned>, why: &str) {
         let shared = &self.shared;
         for b in banned {
-            let Some(slot) = inner.peers.get(&b.peer) else { continue };
-            if !self.banned.insert(slot.addr) {
-                continue; // already banned; its connection is closing
-            }
             let reason = format!("{why} ({} strikes)", b.failures);
-            tracing::warn!(addr = %slot.addr, %reason, "banning peer");
-            let _ = slot.commands.try_send(PeerCommand::Close("banned for sending corrupt data"));
-            shared.emit(Event::PeerBanned { id: shared.id, addr: slot.addr, reason });
-            let id = slot.peer_id;
-            inner.banned_ids.insert(id);
+            tracing::warn!(ip = %b.ip, %reason, "banning address");
+            // The swarm bans the address (`Swarm::is_banned`); close its connections now.
+            for key in &b.peers {
+                let Some(slot) = inner.peers.get(key) else { continue };
+                self.banned.insert(slot.addr);
+                tracing::warn!(addr = %slot.addr, %reason, "banning peer");
+                let _ = slot.commands.try_send(PeerCommand::Close("banned for sending corrupt data"));
+                shared.emit(Event::PeerBanned { id: shared.id, addr: slot.addr, reason: reason.clone() });
+                inner.banned_ids.insert(slot.peer_id);
+            }
         }
-        shared.counters.banned_peers.store(self.banned.len() as u64, Relaxed);
+        shared.counters.banned_peers.store(inner.swarm.banned_ips().count() as u64, Relaxed);
     }
 
     fn rechoke(&mut self) {
