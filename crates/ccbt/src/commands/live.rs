@@ -51,7 +51,7 @@ impl<'a> Watcher<'a> {
                 _ = tick.tick() => {
                     let status = self.status()?;
                     if let TorrentState::Error(reason) = &status.state {
-                        return Ok(Stop::Failed(reason.clone()));
+                        return Ok(Stop::Failed(reason.to_string()));
                     }
                     // The caller reports the status that ends the wait; drawing it first would
                     // show a stale phase (a last "checking" line) just before that report.
