@@ -35,6 +35,9 @@ use tokio::net::TcpStream;
 
 use super::end::ConnEnd;
 
+#[cfg(test)]
+mod tests;
+
 /// Messages fed to the machine between two calls of [`Machine::after_input`].
 pub(crate) const MESSAGES_PER_STEP: usize = 16;
 

@@ -5,6 +5,8 @@ pub(crate) mod counters;
 mod discovery;
 mod selection;
 mod task;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

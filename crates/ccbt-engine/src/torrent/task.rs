@@ -490,6 +490,9 @@ impl TorrentTask {
     /// and flushes the files.
     async fn shutdown(&mut self) {
         self.close_all(Lifecycle::Stopped, CloseReason::ShuttingDown);
+        // Pieces connections completed but the task has not handed to the pool yet are
+        // verified work too.
+        self.apply_torrent_actions();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while self.shared.pending_verify.load(Relaxed) > 0 {
             match tokio::time::timeout_at(deadline, self.done.recv()).await {
