@@ -24,6 +24,15 @@
 //! at most `max_output_per_message` (a 16 KiB block or `ut_metadata` piece), so queued bytes
 //! never exceed `cap`. Above the threshold the pump stops decoding and stops reading the socket:
 //! a peer that requests faster than it reads only fills its own socket buffers.
+//!
+//! # Driving another kind of connection
+//!
+//! A metadata-phase connection plugs in the same way as `TorrentConn` (`peer/mod.rs`): wrap its
+//! sans-IO machine, forward `handle_message`/`handle_timeout`/`poll_timeout`/`poll_transmit` to
+//! it, do the shared-state work (the fetcher's lock) in `after_input`, and wait on the
+//! resolver's wake-ups in `wake`. `pending_output`/`start_output` keep their defaults when no
+//! output is produced off the socket loop; `PumpLimits::max_output_per_message` is the largest
+//! reply one message can cause (16 KiB plus headers for `ut_metadata`).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
