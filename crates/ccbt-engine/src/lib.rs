@@ -62,12 +62,14 @@ mod add;
 mod budget;
 pub(crate) mod dht;
 mod error;
+mod lifecycle;
 mod listener;
 mod magnet;
 mod options;
 mod peer;
 mod session;
 mod status;
+mod sync;
 mod torrent;
 pub(crate) mod tracker;
 

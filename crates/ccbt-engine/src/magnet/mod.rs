@@ -18,9 +18,10 @@ use ccbt_proto::metadata::{MetadataFailure, MetadataFetcher};
 use ccbt_proto::PeerKey;
 use tokio::sync::{mpsc, watch};
 
+use crate::lifecycle::Lifecycle;
 use crate::torrent::usable_tiers;
 use crate::tracker::{spawn_announcer, AnnounceTarget, AnnouncerHandle, AnnouncerOptions, TrackerStats};
-use crate::{SessionOptions, TorrentId, TorrentState, TorrentStatus};
+use crate::{SessionOptions, TorrentId, TorrentStatus};
 
 /// Connections used at once to fetch metadata.
 const MAX_METADATA_CONNECTIONS: usize = 8;
@@ -95,10 +96,11 @@ pub(crate) struct MetaShared {
 
 impl MetaShared {
     pub(crate) fn status(&self) -> TorrentStatus {
-        let state = match self.failed.lock().expect("metadata lock poisoned").clone() {
-            Some(reason) => TorrentState::Error(reason),
-            None => TorrentState::FetchingMetadata,
+        let lifecycle = match self.failed.lock().expect("metadata lock poisoned").clone() {
+            Some(reason) => Lifecycle::Failed(std::sync::Arc::new(crate::TorrentError::Metadata { reason })),
+            None => Lifecycle::FetchingMetadata,
         };
+        let state = lifecycle.public_state(false);
         TorrentStatus {
             id: self.id,
             info_hash: self.info_hash,

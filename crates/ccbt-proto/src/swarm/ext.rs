@@ -92,6 +92,11 @@ impl PeerExt {
         self.ut_pex.is_some() && self.pex.as_ref().and_then(|p| p.poll_timeout()).is_some_and(|t| t <= now)
     }
 
+    /// When the next PEX message to this peer is due, if PEX runs with it.
+    pub(super) fn next_pex(&self, pex_enabled: bool) -> Option<Instant> {
+        self.pex.as_ref().filter(|_| pex_enabled && self.ut_pex.is_some()).and_then(|p| p.poll_timeout())
+    }
+
     /// Sends the PEX diff of `connected` if one is due.
     pub(super) fn send_pex(
         &mut self,

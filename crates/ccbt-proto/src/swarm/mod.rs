@@ -32,7 +32,7 @@ use bytes::Bytes;
 use ccbt_core::{Bitfield, BlockRef, Lengths};
 use rand::Rng;
 
-use crate::choker::{Choker, ChokerPeer};
+use crate::choker::{Choker, ChokerPeer, CHOKE_INTERVAL};
 use crate::metadata::MetadataServer;
 use crate::peer::{PeerConn, PeerEvent};
 use crate::picker::{BlockReceived, Picker, PickerOptions};
@@ -122,6 +122,8 @@ pub struct Swarm {
     released: Vec<BlockRef>,
     wasted_bytes: u64,
     metadata: Option<MetadataServer>,
+    /// When the choker runs next (None until the first [`Swarm::handle_timeout`]).
+    next_rechoke: Option<Instant>,
 }
 
 impl Swarm {
@@ -144,7 +146,32 @@ impl Swarm {
             released: Vec::new(),
             wasted_bytes: 0,
             metadata: None,
+            next_rechoke: None,
         }
+    }
+
+    /// When [`Swarm::handle_timeout`] has work next: the next choker round. None until the
+    /// first `handle_timeout`, which the engine calls when the torrent starts. The engine keeps
+    /// no protocol timer of its own: it sleeps until this instant.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_rechoke
+    }
+
+    /// Runs the swarm's timers due at `now`: the choker, every [`CHOKE_INTERVAL`]. Returns the
+    /// choke changes as [`Swarm::rechoke`] does (empty when nothing was due).
+    pub fn handle_timeout(&mut self, now: Instant, rng: &mut impl Rng) -> Vec<(PeerKey, bool)> {
+        if self.next_rechoke.is_some_and(|due| now < due) {
+            return Vec::new();
+        }
+        self.next_rechoke = Some(now + CHOKE_INTERVAL);
+        self.rechoke(now, rng)
+    }
+
+    /// When the swarm has timed work for the connection `key` (its next peer-exchange message):
+    /// the engine's connection task wakes then and hands the connection to
+    /// [`Swarm::handle_conn`], which does the work.
+    pub fn poll_peer_timeout(&self, key: PeerKey) -> Option<Instant> {
+        self.peers.get(&key).and_then(|p| p.ext.next_pex(self.options.pex))
     }
 
     /// Registers a new connection from `ip`.
@@ -489,9 +516,9 @@ impl Swarm {
         self.strikes.get(&ip).copied().unwrap_or(0)
     }
 
-    /// Runs the choker (every 10 s). Returns the peers whose choke state must change:
-    /// `(peer, unchoke)`. The swarm records the new state at once; the engine forwards it to
-    /// the connections.
+    /// Runs the choker now ([`Swarm::handle_timeout`] runs it every [`CHOKE_INTERVAL`]).
+    /// Returns the peers whose choke state must change: `(peer, unchoke)`. The swarm records the
+    /// new state at once; the engine forwards it to the connections.
     pub fn rechoke(&mut self, now: Instant, rng: &mut impl Rng) -> Vec<(PeerKey, bool)> {
         let mut view: Vec<ChokerPeer> = self
             .peers

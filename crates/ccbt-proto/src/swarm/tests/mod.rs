@@ -599,3 +599,26 @@ fn rechoke_is_reproducible_with_the_same_seed() {
         assert_eq!(run(), first);
     }
 }
+
+#[test]
+fn the_choker_runs_when_the_swarm_timer_is_due() {
+    let mut h = five_interested();
+    assert_eq!(h.swarm.poll_timeout(), None, "no timer before the first handle_timeout");
+    let t0 = h.t0;
+    let changes = h.swarm.handle_timeout(t0, &mut h.rng);
+    apply(&mut h, &changes);
+    let due = h.swarm.poll_timeout().expect("the choker is scheduled");
+    assert_eq!(due, t0 + crate::choker::CHOKE_INTERVAL);
+
+    // Peers losing interest change nothing before the timer is due, and everything at it.
+    for k in [1, 2, 3] {
+        h.recv(PeerKey(k), Message::NotInterested);
+        h.pump(PeerKey(k));
+    }
+    assert!(h.swarm.handle_timeout(due - Duration::from_millis(1), &mut h.rng).is_empty());
+    assert_eq!(h.swarm.poll_timeout(), Some(due), "an early call does not move the timer");
+    let changes = h.swarm.handle_timeout(due, &mut h.rng);
+    apply(&mut h, &changes);
+    assert_eq!(h.unchoked(), [4, 5].map(PeerKey).into_iter().collect());
+    assert_eq!(h.swarm.poll_timeout(), Some(due + crate::choker::CHOKE_INTERVAL));
+}
