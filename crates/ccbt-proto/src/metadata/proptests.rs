@@ -229,3 +229,54 @@ proptest! {
         prop_assert!(h.completed);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// One lying host (with several connections) among honest hosts of their own, answers in
+    /// random order: the fetch completes with the original bytes and names exactly the liar
+    /// when it lied, never an honest host.
+    #[test]
+    fn a_liar_is_named_and_honest_hosts_never(
+        len in 1..(4 * METADATA_PIECE_LEN + 100),
+        honest in 2..5usize,
+        liar_conns in 1..4u64,
+        picks in proptest::collection::vec(any::<usize>(), 200),
+    ) {
+        let original: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+        let mut h = Harness::new(original.clone());
+        let size = h.server.metadata_size();
+        let liar_ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+        for n in 0..liar_conns {
+            h.fetcher.add_peer(PeerKey(n), liar_ip, size);
+        }
+        for n in 0..honest {
+            let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3 + n as u8));
+            h.fetcher.add_peer(PeerKey(100 + n as u64), ip, size);
+        }
+        let mut pending = Vec::new();
+        let mut lied = false;
+        for pick in picks {
+            if h.fetcher.is_done() {
+                break;
+            }
+            h.fetcher.next_requests(h.now, &mut pending);
+            prop_assert!(!pending.is_empty(), "the fetch stalled");
+            let (key, piece) = pending.swap_remove(pick % pending.len());
+            let MetadataMessage::Data { data, .. } = h.server.answer(piece) else { unreachable!() };
+            let data = if key.0 < 100 { lied = true; vec![0x5A; data.len()] } else { data.to_vec() };
+            prop_assert_eq!(h.fetcher.on_data(h.now, key, piece, size, &data), Ok(true));
+            prop_assert!(h.fetcher.held_bytes() as u64 <= size);
+            if let Some(Ok(bytes)) = h.fetcher.poll_complete() {
+                prop_assert_eq!(&bytes, &original);
+            }
+        }
+        prop_assert!(h.fetcher.is_done());
+        let named: Vec<IpAddr> = h.fetcher.liars().collect();
+        prop_assert!(named.iter().all(|&ip| ip == liar_ip));
+        // A liar that sent a piece the verified metadata replaced is always named.
+        if lied && h.fetcher.quorum() > 1 {
+            prop_assert_eq!(named, vec![liar_ip]);
+        }
+    }
+}
