@@ -181,8 +181,11 @@ impl MetadataConn {
         let (Some(their_id), Some(size)) = (hs.extension_id(UT_METADATA), hs.metadata_size) else {
             return Err(ConnEnd::NoMetadata);
         };
-        self.their_metadata_id = Some(their_id);
-        fetcher.add_peer(self.key, self.addr.ip(), size);
+        // BEP 10 allows later handshakes; only the first one's size votes, so that a peer cannot
+        // make the fetch switch sizes back and forth.
+        if self.their_metadata_id.replace(their_id).is_none() {
+            fetcher.add_peer(self.key, self.addr.ip(), size);
+        }
         Ok(())
     }
 

@@ -200,3 +200,32 @@ fn a_liar_is_closed_and_honest_peers_are_not() {
     assert_eq!(conns[1].handle_timeout(now, &f), Err(ConnEnd::Complete));
     assert_eq!(conns[2].handle_timeout(now, &f), Err(ConnEnd::Complete));
 }
+
+#[test]
+fn a_later_extension_handshake_does_not_change_the_size_vote() {
+    let mut f = fetcher_for(b"x");
+    let now = Instant::now();
+    let mut conn = MetadataConn::new(now, PeerKey(1), addr(2), &opts());
+    conn.handle_message(now, ext_handshake(100), &mut f).unwrap();
+    assert_eq!(f.metadata_size(), Some(100));
+    for size in [200, 300, 100, 400] {
+        conn.handle_message(now, ext_handshake(size), &mut f).unwrap();
+        assert_eq!(f.metadata_size(), Some(100));
+    }
+}
+
+#[test]
+fn requests_handed_to_another_connection_change_the_generation() {
+    let bytes = vec![1u8; 3 * METADATA_PIECE_LEN];
+    let mut f = fetcher_for(&bytes);
+    let now = Instant::now();
+    let mut a = MetadataConn::new(now, PeerKey(1), addr(2), &opts());
+    let mut b = MetadataConn::new(now, PeerKey(2), addr(3), &opts());
+    a.handle_message(now, ext_handshake(bytes.len() as u64), &mut f).unwrap();
+    b.handle_message(now, ext_handshake(bytes.len() as u64), &mut f).unwrap();
+    let before = f.generation();
+    // A's poll hands pieces to B as well; B's driver must be woken to send them.
+    assert_eq!(drain(&mut a, now, &mut f).len(), 2);
+    assert_ne!(f.generation(), before);
+    assert_eq!(drain(&mut b, now, &mut f).len(), 1);
+}

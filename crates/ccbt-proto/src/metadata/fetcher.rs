@@ -244,6 +244,8 @@ impl MetadataFetcher {
             peer.in_flight += 1;
             peer.to_send.push(index);
             piece.request = Some(Request { peer: key, deadline });
+            // The peer's connection may be another than the caller's: it must look.
+            self.generation += 1;
         }
     }
 
