@@ -193,3 +193,62 @@ async fn a_metadata_liar_is_outvoted_by_honest_seeders_on_other_addresses() {
     }
     assert_same_files(&torrent, src.path(), dst.path());
 }
+
+/// A scripted peer on its own loopback address that completes the BitTorrent handshake and then
+/// only sends keepalives, every second, forever.
+async fn spawn_keepalive_peer(ip: &str, info_hash: ccbt_core::InfoHash) -> SocketAddr {
+    let listener = TcpListener::bind((ip, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut theirs = [0u8; Handshake::LEN];
+                if stream.read_exact(&mut theirs).await.is_err() {
+                    return;
+                }
+                let mut out = BytesMut::new();
+                Handshake::new(info_hash, ccbt_core::PeerId([8; 20])).encode(&mut out);
+                if stream.write_all(&out).await.is_err() {
+                    return;
+                }
+                let mut keepalive = BytesMut::new();
+                ccbt_wire::encode(&Message::KeepAlive, &mut keepalive);
+                while stream.write_all(&keepalive).await.is_ok() {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalive_only_peers_give_their_metadata_slots_back() {
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let files = [("only.bin", data(50_000, 3))];
+    let torrent = make_torrent(src.path(), "slots", &files, 16384);
+    // Eight idle peers on 127.0.0.2..=9 are dialled first (they come first in address order)
+    // and take every metadata slot; the seeder waits on 127.0.0.10.
+    let mut peers = Vec::new();
+    for n in 2..=9 {
+        peers.push(spawn_keepalive_peer(&format!("127.0.0.{n}"), torrent.info_hash).await.to_string());
+    }
+    let mut opts = options();
+    opts.listen_host = "127.0.0.10".parse().unwrap();
+    let seeder = Session::new(opts).await.unwrap();
+    let sid = seeder.add_torrent(AddTorrent::new(torrent.clone()).save_path(src.path())).await.unwrap();
+    wait_complete(&seeder, sid, Duration::from_secs(30)).await;
+    peers.push(seeder.listen_addr().to_string());
+    let mut magnet = Magnet::new(torrent.info_hash);
+    magnet.peers = peers;
+    let leecher = Session::new(options()).await.unwrap();
+    let id = leecher
+        .add_torrent(AddTorrent::parse(&magnet.to_uri()).unwrap().save_path(dst.path()))
+        .await
+        .unwrap();
+    wait_complete(&leecher, id, Duration::from_secs(60)).await;
+    leecher.shutdown().await;
+    seeder.shutdown().await;
+    assert_same_files(&torrent, src.path(), dst.path());
+}
