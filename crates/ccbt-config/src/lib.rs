@@ -29,7 +29,7 @@ pub use effective::{Effective, Entry};
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{load, split_override, ConfigFile, Sources};
 pub use origin::Origin;
-pub use reload::{diff, Changes};
+pub use reload::{diff, reload, Changes};
 pub use schema::{
     field, Apply, Config, Discovery, Disk, Env, Field, Limits, Network, Observability, Scope, Strategy,
     DEFAULT_DHT_BOOTSTRAP, FIELDS, SECTIONS,

@@ -1,6 +1,9 @@
 //! Hot reload: which keys changed between two configurations, and whether each can be applied to
 //! the running session or needs a restart.
 
+use crate::effective::Effective;
+use crate::error::ConfigErrors;
+use crate::load::{load, Sources};
 use crate::schema::{Apply, Config, Field, FIELDS};
 
 /// The keys that differ between two configurations, split by how they apply.
@@ -40,4 +43,12 @@ pub fn diff(old: &Config, new: &Config) -> Changes {
         }
     }
     changes
+}
+
+/// Re-reads the layers after an edit. A valid result comes with what changed; an invalid one
+/// leaves `current` in force (the caller keeps using it) and says why.
+pub fn reload(current: &Effective, sources: &Sources) -> Result<(Effective, Changes), ConfigErrors> {
+    let new = load(sources)?;
+    let changes = diff(current.config(), new.config());
+    Ok((new, changes))
 }

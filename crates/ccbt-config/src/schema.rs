@@ -286,7 +286,7 @@ settings! {
             "UDP port of the DHT node; when the default is taken the next free port is used, a port named with `--dht-port` must be free.";
         dht_bootstrap_nodes: Vec<String> = DEFAULT_DHT_BOOTSTRAP.iter().map(|s| s.to_string()).collect(),
             Bounds::HostPorts, Restart, Session,
-            env "", flag "--dht-bootstrap", shown "the public routers",
+            env "", flag "--dht-bootstrap", shown "the public routers (`router.bittorrent.com:6881`, `dht.transmissionbt.com:6881`, `router.utorrent.com:6881`, `dht.libtorrent.org:25401`)",
             "Where an empty routing table starts (the routing table is saved in `state_dir`, so later runs start from it).";
         enable_pex: bool = true, ANY, Live, Torrent,
             env "", flag "--no-pex", shown "",

@@ -2,8 +2,8 @@
 
 mod support;
 
-use ccbt_config::{diff, Apply, FIELDS};
-use support::load_ok;
+use ccbt_config::{diff, reload, Apply, FIELDS};
+use support::{load_ok, sources};
 
 #[test]
 fn no_change_is_empty() {
@@ -90,4 +90,19 @@ fn each_key_changed_alone_is_reported_alone() {
         assert_eq!(expected[0].name, field.name);
         assert!(other.is_empty(), "{}", field.name);
     }
+}
+
+#[test]
+fn a_bad_edit_is_refused_and_a_good_one_reports_its_changes() {
+    let current = load_ok(Some("[limits]\nglobal_down_kib = 100\n"), &[], &[]);
+    let errors = reload(&current, &sources(Some("[limits]\nglobal_down_kib = -5\n"), &[], &[])).unwrap_err();
+    assert_eq!(errors.0.len(), 1);
+    assert!(errors
+        .to_string()
+        .starts_with("`limits.global_down_kib` (/etc/test/ccbt.toml:2): -5 is out of range"));
+    let (new, changes) =
+        reload(&current, &sources(Some("[limits]\nglobal_down_kib = 300\n"), &[], &[])).unwrap();
+    assert_eq!(new.config().limits.global_down_kib, 300);
+    assert_eq!(changes.live_names(), ["limits.global_down_kib"]);
+    assert!(changes.restart.is_empty());
 }
