@@ -60,7 +60,7 @@ pub fn load_from_system(
 }
 
 /// `config set`: edits `path` (created when missing) keeping its comments, written atomically
-/// (a temporary file in the same folder, then a rename).
+/// (a temporary file in the same folder, synced, then renamed over it).
 pub fn set_in_file(path: &Path, key: &str, value: &str) -> Result<(), ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -71,7 +71,12 @@ pub fn set_in_file(path: &Path, key: &str, value: &str) -> Result<(), ConfigErro
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
     let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, edited).map_err(|error| io_error(&temporary, &error))?;
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&temporary)?;
+        std::io::Write::write_all(&mut file, edited.as_bytes())?;
+        file.sync_all()
+    };
+    write().map_err(|error| io_error(&temporary, &error))?;
     std::fs::rename(&temporary, path).map_err(|error| io_error(path, &error))
 }
 
