@@ -29,6 +29,9 @@ pub enum ConfigError {
     /// A command-line override that is not `key=value`.
     #[error("`{text}` ({origin}): expected KEY=VALUE")]
     NotKeyValue { text: String, origin: Origin },
+    /// A section given a value instead of a table (`limits = 5`).
+    #[error("`{section}` ({origin}) must be a table of settings: `[{section}]`")]
+    NotATable { section: String, origin: Origin },
     /// The file is not valid TOML.
     #[error("{origin}: invalid TOML: {message}")]
     Syntax { origin: Origin, message: String },

@@ -28,7 +28,12 @@ pub(crate) fn apply_file(effective: &mut Effective, path: &Path, text: &str, err
     let root = document.as_table();
     for (section, item) in root.iter() {
         let origin = at(root.key(section).and_then(|key| key.span()));
-        let Some(table) = item.as_table_like() else {
+        let table = item.as_table_like();
+        if table.is_none() && SECTIONS.contains(&section) {
+            errors.push(ConfigError::NotATable { section: section.to_owned(), origin });
+            continue;
+        }
+        let Some(table) = table else {
             // A key outside any section: name the section it belongs in.
             let suggestion = suggest_key(section);
             errors.push(ConfigError::UnknownKey { key: section.to_owned(), origin, suggestion });

@@ -179,6 +179,15 @@ fn a_table_where_a_value_belongs_is_a_wrong_type() {
 }
 
 #[test]
+fn a_section_written_as_a_value_is_named() {
+    let errors = load_err(Some("# limits\nlimits = 5\n"), &[], &[]);
+    assert_eq!(
+        errors.to_string(),
+        "`limits` (/etc/test/ccbt.toml:2) must be a table of settings: `[limits]`"
+    );
+}
+
+#[test]
 fn syntax_errors_name_the_line() {
     let errors = load_err(Some("[network]\nlisten_port = = 3\n"), &[], &[]);
     match &errors.0[..] {
