@@ -7,6 +7,21 @@
 //! [`fs::candidate_paths`]) < environment ([`Env`]) < command line ([`Sources::cli`]) <
 //! per-torrent overrides ([`Effective::with_torrent_overrides`]). [`load`] is pure; [`fs`] reads
 //! the real environment and files.
+//!
+//! ```
+//! use ccbt_config::{load, ConfigFile, Origin, Sources};
+//!
+//! let sources = Sources {
+//!     file: Some(ConfigFile { path: "ccbt.toml".into(), text: "[limits]\nglobal_down_kib = 512\n".into() }),
+//!     env: [("CCBT_LISTEN_PORT".to_owned(), "7000".to_owned())].into_iter().collect(),
+//!     cli: vec![("piece_selection".into(), "sequential".into())],
+//! };
+//! let effective = load(&sources).unwrap();
+//! assert_eq!(effective.config().limits.global_down_kib, 512);
+//! assert_eq!(effective.origin("limits.global_down_kib").unwrap().to_string(), "ccbt.toml:2");
+//! assert_eq!(effective.origin("listen_port"), Some(&Origin::Env { var: "CCBT_LISTEN_PORT".into() }));
+//! assert_eq!(effective.get("piece_selection").as_deref(), Some("sequential"));
+//! ```
 
 mod docs;
 mod edit;
