@@ -3,6 +3,7 @@
 //! that ties them together. Time comes in as `now`, randomness as an RNG argument; nothing
 //! here touches sockets, files or the clock.
 
+pub mod candidates;
 pub mod choker;
 pub mod metadata;
 pub mod peer;
