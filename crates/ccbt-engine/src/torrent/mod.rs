@@ -47,8 +47,9 @@ pub(crate) struct TorrentInner {
     pub rng: SmallRng,
     /// Set while the torrent runs; connections are refused while checking, paused or stopped.
     pub accepting: bool,
-    /// Peer ids banned for corrupt data; their incoming connections are refused.
-    pub banned_ids: std::collections::HashSet<PeerId>,
+    /// Connection candidates, their back-off, and the IPs banned for corrupt data (the one place
+    /// bans live: dials skip them, handshakes from them are refused).
+    pub candidates: ccbt_proto::candidates::CandidateList,
 }
 
 /// What a torrent's task and connection tasks share.

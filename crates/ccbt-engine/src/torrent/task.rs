@@ -1,7 +1,7 @@
 //! The torrent task: checks existing data, keeps connections to known peers, applies piece
 //! verification results, runs the choker and samples rates.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use ccbt_core::{Bitfield, PeerId};
 use ccbt_metainfo::Torrent;
+use ccbt_proto::candidates::{CandidateList, CandidateOptions, Source};
 use ccbt_proto::picker::PickerOptions;
 use ccbt_proto::swarm::{Swarm, SwarmOptions};
 use ccbt_storage::{HashPool, PieceOutcome, PieceVerdict, Storage};
@@ -20,14 +21,17 @@ use super::connect::connect_outgoing;
 use super::counters::{Counters, RateSampler};
 use super::discovery::Discovery;
 use super::{TorrentInner, TorrentShared};
-use crate::budget::ConnectionBudget;
+use crate::budget::{ConnectionBudget, Direction, NoSlot};
 use crate::peer::PeerCommand;
 use crate::{Event, SessionOptions, TorrentId, TorrentState};
 
 /// Messages to a torrent task.
 #[derive(Debug)]
 pub(crate) enum TorrentCommand {
+    /// Candidates learnt from peer exchange.
     AddPeers(Vec<SocketAddr>),
+    /// Candidates the user gave (exempt from the SSRF mitigation).
+    UserPeers(Vec<SocketAddr>),
     /// `ourselves`: the address turned out to be our own listen address (PEX and trackers list
     /// us too); it is never dialled again.
     ConnectFailed {
@@ -56,10 +60,6 @@ const REANNOUNCE_SPACING: Duration = Duration::from_secs(60);
 const FEW_PEERS: usize = 5;
 /// Window of the rate sampler, in one-second samples.
 const RATE_WINDOW: usize = 5;
-/// Back-off after failed connection attempts: 5 s doubled per failure, at most 10 minutes.
-fn backoff(failures: u32) -> Duration {
-    Duration::from_secs(5u64 << failures.min(7)).min(Duration::from_secs(600))
-}
 
 /// Everything needed to start a torrent.
 pub(crate) struct TorrentSpec {
@@ -123,6 +123,10 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         pex_enabled(&spec.options, &spec.torrent),
         concat!("ccbt ", env!("CARGO_PKG_VERSION")),
     );
+    let candidates = CandidateList::new(CandidateOptions {
+        max_candidates: spec.options.max_peer_candidates,
+        ssrf_mitigation: spec.options.ssrf_mitigation,
+    });
     let shared = Arc::new(TorrentShared {
         id: spec.id,
         torrent: spec.torrent,
@@ -138,7 +142,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
             peers: HashMap::new(),
             rng: rand::rngs::SmallRng::from_entropy(),
             accepting: false,
-            banned_ids: HashSet::new(),
+            candidates,
         }),
         have_watch: watch::channel(0).0,
         counters: Counters::default(),
@@ -158,8 +162,6 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         shared: shared.clone(),
         commands: cmd_rx,
         done: done_rx,
-        known: HashMap::new(),
-        banned: HashSet::new(),
         paused: false,
         just_completed: false,
     };
@@ -167,20 +169,10 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
     (shared, handle)
 }
 
-struct KnownPeer {
-    failures: u32,
-    next_try: Instant,
-    connected: bool,
-}
-
 struct TorrentTask {
     shared: Arc<TorrentShared>,
     commands: mpsc::Receiver<TorrentCommand>,
     done: mpsc::UnboundedReceiver<PieceDone>,
-    known: HashMap<SocketAddr, KnownPeer>,
-    /// Peers banned for sending corrupt data, by address and by peer id (an address alone
-    /// would ban every peer behind one IP, e.g. all local test peers).
-    banned: HashSet<SocketAddr>,
     paused: bool,
     /// Set when the last piece was verified, so the run loop tells the trackers.
     just_completed: bool,
@@ -200,7 +192,7 @@ impl TorrentTask {
         } else {
             self.start_with(Bitfield::new(shared.lengths.num_pieces()));
         }
-        self.add_peers(peers);
+        self.add_peers(Source::User, peers);
         let (discovery, mut discovered) = Discovery::start(&shared, shared.dht.clone());
         let mut rechoke = tokio::time::interval(RECHOKE_INTERVAL);
         let mut second = tokio::time::interval(Duration::from_secs(1));
@@ -212,7 +204,7 @@ impl TorrentTask {
             }
             tokio::select! {
                 Some(PieceDone(outcome)) = self.done.recv() => self.on_piece_done(outcome),
-                Some(peers) = discovered.recv() => self.add_peers(peers),
+                Some(peers) = discovered.recv() => self.add_peers(Source::Tracker, peers),
                 cmd = self.commands.recv() => match cmd {
                     Some(TorrentCommand::Shutdown(ack)) => {
                         self.shutdown().await;
@@ -280,24 +272,17 @@ impl TorrentTask {
 
     fn on_command(&mut self, cmd: TorrentCommand) {
         match cmd {
-            TorrentCommand::AddPeers(peers) => self.add_peers(peers),
+            TorrentCommand::AddPeers(peers) => self.add_peers(Source::Pex, peers),
+            TorrentCommand::UserPeers(peers) => self.add_peers(Source::User, peers),
             TorrentCommand::ConnectFailed { addr, ourselves: true, .. } => {
                 tracing::debug!(%addr, "this address is ours; not dialling it again");
-                self.banned.insert(addr);
-                if let Some(k) = self.known.get_mut(&addr) {
-                    k.connected = false;
-                }
+                self.shared.inner.lock().expect("torrent lock poisoned").candidates.handle_ourselves(addr);
             }
             TorrentCommand::ConnectFailed { addr, reason, ourselves: false }
             | TorrentCommand::PeerClosed { addr, reason, outgoing: true } => {
                 tracing::debug!(%addr, %reason, "peer gone");
-                // Closed connections back off like failed ones: a peer that drops us right
-                // away must not be redialled in a tight loop.
-                if let Some(k) = self.known.get_mut(&addr) {
-                    k.connected = false;
-                    k.failures += 1;
-                    k.next_try = Instant::now() + backoff(k.failures);
-                }
+                let mut inner = self.shared.inner.lock().expect("torrent lock poisoned");
+                inner.candidates.handle_ended(Instant::now(), addr);
             }
             TorrentCommand::PeerClosed { outgoing: false, .. } => {}
             TorrentCommand::Pause => {
@@ -316,9 +301,12 @@ impl TorrentTask {
                     } else {
                         TorrentState::Downloading
                     });
-                    for k in self.known.values_mut() {
-                        k.next_try = Instant::now();
-                    }
+                    self.shared
+                        .inner
+                        .lock()
+                        .expect("torrent lock poisoned")
+                        .candidates
+                        .retry_all(Instant::now());
                     self.connect_due();
                 }
             }
@@ -326,58 +314,53 @@ impl TorrentTask {
         }
     }
 
-    /// Adds connection candidates. The list is bounded by `max_peer_candidates`: when it is full,
-    /// a new address replaces a disconnected peer that failed at least three times, or is dropped.
     fn wants_more_peers(&self) -> bool {
         let inner = self.shared.inner.lock().expect("torrent lock poisoned");
         inner.accepting && !inner.swarm.is_complete() && inner.peers.len() < FEW_PEERS
     }
 
-    fn add_peers(&mut self, peers: Vec<SocketAddr>) {
+    /// Adds connection candidates (the candidate list bounds, filters and bans them) and dials.
+    fn add_peers(&mut self, source: Source, peers: Vec<SocketAddr>) {
         let now = Instant::now();
-        let cap = self.shared.options.max_peer_candidates;
-        for addr in peers {
-            if addr.port() == 0 || addr.ip().is_unspecified() || self.known.contains_key(&addr) {
-                continue;
-            }
-            if self.known.len() >= cap {
-                let evict = self.known.iter().find(|(_, k)| !k.connected && k.failures >= 3).map(|(a, _)| *a);
-                match evict {
-                    Some(old) => {
-                        self.known.remove(&old);
-                    }
-                    None => continue,
-                }
-            }
-            self.known.insert(addr, KnownPeer { failures: 0, next_try: now, connected: false });
+        let added = self
+            .shared
+            .inner
+            .lock()
+            .expect("torrent lock poisoned")
+            .candidates
+            .handle_discovered(now, source, peers);
+        if added > 0 {
+            self.connect_due();
         }
-        self.connect_due();
     }
 
-    /// Dials known peers whose back-off has passed, up to the connection limit.
+    /// Dials due candidates, up to the per-torrent and session limits. A candidate refused by the
+    /// per-IP cap backs off like a failed attempt.
     fn connect_due(&mut self) {
         let shared = &self.shared;
-        let (accepting, connected) = {
-            let inner = shared.inner.lock().expect("torrent lock poisoned");
-            (inner.accepting, inner.peers.len())
-        };
-        if !accepting || self.paused {
-            return;
-        }
-        let mut room = shared.options.max_peers_per_torrent.saturating_sub(connected);
         let now = Instant::now();
-        for (addr, k) in self.known.iter_mut() {
-            if room == 0 {
-                break;
-            }
-            if !k.connected && k.next_try <= now && !self.banned.contains(addr) {
-                if !shared.budget.try_dial(now) {
-                    break;
+        loop {
+            let addr = {
+                let mut inner = shared.inner.lock().expect("torrent lock poisoned");
+                let room = inner.peers.len() < shared.options.max_peers_per_torrent;
+                if !inner.accepting || self.paused || !room || !shared.budget.has_room() {
+                    return;
                 }
-                let Some(permit) = shared.budget.try_acquire() else { break };
-                k.connected = true;
-                room -= 1;
-                connect_outgoing(shared.clone(), *addr, permit);
+                if !inner.candidates.has_due(now) || !shared.budget.try_dial(now) {
+                    return;
+                }
+                let Some(addr) = inner.candidates.poll_dial(now) else { return };
+                addr
+            };
+            match shared.budget.try_handshake(addr.ip(), Direction::Outgoing) {
+                Ok(permit) => connect_outgoing(shared.clone(), addr, permit),
+                Err(why) => {
+                    tracing::debug!(%addr, %why, "not dialling now");
+                    shared.inner.lock().expect("torrent lock poisoned").candidates.handle_ended(now, addr);
+                    if why == NoSlot::Handshakes {
+                        return;
+                    }
+                }
             }
         }
     }
@@ -434,23 +417,23 @@ impl TorrentTask {
         }
     }
 
-    /// Disconnects and bans peers the swarm found sending corrupt data (by address, so they are
-    /// not redialled, and by peer id, so their incoming connections are refused).
+    /// Bans the IPs of peers the swarm found sending corrupt data and closes every connection
+    /// from them; the candidate list then refuses them before any handshake completes.
     fn ban(&mut self, inner: &mut TorrentInner, banned: Vec<ccbt_proto::swarm::Banned>, why: &str) {
         let shared = &self.shared;
         for b in banned {
-            let Some(slot) = inner.peers.get(&b.peer) else { continue };
-            if !self.banned.insert(slot.addr) {
-                continue; // already banned; its connection is closing
+            let Some(ip) = inner.peers.get(&b.peer).map(|slot| slot.addr.ip()) else { continue };
+            if !inner.candidates.ban(ip) {
+                continue; // already banned; its connections are closing
             }
             let reason = format!("{why} ({} strikes)", b.failures);
-            tracing::warn!(addr = %slot.addr, %reason, "banning peer");
-            let _ = slot.commands.try_send(PeerCommand::Close("banned for sending corrupt data"));
-            shared.emit(Event::PeerBanned { id: shared.id, addr: slot.addr, reason });
-            let id = slot.peer_id;
-            inner.banned_ids.insert(id);
+            tracing::warn!(%ip, %reason, "banning peer");
+            for slot in inner.peers.values().filter(|slot| slot.addr.ip() == ip) {
+                let _ = slot.commands.try_send(PeerCommand::Close("banned for sending corrupt data"));
+                shared.emit(Event::PeerBanned { id: shared.id, addr: slot.addr, reason: reason.clone() });
+            }
         }
-        shared.counters.banned_peers.store(self.banned.len() as u64, Relaxed);
+        shared.counters.banned_peers.store(inner.candidates.banned_count() as u64, Relaxed);
     }
 
     fn rechoke(&mut self) {
