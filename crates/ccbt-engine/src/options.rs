@@ -213,8 +213,8 @@ impl SessionOptions {
         if self.handshake_timeout.is_zero() {
             return bad("handshake_timeout", "must be more than 0");
         }
-        if self.useless_peer_timeout < Duration::from_secs(10) {
-            return bad("useless_peer_timeout", "must be at least 10 s");
+        if self.useless_peer_timeout < Duration::from_secs(1) {
+            return bad("useless_peer_timeout", "must be at least 1 s");
         }
         if !(16..=256 * 1024).contains(&self.max_metadata_kib) {
             return bad("max_metadata_kib", "must be between 16 and 262144");

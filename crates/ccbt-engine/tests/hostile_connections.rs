@@ -220,3 +220,40 @@ async fn banned_ip_reconnecting_with_a_new_peer_id_is_refused_before_the_handsha
     assert_eq!(&answer[28..48], torrent.info_hash.as_bytes());
     leecher.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_useless_peer_is_evicted_when_a_candidate_waits_for_its_slot() {
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let torrent = make_torrent(src.path(), "payload", &[("", data(100_000, 64))], 16384);
+    let seeder = seeder(&torrent, src.path()).await;
+    let leecher = Session::new(SessionOptions {
+        max_peers_per_torrent: 1,
+        useless_peer_timeout: Duration::from_secs(1),
+        ..options()
+    })
+    .await
+    .unwrap();
+    let id = leecher.add_torrent(AddTorrent::new(torrent.clone()).save_path(dst.path())).await.unwrap();
+
+    // A peer with nothing to give that never asks for anything takes the only slot.
+    let mut idle = connect_from(11, leecher.listen_addr()).await;
+    idle.write_all(&handshake_bytes(&torrent, *b"-XX0001-idleidleidle")).await.unwrap();
+    let mut answer = [0u8; 68];
+    tokio::time::timeout(Duration::from_secs(30), idle.read_exact(&mut answer)).await.unwrap().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while leecher.status(id).unwrap().connected_peers == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the idle peer was never registered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    leecher.add_peers(id, &[seeder.listen_addr()]).unwrap();
+    wait_complete(&leecher, id, Duration::from_secs(60)).await;
+    assert!(
+        read_until_closed(&mut idle, Duration::from_secs(30)).await.is_some(),
+        "the idle peer kept its slot"
+    );
+    leecher.shutdown().await;
+    seeder.shutdown().await;
+    assert_same_files(&torrent, src.path(), dst.path());
+}

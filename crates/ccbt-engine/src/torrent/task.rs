@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use ccbt_core::{Bitfield, PeerId};
 use ccbt_metainfo::Torrent;
-use ccbt_proto::candidates::{CandidateList, CandidateOptions, Source};
+use ccbt_proto::candidates::{choose_eviction, CandidateList, CandidateOptions, EvictionOptions, Source};
 use ccbt_proto::picker::PickerOptions;
 use ccbt_proto::swarm::{Swarm, SwarmOptions};
 use ccbt_storage::{HashPool, PieceOutcome, PieceVerdict, Storage};
@@ -78,6 +78,21 @@ pub(crate) struct TorrentSpec {
     pub budget: Arc<ConnectionBudget>,
     pub dht: Option<crate::dht::DhtHandle>,
     pub selection: super::Selection,
+}
+
+/// No slot is free: when a candidate waits, closes the connection that has been useless longest
+/// (no interest either way, no payload for `useless_peer_timeout`), if there is one. Peers that
+/// give or take data are never chosen.
+fn evict_useless(options: &SessionOptions, inner: &TorrentInner, now: Instant) {
+    if !inner.candidates.has_due(now) {
+        return;
+    }
+    let eviction = EvictionOptions { idle_after: options.useless_peer_timeout };
+    let Some(key) = choose_eviction(now, &inner.swarm.activity(), eviction) else { return };
+    if let Some(slot) = inner.peers.get(&key) {
+        tracing::debug!(addr = %slot.addr, "evicting a useless peer: a candidate waits");
+        let _ = slot.commands.try_send(PeerCommand::Close("useless while a candidate waits"));
+    }
 }
 
 /// PEX runs only when enabled and never for private torrents (BEP 27).
@@ -343,7 +358,11 @@ impl TorrentTask {
             let addr = {
                 let mut inner = shared.inner.lock().expect("torrent lock poisoned");
                 let room = inner.peers.len() < shared.options.max_peers_per_torrent;
-                if !inner.accepting || self.paused || !room || !shared.budget.has_room() {
+                if !inner.accepting || self.paused {
+                    return;
+                }
+                if !room || !shared.budget.has_room() {
+                    evict_useless(&shared.options, &inner, now);
                     return;
                 }
                 if !inner.candidates.has_due(now) || !shared.budget.try_dial(now) {
