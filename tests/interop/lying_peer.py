@@ -227,7 +227,7 @@ def dial_loop(peer, host, port):
     """Keep one outgoing connection to host:port alive until asked to stop."""
     while not STOP.is_set():
         try:
-            sock = socket.create_connection((host, port), timeout=5)
+            sock = socket.create_connection((host, port), timeout=5, source_address=(peer.args.host, 0))
         except OSError as e:
             log(f"DIAL {host}:{port} failed: {e}")
             STOP.wait(1.0)
@@ -240,7 +240,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--torrent", required=True)
     p.add_argument("--data", required=True, help="directory holding the torrent's content")
-    p.add_argument("--port", type=int, required=True, help="listen port on 127.0.0.1 (0 = any)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on and dial from (default 127.0.0.1; tests give a liar its own 127.0.0.N)")
+    p.add_argument("--port", type=int, required=True, help="listen port on --host (0 = any)")
     p.add_argument("--corrupt", default="all",
                    help="'all' (default), 'none', or comma-separated piece indices to corrupt")
     p.add_argument("--connect", action="append", default=[], metavar="HOST:PORT")
@@ -262,7 +264,7 @@ def main():
 
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", args.port))
+    listener.bind((args.host, args.port))
     listener.listen(64)
     listener.settimeout(0.2)
     port = listener.getsockname()[1]

@@ -441,12 +441,13 @@ impl TorrentTask {
     fn ban(&mut self, inner: &mut TorrentInner, banned: Vec<ccbt_proto::swarm::Banned>, why: &str) {
         let shared = &self.shared;
         for b in banned {
-            let Some(ip) = inner.peers.get(&b.peer).map(|slot| slot.addr.ip()) else { continue };
+            let Some(addr) = inner.peers.get(&b.peer).map(|slot| slot.addr) else { continue };
+            let ip = addr.ip();
             if !inner.candidates.ban(ip) {
                 continue; // already banned; its connections are closing
             }
             let reason = format!("{why} ({} strikes)", b.failures);
-            tracing::warn!(%ip, %reason, "banning peer");
+            tracing::warn!(%addr, %reason, "banning peer (every connection from its IP)");
             for slot in inner.peers.values().filter(|slot| slot.addr.ip() == ip) {
                 let _ = slot.commands.try_send(PeerCommand::Close("banned for sending corrupt data"));
                 shared.emit(Event::PeerBanned { id: shared.id, addr: slot.addr, reason: reason.clone() });

@@ -305,13 +305,15 @@ pub fn info_field(info: &str, label: &str) -> String {
 /// A seeder (or other listening helper) and the port it listens on.
 pub struct Peer {
     pub proc: Proc,
+    /// The loopback address it listens on (hostile helpers get their own 127.0.0.N).
+    pub host: &'static str,
     pub port: u16,
 }
 
 impl Peer {
-    /// `127.0.0.1:<port>`.
+    /// `<host>:<port>`.
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.host, self.port)
     }
 }
 
@@ -340,7 +342,7 @@ pub fn lt_seed(
     }
     let mut proc = Proc::spawn(name, &mut cmd, work);
     let port = wait_ready_file(&ready, &mut proc, SETUP);
-    Peer { proc, port }
+    Peer { proc, host: "127.0.0.1", port }
 }
 
 /// Waits for an lt_seed ready file (`READY <port>`) while its process is alive; the port.
@@ -366,8 +368,11 @@ pub fn ccbt_seed(work: &Path, name: &str, torrent: &Path, dir: &Path, peers: &[S
         let tail = line.split("seeding on port ").nth(1)?;
         tail.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
     });
-    Peer { proc, port }
+    Peer { proc, host: "127.0.0.1", port }
 }
+
+/// The liar's own loopback address: ccbt bans by IP, and honest helpers use 127.0.0.1.
+pub const LIAR_HOST: &str = "127.0.0.2";
 
 /// Starts tests/interop/lying_peer.py serving `torrent` from `data`; `corrupt` is `all`,
 /// `none` or piece numbers.
@@ -378,12 +383,12 @@ pub fn lying_peer(work: &Path, name: &str, torrent: &Path, data: &Path, corrupt:
         .arg(torrent)
         .arg("--data")
         .arg(data)
-        .args(["--port", "0", "--corrupt", corrupt]);
+        .args(["--host", LIAR_HOST, "--port", "0", "--corrupt", corrupt]);
     let mut proc = Proc::spawn(name, &mut cmd, work);
     let port = proc.wait_for("READY", SETUP, |out, _| {
         out.lines().find_map(|l| l.trim().strip_prefix("READY ")?.parse().ok())
     });
-    Peer { proc, port }
+    Peer { proc, host: LIAR_HOST, port }
 }
 
 /// `ccbt download TORRENT -o OUT --listen-port 0 --peer ...` with a timeout.
