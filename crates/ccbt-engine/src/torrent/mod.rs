@@ -26,7 +26,7 @@ use crate::{Event, SessionOptions, TorrentId, TorrentState, TorrentStatus};
 use counters::Counters;
 
 pub(crate) use connect::accept_incoming;
-pub(crate) use discovery::{spawn_dht_lookups, usable_tiers};
+pub(crate) use discovery::{resolve_peer_hosts, spawn_dht_lookups, usable_tiers, PEER_HOST_TIMEOUT};
 pub(crate) use selection::Selection;
 pub(crate) use task::{spawn_torrent, PieceDone, TorrentCommand, TorrentSpec};
 
