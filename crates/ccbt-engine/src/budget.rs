@@ -7,8 +7,12 @@
 //! direction) and trades it for a [`ConnectionPermit`] once the handshake is done. Idle TCP
 //! connections therefore never hold established slots, incoming ones cannot use up the
 //! handshake slots of our own dials, and one host cannot take more than its per-IP share.
+//! When the incoming handshake slots are full, a new connection evicts the oldest incoming
+//! handshake instead of being refused: hosts that keep reconnecting idle sockets only push
+//! each other out, while an honest peer, which sends its handshake at once, finishes it long
+//! before its turn to be evicted comes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,6 +33,8 @@ pub(crate) struct ConnectionBudget {
     active: AtomicUsize,
     /// Handshakes in progress: [incoming, outgoing].
     handshaking: [AtomicUsize; 2],
+    /// Incoming handshakes, oldest first, with the signal that evicts each.
+    incoming: Mutex<IncomingQueue>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     bucket: Mutex<TokenBucket>,
 }
@@ -49,6 +55,12 @@ pub(crate) enum NoSlot {
     Handshakes,
     #[error("max_global_peers reached")]
     Established,
+}
+
+#[derive(Default)]
+struct IncomingQueue {
+    next_id: u64,
+    live: VecDeque<(u64, Arc<tokio::sync::Notify>)>,
 }
 
 /// Holds an IP's share; dropping it gives the share back.
@@ -72,12 +84,44 @@ impl Drop for IpShare {
 /// A connection still handshaking.
 pub(crate) struct HandshakePermit {
     share: IpShare,
-    direction: Direction,
+    slot: Slot,
+}
+
+/// Which handshake slot a permit holds.
+enum Slot {
+    Outgoing,
+    /// An entry of the incoming queue (gone from it once evicted).
+    Incoming {
+        id: u64,
+        evicted: Arc<tokio::sync::Notify>,
+    },
+}
+
+impl HandshakePermit {
+    /// Completes when a newer incoming connection evicted this one (never for outgoing ones).
+    pub(crate) async fn evicted(&self) {
+        match &self.slot {
+            Slot::Outgoing => std::future::pending().await,
+            Slot::Incoming { evicted, .. } => evicted.notified().await,
+        }
+    }
 }
 
 impl Drop for HandshakePermit {
     fn drop(&mut self) {
-        self.share.budget.handshaking[self.direction as usize].fetch_sub(1, Ordering::AcqRel);
+        let budget = &self.share.budget;
+        match &self.slot {
+            Slot::Outgoing => {
+                budget.handshaking[Direction::Outgoing as usize].fetch_sub(1, Ordering::AcqRel);
+            }
+            Slot::Incoming { id, .. } => {
+                let mut queue = budget.incoming.lock().expect("budget lock poisoned");
+                if let Some(pos) = queue.live.iter().position(|(i, _)| i == id) {
+                    queue.live.remove(pos);
+                    budget.handshaking[Direction::Incoming as usize].fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+        }
     }
 }
 
@@ -110,6 +154,7 @@ impl ConnectionBudget {
             limits,
             active: AtomicUsize::new(0),
             handshaking: [AtomicUsize::new(0), AtomicUsize::new(0)],
+            incoming: Mutex::new(IncomingQueue::default()),
             per_ip: Mutex::new(HashMap::new()),
             bucket: Mutex::new(TokenBucket { tokens: per_sec, per_sec, last: Instant::now() }),
         })
@@ -130,10 +175,36 @@ impl ConnectionBudget {
             *n += 1;
             IpShare { budget: self.clone(), ip }
         };
-        if !take(&self.handshaking[direction as usize], self.limits.handshakes_per_direction) {
-            return Err(NoSlot::Handshakes);
+        let slot = match direction {
+            Direction::Outgoing => {
+                if !take(
+                    &self.handshaking[Direction::Outgoing as usize],
+                    self.limits.handshakes_per_direction,
+                ) {
+                    return Err(NoSlot::Handshakes);
+                }
+                Slot::Outgoing
+            }
+            Direction::Incoming => self.incoming_slot(),
+        };
+        Ok(HandshakePermit { share, slot })
+    }
+
+    /// An incoming handshake slot, evicting the oldest incoming handshake when all are taken.
+    fn incoming_slot(&self) -> Slot {
+        let mut queue = self.incoming.lock().expect("budget lock poisoned");
+        if queue.live.len() >= self.limits.handshakes_per_direction {
+            if let Some((_, oldest)) = queue.live.pop_front() {
+                oldest.notify_one();
+            }
+        } else {
+            self.handshaking[Direction::Incoming as usize].fetch_add(1, Ordering::AcqRel);
         }
-        Ok(HandshakePermit { share, direction })
+        let id = queue.next_id;
+        queue.next_id += 1;
+        let evicted = Arc::new(tokio::sync::Notify::new());
+        queue.live.push_back((id, evicted.clone()));
+        Slot::Incoming { id, evicted }
     }
 
     /// Trades a finished handshake for an established slot, if the session has room.
@@ -237,8 +308,28 @@ mod tests {
     fn incoming_handshakes_cannot_take_the_slots_of_our_dials() {
         let b = budget(100, 2, 100);
         let _held: Vec<_> = (2..4).map(|n| b.try_handshake(ip(n), Direction::Incoming).unwrap()).collect();
-        assert_eq!(b.try_handshake(ip(9), Direction::Incoming).err(), Some(NoSlot::Handshakes));
-        assert!(b.try_handshake(ip(9), Direction::Outgoing).is_ok());
+        let _out: Vec<_> = (2..4).map(|n| b.try_handshake(ip(n), Direction::Outgoing).unwrap()).collect();
+        assert_eq!(b.try_handshake(ip(9), Direction::Outgoing).err(), Some(NoSlot::Handshakes));
+        let _newest = b.try_handshake(ip(9), Direction::Incoming).unwrap();
+        assert_eq!(b.handshaking(), 4, "a new incoming handshake replaces one, never adds a slot");
+    }
+
+    #[tokio::test]
+    async fn a_full_incoming_budget_evicts_the_oldest_handshake() {
+        let b = budget(100, 2, 100);
+        let oldest = b.try_handshake(ip(2), Direction::Incoming).unwrap();
+        let middle = b.try_handshake(ip(3), Direction::Incoming).unwrap();
+        let newest = b.try_handshake(ip(4), Direction::Incoming).unwrap();
+        // The oldest is told to go; its slot is already the newest's.
+        tokio::time::timeout(Duration::from_secs(5), oldest.evicted()).await.expect("oldest evicted");
+        assert_eq!(b.handshaking(), 2);
+        drop(oldest);
+        assert_eq!(b.handshaking(), 2, "an evicted permit frees no slot twice");
+        let established = b.establish(middle).unwrap();
+        assert_eq!(b.handshaking(), 1);
+        drop((newest, established));
+        assert_eq!(b.handshaking(), 0);
+        assert!(b.per_ip.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -49,7 +49,8 @@ pub(crate) async fn run(listener: TcpListener, session: Weak<SessionInner>) {
         let Some(inner) = session.upgrade() else { return };
         // One deadline for the whole handshake, and a handshake slot of the incoming direction
         // taken before anything is read: a host holding idle connections gets at most its
-        // per-IP share of these, and never an established slot or one of our dials' slots.
+        // per-IP share of these, and never an established slot or one of our dials' slots
+        // (when the slots are full, the oldest incoming handshake makes room).
         let deadline = tokio::time::Instant::now() + inner.options().handshake_timeout;
         let permit = match inner.budget.try_handshake(addr.ip(), Direction::Incoming) {
             Ok(permit) => permit,
@@ -62,10 +63,16 @@ pub(crate) async fn run(listener: TcpListener, session: Weak<SessionInner>) {
         drop(inner);
         tokio::spawn(async move {
             let limit = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let prefix = match handshake::read_incoming_prefix(&mut stream, limit).await {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::debug!(%addr, error = %e, "incoming handshake failed");
+            let prefix = tokio::select! {
+                read = handshake::read_incoming_prefix(&mut stream, limit) => match read {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::debug!(%addr, error = %e, "incoming handshake failed");
+                        return;
+                    }
+                },
+                _ = permit.evicted() => {
+                    tracing::debug!(%addr, "incoming handshake evicted by a newer connection");
                     return;
                 }
             };

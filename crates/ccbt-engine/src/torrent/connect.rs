@@ -65,9 +65,14 @@ pub(crate) fn accept_incoming(
     }
     tokio::spawn(async move {
         let limit = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let theirs =
-            handshake::finish_incoming(&mut stream, prefix, shared.peer_id, shared.dht.is_some(), limit)
-                .await;
+        let dht = shared.dht.is_some();
+        let theirs = tokio::select! {
+            theirs = handshake::finish_incoming(&mut stream, prefix, shared.peer_id, dht, limit) => theirs,
+            _ = permit.evicted() => {
+                tracing::debug!(%addr, "incoming handshake evicted by a newer connection");
+                return;
+            }
+        };
         let established = theirs.map_err(|e| e.to_string()).and_then(|theirs| {
             let permit = shared.budget.establish(permit).map_err(|e| e.to_string())?;
             Ok((theirs, permit))
