@@ -257,3 +257,47 @@ async fn a_useless_peer_is_evicted_when_a_candidate_waits_for_its_slot() {
     seeder.shutdown().await;
     assert_same_files(&torrent, src.path(), dst.path());
 }
+
+/// Keeps one idle connection from `127.0.0.<host>` to `to` open, reconnecting whenever it is
+/// closed, until the task is aborted.
+async fn keep_idle_connection(host: u8, to: SocketAddr) {
+    loop {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::from(([127, 0, 0, host], 0))).unwrap();
+        if let Ok(mut stream) = socket.connect(to).await {
+            let mut buf = [0u8; 1024];
+            while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_honest_peer_gets_through_while_idle_hosts_keep_every_handshake_slot_busy() {
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let torrent = make_torrent(src.path(), "payload", &[("", data(300_000, 65))], 16384);
+    let seeder = Session::new(SessionOptions { max_handshakes: 4, ..options() }).await.unwrap();
+    let sid = seeder.add_torrent(AddTorrent::new(torrent.clone()).save_path(src.path())).await.unwrap();
+    wait_complete(&seeder, sid, Duration::from_secs(30)).await;
+    let attackers: Vec<_> =
+        (20..32u8).map(|host| tokio::spawn(keep_idle_connection(host, seeder.listen_addr()))).collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while seeder.handshaking_peers() < 4 {
+        assert!(tokio::time::Instant::now() < deadline, "the idle hosts never filled the handshake slots");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The leecher dials the seeder (its incoming side is the one under attack).
+    let leecher = Session::new(options()).await.unwrap();
+    let add = AddTorrent::new(torrent.clone()).save_path(dst.path()).peers([seeder.listen_addr()]);
+    let id = leecher.add_torrent(add).await.unwrap();
+    wait_complete(&leecher, id, Duration::from_secs(60)).await;
+    assert!(seeder.handshaking_peers() <= 4, "{}", seeder.handshaking_peers());
+    for a in attackers {
+        a.abort();
+    }
+    leecher.shutdown().await;
+    seeder.shutdown().await;
+    assert_same_files(&torrent, src.path(), dst.path());
+}
