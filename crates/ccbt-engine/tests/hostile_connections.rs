@@ -277,7 +277,14 @@ async fn an_honest_peer_gets_through_while_idle_hosts_keep_every_handshake_slot_
     let src = tempfile::tempdir().unwrap();
     let dst = tempfile::tempdir().unwrap();
     let torrent = make_torrent(src.path(), "payload", &[("", data(300_000, 65))], 16384);
-    let seeder = Session::new(SessionOptions { max_handshakes: 4, ..options() }).await.unwrap();
+    // A long deadline: only eviction, never the deadline, can free a slot taken by an idle host.
+    let seeder = Session::new(SessionOptions {
+        max_handshakes: 4,
+        handshake_timeout: Duration::from_secs(300),
+        ..options()
+    })
+    .await
+    .unwrap();
     let sid = seeder.add_torrent(AddTorrent::new(torrent.clone()).save_path(src.path())).await.unwrap();
     wait_complete(&seeder, sid, Duration::from_secs(30)).await;
     let attackers: Vec<_> =
