@@ -354,15 +354,19 @@ impl TorrentTask {
     fn connect_due(&mut self) {
         let shared = &self.shared;
         let now = Instant::now();
+        // Dials of this call count against the per-torrent limit before they are registered.
+        let mut dialled = 0;
         loop {
             let addr = {
                 let mut inner = shared.inner.lock().expect("torrent lock poisoned");
-                let room = inner.peers.len() < shared.options.max_peers_per_torrent;
+                let room = inner.peers.len() + dialled < shared.options.max_peers_per_torrent;
                 if !inner.accepting || self.paused {
                     return;
                 }
                 if !room || !shared.budget.has_room() {
-                    evict_useless(&shared.options, &inner, now);
+                    if dialled == 0 {
+                        evict_useless(&shared.options, &inner, now);
+                    }
                     return;
                 }
                 if !inner.candidates.has_due(now) || !shared.budget.try_dial(now) {
@@ -372,7 +376,10 @@ impl TorrentTask {
                 addr
             };
             match shared.budget.try_handshake(addr.ip(), Direction::Outgoing) {
-                Ok(permit) => connect_outgoing(shared.clone(), addr, permit),
+                Ok(permit) => {
+                    dialled += 1;
+                    connect_outgoing(shared.clone(), addr, permit);
+                }
                 Err(why) => {
                     tracing::debug!(%addr, %why, "not dialling now");
                     shared.inner.lock().expect("torrent lock poisoned").candidates.handle_ended(now, addr);
