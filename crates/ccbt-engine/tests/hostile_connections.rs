@@ -308,3 +308,55 @@ async fn an_honest_peer_gets_through_while_idle_hosts_keep_every_handshake_slot_
     seeder.shutdown().await;
     assert_same_files(&torrent, src.path(), dst.path());
 }
+
+fn compact(addr: SocketAddr) -> Vec<u8> {
+    let SocketAddr::V4(v4) = addr else { panic!("IPv4 only") };
+    let mut out = v4.ip().octets().to_vec();
+    out.extend_from_slice(&v4.port().to_be_bytes());
+    out
+}
+
+/// A peer (PEX, like a tracker or the DHT) names a loopback service on a privileged port and a
+/// loopback peer on an ordinary port: the session dials only the second (`ssrf_mitigation`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_service_named_by_peer_exchange_is_never_dialled() {
+    // Port 999 needs privileges; without them the trap cannot exist and there is nothing to test.
+    let trap = match tokio::net::TcpListener::bind("127.0.0.5:999").await {
+        Ok(trap) => trap,
+        Err(e) => {
+            eprintln!("note: skipped, cannot listen on a privileged port: {e}");
+            return;
+        }
+    };
+    let control = tokio::net::TcpListener::bind("127.0.0.5:0").await.unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let torrent = make_torrent(src.path(), "payload", &[("", data(50_000, 66))], 16384);
+    let leecher = Session::new(options()).await.unwrap();
+    leecher.add_torrent(AddTorrent::new(torrent.clone()).save_path(dst.path())).await.unwrap();
+
+    let mut peer = connect_from(12, leecher.listen_addr()).await;
+    let mut hello = handshake_bytes(&torrent, *b"-XX0001-pexpexpexpex");
+    hello[25] |= 0x10; // extension protocol (BEP 10)
+    let ext_handshake = b"\x00d1:md6:ut_pexi1ee1:pi6881ee";
+    hello.extend_from_slice(&(ext_handshake.len() as u32 + 1).to_be_bytes());
+    hello.push(20);
+    hello.extend_from_slice(ext_handshake);
+    let mut pex = b"\x02d5:added12:".to_vec(); // our ut_pex id is 2
+    pex.extend(compact("127.0.0.5:999".parse().unwrap()));
+    pex.extend(compact(control.local_addr().unwrap()));
+    pex.push(b'e');
+    hello.extend_from_slice(&(pex.len() as u32 + 1).to_be_bytes());
+    hello.push(20);
+    hello.extend_from_slice(&pex);
+    peer.write_all(&hello).await.unwrap();
+
+    let (_dialled, _) = tokio::time::timeout(Duration::from_secs(30), control.accept())
+        .await
+        .expect("PEX was ignored")
+        .unwrap();
+    // Candidates are dialled in address order, so the trap (port 999) would have come first.
+    let trapped = tokio::time::timeout(Duration::from_millis(500), trap.accept()).await;
+    assert!(trapped.is_err(), "the session dialled a privileged loopback port named by PEX");
+    leecher.shutdown().await;
+}
