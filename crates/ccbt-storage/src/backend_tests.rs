@@ -100,19 +100,41 @@ fn file_backend_with_and_without_mmap() {
 }
 
 #[test]
-fn mmap_reads_are_zero_copy_within_one_file() {
+fn mmap_reads_see_later_writes_and_sparse_files_are_not_mapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = layout();
+    let s = FileStorage::create(dir.path(), &l, StorageOptions::default()).unwrap();
+    let data = content(&l);
+    // Half of a.bin written: the file has its length (sparse preallocation) but holes.
+    s.write(0, &blocks(&data[..8192])).unwrap();
+    assert_eq!(&s.read(100, 1000).unwrap()[..], &data[100..1100]);
+    assert!(!s.is_mapped(0), "a file with holes is read with pread");
+    s.write(0, &blocks(&data)).unwrap();
+    assert_eq!(&s.read(100, 1000).unwrap()[..], &data[100..1100]);
+    assert!(s.is_mapped(0), "a complete file is read through its map");
+    // Writes after mapping are visible through the map.
+    s.write(100, &[Bytes::from_static(b"new")]).unwrap();
+    assert_eq!(&s.read(100, 3).unwrap()[..], b"new");
+}
+
+/// Issue 6 hole 12: another program truncates a file we seed. Reading through the map used to
+/// kill the whole process with SIGBUS; now that read fails with a typed error naming the file.
+#[test]
+fn read_of_a_file_truncated_under_a_seeding_storage_fails_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let l = layout();
     let s = FileStorage::create(dir.path(), &l, StorageOptions::default()).unwrap();
     let data = content(&l);
     s.write(0, &blocks(&data)).unwrap();
-    let a = s.read(100, 1000).unwrap();
-    let b = s.read(100, 1000).unwrap();
-    assert_eq!(a.as_ptr(), b.as_ptr(), "both views point into the same map");
-    assert_eq!(&a[..], &data[100..1100]);
-    // Writes after mapping are visible through the map.
-    s.write(100, &[Bytes::from_static(b"new")]).unwrap();
-    assert_eq!(&s.read(100, 3).unwrap()[..], b"new");
+    assert_eq!(&s.read(8192, 8192).unwrap()[..], &data[8192..16384]);
+    assert!(s.is_mapped(0));
+    fs::OpenOptions::new().write(true).open(dir.path().join("a.bin")).unwrap().set_len(10).unwrap();
+    let err = s.read(8192, 8192).unwrap_err();
+    assert!(matches!(&err, StorageError::Missing { path } if path.ends_with("a.bin")), "{err}");
+    assert!(!s.is_mapped(0), "the faulted map is not used again");
+    assert_eq!(&s.read(0, 10).unwrap()[..], &data[..10], "what is left still reads");
+    let tail = l.files()[5].offset as usize;
+    assert_eq!(&s.read(tail as u64, 100).unwrap()[..], &data[tail..tail + 100], "other files are fine");
 }
 
 #[test]

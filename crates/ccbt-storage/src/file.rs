@@ -1,18 +1,24 @@
 //! [`FileStorage`]: a torrent's files on disk, written with positioned vectored writes and read
 //! with `pread` or read-only memory maps.
+//!
+//! A file is mapped only once it has its full length and no holes (its allocated blocks cover
+//! it), and bytes leave a map only through [`copy_from_map`], which survives the `SIGBUS` of a
+//! page the kernel cannot back (a file truncated by another process, a hole on a full tmpfs):
+//! that read falls back to `pread` and the file is not read through its map again.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use ccbt_core::{FileLayout, FileSlice};
 use memmap2::Mmap;
 
-use crate::io::{map_file, map_slice, pread_exact, pwritev_all};
+use crate::fault::copy_from_map;
+use crate::io::{map_file, pread_exact, pwritev_all};
 use crate::path::{resolve, Resolved};
 use crate::{Preallocate, Storage, StorageError, StorageOptions};
 
@@ -26,8 +32,9 @@ struct StoredFile {
     /// `None` for padding files and, when checking existing data, for missing files.
     handle: Option<File>,
     /// Read-only map, made on the first read after the file reached its full length.
-    map: OnceLock<Arc<Mmap>>,
-    /// Mapping failed once (e.g. a filesystem without mmap): use pread from then on.
+    map: OnceLock<Mmap>,
+    /// Mapping failed once (e.g. a filesystem without mmap), or a read through the map faulted:
+    /// use pread from then on.
     map_failed: AtomicBool,
 }
 
@@ -139,6 +146,12 @@ impl FileStorage {
         self.files.get(index).map(|f| f.path.as_path())
     }
 
+    /// Whether file `index` is currently read through its map (for tests).
+    #[cfg(test)]
+    pub(crate) fn is_mapped(&self, index: usize) -> bool {
+        self.files.get(index).is_some_and(|f| f.map.get().is_some() && !f.map_failed.load(Ordering::Relaxed))
+    }
+
     fn check_range(&self, offset: u64, len: u64) -> Result<(), StorageError> {
         match offset.checked_add(len) {
             Some(end) if end <= self.layout.total_length() => Ok(()),
@@ -153,25 +166,27 @@ impl FileStorage {
             .ok_or(StorageError::OutOfRange { offset: slice.range_offset, len: slice.len })
     }
 
-    /// The file's read-only map, made once the file has its full length.
-    fn mapped(&self, f: &StoredFile) -> Option<Arc<Mmap>> {
+    /// The file's read-only map, made once the file has its full length and no holes.
+    fn mapped<'a>(&self, f: &'a StoredFile) -> Option<&'a Mmap> {
         if !self.options.use_mmap || f.map_failed.load(Ordering::Relaxed) {
             return None;
         }
         if let Some(m) = f.map.get() {
-            return Some(Arc::clone(m));
+            return Some(m);
         }
         let handle = f.handle.as_ref()?;
-        // A file still growing (no preallocation) is read with pread until it is complete, so a
-        // map never covers bytes past the end of the file.
-        if handle.metadata().ok()?.len() < f.length {
+        // A file still growing (no preallocation) or still sparse (preallocated, not all written)
+        // is read with pread until it is complete: a map never covers bytes past the end of the
+        // file, and never a hole whose page a full filesystem could not back.
+        let meta = handle.metadata().ok()?;
+        if meta.len() < f.length || meta.blocks().saturating_mul(512) < f.length {
             return None;
         }
         match map_file(handle, f.length) {
             Ok(m) => {
                 // Two readers may map at once; the loser's map is simply dropped.
-                let _ = f.map.set(Arc::new(m));
-                f.map.get().cloned()
+                let _ = f.map.set(m);
+                f.map.get()
             }
             Err(e) => {
                 tracing::debug!(path = %f.path.display(), error = %e, "mmap failed, using pread");
@@ -192,9 +207,14 @@ impl FileStorage {
             return Err(StorageError::Missing { path: f.path.clone() });
         };
         if let Some(map) = self.mapped(f) {
-            if let Some(src) = map_slice(&map, slice.file_offset, dst.len()) {
-                dst.copy_from_slice(&src);
-                return Ok(());
+            let start = usize::try_from(slice.file_offset).ok();
+            let src = start.and_then(|s| map.get(s..s.checked_add(dst.len())?));
+            if let Some(src) = src {
+                if copy_from_map(src, dst) {
+                    return Ok(());
+                }
+                tracing::warn!(path = %f.path.display(), "a page of the file could not be read (truncated by another program?); reading it with pread from now on");
+                f.map_failed.store(true, Ordering::Relaxed);
             }
         }
         pread_exact(handle, dst, slice.file_offset).map_err(|e| match e.kind() {
@@ -302,20 +322,10 @@ impl Storage for FileStorage {
         if len == 0 {
             return Ok(Bytes::new());
         }
-        let mut slices = self.layout.slices(offset, len64);
-        let first = slices.next();
-        let second = slices.next();
-        if let (Some(only), None) = (first, second) {
-            // The whole range lies in one file: hand out a view of the map, no copy.
-            let f = self.file(&only)?;
-            if !f.padding && f.handle.is_some() {
-                if let Some(b) = self.mapped(f).and_then(|m| map_slice(&m, only.file_offset, len)) {
-                    return Ok(b);
-                }
-            }
-        }
+        // Always a copy, never a view of the map: a view would be read later, outside
+        // `copy_from_map`, where a truncated file's SIGBUS would kill the process.
         let mut buf = vec![0u8; len];
-        for slice in first.into_iter().chain(second).chain(slices) {
+        for slice in self.layout.slices(offset, len64) {
             let start = usize::try_from(slice.range_offset).unwrap_or(usize::MAX);
             let n = usize::try_from(slice.len).unwrap_or(usize::MAX);
             let dst = start

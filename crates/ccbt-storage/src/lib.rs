@@ -19,6 +19,7 @@
 
 mod check;
 mod error;
+mod fault;
 mod file;
 mod io;
 mod memory;
