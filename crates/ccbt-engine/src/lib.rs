@@ -61,6 +61,7 @@ mod error;
 mod listener;
 mod magnet;
 mod options;
+mod ownership;
 mod peer;
 mod session;
 mod status;

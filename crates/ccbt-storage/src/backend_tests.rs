@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ccbt_core::{FileLayout, Lengths};
+use ccbt_core::{Bitfield, FileLayout, Lengths};
 use proptest::prelude::*;
 use sha1::{Digest, Sha1};
 
@@ -90,7 +90,7 @@ fn file_backend_with_and_without_mmap() {
             let dir = tempfile::tempdir().unwrap();
             let l = layout();
             let options = StorageOptions { preallocate, use_mmap, write_batch_kib: 8 };
-            let s = FileStorage::create(dir.path(), &l, options).unwrap();
+            let s = FileStorage::create(dir.path(), &l, options, &Ownership::default()).unwrap();
             exercise(&s, &l);
             assert_eq!(fs::read(dir.path().join("dir/c.bin")).unwrap().len(), 5);
             assert_eq!(fs::metadata(dir.path().join("empty")).unwrap().len(), 0);
@@ -103,7 +103,7 @@ fn file_backend_with_and_without_mmap() {
 fn mmap_reads_see_later_writes_and_sparse_files_are_not_mapped() {
     let dir = tempfile::tempdir().unwrap();
     let l = layout();
-    let s = FileStorage::create(dir.path(), &l, StorageOptions::default()).unwrap();
+    let s = FileStorage::create(dir.path(), &l, StorageOptions::default(), &Ownership::default()).unwrap();
     let data = content(&l);
     // Half of a.bin written: the file has its length (sparse preallocation) but holes.
     s.write(0, &blocks(&data[..8192])).unwrap();
@@ -123,7 +123,7 @@ fn mmap_reads_see_later_writes_and_sparse_files_are_not_mapped() {
 fn read_of_a_file_truncated_under_a_seeding_storage_fails_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let l = layout();
-    let s = FileStorage::create(dir.path(), &l, StorageOptions::default()).unwrap();
+    let s = FileStorage::create(dir.path(), &l, StorageOptions::default(), &Ownership::default()).unwrap();
     let data = content(&l);
     s.write(0, &blocks(&data)).unwrap();
     assert_eq!(&s.read(8192, 8192).unwrap()[..], &data[8192..16384]);
@@ -146,7 +146,7 @@ fn preallocation_gives_right_lengths_and_never_truncates() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("tail"), vec![9u8; 40000]).unwrap();
         let options = StorageOptions { preallocate: mode, ..StorageOptions::default() };
-        let _s = FileStorage::create(dir.path(), &l, options).unwrap();
+        let _s = FileStorage::create(dir.path(), &l, options, &Ownership::default()).unwrap();
         let len = |p: &str| fs::metadata(dir.path().join(p)).unwrap().len();
         let want = |n: u64| if expect_full { n } else { 0 };
         assert_eq!(len("a.bin"), want(20000), "{mode}");
@@ -156,12 +156,71 @@ fn preallocation_gives_right_lengths_and_never_truncates() {
     }
 }
 
+/// Issue 6 hole 3: a torrent file that lands on the user's own file (`.bashrc` in `.`).
+#[test]
+fn a_foreign_file_is_never_written_until_its_data_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = layout();
+    let data = content(&l);
+    let user = b"export PATH=~/bin:$PATH\n".to_vec();
+    fs::write(dir.path().join("a.bin"), &user).unwrap();
+    fs::write(dir.path().join("empty"), b"x").unwrap();
+    let s = FileStorage::create(dir.path(), &l, StorageOptions::default(), &Ownership::default()).unwrap();
+    assert!(s.has_foreign() && s.had_data());
+    assert_eq!(s.owned_files(), vec![3, 4, 5], "created now: not a.bin; zero-length files need no record");
+    let err = s.write(0, &blocks(&data[..16384])).unwrap_err();
+    assert!(matches!(&err, StorageError::NotOurs { path } if path.ends_with("a.bin")), "{err}");
+    // Other files take writes; a.bin is byte for byte the user's, not even lengthened.
+    s.write(20000, &blocks(&data[20000..])).unwrap();
+    let lengths = Lengths::new(l.total_length(), PIECE).unwrap();
+    let err = s.claim_verified(&Bitfield::new(lengths.num_pieces()), &lengths).unwrap_err();
+    assert!(matches!(&err, StorageError::NotOurs { path } if path.ends_with("a.bin")), "{err}");
+    assert_eq!(fs::read(dir.path().join("a.bin")).unwrap(), user);
+    assert_eq!(
+        fs::read(dir.path().join("empty")).unwrap(),
+        b"x",
+        "a zero-length torrent file is never written"
+    );
+}
+
+#[test]
+fn own_overwritten_and_verified_files_are_written() {
+    let l = layout();
+    let data = content(&l);
+    let lengths = Lengths::new(l.total_length(), PIECE).unwrap();
+    let owned = Ownership { owned: [0].into(), overwrite: false };
+    let overwrite = Ownership { owned: Default::default(), overwrite: true };
+    for ownership in [owned, overwrite] {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a.bin"), b"partial").unwrap();
+        let s = FileStorage::create(dir.path(), &l, StorageOptions::default(), &ownership).unwrap();
+        assert!(!s.has_foreign() && s.had_data());
+        assert_eq!(s.owned_files(), vec![0, 3, 4, 5]);
+        s.write(0, &blocks(&data)).unwrap();
+        assert_eq!(fs::read(dir.path().join("a.bin")).unwrap(), &data[..20000]);
+    }
+    // Another client's partial download: piece 0 is there, the rest of a.bin is not.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a.bin"), &data[..16384]).unwrap();
+    let s = FileStorage::create(dir.path(), &l, StorageOptions::default(), &Ownership::default()).unwrap();
+    assert!(s.has_foreign());
+    s.write(0, &blocks(&data)).unwrap_err();
+    let have = check_pieces(&s, &lengths, &[[0; 20]; 4], 1, &|_| {}).unwrap();
+    assert!(have.none(), "no hash given matches");
+    let mut have = Bitfield::new(lengths.num_pieces());
+    have.set(0);
+    s.claim_verified(&have, &lengths).unwrap();
+    assert_eq!(fs::metadata(dir.path().join("a.bin")).unwrap().len(), 20000, "preallocated once claimed");
+    s.write(0, &blocks(&data)).unwrap();
+    assert_eq!(fs::read(dir.path().join("a.bin")).unwrap(), &data[..20000]);
+}
+
 #[test]
 fn growing_file_reads_with_pread_then_missing_past_end() {
     let dir = tempfile::tempdir().unwrap();
     let l = layout();
     let options = StorageOptions { preallocate: Preallocate::None, ..StorageOptions::default() };
-    let s = FileStorage::create(dir.path(), &l, options).unwrap();
+    let s = FileStorage::create(dir.path(), &l, options, &Ownership::default()).unwrap();
     s.write(0, &[Bytes::from_static(b"abc")]).unwrap();
     assert_eq!(&s.read(0, 3).unwrap()[..], b"abc");
     assert!(matches!(s.read(0, 4), Err(StorageError::Missing { path }) if path.ends_with("a.bin")));
@@ -173,7 +232,8 @@ fn unsafe_paths_are_rejected() {
         let parent = tempfile::tempdir().unwrap();
         let root = parent.path().join("root");
         let l = FileLayout::new(vec![(bad.iter().map(|s| s.to_string()).collect(), 10, false)]);
-        let err = FileStorage::create(&root, &l, StorageOptions::default()).err().unwrap();
+        let err =
+            FileStorage::create(&root, &l, StorageOptions::default(), &Ownership::default()).err().unwrap();
         assert!(matches!(err, StorageError::UnsafePath { .. }), "{bad:?}: {err}");
         let err = FileStorage::open_existing(&root, &l, StorageOptions::default()).err().unwrap();
         assert!(matches!(err, StorageError::UnsafePath { .. }));
@@ -183,7 +243,7 @@ fn unsafe_paths_are_rejected() {
 }
 
 fn write_all(root: &Path, l: &FileLayout, data: &[u8]) {
-    let s = FileStorage::create(root, l, StorageOptions::default()).unwrap();
+    let s = FileStorage::create(root, l, StorageOptions::default(), &Ownership::default()).unwrap();
     s.write(0, &blocks(data)).unwrap();
     s.flush().unwrap();
 }
@@ -227,8 +287,9 @@ fn pool_writes_verified_piece_to_files() {
     let dir = tempfile::tempdir().unwrap();
     let l = layout();
     let data = content(&l);
-    let storage: Arc<dyn Storage> =
-        Arc::new(FileStorage::create(dir.path(), &l, StorageOptions::default()).unwrap());
+    let storage: Arc<dyn Storage> = Arc::new(
+        FileStorage::create(dir.path(), &l, StorageOptions::default(), &Ownership::default()).unwrap(),
+    );
     let pool = HashPool::new(2, 8).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let piece = &data[32768..65536];
@@ -265,7 +326,7 @@ proptest! {
         prop_assume!(total > 0);
         let dir = tempfile::tempdir().unwrap();
         let options = StorageOptions { preallocate: Preallocate::None, use_mmap, write_batch_kib: 1 };
-        let s = FileStorage::create(dir.path(), &l, options).unwrap();
+        let s = FileStorage::create(dir.path(), &l, options, &Ownership::default()).unwrap();
         // Files written so far are zero-filled up to their full length by writing zeros first,
         // so every read below is within written data.
         s.write(0, &[Bytes::from(vec![0u8; total as usize])]).unwrap();

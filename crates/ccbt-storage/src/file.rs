@@ -14,11 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use ccbt_core::{FileLayout, FileSlice};
+use ccbt_core::{Bitfield, FileLayout, FileSlice, Lengths};
 use memmap2::Mmap;
 
 use crate::fault::copy_from_map;
 use crate::io::{map_file, pread_exact, pwritev_all};
+use crate::ownership::{any_verified, open_file, open_writable, Origin, Ownership};
 use crate::path::{resolve, Resolved};
 use crate::{Preallocate, Storage, StorageError, StorageOptions};
 
@@ -29,8 +30,13 @@ struct StoredFile {
     length: u64,
     /// BEP 47 padding: never created, reads as zeros, writes are dropped.
     padding: bool,
-    /// `None` for padding files and, when checking existing data, for missing files.
+    /// `None` for padding files and, when checking existing data, for missing files. Read-only
+    /// for a foreign file (see [`Origin`]).
     handle: Option<File>,
+    /// How the file was found; `Created` for padding and read-only storage (nothing to guard).
+    origin: Origin,
+    /// A foreign file's read-write handle, opened once its data verified.
+    claimed: OnceLock<File>,
     /// Read-only map, made on the first read after the file reached its full length.
     map: OnceLock<Mmap>,
     /// Mapping failed once (e.g. a filesystem without mmap), or a read through the map faulted:
@@ -52,23 +58,21 @@ pub struct FileStorage {
 
 impl FileStorage {
     /// Creates the folder tree under `root` and opens/creates every non-padding file,
-    /// preallocating per `options`. Existing files are opened, not truncated.
+    /// preallocating per `options`. Existing files are opened, not truncated; one that holds data
+    /// is foreign (read-only until claimed, see [`Ownership`]) unless listed in `ownership`.
     pub fn create(
         root: &Path,
         layout: &FileLayout,
         options: StorageOptions,
+        ownership: &Ownership,
     ) -> Result<FileStorage, StorageError> {
         fs::create_dir_all(root).map_err(|e| StorageError::io(root, "create directory", e))?;
         let root = fs::canonicalize(root).map_err(|e| StorageError::io(root, "resolve", e))?;
         let mut files = Vec::with_capacity(layout.files().len());
-        for f in layout.files() {
+        for (index, f) in layout.files().iter().enumerate() {
             if f.is_padding {
-                files.push(StoredFile::new(
-                    root.join(f.path.iter().collect::<PathBuf>()),
-                    f.length,
-                    true,
-                    None,
-                ));
+                let path = root.join(f.path.iter().collect::<PathBuf>());
+                files.push(StoredFile::new(path, f.length, true, None));
                 continue;
             }
             let path = match resolve(&root, &f.path, true)? {
@@ -76,18 +80,39 @@ impl FileStorage {
                 // resolve only reports a missing parent when asked not to create it.
                 Resolved::Missing(p) => return Err(StorageError::Missing { path: p }),
             };
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&path)
-                .map_err(|e| StorageError::io(&path, "open", e))?;
-            preallocate(&file, &path, f.length, options.preallocate)?;
-            files.push(StoredFile::new(path, f.length, false, Some(file)));
+            let may_write = ownership.overwrite || ownership.owned.contains(&index);
+            let (file, origin) = open_file(&path, f.length, may_write)?;
+            if origin != Origin::Foreign {
+                preallocate(&file, &path, f.length, options.preallocate)?;
+            }
+            let mut stored = StoredFile::new(path, f.length, false, Some(file));
+            stored.origin = origin;
+            files.push(stored);
         }
         Ok(FileStorage { root, layout: layout.clone(), files, options, read_only: false })
+    }
+
+    /// Whether any file existed with data before this storage was opened (then it is worth
+    /// checking).
+    pub fn had_data(&self) -> bool {
+        self.files.iter().any(|f| matches!(f.origin, Origin::Owned { had_data: true } | Origin::Foreign))
+    }
+
+    /// Whether some file existed with data that ccbt did not write: it must be checked and
+    /// claimed ([`Storage::claim_verified`]) before the torrent may write into it.
+    pub fn has_foreign(&self) -> bool {
+        self.files.iter().any(|f| f.origin == Origin::Foreign)
+    }
+
+    /// Layout indices of the files ccbt may write without checking them first: created now,
+    /// owned before, or overwritten with the user's consent. The caller records them so a later
+    /// run knows its own partial files ([`Ownership::owned`]). Zero-length files are never
+    /// written, so never listed.
+    pub fn owned_files(&self) -> Vec<usize> {
+        let owned = |f: &StoredFile| {
+            !f.padding && f.length > 0 && matches!(f.origin, Origin::Created | Origin::Owned { .. })
+        };
+        self.files.iter().enumerate().filter(|(_, f)| owned(f)).map(|(i, _)| i).collect()
     }
 
     /// Opens existing files read-only for checking (seed/verify): missing or short files are not
@@ -134,6 +159,11 @@ impl FileStorage {
             files.push(stored);
         }
         Ok(FileStorage { root: base, layout: layout.clone(), files, options, read_only: true })
+    }
+
+    /// The download root, resolved (canonical unless opened read-only on a missing folder).
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The layout this storage serves.
@@ -226,7 +256,28 @@ impl FileStorage {
 
 impl StoredFile {
     fn new(path: PathBuf, length: u64, padding: bool, handle: Option<File>) -> Self {
-        StoredFile { path, length, padding, handle, map: OnceLock::new(), map_failed: AtomicBool::new(false) }
+        StoredFile {
+            path,
+            length,
+            padding,
+            handle,
+            origin: Origin::Created,
+            claimed: OnceLock::new(),
+            map: OnceLock::new(),
+            map_failed: AtomicBool::new(false),
+        }
+    }
+
+    /// The handle writes go through: none for a foreign file not claimed yet.
+    fn writer(&self) -> Result<&File, StorageError> {
+        let handle = match self.origin {
+            Origin::Foreign => self.claimed.get(),
+            Origin::Created | Origin::Owned { .. } => self.handle.as_ref(),
+        };
+        handle.ok_or_else(|| match self.origin {
+            Origin::Foreign => StorageError::NotOurs { path: self.path.clone() },
+            _ => StorageError::Missing { path: self.path.clone() },
+        })
     }
 }
 
@@ -306,9 +357,7 @@ impl Storage for FileStorage {
             if f.padding {
                 continue;
             }
-            let Some(handle) = f.handle.as_ref() else {
-                return Err(StorageError::Missing { path: f.path.clone() });
-            };
+            let handle = f.writer()?;
             let bufs = sub_slices(blocks, slice.range_offset, slice.len);
             pwritev_all(handle, slice.file_offset, &bufs, batch)
                 .map_err(|e| StorageError::io(&f.path, "write", e))?;
@@ -337,12 +386,32 @@ impl Storage for FileStorage {
         Ok(Bytes::from(buf))
     }
 
+    fn claim_verified(&self, have: &Bitfield, lengths: &Lengths) -> Result<(), StorageError> {
+        let piece_length = u64::from(lengths.piece_length().max(1));
+        for (i, f) in self.files.iter().enumerate() {
+            if f.origin != Origin::Foreign || f.claimed.get().is_some() {
+                continue;
+            }
+            let offset = self.layout.files().get(i).map_or(0, |l| l.offset);
+            let last_byte = offset + f.length.saturating_sub(1);
+            if !any_verified(have, offset / piece_length, last_byte / piece_length) {
+                return Err(StorageError::NotOurs { path: f.path.clone() });
+            }
+            let file = open_writable(&f.path)?;
+            preallocate(&file, &f.path, f.length, self.options.preallocate)?;
+            tracing::info!(path = %f.path.display(), "existing file holds verified pieces; continuing it");
+            // Only the torrent task claims, once; a lost race would only drop a duplicate handle.
+            let _ = f.claimed.set(file);
+        }
+        Ok(())
+    }
+
     fn flush(&self) -> Result<(), StorageError> {
         if self.read_only {
             return Ok(());
         }
         for f in &self.files {
-            if let Some(handle) = &f.handle {
+            if let Some(handle) = f.claimed.get().or(f.handle.as_ref()) {
                 handle.sync_data().map_err(|e| StorageError::io(&f.path, "fsync", e))?;
             }
         }

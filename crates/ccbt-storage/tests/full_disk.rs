@@ -7,7 +7,9 @@ use std::process::Command;
 
 use bytes::Bytes;
 use ccbt_core::{FileLayout, Lengths};
-use ccbt_storage::{check_pieces, FileStorage, Preallocate, Storage, StorageError, StorageOptions};
+use ccbt_storage::{
+    check_pieces, FileStorage, Ownership, Preallocate, Storage, StorageError, StorageOptions,
+};
 use sha1::{Digest, Sha1};
 
 const MIB: usize = 1024 * 1024;
@@ -69,7 +71,7 @@ fn checking_a_sparse_file_on_a_full_tmpfs_fails_cleanly_instead_of_sigbus() {
     let options = StorageOptions { preallocate: Preallocate::Sparse, ..StorageOptions::default() };
 
     // First run: write pieces until the disk is full, as a download does.
-    let storage = FileStorage::create(&root, &layout, options.clone()).unwrap();
+    let storage = FileStorage::create(&root, &layout, options.clone(), &Ownership::default()).unwrap();
     let mut written = 0;
     let full = loop {
         let piece = &data[written..written + PIECE as usize];
@@ -83,7 +85,7 @@ fn checking_a_sparse_file_on_a_full_tmpfs_fails_cleanly_instead_of_sigbus() {
     drop(storage);
 
     // Second run (`download` again, or `verify`): checking reads the holes of the sparse file.
-    let again = FileStorage::create(&root, &layout, options.clone()).unwrap();
+    let again = FileStorage::create(&root, &layout, options.clone(), &Ownership::default()).unwrap();
     let have = check_pieces(&again, &lengths, &hashes, 2, &|_| {}).unwrap();
     let complete = u32::try_from(written / PIECE as usize).unwrap();
     assert_eq!(have.count_ones(), complete, "the pieces written before the disk filled verify");

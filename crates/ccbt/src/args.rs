@@ -144,6 +144,11 @@ pub struct DownloadArgs {
     /// Keep seeding after the download completes, until Ctrl-C or SIGTERM.
     #[arg(long)]
     pub seed: bool,
+    /// Write into files that already exist although ccbt did not create them. Without it, such
+    /// a file is continued only if it already holds verified pieces of the torrent; otherwise
+    /// the torrent stops and names it.
+    #[arg(long)]
+    pub overwrite: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -157,6 +162,11 @@ pub struct SeedArgs {
     /// Folder holding the torrent's content (the folder you downloaded into).
     #[arg(short, long, value_name = "DIR")]
     pub dir: PathBuf,
+    /// Write into files that already exist although ccbt did not create them. Without it, such
+    /// a file is continued only if it already holds verified pieces of the torrent; otherwise
+    /// the torrent stops and names it.
+    #[arg(long)]
+    pub overwrite: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }

@@ -246,14 +246,20 @@ impl TorrentTask {
         let workers = shared.options.hash_workers;
         tokio::task::spawn_blocking(move || {
             let progress = |done: u32| shared.counters.checked_pieces.store(done as u64, Relaxed);
-            ccbt_storage::check_pieces(
+            let have = ccbt_storage::check_pieces(
                 shared.storage.as_ref(),
                 &shared.lengths,
                 &shared.torrent.piece_hashes,
                 workers,
                 &progress,
             )
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+            // Files that existed before ccbt may be written only if their data verified.
+            shared
+                .storage
+                .claim_verified(&have, &shared.lengths)
+                .map_err(|e| crate::ownership::explain(&e))?;
+            Ok(have)
         })
         .await
         .map_err(|e| format!("checking task failed: {e}"))?

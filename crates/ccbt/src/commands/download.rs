@@ -23,7 +23,7 @@ pub async fn run(args: DownloadArgs, progress: ProgressConfig) -> anyhow::Result
         .with_context(|| format!("cannot create the output folder {}", args.output.display()))?;
     let options = session_options(SessionOptions::default(), &args.engine, &args.output);
     let session = Session::new(options).await.context("cannot start the session")?;
-    let added = session.add_torrent(add.save_path(&args.output).peers(peers)).await;
+    let added = session.add_torrent(add.save_path(&args.output).peers(peers).overwrite(args.overwrite)).await;
     let id = match added {
         Ok(id) => id,
         Err(e) => {

@@ -22,7 +22,8 @@ pub async fn run(args: SeedArgs, progress: ProgressConfig) -> anyhow::Result<Exi
     let peers = resolve_all(&args.engine.peers).await?;
     let options = session_options(SessionOptions::default(), &args.engine, &args.dir);
     let session = Session::new(options).await.context("cannot start the session")?;
-    let id = match session.add_torrent(add.save_path(&args.dir).peers(peers)).await {
+    let id = match session.add_torrent(add.save_path(&args.dir).peers(peers).overwrite(args.overwrite)).await
+    {
         Ok(id) => id,
         Err(e) => {
             live::shut_down(session).await;
