@@ -433,6 +433,11 @@ impl TorrentTask {
             }
             Err(e) => {
                 let reason = format!("cannot write piece {piece}: {e}");
+                // Every piece in flight fails the same way (a full disk): report the first only.
+                if matches!(*shared.state.lock().expect("state lock poisoned"), TorrentState::Error(_)) {
+                    tracing::debug!(torrent = %shared.torrent.name, %reason, "after the torrent's error");
+                    return;
+                }
                 tracing::error!(torrent = %shared.torrent.name, %reason);
                 self.close_all("storage error");
                 shared.set_state(TorrentState::Error(reason));
