@@ -14,7 +14,8 @@
 //! never been there.
 //!
 //! The fault counter is global and bumped before the page is replaced, so a reader on another
-//! thread that copied the zero page also sees the counter move and distrusts its copy.
+//! thread that copied the zero page also sees the counter move and distrusts its copy (it reads
+//! again with `pread` but keeps its map: the fault was not necessarily in its file).
 
 use std::cell::Cell;
 use std::sync::atomic::{compiler_fence, AtomicU64, AtomicUsize, Ordering};
@@ -31,23 +32,44 @@ thread_local! {
     /// The map range this thread is copying from, `(start, end)`; `(0, 0)` outside a copy. Const
     /// initialised and without a destructor, so the handler can read it safely.
     static GUARDED: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    /// Set by the handler when it absorbed a fault of this thread's guarded range.
+    static FAULTED_HERE: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Copies `src` (bytes of a memory map) into `dst` (same length). Returns `false` if a page of
-/// `src` could not be read: then `dst` holds zeros in its place and the map should not be used
-/// again. Returns `false` without copying if the fault handler could not be installed.
-pub(crate) fn copy_from_map(src: &[u8], dst: &mut [u8]) -> bool {
+/// Why a copy out of a map cannot be trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MapFault {
+    /// A page of this range could not be read: the map must not be used again.
+    Here,
+    /// Another thread's map faulted meanwhile; this copy may have read its zero page. Read
+    /// again another way; the map itself may be fine.
+    Elsewhere,
+    /// Nothing was copied: the fault handler could not be installed (maps are never read
+    /// then), or the lengths differ.
+    NoHandler,
+}
+
+/// Copies `src` (bytes of a memory map) into `dst` (of the same length). On a fault `dst` holds
+/// zeros where a page could not be read, and the caller reads again with `pread`.
+pub(crate) fn copy_from_map(src: &[u8], dst: &mut [u8]) -> Result<(), MapFault> {
     if src.len() != dst.len() || !installed() {
-        return false;
+        return Err(MapFault::NoHandler);
     }
     let before = FAULTS.load(Ordering::SeqCst);
     let start = src.as_ptr() as usize;
+    FAULTED_HERE.with(|f| f.set(false));
     GUARDED.with(|g| g.set((start, start.saturating_add(src.len()))));
     compiler_fence(Ordering::SeqCst);
     dst.copy_from_slice(src);
     compiler_fence(Ordering::SeqCst);
     GUARDED.with(|g| g.set((0, 0)));
-    FAULTS.load(Ordering::SeqCst) == before
+    if FAULTED_HERE.with(Cell::get) {
+        Err(MapFault::Here)
+    } else if FAULTS.load(Ordering::SeqCst) != before {
+        Err(MapFault::Elsewhere)
+    } else {
+        Ok(())
+    }
 }
 
 /// Installs the handler once; whether it is in place.
@@ -87,6 +109,7 @@ extern "C" fn on_sigbus(signal: libc::c_int, info: *mut libc::siginfo_t, context
     let (start, end) = GUARDED.try_with(Cell::get).unwrap_or((0, 0));
     if addr >= start && addr < end {
         FAULTS.fetch_add(1, Ordering::SeqCst);
+        let _ = FAULTED_HERE.try_with(|f| f.set(true));
         let page = addr & !(PAGE_SIZE.load(Ordering::SeqCst) - 1);
         // SAFETY: the page lies inside a read-only file map this thread is copying from (checked
         // above); replacing it with an anonymous zero page changes no memory Rust owns elsewhere,
@@ -152,11 +175,11 @@ mod tests {
         let file = OpenOptions::new().read(true).open(&path).unwrap();
         let map = map_file(&file, 3 * 4096).unwrap();
         let mut dst = vec![0u8; 4096];
-        assert!(copy_from_map(&map[4096..8192], &mut dst));
+        assert_eq!(copy_from_map(&map[4096..8192], &mut dst), Ok(()));
         assert_eq!(dst, vec![7u8; 4096]);
         // Another process truncates the file: the second and third pages have no backing now.
         OpenOptions::new().write(true).open(&path).unwrap().set_len(100).unwrap();
-        assert!(!copy_from_map(&map[4096..8192], &mut dst), "the fault is reported");
-        assert!(copy_from_map(&map[..100], &mut dst[..100]), "the page still backed reads fine");
+        assert_eq!(copy_from_map(&map[4096..8192], &mut dst), Err(MapFault::Here), "the fault is reported");
+        assert_eq!(copy_from_map(&map[..100], &mut dst[..100]), Ok(()), "the page still backed reads fine");
     }
 }

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use ccbt_core::{Bitfield, FileLayout, FileSlice, Lengths};
 use memmap2::Mmap;
 
-use crate::fault::copy_from_map;
+use crate::fault::{copy_from_map, MapFault};
 use crate::io::{map_file, pread_exact, pwritev_all};
 use crate::ownership::{any_verified, open_file, open_writable, Origin, Ownership};
 use crate::path::{resolve, Resolved};
@@ -240,11 +240,14 @@ impl FileStorage {
             let start = usize::try_from(slice.file_offset).ok();
             let src = start.and_then(|s| map.get(s..s.checked_add(dst.len())?));
             if let Some(src) = src {
-                if copy_from_map(src, dst) {
-                    return Ok(());
+                match copy_from_map(src, dst) {
+                    Ok(()) => return Ok(()),
+                    Err(MapFault::Elsewhere) => {}
+                    Err(MapFault::Here | MapFault::NoHandler) => {
+                        tracing::warn!(path = %f.path.display(), "cannot read the file through its map (truncated by another program?); using pread from now on");
+                        f.map_failed.store(true, Ordering::Relaxed);
+                    }
                 }
-                tracing::warn!(path = %f.path.display(), "a page of the file could not be read (truncated by another program?); reading it with pread from now on");
-                f.map_failed.store(true, Ordering::Relaxed);
             }
         }
         pread_exact(handle, dst, slice.file_offset).map_err(|e| match e.kind() {
