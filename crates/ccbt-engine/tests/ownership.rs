@@ -155,3 +155,30 @@ async fn ccbt_continues_its_own_partial_files_after_a_restart() {
     seed.session.shutdown().await;
     assert_same_files(&seed.torrent, seed.src.path(), dst.path());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_file_outside_the_selection_is_left_alone() {
+    // a.bin ends on a piece boundary, so downloading b.bin alone never writes into it.
+    let src = tempfile::tempdir().unwrap();
+    let seed_state = tempfile::tempdir().unwrap();
+    let files = [("a.bin", data(2 * PIECE as usize, 63)), ("b.bin", data(30_000, 64))];
+    let torrent = make_torrent(src.path(), "payload", &files, PIECE);
+    let seeder = Session::new(options_in(seed_state.path())).await.unwrap();
+    let sid = seeder.add_torrent(AddTorrent::new(torrent.clone()).save_path(src.path())).await.unwrap();
+    wait_complete(&seeder, sid, Duration::from_secs(30)).await;
+
+    let dst = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    put_a(dst.path(), &user_file());
+    let leecher = Session::new(options_in(state.path())).await.unwrap();
+    let add = AddTorrent::new(torrent).save_path(dst.path()).peers([seeder.listen_addr()]).select_files([1]);
+    let id = leecher.add_torrent(add).await.unwrap();
+    wait_complete(&leecher, id, Duration::from_secs(60)).await;
+    leecher.shutdown().await;
+    seeder.shutdown().await;
+    assert!(std::fs::read(dst.path().join("payload/b.bin")).unwrap() == files[1].1, "b.bin differs");
+    assert!(
+        std::fs::read(dst.path().join("payload/a.bin")).unwrap() == user_file(),
+        "the user's file changed"
+    );
+}

@@ -173,8 +173,15 @@ fn a_foreign_file_is_never_written_until_its_data_verifies() {
     // Other files take writes; a.bin is byte for byte the user's, not even lengthened.
     s.write(20000, &blocks(&data[20000..])).unwrap();
     let lengths = Lengths::new(l.total_length(), PIECE).unwrap();
-    let err = s.claim_verified(&Bitfield::new(lengths.num_pieces()), &lengths).unwrap_err();
+    let none = Bitfield::new(lengths.num_pieces());
+    let err = s.claim_verified(&none, None, &lengths).unwrap_err();
     assert!(matches!(&err, StorageError::NotOurs { path } if path.ends_with("a.bin")), "{err}");
+    // Only file 3 selected (pieces 1 and 2): nothing will be written into a.bin, so no error.
+    let mut wanted = Bitfield::new(lengths.num_pieces());
+    wanted.set(1);
+    wanted.set(2);
+    s.claim_verified(&none, Some(&wanted), &lengths).unwrap();
+    s.write(0, &blocks(&data[..16384])).unwrap_err();
     assert_eq!(fs::read(dir.path().join("a.bin")).unwrap(), user);
     assert_eq!(
         fs::read(dir.path().join("empty")).unwrap(),
@@ -199,20 +206,22 @@ fn own_overwritten_and_verified_files_are_written() {
         s.write(0, &blocks(&data)).unwrap();
         assert_eq!(fs::read(dir.path().join("a.bin")).unwrap(), &data[..20000]);
     }
-    // Another client's partial download: piece 0 is there, the rest of a.bin is not.
+    // Another client's partial download of dir/sub/b.bin (bytes 32768..72768, pieces 1 and 2):
+    // piece 1 is there, piece 2 is not.
     let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("a.bin"), &data[..16384]).unwrap();
+    let b = dir.path().join("dir/sub/b.bin");
+    fs::create_dir_all(b.parent().unwrap()).unwrap();
+    fs::write(&b, &data[32768..65536]).unwrap();
     let s = FileStorage::create(dir.path(), &l, StorageOptions::default(), &Ownership::default()).unwrap();
     assert!(s.has_foreign());
-    s.write(0, &blocks(&data)).unwrap_err();
-    let have = check_pieces(&s, &lengths, &[[0; 20]; 4], 1, &|_| {}).unwrap();
-    assert!(have.none(), "no hash given matches");
-    let mut have = Bitfield::new(lengths.num_pieces());
-    have.set(0);
-    s.claim_verified(&have, &lengths).unwrap();
-    assert_eq!(fs::metadata(dir.path().join("a.bin")).unwrap().len(), 20000, "preallocated once claimed");
+    s.write(32768, &blocks(&data[32768..])).unwrap_err();
+    let hashes: Vec<[u8; 20]> = data.chunks(PIECE as usize).map(|c| Sha1::digest(c).into()).collect();
+    let have = check_pieces(&s, &lengths, &hashes, 1, &|_| {}).unwrap();
+    assert_eq!(have.iter_ones().collect::<Vec<_>>(), vec![1]);
+    s.claim_verified(&have, None, &lengths).unwrap();
+    assert_eq!(fs::metadata(&b).unwrap().len(), 40000, "preallocated once claimed");
     s.write(0, &blocks(&data)).unwrap();
-    assert_eq!(fs::read(dir.path().join("a.bin")).unwrap(), &data[..20000]);
+    assert_eq!(fs::read(&b).unwrap(), &data[32768..72768]);
 }
 
 #[test]

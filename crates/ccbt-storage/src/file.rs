@@ -19,7 +19,7 @@ use memmap2::Mmap;
 
 use crate::fault::{copy_from_map, MapFault};
 use crate::io::{map_file, pread_exact, pwritev_all};
-use crate::ownership::{any_verified, open_file, open_writable, Origin, Ownership};
+use crate::ownership::{open_file, open_writable, Origin, Ownership, PieceSpan};
 use crate::path::{resolve, Resolved};
 use crate::{Preallocate, Storage, StorageError, StorageOptions};
 
@@ -389,7 +389,12 @@ impl Storage for FileStorage {
         Ok(Bytes::from(buf))
     }
 
-    fn claim_verified(&self, have: &Bitfield, lengths: &Lengths) -> Result<(), StorageError> {
+    fn claim_verified(
+        &self,
+        have: &Bitfield,
+        wanted: Option<&Bitfield>,
+        lengths: &Lengths,
+    ) -> Result<(), StorageError> {
         let piece_length = u64::from(lengths.piece_length().max(1));
         for (i, f) in self.files.iter().enumerate() {
             if f.origin != Origin::Foreign || f.claimed.get().is_some() {
@@ -397,7 +402,12 @@ impl Storage for FileStorage {
             }
             let offset = self.layout.files().get(i).map_or(0, |l| l.offset);
             let last_byte = offset + f.length.saturating_sub(1);
-            if !any_verified(have, offset / piece_length, last_byte / piece_length) {
+            let pieces = PieceSpan::new(offset / piece_length, last_byte / piece_length);
+            // Complete or not selected: nothing will be written into it; it stays read-only.
+            if !pieces.any(|p| !have.get(p) && wanted.map_or(true, |w| w.get(p))) {
+                continue;
+            }
+            if !pieces.any(|p| have.get(p)) {
                 return Err(StorageError::NotOurs { path: f.path.clone() });
             }
             let file = open_writable(&f.path)?;

@@ -57,11 +57,17 @@ pub trait Storage: Send + Sync + 'static {
     fn flush(&self) -> Result<(), StorageError>;
     /// Lets writes into the files that existed with data before the torrent was added and that
     /// ccbt did not create (see [`Ownership`]), once `have`, the pieces verified on disk, shows
-    /// that each holds this torrent's data. Fails with [`StorageError::NotOurs`] naming the first
-    /// file in which no piece verified; that file stays untouched. Backends without such files
-    /// accept at once.
-    fn claim_verified(&self, have: &Bitfield, lengths: &Lengths) -> Result<(), StorageError> {
-        let _ = (have, lengths);
+    /// that each holds this torrent's data. Only files that a piece still to download touches
+    /// need it: `wanted` is the selection (`None`: every piece). Fails with
+    /// [`StorageError::NotOurs`] naming the first such file in which no piece verified; that file
+    /// stays untouched. Backends without such files accept at once.
+    fn claim_verified(
+        &self,
+        have: &Bitfield,
+        wanted: Option<&Bitfield>,
+        lengths: &Lengths,
+    ) -> Result<(), StorageError> {
+        let _ = (have, wanted, lengths);
         Ok(())
     }
 }

@@ -83,10 +83,22 @@ pub(crate) fn open_writable(path: &Path) -> Result<File, StorageError> {
         .map_err(|e| StorageError::io(path, "open", e))
 }
 
-/// Whether any piece in `first..=last` is set in `have`.
-pub(crate) fn any_verified(have: &ccbt_core::Bitfield, first: u64, last: u64) -> bool {
-    let (Ok(first), Ok(last)) = (u32::try_from(first), u32::try_from(last)) else {
-        return false;
-    };
-    (first..=last).any(|p| have.get(p))
+/// The pieces a file's bytes lie in, `first..=last`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PieceSpan {
+    first: u64,
+    last: u64,
+}
+
+impl PieceSpan {
+    pub(crate) fn new(first: u64, last: u64) -> PieceSpan {
+        PieceSpan { first, last }
+    }
+
+    /// Whether `test` holds for some piece of the span (pieces past `u32` never exist).
+    pub(crate) fn any(self, test: impl Fn(u32) -> bool) -> bool {
+        let last = u32::try_from(self.last).unwrap_or(u32::MAX);
+        let Ok(first) = u32::try_from(self.first) else { return false };
+        (first..=last).any(test)
+    }
 }

@@ -257,7 +257,7 @@ impl TorrentTask {
             // Files that existed before ccbt may be written only if their data verified.
             shared
                 .storage
-                .claim_verified(&have, &shared.lengths)
+                .claim_verified(&have, shared.selection.wanted(), &shared.lengths)
                 .map_err(|e| crate::ownership::explain(&e))?;
             Ok(have)
         })
