@@ -31,6 +31,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INTEROP = os.path.join(ROOT, "tests", "interop")
 PY = "/usr/bin/python3"
 CLIENTS = ("ccbt", "libtorrent", "rqbit", "aria2")
+# Extra leechers added on the command line: other ccbt builds (--ccbt NAME=PATH) and libtorrent
+# from another Python (--lt NAME=PYTHON, e.g. a venv with the PyPI wheel of libtorrent 2.1).
+EXTRA_CCBT = {}
+EXTRA_LT = {}
 RQBIT = os.path.expanduser("~/.cargo/bin/rqbit")
 MIB = 1 << 20
 
@@ -146,6 +150,10 @@ def unavailable(client):
     """Why `client` cannot run here, or None when it can."""
     if client == "ccbt" and not os.access(CCBT, os.X_OK):
         return "target/release/ccbt missing"
+    if client in EXTRA_CCBT and not os.access(EXTRA_CCBT[client], os.X_OK):
+        return f"{EXTRA_CCBT[client]} missing"
+    if client in EXTRA_LT and not os.access(EXTRA_LT[client], os.X_OK):
+        return f"{EXTRA_LT[client]} missing"
     if client == "rqbit" and not os.access(RQBIT, os.X_OK):
         return "not installed"
     if client == "aria2" and not shutil.which("aria2c"):
@@ -156,10 +164,11 @@ def unavailable(client):
 def leecher_cmd(client, torrent, out, seed_port, my_port, timeout):
     """The leecher's command line."""
     peer = f"127.0.0.1:{seed_port}"
-    if client == "ccbt":
-        return [CCBT, "download", torrent, "-o", out, "--peer", peer, "--listen-port", str(my_port), "--no-dht"]
-    if client == "libtorrent":
-        return [PY, os.path.join(INTEROP, "lt_leech.py"), "--torrent", torrent, "--out", out,
+    if client == "ccbt" or client in EXTRA_CCBT:
+        binary = EXTRA_CCBT.get(client, CCBT)
+        return [binary, "download", torrent, "-o", out, "--peer", peer, "--listen-port", str(my_port), "--no-dht"]
+    if client == "libtorrent" or client in EXTRA_LT:
+        return [EXTRA_LT.get(client, PY), os.path.join(INTEROP, "lt_leech.py"), "--torrent", torrent, "--out", out,
                 "--port", str(my_port), "--peer", peer, "--timeout", str(timeout)]
     if client == "rqbit":
         return [RQBIT, "-v", "warn", "--disable-dht", "--disable-dht-persistence", "--disable-lsd",
@@ -250,6 +259,31 @@ def fmt_row(layout, client, run, r, size):
             f"| {r['rss_kib'] / 1024:.0f} |")
 
 
+def summary_rows(results, size):
+    """One row per (layout, client): medians over the successful runs with [min-max] ranges."""
+    rows = []
+    for (layout, client), rs in results.items():
+        good = [r for r in rs if r["ok"]]
+        if not good:
+            rows.append(f"| {layout} | {client} | 0/{len(rs)} | | | | |")
+            continue
+
+        def cell(values, fmt):
+            values = sorted(values)
+            med = statistics.median(values)
+            if len(values) == 1:
+                return fmt.format(med)
+            return f"{fmt.format(med)} [{fmt.format(values[0])}-{fmt.format(values[-1])}]"
+
+        rows.append(
+            f"| {layout} | {client} | {len(good)}/{len(rs)} "
+            f"| {cell([r['wall'] for r in good], '{:.2f}')} "
+            f"| {cell([size / 1e6 / r['wall'] for r in good if r['wall'] > 0], '{:.0f}')} "
+            f"| {cell([r['cpu'] for r in good], '{:.2f}')} "
+            f"| {cell([r['rss_kib'] / 1024 for r in good], '{:.0f}')} |")
+    return rows
+
+
 def machine_info(work):
     def first_line(cmd):
         try:
@@ -277,6 +311,9 @@ def machine_info(work):
         f"- work dir: {work} ({fs})",
         f"- ccbt {first_line(['git', '-C', ROOT, 'rev-parse', '--short', 'HEAD'])}, "
         f"libtorrent {lt_version}, {first_line([RQBIT, '--version'])}, {first_line(['aria2c', '--version'])}",
+        *[f"- {name}: {path}" for name, path in EXTRA_CCBT.items()],
+        *[f"- {name}: libtorrent {first_line([py, '-c', 'import libtorrent; print(libtorrent.__version__)'])}"
+          for name, py in EXTRA_LT.items()],
     ]
 
 
@@ -291,13 +328,24 @@ def main():
     p.add_argument("--work", default="/tmp/ccbt-bench",
                    help="scratch dir; keep it on a disk, not tmpfs, or writes are RAM-speed")
     p.add_argument("--no-build", action="store_true", help="use the existing target/release/ccbt")
+    p.add_argument("--ccbt", action="append", default=[], metavar="NAME=PATH",
+                   help="another ccbt binary to run as leecher NAME (e.g. ccbt-before=/tmp/ccbt); repeatable")
+    p.add_argument("--lt", action="append", default=[], metavar="NAME=PYTHON",
+                   help="libtorrent from another Python (e.g. lt-2.1=/tmp/venv/bin/python3); repeatable")
     args = p.parse_args()
+    for spec, table in [(x, EXTRA_CCBT) for x in args.ccbt] + [(x, EXTRA_LT) for x in args.lt]:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise SystemExit(f"error: expected NAME=PATH, got {spec!r}")
+        table[name] = os.path.abspath(path)
 
     clients = [c for c in args.only.split(",") if c]
     layouts = [x for x in args.layouts.split(",") if x]
+    clients += [c for c in list(EXTRA_CCBT) + list(EXTRA_LT) if c not in clients]
+    known = CLIENTS + tuple(EXTRA_CCBT) + tuple(EXTRA_LT)
     for c in clients:
-        if c not in CLIENTS:
-            raise SystemExit(f"error: unknown client {c!r}; known: {', '.join(CLIENTS)}")
+        if c not in known:
+            raise SystemExit(f"error: unknown client {c!r}; known: {', '.join(known)}")
     timeout = args.timeout or 20 + 40 * args.size_mib / 1024
     os.makedirs(args.work, exist_ok=True)
     fs = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "--target", args.work],
@@ -318,22 +366,19 @@ def main():
     size = args.size_mib * MIB
     rows = []
     results = {}
-    for layout, torrent, content in sets:
-        for client in clients:
-            for run in range(1, args.runs + 1):
+    # Interleaved: every round runs every leecher once (ccbt, libtorrent, rqbit, ccbt, ...), so a
+    # machine that speeds up or slows down during the run affects every client alike.
+    for run in range(1, args.runs + 1):
+        for layout, torrent, content in sets:
+            for client in clients:
                 if client == "ccbt" and build_failed:
                     r = {"ok": False, "reason": build_failed}
                 else:
                     r = run_one(client, layout, torrent, content, args.work, timeout)
-                log(f"{layout}/{client} run {run}: " + (f"{r['wall']:.2f}s" if r["ok"] else r["reason"]))
+                log(f"round {run} {layout}/{client}: " + (f"{r['wall']:.2f}s" if r["ok"] else r["reason"]))
                 rows.append(fmt_row(layout, client, run, r, size))
                 results.setdefault((layout, client), []).append(r)
-            good = [r for r in results[(layout, client)] if r["ok"]]
-            if args.runs > 1 and good:
-                med = {"ok": True, "wall": statistics.median(r["wall"] for r in good),
-                       "cpu": statistics.median(r["cpu"] for r in good),
-                       "rss_kib": int(statistics.median(r["rss_kib"] for r in good))}
-                rows.append(fmt_row(layout, client, "median", med, size))
+    summary = summary_rows(results, size)
 
     now = datetime.datetime.now()
     header = [
@@ -346,13 +391,18 @@ def main():
         "|---|---|---|---|---:|---:|---:|---:|",
     ]
     text = "\n".join(header + rows) + "\n"
+    if summary:
+        text += "\n".join(["", "Medians over the successful rounds, [min-max]:", "",
+                           "| layout | client | ok | wall s | MB/s | CPU s (user+sys) | peak RSS MiB |",
+                           "|---|---|---:|---:|---:|---:|---:|", *summary]) + "\n"
     print(text)
     outdir = os.path.join(ROOT, "bench", "out")
     os.makedirs(outdir, exist_ok=True)
     with open(os.path.join(outdir, f"results-{now:%Y-%m-%d}.md"), "a") as f:
         f.write(text + "\n")
     # Exit 1 when a reference client failed: that is a harness problem, not a ccbt one.
-    ref_failed = any(not r["ok"] for (_, c), rs in results.items() if c != "ccbt" for r in rs
+    ref_failed = any(not r["ok"] for (_, c), rs in results.items()
+                     if c != "ccbt" and c not in EXTRA_CCBT for r in rs
                      if not r.get("reason", "").startswith("not installed"))
     return 1 if ref_failed else 0
 

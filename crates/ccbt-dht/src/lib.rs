@@ -9,6 +9,7 @@
 //! (routing table), [`lookup`] (iterative lookups), [`token`] (announce tokens) and [`storage`]
 //! (announced peers). IPv4 only; BEP 32 (IPv6) is future work.
 
+pub mod bep42;
 mod error;
 mod id;
 pub mod krpc;

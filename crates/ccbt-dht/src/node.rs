@@ -19,7 +19,7 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 use crate::lookup::Lookup;
-use crate::routing::RoutingTable;
+use crate::routing::{is_valid_node_addr, RoutingTable};
 use crate::storage::{PeerStore, PEER_TTL};
 use crate::token::TokenSecrets;
 use crate::NodeId;
@@ -39,6 +39,12 @@ const BOOTSTRAP_BACKOFF: Duration = Duration::from_secs(5);
 const MAX_BOOTSTRAP_BACKOFF: Duration = Duration::from_secs(300);
 /// Bootstrap addresses remembered.
 const MAX_BOOTSTRAP_ADDRS: usize = 32;
+/// Verification pings outstanding at once (to nodes that queried us or were offered by peers):
+/// spoofed queries must not fill the transaction table that lookups need.
+const MAX_VERIFYING: usize = 16;
+/// Nodes offered by peers ([`DhtNode::add_node`]) are pinged only while the routing table is
+/// smaller than this: beyond that the table fills itself and an offered node adds nothing.
+const ADD_NODE_BELOW: usize = 16;
 /// Pending events beyond which new `Peers` events are dropped (completions are always kept;
 /// they are bounded by the lookup limit).
 const MAX_EVENTS: usize = 4096;
@@ -65,6 +71,9 @@ pub struct DhtOptions {
     pub max_info_hashes: usize,
     /// Peers stored per torrent (200).
     pub max_peers_per_info_hash: usize,
+    /// Announces stored from one IP, over all torrents (32): a token proves only that the
+    /// announcer owns one address.
+    pub max_announces_per_ip: usize,
     /// Peers per `get_peers` answer (50; 6 bytes each keeps the datagram well under 1 KB).
     pub max_values_per_reply: usize,
     /// Lifetime of an announcement (30 min).
@@ -94,6 +103,7 @@ impl Default for DhtOptions {
             max_transmit_queue: 1024,
             max_info_hashes: 2000,
             max_peers_per_info_hash: 200,
+            max_announces_per_ip: 32,
             max_values_per_reply: 50,
             peer_ttl: PEER_TTL,
             rate_limit_per_sec: 20,
@@ -208,7 +218,8 @@ pub struct DhtNode {
     store: PeerStore,
     limiter: RateLimiter,
     txns: BTreeMap<u16, client::Txn>,
-    next_tid: u16,
+    /// Addresses with an outstanding verification ping (at most [`MAX_VERIFYING`]).
+    verifying: Vec<SocketAddr>,
     lookups: BTreeMap<LookupId, Running>,
     next_lookup: u64,
     transmits: VecDeque<(SocketAddr, Vec<u8>)>,
@@ -227,19 +238,23 @@ impl DhtNode {
     pub fn new(id: NodeId, options: DhtOptions, now: Instant, seed: u64) -> DhtNode {
         let mut rng = SmallRng::seed_from_u64(seed);
         let tokens = TokenSecrets::new(now, &mut rng);
-        let next_tid = rand::Rng::gen(&mut rng);
         DhtNode {
             id,
             table: RoutingTable::new(id, options.k, now),
             tokens,
-            store: PeerStore::new(options.max_info_hashes, options.max_peers_per_info_hash, options.peer_ttl),
+            store: PeerStore::new(
+                options.max_info_hashes,
+                options.max_peers_per_info_hash,
+                options.max_announces_per_ip,
+                options.peer_ttl,
+            ),
             limiter: RateLimiter::new(
                 options.rate_limit_per_sec,
                 options.rate_limit_burst,
                 options.rate_limit_tracked_ips,
             ),
             txns: BTreeMap::new(),
-            next_tid,
+            verifying: Vec::new(),
             lookups: BTreeMap::new(),
             next_lookup: 0,
             transmits: VecDeque::new(),
@@ -318,6 +333,17 @@ impl DhtNode {
     /// [`DhtEvent::LookupDone::closest`](DhtEvent::LookupDone).
     pub fn find_node(&mut self, now: Instant, target: NodeId) -> LookupId {
         self.start_user_lookup(now, target, Purpose::FindNode)
+    }
+
+    /// Offers a node heard of elsewhere (a peer's BEP 5 `Port` message): it is pinged and joins
+    /// the routing table if it answers. Offered addresses are never used as bootstrap routers,
+    /// so they cannot crowd out the configured ones. Only while the table is small, and within
+    /// the budget of verification pings; ignored otherwise.
+    pub fn add_node(&mut self, now: Instant, addr: SocketAddr) {
+        self.last_now = now;
+        if self.table.len() < ADD_NODE_BELOW && is_valid_node_addr(&addr) {
+            self.send_verification_ping(now, None, addr);
+        }
     }
 
     /// The next datagram to send.

@@ -11,13 +11,18 @@
 //! silence (or if it never answered at all); *bad* after [`MAX_FAILURES`] unanswered queries
 //! in a row, or a single one while questionable. Bad nodes are removed and replaced from a small
 //! per-bucket replacement cache. IPv4 only (BEP 32 is future work).
+//!
+//! Only nodes that answered one of our queries enter the table (a query's source address can be
+//! spoofed); nodes that only queried us are verified with a ping first. Nodes whose id follows
+//! BEP 42 for their address are preferred: a verified conforming node displaces a
+//! non-conforming one from a full bucket, and conforming replacements are promoted first.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use crate::NodeId;
+use crate::{bep42, NodeId};
 
 /// Silence after which a good node becomes questionable.
 pub const QUESTIONABLE_AFTER: Duration = Duration::from_secs(15 * 60);
@@ -60,6 +65,8 @@ pub struct NodeEntry {
     added: Instant,
     failures: u32,
     pinged_at: Option<Instant>,
+    /// Whether the id follows BEP 42 for the address.
+    conforms: bool,
 }
 
 impl NodeEntry {
@@ -72,7 +79,19 @@ impl NodeEntry {
             added: now,
             failures: 0,
             pinged_at: None,
+            conforms: bep42::id_matches_ip(&id, addr.ip()),
         }
+    }
+
+    fn set_addr(&mut self, addr: SocketAddr) {
+        self.addr = addr;
+        self.conforms = bep42::id_matches_ip(&self.id, addr.ip());
+    }
+
+    /// Whether the node answered one of our queries since it entered the table (nodes restored
+    /// from a saved table have not yet).
+    pub fn has_responded(&self) -> bool {
+        self.last_response.is_some()
     }
 
     fn touch(&mut self, now: Instant, contact: Contact) {
@@ -151,10 +170,14 @@ impl RoutingTable {
         self.own.distance(id).leading_zeros().min(self.buckets.len().saturating_sub(1))
     }
 
-    /// Records contact with a node, inserting it if there is room (splitting the last bucket as
-    /// needed), replacing a bad node, or else keeping it in the bucket's replacement cache.
-    /// Returns a questionable node of the full bucket that the caller should ping, so that if it
-    /// is dead the new node can take its place.
+    /// Records contact with a node. A node already in the table is refreshed. A new node is
+    /// inserted only if it answered one of our queries ([`Contact::Responded`]): a query's source
+    /// address can be spoofed, so a node that merely queried us is neither stored nor handed to
+    /// others (the caller verifies it with a ping first, see [`RoutingTable::would_admit`]).
+    /// Insertion uses free room (splitting the last bucket as needed), replaces a bad node or a
+    /// node whose id breaks BEP 42 (when the newcomer's conforms), or else keeps the node in the
+    /// bucket's replacement cache. Returns a questionable node of the full bucket that the caller
+    /// should ping, so that if it is dead the new node can take its place.
     pub fn heard_from(
         &mut self,
         now: Instant,
@@ -162,47 +185,74 @@ impl RoutingTable {
         addr: SocketAddr,
         contact: Contact,
     ) -> Option<(NodeId, SocketAddr)> {
-        if id == self.own || !is_valid_node_addr(&addr) {
+        if id == self.own || !is_valid_node_addr(&addr) || self.addr_taken_by_other(now, id, addr) {
             return None;
         }
-        // One entry per address: a second id at a known address is either a restarted node
-        // (the old entry fails and goes away) or someone minting ids to crowd the table.
-        if let Some(other) = self.nodes().find(|n| n.addr == addr && n.id != id) {
-            if other.state(now) != NodeState::Bad {
-                return None;
+        let idx = self.bucket_index(&id);
+        let bucket = self.buckets.get_mut(idx)?;
+        if let Some(n) = bucket.nodes.iter_mut().find(|n| n.id == id) {
+            if n.addr != addr {
+                if contact == Contact::Queried || n.state(now) != NodeState::Bad {
+                    return None;
+                }
+                n.set_addr(addr);
             }
+            n.touch(now, contact);
+            if contact == Contact::Responded {
+                bucket.last_changed = now;
+            }
+            return None;
         }
+        if contact == Contact::Queried {
+            return None;
+        }
+        let mut entry = match bucket.replacements.iter().position(|n| n.id == id) {
+            Some(i) => bucket.replacements.swap_remove(i),
+            None => NodeEntry::new(now, id, addr),
+        };
+        entry.set_addr(addr);
+        entry.touch(now, contact);
+        self.place(now, entry)
+    }
+
+    /// One entry per address: a second id at a known address is either a restarted node (the
+    /// old entry fails and goes away) or someone minting ids to crowd the table.
+    fn addr_taken_by_other(&self, now: Instant, id: NodeId, addr: SocketAddr) -> bool {
+        self.nodes().any(|n| n.addr == addr && n.id != id && n.state(now) != NodeState::Bad)
+    }
+
+    /// Whether a node that queried us from `addr` is worth a verification ping: it is not in the
+    /// table, and if it answered it would take a place there (free room, a split, a bad node, or
+    /// a non-conforming node it would displace under BEP 42).
+    pub fn would_admit(&self, now: Instant, id: &NodeId, addr: &SocketAddr) -> bool {
+        if *id == self.own || !is_valid_node_addr(addr) || self.addr_taken_by_other(now, *id, *addr) {
+            return false;
+        }
+        let idx = self.bucket_index(id);
+        let Some(bucket) = self.buckets.get(idx) else { return false };
+        if bucket.nodes.iter().any(|n| n.id == *id) {
+            return false;
+        }
+        let splittable = idx + 1 == self.buckets.len() && self.buckets.len() < NodeId::BITS;
+        bucket.nodes.len() < self.k
+            || splittable
+            || bucket.nodes.iter().any(|n| n.state(now) == NodeState::Bad)
+            || (prefers_over_nonconforming(id, addr) && bucket.nodes.iter().any(|n| !n.conforms))
+    }
+
+    /// Puts a node that is not in the table yet into its bucket (see [`RoutingTable::heard_from`]).
+    fn place(&mut self, now: Instant, entry: NodeEntry) -> Option<(NodeId, SocketAddr)> {
         loop {
             let k = self.k;
             let count = self.buckets.len();
-            let last = count - 1;
-            let idx = self.bucket_index(&id);
+            let idx = self.bucket_index(&entry.id);
             let bucket = self.buckets.get_mut(idx)?;
-            if let Some(n) = bucket.nodes.iter_mut().find(|n| n.id == id) {
-                if n.addr != addr {
-                    if contact == Contact::Queried || n.state(now) != NodeState::Bad {
-                        return None;
-                    }
-                    n.addr = addr;
-                }
-                n.touch(now, contact);
-                if contact == Contact::Responded {
-                    bucket.last_changed = now;
-                }
-                return None;
-            }
-            let mut entry = match bucket.replacements.iter().position(|n| n.id == id) {
-                Some(i) => bucket.replacements.swap_remove(i),
-                None => NodeEntry::new(now, id, addr),
-            };
-            entry.addr = addr;
-            entry.touch(now, contact);
             if bucket.nodes.len() < k {
                 bucket.nodes.push(entry);
                 bucket.last_changed = now;
                 return None;
             }
-            if idx == last && count < NodeId::BITS {
+            if idx + 1 == count && count < NodeId::BITS {
                 self.split_last(now);
                 continue;
             }
@@ -210,6 +260,17 @@ impl RoutingTable {
                 *bad = entry;
                 bucket.last_changed = now;
                 return None;
+            }
+            if entry.last_response.is_some() && prefers_over_nonconforming(&entry.id, &entry.addr) {
+                // BEP 42 preference: a verified conforming node displaces the stalest
+                // non-conforming one, which stays available as a replacement.
+                let stalest = bucket.nodes.iter_mut().filter(|n| !n.conforms).min_by_key(|n| n.last_seen());
+                if let Some(slot) = stalest {
+                    let displaced = std::mem::replace(slot, entry);
+                    push_replacement(&mut bucket.replacements, displaced, k);
+                    bucket.last_changed = now;
+                    return None;
+                }
             }
             push_replacement(&mut bucket.replacements, entry, k);
             let to_ping = bucket
@@ -252,8 +313,12 @@ impl RoutingTable {
         node.pinged_at = None;
         if node.state(now) == NodeState::Bad {
             bucket.nodes.swap_remove(pos);
-            let best =
-                bucket.replacements.iter().enumerate().max_by_key(|(_, n)| n.last_seen()).map(|(i, _)| i);
+            let best = bucket
+                .replacements
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, n)| (n.conforms, n.last_seen()))
+                .map(|(i, _)| i);
             if let Some(i) = best {
                 bucket.nodes.push(bucket.replacements.swap_remove(i));
             }
@@ -264,6 +329,15 @@ impl RoutingTable {
     /// The `n` non-bad nodes closest to `target`, closest first.
     pub fn closest(&self, now: Instant, target: &NodeId, n: usize) -> Vec<(NodeId, SocketAddr)> {
         let mut all: Vec<&NodeEntry> = self.nodes().filter(|e| e.state(now) != NodeState::Bad).collect();
+        all.sort_unstable_by_key(|e| e.id.distance(target));
+        all.into_iter().take(n).map(|e| (e.id, e.addr)).collect()
+    }
+
+    /// The `n` non-bad nodes closest to `target` that answered us, closest first: what we hand
+    /// to other nodes (an unverified address is not ours to recommend).
+    pub fn closest_verified(&self, now: Instant, target: &NodeId, n: usize) -> Vec<(NodeId, SocketAddr)> {
+        let mut all: Vec<&NodeEntry> =
+            self.nodes().filter(|e| e.has_responded() && e.state(now) != NodeState::Bad).collect();
         all.sort_unstable_by_key(|e| e.id.distance(target));
         all.into_iter().take(n).map(|e| (e.id, e.addr)).collect()
     }
@@ -352,10 +426,16 @@ impl RoutingTable {
             {
                 continue;
             }
-            // Inserting as `Queried` keeps the entry questionable (it never answered us yet).
-            self.heard_from(now, id, addr, Contact::Queried);
+            // A fresh entry is questionable (it has not answered us in this run yet).
+            self.place(now, NodeEntry::new(now, id, addr));
         }
     }
+}
+
+/// Whether a node at `addr` proves its id under BEP 42, which earns it a place over nodes that
+/// do not. Exempt (local) addresses are never displaced, but prove nothing either.
+fn prefers_over_nonconforming(id: &NodeId, addr: &SocketAddr) -> bool {
+    !bep42::is_exempt(addr.ip()) && bep42::id_matches_ip(id, addr.ip())
 }
 
 fn ping_due(n: &NodeEntry, now: Instant) -> bool {

@@ -74,7 +74,7 @@ fn splits_only_the_bucket_of_our_own_id() {
 fn states_follow_the_fifteen_minute_rules() {
     let (mut t, _, now) = setup();
     let id = NodeId([0x80; 20]);
-    t.heard_from(now, id, addr(1), Contact::Queried);
+    t.import(now, &[(id, addr(1))]);
     assert_eq!(t.get(&id).unwrap().state(now), NodeState::Questionable, "never answered");
     t.heard_from(now, id, addr(1), Contact::Responded);
     assert_eq!(t.get(&id).unwrap().state(now + 14 * MIN), NodeState::Good);
@@ -93,7 +93,7 @@ fn states_follow_the_fifteen_minute_rules() {
 fn questionable_nodes_are_pinged_once_per_interval() {
     let (mut t, _, now) = setup();
     t.heard_from(now, NodeId([0x80; 20]), addr(1), Contact::Responded);
-    t.heard_from(now, NodeId([0x40; 20]), addr(2), Contact::Queried);
+    t.import(now, &[(NodeId([0x40; 20]), addr(2))]);
     assert_eq!(t.to_ping(now, 10).len(), 1, "only the never-answered one");
     assert!(t.to_ping(now + Duration::from_secs(10), 10).is_empty());
     assert_eq!(t.to_ping(now + 16 * MIN, 10).len(), 2);
@@ -153,4 +153,58 @@ fn export_import_round_trip() {
         fresh.closest(now, &NodeId([0x55; 20]), 8),
         "same lookups from the restored table"
     );
+}
+
+#[test]
+fn a_node_that_only_queried_us_is_not_stored() {
+    let (mut t, _, now) = setup();
+    let spoofed = NodeId([0x80; 20]);
+    assert!(t.would_admit(now, &spoofed, &addr(1)), "worth a verification ping");
+    assert_eq!(t.heard_from(now, spoofed, addr(1), Contact::Queried), None);
+    assert!(t.is_empty(), "a query alone (spoofable) does not enter the table");
+    t.heard_from(now, spoofed, addr(1), Contact::Responded);
+    assert_eq!(t.len(), 1, "an answer to our ping does");
+    assert!(!t.would_admit(now, &spoofed, &addr(1)), "known already");
+    // Queries refresh a known node at its known address only.
+    t.heard_from(now + MIN, spoofed, addr(2), Contact::Queried);
+    assert_eq!(t.get(&spoofed).unwrap().addr, addr(1));
+}
+
+#[test]
+fn only_nodes_that_answered_are_handed_to_others() {
+    let (mut t, _, now) = setup();
+    t.heard_from(now, NodeId([0x80; 20]), addr(1), Contact::Responded);
+    t.import(now, &[(NodeId([0x40; 20]), addr(2))]);
+    assert_eq!(t.closest(now, &NodeId([0; 20]), 8).len(), 2, "our own lookups may use both");
+    assert_eq!(t.closest_verified(now, &NodeId([0; 20]), 8), vec![(NodeId([0x80; 20]), addr(1))]);
+}
+
+#[test]
+fn bep42_conforming_nodes_displace_nonconforming_ones() {
+    let (mut t, mut rng, now) = setup();
+    let own = t.own_id();
+    let public = |i: u32| SocketAddr::from((std::net::Ipv4Addr::from(0x0b00_0000 + i), 6881));
+    // Fill bucket 0 (and bucket 1, so that bucket 0 can no longer split) with random ids.
+    for i in 0..8u32 {
+        t.heard_from(now, own.random_in_bucket(0, true, &mut rng), public(i), Contact::Responded);
+        t.heard_from(now, own.random_in_bucket(1, true, &mut rng), public(100 + i), Contact::Responded);
+    }
+    assert_eq!(t.bucket_sizes()[0], 8);
+    // A random id for a public address almost surely does not conform: cached, not inserted.
+    let plain = own.random_in_bucket(0, true, &mut rng);
+    assert!(!crate::bep42::id_matches_ip(&plain, public(50).ip()));
+    assert!(!t.would_admit(now, &plain, &public(50)));
+    t.heard_from(now, plain, public(50), Contact::Responded);
+    assert!(t.get(&plain).is_none());
+    // A conforming id in the same bucket takes the place of a non-conforming node.
+    let ip = std::net::Ipv4Addr::new(11, 0, 0, 60);
+    let conforming = (0..10_000)
+        .map(|_| crate::bep42::id_for_ip(ip, &mut rng))
+        .find(|id| own.distance(id).leading_zeros() == 0)
+        .unwrap();
+    let at = SocketAddr::from((ip, 6881));
+    assert!(t.would_admit(now, &conforming, &at));
+    assert_eq!(t.heard_from(now, conforming, at, Contact::Responded), None);
+    assert!(t.get(&conforming).is_some(), "preferred over a non-conforming node");
+    assert_eq!(t.bucket_sizes()[0], 8);
 }

@@ -345,3 +345,44 @@ fn garbage_does_not_break_a_node() {
     let exact = sim.check_lookups(5, |_| victim);
     assert!(exact >= 4);
 }
+
+#[test]
+fn spoofed_queries_neither_enter_tables_nor_spread() {
+    let mut sim = Sim::new(5, 120, 0.0);
+    sim.bootstrap_all();
+    // An attacker sends every node a query from an address it does not own (nothing answers
+    // there), under an id right next to the node's own: the bucket it falls in has room.
+    let mut fakes = HashSet::new();
+    for i in 0..sim.nodes.len() {
+        let mut id = sim.nodes[i].node.id();
+        id.0[19] ^= 1;
+        fakes.insert(id);
+        let from = SocketAddr::from((Ipv4Addr::new(10, 9, (i / 250) as u8, (i % 250 + 1) as u8), 6881));
+        let ping = format!("d1:ad2:id20:{}e1:q4:ping1:t2:aa1:y1:qe", "x".repeat(20)).into_bytes();
+        let ping = [&ping[..12], &id.0[..], &ping[32..]].concat();
+        let now = sim.now;
+        sim.nodes[i].node.handle_datagram(now, from, &ping);
+        sim.flush(i);
+    }
+    let spread = |s: &Sim| -> usize {
+        s.nodes
+            .iter()
+            .map(|n| n.node.routing_table().iter().filter(|(id, _)| fakes.contains(id)).count())
+            .sum()
+    };
+    assert_eq!(spread(&sim), 0, "unverified nodes entered routing tables");
+    sim.run_for(Duration::from_secs(30));
+    assert_eq!(spread(&sim), 0);
+    // Lookups toward the fake ids never return them, and still converge.
+    for i in [1, 40, 80] {
+        let mut target = sim.nodes[i].node.id();
+        target.0[19] ^= 1;
+        let now = sim.now;
+        let lid = sim.nodes[(i + 7) % 120].node.find_node(now, target);
+        let DhtEvent::LookupDone { closest, .. } = sim.wait_lookup((i + 7) % 120, lid) else {
+            unreachable!()
+        };
+        assert!(closest.iter().all(|(id, _)| !fakes.contains(id)), "{closest:?}");
+        assert_eq!(closest.first().map(|(id, _)| *id), Some(sim.nodes[i].node.id()));
+    }
+}

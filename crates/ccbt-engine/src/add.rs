@@ -1,12 +1,22 @@
 //! What a user adds to a session: a parsed `.torrent` or a magnet link, with options.
 
+use std::io::Read as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use ccbt_core::InfoHash;
-use ccbt_metainfo::{Magnet, Torrent};
+use ccbt_metainfo::{Magnet, Torrent, MAX_TORRENT_FILE_SIZE};
 
 use crate::SessionError;
+
+/// The first `MAX_TORRENT_FILE_SIZE + 1` bytes of `path`: enough for the parser to tell an
+/// oversize file from one at the limit.
+fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let limit = MAX_TORRENT_FILE_SIZE as u64 + 1;
+    std::fs::File::open(path)?.take(limit).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
 
 /// Where a torrent's metadata comes from.
 #[derive(Clone, Debug)]
@@ -59,11 +69,13 @@ impl AddTorrent {
         }
     }
 
-    /// Reads and parses a `.torrent` file.
+    /// Reads and parses a `.torrent` file. At most one byte more than
+    /// [`MAX_TORRENT_FILE_SIZE`] is read, so a huge or endless file costs bounded memory and is
+    /// refused with an error naming the limit.
     pub fn from_file(path: &Path) -> Result<AddTorrent, SessionError> {
-        let bytes = std::fs::read(path)
+        let bytes = read_limited(path)
             .map_err(|source| SessionError::ReadTorrentFile { path: path.to_owned(), source })?;
-        let torrent = Torrent::from_bytes(&bytes)
+        let torrent = Torrent::from_file_bytes(&bytes)
             .map_err(|source| SessionError::InvalidTorrent { path: path.to_owned(), source })?;
         Ok(AddTorrent::new(torrent))
     }
@@ -113,5 +125,27 @@ impl AddTorrent {
             TorrentSource::Torrent(t) => t.info_hash,
             TorrentSource::Magnet(m) => m.info_hash,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversize_torrent_file_is_refused_naming_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.torrent");
+        // Sparse: costs no disk, but a reader without a limit would allocate all of it.
+        std::fs::File::create(&path).unwrap().set_len(64 * MAX_TORRENT_FILE_SIZE as u64).unwrap();
+        let err = AddTorrent::from_file(&path).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                SessionError::InvalidTorrent { source: ccbt_metainfo::MetainfoError::TooLarge { limit }, .. }
+                    if *limit == MAX_TORRENT_FILE_SIZE
+            ),
+            "{err:?}"
+        );
     }
 }

@@ -54,6 +54,10 @@
 //! # }
 //! ```
 
+// Doc examples (the README's included) must compile without warnings: an unused import in an
+// example is a mistake a reader copies.
+#![doc(test(attr(deny(unused_imports))))]
+
 mod add;
 mod budget;
 pub(crate) mod dht;
@@ -76,3 +80,8 @@ pub use status::{DhtInfo, Event, PeerInfo, ScrapeInfo, TorrentId, TorrentState, 
 
 pub use ccbt_proto::picker::PieceSelection;
 pub use ccbt_storage::Preallocate;
+
+/// The README's library example, compiled as a doc test so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeExample;

@@ -97,14 +97,12 @@ pub const DEFAULT_DHT_BOOTSTRAP: &[&str] = &[
     "dht.libtorrent.org:25401",
 ];
 
+/// `$XDG_STATE_HOME/ccbt` (`~/.local/state/ccbt`) on Linux, the platform's local data folder
+/// elsewhere (`directories` knows each platform's rules); `.ccbt-state` when there is no home.
 fn default_state_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("ccbt");
-    }
-    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
-        Some(home) => PathBuf::from(home).join(".local/state/ccbt"),
-        None => PathBuf::from(".ccbt-state"),
-    }
+    directories::ProjectDirs::from("", "", "ccbt")
+        .map(|dirs| dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir()).to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".ccbt-state"))
 }
 
 fn default_hash_workers() -> usize {

@@ -95,8 +95,23 @@ impl TorrentBuilder {
         }
 
         let bytes = top.to_bytes();
-        Torrent::from_bytes(&bytes)?;
+        let parsed = Torrent::from_bytes(&bytes)?;
+        self.check_names_kept(&parsed)?;
         Ok(bytes)
+    }
+
+    /// Refuses names the parser would sanitise or rename: a torrent we create must name its
+    /// files exactly as the user's files are named, or seeding would look for other files.
+    fn check_names_kept(&self, parsed: &Torrent) -> Result<(), MetainfoError> {
+        for ((path, _), file) in self.files.iter().zip(&parsed.files) {
+            let mut wanted = vec![self.name.clone()];
+            wanted.extend(path.iter().cloned());
+            if wanted != file.path {
+                let path = crate::path::display(&wanted);
+                return Err(MetainfoError::UnsafePath { path, reason: "not a portable, unique file name" });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -182,7 +197,12 @@ mod tests {
         assert!(t.single_file);
         assert_eq!(
             t.files,
-            [crate::FileEntry { path: strings(&["movie.mkv"]), length: 16385, is_padding: false }]
+            [crate::FileEntry {
+                path: strings(&["movie.mkv"]),
+                length: 16385,
+                is_padding: false,
+                symlink: None
+            }]
         );
         assert_eq!(t.trackers, [strings(&["http://only/announce"])]);
         assert!(!t.private && t.comment.is_none() && t.url_list.is_empty());
@@ -201,7 +221,10 @@ mod tests {
         b.files[1].0 = strings(&["..", "x"]);
         assert_eq!(
             b.build(),
-            Err(MetainfoError::UnsafePath { path: "album/../x".into(), reason: "relative path component" })
+            Err(MetainfoError::UnsafePath {
+                path: "album/../x".into(),
+                reason: "not a portable, unique file name"
+            })
         );
         let mut b = multi();
         b.files[1].1 = u64::MAX;

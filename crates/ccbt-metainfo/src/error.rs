@@ -6,6 +6,10 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MetainfoError {
+    /// The .torrent is bigger than [`crate::MAX_TORRENT_FILE_SIZE`]; callers reading a file read
+    /// at most one byte more than the limit, so the real size is not known.
+    #[error("torrent file is larger than {limit} bytes, the most ccbt reads")]
+    TooLarge { limit: usize },
     /// The file is not valid bencode.
     #[error("torrent is not valid bencode: {0}")]
     Bencode(BencodeError),
@@ -45,6 +49,12 @@ pub enum MetainfoError {
     /// The lengths do not form a valid piece geometry.
     #[error("invalid torrent geometry: {0}")]
     Geometry(ccbt_core::CoreError),
+    /// A file path with more than [`crate::MAX_PATH_COMPONENTS`] components.
+    #[error("info.files[{index}].{key} has {components} components, more than the {limit} allowed")]
+    PathTooDeep { index: usize, key: &'static str, components: usize, limit: usize },
+    /// More than [`crate::MAX_DUPLICATE_NAMES`] attempts at renaming files whose paths collide.
+    #[error("too many files with the same path (at {path:?}): more than {limit} renaming attempts")]
+    TooManyDuplicateNames { path: String, limit: usize },
     /// A file path (or the torrent name) that is unsafe to create on disk. `path` is the whole
     /// offending path (lossy UTF-8, `/`-separated) so the user sees which file.
     #[error("unsafe path {path:?}: {reason}")]

@@ -6,6 +6,7 @@
 //! torrent is the storage crate's job; [`TorrentBuilder`] only assembles the result.
 
 mod create;
+mod dedup;
 mod error;
 mod magnet;
 mod parse;
@@ -13,8 +14,11 @@ mod path;
 mod torrent;
 
 pub use create::{auto_piece_length, TorrentBuilder};
+pub use dedup::MAX_DUPLICATE_NAMES;
 pub use error::MetainfoError;
 pub use magnet::{info_hash_base32, Magnet, MagnetError, MAX_SELECT_ONLY};
+pub use parse::MAX_TORRENT_FILE_SIZE;
+pub use path::{is_portable_component, MAX_PATH_COMPONENTS};
 pub use torrent::{FileEntry, Torrent};
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! guess would fetch the wrong torrent (a malformed info hash or `so` list is an error).
 
 use ccbt_core::InfoHash;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use thiserror::Error;
 
 /// Most file indices a `so` parameter may expand to. Ranges such as `0-4294967295` would
@@ -252,47 +253,42 @@ pub fn info_hash_base32(info_hash: &InfoHash) -> String {
     base32_encode(info_hash.as_bytes())
 }
 
-/// Percent-decodes `value` (and `+` to space when `plus_is_space`), which must be UTF-8.
+/// Percent-decodes `value` (and `+` to space when `plus_is_space`), which must be UTF-8. A `%`
+/// not followed by two hex digits is an error: guessing what a broken link meant could fetch
+/// from the wrong tracker.
 fn decode(key: &str, value: &str, plus_is_space: bool) -> Result<String, MagnetError> {
     let bad = || MagnetError::BadPercentEncoding { param: quote(key) };
-    let input = value.as_bytes();
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while let Some(&b) = input.get(i) {
-        match b {
-            b'%' => {
-                let hi = input.get(i + 1).and_then(|&c| char::from(c).to_digit(16)).ok_or_else(bad)?;
-                let lo = input.get(i + 2).and_then(|&c| char::from(c).to_digit(16)).ok_or_else(bad)?;
-                // Two hex digits are at most 255.
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
+    let well_formed = value
+        .split('%')
+        .skip(1)
+        .all(|escape| escape.as_bytes().get(..2).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)));
+    if !well_formed {
+        return Err(bad());
     }
-    String::from_utf8(out).map_err(|_| bad())
+    // A literal `+` is written `%2B`, so replacing before decoding is exact.
+    let value = if plus_is_space { value.replace('+', " ") } else { value.to_owned() };
+    let decoded = percent_decode_str(&value).decode_utf8().map_err(|_| bad())?;
+    Ok(decoded.into_owned())
 }
 
-/// Appends `&key=value`, escaping everything but unreserved characters and the few delimiters
-/// that are unambiguous inside a query value (`:`, `/`, `@`, `,`) so URLs stay readable.
+/// Bytes escaped in a value: everything but unreserved characters and the few delimiters that
+/// are unambiguous inside a query value (`:`, `/`, `@`, `,`), so URLs stay readable.
+const VALUE_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b':')
+    .remove(b'/')
+    .remove(b'@')
+    .remove(b',');
+
+/// Appends `&key=value`, escaping `value` with [`VALUE_ESCAPES`].
 fn push_param(uri: &mut String, key: &str, value: &str) {
     uri.push('&');
     uri.push_str(key);
     uri.push('=');
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~:/@,".contains(&b) {
-            uri.push(char::from(b));
-        } else {
-            uri.push_str(&format!("%{b:02X}"));
-        }
-    }
+    uri.extend(utf8_percent_encode(value, VALUE_ESCAPES));
 }
 
 /// Appends the indices of a BEP 53 list such as `0,2,4-6` to `out`.

@@ -4,23 +4,43 @@
 
 use std::collections::HashSet;
 
-use ccbt_bencode::{decode, raw_value_of_key, Dict, Value};
+use ccbt_bencode::{decode_prefix, raw_value_of_key, Dict, Value};
 use ccbt_core::{InfoHash, Lengths, BLOCK_SIZE};
 use sha1::{Digest, Sha1};
 
-use crate::path::{check_component, check_path, display};
+use crate::dedup::resolve_paths;
+use crate::path::{display, sanitize_component, IfEmpty, MAX_PATH_COMPONENTS};
 use crate::{FileEntry, MetainfoError, Torrent};
 
-/// Largest piece length accepted (libtorrent's limit too): bigger pieces make every hash
-/// failure and every partial piece needlessly expensive.
-pub(crate) const MAX_PIECE_LENGTH: u32 = 256 * 1024 * 1024;
+/// Largest piece length accepted: libtorrent's limit (32767 blocks of 16 KiB, just under
+/// 512 MiB), so every torrent libtorrent opens opens here too.
+pub(crate) const MAX_PIECE_LENGTH: u32 = 32767 * BLOCK_SIZE;
+
+/// Largest .torrent file accepted, in bytes: libtorrent's default (`max_buffer_size`). Readers
+/// of .torrent files read at most one byte more than this, so a huge or endless file (a FIFO,
+/// `/dev/zero`) costs bounded memory, and parse with [`Torrent::from_file_bytes`], which refuses
+/// anything larger. (Metadata fetched for a magnet link has its own limit, `max_metadata_kib`.)
+pub const MAX_TORRENT_FILE_SIZE: usize = 10_000_000;
 
 type Result<T> = std::result::Result<T, MetainfoError>;
 
 impl Torrent {
-    /// Parses and validates a .torrent file.
+    /// Parses the contents of a .torrent file read from disk: refused if longer than
+    /// [`MAX_TORRENT_FILE_SIZE`] (a reader passes at most one byte more), else [`Torrent::from_bytes`].
+    pub fn from_file_bytes(bytes: &[u8]) -> Result<Torrent> {
+        if bytes.len() > MAX_TORRENT_FILE_SIZE {
+            return Err(MetainfoError::TooLarge { limit: MAX_TORRENT_FILE_SIZE });
+        }
+        Torrent::from_bytes(bytes)
+    }
+
+    /// Parses and validates a .torrent.
+    ///
+    /// Bytes after the top-level dictionary are ignored, as libtorrent does: some web servers
+    /// append a newline to files they serve.
     pub fn from_bytes(bytes: &[u8]) -> Result<Torrent> {
-        let top = decode(bytes)?;
+        let (top, end) = decode_prefix(bytes)?;
+        let bytes = bytes.get(..end).unwrap_or(bytes);
         let top = top.as_dict().ok_or(MetainfoError::NotADict)?;
         let info = required(get_dict(top, b"info", "info")?, "info")?;
         let info_bytes = required(raw_value_of_key(bytes, b"info")?, "info")?;
@@ -31,16 +51,15 @@ impl Torrent {
             return Err(MetainfoError::V2OnlyUnsupported);
         }
 
-        let name = text(info, b"name", b"name.utf-8", "info.name")?;
-        let name = required(name, "info.name")?;
-        check_component(&name).map_err(|reason| MetainfoError::UnsafePath { path: name.clone(), reason })?;
-
-        let (files, single_file) = match info.get(b"files") {
+        let info_hash = InfoHash(Sha1::digest(info_bytes).into());
+        let files_list = info.get(b"files");
+        let name = torrent_name(info, info_hash, files_list.is_none())?;
+        let (files, single_file) = match files_list {
             Some(list) => (parse_files(list, &name)?, false),
             None => {
                 let length = required(get_int(info, b"length", "info.length")?, "info.length")?;
                 let length = to_u64(length, "info.length")?;
-                (vec![FileEntry { path: vec![name.clone()], length, is_padding: false }], true)
+                (vec![FileEntry { path: vec![name.clone()], length, is_padding: false, symlink: None }], true)
             }
         };
         let total_length = files
@@ -67,7 +86,7 @@ impl Torrent {
         let lengths = Lengths::new(total_length, piece_length).map_err(MetainfoError::Geometry)?;
 
         Ok(Torrent {
-            info_hash: InfoHash(Sha1::digest(info_bytes).into()),
+            info_hash,
             info_bytes: info_bytes.to_vec(),
             name,
             piece_length,
@@ -92,9 +111,9 @@ fn check_piece_length(value: i64) -> Result<u32> {
     if value <= 0 {
         return Err(err("must be positive"));
     }
-    let len = u32::try_from(value).map_err(|_| err("larger than 256 MiB"))?;
+    let len = u32::try_from(value).map_err(|_| err("larger than 32767 blocks"))?;
     if len > MAX_PIECE_LENGTH {
-        return Err(err("larger than 256 MiB"));
+        return Err(err("larger than 32767 blocks"));
     }
     if len % BLOCK_SIZE != 0 {
         return Err(err("not a multiple of 16 KiB"));
@@ -102,67 +121,107 @@ fn check_piece_length(value: i64) -> Result<u32> {
     Ok(len)
 }
 
-/// The `files` list of a multi-file torrent, with paths `[name, ...path]`.
+/// The sanitised torrent name (`name.utf-8` when it is valid UTF-8, else `name`). A name with
+/// nothing usable in it (`..`) becomes the info hash in hex, as in libtorrent; a single-file
+/// torrent has no such fallback, since its name is the file's name.
+fn torrent_name(info: &Dict<'_>, info_hash: InfoHash, single_file: bool) -> Result<String> {
+    let raw = match info.get(b"name.utf-8").and_then(Value::as_str) {
+        Some(utf8) => utf8.as_bytes(),
+        None => required(get_bytes(info, b"name", "info.name")?, "info.name")?,
+    };
+    // libtorrent keeps an empty name as `_`, but refuses it for a single file.
+    let name = if single_file && raw.is_empty() { None } else { sanitize_component(raw, IfEmpty::Drop) };
+    match name {
+        Some(name) => Ok(name),
+        None if single_file => Err(MetainfoError::UnsafePath {
+            path: String::from_utf8_lossy(raw).into_owned(),
+            reason: "no usable file name",
+        }),
+        None => Ok(info_hash.to_hex()),
+    }
+}
+
+/// The `files` list of a multi-file torrent, with paths `[name, ...path]`, sanitised and with
+/// colliding paths renamed.
 fn parse_files(list: &Value<'_>, name: &str) -> Result<Vec<FileEntry>> {
     let list = list.as_list().ok_or_else(|| wrong_type("info.files", "a list"))?;
     if list.is_empty() {
         return Err(MetainfoError::NoFiles);
     }
-    let mut files = Vec::with_capacity(list.len());
-    // Paths of stored files, and every folder they imply: a path may not be both.
-    let mut file_paths: HashSet<Vec<String>> = HashSet::new();
-    let mut dir_paths: HashSet<Vec<String>> = HashSet::new();
-    for (i, entry) in list.iter().enumerate() {
-        let key = |k: &str| format!("info.files[{i}].{k}");
-        let entry = entry.as_dict().ok_or_else(|| wrong_type(&format!("info.files[{i}]"), "a dictionary"))?;
-        let length = required(get_int(entry, b"length", &key("length"))?, &key("length"))?;
-        let length = to_u64(length, &key("length"))?;
-        let is_padding = get_bytes(entry, b"attr", &key("attr"))?.is_some_and(|a| a.contains(&b'p'));
-
-        let components = match entry.get(b"path.utf-8").and_then(utf8_path) {
-            Some(components) => components,
-            None => {
-                let raw = required(entry.get(b"path"), &key("path"))?;
-                let raw = raw.as_list().ok_or_else(|| wrong_type(&key("path"), "a list of byte strings"))?;
-                raw.iter()
-                    .map(|c| c.as_bytes().map(|b| String::from_utf8_lossy(b).into_owned()))
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| wrong_type(&key("path"), "a list of byte strings"))?
-            }
-        };
-        let mut path = Vec::with_capacity(components.len() + 1);
-        path.push(name.to_owned());
-        path.extend(components);
-        let unsafe_path = |reason| MetainfoError::UnsafePath { path: display(&path), reason };
-        if path.len() == 1 {
-            return Err(unsafe_path("empty path"));
-        }
-        check_path(&path).map_err(unsafe_path)?;
-        // Padding files are never stored, and creators give them all the same path.
-        if !is_padding {
-            if file_paths.contains(&path) {
-                return Err(unsafe_path("two files have the same path"));
-            }
-            if dir_paths.contains(&path) {
-                return Err(unsafe_path("path is both a file and a folder"));
-            }
-            for end in 1..path.len() {
-                let dir = path.get(..end).unwrap_or_default();
-                if file_paths.contains(dir) {
-                    return Err(unsafe_path("path is both a file and a folder"));
-                }
-                dir_paths.insert(dir.to_vec());
-            }
-            file_paths.insert(path.clone());
-        }
-        files.push(FileEntry { path, length, is_padding });
-    }
+    let mut files =
+        list.iter().enumerate().map(|(i, entry)| parse_file(i, entry, name)).collect::<Result<Vec<_>>>()?;
+    resolve_paths(&mut files)?;
     Ok(files)
 }
 
-/// A `path.utf-8` list, if it is one and every component is valid UTF-8.
-fn utf8_path(v: &Value<'_>) -> Option<Vec<String>> {
-    v.as_list()?.iter().map(|c| c.as_str().map(str::to_owned)).collect()
+/// One entry of `files`. BEP 47 attributes: a padding file (`p`) may lack a path (it is never
+/// stored: it gets `.pad/<length>`), a symlink (`l`) holds no data whatever its `length` says.
+fn parse_file(i: usize, entry: &Value<'_>, name: &str) -> Result<FileEntry> {
+    let key = |k: &str| format!("info.files[{i}].{k}");
+    let entry = entry.as_dict().ok_or_else(|| wrong_type(&format!("info.files[{i}]"), "a dictionary"))?;
+    let attr = get_bytes(entry, b"attr", &key("attr"))?.unwrap_or_default();
+    let is_symlink = attr.contains(&b'l');
+    let mut is_padding = attr.contains(&b'p');
+    let length = if is_symlink {
+        0
+    } else {
+        to_u64(required(get_int(entry, b"length", &key("length"))?, &key("length"))?, &key("length"))?
+    };
+
+    let mut path = vec![name.to_owned()];
+    match file_path(entry, i)? {
+        Some(raw) if !raw.is_empty() => path.extend(raw.iter().map(|c| component(c))),
+        _ if is_padding => path.extend([".pad".to_owned(), length.to_string()]),
+        Some(_) => return Err(MetainfoError::UnsafePath { path: display(&path), reason: "empty path" }),
+        None => return Err(MetainfoError::MissingKey(key("path"))),
+    }
+    // BitComet names its padding files so instead of setting an attribute.
+    is_padding |= path.iter().any(|c| c.contains("_____padding_file_"));
+
+    let symlink = if is_symlink { symlink_target(entry, i, name)? } else { None };
+    Ok(FileEntry { path, length, is_padding, symlink })
+}
+
+/// A symlink's `symlink path` as `[name, ...]`, sanitised like a path. Without one the entry is
+/// an ordinary empty file, as in libtorrent.
+fn symlink_target(entry: &Dict<'_>, i: usize, name: &str) -> Result<Option<Vec<String>>> {
+    Ok(path_list(entry, "symlink path", i)?.map(|raw| {
+        // BEP 47 forbids `.` and `..` here; libtorrent drops them, and so does ccbt.
+        let kept = raw.into_iter().filter(|c| *c != b"." && *c != b"..");
+        std::iter::once(name.to_owned()).chain(kept.map(component)).collect()
+    }))
+}
+
+/// A file path component sanitised; never empty.
+fn component(raw: &[u8]) -> String {
+    sanitize_component(raw, IfEmpty::Underscore).unwrap_or_else(|| "_".to_owned())
+}
+
+/// The raw components of a file's path: `path.utf-8` when it is a list of valid UTF-8 strings
+/// (within the depth limit), else `path`.
+fn file_path<'a>(entry: &Dict<'a>, i: usize) -> Result<Option<Vec<&'a [u8]>>> {
+    let utf8 = entry
+        .get(b"path.utf-8")
+        .and_then(Value::as_list)
+        .filter(|list| list.len() <= MAX_PATH_COMPONENTS)
+        .and_then(|list| list.iter().map(|c| c.as_str().map(str::as_bytes)).collect::<Option<Vec<_>>>());
+    match utf8 {
+        Some(components) => Ok(Some(components)),
+        None => path_list(entry, "path", i),
+    }
+}
+
+/// The list of byte strings under `k`, refused when deeper than [`MAX_PATH_COMPONENTS`] before
+/// any component is looked at.
+fn path_list<'a>(entry: &Dict<'a>, k: &'static str, i: usize) -> Result<Option<Vec<&'a [u8]>>> {
+    let Some(value) = entry.get(k.as_bytes()) else { return Ok(None) };
+    let wrong = || wrong_type(&format!("info.files[{i}].{k}"), "a list of byte strings");
+    let list = value.as_list().ok_or_else(wrong)?;
+    if list.len() > MAX_PATH_COMPONENTS {
+        let limit = MAX_PATH_COMPONENTS;
+        return Err(MetainfoError::PathTooDeep { index: i, key: k, components: list.len(), limit });
+    }
+    list.iter().map(|c| c.as_bytes().ok_or_else(wrong)).collect::<Result<Vec<_>>>().map(Some)
 }
 
 /// BEP 12 tiers from `announce-list`, else one tier from `announce`. Empty, non-UTF-8 and
@@ -193,14 +252,15 @@ fn trackers(top: &Dict<'_>) -> Vec<Vec<String>> {
     tiers
 }
 
-/// BEP 19 `url-list`: a single URL or a list of them.
+/// BEP 19 `url-list`: a single URL or a list of them, without empty or repeated URLs.
 fn url_list(top: &Dict<'_>) -> Vec<String> {
     let urls: Vec<&str> = match top.get(b"url-list") {
         Some(Value::List(items)) => items.iter().filter_map(Value::as_str).collect(),
         Some(v) => v.as_str().into_iter().collect(),
         None => Vec::new(),
     };
-    urls.into_iter().map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect()
+    let mut seen = HashSet::new();
+    urls.into_iter().map(str::trim).filter(|u| !u.is_empty() && seen.insert(*u)).map(str::to_owned).collect()
 }
 
 fn required<T>(v: Option<T>, key: &str) -> Result<T> {

@@ -6,6 +6,8 @@ use proptest::prelude::*;
 
 use crate::{FileEntry, MetainfoError, Torrent};
 
+mod corpus;
+
 const KIB16: u32 = 16 * 1024;
 
 fn hashes(n: usize) -> Vec<u8> {
@@ -57,7 +59,10 @@ fn golden_single_file() {
     assert_eq!(t.name, "a.txt");
     assert_eq!(t.piece_length, 32768);
     assert_eq!(t.piece_hashes, vec![[b'A'; 20], [b'B'; 20]]);
-    assert_eq!(t.files, vec![FileEntry { path: vec!["a.txt".into()], length: 40000, is_padding: false }]);
+    assert_eq!(
+        t.files,
+        vec![FileEntry { path: vec!["a.txt".into()], length: 40000, is_padding: false, symlink: None }]
+    );
     assert_eq!(t.total_length, 40000);
     assert!(t.single_file && !t.private && !t.is_hybrid);
     assert_eq!(t.trackers, vec![vec!["http://t/announce".to_string()]]);
@@ -108,9 +113,9 @@ fn multi_file_with_padding_and_utf8_paths() {
 }
 
 #[test]
-fn non_utf8_names_are_lossy_unless_utf8_key_given() {
+fn non_utf8_names_are_sanitised_unless_utf8_key_given() {
     let info = single_info(10).with("name", b"caf\xe9.txt".to_vec());
-    assert_eq!(parse_info(info.clone()).unwrap().name, "caf\u{fffd}.txt");
+    assert_eq!(parse_info(info.clone()).unwrap().name, "caf_.txt");
     let t = parse_info(info.with("name.utf-8", "café.txt")).unwrap();
     assert_eq!(t.name, "café.txt");
     assert_eq!(t.files[0].path, ["café.txt"]);
@@ -256,11 +261,17 @@ fn length_and_piece_errors() {
         pl(1000),
         MetainfoError::InvalidPieceLength { value: 1000, reason: "not a multiple of 16 KiB" }
     );
+    // libtorrent's largest piece: 32767 blocks of 16 KiB (just under 512 MiB).
+    let largest = 32767 * 16384i64;
+    assert_eq!(parse_info(single_info(10).with("piece length", largest)).unwrap().piece_length, 536_854_528);
     let huge = 512 * 1024 * 1024;
-    assert_eq!(pl(huge), MetainfoError::InvalidPieceLength { value: huge, reason: "larger than 256 MiB" });
+    assert_eq!(
+        pl(huge),
+        MetainfoError::InvalidPieceLength { value: huge, reason: "larger than 32767 blocks" }
+    );
     assert_eq!(
         pl(i64::MAX),
-        MetainfoError::InvalidPieceLength { value: i64::MAX, reason: "larger than 256 MiB" }
+        MetainfoError::InvalidPieceLength { value: i64::MAX, reason: "larger than 32767 blocks" }
     );
     assert!(parse_info(single_info(10).with("piece length", 256 * 1024 * 1024i64)).is_ok());
     assert!(parse_info(single_info(10).with("piece length", 3 * 16384i64)).is_ok());
@@ -284,60 +295,106 @@ fn length_and_piece_errors() {
 }
 
 #[test]
-fn path_traversal_is_rejected() {
-    let single = |name: &str| parse_info(single_info(10).with("name", name)).unwrap_err();
+fn unsafe_names_are_sanitised_and_never_escape() {
+    let single = |name: &str| parse_info(single_info(10).with("name", name)).unwrap().files[0].path.clone();
+    assert_eq!(single("../../etc/passwd"), ["....etcpasswd"]);
+    assert_eq!(single("/abs"), ["abs"]);
+    assert_eq!(single("con"), ["_con"]);
+    assert_eq!(single("CON.txt"), ["_CON.txt"]);
+    assert_eq!(single("a\0b"), ["ab"]);
+    assert_eq!(single("C:\\x"), ["C_x"]);
+    assert_eq!(single("dots..."), ["dots"]);
+    // A single file needs a name: nothing usable in it is an error.
     assert_eq!(
-        single("../../etc/passwd"),
-        unsafe_path("../../etc/passwd", "path separator inside a component")
+        parse_info(single_info(10).with("name", "")).unwrap_err(),
+        unsafe_path("", "no usable file name")
     );
-    assert_eq!(single("/abs"), unsafe_path("/abs", "absolute path"));
-    assert_eq!(single(".."), unsafe_path("..", "relative path component"));
-    assert_eq!(single(""), unsafe_path("", "empty path component"));
-    assert_eq!(single("con"), unsafe_path("con", "reserved device name"));
-    assert_eq!(single("CON.txt"), unsafe_path("CON.txt", "reserved device name"));
-    assert_eq!(single("a\0b"), unsafe_path("a\0b", "control character in path"));
-    assert_eq!(single("C:\\x"), unsafe_path("C:\\x", "absolute path"));
-    assert_eq!(single("dots..."), unsafe_path("dots...", "trailing dot or space"));
-    // A safe utf-8 name does not excuse an unsafe raw name being ignored: the utf-8 one wins.
-    assert!(parse_info(single_info(10).with("name", "..").with("name.utf-8", "ok")).is_ok());
     assert_eq!(
-        parse_info(single_info(10).with("name.utf-8", "..")).unwrap_err(),
-        unsafe_path("..", "relative path component")
+        parse_info(single_info(10).with("name", "..")).unwrap_err(),
+        unsafe_path("..", "no usable file name")
     );
+    // The utf-8 name wins over the raw one.
+    assert_eq!(parse_info(single_info(10).with("name", "..").with("name.utf-8", "ok")).unwrap().name, "ok");
 
-    let multi =
-        |path: &[&str]| parse_info(multi_info(vec![file(&["ok"], 5), file(path, 5)], 10)).unwrap_err();
-    assert_eq!(multi(&["a", "..", "b"]), unsafe_path("dir/a/../b", "relative path component"));
-    assert_eq!(multi(&["a/../b"]), unsafe_path("dir/a/../b", "path separator inside a component"));
+    let multi = |path: &[&str]| {
+        let t = parse_info(multi_info(vec![file(&["ok"], 5), file(path, 5)], 10)).unwrap();
+        t.files[1].path.join("/")
+    };
+    assert_eq!(multi(&["a", "..", "b"]), "dir/a/_/b");
+    assert_eq!(multi(&["a/../b"]), "dir/a..b");
+    assert_eq!(multi(&["..", "..", "etc", "passwd"]), "dir/_/_/etc/passwd");
+    assert_eq!(multi(&["/etc"]), "dir/etc");
+    assert_eq!(multi(&["sub", ""]), "dir/sub/_");
+    assert_eq!(multi(&["lpt1"]), "dir/_lpt1");
+    assert_eq!(multi(&["ok"]), "dir/ok.1");
+    assert_eq!(multi(&["OK"]), "dir/OK.1");
     assert_eq!(
-        multi(&["..", "..", "etc", "passwd"]),
-        unsafe_path("dir/../../etc/passwd", "relative path component")
+        parse_info(multi_info(vec![file(&["ok"], 5), file(&[], 5)], 10)).unwrap_err(),
+        unsafe_path("dir", "empty path")
     );
-    assert_eq!(multi(&["/etc"]), unsafe_path("dir//etc", "absolute path"));
-    assert_eq!(multi(&["sub", ""]), unsafe_path("dir/sub/", "empty path component"));
-    assert_eq!(multi(&[]), unsafe_path("dir", "empty path"));
-    assert_eq!(multi(&["lpt1"]), unsafe_path("dir/lpt1", "reserved device name"));
-    assert_eq!(multi(&["ok"]), unsafe_path("dir/ok", "two files have the same path"));
-    // A padding file with an unsafe path is still rejected.
-    let pad = file(&[".."], 5).with("attr", "p");
-    assert_eq!(
-        parse_info(multi_info(vec![file(&["ok"], 5), pad], 10)).unwrap_err(),
-        unsafe_path("dir/..", "relative path component")
-    );
+    // A multi-file name with nothing usable in it becomes the info hash, as in libtorrent.
+    let t = parse_info(multi_info(vec![file(&["x"], 5)], 5).with("name", "..")).unwrap();
+    assert_eq!(t.name, t.info_hash.to_hex());
+    assert_eq!(t.files[0].path, [t.info_hash.to_hex(), "x".into()]);
 }
 
 #[test]
-fn file_and_folder_with_the_same_path_are_rejected() {
-    let both = |a: &[&str], b: &[&str]| parse_info(multi_info(vec![file(a, 5), file(b, 5)], 10)).unwrap_err();
-    assert_eq!(both(&["a"], &["a", "b"]), unsafe_path("dir/a/b", "path is both a file and a folder"));
-    assert_eq!(both(&["a", "b"], &["a"]), unsafe_path("dir/a", "path is both a file and a folder"));
-    assert!(parse_info(multi_info(vec![file(&["a", "b"], 5), file(&["a", "c"], 5)], 10)).is_ok());
+fn deep_paths_are_refused_in_bounded_time_and_memory() {
+    // 30,000 one-byte components: about 90 KB of torrent. Cloning every prefix of it into a
+    // set (the old duplicate check) took 30,000 * 15,000 strings: gigabytes.
+    let deep = vec!["a"; 30_000];
+    let info = multi_info(vec![file(&deep, 5)], 5);
+    assert!(torrent(info.clone()).len() > 90_000);
+    assert_eq!(
+        parse_info(info).unwrap_err(),
+        MetainfoError::PathTooDeep {
+            index: 0,
+            key: "path",
+            components: 30_000,
+            limit: crate::MAX_PATH_COMPONENTS
+        }
+    );
+    let deepest = vec!["a"; crate::MAX_PATH_COMPONENTS];
+    assert_eq!(parse_info(multi_info(vec![file(&deepest, 5)], 5)).unwrap().files[0].path.len(), 101);
+    // A huge component is cut rather than kept whole.
+    let long = "x".repeat(100_000);
+    let t = parse_info(multi_info(vec![file(&[&long], 5)], 5)).unwrap();
+    assert_eq!(t.files[0].path[1].len(), 240);
+}
+
+#[test]
+fn many_files_sharing_deep_folders_are_checked_in_linear_time() {
+    // 2,000 files under the same 99 folders: every prefix as a set entry would be 200,000
+    // cloned paths; the folder tree holds 99 nodes.
+    let folders = vec!["d"; crate::MAX_PATH_COMPONENTS - 1];
+    let files: Vec<OwnedValue> = (0..2_000)
+        .map(|i| {
+            let name = format!("f{i}");
+            let mut path = folders.clone();
+            path.push(&name);
+            file(&path, 1)
+        })
+        .collect();
+    let t = parse_info(multi_info(files, 2_000)).unwrap();
+    assert_eq!(t.files.len(), 2_000);
+    assert_eq!(t.files[1_999].path.last().map(String::as_str), Some("f1999"));
+}
+
+#[test]
+fn a_file_named_like_a_folder_is_renamed() {
+    let both = |a: &[&str], b: &[&str]| {
+        let t = parse_info(multi_info(vec![file(a, 5), file(b, 5)], 10)).unwrap();
+        t.files.iter().map(|f| f.path.join("/")).collect::<Vec<_>>()
+    };
+    assert_eq!(both(&["a"], &["a", "b"]), ["dir/a.1", "dir/a/b"]);
+    assert_eq!(both(&["a", "b"], &["a"]), ["dir/a/b", "dir/a.1"]);
+    assert_eq!(both(&["a", "b"], &["a", "c"]), ["dir/a/b", "dir/a/c"]);
 }
 
 #[test]
 fn error_messages_name_the_problem() {
-    let e = parse_info(multi_info(vec![file(&["..", "x"], 5)], 5)).unwrap_err();
-    assert_eq!(e.to_string(), "unsafe path \"dir/../x\": relative path component");
+    let e = parse_info(multi_info(vec![file(&["x"; 101], 5)], 5)).unwrap_err();
+    assert_eq!(e.to_string(), "info.files[0].path has 101 components, more than the 100 allowed");
     assert_eq!(
         MetainfoError::MissingKey("info.piece length".into()).to_string(),
         "missing key \"info.piece length\""
@@ -376,5 +433,28 @@ fn every_truncation_of_a_valid_torrent_is_an_error() {
     assert!(Torrent::from_bytes(&bytes).is_ok());
     for cut in 0..bytes.len() {
         assert!(Torrent::from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
+    }
+}
+
+#[test]
+fn oversize_torrent_is_refused_naming_the_limit() {
+    let mut bytes = valid_torrent();
+    bytes.resize(crate::MAX_TORRENT_FILE_SIZE + 1, b'\n');
+    let err = Torrent::from_file_bytes(&bytes).unwrap_err();
+    assert_eq!(err, MetainfoError::TooLarge { limit: crate::MAX_TORRENT_FILE_SIZE });
+    // At the limit it parses (the padding is trailing bytes after the dictionary).
+    bytes.pop();
+    assert!(Torrent::from_file_bytes(&bytes).is_ok());
+    assert_eq!(err.to_string(), "torrent file is larger than 10000000 bytes, the most ccbt reads");
+}
+
+#[test]
+fn bytes_after_the_top_level_dictionary_are_ignored() {
+    // Some web servers append a newline; libtorrent ignores whatever follows the dictionary.
+    let plain = Torrent::from_bytes(&valid_torrent()).unwrap();
+    for tail in [&b"\n"[..], b"\r\n", b"garbage"] {
+        let mut bytes = valid_torrent();
+        bytes.extend_from_slice(tail);
+        assert_eq!(Torrent::from_bytes(&bytes).unwrap(), plain, "{tail:?}");
     }
 }

@@ -46,8 +46,13 @@ pub struct FileEntry {
     pub path: Vec<String>,
     /// Length in bytes.
     pub length: u64,
-    /// A BEP 47 padding file (`attr` contains `p`): part of the byte stream, never stored.
+    /// A BEP 47 padding file (`attr` contains `p`, or a BitComet `_____padding_file_` name):
+    /// part of the byte stream, never stored.
     pub is_padding: bool,
+    /// A BEP 47 symlink (`attr` contains `l`): its target, sanitised like every path and
+    /// relative to the download folder (`[name, ...]` in a multi-file torrent). A symlink holds
+    /// no data (`length` is 0); ccbt creates no links yet: storage treats the entry as an empty file.
+    pub symlink: Option<Vec<String>>,
 }
 
 impl Torrent {

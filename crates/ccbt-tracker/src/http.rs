@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use ccbt_core::{InfoHash, PeerId};
 
+use crate::tracker_url::{parse_tracker_url, percent_encode_to, TrackerScheme};
 use crate::TrackerError;
 
 /// The `event` of an announce (BEP 3). BEP 15 uses the same four values with its own numbers.
@@ -71,74 +72,25 @@ pub struct AnnounceRequest {
     pub compact: bool,
 }
 
-/// The URL schemes a tracker can have that we speak.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TrackerScheme {
-    /// `http://`.
-    Http,
-    /// `https://`.
-    Https,
-    /// `udp://` (BEP 15).
-    Udp,
-}
-
-/// The scheme of a tracker URL, or why it is not one we speak.
-pub fn tracker_scheme(url: &str) -> Result<TrackerScheme, TrackerError> {
-    let Some((scheme, _)) = url.split_once("://") else {
-        return Err(TrackerError::InvalidUrl(format!("no scheme in {}", short(url))));
-    };
-    match scheme.to_ascii_lowercase().as_str() {
-        "http" => Ok(TrackerScheme::Http),
-        "https" => Ok(TrackerScheme::Https),
-        "udp" => Ok(TrackerScheme::Udp),
-        _ => Err(TrackerError::UnsupportedScheme(short(scheme).to_owned())),
-    }
-}
-
-/// At most 200 bytes of a URL for an error message (cut on a character boundary).
-pub(crate) fn short(s: &str) -> &str {
-    let mut end = s.len().min(200);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s.get(..end).unwrap_or_default()
-}
-
-/// Appends `bytes` percent-encoded byte by byte: RFC 3986 unreserved characters stay, every
-/// other byte becomes `%XX`. Info hashes and peer ids are binary, so no text-level encoding.
-pub fn percent_encode_to(bytes: &[u8], out: &mut String) {
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            // Writing to a String cannot fail.
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-}
-
 /// The full announce URL for `req` on the tracker at `base` (an `http` or `https` URL, possibly
-/// with a query of its own, which is kept: private trackers put a passkey there).
+/// with a query of its own, which is kept: private trackers put a passkey there). The URL is
+/// normalised; a fragment, which is never sent to the server, is dropped.
 pub fn announce_url(base: &str, req: &AnnounceRequest) -> Result<String, TrackerError> {
-    match tracker_scheme(base)? {
-        TrackerScheme::Http | TrackerScheme::Https => {}
-        TrackerScheme::Udp => return Err(TrackerError::UnsupportedScheme("udp".to_owned())),
+    let (scheme, mut url) = parse_tracker_url(base)?;
+    if scheme == TrackerScheme::Udp {
+        return Err(TrackerError::UnsupportedScheme("udp".to_owned()));
     }
-    // A fragment is never sent to the server; parameters appended after it would be lost.
-    let base = base.split_once('#').map_or(base, |(b, _)| b);
-    let mut url = String::with_capacity(base.len() + 256);
-    url.push_str(base);
-    match base.find('?') {
-        None => url.push('?'),
-        Some(_) if base.ends_with('?') || base.ends_with('&') => {}
-        Some(_) => url.push('&'),
+    url.set_fragment(None);
+    let mut query = url.query().unwrap_or_default().to_owned();
+    if !query.is_empty() && !query.ends_with('&') {
+        query.push('&');
     }
-    url.push_str("info_hash=");
-    percent_encode_to(req.info_hash.as_bytes(), &mut url);
-    url.push_str("&peer_id=");
-    percent_encode_to(req.peer_id.as_bytes(), &mut url);
+    query.push_str("info_hash=");
+    percent_encode_to(req.info_hash.as_bytes(), &mut query);
+    query.push_str("&peer_id=");
+    percent_encode_to(req.peer_id.as_bytes(), &mut query);
     let _ = write!(
-        url,
+        query,
         "&port={}&uploaded={}&downloaded={}&left={}&compact={}",
         req.port,
         req.uploaded,
@@ -147,46 +99,54 @@ pub fn announce_url(base: &str, req: &AnnounceRequest) -> Result<String, Tracker
         u8::from(req.compact)
     );
     // Peer ids in a dictionary list are wasted bytes: we never use them.
-    url.push_str("&no_peer_id=1");
+    query.push_str("&no_peer_id=1");
     if let Some(event) = req.event.as_http_param() {
-        url.push_str("&event=");
-        url.push_str(event);
+        query.push_str("&event=");
+        query.push_str(event);
     }
     if let Some(n) = req.numwant {
-        let _ = write!(url, "&numwant={n}");
+        let _ = write!(query, "&numwant={n}");
     }
-    let _ = write!(url, "&key={:08x}", req.key);
+    let _ = write!(query, "&key={:08x}", req.key);
     if let Some(id) = &req.tracker_id {
-        url.push_str("&trackerid=");
-        percent_encode_to(id, &mut url);
+        query.push_str("&trackerid=");
+        percent_encode_to(id, &mut query);
     }
-    Ok(url)
+    // Everything appended is unreserved or `%XX`, which `set_query` leaves as it is.
+    url.set_query(Some(&query));
+    Ok(url.into())
 }
 
 /// The BEP 48 scrape URL of an HTTP announce URL: the last path segment must start with
-/// `announce`, which is replaced by `scrape` (`/announce.php` → `/scrape.php`). `None` when the
-/// tracker has no scrape convention or is not an HTTP tracker.
+/// `announce`, which is replaced by `scrape` (`/announce.php` → `/scrape.php`); the query is
+/// kept. `None` when the tracker has no scrape convention or is not an HTTP tracker.
 pub fn scrape_url(announce_url: &str) -> Option<String> {
-    match tracker_scheme(announce_url).ok()? {
-        TrackerScheme::Http | TrackerScheme::Https => {}
-        TrackerScheme::Udp => return None,
-    }
-    let end_of_path = announce_url.find(['?', '#']).unwrap_or(announce_url.len());
-    let (path_part, rest) = announce_url.split_at(end_of_path);
-    let slash = path_part.rfind('/')?;
-    // The slash must belong to the path, not to `scheme://`.
-    let authority_start = path_part.find("://")? + 3;
-    if slash < authority_start {
+    let (scheme, mut url) = parse_tracker_url(announce_url).ok()?;
+    if scheme == TrackerScheme::Udp {
         return None;
     }
-    let (head, last) = path_part.split_at(slash + 1);
+    let last = url.path_segments()?.next_back()?.to_owned();
     let tail = last.strip_prefix("announce")?;
-    Some(format!("{head}scrape{tail}{rest}"))
+    let scrape = format!("scrape{tail}");
+    url.path_segments_mut().ok()?.pop().push(&scrape);
+    url.set_fragment(None);
+    Some(url.into())
+}
+
+/// The scrape URL for `info_hash` on the tracker whose announce URL is `announce_url`
+/// (see [`scrape_url`]).
+pub fn scrape_request_url(announce_url: &str, info_hash: &InfoHash) -> Option<String> {
+    let mut url = scrape_url(announce_url)?;
+    url.push(if url.contains('?') { '&' } else { '?' });
+    url.push_str("info_hash=");
+    percent_encode_to(info_hash.as_bytes(), &mut url);
+    Some(url)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tracker_scheme;
 
     fn request() -> AnnounceRequest {
         let mut hash = [0u8; 20];
@@ -236,6 +196,14 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_hosts_and_userinfo_are_kept() {
+        let url = announce_url("http://user:pw@[2001:db8::1]:6969/announce?pk=1", &request()).unwrap();
+        assert!(url.starts_with("http://user:pw@[2001:db8::1]:6969/announce?pk=1&info_hash=%00"), "{url}");
+        let scrape = scrape_request_url("https://[::1]/announce", &InfoHash([0xab; 20])).unwrap();
+        assert_eq!(scrape, format!("https://[::1]/scrape?info_hash={}", "%AB".repeat(20)));
+    }
+
+    #[test]
     fn schemes() {
         assert_eq!(tracker_scheme("HTTP://a/announce"), Ok(TrackerScheme::Http));
         assert_eq!(tracker_scheme("udp://a:1"), Ok(TrackerScheme::Udp));
@@ -261,7 +229,7 @@ mod tests {
     fn scrape_urls() {
         let cases = [
             ("http://t.example/announce", Some("http://t.example/scrape")),
-            ("http://t.example:80/x/announce.php?k=1", Some("http://t.example:80/x/scrape.php?k=1")),
+            ("http://t.example:80/x/announce.php?k=1#f", Some("http://t.example/x/scrape.php?k=1")),
             (
                 "https://t.example/announce?passkey=a/announce",
                 Some("https://t.example/scrape?passkey=a/announce"),
@@ -271,16 +239,10 @@ mod tests {
             ("http://announce", None),
             ("udp://t.example:1/announce", None),
             ("http://t.example/x%064announce", None),
+            ("http://u:p@[2001:db8::1]:8080/announce", Some("http://u:p@[2001:db8::1]:8080/scrape")),
         ];
         for (input, want) in cases {
             assert_eq!(scrape_url(input).as_deref(), want, "{input}");
         }
-    }
-
-    #[test]
-    fn short_cuts_on_char_boundary() {
-        let s = "é".repeat(150);
-        assert!(short(&s).len() <= 200);
-        assert!(s.starts_with(short(&s)));
     }
 }

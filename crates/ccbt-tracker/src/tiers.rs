@@ -3,7 +3,7 @@
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use crate::http::tracker_scheme;
+use crate::tracker_url::parse_tracker_url;
 
 /// The trackers of a torrent grouped in tiers. Within a tier the order starts random (so
 /// clients spread over equivalent trackers) and a tracker that answers moves to the front, so
@@ -15,7 +15,8 @@ pub struct TrackerTiers {
 
 impl TrackerTiers {
     /// Builds the tiers: URLs with a scheme we do not speak (only http, https and udp are kept)
-    /// and repeats of an earlier URL are dropped, as are tiers left empty; each tier is shuffled.
+    /// and repeats of an earlier URL (compared normalised: `HTTP://T:80/a` is `http://t/a`) are
+    /// dropped, as are tiers left empty; each tier is shuffled.
     pub fn new(tiers: Vec<Vec<String>>, rng: &mut impl Rng) -> TrackerTiers {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::with_capacity(tiers.len());
@@ -23,7 +24,7 @@ impl TrackerTiers {
             let mut kept: Vec<String> = tier
                 .into_iter()
                 .map(|url| url.trim().to_owned())
-                .filter(|url| tracker_scheme(url).is_ok() && seen.insert(url.clone()))
+                .filter(|url| parse_tracker_url(url).is_ok_and(|(_, normal)| seen.insert(normal)))
                 .collect();
             if !kept.is_empty() {
                 kept.shuffle(rng);
@@ -86,7 +87,7 @@ mod tests {
                 &["http://a/announce", " udp://b:1 ", "http://a/announce"],
                 &[],
                 &["https://c/announce", "ftp://d/"],
-                &["udp://b:1"],
+                &["udp://b:1", "HTTP://A:80/announce"],
             ]),
             &mut StdRng::seed_from_u64(0),
         );

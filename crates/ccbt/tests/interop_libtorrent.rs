@@ -164,3 +164,47 @@ fn ccbt_created_multi_file_torrent_works_in_libtorrent() {
 fn ccbt_created_single_file_torrent_works_in_libtorrent() {
     ccbt_created("ccbt_created_single_file_torrent_works_in_libtorrent", false, 64 * 1024);
 }
+
+/// `ccbt download a.torrent magnet:...`: two torrents in one session, each from its own
+/// libtorrent seeder (one named by a .torrent, one by a magnet link), one summary line each.
+#[test]
+fn download_a_torrent_and_a_magnet_in_one_run() {
+    if !interop("download_a_torrent_and_a_magnet_in_one_run", &[Tool::Libtorrent]) {
+        return;
+    }
+    let work = work_dir();
+    let w = work.path();
+    let single = content(w, false, 41);
+    let multi = content(w, true, 42);
+    let (torrent_a, torrent_b) = (w.join("a.torrent"), w.join("b.torrent"));
+    lt_make_torrent(&single, &torrent_a, 32 * 1024, Kind::V1);
+    lt_make_torrent(&multi, &torrent_b, 16 * 1024, Kind::V1);
+    let mut seed_a = lt_seed(w, "lt_seed_a", &torrent_a, &w.join("src"), &[], &[]);
+    let mut seed_b = lt_seed(w, "lt_seed_b", &torrent_b, &w.join("src"), &[], &[]);
+    let magnet_b = support::discovery::magnet(&lt_info_hash(&torrent_b), &[seed_b.addr()]);
+
+    let out = w.join("out");
+    let done = run_with_timeout(
+        "ccbt-download-two",
+        support::ccbt()
+            .arg("download")
+            .arg(&torrent_a)
+            .arg(&magnet_b)
+            .arg("-o")
+            .arg(&out)
+            .args(["--listen-port", "0", "--no-dht", "--state-dir"])
+            .arg(w.join("state"))
+            .args(["--peer", &seed_a.addr()]),
+        w,
+        TRANSFER,
+    );
+    done.assert_success("ccbt download of a torrent and a magnet");
+    assert_same_tree(&single, &out.join("single.bin"));
+    assert_same_tree(&multi, &out.join("data"));
+    for name in ["single.bin: ", "data: "] {
+        let summaries = done.stdout.lines().filter(|l| l.starts_with(name) && l.contains("verified")).count();
+        assert_eq!(summaries, 1, "one summary for {name}\n{}", done.describe());
+    }
+    stop(&mut seed_a, "lt_seed a");
+    stop(&mut seed_b, "lt_seed b");
+}

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::ops::Bound::{Excluded, Unbounded};
 use std::time::Instant;
 
+use rand::Rng as _;
+
 use crate::krpc::{Body, Message, Query, Response};
 use crate::lookup::QueryTo;
 use crate::routing::Contact;
@@ -20,6 +22,9 @@ pub(super) enum TxnKind {
     Lookup(LookupId),
     /// An `announce_peer` (its answer only refreshes the routing table).
     Announce,
+    /// A ping to a node not in the table (it queried us, or a peer offered it): an answer
+    /// proves the address and lets the node in.
+    Verify,
 }
 
 /// An outstanding query, keyed by its 2-byte transaction id.
@@ -48,12 +53,12 @@ impl DhtNode {
         if self.free_slots() == 0 {
             return false;
         }
-        // At most `max_outstanding_queries` of 65536 ids are taken, so this ends quickly.
-        let mut tid = self.next_tid;
+        // Random ids, so that an off-path attacker cannot guess which answer we wait for. At
+        // most `max_outstanding_queries` of 65536 ids are taken, so this ends quickly.
+        let mut tid: u16 = self.rng.gen();
         while self.txns.contains_key(&tid) {
-            tid = tid.wrapping_add(1);
+            tid = self.rng.gen();
         }
-        self.next_tid = tid.wrapping_add(1);
         let msg = Message {
             tid: tid.to_be_bytes().to_vec(),
             version: self.opts.client_version.map(|v| v.to_vec()),
@@ -78,11 +83,32 @@ impl DhtNode {
         }
     }
 
+    /// Pings `addr` (a node not in the table) so that it can join if it answers; at most one
+    /// outstanding ping per address and [`super::MAX_VERIFYING`] in all.
+    pub(super) fn send_verification_ping(&mut self, now: Instant, id: Option<NodeId>, addr: SocketAddr) {
+        if self.verifying.len() >= super::MAX_VERIFYING || self.verifying.contains(&addr) {
+            return;
+        }
+        let own = self.id;
+        if self.send_query(now, addr, id, Query::Ping { id: own }, TxnKind::Verify) {
+            self.verifying.push(addr);
+        }
+    }
+
+    /// Removes transaction `tid`, releasing its verification slot.
+    fn remove_txn(&mut self, tid: u16) -> Option<Txn> {
+        let txn = self.txns.remove(&tid)?;
+        if txn.kind == TxnKind::Verify {
+            self.verifying.retain(|a| *a != txn.addr);
+        }
+        Some(txn)
+    }
+
     pub(super) fn expire_txns(&mut self, now: Instant) {
         let expired: Vec<u16> =
             self.txns.iter().filter(|(_, t)| t.deadline <= now).map(|(k, _)| *k).collect();
         for tid in expired {
-            if let Some(txn) = self.txns.remove(&tid) {
+            if let Some(txn) = self.remove_txn(tid) {
                 self.txn_failed(now, &txn, true);
             }
         }
@@ -107,7 +133,7 @@ impl DhtNode {
         if self.txns.get(&tid)?.addr != from {
             return None;
         }
-        self.txns.remove(&tid)
+        self.remove_txn(tid)
     }
 
     pub(super) fn on_response(
@@ -127,8 +153,15 @@ impl DhtNode {
             _ => {}
         }
         if !read_only {
+            let was_empty = self.table.is_empty();
             if let Some((id, addr)) = self.table.heard_from(now, r.id, from, Contact::Responded) {
                 self.send_ping(now, id, addr);
+            }
+            // A verified node (offered by a peer) into an empty table: join through it now
+            // rather than at the next bootstrap retry.
+            if txn.kind == TxnKind::Verify && was_empty && !self.table.is_empty() {
+                self.bootstrap.retry_at = None;
+                self.start_bootstrap(now);
             }
         }
         if let TxnKind::Lookup(lid) = txn.kind {

@@ -52,11 +52,11 @@ impl DhtNode {
         self.reply(to, tid, Body::Error(ErrorReply { code, message: message.to_owned() }));
     }
 
-    /// The k nodes closest to `target`, leaving out the querier: it knows itself, and one more
+    /// The k verified nodes closest to `target`, leaving out the querier: it knows itself, and one more
     /// real candidate serves its lookup better.
     fn compact_closest(&self, now: Instant, target: &NodeId, querier: &NodeId) -> Vec<CompactNode> {
         self.table
-            .closest(now, target, self.opts.k + 1)
+            .closest_verified(now, target, self.opts.k + 1)
             .into_iter()
             .filter(|(id, _)| id != querier)
             .filter_map(|(id, addr)| match addr {
@@ -71,12 +71,6 @@ impl DhtNode {
         self.queries_in += 1;
         if self.opts.read_only || !self.limiter.allow(now, from.ip()) {
             return;
-        }
-        // BEP 43: read-only nodes answer nothing, so they must not enter routing tables.
-        if !sender_read_only {
-            if let Some((id, addr)) = self.table.heard_from(now, q.id(), from, Contact::Queried) {
-                self.send_ping(now, id, addr);
-            }
         }
         let own = self.id;
         let querier = q.id();
@@ -120,5 +114,14 @@ impl DhtNode {
             }
         };
         self.reply(from, tid, Body::Response(response));
+        // BEP 43: read-only nodes answer nothing, so they must not enter routing tables. A
+        // query refreshes a known node; an unknown one (its address may be spoofed) is pinged
+        // after our answer, and enters only if it answers.
+        if !sender_read_only {
+            self.table.heard_from(now, querier, from, Contact::Queried);
+            if self.table.would_admit(now, &querier, &from) {
+                self.send_verification_ping(now, Some(querier), from);
+            }
+        }
     }
 }

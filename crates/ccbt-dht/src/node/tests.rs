@@ -18,12 +18,15 @@ fn query(tid: &[u8], q: Query) -> Vec<u8> {
     Message { tid: tid.to_vec(), version: None, read_only: false, body: Body::Query(q) }.encode()
 }
 
-/// Sends `data` to `n` and returns its single reply.
+/// Sends `data` to `n` and returns its reply (a verification ping of an unknown querier may
+/// follow it; it is dropped).
 fn ask(n: &mut DhtNode, now: Instant, from: SocketAddr, data: &[u8]) -> Option<Message> {
     n.handle_datagram(now, from, data);
     let (to, bytes) = n.poll_transmit()?;
     assert_eq!(to, from);
-    assert!(n.poll_transmit().is_none());
+    while let Some((_, more)) = n.poll_transmit() {
+        assert!(matches!(decode(&more).unwrap().body, Body::Query(Query::Ping { .. })));
+    }
     Some(decode(&bytes).unwrap())
 }
 
@@ -61,19 +64,148 @@ fn pump(nodes: &mut [(SocketAddr, DhtNode)], now: Instant) {
     panic!("network never went quiet");
 }
 
+/// Every datagram `n` wants to send, decoded.
+fn drain(n: &mut DhtNode) -> Vec<(SocketAddr, Message)> {
+    std::iter::from_fn(|| n.poll_transmit()).map(|(to, b)| (to, decode(&b).unwrap())).collect()
+}
+
+fn answer(to: &Message, id: NodeId) -> Vec<u8> {
+    Message {
+        tid: to.tid.clone(),
+        version: None,
+        read_only: false,
+        body: Body::Response(Response { id, ..Response::default() }),
+    }
+    .encode()
+}
+
 #[test]
-fn answers_ping_and_find_node() {
+fn a_querier_joins_the_table_only_after_answering_our_ping() {
     let now = Instant::now();
     let mut n = node(1, now);
-    let r = response(ask(&mut n, now, addr(2), &query(b"p1", Query::Ping { id: NodeId([2; 20]) })).unwrap());
-    assert_eq!(r.id, NodeId([1; 20]));
-    // The querier is now in the table (questionable), and is returned by find_node.
-    let q = query(b"f1", Query::FindNode { id: NodeId([3; 20]), target: NodeId([2; 20]) });
-    let m = ask(&mut n, now, addr(3), &q).unwrap();
-    assert_eq!(m.tid, b"f1");
-    let r = response(m);
-    assert_eq!(r.nodes.first().map(|c| c.id), Some(NodeId([2; 20])));
-    assert_eq!(n.status().queries_in, 2);
+    n.handle_datagram(now, addr(2), &query(b"p1", Query::Ping { id: NodeId([2; 20]) }));
+    let sent = drain(&mut n);
+    assert_eq!(sent.len(), 2, "the answer, and a ping to verify the querier: {sent:?}");
+    assert_eq!(response(sent[0].1.clone()).id, NodeId([1; 20]));
+    let (to, ping) = &sent[1];
+    assert_eq!(*to, addr(2));
+    assert!(matches!(ping.body, Body::Query(Query::Ping { .. })));
+    assert!(n.routing_table().is_empty(), "a query alone (spoofable) does not enter the table");
+    // Not handed to others either.
+    let find = query(b"f1", Query::FindNode { id: NodeId([3; 20]), target: NodeId([2; 20]) });
+    n.handle_datagram(now, addr(3), &find);
+    let sent = drain(&mut n);
+    assert!(response(sent[0].1.clone()).nodes.is_empty(), "{sent:?}");
+    // Once it answers, it is in and recommended.
+    n.handle_datagram(now, addr(2), &answer(ping, NodeId([2; 20])));
+    assert_eq!(n.routing_table(), vec![(NodeId([2; 20]), addr(2))]);
+    // Our first node: we join the network through it.
+    assert!(drain(&mut n)
+        .iter()
+        .all(|(to, m)| *to == addr(2) && matches!(m.body, Body::Query(Query::FindNode { .. }))));
+    let m = ask(
+        &mut n,
+        now,
+        addr(4),
+        &query(b"f2", Query::FindNode { id: NodeId([4; 20]), target: NodeId([2; 20]) }),
+    )
+    .unwrap();
+    assert_eq!(m.tid, b"f2");
+    assert_eq!(response(m).nodes.first().map(|c| c.id), Some(NodeId([2; 20])));
+    assert_eq!(n.status().queries_in, 3);
+}
+
+#[test]
+fn verification_pings_are_bounded() {
+    let now = Instant::now();
+    let mut n = node(1, now);
+    for i in 0..200u8 {
+        let id = NodeId([i.wrapping_add(2); 20]);
+        n.handle_datagram(now, SocketAddr::from(([10, 0, 1, i], 6881)), &query(b"pp", Query::Ping { id }));
+    }
+    let pings = drain(&mut n).iter().filter(|(_, m)| matches!(m.body, Body::Query(_))).count();
+    assert!(pings <= 16, "{pings} verification pings: spoofed queries must not fill the transaction table");
+    assert!(n.routing_table().is_empty());
+}
+
+#[test]
+fn transaction_ids_are_random() {
+    let now = Instant::now();
+    let nodes: Vec<(NodeId, SocketAddr)> = (2..40u8).map(|i| (NodeId([i; 20]), addr(i))).collect();
+    let mut n = DhtNode::with_routing_table(NodeId([1; 20]), DhtOptions::default(), now, 1, &nodes);
+    for h in 0..10u8 {
+        n.get_peers(now, InfoHash([h; 20]));
+    }
+    let tids: Vec<u16> =
+        drain(&mut n).iter().map(|(_, m)| u16::from_be_bytes(m.tid.as_slice().try_into().unwrap())).collect();
+    assert!(tids.len() >= 20, "{tids:?}");
+    let sequential = tids.windows(2).filter(|w| w[1] == w[0].wrapping_add(1)).count();
+    assert!(sequential <= 1, "guessable transaction ids: {tids:?}");
+}
+
+#[test]
+fn stored_announces_are_capped_per_ip() {
+    let t0 = Instant::now();
+    let opts = DhtOptions { max_info_hashes: 40, ..DhtOptions::default() };
+    let cap = opts.max_announces_per_ip;
+    assert!(cap < 40);
+    let mut n = DhtNode::new(NodeId([1; 20]), opts, t0, 1);
+    let token_for = |n: &mut DhtNode, from: SocketAddr, now: Instant| {
+        let q = query(b"g1", Query::GetPeers { id: NodeId([2; 20]), info_hash: InfoHash([0; 20]) });
+        response(ask(n, now, from, &q).unwrap()).token.unwrap()
+    };
+    let token = token_for(&mut n, addr(2), t0);
+    // One address announces many torrents (one a second, within the rate limit).
+    for h in 0..60u8 {
+        let now = t0 + Duration::from_secs(u64::from(h));
+        let q = Query::AnnouncePeer {
+            id: NodeId([2; 20]),
+            info_hash: InfoHash([h; 20]),
+            port: 5000,
+            implied_port: false,
+            token: token.clone(),
+        };
+        n.handle_datagram(now, addr(2), &query(b"a1", q));
+        drain(&mut n);
+    }
+    assert_eq!(n.status().stored_peers, cap, "one IP holds at most its share of the store");
+    let now = t0 + Duration::from_secs(70);
+    let token = token_for(&mut n, addr(3), now);
+    let q = Query::AnnouncePeer {
+        id: NodeId([3; 20]),
+        info_hash: InfoHash([0xee; 20]),
+        port: 1,
+        implied_port: false,
+        token,
+    };
+    response(ask(&mut n, now, addr(3), &query(b"a2", q)).unwrap());
+    assert_eq!(n.status().stored_peers, cap + 1, "other addresses can still announce");
+}
+
+#[test]
+fn offered_nodes_are_pinged_and_never_take_bootstrap_slots() {
+    let now = Instant::now();
+    let mut n = node(1, now);
+    // A peer's Port messages offer many (possibly bogus) addresses before the routers resolve.
+    for i in 0..100u8 {
+        n.add_node(now, SocketAddr::from(([10, 0, 2, i], 6881)));
+    }
+    let sent = drain(&mut n);
+    assert!(!sent.is_empty() && sent.len() <= 16, "bounded verification pings: {}", sent.len());
+    assert!(sent.iter().all(|(_, m)| matches!(m.body, Body::Query(Query::Ping { .. }))));
+    // The routers still get the bootstrap lookup.
+    n.bootstrap(now, &[addr(9)]);
+    let sent = drain(&mut n);
+    assert!(sent
+        .iter()
+        .any(|(to, m)| *to == addr(9) && matches!(m.body, Body::Query(Query::FindNode { .. }))));
+    // An offered node that answers joins the table.
+    let mut n = node(1, now);
+    n.add_node(now, addr(5));
+    let (to, ping) = drain(&mut n).pop().unwrap();
+    assert_eq!(to, addr(5));
+    n.handle_datagram(now, addr(5), &answer(&ping, NodeId([5; 20])));
+    assert_eq!(n.routing_table(), vec![(NodeId([5; 20]), addr(5))]);
 }
 
 #[test]

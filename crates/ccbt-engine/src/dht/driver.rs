@@ -1,12 +1,11 @@
 //! The task that owns the [`DhtNode`]: socket, timer, commands, bootstrap resolution, saving.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use ccbt_core::InfoHash;
-use ccbt_dht::routing::is_valid_node_addr;
 use ccbt_dht::{DhtEvent, DhtNode, DhtStatus, LookupId, MAX_DATAGRAM};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::error::TrySendError;
@@ -21,14 +20,9 @@ const SAVE_EVERY: Duration = Duration::from_secs(5 * 60);
 /// While the routing table is empty, the bootstrap host names are resolved again this often
 /// (the network or DNS may have come back).
 const RESOLVE_RETRY: Duration = Duration::from_secs(3 * 60);
-/// `add_node` bootstraps through the offered node only while the table is this small: beyond
-/// that the table fills itself and a node from a peer adds nothing.
-const ADD_NODE_BELOW: usize = 16;
 /// Consecutive receive errors after which the loop pauses between receives.
 const RECV_ERRORS_BEFORE_PAUSE: u32 = 16;
 const RECV_ERROR_PAUSE: Duration = Duration::from_millis(100);
-/// Addresses remembered as already offered through `add_node`.
-const MAX_OFFERED: usize = 256;
 
 /// A request from a [`super::DhtHandle`].
 #[derive(Debug)]
@@ -59,7 +53,6 @@ pub(super) struct Driver {
     state_path: PathBuf,
     bootstrap_hosts: Vec<String>,
     resolver: Option<JoinHandle<Vec<SocketAddr>>>,
-    offered: HashSet<SocketAddr>,
     /// The state file holds nodes under our id: an empty table must not overwrite them.
     keep_saved_nodes: bool,
 }
@@ -85,7 +78,6 @@ impl Driver {
             state_path,
             bootstrap_hosts,
             resolver: None,
-            offered: HashSet::new(),
             keep_saved_nodes,
         }
     }
@@ -170,32 +162,18 @@ impl Driver {
                 tracing::debug!(%info_hash, port, lookup = lookup.0, "dht announce started");
                 self.sinks.insert(lookup, Sink::new(peers, true));
             }
-            Command::AddNode(addr) => self.add_node(addr),
+            // The node decides (small table, verification budget); our own address is the one
+            // thing only the driver knows.
+            Command::AddNode(addr) if Some(addr) != self.local_addr() => {
+                tracing::trace!(%addr, "dht node offered by a peer");
+                self.node.add_node(now(), addr);
+            }
+            Command::AddNode(_) => {}
             Command::Status(reply) => {
                 let _ = reply.send(self.node.status());
             }
             // Handled by the loop, which must stop.
             Command::Shutdown(_) => {}
-        }
-    }
-
-    /// The node has no "ping this address" command, but a bootstrap through the address does the
-    /// same: it is queried first and enters the table if it answers. That restarts the
-    /// bootstrap lookup, so it is done only while the table is small, once per address.
-    fn add_node(&mut self, addr: SocketAddr) {
-        if !is_valid_node_addr(&addr) || Some(addr) == self.local_addr() {
-            return;
-        }
-        let status = self.node.status();
-        if status.good_nodes + status.questionable_nodes >= ADD_NODE_BELOW {
-            return;
-        }
-        if self.offered.len() >= MAX_OFFERED {
-            self.offered.clear();
-        }
-        if self.offered.insert(addr) {
-            tracing::debug!(%addr, "dht node offered by a peer");
-            self.node.bootstrap(now(), &[addr]);
         }
     }
 

@@ -98,9 +98,10 @@ impl DhtHandle {
         rx
     }
 
-    /// Offers a node heard of elsewhere (a peer's BEP 5 `Port` message): it is queried and joins
-    /// the routing table if it answers. Useful while the table is small, ignored otherwise.
-    /// Never waits: dropped when the node is busy.
+    /// Offers a node heard of elsewhere (a peer's BEP 5 `Port` message): it is pinged and joins
+    /// the routing table if it answers (never used as a bootstrap router). Useful while the table
+    /// is small, ignored otherwise ([`DhtNode::add_node`]). Never waits: dropped when the node is
+    /// busy.
     pub(crate) fn add_node(&self, addr: SocketAddr) {
         let _ = self.commands.try_send(Command::AddNode(addr));
     }
@@ -188,7 +189,9 @@ async fn bind(host: IpAddr, port: u16) -> Result<UdpSocket, DhtStartError> {
         match UdpSocket::bind(addr).await {
             Ok(socket) => {
                 if p != port {
-                    tracing::warn!(port, used = p, "dht port taken, using the next free one");
+                    // Debug only: the port is usually taken by another client that also holds
+                    // the TCP listen port, whose move the listener already warns about.
+                    tracing::debug!(port, used = p, "dht port taken, using the next free one");
                 }
                 return Ok(socket);
             }

@@ -1,7 +1,9 @@
 //! Tracker discovery for a torrent: the tokio driver of `ccbt-tracker`'s sans-IO code.
 //!
-//! [`spawn_announcer`] runs the BEP 12 announce loop of one torrent as a task and sends the peers
-//! it learns into a channel; [`scrape`] asks one tracker for swarm counters (for the CLI).
+//! [`spawn_announcer`] drives the announce schedule of one torrent (`ccbt_tracker::AnnounceSchedule`,
+//! which decides tiers, events, intervals and back-off) as a task that performs the announces and
+//! sends the peers it learns into a channel; [`scrape`] asks one tracker for swarm counters (for
+//! the CLI).
 
 mod announcer;
 mod transport;
@@ -15,7 +17,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use ccbt_core::{InfoHash, PeerId};
-use ccbt_tracker::{tracker_scheme, ScrapeStats, TrackerError, TrackerScheme, TrackerTiers};
+use ccbt_tracker::{
+    tracker_scheme, AnnounceIdentity, AnnounceSchedule, ScheduleOptions, ScrapeStats, TrackerError,
+    TrackerScheme, TrackerTiers,
+};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -63,10 +68,14 @@ impl Default for AnnouncerOptions {
 }
 
 impl AnnouncerOptions {
-    /// The wait after `failures` consecutive failed rounds: `base · 2^(failures-1)`, capped.
-    fn backoff(&self, failures: u32) -> Duration {
-        let doublings = failures.saturating_sub(1).min(20);
-        self.backoff_base.saturating_mul(1 << doublings).min(self.backoff_max)
+    /// The schedule's share of the options.
+    fn schedule(&self) -> ScheduleOptions {
+        ScheduleOptions {
+            numwant: self.numwant,
+            backoff_base: self.backoff_base,
+            backoff_max: self.backoff_max,
+            stop_timeout: self.stop_timeout,
+        }
     }
 }
 
@@ -105,7 +114,7 @@ pub(crate) struct TrackerStatus {
 }
 
 /// [`TrackerStatus`] as the loop publishes it: an instant, turned into a duration when read.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct TrackerSnapshot {
     url: String,
     tier: usize,
@@ -177,20 +186,17 @@ pub(crate) fn spawn_announcer(
     stats: impl Fn() -> TrackerStats + Send + Sync + 'static,
     peers_tx: mpsc::Sender<Vec<SocketAddr>>,
 ) -> AnnouncerHandle {
-    let tiers = TrackerTiers::new(target.tiers, &mut rand::thread_rng());
+    let mut rng = rand::thread_rng();
+    let tiers = TrackerTiers::new(target.tiers, &mut rng);
+    let identity =
+        AnnounceIdentity { info_hash: target.info_hash, peer_id: target.peer_id, port: target.port };
+    let schedule =
+        AnnounceSchedule::new(identity, tiers, options.schedule(), Instant::now().into_std(), &mut rng);
     let (commands_tx, commands_rx) = mpsc::channel(8);
     let (status_tx, status_rx) = watch::channel(Vec::new());
     let stop_timeout = options.stop_timeout;
-    let announcer = Announcer {
-        tiers,
-        info_hash: target.info_hash,
-        peer_id: target.peer_id,
-        port: target.port,
-        options,
-        stats: Box::new(stats),
-        peers_tx,
-        status_tx,
-    };
+    let announcer =
+        Announcer { schedule, transport: options.transport, stats: Box::new(stats), peers_tx, status_tx };
     let task = tokio::spawn(announcer.run(commands_rx));
     AnnouncerHandle { commands: commands_tx, status: status_rx, task, stop_timeout }
 }

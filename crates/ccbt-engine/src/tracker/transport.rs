@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use ccbt_core::InfoHash;
 use ccbt_tracker::{
-    announce_url, parse_announce, parse_scrape, parse_udp_url, scrape_url, AnnounceRequest, AnnounceResponse,
-    ScrapeStats, TrackerError, UdpEvent, UdpTracker, UdpTrackerOptions,
+    announce_url, parse_announce, parse_scrape, parse_udp_url, scrape_request_url, AnnounceRequest,
+    AnnounceResponse, ScrapeStats, TrackerError, UdpEvent, UdpTracker, UdpTrackerOptions,
 };
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
@@ -125,12 +125,8 @@ pub(crate) async fn http_scrape(
     info_hash: &InfoHash,
     max_body: u64,
 ) -> Result<ScrapeStats, TrackerError> {
-    let base = scrape_url(announce)
+    let url = scrape_request_url(announce, info_hash)
         .ok_or_else(|| TrackerError::InvalidUrl(format!("{announce} has no scrape convention")))?;
-    let mut url = base;
-    url.push(if url.contains('?') { '&' } else { '?' });
-    url.push_str("info_hash=");
-    ccbt_tracker::percent_encode_to(info_hash.as_bytes(), &mut url);
     let (status, body) = http_get(agent, url, max_body).await?;
     http_answer(status, &body, |b| parse_scrape(b, info_hash))
 }

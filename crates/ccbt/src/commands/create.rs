@@ -26,6 +26,7 @@ pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
     // Fail before hashing (which may take minutes), not after.
     let out_dir = output_dir(&args.output);
     anyhow::ensure!(out_dir.is_dir(), "output folder {} does not exist", out_dir.display());
+    anyhow::ensure!(args.force || !exists(&args.output), "{}", already_exists(&args.output));
     let content = scan_path(&args.path).with_context(|| format!("cannot read {}", args.path.display()))?;
     let piece_length = match args.piece_size {
         Some(size) => check_piece_size(size)?,
@@ -75,7 +76,7 @@ pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
     };
     let bytes = builder.build().context("cannot build the torrent")?;
     let torrent = Torrent::from_bytes(&bytes).context("the built torrent does not parse")?;
-    write_atomically(&args.output, &bytes)?;
+    write_atomically(&args.output, &bytes, args.force)?;
 
     println!(
         "created {}: {}, {} pieces of {}, hashed in {} ({})",
@@ -135,9 +136,19 @@ fn output_dir(path: &Path) -> &Path {
     }
 }
 
+/// Whether something (even a dangling link) is at `path`.
+fn exists(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+fn already_exists(path: &Path) -> String {
+    format!("{} already exists; pass --force to replace it", path.display())
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder, synced and renamed,
-/// so `path` is never seen half-written.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// so `path` is never seen half-written. Without `replace`, an existing `path` is left alone
+/// (the file is linked into place, which fails when the name is taken, even by a racing writer).
+fn write_atomically(path: &Path, bytes: &[u8], replace: bool) -> anyhow::Result<()> {
     let file_name =
         path.file_name().with_context(|| format!("output {} is not a file name", path.display()))?;
     let dir = output_dir(path);
@@ -149,14 +160,19 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        std::fs::rename(&tmp, path)
+        if replace {
+            std::fs::rename(&tmp, path)
+        } else {
+            std::fs::hard_link(&tmp, path)
+        }
     })();
-    if let Err(e) = result {
-        // Best effort: the temporary file is ours and useless now.
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("cannot write {}", path.display()));
+    // Best effort: the temporary file is ours and useless now (after a link or a failure).
+    let _ = std::fs::remove_file(&tmp);
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => anyhow::bail!("{}", already_exists(path)),
+        Err(e) => Err(e).with_context(|| format!("cannot write {}", path.display())),
+        Ok(()) => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -190,10 +206,13 @@ mod tests {
     fn atomic_write_replaces() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("x.torrent");
-        write_atomically(&out, b"one").unwrap();
-        write_atomically(&out, b"two").unwrap();
+        write_atomically(&out, b"one", false).unwrap();
+        let err = write_atomically(&out, b"two", false).unwrap_err().to_string();
+        assert!(err.contains("already exists; pass --force"), "{err}");
+        assert_eq!(std::fs::read(&out).unwrap(), b"one");
+        write_atomically(&out, b"two", true).unwrap();
         assert_eq!(std::fs::read(&out).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temporary file left behind");
-        assert!(write_atomically(&dir.path().join("no/such/dir/x.torrent"), b"x").is_err());
+        assert!(write_atomically(&dir.path().join("no/such/dir/x.torrent"), b"x", true).is_err());
     }
 }

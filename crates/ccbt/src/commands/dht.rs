@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use ccbt_engine::{DhtInfo, Session, SessionOptions};
 
+use super::hint::{unresolved_hosts, DhtView};
 use super::Exit;
 use crate::args::DhtStatusArgs;
 
@@ -20,12 +21,25 @@ pub async fn status(args: &DhtStatusArgs) -> anyhow::Result<Exit> {
     if let Some(dir) = &args.state_dir {
         options.state_dir = dir.clone();
     }
+    let hosts = options.dht_bootstrap_nodes.clone();
     let session = Session::new(options).await.context("cannot start the session")?;
+    if let Err(e) = super::live::check_dht_port(&session, args.dht_port).await {
+        session.shutdown().await;
+        return Err(e);
+    }
     tokio::time::sleep(Duration::from_secs(args.wait)).await;
     let info = session.dht_status().await;
     session.shutdown().await;
     let info = info.context("the dht did not start (see the warning above)")?;
     print!("{}", describe(&info));
+    // An empty routing table says why, as far as we can tell: no network, or no answer.
+    let mut view = DhtView::of(Some(&info));
+    if let DhtView::Empty { unresolved } = &mut view {
+        *unresolved = unresolved_hosts(&hosts).await;
+    }
+    if let Some(reason) = view.empty_reason() {
+        println!("no nodes: {reason}");
+    }
     Ok(Exit::Success)
 }
 

@@ -1,81 +1,132 @@
-//! `ccbt download FILE.torrent -o DIR`: download until every piece is verified, then exit (or
-//! keep seeding with `--seed` until Ctrl-C/SIGTERM).
+//! `ccbt download SOURCE... -o DIR`: download every torrent and magnet link in one session,
+//! one progress line each, until every piece of each is verified, then exit (or keep seeding
+//! with `--seed` until Ctrl-C/SIGTERM).
 
 use std::time::Instant;
 
 use anyhow::Context as _;
-use ccbt_engine::{AddTorrent, Session, SessionOptions, TorrentStatus};
+use ccbt_engine::{AddTorrent, Session, SessionOptions, TorrentId, TorrentStatus};
 
-use super::live::{self, Stop, Watcher};
+use super::live::{self, Outcome, Stop, Watcher};
 use super::Exit;
-use crate::args::DownloadArgs;
+use crate::args::TransferArgs;
 use crate::options::session_options;
 use crate::peer_addr::resolve_all;
 use crate::progress::{self, ProgressConfig, TorrentProgress};
 use crate::units::{average_rate, human_bytes, human_elapsed, human_rate};
 
-/// Runs `ccbt download`.
-pub async fn run(args: DownloadArgs, progress: ProgressConfig) -> anyhow::Result<Exit> {
-    let add = AddTorrent::parse(&args.torrent)?;
-    let name = add.name();
-    let peers = resolve_all(&args.engine.peers).await?;
-    std::fs::create_dir_all(&args.output)
-        .with_context(|| format!("cannot create the output folder {}", args.output.display()))?;
-    let options = session_options(SessionOptions::default(), &args.engine, &args.output);
+/// Runs `ccbt download` (and `ccbt magnet`) over `sources`.
+pub async fn run(sources: &[String], args: TransferArgs) -> anyhow::Result<Exit> {
+    // Every source is parsed before anything starts: a typo in the third fails at once.
+    let adds = sources
+        .iter()
+        .map(|source| AddTorrent::parse(source).with_context(|| format!("cannot use {source}")))
+        .map(|add| add.map(|add| add.overwrite(args.overwrite)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let dir = &args.dir.path;
+    let peers = resolve_all(&args.engine.network.peers).await?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the output folder {}", dir.display()))?;
+    let options = session_options(SessionOptions::default(), &args.engine, dir);
     let session = Session::new(options).await.context("cannot start the session")?;
-    let added = session.add_torrent(add.save_path(&args.output).peers(peers).overwrite(args.overwrite)).await;
-    let id = match added {
-        Ok(id) => id,
-        Err(e) => {
-            live::shut_down(session).await;
-            return Err(e).with_context(|| format!("cannot add {name}"));
-        }
-    };
-    tracing::info!(torrent = %name, listen = %session.listen_addr(), "download started");
-
-    let started = Instant::now();
-    let mut watcher = Watcher::new(&session, id, TorrentProgress::new(progress));
-    let stop = watcher.until(live::is_done).await;
-    watcher.finish();
-    let exit = match stop {
-        Ok(Stop::Reached(status)) => {
-            println!("{}", summary(&status, started.elapsed()));
-            if args.seed {
-                seed_until_signal(&mut watcher, &session).await
-            } else {
-                Ok(Exit::Success)
+    let exit = match add_all(&session, adds, dir, &peers).await {
+        Ok(added) => {
+            let dht_port = live::check_dht_port(&session, args.engine.network.dht_port).await;
+            match dht_port {
+                Ok(()) => watch(&session, added, &args).await,
+                Err(e) => Err(e),
             }
         }
-        Ok(Stop::Signalled(signal)) => {
-            progress::note(format!("{signal}: stopping; verified pieces are kept"));
-            Ok(Exit::Interrupted)
-        }
-        Ok(Stop::Failed(reason)) => Err(anyhow::anyhow!("{name}: {reason}")),
         Err(e) => Err(e),
     };
-    drop(watcher);
     live::shut_down(session).await;
     exit
 }
 
-/// After the download: serve the torrent until a signal. Stopping a seed is the normal end, so
-/// it exits with success.
-async fn seed_until_signal(watcher: &mut Watcher<'_>, session: &Session) -> anyhow::Result<Exit> {
-    progress::note(format!("seeding on port {}; press Ctrl-C to stop", session.listen_addr().port()));
-    let stop = watcher.until(|_| false).await;
+/// Adds every torrent with the same folder and peers; their ids and names.
+async fn add_all(
+    session: &Session,
+    adds: Vec<AddTorrent>,
+    dir: &std::path::Path,
+    peers: &[std::net::SocketAddr],
+) -> anyhow::Result<Vec<(TorrentId, String)>> {
+    let mut added = Vec::with_capacity(adds.len());
+    for add in adds {
+        let name = add.name();
+        let id = session
+            .add_torrent(add.save_path(dir).peers(peers.iter().copied()))
+            .await
+            .with_context(|| format!("cannot add {name}"))?;
+        tracing::info!(torrent = %name, listen = %session.listen_addr(), "download started");
+        added.push((id, name));
+    }
+    Ok(added)
+}
+
+async fn watch(
+    session: &Session,
+    added: Vec<(TorrentId, String)>,
+    args: &TransferArgs,
+) -> anyhow::Result<Exit> {
+    let config = ProgressConfig::new(&args.progress);
+    let several = added.len() > 1;
+    let torrents = added
+        .iter()
+        .map(|(id, name)| (*id, TorrentProgress::new(config, several.then(|| name.clone()))))
+        .collect();
+    let started = Instant::now();
+    let mut watcher = Watcher::new(session, torrents);
+    let stop = watcher
+        .until(live::is_done, |status| {
+            let line = summary(status, started.elapsed());
+            progress::suspend(|| println!("{line}"));
+        })
+        .await?;
     watcher.finish();
-    match stop? {
-        Stop::Failed(reason) => Err(anyhow::anyhow!("seeding stopped: {reason}")),
-        Stop::Signalled(_) | Stop::Reached(_) => {
-            if let Ok(status) = watcher.status() {
-                println!("{}: uploaded {}", status.name, human_bytes(status.uploaded));
-            }
-            Ok(Exit::Success)
+    let outcomes = match stop {
+        Stop::Settled(outcomes) => outcomes,
+        Stop::Signalled(signal) => {
+            progress::note(format!("{signal}: stopping; verified pieces are kept"));
+            return Ok(Exit::Interrupted);
         }
+    };
+    let failures: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Failed { name, reason } => Some(format!("{name}: {reason}")),
+            Outcome::Reached(_) => None,
+        })
+        .collect();
+    if !failures.is_empty() {
+        anyhow::bail!("{}", failures.join("\n"));
+    }
+    if args.seed {
+        seed_until_signal(&mut watcher, session).await
+    } else {
+        Ok(Exit::Success)
     }
 }
 
-/// `ubuntu.iso: 1.0 GiB verified in 12.3s, 1.0 GiB downloaded at 83.2 MiB/s average`
+/// After the download: serve the torrents until a signal. Stopping a seed is the normal end, so
+/// it exits with success.
+async fn seed_until_signal(watcher: &mut Watcher<'_>, session: &Session) -> anyhow::Result<Exit> {
+    progress::note(format!("seeding on port {}; press Ctrl-C to stop", session.listen_addr().port()));
+    let stop = watcher.until(|_| false, |_| ()).await;
+    watcher.finish();
+    if let Stop::Settled(outcomes) = stop? {
+        for outcome in outcomes {
+            if let Outcome::Failed { name, reason } = outcome {
+                anyhow::bail!("seeding {name} stopped: {reason}");
+            }
+        }
+    }
+    for status in watcher.statuses() {
+        println!("{}: uploaded {}", status.name, human_bytes(status.uploaded));
+    }
+    Ok(Exit::Success)
+}
+
+/// `ubuntu.iso: 1.00 GiB verified in 12.3s, 1.00 GiB downloaded at 83.20 MiB/s average`
 fn summary(status: &TorrentStatus, elapsed: std::time::Duration) -> String {
     let head = format!(
         "{}: {} verified in {}",
@@ -107,12 +158,12 @@ mod tests {
         s.name = "ubuntu.iso".into();
         assert_eq!(
             summary(&s, Duration::from_secs(8)),
-            "ubuntu.iso: 1.0 GiB verified in 8.0s, 1.0 GiB downloaded at 128.0 MiB/s average"
+            "ubuntu.iso: 1.00 GiB verified in 8.0s, 1.00 GiB downloaded at 128.00 MiB/s average"
         );
         s.downloaded = 0;
         assert_eq!(
             summary(&s, Duration::from_millis(300)),
-            "ubuntu.iso: 1.0 GiB verified in 0.3s (already complete on disk)"
+            "ubuntu.iso: 1.00 GiB verified in 0.3s (already complete on disk)"
         );
     }
 }

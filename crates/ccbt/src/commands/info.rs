@@ -1,9 +1,10 @@
 //! `ccbt info FILE.torrent`: what a torrent contains.
 
 use std::fmt::Write as _;
+use std::io::Read as _;
 
 use anyhow::Context as _;
-use ccbt_metainfo::Torrent;
+use ccbt_metainfo::{Torrent, MAX_TORRENT_FILE_SIZE};
 
 use super::Exit;
 use crate::args::InfoArgs;
@@ -19,10 +20,14 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// Reads and parses a .torrent file, naming the file in errors.
+/// Reads and parses a .torrent file, naming the file in errors. Reads at most one byte more
+/// than [`MAX_TORRENT_FILE_SIZE`]; the parser refuses a file over the limit, naming it.
 pub fn read_torrent(path: &std::path::Path) -> anyhow::Result<Torrent> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Torrent::from_bytes(&bytes).with_context(|| format!("invalid torrent {}", path.display()))
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_TORRENT_FILE_SIZE as u64 + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Torrent::from_file_bytes(&bytes).with_context(|| format!("invalid torrent {}", path.display()))
 }
 
 /// The full description printed by `ccbt info`.
@@ -45,7 +50,10 @@ fn describe(t: &Torrent, all_files: bool) -> String {
         line("created by:", created_by);
     }
     if let Some(date) = t.creation_date {
-        line("created:", &format!("{} ({date})", format_utc(date)));
+        match format_utc(date) {
+            Some(text) => line("created:", &format!("{text} ({date})")),
+            None => line("created:", &format!("{date} (seconds since 1970, not a valid date)")),
+        }
     }
 
     let tiers: Vec<&Vec<String>> = t.trackers.iter().filter(|tier| !tier.is_empty()).collect();
@@ -94,6 +102,16 @@ mod tests {
     use super::*;
     use ccbt_metainfo::TorrentBuilder;
 
+    #[test]
+    fn oversize_torrent_file_is_refused_naming_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.torrent");
+        // Sparse: costs no disk, but a reader without a limit would allocate all of it.
+        std::fs::File::create(&path).unwrap().set_len(64 * MAX_TORRENT_FILE_SIZE as u64).unwrap();
+        let err = format!("{:#}", read_torrent(&path).unwrap_err());
+        assert!(err.contains("larger than 10000000 bytes"), "{err}");
+    }
+
     fn torrent(files: usize) -> Torrent {
         let piece_length = 16 * 1024;
         let files: Vec<(Vec<String>, u64)> =
@@ -125,8 +143,8 @@ mod tests {
         let text = describe(&torrent(3), false);
         for expected in [
             "name:         set\n",
-            "total size:   2.9 KiB (3000 bytes)\n",
-            "pieces:       1 x 16.0 KiB\n",
+            "total size:   2.93 KiB (3000 bytes)\n",
+            "pieces:       1 x 16.00 KiB\n",
             "private:      yes\n",
             "hybrid v1+v2: no\n",
             "comment:      hello\n",

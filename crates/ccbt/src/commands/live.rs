@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use ccbt_engine::{Session, TorrentId, TorrentState, TorrentStatus};
 
-use crate::progress::{self, TorrentProgress};
+use super::hint::{self, DhtView, Discovery};
+use crate::progress::{self, StallHint, TorrentProgress};
 
 /// How often the status is polled: the progress bar redraws about four times a second.
 const POLL: Duration = Duration::from_millis(250);
@@ -19,59 +20,184 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 /// Why [`Watcher::until`] returned.
 #[derive(Debug)]
 pub enum Stop {
-    /// The condition became true; the status that satisfied it.
-    Reached(TorrentStatus),
+    /// Every torrent reached the condition or failed; one outcome per torrent, in order.
+    Settled(Vec<Outcome>),
     /// The user pressed Ctrl-C or sent SIGTERM; the name of the signal.
     Signalled(&'static str),
-    /// The torrent entered the error state; the engine's reason.
-    Failed(String),
 }
 
-/// Watches one torrent of a session, showing its progress, until a condition or a signal.
-pub struct Watcher<'a> {
-    session: &'a Session,
+/// How one torrent ended a wait.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The condition became true; the status that satisfied it.
+    Reached(TorrentStatus),
+    /// The torrent entered the error state: its name and the engine's reason.
+    Failed { name: String, reason: String },
+}
+
+/// One watched torrent.
+struct Watched {
     id: TorrentId,
     ui: TorrentProgress,
+    /// Since when it has had no connected peer (for the stall hint).
+    no_peers_since: Option<Instant>,
+}
+
+/// Watches the torrents of a session, showing their progress, until a condition or a signal.
+pub struct Watcher<'a> {
+    session: &'a Session,
+    torrents: Vec<Watched>,
     signal: Pin<Box<dyn Future<Output = &'static str> + Send>>,
+    discovery: Discovery,
+    /// Bootstrap hosts that do not resolve, looked up once when the DHT stays empty.
+    dht_probe: DhtProbe,
+}
+
+enum DhtProbe {
+    NotAsked,
+    Running(tokio::task::JoinHandle<Vec<String>>),
+    Done(Vec<String>),
 }
 
 impl<'a> Watcher<'a> {
     /// Starts listening for signals (from now on Ctrl-C no longer kills the process outright).
-    pub fn new(session: &'a Session, id: TorrentId, ui: TorrentProgress) -> Watcher<'a> {
-        Watcher { session, id, ui, signal: Box::pin(shutdown_signal()) }
+    /// `torrents` pairs each torrent with its progress display.
+    pub fn new(session: &'a Session, torrents: Vec<(TorrentId, TorrentProgress)>) -> Watcher<'a> {
+        let options = session.options();
+        let discovery =
+            Discovery { trackers_enabled: options.enable_http_trackers || options.enable_udp_trackers };
+        let torrents =
+            torrents.into_iter().map(|(id, ui)| Watched { id, ui, no_peers_since: None }).collect();
+        Watcher {
+            session,
+            torrents,
+            signal: Box::pin(shutdown_signal()),
+            discovery,
+            dht_probe: DhtProbe::NotAsked,
+        }
     }
 
-    /// Polls the status until `done(status)` holds, the torrent fails, or a signal arrives.
-    pub async fn until(&mut self, done: impl Fn(&TorrentStatus) -> bool) -> anyhow::Result<Stop> {
+    /// Polls every torrent until `done(status)` holds for each (or it fails), or a signal
+    /// arrives. `on_reached` runs once per torrent as it reaches the condition, with its
+    /// progress removed (for a summary line).
+    pub async fn until(
+        &mut self,
+        done: impl Fn(&TorrentStatus) -> bool,
+        mut on_reached: impl FnMut(&TorrentStatus),
+    ) -> anyhow::Result<Stop> {
         let mut tick = tokio::time::interval(POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut outcomes: Vec<Option<Outcome>> = self.torrents.iter().map(|_| None).collect();
         loop {
             tokio::select! {
                 name = &mut self.signal => return Ok(Stop::Signalled(name)),
                 _ = tick.tick() => {
-                    let status = self.status()?;
-                    if let TorrentState::Error(reason) = &status.state {
-                        return Ok(Stop::Failed(reason.clone()));
+                    let now = Instant::now();
+                    let dht = if self.torrents.iter().any(|w| w.no_peers_since.is_some()) {
+                        self.dht_view().await
+                    } else {
+                        DhtView::Off
+                    };
+                    for (index, watched) in self.torrents.iter_mut().enumerate() {
+                        if outcomes[index].is_some() {
+                            continue;
+                        }
+                        let status = self.session.status(watched.id).context("cannot read the torrent's status")?;
+                        if let TorrentState::Error(reason) = &status.state {
+                            watched.ui.finish();
+                            outcomes[index] = Some(Outcome::Failed { name: status.name.clone(), reason: reason.clone() });
+                            continue;
+                        }
+                        // The caller reports the status that ends the wait; drawing it first
+                        // would show a stale phase (a last "checking" line) just before it.
+                        if done(&status) {
+                            watched.ui.finish();
+                            on_reached(&status);
+                            outcomes[index] = Some(Outcome::Reached(status));
+                            continue;
+                        }
+                        let hint = stall_hint_for(self.session, self.discovery, &dht, watched, &status, now);
+                        watched.ui.update(&status, hint.as_ref(), now);
                     }
-                    // The caller reports the status that ends the wait; drawing it first would
-                    // show a stale phase (a last "checking" line) just before that report.
-                    if done(&status) {
-                        return Ok(Stop::Reached(status));
+                    if outcomes.iter().all(Option::is_some) {
+                        return Ok(Stop::Settled(outcomes.into_iter().flatten().collect()));
                     }
-                    self.ui.update(&status, Instant::now());
                 }
             }
         }
     }
 
-    /// The torrent's current status.
-    pub fn status(&self) -> anyhow::Result<TorrentStatus> {
-        self.session.status(self.id).context("cannot read the torrent's status")
+    /// The DHT as hints see it; the first time it is empty, the bootstrap hosts are resolved
+    /// in the background to tell "offline" from "nobody answered".
+    async fn dht_view(&mut self) -> DhtView {
+        if !self.session.options().enable_dht {
+            return DhtView::Off;
+        }
+        let info = self.session.dht_status().await;
+        let mut view = DhtView::of(info.as_ref());
+        if let DhtView::Empty { unresolved } = &mut view {
+            match &mut self.dht_probe {
+                DhtProbe::NotAsked => {
+                    let hosts = self.session.options().dht_bootstrap_nodes.clone();
+                    self.dht_probe =
+                        DhtProbe::Running(tokio::spawn(async move { hint::unresolved_hosts(&hosts).await }));
+                }
+                DhtProbe::Running(task) if task.is_finished() => {
+                    let hosts = task.await.unwrap_or_default();
+                    *unresolved = hosts.clone();
+                    self.dht_probe = DhtProbe::Done(hosts);
+                }
+                DhtProbe::Running(_) => {}
+                DhtProbe::Done(hosts) => *unresolved = hosts.clone(),
+            }
+        }
+        view
     }
 
-    /// Removes the progress bar so a summary can be printed.
+    /// The current status of every watched torrent that still exists.
+    pub fn statuses(&self) -> Vec<TorrentStatus> {
+        self.torrents.iter().filter_map(|w| self.session.status(w.id).ok()).collect()
+    }
+
+    /// Removes the progress bars so a summary can be printed.
     pub fn finish(&mut self) {
-        self.ui.finish();
+        for watched in &mut self.torrents {
+            watched.ui.finish();
+        }
+    }
+}
+
+/// The stall hint of one torrent, tracking how long it has had no peer.
+fn stall_hint_for(
+    session: &Session,
+    discovery: Discovery,
+    dht: &DhtView,
+    watched: &mut Watched,
+    status: &TorrentStatus,
+    now: Instant,
+) -> Option<StallHint> {
+    if status.connected_peers > 0 {
+        watched.no_peers_since = None;
+        return None;
+    }
+    let since = *watched.no_peers_since.get_or_insert(now);
+    let trackers = session.trackers(watched.id).unwrap_or_default();
+    hint::stall_hint(status, now.saturating_duration_since(since), discovery, &trackers, dht)
+}
+
+/// A `--dht-port` the user named must be used or fail loudly, as `--listen-port` does: the
+/// engine moves to the next free port, so compare what it bound with what was asked.
+pub async fn check_dht_port(session: &Session, asked: Option<u16>) -> anyhow::Result<()> {
+    let Some(port) = asked.filter(|&p| p != 0) else { return Ok(()) };
+    if !session.options().enable_dht {
+        return Ok(());
+    }
+    match session.dht_status().await {
+        None => anyhow::bail!("cannot start the dht on udp port {port} (see the warning above)"),
+        Some(info) if info.local_addr.port() != port => {
+            anyhow::bail!("dht port {port} is in use (udp); name a free one or leave out --dht-port")
+        }
+        Some(_) => Ok(()),
     }
 }
 

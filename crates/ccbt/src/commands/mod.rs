@@ -4,6 +4,7 @@
 mod create;
 mod dht;
 mod download;
+mod hint;
 mod info;
 mod live;
 mod scrape;
@@ -39,13 +40,13 @@ impl Exit {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
-    let progress = ProgressConfig::new(&cli.global);
     match cli.command {
-        Command::Download(args) | Command::Magnet(args) => runtime()?.block_on(download::run(args, progress)),
-        Command::Seed(args) => runtime()?.block_on(seed::run(args, progress)),
+        Command::Download(args) => runtime()?.block_on(download::run(&args.sources, args.common)),
+        Command::Magnet(args) => runtime()?.block_on(download::run(&args.magnets, args.common)),
+        Command::Seed(args) => runtime()?.block_on(seed::run(args)),
         Command::Info(args) => info::run(&args),
-        Command::Create(args) => create::run(&args, progress),
-        Command::Verify(args) => verify::run(&args, progress),
+        Command::Create(args) => create::run(&args, ProgressConfig::new(&args.progress)),
+        Command::Verify(args) => verify::run(&args, ProgressConfig::new(&args.progress)),
         Command::Scrape(args) => runtime()?.block_on(scrape::run(&args)),
         Command::Dht(crate::args::DhtCommand::Status(args)) => runtime()?.block_on(dht::status(&args)),
     }

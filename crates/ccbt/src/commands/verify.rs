@@ -23,8 +23,8 @@ pub fn run(args: &VerifyArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
     let torrent = read_torrent(&args.torrent)?;
     let layout = torrent.layout();
     let lengths = torrent.lengths();
-    let storage = FileStorage::open_existing(&args.dir, &layout, StorageOptions::default())
-        .with_context(|| format!("cannot open the data in {}", args.dir.display()))?;
+    let storage = FileStorage::open_existing(&args.dir.path, &layout, StorageOptions::default())
+        .with_context(|| format!("cannot open the data in {}", args.dir.path.display()))?;
     let workers = args.hash_workers.map_or_else(default_hash_workers, usize::from);
 
     let task = TaskProgress::new(progress, "checking", lengths.total_length());
@@ -166,7 +166,7 @@ mod tests {
             text,
             "3/5 pieces OK\n\
              damaged: t/a (1 bad piece: 1)\n\
-             incomplete: t/b (100 B of 39.1 KiB)\n\
+             incomplete: t/b (100 B of 39.06 KiB)\n\
              missing: t/c\n"
         );
         // A bad piece shared by an intact file and a missing one blames only the missing one.
