@@ -6,7 +6,7 @@ and a Piece answer to every valid Request. Blocks of the pieces named by --corru
 have their first byte flipped, so every such piece fails its hash check at the receiver. With
 --corrupt none it is an honest minimal seeder, a baseline for the same tests.
 
-Listens on 127.0.0.1:--port (keeps accepting connections), prints "READY <port>" on stdout, logs
+Listens on --host (default 127.0.0.1):--port (keeps accepting connections), prints "READY <port>" on stdout, logs
 every block it sends to stderr as "SENT piece=I begin=B len=N corrupt=0|1", and exits 0 on
 SIGTERM/SIGINT. --connect HOST:PORT also dials out (and redials when a connection ends).
 Only v1 (and hybrid) torrents: it serves the v1 piece space.
@@ -240,7 +240,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--torrent", required=True)
     p.add_argument("--data", required=True, help="directory holding the torrent's content")
-    p.add_argument("--port", type=int, required=True, help="listen port on 127.0.0.1 (0 = any)")
+    p.add_argument("--host", default="127.0.0.1", help="listen address (a loopback address of its own)")
+    p.add_argument("--port", type=int, required=True, help="listen port on --host (0 = any)")
     p.add_argument("--corrupt", default="all",
                    help="'all' (default), 'none', or comma-separated piece indices to corrupt")
     p.add_argument("--connect", action="append", default=[], metavar="HOST:PORT")
@@ -262,7 +263,7 @@ def main():
 
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", args.port))
+    listener.bind((args.host, args.port))
     listener.listen(64)
     listener.settimeout(0.2)
     port = listener.getsockname()[1]

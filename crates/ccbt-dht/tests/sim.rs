@@ -2,6 +2,9 @@
 //! clock, latency and packet loss. No wall clock is read except one `Instant` used as the
 //! origin of virtual time; everything else is seeded.
 
+// The simulation takes `Instant::now()` once as its virtual clock's origin.
+#![allow(clippy::disallowed_methods)]
+
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};

@@ -1,9 +1,12 @@
 //! Engine errors, by blast radius (see docs/ARCHITECTURE.md): a [`SessionError`] is returned by
 //! session-level calls; a [`TorrentError`] moves one torrent to the error state with a reason.
-//! Errors of single connections are `ccbt_proto::peer::PeerError` and only drop that peer.
+//! Errors of single connections end that connection only (`peer::ConnEnd`, which wraps
+//! `ccbt_proto::peer::PeerError`). No `From` converts a lower level into a higher one: each
+//! seam says which blast radius an error has.
 
 use std::path::PathBuf;
 
+use ccbt_storage::StorageError;
 use thiserror::Error;
 
 /// Failure of a session-level operation.
@@ -16,6 +19,8 @@ pub enum SessionError {
     Listen { port: u16, source: std::io::Error },
     #[error("no free listen port in {first}..={last}")]
     NoFreePort { first: u16, last: u16 },
+    #[error("cannot start the hash pool: {0}")]
+    HashPool(#[source] StorageError),
     #[error("torrent {info_hash} is already in the session")]
     DuplicateTorrent { info_hash: String },
     #[error("no torrent with id {0}")]
@@ -28,8 +33,9 @@ pub enum SessionError {
     InvalidTorrent { path: PathBuf, source: ccbt_metainfo::MetainfoError },
     #[error("invalid magnet link: {0}")]
     InvalidMagnet(ccbt_metainfo::MagnetError),
+    /// A torrent could not be started.
     #[error(transparent)]
-    Torrent(#[from] TorrentError),
+    Torrent(TorrentError),
     #[error("invalid file selection: {0}")]
     InvalidSelection(String),
     #[error("tracker {url}: {reason}")]
@@ -38,12 +44,17 @@ pub enum SessionError {
     ShutDown,
 }
 
-/// Why a torrent stopped working.
-#[derive(Debug, Error, Clone)]
+/// Why a torrent stopped working (carried by `TorrentState::Error`).
+#[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum TorrentError {
+    /// Reading, writing or creating the torrent's files failed.
     #[error("storage error: {0}")]
-    Storage(String),
-    #[error("invalid torrent geometry: {0}")]
-    Geometry(String),
+    Storage(#[source] StorageError),
+    /// The metadata of a magnet link could not be fetched or used.
+    #[error("cannot fetch the metadata: {reason}")]
+    Metadata { reason: String },
+    /// A background task of the torrent (file creation, data check) panicked or was cancelled.
+    #[error("the {task} task failed: {reason}")]
+    TaskFailed { task: &'static str, reason: String },
 }

@@ -62,6 +62,7 @@ mod add;
 mod budget;
 pub(crate) mod dht;
 mod error;
+mod lifecycle;
 mod listener;
 mod magnet;
 mod options;
@@ -69,6 +70,7 @@ mod ownership;
 mod peer;
 mod session;
 mod status;
+mod sync;
 mod torrent;
 pub(crate) mod tracker;
 

@@ -2,6 +2,8 @@
 //! names), so the TOML loader, `CCBT_*` environment variables and hot reload of a later issue map
 //! onto this one type.
 
+mod layers;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -9,6 +11,7 @@ use ccbt_proto::picker::PieceSelection;
 use ccbt_storage::Preallocate;
 
 use crate::error::SessionError;
+pub(crate) use layers::{pex_enabled, storage as storage_options, TorrentLayerOptions};
 
 /// Settings of a [`crate::Session`]. Build with `SessionOptions::default()` and adjust fields,
 /// then [`SessionOptions::validate`] (done by `Session::new`) checks ranges and names the bad key.

@@ -48,19 +48,6 @@ pub(crate) fn open_storage(
     Ok(storage)
 }
 
-/// The message a user reads when a torrent stops on a file that is not ccbt's.
-pub(crate) fn explain(error: &StorageError) -> String {
-    match error {
-        StorageError::NotOurs { path } => format!(
-            "{} already exists, was not created by ccbt and holds none of this torrent's data; \
-             ccbt does not write into it. Move the file away (or download to another folder), \
-             or pass --overwrite to replace it",
-            path.display()
-        ),
-        other => other.to_string(),
-    }
-}
-
 type Record = BTreeMap<PathBuf, BTreeSet<usize>>;
 
 /// Reads a record; anything unreadable counts as no record (the safe side).

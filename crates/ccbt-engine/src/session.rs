@@ -18,6 +18,7 @@ use crate::dht::DhtHandle;
 use crate::listener;
 use crate::magnet::{self, MetaShared, ResolveSpec};
 use crate::ownership;
+use crate::sync::lock;
 use crate::torrent::{spawn_torrent, Selection, TorrentCommand, TorrentShared, TorrentSpec};
 use crate::{
     DhtInfo, Event, PeerInfo, ScrapeInfo, SessionError, SessionOptions, TorrentError, TorrentId,
@@ -83,7 +84,7 @@ impl SessionInner {
     /// The torrent an incoming handshake asks for.
     /// The running torrent an incoming handshake asks for (none while a magnet resolves).
     pub(crate) fn find_torrent(&self, info_hash: &ccbt_core::InfoHash) -> Option<Arc<TorrentShared>> {
-        let torrents = self.torrents.lock().expect("session lock poisoned");
+        let torrents = lock(&self.torrents);
         torrents.values().find_map(|t| match t {
             TorrentEntry::Active { shared, .. } if &shared.torrent.info_hash == info_hash => {
                 Some(shared.clone())
@@ -93,15 +94,11 @@ impl SessionInner {
     }
 
     fn contains(&self, info_hash: &ccbt_core::InfoHash) -> bool {
-        self.torrents.lock().expect("session lock poisoned").values().any(|t| &t.info_hash() == info_hash)
+        lock(&self.torrents).values().any(|t| &t.info_hash() == info_hash)
     }
 
     fn storage_options(&self) -> StorageOptions {
-        StorageOptions {
-            preallocate: self.options.preallocate,
-            use_mmap: self.options.use_mmap,
-            write_batch_kib: self.options.write_batch_kib,
-        }
+        crate::options::storage_options(&self.options)
     }
 }
 
@@ -124,8 +121,7 @@ impl Session {
         let peer_id = PeerId::ccbt(random);
         // Room for every piece the buffer budget can hold with the smallest piece size.
         let queue = (options.max_buffered_kib as usize / 16).max(64);
-        let pool = HashPool::new(options.hash_workers, queue)
-            .map_err(|e| SessionError::Torrent(TorrentError::Storage(e.to_string())))?;
+        let pool = HashPool::new(options.hash_workers, queue).map_err(SessionError::HashPool)?;
         let budget = ConnectionBudget::new(options.max_global_peers, options.max_connects_per_sec);
         // The DHT is an extra peer source: failing to start it is worth a warning, not an error.
         let dht = if options.enable_dht {
@@ -152,7 +148,7 @@ impl Session {
             dht,
         });
         let task = tokio::spawn(listener::run(listener, Arc::downgrade(&inner)));
-        *inner.listener.lock().expect("session lock poisoned") = Some(task);
+        *lock(&inner.listener) = Some(task);
         tracing::info!(%listen_addr, %peer_id, "session started");
         Ok(Session { inner })
     }
@@ -209,7 +205,7 @@ impl Session {
                 start_resolving(inner, id, *magnet, save_path, start)
             }
         };
-        inner.torrents.lock().expect("session lock poisoned").insert(id, entry);
+        lock(&inner.torrents).insert(id, entry);
         let _ = inner.events.send(Event::TorrentAdded { id, name: name.clone() });
         tracing::info!(%id, %name, %info_hash, "torrent added");
         Ok(id)
@@ -217,7 +213,7 @@ impl Session {
 
     /// The running torrent `id`; `MetadataPending` while a magnet link is still resolving.
     fn shared(&self, id: TorrentId) -> Result<Arc<TorrentShared>, SessionError> {
-        let torrents = self.inner.torrents.lock().expect("session lock poisoned");
+        let torrents = lock(&self.inner.torrents);
         match torrents.get(&id) {
             Some(TorrentEntry::Active { shared, .. }) => Ok(shared.clone()),
             Some(TorrentEntry::Resolving { .. }) => Err(SessionError::MetadataPending(id.0)),
@@ -227,7 +223,7 @@ impl Session {
 
     /// Connects to more peers for a torrent (also while its metadata is being fetched).
     pub fn add_peers(&self, id: TorrentId, peers: &[SocketAddr]) -> Result<(), SessionError> {
-        let torrents = self.inner.torrents.lock().expect("session lock poisoned");
+        let torrents = lock(&self.inner.torrents);
         let sent = match torrents.get(&id) {
             Some(TorrentEntry::Active { shared, .. }) => {
                 shared.commands.try_send(TorrentCommand::AddPeers(peers.to_vec())).is_ok()
@@ -246,13 +242,13 @@ impl Session {
 
     /// A snapshot of one torrent.
     pub fn status(&self, id: TorrentId) -> Result<TorrentStatus, SessionError> {
-        let torrents = self.inner.torrents.lock().expect("session lock poisoned");
+        let torrents = lock(&self.inner.torrents);
         torrents.get(&id).map(TorrentEntry::status).ok_or(SessionError::UnknownTorrent(id.0))
     }
 
     /// Snapshots of every torrent, by id.
     pub fn torrents(&self) -> Vec<TorrentStatus> {
-        let torrents = self.inner.torrents.lock().expect("session lock poisoned");
+        let torrents = lock(&self.inner.torrents);
         let mut all: Vec<TorrentStatus> = torrents.values().map(TorrentEntry::status).collect();
         all.sort_by_key(|s| s.id);
         all
@@ -261,14 +257,20 @@ impl Session {
     /// The pieces of a running torrent that passed their hash check and are on disk: exactly
     /// what a checkpoint may record.
     pub fn verified_pieces(&self, id: TorrentId) -> Result<ccbt_core::Bitfield, SessionError> {
-        Ok(self.shared(id)?.inner.lock().expect("torrent lock poisoned").swarm.have().clone())
+        Ok(lock(&self.shared(id)?.inner).swarm.have().clone())
     }
 
     /// The connected peers of a torrent.
     pub fn peers(&self, id: TorrentId) -> Result<Vec<PeerInfo>, SessionError> {
         let shared = self.shared(id)?;
-        let inner = shared.inner.lock().expect("torrent lock poisoned");
-        Ok(inner.peers.values().map(|p| PeerInfo { addr: p.addr, client: p.peer_id.to_string() }).collect())
+        let inner = lock(&shared.inner);
+        let info = |p: &crate::torrent::PeerSlot| PeerInfo {
+            addr: p.addr,
+            client: p.peer_id.to_string(),
+            send_queue: p.send_queue.queued(),
+            send_queue_peak: p.send_queue.peak(),
+        };
+        Ok(inner.peers.values().map(info).collect())
     }
 
     /// The DHT node's state (None when the DHT is off or stopped).
@@ -291,7 +293,7 @@ impl Session {
 
     /// What each tracker of a running torrent last said.
     pub fn trackers(&self, id: TorrentId) -> Result<Vec<TrackerInfo>, SessionError> {
-        Ok(self.shared(id)?.trackers.lock().expect("trackers lock poisoned").clone())
+        Ok(lock(&self.shared(id)?.trackers).clone())
     }
 
     /// Asks a tracker (http, https or udp URL) for a torrent's seeder/leecher/download counts
@@ -332,13 +334,7 @@ impl Session {
 
     /// Removes a torrent from the session after finishing its pending writes (files are kept).
     pub async fn remove(&self, id: TorrentId) -> Result<(), SessionError> {
-        let entry = self
-            .inner
-            .torrents
-            .lock()
-            .expect("session lock poisoned")
-            .remove(&id)
-            .ok_or(SessionError::UnknownTorrent(id.0))?;
+        let entry = lock(&self.inner.torrents).remove(&id).ok_or(SessionError::UnknownTorrent(id.0))?;
         stop_torrent(entry).await;
         let _ = self.inner.events.send(Event::TorrentRemoved { id });
         Ok(())
@@ -346,11 +342,11 @@ impl Session {
 
     /// Closes every connection, waits for pending piece writes, flushes files and stops.
     pub async fn shutdown(self) {
-        if let Some(listener) = self.inner.listener.lock().expect("session lock poisoned").take() {
+        if let Some(listener) = lock(&self.inner.listener).take() {
             listener.abort();
         }
         let entries: Vec<TorrentEntry> = {
-            let mut torrents = self.inner.torrents.lock().expect("session lock poisoned");
+            let mut torrents = lock(&self.inner.torrents);
             torrents.drain().map(|(_, e)| e).collect()
         };
         for entry in entries {
@@ -417,8 +413,9 @@ async fn start_active(
             )
         })
         .await
-        .map_err(|e| TorrentError::Storage(e.to_string()))?
-        .map_err(|e| TorrentError::Storage(e.to_string()))?
+        .map_err(|e| TorrentError::TaskFailed { task: "file creation", reason: e.to_string() })
+        .and_then(|created| created.map_err(TorrentError::Storage))
+        .map_err(SessionError::Torrent)?
     };
     // Existing data is checked if asked, and always when some file is not ccbt's: only verified
     // pieces let the torrent write into it.
@@ -472,9 +469,10 @@ fn start_resolving(
             Ok(r) => r,
             Err(reason) => {
                 tracing::error!(%id, %reason, "magnet link failed");
-                *meta.failed.lock().expect("metadata lock poisoned") = Some(reason.clone());
+                *lock(&meta.failed) = Some(reason.clone());
+                let error = Arc::new(TorrentError::Metadata { reason });
                 let _ =
-                    inner.events.send(Event::StateChanged { id, state: crate::TorrentState::Error(reason) });
+                    inner.events.send(Event::StateChanged { id, state: crate::TorrentState::Error(error) });
                 return;
             }
         };
@@ -486,7 +484,7 @@ fn start_resolving(
         match start_active(&inner, id, torrent, save_path, start).await {
             Ok(entry) => {
                 // The resolver's own entry is replaced; its task (this one) ends right after.
-                let mut torrents = inner.torrents.lock().expect("session lock poisoned");
+                let mut torrents = lock(&inner.torrents);
                 if let Some(slot) = torrents.get_mut(&id) {
                     *slot = entry;
                 } else if let TorrentEntry::Active { task, .. } = entry {
@@ -497,7 +495,7 @@ fn start_resolving(
             Err(e) => {
                 let reason = e.to_string();
                 tracing::error!(%id, %reason, "cannot start the torrent after fetching its metadata");
-                *meta.failed.lock().expect("metadata lock poisoned") = Some(reason);
+                *lock(&meta.failed) = Some(reason);
             }
         }
     });

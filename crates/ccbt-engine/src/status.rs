@@ -1,8 +1,11 @@
 //! Read-only views of a torrent handed to the CLI, the dashboard and library users.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use ccbt_core::InfoHash;
+
+use crate::TorrentError;
 
 /// Identifies a torrent inside one session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -15,7 +18,7 @@ impl std::fmt::Display for TorrentId {
 }
 
 /// Life-cycle state of a torrent.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum TorrentState {
     /// A magnet link: fetching the metadata from peers.
     FetchingMetadata,
@@ -27,9 +30,22 @@ pub enum TorrentState {
     Seeding,
     /// Paused by the user: no connections.
     Paused,
-    /// Stopped by an error; the reason is in the string.
-    Error(String),
+    /// Stopped by an error.
+    Error(Arc<TorrentError>),
 }
+
+/// Two states are equal when they are the same variant; two errors only when they are the same
+/// error (one failure, seen in two snapshots).
+impl PartialEq for TorrentState {
+    fn eq(&self, other: &TorrentState) -> bool {
+        match (self, other) {
+            (TorrentState::Error(a), TorrentState::Error(b)) => Arc::ptr_eq(a, b),
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
+}
+
+impl Eq for TorrentState {}
 
 impl std::fmt::Display for TorrentState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -96,6 +112,10 @@ pub struct PeerInfo {
     pub addr: SocketAddr,
     /// The peer id, printable characters kept and others escaped.
     pub client: String,
+    /// Bytes queued for the peer: encoded messages not yet written plus upload reads in flight.
+    pub send_queue: usize,
+    /// The most bytes ever queued for the peer (bounded by the per-connection cap, 1 MiB).
+    pub send_queue_peak: usize,
 }
 
 /// Something that happened in the session, for event subscribers.

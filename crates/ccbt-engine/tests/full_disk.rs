@@ -56,7 +56,7 @@ async fn wait_error(session: &Session, id: TorrentId, limit: Duration) -> String
     loop {
         let status = session.status(id).unwrap();
         if let TorrentState::Error(reason) = status.state {
-            return reason;
+            return reason.to_string();
         }
         assert!(!status.is_complete(), "16 MiB cannot fit on a 10 MiB tmpfs: {status:?}");
         assert!(tokio::time::Instant::now() < deadline, "no error in time: {status:?}");
@@ -69,7 +69,7 @@ fn errors(events: &mut Receiver<Event>) -> Vec<String> {
     let mut out = Vec::new();
     while let Ok(event) = events.try_recv() {
         if let Event::StateChanged { state: TorrentState::Error(reason), .. } = event {
-            out.push(reason);
+            out.push(reason.to_string());
         }
     }
     out

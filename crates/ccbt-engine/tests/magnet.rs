@@ -2,11 +2,20 @@
 
 mod common;
 
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use ccbt_engine::{AddTorrent, Session, TorrentState};
 use ccbt_metainfo::Magnet;
+use ccbt_wire::ext::metadata::MetadataMessage;
+use ccbt_wire::ext::{ExtHandshake, UT_METADATA};
+use ccbt_wire::{Handshake, Message, MessageDecoder};
 use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn magnet_resolves_from_two_seeders_and_downloads() {
@@ -65,4 +74,181 @@ async fn invalid_magnets_are_named_errors() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("v2-only magnets are not supported yet"), "{err}");
+}
+
+/// A scripted peer on its own loopback address that advertises the right `metadata_size` and
+/// answers every metadata request with garbage of the right length. Counts the lies it sent and
+/// the connections whose extension handshake carries `metadata_size`: those come from a peer
+/// that has the metadata, i.e. from the download phase.
+async fn spawn_metadata_liar(
+    ip: &str,
+    info_hash: ccbt_core::InfoHash,
+    size: u64,
+) -> (SocketAddr, Arc<Counts>) {
+    let listener = TcpListener::bind((ip, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counts = Arc::new(Counts::default());
+    let counter = counts.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut theirs = [0u8; Handshake::LEN];
+                if stream.read_exact(&mut theirs).await.is_err() {
+                    return;
+                }
+                let ours = Handshake::new(info_hash, ccbt_core::PeerId([7; 20]));
+                let mut out = BytesMut::new();
+                ours.encode(&mut out);
+                let hs = ExtHandshake {
+                    m: vec![(UT_METADATA.into(), 3)],
+                    metadata_size: Some(size),
+                    ..Default::default()
+                };
+                ccbt_wire::encode(&Message::Extended { id: 0, payload: hs.encode() }, &mut out);
+                if stream.write_all(&out).await.is_err() {
+                    return;
+                }
+                let mut decoder = MessageDecoder::new(ccbt_wire::DEFAULT_MAX_FRAME);
+                let mut buf = BytesMut::new();
+                while stream.read_buf(&mut buf).await.is_ok_and(|n| n > 0) {
+                    while let Ok(Some(msg)) = decoder.decode(&mut buf) {
+                        if let Message::Extended { id: 0, payload } = &msg {
+                            if ExtHandshake::decode(payload).is_ok_and(|h| h.metadata_size.is_some()) {
+                                counter.download_phase.fetch_add(1, Ordering::Relaxed);
+                                return;
+                            }
+                        }
+                        let Message::Extended { id: 3, payload } = msg else { continue };
+                        let Ok(MetadataMessage::Request { piece }) = MetadataMessage::decode(payload) else {
+                            continue;
+                        };
+                        let start = u64::from(piece) * 16384;
+                        let len = size.saturating_sub(start).min(16384) as usize;
+                        let lie = MetadataMessage::Data {
+                            piece,
+                            total_size: size,
+                            data: Bytes::from(vec![0xAA; len]),
+                        };
+                        let mut out = BytesMut::new();
+                        // The peer named our ut_metadata id 1 in its extension handshake.
+                        ccbt_wire::encode(&Message::Extended { id: 1, payload: lie.encode() }, &mut out);
+                        if stream.write_all(&out).await.is_err() {
+                            return;
+                        }
+                        counter.lies.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    (addr, counts)
+}
+
+#[derive(Default)]
+struct Counts {
+    lies: AtomicUsize,
+    download_phase: AtomicUsize,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metadata_liar_is_outvoted_by_honest_seeders_on_other_addresses() {
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..600).map(|i| format!("d{}/a-long-file-name-{i:04}.bin", i % 5)).collect();
+    let files: Vec<(&str, Vec<u8>)> =
+        names.iter().enumerate().map(|(i, n)| (n.as_str(), data(2000 + i, i as u64))).collect();
+    let torrent = make_torrent(src.path(), "lied", &files, 16384);
+    let size = torrent.info_bytes.len() as u64;
+    assert!(size > 2 * 16384, "metadata should span several pieces");
+
+    // The liar on 127.0.0.2, honest ccbt seeders on 127.0.0.3 and 127.0.0.4.
+    let (liar, counts) = spawn_metadata_liar("127.0.0.2", torrent.info_hash, size).await;
+    let mut seeders = Vec::new();
+    for host in ["127.0.0.3", "127.0.0.4"] {
+        let mut opts = options();
+        opts.listen_host = host.parse().unwrap();
+        let s = Session::new(opts).await.unwrap();
+        let id = s.add_torrent(AddTorrent::new(torrent.clone()).save_path(src.path())).await.unwrap();
+        wait_complete(&s, id, Duration::from_secs(30)).await;
+        seeders.push(s);
+    }
+    let mut magnet = Magnet::new(torrent.info_hash);
+    magnet.peers = std::iter::once(liar.to_string())
+        .chain(seeders.iter().map(|s| s.listen_addr().to_string()))
+        .collect();
+    let leecher = Session::new(options()).await.unwrap();
+    let id = leecher
+        .add_torrent(AddTorrent::parse(&magnet.to_uri()).unwrap().save_path(dst.path()))
+        .await
+        .unwrap();
+    wait_complete(&leecher, id, Duration::from_secs(60)).await;
+    assert!(counts.lies.load(Ordering::Relaxed) > 0, "the liar was never asked, so the test proved nothing");
+    // The liar was named (only the peers whose copies differ from the verified metadata are) and
+    // left out of the download phase.
+    assert_eq!(counts.download_phase.load(Ordering::Relaxed), 0, "the download phase dialled the liar");
+    leecher.shutdown().await;
+    for s in seeders {
+        s.shutdown().await;
+    }
+    assert_same_files(&torrent, src.path(), dst.path());
+}
+
+/// A scripted peer on its own loopback address that completes the BitTorrent handshake and then
+/// only sends keepalives, every second, forever.
+async fn spawn_keepalive_peer(ip: &str, info_hash: ccbt_core::InfoHash) -> SocketAddr {
+    let listener = TcpListener::bind((ip, 0)).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut theirs = [0u8; Handshake::LEN];
+                if stream.read_exact(&mut theirs).await.is_err() {
+                    return;
+                }
+                let mut out = BytesMut::new();
+                Handshake::new(info_hash, ccbt_core::PeerId([8; 20])).encode(&mut out);
+                if stream.write_all(&out).await.is_err() {
+                    return;
+                }
+                let mut keepalive = BytesMut::new();
+                ccbt_wire::encode(&Message::KeepAlive, &mut keepalive);
+                while stream.write_all(&keepalive).await.is_ok() {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalive_only_peers_give_their_metadata_slots_back() {
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let files = [("only.bin", data(50_000, 3))];
+    let torrent = make_torrent(src.path(), "slots", &files, 16384);
+    // Eight idle peers on 127.0.0.2..=9 are dialled first (they come first in address order)
+    // and take every metadata slot; the seeder waits on 127.0.0.10.
+    let mut peers = Vec::new();
+    for n in 2..=9 {
+        peers.push(spawn_keepalive_peer(&format!("127.0.0.{n}"), torrent.info_hash).await.to_string());
+    }
+    let mut opts = options();
+    opts.listen_host = "127.0.0.10".parse().unwrap();
+    let seeder = Session::new(opts).await.unwrap();
+    let sid = seeder.add_torrent(AddTorrent::new(torrent.clone()).save_path(src.path())).await.unwrap();
+    wait_complete(&seeder, sid, Duration::from_secs(30)).await;
+    peers.push(seeder.listen_addr().to_string());
+    let mut magnet = Magnet::new(torrent.info_hash);
+    magnet.peers = peers;
+    let leecher = Session::new(options()).await.unwrap();
+    let id = leecher
+        .add_torrent(AddTorrent::parse(&magnet.to_uri()).unwrap().save_path(dst.path()))
+        .await
+        .unwrap();
+    wait_complete(&leecher, id, Duration::from_secs(60)).await;
+    leecher.shutdown().await;
+    seeder.shutdown().await;
+    assert_same_files(&torrent, src.path(), dst.path());
 }

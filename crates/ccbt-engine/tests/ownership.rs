@@ -47,7 +47,7 @@ async fn wait_error(session: &Session, id: TorrentId, limit: Duration) -> String
     loop {
         let status = session.status(id).unwrap();
         if let TorrentState::Error(reason) = status.state {
-            return reason;
+            return reason.to_string();
         }
         assert!(!status.is_complete(), "completed although it must stop: {status:?}");
         assert!(tokio::time::Instant::now() < deadline, "no error in time: {status:?}");
@@ -76,7 +76,7 @@ async fn a_foreign_file_is_left_intact_and_the_torrent_stops_naming_it() {
     let id = leecher.add_torrent(add).await.unwrap();
     let reason = wait_error(&leecher, id, Duration::from_secs(30)).await;
     assert!(reason.contains("payload/a.bin"), "{reason}");
-    assert!(reason.contains("--overwrite") && reason.contains("Move the file away"), "{reason}");
+    assert!(reason.contains("--overwrite") && reason.contains("move the file away"), "{reason}");
     leecher.shutdown().await;
     seed.session.shutdown().await;
     assert!(

@@ -1,6 +1,9 @@
 //! Deterministic simulations of whole swarms built from real `Swarm`s and `PeerConn`s talking
 //! through the wire codec over simulated links (see `sim/mod.rs`).
 
+// The simulation takes `Instant::now()` once as its virtual clock's origin.
+#![allow(clippy::disallowed_methods)]
+
 mod sim;
 
 use std::time::Duration;
@@ -245,4 +248,32 @@ fn many_seeds() {
         silent_seeder_requests_time_out_and_go_elsewhere_seed(seed);
         leechers_trade_halves_while_the_seeder_is_slow_seed(seed);
     }
+}
+
+/// A piece twice the buffer budget (32 MiB against 16 MiB, as a libtorrent torrent of big
+/// pieces meets the default `max_buffered_kib`): it starts when nothing is buffered, one at a
+/// time, and the download completes without holding more than that one piece.
+#[test]
+fn pieces_bigger_than_the_buffer_budget_download_one_at_a_time() {
+    const BIG: u32 = 32 << 20;
+    let content = Content::generate(&mut StdRng::seed_from_u64(SEED), 2, BIG, 1 << 20);
+    let lengths = content.lengths;
+    let mut sim = Sim::new(SEED, content, conn_options(lengths, true));
+    let all = Bitfield::full(2);
+    let options = SwarmOptions { max_buffered_bytes: 16 << 20, ..swarm_options() };
+    let leecher = sim.add_node("leecher", &Bitfield::new(2), options, Behaviour::Honest);
+    for name in ["seeder-0", "seeder-1"] {
+        let seeder = sim.add_node(name, &all, swarm_options(), Behaviour::Honest);
+        sim.connect(leecher, seeder, LinkSpec::fast(), LinkSpec::fast());
+    }
+    let peak = std::cell::Cell::new(0);
+    let done = sim.run_until(MAX_STEPS, |s| {
+        peak.set(peak.get().max(s.nodes[leecher].swarm.buffered_bytes()));
+        complete(s, leecher)
+    });
+    assert!(done, "stuck at {:?}", sim.elapsed());
+    assert!(sim.data_matches(leecher));
+    assert_eq!(sim.nodes[leecher].verified.len(), 2);
+    assert_eq!(peak.get(), u64::from(BIG), "one big piece at a time");
+    assert_eq!(sim.nodes[leecher].swarm.buffered_bytes(), 0);
 }

@@ -28,7 +28,12 @@ pub enum StorageError {
     OutOfRange { offset: u64, len: u64 },
     /// A file existed with data before the torrent was added, ccbt did not create it, and none
     /// of the torrent's verified pieces lie in it: ccbt does not write into it.
-    #[error("{path} already exists, was not created by ccbt and holds none of this torrent's verified data")]
+    /// The message names both ways out, since it reaches the user as is.
+    #[error(
+        "{path} already exists, was not created by ccbt and holds none of this torrent's data, so \
+         ccbt does not write into it: move the file away (or download to another folder), or \
+         allow overwriting it (--overwrite)"
+    )]
     NotOurs { path: PathBuf },
     /// A write was attempted on storage opened read-only by `FileStorage::open_existing`.
     #[error("cannot write to {path}: storage was opened read-only")]

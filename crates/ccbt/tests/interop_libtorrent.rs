@@ -74,6 +74,29 @@ fn download_multi_file_hybrid_from_libtorrent() {
     download_from_lt("download_multi_file_hybrid_from_libtorrent", true, Kind::Hybrid, 32 * 1024);
 }
 
+/// libtorrent's torrent of 32 MiB pieces, twice ccbt's default buffer budget
+/// (`max_buffered_kib` = 16 MiB): the piece starts when nothing is buffered, one at a time, and
+/// the download completes.
+#[test]
+fn download_32_mib_pieces_from_libtorrent() {
+    if !interop("download_32_mib_pieces_from_libtorrent", &[Tool::Libtorrent]) {
+        return;
+    }
+    let work = work_dir();
+    let w = work.path();
+    let file = w.join("src/big.bin");
+    write_file(&file, 32, 40 * 1024 * 1024 + 4321);
+    let torrent = w.join("t.torrent");
+    lt_make_torrent(&file, &torrent, 32 * 1024 * 1024, Kind::V1);
+    assert_eq!(info_field(&ccbt_info(&torrent), "info hash:"), lt_info_hash(&torrent));
+    let mut seed = lt_seed(w, "lt_seed", &torrent, &w.join("src"), &[], &[]);
+    let out = w.join("out");
+    let done = ccbt_download(w, "ccbt-download", &torrent, &out, &[seed.addr()]);
+    done.assert_success("ccbt download of 32 MiB pieces from libtorrent");
+    assert_same_tree(&file, &out.join("big.bin"));
+    stop(&mut seed, "lt_seed");
+}
+
 #[test]
 fn download_single_file_hybrid_from_libtorrent() {
     download_from_lt("download_single_file_hybrid_from_libtorrent", false, Kind::Hybrid, 64 * 1024);

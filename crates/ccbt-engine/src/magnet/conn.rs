@@ -1,111 +1,111 @@
-//! One connection of the metadata phase: handshake, extension handshake, then `ut_metadata`
-//! requests handed out by the shared `MetadataFetcher`. Nothing else of the peer protocol is
-//! spoken: without the metadata we cannot validate bitfields or pieces, so they are ignored.
+//! Drives one connection of the metadata phase: connect, BitTorrent handshake, then move bytes
+//! between the socket and the sans-IO [`MetadataConn`] (which makes every protocol decision),
+//! and timers and events between it and the resolver.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use ccbt_proto::swarm::{our_ext_handshake, OUR_UT_METADATA, OUR_UT_PEX};
+use ccbt_proto::metadata::{ConnEvent, ConnOptions, MetadataConn};
 use ccbt_proto::PeerKey;
-use ccbt_wire::ext::metadata::MetadataMessage;
-use ccbt_wire::ext::pex::PexMessage;
-use ccbt_wire::ext::{ExtHandshake, UT_METADATA};
-use ccbt_wire::{Message, MessageDecoder};
-use tokio::io::AsyncWriteExt;
+use ccbt_wire::MessageDecoder;
 use tokio::net::TcpStream;
 
 use super::{MetaShared, ResolverCommand};
 use crate::peer::handshake;
 
-/// Why a metadata connection ended (logged at debug level).
-pub(super) type EndReason = String;
+/// Bytes queued for a peer beyond which we stop reading from it and stop asking the machine for
+/// more to send: a peer that does not read cannot make us queue more.
+const WRITE_BUFFER_CAP: usize = 64 * 1024;
 
-pub(super) async fn run(shared: Arc<MetaShared>, key: PeerKey, addr: SocketAddr) -> EndReason {
+/// Sleep when the machine names no deadline (it always does while the fetch runs).
+const IDLE_WAKE: Duration = Duration::from_secs(60);
+
+/// How one metadata connection ended.
+pub(super) struct Ended {
+    pub addr: SocketAddr,
+    /// Why, for the debug log.
+    pub reason: String,
+    /// Whether the peer delivered at least one metadata piece we took.
+    pub served: bool,
+}
+
+pub(super) async fn run(shared: Arc<MetaShared>, key: PeerKey, addr: SocketAddr) -> Ended {
+    let ended = |reason: String| Ended { addr, reason, served: false };
     let limit = shared.options.connection_timeout;
     let mut stream = match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return format!("connect failed: {e}"),
-        Err(_) => return "connect timed out".into(),
+        Ok(Err(e)) => return ended(format!("connect failed: {e}")),
+        Err(_) => return ended("connect timed out".into()),
     };
     let theirs =
         match handshake::outgoing(&mut stream, shared.info_hash, shared.peer_id, shared.dht.is_some(), limit)
             .await
         {
             Ok(h) => h,
-            Err(e) => return e.to_string(),
+            Err(e) => return ended(e.to_string()),
         };
     if !theirs.supports_extensions() {
-        return "peer does not support the extension protocol (no ut_metadata)".into();
+        return ended("peer does not support the extension protocol (no ut_metadata)".into());
     }
     let _ = stream.set_nodelay(true);
-    let mut out = BytesMut::new();
-    if theirs.supports_fast() {
-        // BEP 6: with the fast extension the first message must state what we have.
-        ccbt_wire::encode(&Message::HaveNone, &mut out);
-    }
-    let ext =
-        our_ext_handshake(shared.listen_port, None, shared.pex, concat!("ccbt ", env!("CARGO_PKG_VERSION")));
-    ccbt_wire::encode(&Message::Extended { id: 0, payload: ext }, &mut out);
-    if let Err(e) = stream.write_all(&out).await {
-        return format!("write failed: {e}");
-    }
-    shared.connected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let reason = drive(&shared, key, addr, &mut stream).await;
-    shared.connected.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    shared.state.lock().expect("metadata lock poisoned").fetcher.remove_peer(key);
-    reason
+    let opts = ConnOptions {
+        listen_port: shared.listen_port,
+        pex: shared.pex,
+        fast: theirs.supports_fast(),
+        client: concat!("ccbt ", env!("CARGO_PKG_VERSION")).into(),
+    };
+    let mut conn = MetadataConn::new(Instant::now(), key, addr, &opts);
+    shared.connected.fetch_add(1, Ordering::Relaxed);
+    let reason = drive(&shared, &mut conn, addr, &mut stream).await;
+    shared.connected.fetch_sub(1, Ordering::Relaxed);
+    conn.close(&mut shared.state.lock().expect("metadata lock poisoned").fetcher);
+    shared.wake.send_modify(|g| *g += 1);
+    Ended { addr, reason, served: conn.pieces_delivered() > 0 }
 }
 
-async fn drive(shared: &MetaShared, key: PeerKey, addr: SocketAddr, stream: &mut TcpStream) -> EndReason {
+/// The socket pump: reads while the write buffer has room, writes what the machine hands out,
+/// and wakes the machine at its deadlines or when another connection changed the fetch.
+async fn drive(
+    shared: &MetaShared,
+    conn: &mut MetadataConn,
+    addr: SocketAddr,
+    stream: &mut TcpStream,
+) -> String {
     let mut decoder = MessageDecoder::new(ccbt_wire::DEFAULT_MAX_FRAME);
     let mut rbuf = BytesMut::with_capacity(64 * 1024);
     let mut wbuf = BytesMut::new();
     let mut wake = shared.wake.subscribe();
-    let mut their_metadata_id: Option<u8> = None;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let idle_limit = Duration::from_secs(60);
-    let mut last_heard = Instant::now();
     loop {
-        // Hand out requests and pick up ours; announce completion.
-        if let Some(their_id) = their_metadata_id {
+        let deadline = {
             let mut st = shared.state.lock().expect("metadata lock poisoned");
-            if st.bad.contains(&key) {
-                return "sent metadata that does not match the info hash".into();
+            let now = Instant::now();
+            if let Err(end) = conn.handle_timeout(now, &st.fetcher) {
+                return end.to_string();
             }
-            let mine = st.distribute(Instant::now(), key);
-            if st.woke_others {
-                st.woke_others = false;
+            let before = st.fetcher.generation();
+            while wbuf.len() < WRITE_BUFFER_CAP {
+                let Some(msg) = conn.poll_transmit(now, &mut st.fetcher) else { break };
+                ccbt_wire::encode(&msg, &mut wbuf);
+            }
+            if st.fetcher.generation() != before {
                 shared.wake.send_modify(|g| *g += 1);
             }
-            drop(st);
-            for piece in mine {
-                let payload = MetadataMessage::Request { piece }.encode();
-                ccbt_wire::encode(&Message::Extended { id: their_id, payload }, &mut wbuf);
-            }
-        }
-        if shared.done.load(std::sync::atomic::Ordering::Acquire) {
-            return "metadata complete".into();
-        }
+            conn.poll_timeout(&st.fetcher)
+        };
+        // Without a deadline the machine has nothing to do until input or a wake-up.
+        let sleep_until = deadline.unwrap_or_else(|| Instant::now() + IDLE_WAKE);
         tokio::select! {
-            ready = stream.readable() => {
+            ready = stream.readable(), if wbuf.len() < WRITE_BUFFER_CAP => {
                 if let Err(e) = ready { return e.to_string(); }
                 rbuf.reserve(16 * 1024);
                 match stream.try_read_buf(&mut rbuf) {
                     Ok(0) => return "peer closed the connection".into(),
                     Ok(_) => {
-                        last_heard = Instant::now();
-                        loop {
-                            match decoder.decode(&mut rbuf) {
-                                Ok(Some(msg)) => {
-                                    if let Err(reason) = on_message(shared, key, addr, msg, &mut their_metadata_id, &mut wbuf) {
-                                        return reason;
-                                    }
-                                }
-                                Ok(None) => break,
-                                Err(e) => return e.to_string(),
-                            }
+                        if let Err(reason) = on_readable(shared, conn, addr, &mut decoder, &mut rbuf) {
+                            return reason;
                         }
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -123,78 +123,54 @@ async fn drive(shared: &MetaShared, key: PeerKey, addr: SocketAddr, stream: &mut
             changed = wake.changed() => {
                 if changed.is_err() { return "resolver stopped".into(); }
             }
-            _ = tick.tick() => {
-                if last_heard.elapsed() > idle_limit {
-                    return "peer silent for 60 s".into();
-                }
-            }
+            () = tokio::time::sleep_until(sleep_until.into()) => {}
         }
     }
 }
 
-fn on_message(
+/// Decodes every whole message read and hands it to the machine, then acts on its events.
+fn on_readable(
     shared: &MetaShared,
-    key: PeerKey,
+    conn: &mut MetadataConn,
     addr: SocketAddr,
-    msg: Message,
-    their_metadata_id: &mut Option<u8>,
-    wbuf: &mut BytesMut,
-) -> Result<(), EndReason> {
-    let Message::Extended { id, payload } = msg else { return Ok(()) };
-    match id {
-        0 => {
-            let hs = ExtHandshake::decode(&payload).map_err(|e| format!("bad extension handshake: {e}"))?;
-            let (Some(their_id), Some(size)) = (hs.extension_id(UT_METADATA), hs.metadata_size) else {
-                return Err("peer does not serve metadata".into());
-            };
-            *their_metadata_id = Some(their_id);
-            shared.state.lock().expect("metadata lock poisoned").fetcher.add_peer(key, size);
+    decoder: &mut MessageDecoder,
+    rbuf: &mut BytesMut,
+) -> Result<(), String> {
+    let mut st = shared.state.lock().expect("metadata lock poisoned");
+    let before = st.fetcher.generation();
+    let now = Instant::now();
+    let mut result = Ok(());
+    while result.is_ok() {
+        match decoder.decode(rbuf) {
+            Ok(Some(msg)) => {
+                result = conn.handle_message(now, msg, &mut st.fetcher).map_err(|e| e.to_string())
+            }
+            Ok(None) => break,
+            Err(e) => result = Err(e.to_string()),
         }
-        OUR_UT_METADATA => match MetadataMessage::decode(payload) {
-            Ok(MetadataMessage::Data { piece, total_size, data }) => {
+    }
+    while let Some(event) = conn.poll_event() {
+        match event {
+            ConnEvent::PieceAccepted { piece, total_size } => {
                 tracing::debug!(%addr, piece, total_size, "metadata piece received");
-                let mut st = shared.state.lock().expect("metadata lock poisoned");
-                st.fetcher
-                    .on_data(Instant::now(), key, piece, total_size, data)
-                    .map_err(|e| format!("bad metadata piece: {e}"))?;
-                st.check_complete();
-                if st.metadata.is_some() {
-                    shared.done.store(true, std::sync::atomic::Ordering::Release);
-                }
-                shared.wake.send_modify(|g| *g += 1);
             }
-            Ok(MetadataMessage::Reject { piece }) => {
-                shared.state.lock().expect("metadata lock poisoned").fetcher.on_reject(
-                    Instant::now(),
-                    key,
-                    piece,
-                );
-                shared.wake.send_modify(|g| *g += 1);
+            ConnEvent::Verified(bytes) => {
+                st.metadata = Some(bytes);
+                shared.done.store(true, Ordering::Release);
+                shared.verified.notify_one();
             }
-            Ok(MetadataMessage::Request { piece }) => {
-                // We do not have the metadata yet.
-                if let Some(their_id) = *their_metadata_id {
-                    let payload = MetadataMessage::Reject { piece }.encode();
-                    ccbt_wire::encode(&Message::Extended { id: their_id, payload }, wbuf);
-                }
+            ConnEvent::HashMismatch(failure) => {
+                tracing::warn!(%failure, "metadata failed the info-hash check")
             }
-            // BEP 9: unknown or malformed ut_metadata messages are ignored.
-            Err(e) => tracing::debug!(%addr, error = %e, "ignoring a ut_metadata message"),
-        },
-        OUR_UT_PEX if shared.pex => {
-            if let Ok(pex) = PexMessage::decode(&payload) {
-                let peers: Vec<SocketAddr> = pex
-                    .added
-                    .iter()
-                    .map(|(a, _)| SocketAddr::V4(*a))
-                    .chain(pex.added6.iter().map(|(a, _)| SocketAddr::V6(*a)))
-                    .take(200)
-                    .collect();
+            ConnEvent::Peers(peers) => {
                 tracing::debug!(%addr, count = peers.len(), "peers from PEX during the metadata phase");
                 let _ = shared.commands.try_send(ResolverCommand::AddPeers(peers));
             }
+            _ => {}
         }
-        _ => {}
     }
-    Ok(())
+    if st.fetcher.generation() != before || shared.done.load(Ordering::Acquire) {
+        shared.wake.send_modify(|g| *g += 1);
+    }
+    result
 }

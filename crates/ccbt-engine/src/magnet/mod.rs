@@ -5,7 +5,6 @@
 
 mod conn;
 
-use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -14,18 +13,17 @@ use std::time::{Duration, Instant};
 
 use ccbt_core::{InfoHash, PeerId};
 use ccbt_metainfo::{Magnet, Torrent};
-use ccbt_proto::metadata::{MetadataFailure, MetadataFetcher};
+use ccbt_proto::metadata::{MetadataCandidates, MetadataFetcher};
 use ccbt_proto::PeerKey;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 
+use crate::lifecycle::Lifecycle;
 use crate::torrent::usable_tiers;
 use crate::tracker::{spawn_announcer, AnnounceTarget, AnnouncerHandle, AnnouncerOptions, TrackerStats};
-use crate::{SessionOptions, TorrentId, TorrentState, TorrentStatus};
+use crate::{SessionOptions, TorrentId, TorrentStatus};
 
 /// Connections used at once to fetch metadata.
 const MAX_METADATA_CONNECTIONS: usize = 8;
-/// Peers remembered during the metadata phase.
-const MAX_CANDIDATES: usize = 500;
 
 /// Messages to a resolver task.
 #[derive(Debug)]
@@ -36,42 +34,8 @@ pub(crate) enum ResolverCommand {
 /// Fetch state shared by the metadata connections.
 pub(crate) struct MetaState {
     fetcher: MetadataFetcher,
-    /// Requests the fetcher handed to connections not currently running the fetcher.
-    outbox: HashMap<PeerKey, Vec<u32>>,
-    woke_others: bool,
-    /// Peers that contributed to metadata that failed the hash check.
-    bad: HashSet<PeerKey>,
+    /// The verified metadata, for the resolver to take.
     metadata: Option<Vec<u8>>,
-    scratch: Vec<(PeerKey, u32)>,
-}
-
-impl MetaState {
-    /// Runs the fetcher's request distribution and returns the requests `key` must send.
-    fn distribute(&mut self, now: Instant, key: PeerKey) -> Vec<u32> {
-        self.scratch.clear();
-        self.fetcher.next_requests(now, &mut self.scratch);
-        for (peer, piece) in self.scratch.drain(..) {
-            if peer != key {
-                self.woke_others = true;
-            }
-            self.outbox.entry(peer).or_default().push(piece);
-        }
-        self.outbox.remove(&key).unwrap_or_default()
-    }
-
-    fn check_complete(&mut self) {
-        match self.fetcher.poll_complete() {
-            Some(Ok(bytes)) => self.metadata = Some(bytes),
-            Some(Err(MetadataFailure::HashMismatch { contributors })) => {
-                tracing::warn!(
-                    peers = contributors.len(),
-                    "metadata failed the info-hash check; fetching again"
-                );
-                self.bad.extend(contributors);
-            }
-            Some(Err(_)) | None => {}
-        }
-    }
 }
 
 /// What the resolver and its connections share; also the source of status snapshots.
@@ -86,7 +50,10 @@ pub(crate) struct MetaShared {
     options: Arc<SessionOptions>,
     dht: Option<crate::dht::DhtHandle>,
     state: Mutex<MetaState>,
+    /// Bumped when the fetch changed in a way other connections must look at.
     wake: watch::Sender<u64>,
+    /// Signalled when the metadata verified.
+    verified: Notify,
     done: AtomicBool,
     connected: AtomicUsize,
     pub(crate) commands: mpsc::Sender<ResolverCommand>,
@@ -95,10 +62,11 @@ pub(crate) struct MetaShared {
 
 impl MetaShared {
     pub(crate) fn status(&self) -> TorrentStatus {
-        let state = match self.failed.lock().expect("metadata lock poisoned").clone() {
-            Some(reason) => TorrentState::Error(reason),
-            None => TorrentState::FetchingMetadata,
+        let lifecycle = match self.failed.lock().expect("metadata lock poisoned").clone() {
+            Some(reason) => Lifecycle::Failed(std::sync::Arc::new(crate::TorrentError::Metadata { reason })),
+            None => Lifecycle::FetchingMetadata,
         };
+        let state = lifecycle.public_state(false);
         TorrentStatus {
             id: self.id,
             info_hash: self.info_hash,
@@ -150,13 +118,10 @@ pub(crate) fn new_resolver(spec: &ResolveSpec) -> (Arc<MetaShared>, mpsc::Receiv
         dht: spec.dht.clone(),
         state: Mutex::new(MetaState {
             fetcher: MetadataFetcher::new(spec.magnet.info_hash, max),
-            outbox: HashMap::new(),
-            woke_others: false,
-            bad: HashSet::new(),
             metadata: None,
-            scratch: Vec::new(),
         }),
         wake: watch::channel(0).0,
+        verified: Notify::new(),
         done: AtomicBool::new(false),
         connected: AtomicUsize::new(0),
         commands: tx,
@@ -172,12 +137,6 @@ pub(crate) struct Resolved {
     pub peers: Vec<SocketAddr>,
 }
 
-struct Candidate {
-    failures: u32,
-    next_try: Instant,
-    connected: bool,
-}
-
 /// Runs the metadata phase until the metadata is verified. Errors are readable reasons.
 pub(crate) async fn resolve(
     shared: Arc<MetaShared>,
@@ -185,13 +144,12 @@ pub(crate) async fn resolve(
     magnet: Magnet,
     initial: Vec<SocketAddr>,
 ) -> Result<Resolved, String> {
-    let mut known: HashMap<SocketAddr, Candidate> = HashMap::new();
+    let mut candidates = MetadataCandidates::new();
     let mut running = 0usize;
-    let (ended_tx, mut ended_rx) = mpsc::channel::<(SocketAddr, String)>(MAX_METADATA_CONNECTIONS * 2);
+    let (ended_tx, mut ended_rx) = mpsc::channel::<conn::Ended>(MAX_METADATA_CONNECTIONS * 2);
     let mut next_key = 1u64;
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    add_candidates(&mut known, initial);
-    add_candidates(&mut known, resolve_x_pe(&magnet.peers).await);
+    add_candidates(&mut candidates, initial);
+    add_candidates(&mut candidates, resolve_x_pe(&magnet.peers).await);
     let (found_tx, mut found) = mpsc::channel::<Vec<SocketAddr>>(32);
     let announcer = start_announcer(&shared, &magnet, found_tx.clone());
     // A magnet carries no private flag: the DHT is asked (BEP 9 magnets are usually trackerless).
@@ -199,8 +157,11 @@ pub(crate) async fn resolve(
         crate::torrent::spawn_dht_lookups(dht, shared.info_hash, None, Duration::from_secs(30), found_tx)
     });
     loop {
-        let metadata = shared.state.lock().expect("metadata lock poisoned").metadata.take();
-        if let Some(bytes) = metadata {
+        let taken = {
+            let mut st = shared.state.lock().expect("metadata lock poisoned");
+            st.metadata.take().map(|bytes| (bytes, st.fetcher.liars().collect::<Vec<_>>()))
+        };
+        if let Some((bytes, liars)) = taken {
             shared.done.store(true, Ordering::Release);
             shared.wake.send_modify(|g| *g += 1);
             if let Some(a) = announcer {
@@ -209,42 +170,37 @@ pub(crate) async fn resolve(
             if let Some(dht) = dht {
                 dht.abort();
             }
+            for ip in liars {
+                tracing::warn!(%ip, "peer sent metadata pieces that do not match the info hash");
+                candidates.ban(ip);
+            }
             let torrent = torrent_from_metadata(&bytes, &magnet)?;
-            return Ok(Resolved { torrent, peers: known.into_keys().collect() });
+            return Ok(Resolved { torrent, peers: candidates.addrs().collect() });
         }
-        // Dial due candidates.
         let now = Instant::now();
-        for (addr, c) in known.iter_mut() {
-            if running >= MAX_METADATA_CONNECTIONS {
-                break;
-            }
-            if !c.connected && c.next_try <= now {
-                c.connected = true;
-                running += 1;
-                let key = PeerKey(next_key);
-                next_key += 1;
-                let (shared, addr, ended) = (shared.clone(), *addr, ended_tx.clone());
-                tokio::spawn(async move {
-                    let reason = conn::run(shared, key, addr).await;
-                    let _ = ended.send((addr, reason)).await;
-                });
-            }
+        while running < MAX_METADATA_CONNECTIONS {
+            let Some(addr) = candidates.next_dial(now) else { break };
+            running += 1;
+            let key = PeerKey(next_key);
+            next_key += 1;
+            let (shared, ended) = (shared.clone(), ended_tx.clone());
+            tokio::spawn(async move {
+                let _ = ended.send(conn::run(shared, key, addr).await).await;
+            });
         }
+        let next_due = candidates.poll_timeout(now).unwrap_or_else(|| now + Duration::from_secs(60));
         tokio::select! {
             Some(cmd) = commands.recv() => match cmd {
-                ResolverCommand::AddPeers(peers) => add_candidates(&mut known, peers),
+                ResolverCommand::AddPeers(peers) => add_candidates(&mut candidates, peers),
             },
-            Some(peers) = found.recv() => add_candidates(&mut known, peers),
-            Some((addr, reason)) = ended_rx.recv() => {
+            Some(peers) = found.recv() => add_candidates(&mut candidates, peers),
+            Some(ended) = ended_rx.recv() => {
                 running -= 1;
-                tracing::debug!(%addr, %reason, "metadata connection ended");
-                if let Some(c) = known.get_mut(&addr) {
-                    c.connected = false;
-                    c.failures += 1;
-                    c.next_try = Instant::now() + Duration::from_secs(5u64 << c.failures.min(6));
-                }
+                tracing::debug!(addr = %ended.addr, reason = %ended.reason, "metadata connection ended");
+                candidates.on_closed(Instant::now(), ended.addr, ended.served);
             }
-            _ = tick.tick() => {}
+            () = shared.verified.notified() => {}
+            () = tokio::time::sleep_until(next_due.into()) => {}
         }
     }
 }
@@ -271,15 +227,10 @@ fn start_announcer(
     Some(spawn_announcer(target, AnnouncerOptions::default(), stats, found))
 }
 
-fn add_candidates(known: &mut HashMap<SocketAddr, Candidate>, peers: Vec<SocketAddr>) {
+fn add_candidates(candidates: &mut MetadataCandidates, peers: Vec<SocketAddr>) {
     let now = Instant::now();
     for addr in peers {
-        if known.len() >= MAX_CANDIDATES {
-            break;
-        }
-        if addr.port() != 0 && !addr.ip().is_unspecified() {
-            known.entry(addr).or_insert(Candidate { failures: 0, next_try: now, connected: false });
-        }
+        candidates.add(now, addr);
     }
 }
 

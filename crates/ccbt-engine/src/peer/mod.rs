@@ -1,22 +1,30 @@
-//! One task per connection: moves bytes between the socket and a sans-IO `PeerConn`, and hands
-//! the connection to the torrent's `Swarm` after every batch of input. No protocol decisions here.
+//! One task per connection. [`run_peer`] is the driver: it wires a sans-IO `PeerConn` to the
+//! torrent's `Swarm` ([`TorrentConn`]) and hands both to the socket pump (`pump.rs`). No protocol
+//! decisions here; actions that concern the whole torrent (verify, cancel, new peers) go to the
+//! torrent task, which applies them.
 
+mod end;
 pub(crate) mod handshake;
+pub(crate) mod pump;
+mod uploads;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
 use ccbt_core::BlockRef;
 use ccbt_proto::peer::{PeerConn, PeerConnOptions};
 use ccbt_proto::swarm::SwarmAction;
 use ccbt_proto::PeerKey;
-use ccbt_wire::{Handshake, MessageDecoder};
+use ccbt_wire::{Handshake, Message};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::sync::{mpsc, watch};
 
+use crate::sync::lock;
 use crate::torrent::TorrentShared;
+pub(crate) use end::{CloseReason, ConnEnd};
+use pump::{Machine, PumpLimits};
+use uploads::UploadReads;
 
 /// Commands other tasks send to a connection task.
 #[derive(Debug)]
@@ -25,44 +33,27 @@ pub(crate) enum PeerCommand {
     Cancel(BlockRef),
     Choke,
     Unchoke,
-    /// Close the connection with this reason.
-    Close(&'static str),
+    Close(CloseReason),
 }
 
 /// Capacity of each connection's command channel. Commands are small and rare (choke changes,
 /// endgame cancels); a full channel drops a cancel, which only costs a duplicate block.
 pub(crate) const PEER_COMMAND_CAPACITY: usize = 64;
 
-/// Upload reads go to the blocking pool in batches of up to this many blocks (one task per batch
-/// instead of one per block), with at most `MAX_READ_BATCHES` batches in flight per connection:
-/// together they bound the memory a greedy peer can pin (here 2 x 32 x 16 KiB).
-const READ_BATCH: usize = 32;
-const MAX_READ_BATCHES: usize = 2;
+/// Most bytes queued for one peer: encoded output plus upload reads in flight. Past it we stop
+/// reading from the peer, so a peer that requests faster than it reads is slowed down.
+pub(crate) const MAX_WRITE_BUFFER: usize = 1024 * 1024;
 
-/// Upload reads waiting for a batch slot (the size of the request queue we advertise).
-const MAX_PENDING_READS: usize = 500;
+/// Most output one incoming message can make us queue: a 16 KiB block or `ut_metadata` piece,
+/// with its headers.
+const MAX_OUTPUT_PER_MESSAGE: usize = 16 * 1024 + 128;
 
-type ReadBatch = Vec<(BlockRef, Result<Bytes, ccbt_storage::StorageError>)>;
-
-/// Read buffer growth step; blocks are split off it without copying.
-const READ_CHUNK: usize = 256 * 1024;
-
-/// Stop reading the socket and reading blocks from disk while this much encoded output waits
-/// to be written: a peer that requests faster than it reads is slowed down, and a connection's
-/// memory stays bounded (this, plus the reads in flight).
-const MAX_WRITE_BUFFER: usize = 1024 * 1024;
-
-/// Why a connection ended.
-#[derive(Debug)]
-pub(crate) struct PeerEnd {
-    pub reason: String,
-}
-
-impl PeerEnd {
-    fn new(reason: impl std::fmt::Display) -> PeerEnd {
-        PeerEnd { reason: reason.to_string() }
-    }
-}
+/// The pump's bounds for torrent connections.
+pub(crate) const LIMITS: PumpLimits = PumpLimits {
+    cap: MAX_WRITE_BUFFER,
+    max_output_per_message: MAX_OUTPUT_PER_MESSAGE,
+    max_frame: ccbt_wire::DEFAULT_MAX_FRAME,
+};
 
 /// Drives one established connection until it ends. `theirs` is the peer's handshake.
 pub(crate) async fn run_peer(
@@ -71,223 +62,228 @@ pub(crate) async fn run_peer(
     stream: TcpStream,
     theirs: Handshake,
     outgoing: bool,
-    mut commands: mpsc::Receiver<PeerCommand>,
-) -> PeerEnd {
+    commands: mpsc::Receiver<PeerCommand>,
+) -> ConnEnd {
     let _ = stream.set_nodelay(true);
-    let opts = &shared.options;
-    let mut conn_opts = PeerConnOptions::new(shared.lengths);
-    conn_opts.fast_extension = theirs.supports_fast();
-    conn_opts.extension_protocol = theirs.supports_extensions();
-    conn_opts.min_pipeline_depth = opts.pipeline_depth;
-    conn_opts.max_pipeline_depth = opts.max_pipeline_depth;
-    conn_opts.request_timeout = opts.request_timeout;
-    let now = Instant::now();
-    let mut conn = PeerConn::new(conn_opts, now);
-    let mut have_generation = shared.have_watch.subscribe();
-    let mut haves_sent;
-    let peer_ip = stream.peer_addr().ok().map(|a| a.ip());
-    let mut conn_port_message = None;
-    {
-        let mut inner = shared.inner.lock().expect("torrent lock poisoned");
-        conn.start(now, inner.swarm.have(), Some(shared.ext_handshake.clone()));
-        haves_sent = inner.have_log.len();
-        inner.swarm.add_peer(key);
-        if let Some(dht) = &shared.dht {
-            if theirs.supports_dht() {
-                // BEP 5: tell DHT-capable peers where our node listens.
-                conn_port_message = Some(dht.local_addr().port());
-            }
-        }
-        if let Ok(addr) = stream.peer_addr() {
-            inner.swarm.set_peer_addr(key, now, addr, outgoing);
-        }
-    }
-    have_generation.borrow_and_update();
-
-    let mut decoder = MessageDecoder::new(ccbt_wire::DEFAULT_MAX_FRAME);
-    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
-    let mut wbuf = BytesMut::with_capacity(64 * 1024);
-    // Sent right after the opening messages `start` queued (the availability message must be
-    // first, BEP 6).
-    let mut pending_port = conn_port_message;
-    let mut reads: JoinSet<ReadBatch> = JoinSet::new();
-    let mut pending_reads: std::collections::VecDeque<BlockRef> = Default::default();
-    let mut actions = Vec::new();
-    let mut last_down = 0u64;
-    let mut last_up = 0u64;
-    // Wakes the loop for time-based work the swarm does (peer exchange once a minute).
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
-
-    let end = loop {
-        // Let the swarm see what happened and fill the request pipeline.
-        {
-            let mut guard = shared.inner.lock().expect("torrent lock poisoned");
-            let inner = &mut *guard;
-            for &piece in &inner.have_log[haves_sent..] {
-                conn.have(piece);
-            }
-            haves_sent = inner.have_log.len();
-            let useless =
-                inner.swarm.handle_conn(Instant::now(), key, &mut conn, &mut inner.rng, &mut actions);
-            for action in actions.drain(..) {
-                match action {
-                    SwarmAction::Verify { piece, blocks } => shared.submit_verify(piece, blocks),
-                    SwarmAction::Cancel { peer, block } => {
-                        if let Some(p) = inner.peers.get(&peer) {
-                            let _ = p.commands.try_send(PeerCommand::Cancel(block));
-                        }
-                    }
-                    SwarmAction::Read { block } => {
-                        // A peer that requests and cancels in a loop could otherwise queue reads
-                        // without end: beyond the request-queue size, refuse instead.
-                        if pending_reads.len() < MAX_PENDING_READS {
-                            pending_reads.push_back(block);
-                        } else {
-                            conn.reject_request(block);
-                        }
-                    }
-                    SwarmAction::DhtNode { port } => {
-                        if let (Some(dht), Some(ip)) = (&shared.dht, peer_ip) {
-                            dht.add_node(std::net::SocketAddr::new(ip, port));
-                        }
-                    }
-                    SwarmAction::NewPeers(peers) => {
-                        let _ = shared.commands.try_send(crate::torrent::TorrentCommand::AddPeers(peers));
-                    }
-                }
-            }
-            if inner.swarm.freed_requests() {
-                shared.have_watch.send_modify(|g| *g += 1);
-            }
-            if useless {
-                break PeerEnd::new("both sides are seeds");
-            }
-        }
-        let stats = conn.stats();
-        shared.counters.add_down(stats.downloaded - last_down);
-        shared.counters.add_up(stats.uploaded - last_up);
-        last_down = stats.downloaded;
-        last_up = stats.uploaded;
-        while reads.len() < MAX_READ_BATCHES && !pending_reads.is_empty() && wbuf.len() < MAX_WRITE_BUFFER {
-            let n = pending_reads.len().min(READ_BATCH);
-            let batch: Vec<BlockRef> = pending_reads.drain(..n).collect();
-            let storage = shared.storage.clone();
-            let piece_length = shared.lengths.piece_length() as u64;
-            reads.spawn_blocking(move || {
-                batch
-                    .into_iter()
-                    .map(|b| {
-                        let offset = b.piece as u64 * piece_length + b.offset as u64;
-                        (b, storage.read(offset, b.len as usize))
-                    })
-                    .collect()
-            });
-        }
-        while let Some(msg) = conn.poll_transmit() {
-            ccbt_wire::encode(&msg, &mut wbuf);
-        }
-        if let Some(port) = pending_port.take() {
-            ccbt_wire::encode(&ccbt_wire::Message::Port(port), &mut wbuf);
-        }
-
-        let deadline = conn.poll_timeout().map(tokio::time::Instant::from_std);
-        let want_read = wbuf.len() < MAX_WRITE_BUFFER;
-        tokio::select! {
-            ready = stream.readable(), if want_read => {
-                if let Err(e) = ready { break PeerEnd::new(e); }
-                if rbuf.capacity() - rbuf.len() < 32 * 1024 {
-                    rbuf.reserve(READ_CHUNK);
-                }
-                match stream.try_read_buf(&mut rbuf) {
-                    Ok(0) => break PeerEnd::new("peer closed the connection"),
-                    Ok(_) => {
-                        let now = Instant::now();
-                        let mut failed = None;
-                        loop {
-                            match decoder.decode(&mut rbuf) {
-                                Ok(Some(msg)) => {
-                                    tracing::trace!(peer = key.0, msg = %MessageSummary(&msg), "received");
-                                    if let Err(e) = conn.handle_message(now, msg) {
-                                        failed = Some(PeerEnd::new(e));
-                                        break;
-                                    }
-                                }
-                                Ok(None) => break,
-                                Err(e) => {
-                                    failed = Some(PeerEnd::new(e));
-                                    break;
-                                }
-                            }
-                        }
-                        if let Some(end) = failed { break end; }
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(e) => break PeerEnd::new(e),
-                }
-            }
-            ready = stream.writable(), if !wbuf.is_empty() => {
-                if let Err(e) = ready { break PeerEnd::new(e); }
-                match stream.try_write(&wbuf) {
-                    Ok(n) => { let _ = wbuf.split_to(n); }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(e) => break PeerEnd::new(e),
-                }
-            }
-            cmd = commands.recv() => match cmd {
-                Some(PeerCommand::Cancel(block)) => conn.cancel(block),
-                Some(PeerCommand::Choke) => conn.choke(),
-                Some(PeerCommand::Unchoke) => conn.unchoke(),
-                Some(PeerCommand::Close(reason)) => break PeerEnd::new(reason),
-                None => break PeerEnd::new("torrent stopped"),
-            },
-            changed = have_generation.changed() => {
-                if changed.is_err() { break PeerEnd::new("torrent stopped"); }
-                have_generation.borrow_and_update();
-            }
-            Some(done) = reads.join_next(), if !reads.is_empty() => match done {
-                Ok(batch) => {
-                    for (block, data) in batch {
-                        match data {
-                            Ok(data) => conn.serve_block(block, data),
-                            Err(e) => {
-                                // Our storage, not the peer, failed: refuse this block only.
-                                tracing::warn!(error = %e, "cannot read a block to upload");
-                                conn.reject_request(block);
-                            }
-                        }
-                    }
-                }
-                Err(e) => break PeerEnd::new(format!("upload read task failed: {e}")),
-            },
-            _ = tick.tick() => {}
-            _ = sleep_until(deadline) => {
-                if let Err(e) = conn.handle_timeout(Instant::now()) { break PeerEnd::new(e); }
-            }
-        }
+    // Strikes and bans are keyed by the sender's IP: a connection whose address is unknown
+    // (the socket already failed) cannot be accounted for.
+    let Ok(remote) = stream.peer_addr() else {
+        return ConnEnd::Io(std::io::Error::other("the connection has no peer address"));
     };
-    shared.inner.lock().expect("torrent lock poisoned").swarm.remove_peer(key);
+    let gauge = lock(&shared.inner).peers.get(&key).map(|slot| slot.send_queue.clone()).unwrap_or_default();
+    let mut machine = TorrentConn::start(shared.clone(), key, remote, &theirs, outgoing, commands);
+    let end = pump::run(&stream, &mut machine, LIMITS, &gauge).await;
+    lock(&shared.inner).swarm.remove_peer(key);
     // Its requests are free again: wake the other connections to pick them.
     shared.have_watch.send_modify(|g| *g += 1);
     end
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
+/// A torrent connection as the pump drives it: the peer machine, the swarm behind the torrent
+/// lock, the torrent's commands and the connection's upload reads.
+struct TorrentConn {
+    shared: Arc<TorrentShared>,
+    key: PeerKey,
+    conn: PeerConn,
+    peer_ip: Option<IpAddr>,
+    commands: mpsc::Receiver<PeerCommand>,
+    have_generation: watch::Receiver<u64>,
+    /// How many entries of the torrent's `have_log` this peer was told about.
+    haves_sent: usize,
+    uploads: UploadReads,
+    /// Our BEP 5 Port message, sent after the opening messages (the availability message must
+    /// be first, BEP 6).
+    pending_port: Option<u16>,
+    /// The swarm's next timer for this peer (peer exchange).
+    swarm_deadline: Option<Instant>,
+    last_down: u64,
+    last_up: u64,
+    actions: Vec<SwarmAction>,
+}
+
+impl TorrentConn {
+    fn start(
+        shared: Arc<TorrentShared>,
+        key: PeerKey,
+        remote: std::net::SocketAddr,
+        theirs: &Handshake,
+        outgoing: bool,
+        commands: mpsc::Receiver<PeerCommand>,
+    ) -> TorrentConn {
+        let conn_opts = PeerConnOptions {
+            fast_extension: theirs.supports_fast(),
+            extension_protocol: theirs.supports_extensions(),
+            ..shared.layer_options.peer_conn.clone()
+        };
+        let now = Instant::now();
+        let mut conn = PeerConn::new(conn_opts, now);
+        let mut have_generation = shared.have_watch.subscribe();
+        let peer_addr = Some(remote);
+        // BEP 5: tell DHT-capable peers where our node listens.
+        let pending_port =
+            shared.dht.as_ref().filter(|_| theirs.supports_dht()).map(|d| d.local_addr().port());
+        let haves_sent = {
+            let mut inner = lock(&shared.inner);
+            conn.start(now, inner.swarm.have(), Some(shared.ext_handshake.clone()));
+            inner.swarm.add_peer(key, remote.ip());
+            if let Some(addr) = peer_addr {
+                inner.swarm.set_peer_addr(key, now, addr, outgoing);
+            }
+            inner.have_log.len()
+        };
+        have_generation.borrow_and_update();
+        TorrentConn {
+            uploads: UploadReads::new(shared.storage.clone(), shared.lengths),
+            shared,
+            key,
+            conn,
+            peer_ip: peer_addr.map(|a| a.ip()),
+            commands,
+            have_generation,
+            haves_sent,
+            pending_port,
+            swarm_deadline: None,
+            last_down: 0,
+            last_up: 0,
+            actions: Vec::new(),
+        }
+    }
+
+    /// Applies what concerns this connection only; the rest goes to the torrent task.
+    fn apply_actions(&mut self, torrent_actions: &mut Vec<SwarmAction>) -> bool {
+        let mut for_torrent = false;
+        for action in self.actions.drain(..) {
+            match action {
+                SwarmAction::Read { block } => {
+                    if !self.uploads.push(block) {
+                        self.conn.reject_request(block);
+                    }
+                }
+                SwarmAction::DhtNode { port } => {
+                    if let (Some(dht), Some(ip)) = (&self.shared.dht, self.peer_ip) {
+                        dht.add_node(std::net::SocketAddr::new(ip, port));
+                    }
+                }
+                torrent_wide => {
+                    torrent_actions.push(torrent_wide);
+                    for_torrent = true;
+                }
+            }
+        }
+        for_torrent
+    }
+
+    fn update_counters(&mut self) {
+        let stats = self.conn.stats();
+        self.shared.counters.add_down(stats.downloaded - self.last_down);
+        self.shared.counters.add_up(stats.uploaded - self.last_up);
+        self.last_down = stats.downloaded;
+        self.last_up = stats.uploaded;
+    }
+
+    fn on_command(&mut self, cmd: Option<PeerCommand>) -> Result<(), ConnEnd> {
+        match cmd {
+            Some(PeerCommand::Cancel(block)) => self.conn.cancel(block),
+            Some(PeerCommand::Choke) => self.conn.choke(),
+            Some(PeerCommand::Unchoke) => self.conn.unchoke(),
+            Some(PeerCommand::Close(reason)) => return Err(ConnEnd::Closed(reason)),
+            None => return Err(ConnEnd::TorrentStopped),
+        }
+        Ok(())
+    }
+}
+
+impl Machine for TorrentConn {
+    fn handle_message(&mut self, now: Instant, msg: Message) -> Result<(), ConnEnd> {
+        tracing::trace!(peer = self.key.0, msg = %MessageSummary(&msg), "received");
+        self.conn.handle_message(now, msg).map_err(ConnEnd::Protocol)
+    }
+
+    /// Lets the swarm see what happened and fill the request pipeline (one short lock).
+    fn after_input(&mut self, now: Instant) -> Result<(), ConnEnd> {
+        let shared = self.shared.clone();
+        let (useless, for_torrent, freed) = {
+            let mut guard = lock(&shared.inner);
+            let inner = &mut *guard;
+            for &piece in &inner.have_log[self.haves_sent..] {
+                self.conn.have(piece);
+            }
+            self.haves_sent = inner.have_log.len();
+            let useless =
+                inner.swarm.handle_conn(now, self.key, &mut self.conn, &mut inner.rng, &mut self.actions);
+            self.swarm_deadline = inner.swarm.poll_peer_timeout(self.key);
+            let for_torrent = self.apply_actions(&mut inner.torrent_actions);
+            (useless, for_torrent, inner.swarm.freed_requests())
+        };
+        if for_torrent {
+            shared.actions_ready.notify_one();
+        }
+        if freed {
+            shared.have_watch.send_modify(|g| *g += 1);
+        }
+        self.update_counters();
+        if useless {
+            return Err(ConnEnd::BothSeeds);
+        }
+        Ok(())
+    }
+
+    fn poll_transmit(&mut self) -> Option<Message> {
+        self.conn.poll_transmit().or_else(|| self.pending_port.take().map(Message::Port))
+    }
+
+    fn pending_output(&self) -> usize {
+        self.uploads.in_flight_bytes()
+    }
+
+    fn start_output(&mut self, room: usize) {
+        self.uploads.start(room);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        [self.conn.poll_timeout(), self.swarm_deadline].into_iter().flatten().min()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), ConnEnd> {
+        // The swarm's timers run in `after_input`, which follows every timer.
+        self.conn.handle_timeout(now).map_err(ConnEnd::Protocol)
+    }
+
+    async fn wake(&mut self) -> Result<(), ConnEnd> {
+        tokio::select! {
+            cmd = self.commands.recv() => self.on_command(cmd),
+            changed = self.have_generation.changed() => {
+                self.have_generation.borrow_and_update();
+                changed.map_err(|_| ConnEnd::TorrentStopped)
+            }
+            done = self.uploads.next_done() => {
+                for (block, data) in done.map_err(ConnEnd::ReadTask)? {
+                    match data {
+                        Ok(data) => self.conn.serve_block(block, data),
+                        Err(e) => {
+                            // Our storage, not the peer, failed: refuse this block only.
+                            tracing::warn!(error = %e, "cannot read a block to upload");
+                            self.conn.reject_request(block);
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
     }
 }
 
 /// A one-line description of a message for per-peer tracing (no payload dumps).
-struct MessageSummary<'a>(&'a ccbt_wire::Message);
+struct MessageSummary<'a>(&'a Message);
 
 impl std::fmt::Display for MessageSummary<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use ccbt_wire::Message as M;
         match self.0 {
-            M::Bitfield(b) => write!(f, "bitfield ({} bytes)", b.len()),
-            M::Piece { piece, offset, data } => write!(f, "piece {piece}+{offset} ({} bytes)", data.len()),
-            M::Extended { id, payload } => write!(f, "extended id {id} ({} bytes)", payload.len()),
+            Message::Bitfield(b) => write!(f, "bitfield ({} bytes)", b.len()),
+            Message::Piece { piece, offset, data } => {
+                write!(f, "piece {piece}+{offset} ({} bytes)", data.len())
+            }
+            Message::Extended { id, payload } => write!(f, "extended id {id} ({} bytes)", payload.len()),
             other => write!(f, "{other:?}"),
         }
     }

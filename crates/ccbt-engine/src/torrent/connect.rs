@@ -79,7 +79,7 @@ async fn run_registered(
     let (tx, rx) = mpsc::channel::<PeerCommand>(PEER_COMMAND_CAPACITY);
     let refused = {
         let mut inner = shared.inner.lock().expect("torrent lock poisoned");
-        if !inner.accepting {
+        if !inner.lifecycle.accepts_connections() {
             Some("torrent is not accepting connections")
         } else if inner.banned_ids.contains(&theirs.peer_id) {
             Some("peer is banned")
@@ -88,7 +88,7 @@ async fn run_registered(
         } else if inner.peers.values().any(|p| p.peer_id == theirs.peer_id || (outgoing && p.addr == addr)) {
             Some("already connected to this peer")
         } else {
-            inner.peers.insert(key, PeerSlot { addr, peer_id: theirs.peer_id, commands: tx });
+            inner.peers.insert(key, PeerSlot::new(addr, theirs.peer_id, tx));
             None
         }
     };
@@ -105,8 +105,9 @@ async fn run_registered(
     tracing::debug!(%addr, peer_id = %theirs.peer_id, outgoing, "peer connected");
     shared.emit(Event::PeerConnected { id: shared.id, addr });
     let end = run_peer(shared.clone(), key, stream, theirs, outgoing, rx).await;
-    tracing::debug!(%addr, reason = %end.reason, "peer disconnected");
+    let reason = end.to_string();
+    tracing::debug!(%addr, %reason, "peer disconnected");
     shared.inner.lock().expect("torrent lock poisoned").peers.remove(&key);
-    shared.emit(Event::PeerDisconnected { id: shared.id, addr, reason: end.reason.clone() });
-    let _ = shared.commands.send(TorrentCommand::PeerClosed { addr, outgoing, reason: end.reason }).await;
+    shared.emit(Event::PeerDisconnected { id: shared.id, addr, reason: reason.clone() });
+    let _ = shared.commands.send(TorrentCommand::PeerClosed { addr, outgoing, reason }).await;
 }

@@ -5,6 +5,8 @@ pub(crate) mod counters;
 mod discovery;
 mod selection;
 mod task;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,13 +17,17 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use ccbt_core::{Lengths, PeerId};
 use ccbt_metainfo::Torrent;
-use ccbt_proto::swarm::Swarm;
+use ccbt_proto::swarm::{Swarm, SwarmAction};
 use ccbt_proto::PeerKey;
 use ccbt_storage::{HashPool, PieceJob, Storage};
 use rand::rngs::SmallRng;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch, Notify};
 
+use crate::lifecycle::Lifecycle;
+use crate::options::TorrentLayerOptions;
+use crate::peer::pump::QueueGauge;
 use crate::peer::PeerCommand;
+use crate::sync::lock;
 use crate::{Event, SessionOptions, TorrentId, TorrentState, TorrentStatus};
 use counters::Counters;
 
@@ -35,20 +41,33 @@ pub(crate) struct PeerSlot {
     pub addr: SocketAddr,
     pub peer_id: PeerId,
     pub commands: mpsc::Sender<PeerCommand>,
+    /// Bytes queued for the peer, written by its connection task.
+    pub send_queue: Arc<QueueGauge>,
 }
 
-/// State under the torrent's one lock: the swarm and the connection registry.
+impl PeerSlot {
+    pub(crate) fn new(addr: SocketAddr, peer_id: PeerId, commands: mpsc::Sender<PeerCommand>) -> PeerSlot {
+        PeerSlot { addr, peer_id, commands, send_queue: Arc::default() }
+    }
+}
+
+/// State under the torrent's one lock: the life-cycle, the swarm and the connection registry.
 pub(crate) struct TorrentInner {
+    /// Written by the torrent task only (see `lifecycle.rs`).
+    pub lifecycle: Lifecycle,
     pub swarm: Swarm,
     /// Pieces verified since the start, in order: each connection announces the ones past its
     /// own position (bounded by the piece count, unlike a channel per connection).
     pub have_log: Vec<u32>,
     pub peers: HashMap<PeerKey, PeerSlot>,
     pub rng: SmallRng,
-    /// Set while the torrent runs; connections are refused while checking, paused or stopped.
-    pub accepting: bool,
     /// Peer ids banned for corrupt data; their incoming connections are refused.
     pub banned_ids: std::collections::HashSet<PeerId>,
+    /// Swarm actions that concern the whole torrent (verify, cancel, new peers), left here by
+    /// connection tasks for the torrent task, which applies them (woken by `actions_ready`).
+    /// Bounded by the swarm's state: pieces under the buffer budget, requested blocks, and
+    /// rate-limited PEX messages.
+    pub torrent_actions: Vec<SwarmAction>,
 }
 
 /// What a torrent's task and connection tasks share.
@@ -58,15 +77,18 @@ pub(crate) struct TorrentShared {
     pub lengths: Lengths,
     pub save_path: PathBuf,
     pub options: Arc<SessionOptions>,
+    /// The per-layer options derived from `options` for this torrent.
+    pub layer_options: TorrentLayerOptions,
     pub peer_id: PeerId,
     pub storage: Arc<dyn Storage>,
     pub pool: Arc<HashPool>,
     pub inner: Mutex<TorrentInner>,
+    /// Wakes the torrent task when `TorrentInner::torrent_actions` has work.
+    pub actions_ready: Notify,
     /// Bumped whenever pieces were verified or reset, to wake connections that may now send
     /// Haves or request again.
     pub have_watch: watch::Sender<u64>,
     pub counters: Counters,
-    pub state: Mutex<TorrentState>,
     pub events: broadcast::Sender<Event>,
     pub commands: mpsc::Sender<TorrentCommand>,
     pub piece_done: mpsc::UnboundedSender<PieceDone>,
@@ -82,6 +104,12 @@ pub(crate) struct TorrentShared {
     pub selection: Selection,
     /// The trackers' last answers, refreshed by the torrent task every second.
     pub trackers: Mutex<Vec<crate::TrackerInfo>>,
+}
+
+impl TorrentInner {
+    fn public_state(&self) -> TorrentState {
+        self.lifecycle.public_state(self.swarm.is_complete())
+    }
 }
 
 impl TorrentShared {
@@ -105,12 +133,25 @@ impl TorrentShared {
         }
     }
 
-    pub(crate) fn set_state(&self, state: TorrentState) {
-        let mut cur = self.state.lock().expect("state lock poisoned");
-        if *cur != state {
-            *cur = state.clone();
+    /// Changes the torrent under its lock with `change` and emits `StateChanged` if the public
+    /// state moved (a new life-cycle stage, or completion). Only the torrent task calls it.
+    pub(crate) fn update<R>(&self, change: impl FnOnce(&mut TorrentInner) -> R) -> R {
+        let (result, changed) = {
+            let mut inner = lock(&self.inner);
+            let before = inner.public_state();
+            let result = change(&mut inner);
+            let after = inner.public_state();
+            (result, (after != before).then_some(after))
+        };
+        if let Some(state) = changed {
             let _ = self.events.send(Event::StateChanged { id: self.id, state });
         }
+        result
+    }
+
+    /// Moves the torrent to `lifecycle`.
+    pub(crate) fn set_lifecycle(&self, lifecycle: Lifecycle) {
+        self.update(|inner| inner.lifecycle = lifecycle);
     }
 
     pub(crate) fn emit(&self, event: Event) {
@@ -118,11 +159,10 @@ impl TorrentShared {
     }
 
     pub(crate) fn status(&self) -> TorrentStatus {
-        let state = self.state.lock().expect("state lock poisoned").clone();
         let (download_rate, upload_rate) = self.counters.rates();
-        let (connected_peers, wasted) = {
-            let inner = self.inner.lock().expect("torrent lock poisoned");
-            (inner.peers.len(), inner.swarm.wasted_bytes())
+        let (state, connected_peers, wasted) = {
+            let inner = lock(&self.inner);
+            (inner.public_state(), inner.peers.len(), inner.swarm.wasted_bytes())
         };
         let pieces_have = self.counters.pieces_have.load(Relaxed) as u32;
         let bytes_have = self.counters.bytes_have.load(Relaxed);

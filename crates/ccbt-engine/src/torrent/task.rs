@@ -1,5 +1,6 @@
-//! The torrent task: checks existing data, keeps connections to known peers, applies piece
-//! verification results, runs the choker and samples rates.
+//! The torrent task: checks existing data, keeps connections to known peers, applies the
+//! swarm's torrent-wide actions and piece verification results, runs the swarm's timers (the
+//! choker) and samples rates. It owns the torrent's life-cycle.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -9,11 +10,10 @@ use std::time::{Duration, Instant};
 
 use ccbt_core::{Bitfield, PeerId};
 use ccbt_metainfo::Torrent;
-use ccbt_proto::picker::PickerOptions;
-use ccbt_proto::swarm::{Swarm, SwarmOptions};
+use ccbt_proto::swarm::{Swarm, SwarmAction};
 use ccbt_storage::{HashPool, PieceOutcome, PieceVerdict, Storage};
 use rand::SeedableRng;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::connect::connect_outgoing;
@@ -21,8 +21,11 @@ use super::counters::{Counters, RateSampler};
 use super::discovery::Discovery;
 use super::{TorrentInner, TorrentShared};
 use crate::budget::ConnectionBudget;
-use crate::peer::PeerCommand;
-use crate::{Event, SessionOptions, TorrentId, TorrentState};
+use crate::lifecycle::Lifecycle;
+use crate::options::{pex_enabled, TorrentLayerOptions};
+use crate::peer::{CloseReason, PeerCommand};
+use crate::sync::lock;
+use crate::{Event, SessionOptions, TorrentError, TorrentId};
 
 /// Messages to a torrent task.
 #[derive(Debug)]
@@ -48,8 +51,6 @@ pub(crate) enum TorrentCommand {
 /// A hash pool result on its way back to the torrent task.
 pub(crate) struct PieceDone(pub PieceOutcome);
 
-/// How often the choker runs (BEP 3 clients use 10 s).
-const RECHOKE_INTERVAL: Duration = Duration::from_secs(10);
 /// Least time between early re-announces asked for by the torrent.
 const REANNOUNCE_SPACING: Duration = Duration::from_secs(60);
 /// Below this many connections a downloading torrent looks for more peers.
@@ -80,35 +81,16 @@ pub(crate) struct TorrentSpec {
     pub selection: super::Selection,
 }
 
-/// PEX runs only when enabled and never for private torrents (BEP 27).
-fn pex_enabled(options: &SessionOptions, torrent: &Torrent) -> bool {
-    options.enable_pex && !torrent.private
-}
-
 fn new_swarm(
-    options: &SessionOptions,
+    layers: &TorrentLayerOptions,
     torrent: &Torrent,
     have: Bitfield,
     selection: &super::Selection,
 ) -> Swarm {
-    let mut swarm = Swarm::new(torrent.lengths(), have, swarm_options(options, torrent));
+    let mut swarm = Swarm::new(torrent.lengths(), have, layers.swarm.clone());
     swarm.set_metadata(bytes::Bytes::copy_from_slice(&torrent.info_bytes));
     swarm.set_wanted(selection.wanted().cloned());
     swarm
-}
-
-fn swarm_options(options: &SessionOptions, torrent: &Torrent) -> SwarmOptions {
-    SwarmOptions {
-        pex: pex_enabled(options, torrent),
-        picker: PickerOptions {
-            selection: options.piece_selection,
-            endgame_duplicates: options.endgame_duplicates,
-            endgame_threshold: options.endgame_threshold,
-        },
-        max_upload_slots: options.max_upload_slots,
-        max_buffered_bytes: options.max_buffered_kib as u64 * 1024,
-        max_hash_failures: options.max_hash_failures,
-    }
 }
 
 /// Creates the torrent's shared state and starts its task.
@@ -116,7 +98,9 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
     let lengths = spec.torrent.lengths();
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
-    let swarm = new_swarm(&spec.options, &spec.torrent, Bitfield::new(lengths.num_pieces()), &spec.selection);
+    let layer_options = TorrentLayerOptions::new(&spec.options, &spec.torrent);
+    let swarm =
+        new_swarm(&layer_options, &spec.torrent, Bitfield::new(lengths.num_pieces()), &spec.selection);
     let ext_handshake = ccbt_proto::swarm::our_ext_handshake(
         spec.listen_port,
         Some(spec.torrent.info_bytes.len() as u64),
@@ -129,20 +113,23 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         lengths,
         save_path: spec.save_path,
         options: spec.options,
+        layer_options,
         peer_id: spec.peer_id,
         storage: spec.storage,
         pool: spec.pool,
         inner: Mutex::new(TorrentInner {
+            // Connections are accepted once the task has started (after the check).
+            lifecycle: Lifecycle::Checking,
             swarm,
             have_log: Vec::new(),
             peers: HashMap::new(),
             rng: rand::rngs::SmallRng::from_entropy(),
-            accepting: false,
             banned_ids: HashSet::new(),
+            torrent_actions: Vec::new(),
         }),
+        actions_ready: Notify::new(),
         have_watch: watch::channel(0).0,
         counters: Counters::default(),
-        state: Mutex::new(if spec.check { TorrentState::Checking } else { TorrentState::Downloading }),
         events: spec.events,
         commands: cmd_tx,
         piece_done: done_tx,
@@ -160,7 +147,6 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         done: done_rx,
         known: HashMap::new(),
         banned: HashSet::new(),
-        paused: false,
         just_completed: false,
     };
     let handle = tokio::spawn(task.run(spec.peers, spec.check));
@@ -181,7 +167,6 @@ struct TorrentTask {
     /// Peers banned for sending corrupt data, by address and by peer id (an address alone
     /// would ban every peer behind one IP, e.g. all local test peers).
     banned: HashSet<SocketAddr>,
-    paused: bool,
     /// Set when the last piece was verified, so the run loop tells the trackers.
     just_completed: bool,
 }
@@ -192,9 +177,9 @@ impl TorrentTask {
         if check {
             match self.check_existing().await {
                 Ok(have) => self.start_with(have),
-                Err(reason) => {
-                    tracing::error!(torrent = %shared.torrent.name, %reason, "checking failed");
-                    shared.set_state(TorrentState::Error(reason));
+                Err(error) => {
+                    tracing::error!(torrent = %shared.torrent.name, %error, "checking failed");
+                    shared.set_lifecycle(Lifecycle::Failed(Arc::new(error)));
                 }
             }
         } else {
@@ -202,7 +187,6 @@ impl TorrentTask {
         }
         self.add_peers(peers);
         let (discovery, mut discovered) = Discovery::start(&shared, shared.dht.clone());
-        let mut rechoke = tokio::time::interval(RECHOKE_INTERVAL);
         let mut second = tokio::time::interval(Duration::from_secs(1));
         let mut sampler = RateSampler::new(RATE_WINDOW);
         let mut next_reannounce = Instant::now() + REANNOUNCE_SPACING;
@@ -210,8 +194,10 @@ impl TorrentTask {
             if std::mem::take(&mut self.just_completed) {
                 discovery.completed().await;
             }
+            let swarm_timer = lock(&shared.inner).swarm.poll_timeout().map(tokio::time::Instant::from_std);
             tokio::select! {
                 Some(PieceDone(outcome)) = self.done.recv() => self.on_piece_done(outcome),
+                _ = shared.actions_ready.notified() => self.apply_torrent_actions(),
                 Some(peers) = discovered.recv() => self.add_peers(peers),
                 cmd = self.commands.recv() => match cmd {
                     Some(TorrentCommand::Shutdown(ack)) => {
@@ -223,12 +209,12 @@ impl TorrentTask {
                     Some(cmd) => self.on_command(cmd),
                     None => return,
                 },
-                _ = rechoke.tick() => self.rechoke(),
+                _ = sleep_until(swarm_timer) => self.on_swarm_timer(),
                 _ = second.tick() => {
                     let now = Instant::now();
                     sampler.sample(now, &shared.counters);
                     self.connect_due();
-                    *shared.trackers.lock().expect("trackers lock poisoned") = discovery.trackers();
+                    *lock(&shared.trackers) = discovery.trackers();
                     // Short of peers while downloading: ask the trackers again, at most once a
                     // minute from here (the announcer also honours the trackers' min interval).
                     if self.wants_more_peers() && now >= next_reannounce {
@@ -241,7 +227,7 @@ impl TorrentTask {
     }
 
     /// Hashes the data already on disk (parallel, on the blocking pool).
-    async fn check_existing(&self) -> Result<Bitfield, String> {
+    async fn check_existing(&self) -> Result<Bitfield, TorrentError> {
         let shared = self.shared.clone();
         let workers = shared.options.hash_workers;
         tokio::task::spawn_blocking(move || {
@@ -253,16 +239,16 @@ impl TorrentTask {
                 workers,
                 &progress,
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(TorrentError::Storage)?;
             // Files that existed before ccbt may be written only if their data verified.
             shared
                 .storage
                 .claim_verified(&have, shared.selection.wanted(), &shared.lengths)
-                .map_err(|e| crate::ownership::explain(&e))?;
+                .map_err(TorrentError::Storage)?;
             Ok(have)
         })
         .await
-        .map_err(|e| format!("checking task failed: {e}"))?
+        .map_err(|e| TorrentError::TaskFailed { task: "data check", reason: e.to_string() })?
     }
 
     fn start_with(&mut self, have: Bitfield) {
@@ -270,17 +256,15 @@ impl TorrentTask {
         let (pieces, bytes) = shared.selection.counted(&shared.lengths, &have);
         shared.counters.pieces_have.store(u64::from(pieces), Relaxed);
         shared.counters.bytes_have.store(bytes, Relaxed);
-        let complete = {
-            let mut inner = shared.inner.lock().expect("torrent lock poisoned");
-            inner.swarm = new_swarm(&shared.options, &shared.torrent, have, &shared.selection);
-            inner.accepting = true;
+        let complete = shared.update(|inner| {
+            inner.swarm = new_swarm(&shared.layer_options, &shared.torrent, have, &shared.selection);
+            // Starts the swarm's timers (the first choker round).
+            inner.swarm.handle_timeout(Instant::now(), &mut inner.rng);
+            inner.lifecycle = Lifecycle::Active;
             inner.swarm.is_complete()
-        };
+        });
         if complete {
-            shared.set_state(TorrentState::Seeding);
             shared.emit(Event::TorrentCompleted { id: shared.id });
-        } else {
-            shared.set_state(TorrentState::Downloading);
         }
     }
 
@@ -307,21 +291,20 @@ impl TorrentTask {
             }
             TorrentCommand::PeerClosed { outgoing: false, .. } => {}
             TorrentCommand::Pause => {
-                self.paused = true;
-                self.close_all("torrent paused");
-                self.shared.set_state(TorrentState::Paused);
+                // Only a running torrent pauses: a failed one keeps its error.
+                if matches!(lock(&self.shared.inner).lifecycle, Lifecycle::Active) {
+                    self.close_all(Lifecycle::Paused, CloseReason::Paused);
+                }
             }
             TorrentCommand::Resume => {
-                if self.paused {
-                    self.paused = false;
-                    self.shared.inner.lock().expect("torrent lock poisoned").accepting = true;
-                    let complete =
-                        self.shared.inner.lock().expect("torrent lock poisoned").swarm.is_complete();
-                    self.shared.set_state(if complete {
-                        TorrentState::Seeding
-                    } else {
-                        TorrentState::Downloading
-                    });
+                let resumed = self.shared.update(|inner| {
+                    let paused = matches!(inner.lifecycle, Lifecycle::Paused);
+                    if paused {
+                        inner.lifecycle = Lifecycle::Active;
+                    }
+                    paused
+                });
+                if resumed {
                     for k in self.known.values_mut() {
                         k.next_try = Instant::now();
                     }
@@ -335,8 +318,8 @@ impl TorrentTask {
     /// Adds connection candidates. The list is bounded by `max_peer_candidates`: when it is full,
     /// a new address replaces a disconnected peer that failed at least three times, or is dropped.
     fn wants_more_peers(&self) -> bool {
-        let inner = self.shared.inner.lock().expect("torrent lock poisoned");
-        inner.accepting && !inner.swarm.is_complete() && inner.peers.len() < FEW_PEERS
+        let inner = lock(&self.shared.inner);
+        inner.lifecycle.accepts_connections() && !inner.swarm.is_complete() && inner.peers.len() < FEW_PEERS
     }
 
     fn add_peers(&mut self, peers: Vec<SocketAddr>) {
@@ -364,10 +347,10 @@ impl TorrentTask {
     fn connect_due(&mut self) {
         let shared = &self.shared;
         let (accepting, connected) = {
-            let inner = shared.inner.lock().expect("torrent lock poisoned");
-            (inner.accepting, inner.peers.len())
+            let inner = lock(&shared.inner);
+            (inner.lifecycle.accepts_connections(), inner.peers.len())
         };
-        if !accepting || self.paused {
+        if !accepting {
             return;
         }
         let mut room = shared.options.max_peers_per_torrent.saturating_sub(connected);
@@ -394,14 +377,15 @@ impl TorrentTask {
         let piece = outcome.piece;
         match outcome.result {
             Ok(PieceVerdict::Verified) => {
-                let complete = {
-                    let mut inner = shared.inner.lock().expect("torrent lock poisoned");
+                // Completion changes the public state (downloading → seeding): `update` tells.
+                let (completed, running) = shared.update(|inner| {
                     inner.have_log.push(piece);
+                    let was_complete = inner.swarm.is_complete();
                     let complete = inner.swarm.on_piece_verified(piece);
                     let proven = inner.swarm.take_banned();
-                    self.ban(&mut inner, proven, "sent blocks that differ from the verified piece");
-                    complete
-                };
+                    self.ban(inner, proven, "sent blocks that differ from the verified piece");
+                    (complete && !was_complete, matches!(inner.lifecycle, Lifecycle::Active))
+                });
                 if let Some(p) =
                     shared.lengths.validate_piece(piece).filter(|_| shared.selection.contains(piece))
                 {
@@ -410,13 +394,10 @@ impl TorrentTask {
                 }
                 shared.have_watch.send_modify(|g| *g += 1);
                 shared.emit(Event::PieceVerified { id: shared.id, piece });
-                let was_downloading =
-                    *shared.state.lock().expect("state lock poisoned") == TorrentState::Downloading;
-                if complete && was_downloading {
+                if completed && running {
                     tracing::info!(torrent = %shared.torrent.name, "download complete");
                     let storage = shared.storage.clone();
                     tokio::task::spawn_blocking(move || storage.flush());
-                    shared.set_state(TorrentState::Seeding);
                     shared.emit(Event::TorrentCompleted { id: shared.id });
                     self.just_completed = true;
                 }
@@ -425,22 +406,21 @@ impl TorrentTask {
                 shared.counters.hash_failures.fetch_add(1, Relaxed);
                 tracing::warn!(torrent = %shared.torrent.name, piece, "piece failed its hash check");
                 shared.emit(Event::HashFailed { id: shared.id, piece });
-                let mut inner = shared.inner.lock().expect("torrent lock poisoned");
+                let mut inner = lock(&shared.inner);
                 let banned = inner.swarm.on_piece_failed(piece);
                 self.ban(&mut inner, banned, "sent data failing its hash checks");
                 drop(inner);
                 shared.have_watch.send_modify(|g| *g += 1);
             }
             Err(e) => {
-                let reason = format!("cannot write piece {piece}: {e}");
                 // Every piece in flight fails the same way (a full disk): report the first only.
-                if matches!(*shared.state.lock().expect("state lock poisoned"), TorrentState::Error(_)) {
-                    tracing::debug!(torrent = %shared.torrent.name, %reason, "after the torrent's error");
+                if shared.update(|inner| matches!(inner.lifecycle, Lifecycle::Failed(_))) {
+                    tracing::debug!(torrent = %shared.torrent.name, piece, error = %e, "after the torrent's error");
                     return;
                 }
-                tracing::error!(torrent = %shared.torrent.name, %reason);
-                self.close_all("storage error");
-                shared.set_state(TorrentState::Error(reason));
+                tracing::error!(torrent = %shared.torrent.name, piece, error = %e, "cannot write a piece");
+                let failed = Lifecycle::Failed(Arc::new(TorrentError::Storage(e)));
+                self.close_all(failed, CloseReason::StorageError);
             }
         }
     }
@@ -450,23 +430,25 @@ impl TorrentTask {
     fn ban(&mut self, inner: &mut TorrentInner, banned: Vec<ccbt_proto::swarm::Banned>, why: &str) {
         let shared = &self.shared;
         for b in banned {
-            let Some(slot) = inner.peers.get(&b.peer) else { continue };
-            if !self.banned.insert(slot.addr) {
-                continue; // already banned; its connection is closing
-            }
             let reason = format!("{why} ({} strikes)", b.failures);
-            tracing::warn!(addr = %slot.addr, %reason, "banning peer");
-            let _ = slot.commands.try_send(PeerCommand::Close("banned for sending corrupt data"));
-            shared.emit(Event::PeerBanned { id: shared.id, addr: slot.addr, reason });
-            let id = slot.peer_id;
-            inner.banned_ids.insert(id);
+            tracing::warn!(ip = %b.ip, %reason, "banning address");
+            // The swarm bans the address (`Swarm::is_banned`); close its connections now.
+            for key in &b.peers {
+                let Some(slot) = inner.peers.get(key) else { continue };
+                self.banned.insert(slot.addr);
+                tracing::warn!(addr = %slot.addr, %reason, "banning peer");
+                let _ = slot.commands.try_send(PeerCommand::Close(CloseReason::Banned));
+                shared.emit(Event::PeerBanned { id: shared.id, addr: slot.addr, reason: reason.clone() });
+                inner.banned_ids.insert(slot.peer_id);
+            }
         }
-        shared.counters.banned_peers.store(self.banned.len() as u64, Relaxed);
+        shared.counters.banned_peers.store(inner.swarm.banned_ips().count() as u64, Relaxed);
     }
 
-    fn rechoke(&mut self) {
-        let inner = &mut *self.shared.inner.lock().expect("torrent lock poisoned");
-        let changes = inner.swarm.rechoke(Instant::now(), &mut inner.rng);
+    /// Runs the swarm's timers (the choker) and forwards choke changes to the connections.
+    fn on_swarm_timer(&mut self) {
+        let inner = &mut *lock(&self.shared.inner);
+        let changes = inner.swarm.handle_timeout(Instant::now(), &mut inner.rng);
         for (key, unchoke) in changes {
             if let Some(slot) = inner.peers.get(&key) {
                 let cmd = if unchoke { PeerCommand::Unchoke } else { PeerCommand::Choke };
@@ -475,18 +457,54 @@ impl TorrentTask {
         }
     }
 
-    fn close_all(&mut self, reason: &'static str) {
-        let mut inner = self.shared.inner.lock().expect("torrent lock poisoned");
-        inner.accepting = false;
-        for slot in inner.peers.values() {
-            let _ = slot.commands.try_send(PeerCommand::Close(reason));
+    /// Applies the swarm actions connection tasks left for the whole torrent: pieces to verify,
+    /// endgame cancels to other connections, and peers learnt through PEX.
+    fn apply_torrent_actions(&mut self) {
+        let shared = self.shared.clone();
+        let mut verify = Vec::new();
+        let mut new_peers = Vec::new();
+        {
+            let mut inner = lock(&shared.inner);
+            let actions = std::mem::take(&mut inner.torrent_actions);
+            for action in actions {
+                match action {
+                    SwarmAction::Verify { piece, blocks } => verify.push((piece, blocks)),
+                    SwarmAction::Cancel { peer, block } => {
+                        if let Some(slot) = inner.peers.get(&peer) {
+                            let _ = slot.commands.try_send(PeerCommand::Cancel(block));
+                        }
+                    }
+                    SwarmAction::NewPeers(peers) => new_peers.extend(peers),
+                    // Connection-level actions are applied by their connection.
+                    SwarmAction::Read { .. } | SwarmAction::DhtNode { .. } => {}
+                }
+            }
         }
+        for (piece, blocks) in verify {
+            shared.submit_verify(piece, blocks);
+        }
+        if !new_peers.is_empty() {
+            self.add_peers(new_peers);
+        }
+    }
+
+    /// Moves to `lifecycle` (which accepts no connections) and closes every connection.
+    fn close_all(&mut self, lifecycle: Lifecycle, reason: CloseReason) {
+        self.shared.update(|inner| {
+            inner.lifecycle = lifecycle;
+            for slot in inner.peers.values() {
+                let _ = slot.commands.try_send(PeerCommand::Close(reason));
+            }
+        });
     }
 
     /// Closes connections, lets pieces in the hash pool finish (their data is verified work),
     /// and flushes the files.
     async fn shutdown(&mut self) {
-        self.close_all("shutting down");
+        self.close_all(Lifecycle::Stopped, CloseReason::ShuttingDown);
+        // Pieces connections completed but the task has not handed to the pool yet are
+        // verified work too.
+        self.apply_torrent_actions();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while self.shared.pending_verify.load(Relaxed) > 0 {
             match tokio::time::timeout_at(deadline, self.done.recv()).await {
@@ -498,5 +516,12 @@ impl TorrentTask {
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || storage.flush()).await {
             tracing::warn!(error = %e, "flushing files at shutdown failed");
         }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }

@@ -1,14 +1,24 @@
 //! BEP 9 metadata exchange for magnet links: [`MetadataFetcher`] downloads the info dictionary
-//! from many peers in parallel and checks it against the info hash; [`MetadataServer`] answers
-//! other peers' requests for ours.
+//! from many peers in parallel and checks it against the info hash; [`MetadataConn`] is one
+//! connection of the metadata phase; [`MetadataCandidates`] the peers it may dial;
+//! [`MetadataServer`] answers other peers' requests for ours.
 //!
-//! Both are sans-IO: the engine decodes `ut_metadata` messages with
-//! [`ccbt_wire::ext::metadata::MetadataMessage`], feeds them in with the time, and sends what
-//! the machines hand back.
+//! All are sans-IO: the engine decodes peer-wire messages, feeds them in with the time, and
+//! sends what the machines hand back.
 
+mod candidates;
+mod conn;
 mod fetcher;
+mod piece;
 mod server;
 
+pub use candidates::{
+    MetadataCandidates, MAX_CANDIDATES, MAX_CANDIDATES_PER_IP, MAX_CONNECTIONS_PER_IP, MAX_FAILURES,
+};
+pub use conn::{
+    ConnEnd, ConnEvent, ConnOptions, MetadataConn, EXT_HANDSHAKE_DEADLINE, MAX_PEX_PEERS, MAX_QUEUED_REJECTS,
+    SERVE_DEADLINE,
+};
 pub use fetcher::{MetadataFailure, MetadataFetcher, DEFAULT_MAX_METADATA_SIZE, MAX_REQUESTS_PER_PEER};
 pub use server::MetadataServer;
 
@@ -35,6 +45,10 @@ pub enum MetadataError {
     WrongLength { piece: u32, got: usize, expected: usize },
 }
 
+#[cfg(test)]
+mod candidates_tests;
+#[cfg(test)]
+mod conn_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]

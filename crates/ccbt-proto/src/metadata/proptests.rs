@@ -1,6 +1,9 @@
-//! Random event orders against the fetcher: it never panics, and whatever it completes with is
-//! exactly the original metadata.
+//! Random event orders against the fetcher: it never panics, holds at most one copy of the
+//! metadata, whatever it completes with is exactly the original metadata, and every address it
+//! names a liar did send a wrong piece that was taken.
 
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -69,6 +72,13 @@ struct Harness {
     completed: bool,
     /// Whether the fetcher may have stored a wrong piece; only then may the hash check fail.
     lied: bool,
+    /// Addresses that sent a wrong piece the fetcher took.
+    liars: BTreeSet<IpAddr>,
+}
+
+/// Peers 0..6 share four addresses, so that several connections come from one host.
+fn ip_of(key: PeerKey) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (key.0 % 4) as u8))
 }
 
 impl Harness {
@@ -82,6 +92,7 @@ impl Harness {
             pending: Vec::new(),
             completed: false,
             lied: false,
+            liars: BTreeSet::new(),
         }
     }
 
@@ -96,8 +107,11 @@ impl Harness {
         };
         let data = if lie { Bytes::from(vec![0x5A; data.len()]) } else { data };
         // Errors are for peers the fetcher does not know; the harness keeps answering anyway.
-        let accepted = self.fetcher.on_data(self.now, key, piece, total_size, data).is_ok();
-        self.lied |= lie && accepted;
+        let accepted = self.fetcher.on_data(self.now, key, piece, total_size, &data) == Ok(true);
+        if lie && accepted {
+            self.lied = true;
+            self.liars.insert(ip_of(key));
+        }
     }
 
     fn apply(&mut self, op: Op) {
@@ -105,7 +119,8 @@ impl Harness {
             Op::Add { peer, lies_about_size } => {
                 let size = self.server.metadata_size();
                 let size = if lies_about_size { size + 1 } else { size };
-                self.fetcher.add_peer(PeerKey(peer.into()), size);
+                let key = PeerKey(peer.into());
+                self.fetcher.add_peer(key, ip_of(key), size);
             }
             Op::Remove { peer } => self.fetcher.remove_peer(PeerKey(peer.into())),
             Op::Tick { ms } => self.now += Duration::from_millis(ms.into()),
@@ -135,8 +150,11 @@ impl Harness {
             }
             Op::Garbage { peer, piece, total_size, len } => {
                 let data = Bytes::from(vec![0xEE; len.into()]);
-                let result = self.fetcher.on_data(self.now, PeerKey(peer.into()), piece, total_size, data);
-                self.lied |= result.is_ok();
+                let key = PeerKey(peer.into());
+                if self.fetcher.on_data(self.now, key, piece, total_size, &data) == Ok(true) {
+                    self.lied = true;
+                    self.liars.insert(ip_of(key));
+                }
             }
         }
         self.check();
@@ -145,32 +163,38 @@ impl Harness {
     fn check(&mut self) {
         let (have, num_pieces) = self.fetcher.progress();
         assert!(have <= num_pieces);
+        let size = self.fetcher.metadata_size().unwrap_or(0);
+        assert!(self.fetcher.held_bytes() as u64 <= size);
         match self.fetcher.poll_complete() {
             Some(Ok(bytes)) => {
                 assert!(!self.completed, "completed twice");
                 assert_eq!(bytes, self.original);
                 assert!(self.fetcher.is_done());
+                for liar in self.fetcher.liars() {
+                    assert!(self.liars.contains(&liar), "{liar} named a liar but never lied");
+                }
                 self.completed = true;
             }
-            Some(Err(MetadataFailure::HashMismatch { contributors })) => {
+            Some(Err(MetadataFailure::HashMismatch { contributors, .. })) => {
                 assert!(self.lied, "hash mismatch without a lie");
                 assert!(!contributors.is_empty());
-                assert_eq!(self.fetcher.progress().0, 0);
-                // Whatever was wrong is gone now.
-                self.lied = false;
             }
             None => {}
         }
     }
 
-    /// Removes every peer, adds two honest ones and serves them until the fetch completes.
+    /// Removes every peer, adds honest ones on addresses of their own, enough to outvote every
+    /// lie and meet the quorum, and serves them until the fetch completes.
     fn finish(&mut self) {
         for peer in 0..8 {
             self.fetcher.remove_peer(PeerKey(peer));
         }
         self.pending.clear();
-        self.fetcher.add_peer(PeerKey(100), self.server.metadata_size());
-        self.fetcher.add_peer(PeerKey(101), self.server.metadata_size());
+        let honest = self.fetcher.quorum() + 4;
+        for n in 0..honest {
+            let ip = IpAddr::V4(Ipv4Addr::new(10, 0, (n / 200) as u8, (n % 200) as u8 + 1));
+            self.fetcher.add_peer(PeerKey(100 + n as u64), ip, self.server.metadata_size());
+        }
         for _ in 0..1000 {
             if self.completed {
                 return;
@@ -203,5 +227,56 @@ proptest! {
         }
         h.finish();
         prop_assert!(h.completed);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// One lying host (with several connections) among honest hosts of their own, answers in
+    /// random order: the fetch completes with the original bytes and names exactly the liar
+    /// when it lied, never an honest host.
+    #[test]
+    fn a_liar_is_named_and_honest_hosts_never(
+        len in 1..(4 * METADATA_PIECE_LEN + 100),
+        honest in 2..5usize,
+        liar_conns in 1..4u64,
+        picks in proptest::collection::vec(any::<usize>(), 200),
+    ) {
+        let original: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+        let mut h = Harness::new(original.clone());
+        let size = h.server.metadata_size();
+        let liar_ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+        for n in 0..liar_conns {
+            h.fetcher.add_peer(PeerKey(n), liar_ip, size);
+        }
+        for n in 0..honest {
+            let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3 + n as u8));
+            h.fetcher.add_peer(PeerKey(100 + n as u64), ip, size);
+        }
+        let mut pending = Vec::new();
+        let mut lied = false;
+        for pick in picks {
+            if h.fetcher.is_done() {
+                break;
+            }
+            h.fetcher.next_requests(h.now, &mut pending);
+            prop_assert!(!pending.is_empty(), "the fetch stalled");
+            let (key, piece) = pending.swap_remove(pick % pending.len());
+            let MetadataMessage::Data { data, .. } = h.server.answer(piece) else { unreachable!() };
+            let data = if key.0 < 100 { lied = true; vec![0x5A; data.len()] } else { data.to_vec() };
+            prop_assert_eq!(h.fetcher.on_data(h.now, key, piece, size, &data), Ok(true));
+            prop_assert!(h.fetcher.held_bytes() as u64 <= size);
+            if let Some(Ok(bytes)) = h.fetcher.poll_complete() {
+                prop_assert_eq!(&bytes, &original);
+            }
+        }
+        prop_assert!(h.fetcher.is_done());
+        let named: Vec<IpAddr> = h.fetcher.liars().collect();
+        prop_assert!(named.iter().all(|&ip| ip == liar_ip));
+        // A liar that sent a piece the verified metadata replaced is always named.
+        if lied && h.fetcher.quorum() > 1 {
+            prop_assert_eq!(named, vec![liar_ip]);
+        }
     }
 }

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use ccbt_core::BlockRef;
+use ccbt_wire::ext::metadata::MetadataMessage;
 use ccbt_wire::Message;
 
 use super::{PeerConn, MAX_ALLOWED_FAST};
@@ -154,6 +155,16 @@ impl PeerConn {
     pub fn send_extended(&mut self, id: u8, payload: Bytes) {
         if self.opts.extension_protocol {
             self.send(Message::Extended { id, payload });
+        }
+    }
+
+    /// Sends a BEP 9 `ut_metadata` message with the peer's id for that extension; a data reply
+    /// counts in [`PeerConn::queued_metadata_replies`] until polled. Dropped if the extension
+    /// protocol was not negotiated.
+    pub fn send_metadata(&mut self, id: u8, msg: MetadataMessage) {
+        if self.opts.extension_protocol {
+            let reply = matches!(msg, MetadataMessage::Data { .. });
+            self.enqueue(Message::Extended { id, payload: msg.encode() }, reply);
         }
     }
 

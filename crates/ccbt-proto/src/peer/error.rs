@@ -16,6 +16,10 @@ pub enum PeerError {
         #[source]
         source: CoreError,
     },
+    /// An availability message that repeats or contradicts an earlier one: a second HaveAll, a
+    /// HaveNone after any availability, or a Bitfield without a piece announced before.
+    #[error("{message} repeats or contradicts the peer's earlier availability")]
+    InvalidAvailability { message: &'static str },
     /// A message named a piece the torrent does not have.
     #[error("{message} names piece {piece}, but the torrent has {num_pieces} pieces")]
     InvalidPiece { message: &'static str, piece: u32, num_pieces: u32 },

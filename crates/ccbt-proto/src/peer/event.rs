@@ -2,17 +2,21 @@
 
 use bytes::Bytes;
 use ccbt_core::{Bitfield, BlockRef};
+use ccbt_wire::ext::pex::PexMessage;
+use ccbt_wire::ext::ExtHandshake;
 
 /// Something the torrent must know, drained with [`PeerConn::poll_event`](super::PeerConn::poll_event).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PeerEvent {
-    /// The peer's whole availability (replaces what it announced before).
+    /// The peer's whole availability, when it is the first thing the peer announced (later
+    /// bitfields arrive as [`PeerEvent::Have`]s of their new pieces).
     Bitfield(Bitfield),
-    /// The peer has every piece (BEP 6).
+    /// The peer has every piece (BEP 6), possibly after a Bitfield or Haves (reported once).
     HaveAll,
     /// The peer has no piece (BEP 6); no picker update is needed.
     HaveNone,
-    /// The peer newly has this piece (repeated Haves are reported once).
+    /// The peer newly has this piece: a Have, or a piece a later Bitfield added (each piece is
+    /// reported once).
     Have(u32),
     /// A block we requested arrived; it is no longer outstanding.
     Block { block: BlockRef, data: Bytes },
@@ -32,10 +36,13 @@ pub enum PeerEvent {
     Suggest(u32),
     /// We may request this piece even while choked (BEP 6); reported once per piece.
     AllowedFast(u32),
-    /// The peer's BEP 10 extension handshake payload (bencoded dictionary, undecoded).
-    ExtendedHandshake(Bytes),
-    /// A BEP 10 extension message with one of the ids we advertised.
-    Extended { id: u8, payload: Bytes },
+    /// The peer's BEP 10 extension handshake (an undecodable one is dropped: the peer's
+    /// extensions then stay off, the base protocol still works).
+    ExtendedHandshake(ExtHandshake),
+    /// The peer asks for piece `piece` of the info dictionary (BEP 9, sent to our `ut_metadata` id).
+    MetadataRequest { piece: u32 },
+    /// A BEP 11 peer exchange message (sent to our `ut_pex` id).
+    Pex(PexMessage),
     /// The peer's DHT port (BEP 5).
     Port(u16),
 }

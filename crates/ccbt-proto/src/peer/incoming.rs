@@ -4,9 +4,12 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use ccbt_core::{Bitfield, BlockRef, BLOCK_SIZE};
+use ccbt_wire::ext::metadata::MetadataMessage;
+use ccbt_wire::ext::pex::PexMessage;
+use ccbt_wire::ext::ExtHandshake;
 use ccbt_wire::Message;
 
-use super::{PeerConn, PeerError, PeerEvent, MAX_ALLOWED_FAST};
+use super::{PeerConn, PeerError, PeerEvent, MAX_ALLOWED_FAST, OUR_UT_METADATA, OUR_UT_PEX};
 
 impl PeerConn {
     /// Handles one decoded message from the peer at `now`. An `Err` means the peer broke the
@@ -16,24 +19,30 @@ impl PeerConn {
         self.last_received = self.last_received.max(now);
         let name = msg.name();
         match msg {
-            // BEP 6 wants the availability message first, but real clients do otherwise:
-            // Transmission sends its extension handshake first, aria2 sends HaveNone, Haves and
-            // later a whole Bitfield again. So an availability message is accepted at any time
-            // and replaces what we knew.
             Message::KeepAlive => {}
             Message::Port(port) => self.events.push_back(PeerEvent::Port(port)),
             Message::Extended { id, payload } => self.on_extended(id, payload)?,
-            Message::Bitfield(bytes) => self.on_bitfield(&bytes)?,
+            Message::Bitfield(bytes) => self.on_bitfield(name, &bytes)?,
             Message::HaveAll => {
                 self.require_fast(name)?;
-                self.peer_has = Bitfield::full(self.lengths().num_pieces());
-                self.peer_have_count = self.lengths().num_pieces();
-                self.events.push_back(PeerEvent::HaveAll);
+                if self.have_all_seen {
+                    return Err(PeerError::InvalidAvailability { message: name });
+                }
+                self.have_all_seen = true;
+                self.availability_seen = true;
+                if !self.is_seed() {
+                    // Once per connection (a second HaveAll is an error).
+                    self.peer_has = Bitfield::full(self.lengths().num_pieces());
+                    self.peer_have_count = self.lengths().num_pieces();
+                    self.events.push_back(PeerEvent::HaveAll);
+                }
             }
             Message::HaveNone => {
                 self.require_fast(name)?;
-                self.peer_has = Bitfield::new(self.lengths().num_pieces());
-                self.peer_have_count = 0;
+                if self.availability_seen {
+                    return Err(PeerError::InvalidAvailability { message: name });
+                }
+                self.availability_seen = true;
                 self.events.push_back(PeerEvent::HaveNone);
             }
             other => self.on_message(now, name, other)?,
@@ -55,6 +64,7 @@ impl PeerConn {
             Message::NotInterested => self.on_interest(false),
             Message::Have { piece } => {
                 let piece = self.check_piece(name, piece)?;
+                self.availability_seen = true;
                 if self.peer_has.set(piece) {
                     self.peer_have_count = self.peer_have_count.saturating_add(1);
                     self.events.push_back(PeerEvent::Have(piece));
@@ -105,24 +115,49 @@ impl PeerConn {
         Ok(())
     }
 
+    /// Decodes an extension message here, outside the torrent's lock, into a typed event.
+    /// Undecodable payloads and ids we never advertised are dropped: only the extension suffers.
     fn on_extended(&mut self, id: u8, payload: Bytes) -> Result<(), PeerError> {
         if !self.opts.extension_protocol {
             return Err(PeerError::ExtensionProtocolNotNegotiated { id });
         }
         let event = match id {
-            0 => PeerEvent::ExtendedHandshake(payload),
-            id => PeerEvent::Extended { id, payload },
+            0 => ExtHandshake::decode(&payload).ok().map(PeerEvent::ExtendedHandshake),
+            OUR_UT_METADATA => match MetadataMessage::decode(payload) {
+                // Data and Reject answer requests, which a torrent connection never sends.
+                Ok(MetadataMessage::Request { piece }) => Some(PeerEvent::MetadataRequest { piece }),
+                _ => None,
+            },
+            OUR_UT_PEX => PexMessage::decode(&payload).ok().map(PeerEvent::Pex),
+            _ => None,
         };
-        self.events.push_back(event);
+        self.events.extend(event);
         Ok(())
     }
 
-    fn on_bitfield(&mut self, bytes: &[u8]) -> Result<(), PeerError> {
+    /// The first availability message sets what the peer has; a later Bitfield may only add
+    /// pieces, reported one by one (see the module docs).
+    fn on_bitfield(&mut self, name: &'static str, bytes: &[u8]) -> Result<(), PeerError> {
         let bitfield = Bitfield::from_bytes(bytes, self.lengths().num_pieces())
             .map_err(|source| PeerError::InvalidBitfield { source })?;
-        self.peer_have_count = bitfield.count_ones();
-        self.peer_has = bitfield.clone();
-        self.events.push_back(PeerEvent::Bitfield(bitfield));
+        if !self.availability_seen {
+            self.availability_seen = true;
+            self.peer_have_count = bitfield.count_ones();
+            self.peer_has = bitfield.clone();
+            self.events.push_back(PeerEvent::Bitfield(bitfield));
+            return Ok(());
+        }
+        let withdrawn =
+            self.peer_has.as_bytes().iter().zip(bitfield.as_bytes()).any(|(old, new)| old & !new != 0);
+        if withdrawn {
+            return Err(PeerError::InvalidAvailability { message: name });
+        }
+        for piece in bitfield.iter_ones() {
+            if self.peer_has.set(piece) {
+                self.peer_have_count = self.peer_have_count.saturating_add(1);
+                self.events.push_back(PeerEvent::Have(piece));
+            }
+        }
         Ok(())
     }
 

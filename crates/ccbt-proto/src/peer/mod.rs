@@ -17,23 +17,28 @@
 //!       └────────choke()─────────┘                 └────────Choke─────────┘
 //! ```
 //!
-//! Availability messages (Bitfield, HaveAll, HaveNone) are accepted at any time and replace
-//! what we knew of the peer: BEP 6 wants them first, but aria2 sends HaveNone, then Haves,
-//! then a whole Bitfield again, and Transmission sends its extension handshake first.
+//! Availability (BEP 3, BEP 6): the first Bitfield, HaveAll or HaveNone may come after other
+//! messages (Transmission sends its extension handshake first, aria2 interest and allowed-fast).
+//! A later one may only add pieces: aria2 sends a whole Bitfield instead of many Haves, and
+//! HaveAll when it finishes. Such a Bitfield is reported as Haves of its new pieces only, so a
+//! peer repeating bitfields costs the work of reading them here, outside the torrent's lock, and
+//! the torrent at most one update per piece for the connection's life. Taking a piece back, a
+//! second HaveAll, or a HaveNone after any availability is [`PeerError::InvalidAvailability`].
 //!
 //! # Which message is legal when (receive side)
 //!
 //! | message | rule |
 //! |---|---|
-//! | Bitfield | any time, replaces the peer's availability; length and spare bits checked |
-//! | HaveAll, HaveNone | any time, replaces the peer's availability; fast extension only |
+//! | Bitfield | length and spare bits checked; a later one must include every piece announced before |
+//! | HaveAll | fast extension only; at most once |
+//! | HaveNone | fast extension only; only before any other availability message (Have included) |
 //! | Have | valid piece index; a repeated Have is silently absorbed |
 //! | Suggest, AllowedFast | fast extension only; valid piece index |
 //! | Request | block inside its piece (else error). Refused — Reject with the fast extension, silently dropped without — when it is larger than `max_block_len`, for a piece we do not have, while we choke the peer (unless we granted the piece as allowed-fast), or when `max_peer_requests` are already queued. More refusals than `max_peer_requests` since our last unchoke is an error |
 //! | Cancel | block inside its piece; removes the queued request (with the fast extension answered by a Reject, BEP 6) |
 //! | Reject | fast extension only; block inside its piece; releases our request. One for a request we never sent (nor recently abandoned) counts; more than `max_unrequested` is an error |
 //! | Piece | block inside its piece; answers our request, else it is wasted. Blocks we never requested (nor recently abandoned) count; more than `max_unrequested` is an error |
-//! | Extended | extension protocol only; id 0 is the extension handshake |
+//! | Extended | extension protocol only; id 0 is the extension handshake, decoded here (outside the torrent's lock) into a typed event like our `ut_metadata` requests and `ut_pex` messages; undecodable payloads and other ids are dropped |
 //! | KeepAlive, Choke, Unchoke, Interested, NotInterested, Port | always |
 //!
 //! Anything the peer sends, KeepAlive included, resets the idle timer; `idle_timeout` of
@@ -71,6 +76,12 @@
 //! [`PeerConn::start`] queues HaveAll/HaveNone/Bitfield first (BEP 6 wants it to be the first
 //! message), then the extension handshake. A KeepAlive goes out when nothing else was queued for
 //! `keepalive_interval`. Statistics count block payload only.
+//!
+//! # Outgoing bytes
+//!
+//! [`PeerConn::queued_bytes`] counts the wire bytes of every message queued and not yet polled,
+//! so the engine's write-buffer cap covers what waits here too; metadata replies are counted
+//! separately ([`PeerConn::queued_metadata_replies`]) so the swarm can bound them.
 
 mod commands;
 mod error;
@@ -96,6 +107,10 @@ pub use options::PeerConnOptions;
 use rate::Rate;
 use requests::{Abandoned, OurRequests, TheirRequests};
 
+/// The extension ids we advertise in our handshake (the peer sends us messages with these).
+pub const OUR_UT_METADATA: u8 = 1;
+pub const OUR_UT_PEX: u8 = 2;
+
 /// Largest allowed-fast set we keep in either direction (BEP 6 suggests 10; the cap only
 /// bounds memory against a peer that sends an AllowedFast for every piece).
 const MAX_ALLOWED_FAST: usize = 256;
@@ -109,7 +124,10 @@ pub struct PeerConn {
     peer_has: Bitfield,
     /// `peer_has.count_ones()`, kept so that `is_seed` is O(1).
     peer_have_count: u32,
-    /// Whether Bitfield/HaveAll/HaveNone may still arrive.
+    /// Whether any availability message (Have included) arrived: HaveNone is then an error.
+    availability_seen: bool,
+    /// Whether HaveAll arrived: a second one is an error.
+    have_all_seen: bool,
     peer_choking: bool,
     peer_interested: bool,
     /// Pieces the peer lets us request while it chokes us.
@@ -137,8 +155,20 @@ pub struct PeerConn {
     /// Counters; the rate fields are filled in by [`PeerConn::stats`].
     stats: PeerStats,
 
-    transmits: VecDeque<Message>,
+    transmits: VecDeque<Queued>,
+    /// Wire bytes of `transmits`.
+    queued_bytes: usize,
+    /// Metadata data replies in `transmits`.
+    queued_metadata_replies: u32,
     events: VecDeque<PeerEvent>,
+}
+
+/// A message waiting in [`PeerConn::poll_transmit`]'s queue.
+#[derive(Debug)]
+struct Queued {
+    msg: Message,
+    /// A `ut_metadata` data reply (counted by [`PeerConn::queued_metadata_replies`]).
+    metadata_reply: bool,
 }
 
 impl PeerConn {
@@ -152,6 +182,8 @@ impl PeerConn {
         PeerConn {
             peer_has: Bitfield::new(n),
             peer_have_count: 0,
+            availability_seen: false,
+            have_all_seen: false,
             peer_choking: true,
             peer_interested: false,
             allowed_fast: Vec::new(),
@@ -171,6 +203,8 @@ impl PeerConn {
             upload: Rate::new(),
             stats: PeerStats::default(),
             transmits: VecDeque::new(),
+            queued_bytes: 0,
+            queued_metadata_replies: 0,
             events: VecDeque::new(),
             opts: options,
         }
@@ -237,7 +271,22 @@ impl PeerConn {
 
     /// The next message to encode and send (FIFO).
     pub fn poll_transmit(&mut self) -> Option<Message> {
-        self.transmits.pop_front()
+        let queued = self.transmits.pop_front()?;
+        self.queued_bytes = self.queued_bytes.saturating_sub(queued.msg.encoded_len());
+        if queued.metadata_reply {
+            self.queued_metadata_replies = self.queued_metadata_replies.saturating_sub(1);
+        }
+        Some(queued.msg)
+    }
+
+    /// Wire bytes of the messages queued for [`PeerConn::poll_transmit`].
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    /// `ut_metadata` data replies queued for [`PeerConn::poll_transmit`].
+    pub fn queued_metadata_replies(&self) -> u32 {
+        self.queued_metadata_replies
     }
 
     /// The next event for the torrent (FIFO).
@@ -319,8 +368,16 @@ impl PeerConn {
 
     /// Queues a message; anything queued counts as sent for the keep-alive timer.
     fn send(&mut self, msg: Message) {
+        self.enqueue(msg, false);
+    }
+
+    fn enqueue(&mut self, msg: Message, metadata_reply: bool) {
         self.last_sent = self.last_now;
-        self.transmits.push_back(msg);
+        self.queued_bytes = self.queued_bytes.saturating_add(msg.encoded_len());
+        if metadata_reply {
+            self.queued_metadata_replies = self.queued_metadata_replies.saturating_add(1);
+        }
+        self.transmits.push_back(Queued { msg, metadata_reply });
     }
 
     /// Clamps a pipeline depth to the configured range and the peer's advertised queue.

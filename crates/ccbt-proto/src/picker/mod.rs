@@ -155,6 +155,12 @@ impl Picker {
         &self.options
     }
 
+    /// Whether `piece` is started: some block of it is requested or received, and it is neither
+    /// verified nor forgotten.
+    pub fn is_started(&self, piece: u32) -> bool {
+        self.partials.contains_key(&piece)
+    }
+
     /// Counts a peer's pieces (its bitfield, or its first have messages folded in).
     pub fn add_peer_bitfield(&mut self, has: &Bitfield) {
         self.avail.add_bitfield(has);

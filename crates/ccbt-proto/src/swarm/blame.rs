@@ -1,63 +1,80 @@
 //! Who sent the bad data of a piece that failed its hash check.
 //!
-//! A piece sent entirely by one peer convicts that peer at once (one strike). A piece assembled
-//! from several peers proves only that one of them lied, so instead of striking everyone (which
-//! bans honest peers that happened to share pieces with a liar) its blocks are kept as evidence:
-//! when the piece later passes its hash check, every kept block that differs from the verified
-//! data names its sender, who is then banned outright. Evidence memory is bounded; beyond the
-//! bound a mixed failure is simply retried.
+//! Senders are IP addresses, not connections: a liar that disconnects before the verdict, or
+//! reconnects with a new peer id, is still the same sender.
+//!
+//! A piece sent entirely by one address convicts it at once (one strike). A piece assembled
+//! from several addresses proves only that one of them lied, so instead of striking everyone
+//! (which bans honest peers that happened to share pieces with a liar) a SHA-1 of each of its
+//! blocks is kept as evidence: when the piece later passes its hash check, every kept block
+//! whose hash differs from the verified block's names its sender, who is then banned outright.
+//! Hashes, not blocks, are kept, so evidence costs 20 bytes a block for any piece size; the
+//! number of kept hashes is bounded, and beyond the bound a mixed failure is simply retried.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use bytes::Bytes;
+use sha1::{Digest, Sha1};
 
-use crate::PeerKey;
+/// Most block hashes kept as evidence (20 bytes each plus the sender: about 2.5 MiB, enough
+/// for four failed 256 MiB pieces or thousands of common ones).
+const MAX_EVIDENCE_BLOCKS: usize = 1 << 16;
 
-/// Most bytes of failed pieces kept as evidence.
-const MAX_EVIDENCE_BYTES: u64 = 8 * 1024 * 1024;
+type BlockHash = [u8; 20];
 
 /// A piece handed out for hashing.
 pub(super) struct Verifying {
     /// The sender of each block, in block order.
-    pub(super) senders: Vec<PeerKey>,
+    pub(super) senders: Vec<IpAddr>,
+    /// The bytes the piece holds against the buffer budget.
     pub(super) len: u64,
-    /// The blocks, kept only when they may be needed as evidence or to judge evidence: for
-    /// pieces from several peers, and for pieces that failed before.
-    pub(super) blocks: Option<Vec<Bytes>>,
+    /// A hash of each block, kept only when it may be needed as evidence or to judge evidence:
+    /// for pieces from several senders, and for pieces that failed before.
+    hashes: Option<Vec<BlockHash>>,
 }
 
 /// What a failed or verified piece says about its senders.
 pub(super) enum Verdict {
-    /// One peer sent all of it: strike it.
-    Strike(PeerKey),
-    /// These peers sent blocks that differ from the verified data: ban them.
-    Liars(Vec<PeerKey>),
+    /// One address sent all of it: strike it.
+    Strike(IpAddr),
+    /// These addresses sent blocks that differ from the verified data: ban them.
+    Liars(Vec<IpAddr>),
     Nothing,
 }
 
 /// Evidence kept from failed pieces with several senders.
 #[derive(Default)]
 pub(super) struct Blame {
-    evidence: HashMap<u32, Vec<(PeerKey, Bytes)>>,
-    bytes: u64,
+    evidence: HashMap<u32, Vec<(IpAddr, BlockHash)>>,
+    /// Hashes held in `evidence`.
+    blocks: usize,
 }
 
 impl Blame {
-    /// Whether the blocks of `piece`, about to be hashed, must be kept.
-    pub(super) fn keep_blocks(&self, piece: u32, senders: &[PeerKey]) -> bool {
-        self.evidence.contains_key(&piece) || senders.windows(2).any(|w| w[0] != w[1])
+    /// The record of a piece about to be hashed, with block hashes when they may be needed.
+    pub(super) fn verifying(
+        &self,
+        piece: u32,
+        senders: Vec<IpAddr>,
+        len: u64,
+        blocks: &[Bytes],
+    ) -> Verifying {
+        let keep = self.evidence.contains_key(&piece) || senders.windows(2).any(|w| w[0] != w[1]);
+        let hashes = keep.then(|| blocks.iter().map(|b| Sha1::digest(b).into()).collect());
+        Verifying { senders, len, hashes }
     }
 
     /// The piece failed its hash check.
     pub(super) fn on_failed(&mut self, piece: u32, v: Verifying) -> Verdict {
         let first = v.senders.first().copied();
-        if let Some(peer) = first.filter(|p| v.senders.iter().all(|s| s == p)) {
-            return Verdict::Strike(peer);
+        if let Some(ip) = first.filter(|ip| v.senders.iter().all(|s| s == ip)) {
+            return Verdict::Strike(ip);
         }
-        let Some(blocks) = v.blocks else { return Verdict::Nothing };
-        if !self.evidence.contains_key(&piece) && self.bytes + v.len <= MAX_EVIDENCE_BYTES {
-            self.bytes += v.len;
-            self.evidence.insert(piece, v.senders.into_iter().zip(blocks).collect());
+        let Some(hashes) = v.hashes else { return Verdict::Nothing };
+        if !self.evidence.contains_key(&piece) && self.blocks + hashes.len() <= MAX_EVIDENCE_BLOCKS {
+            self.blocks += hashes.len();
+            self.evidence.insert(piece, v.senders.into_iter().zip(hashes).collect());
         }
         Verdict::Nothing
     }
@@ -65,9 +82,9 @@ impl Blame {
     /// The piece passed its hash check: judge the evidence kept for it, if any.
     pub(super) fn on_verified(&mut self, piece: u32, v: &Verifying) -> Verdict {
         let Some(evidence) = self.evidence.remove(&piece) else { return Verdict::Nothing };
-        self.bytes = self.bytes.saturating_sub(v.len);
-        let Some(good) = &v.blocks else { return Verdict::Nothing };
-        let mut liars: Vec<PeerKey> = Vec::new();
+        self.blocks = self.blocks.saturating_sub(evidence.len());
+        let Some(good) = &v.hashes else { return Verdict::Nothing };
+        let mut liars: Vec<IpAddr> = Vec::new();
         for ((sender, bad), good) in evidence.iter().zip(good) {
             if bad != good && !liars.contains(sender) {
                 liars.push(*sender);
@@ -78,5 +95,11 @@ impl Blame {
         } else {
             Verdict::Liars(liars)
         }
+    }
+
+    /// Block hashes held as evidence.
+    #[cfg(test)]
+    pub(super) fn evidence_blocks(&self) -> usize {
+        self.blocks
     }
 }

@@ -1,41 +1,88 @@
 //! Block data of pieces being downloaded, kept until the whole piece can be hashed.
+//!
+//! Each started piece has one buffer of the piece's size, allocated when its first block is
+//! requested; every block that arrives is copied into it at its offset. The read buffer a block
+//! was sliced from is therefore never kept alive by a stored block, and the memory a piece
+//! holds is exactly its length, which is what the swarm's buffer budget counts. The complete
+//! piece leaves as slices of that one buffer (hashed and written from there without a copy).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
-use bytes::Bytes;
-use ccbt_core::BlockRef;
+use bytes::{Bytes, BytesMut};
+use ccbt_core::{BlockRef, BLOCK_SIZE};
 
-use crate::PeerKey;
-
-#[derive(Default)]
 struct PieceBuffer {
-    /// Each block's data and the peer that sent it.
-    blocks: Vec<Option<(Bytes, PeerKey)>>,
+    /// The piece's bytes (zeroed until written: the allocator hands out untouched pages).
+    data: BytesMut,
+    /// The address each block came from, `None` while it is missing.
+    senders: Vec<Option<IpAddr>>,
 }
 
-/// Partial pieces' block data by piece index.
+/// A complete piece taken out of [`PieceBuffers`].
+pub(super) struct CompletePiece {
+    /// The piece's blocks, in order, all slices of one buffer.
+    pub(super) blocks: Vec<Bytes>,
+    /// The address each block came from.
+    pub(super) senders: Vec<IpAddr>,
+}
+
+/// Partial pieces' buffers by piece index.
 #[derive(Default)]
 pub(super) struct PieceBuffers {
     pieces: HashMap<u32, PieceBuffer>,
 }
 
 impl PieceBuffers {
-    /// Stores a fresh block of a piece with `blocks_in_piece` blocks.
-    pub(super) fn insert(&mut self, blocks_in_piece: u32, block: BlockRef, data: Bytes, from: PeerKey) {
-        let buf = self
-            .pieces
-            .entry(block.piece)
-            .or_insert_with(|| PieceBuffer { blocks: vec![None; blocks_in_piece as usize] });
-        if let Some(slot) = buf.blocks.get_mut(block.index_in_piece() as usize) {
-            *slot = Some((data, from));
+    /// Allocates the buffer of a `len`-byte piece of `blocks` blocks unless it has one.
+    /// Returns whether it was allocated now.
+    pub(super) fn reserve(&mut self, piece: u32, len: usize, blocks: u32) -> bool {
+        if self.pieces.contains_key(&piece) {
+            return false;
         }
+        let buf = PieceBuffer { data: BytesMut::zeroed(len), senders: vec![None; blocks as usize] };
+        self.pieces.insert(piece, buf);
+        true
     }
 
-    /// Takes a complete piece's blocks (in order) and the sender of each. `None` if a block is
-    /// missing, which the picker's bookkeeping rules out.
-    pub(super) fn take(&mut self, piece: u32) -> Option<(Vec<Bytes>, Vec<PeerKey>)> {
+    /// Copies a fresh block into its piece's buffer (which [`PieceBuffers::reserve`] made).
+    /// Data that does not fit the block's place is ignored; the connection checked it already.
+    pub(super) fn insert(&mut self, block: BlockRef, data: &[u8], from: IpAddr) {
+        let Some(buf) = self.pieces.get_mut(&block.piece) else { return };
+        let start = block.offset as usize;
+        let (Some(dst), Some(sender)) = (
+            buf.data.get_mut(start..start + data.len()),
+            buf.senders.get_mut(block.index_in_piece() as usize),
+        ) else {
+            return;
+        };
+        dst.copy_from_slice(data);
+        *sender = Some(from);
+    }
+
+    /// Takes a complete piece: its blocks (in order) and the sender of each. `None` if a block
+    /// is missing, which the picker's bookkeeping rules out.
+    pub(super) fn take(&mut self, piece: u32) -> Option<CompletePiece> {
+        if self.pieces.get(&piece)?.senders.iter().any(Option::is_none) {
+            return None;
+        }
         let buf = self.pieces.remove(&piece)?;
-        let blocks: Option<Vec<(Bytes, PeerKey)>> = buf.blocks.into_iter().collect();
-        Some(blocks?.into_iter().unzip())
+        let senders = buf.senders.into_iter().flatten().collect();
+        let data = buf.data.freeze();
+        let blocks = (0..data.len())
+            .step_by(BLOCK_SIZE as usize)
+            .map(|start| data.slice(start..data.len().min(start + BLOCK_SIZE as usize)))
+            .collect();
+        Some(CompletePiece { blocks, senders })
+    }
+
+    /// Drops a piece's buffer. Returns whether it had one.
+    pub(super) fn remove(&mut self, piece: u32) -> bool {
+        self.pieces.remove(&piece).is_some()
+    }
+
+    /// The pieces that have a buffer.
+    pub(super) fn pieces(&self) -> Vec<u32> {
+        self.pieces.keys().copied().collect()
     }
 }

@@ -11,11 +11,14 @@ use ccbt_wire::ext::{ExtHandshake, UT_METADATA, UT_PEX};
 
 use crate::metadata::MetadataServer;
 use crate::peer::PeerConn;
+pub use crate::peer::{OUR_UT_METADATA, OUR_UT_PEX};
 use crate::pex::PexState;
 
-/// The extension ids we advertise in our handshake (the peer sends us messages with these).
-pub const OUR_UT_METADATA: u8 = 1;
-pub const OUR_UT_PEX: u8 = 2;
+/// Metadata data replies (16 KiB each) a peer may have waiting in its connection's queue;
+/// requests beyond are rejected. A peer that sends thousands of requests and never reads gets
+/// this many replies and small rejects, not 16 KiB per request (libtorrent also answers a
+/// peer whose send buffer is full with rejects).
+pub(super) const MAX_QUEUED_METADATA_REPLIES: u32 = 8;
 
 /// What we know of one peer's extensions.
 #[derive(Debug, Default)]
@@ -39,17 +42,16 @@ impl PeerExt {
         }
     }
 
-    /// Applies the peer's extension handshake. An undecodable handshake only disables the
-    /// extensions for this peer: the base protocol still works.
+    /// Applies the peer's extension handshake (an undecodable one never reaches the swarm, so
+    /// the peer's extensions stay off).
     pub(super) fn on_handshake(
         &mut self,
         now: Instant,
-        payload: &[u8],
+        hs: &ExtHandshake,
         conn: &mut PeerConn,
         remote_ip: Option<std::net::IpAddr>,
         pex_enabled: bool,
     ) {
-        let Ok(hs) = ExtHandshake::decode(payload) else { return };
         self.ut_metadata = hs.extension_id(UT_METADATA);
         self.ut_pex = hs.extension_id(UT_PEX);
         if let Some(reqq) = hs.reqq {
@@ -60,42 +62,39 @@ impl PeerExt {
         }
     }
 
-    /// Handles an extended message sent to one of our ids. Returns peers learnt through PEX.
-    pub(super) fn on_message(
-        &mut self,
-        now: Instant,
-        id: u8,
-        payload: Bytes,
+    /// Answers a `ut_metadata` request: the piece while few replies wait in the connection's
+    /// queue, else a Reject (see [`MAX_QUEUED_METADATA_REPLIES`]).
+    pub(super) fn on_metadata_request(
+        &self,
+        piece: u32,
         conn: &mut PeerConn,
         metadata: Option<&MetadataServer>,
-    ) -> Vec<SocketAddr> {
-        match id {
-            OUR_UT_METADATA => {
-                if let (Ok(MetadataMessage::Request { piece }), Some(their_id)) =
-                    (MetadataMessage::decode(payload), self.ut_metadata)
-                {
-                    let answer = match metadata {
-                        Some(server) => server.answer(piece),
-                        None => MetadataMessage::Reject { piece },
-                    };
-                    conn.send_extended(their_id, answer.encode());
-                }
-                Vec::new()
+    ) {
+        let Some(their_id) = self.ut_metadata else { return };
+        let answer = match metadata {
+            Some(server) if conn.queued_metadata_replies() < MAX_QUEUED_METADATA_REPLIES => {
+                server.answer(piece)
             }
-            OUR_UT_PEX => {
-                let (Some(pex), Ok(msg)) = (self.pex.as_mut(), PexMessage::decode(&payload)) else {
-                    return Vec::new();
-                };
-                // A peer breaking BEP 11's rate or size limits is ignored, not disconnected.
-                pex.on_message(now, &msg).map(|v| v.into_iter().map(|(a, _)| a).collect()).unwrap_or_default()
-            }
-            _ => Vec::new(),
-        }
+            _ => MetadataMessage::Reject { piece },
+        };
+        conn.send_metadata(their_id, answer);
+    }
+
+    /// Handles a PEX message. Returns the peers learnt.
+    pub(super) fn on_pex(&mut self, now: Instant, msg: &PexMessage) -> Vec<SocketAddr> {
+        let Some(pex) = self.pex.as_mut() else { return Vec::new() };
+        // A peer breaking BEP 11's rate or size limits is ignored, not disconnected.
+        pex.on_message(now, msg).map(|v| v.into_iter().map(|(a, _)| a).collect()).unwrap_or_default()
     }
 
     /// Whether a PEX message to this peer is due.
     pub(super) fn pex_due(&self, now: Instant) -> bool {
         self.ut_pex.is_some() && self.pex.as_ref().and_then(|p| p.poll_timeout()).is_some_and(|t| t <= now)
+    }
+
+    /// When the next PEX message to this peer is due, if PEX runs with it.
+    pub(super) fn next_pex(&self, pex_enabled: bool) -> Option<Instant> {
+        self.pex.as_ref().filter(|_| pex_enabled && self.ut_pex.is_some()).and_then(|p| p.poll_timeout())
     }
 
     /// Sends the PEX diff of `connected` if one is due.

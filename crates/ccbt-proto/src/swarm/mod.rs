@@ -5,11 +5,16 @@
 //! engine only I/O work to do as [`SwarmAction`]s.
 //!
 //! Invariants:
-//! - A block's data is stored only if the picker called it fresh; a piece is handed out for
-//!   verification exactly once, when its last block arrives, and its buffer leaves the swarm then.
-//! - `buffered_bytes` counts block data held in partial pieces plus pieces handed out for
-//!   verification and not yet reported back; no new piece is started while it exceeds the budget,
-//!   so a slow disk slows requesting instead of growing memory.
+//! - A block's data is copied into its piece's buffer only if the picker called it fresh; a piece
+//!   is handed out for verification exactly once, when its last block arrives, and its buffer
+//!   leaves the swarm then.
+//! - `buffered_bytes` counts the buffers of started pieces (one allocation of the piece's length
+//!   each, made when its first block is requested, dropped if the picker forgets the piece) plus
+//!   pieces handed out for verification and not yet reported back. No new piece is started while
+//!   starting one would exceed the budget, so a slow disk slows requesting instead of growing
+//!   memory; but one piece may always start when nothing is buffered, so a piece larger than the
+//!   budget still downloads.
+//! - Strikes and bans are kept by IP address and outlive connections (see `blame.rs`).
 //! - A peer's availability is added to the picker exactly once (bitfield, have-all or haves) and
 //!   removed exactly once in [`Swarm::remove_peer`].
 
@@ -19,7 +24,7 @@ mod ext;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -27,7 +32,7 @@ use bytes::Bytes;
 use ccbt_core::{Bitfield, BlockRef, Lengths};
 use rand::Rng;
 
-use crate::choker::{Choker, ChokerPeer};
+use crate::choker::{Choker, ChokerPeer, CHOKE_INTERVAL};
 use crate::metadata::MetadataServer;
 use crate::peer::{PeerConn, PeerEvent};
 use crate::picker::{BlockReceived, Picker, PickerOptions};
@@ -69,11 +74,15 @@ pub enum SwarmAction {
     DhtNode { port: u16 },
 }
 
-/// What the swarm thinks of a peer after a hash failure.
+/// An address the swarm banned for sending corrupt data. The engine closes `peers` (its
+/// connections at the time) and refuses the address from then on ([`Swarm::is_banned`]).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Banned {
-    pub peer: PeerKey,
+    pub ip: IpAddr,
+    /// The address's strikes (a proven liar gets `max_hash_failures` at once).
     pub failures: u32,
+    /// The address's connections now.
+    pub peers: Vec<PeerKey>,
 }
 
 #[derive(Debug)]
@@ -85,10 +94,9 @@ struct SwarmPeer {
     unchoked: bool,
     download_rate: u64,
     upload_rate: u64,
-    hash_failures: u32,
     ext: PeerExt,
-    /// The peer's IP address, when the engine told us.
-    remote_ip: Option<IpAddr>,
+    /// The peer's IP address: blocks are credited, and strikes counted, by address.
+    ip: IpAddr,
 }
 
 /// The per-torrent protocol brain. See the module docs for its invariants.
@@ -103,7 +111,10 @@ pub struct Swarm {
     verifying: HashMap<u32, Verifying>,
     /// Evidence from failed pieces with several senders (see `blame.rs`).
     blame: Blame,
-    /// Peers proven to have sent corrupt data when a piece verified (see [`Swarm::take_banned`]).
+    /// Hash failures by sender address; they outlive the address's connections.
+    strikes: HashMap<IpAddr, u32>,
+    banned: HashSet<IpAddr>,
+    /// Addresses proven to have sent corrupt data when a piece verified (see [`Swarm::take_banned`]).
     proven: Vec<Banned>,
     buffered_bytes: u64,
     scratch: Vec<BlockRef>,
@@ -111,6 +122,8 @@ pub struct Swarm {
     released: Vec<BlockRef>,
     wasted_bytes: u64,
     metadata: Option<MetadataServer>,
+    /// When the choker runs next (None until the first [`Swarm::handle_timeout`]).
+    next_rechoke: Option<Instant>,
 }
 
 impl Swarm {
@@ -125,17 +138,44 @@ impl Swarm {
             buffers: PieceBuffers::default(),
             verifying: HashMap::new(),
             blame: Blame::default(),
+            strikes: HashMap::new(),
+            banned: HashSet::new(),
             proven: Vec::new(),
             buffered_bytes: 0,
             scratch: Vec::new(),
             released: Vec::new(),
             wasted_bytes: 0,
             metadata: None,
+            next_rechoke: None,
         }
     }
 
-    /// Registers a new connection.
-    pub fn add_peer(&mut self, key: PeerKey) {
+    /// When [`Swarm::handle_timeout`] has work next: the next choker round. None until the
+    /// first `handle_timeout`, which the engine calls when the torrent starts. The engine keeps
+    /// no protocol timer of its own: it sleeps until this instant.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_rechoke
+    }
+
+    /// Runs the swarm's timers due at `now`: the choker, every [`CHOKE_INTERVAL`]. Returns the
+    /// choke changes as [`Swarm::rechoke`] does (empty when nothing was due).
+    pub fn handle_timeout(&mut self, now: Instant, rng: &mut impl Rng) -> Vec<(PeerKey, bool)> {
+        if self.next_rechoke.is_some_and(|due| now < due) {
+            return Vec::new();
+        }
+        self.next_rechoke = Some(now + CHOKE_INTERVAL);
+        self.rechoke(now, rng)
+    }
+
+    /// When the swarm has timed work for the connection `key` (its next peer-exchange message):
+    /// the engine's connection task wakes then and hands the connection to
+    /// [`Swarm::handle_conn`], which does the work.
+    pub fn poll_peer_timeout(&self, key: PeerKey) -> Option<Instant> {
+        self.peers.get(&key).and_then(|p| p.ext.next_pex(self.options.pex))
+    }
+
+    /// Registers a new connection from `ip`.
+    pub fn add_peer(&mut self, key: PeerKey, ip: IpAddr) {
         self.peers.insert(
             key,
             SwarmPeer {
@@ -145,9 +185,8 @@ impl Swarm {
                 unchoked: false,
                 download_rate: 0,
                 upload_rate: 0,
-                hash_failures: 0,
                 ext: PeerExt::default(),
-                remote_ip: None,
+                ip,
             },
         );
     }
@@ -158,7 +197,7 @@ impl Swarm {
     pub fn set_peer_addr(&mut self, key: PeerKey, now: Instant, addr: SocketAddr, outgoing: bool) {
         let pex = self.options.pex;
         if let Some(peer) = self.peers.get_mut(&key) {
-            peer.remote_ip = Some(addr.ip());
+            peer.ip = addr.ip();
             if outgoing {
                 peer.ext.set_listen_addr(now, addr, pex);
             }
@@ -177,8 +216,13 @@ impl Swarm {
     }
 
     /// Forgets a connection: its requests go back to the picker, its availability is removed.
+    /// Its address's strikes stay.
     pub fn remove_peer(&mut self, key: PeerKey) {
-        self.picker.on_peer_gone(key);
+        if self.picker.on_peer_gone(key) > 0 {
+            for piece in self.buffers.pieces() {
+                self.drop_buffer_if_forgotten(piece);
+            }
+        }
         if let Some(mut peer) = self.peers.remove(&key) {
             clear_availability(&mut self.picker, &mut peer);
         }
@@ -244,11 +288,15 @@ impl Swarm {
                     }
                 }
             }
-            PeerEvent::Block { block, data } => self.on_block(key, block, data, actions),
+            PeerEvent::Block { block, data } => {
+                let ip = peer.ip;
+                self.on_block(key, ip, block, data, actions);
+            }
             PeerEvent::Request(block) => actions.push(SwarmAction::Read { block }),
             PeerEvent::RequestsReleased(blocks) => {
                 for block in blocks {
                     self.picker.on_request_released(key, block);
+                    self.drop_buffer_if_forgotten(block.piece);
                     self.released.push(block);
                 }
             }
@@ -264,11 +312,14 @@ impl Swarm {
                     }
                 }
             }
-            PeerEvent::ExtendedHandshake(payload) => {
-                peer.ext.on_handshake(now, &payload, conn, peer.remote_ip, self.options.pex);
+            PeerEvent::ExtendedHandshake(hs) => {
+                peer.ext.on_handshake(now, &hs, conn, Some(peer.ip), self.options.pex);
             }
-            PeerEvent::Extended { id, payload } => {
-                let found = peer.ext.on_message(now, id, payload, conn, self.metadata.as_ref());
+            PeerEvent::MetadataRequest { piece } => {
+                peer.ext.on_metadata_request(piece, conn, self.metadata.as_ref());
+            }
+            PeerEvent::Pex(msg) => {
+                let found = peer.ext.on_pex(now, &msg);
                 if !found.is_empty() {
                     actions.push(SwarmAction::NewPeers(found));
                 }
@@ -297,27 +348,61 @@ impl Swarm {
         }
     }
 
-    fn on_block(&mut self, key: PeerKey, block: BlockRef, data: Bytes, actions: &mut Vec<SwarmAction>) {
+    fn on_block(
+        &mut self,
+        key: PeerKey,
+        ip: IpAddr,
+        block: BlockRef,
+        data: Bytes,
+        actions: &mut Vec<SwarmAction>,
+    ) {
         match self.picker.on_block_received(key, block) {
             BlockReceived::Fresh { piece_complete, cancel } => {
                 for peer in cancel {
                     actions.push(SwarmAction::Cancel { peer, block });
                 }
-                let Some(piece) = self.lengths.validate_piece(block.piece) else { return };
-                self.buffered_bytes += data.len() as u64;
-                self.buffers.insert(self.lengths.blocks_in_piece(piece), block, data, key);
+                self.reserve_buffer(block.piece);
+                // A copy: the block's bytes are a slice of the connection's read buffer, which
+                // must not stay pinned (and uncounted) while the piece waits for its other blocks.
+                self.buffers.insert(block, &data, ip);
                 if piece_complete {
-                    if let Some((blocks, senders)) = self.buffers.take(block.piece) {
-                        let len = self.lengths.piece_len(piece) as u64;
-                        // Clones of `Bytes` share the data: keeping them costs no copy.
-                        let kept = self.blame.keep_blocks(block.piece, &senders).then(|| blocks.clone());
-                        self.verifying.insert(block.piece, Verifying { senders, len, blocks: kept });
-                        actions.push(SwarmAction::Verify { piece: block.piece, blocks });
-                    }
+                    self.hand_out(block.piece, actions);
                 }
             }
             BlockReceived::Duplicate | BlockReceived::Unexpected => {
                 self.wasted_bytes += data.len() as u64;
+            }
+        }
+    }
+
+    /// Hands a complete piece out for verification.
+    fn hand_out(&mut self, piece: u32, actions: &mut Vec<SwarmAction>) {
+        let Some(vp) = self.lengths.validate_piece(piece) else { return };
+        if let Some(complete) = self.buffers.take(piece) {
+            let len = self.lengths.piece_len(vp) as u64;
+            let v = self.blame.verifying(piece, complete.senders, len, &complete.blocks);
+            self.verifying.insert(piece, v);
+            actions.push(SwarmAction::Verify { piece, blocks: complete.blocks });
+        }
+    }
+
+    /// Allocates a started piece's buffer and counts it against the budget.
+    fn reserve_buffer(&mut self, piece: u32) {
+        let Some(vp) = self.lengths.validate_piece(piece) else { return };
+        let len = self.lengths.piece_len(vp);
+        if self.buffers.reserve(piece, len as usize, self.lengths.blocks_in_piece(vp)) {
+            self.buffered_bytes += u64::from(len);
+        }
+    }
+
+    /// Frees the buffer of a piece the picker forgot (every request released, nothing received).
+    fn drop_buffer_if_forgotten(&mut self, piece: u32) {
+        if self.picker.is_started(piece) {
+            return;
+        }
+        if let Some(vp) = self.lengths.validate_piece(piece) {
+            if self.buffers.remove(piece) {
+                self.buffered_bytes = self.buffered_bytes.saturating_sub(self.lengths.piece_len(vp).into());
             }
         }
     }
@@ -327,11 +412,19 @@ impl Swarm {
         if capacity == 0 {
             return;
         }
-        let may_start =
-            self.buffered_bytes + self.lengths.piece_length() as u64 <= self.options.max_buffered_bytes;
+        let piece_length = u64::from(self.lengths.piece_length());
+        let mut capacity = capacity;
+        let mut may_start = self.buffered_bytes + piece_length <= self.options.max_buffered_bytes;
+        if !may_start && self.buffered_bytes == 0 {
+            // A piece larger than the whole budget: one at a time, or it would never download.
+            // Nothing buffered means nothing is started, so these blocks all start one piece.
+            may_start = true;
+            capacity = capacity.min(self.lengths.piece_length().div_ceil(ccbt_core::BLOCK_SIZE) as usize);
+        }
         self.scratch.clear();
         self.picker.pick_blocks(key, conn.peer_has(), capacity, may_start, rng, &mut self.scratch);
-        for block in self.scratch.drain(..) {
+        let picked = std::mem::take(&mut self.scratch);
+        for &block in &picked {
             // The connection refuses stale requests (e.g. the peer choked us meanwhile); give
             // such blocks straight back so they are not stranded as requested. Blocks this peer
             // just gave up on (timed out, rejected) go back too: the picker would otherwise hand
@@ -339,22 +432,28 @@ impl Swarm {
             // another peer.
             if self.released.contains(&block) || !conn.request(now, block) {
                 self.picker.on_request_released(key, block);
+                self.drop_buffer_if_forgotten(block.piece);
+            } else {
+                self.reserve_buffer(block.piece);
             }
         }
+        self.scratch = picked;
     }
 
     /// The piece hashed correctly and is on disk. Returns whether the torrent is now complete.
-    /// If the piece had failed before with blocks from several peers, the senders of blocks that
-    /// differ from the good data are now known: see [`Swarm::take_banned`].
+    /// If the piece had failed before with blocks from several addresses, the senders of blocks
+    /// that differ from the good data are now known: see [`Swarm::take_banned`].
     pub fn on_piece_verified(&mut self, piece: u32) -> bool {
         if let Some(v) = self.verifying.remove(&piece) {
             self.buffered_bytes = self.buffered_bytes.saturating_sub(v.len);
             if let Verdict::Liars(liars) = self.blame.on_verified(piece, &v) {
-                for key in liars {
-                    if let Some(peer) = self.peers.get_mut(&key) {
-                        // Proof, not suspicion: ban outright.
-                        peer.hash_failures = peer.hash_failures.max(self.options.max_hash_failures);
-                        self.proven.push(Banned { peer: key, failures: peer.hash_failures });
+                for ip in liars {
+                    // Proof, not suspicion: ban outright.
+                    let strikes = self.strikes.entry(ip).or_default();
+                    *strikes = (*strikes).max(self.options.max_hash_failures);
+                    let failures = *strikes;
+                    if let Some(banned) = self.ban(ip, failures) {
+                        self.proven.push(banned);
                     }
                 }
             }
@@ -363,26 +462,27 @@ impl Swarm {
         self.picker.is_complete()
     }
 
-    /// Peers proven to have sent corrupt blocks by [`Swarm::on_piece_verified`], to be banned.
+    /// Addresses proven to have sent corrupt blocks by [`Swarm::on_piece_verified`], to be banned.
     pub fn take_banned(&mut self) -> Vec<Banned> {
         std::mem::take(&mut self.proven)
     }
 
-    /// The piece failed its hash check: it is downloaded again. A piece sent entirely by one
-    /// peer gives that peer a strike; a piece from several peers is kept as evidence until the
-    /// piece verifies (see `blame.rs`), so honest peers that shared it are not struck. Returns
-    /// the peers that reached `max_hash_failures`.
+    /// The piece failed its hash check: it is downloaded again. A piece sent entirely from one
+    /// address gives that address a strike, whether or not it is still connected; a piece from
+    /// several addresses is kept as evidence until the piece verifies (see `blame.rs`), so
+    /// honest peers that shared it are not struck. Returns the addresses that reached
+    /// `max_hash_failures` now.
     pub fn on_piece_failed(&mut self, piece: u32) -> Vec<Banned> {
         let mut banned = Vec::new();
         if let Some(v) = self.verifying.remove(&piece) {
             self.buffered_bytes = self.buffered_bytes.saturating_sub(v.len);
             self.wasted_bytes += v.len;
-            if let Verdict::Strike(key) = self.blame.on_failed(piece, v) {
-                if let Some(peer) = self.peers.get_mut(&key) {
-                    peer.hash_failures += 1;
-                    if peer.hash_failures >= self.options.max_hash_failures {
-                        banned.push(Banned { peer: key, failures: peer.hash_failures });
-                    }
+            if let Verdict::Strike(ip) = self.blame.on_failed(piece, v) {
+                let strikes = self.strikes.entry(ip).or_default();
+                *strikes = strikes.saturating_add(1);
+                let failures = *strikes;
+                if failures >= self.options.max_hash_failures {
+                    banned.extend(self.ban(ip, failures));
                 }
             }
         }
@@ -390,9 +490,35 @@ impl Swarm {
         banned
     }
 
-    /// Runs the choker (every 10 s). Returns the peers whose choke state must change:
-    /// `(peer, unchoke)`. The swarm records the new state at once; the engine forwards it to
-    /// the connections.
+    /// Bans `ip` unless it already is; returns the ban with the address's connections now.
+    fn ban(&mut self, ip: IpAddr, failures: u32) -> Option<Banned> {
+        if !self.banned.insert(ip) {
+            return None;
+        }
+        let mut peers: Vec<PeerKey> =
+            self.peers.iter().filter(|(_, p)| p.ip == ip).map(|(&k, _)| k).collect();
+        peers.sort_unstable();
+        Some(Banned { ip, failures, peers })
+    }
+
+    /// Whether `ip` is banned for sending corrupt data: its connections must be refused.
+    pub fn is_banned(&self, ip: IpAddr) -> bool {
+        self.banned.contains(&ip)
+    }
+
+    /// Every banned address.
+    pub fn banned_ips(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.banned.iter().copied()
+    }
+
+    /// Strikes (hash failures) counted against `ip`.
+    pub fn strikes(&self, ip: IpAddr) -> u32 {
+        self.strikes.get(&ip).copied().unwrap_or(0)
+    }
+
+    /// Runs the choker now ([`Swarm::handle_timeout`] runs it every [`CHOKE_INTERVAL`]).
+    /// Returns the peers whose choke state must change: `(peer, unchoke)`. The swarm records the
+    /// new state at once; the engine forwards it to the connections.
     pub fn rechoke(&mut self, now: Instant, rng: &mut impl Rng) -> Vec<(PeerKey, bool)> {
         let mut view: Vec<ChokerPeer> = self
             .peers

@@ -9,6 +9,7 @@
 pub mod net;
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -100,6 +101,11 @@ pub struct Node {
     next_rechoke: Instant,
 }
 
+/// The address node `id` connects from (its own, so strikes and bans by address name it alone).
+pub fn node_ip(id: NodeId) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 0, (id >> 8) as u8, id as u8 + 1))
+}
+
 /// The whole simulated swarm.
 pub struct Sim {
     pub content: Content,
@@ -172,7 +178,7 @@ impl Sim {
             let mut pc = PeerConn::new(self.conn_options.clone(), now);
             let n = &mut self.nodes[node];
             pc.start(now, n.swarm.have(), None);
-            n.swarm.add_peer(key);
+            n.swarm.add_peer(key, node_ip(remote));
             let conn = Conn {
                 pc,
                 remote,
@@ -407,10 +413,12 @@ impl Node {
                 } else {
                     self.hash_failures += 1;
                     for banned in self.swarm.on_piece_failed(piece) {
-                        if let Some(conn) = self.conns.get(&banned.peer) {
-                            self.banned.push(conn.remote);
-                            let reason = format!("banned after {} hash failures", banned.failures);
-                            closes.push((id, banned.peer, reason));
+                        for key in banned.peers {
+                            if let Some(conn) = self.conns.get(&key) {
+                                self.banned.push(conn.remote);
+                                let reason = format!("banned after {} hash failures", banned.failures);
+                                closes.push((id, key, reason));
+                            }
                         }
                     }
                 }

@@ -105,7 +105,7 @@ impl<'a> Watcher<'a> {
                         let status = self.session.status(watched.id).context("cannot read the torrent's status")?;
                         if let TorrentState::Error(reason) = &status.state {
                             watched.ui.finish();
-                            outcomes[index] = Some(Outcome::Failed { name: status.name.clone(), reason: reason.clone() });
+                            outcomes[index] = Some(Outcome::Failed { name: status.name.clone(), reason: reason.to_string() });
                             continue;
                         }
                         // The caller reports the status that ends the wait; drawing it first

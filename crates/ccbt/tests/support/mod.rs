@@ -302,16 +302,18 @@ pub fn info_field(info: &str, label: &str) -> String {
         .to_owned()
 }
 
-/// A seeder (or other listening helper) and the port it listens on.
+/// A seeder (or other listening helper) and the address it listens on.
 pub struct Peer {
     pub proc: Proc,
+    /// A loopback address: 127.0.0.1, or 127.0.0.N for a hostile peer (bans are by address).
+    pub host: &'static str,
     pub port: u16,
 }
 
 impl Peer {
-    /// `127.0.0.1:<port>`.
+    /// `<host>:<port>`.
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.host, self.port)
     }
 }
 
@@ -340,7 +342,7 @@ pub fn lt_seed(
     }
     let mut proc = Proc::spawn(name, &mut cmd, work);
     let port = wait_ready_file(&ready, &mut proc, SETUP);
-    Peer { proc, port }
+    Peer { proc, host: "127.0.0.1", port }
 }
 
 /// Waits for an lt_seed ready file (`READY <port>`) while its process is alive; the port.
@@ -366,24 +368,26 @@ pub fn ccbt_seed(work: &Path, name: &str, torrent: &Path, dir: &Path, peers: &[S
         let tail = line.split("seeding on port ").nth(1)?;
         tail.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
     });
-    Peer { proc, port }
+    Peer { proc, host: "127.0.0.1", port }
 }
 
-/// Starts tests/interop/lying_peer.py serving `torrent` from `data`; `corrupt` is `all`,
-/// `none` or piece numbers.
+/// Starts tests/interop/lying_peer.py serving `torrent` from `data` on its own address,
+/// 127.0.0.2 (ccbt bans by address, so an honest peer on 127.0.0.1 must not share it);
+/// `corrupt` is `all`, `none` or piece numbers.
 pub fn lying_peer(work: &Path, name: &str, torrent: &Path, data: &Path, corrupt: &str) -> Peer {
+    const HOST: &str = "127.0.0.2";
     let mut cmd = Command::new(LT_PYTHON);
     cmd.arg(interop_dir().join("lying_peer.py"))
         .arg("--torrent")
         .arg(torrent)
         .arg("--data")
         .arg(data)
-        .args(["--port", "0", "--corrupt", corrupt]);
+        .args(["--host", HOST, "--port", "0", "--corrupt", corrupt]);
     let mut proc = Proc::spawn(name, &mut cmd, work);
     let port = proc.wait_for("READY", SETUP, |out, _| {
         out.lines().find_map(|l| l.trim().strip_prefix("READY ")?.parse().ok())
     });
-    Peer { proc, port }
+    Peer { proc, host: HOST, port }
 }
 
 /// `ccbt download TORRENT -o OUT --listen-port 0 --peer ...` with a timeout.

@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use ccbt_core::BlockRef;
+use ccbt_wire::ext::metadata::MetadataMessage;
 use ccbt_wire::Message;
 
 use super::{blk, data, options, piece_msg, Harness};
@@ -155,4 +156,20 @@ fn allow_fast_needs_fast_extension_and_is_sent_once() {
     h.conn.allow_fast(1);
     h.conn.allow_fast(11);
     assert_eq!(h.tx(), vec![Message::AllowedFast { piece: 1 }]);
+}
+
+#[test]
+fn queued_bytes_count_every_message_until_it_is_polled() {
+    let mut h = Harness::new(options(false, true));
+    assert_eq!(h.conn.queued_bytes(), 0);
+    let payload = Bytes::from(vec![7u8; 16384]);
+    h.conn.send_extended(2, payload.clone());
+    h.conn.send_metadata(2, MetadataMessage::Data { piece: 0, total_size: 16384, data: payload.clone() });
+    h.conn.send_metadata(2, MetadataMessage::Reject { piece: 1 });
+    let expected: usize = h.conn.transmits.iter().map(|q| q.msg.encoded_len()).sum();
+    assert!(expected > 2 * 16384);
+    assert_eq!(h.conn.queued_bytes(), expected);
+    assert_eq!(h.conn.queued_metadata_replies(), 1, "rejects are not counted as replies");
+    h.tx();
+    assert_eq!((h.conn.queued_bytes(), h.conn.queued_metadata_replies()), (0, 0));
 }

@@ -2,10 +2,13 @@
 
 use bytes::Bytes;
 use ccbt_core::BlockRef;
+use ccbt_wire::ext::metadata::MetadataMessage;
+use ccbt_wire::ext::pex::PexMessage;
+use ccbt_wire::ext::ExtHandshake;
 use ccbt_wire::Message;
 
 use super::{blk, data, lengths, options, piece_msg, Harness};
-use crate::peer::{PeerConnOptions, PeerError, PeerEvent};
+use crate::peer::{PeerConnOptions, PeerError, PeerEvent, OUR_UT_METADATA, OUR_UT_PEX};
 
 #[test]
 fn invalid_piece_index_is_an_error() {
@@ -79,8 +82,30 @@ fn extended_needs_extension_protocol() {
         Err(PeerError::ExtensionProtocolNotNegotiated { id: 3 })
     );
     let mut h = Harness::opened(true);
+    // An id we never advertised, and undecodable payloads: dropped, not errors.
     h.recv(1.0, Message::Extended { id: 3, payload: Bytes::from_static(b"x") }).unwrap();
-    assert_eq!(h.ev(), vec![PeerEvent::Extended { id: 3, payload: Bytes::from_static(b"x") }]);
+    h.recv(1.0, Message::Extended { id: OUR_UT_METADATA, payload: Bytes::from_static(b"x") }).unwrap();
+    h.recv(1.0, Message::Extended { id: OUR_UT_PEX, payload: Bytes::from_static(b"x") }).unwrap();
+    h.recv(1.0, Message::Extended { id: 0, payload: Bytes::from_static(b"x") }).unwrap();
+    assert_eq!(h.ev(), vec![]);
+}
+
+#[test]
+fn extension_payloads_arrive_decoded() {
+    let mut h = Harness::opened(true);
+    let hs = ExtHandshake { p: Some(6881), ..ExtHandshake::default() };
+    h.recv(1.0, Message::Extended { id: 0, payload: hs.encode() }).unwrap();
+    let request = MetadataMessage::Request { piece: 2 }.encode();
+    h.recv(1.0, Message::Extended { id: OUR_UT_METADATA, payload: request }).unwrap();
+    // Answers to requests we never made in this phase are dropped.
+    let reject = MetadataMessage::Reject { piece: 2 }.encode();
+    h.recv(1.0, Message::Extended { id: OUR_UT_METADATA, payload: reject }).unwrap();
+    let pex = PexMessage::default();
+    h.recv(1.0, Message::Extended { id: OUR_UT_PEX, payload: pex.encode() }).unwrap();
+    assert_eq!(
+        h.ev(),
+        vec![PeerEvent::ExtendedHandshake(hs), PeerEvent::MetadataRequest { piece: 2 }, PeerEvent::Pex(pex)]
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Tests driving a `PeerConn` with a fake clock (a base `Instant` plus offsets).
 
+mod availability;
 mod commands;
 mod incoming;
 mod opening;

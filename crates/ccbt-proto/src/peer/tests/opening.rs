@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use ccbt_core::{Bitfield, CoreError};
+use ccbt_wire::ext::ExtHandshake;
 use ccbt_wire::Message;
 
 use super::{lengths, options, Harness};
@@ -108,23 +109,6 @@ fn have_all_and_have_none_need_fast_extension() {
 }
 
 #[test]
-fn a_later_availability_message_replaces_the_earlier() {
-    let n = lengths().num_pieces();
-    let full = Bitfield::full(n);
-    let bits = Message::Bitfield(Bytes::copy_from_slice(full.as_bytes()));
-    // aria2: HaveNone, then Haves, then the whole bitfield again.
-    let mut h = Harness::new(options(true, false));
-    h.recv(0.0, Message::HaveNone).unwrap();
-    h.recv(0.0, Message::Have { piece: 1 }).unwrap();
-    assert_eq!(h.conn.peer_has().count_ones(), 1);
-    h.recv(0.0, bits).unwrap();
-    assert!(h.conn.is_seed());
-    h.recv(0.0, Message::HaveNone).unwrap();
-    assert_eq!(h.conn.peer_has().count_ones(), 0);
-    assert!(!h.conn.is_seed());
-}
-
-#[test]
 fn interest_and_choke_messages_may_precede_availability() {
     // aria2 sends these before its bitfield.
     let full = Bitfield::full(lengths().num_pieces());
@@ -147,7 +131,7 @@ fn keepalive_extended_and_port_may_precede_bitfield() {
     assert_eq!(
         h.ev(),
         vec![
-            PeerEvent::ExtendedHandshake(Bytes::from_static(b"de")),
+            PeerEvent::ExtendedHandshake(ExtHandshake::default()),
             PeerEvent::Port(6881),
             PeerEvent::Bitfield(full)
         ]

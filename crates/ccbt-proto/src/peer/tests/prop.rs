@@ -9,7 +9,7 @@ use ccbt_wire::Message;
 use proptest::prelude::*;
 
 use super::{lengths, options, Harness};
-use crate::peer::PeerConnOptions;
+use crate::peer::{PeerConnOptions, PeerEvent};
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -131,6 +131,65 @@ proptest! {
             h.tx();
             h.ev();
             let _ = h.conn.stats();
+        }
+    }
+}
+
+fn availability_message() -> impl Strategy<Value = Message> {
+    let n = lengths().num_pieces();
+    let bytes = n.div_ceil(8) as usize;
+    prop_oneof![
+        Just(Message::HaveAll),
+        Just(Message::HaveNone),
+        (0u32..n).prop_map(|piece| Message::Have { piece }),
+        // Valid bitfields (spare bits clear), so sequences get past the first one.
+        proptest::collection::vec(any::<bool>(), n as usize).prop_map(move |bits| {
+            let mut bf = Bitfield::new(n);
+            for (i, _) in bits.iter().enumerate().filter(|(_, &b)| b) {
+                bf.set(i as u32);
+            }
+            debug_assert_eq!(bf.as_bytes().len(), bytes);
+            Message::Bitfield(Bytes::copy_from_slice(bf.as_bytes()))
+        }),
+    ]
+}
+
+proptest! {
+    /// Whatever the order of availability messages, the torrent hears of each piece at most
+    /// once and of a whole availability at most once per kind, and what the connection
+    /// reports equals what it believes; the first contradiction ends the connection.
+    #[test]
+    fn availability_sequences_reach_the_torrent_once_per_piece(
+        msgs in proptest::collection::vec(availability_message(), 0..40)
+    ) {
+        let mut h = Harness::new(options(true, false));
+        let n = lengths().num_pieces();
+        let mut reported = Bitfield::new(n);
+        let (mut whole, mut have_all) = (0, 0);
+        for msg in msgs {
+            if h.recv(0.0, msg).is_err() {
+                break;
+            }
+            for event in h.ev() {
+                match event {
+                    PeerEvent::Have(p) => prop_assert!(reported.set(p), "piece {} reported twice", p),
+                    PeerEvent::Bitfield(bf) => {
+                        whole += 1;
+                        for p in bf.iter_ones() {
+                            reported.set(p);
+                        }
+                    }
+                    PeerEvent::HaveNone => whole += 1,
+                    PeerEvent::HaveAll => {
+                        have_all += 1;
+                        reported = Bitfield::full(n);
+                    }
+                    other => prop_assert!(false, "unexpected {:?}", other),
+                }
+            }
+            prop_assert!(whole <= 1 && have_all <= 1);
+            prop_assert_eq!(&reported, h.conn.peer_has());
+            prop_assert_eq!(h.conn.is_seed(), reported.all());
         }
     }
 }

@@ -2,6 +2,7 @@
 //! clock (one real `Instant` as the origin, offsets after it).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -11,6 +12,8 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::{Banned, Swarm, SwarmAction, SwarmOptions};
+
+mod hostile;
 use crate::peer::{PeerConn, PeerConnOptions};
 use crate::picker::PickerOptions;
 use crate::PeerKey;
@@ -18,6 +21,11 @@ use crate::PeerKey;
 /// Pieces in the test torrent: 7 of 32 KiB (2 blocks each) and a last one of 1000 bytes.
 const N: u32 = 8;
 const PIECE: u32 = 32768;
+
+/// The address of the peer with key `key` in these tests.
+fn ip(key: u64) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, key as u8))
+}
 
 fn lengths() -> Lengths {
     Lengths::new(u64::from(N - 1) * u64::from(PIECE) + 1000, PIECE).expect("valid geometry")
@@ -96,12 +104,18 @@ impl H {
     }
 
     /// Opens a connection as the engine does (our availability first), opening messages dropped.
+    /// Each key connects from its own address, 127.0.0.key.
     fn add(&mut self, key: u64, options: PeerConnOptions) -> PeerKey {
+        self.add_from(key, ip(key), options)
+    }
+
+    /// Opens a connection from `ip`.
+    fn add_from(&mut self, key: u64, ip: IpAddr, options: PeerConnOptions) -> PeerKey {
         let key = PeerKey(key);
         let mut conn = PeerConn::new(options, self.t0);
         conn.start(self.t0, self.swarm.have(), None);
         while conn.poll_transmit().is_some() {}
-        self.swarm.add_peer(key);
+        self.swarm.add_peer(key, ip);
         self.conns.insert(key, conn);
         key
     }
@@ -222,10 +236,12 @@ fn no_new_piece_while_the_buffer_budget_is_spent() {
     let piece = first[0].piece;
     assert_eq!(first, blocks_of(piece));
 
-    // Half a piece held: a free pipeline slot, but starting another piece would overrun.
+    // The started piece's buffer is held whole from its first request.
+    assert_eq!(h.swarm.buffered_bytes(), u64::from(PIECE));
+    // Half a piece received: a free pipeline slot, but starting another piece would overrun.
     h.recv(a, piece_msg(first[0]));
     assert!(h.pump(a).is_empty());
-    assert_eq!(h.swarm.buffered_bytes(), 16384);
+    assert_eq!(h.swarm.buffered_bytes(), u64::from(PIECE));
     assert!(h.requests(a).is_empty());
 
     // The whole piece waits for the disk: still nothing new.
@@ -293,7 +309,8 @@ fn endgame_cancels_reach_the_other_requester() {
     assert!(h.pump(b).is_empty());
     assert_eq!(h.conn(b).stats().wasted, u64::from(block.len));
     assert_eq!(h.swarm.wasted_bytes(), 0);
-    assert_eq!(h.swarm.buffered_bytes(), u64::from(block.len));
+    // Every piece is started, and each holds its whole buffer.
+    assert_eq!(h.swarm.buffered_bytes(), lengths().total_length());
 }
 
 /// Two peers that each requested one block of the same (two-block) piece.
@@ -357,9 +374,11 @@ fn a_piece_from_one_sender_strikes_it_and_bans_at_the_limit() {
     assert!(h.swarm.on_piece_failed(piece).is_empty(), "one strike, below the limit of 2");
     assert!(!h.swarm.have().get(piece));
     assert_eq!(h.swarm.wasted_bytes(), u64::from(PIECE));
-    assert_eq!(h.swarm.buffered_bytes(), 0);
+    // Only the buffer of the next piece `a` started is held.
+    assert_eq!(h.swarm.buffered_bytes(), u64::from(PIECE));
     deliver_until(&mut h, &[a], piece);
-    assert_eq!(h.swarm.on_piece_failed(piece), vec![Banned { peer: a, failures: 2 }]);
+    assert_eq!(h.swarm.on_piece_failed(piece), vec![Banned { ip: ip(1), failures: 2, peers: vec![a] }]);
+    assert!(h.swarm.is_banned(ip(1)));
 }
 
 #[test]
@@ -385,7 +404,8 @@ fn a_mixed_failure_strikes_nobody_and_the_good_copy_names_the_liar() {
     // The piece comes again, honestly; its good data convicts `a` and only `a`.
     deliver_until(&mut h, &[a, b], piece);
     h.swarm.on_piece_verified(piece);
-    assert_eq!(h.swarm.take_banned(), vec![Banned { peer: a, failures: 2 }]);
+    assert_eq!(h.swarm.take_banned(), vec![Banned { ip: ip(1), failures: 2, peers: vec![a] }]);
+    assert!(!h.swarm.is_banned(ip(2)));
     assert!(h.swarm.take_banned().is_empty());
 }
 
@@ -578,4 +598,27 @@ fn rechoke_is_reproducible_with_the_same_seed() {
     for _ in 0..5 {
         assert_eq!(run(), first);
     }
+}
+
+#[test]
+fn the_choker_runs_when_the_swarm_timer_is_due() {
+    let mut h = five_interested();
+    assert_eq!(h.swarm.poll_timeout(), None, "no timer before the first handle_timeout");
+    let t0 = h.t0;
+    let changes = h.swarm.handle_timeout(t0, &mut h.rng);
+    apply(&mut h, &changes);
+    let due = h.swarm.poll_timeout().expect("the choker is scheduled");
+    assert_eq!(due, t0 + crate::choker::CHOKE_INTERVAL);
+
+    // Peers losing interest change nothing before the timer is due, and everything at it.
+    for k in [1, 2, 3] {
+        h.recv(PeerKey(k), Message::NotInterested);
+        h.pump(PeerKey(k));
+    }
+    assert!(h.swarm.handle_timeout(due - Duration::from_millis(1), &mut h.rng).is_empty());
+    assert_eq!(h.swarm.poll_timeout(), Some(due), "an early call does not move the timer");
+    let changes = h.swarm.handle_timeout(due, &mut h.rng);
+    apply(&mut h, &changes);
+    assert_eq!(h.unchoked(), [4, 5].map(PeerKey).into_iter().collect());
+    assert_eq!(h.swarm.poll_timeout(), Some(due + crate::choker::CHOKE_INTERVAL));
 }

@@ -1,0 +1,41 @@
+//! Why a connection ended: one typed reason per way out of the socket pump, so the torrent can
+//! tell a protocol error from a closed socket or a close we asked for.
+
+use thiserror::Error;
+
+/// Why we close a connection on our own initiative (sent as [`super::PeerCommand::Close`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub(crate) enum CloseReason {
+    #[error("torrent paused")]
+    Paused,
+    #[error("torrent shutting down")]
+    ShuttingDown,
+    #[error("banned for sending corrupt data")]
+    Banned,
+    #[error("storage error")]
+    StorageError,
+}
+
+/// How a connection ended. Only its own connection is affected (errors by blast radius).
+#[derive(Debug, Error)]
+pub(crate) enum ConnEnd {
+    #[error("peer closed the connection")]
+    PeerClosed,
+    #[error("socket error: {0}")]
+    Io(#[source] std::io::Error),
+    /// The byte stream cannot be decoded; it cannot be resynchronised.
+    #[error("undecodable message: {0}")]
+    Wire(#[source] ccbt_wire::WireError),
+    /// The peer broke the protocol (the peer machine's verdict).
+    #[error("{0}")]
+    Protocol(#[source] ccbt_proto::peer::PeerError),
+    #[error("both sides are seeds")]
+    BothSeeds,
+    #[error("{0}")]
+    Closed(CloseReason),
+    /// The torrent task is gone (its channels closed).
+    #[error("torrent stopped")]
+    TorrentStopped,
+    #[error("upload read task failed: {0}")]
+    ReadTask(#[source] tokio::task::JoinError),
+}
