@@ -227,7 +227,7 @@ def dial_loop(peer, host, port):
     """Keep one outgoing connection to host:port alive until asked to stop."""
     while not STOP.is_set():
         try:
-            sock = socket.create_connection((host, port), timeout=5)
+            sock = socket.create_connection((host, port), timeout=5, source_address=(peer.args.host, 0))
         except OSError as e:
             log(f"DIAL {host}:{port} failed: {e}")
             STOP.wait(1.0)
@@ -240,7 +240,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--torrent", required=True)
     p.add_argument("--data", required=True, help="directory holding the torrent's content")
-    p.add_argument("--host", default="127.0.0.1", help="listen address (a loopback address of its own)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on and dial from (default 127.0.0.1; tests give a liar its own 127.0.0.N)")
     p.add_argument("--port", type=int, required=True, help="listen port on --host (0 = any)")
     p.add_argument("--corrupt", default="all",
                    help="'all' (default), 'none', or comma-separated piece indices to corrupt")

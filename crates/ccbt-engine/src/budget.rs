@@ -1,25 +1,138 @@
-//! Session-wide connection limits: how many connections may exist (`max_global_peers`) and how
+//! Session-wide connection limits: how many connections may be established
+//! (`max_global_peers`), how many may be handshaking at once in each direction
+//! (`max_handshakes`), how many may exist to or from one IP (`max_connections_per_ip`), and how
 //! fast new outgoing ones may be attempted (`max_connects_per_sec`).
+//!
+//! A connection first holds a [`HandshakePermit`] (its IP's share and a handshake slot of its
+//! direction) and trades it for a [`ConnectionPermit`] once the handshake is done. Idle TCP
+//! connections therefore never hold established slots, incoming ones cannot use up the
+//! handshake slots of our own dials, and one host cannot take more than its per-IP share.
+//! When the incoming handshake slots are full, a new connection evicts the oldest incoming
+//! handshake instead of being refused: hosts that keep reconnecting idle sockets only push
+//! each other out, while an honest peer, which sends its handshake at once, finishes it long
+//! before its turn to be evicted comes.
 
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+/// Limits of a [`ConnectionBudget`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BudgetLimits {
+    pub established: usize,
+    pub handshakes_per_direction: usize,
+    pub per_ip: usize,
+    pub connects_per_sec: u32,
+}
+
 /// Shared by every torrent of a session.
 pub(crate) struct ConnectionBudget {
+    limits: BudgetLimits,
     active: AtomicUsize,
-    max: usize,
+    /// Handshakes in progress: [incoming, outgoing].
+    handshaking: [AtomicUsize; 2],
+    /// Incoming handshakes, oldest first, with the signal that evicts each.
+    incoming: Mutex<IncomingQueue>,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
     bucket: Mutex<TokenBucket>,
 }
 
-/// Holds one connection slot; dropping it frees the slot.
-pub(crate) struct ConnectionPermit {
+/// Which way a connection was opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Incoming = 0,
+    Outgoing = 1,
+}
+
+/// Why a connection was refused a slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum NoSlot {
+    #[error("max_connections_per_ip reached for this address")]
+    PerIp,
+    #[error("max_handshakes reached")]
+    Handshakes,
+    #[error("max_global_peers reached")]
+    Established,
+}
+
+#[derive(Default)]
+struct IncomingQueue {
+    next_id: u64,
+    live: VecDeque<(u64, Arc<tokio::sync::Notify>)>,
+}
+
+/// Holds an IP's share; dropping it gives the share back.
+struct IpShare {
     budget: Arc<ConnectionBudget>,
+    ip: IpAddr,
+}
+
+impl Drop for IpShare {
+    fn drop(&mut self) {
+        let mut map = self.budget.per_ip.lock().expect("budget lock poisoned");
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A connection still handshaking.
+pub(crate) struct HandshakePermit {
+    share: IpShare,
+    slot: Slot,
+}
+
+/// Which handshake slot a permit holds.
+enum Slot {
+    Outgoing,
+    /// An entry of the incoming queue (gone from it once evicted).
+    Incoming {
+        id: u64,
+        evicted: Arc<tokio::sync::Notify>,
+    },
+}
+
+impl HandshakePermit {
+    /// Completes when a newer incoming connection evicted this one (never for outgoing ones).
+    pub(crate) async fn evicted(&self) {
+        match &self.slot {
+            Slot::Outgoing => std::future::pending().await,
+            Slot::Incoming { evicted, .. } => evicted.notified().await,
+        }
+    }
+}
+
+impl Drop for HandshakePermit {
+    fn drop(&mut self) {
+        let budget = &self.share.budget;
+        match &self.slot {
+            Slot::Outgoing => {
+                budget.handshaking[Direction::Outgoing as usize].fetch_sub(1, Ordering::AcqRel);
+            }
+            Slot::Incoming { id, .. } => {
+                let mut queue = budget.incoming.lock().expect("budget lock poisoned");
+                if let Some(pos) = queue.live.iter().position(|(i, _)| i == id) {
+                    queue.live.remove(pos);
+                    budget.handshaking[Direction::Incoming as usize].fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+        }
+    }
+}
+
+/// An established connection's slot; dropping it frees the slot and the IP's share.
+pub(crate) struct ConnectionPermit {
+    share: IpShare,
 }
 
 impl Drop for ConnectionPermit {
     fn drop(&mut self) {
-        self.budget.active.fetch_sub(1, Ordering::AcqRel);
+        self.share.budget.active.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -29,28 +142,86 @@ struct TokenBucket {
     last: Instant,
 }
 
+/// Takes one unit of `counter` if it is below `max`.
+fn take(counter: &AtomicUsize, max: usize) -> bool {
+    counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).is_ok()
+}
+
 impl ConnectionBudget {
-    pub(crate) fn new(max: usize, connects_per_sec: u32) -> Arc<ConnectionBudget> {
-        let per_sec = f64::from(connects_per_sec.max(1));
+    pub(crate) fn new(limits: BudgetLimits) -> Arc<ConnectionBudget> {
+        let per_sec = f64::from(limits.connects_per_sec.max(1));
         Arc::new(ConnectionBudget {
+            limits,
             active: AtomicUsize::new(0),
-            max,
+            handshaking: [AtomicUsize::new(0), AtomicUsize::new(0)],
+            incoming: Mutex::new(IncomingQueue::default()),
+            per_ip: Mutex::new(HashMap::new()),
             bucket: Mutex::new(TokenBucket { tokens: per_sec, per_sec, last: Instant::now() }),
         })
     }
 
-    /// A slot for a new connection, if the session is below `max_global_peers`.
-    pub(crate) fn try_acquire(self: &Arc<Self>) -> Option<ConnectionPermit> {
-        let mut cur = self.active.load(Ordering::Acquire);
-        loop {
-            if cur >= self.max {
-                return None;
+    /// A handshake slot for a new connection to or from `ip`.
+    pub(crate) fn try_handshake(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        direction: Direction,
+    ) -> Result<HandshakePermit, NoSlot> {
+        let share = {
+            let mut map = self.per_ip.lock().expect("budget lock poisoned");
+            let n = map.entry(ip).or_insert(0);
+            if *n >= self.limits.per_ip {
+                return Err(NoSlot::PerIp);
             }
-            match self.active.compare_exchange_weak(cur, cur + 1, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return Some(ConnectionPermit { budget: self.clone() }),
-                Err(actual) => cur = actual,
+            *n += 1;
+            IpShare { budget: self.clone(), ip }
+        };
+        let slot = match direction {
+            Direction::Outgoing => {
+                if !take(
+                    &self.handshaking[Direction::Outgoing as usize],
+                    self.limits.handshakes_per_direction,
+                ) {
+                    return Err(NoSlot::Handshakes);
+                }
+                Slot::Outgoing
             }
+            Direction::Incoming => self.incoming_slot(),
+        };
+        Ok(HandshakePermit { share, slot })
+    }
+
+    /// An incoming handshake slot, evicting the oldest incoming handshake when all are taken.
+    fn incoming_slot(&self) -> Slot {
+        let mut queue = self.incoming.lock().expect("budget lock poisoned");
+        if queue.live.len() >= self.limits.handshakes_per_direction {
+            if let Some((_, oldest)) = queue.live.pop_front() {
+                oldest.notify_one();
+            }
+        } else {
+            self.handshaking[Direction::Incoming as usize].fetch_add(1, Ordering::AcqRel);
         }
+        let id = queue.next_id;
+        queue.next_id += 1;
+        let evicted = Arc::new(tokio::sync::Notify::new());
+        queue.live.push_back((id, evicted.clone()));
+        Slot::Incoming { id, evicted }
+    }
+
+    /// Trades a finished handshake for an established slot, if the session has room.
+    pub(crate) fn establish(&self, permit: HandshakePermit) -> Result<ConnectionPermit, NoSlot> {
+        if !take(&self.active, self.limits.established) {
+            return Err(NoSlot::Established);
+        }
+        let share = IpShare { budget: permit.share.budget.clone(), ip: permit.share.ip };
+        // The share moves to the new permit: count it once more before the old one is dropped.
+        *self.per_ip.lock().expect("budget lock poisoned").entry(share.ip).or_insert(0) += 1;
+        drop(permit);
+        Ok(ConnectionPermit { share })
+    }
+
+    /// Whether another connection could be established now (checked before dialling).
+    pub(crate) fn has_room(&self) -> bool {
+        self.active.load(Ordering::Acquire) < self.limits.established
     }
 
     /// Takes one connection attempt from the rate limit; false when the session already dialled
@@ -68,8 +239,22 @@ impl ConnectionBudget {
         }
     }
 
+    /// Established connections.
     pub(crate) fn active(&self) -> usize {
         self.active.load(Ordering::Acquire)
+    }
+
+    /// Connections still handshaking, both directions.
+    pub(crate) fn handshaking(&self) -> usize {
+        self.handshaking.iter().map(|h| h.load(Ordering::Acquire)).sum()
+    }
+}
+
+impl ConnectionPermit {
+    /// The IP this slot belongs to.
+    #[cfg(test)]
+    fn ip(&self) -> IpAddr {
+        self.share.ip
     }
 }
 
@@ -78,20 +263,83 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    fn budget(established: usize, handshakes: usize, per_ip: usize) -> Arc<ConnectionBudget> {
+        ConnectionBudget::new(BudgetLimits {
+            established,
+            handshakes_per_direction: handshakes,
+            per_ip,
+            connects_per_sec: 10,
+        })
+    }
+
+    fn ip(n: u8) -> IpAddr {
+        IpAddr::from([127, 0, 0, n])
+    }
+
     #[test]
-    fn permits_are_bounded_and_released() {
-        let b = ConnectionBudget::new(2, 10);
-        let p1 = b.try_acquire().unwrap();
-        let _p2 = b.try_acquire().unwrap();
-        assert!(b.try_acquire().is_none());
+    fn established_slots_are_bounded_and_released() {
+        let b = budget(2, 8, 8);
+        let p1 = b.establish(b.try_handshake(ip(2), Direction::Incoming).unwrap()).unwrap();
+        let _p2 = b.establish(b.try_handshake(ip(3), Direction::Outgoing).unwrap()).unwrap();
+        let third = b.try_handshake(ip(4), Direction::Incoming).unwrap();
+        assert_eq!(b.establish(third).err(), Some(NoSlot::Established));
+        assert_eq!(b.handshaking(), 0, "a refused handshake gives its slot back");
+        assert_eq!(p1.ip(), ip(2));
         drop(p1);
         assert_eq!(b.active(), 1);
-        assert!(b.try_acquire().is_some());
+        assert!(b.establish(b.try_handshake(ip(4), Direction::Incoming).unwrap()).is_ok());
+    }
+
+    #[test]
+    fn one_ip_gets_at_most_its_share_in_both_phases() {
+        let b = budget(100, 100, 2);
+        let h = b.try_handshake(ip(2), Direction::Incoming).unwrap();
+        let e = b.establish(b.try_handshake(ip(2), Direction::Outgoing).unwrap()).unwrap();
+        assert_eq!(b.try_handshake(ip(2), Direction::Incoming).err(), Some(NoSlot::PerIp));
+        assert!(b.try_handshake(ip(3), Direction::Incoming).is_ok(), "other hosts are unaffected");
+        drop(e);
+        let e2 = b.establish(h).unwrap();
+        assert!(b.try_handshake(ip(2), Direction::Incoming).is_ok());
+        drop(e2);
+        assert!(b.per_ip.lock().unwrap().is_empty(), "released shares leave no entry behind");
+    }
+
+    #[test]
+    fn incoming_handshakes_cannot_take_the_slots_of_our_dials() {
+        let b = budget(100, 2, 100);
+        let _held: Vec<_> = (2..4).map(|n| b.try_handshake(ip(n), Direction::Incoming).unwrap()).collect();
+        let _out: Vec<_> = (2..4).map(|n| b.try_handshake(ip(n), Direction::Outgoing).unwrap()).collect();
+        assert_eq!(b.try_handshake(ip(9), Direction::Outgoing).err(), Some(NoSlot::Handshakes));
+        let _newest = b.try_handshake(ip(9), Direction::Incoming).unwrap();
+        assert_eq!(b.handshaking(), 4, "a new incoming handshake replaces one, never adds a slot");
+    }
+
+    #[tokio::test]
+    async fn a_full_incoming_budget_evicts_the_oldest_handshake() {
+        let b = budget(100, 2, 100);
+        let oldest = b.try_handshake(ip(2), Direction::Incoming).unwrap();
+        let middle = b.try_handshake(ip(3), Direction::Incoming).unwrap();
+        let newest = b.try_handshake(ip(4), Direction::Incoming).unwrap();
+        // The oldest is told to go; its slot is already the newest's.
+        tokio::time::timeout(Duration::from_secs(5), oldest.evicted()).await.expect("oldest evicted");
+        assert_eq!(b.handshaking(), 2);
+        drop(oldest);
+        assert_eq!(b.handshaking(), 2, "an evicted permit frees no slot twice");
+        let established = b.establish(middle).unwrap();
+        assert_eq!(b.handshaking(), 1);
+        drop((newest, established));
+        assert_eq!(b.handshaking(), 0);
+        assert!(b.per_ip.lock().unwrap().is_empty());
     }
 
     #[test]
     fn dial_rate_is_limited_and_refills() {
-        let b = ConnectionBudget::new(100, 3);
+        let b = ConnectionBudget::new(BudgetLimits {
+            established: 100,
+            handshakes_per_direction: 8,
+            per_ip: 8,
+            connects_per_sec: 3,
+        });
         let t0 = Instant::now();
         assert!((0..3).all(|_| b.try_dial(t0)));
         assert!(!b.try_dial(t0));

@@ -6,6 +6,7 @@ use std::sync::Weak;
 
 use tokio::net::TcpListener;
 
+use crate::budget::Direction;
 use crate::peer::handshake;
 use crate::session::SessionInner;
 use crate::torrent::accept_incoming;
@@ -46,18 +47,32 @@ pub(crate) async fn run(listener: TcpListener, session: Weak<SessionInner>) {
             }
         };
         let Some(inner) = session.upgrade() else { return };
-        let limit = inner.options().connection_timeout;
-        let Some(permit) = inner.budget.try_acquire() else {
-            tracing::debug!(%addr, "incoming connection refused: max_global_peers reached");
-            continue;
+        // One deadline for the whole handshake, and a handshake slot of the incoming direction
+        // taken before anything is read: a host holding idle connections gets at most its
+        // per-IP share of these, and never an established slot or one of our dials' slots
+        // (when the slots are full, the oldest incoming handshake makes room).
+        let deadline = tokio::time::Instant::now() + inner.options().handshake_timeout;
+        let permit = match inner.budget.try_handshake(addr.ip(), Direction::Incoming) {
+            Ok(permit) => permit,
+            Err(why) => {
+                tracing::debug!(%addr, %why, "incoming connection refused");
+                continue;
+            }
         };
         let session = session.clone();
         drop(inner);
         tokio::spawn(async move {
-            let prefix = match handshake::read_incoming_prefix(&mut stream, limit).await {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::debug!(%addr, error = %e, "incoming handshake failed");
+            let limit = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let prefix = tokio::select! {
+                read = handshake::read_incoming_prefix(&mut stream, limit) => match read {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::debug!(%addr, error = %e, "incoming handshake failed");
+                        return;
+                    }
+                },
+                _ = permit.evicted() => {
+                    tracing::debug!(%addr, "incoming handshake evicted by a newer connection");
                     return;
                 }
             };
@@ -65,7 +80,7 @@ pub(crate) async fn run(listener: TcpListener, session: Weak<SessionInner>) {
                 tracing::debug!(%addr, info_hash = %prefix.info_hash, "incoming peer wants an unknown torrent");
                 return;
             };
-            accept_incoming(torrent, stream, addr, prefix, permit);
+            accept_incoming(torrent, stream, addr, prefix, permit, deadline);
         });
     }
 }

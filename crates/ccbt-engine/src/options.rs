@@ -70,6 +70,22 @@ pub struct SessionOptions {
     pub max_connects_per_sec: u32,
     /// Peer addresses remembered per torrent as connection candidates (`max_peer_candidates`, 1000).
     pub max_peer_candidates: usize,
+    /// Connections to or from one IP address across the session, handshaking or established
+    /// (`max_connections_per_ip`, default 8): one host cannot take every slot.
+    pub max_connections_per_ip: usize,
+    /// Connections still handshaking, per direction, across the session (`max_handshakes`,
+    /// default 32): idle TCP connections wait here, not in `max_global_peers`, and incoming ones
+    /// cannot use up the slots of our own dials.
+    pub max_handshakes: usize,
+    /// Time a connection has to complete its handshake, once TCP is connected
+    /// (`handshake_timeout`, default 5 s).
+    pub handshake_timeout: Duration,
+    /// A connection with no interest either way and no payload for this long is closed when a
+    /// candidate waits for its slot (`useless_peer_timeout`, default 120 s).
+    pub useless_peer_timeout: Duration,
+    /// Refuse peers on loopback or local-network addresses with a privileged port (below 1024)
+    /// when a tracker, the DHT or peer exchange names them (`ssrf_mitigation`, default true).
+    pub ssrf_mitigation: bool,
     // [discovery]
     /// Announce to HTTP(S) trackers (`enable_http_trackers`, default true).
     pub enable_http_trackers: bool,
@@ -138,6 +154,11 @@ impl Default for SessionOptions {
             max_global_peers: 200,
             max_connects_per_sec: 20,
             max_peer_candidates: 1000,
+            max_connections_per_ip: 8,
+            max_handshakes: 32,
+            handshake_timeout: Duration::from_secs(5),
+            useless_peer_timeout: Duration::from_secs(120),
+            ssrf_mitigation: true,
             enable_http_trackers: true,
             enable_udp_trackers: true,
             enable_dht: true,
@@ -183,6 +204,18 @@ impl SessionOptions {
         }
         if !(16..=100_000).contains(&self.max_peer_candidates) {
             return bad("max_peer_candidates", "must be between 16 and 100000");
+        }
+        if self.max_connections_per_ip == 0 {
+            return bad("max_connections_per_ip", "must be at least 1");
+        }
+        if self.max_handshakes == 0 {
+            return bad("max_handshakes", "must be at least 1");
+        }
+        if self.handshake_timeout.is_zero() {
+            return bad("handshake_timeout", "must be more than 0");
+        }
+        if self.useless_peer_timeout < Duration::from_secs(1) {
+            return bad("useless_peer_timeout", "must be at least 1 s");
         }
         if !(16..=256 * 1024).contains(&self.max_metadata_kib) {
             return bad("max_metadata_kib", "must be between 16 and 262144");

@@ -122,7 +122,12 @@ impl Session {
         // Room for every piece the buffer budget can hold with the smallest piece size.
         let queue = (options.max_buffered_kib as usize / 16).max(64);
         let pool = HashPool::new(options.hash_workers, queue).map_err(SessionError::HashPool)?;
-        let budget = ConnectionBudget::new(options.max_global_peers, options.max_connects_per_sec);
+        let budget = ConnectionBudget::new(crate::budget::BudgetLimits {
+            established: options.max_global_peers,
+            handshakes_per_direction: options.max_handshakes,
+            per_ip: options.max_connections_per_ip,
+            connects_per_sec: options.max_connects_per_sec,
+        });
         // The DHT is an extra peer source: failing to start it is worth a warning, not an error.
         let dht = if options.enable_dht {
             match crate::dht::start(&options).await {
@@ -163,9 +168,14 @@ impl Session {
         self.inner.peer_id
     }
 
-    /// Connections across all torrents.
+    /// Established connections across all torrents.
     pub fn connected_peers(&self) -> usize {
         self.inner.budget.active()
+    }
+
+    /// Connections still handshaking, both directions (bounded by `max_handshakes` each way).
+    pub fn handshaking_peers(&self) -> usize {
+        self.inner.budget.handshaking()
     }
 
     /// The options the session runs with.
@@ -226,7 +236,7 @@ impl Session {
         let torrents = lock(&self.inner.torrents);
         let sent = match torrents.get(&id) {
             Some(TorrentEntry::Active { shared, .. }) => {
-                shared.commands.try_send(TorrentCommand::AddPeers(peers.to_vec())).is_ok()
+                shared.commands.try_send(TorrentCommand::UserPeers(peers.to_vec())).is_ok()
             }
             Some(TorrentEntry::Resolving { shared, .. }) => {
                 shared.commands.try_send(magnet::ResolverCommand::AddPeers(peers.to_vec())).is_ok()

@@ -7,6 +7,7 @@
 // (clippy.toml).
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
 
+pub mod candidates;
 pub mod choker;
 pub mod metadata;
 pub mod peer;

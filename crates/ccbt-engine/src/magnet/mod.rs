@@ -236,14 +236,7 @@ fn add_candidates(candidates: &mut MetadataCandidates, peers: Vec<SocketAddr>) {
 
 /// Resolves the magnet's `x.pe` peers (`host:port`); unresolvable ones are logged and skipped.
 async fn resolve_x_pe(peers: &[String]) -> Vec<SocketAddr> {
-    let mut out = Vec::new();
-    for p in peers {
-        match tokio::net::lookup_host(p.as_str()).await {
-            Ok(addrs) => out.extend(addrs.take(4)),
-            Err(e) => tracing::warn!(peer = %p, error = %e, "cannot resolve x.pe peer from the magnet link"),
-        }
-    }
-    out
+    crate::torrent::resolve_peer_hosts(peers, crate::torrent::PEER_HOST_TIMEOUT).await
 }
 
 /// Wraps verified info-dictionary bytes into a .torrent (with the magnet's trackers) and parses

@@ -14,6 +14,9 @@ pub(crate) enum CloseReason {
     Banned,
     #[error("storage error")]
     StorageError,
+    /// Neither side was interested and nothing moved for a while, and a candidate waits.
+    #[error("useless while a candidate waits")]
+    Useless,
 }
 
 /// How a connection ended. Only its own connection is affected (errors by blast radius).

@@ -9,37 +9,38 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::{PeerSlot, TorrentCommand, TorrentShared};
-use crate::budget::ConnectionPermit;
+use crate::budget::{ConnectionPermit, HandshakePermit};
 use crate::peer::{handshake, run_peer, PeerCommand, PEER_COMMAND_CAPACITY};
 use crate::Event;
 
 static NEXT_PEER_KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Dials `addr`, shakes hands and runs the connection; reports the end to the torrent task.
-pub(super) fn connect_outgoing(shared: Arc<TorrentShared>, addr: SocketAddr, permit: ConnectionPermit) {
+/// `permit` holds the dial's handshake slot until the handshake is done; the connection then
+/// needs an established slot (`max_global_peers`).
+pub(super) fn connect_outgoing(shared: Arc<TorrentShared>, addr: SocketAddr, permit: HandshakePermit) {
     tokio::spawn(async move {
-        // Held until the connection ends: it counts against `max_global_peers`.
-        let _permit = permit;
-        let limit = shared.options.connection_timeout;
         let result = async {
-            let mut stream = tokio::time::timeout(limit, TcpStream::connect(addr))
-                .await
-                .map_err(|_| ("connect timed out".to_string(), false))?
-                .map_err(|e| (format!("connect failed: {e}"), false))?;
+            let mut stream =
+                tokio::time::timeout(shared.options.connection_timeout, TcpStream::connect(addr))
+                    .await
+                    .map_err(|_| ("connect timed out".to_string(), false))?
+                    .map_err(|e| (format!("connect failed: {e}"), false))?;
             let theirs = handshake::outgoing(
                 &mut stream,
                 shared.torrent.info_hash,
                 shared.peer_id,
                 shared.dht.is_some(),
-                limit,
+                shared.options.handshake_timeout,
             )
             .await
             .map_err(|e| (e.to_string(), matches!(e, handshake::HandshakeError::SelfConnection)))?;
-            Ok::<_, (String, bool)>((stream, theirs))
+            let permit = shared.budget.establish(permit).map_err(|e| (e.to_string(), false))?;
+            Ok::<_, (String, bool)>((stream, theirs, permit))
         }
         .await;
         match result {
-            Ok((stream, theirs)) => run_registered(shared, addr, stream, theirs, true).await,
+            Ok((stream, theirs, permit)) => run_registered(shared, addr, stream, theirs, true, permit).await,
             Err((reason, ourselves)) => {
                 tracing::debug!(%addr, %reason, "outgoing connection failed");
                 let _ = shared.commands.send(TorrentCommand::ConnectFailed { addr, reason, ourselves }).await;
@@ -48,22 +49,37 @@ pub(super) fn connect_outgoing(shared: Arc<TorrentShared>, addr: SocketAddr, per
     });
 }
 
-/// Finishes the handshake of an incoming connection for this torrent and runs it.
+/// Finishes the handshake of an incoming connection for this torrent and runs it. The whole
+/// handshake must be done by `deadline`; a banned IP is refused before we answer.
 pub(crate) fn accept_incoming(
     shared: Arc<TorrentShared>,
     mut stream: TcpStream,
     addr: SocketAddr,
     prefix: HandshakePrefix,
-    permit: ConnectionPermit,
+    permit: HandshakePermit,
+    deadline: tokio::time::Instant,
 ) {
+    if shared.inner.lock().expect("torrent lock poisoned").candidates.is_banned(addr.ip()) {
+        tracing::debug!(%addr, "incoming connection refused: address banned");
+        return;
+    }
     tokio::spawn(async move {
-        let _permit = permit;
-        let limit = shared.options.connection_timeout;
-        match handshake::finish_incoming(&mut stream, prefix, shared.peer_id, shared.dht.is_some(), limit)
-            .await
-        {
-            Ok(theirs) => run_registered(shared, addr, stream, theirs, false).await,
-            Err(e) => tracing::debug!(%addr, error = %e, "incoming handshake failed"),
+        let limit = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let dht = shared.dht.is_some();
+        let theirs = tokio::select! {
+            theirs = handshake::finish_incoming(&mut stream, prefix, shared.peer_id, dht, limit) => theirs,
+            _ = permit.evicted() => {
+                tracing::debug!(%addr, "incoming handshake evicted by a newer connection");
+                return;
+            }
+        };
+        let established = theirs.map_err(|e| e.to_string()).and_then(|theirs| {
+            let permit = shared.budget.establish(permit).map_err(|e| e.to_string())?;
+            Ok((theirs, permit))
+        });
+        match established {
+            Ok((theirs, permit)) => run_registered(shared, addr, stream, theirs, false, permit).await,
+            Err(reason) => tracing::debug!(%addr, %reason, "incoming handshake failed"),
         }
     });
 }
@@ -74,15 +90,18 @@ async fn run_registered(
     stream: TcpStream,
     theirs: Handshake,
     outgoing: bool,
+    permit: ConnectionPermit,
 ) {
+    // Held until the connection ends: it counts against `max_global_peers`.
+    let _permit = permit;
     let key = PeerKey(NEXT_PEER_KEY.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     let (tx, rx) = mpsc::channel::<PeerCommand>(PEER_COMMAND_CAPACITY);
     let refused = {
         let mut inner = shared.inner.lock().expect("torrent lock poisoned");
         if !inner.lifecycle.accepts_connections() {
             Some("torrent is not accepting connections")
-        } else if inner.banned_ids.contains(&theirs.peer_id) {
-            Some("peer is banned")
+        } else if inner.candidates.is_banned(addr.ip()) {
+            Some("address is banned")
         } else if inner.peers.len() >= shared.options.max_peers_per_torrent {
             Some("peer limit reached")
         } else if inner.peers.values().any(|p| p.peer_id == theirs.peer_id || (outgoing && p.addr == addr)) {

@@ -64,6 +64,42 @@ pub(crate) fn spawn_dht_lookups(
     })
 }
 
+/// Time one `host:port` peer of a magnet link (`x.pe`) may take to resolve.
+pub(crate) const PEER_HOST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Resolves `host:port` peers (a magnet's `x.pe`) all at once, each within `per_host`; hosts that
+/// fail or time out are logged and skipped. At most 4 addresses per host.
+pub(crate) async fn resolve_peer_hosts(hosts: &[String], per_host: Duration) -> Vec<SocketAddr> {
+    resolve_with(hosts, per_host, |host| async move {
+        tokio::net::lookup_host(host.as_str()).await.map(|addrs| addrs.collect())
+    })
+    .await
+}
+
+async fn resolve_with<F, Fut>(hosts: &[String], per_host: Duration, resolve: F) -> Vec<SocketAddr>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<Vec<SocketAddr>>> + Send + 'static,
+{
+    let mut lookups = tokio::task::JoinSet::new();
+    for (i, host) in hosts.iter().enumerate() {
+        let lookup = resolve(host.clone());
+        lookups.spawn(async move { (i, tokio::time::timeout(per_host, lookup).await) });
+    }
+    let mut found: Vec<(usize, Vec<SocketAddr>)> = Vec::new();
+    while let Some(done) = lookups.join_next().await {
+        let Ok((i, result)) = done else { continue };
+        match result {
+            Ok(Ok(addrs)) => found.push((i, addrs.into_iter().take(4).collect())),
+            Ok(Err(e)) => tracing::warn!(peer = %hosts[i], error = %e, "cannot resolve a peer host"),
+            Err(_) => tracing::warn!(peer = %hosts[i], "resolving a peer host timed out"),
+        }
+    }
+    // In the order given, whatever order the lookups finished in.
+    found.sort_unstable_by_key(|(i, _)| *i);
+    found.into_iter().flat_map(|(_, addrs)| addrs).collect()
+}
+
 /// The tracker URLs the options allow, tier by tier (empty tiers dropped).
 pub(crate) fn usable_tiers(options: &SessionOptions, tiers: &[Vec<String>]) -> Vec<Vec<String>> {
     tiers
@@ -159,5 +195,30 @@ impl Discovery {
         if let Some(a) = self.announcer {
             a.stop().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A host whose lookup never ends must not keep the others out (they used to be resolved one
+    /// after another with no time limit).
+    #[tokio::test(start_paused = true)]
+    async fn peer_hosts_resolve_in_parallel_and_a_hung_lookup_times_out() {
+        let hosts: Vec<String> =
+            ["hangs:1", "a:6881", "bad:1", "b:6882"].iter().map(|s| s.to_string()).collect();
+        let found = resolve_with(&hosts, Duration::from_secs(10), |host| async move {
+            match host.as_str() {
+                "hangs:1" => std::future::pending().await,
+                "bad:1" => Err(std::io::Error::other("no such host")),
+                "a:6881" => Ok(vec!["10.0.0.1:6881".parse().unwrap()]),
+                _ => Ok((1..=6).map(|n| SocketAddr::from(([10, 0, 1, n], 6882))).collect()),
+            }
+        })
+        .await;
+        let mut expected = vec!["10.0.0.1:6881".parse::<SocketAddr>().unwrap()];
+        expected.extend((1..=4).map(|n| SocketAddr::from(([10, 0, 1, n], 6882))));
+        assert_eq!(found, expected);
     }
 }

@@ -32,7 +32,7 @@ use crate::{Event, SessionOptions, TorrentId, TorrentState, TorrentStatus};
 use counters::Counters;
 
 pub(crate) use connect::accept_incoming;
-pub(crate) use discovery::{spawn_dht_lookups, usable_tiers};
+pub(crate) use discovery::{resolve_peer_hosts, spawn_dht_lookups, usable_tiers, PEER_HOST_TIMEOUT};
 pub(crate) use selection::Selection;
 pub(crate) use task::{spawn_torrent, PieceDone, TorrentCommand, TorrentSpec};
 
@@ -61,8 +61,9 @@ pub(crate) struct TorrentInner {
     pub have_log: Vec<u32>,
     pub peers: HashMap<PeerKey, PeerSlot>,
     pub rng: SmallRng,
-    /// Peer ids banned for corrupt data; their incoming connections are refused.
-    pub banned_ids: std::collections::HashSet<PeerId>,
+    /// Connection candidates, their back-off, and the IPs banned for corrupt data (the one place
+    /// bans live: dials skip them, handshakes from them are refused).
+    pub candidates: ccbt_proto::candidates::CandidateList,
     /// Swarm actions that concern the whole torrent (verify, cancel, new peers), left here by
     /// connection tasks for the torrent task, which applies them (woken by `actions_ready`).
     /// Bounded by the swarm's state: pieces under the buffer budget, requested blocks, and

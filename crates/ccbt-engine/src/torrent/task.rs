@@ -2,7 +2,7 @@
 //! swarm's torrent-wide actions and piece verification results, runs the swarm's timers (the
 //! choker) and samples rates. It owns the torrent's life-cycle.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use ccbt_core::{Bitfield, PeerId};
 use ccbt_metainfo::Torrent;
+use ccbt_proto::candidates::{choose_eviction, CandidateList, CandidateOptions, EvictionOptions, Source};
 use ccbt_proto::swarm::{Swarm, SwarmAction};
 use ccbt_storage::{HashPool, PieceOutcome, PieceVerdict, Storage};
 use rand::SeedableRng;
@@ -20,7 +21,7 @@ use super::connect::connect_outgoing;
 use super::counters::{Counters, RateSampler};
 use super::discovery::Discovery;
 use super::{TorrentInner, TorrentShared};
-use crate::budget::ConnectionBudget;
+use crate::budget::{ConnectionBudget, Direction, NoSlot};
 use crate::lifecycle::Lifecycle;
 use crate::options::{pex_enabled, TorrentLayerOptions};
 use crate::peer::{CloseReason, PeerCommand};
@@ -30,7 +31,8 @@ use crate::{Event, SessionOptions, TorrentError, TorrentId};
 /// Messages to a torrent task.
 #[derive(Debug)]
 pub(crate) enum TorrentCommand {
-    AddPeers(Vec<SocketAddr>),
+    /// Candidates the user gave (exempt from the SSRF mitigation).
+    UserPeers(Vec<SocketAddr>),
     /// `ourselves`: the address turned out to be our own listen address (PEX and trackers list
     /// us too); it is never dialled again.
     ConnectFailed {
@@ -57,10 +59,6 @@ const REANNOUNCE_SPACING: Duration = Duration::from_secs(60);
 const FEW_PEERS: usize = 5;
 /// Window of the rate sampler, in one-second samples.
 const RATE_WINDOW: usize = 5;
-/// Back-off after failed connection attempts: 5 s doubled per failure, at most 10 minutes.
-fn backoff(failures: u32) -> Duration {
-    Duration::from_secs(5u64 << failures.min(7)).min(Duration::from_secs(600))
-}
 
 /// Everything needed to start a torrent.
 pub(crate) struct TorrentSpec {
@@ -79,6 +77,21 @@ pub(crate) struct TorrentSpec {
     pub budget: Arc<ConnectionBudget>,
     pub dht: Option<crate::dht::DhtHandle>,
     pub selection: super::Selection,
+}
+
+/// No slot is free: when a candidate waits, closes the connection that has been useless longest
+/// (no interest either way, no payload for `useless_peer_timeout`), if there is one. Peers that
+/// give or take data are never chosen.
+fn evict_useless(options: &SessionOptions, inner: &TorrentInner, now: Instant) {
+    if !inner.candidates.has_due(now) {
+        return;
+    }
+    let eviction = EvictionOptions { idle_after: options.useless_peer_timeout };
+    let Some(key) = choose_eviction(now, &inner.swarm.activity(), eviction) else { return };
+    if let Some(slot) = inner.peers.get(&key) {
+        tracing::debug!(addr = %slot.addr, "evicting a useless peer: a candidate waits");
+        let _ = slot.commands.try_send(PeerCommand::Close(CloseReason::Useless));
+    }
 }
 
 fn new_swarm(
@@ -107,6 +120,10 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         pex_enabled(&spec.options, &spec.torrent),
         concat!("ccbt ", env!("CARGO_PKG_VERSION")),
     );
+    let candidates = CandidateList::new(CandidateOptions {
+        max_candidates: spec.options.max_peer_candidates,
+        ssrf_mitigation: spec.options.ssrf_mitigation,
+    });
     let shared = Arc::new(TorrentShared {
         id: spec.id,
         torrent: spec.torrent,
@@ -124,8 +141,8 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
             have_log: Vec::new(),
             peers: HashMap::new(),
             rng: rand::rngs::SmallRng::from_entropy(),
-            banned_ids: HashSet::new(),
             torrent_actions: Vec::new(),
+            candidates,
         }),
         actions_ready: Notify::new(),
         have_watch: watch::channel(0).0,
@@ -141,32 +158,15 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         trackers: Mutex::new(Vec::new()),
         selection: spec.selection,
     });
-    let task = TorrentTask {
-        shared: shared.clone(),
-        commands: cmd_rx,
-        done: done_rx,
-        known: HashMap::new(),
-        banned: HashSet::new(),
-        just_completed: false,
-    };
+    let task = TorrentTask { shared: shared.clone(), commands: cmd_rx, done: done_rx, just_completed: false };
     let handle = tokio::spawn(task.run(spec.peers, spec.check));
     (shared, handle)
-}
-
-struct KnownPeer {
-    failures: u32,
-    next_try: Instant,
-    connected: bool,
 }
 
 struct TorrentTask {
     shared: Arc<TorrentShared>,
     commands: mpsc::Receiver<TorrentCommand>,
     done: mpsc::UnboundedReceiver<PieceDone>,
-    known: HashMap<SocketAddr, KnownPeer>,
-    /// Peers banned for sending corrupt data, by address and by peer id (an address alone
-    /// would ban every peer behind one IP, e.g. all local test peers).
-    banned: HashSet<SocketAddr>,
     /// Set when the last piece was verified, so the run loop tells the trackers.
     just_completed: bool,
 }
@@ -185,7 +185,7 @@ impl TorrentTask {
         } else {
             self.start_with(Bitfield::new(shared.lengths.num_pieces()));
         }
-        self.add_peers(peers);
+        self.add_peers(Source::User, peers);
         let (discovery, mut discovered) = Discovery::start(&shared, shared.dht.clone());
         let mut second = tokio::time::interval(Duration::from_secs(1));
         let mut sampler = RateSampler::new(RATE_WINDOW);
@@ -198,7 +198,7 @@ impl TorrentTask {
             tokio::select! {
                 Some(PieceDone(outcome)) = self.done.recv() => self.on_piece_done(outcome),
                 _ = shared.actions_ready.notified() => self.apply_torrent_actions(),
-                Some(peers) = discovered.recv() => self.add_peers(peers),
+                Some(peers) = discovered.recv() => self.add_peers(Source::Tracker, peers),
                 cmd = self.commands.recv() => match cmd {
                     Some(TorrentCommand::Shutdown(ack)) => {
                         self.shutdown().await;
@@ -270,24 +270,16 @@ impl TorrentTask {
 
     fn on_command(&mut self, cmd: TorrentCommand) {
         match cmd {
-            TorrentCommand::AddPeers(peers) => self.add_peers(peers),
+            TorrentCommand::UserPeers(peers) => self.add_peers(Source::User, peers),
             TorrentCommand::ConnectFailed { addr, ourselves: true, .. } => {
                 tracing::debug!(%addr, "this address is ours; not dialling it again");
-                self.banned.insert(addr);
-                if let Some(k) = self.known.get_mut(&addr) {
-                    k.connected = false;
-                }
+                lock(&self.shared.inner).candidates.handle_ourselves(addr);
             }
             TorrentCommand::ConnectFailed { addr, reason, ourselves: false }
             | TorrentCommand::PeerClosed { addr, reason, outgoing: true } => {
                 tracing::debug!(%addr, %reason, "peer gone");
-                // Closed connections back off like failed ones: a peer that drops us right
-                // away must not be redialled in a tight loop.
-                if let Some(k) = self.known.get_mut(&addr) {
-                    k.connected = false;
-                    k.failures += 1;
-                    k.next_try = Instant::now() + backoff(k.failures);
-                }
+                let mut inner = lock(&self.shared.inner);
+                inner.candidates.handle_ended(Instant::now(), addr);
             }
             TorrentCommand::PeerClosed { outgoing: false, .. } => {}
             TorrentCommand::Pause => {
@@ -305,9 +297,7 @@ impl TorrentTask {
                     paused
                 });
                 if resumed {
-                    for k in self.known.values_mut() {
-                        k.next_try = Instant::now();
-                    }
+                    lock(&self.shared.inner).candidates.retry_all(Instant::now());
                     self.connect_due();
                 }
             }
@@ -315,58 +305,64 @@ impl TorrentTask {
         }
     }
 
-    /// Adds connection candidates. The list is bounded by `max_peer_candidates`: when it is full,
-    /// a new address replaces a disconnected peer that failed at least three times, or is dropped.
     fn wants_more_peers(&self) -> bool {
         let inner = lock(&self.shared.inner);
         inner.lifecycle.accepts_connections() && !inner.swarm.is_complete() && inner.peers.len() < FEW_PEERS
     }
 
-    fn add_peers(&mut self, peers: Vec<SocketAddr>) {
+    /// Adds connection candidates (the candidate list bounds, filters and bans them) and dials.
+    fn add_peers(&mut self, source: Source, peers: Vec<SocketAddr>) {
         let now = Instant::now();
-        let cap = self.shared.options.max_peer_candidates;
-        for addr in peers {
-            if addr.port() == 0 || addr.ip().is_unspecified() || self.known.contains_key(&addr) {
-                continue;
-            }
-            if self.known.len() >= cap {
-                let evict = self.known.iter().find(|(_, k)| !k.connected && k.failures >= 3).map(|(a, _)| *a);
-                match evict {
-                    Some(old) => {
-                        self.known.remove(&old);
-                    }
-                    None => continue,
-                }
-            }
-            self.known.insert(addr, KnownPeer { failures: 0, next_try: now, connected: false });
+        let added = self
+            .shared
+            .inner
+            .lock()
+            .expect("torrent lock poisoned")
+            .candidates
+            .handle_discovered(now, source, peers);
+        if added > 0 {
+            self.connect_due();
         }
-        self.connect_due();
     }
 
-    /// Dials known peers whose back-off has passed, up to the connection limit.
+    /// Dials due candidates, up to the per-torrent and session limits. A candidate refused by the
+    /// per-IP cap backs off like a failed attempt.
     fn connect_due(&mut self) {
         let shared = &self.shared;
-        let (accepting, connected) = {
-            let inner = lock(&shared.inner);
-            (inner.lifecycle.accepts_connections(), inner.peers.len())
-        };
-        if !accepting {
-            return;
-        }
-        let mut room = shared.options.max_peers_per_torrent.saturating_sub(connected);
         let now = Instant::now();
-        for (addr, k) in self.known.iter_mut() {
-            if room == 0 {
-                break;
-            }
-            if !k.connected && k.next_try <= now && !self.banned.contains(addr) {
-                if !shared.budget.try_dial(now) {
-                    break;
+        // Dials of this call count against the per-torrent limit before they are registered.
+        let mut dialled = 0;
+        loop {
+            let addr = {
+                let mut inner = lock(&shared.inner);
+                let room = inner.peers.len() + dialled < shared.options.max_peers_per_torrent;
+                if !inner.lifecycle.accepts_connections() {
+                    return;
                 }
-                let Some(permit) = shared.budget.try_acquire() else { break };
-                k.connected = true;
-                room -= 1;
-                connect_outgoing(shared.clone(), *addr, permit);
+                if !room || !shared.budget.has_room() {
+                    if dialled == 0 {
+                        evict_useless(&shared.options, &inner, now);
+                    }
+                    return;
+                }
+                if !inner.candidates.has_due(now) || !shared.budget.try_dial(now) {
+                    return;
+                }
+                let Some(addr) = inner.candidates.poll_dial(now) else { return };
+                addr
+            };
+            match shared.budget.try_handshake(addr.ip(), Direction::Outgoing) {
+                Ok(permit) => {
+                    dialled += 1;
+                    connect_outgoing(shared.clone(), addr, permit);
+                }
+                Err(why) => {
+                    tracing::debug!(%addr, %why, "not dialling now");
+                    lock(&shared.inner).candidates.handle_ended(now, addr);
+                    if why == NoSlot::Handshakes {
+                        return;
+                    }
+                }
             }
         }
     }
@@ -425,24 +421,23 @@ impl TorrentTask {
         }
     }
 
-    /// Disconnects and bans peers the swarm found sending corrupt data (by address, so they are
-    /// not redialled, and by peer id, so their incoming connections are refused).
+    /// Bans the IPs of peers the swarm found sending corrupt data and closes every connection
+    /// from them; the candidate list then refuses them before any handshake completes.
     fn ban(&mut self, inner: &mut TorrentInner, banned: Vec<ccbt_proto::swarm::Banned>, why: &str) {
         let shared = &self.shared;
         for b in banned {
+            let ip = b.ip;
+            if !inner.candidates.ban(ip) {
+                continue; // already banned; its connections are closing
+            }
             let reason = format!("{why} ({} strikes)", b.failures);
-            tracing::warn!(ip = %b.ip, %reason, "banning address");
-            // The swarm bans the address (`Swarm::is_banned`); close its connections now.
-            for key in &b.peers {
-                let Some(slot) = inner.peers.get(key) else { continue };
-                self.banned.insert(slot.addr);
-                tracing::warn!(addr = %slot.addr, %reason, "banning peer");
+            tracing::warn!(%ip, %reason, "banning address (every connection from it)");
+            for slot in inner.peers.values().filter(|slot| slot.addr.ip() == ip) {
                 let _ = slot.commands.try_send(PeerCommand::Close(CloseReason::Banned));
                 shared.emit(Event::PeerBanned { id: shared.id, addr: slot.addr, reason: reason.clone() });
-                inner.banned_ids.insert(slot.peer_id);
             }
         }
-        shared.counters.banned_peers.store(inner.swarm.banned_ips().count() as u64, Relaxed);
+        shared.counters.banned_peers.store(inner.candidates.banned_count() as u64, Relaxed);
     }
 
     /// Runs the swarm's timers (the choker) and forwards choke changes to the connections.
@@ -484,7 +479,7 @@ impl TorrentTask {
             shared.submit_verify(piece, blocks);
         }
         if !new_peers.is_empty() {
-            self.add_peers(new_peers);
+            self.add_peers(Source::Pex, new_peers);
         }
     }
 

@@ -50,7 +50,12 @@ fn start(torrent: Torrent) -> (Arc<TorrentShared>, broadcast::Receiver<Event>) {
         events,
         peers: Vec::new(),
         check: false,
-        budget: crate::budget::ConnectionBudget::new(8, 100),
+        budget: crate::budget::ConnectionBudget::new(crate::budget::BudgetLimits {
+            established: 8,
+            handshakes_per_direction: 8,
+            per_ip: 8,
+            connects_per_sec: 100,
+        }),
         dht: None,
     });
     (shared, rx)

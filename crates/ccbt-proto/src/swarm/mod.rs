@@ -32,6 +32,7 @@ use bytes::Bytes;
 use ccbt_core::{Bitfield, BlockRef, Lengths};
 use rand::Rng;
 
+use crate::candidates::ConnActivity;
 use crate::choker::{Choker, ChokerPeer, CHOKE_INTERVAL};
 use crate::metadata::MetadataServer;
 use crate::peer::{PeerConn, PeerEvent};
@@ -97,6 +98,12 @@ struct SwarmPeer {
     ext: PeerExt,
     /// The peer's IP address: blocks are credited, and strikes counted, by address.
     ip: IpAddr,
+    /// Whether we are interested in the peer (for eviction, with `interested`).
+    am_interested: bool,
+    /// Payload bytes moved either way, and when that count last grew (first: when the swarm
+    /// first saw the connection).
+    payload: u64,
+    last_payload: Option<Instant>,
 }
 
 /// The per-torrent protocol brain. See the module docs for its invariants.
@@ -187,6 +194,9 @@ impl Swarm {
                 upload_rate: 0,
                 ext: PeerExt::default(),
                 ip,
+                am_interested: false,
+                payload: 0,
+                last_payload: None,
             },
         );
     }
@@ -244,12 +254,18 @@ impl Swarm {
             self.on_event(now, key, conn, event, actions);
         }
         let stats = conn.stats();
+        let interesting = self.picker.is_interesting(conn.peer_has());
         if let Some(peer) = self.peers.get_mut(&key) {
             peer.download_rate = stats.download_rate;
             peer.upload_rate = stats.upload_rate;
+            peer.am_interested = interesting;
+            let payload = stats.downloaded + stats.uploaded;
+            if peer.last_payload.is_none() || payload != peer.payload {
+                peer.payload = payload;
+                peer.last_payload = Some(now);
+            }
         }
         self.maybe_send_pex(now, key, conn);
-        let interesting = self.picker.is_interesting(conn.peer_has());
         conn.set_interested(interesting);
         if interesting {
             self.fill_requests(now, key, conn, rng);
@@ -547,6 +563,25 @@ impl Swarm {
         }
         changes.sort_unstable();
         changes
+    }
+
+    /// Interest and payload activity of every connection the swarm has seen, for
+    /// [`crate::candidates::choose_eviction`].
+    pub fn activity(&self) -> Vec<ConnActivity> {
+        let mut out: Vec<ConnActivity> = self
+            .peers
+            .iter()
+            .filter_map(|(&key, p)| {
+                Some(ConnActivity {
+                    key,
+                    am_interested: p.am_interested,
+                    peer_interested: p.interested,
+                    last_payload: p.last_payload?,
+                })
+            })
+            .collect();
+        out.sort_unstable_by_key(|c| c.key);
+        out
     }
 
     /// Whether the last [`Swarm::handle_conn`] gave requests back to the picker (choke, reject,

@@ -305,7 +305,7 @@ pub fn info_field(info: &str, label: &str) -> String {
 /// A seeder (or other listening helper) and the address it listens on.
 pub struct Peer {
     pub proc: Proc,
-    /// A loopback address: 127.0.0.1, or 127.0.0.N for a hostile peer (bans are by address).
+    /// The loopback address it listens on (hostile helpers get their own 127.0.0.N).
     pub host: &'static str,
     pub port: u16,
 }
@@ -371,23 +371,24 @@ pub fn ccbt_seed(work: &Path, name: &str, torrent: &Path, dir: &Path, peers: &[S
     Peer { proc, host: "127.0.0.1", port }
 }
 
-/// Starts tests/interop/lying_peer.py serving `torrent` from `data` on its own address,
-/// 127.0.0.2 (ccbt bans by address, so an honest peer on 127.0.0.1 must not share it);
-/// `corrupt` is `all`, `none` or piece numbers.
+/// The liar's own loopback address: ccbt bans by IP, and honest helpers use 127.0.0.1.
+pub const LIAR_HOST: &str = "127.0.0.2";
+
+/// Starts tests/interop/lying_peer.py serving `torrent` from `data`; `corrupt` is `all`,
+/// `none` or piece numbers.
 pub fn lying_peer(work: &Path, name: &str, torrent: &Path, data: &Path, corrupt: &str) -> Peer {
-    const HOST: &str = "127.0.0.2";
     let mut cmd = Command::new(LT_PYTHON);
     cmd.arg(interop_dir().join("lying_peer.py"))
         .arg("--torrent")
         .arg(torrent)
         .arg("--data")
         .arg(data)
-        .args(["--host", HOST, "--port", "0", "--corrupt", corrupt]);
+        .args(["--host", LIAR_HOST, "--port", "0", "--corrupt", corrupt]);
     let mut proc = Proc::spawn(name, &mut cmd, work);
     let port = proc.wait_for("READY", SETUP, |out, _| {
         out.lines().find_map(|l| l.trim().strip_prefix("READY ")?.parse().ok())
     });
-    Peer { proc, host: HOST, port }
+    Peer { proc, host: LIAR_HOST, port }
 }
 
 /// `ccbt download TORRENT -o OUT --listen-port 0 --peer ...` with a timeout.
