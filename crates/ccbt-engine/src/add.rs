@@ -41,6 +41,10 @@ pub struct AddTorrent {
     /// Download only these files (indices in the torrent's file order); None = all. A magnet's
     /// `so=` (BEP 53) is used when this is None.
     pub selected_files: Option<Vec<u32>>,
+    /// Write into files that already exist with data although ccbt did not create them
+    /// (default false: such a file is written only if it already holds verified pieces of this
+    /// torrent; otherwise the torrent stops with an error naming it). The CLI's `--overwrite`.
+    pub overwrite: bool,
 }
 
 impl AddTorrent {
@@ -55,7 +59,14 @@ impl AddTorrent {
     }
 
     fn with_source(source: TorrentSource) -> AddTorrent {
-        AddTorrent { source, save_path: None, peers: Vec::new(), check_existing: true, selected_files: None }
+        AddTorrent {
+            source,
+            save_path: None,
+            peers: Vec::new(),
+            check_existing: true,
+            selected_files: None,
+            overwrite: false,
+        }
     }
 
     /// Reads and parses a `.torrent` file. At most one byte more than
@@ -86,6 +97,12 @@ impl AddTorrent {
 
     pub fn peers(mut self, peers: impl IntoIterator<Item = SocketAddr>) -> Self {
         self.peers.extend(peers);
+        self
+    }
+
+    /// Allows writing into pre-existing files that ccbt did not create (see [`AddTorrent::overwrite`]).
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
         self
     }
 

@@ -66,6 +66,7 @@ mod lifecycle;
 mod listener;
 mod magnet;
 mod options;
+mod ownership;
 mod peer;
 mod session;
 mod status;

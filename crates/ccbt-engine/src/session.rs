@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use ccbt_core::PeerId;
 use ccbt_metainfo::{Magnet, Torrent};
-use ccbt_storage::{FileStorage, HashPool, Storage, StorageOptions};
+use ccbt_storage::{HashPool, Storage, StorageOptions};
 use rand::RngCore;
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
@@ -17,6 +17,7 @@ use crate::budget::ConnectionBudget;
 use crate::dht::DhtHandle;
 use crate::listener;
 use crate::magnet::{self, MetaShared, ResolveSpec};
+use crate::ownership;
 use crate::sync::lock;
 use crate::torrent::{spawn_torrent, Selection, TorrentCommand, TorrentShared, TorrentSpec};
 use crate::{
@@ -196,12 +197,22 @@ impl Session {
         let name = add.name();
         let entry = match add.source {
             TorrentSource::Torrent(torrent) => {
-                let start =
-                    Start { peers: add.peers, check_existing: add.check_existing, files: add.selected_files };
+                let start = Start {
+                    peers: add.peers,
+                    check_existing: add.check_existing,
+                    files: add.selected_files,
+                    overwrite: add.overwrite,
+                };
                 start_active(inner, id, Arc::new(*torrent), save_path, start).await?
             }
             TorrentSource::Magnet(magnet) => {
-                start_resolving(inner, id, *magnet, save_path, add.peers, add.selected_files)
+                let start = Start {
+                    peers: add.peers,
+                    check_existing: true,
+                    files: add.selected_files,
+                    overwrite: add.overwrite,
+                };
+                start_resolving(inner, id, *magnet, save_path, start)
             }
         };
         lock(&inner.torrents).insert(id, entry);
@@ -381,6 +392,8 @@ struct Start {
     check_existing: bool,
     /// Selected file indices (None = all).
     files: Option<Vec<u32>>,
+    /// Write into pre-existing files that ccbt did not create (`AddTorrent::overwrite`).
+    overwrite: bool,
 }
 
 /// Opens (creating as needed) a torrent's files and starts its task.
@@ -394,19 +407,29 @@ async fn start_active(
     let selection =
         Selection::new(&torrent, start.files.as_deref()).map_err(SessionError::InvalidSelection)?;
     let storage_options = inner.storage_options();
-    let (storage, existing) = {
+    let storage = {
         let torrent = torrent.clone();
         let root = save_path.clone();
+        let state_dir = inner.options.state_dir.clone();
         tokio::task::spawn_blocking(move || {
             let layout = torrent.layout();
-            let existing = any_file_has_data(&root, &layout);
-            FileStorage::create(&root, &layout, storage_options).map(|s| (s, existing))
+            ownership::open_storage(
+                &state_dir,
+                &torrent.info_hash,
+                &root,
+                &layout,
+                storage_options,
+                start.overwrite,
+            )
         })
         .await
         .map_err(|e| TorrentError::TaskFailed { task: "file creation", reason: e.to_string() })
         .and_then(|created| created.map_err(TorrentError::Storage))
         .map_err(SessionError::Torrent)?
     };
+    // Existing data is checked if asked, and always when some file is not ccbt's: only verified
+    // pieces let the torrent write into it.
+    let check = storage.had_data() && (start.check_existing || storage.has_foreign());
     let storage: Arc<dyn Storage> = Arc::new(storage);
     let (shared, task) = spawn_torrent(TorrentSpec {
         id,
@@ -419,7 +442,7 @@ async fn start_active(
         pool: inner.pool.clone(),
         events: inner.events.clone(),
         peers: start.peers,
-        check: start.check_existing && existing,
+        check,
         budget: inner.budget.clone(),
         dht: inner.dht.clone(),
         selection,
@@ -434,8 +457,7 @@ fn start_resolving(
     id: TorrentId,
     magnet: Magnet,
     save_path: PathBuf,
-    peers: Vec<SocketAddr>,
-    files: Option<Vec<u32>>,
+    start: Start,
 ) -> TorrentEntry {
     let spec = ResolveSpec {
         id,
@@ -450,6 +472,7 @@ fn start_resolving(
     let weak: Weak<SessionInner> = Arc::downgrade(inner);
     let meta = shared.clone();
     let task = tokio::spawn(async move {
+        let Start { peers, files, overwrite, .. } = start;
         let result = magnet::resolve(meta.clone(), commands, magnet.clone(), peers).await;
         let Some(inner) = weak.upgrade() else { return };
         let resolved = match result {
@@ -467,7 +490,7 @@ fn start_resolving(
         save_torrent_file(&inner.options.state_dir, &resolved.torrent, &magnet).await;
         let torrent = Arc::new(resolved.torrent);
         let files = files.or_else(|| magnet.select_only.clone());
-        let start = Start { peers: resolved.peers, check_existing: true, files };
+        let start = Start { peers: resolved.peers, check_existing: true, files, overwrite };
         match start_active(&inner, id, torrent, save_path, start).await {
             Ok(entry) => {
                 // The resolver's own entry is replaced; its task (this one) ends right after.
@@ -508,13 +531,4 @@ async fn save_torrent_file(state_dir: &Path, torrent: &Torrent, magnet: &Magnet)
         Ok(Err(e)) => tracing::warn!(error = %e, "cannot save the .torrent of the magnet link"),
         Err(e) => tracing::warn!(error = %e, "saving the .torrent failed"),
     }
-}
-
-/// Whether any of the torrent's files already holds data (then it must be checked).
-fn any_file_has_data(root: &Path, layout: &ccbt_core::FileLayout) -> bool {
-    layout.files().iter().filter(|f| !f.is_padding && f.length > 0).any(|f| {
-        let mut path = root.to_path_buf();
-        path.extend(&f.path);
-        std::fs::metadata(&path).map(|m| m.len() > 0).unwrap_or(false)
-    })
 }

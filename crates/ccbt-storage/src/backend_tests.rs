@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ccbt_core::{FileLayout, Lengths};
+use ccbt_core::{Bitfield, FileLayout, Lengths};
 use proptest::prelude::*;
 use sha1::{Digest, Sha1};
 
@@ -90,7 +90,7 @@ fn file_backend_with_and_without_mmap() {
             let dir = tempfile::tempdir().unwrap();
             let l = layout();
             let options = StorageOptions { preallocate, use_mmap, write_batch_kib: 8 };
-            let s = FileStorage::create(dir.path(), &l, options).unwrap();
+            let s = FileStorage::create(dir.path(), &l, options, &Ownership::default()).unwrap();
             exercise(&s, &l);
             assert_eq!(fs::read(dir.path().join("dir/c.bin")).unwrap().len(), 5);
             assert_eq!(fs::metadata(dir.path().join("empty")).unwrap().len(), 0);
@@ -100,19 +100,41 @@ fn file_backend_with_and_without_mmap() {
 }
 
 #[test]
-fn mmap_reads_are_zero_copy_within_one_file() {
+fn mmap_reads_see_later_writes_and_sparse_files_are_not_mapped() {
     let dir = tempfile::tempdir().unwrap();
     let l = layout();
-    let s = FileStorage::create(dir.path(), &l, StorageOptions::default()).unwrap();
+    let s = FileStorage::create(dir.path(), &l, StorageOptions::default(), &Ownership::default()).unwrap();
     let data = content(&l);
+    // Half of a.bin written: the file has its length (sparse preallocation) but holes.
+    s.write(0, &blocks(&data[..8192])).unwrap();
+    assert_eq!(&s.read(100, 1000).unwrap()[..], &data[100..1100]);
+    assert!(!s.is_mapped(0), "a file with holes is read with pread");
     s.write(0, &blocks(&data)).unwrap();
-    let a = s.read(100, 1000).unwrap();
-    let b = s.read(100, 1000).unwrap();
-    assert_eq!(a.as_ptr(), b.as_ptr(), "both views point into the same map");
-    assert_eq!(&a[..], &data[100..1100]);
+    assert_eq!(&s.read(100, 1000).unwrap()[..], &data[100..1100]);
+    assert!(s.is_mapped(0), "a complete file is read through its map");
     // Writes after mapping are visible through the map.
     s.write(100, &[Bytes::from_static(b"new")]).unwrap();
     assert_eq!(&s.read(100, 3).unwrap()[..], b"new");
+}
+
+/// Issue 6 hole 12: another program truncates a file we seed. Reading through the map used to
+/// kill the whole process with SIGBUS; now that read fails with a typed error naming the file.
+#[test]
+fn read_of_a_file_truncated_under_a_seeding_storage_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = layout();
+    let s = FileStorage::create(dir.path(), &l, StorageOptions::default(), &Ownership::default()).unwrap();
+    let data = content(&l);
+    s.write(0, &blocks(&data)).unwrap();
+    assert_eq!(&s.read(8192, 8192).unwrap()[..], &data[8192..16384]);
+    assert!(s.is_mapped(0));
+    fs::OpenOptions::new().write(true).open(dir.path().join("a.bin")).unwrap().set_len(10).unwrap();
+    let err = s.read(8192, 8192).unwrap_err();
+    assert!(matches!(&err, StorageError::Missing { path } if path.ends_with("a.bin")), "{err}");
+    assert!(!s.is_mapped(0), "the faulted map is not used again");
+    assert_eq!(&s.read(0, 10).unwrap()[..], &data[..10], "what is left still reads");
+    let tail = l.files()[5].offset as usize;
+    assert_eq!(&s.read(tail as u64, 100).unwrap()[..], &data[tail..tail + 100], "other files are fine");
 }
 
 #[test]
@@ -124,7 +146,7 @@ fn preallocation_gives_right_lengths_and_never_truncates() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("tail"), vec![9u8; 40000]).unwrap();
         let options = StorageOptions { preallocate: mode, ..StorageOptions::default() };
-        let _s = FileStorage::create(dir.path(), &l, options).unwrap();
+        let _s = FileStorage::create(dir.path(), &l, options, &Ownership::default()).unwrap();
         let len = |p: &str| fs::metadata(dir.path().join(p)).unwrap().len();
         let want = |n: u64| if expect_full { n } else { 0 };
         assert_eq!(len("a.bin"), want(20000), "{mode}");
@@ -134,12 +156,80 @@ fn preallocation_gives_right_lengths_and_never_truncates() {
     }
 }
 
+/// Issue 6 hole 3: a torrent file that lands on the user's own file (`.bashrc` in `.`).
+#[test]
+fn a_foreign_file_is_never_written_until_its_data_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = layout();
+    let data = content(&l);
+    let user = b"export PATH=~/bin:$PATH\n".to_vec();
+    fs::write(dir.path().join("a.bin"), &user).unwrap();
+    fs::write(dir.path().join("empty"), b"x").unwrap();
+    let s = FileStorage::create(dir.path(), &l, StorageOptions::default(), &Ownership::default()).unwrap();
+    assert!(s.has_foreign() && s.had_data());
+    assert_eq!(s.owned_files(), vec![3, 4, 5], "created now: not a.bin; zero-length files need no record");
+    let err = s.write(0, &blocks(&data[..16384])).unwrap_err();
+    assert!(matches!(&err, StorageError::NotOurs { path } if path.ends_with("a.bin")), "{err}");
+    // Other files take writes; a.bin is byte for byte the user's, not even lengthened.
+    s.write(20000, &blocks(&data[20000..])).unwrap();
+    let lengths = Lengths::new(l.total_length(), PIECE).unwrap();
+    let none = Bitfield::new(lengths.num_pieces());
+    let err = s.claim_verified(&none, None, &lengths).unwrap_err();
+    assert!(matches!(&err, StorageError::NotOurs { path } if path.ends_with("a.bin")), "{err}");
+    // Only file 3 selected (pieces 1 and 2): nothing will be written into a.bin, so no error.
+    let mut wanted = Bitfield::new(lengths.num_pieces());
+    wanted.set(1);
+    wanted.set(2);
+    s.claim_verified(&none, Some(&wanted), &lengths).unwrap();
+    s.write(0, &blocks(&data[..16384])).unwrap_err();
+    assert_eq!(fs::read(dir.path().join("a.bin")).unwrap(), user);
+    assert_eq!(
+        fs::read(dir.path().join("empty")).unwrap(),
+        b"x",
+        "a zero-length torrent file is never written"
+    );
+}
+
+#[test]
+fn own_overwritten_and_verified_files_are_written() {
+    let l = layout();
+    let data = content(&l);
+    let lengths = Lengths::new(l.total_length(), PIECE).unwrap();
+    let owned = Ownership { owned: [0].into(), overwrite: false };
+    let overwrite = Ownership { owned: Default::default(), overwrite: true };
+    for ownership in [owned, overwrite] {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a.bin"), b"partial").unwrap();
+        let s = FileStorage::create(dir.path(), &l, StorageOptions::default(), &ownership).unwrap();
+        assert!(!s.has_foreign() && s.had_data());
+        assert_eq!(s.owned_files(), vec![0, 3, 4, 5]);
+        s.write(0, &blocks(&data)).unwrap();
+        assert_eq!(fs::read(dir.path().join("a.bin")).unwrap(), &data[..20000]);
+    }
+    // Another client's partial download of dir/sub/b.bin (bytes 32768..72768, pieces 1 and 2):
+    // piece 1 is there, piece 2 is not.
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("dir/sub/b.bin");
+    fs::create_dir_all(b.parent().unwrap()).unwrap();
+    fs::write(&b, &data[32768..65536]).unwrap();
+    let s = FileStorage::create(dir.path(), &l, StorageOptions::default(), &Ownership::default()).unwrap();
+    assert!(s.has_foreign());
+    s.write(32768, &blocks(&data[32768..])).unwrap_err();
+    let hashes: Vec<[u8; 20]> = data.chunks(PIECE as usize).map(|c| Sha1::digest(c).into()).collect();
+    let have = check_pieces(&s, &lengths, &hashes, 1, &|_| {}).unwrap();
+    assert_eq!(have.iter_ones().collect::<Vec<_>>(), vec![1]);
+    s.claim_verified(&have, None, &lengths).unwrap();
+    assert_eq!(fs::metadata(&b).unwrap().len(), 40000, "preallocated once claimed");
+    s.write(0, &blocks(&data)).unwrap();
+    assert_eq!(fs::read(&b).unwrap(), &data[32768..72768]);
+}
+
 #[test]
 fn growing_file_reads_with_pread_then_missing_past_end() {
     let dir = tempfile::tempdir().unwrap();
     let l = layout();
     let options = StorageOptions { preallocate: Preallocate::None, ..StorageOptions::default() };
-    let s = FileStorage::create(dir.path(), &l, options).unwrap();
+    let s = FileStorage::create(dir.path(), &l, options, &Ownership::default()).unwrap();
     s.write(0, &[Bytes::from_static(b"abc")]).unwrap();
     assert_eq!(&s.read(0, 3).unwrap()[..], b"abc");
     assert!(matches!(s.read(0, 4), Err(StorageError::Missing { path }) if path.ends_with("a.bin")));
@@ -151,7 +241,8 @@ fn unsafe_paths_are_rejected() {
         let parent = tempfile::tempdir().unwrap();
         let root = parent.path().join("root");
         let l = FileLayout::new(vec![(bad.iter().map(|s| s.to_string()).collect(), 10, false)]);
-        let err = FileStorage::create(&root, &l, StorageOptions::default()).err().unwrap();
+        let err =
+            FileStorage::create(&root, &l, StorageOptions::default(), &Ownership::default()).err().unwrap();
         assert!(matches!(err, StorageError::UnsafePath { .. }), "{bad:?}: {err}");
         let err = FileStorage::open_existing(&root, &l, StorageOptions::default()).err().unwrap();
         assert!(matches!(err, StorageError::UnsafePath { .. }));
@@ -161,7 +252,7 @@ fn unsafe_paths_are_rejected() {
 }
 
 fn write_all(root: &Path, l: &FileLayout, data: &[u8]) {
-    let s = FileStorage::create(root, l, StorageOptions::default()).unwrap();
+    let s = FileStorage::create(root, l, StorageOptions::default(), &Ownership::default()).unwrap();
     s.write(0, &blocks(data)).unwrap();
     s.flush().unwrap();
 }
@@ -205,8 +296,9 @@ fn pool_writes_verified_piece_to_files() {
     let dir = tempfile::tempdir().unwrap();
     let l = layout();
     let data = content(&l);
-    let storage: Arc<dyn Storage> =
-        Arc::new(FileStorage::create(dir.path(), &l, StorageOptions::default()).unwrap());
+    let storage: Arc<dyn Storage> = Arc::new(
+        FileStorage::create(dir.path(), &l, StorageOptions::default(), &Ownership::default()).unwrap(),
+    );
     let pool = HashPool::new(2, 8).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let piece = &data[32768..65536];
@@ -243,7 +335,7 @@ proptest! {
         prop_assume!(total > 0);
         let dir = tempfile::tempdir().unwrap();
         let options = StorageOptions { preallocate: Preallocate::None, use_mmap, write_batch_kib: 1 };
-        let s = FileStorage::create(dir.path(), &l, options).unwrap();
+        let s = FileStorage::create(dir.path(), &l, options, &Ownership::default()).unwrap();
         // Files written so far are zero-filled up to their full length by writing zeros first,
         // so every read below is within written data.
         s.write(0, &[Bytes::from(vec![0u8; total as usize])]).unwrap();

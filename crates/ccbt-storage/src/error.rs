@@ -26,6 +26,15 @@ pub enum StorageError {
     /// The byte range lies (partly) outside the torrent.
     #[error("range of {len} bytes at offset {offset} is outside the torrent")]
     OutOfRange { offset: u64, len: u64 },
+    /// A file existed with data before the torrent was added, ccbt did not create it, and none
+    /// of the torrent's verified pieces lie in it: ccbt does not write into it.
+    /// The message names both ways out, since it reaches the user as is.
+    #[error(
+        "{path} already exists, was not created by ccbt and holds none of this torrent's data, so \
+         ccbt does not write into it: move the file away (or download to another folder), or \
+         allow overwriting it (--overwrite)"
+    )]
+    NotOurs { path: PathBuf },
     /// A write was attempted on storage opened read-only by `FileStorage::open_existing`.
     #[error("cannot write to {path}: storage was opened read-only")]
     ReadOnly { path: PathBuf },

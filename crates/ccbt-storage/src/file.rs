@@ -1,18 +1,25 @@
 //! [`FileStorage`]: a torrent's files on disk, written with positioned vectored writes and read
 //! with `pread` or read-only memory maps.
+//!
+//! A file is mapped only once it has its full length and no holes (its allocated blocks cover
+//! it), and bytes leave a map only through [`copy_from_map`], which survives the `SIGBUS` of a
+//! page the kernel cannot back (a file truncated by another process, a hole on a full tmpfs):
+//! that read falls back to `pread` and the file is not read through its map again.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use bytes::Bytes;
-use ccbt_core::{FileLayout, FileSlice};
+use ccbt_core::{Bitfield, FileLayout, FileSlice, Lengths};
 use memmap2::Mmap;
 
-use crate::io::{map_file, map_slice, pread_exact, pwritev_all};
+use crate::fault::{copy_from_map, MapFault};
+use crate::io::{map_file, pread_exact, pwritev_all};
+use crate::ownership::{open_file, open_writable, Origin, Ownership, PieceSpan};
 use crate::path::{resolve, Resolved};
 use crate::{Preallocate, Storage, StorageError, StorageOptions};
 
@@ -23,11 +30,17 @@ struct StoredFile {
     length: u64,
     /// BEP 47 padding: never created, reads as zeros, writes are dropped.
     padding: bool,
-    /// `None` for padding files and, when checking existing data, for missing files.
+    /// `None` for padding files and, when checking existing data, for missing files. Read-only
+    /// for a foreign file (see [`Origin`]).
     handle: Option<File>,
+    /// How the file was found; `Created` for padding and read-only storage (nothing to guard).
+    origin: Origin,
+    /// A foreign file's read-write handle, opened once its data verified.
+    claimed: OnceLock<File>,
     /// Read-only map, made on the first read after the file reached its full length.
-    map: OnceLock<Arc<Mmap>>,
-    /// Mapping failed once (e.g. a filesystem without mmap): use pread from then on.
+    map: OnceLock<Mmap>,
+    /// Mapping failed once (e.g. a filesystem without mmap), or a read through the map faulted:
+    /// use pread from then on.
     map_failed: AtomicBool,
 }
 
@@ -45,23 +58,21 @@ pub struct FileStorage {
 
 impl FileStorage {
     /// Creates the folder tree under `root` and opens/creates every non-padding file,
-    /// preallocating per `options`. Existing files are opened, not truncated.
+    /// preallocating per `options`. Existing files are opened, not truncated; one that holds data
+    /// is foreign (read-only until claimed, see [`Ownership`]) unless listed in `ownership`.
     pub fn create(
         root: &Path,
         layout: &FileLayout,
         options: StorageOptions,
+        ownership: &Ownership,
     ) -> Result<FileStorage, StorageError> {
         fs::create_dir_all(root).map_err(|e| StorageError::io(root, "create directory", e))?;
         let root = fs::canonicalize(root).map_err(|e| StorageError::io(root, "resolve", e))?;
         let mut files = Vec::with_capacity(layout.files().len());
-        for f in layout.files() {
+        for (index, f) in layout.files().iter().enumerate() {
             if f.is_padding {
-                files.push(StoredFile::new(
-                    root.join(f.path.iter().collect::<PathBuf>()),
-                    f.length,
-                    true,
-                    None,
-                ));
+                let path = root.join(f.path.iter().collect::<PathBuf>());
+                files.push(StoredFile::new(path, f.length, true, None));
                 continue;
             }
             let path = match resolve(&root, &f.path, true)? {
@@ -69,18 +80,39 @@ impl FileStorage {
                 // resolve only reports a missing parent when asked not to create it.
                 Resolved::Missing(p) => return Err(StorageError::Missing { path: p }),
             };
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&path)
-                .map_err(|e| StorageError::io(&path, "open", e))?;
-            preallocate(&file, &path, f.length, options.preallocate)?;
-            files.push(StoredFile::new(path, f.length, false, Some(file)));
+            let may_write = ownership.overwrite || ownership.owned.contains(&index);
+            let (file, origin) = open_file(&path, f.length, may_write)?;
+            if origin != Origin::Foreign {
+                preallocate(&file, &path, f.length, options.preallocate)?;
+            }
+            let mut stored = StoredFile::new(path, f.length, false, Some(file));
+            stored.origin = origin;
+            files.push(stored);
         }
         Ok(FileStorage { root, layout: layout.clone(), files, options, read_only: false })
+    }
+
+    /// Whether any file existed with data before this storage was opened (then it is worth
+    /// checking).
+    pub fn had_data(&self) -> bool {
+        self.files.iter().any(|f| matches!(f.origin, Origin::Owned { had_data: true } | Origin::Foreign))
+    }
+
+    /// Whether some file existed with data that ccbt did not write: it must be checked and
+    /// claimed ([`Storage::claim_verified`]) before the torrent may write into it.
+    pub fn has_foreign(&self) -> bool {
+        self.files.iter().any(|f| f.origin == Origin::Foreign)
+    }
+
+    /// Layout indices of the files ccbt may write without checking them first: created now,
+    /// owned before, or overwritten with the user's consent. The caller records them so a later
+    /// run knows its own partial files ([`Ownership::owned`]). Zero-length files are never
+    /// written, so never listed.
+    pub fn owned_files(&self) -> Vec<usize> {
+        let owned = |f: &StoredFile| {
+            !f.padding && f.length > 0 && matches!(f.origin, Origin::Created | Origin::Owned { .. })
+        };
+        self.files.iter().enumerate().filter(|(_, f)| owned(f)).map(|(i, _)| i).collect()
     }
 
     /// Opens existing files read-only for checking (seed/verify): missing or short files are not
@@ -129,6 +161,11 @@ impl FileStorage {
         Ok(FileStorage { root: base, layout: layout.clone(), files, options, read_only: true })
     }
 
+    /// The download root, resolved (canonical unless opened read-only on a missing folder).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The layout this storage serves.
     pub fn layout(&self) -> &FileLayout {
         &self.layout
@@ -137,6 +174,12 @@ impl FileStorage {
     /// The on-disk path of file `index` of the layout.
     pub fn file_path(&self, index: usize) -> Option<&Path> {
         self.files.get(index).map(|f| f.path.as_path())
+    }
+
+    /// Whether file `index` is currently read through its map (for tests).
+    #[cfg(test)]
+    pub(crate) fn is_mapped(&self, index: usize) -> bool {
+        self.files.get(index).is_some_and(|f| f.map.get().is_some() && !f.map_failed.load(Ordering::Relaxed))
     }
 
     fn check_range(&self, offset: u64, len: u64) -> Result<(), StorageError> {
@@ -153,25 +196,27 @@ impl FileStorage {
             .ok_or(StorageError::OutOfRange { offset: slice.range_offset, len: slice.len })
     }
 
-    /// The file's read-only map, made once the file has its full length.
-    fn mapped(&self, f: &StoredFile) -> Option<Arc<Mmap>> {
+    /// The file's read-only map, made once the file has its full length and no holes.
+    fn mapped<'a>(&self, f: &'a StoredFile) -> Option<&'a Mmap> {
         if !self.options.use_mmap || f.map_failed.load(Ordering::Relaxed) {
             return None;
         }
         if let Some(m) = f.map.get() {
-            return Some(Arc::clone(m));
+            return Some(m);
         }
         let handle = f.handle.as_ref()?;
-        // A file still growing (no preallocation) is read with pread until it is complete, so a
-        // map never covers bytes past the end of the file.
-        if handle.metadata().ok()?.len() < f.length {
+        // A file still growing (no preallocation) or still sparse (preallocated, not all written)
+        // is read with pread until it is complete: a map never covers bytes past the end of the
+        // file, and never a hole whose page a full filesystem could not back.
+        let meta = handle.metadata().ok()?;
+        if meta.len() < f.length || meta.blocks().saturating_mul(512) < f.length {
             return None;
         }
         match map_file(handle, f.length) {
             Ok(m) => {
                 // Two readers may map at once; the loser's map is simply dropped.
-                let _ = f.map.set(Arc::new(m));
-                f.map.get().cloned()
+                let _ = f.map.set(m);
+                f.map.get()
             }
             Err(e) => {
                 tracing::debug!(path = %f.path.display(), error = %e, "mmap failed, using pread");
@@ -192,9 +237,17 @@ impl FileStorage {
             return Err(StorageError::Missing { path: f.path.clone() });
         };
         if let Some(map) = self.mapped(f) {
-            if let Some(src) = map_slice(&map, slice.file_offset, dst.len()) {
-                dst.copy_from_slice(&src);
-                return Ok(());
+            let start = usize::try_from(slice.file_offset).ok();
+            let src = start.and_then(|s| map.get(s..s.checked_add(dst.len())?));
+            if let Some(src) = src {
+                match copy_from_map(src, dst) {
+                    Ok(()) => return Ok(()),
+                    Err(MapFault::Elsewhere) => {}
+                    Err(MapFault::Here | MapFault::NoHandler) => {
+                        tracing::warn!(path = %f.path.display(), "cannot read the file through its map (truncated by another program?); using pread from now on");
+                        f.map_failed.store(true, Ordering::Relaxed);
+                    }
+                }
             }
         }
         pread_exact(handle, dst, slice.file_offset).map_err(|e| match e.kind() {
@@ -206,7 +259,28 @@ impl FileStorage {
 
 impl StoredFile {
     fn new(path: PathBuf, length: u64, padding: bool, handle: Option<File>) -> Self {
-        StoredFile { path, length, padding, handle, map: OnceLock::new(), map_failed: AtomicBool::new(false) }
+        StoredFile {
+            path,
+            length,
+            padding,
+            handle,
+            origin: Origin::Created,
+            claimed: OnceLock::new(),
+            map: OnceLock::new(),
+            map_failed: AtomicBool::new(false),
+        }
+    }
+
+    /// The handle writes go through: none for a foreign file not claimed yet.
+    fn writer(&self) -> Result<&File, StorageError> {
+        let handle = match self.origin {
+            Origin::Foreign => self.claimed.get(),
+            Origin::Created | Origin::Owned { .. } => self.handle.as_ref(),
+        };
+        handle.ok_or_else(|| match self.origin {
+            Origin::Foreign => StorageError::NotOurs { path: self.path.clone() },
+            _ => StorageError::Missing { path: self.path.clone() },
+        })
     }
 }
 
@@ -286,9 +360,7 @@ impl Storage for FileStorage {
             if f.padding {
                 continue;
             }
-            let Some(handle) = f.handle.as_ref() else {
-                return Err(StorageError::Missing { path: f.path.clone() });
-            };
+            let handle = f.writer()?;
             let bufs = sub_slices(blocks, slice.range_offset, slice.len);
             pwritev_all(handle, slice.file_offset, &bufs, batch)
                 .map_err(|e| StorageError::io(&f.path, "write", e))?;
@@ -302,20 +374,10 @@ impl Storage for FileStorage {
         if len == 0 {
             return Ok(Bytes::new());
         }
-        let mut slices = self.layout.slices(offset, len64);
-        let first = slices.next();
-        let second = slices.next();
-        if let (Some(only), None) = (first, second) {
-            // The whole range lies in one file: hand out a view of the map, no copy.
-            let f = self.file(&only)?;
-            if !f.padding && f.handle.is_some() {
-                if let Some(b) = self.mapped(f).and_then(|m| map_slice(&m, only.file_offset, len)) {
-                    return Ok(b);
-                }
-            }
-        }
+        // Always a copy, never a view of the map: a view would be read later, outside
+        // `copy_from_map`, where a truncated file's SIGBUS would kill the process.
         let mut buf = vec![0u8; len];
-        for slice in first.into_iter().chain(second).chain(slices) {
+        for slice in self.layout.slices(offset, len64) {
             let start = usize::try_from(slice.range_offset).unwrap_or(usize::MAX);
             let n = usize::try_from(slice.len).unwrap_or(usize::MAX);
             let dst = start
@@ -327,12 +389,42 @@ impl Storage for FileStorage {
         Ok(Bytes::from(buf))
     }
 
+    fn claim_verified(
+        &self,
+        have: &Bitfield,
+        wanted: Option<&Bitfield>,
+        lengths: &Lengths,
+    ) -> Result<(), StorageError> {
+        let piece_length = u64::from(lengths.piece_length().max(1));
+        for (i, f) in self.files.iter().enumerate() {
+            if f.origin != Origin::Foreign || f.claimed.get().is_some() {
+                continue;
+            }
+            let offset = self.layout.files().get(i).map_or(0, |l| l.offset);
+            let last_byte = offset + f.length.saturating_sub(1);
+            let pieces = PieceSpan::new(offset / piece_length, last_byte / piece_length);
+            // Complete or not selected: nothing will be written into it; it stays read-only.
+            if !pieces.any(|p| !have.get(p) && wanted.map_or(true, |w| w.get(p))) {
+                continue;
+            }
+            if !pieces.any(|p| have.get(p)) {
+                return Err(StorageError::NotOurs { path: f.path.clone() });
+            }
+            let file = open_writable(&f.path)?;
+            preallocate(&file, &f.path, f.length, self.options.preallocate)?;
+            tracing::info!(path = %f.path.display(), "existing file holds verified pieces; continuing it");
+            // Only the torrent task claims, once; a lost race would only drop a duplicate handle.
+            let _ = f.claimed.set(file);
+        }
+        Ok(())
+    }
+
     fn flush(&self) -> Result<(), StorageError> {
         if self.read_only {
             return Ok(());
         }
         for f in &self.files {
-            if let Some(handle) = &f.handle {
+            if let Some(handle) = f.claimed.get().or(f.handle.as_ref()) {
                 handle.sync_data().map_err(|e| StorageError::io(&f.path, "fsync", e))?;
             }
         }

@@ -1,13 +1,12 @@
 //! Low-level positioned I/O: vectored writes with `pwritev`, exact positioned reads and
-//! read-only memory maps handed out as zero-copy [`Bytes`].
+//! read-only memory maps (read only through [`crate::fault::copy_from_map`]).
 
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use bytes::Bytes;
 use memmap2::{Mmap, MmapOptions};
 
 /// Linux refuses a `pwritev` of more than about 2 GiB; stay well below it whatever the config says.
@@ -100,34 +99,15 @@ pub(crate) fn pread_exact(file: &File, dst: &mut [u8], offset: u64) -> io::Resul
 
 /// Maps the first `len` bytes of `file` read-only.
 ///
-/// The caller must only map files whose length is at least `len` and that no other process
-/// truncates while mapped (a truncated map faults with SIGBUS); our own `pwritev`s to mapped files
-/// are coherent through the page cache.
+/// The caller maps only files whose length is at least `len`, and copies out of the map only
+/// with [`crate::fault::copy_from_map`], which survives the SIGBUS of a file that another process
+/// truncated meanwhile; our own `pwritev`s to mapped files are coherent through the page cache.
 pub(crate) fn map_file(file: &File, len: u64) -> io::Result<Mmap> {
     let len = usize::try_from(len)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large to map"))?;
     // SAFETY: the map is read-only and covers only bytes the file has (checked by the caller);
-    // see the function docs for the external-truncation caveat every mmap user accepts.
+    // a later external truncation is survived by copy_from_map (see the function docs).
     unsafe { MmapOptions::new().len(len).map(file) }
-}
-
-/// Owner handed to [`Bytes::from_owner`]: keeps the map alive while any slice of it is in use.
-struct SharedMap(Arc<Mmap>);
-
-impl AsRef<[u8]> for SharedMap {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-/// A zero-copy [`Bytes`] of `len` bytes at `start` of `map`, or `None` if out of bounds.
-pub(crate) fn map_slice(map: &Arc<Mmap>, start: u64, len: usize) -> Option<Bytes> {
-    let start = usize::try_from(start).ok()?;
-    let end = start.checked_add(len)?;
-    if end > map.len() {
-        return None;
-    }
-    Some(Bytes::from_owner(SharedMap(Arc::clone(map))).slice(start..end))
 }
 
 #[cfg(test)]
@@ -165,15 +145,13 @@ mod tests {
     }
 
     #[test]
-    fn short_file_read_is_eof_and_maps_slice() {
+    fn short_file_read_is_eof_and_maps() {
         let file = tempfile::tempfile().unwrap();
         pwritev_all(&file, 0, &[b"hello world"], 4).unwrap();
         let mut buf = [0u8; 20];
         let err = pread_exact(&file, &mut buf, 0).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
-        let map = Arc::new(map_file(&file, 11).unwrap());
-        assert_eq!(&map_slice(&map, 6, 5).unwrap()[..], b"world");
-        assert!(map_slice(&map, 6, 6).is_none());
-        assert!(map_slice(&map, u64::MAX, 1).is_none());
+        let map = map_file(&file, 11).unwrap();
+        assert_eq!(&map[6..], b"world");
     }
 }

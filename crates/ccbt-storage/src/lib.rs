@@ -12,6 +12,8 @@
 //! ([`HashPool::try_submit`], [`HashPool::queue_depth`]).
 //!
 //! # Files
+//! ccbt never writes into a file that existed with data and that it did not create, unless the
+//! file verifies as this torrent's data or the user allows it: see [`Ownership`].
 //! Torrent byte ranges map to file slices through [`ccbt_core::FileLayout`]. BEP 47 padding files
 //! are never created and read as zeros; zero-length files are created empty. Paths are re-checked
 //! here even though the metainfo parser sanitises them: nothing a torrent says can lead outside
@@ -19,10 +21,12 @@
 
 mod check;
 mod error;
+mod fault;
 mod file;
 mod io;
 mod memory;
 mod options;
+mod ownership;
 mod path;
 mod pool;
 mod scan;
@@ -31,12 +35,14 @@ mod scan;
 mod backend_tests;
 
 use bytes::Bytes;
+use ccbt_core::{Bitfield, Lengths};
 
 pub use check::{check_pieces, hash_pieces};
 pub use error::StorageError;
 pub use file::FileStorage;
 pub use memory::MemoryStorage;
 pub use options::{ParsePreallocateError, Preallocate, StorageOptions};
+pub use ownership::Ownership;
 pub use pool::{Done, HashPool, PieceJob, PieceOutcome, PieceVerdict, PoolFull};
 pub use scan::{scan_path, ScannedContent};
 
@@ -49,4 +55,19 @@ pub trait Storage: Send + Sync + 'static {
     fn read(&self, offset: u64, len: usize) -> Result<Bytes, StorageError>;
     /// Makes written data durable (fsync of the data files).
     fn flush(&self) -> Result<(), StorageError>;
+    /// Lets writes into the files that existed with data before the torrent was added and that
+    /// ccbt did not create (see [`Ownership`]), once `have`, the pieces verified on disk, shows
+    /// that each holds this torrent's data. Only files that a piece still to download touches
+    /// need it: `wanted` is the selection (`None`: every piece). Fails with
+    /// [`StorageError::NotOurs`] naming the first such file in which no piece verified; that file
+    /// stays untouched. Backends without such files accept at once.
+    fn claim_verified(
+        &self,
+        have: &Bitfield,
+        wanted: Option<&Bitfield>,
+        lengths: &Lengths,
+    ) -> Result<(), StorageError> {
+        let _ = (have, wanted, lengths);
+        Ok(())
+    }
 }

@@ -172,6 +172,11 @@ pub struct TransferArgs {
     /// Keep seeding after the download completes, until Ctrl-C or SIGTERM.
     #[arg(long)]
     pub seed: bool,
+    /// Write into files that already exist although ccbt did not create them. Without it, such
+    /// a file is continued only if it already holds verified pieces of the torrent; otherwise
+    /// the torrent stops and names it.
+    #[arg(long)]
+    pub overwrite: bool,
     #[command(flatten)]
     pub progress: ProgressArgs,
     #[command(flatten)]
@@ -206,6 +211,11 @@ pub struct SeedArgs {
     /// it, `seed` stops when the folder holds none of the torrent's data).
     #[arg(long)]
     pub fetch_missing: bool,
+    /// Write into files that already exist although ccbt did not create them. Without it, such
+    /// a file is continued only if it already holds verified pieces of the torrent; otherwise
+    /// the torrent stops and names it.
+    #[arg(long)]
+    pub overwrite: bool,
     #[command(flatten)]
     pub progress: ProgressArgs,
     #[command(flatten)]

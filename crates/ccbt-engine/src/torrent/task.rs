@@ -232,14 +232,20 @@ impl TorrentTask {
         let workers = shared.options.hash_workers;
         tokio::task::spawn_blocking(move || {
             let progress = |done: u32| shared.counters.checked_pieces.store(done as u64, Relaxed);
-            ccbt_storage::check_pieces(
+            let have = ccbt_storage::check_pieces(
                 shared.storage.as_ref(),
                 &shared.lengths,
                 &shared.torrent.piece_hashes,
                 workers,
                 &progress,
             )
-            .map_err(TorrentError::Storage)
+            .map_err(TorrentError::Storage)?;
+            // Files that existed before ccbt may be written only if their data verified.
+            shared
+                .storage
+                .claim_verified(&have, shared.selection.wanted(), &shared.lengths)
+                .map_err(TorrentError::Storage)?;
+            Ok(have)
         })
         .await
         .map_err(|e| TorrentError::TaskFailed { task: "data check", reason: e.to_string() })?
@@ -403,6 +409,11 @@ impl TorrentTask {
                 shared.have_watch.send_modify(|g| *g += 1);
             }
             Err(e) => {
+                // Every piece in flight fails the same way (a full disk): report the first only.
+                if shared.update(|inner| matches!(inner.lifecycle, Lifecycle::Failed(_))) {
+                    tracing::debug!(torrent = %shared.torrent.name, piece, error = %e, "after the torrent's error");
+                    return;
+                }
                 tracing::error!(torrent = %shared.torrent.name, piece, error = %e, "cannot write a piece");
                 let failed = Lifecycle::Failed(Arc::new(TorrentError::Storage(e)));
                 self.close_all(failed, CloseReason::StorageError);

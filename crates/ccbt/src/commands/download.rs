@@ -21,6 +21,7 @@ pub async fn run(sources: &[String], args: TransferArgs) -> anyhow::Result<Exit>
     let adds = sources
         .iter()
         .map(|source| AddTorrent::parse(source).with_context(|| format!("cannot use {source}")))
+        .map(|add| add.map(|add| add.overwrite(args.overwrite)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let dir = &args.dir.path;
     let peers = resolve_all(&args.engine.network.peers).await?;

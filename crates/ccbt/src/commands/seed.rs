@@ -32,7 +32,7 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<Exit> {
     let peers = resolve_all(&args.engine.network.peers).await?;
     let options = session_options(SessionOptions::default(), &args.engine, dir);
     let session = Session::new(options).await.context("cannot start the session")?;
-    let id = match session.add_torrent(add.save_path(dir).peers(peers)).await {
+    let id = match session.add_torrent(add.save_path(dir).peers(peers).overwrite(args.overwrite)).await {
         Ok(id) => id,
         Err(e) => {
             live::shut_down(session).await;
