@@ -18,6 +18,7 @@ use ccbt_proto::PeerKey;
 use tokio::sync::{mpsc, watch, Notify};
 
 use crate::lifecycle::Lifecycle;
+use crate::sync::lock;
 use crate::torrent::usable_tiers;
 use crate::tracker::{spawn_announcer, AnnounceTarget, AnnouncerHandle, AnnouncerOptions, TrackerStats};
 use crate::{SessionOptions, TorrentId, TorrentStatus};
@@ -62,7 +63,7 @@ pub(crate) struct MetaShared {
 
 impl MetaShared {
     pub(crate) fn status(&self) -> TorrentStatus {
-        let lifecycle = match self.failed.lock().expect("metadata lock poisoned").clone() {
+        let lifecycle = match lock(&self.failed).clone() {
             Some(reason) => Lifecycle::Failed(std::sync::Arc::new(crate::TorrentError::Metadata { reason })),
             None => Lifecycle::FetchingMetadata,
         };
@@ -158,7 +159,7 @@ pub(crate) async fn resolve(
     });
     loop {
         let taken = {
-            let mut st = shared.state.lock().expect("metadata lock poisoned");
+            let mut st = lock(&shared.state);
             st.metadata.take().map(|bytes| (bytes, st.fetcher.liars().collect::<Vec<_>>()))
         };
         if let Some((bytes, liars)) = taken {
