@@ -368,14 +368,14 @@ impl TorrentTask {
     fn on_piece_done(&mut self, outcome: PieceOutcome) {
         let shared = self.shared.clone();
         shared.pending_verify.fetch_sub(1, Relaxed);
-        let piece = outcome.piece;
+        let (piece, block_hashes) = (outcome.piece, outcome.block_hashes);
         match outcome.result {
             Ok(PieceVerdict::Verified) => {
                 // Completion changes the public state (downloading → seeding): `update` tells.
                 let (completed, running) = shared.update(|inner| {
                     inner.have_log.push(piece);
                     let was_complete = inner.swarm.is_complete();
-                    let complete = inner.swarm.on_piece_verified(piece);
+                    let complete = inner.swarm.on_piece_verified(piece, block_hashes);
                     let proven = inner.swarm.take_banned();
                     self.ban(inner, proven, "sent blocks that differ from the verified piece");
                     (complete && !was_complete, matches!(inner.lifecycle, Lifecycle::Active))
@@ -401,7 +401,7 @@ impl TorrentTask {
                 tracing::warn!(torrent = %shared.torrent.name, piece, "piece failed its hash check");
                 shared.emit(Event::HashFailed { id: shared.id, piece });
                 let mut inner = lock(&shared.inner);
-                let banned = inner.swarm.on_piece_failed(piece);
+                let banned = inner.swarm.on_piece_failed(piece, block_hashes);
                 self.ban(&mut inner, banned, "sent data failing its hash checks");
                 drop(inner);
                 shared.have_watch.send_modify(|g| *g += 1);
@@ -457,7 +457,9 @@ impl TorrentTask {
             let actions = std::mem::take(&mut inner.torrent_actions);
             for action in actions {
                 match action {
-                    SwarmAction::Verify { piece, blocks } => verify.push((piece, blocks)),
+                    SwarmAction::Verify { piece, blocks, block_hashes } => {
+                        verify.push((piece, blocks, block_hashes))
+                    }
                     SwarmAction::Cancel { peer, block } => {
                         if let Some(slot) = inner.peers.get(&peer) {
                             let _ = slot.commands.try_send(PeerCommand::Cancel(block));
@@ -469,8 +471,8 @@ impl TorrentTask {
                 }
             }
         }
-        for (piece, blocks) in verify {
-            shared.submit_verify(piece, blocks);
+        for (piece, blocks, block_hashes) in verify {
+            shared.submit_verify(piece, blocks, block_hashes);
         }
         if !new_peers.is_empty() {
             self.add_peers(new_peers);
