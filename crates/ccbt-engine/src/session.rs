@@ -186,8 +186,12 @@ impl Session {
         let name = add.name();
         let entry = match add.source {
             TorrentSource::Torrent(torrent) => {
-                let start =
-                    Start { peers: add.peers, check_existing: add.check_existing, files: add.selected_files };
+                let start = Start {
+                    peers: add.peers,
+                    banned_ips: Vec::new(),
+                    check_existing: add.check_existing,
+                    files: add.selected_files,
+                };
                 start_active(inner, id, Arc::new(*torrent), save_path, start).await?
             }
             TorrentSource::Magnet(magnet) => {
@@ -368,6 +372,8 @@ async fn stop_torrent(entry: TorrentEntry) {
 /// How a torrent with metadata starts.
 struct Start {
     peers: Vec<SocketAddr>,
+    /// Addresses the torrent never dials or accepts (a magnet's metadata liars).
+    banned_ips: Vec<std::net::IpAddr>,
     check_existing: bool,
     /// Selected file indices (None = all).
     files: Option<Vec<u32>>,
@@ -409,6 +415,7 @@ async fn start_active(
         pool: inner.pool.clone(),
         events: inner.events.clone(),
         peers: start.peers,
+        initial_banned_ips: start.banned_ips,
         check: start.check_existing && existing,
         budget: inner.budget.clone(),
         dht: inner.dht.clone(),
@@ -457,7 +464,7 @@ fn start_resolving(
         save_torrent_file(&inner.options.state_dir, &resolved.torrent, &magnet).await;
         let torrent = Arc::new(resolved.torrent);
         let files = files.or_else(|| magnet.select_only.clone());
-        let start = Start { peers: resolved.peers, check_existing: true, files };
+        let start = Start { peers: resolved.peers, banned_ips: resolved.liars, check_existing: true, files };
         match start_active(&inner, id, torrent, save_path, start).await {
             Ok(entry) => {
                 // The resolver's own entry is replaced; its task (this one) ends right after.

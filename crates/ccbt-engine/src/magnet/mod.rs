@@ -5,7 +5,7 @@
 
 mod conn;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -136,6 +136,9 @@ pub(crate) struct Resolved {
     pub torrent: Torrent,
     /// Every peer address learnt, for the download phase.
     pub peers: Vec<SocketAddr>,
+    /// Addresses proven to have sent metadata that differs from the verified info dictionary:
+    /// the download phase must never dial or accept them.
+    pub liars: Vec<IpAddr>,
 }
 
 /// Runs the metadata phase until the metadata is verified. Errors are readable reasons.
@@ -171,12 +174,12 @@ pub(crate) async fn resolve(
             if let Some(dht) = dht {
                 dht.abort();
             }
-            for ip in liars {
+            for &ip in &liars {
                 tracing::warn!(%ip, "peer sent metadata pieces that do not match the info hash");
                 candidates.ban(ip);
             }
             let torrent = torrent_from_metadata(&bytes, &magnet)?;
-            return Ok(Resolved { torrent, peers: candidates.addrs().collect() });
+            return Ok(Resolved { torrent, peers: candidates.addrs().collect(), liars });
         }
         let now = Instant::now();
         while running < MAX_METADATA_CONNECTIONS {

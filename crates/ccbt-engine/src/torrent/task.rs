@@ -3,7 +3,7 @@
 //! choker) and samples rates. It owns the torrent's life-cycle.
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -74,6 +74,9 @@ pub(crate) struct TorrentSpec {
     pub pool: Arc<HashPool>,
     pub events: broadcast::Sender<Event>,
     pub peers: Vec<SocketAddr>,
+    /// Addresses banned from the start, never dialled or accepted: the metadata liars of the
+    /// magnet link this torrent came from.
+    pub initial_banned_ips: Vec<IpAddr>,
     /// Hash the data already on disk before downloading.
     pub check: bool,
     pub budget: Arc<ConnectionBudget>,
@@ -86,10 +89,14 @@ fn new_swarm(
     torrent: &Torrent,
     have: Bitfield,
     selection: &super::Selection,
+    banned: &[IpAddr],
 ) -> Swarm {
     let mut swarm = Swarm::new(torrent.lengths(), have, layers.swarm.clone());
     swarm.set_metadata(bytes::Bytes::copy_from_slice(&torrent.info_bytes));
     swarm.set_wanted(selection.wanted().cloned());
+    for &ip in banned {
+        swarm.ban_ip(ip);
+    }
     swarm
 }
 
@@ -99,8 +106,8 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let layer_options = TorrentLayerOptions::new(&spec.options, &spec.torrent);
-    let swarm =
-        new_swarm(&layer_options, &spec.torrent, Bitfield::new(lengths.num_pieces()), &spec.selection);
+    let empty = Bitfield::new(lengths.num_pieces());
+    let swarm = new_swarm(&layer_options, &spec.torrent, empty, &spec.selection, &spec.initial_banned_ips);
     let ext_handshake = ccbt_proto::swarm::our_ext_handshake(
         spec.listen_port,
         Some(spec.torrent.info_bytes.len() as u64),
@@ -147,6 +154,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         done: done_rx,
         known: HashMap::new(),
         banned: HashSet::new(),
+        initial_banned_ips: spec.initial_banned_ips,
         just_completed: false,
     };
     let handle = tokio::spawn(task.run(spec.peers, spec.check));
@@ -167,6 +175,8 @@ struct TorrentTask {
     /// Peers banned for sending corrupt data, by address and by peer id (an address alone
     /// would ban every peer behind one IP, e.g. all local test peers).
     banned: HashSet<SocketAddr>,
+    /// [`TorrentSpec::initial_banned_ips`], for the swarm made after the data check.
+    initial_banned_ips: Vec<IpAddr>,
     /// Set when the last piece was verified, so the run loop tells the trackers.
     just_completed: bool,
 }
@@ -251,7 +261,9 @@ impl TorrentTask {
         shared.counters.pieces_have.store(u64::from(pieces), Relaxed);
         shared.counters.bytes_have.store(bytes, Relaxed);
         let complete = shared.update(|inner| {
-            inner.swarm = new_swarm(&shared.layer_options, &shared.torrent, have, &shared.selection);
+            let banned = &self.initial_banned_ips;
+            inner.swarm = new_swarm(&shared.layer_options, &shared.torrent, have, &shared.selection, banned);
+            shared.counters.banned_peers.store(inner.swarm.banned_ips().count() as u64, Relaxed);
             // Starts the swarm's timers (the first choker round).
             inner.swarm.handle_timeout(Instant::now(), &mut inner.rng);
             inner.lifecycle = Lifecycle::Active;
@@ -319,6 +331,10 @@ impl TorrentTask {
     fn add_peers(&mut self, peers: Vec<SocketAddr>) {
         let now = Instant::now();
         let cap = self.shared.options.max_peer_candidates;
+        let peers: Vec<SocketAddr> = {
+            let inner = lock(&self.shared.inner);
+            peers.into_iter().filter(|a| !inner.swarm.is_banned(a.ip())).collect()
+        };
         for addr in peers {
             if addr.port() == 0 || addr.ip().is_unspecified() || self.known.contains_key(&addr) {
                 continue;

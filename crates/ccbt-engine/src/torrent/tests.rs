@@ -49,6 +49,7 @@ fn start(torrent: Torrent) -> (Arc<TorrentShared>, broadcast::Receiver<Event>) {
         pool: Arc::new(HashPool::new(1, 16).unwrap()),
         events,
         peers: Vec::new(),
+        initial_banned_ips: Vec::new(),
         check: false,
         budget: crate::budget::ConnectionBudget::new(8, 100),
         dht: None,

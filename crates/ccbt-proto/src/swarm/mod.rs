@@ -507,6 +507,12 @@ impl Swarm {
         Some(Banned { ip, failures, peers })
     }
 
+    /// Bans `ip` for lying before the swarm existed (a proven metadata liar of the magnet phase):
+    /// from now on [`Swarm::is_banned`] refuses it. Returns whether it was not banned yet.
+    pub fn ban_ip(&mut self, ip: IpAddr) -> bool {
+        self.banned.insert(ip)
+    }
+
     /// Whether `ip` is banned for sending corrupt data: its connections must be refused.
     pub fn is_banned(&self, ip: IpAddr) -> bool {
         self.banned.contains(&ip)
