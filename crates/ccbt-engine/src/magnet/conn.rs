@@ -73,7 +73,7 @@ pub(super) async fn run(shared: Arc<MetaShared>, key: PeerKey, addr: SocketAddr)
 /// Output stays small and bounded without help from the pump: requests are limited by the
 /// fetcher's per-peer quota and rejects by `MAX_QUEUED_REJECTS`, so the torrent connections'
 /// `LIMITS` (which assume a 16 KiB reply per message) bound this connection's queue as well.
-struct MetadataMachine {
+pub(super) struct MetadataMachine {
     shared: Arc<MetaShared>,
     conn: MetadataConn,
     addr: SocketAddr,
@@ -86,7 +86,12 @@ struct MetadataMachine {
 }
 
 impl MetadataMachine {
-    fn new(shared: Arc<MetaShared>, key: PeerKey, addr: SocketAddr, opts: &ConnOptions) -> MetadataMachine {
+    pub(super) fn new(
+        shared: Arc<MetaShared>,
+        key: PeerKey,
+        addr: SocketAddr,
+        opts: &ConnOptions,
+    ) -> MetadataMachine {
         let fetch_changed = shared.wake.subscribe();
         MetadataMachine {
             conn: MetadataConn::new(Instant::now(), key, addr, opts),

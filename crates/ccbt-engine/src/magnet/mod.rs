@@ -4,6 +4,8 @@
 //! hand the torrent to the session to download like any other.
 
 mod conn;
+#[cfg(test)]
+mod tests;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
