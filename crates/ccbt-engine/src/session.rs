@@ -199,6 +199,7 @@ impl Session {
             TorrentSource::Torrent(torrent) => {
                 let start = Start {
                     peers: add.peers,
+                    banned_ips: Vec::new(),
                     check_existing: add.check_existing,
                     files: add.selected_files,
                     overwrite: add.overwrite,
@@ -208,6 +209,7 @@ impl Session {
             TorrentSource::Magnet(magnet) => {
                 let start = Start {
                     peers: add.peers,
+                    banned_ips: Vec::new(),
                     check_existing: true,
                     files: add.selected_files,
                     overwrite: add.overwrite,
@@ -389,6 +391,8 @@ async fn stop_torrent(entry: TorrentEntry) {
 /// How a torrent with metadata starts.
 struct Start {
     peers: Vec<SocketAddr>,
+    /// Addresses the torrent never dials or accepts (a magnet's metadata liars).
+    banned_ips: Vec<std::net::IpAddr>,
     check_existing: bool,
     /// Selected file indices (None = all).
     files: Option<Vec<u32>>,
@@ -442,6 +446,7 @@ async fn start_active(
         pool: inner.pool.clone(),
         events: inner.events.clone(),
         peers: start.peers,
+        initial_banned_ips: start.banned_ips,
         check,
         budget: inner.budget.clone(),
         dht: inner.dht.clone(),
@@ -490,7 +495,13 @@ fn start_resolving(
         save_torrent_file(&inner.options.state_dir, &resolved.torrent, &magnet).await;
         let torrent = Arc::new(resolved.torrent);
         let files = files.or_else(|| magnet.select_only.clone());
-        let start = Start { peers: resolved.peers, check_existing: true, files, overwrite };
+        let start = Start {
+            peers: resolved.peers,
+            banned_ips: resolved.liars,
+            check_existing: true,
+            files,
+            overwrite,
+        };
         match start_active(&inner, id, torrent, save_path, start).await {
             Ok(entry) => {
                 // The resolver's own entry is replaced; its task (this one) ends right after.

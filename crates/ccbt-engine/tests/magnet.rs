@@ -185,13 +185,62 @@ async fn a_metadata_liar_is_outvoted_by_honest_seeders_on_other_addresses() {
     wait_complete(&leecher, id, Duration::from_secs(60)).await;
     assert!(counts.lies.load(Ordering::Relaxed) > 0, "the liar was never asked, so the test proved nothing");
     // The liar was named (only the peers whose copies differ from the verified metadata are) and
-    // left out of the download phase.
+    // is banned for the download phase: named again (by a tracker, PEX or the user) it is not
+    // dialled, while an honest newcomer named after it is; and its own connections are refused.
+    let (probe, probe_counts) = spawn_metadata_liar("127.0.0.5", torrent.info_hash, size).await;
+    leecher.add_peers(id, &[liar]).unwrap();
+    leecher.add_peers(id, &[probe]).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while probe_counts.download_phase.load(Ordering::Relaxed) == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the download phase never dialled the honest peer named after the liar");
+    assert!(
+        !served_after_handshake("127.0.0.2", leecher.listen_addr(), torrent.info_hash).await,
+        "a connection from the liar's address was served"
+    );
+    assert!(
+        served_after_handshake("127.0.0.6", leecher.listen_addr(), torrent.info_hash).await,
+        "a connection from another address was not served, so the refusal proved nothing"
+    );
     assert_eq!(counts.download_phase.load(Ordering::Relaxed), 0, "the download phase dialled the liar");
+    assert_eq!(leecher.status(id).unwrap().banned_peers, 1);
     leecher.shutdown().await;
     for s in seeders {
         s.shutdown().await;
     }
     assert_same_files(&torrent, src.path(), dst.path());
+}
+
+/// Connects from `ip` to `to`, shakes hands for `info_hash`, and tells whether the torrent then
+/// serves the connection (sends its extension handshake) rather than closing it.
+async fn served_after_handshake(ip: &str, to: SocketAddr, info_hash: ccbt_core::InfoHash) -> bool {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(ip.parse().unwrap(), 0)).unwrap();
+    let mut stream = socket.connect(to).await.unwrap();
+    let mut out = BytesMut::new();
+    let id = ip.rsplit('.').next().unwrap().parse::<u8>().unwrap();
+    Handshake::new(info_hash, ccbt_core::PeerId([id; 20])).encode(&mut out);
+    stream.write_all(&out).await.unwrap();
+    let mut theirs = [0u8; Handshake::LEN];
+    if stream.read_exact(&mut theirs).await.is_err() {
+        return false;
+    }
+    let mut decoder = MessageDecoder::new(ccbt_wire::DEFAULT_MAX_FRAME);
+    let mut buf = BytesMut::new();
+    let served = async {
+        while stream.read_buf(&mut buf).await.is_ok_and(|n| n > 0) {
+            while let Ok(Some(msg)) = decoder.decode(&mut buf) {
+                if matches!(msg, Message::Extended { id: 0, .. }) {
+                    return true;
+                }
+            }
+        }
+        false
+    };
+    tokio::time::timeout(Duration::from_secs(30), served).await.expect("neither served nor closed")
 }
 
 /// A scripted peer on its own loopback address that completes the BitTorrent handshake and then

@@ -307,6 +307,7 @@ fn pool_writes_verified_piece_to_files() {
         offset: 32768,
         expected: Sha1::digest(piece).into(),
         blocks: blocks(piece),
+        block_hashes: false,
         storage: Arc::clone(&storage),
     };
     pool.try_submit(job, move |o| tx.send(o).unwrap()).unwrap();

@@ -27,6 +27,10 @@ pub struct PieceJob {
     pub expected: [u8; 20],
     /// The piece's blocks, contiguous and in order.
     pub blocks: Vec<Bytes>,
+    /// Also compute the SHA-1 of each block ([`PieceOutcome::block_hashes`]): evidence the
+    /// swarm uses to find which sender of a shared piece lied. Done here, where the piece is
+    /// hashed anyway, so that no O(piece) work runs under the torrent lock.
+    pub block_hashes: bool,
     /// Where a verified piece is written.
     pub storage: Arc<dyn Storage>,
 }
@@ -37,6 +41,7 @@ impl fmt::Debug for PieceJob {
             .field("piece", &self.piece)
             .field("offset", &self.offset)
             .field("blocks", &self.blocks.len())
+            .field("block_hashes", &self.block_hashes)
             .finish_non_exhaustive()
     }
 }
@@ -57,6 +62,8 @@ pub struct PieceOutcome {
     pub piece: u32,
     /// `Err` when the hash matched but writing failed.
     pub result: Result<PieceVerdict, StorageError>,
+    /// The SHA-1 of each block, in order, when the job asked for them.
+    pub block_hashes: Option<Vec<[u8; 20]>>,
 }
 
 /// Completion callback of a job, called on a pool thread.
@@ -223,11 +230,16 @@ fn worker(shared: &Shared) {
     }
 }
 
-/// Hashes the blocks in place (no copy) and writes them only if the hash matches.
+/// Hashes the blocks in place (no copy), and each block on its own when asked, in the same pass
+/// over the data; writes them only if the piece's hash matches.
 fn run(job: PieceJob) -> PieceOutcome {
     let mut hasher = Sha1::new();
+    let mut block_hashes = job.block_hashes.then(|| Vec::with_capacity(job.blocks.len()));
     for b in &job.blocks {
         hasher.update(b);
+        if let Some(hashes) = block_hashes.as_mut() {
+            hashes.push(Sha1::digest(b).into());
+        }
     }
     let digest: [u8; 20] = hasher.finalize().into();
     let result = if digest == job.expected {
@@ -235,7 +247,7 @@ fn run(job: PieceJob) -> PieceOutcome {
     } else {
         Ok(PieceVerdict::HashMismatch)
     };
-    PieceOutcome { piece: job.piece, result }
+    PieceOutcome { piece: job.piece, result, block_hashes }
 }
 
 #[cfg(test)]
@@ -252,7 +264,7 @@ mod tests {
     fn job(storage: &Arc<MemoryStorage>, piece: u32, data: &[u8], expected: [u8; 20]) -> PieceJob {
         let blocks = data.chunks(3).map(Bytes::copy_from_slice).collect();
         let storage: Arc<dyn Storage> = storage.clone();
-        PieceJob { piece, offset: u64::from(piece) * 8, expected, blocks, storage }
+        PieceJob { piece, offset: u64::from(piece) * 8, expected, blocks, block_hashes: false, storage }
     }
 
     #[test]
@@ -273,6 +285,29 @@ mod tests {
         let mut expected = good.to_vec();
         expected.extend_from_slice(&[0; 8]);
         assert_eq!(mem.to_vec(), expected);
+    }
+
+    #[test]
+    fn block_hashes_only_when_asked_for_good_and_bad_pieces() {
+        let mem = Arc::new(MemoryStorage::new(16));
+        let pool = HashPool::new(1, 4).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let good = b"goodgood";
+        let bad = b"badbadba";
+        let mut asked = job(&mem, 0, good, sha1(good));
+        asked.block_hashes = true;
+        let mut failed = job(&mem, 1, bad, sha1(b"other"));
+        failed.block_hashes = true;
+        for j in [asked, failed, job(&mem, 0, good, sha1(good))] {
+            let tx = tx.clone();
+            pool.submit(j, move |o| tx.send(o).unwrap());
+        }
+        let outcomes: Vec<_> = rx.iter().take(3).collect();
+        let per_block = |data: &[u8]| data.chunks(3).map(sha1).collect::<Vec<_>>();
+        assert_eq!(outcomes[0].block_hashes, Some(per_block(good)));
+        assert_eq!(outcomes[1].block_hashes, Some(per_block(bad)));
+        assert!(matches!(outcomes[1].result, Ok(PieceVerdict::HashMismatch)));
+        assert_eq!(outcomes[2].block_hashes, None);
     }
 
     #[test]

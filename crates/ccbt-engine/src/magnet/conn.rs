@@ -1,27 +1,24 @@
-//! Drives one connection of the metadata phase: connect, BitTorrent handshake, then move bytes
-//! between the socket and the sans-IO [`MetadataConn`] (which makes every protocol decision),
-//! and timers and events between it and the resolver.
+//! Drives one connection of the metadata phase: connect, BitTorrent handshake, then the socket
+//! pump (`peer/pump.rs`, shared with torrent connections) moves bytes between the socket and the
+//! sans-IO [`MetadataConn`], which makes every protocol decision. This file only wires the
+//! machine to the resolver: the fetcher's lock, wake-ups and events.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bytes::BytesMut;
 use ccbt_proto::metadata::{ConnEvent, ConnOptions, MetadataConn};
 use ccbt_proto::PeerKey;
-use ccbt_wire::MessageDecoder;
+use ccbt_wire::Message;
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 
-use super::{MetaShared, ResolverCommand};
-use crate::peer::handshake;
-
-/// Bytes queued for a peer beyond which we stop reading from it and stop asking the machine for
-/// more to send: a peer that does not read cannot make us queue more.
-const WRITE_BUFFER_CAP: usize = 64 * 1024;
-
-/// Sleep when the machine names no deadline (it always does while the fetch runs).
-const IDLE_WAKE: Duration = Duration::from_secs(60);
+use super::{MetaShared, MetaState, ResolverCommand};
+use crate::peer::pump::{self, Machine, QueueGauge};
+use crate::peer::{handshake, ConnEnd, LIMITS};
+use crate::sync::lock;
 
 /// How one metadata connection ended.
 pub(super) struct Ended {
@@ -57,120 +54,136 @@ pub(super) async fn run(shared: Arc<MetaShared>, key: PeerKey, addr: SocketAddr)
         fast: theirs.supports_fast(),
         client: concat!("ccbt ", env!("CARGO_PKG_VERSION")).into(),
     };
-    let mut conn = MetadataConn::new(Instant::now(), key, addr, &opts);
+    let mut machine = MetadataMachine::new(shared.clone(), key, addr, &opts);
     shared.connected.fetch_add(1, Ordering::Relaxed);
-    let reason = drive(&shared, &mut conn, addr, &mut stream).await;
+    // Nobody else reads this connection's queue; the pump needs one to record into.
+    let gauge = QueueGauge::default();
+    let end = pump::run(&stream, &mut machine, LIMITS, &gauge).await;
     shared.connected.fetch_sub(1, Ordering::Relaxed);
-    conn.close(&mut shared.state.lock().expect("metadata lock poisoned").fetcher);
+    machine.conn.close(&mut lock(&shared.state).fetcher);
     shared.wake.send_modify(|g| *g += 1);
-    Ended { addr, reason, served: conn.pieces_delivered() > 0 }
+    Ended { addr, reason: end.to_string(), served: machine.conn.pieces_delivered() > 0 }
 }
 
-/// The socket pump: reads while the write buffer has room, writes what the machine hands out,
-/// and wakes the machine at its deadlines or when another connection changed the fetch.
-async fn drive(
-    shared: &MetaShared,
-    conn: &mut MetadataConn,
+/// A metadata connection as the pump drives it. The machine needs the shared fetcher for
+/// almost every call, so messages the pump feeds are kept (at most `pump::MESSAGES_PER_STEP`)
+/// and handled together in `after_input`, under one short lock per step; what the machine
+/// wants to send is taken there too and handed to the pump from `outbox`.
+///
+/// Output stays small and bounded without help from the pump: requests are limited by the
+/// fetcher's per-peer quota and rejects by `MAX_QUEUED_REJECTS`, so the torrent connections'
+/// `LIMITS` (which assume a 16 KiB reply per message) bound this connection's queue as well.
+pub(super) struct MetadataMachine {
+    shared: Arc<MetaShared>,
+    conn: MetadataConn,
     addr: SocketAddr,
-    stream: &mut TcpStream,
-) -> String {
-    let mut decoder = MessageDecoder::new(ccbt_wire::DEFAULT_MAX_FRAME);
-    let mut rbuf = BytesMut::with_capacity(64 * 1024);
-    let mut wbuf = BytesMut::new();
-    let mut wake = shared.wake.subscribe();
-    loop {
-        let deadline = {
-            let mut st = shared.state.lock().expect("metadata lock poisoned");
-            let now = Instant::now();
-            if let Err(end) = conn.handle_timeout(now, &st.fetcher) {
-                return end.to_string();
-            }
-            let before = st.fetcher.generation();
-            while wbuf.len() < WRITE_BUFFER_CAP {
-                let Some(msg) = conn.poll_transmit(now, &mut st.fetcher) else { break };
-                ccbt_wire::encode(&msg, &mut wbuf);
-            }
-            if st.fetcher.generation() != before {
-                shared.wake.send_modify(|g| *g += 1);
-            }
-            conn.poll_timeout(&st.fetcher)
-        };
-        // Without a deadline the machine has nothing to do until input or a wake-up.
-        let sleep_until = deadline.unwrap_or_else(|| Instant::now() + IDLE_WAKE);
-        tokio::select! {
-            ready = stream.readable(), if wbuf.len() < WRITE_BUFFER_CAP => {
-                if let Err(e) = ready { return e.to_string(); }
-                rbuf.reserve(16 * 1024);
-                match stream.try_read_buf(&mut rbuf) {
-                    Ok(0) => return "peer closed the connection".into(),
-                    Ok(_) => {
-                        if let Err(reason) = on_readable(shared, conn, addr, &mut decoder, &mut rbuf) {
-                            return reason;
-                        }
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(e) => return e.to_string(),
+    inbox: Vec<Message>,
+    outbox: VecDeque<Message>,
+    /// The machine's next deadline, computed under the lock in `after_input`.
+    deadline: Option<Instant>,
+    /// Bumped by other connections when the fetch changed (requests freed, metadata done).
+    fetch_changed: watch::Receiver<u64>,
+}
+
+impl MetadataMachine {
+    pub(super) fn new(
+        shared: Arc<MetaShared>,
+        key: PeerKey,
+        addr: SocketAddr,
+        opts: &ConnOptions,
+    ) -> MetadataMachine {
+        let fetch_changed = shared.wake.subscribe();
+        MetadataMachine {
+            conn: MetadataConn::new(Instant::now(), key, addr, opts),
+            shared,
+            addr,
+            inbox: Vec::with_capacity(pump::MESSAGES_PER_STEP),
+            outbox: VecDeque::new(),
+            deadline: None,
+            fetch_changed,
+        }
+    }
+
+    /// Hands the machine's events to the resolver.
+    fn on_events(&mut self, st: &mut MetaState) {
+        let addr = self.addr;
+        while let Some(event) = self.conn.poll_event() {
+            match event {
+                ConnEvent::PieceAccepted { piece, total_size } => {
+                    tracing::debug!(%addr, piece, total_size, "metadata piece received");
                 }
-            }
-            ready = stream.writable(), if !wbuf.is_empty() => {
-                if let Err(e) = ready { return e.to_string(); }
-                match stream.try_write(&wbuf) {
-                    Ok(n) => { let _ = wbuf.split_to(n); }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(e) => return e.to_string(),
+                ConnEvent::Verified(bytes) => {
+                    st.metadata = Some(bytes);
+                    self.shared.done.store(true, Ordering::Release);
+                    self.shared.verified.notify_one();
                 }
+                ConnEvent::HashMismatch(failure) => {
+                    tracing::warn!(%failure, "metadata failed the info-hash check")
+                }
+                ConnEvent::Peers(peers) => {
+                    tracing::debug!(%addr, count = peers.len(), "peers from PEX during the metadata phase");
+                    let _ = self.shared.commands.try_send(ResolverCommand::AddPeers(peers));
+                }
+                _ => {}
             }
-            changed = wake.changed() => {
-                if changed.is_err() { return "resolver stopped".into(); }
-            }
-            () = tokio::time::sleep_until(sleep_until.into()) => {}
         }
     }
 }
 
-/// Decodes every whole message read and hands it to the machine, then acts on its events.
-fn on_readable(
-    shared: &MetaShared,
-    conn: &mut MetadataConn,
-    addr: SocketAddr,
-    decoder: &mut MessageDecoder,
-    rbuf: &mut BytesMut,
-) -> Result<(), String> {
-    let mut st = shared.state.lock().expect("metadata lock poisoned");
-    let before = st.fetcher.generation();
-    let now = Instant::now();
-    let mut result = Ok(());
-    while result.is_ok() {
-        match decoder.decode(rbuf) {
-            Ok(Some(msg)) => {
-                result = conn.handle_message(now, msg, &mut st.fetcher).map_err(|e| e.to_string())
+impl Machine for MetadataMachine {
+    fn handle_message(&mut self, _now: Instant, msg: Message) -> Result<(), ConnEnd> {
+        self.inbox.push(msg);
+        Ok(())
+    }
+
+    /// Feeds the kept messages, checks the deadlines and the fetch's state, and takes the
+    /// requests the fetcher hands this peer: one lock for all of it.
+    fn after_input(&mut self, now: Instant) -> Result<(), ConnEnd> {
+        let shared = self.shared.clone();
+        let mut guard = lock(&shared.state);
+        let st = &mut *guard;
+        let before = st.fetcher.generation();
+        let mut result = Ok(());
+        for msg in self.inbox.drain(..) {
+            result = self.conn.handle_message(now, msg, &mut st.fetcher);
+            if result.is_err() {
+                break;
             }
-            Ok(None) => break,
-            Err(e) => result = Err(e.to_string()),
         }
-    }
-    while let Some(event) = conn.poll_event() {
-        match event {
-            ConnEvent::PieceAccepted { piece, total_size } => {
-                tracing::debug!(%addr, piece, total_size, "metadata piece received");
+        self.on_events(st);
+        let result = result.and_then(|()| self.conn.handle_timeout(now, &st.fetcher));
+        if result.is_ok() {
+            while let Some(msg) = self.conn.poll_transmit(now, &mut st.fetcher) {
+                self.outbox.push_back(msg);
             }
-            ConnEvent::Verified(bytes) => {
-                st.metadata = Some(bytes);
-                shared.done.store(true, Ordering::Release);
-                shared.verified.notify_one();
-            }
-            ConnEvent::HashMismatch(failure) => {
-                tracing::warn!(%failure, "metadata failed the info-hash check")
-            }
-            ConnEvent::Peers(peers) => {
-                tracing::debug!(%addr, count = peers.len(), "peers from PEX during the metadata phase");
-                let _ = shared.commands.try_send(ResolverCommand::AddPeers(peers));
-            }
-            _ => {}
         }
+        self.deadline = self.conn.poll_timeout(&st.fetcher);
+        let changed = st.fetcher.generation() != before || shared.done.load(Ordering::Acquire);
+        drop(guard);
+        if changed {
+            shared.wake.send_modify(|g| *g += 1);
+        }
+        result.map_err(ConnEnd::Metadata)
     }
-    if st.fetcher.generation() != before || shared.done.load(Ordering::Acquire) {
-        shared.wake.send_modify(|g| *g += 1);
+
+    fn poll_transmit(&mut self) -> Option<Message> {
+        self.outbox.pop_front()
     }
-    result
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    fn handle_timeout(&mut self, _now: Instant) -> Result<(), ConnEnd> {
+        // The machine's deadlines are checked in `after_input`, which follows every timer.
+        Ok(())
+    }
+
+    async fn wake(&mut self) -> Result<(), ConnEnd> {
+        // The sender lives in `shared`, which this machine holds: it cannot close.
+        if self.fetch_changed.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        Ok(())
+    }
 }

@@ -4,8 +4,10 @@
 //! hand the torrent to the session to download like any other.
 
 mod conn;
+#[cfg(test)]
+mod tests;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,6 +20,7 @@ use ccbt_proto::PeerKey;
 use tokio::sync::{mpsc, watch, Notify};
 
 use crate::lifecycle::Lifecycle;
+use crate::sync::lock;
 use crate::torrent::usable_tiers;
 use crate::tracker::{spawn_announcer, AnnounceTarget, AnnouncerHandle, AnnouncerOptions, TrackerStats};
 use crate::{SessionOptions, TorrentId, TorrentStatus};
@@ -62,7 +65,7 @@ pub(crate) struct MetaShared {
 
 impl MetaShared {
     pub(crate) fn status(&self) -> TorrentStatus {
-        let lifecycle = match self.failed.lock().expect("metadata lock poisoned").clone() {
+        let lifecycle = match lock(&self.failed).clone() {
             Some(reason) => Lifecycle::Failed(std::sync::Arc::new(crate::TorrentError::Metadata { reason })),
             None => Lifecycle::FetchingMetadata,
         };
@@ -135,6 +138,9 @@ pub(crate) struct Resolved {
     pub torrent: Torrent,
     /// Every peer address learnt, for the download phase.
     pub peers: Vec<SocketAddr>,
+    /// Addresses proven to have sent metadata that differs from the verified info dictionary:
+    /// the download phase must never dial or accept them.
+    pub liars: Vec<IpAddr>,
 }
 
 /// Runs the metadata phase until the metadata is verified. Errors are readable reasons.
@@ -158,7 +164,7 @@ pub(crate) async fn resolve(
     });
     loop {
         let taken = {
-            let mut st = shared.state.lock().expect("metadata lock poisoned");
+            let mut st = lock(&shared.state);
             st.metadata.take().map(|bytes| (bytes, st.fetcher.liars().collect::<Vec<_>>()))
         };
         if let Some((bytes, liars)) = taken {
@@ -170,12 +176,12 @@ pub(crate) async fn resolve(
             if let Some(dht) = dht {
                 dht.abort();
             }
-            for ip in liars {
+            for &ip in &liars {
                 tracing::warn!(%ip, "peer sent metadata pieces that do not match the info hash");
                 candidates.ban(ip);
             }
             let torrent = torrent_from_metadata(&bytes, &magnet)?;
-            return Ok(Resolved { torrent, peers: candidates.addrs().collect() });
+            return Ok(Resolved { torrent, peers: candidates.addrs().collect(), liars });
         }
         let now = Instant::now();
         while running < MAX_METADATA_CONNECTIONS {

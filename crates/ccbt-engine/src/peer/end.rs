@@ -32,6 +32,9 @@ pub(crate) enum ConnEnd {
     /// The peer broke the protocol (the peer machine's verdict).
     #[error("{0}")]
     Protocol(#[source] ccbt_proto::peer::PeerError),
+    /// The metadata-phase machine ended the connection (done, lied, stalled, ...).
+    #[error("{0}")]
+    Metadata(#[source] ccbt_proto::metadata::ConnEnd),
     #[error("both sides are seeds")]
     BothSeeds,
     #[error("{0}")]

@@ -70,7 +70,15 @@ pub(crate) async fn run_peer(
     let Ok(remote) = stream.peer_addr() else {
         return ConnEnd::Io(std::io::Error::other("the connection has no peer address"));
     };
-    let gauge = lock(&shared.inner).peers.get(&key).map(|slot| slot.send_queue.clone()).unwrap_or_default();
+    let gauge = {
+        let inner = lock(&shared.inner);
+        // Whichever way the connection came (a dial of an address learnt before the ban, or an
+        // incoming one), a banned address is not served.
+        if inner.swarm.is_banned(remote.ip()) {
+            return ConnEnd::Closed(CloseReason::Banned);
+        }
+        inner.peers.get(&key).map(|slot| slot.send_queue.clone()).unwrap_or_default()
+    };
     let mut machine = TorrentConn::start(shared.clone(), key, remote, &theirs, outgoing, commands);
     let end = pump::run(&stream, &mut machine, LIMITS, &gauge).await;
     lock(&shared.inner).swarm.remove_peer(key);

@@ -25,14 +25,14 @@
 //! never exceed `cap`. Above the threshold the pump stops decoding and stops reading the socket:
 //! a peer that requests faster than it reads only fills its own socket buffers.
 //!
-//! # Driving another kind of connection
+//! # The two kinds of connection
 //!
-//! A metadata-phase connection plugs in the same way as `TorrentConn` (`peer/mod.rs`): wrap its
-//! sans-IO machine, forward `handle_message`/`handle_timeout`/`poll_timeout`/`poll_transmit` to
-//! it, do the shared-state work (the fetcher's lock) in `after_input`, and wait on the
-//! resolver's wake-ups in `wake`. `pending_output`/`start_output` keep their defaults when no
-//! output is produced off the socket loop; `PumpLimits::max_output_per_message` is the largest
-//! reply one message can cause (16 KiB plus headers for `ut_metadata`).
+//! `TorrentConn` (`peer/mod.rs`) drives a `PeerConn` and the torrent's swarm;
+//! `MetadataMachine` (`magnet/conn.rs`) drives a metadata-phase `MetadataConn` and the
+//! resolver's fetcher. The latter keeps the messages fed to it and hands them to its machine in
+//! `after_input`, under one lock of the fetcher per step, and waits on the resolver's wake-ups
+//! in `wake`. Both use the same [`PumpLimits`] (`peer::LIMITS`): the largest reply one message
+//! can cause is a 16 KiB block or `ut_metadata` piece with its headers.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};

@@ -115,10 +115,10 @@ impl TorrentInner {
 
 impl TorrentShared {
     /// Hands a complete piece to the hash pool; the result comes back to the torrent task.
-    pub(crate) fn submit_verify(&self, piece: u32, blocks: Vec<Bytes>) {
+    pub(crate) fn submit_verify(&self, piece: u32, blocks: Vec<Bytes>, block_hashes: bool) {
         let Some(expected) = self.torrent.piece_hash(piece).copied() else { return };
         let offset = piece as u64 * self.lengths.piece_length() as u64;
-        let job = PieceJob { piece, offset, expected, blocks, storage: self.storage.clone() };
+        let job = PieceJob { piece, offset, expected, blocks, block_hashes, storage: self.storage.clone() };
         let tx = self.piece_done.clone();
         // The channel is unbounded on purpose: its length is bounded by the swarm's buffer budget
         // (pieces in verification count against it), and a pool thread must never block on it.

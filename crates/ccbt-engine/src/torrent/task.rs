@@ -3,7 +3,7 @@
 //! choker) and samples rates. It owns the torrent's life-cycle.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -72,6 +72,9 @@ pub(crate) struct TorrentSpec {
     pub pool: Arc<HashPool>,
     pub events: broadcast::Sender<Event>,
     pub peers: Vec<SocketAddr>,
+    /// Addresses banned from the start, never dialled or accepted: the metadata liars of the
+    /// magnet link this torrent came from.
+    pub initial_banned_ips: Vec<IpAddr>,
     /// Hash the data already on disk before downloading.
     pub check: bool,
     pub budget: Arc<ConnectionBudget>,
@@ -99,10 +102,14 @@ fn new_swarm(
     torrent: &Torrent,
     have: Bitfield,
     selection: &super::Selection,
+    banned: &[IpAddr],
 ) -> Swarm {
     let mut swarm = Swarm::new(torrent.lengths(), have, layers.swarm.clone());
     swarm.set_metadata(bytes::Bytes::copy_from_slice(&torrent.info_bytes));
     swarm.set_wanted(selection.wanted().cloned());
+    for &ip in banned {
+        swarm.ban_ip(ip);
+    }
     swarm
 }
 
@@ -112,18 +119,22 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let layer_options = TorrentLayerOptions::new(&spec.options, &spec.torrent);
-    let swarm =
-        new_swarm(&layer_options, &spec.torrent, Bitfield::new(lengths.num_pieces()), &spec.selection);
+    let empty = Bitfield::new(lengths.num_pieces());
+    let swarm = new_swarm(&layer_options, &spec.torrent, empty, &spec.selection, &spec.initial_banned_ips);
     let ext_handshake = ccbt_proto::swarm::our_ext_handshake(
         spec.listen_port,
         Some(spec.torrent.info_bytes.len() as u64),
         pex_enabled(&spec.options, &spec.torrent),
         concat!("ccbt ", env!("CARGO_PKG_VERSION")),
     );
-    let candidates = CandidateList::new(CandidateOptions {
+    let mut candidates = CandidateList::new(CandidateOptions {
         max_candidates: spec.options.max_peer_candidates,
         ssrf_mitigation: spec.options.ssrf_mitigation,
     });
+    // Liars found while fetching a magnet's metadata: never dialled, refused before the handshake.
+    for &ip in &spec.initial_banned_ips {
+        candidates.ban(ip);
+    }
     let shared = Arc::new(TorrentShared {
         id: spec.id,
         torrent: spec.torrent,
@@ -158,7 +169,13 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         trackers: Mutex::new(Vec::new()),
         selection: spec.selection,
     });
-    let task = TorrentTask { shared: shared.clone(), commands: cmd_rx, done: done_rx, just_completed: false };
+    let task = TorrentTask {
+        shared: shared.clone(),
+        commands: cmd_rx,
+        done: done_rx,
+        initial_banned_ips: spec.initial_banned_ips,
+        just_completed: false,
+    };
     let handle = tokio::spawn(task.run(spec.peers, spec.check));
     (shared, handle)
 }
@@ -167,6 +184,8 @@ struct TorrentTask {
     shared: Arc<TorrentShared>,
     commands: mpsc::Receiver<TorrentCommand>,
     done: mpsc::UnboundedReceiver<PieceDone>,
+    /// [`TorrentSpec::initial_banned_ips`], for the swarm made after the data check.
+    initial_banned_ips: Vec<IpAddr>,
     /// Set when the last piece was verified, so the run loop tells the trackers.
     just_completed: bool,
 }
@@ -257,7 +276,9 @@ impl TorrentTask {
         shared.counters.pieces_have.store(u64::from(pieces), Relaxed);
         shared.counters.bytes_have.store(bytes, Relaxed);
         let complete = shared.update(|inner| {
-            inner.swarm = new_swarm(&shared.layer_options, &shared.torrent, have, &shared.selection);
+            let banned = &self.initial_banned_ips;
+            inner.swarm = new_swarm(&shared.layer_options, &shared.torrent, have, &shared.selection, banned);
+            shared.counters.banned_peers.store(inner.swarm.banned_ips().count() as u64, Relaxed);
             // Starts the swarm's timers (the first choker round).
             inner.swarm.handle_timeout(Instant::now(), &mut inner.rng);
             inner.lifecycle = Lifecycle::Active;
@@ -313,13 +334,7 @@ impl TorrentTask {
     /// Adds connection candidates (the candidate list bounds, filters and bans them) and dials.
     fn add_peers(&mut self, source: Source, peers: Vec<SocketAddr>) {
         let now = Instant::now();
-        let added = self
-            .shared
-            .inner
-            .lock()
-            .expect("torrent lock poisoned")
-            .candidates
-            .handle_discovered(now, source, peers);
+        let added = lock(&self.shared.inner).candidates.handle_discovered(now, source, peers);
         if added > 0 {
             self.connect_due();
         }
@@ -370,14 +385,14 @@ impl TorrentTask {
     fn on_piece_done(&mut self, outcome: PieceOutcome) {
         let shared = self.shared.clone();
         shared.pending_verify.fetch_sub(1, Relaxed);
-        let piece = outcome.piece;
+        let (piece, block_hashes) = (outcome.piece, outcome.block_hashes);
         match outcome.result {
             Ok(PieceVerdict::Verified) => {
                 // Completion changes the public state (downloading → seeding): `update` tells.
                 let (completed, running) = shared.update(|inner| {
                     inner.have_log.push(piece);
                     let was_complete = inner.swarm.is_complete();
-                    let complete = inner.swarm.on_piece_verified(piece);
+                    let complete = inner.swarm.on_piece_verified(piece, block_hashes);
                     let proven = inner.swarm.take_banned();
                     self.ban(inner, proven, "sent blocks that differ from the verified piece");
                     (complete && !was_complete, matches!(inner.lifecycle, Lifecycle::Active))
@@ -403,7 +418,7 @@ impl TorrentTask {
                 tracing::warn!(torrent = %shared.torrent.name, piece, "piece failed its hash check");
                 shared.emit(Event::HashFailed { id: shared.id, piece });
                 let mut inner = lock(&shared.inner);
-                let banned = inner.swarm.on_piece_failed(piece);
+                let banned = inner.swarm.on_piece_failed(piece, block_hashes);
                 self.ban(&mut inner, banned, "sent data failing its hash checks");
                 drop(inner);
                 shared.have_watch.send_modify(|g| *g += 1);
@@ -464,7 +479,9 @@ impl TorrentTask {
             let actions = std::mem::take(&mut inner.torrent_actions);
             for action in actions {
                 match action {
-                    SwarmAction::Verify { piece, blocks } => verify.push((piece, blocks)),
+                    SwarmAction::Verify { piece, blocks, block_hashes } => {
+                        verify.push((piece, blocks, block_hashes))
+                    }
                     SwarmAction::Cancel { peer, block } => {
                         if let Some(slot) = inner.peers.get(&peer) {
                             let _ = slot.commands.try_send(PeerCommand::Cancel(block));
@@ -476,8 +493,8 @@ impl TorrentTask {
                 }
             }
         }
-        for (piece, blocks) in verify {
-            shared.submit_verify(piece, blocks);
+        for (piece, blocks, block_hashes) in verify {
+            shared.submit_verify(piece, blocks, block_hashes);
         }
         if !new_peers.is_empty() {
             self.add_peers(Source::Pex, new_peers);

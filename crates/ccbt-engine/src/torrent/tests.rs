@@ -49,6 +49,7 @@ fn start(torrent: Torrent) -> (Arc<TorrentShared>, broadcast::Receiver<Event>) {
         pool: Arc::new(HashPool::new(1, 16).unwrap()),
         events,
         peers: Vec::new(),
+        initial_banned_ips: Vec::new(),
         check: false,
         budget: crate::budget::ConnectionBudget::new(crate::budget::BudgetLimits {
             established: 8,
@@ -86,7 +87,7 @@ async fn verify_goes_through_the_torrent_task_to_the_hash_pool() {
     let (torrent, data) = torrent();
     let (shared, mut events) = start(torrent);
     let blocks = vec![Bytes::copy_from_slice(&data[PIECE..2 * PIECE])];
-    leave(&shared, SwarmAction::Verify { piece: 1, blocks });
+    leave(&shared, SwarmAction::Verify { piece: 1, blocks, block_hashes: false });
     let verified = next_event(&mut events, |e| matches!(e, Event::PieceVerified { .. })).await;
     assert!(matches!(verified, Event::PieceVerified { piece: 1, .. }));
     assert!(lock(&shared.inner).swarm.have().get(1));

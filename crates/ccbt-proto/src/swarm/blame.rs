@@ -10,18 +10,21 @@
 //! whose hash differs from the verified block's names its sender, who is then banned outright.
 //! Hashes, not blocks, are kept, so evidence costs 20 bytes a block for any piece size; the
 //! number of kept hashes is bounded, and beyond the bound a mixed failure is simply retried.
+//!
+//! The swarm never hashes: hashing a piece is O(piece) work, and the swarm runs under the
+//! torrent lock. It asks for block hashes in the verify action (`block_hashes`) when they may
+//! be needed, and the hash pool, which hashes the piece anyway, computes them off the lock and
+//! hands them back with the outcome.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-
-use bytes::Bytes;
-use sha1::{Digest, Sha1};
 
 /// Most block hashes kept as evidence (20 bytes each plus the sender: about 2.5 MiB, enough
 /// for four failed 256 MiB pieces or thousands of common ones).
 const MAX_EVIDENCE_BLOCKS: usize = 1 << 16;
 
-type BlockHash = [u8; 20];
+/// The SHA-1 of one block.
+pub type BlockHash = [u8; 20];
 
 /// A piece handed out for hashing.
 pub(super) struct Verifying {
@@ -29,9 +32,9 @@ pub(super) struct Verifying {
     pub(super) senders: Vec<IpAddr>,
     /// The bytes the piece holds against the buffer budget.
     pub(super) len: u64,
-    /// A hash of each block, kept only when it may be needed as evidence or to judge evidence:
-    /// for pieces from several senders, and for pieces that failed before.
-    hashes: Option<Vec<BlockHash>>,
+    /// Whether block hashes were asked for: they may be needed as evidence (several senders)
+    /// or to judge evidence (the piece failed before).
+    pub(super) wants_hashes: bool,
 }
 
 /// What a failed or verified piece says about its senders.
@@ -52,26 +55,19 @@ pub(super) struct Blame {
 }
 
 impl Blame {
-    /// The record of a piece about to be hashed, with block hashes when they may be needed.
-    pub(super) fn verifying(
-        &self,
-        piece: u32,
-        senders: Vec<IpAddr>,
-        len: u64,
-        blocks: &[Bytes],
-    ) -> Verifying {
-        let keep = self.evidence.contains_key(&piece) || senders.windows(2).any(|w| w[0] != w[1]);
-        let hashes = keep.then(|| blocks.iter().map(|b| Sha1::digest(b).into()).collect());
-        Verifying { senders, len, hashes }
+    /// The record of a piece about to be hashed, asking for block hashes when they may be needed.
+    pub(super) fn verifying(&self, piece: u32, senders: Vec<IpAddr>, len: u64) -> Verifying {
+        let wants_hashes = self.evidence.contains_key(&piece) || senders.windows(2).any(|w| w[0] != w[1]);
+        Verifying { senders, len, wants_hashes }
     }
 
-    /// The piece failed its hash check.
-    pub(super) fn on_failed(&mut self, piece: u32, v: Verifying) -> Verdict {
+    /// The piece failed its hash check. `hashes` are its block hashes, if they were asked for.
+    pub(super) fn on_failed(&mut self, piece: u32, v: Verifying, hashes: Option<Vec<BlockHash>>) -> Verdict {
         let first = v.senders.first().copied();
         if let Some(ip) = first.filter(|ip| v.senders.iter().all(|s| s == ip)) {
             return Verdict::Strike(ip);
         }
-        let Some(hashes) = v.hashes else { return Verdict::Nothing };
+        let Some(hashes) = usable(&v, hashes) else { return Verdict::Nothing };
         if !self.evidence.contains_key(&piece) && self.blocks + hashes.len() <= MAX_EVIDENCE_BLOCKS {
             self.blocks += hashes.len();
             self.evidence.insert(piece, v.senders.into_iter().zip(hashes).collect());
@@ -79,13 +75,19 @@ impl Blame {
         Verdict::Nothing
     }
 
-    /// The piece passed its hash check: judge the evidence kept for it, if any.
-    pub(super) fn on_verified(&mut self, piece: u32, v: &Verifying) -> Verdict {
+    /// The piece passed its hash check: judge the evidence kept for it, if any, against its
+    /// block hashes.
+    pub(super) fn on_verified(
+        &mut self,
+        piece: u32,
+        v: &Verifying,
+        hashes: Option<Vec<BlockHash>>,
+    ) -> Verdict {
         let Some(evidence) = self.evidence.remove(&piece) else { return Verdict::Nothing };
         self.blocks = self.blocks.saturating_sub(evidence.len());
-        let Some(good) = &v.hashes else { return Verdict::Nothing };
+        let Some(good) = usable(v, hashes) else { return Verdict::Nothing };
         let mut liars: Vec<IpAddr> = Vec::new();
-        for ((sender, bad), good) in evidence.iter().zip(good) {
+        for ((sender, bad), good) in evidence.iter().zip(&good) {
             if bad != good && !liars.contains(sender) {
                 liars.push(*sender);
             }
@@ -102,4 +104,10 @@ impl Blame {
     pub(super) fn evidence_blocks(&self) -> usize {
         self.blocks
     }
+}
+
+/// Block hashes the verifier returned, if they were asked for and there is one per block
+/// (anything else cannot be matched to senders and is not used as evidence).
+fn usable(v: &Verifying, hashes: Option<Vec<BlockHash>>) -> Option<Vec<BlockHash>> {
+    hashes.filter(|h| v.wants_hashes && h.len() == v.senders.len())
 }

@@ -38,6 +38,7 @@ use crate::metadata::MetadataServer;
 use crate::peer::{PeerConn, PeerEvent};
 use crate::picker::{BlockReceived, Picker, PickerOptions};
 use crate::PeerKey;
+pub use blame::BlockHash;
 use blame::{Blame, Verdict, Verifying};
 use buffers::PieceBuffers;
 use ccbt_wire::ext::pex::PexFlags;
@@ -62,8 +63,10 @@ pub struct SwarmOptions {
 #[derive(Debug)]
 pub enum SwarmAction {
     /// Hash `blocks` (the whole piece, in order) and write them if the hash matches; report back
-    /// with [`Swarm::on_piece_verified`] or [`Swarm::on_piece_failed`].
-    Verify { piece: u32, blocks: Vec<Bytes> },
+    /// with [`Swarm::on_piece_verified`] or [`Swarm::on_piece_failed`]. When `block_hashes` is
+    /// set, also compute the SHA-1 of each block and pass them back: evidence against a sender
+    /// of a piece that came from several addresses (the swarm does no O(piece) work itself).
+    Verify { piece: u32, blocks: Vec<Bytes>, block_hashes: bool },
     /// Tell another connection to cancel its request for `block` (endgame).
     Cancel { peer: PeerKey, block: BlockRef },
     /// Read `block` from storage and give it to the connection that was passed in
@@ -396,9 +399,10 @@ impl Swarm {
         let Some(vp) = self.lengths.validate_piece(piece) else { return };
         if let Some(complete) = self.buffers.take(piece) {
             let len = self.lengths.piece_len(vp) as u64;
-            let v = self.blame.verifying(piece, complete.senders, len, &complete.blocks);
+            let v = self.blame.verifying(piece, complete.senders, len);
+            let block_hashes = v.wants_hashes;
             self.verifying.insert(piece, v);
-            actions.push(SwarmAction::Verify { piece, blocks: complete.blocks });
+            actions.push(SwarmAction::Verify { piece, blocks: complete.blocks, block_hashes });
         }
     }
 
@@ -458,11 +462,12 @@ impl Swarm {
 
     /// The piece hashed correctly and is on disk. Returns whether the torrent is now complete.
     /// If the piece had failed before with blocks from several addresses, the senders of blocks
-    /// that differ from the good data are now known: see [`Swarm::take_banned`].
-    pub fn on_piece_verified(&mut self, piece: u32) -> bool {
+    /// that differ from the good data are now known: see [`Swarm::take_banned`]. `block_hashes`
+    /// are the piece's block hashes when its verify action asked for them (else `None`).
+    pub fn on_piece_verified(&mut self, piece: u32, block_hashes: Option<Vec<BlockHash>>) -> bool {
         if let Some(v) = self.verifying.remove(&piece) {
             self.buffered_bytes = self.buffered_bytes.saturating_sub(v.len);
-            if let Verdict::Liars(liars) = self.blame.on_verified(piece, &v) {
+            if let Verdict::Liars(liars) = self.blame.on_verified(piece, &v, block_hashes) {
                 for ip in liars {
                     // Proof, not suspicion: ban outright.
                     let strikes = self.strikes.entry(ip).or_default();
@@ -487,13 +492,14 @@ impl Swarm {
     /// address gives that address a strike, whether or not it is still connected; a piece from
     /// several addresses is kept as evidence until the piece verifies (see `blame.rs`), so
     /// honest peers that shared it are not struck. Returns the addresses that reached
-    /// `max_hash_failures` now.
-    pub fn on_piece_failed(&mut self, piece: u32) -> Vec<Banned> {
+    /// `max_hash_failures` now. `block_hashes` are the piece's block hashes when its verify
+    /// action asked for them (else `None`).
+    pub fn on_piece_failed(&mut self, piece: u32, block_hashes: Option<Vec<BlockHash>>) -> Vec<Banned> {
         let mut banned = Vec::new();
         if let Some(v) = self.verifying.remove(&piece) {
             self.buffered_bytes = self.buffered_bytes.saturating_sub(v.len);
             self.wasted_bytes += v.len;
-            if let Verdict::Strike(ip) = self.blame.on_failed(piece, v) {
+            if let Verdict::Strike(ip) = self.blame.on_failed(piece, v, block_hashes) {
                 let strikes = self.strikes.entry(ip).or_default();
                 *strikes = strikes.saturating_add(1);
                 let failures = *strikes;
@@ -515,6 +521,12 @@ impl Swarm {
             self.peers.iter().filter(|(_, p)| p.ip == ip).map(|(&k, _)| k).collect();
         peers.sort_unstable();
         Some(Banned { ip, failures, peers })
+    }
+
+    /// Bans `ip` for lying before the swarm existed (a proven metadata liar of the magnet phase):
+    /// from now on [`Swarm::is_banned`] refuses it. Returns whether it was not banned yet.
+    pub fn ban_ip(&mut self, ip: IpAddr) -> bool {
+        self.banned.insert(ip)
     }
 
     /// Whether `ip` is banned for sending corrupt data: its connections must be refused.

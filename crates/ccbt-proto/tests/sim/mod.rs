@@ -395,7 +395,10 @@ impl Node {
         match action {
             // Peer exchange is off in the simulation (no addresses).
             SwarmAction::NewPeers(_) | SwarmAction::DhtNode { .. } => {}
-            SwarmAction::Verify { piece, blocks } => {
+            SwarmAction::Verify { piece, blocks, block_hashes } => {
+                // What the engine's hash pool hands back: a SHA-1 per block when asked.
+                let hashes = block_hashes
+                    .then(|| blocks.iter().map(|b| <[u8; 20]>::from(Sha1::digest(b))).collect::<Vec<_>>());
                 let data = blocks.concat();
                 let hash: [u8; 20] = Sha1::digest(&data).into();
                 if content.hashes.get(piece as usize) == Some(&hash) {
@@ -403,7 +406,7 @@ impl Node {
                     assert_eq!(&data[..], content.piece(piece), "{}: piece {piece} accepted", self.name);
                     self.store[content.range(piece)].copy_from_slice(&data);
                     self.verified.push(piece);
-                    let complete = self.swarm.on_piece_verified(piece);
+                    let complete = self.swarm.on_piece_verified(piece, hashes);
                     for conn in self.conns.values_mut() {
                         conn.pc.have(piece);
                     }
@@ -412,7 +415,7 @@ impl Node {
                     }
                 } else {
                     self.hash_failures += 1;
-                    for banned in self.swarm.on_piece_failed(piece) {
+                    for banned in self.swarm.on_piece_failed(piece, hashes) {
                         for key in banned.peers {
                             if let Some(conn) = self.conns.get(&key) {
                                 self.banned.push(conn.remote);

@@ -63,7 +63,7 @@ fn a_piece_bigger_than_the_buffer_budget_still_downloads_one_at_a_time() {
     }
     assert_eq!(verified_pieces(h.pump(a)), vec![piece]);
     assert!(h.requests(a).is_empty(), "the piece waits for the disk: nothing new starts");
-    h.swarm.on_piece_verified(piece);
+    h.swarm.on_piece_verified(piece, None);
     assert_eq!(h.swarm.buffered_bytes(), 0);
     h.pump(a);
     let next = h.requests(a);
@@ -130,7 +130,7 @@ fn strikes_follow_the_address_across_disconnects_and_new_peer_ids() {
     // The liar leaves before the hash result.
     h.swarm.remove_peer(first);
     h.conns.remove(&first);
-    assert!(h.swarm.on_piece_failed(piece).is_empty());
+    assert!(h.swarm.on_piece_failed(piece, None).is_empty());
     assert_eq!(h.swarm.strikes(liar), 1);
 
     // Back with a new connection (and peer id): the strike is still there.
@@ -138,7 +138,10 @@ fn strikes_follow_the_address_across_disconnects_and_new_peer_ids() {
     h.recv(second, bitfield_msg(0..N));
     h.recv(second, Message::Unchoke);
     let piece = deliver_bad_piece(&mut h, second);
-    assert_eq!(h.swarm.on_piece_failed(piece), vec![Banned { ip: liar, failures: 2, peers: vec![second] }]);
+    assert_eq!(
+        h.swarm.on_piece_failed(piece, None),
+        vec![Banned { ip: liar, failures: 2, peers: vec![second] }]
+    );
     assert!(h.swarm.is_banned(liar));
     assert_eq!(h.swarm.banned_ips().collect::<Vec<_>>(), vec![liar]);
     assert!(!h.swarm.is_banned(ip(1)));
@@ -197,17 +200,15 @@ mod big_pieces {
         }
 
         /// Both peers answer their requests (peer 1 corrupting every block of `piece` when
-        /// `lie`) until `piece` is handed out for verification.
-        fn deliver(&mut self, piece: u32, lie: bool) {
+        /// `lie`) until `piece` is handed out for verification. Returns the block hashes the
+        /// hash pool computes when the verify action asks for them.
+        fn deliver(&mut self, piece: u32, lie: bool) -> Option<Vec<BlockHash>> {
             for _ in 0..1000 {
                 for (key, conn) in &mut self.conns {
                     let mut actions = Vec::new();
                     self.swarm.handle_conn(self.t0, *key, conn, &mut self.rng, &mut actions);
-                    if actions
-                        .iter()
-                        .any(|a| matches!(a, SwarmAction::Verify { piece: p, .. } if *p == piece))
-                    {
-                        return;
+                    if let Some(hashes) = verify_of(&actions, piece) {
+                        return hashes;
                     }
                     let requests: Vec<BlockRef> = std::iter::from_fn(|| conn.poll_transmit())
                         .filter_map(|m| match m {
@@ -230,11 +231,11 @@ mod big_pieces {
     #[test]
     fn a_liar_sharing_a_big_piece_is_found_by_block_hashes() {
         let mut big = Big::new();
-        big.deliver(0, true);
-        assert!(big.swarm.on_piece_failed(0).is_empty(), "two senders: nobody struck yet");
+        let bad = big.deliver(0, true);
+        assert!(big.swarm.on_piece_failed(0, bad).is_empty(), "two senders: nobody struck yet");
         assert_eq!(big.swarm.blame.evidence_blocks(), 1024, "a hash per block is kept as evidence");
-        big.deliver(0, false);
-        big.swarm.on_piece_verified(0);
+        let good = big.deliver(0, false);
+        big.swarm.on_piece_verified(0, good);
         let banned = big.swarm.take_banned();
         assert_eq!(banned, vec![Banned { ip: ip(1), failures: 2, peers: vec![PeerKey(1)] }]);
         assert_eq!(big.swarm.blame.evidence_blocks(), 0);

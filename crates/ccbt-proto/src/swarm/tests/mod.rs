@@ -11,7 +11,7 @@ use ccbt_wire::Message;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use super::{Banned, Swarm, SwarmAction, SwarmOptions};
+use super::{Banned, BlockHash, Swarm, SwarmAction, SwarmOptions};
 
 mod hostile;
 use crate::peer::{PeerConn, PeerConnOptions};
@@ -175,7 +175,7 @@ fn verified_pieces(actions: Vec<SwarmAction>) -> Vec<u32> {
     let mut pieces = Vec::new();
     for action in actions {
         match action {
-            SwarmAction::Verify { piece, blocks } => {
+            SwarmAction::Verify { piece, blocks, .. } => {
                 let expected: Vec<Bytes> = blocks_of(piece).into_iter().map(data).collect();
                 assert_eq!(blocks, expected, "piece {piece} handed out with its blocks in order");
                 pieces.push(piece);
@@ -185,6 +185,22 @@ fn verified_pieces(actions: Vec<SwarmAction>) -> Vec<u32> {
     }
     pieces.sort_unstable();
     pieces
+}
+
+/// What the hash pool computes for a verify action that asks for block hashes.
+pub(super) fn block_hashes(blocks: &[Bytes]) -> Vec<BlockHash> {
+    use sha1::{Digest, Sha1};
+    blocks.iter().map(|b| Sha1::digest(b).into()).collect()
+}
+
+/// The Verify action for `target` among `actions`: its block hashes if it asked for them.
+fn verify_of(actions: &[SwarmAction], target: u32) -> Option<Option<Vec<BlockHash>>> {
+    actions.iter().find_map(|a| match a {
+        SwarmAction::Verify { piece, blocks, block_hashes } if *piece == target => {
+            Some(block_hashes.then(|| self::block_hashes(blocks)))
+        }
+        _ => None,
+    })
 }
 
 #[test]
@@ -213,9 +229,9 @@ fn bitfield_interest_unchoke_requests_blocks_verify_complete() {
     assert!(h.requests(a).is_empty(), "everything is awaiting verification");
 
     for p in 0..N - 1 {
-        assert!(!h.swarm.on_piece_verified(p));
+        assert!(!h.swarm.on_piece_verified(p, None));
     }
-    assert!(h.swarm.on_piece_verified(N - 1), "the last verified piece completes the torrent");
+    assert!(h.swarm.on_piece_verified(N - 1, None), "the last verified piece completes the torrent");
     assert!(h.swarm.is_complete());
     assert!(h.swarm.have().all());
     assert_eq!(h.swarm.buffered_bytes(), 0);
@@ -253,7 +269,7 @@ fn no_new_piece_while_the_buffer_budget_is_spent() {
     assert!(h.requests(a).is_empty());
 
     // The verification report frees the budget and requesting resumes.
-    assert!(!h.swarm.on_piece_verified(piece));
+    assert!(!h.swarm.on_piece_verified(piece, None));
     assert_eq!(h.swarm.buffered_bytes(), 0);
     h.pump(a);
     let next = h.requests(a);
@@ -267,7 +283,7 @@ fn no_new_piece_while_the_buffer_budget_is_spent() {
     }
     assert_eq!(verified_pieces(h.pump(a)), vec![next_piece]);
     assert!(h.requests(a).is_empty());
-    assert!(h.swarm.on_piece_failed(next_piece).is_empty());
+    assert!(h.swarm.on_piece_failed(next_piece, None).is_empty());
     assert_eq!(h.swarm.buffered_bytes(), 0);
     h.pump(a);
     assert!(!h.requests(a).is_empty());
@@ -339,8 +355,9 @@ fn corrupt_msg(block: BlockRef) -> Message {
 }
 
 /// Answers every request of `peers` honestly until `target` is handed out for verification;
-/// every other piece is reported verified on the way.
-fn deliver_until(h: &mut H, peers: &[PeerKey], target: u32) {
+/// every other piece is reported verified on the way. Returns the target's block hashes, if
+/// its verify action asked for them.
+fn deliver_until(h: &mut H, peers: &[PeerKey], target: u32) -> Option<Vec<BlockHash>> {
     for _ in 0..50 {
         let mut actions = Vec::new();
         for &p in peers {
@@ -349,11 +366,14 @@ fn deliver_until(h: &mut H, peers: &[PeerKey], target: u32) {
             }
             actions.extend(h.pump(p));
         }
+        let hashes = verify_of(&actions, target);
         for piece in verified_pieces(actions) {
-            if piece == target {
-                return;
+            if piece != target {
+                h.swarm.on_piece_verified(piece, None);
             }
-            h.swarm.on_piece_verified(piece);
+        }
+        if let Some(hashes) = hashes {
+            return hashes;
         }
     }
     panic!("piece {target} never completed again");
@@ -371,13 +391,13 @@ fn a_piece_from_one_sender_strikes_it_and_bans_at_the_limit() {
         h.recv(a, piece_msg(block));
     }
     assert_eq!(verified_pieces(h.pump(a)), vec![piece]);
-    assert!(h.swarm.on_piece_failed(piece).is_empty(), "one strike, below the limit of 2");
+    assert!(h.swarm.on_piece_failed(piece, None).is_empty(), "one strike, below the limit of 2");
     assert!(!h.swarm.have().get(piece));
     assert_eq!(h.swarm.wasted_bytes(), u64::from(PIECE));
     // Only the buffer of the next piece `a` started is held.
     assert_eq!(h.swarm.buffered_bytes(), u64::from(PIECE));
     deliver_until(&mut h, &[a], piece);
-    assert_eq!(h.swarm.on_piece_failed(piece), vec![Banned { ip: ip(1), failures: 2, peers: vec![a] }]);
+    assert_eq!(h.swarm.on_piece_failed(piece, None), vec![Banned { ip: ip(1), failures: 2, peers: vec![a] }]);
     assert!(h.swarm.is_banned(ip(1)));
 }
 
@@ -389,24 +409,41 @@ fn a_mixed_failure_strikes_nobody_and_the_good_copy_names_the_liar() {
     h.recv(b, piece_msg(bb));
     let mut actions = h.pump(a);
     actions.extend(h.pump(b));
-    // (Not `verified_pieces`: it checks the data, and this piece's data is corrupt.)
-    let handed: Vec<u32> = actions
-        .iter()
-        .filter_map(|a| match a {
-            SwarmAction::Verify { piece, .. } => Some(*piece),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(handed, vec![piece]);
+    // (Not `verified_pieces`: it checks the data, and this piece's data is corrupt.) Two senders:
+    // the action asks the hash pool for block hashes (the swarm hashes nothing under the lock).
+    let evidence = verify_of(&actions, piece).expect("the piece is handed out");
+    assert!(evidence.is_some(), "a piece from several senders asks for block hashes");
     // Either could have lied: no strike for the honest `b`.
-    assert!(h.swarm.on_piece_failed(piece).is_empty());
+    assert!(h.swarm.on_piece_failed(piece, evidence).is_empty());
     assert!(h.swarm.take_banned().is_empty());
+    assert_eq!(h.swarm.blame.evidence_blocks(), 2, "a hash per block is kept as evidence");
     // The piece comes again, honestly; its good data convicts `a` and only `a`.
-    deliver_until(&mut h, &[a, b], piece);
-    h.swarm.on_piece_verified(piece);
+    let good = deliver_until(&mut h, &[a, b], piece);
+    assert!(good.is_some(), "a piece with evidence asks for block hashes to judge it");
+    h.swarm.on_piece_verified(piece, good);
     assert_eq!(h.swarm.take_banned(), vec![Banned { ip: ip(1), failures: 2, peers: vec![a] }]);
     assert!(!h.swarm.is_banned(ip(2)));
     assert!(h.swarm.take_banned().is_empty());
+    assert_eq!(h.swarm.blame.evidence_blocks(), 0);
+}
+
+#[test]
+fn a_piece_from_one_sender_asks_for_no_block_hashes() {
+    let (mut h, a, b, ba, _) = sharing_a_piece();
+    h.swarm.remove_peer(b);
+    let piece = ba.piece;
+    h.recv(a, piece_msg(ba));
+    h.pump(a);
+    for block in h.requests(a) {
+        h.recv(a, piece_msg(block));
+    }
+    let actions = h.pump(a);
+    assert_eq!(verify_of(&actions, piece), Some(None), "one sender: its strike needs no evidence");
+    // Hashes handed back anyway are not kept: a single sender is struck, not suspected.
+    let hashes = block_hashes(&blocks_of(piece).into_iter().map(data).collect::<Vec<_>>());
+    assert!(h.swarm.on_piece_failed(piece, Some(hashes)).is_empty());
+    assert_eq!(h.swarm.strikes(ip(1)), 1);
+    assert_eq!(h.swarm.blame.evidence_blocks(), 0);
 }
 
 #[test]
