@@ -92,8 +92,14 @@ fn small_torrent(work: &Path) -> std::path::PathBuf {
     torrent
 }
 
-/// Starts `ccbt seed` in `work` and returns the port it says it listens on.
-fn seeding_port(work: &Path, torrent: &Path, name: &str, env: &[(&str, &str)], flags: &[&str]) -> u16 {
+/// Starts `ccbt seed` in `work`; the port it says it listens on, and its stderr.
+fn seeding_port(
+    work: &Path,
+    torrent: &Path,
+    name: &str,
+    env: &[(&str, &str)],
+    flags: &[&str],
+) -> (u16, String) {
     let mut cmd = ccbt();
     cmd.current_dir(work).arg("seed").arg(torrent).arg("-d").arg(work.join("src")).arg("--no-dht");
     cmd.args(flags);
@@ -107,7 +113,12 @@ fn seeding_port(work: &Path, torrent: &Path, name: &str, env: &[(&str, &str)], f
     });
     let (status, clean) = seed.terminate(GRACE);
     assert!(clean && status.success(), "{name} did not stop cleanly: {status}\n{}", seed.logs());
-    port
+    (port, seed.stderr_text())
+}
+
+/// Whether a log line of `level` (`INFO`, `DEBUG`) is in `stderr`.
+fn logs_at(stderr: &str, level: &str) -> bool {
+    stderr.lines().any(|line| line.split_whitespace().nth(1) == Some(level))
 }
 
 #[test]
@@ -115,18 +126,24 @@ fn the_session_listens_on_the_port_of_the_winning_layer() {
     let (file_port, env_port, flag_port) = (free_port(), free_port(), free_port());
     let work = work_dir();
     let w = work.path();
-    let file = format!("[network]\nlisten_port = {file_port}\n");
+    let file = format!("[network]\nlisten_port = {file_port}\n[observability]\nlog_level = \"info\"\n");
     let config = w.join("my.toml");
     std::fs::write(&config, file).unwrap();
     let named = ["--config", config.to_str().unwrap()];
     let torrent = small_torrent(w);
-    assert_eq!(seeding_port(w, &torrent, "seed-file", &[], &named), file_port);
+    let (port, stderr) = seeding_port(w, &torrent, "seed-file", &[], &named);
+    assert_eq!(port, file_port);
+    assert!(logs_at(&stderr, "INFO") && !logs_at(&stderr, "DEBUG"), "log_level from the file\n{stderr}");
     let env_text = env_port.to_string();
-    let env = [("CCBT_LISTEN_PORT", env_text.as_str())];
-    assert_eq!(seeding_port(w, &torrent, "seed-env", &env, &named), env_port);
+    let env = [("CCBT_LISTEN_PORT", env_text.as_str()), ("CCBT_LOG_LEVEL", "ERROR")];
+    let (port, stderr) = seeding_port(w, &torrent, "seed-env", &env, &named);
+    assert_eq!(port, env_port);
+    assert!(!logs_at(&stderr, "INFO"), "CCBT_LOG_LEVEL=ERROR over the file\n{stderr}");
     let flag_text = flag_port.to_string();
-    let flags = [named[0], named[1], "--listen-port", flag_text.as_str()];
-    assert_eq!(seeding_port(w, &torrent, "seed-flag", &env, &flags), flag_port);
+    let flags = [named[0], named[1], "--listen-port", flag_text.as_str(), "--log-level", "info"];
+    let (port, stderr) = seeding_port(w, &torrent, "seed-flag", &env, &flags);
+    assert_eq!(port, flag_port);
+    assert!(logs_at(&stderr, "INFO"), "--log-level info over CCBT_LOG_LEVEL\n{stderr}");
 }
 
 #[test]
@@ -234,4 +251,21 @@ fn config_help_explains_each_command() {
     }
     let text = stdout(&run_in(Path::new("."), &[], &["config", "set", "--help"]));
     assert!(text.contains("keeping its comments"), "{text}");
+}
+
+#[test]
+fn download_dir_of_the_file_is_the_folder_when_no_flag_names_one() {
+    let work = work_dir();
+    let w = work.path();
+    let torrent = small_torrent(w);
+    let torrent = torrent.to_str().unwrap();
+    // The data is in `src/data`, not in the current folder.
+    let out = run_in(w, &[], &["verify", torrent, "-q"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    std::fs::write(w.join("ccbt.toml"), "[disk]\ndownload_dir = \"src\"\n").unwrap();
+    let out = run_in(w, &[], &["verify", torrent, "-q"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A flag still wins over the file.
+    let out = run_in(w, &[], &["verify", torrent, "-q", "-d", "."]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
