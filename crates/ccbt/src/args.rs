@@ -545,6 +545,15 @@ mod tests {
             ["ccbt", "download", "-o", "info", "x.torrent"]
         );
         assert_eq!(rewrite(&["ccbt", "--", "-x.torrent"]), ["ccbt", "download", "--", "-x.torrent"]);
+        // `--config` takes a value: the file is not mistaken for the torrent.
+        assert_eq!(
+            rewrite(&["ccbt", "--config", "c.toml", "x.torrent"]),
+            ["ccbt", "download", "--config", "c.toml", "x.torrent"]
+        );
+        assert_eq!(
+            rewrite(&["ccbt", "--config", "c.toml", "config", "show"]),
+            ["ccbt", "--config", "c.toml", "config", "show"]
+        );
     }
 
     #[test]
