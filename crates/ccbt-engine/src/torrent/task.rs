@@ -422,6 +422,7 @@ impl TorrentTask {
             let reason = format!("{why} ({} strikes)", b.failures);
             tracing::warn!(%ip, %reason, "banning address (every connection from it)");
             for slot in inner.peers.values().filter(|slot| slot.addr.ip() == ip) {
+                tracing::warn!(addr = %slot.addr, %reason, "banning peer");
                 let _ = slot.commands.try_send(PeerCommand::Close(CloseReason::Banned));
                 shared.emit(Event::PeerBanned { id: shared.id, addr: slot.addr, reason: reason.clone() });
             }
