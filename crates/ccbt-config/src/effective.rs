@@ -131,6 +131,12 @@ impl Effective {
     }
 }
 
+/// The descriptor of `key` (`listen_port` or `network.listen_port`), or an unknown-key error with
+/// a "did you mean" suggestion (for `config get` and `config set`).
+pub fn lookup(key: &str) -> Result<&'static Field, ConfigError> {
+    resolve(key, &Origin::Cli).map(|index| &FIELDS[index])
+}
+
 /// The index of `key`, or an unknown-key error with a suggestion.
 pub(crate) fn resolve(key: &str, origin: &Origin) -> Result<usize, ConfigError> {
     field_index(key.trim()).ok_or_else(|| ConfigError::UnknownKey {

@@ -40,7 +40,7 @@ mod value;
 
 pub use docs::{render_markdown, replace_generated, BEGIN_MARKER, END_MARKER};
 pub use edit::set;
-pub use effective::{Effective, Entry};
+pub use effective::{lookup, Effective, Entry};
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{load, split_override, ConfigFile, Sources};
 pub use origin::Origin;

@@ -167,9 +167,9 @@ settings! {
 
     /// `[network]`: ports, connections, requests and upload slots.
     [network] Network {
-        listen_port: u16 = 6881, int(1, 65535), Restart, Session,
+        listen_port: u16 = 6881, int(0, 65535), Restart, Session,
             env "", flag "--listen-port", shown "",
-            "TCP port for incoming peers. If the default is taken, the next free port (up to +50) is used with a warning; a port named on the command line must be free.";
+            "TCP port for incoming peers (0: the system picks a free one). If the default is taken, the next free port (up to +50) is used with a warning; a port set anywhere else (file, environment, flag) must be free.";
         listen_host: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED), ANY, Restart, Session,
             env "", flag "", shown "",
             "Address to listen on for incoming peers (`0.0.0.0`: all interfaces).";
@@ -281,9 +281,9 @@ settings! {
         enable_dht: bool = true, ANY, Live, Torrent,
             env "", flag "--no-dht", shown "",
             "Kademlia DHT (BEP 5): find peers without trackers. Never used for private torrents (BEP 27).";
-        dht_port: u16 = 6881, int(1, 65535), Restart, Session,
+        dht_port: u16 = 6881, int(0, 65535), Restart, Session,
             env "", flag "--dht-port", shown "",
-            "UDP port of the DHT node; when the default is taken the next free port is used, a port named with `--dht-port` must be free.";
+            "UDP port of the DHT node (0: the system picks a free one); when the default is taken the next free port is used, a port set anywhere else (file, environment, flag) must be free.";
         dht_bootstrap_nodes: Vec<String> = DEFAULT_DHT_BOOTSTRAP.iter().map(|s| s.to_string()).collect(),
             Bounds::HostPorts, Restart, Session,
             env "", flag "--dht-bootstrap", shown "the public routers (`router.bittorrent.com:6881`, `dht.transmissionbt.com:6881`, `router.utorrent.com:6881`, `dht.libtorrent.org:25401`)",

@@ -121,10 +121,10 @@ fn every_key_refuses_a_wrong_type_from_env_and_cli() {
 
 #[test]
 fn messages_name_key_allowed_values_and_origin() {
-    let errors = load_err(Some("[network]\n\nlisten_port = 0\n"), &[], &[]);
+    let errors = load_err(Some("[network]\n\nlisten_port = 70000\n"), &[], &[]);
     assert_eq!(
         errors.to_string(),
-        "`network.listen_port` (/etc/test/ccbt.toml:3): 0 is out of range; allowed: integer from 1 to 65535"
+        "`network.listen_port` (/etc/test/ccbt.toml:3): 70000 is out of range; allowed: integer from 0 to 65535"
     );
     let errors = load_err(None, &[("CCBT_PIECE_SELECTION", "random")], &[]);
     assert_eq!(
@@ -209,6 +209,6 @@ fn max_pipeline_depth_must_not_be_below_pipeline_depth() {
 
 #[test]
 fn every_problem_of_a_file_is_listed() {
-    let text = "[network]\nlisten_port = 0\nmax_global_peers = \"many\"\n[disk]\nuse_mmapp = true\n";
+    let text = "[network]\nlisten_port = 70000\nmax_global_peers = \"many\"\n[disk]\nuse_mmapp = true\n";
     assert_eq!(load_err(Some(text), &[], &[]).0.len(), 3);
 }

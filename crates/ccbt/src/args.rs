@@ -49,10 +49,14 @@ pub struct Cli {
 /// Flags accepted by every command, before or after the command name.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Log verbosity on stderr [default: warn, or the CCBT_LOG_LEVEL environment variable,
-    /// which also accepts filters like `ccbt_engine=debug`].
+    /// Log verbosity on stderr [default: `log_level` of the configuration, `warn`; the
+    /// CCBT_LOG_LEVEL variable also accepts filters like `warn,ccbt_engine=debug`].
     #[arg(long, global = true, value_enum, ignore_case = true, value_name = "LEVEL")]
     pub log_level: Option<LogLevel>,
+    /// Configuration file to read (it must exist) instead of ./ccbt.toml or
+    /// $XDG_CONFIG_HOME/ccbt/ccbt.toml; `config set` writes it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Progress flags, only on the commands that show progress (`download`, `magnet`, `seed`,
@@ -104,6 +108,77 @@ pub enum Command {
     /// DHT commands.
     #[command(subcommand)]
     Dht(DhtCommand),
+    /// Show, read, change and check the configuration (ccbt.toml, CCBT_* variables, flags).
+    #[command(subcommand, after_help = CONFIG_HELP)]
+    Config(ConfigCommand),
+}
+
+const CONFIG_HELP: &str = "\
+Layers, lowest first: defaults < the file (--config FILE, else ./ccbt.toml, else
+$XDG_CONFIG_HOME/ccbt/ccbt.toml) < CCBT_* variables (CCBT_ + the key in upper case, and the seeds'
+CCBT_MAX_PEERS, CCBT_DOWN_LIMIT, CCBT_UP_LIMIT) < flags. A key is written `listen_port` or
+`network.listen_port`. Every key is described in docs/config.md.
+
+Examples:
+  ccbt config show --origin                 every value and the layer that set it
+  ccbt config get listen_port               7000
+  ccbt config set network.listen_port 7000  edit the file, keeping its comments
+  ccbt config validate ./ccbt.toml";
+
+/// `ccbt config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration as TOML: every key after the file, the CCBT_* variables
+    /// and the flags of this command line.
+    Show(ConfigShowArgs),
+    /// Print the effective value of one key alone, for scripts (`ccbt config get listen_port`).
+    Get(ConfigGetArgs),
+    /// Set one key in the configuration file, keeping its comments and layout. Writes --config
+    /// FILE, else the file ccbt reads now, else $XDG_CONFIG_HOME/ccbt/ccbt.toml (created, with
+    /// its folder, when missing; replaced atomically).
+    Set(ConfigSetArgs),
+    /// Check a configuration file (every problem at once, with its line), or without FILE
+    /// everything ccbt would read: the file found and the CCBT_* variables. Exit 1 when invalid.
+    Validate(ConfigValidateArgs),
+}
+
+/// Arguments of `ccbt config show`.
+#[derive(Debug, Args)]
+pub struct ConfigShowArgs {
+    /// After each value, the layer that set it: default, FILE:LINE, the environment variable, or
+    /// command line.
+    #[arg(long)]
+    pub origin: bool,
+    /// Show the effective values (what `show` always prints; accepted for the seeds' spelling).
+    #[arg(long)]
+    pub effective: bool,
+}
+
+/// Arguments of `ccbt config get`.
+#[derive(Debug, Args)]
+pub struct ConfigGetArgs {
+    /// The key, `listen_port` or `network.listen_port`.
+    #[arg(value_name = "KEY")]
+    pub key: String,
+}
+
+/// Arguments of `ccbt config set`.
+#[derive(Debug, Args)]
+pub struct ConfigSetArgs {
+    /// The key, `listen_port` or `network.listen_port`.
+    #[arg(value_name = "KEY")]
+    pub key: String,
+    /// The value as in a CCBT_* variable: `7000`, `false`, `sequential`, `host:1,host:2`.
+    #[arg(value_name = "VALUE", allow_hyphen_values = true)]
+    pub value: String,
+}
+
+/// Arguments of `ccbt config validate`.
+#[derive(Debug, Args)]
+pub struct ConfigValidateArgs {
+    /// The file to check alone over the defaults (no CCBT_* variables).
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }
 
 /// Arguments of `ccbt scrape`.
@@ -187,16 +262,24 @@ pub struct TransferArgs {
 #[derive(Debug, Args)]
 pub struct DirArg {
     /// Folder of the torrent's content: downloads are saved there, seed and verify read it (a
-    /// multi-file torrent gets a sub-folder named after it).
+    /// multi-file torrent gets a sub-folder named after it) [default: `download_dir` of the
+    /// configuration, `.`].
     #[arg(
         short = 'o',
         long = "output",
         visible_short_alias = 'd',
         visible_alias = "dir",
-        value_name = "DIR",
-        default_value = "."
+        value_name = "DIR"
     )]
-    pub path: PathBuf,
+    pub path: Option<PathBuf>,
+}
+
+impl DirArg {
+    /// The folder given, else the current one (commands replace an absent folder by the
+    /// configuration's `download_dir` before they run).
+    pub fn folder(&self) -> &std::path::Path {
+        self.path.as_deref().unwrap_or(std::path::Path::new("."))
+    }
 }
 
 /// Arguments of `ccbt seed`.
@@ -472,6 +555,15 @@ mod tests {
             ["ccbt", "download", "-o", "info", "x.torrent"]
         );
         assert_eq!(rewrite(&["ccbt", "--", "-x.torrent"]), ["ccbt", "download", "--", "-x.torrent"]);
+        // `--config` takes a value: the file is not mistaken for the torrent.
+        assert_eq!(
+            rewrite(&["ccbt", "--config", "c.toml", "x.torrent"]),
+            ["ccbt", "download", "--config", "c.toml", "x.torrent"]
+        );
+        assert_eq!(
+            rewrite(&["ccbt", "--config", "c.toml", "config", "show"]),
+            ["ccbt", "--config", "c.toml", "config", "show"]
+        );
     }
 
     #[test]
@@ -516,7 +608,7 @@ mod tests {
         assert_eq!(d.sources, ["x.torrent"]);
         let d = d.common;
         assert_eq!(d.progress.progress_interval, 5);
-        assert_eq!(d.dir.path, PathBuf::from("."));
+        assert_eq!(d.dir.path, None);
         assert!(!d.seed);
         assert_eq!(d.engine.network.peers.len(), 2);
         assert_eq!(d.engine.network.listen_port, Some(0));
@@ -548,7 +640,7 @@ mod tests {
             for flag in ["-o", "-d", "--output", "--dir"] {
                 assert_eq!(
                     folder(&["ccbt", command, "x", flag, "f"]),
-                    PathBuf::from("f"),
+                    Some(PathBuf::from("f")),
                     "{command} {flag}"
                 );
             }

@@ -1,25 +1,25 @@
-//! Logging to stderr with tracing-subscriber. The default level is `warn` so the progress bar
-//! stays clean; `--log-level` wins over the `CCBT_LOG_LEVEL` environment variable.
+//! Logging to stderr with tracing-subscriber. The level is `log_level` of the configuration
+//! (default `warn`, so the progress bar stays clean; `--log-level` and `CCBT_LOG_LEVEL` are its
+//! flag and variable). `CCBT_LOG_LEVEL` may instead hold a tracing filter such as
+//! `warn,ccbt_engine=debug`, which `settings` hands over as `filter`.
 
 use std::io::{self, IsTerminal as _, Write};
 
+use ccbt_config::LogLevel;
 use tracing_subscriber::EnvFilter;
 
-use crate::args::LogLevel;
 use crate::progress;
+use crate::settings::LOG_ENV;
 
-/// Environment variable read when `--log-level` is not given. Besides a level it accepts any
-/// tracing filter, e.g. `warn,ccbt_engine=debug`.
-pub const LOG_ENV: &str = "CCBT_LOG_LEVEL";
-
-/// Installs the global subscriber. Returns a warning to print when `CCBT_LOG_LEVEL` is invalid
-/// (the default is used instead: a typo in an environment variable should not stop a download).
-pub fn init(level: Option<LogLevel>) -> Option<String> {
-    let (filter, warning) = match level {
-        Some(level) => (EnvFilter::new(directive(level)), None),
-        None => from_env(std::env::var(LOG_ENV).ok().as_deref()),
+/// Installs the global subscriber. Returns a warning to print when the filter from
+/// `CCBT_LOG_LEVEL` is invalid (the level is used instead: a typo in an environment variable
+/// should not stop a download).
+pub fn init(level: LogLevel, filter: Option<&str>) -> Option<String> {
+    let (filter, warning) = match filter {
+        Some(text) => from_filter(level, text),
+        None => (EnvFilter::new(directive(level)), None),
     };
-    let verbose = matches!(level, Some(LogLevel::Debug | LogLevel::Trace));
+    let verbose = matches!(level, LogLevel::Debug | LogLevel::Trace);
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| ProgressAwareStderr)
@@ -42,33 +42,11 @@ fn directive(level: LogLevel) -> &'static str {
     }
 }
 
-/// The filter from the environment value, or `warn` and a warning when it is unusable.
-fn from_env(value: Option<&str>) -> (EnvFilter, Option<String>) {
-    let default = || EnvFilter::new(directive(LogLevel::Warn));
-    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-        return (default(), None);
-    };
-    // Accept the seeds' upper-case spelling (`CCBT_LOG_LEVEL=DEBUG`).
-    let lower = value.to_ascii_lowercase();
-    if let Some(level) = LogLevel::from_name(&lower) {
-        return (EnvFilter::new(directive(level)), None);
-    }
-    match EnvFilter::try_new(value) {
+/// The tracing filter `text`, or the level's filter and a warning when it is unusable.
+fn from_filter(level: LogLevel, text: &str) -> (EnvFilter, Option<String>) {
+    match EnvFilter::try_new(text) {
         Ok(filter) => (filter, None),
-        Err(e) => (default(), Some(format!("ignoring {LOG_ENV}={value:?}: {e}"))),
-    }
-}
-
-impl LogLevel {
-    fn from_name(name: &str) -> Option<LogLevel> {
-        Some(match name {
-            "error" => LogLevel::Error,
-            "warn" | "warning" => LogLevel::Warn,
-            "info" => LogLevel::Info,
-            "debug" => LogLevel::Debug,
-            "trace" => LogLevel::Trace,
-            _ => return None,
-        })
+        Err(e) => (EnvFilter::new(directive(level)), Some(format!("ignoring {LOG_ENV}={text:?}: {e}"))),
     }
 }
 
@@ -96,21 +74,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn env_values() {
-        assert!(from_env(None).1.is_none());
-        assert!(from_env(Some("  ")).1.is_none());
-        assert!(from_env(Some("DEBUG")).1.is_none());
-        assert_eq!(from_env(Some("DEBUG")).0.to_string(), "debug");
-        assert!(from_env(Some("warn,ccbt_engine=trace")).1.is_none());
-        let (filter, warning) = from_env(Some("ccbt=[loud"));
-        assert_eq!(filter.to_string(), "warn");
+    fn filters() {
+        let (filter, warning) = from_filter(LogLevel::Warn, "warn,ccbt_engine=trace");
+        assert!(warning.is_none());
+        assert_eq!(filter.to_string(), "ccbt_engine=trace,warn");
+        let (filter, warning) = from_filter(LogLevel::Info, "ccbt=[loud");
+        assert_eq!(filter.to_string(), EnvFilter::new(directive(LogLevel::Info)).to_string());
         assert!(warning.unwrap().contains(LOG_ENV));
     }
 
     #[test]
-    fn level_names() {
-        assert_eq!(LogLevel::from_name("warning"), Some(LogLevel::Warn));
-        assert_eq!(LogLevel::from_name("loud"), None);
+    fn level_directives() {
         assert_eq!(directive(LogLevel::Error), "error");
+        assert_eq!(directive(LogLevel::Debug), "debug");
     }
 }

@@ -7,20 +7,44 @@ mod logging;
 mod options;
 mod peer_addr;
 mod progress;
+mod settings;
 mod units;
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
 
+use crate::args::{Command, ConfigCommand};
+
 fn main() -> ExitCode {
     let argv = args::rewrite_short_form(std::env::args_os().collect());
     // Usage errors exit with 2, `--help`/`--version` with 0 (clap's convention).
     let cli = args::Cli::parse_from(argv);
-    if let Some(warning) = logging::init(cli.global.log_level) {
+    if let Command::Config(command @ (ConfigCommand::Set(_) | ConfigCommand::Validate(_))) = &cli.command {
+        // They edit or check a file that may be invalid, so they load nothing first.
+        logging::init(ccbt_config::LogLevel::Warn, None);
+        return finish(commands::config::run_on_file(command, &cli.global));
+    }
+    // Nothing starts on a bad configuration: every problem is printed, then ccbt stops.
+    let settings = match settings::load_for(&cli) {
+        Ok(settings) => settings,
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("error: {problem}");
+            }
+            eprintln!("error: invalid configuration; nothing was started");
+            return ExitCode::FAILURE;
+        }
+    };
+    let level = settings.effective.config().observability.log_level;
+    if let Some(warning) = logging::init(level, settings.log_filter.as_deref()) {
         eprintln!("warning: {warning}");
     }
-    match commands::run(cli) {
+    finish(commands::run(cli, &settings.effective))
+}
+
+fn finish(result: anyhow::Result<commands::Exit>) -> ExitCode {
+    match result {
         Ok(exit) => exit.code(),
         Err(error) => {
             eprintln!("error: {}", render_error(&error));

@@ -1,156 +1,174 @@
-//! Command-line flags → `SessionOptions`. This is the only place where a flag maps to an engine
-//! option, so the config file layer (defaults < file < `CCBT_*` env < flags) slots in by passing
-//! its result as `base`.
+//! The effective configuration → `SessionOptions`, field by field. The sections are destructured
+//! without `..`, so a key added to the schema does not compile until it is mapped here or named
+//! in [`crate::settings::NOT_WIRED`] (those are bound to `_`).
 
-use std::path::Path;
-
+use ccbt_config::{Config, Discovery, Disk, Effective, Network, Observability, Origin, Strategy};
 use ccbt_engine::{PieceSelection, Preallocate, SessionOptions};
 
-use crate::args::{DiscoveryArgs, EngineArgs, NetworkArgs, PieceSelectionArg, PreallocateArg, TuningArgs};
-
-/// Applies the flags the user gave on top of `base`; flags not given leave `base` unchanged.
-/// `download_dir` is the folder named by `-o`/`-d`.
-pub fn session_options(base: SessionOptions, flags: &EngineArgs, download_dir: &Path) -> SessionOptions {
-    let mut opts = base;
-    opts.download_dir = download_dir.to_owned();
-    apply_network(&mut opts, &flags.network);
-    apply_discovery(&mut opts, &flags.discovery);
-    apply_tuning(&mut opts, &flags.tuning);
+/// The session settings of `effective`. A port set by any layer above the defaults is explicit:
+/// it must be free, never silently replaced by the next one.
+pub fn session_options(effective: &Effective) -> SessionOptions {
+    let mut opts = SessionOptions::default();
+    let Config { network, disk, strategy, discovery, limits: _, observability } = effective.config().clone();
+    apply_network(&mut opts, network);
+    apply_disk(&mut opts, disk);
+    apply_strategy(&mut opts, strategy);
+    apply_discovery(&mut opts, discovery);
+    // The log level is installed by `logging::init`; rate limits are in `NOT_WIRED`.
+    let Observability { log_level: _ } = observability;
+    opts.listen_port_explicit = is_set(effective, "listen_port");
     opts
 }
 
-fn apply_network(opts: &mut SessionOptions, flags: &NetworkArgs) {
-    if let Some(port) = flags.listen_port {
-        opts.listen_port = port;
-        // A port the user named must be used or fail loudly, never silently replaced.
-        opts.listen_port_explicit = true;
-    }
-    if let Some(port) = flags.dht_port {
-        // Checked after the session starts (`commands::live::check_dht_port`): the same rule.
-        opts.dht_port = port;
-    }
+/// The DHT port the user set (file, environment or flag), which must then be the one bound.
+pub fn explicit_dht_port(effective: &Effective) -> Option<u16> {
+    is_set(effective, "dht_port").then_some(effective.config().discovery.dht_port)
 }
 
-fn apply_discovery(opts: &mut SessionOptions, flags: &DiscoveryArgs) {
-    if flags.no_trackers {
-        opts.enable_http_trackers = false;
-        opts.enable_udp_trackers = false;
-    }
-    if flags.no_dht {
-        opts.enable_dht = false;
-    }
-    if !flags.dht_bootstrap.is_empty() {
-        opts.dht_bootstrap_nodes = flags.dht_bootstrap.clone();
-    }
-    if flags.no_pex {
-        opts.enable_pex = false;
-    }
-    if let Some(dir) = &flags.state_dir {
-        opts.state_dir = dir.clone();
-    }
+fn is_set(effective: &Effective, key: &str) -> bool {
+    effective.origin(key).is_some_and(|origin| *origin != Origin::Default)
 }
 
-fn apply_tuning(opts: &mut SessionOptions, flags: &TuningArgs) {
-    if let Some(depth) = flags.pipeline_depth {
-        opts.pipeline_depth = depth;
-        // The adaptive pipeline starts at `pipeline_depth` and may grow to the maximum; keep
-        // the pair valid when the user asks for a deeper start than the default maximum.
-        opts.max_pipeline_depth = opts.max_pipeline_depth.max(depth);
-    }
-    if let Some(selection) = flags.piece_selection {
-        opts.piece_selection = piece_selection(selection);
-    }
-    if let Some(workers) = flags.hash_workers {
-        opts.hash_workers = workers;
-    }
-    if let Some(mode) = flags.preallocate {
-        opts.preallocate = preallocate(mode);
-    }
-    if flags.no_mmap {
-        opts.use_mmap = false;
-    }
-    if let Some(slots) = flags.max_upload_slots {
-        opts.max_upload_slots = slots;
-    }
+fn apply_network(opts: &mut SessionOptions, network: Network) {
+    let Network {
+        listen_port,
+        listen_host,
+        max_peers_per_torrent,
+        max_global_peers,
+        max_handshakes,
+        max_connections_per_ip,
+        max_connects_per_sec,
+        max_peer_candidates,
+        pipeline_depth,
+        max_pipeline_depth,
+        block_size_kib,
+        max_upload_slots,
+        unchoke_interval: _,
+        optimistic_unchoke_interval: _,
+        connection_timeout,
+        handshake_timeout,
+        request_timeout,
+        useless_peer_timeout,
+        ssrf_mitigation,
+    } = network;
+    opts.listen_port = listen_port;
+    opts.listen_host = listen_host;
+    opts.max_peers_per_torrent = max_peers_per_torrent;
+    opts.max_global_peers = max_global_peers;
+    opts.max_connects_per_sec = max_connects_per_sec;
+    opts.max_peer_candidates = max_peer_candidates;
+    opts.pipeline_depth = pipeline_depth;
+    opts.max_pipeline_depth = max_pipeline_depth;
+    opts.block_size_kib = block_size_kib;
+    opts.max_upload_slots = max_upload_slots;
+    opts.max_handshakes = max_handshakes;
+    opts.max_connections_per_ip = max_connections_per_ip;
+    opts.connection_timeout = connection_timeout.duration();
+    opts.handshake_timeout = handshake_timeout.duration();
+    opts.useless_peer_timeout = useless_peer_timeout.duration();
+    opts.ssrf_mitigation = ssrf_mitigation;
+    opts.request_timeout = request_timeout.duration();
 }
 
-fn piece_selection(arg: PieceSelectionArg) -> PieceSelection {
-    match arg {
-        PieceSelectionArg::RarestFirst => PieceSelection::RarestFirst,
-        PieceSelectionArg::Sequential => PieceSelection::Sequential,
-        PieceSelectionArg::RoundRobin => PieceSelection::RoundRobin,
-    }
+fn apply_disk(opts: &mut SessionOptions, disk: Disk) {
+    let Disk {
+        download_dir,
+        state_dir,
+        preallocate,
+        write_batch_kib,
+        use_mmap,
+        hash_workers,
+        max_buffered_kib,
+    } = disk;
+    opts.download_dir = download_dir;
+    opts.state_dir = state_dir;
+    opts.preallocate = match preallocate {
+        ccbt_config::Preallocate::None => Preallocate::None,
+        ccbt_config::Preallocate::Sparse => Preallocate::Sparse,
+        ccbt_config::Preallocate::Full => Preallocate::Full,
+    };
+    opts.write_batch_kib = write_batch_kib;
+    opts.use_mmap = use_mmap;
+    opts.hash_workers = hash_workers;
+    opts.max_buffered_kib = max_buffered_kib;
 }
 
-fn preallocate(arg: PreallocateArg) -> Preallocate {
-    match arg {
-        PreallocateArg::None => Preallocate::None,
-        PreallocateArg::Sparse => Preallocate::Sparse,
-        PreallocateArg::Full => Preallocate::Full,
-    }
+fn apply_strategy(opts: &mut SessionOptions, strategy: Strategy) {
+    let Strategy {
+        piece_selection,
+        streaming_mode: _,
+        endgame_duplicates,
+        endgame_threshold,
+        max_hash_failures,
+    } = strategy;
+    opts.piece_selection = match piece_selection {
+        ccbt_config::PieceSelection::RarestFirst => PieceSelection::RarestFirst,
+        ccbt_config::PieceSelection::Sequential => PieceSelection::Sequential,
+        ccbt_config::PieceSelection::RoundRobin => PieceSelection::RoundRobin,
+    };
+    opts.endgame_duplicates = endgame_duplicates;
+    opts.endgame_threshold = endgame_threshold;
+    opts.max_hash_failures = max_hash_failures;
+}
+
+fn apply_discovery(opts: &mut SessionOptions, discovery: Discovery) {
+    let Discovery {
+        enable_http_trackers,
+        enable_udp_trackers,
+        enable_dht,
+        dht_port,
+        dht_bootstrap_nodes,
+        enable_pex,
+        max_metadata_kib,
+    } = discovery;
+    opts.enable_http_trackers = enable_http_trackers;
+    opts.enable_udp_trackers = enable_udp_trackers;
+    opts.enable_dht = enable_dht;
+    opts.dht_port = dht_port;
+    opts.dht_bootstrap_nodes = dht_bootstrap_nodes;
+    opts.enable_pex = enable_pex;
+    opts.max_metadata_kib = max_metadata_kib;
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    use ccbt_config::{load, ConfigFile, Sources};
+
     use super::*;
 
+    fn effective(file: &str, cli: &[(&str, &str)]) -> Effective {
+        let file = Some(ConfigFile { path: "ccbt.toml".into(), text: file.into() });
+        let cli = cli.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        load(&Sources { file, cli, ..Sources::default() }).unwrap()
+    }
+
     #[test]
-    fn no_flags_keep_the_defaults() {
-        let opts = session_options(SessionOptions::default(), &EngineArgs::default(), Path::new("dl"));
-        let default = SessionOptions::default();
-        assert_eq!(opts.download_dir, Path::new("dl"));
-        assert_eq!(opts.listen_port, default.listen_port);
+    fn defaults_give_valid_options_with_free_ports() {
+        let opts = session_options(&effective("", &[]));
+        assert_eq!(opts.listen_port, 6881);
         assert!(!opts.listen_port_explicit);
-        assert_eq!(opts.pipeline_depth, default.pipeline_depth);
-        assert!(opts.use_mmap);
+        assert!(opts.use_mmap && opts.enable_dht);
         assert!(opts.validate().is_ok());
     }
 
     #[test]
-    fn flags_map_to_fields() {
-        let flags = EngineArgs {
-            network: NetworkArgs { peers: Vec::new(), listen_port: Some(7000), dht_port: Some(7001) },
-            discovery: DiscoveryArgs {
-                no_trackers: true,
-                no_dht: true,
-                dht_bootstrap: vec!["127.0.0.1:7002".into()],
-                no_pex: true,
-                state_dir: Some("/tmp/state".into()),
-            },
-            tuning: TuningArgs {
-                pipeline_depth: Some(500),
-                piece_selection: Some(PieceSelectionArg::Sequential),
-                hash_workers: Some(2),
-                preallocate: Some(PreallocateArg::Full),
-                no_mmap: true,
-                max_upload_slots: Some(0),
-            },
-        };
-        let opts = session_options(SessionOptions::default(), &flags, Path::new("."));
-        assert_eq!(opts.listen_port, 7000);
-        assert!(opts.listen_port_explicit);
-        assert!(
-            !opts.enable_http_trackers && !opts.enable_udp_trackers && !opts.enable_dht && !opts.enable_pex
-        );
-        assert_eq!(opts.dht_port, 7001);
-        assert_eq!(opts.dht_bootstrap_nodes, ["127.0.0.1:7002"]);
-        assert_eq!(opts.state_dir, Path::new("/tmp/state"));
-        assert_eq!(opts.pipeline_depth, 500);
-        assert!(opts.max_pipeline_depth >= 500);
-        assert_eq!(opts.piece_selection, PieceSelection::Sequential);
-        assert_eq!(opts.hash_workers, 2);
-        assert_eq!(opts.preallocate, Preallocate::Full);
+    fn every_layer_maps_to_fields() {
+        let file = "[network]\nlisten_port = 7000\nrequest_timeout = 9\n[disk]\nuse_mmap = false\n\
+                    [strategy]\nendgame_threshold = 3\n[discovery]\nmax_metadata_kib = 64\n";
+        let cli = [("dht_port", "7001"), ("piece_selection", "sequential"), ("download_dir", "dl")];
+        let effective = effective(file, &cli);
+        let opts = session_options(&effective);
+        assert_eq!((opts.listen_port, opts.listen_port_explicit), (7000, true));
+        assert_eq!(opts.request_timeout, std::time::Duration::from_secs(9));
         assert!(!opts.use_mmap);
-        assert_eq!(opts.max_upload_slots, 0);
+        assert_eq!(opts.endgame_threshold, 3);
+        assert_eq!(opts.max_metadata_kib, 64);
+        assert_eq!(opts.dht_port, 7001);
+        assert_eq!(explicit_dht_port(&effective), Some(7001));
+        assert_eq!(opts.piece_selection, PieceSelection::Sequential);
+        assert_eq!(opts.download_dir, Path::new("dl"));
         assert!(opts.validate().is_ok());
-    }
-
-    #[test]
-    fn out_of_range_flags_are_named_by_validation() {
-        let tuning = TuningArgs { pipeline_depth: Some(0), ..TuningArgs::default() };
-        let flags = EngineArgs { tuning, ..EngineArgs::default() };
-        let opts = session_options(SessionOptions::default(), &flags, Path::new("."));
-        let err = opts.validate().unwrap_err().to_string();
-        assert!(err.contains("pipeline_depth"), "{err}");
     }
 }

@@ -3,27 +3,22 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use ccbt_engine::{DhtInfo, Session, SessionOptions};
+use ccbt_config::Effective;
+use ccbt_engine::{DhtInfo, Session};
 
 use super::hint::{unresolved_hosts, DhtView};
 use super::Exit;
 use crate::args::DhtStatusArgs;
+use crate::options::{explicit_dht_port, session_options};
 
-/// Runs `ccbt dht status`.
-pub async fn status(args: &DhtStatusArgs) -> anyhow::Result<Exit> {
-    let mut options = SessionOptions { listen_port: 0, enable_dht: true, ..SessionOptions::default() };
-    if let Some(port) = args.dht_port {
-        options.dht_port = port;
-    }
-    if !args.dht_bootstrap.is_empty() {
-        options.dht_bootstrap_nodes = args.dht_bootstrap.clone();
-    }
-    if let Some(dir) = &args.state_dir {
-        options.state_dir = dir.clone();
-    }
+/// Runs `ccbt dht status` with the configuration (its `--dht-port`, `--dht-bootstrap` and
+/// `--state-dir` flags are part of it). No torrent is added, so no TCP port is needed.
+pub async fn status(args: &DhtStatusArgs, settings: &Effective) -> anyhow::Result<Exit> {
+    let mut options = session_options(settings);
+    (options.listen_port, options.listen_port_explicit, options.enable_dht) = (0, false, true);
     let hosts = options.dht_bootstrap_nodes.clone();
     let session = Session::new(options).await.context("cannot start the session")?;
-    if let Err(e) = super::live::check_dht_port(&session, args.dht_port).await {
+    if let Err(e) = super::live::check_dht_port(&session, explicit_dht_port(settings)).await {
         session.shutdown().await;
         return Err(e);
     }

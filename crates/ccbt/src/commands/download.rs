@@ -5,33 +5,34 @@
 use std::time::Instant;
 
 use anyhow::Context as _;
-use ccbt_engine::{AddTorrent, Session, SessionOptions, TorrentId, TorrentStatus};
+use ccbt_config::Effective;
+use ccbt_engine::{AddTorrent, Session, TorrentId, TorrentStatus};
 
 use super::live::{self, Outcome, Stop, Watcher};
 use super::Exit;
 use crate::args::TransferArgs;
-use crate::options::session_options;
+use crate::options::{explicit_dht_port, session_options};
 use crate::peer_addr::resolve_all;
 use crate::progress::{self, ProgressConfig, TorrentProgress};
 use crate::units::{average_rate, human_bytes, human_elapsed, human_rate};
 
 /// Runs `ccbt download` (and `ccbt magnet`) over `sources`.
-pub async fn run(sources: &[String], args: TransferArgs) -> anyhow::Result<Exit> {
+pub async fn run(sources: &[String], args: TransferArgs, settings: &Effective) -> anyhow::Result<Exit> {
     // Every source is parsed before anything starts: a typo in the third fails at once.
     let adds = sources
         .iter()
         .map(|source| AddTorrent::parse(source).with_context(|| format!("cannot use {source}")))
         .map(|add| add.map(|add| add.overwrite(args.overwrite)))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let dir = &args.dir.path;
+    let dir = args.dir.folder();
     let peers = resolve_all(&args.engine.network.peers).await?;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the output folder {}", dir.display()))?;
-    let options = session_options(SessionOptions::default(), &args.engine, dir);
+    let options = session_options(settings);
     let session = Session::new(options).await.context("cannot start the session")?;
     let exit = match add_all(&session, adds, dir, &peers).await {
         Ok(added) => {
-            let dht_port = live::check_dht_port(&session, args.engine.network.dht_port).await;
+            let dht_port = live::check_dht_port(&session, explicit_dht_port(settings)).await;
             match dht_port {
                 Ok(()) => watch(&session, added, &args).await,
                 Err(e) => Err(e),

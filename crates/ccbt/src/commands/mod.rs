@@ -1,6 +1,7 @@
 //! One module per subcommand. `download` and `seed` run a session on a tokio runtime; `info`,
 //! `create` and `verify` are synchronous (hashing runs on plain threads, never on the runtime).
 
+pub mod config;
 mod create;
 mod dht;
 mod download;
@@ -12,6 +13,8 @@ mod seed;
 mod verify;
 
 use std::process::ExitCode;
+
+use ccbt_config::Effective;
 
 use crate::args::{Cli, Command};
 use crate::progress::ProgressConfig;
@@ -38,17 +41,34 @@ impl Exit {
     }
 }
 
-/// Runs the parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+/// Runs the parsed command line with its effective configuration (which already holds the
+/// flags; a folder not given on the command line is the configuration's `download_dir`).
+pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
+    let download_dir = &settings.config().disk.download_dir;
     match cli.command {
-        Command::Download(args) => runtime()?.block_on(download::run(&args.sources, args.common)),
-        Command::Magnet(args) => runtime()?.block_on(download::run(&args.magnets, args.common)),
-        Command::Seed(args) => runtime()?.block_on(seed::run(args)),
+        Command::Download(mut args) => {
+            args.common.dir.path = Some(download_dir.clone());
+            runtime()?.block_on(download::run(&args.sources, args.common, settings))
+        }
+        Command::Magnet(mut args) => {
+            args.common.dir.path = Some(download_dir.clone());
+            runtime()?.block_on(download::run(&args.magnets, args.common, settings))
+        }
+        Command::Seed(mut args) => {
+            args.dir.path = Some(download_dir.clone());
+            runtime()?.block_on(seed::run(args, settings))
+        }
         Command::Info(args) => info::run(&args),
         Command::Create(args) => create::run(&args, ProgressConfig::new(&args.progress)),
-        Command::Verify(args) => verify::run(&args, ProgressConfig::new(&args.progress)),
+        Command::Verify(mut args) => {
+            args.dir.path = Some(download_dir.clone());
+            verify::run(&args, ProgressConfig::new(&args.progress))
+        }
         Command::Scrape(args) => runtime()?.block_on(scrape::run(&args)),
-        Command::Dht(crate::args::DhtCommand::Status(args)) => runtime()?.block_on(dht::status(&args)),
+        Command::Dht(crate::args::DhtCommand::Status(args)) => {
+            runtime()?.block_on(dht::status(&args, settings))
+        }
+        Command::Config(command) => config::run(&command, &cli.global, settings),
     }
 }
 

@@ -5,20 +5,21 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use ccbt_engine::{AddTorrent, Session, SessionOptions, TorrentSource, TorrentState, TorrentStatus};
+use ccbt_config::Effective;
+use ccbt_engine::{AddTorrent, Session, TorrentSource, TorrentState, TorrentStatus};
 use ccbt_metainfo::Torrent;
 
 use super::live::{self, Outcome, Stop, Watcher};
 use super::Exit;
 use crate::args::SeedArgs;
-use crate::options::session_options;
+use crate::options::{explicit_dht_port, session_options};
 use crate::peer_addr::resolve_all;
 use crate::progress::{self, ProgressConfig, TorrentProgress};
 use crate::units::human_bytes;
 
 /// Runs `ccbt seed`.
-pub async fn run(args: SeedArgs) -> anyhow::Result<Exit> {
-    let dir = &args.dir.path;
+pub async fn run(args: SeedArgs, settings: &Effective) -> anyhow::Result<Exit> {
+    let dir = args.dir.folder();
     anyhow::ensure!(dir.is_dir(), "data folder {} does not exist", dir.display());
     let mut add = AddTorrent::from_file(&args.torrent)?;
     if let TorrentSource::Torrent(torrent) = &add.source {
@@ -30,7 +31,7 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<Exit> {
     add.check_existing = true;
     let name = add.name();
     let peers = resolve_all(&args.engine.network.peers).await?;
-    let options = session_options(SessionOptions::default(), &args.engine, dir);
+    let options = session_options(settings);
     let session = Session::new(options).await.context("cannot start the session")?;
     let id = match session.add_torrent(add.save_path(dir).peers(peers).overwrite(args.overwrite)).await {
         Ok(id) => id,
@@ -39,7 +40,7 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<Exit> {
             return Err(e).with_context(|| format!("cannot add {}", args.torrent.display()));
         }
     };
-    let exit = match live::check_dht_port(&session, args.engine.network.dht_port).await {
+    let exit = match live::check_dht_port(&session, explicit_dht_port(settings)).await {
         Ok(()) => {
             let ui = TorrentProgress::new(ProgressConfig::new(&args.progress), None);
             let mut watcher = Watcher::new(&session, vec![(id, ui)]);

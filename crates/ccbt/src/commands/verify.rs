@@ -23,8 +23,8 @@ pub fn run(args: &VerifyArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
     let torrent = read_torrent(&args.torrent)?;
     let layout = torrent.layout();
     let lengths = torrent.lengths();
-    let storage = FileStorage::open_existing(&args.dir.path, &layout, StorageOptions::default())
-        .with_context(|| format!("cannot open the data in {}", args.dir.path.display()))?;
+    let storage = FileStorage::open_existing(args.dir.folder(), &layout, StorageOptions::default())
+        .with_context(|| format!("cannot open the data in {}", args.dir.folder().display()))?;
     let workers = args.hash_workers.map_or_else(default_hash_workers, usize::from);
 
     let task = TaskProgress::new(progress, "checking", lengths.total_length());

@@ -51,8 +51,15 @@ pub fn ccbt() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ccbt"));
     // The user's environment must not change what the tests see, and state (the DHT routing
     // table, saved .torrent files) must not leak between runs or into the user's home.
-    cmd.env_remove("CCBT_LOG_LEVEL");
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("CCBT_") {
+            cmd.env_remove(name);
+        }
+    }
     cmd.env("XDG_STATE_HOME", std::env::temp_dir().join("ccbt-tests-state"));
+    // Nor may the user's ccbt.toml (tests that want a file name it with --config or write one
+    // into their own working folder).
+    cmd.env("XDG_CONFIG_HOME", std::env::temp_dir().join("ccbt-tests-no-config"));
     cmd
 }
 

@@ -1,0 +1,344 @@
+//! The configuration of one run, through ccbt-config: defaults < file (`--config F`, else
+//! `./ccbt.toml`, else `$XDG_CONFIG_HOME/ccbt/ccbt.toml`) < `CCBT_*` environment < flags. Each
+//! flag the user gave becomes a `(key, value)` override of the command-line layer, so a value has
+//! one name and one origin whichever way it was set.
+
+use std::path::{Path, PathBuf};
+
+use ccbt_config::{fs, load, Effective, Env, Origin, Sources};
+use clap::ValueEnum;
+
+use crate::args::{Cli, Command, DhtCommand, DirArg, EngineArgs, GlobalArgs};
+
+/// The variable that, besides a level, may hold a tracing filter (`warn,ccbt_engine=debug`).
+pub const LOG_ENV: &str = "CCBT_LOG_LEVEL";
+
+/// Keys of the schema the engine does not take yet, and why. Setting one to anything but its
+/// default is a configuration error, so no setting pretends to work.
+pub const NOT_WIRED: &[(&str, &str)] = &[
+    ("network.unchoke_interval", "the choker interval arrives with issue 8"),
+    ("network.optimistic_unchoke_interval", "the choker interval arrives with issue 8"),
+    ("strategy.streaming_mode", "streaming arrives with issue 8"),
+    ("limits.global_down_kib", "rate limits arrive with issue 8"),
+    ("limits.global_up_kib", "rate limits arrive with issue 8"),
+    ("limits.torrent_down_kib", "rate limits arrive with issue 8"),
+    ("limits.torrent_up_kib", "rate limits arrive with issue 8"),
+    ("limits.peer_down_kib", "rate limits arrive with issue 8"),
+    ("limits.peer_up_kib", "rate limits arrive with issue 8"),
+];
+
+/// The effective configuration of this run.
+pub struct Settings {
+    pub effective: Effective,
+    /// A tracing filter from `CCBT_LOG_LEVEL` when it holds one instead of a level (then it is not
+    /// part of the configuration, and `log_level` keeps its other layers).
+    pub log_filter: Option<String>,
+}
+
+/// Every problem, one message each (key, allowed values, origin).
+pub type Problems = Vec<String>;
+
+/// Loads the configuration for `cli`: its file, the environment and the flags it was given.
+pub fn load_for(cli: &Cli) -> Result<Settings, Problems> {
+    let mut env = fs::process_env();
+    let log_filter = take_log_filter(&mut env, cli.global.log_level.is_some());
+    let file = fs::read_config_file(cli.global.config.as_deref(), &env).map_err(|e| vec![e.to_string()])?;
+    let mut cli_layer = flag_overrides(cli);
+    let below_flags = Sources { file: file.clone(), env: env.clone(), cli: Vec::new() };
+    if let Ok(below_flags) = load(&below_flags) {
+        raise_max_pipeline(&mut cli_layer, &below_flags);
+    }
+    let effective = load_checked(&Sources { file, env, cli: cli_layer })?;
+    Ok(Settings { effective, log_filter })
+}
+
+/// The layers, then the keys the engine does not take yet.
+fn load_checked(sources: &Sources) -> Result<Effective, Problems> {
+    let effective =
+        load(sources).map_err(|errors| errors.0.iter().map(ToString::to_string).collect::<Problems>())?;
+    check_wired(&effective)?;
+    Ok(effective)
+}
+
+/// `config validate FILE`: that file alone over the defaults (no `CCBT_*` variables, no flags).
+pub fn validate_file(path: &Path) -> Result<Effective, Problems> {
+    let env: Env = fs::process_env().into_iter().filter(|(name, _)| !name.starts_with("CCBT_")).collect();
+    let file = fs::read_config_file(Some(path), &env).map_err(|e| vec![e.to_string()])?;
+    load_checked(&Sources { file, env, cli: Vec::new() })
+}
+
+/// `config validate` without a file: what ccbt would read (the file found or named, and the
+/// `CCBT_*` variables), without flags.
+pub fn validate_system(explicit: Option<&Path>) -> Result<Effective, Problems> {
+    let mut env = fs::process_env();
+    take_log_filter(&mut env, false);
+    let file = fs::read_config_file(explicit, &env).map_err(|e| vec![e.to_string()])?;
+    load_checked(&Sources { file, env, cli: Vec::new() })
+}
+
+/// The file `config set` writes: `--config F`, else the file ccbt reads now, else the user's
+/// file (`$XDG_CONFIG_HOME/ccbt/ccbt.toml`), else `./ccbt.toml` when there is no home folder.
+pub fn file_to_edit(explicit: Option<&Path>) -> PathBuf {
+    if let Some(path) = explicit {
+        return path.to_path_buf();
+    }
+    let candidates = fs::candidate_paths(&fs::process_env());
+    match candidates.iter().find(|path| path.is_file()) {
+        Some(path) => path.clone(),
+        None => candidates.last().cloned().unwrap_or_else(|| PathBuf::from(fs::FILE_NAME)),
+    }
+}
+
+/// The file ccbt reads now, if any (for `config validate` without a file).
+pub fn file_in_use(explicit: Option<&Path>) -> Option<PathBuf> {
+    explicit
+        .map(Path::to_path_buf)
+        .or_else(|| fs::candidate_paths(&fs::process_env()).into_iter().find(|path| path.is_file()))
+}
+
+/// Whether a key set by the user is one the engine does not take yet; the error for it.
+pub fn not_wired(key: &str, origin: &Origin) -> Option<String> {
+    let field = ccbt_config::field(key)?;
+    let qualified = field.qualified_name();
+    NOT_WIRED
+        .iter()
+        .find(|(name, _)| *name == qualified)
+        .map(|(_, why)| format!("`{qualified}` ({origin}) is not supported yet: {why}; leave it out"))
+}
+
+/// A key of [`NOT_WIRED`] set to anything but its default is refused. Its default is what
+/// happens anyway (no rate limit, no streaming), so a file that spells it out stays valid.
+fn check_wired(effective: &Effective) -> Result<(), Problems> {
+    let defaults = Effective::defaults(&Env::new());
+    let problems: Problems = NOT_WIRED
+        .iter()
+        .filter_map(|(key, _)| {
+            let field = ccbt_config::field(key)?;
+            if field.same(effective.config(), defaults.config()) {
+                None
+            } else {
+                not_wired(key, effective.origin(key)?)
+            }
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+/// `CCBT_LOG_LEVEL` holding a tracing filter rather than a level is taken out of the
+/// configuration's environment and returned (unless `--log-level` wins anyway).
+fn take_log_filter(env: &mut Env, flag_given: bool) -> Option<String> {
+    let value = env.get(LOG_ENV)?.trim().to_owned();
+    let is_level = ccbt_config::LogLevel::WORDS.contains(&value.to_ascii_lowercase().as_str())
+        || value.eq_ignore_ascii_case("warning");
+    if is_level {
+        if value.eq_ignore_ascii_case("warning") {
+            env.insert(LOG_ENV.to_owned(), "warn".to_owned());
+        }
+        return None;
+    }
+    env.remove(LOG_ENV);
+    (!flag_given && !value.is_empty()).then_some(value)
+}
+
+/// `--pipeline-depth N` above the maximum of the lower layers raises the maximum with it when
+/// nobody set the maximum (the adaptive pipeline starts at N and may only grow).
+fn raise_max_pipeline(cli: &mut Vec<(String, String)>, below: &Effective) {
+    let depth = cli.iter().rev().find(|(key, _)| key == "pipeline_depth");
+    let Some(depth) = depth.and_then(|(_, value)| value.parse::<u32>().ok()) else { return };
+    let untouched = below.origin("max_pipeline_depth") == Some(&Origin::Default);
+    if untouched && depth > below.config().network.max_pipeline_depth {
+        cli.push(("max_pipeline_depth".into(), depth.to_string()));
+    }
+}
+
+/// The flags of `cli` that the user gave, as `(key, value)` overrides.
+pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
+    let mut out = global_overrides(&cli.global);
+    match &cli.command {
+        Command::Download(args) => {
+            dir_override(&mut out, &args.common.dir);
+            engine_overrides(&mut out, &args.common.engine);
+        }
+        Command::Magnet(args) => {
+            dir_override(&mut out, &args.common.dir);
+            engine_overrides(&mut out, &args.common.engine);
+        }
+        Command::Seed(args) => {
+            dir_override(&mut out, &args.dir);
+            engine_overrides(&mut out, &args.engine);
+        }
+        Command::Verify(args) => dir_override(&mut out, &args.dir),
+        Command::Dht(DhtCommand::Status(args)) => {
+            push(&mut out, "dht_port", args.dht_port);
+            push_list(&mut out, "dht_bootstrap_nodes", &args.dht_bootstrap);
+            push(&mut out, "state_dir", args.state_dir.as_ref().map(|d| d.display()));
+        }
+        Command::Info(_) | Command::Create(_) | Command::Scrape(_) | Command::Config(_) => {}
+    }
+    out
+}
+
+fn global_overrides(global: &GlobalArgs) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    push(&mut out, "log_level", global.log_level.map(word));
+    out
+}
+
+fn dir_override(out: &mut Vec<(String, String)>, dir: &DirArg) {
+    push(out, "download_dir", dir.path.as_ref().map(|d| d.display()));
+}
+
+fn engine_overrides(out: &mut Vec<(String, String)>, flags: &EngineArgs) {
+    let (network, discovery, tuning) = (&flags.network, &flags.discovery, &flags.tuning);
+    push(out, "listen_port", network.listen_port);
+    push(out, "dht_port", network.dht_port);
+    if discovery.no_trackers {
+        push(out, "enable_http_trackers", Some(false));
+        push(out, "enable_udp_trackers", Some(false));
+    }
+    push(out, "enable_dht", discovery.no_dht.then_some(false));
+    push_list(out, "dht_bootstrap_nodes", &discovery.dht_bootstrap);
+    push(out, "enable_pex", discovery.no_pex.then_some(false));
+    push(out, "state_dir", discovery.state_dir.as_ref().map(|d| d.display()));
+    push(out, "pipeline_depth", tuning.pipeline_depth);
+    push(out, "piece_selection", tuning.piece_selection.map(word));
+    push(out, "hash_workers", tuning.hash_workers);
+    push(out, "preallocate", tuning.preallocate.map(word));
+    push(out, "use_mmap", tuning.no_mmap.then_some(false));
+    push(out, "max_upload_slots", tuning.max_upload_slots);
+}
+
+fn push(out: &mut Vec<(String, String)>, key: &str, value: Option<impl std::fmt::Display>) {
+    if let Some(value) = value {
+        out.push((key.to_owned(), value.to_string()));
+    }
+}
+
+fn push_list(out: &mut Vec<(String, String)>, key: &str, items: &[String]) {
+    if !items.is_empty() {
+        out.push((key.to_owned(), items.join(",")));
+    }
+}
+
+/// The config file's word for a flag value (`rarest_first`): the value's clap name.
+fn word(value: impl ValueEnum) -> String {
+    value.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    fn overrides(args: &[&str]) -> Vec<(String, String)> {
+        flag_overrides(&Cli::try_parse_from(args).unwrap())
+    }
+
+    #[test]
+    fn every_not_wired_key_is_in_the_schema() {
+        for (key, _) in NOT_WIRED {
+            assert!(ccbt_config::field(key).is_some(), "{key}");
+        }
+    }
+
+    #[test]
+    fn only_given_flags_become_overrides() {
+        assert_eq!(overrides(&["ccbt", "download", "x.torrent"]), Vec::<(String, String)>::new());
+        let pairs = overrides(&[
+            "ccbt",
+            "--log-level",
+            "DEBUG",
+            "download",
+            "x.torrent",
+            "-o",
+            "out",
+            "--no-dht",
+            "--no-trackers",
+            "--listen-port",
+            "0",
+            "--piece-selection",
+            "rarest-first",
+            "--dht-bootstrap",
+            "a:1",
+            "--dht-bootstrap",
+            "b:2",
+            "--no-mmap",
+        ]);
+        let expect = [
+            ("log_level", "debug"),
+            ("download_dir", "out"),
+            ("listen_port", "0"),
+            ("enable_http_trackers", "false"),
+            ("enable_udp_trackers", "false"),
+            ("enable_dht", "false"),
+            ("dht_bootstrap_nodes", "a:1,b:2"),
+            ("piece_selection", "rarest_first"),
+            ("use_mmap", "false"),
+        ];
+        let expect: Vec<(String, String)> =
+            expect.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(pairs, expect);
+    }
+
+    #[test]
+    fn every_override_is_a_valid_setting() {
+        let cli = overrides(&[
+            "ccbt",
+            "seed",
+            "x.torrent",
+            "-d",
+            "d",
+            "--dht-port",
+            "7001",
+            "--state-dir",
+            "/s",
+            "--pipeline-depth",
+            "20",
+            "--hash-workers",
+            "2",
+            "--preallocate",
+            "full",
+            "--no-pex",
+            "--max-upload-slots",
+            "0",
+        ]);
+        let effective = load(&Sources { cli, ..Sources::default() }).unwrap();
+        assert_eq!(effective.origin("dht_port"), Some(&Origin::Cli));
+        assert_eq!(effective.config().disk.preallocate, ccbt_config::Preallocate::Full);
+    }
+
+    #[test]
+    fn a_deep_pipeline_flag_raises_an_untouched_maximum() {
+        let below = load(&Sources::default()).unwrap();
+        let mut cli = vec![("pipeline_depth".to_owned(), "500".to_owned())];
+        raise_max_pipeline(&mut cli, &below);
+        let effective = load(&Sources { cli, ..Sources::default() }).unwrap();
+        assert_eq!(effective.config().network.max_pipeline_depth, 500);
+    }
+
+    #[test]
+    fn log_filters_stay_out_of_the_configuration() {
+        let mut env: Env = [(LOG_ENV.to_owned(), "warn,ccbt_engine=trace".to_owned())].into();
+        assert_eq!(take_log_filter(&mut env, false).as_deref(), Some("warn,ccbt_engine=trace"));
+        assert!(env.is_empty());
+        let mut env: Env = [(LOG_ENV.to_owned(), "DEBUG".to_owned())].into();
+        assert_eq!(take_log_filter(&mut env, false), None);
+        assert_eq!(env.len(), 1);
+    }
+
+    #[test]
+    fn keys_not_wired_are_refused_when_set() {
+        let cli = vec![("global_down_kib".to_owned(), "100".to_owned())];
+        let effective = load(&Sources { cli, ..Sources::default() }).unwrap();
+        let problems = check_wired(&effective).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].contains("`limits.global_down_kib` (command line)"), "{problems:?}");
+        assert!(check_wired(&load(&Sources::default()).unwrap()).is_ok());
+        let cli = vec![("global_down_kib".to_owned(), "0".to_owned())];
+        assert!(check_wired(&load(&Sources { cli, ..Sources::default() }).unwrap()).is_ok());
+    }
+}
