@@ -85,6 +85,10 @@ struct SwarmPeer {
     unchoked: bool,
     download_rate: u64,
     upload_rate: u64,
+    /// Payload counters and our interest, for the choker's tit-for-tat and snub detection.
+    downloaded: u64,
+    uploaded: u64,
+    am_interested: bool,
     hash_failures: u32,
     ext: PeerExt,
     /// The peer's IP address, when the engine told us.
@@ -145,6 +149,9 @@ impl Swarm {
                 unchoked: false,
                 download_rate: 0,
                 upload_rate: 0,
+                downloaded: 0,
+                uploaded: 0,
+                am_interested: false,
                 hash_failures: 0,
                 ext: PeerExt::default(),
                 remote_ip: None,
@@ -203,6 +210,9 @@ impl Swarm {
         if let Some(peer) = self.peers.get_mut(&key) {
             peer.download_rate = stats.download_rate;
             peer.upload_rate = stats.upload_rate;
+            peer.downloaded = stats.downloaded;
+            peer.uploaded = stats.uploaded;
+            peer.am_interested = conn.am_interested();
         }
         self.maybe_send_pex(now, key, conn);
         let interesting = self.picker.is_interesting(conn.peer_has());
@@ -404,6 +414,9 @@ impl Swarm {
                 download_rate: p.download_rate,
                 upload_rate: p.upload_rate,
                 is_seed: p.is_seed,
+                am_interested: p.am_interested,
+                downloaded: p.downloaded,
+                uploaded: p.uploaded,
             })
             .collect();
         // `peers` iterates in no fixed order (random hashing); the choker shuffles its input with
