@@ -16,6 +16,7 @@
 mod blame;
 mod buffers;
 mod ext;
+mod selection;
 #[cfg(test)]
 mod tests;
 
