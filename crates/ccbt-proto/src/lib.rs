@@ -4,6 +4,7 @@
 //! here touches sockets, files or the clock.
 
 pub mod choker;
+pub mod health;
 pub mod limit;
 pub mod metadata;
 pub mod peer;
