@@ -133,7 +133,8 @@ fn optimistic_unchoke_starts_a_newcomer_with_nothing() {
 }
 
 /// A leecher with one upload slot gives it to the peer that feeds it. That peer goes silent:
-/// a minute later it is snubbing us and loses the slot to a peer that only takes.
+/// a minute later it is snubbing us, loses the slot to a peer that only takes, and is sent
+/// one request at a time.
 #[test]
 fn a_snubbing_peer_loses_its_slot() {
     const PIECES: u32 = 200;
@@ -162,6 +163,12 @@ fn a_snubbing_peer_loses_its_slot() {
     assert_eq!(sim.am_choking(leecher, feeder), Some(false), "ties keep the slot until the snub");
     sim.run_until(MAX_STEPS, |s| s.elapsed() >= Duration::from_secs(105));
     assert_eq!(sim.am_choking(leecher, feeder), Some(true), "the snubbing feeder lost its slot");
+    // A snubbing peer keeps one outstanding request: enough to notice it coming back.
+    for _ in 0..20 {
+        let t = sim.elapsed() + Duration::from_secs(1);
+        sim.run_until(MAX_STEPS, |s| s.elapsed() >= t);
+        assert!(sim.outstanding(leecher, feeder).unwrap() <= 1, "at {:?}", sim.elapsed());
+    }
     let unchoked = sim.unchoked_by(leecher);
     assert_eq!(unchoked.len(), 1);
     assert!(takers.contains(&unchoked[0]));

@@ -334,7 +334,12 @@ impl Swarm {
     }
 
     fn fill_requests(&mut self, now: Instant, key: PeerKey, conn: &mut PeerConn, rng: &mut impl Rng) {
-        let capacity = conn.request_capacity();
+        let mut capacity = conn.request_capacity();
+        if self.choker.is_snubbed(key, now) {
+            // One request at a time: enough to notice the peer coming back, too little to
+            // strand blocks with it.
+            capacity = capacity.min(1usize.saturating_sub(conn.outstanding_requests()));
+        }
         if capacity == 0 {
             return;
         }

@@ -14,4 +14,9 @@ impl Sim {
     pub fn unchoked_by(&self, node: NodeId) -> Vec<NodeId> {
         self.nodes[node].conns.values().filter(|c| !c.pc.am_choking()).map(|c| c.remote).collect()
     }
+
+    /// Requests `node` has outstanding with `remote` (`None`: not connected).
+    pub fn outstanding(&self, node: NodeId, remote: NodeId) -> Option<usize> {
+        self.nodes[node].conns.values().find(|c| c.remote == remote).map(|c| c.pc.outstanding_requests())
+    }
 }
