@@ -98,28 +98,34 @@ fn thirty_leechers_complete_and_tit_for_tat_rewards_fast_uploaders() {
     assert!(from_seed < needed / 4, "{from_seed} of {needed} bytes from the seed");
 }
 
-/// Eight leechers trade among themselves while a slow seed feeds them; every leecher has
-/// more interested peers than regular slots. A newcomer with nothing to offer joins later,
-/// linked only to leechers: until one of them completes (and seeds, unchoking by round
-/// robin), only an optimistic unchoke can give it its first piece.
+/// Eight leechers, each starting with its own eighth of the torrent, trade over 20 KB/s links
+/// with two upload slots each (one regular, one optimistic): everyone is interested in
+/// everyone, so every slot is taken from the start. A newcomer with nothing to offer joins at
+/// 1 s, linked to all of them. Tit-for-tat never gives it a regular slot (it gives nothing),
+/// and nobody completes (and seeds) for tens of seconds, so only an optimistic unchoke can
+/// give it a piece before then.
 #[test]
 fn optimistic_unchoke_starts_a_newcomer_with_nothing() {
     const PIECES: u32 = 64;
     let mut sim = sim(3, PIECES);
-    let seed = sim.add_node("seed", &pieces(PIECES, 0..PIECES), swarm_options(4), Behaviour::Honest);
+    let slow = link(20_000, 30);
     let leechers: Vec<NodeId> = (0..8)
-        .map(|_| sim.add_node("leecher", &Bitfield::new(PIECES), swarm_options(3), Behaviour::Honest))
+        .map(|i| {
+            sim.add_node("leecher", &pieces(PIECES, 8 * i..8 * i + 8), swarm_options(2), Behaviour::Honest)
+        })
         .collect();
     for (i, &a) in leechers.iter().enumerate() {
-        sim.connect(seed, a, link(20_000, 40), link(1_000_000, 20));
         for &b in &leechers[i + 1..] {
-            sim.connect(a, b, link(1_000_000, 20), link(1_000_000, 20));
+            sim.connect(a, b, slow, slow);
         }
     }
-    sim.run_until(MAX_STEPS, |s| s.elapsed() >= Duration::from_secs(5));
-    let newcomer = sim.add_node("newcomer", &Bitfield::new(PIECES), swarm_options(3), Behaviour::Honest);
+    sim.run_until(MAX_STEPS, |s| s.elapsed() >= Duration::from_secs(1));
     for &l in &leechers {
-        sim.connect(newcomer, l, link(1_000_000, 20), link(1_000_000, 20));
+        assert_eq!(sim.unchoked_by(l).len(), 2, "slots full before the newcomer joins");
+    }
+    let newcomer = sim.add_node("newcomer", &Bitfield::new(PIECES), swarm_options(2), Behaviour::Honest);
+    for &l in &leechers {
+        sim.connect(newcomer, l, slow, slow);
     }
     let started = sim.run_until(MAX_STEPS, |s| !s.nodes[newcomer].verified.is_empty());
     assert!(started, "the newcomer never got a piece");
