@@ -320,6 +320,36 @@ mod tests {
         p.assert_invariants();
     }
 
+    proptest::proptest! {
+        /// Whatever the files and priorities: skipped-only pieces are never started, every
+        /// wanted piece is, and started pieces never rise in priority.
+        #[test]
+        fn picks_follow_priorities(
+            files in proptest::collection::vec((0u64..3 * 16384, 0usize..4), 1..8),
+            first_last in proptest::bool::ANY,
+        ) {
+            let mut p = one_block_pieces();
+            let levels = [Skip, Low, Normal, High];
+            let spans_in: Vec<u64> = files.iter().map(|f| f.0).collect();
+            let mut spans = spans(&spans_in);
+            // The last file takes whatever the others leave of the 10 pieces.
+            let used: u64 = spans_in.iter().sum::<u64>().min(10 * P);
+            spans.push(FileSpan { offset: used, length: 10 * P - used });
+            let mut prio: Vec<FilePriority> = files.iter().map(|f| levels[f.1]).collect();
+            prio.push(Skip);
+            let pp = PiecePriorities::from_files(&p.lengths, &spans, &prio, first_last);
+            let wanted: Vec<u32> = pp.wanted().iter_ones().collect();
+            p.set_piece_priorities(pp.clone());
+            let order = start_order(&mut p);
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            proptest::prop_assert_eq!(sorted, wanted);
+            for pair in order.windows(2) {
+                proptest::prop_assert!(pp.get(pair[0]) >= pp.get(pair[1]), "{:?}", order);
+            }
+        }
+    }
+
     #[test]
     fn piece_ranges_are_clamped() {
         let l = lengths();
