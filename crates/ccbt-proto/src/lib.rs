@@ -9,6 +9,8 @@
 
 pub mod candidates;
 pub mod choker;
+pub mod health;
+pub mod limit;
 pub mod metadata;
 pub mod peer;
 pub mod pex;

@@ -48,8 +48,10 @@
 
 mod availability;
 mod partial;
+mod priority;
 mod set;
 mod strategy;
+mod streaming;
 
 #[cfg(test)]
 mod proptests;
@@ -63,9 +65,11 @@ use ccbt_core::{Bitfield, BlockRef, Lengths};
 use crate::PeerKey;
 use availability::Availability;
 use partial::{PartialPiece, Receive};
+pub use priority::{piece_range, FilePriority, FileSpan, PiecePriorities};
 use set::PieceSet;
 pub use strategy::PieceSelection;
 use strategy::Strategy;
+pub use streaming::StreamingOptions;
 
 /// Errors of the picker module.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -74,6 +78,9 @@ pub enum PickerError {
     /// A `piece_selection` value that is not one of the known strategies.
     #[error("unknown piece selection {value:?}: expected rarest_first, sequential or round_robin")]
     UnknownSelection { value: String },
+    /// A file priority that is not skip, low, normal or high.
+    #[error("unknown file priority {value:?}: expected skip, low, normal or high")]
+    UnknownPriority { value: String },
 }
 
 /// Tuning of a [`Picker`].
@@ -289,7 +296,9 @@ impl Picker {
         self.pick_from_partials(peer, peer_has, &mut budget, out);
         if may_start_new_piece {
             while budget > 0 {
-                let Some(piece) = self.strategy.choose(&self.startable, &self.avail, peer_has, rng) else {
+                let Some(piece) =
+                    self.strategy.choose(&self.startable, &self.need, &self.avail, peer_has, rng)
+                else {
                     break;
                 };
                 let Some(vp) = self.lengths.validate_piece(piece) else { break };

@@ -21,6 +21,7 @@
 mod blame;
 mod buffers;
 mod ext;
+mod selection;
 #[cfg(test)]
 mod tests;
 
@@ -98,6 +99,9 @@ struct SwarmPeer {
     unchoked: bool,
     download_rate: u64,
     upload_rate: u64,
+    /// Payload counters for the choker's tit-for-tat and snub detection.
+    downloaded: u64,
+    uploaded: u64,
     ext: PeerExt,
     /// The peer's IP address: blocks are credited, and strikes counted, by address.
     ip: IpAddr,
@@ -195,6 +199,8 @@ impl Swarm {
                 unchoked: false,
                 download_rate: 0,
                 upload_rate: 0,
+                downloaded: 0,
+                uploaded: 0,
                 ext: PeerExt::default(),
                 ip,
                 am_interested: false,
@@ -267,6 +273,8 @@ impl Swarm {
                 peer.payload = payload;
                 peer.last_payload = Some(now);
             }
+            peer.downloaded = stats.downloaded;
+            peer.uploaded = stats.uploaded;
         }
         self.maybe_send_pex(now, key, conn);
         conn.set_interested(interesting);
@@ -428,12 +436,16 @@ impl Swarm {
     }
 
     fn fill_requests(&mut self, now: Instant, key: PeerKey, conn: &mut PeerConn, rng: &mut impl Rng) {
-        let capacity = conn.request_capacity();
+        let mut capacity = conn.request_capacity();
+        if self.choker.is_snubbed(key, now) {
+            // One request at a time: enough to notice the peer coming back, too little to
+            // strand blocks with it.
+            capacity = capacity.min(1usize.saturating_sub(conn.outstanding_requests()));
+        }
         if capacity == 0 {
             return;
         }
         let piece_length = u64::from(self.lengths.piece_length());
-        let mut capacity = capacity;
         let mut may_start = self.buffered_bytes + piece_length <= self.options.max_buffered_bytes;
         if !may_start && self.buffered_bytes == 0 {
             // A piece larger than the whole budget: one at a time, or it would never download.
@@ -558,6 +570,9 @@ impl Swarm {
                 download_rate: p.download_rate,
                 upload_rate: p.upload_rate,
                 is_seed: p.is_seed,
+                am_interested: p.am_interested,
+                downloaded: p.downloaded,
+                uploaded: p.uploaded,
             })
             .collect();
         // `peers` iterates in no fixed order (random hashing); the choker shuffles its input with

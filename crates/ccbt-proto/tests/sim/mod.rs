@@ -7,6 +7,7 @@
 //! seeded RNG, so a run is a function of its seed.
 
 pub mod net;
+pub mod probe;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};

@@ -1,0 +1,28 @@
+//! What to download and in which order, forwarded to the picker: file priorities and
+//! streaming (see `picker/priority.rs` and `picker/streaming.rs` for the rules).
+
+use super::Swarm;
+use crate::picker::{PiecePriorities, StreamingOptions};
+
+impl Swarm {
+    /// Applies piece priorities (from file priorities): skipped pieces are no longer
+    /// downloaded, higher priorities start first. Replaces [`Swarm::set_wanted`].
+    pub fn set_piece_priorities(&mut self, priorities: PiecePriorities) {
+        self.picker.set_piece_priorities(priorities);
+    }
+
+    /// Turns streaming on (`Some`) or off, reading from piece `read_piece`.
+    pub fn set_streaming(&mut self, options: Option<StreamingOptions>, read_piece: u32) {
+        self.picker.set_streaming(options, read_piece);
+    }
+
+    /// Moves the streaming read position (a seek, or the reader's progress).
+    pub fn set_read_piece(&mut self, piece: u32) {
+        self.picker.set_read_piece(piece);
+    }
+
+    /// The pieces the streaming window covers now (empty without streaming).
+    pub fn streaming_window(&self) -> std::ops::Range<u32> {
+        self.picker.streaming_window()
+    }
+}
