@@ -233,7 +233,7 @@ settings! {
             "Default folder for downloads (a change applies to torrents added afterwards).";
         state_dir: PathBuf = default_state_dir(env), ANY, Restart, Session,
             env "", flag "--state-dir", shown "`$XDG_STATE_HOME/ccbt` or `~/.local/state/ccbt`",
-            "State kept across runs: the DHT routing table (`dht.dat`), the `.torrent` of each magnet download (`torrents/<info hash>.torrent`), and which files ccbt created for each torrent.";
+            "State kept across runs: the DHT routing table (`dht.dat`), the `.torrent` of each magnet download (`torrents/<info hash>.torrent`), and which files ccbt created for each torrent (`created/<info hash>`), so its own partial files are continued after a restart while files it did not create are never overwritten without `--overwrite`.";
         preallocate: Preallocate = Preallocate::Sparse, ANY, Restart, Session,
             env "", flag "--preallocate", shown "",
             "`none` (files grow as written), `sparse` (set length), `full` (`posix_fallocate`).";
@@ -242,7 +242,7 @@ settings! {
             "Largest single positioned vectored write, in KiB.";
         use_mmap: bool = true, ANY, Restart, Session,
             env "", flag "--no-mmap", shown "",
-            "Serve uploads and checks from memory-mapped files instead of `pread`; a file is mapped only once complete.";
+            "Serve uploads and checks from memory-mapped files instead of `pread`; a file is mapped only once complete (full length, no holes), and a page that cannot be read (the file truncated by another program, a full tmpfs) fails that read, never the process.";
         hash_workers: usize = default_hash_workers(), int(1, 256), Restart, Session,
             env "", flag "--hash-workers", shown "CPUs (max 4)",
             "Threads hashing and writing pieces, and checking existing data.";

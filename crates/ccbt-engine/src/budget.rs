@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::sync::lock;
+
 /// Limits of a [`ConnectionBudget`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BudgetLimits {
@@ -71,7 +73,7 @@ struct IpShare {
 
 impl Drop for IpShare {
     fn drop(&mut self) {
-        let mut map = self.budget.per_ip.lock().expect("budget lock poisoned");
+        let mut map = lock(&self.budget.per_ip);
         if let Some(n) = map.get_mut(&self.ip) {
             *n -= 1;
             if *n == 0 {
@@ -115,7 +117,7 @@ impl Drop for HandshakePermit {
                 budget.handshaking[Direction::Outgoing as usize].fetch_sub(1, Ordering::AcqRel);
             }
             Slot::Incoming { id, .. } => {
-                let mut queue = budget.incoming.lock().expect("budget lock poisoned");
+                let mut queue = lock(&budget.incoming);
                 if let Some(pos) = queue.live.iter().position(|(i, _)| i == id) {
                     queue.live.remove(pos);
                     budget.handshaking[Direction::Incoming as usize].fetch_sub(1, Ordering::AcqRel);
@@ -167,7 +169,7 @@ impl ConnectionBudget {
         direction: Direction,
     ) -> Result<HandshakePermit, NoSlot> {
         let share = {
-            let mut map = self.per_ip.lock().expect("budget lock poisoned");
+            let mut map = lock(&self.per_ip);
             let n = map.entry(ip).or_insert(0);
             if *n >= self.limits.per_ip {
                 return Err(NoSlot::PerIp);
@@ -192,7 +194,7 @@ impl ConnectionBudget {
 
     /// An incoming handshake slot, evicting the oldest incoming handshake when all are taken.
     fn incoming_slot(&self) -> Slot {
-        let mut queue = self.incoming.lock().expect("budget lock poisoned");
+        let mut queue = lock(&self.incoming);
         if queue.live.len() >= self.limits.handshakes_per_direction {
             if let Some((_, oldest)) = queue.live.pop_front() {
                 oldest.notify_one();
@@ -214,7 +216,7 @@ impl ConnectionBudget {
         }
         let share = IpShare { budget: permit.share.budget.clone(), ip: permit.share.ip };
         // The share moves to the new permit: count it once more before the old one is dropped.
-        *self.per_ip.lock().expect("budget lock poisoned").entry(share.ip).or_insert(0) += 1;
+        *lock(&self.per_ip).entry(share.ip).or_insert(0) += 1;
         drop(permit);
         Ok(ConnectionPermit { share })
     }
@@ -227,7 +229,7 @@ impl ConnectionBudget {
     /// Takes one connection attempt from the rate limit; false when the session already dialled
     /// `max_connects_per_sec` peers in the last second.
     pub(crate) fn try_dial(&self, now: Instant) -> bool {
-        let mut b = self.bucket.lock().expect("budget lock poisoned");
+        let mut b = lock(&self.bucket);
         let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
         b.last = now;
         b.tokens = (b.tokens + elapsed * b.per_sec).min(b.per_sec);

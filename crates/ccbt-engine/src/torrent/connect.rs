@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use super::{PeerSlot, TorrentCommand, TorrentShared};
 use crate::budget::{ConnectionPermit, HandshakePermit};
 use crate::peer::{handshake, run_peer, PeerCommand, PEER_COMMAND_CAPACITY};
+use crate::sync::lock;
 use crate::Event;
 
 static NEXT_PEER_KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -59,7 +60,7 @@ pub(crate) fn accept_incoming(
     permit: HandshakePermit,
     deadline: tokio::time::Instant,
 ) {
-    if shared.inner.lock().expect("torrent lock poisoned").candidates.is_banned(addr.ip()) {
+    if lock(&shared.inner).candidates.is_banned(addr.ip()) {
         tracing::debug!(%addr, "incoming connection refused: address banned");
         return;
     }
@@ -97,7 +98,7 @@ async fn run_registered(
     let key = PeerKey(NEXT_PEER_KEY.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     let (tx, rx) = mpsc::channel::<PeerCommand>(PEER_COMMAND_CAPACITY);
     let refused = {
-        let mut inner = shared.inner.lock().expect("torrent lock poisoned");
+        let mut inner = lock(&shared.inner);
         if !inner.lifecycle.accepts_connections() {
             Some("torrent is not accepting connections")
         } else if inner.candidates.is_banned(addr.ip()) {
@@ -126,7 +127,7 @@ async fn run_registered(
     let end = run_peer(shared.clone(), key, stream, theirs, outgoing, rx).await;
     let reason = end.to_string();
     tracing::debug!(%addr, %reason, "peer disconnected");
-    shared.inner.lock().expect("torrent lock poisoned").peers.remove(&key);
+    lock(&shared.inner).peers.remove(&key);
     shared.emit(Event::PeerDisconnected { id: shared.id, addr, reason: reason.clone() });
     let _ = shared.commands.send(TorrentCommand::PeerClosed { addr, outgoing, reason }).await;
 }
