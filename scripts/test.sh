@@ -49,6 +49,9 @@ else
     cargo test --workspace
 fi
 
+step "fuzz targets, briefly (stable toolchain, no coverage feedback; FUZZ_SECONDS each)"
+scripts/fuzz-smoke.sh
+
 step "interop harness self-test (libtorrent, lying peer, aria2 on 127.0.0.1)"
 tests/interop/selftest.sh
 
