@@ -223,7 +223,7 @@ settings! {
             "A connection with no interest either way and no payload moved for this long is closed when a candidate waits for its slot (the one useless longest goes first). Peers that give or take data are kept.";
         ssrf_mitigation: bool = true, ANY, Restart, Session,
             env "", flag "", shown "",
-            "Refuse peers on loopback or local-network addresses with a privileged port (below 1024) when a tracker, the DHT or PEX names them; peers given with `--peer` are never filtered.";
+            "Refuse peers on loopback or local-network addresses with a privileged port (below 1024) when a tracker, the DHT or PEX names them (peers given with `--peer` are never filtered), and skip HTTP trackers on loopback whose path does not start with `/announce`.";
     }
 
     /// `[disk]`: files, buffers and hashing.

@@ -27,5 +27,7 @@ pub use schedule::{
     TransferStats,
 };
 pub use tiers::TrackerTiers;
-pub use tracker_url::{parse_tracker_url, parse_udp_url, percent_encode_to, tracker_scheme, TrackerScheme};
+pub use tracker_url::{
+    parse_tracker_url, parse_udp_url, passes_ssrf_rule, percent_encode_to, tracker_scheme, TrackerScheme,
+};
 pub use udp::{UdpEvent, UdpTracker, UdpTrackerOptions};

@@ -48,6 +48,26 @@ pub fn parse_tracker_url(url: &str) -> Result<(TrackerScheme, Url), TrackerError
     Ok((scheme, parsed))
 }
 
+/// Whether an HTTP(S) tracker URL passes the SSRF rule libtorrent applies with
+/// `ssrf_mitigation`: a tracker on the loopback interface (`localhost`, 127.0.0.0/8, `::1`) is
+/// asked only when its path starts with `/announce`. A torrent cannot then point ccbt's GET
+/// requests, with their query string, at an arbitrary local web service (an admin page, an
+/// API); real trackers on loopback keep working. UDP trackers and other hosts always pass. Names
+/// are not resolved here (sans-IO): a DNS name that resolves to loopback is not caught.
+pub fn passes_ssrf_rule(url: &str) -> bool {
+    let Ok((scheme, parsed)) = parse_tracker_url(url) else { return true };
+    if scheme == TrackerScheme::Udp {
+        return true;
+    }
+    let loopback = match parsed.host() {
+        Some(Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    !loopback || parsed.path().starts_with("/announce")
+}
+
 /// The scheme of a tracker URL, or why it is not one we speak.
 pub fn tracker_scheme(url: &str) -> Result<TrackerScheme, TrackerError> {
     parse_tracker_url(url).map(|(scheme, _)| scheme)
@@ -83,6 +103,28 @@ pub fn percent_encode_to(bytes: &[u8], out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_http_trackers_need_an_announce_path() {
+        for refused in [
+            "http://127.0.0.1:8080/admin/delete?all=1",
+            "http://localhost/",
+            "http://LOCALHOST:631/jobs",
+            "https://[::1]:9000/api",
+            "http://127.1.2.3/scrape",
+        ] {
+            assert!(!passes_ssrf_rule(refused), "{refused} must be refused");
+        }
+        for allowed in [
+            "http://127.0.0.1:6969/announce",
+            "http://localhost:8000/announce.php?passkey=x",
+            "udp://127.0.0.1:6969",
+            "http://tracker.example/anything",
+            "http://10.0.0.1/x",
+        ] {
+            assert!(passes_ssrf_rule(allowed), "{allowed} must pass");
+        }
+    }
 
     #[test]
     fn udp_urls() {

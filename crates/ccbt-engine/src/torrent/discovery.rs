@@ -107,10 +107,18 @@ pub(crate) fn usable_tiers(options: &SessionOptions, tiers: &[Vec<String>]) -> V
         .map(|tier| {
             tier.iter()
                 .filter(|url| {
-                    let url = url.to_ascii_lowercase();
-                    (options.enable_http_trackers
-                        && (url.starts_with("http://") || url.starts_with("https://")))
-                        || (options.enable_udp_trackers && url.starts_with("udp://"))
+                    let lower = url.to_ascii_lowercase();
+                    let enabled = (options.enable_http_trackers
+                        && (lower.starts_with("http://") || lower.starts_with("https://")))
+                        || (options.enable_udp_trackers && lower.starts_with("udp://"));
+                    if enabled && options.ssrf_mitigation && !ccbt_tracker::passes_ssrf_rule(url) {
+                        tracing::warn!(
+                            url = %url,
+                            "tracker skipped: on loopback without an /announce path (ssrf_mitigation)"
+                        );
+                        return false;
+                    }
+                    enabled
                 })
                 .cloned()
                 .collect::<Vec<_>>()
@@ -201,6 +209,20 @@ impl Discovery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_trackers_without_an_announce_path_are_skipped_unless_mitigation_is_off() {
+        let tiers = vec![vec![
+            "http://127.0.0.1:8080/admin?x=1".to_string(),
+            "http://127.0.0.1:6969/announce".to_string(),
+            "udp://127.0.0.1:6969".to_string(),
+        ]];
+        let mut options = SessionOptions::default();
+        let kept = usable_tiers(&options, &tiers);
+        assert_eq!(kept, vec![tiers[0][1..].to_vec()]);
+        options.ssrf_mitigation = false;
+        assert_eq!(usable_tiers(&options, &tiers), tiers);
+    }
 
     /// A host whose lookup never ends must not keep the others out (they used to be resolved one
     /// after another with no time limit).
