@@ -240,9 +240,13 @@ impl Session {
             Some(TorrentEntry::Active { shared, .. }) => {
                 shared.commands.try_send(TorrentCommand::UserPeers(peers.to_vec())).is_ok()
             }
-            Some(TorrentEntry::Resolving { shared, .. }) => {
-                shared.commands.try_send(magnet::ResolverCommand::AddPeers(peers.to_vec())).is_ok()
-            }
+            Some(TorrentEntry::Resolving { shared, .. }) => shared
+                .commands
+                .try_send(magnet::ResolverCommand::AddPeers(
+                    ccbt_proto::candidates::Source::User,
+                    peers.to_vec(),
+                ))
+                .is_ok(),
             None => return Err(SessionError::UnknownTorrent(id.0)),
         };
         if sent {

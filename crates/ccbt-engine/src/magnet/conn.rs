@@ -122,7 +122,10 @@ impl MetadataMachine {
                 }
                 ConnEvent::Peers(peers) => {
                     tracing::debug!(%addr, count = peers.len(), "peers from PEX during the metadata phase");
-                    let _ = self.shared.commands.try_send(ResolverCommand::AddPeers(peers));
+                    let _ = self
+                        .shared
+                        .commands
+                        .try_send(ResolverCommand::AddPeers(ccbt_proto::candidates::Source::Pex, peers));
                 }
                 _ => {}
             }

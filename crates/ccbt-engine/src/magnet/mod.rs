@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use ccbt_core::{InfoHash, PeerId};
 use ccbt_metainfo::{Magnet, Torrent};
+use ccbt_proto::candidates::Source;
 use ccbt_proto::metadata::{MetadataCandidates, MetadataFetcher};
 use ccbt_proto::PeerKey;
 use tokio::sync::{mpsc, watch, Notify};
@@ -31,7 +32,8 @@ const MAX_METADATA_CONNECTIONS: usize = 8;
 /// Messages to a resolver task.
 #[derive(Debug)]
 pub(crate) enum ResolverCommand {
-    AddPeers(Vec<SocketAddr>),
+    /// Candidates and where they came from (the user, or peer exchange).
+    AddPeers(Source, Vec<SocketAddr>),
 }
 
 /// Fetch state shared by the metadata connections.
@@ -150,12 +152,13 @@ pub(crate) async fn resolve(
     magnet: Magnet,
     initial: Vec<SocketAddr>,
 ) -> Result<Resolved, String> {
-    let mut candidates = MetadataCandidates::new();
+    let mut candidates = MetadataCandidates::new(shared.options.ssrf_mitigation);
     let mut running = 0usize;
     let (ended_tx, mut ended_rx) = mpsc::channel::<conn::Ended>(MAX_METADATA_CONNECTIONS * 2);
     let mut next_key = 1u64;
-    add_candidates(&mut candidates, initial);
-    add_candidates(&mut candidates, resolve_x_pe(&magnet.peers).await);
+    add_candidates(&mut candidates, Source::User, initial);
+    // `x.pe` peers come with the link the user gave.
+    add_candidates(&mut candidates, Source::User, resolve_x_pe(&magnet.peers).await);
     let (found_tx, mut found) = mpsc::channel::<Vec<SocketAddr>>(32);
     let announcer = start_announcer(&shared, &magnet, found_tx.clone());
     // A magnet carries no private flag: the DHT is asked (BEP 9 magnets are usually trackerless).
@@ -197,9 +200,10 @@ pub(crate) async fn resolve(
         let next_due = candidates.poll_timeout(now).unwrap_or_else(|| now + Duration::from_secs(60));
         tokio::select! {
             Some(cmd) = commands.recv() => match cmd {
-                ResolverCommand::AddPeers(peers) => add_candidates(&mut candidates, peers),
+                ResolverCommand::AddPeers(source, peers) => add_candidates(&mut candidates, source, peers),
             },
-            Some(peers) = found.recv() => add_candidates(&mut candidates, peers),
+            // Trackers and the DHT share this channel; both are remote parties alike.
+            Some(peers) = found.recv() => add_candidates(&mut candidates, Source::Tracker, peers),
             Some(ended) = ended_rx.recv() => {
                 running -= 1;
                 tracing::debug!(addr = %ended.addr, reason = %ended.reason, "metadata connection ended");
@@ -233,10 +237,10 @@ fn start_announcer(
     Some(spawn_announcer(target, AnnouncerOptions::default(), stats, found))
 }
 
-fn add_candidates(candidates: &mut MetadataCandidates, peers: Vec<SocketAddr>) {
+fn add_candidates(candidates: &mut MetadataCandidates, source: Source, peers: Vec<SocketAddr>) {
     let now = Instant::now();
     for addr in peers {
-        candidates.add(now, addr);
+        candidates.add(now, source, addr);
     }
 }
 

@@ -1,5 +1,7 @@
 //! The peers the metadata phase may dial: bounded, with back-off, eviction of dead addresses,
-//! a cap per address and bans for proven liars.
+//! a cap per address and bans for proven liars. The rules shared with the download phase's
+//! [`CandidateList`](crate::candidates::CandidateList) (the back-off schedule and the SSRF
+//! mitigation for addresses named by remote parties) are taken from it, not restated.
 //!
 //! Invariants: `entries.len() <= MAX_CANDIDATES`; `per_ip[ip]` is the number of entries with
 //! that address (no zero counts kept) and at most [`MAX_CANDIDATES_PER_IP`]; no entry has a
@@ -7,7 +9,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use crate::candidates::{backoff, refused_by_ssrf_mitigation, Source};
 
 /// Most addresses remembered.
 pub const MAX_CANDIDATES: usize = 500;
@@ -18,8 +22,6 @@ pub const MAX_CANDIDATES_PER_IP: usize = 4;
 pub const MAX_CONNECTIONS_PER_IP: usize = 2;
 /// Failed connections after which an address is forgotten.
 pub const MAX_FAILURES: u32 = 5;
-/// Back-off after the first failure; doubles with each further one.
-const RETRY_BASE: Duration = Duration::from_secs(5);
 
 #[derive(Debug)]
 struct Candidate {
@@ -31,6 +33,8 @@ struct Candidate {
 /// Candidate peers for the metadata phase.
 #[derive(Debug, Default)]
 pub struct MetadataCandidates {
+    /// Refuse local services named by remote parties (`ssrf_mitigation`).
+    ssrf_mitigation: bool,
     entries: HashMap<SocketAddr, Candidate>,
     per_ip: HashMap<IpAddr, usize>,
     live: HashMap<IpAddr, usize>,
@@ -38,9 +42,9 @@ pub struct MetadataCandidates {
 }
 
 impl MetadataCandidates {
-    /// An empty list.
-    pub fn new() -> MetadataCandidates {
-        MetadataCandidates::default()
+    /// An empty list; `ssrf_mitigation` as in [`CandidateList`](crate::candidates::CandidateList).
+    pub fn new(ssrf_mitigation: bool) -> MetadataCandidates {
+        MetadataCandidates { ssrf_mitigation, ..MetadataCandidates::default() }
     }
 
     /// Addresses remembered.
@@ -58,12 +62,15 @@ impl MetadataCandidates {
         self.entries.keys().copied()
     }
 
-    /// Adds `addr`, due at once. When the list is full, the idle address with the most failures
-    /// makes room; if none has failed, the newcomer is dropped (a fresh address is no better
-    /// than another). Returns whether it was added.
-    pub fn add(&mut self, now: Instant, addr: SocketAddr) -> bool {
+    /// Adds `addr`, learnt from `source`, due at once. When the list is full, the idle address
+    /// with the most failures makes room; if none has failed, the newcomer is dropped (a fresh
+    /// address is no better than another). Returns whether it was added.
+    pub fn add(&mut self, now: Instant, source: Source, addr: SocketAddr) -> bool {
         let ip = addr.ip();
         if addr.port() == 0 || ip.is_unspecified() || ip.is_multicast() || self.banned.contains(&ip) {
+            return false;
+        }
+        if self.ssrf_mitigation && source != Source::User && refused_by_ssrf_mitigation(addr) {
             return false;
         }
         if self.entries.contains_key(&addr)
@@ -137,8 +144,7 @@ impl MetadataCandidates {
             self.remove(addr);
             return;
         }
-        let backoff = RETRY_BASE.saturating_mul(1u32 << c.failures.min(6));
-        c.next_try = now.checked_add(backoff).unwrap_or(now);
+        c.next_try = now.checked_add(backoff(c.failures)).unwrap_or(now);
     }
 
     /// Forgets every address of `ip` and refuses it from now on (a proven liar). Connected
