@@ -14,6 +14,7 @@ use rand::SeedableRng;
 use super::{Banned, BlockHash, Swarm, SwarmAction, SwarmOptions};
 
 mod hostile;
+mod live;
 use crate::peer::{PeerConn, PeerConnOptions};
 use crate::picker::PickerOptions;
 use crate::PeerKey;

@@ -1,0 +1,35 @@
+//! Changing the options of a running swarm (hot reload of the configuration).
+
+use std::time::Instant;
+
+use super::{Swarm, SwarmOptions};
+use crate::choker::ChokerOptions;
+
+impl Swarm {
+    /// The options in force.
+    pub fn options(&self) -> &SwarmOptions {
+        &self.options
+    }
+
+    /// Applies `options` to the running swarm at `now`:
+    /// - the picker's (piece selection, endgame): from the next pick (see
+    ///   [`crate::picker::Picker::set_options`]);
+    /// - `max_upload_slots`: the choker's next round is due at once, so the engine's next
+    ///   [`Swarm::handle_timeout`] chokes the peers beyond the new count or fills new slots;
+    /// - `max_hash_failures`: from the next hash failure;
+    /// - `pex` off: no PEX message is sent or read from then on; on: PEX runs with the
+    ///   connections whose extension handshake comes after (the engine advertises `ut_pex` to
+    ///   new connections);
+    /// - `max_buffered_bytes`: from the next piece started.
+    pub fn set_options(&mut self, now: Instant, options: SwarmOptions) {
+        self.picker.set_options(options.picker);
+        if options.max_upload_slots != self.options.max_upload_slots {
+            let choker =
+                ChokerOptions { max_upload_slots: options.max_upload_slots, ..*self.choker.options() };
+            self.choker.set_options(choker);
+            // Before the first round (timers not started) there is nothing to bring forward.
+            self.next_rechoke = self.next_rechoke.map(|due| due.min(now));
+        }
+        self.options = options;
+    }
+}

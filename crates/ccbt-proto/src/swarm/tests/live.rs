@@ -1,0 +1,68 @@
+//! Options changed on a running swarm (hot reload) take effect.
+
+use std::time::Duration;
+
+use super::*;
+use crate::picker::PieceSelection;
+
+/// Pieces 0 to 6 are held by three peers, piece 7 by two: rarest first starts piece 7,
+/// sequential piece 0. `a` and `c` have everything and ask for one piece per pick.
+fn piece_7_rarest() -> (H, PeerKey, PeerKey) {
+    let mut h = H::leecher(options());
+    let a = h.seed_peer(1, depth(2));
+    let b = h.add(2, conn_options(false));
+    h.recv(b, bitfield_msg(0..N - 1));
+    h.pump(b);
+    let c = h.seed_peer(3, depth(2));
+    (h, a, c)
+}
+
+#[test]
+fn a_new_piece_selection_applies_to_the_next_piece_started() {
+    let (mut h, a, c) = piece_7_rarest();
+    let sequential = PickerOptions { selection: PieceSelection::Sequential, ..options().picker };
+    h.swarm.set_options(h.t0, SwarmOptions { picker: sequential, ..options() });
+    h.pump(a);
+    assert_eq!(h.requests(a).first().map(|b| b.piece), Some(0), "sequential starts piece 0");
+
+    h.swarm.set_options(h.t0, options());
+    h.pump(c);
+    assert_eq!(h.requests(c).first().map(|b| b.piece), Some(N - 1), "rarest first starts piece 7");
+    assert_eq!(h.swarm.options().picker.selection, PieceSelection::RarestFirst);
+    h.swarm.picker.assert_invariants();
+}
+
+#[test]
+fn fewer_upload_slots_choke_the_extra_peers_at_the_next_timeout() {
+    let mut h = five_interested();
+    let changes = h.swarm.handle_timeout(h.t0, &mut h.rng);
+    apply(&mut h, &changes);
+    assert_eq!(h.unchoked().len(), 3);
+
+    let later = h.t0 + Duration::from_secs(1);
+    h.swarm.set_options(later, SwarmOptions { max_upload_slots: 1, ..options() });
+    assert_eq!(h.swarm.poll_timeout(), Some(later), "the choker runs again at once");
+    let changes = h.swarm.handle_timeout(later, &mut h.rng);
+    apply(&mut h, &changes);
+    assert_eq!(h.unchoked().len(), 1);
+
+    // 0 = unlimited: every interested peer is unchoked.
+    let later = later + Duration::from_secs(1);
+    h.swarm.set_options(later, SwarmOptions { max_upload_slots: 0, ..options() });
+    let changes = h.swarm.handle_timeout(later, &mut h.rng);
+    apply(&mut h, &changes);
+    assert_eq!(h.unchoked().len(), 5);
+}
+
+#[test]
+fn unchanged_slots_keep_the_choker_schedule() {
+    let mut h = five_interested();
+    h.swarm.handle_timeout(h.t0, &mut h.rng);
+    let due = h.swarm.poll_timeout();
+    h.swarm.set_options(
+        h.t0 + Duration::from_secs(1),
+        SwarmOptions { max_upload_slots: 3, max_hash_failures: 9, ..options() },
+    );
+    assert_eq!(h.swarm.poll_timeout(), due);
+    assert_eq!(h.swarm.options().max_hash_failures, 9);
+}
