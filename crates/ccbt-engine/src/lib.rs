@@ -76,7 +76,7 @@ pub(crate) mod tracker;
 
 pub use add::{AddTorrent, TorrentSource};
 pub use error::{SessionError, TorrentError};
-pub use options::SessionOptions;
+pub use options::{Reconfigured, SessionOptions};
 pub use session::Session;
 pub use status::{DhtInfo, Event, PeerInfo, ScrapeInfo, TorrentId, TorrentState, TorrentStatus, TrackerInfo};
 

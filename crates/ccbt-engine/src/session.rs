@@ -9,11 +9,11 @@ use ccbt_core::PeerId;
 use ccbt_metainfo::{Magnet, Torrent};
 use ccbt_storage::{HashPool, Storage, StorageOptions};
 use rand::RngCore;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::add::{AddTorrent, TorrentSource};
-use crate::budget::ConnectionBudget;
+use crate::budget::{BudgetLimits, ConnectionBudget};
 use crate::dht::DhtHandle;
 use crate::listener;
 use crate::magnet::{self, MetaShared, ResolveSpec};
@@ -21,8 +21,8 @@ use crate::ownership;
 use crate::sync::lock;
 use crate::torrent::{spawn_torrent, Selection, TorrentCommand, TorrentShared, TorrentSpec};
 use crate::{
-    DhtInfo, Event, PeerInfo, ScrapeInfo, SessionError, SessionOptions, TorrentError, TorrentId,
-    TorrentStatus, TrackerInfo,
+    DhtInfo, Event, PeerInfo, Reconfigured, ScrapeInfo, SessionError, SessionOptions, TorrentError,
+    TorrentId, TorrentStatus, TrackerInfo,
 };
 
 /// A running ccbt engine: owns torrents, the listener and the hash pool.
@@ -64,7 +64,9 @@ impl TorrentEntry {
 }
 
 pub(crate) struct SessionInner {
-    options: Arc<SessionOptions>,
+    /// The options in force; [`Session::reconfigure`] replaces them and every torrent task
+    /// watches them.
+    options: watch::Sender<Arc<SessionOptions>>,
     peer_id: PeerId,
     listen_addr: SocketAddr,
     torrents: Mutex<HashMap<TorrentId, TorrentEntry>>,
@@ -77,8 +79,9 @@ pub(crate) struct SessionInner {
 }
 
 impl SessionInner {
-    pub(crate) fn options(&self) -> &SessionOptions {
-        &self.options
+    /// The options in force now.
+    pub(crate) fn options(&self) -> Arc<SessionOptions> {
+        self.options.borrow().clone()
     }
 
     /// The torrent an incoming handshake asks for.
@@ -98,7 +101,7 @@ impl SessionInner {
     }
 
     fn storage_options(&self) -> StorageOptions {
-        crate::options::storage_options(&self.options)
+        crate::options::storage_options(&self.options())
     }
 }
 
@@ -122,12 +125,7 @@ impl Session {
         // Room for every piece the buffer budget can hold with the smallest piece size.
         let queue = (options.max_buffered_kib as usize / 16).max(64);
         let pool = HashPool::new(options.hash_workers, queue).map_err(SessionError::HashPool)?;
-        let budget = ConnectionBudget::new(crate::budget::BudgetLimits {
-            established: options.max_global_peers,
-            handshakes_per_direction: options.max_handshakes,
-            per_ip: options.max_connections_per_ip,
-            connects_per_sec: options.max_connects_per_sec,
-        });
+        let budget = ConnectionBudget::new(budget_limits(&options));
         // The DHT is an extra peer source: failing to start it is worth a warning, not an error.
         let dht = if options.enable_dht {
             match crate::dht::start(&options).await {
@@ -141,7 +139,7 @@ impl Session {
             None
         };
         let inner = Arc::new(SessionInner {
-            options: Arc::new(options),
+            options: watch::channel(Arc::new(options)).0,
             peer_id,
             listen_addr,
             torrents: Mutex::new(HashMap::new()),
@@ -178,9 +176,42 @@ impl Session {
         self.inner.budget.handshaking()
     }
 
-    /// The options the session runs with.
-    pub fn options(&self) -> &SessionOptions {
-        &self.inner.options
+    /// The options the session runs with now (after any [`Session::reconfigure`]).
+    pub fn options(&self) -> Arc<SessionOptions> {
+        self.inner.options()
+    }
+
+    /// Changes the options of the running session (hot reload). `new` is validated as by
+    /// [`Session::new`]; on error nothing changes. Each option that changed is either applied
+    /// at once ([`Reconfigured::applied`]) or keeps its current value until the next start
+    /// ([`Reconfigured::needs_restart`]); [`SessionOptions::merge_live`] lists which are which.
+    ///
+    /// Applied live: the connection budget (`max_global_peers`, `max_handshakes`,
+    /// `max_connections_per_ip`, `max_connects_per_sec`), and in every running torrent
+    /// `max_peers_per_torrent`, `max_upload_slots` (the choker runs again at once),
+    /// `piece_selection`, `endgame_duplicates`, `endgame_threshold`, `max_hash_failures`,
+    /// `enable_pex`, `enable_http_trackers` and `enable_udp_trackers` (the announcer restarts
+    /// with the trackers now allowed), `enable_dht` (the torrents' DHT lookups start or stop;
+    /// turning it on in a session started without a DHT node needs a restart), and
+    /// `download_dir` for torrents added afterwards. A lowered peer count closes the least
+    /// useful connections beyond it (see `ccbt_proto::candidates::choose_excess`). A magnet
+    /// link still fetching its metadata takes the new options when its download starts.
+    pub fn reconfigure(&self, new: SessionOptions) -> Result<Reconfigured, SessionError> {
+        new.validate()?;
+        let inner = &self.inner;
+        let current = inner.options();
+        let (mut merged, mut report) = current.merge_live(&new);
+        if merged.enable_dht && !current.enable_dht && inner.dht.is_none() {
+            merged.enable_dht = false;
+            report.defer("enable_dht");
+        }
+        inner.budget.set_limits(budget_limits(&merged));
+        inner.options.send_replace(Arc::new(merged));
+        close_excess_connections(inner);
+        if !report.is_empty() {
+            tracing::info!(applied = ?report.applied, needs_restart = ?report.needs_restart, "options changed");
+        }
+        Ok(report)
     }
 
     /// Adds a torrent: opens (creating as needed) its files, then checks, downloads or seeds in
@@ -193,7 +224,7 @@ impl Session {
             return Err(SessionError::DuplicateTorrent { info_hash: info_hash.to_hex() });
         }
         let id = TorrentId(inner.next_id.fetch_add(1, Ordering::Relaxed));
-        let save_path = add.save_path.clone().unwrap_or_else(|| inner.options.download_dir.clone());
+        let save_path = add.save_path.clone().unwrap_or_else(|| inner.options().download_dir.clone());
         let name = add.name();
         let entry = match add.source {
             TorrentSource::Torrent(torrent) => {
@@ -375,6 +406,45 @@ impl Session {
     }
 }
 
+/// The connection budget's limits in `options`.
+fn budget_limits(options: &SessionOptions) -> BudgetLimits {
+    BudgetLimits {
+        established: options.max_global_peers,
+        handshakes_per_direction: options.max_handshakes,
+        per_ip: options.max_connections_per_ip,
+        connects_per_sec: options.max_connects_per_sec,
+    }
+}
+
+/// After `max_global_peers` was lowered: closes the established connections beyond it, taken
+/// one at a time from the torrent that has the most (each torrent closes its least useful).
+fn close_excess_connections(inner: &SessionInner) {
+    let mut excess = inner.budget.active().saturating_sub(inner.budget.established_limit());
+    if excess == 0 {
+        return;
+    }
+    let running: Vec<Arc<TorrentShared>> = lock(&inner.torrents)
+        .values()
+        .filter_map(|entry| match entry {
+            TorrentEntry::Active { shared, .. } => Some(shared.clone()),
+            TorrentEntry::Resolving { .. } => None,
+        })
+        .collect();
+    let mut open: Vec<usize> = running.iter().map(|t| lock(&t.inner).peers.len()).collect();
+    let mut to_close = vec![0; running.len()];
+    while excess > 0 {
+        let Some((most, _)) = open.iter().enumerate().filter(|(_, &n)| n > 0).max_by_key(|(_, &n)| n) else {
+            break;
+        };
+        open[most] -= 1;
+        to_close[most] += 1;
+        excess -= 1;
+    }
+    for (torrent, count) in running.iter().zip(to_close) {
+        torrent.close_excess(count);
+    }
+}
+
 async fn stop_torrent(entry: TorrentEntry) {
     match entry {
         TorrentEntry::Resolving { task, .. } => {
@@ -418,7 +488,7 @@ async fn start_active(
     let storage = {
         let torrent = torrent.clone();
         let root = save_path.clone();
-        let state_dir = inner.options.state_dir.clone();
+        let state_dir = inner.options().state_dir.clone();
         tokio::task::spawn_blocking(move || {
             let layout = torrent.layout();
             ownership::open_storage(
@@ -444,7 +514,7 @@ async fn start_active(
         torrent,
         save_path,
         storage,
-        options: inner.options.clone(),
+        options: inner.options.subscribe(),
         listen_port: inner.listen_addr.port(),
         peer_id: inner.peer_id,
         pool: inner.pool.clone(),
@@ -474,7 +544,7 @@ fn start_resolving(
         save_path: save_path.clone(),
         peer_id: inner.peer_id,
         listen_port: inner.listen_addr.port(),
-        options: inner.options.clone(),
+        options: inner.options(),
         dht: inner.dht.clone(),
     };
     let (shared, commands) = magnet::new_resolver(&spec);
@@ -496,7 +566,7 @@ fn start_resolving(
             }
         };
         tracing::info!(%id, name = %resolved.torrent.name, "metadata received");
-        save_torrent_file(&inner.options.state_dir, &resolved.torrent, &magnet).await;
+        save_torrent_file(&inner.options().state_dir, &resolved.torrent, &magnet).await;
         let torrent = Arc::new(resolved.torrent);
         let files = files.or_else(|| magnet.select_only.clone());
         let start = Start {

@@ -17,6 +17,9 @@ pub(crate) enum CloseReason {
     /// Neither side was interested and nothing moved for a while, and a candidate waits.
     #[error("useless while a candidate waits")]
     Useless,
+    /// A connection limit was lowered (hot reload) below the connections open.
+    #[error("connection limit lowered")]
+    OverLimit,
 }
 
 /// How a connection ended. Only its own connection is affected (errors by blast radius).

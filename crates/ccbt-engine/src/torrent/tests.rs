@@ -43,7 +43,7 @@ fn start(torrent: Torrent) -> (Arc<TorrentShared>, broadcast::Receiver<Event>) {
         selection: Selection::new(&torrent, None).unwrap(),
         torrent,
         save_path: "unused".into(),
-        options: Arc::new(options),
+        options: tokio::sync::watch::channel(Arc::new(options)).1,
         listen_port: 1,
         peer_id: PeerId([1; 20]),
         pool: Arc::new(HashPool::new(1, 16).unwrap()),
