@@ -10,6 +10,7 @@ use ccbt_engine::{Session, TorrentId, TorrentState, TorrentStatus};
 
 use super::hint::{self, DhtView, Discovery};
 use crate::progress::{self, StallHint, TorrentProgress};
+use crate::reload::{self, Reloader};
 
 /// How often the status is polled: the progress bar redraws about four times a second.
 const POLL: Duration = Duration::from_millis(250);
@@ -51,6 +52,8 @@ pub struct Watcher<'a> {
     discovery: Discovery,
     /// Bootstrap hosts that do not resolve, looked up once when the DHT stays empty.
     dht_probe: DhtProbe,
+    /// Watches the configuration file and applies its edits (see `reload.rs`).
+    reload: Option<Reloader>,
 }
 
 enum DhtProbe {
@@ -74,6 +77,7 @@ impl<'a> Watcher<'a> {
             signal: Box::pin(shutdown_signal()),
             discovery,
             dht_probe: DhtProbe::NotAsked,
+            reload: reload::claim(),
         }
     }
 
@@ -88,9 +92,18 @@ impl<'a> Watcher<'a> {
         let mut tick = tokio::time::interval(POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut outcomes: Vec<Option<Outcome>> = self.torrents.iter().map(|_| None).collect();
+        let mut reload_tick = tokio::time::interval(reload::INTERVAL);
+        reload_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 name = &mut self.signal => return Ok(Stop::Signalled(name)),
+                _ = reload_tick.tick(), if self.reload.is_some() => {
+                    if let Some(reloader) = &mut self.reload {
+                        for line in reloader.poll(self.session) {
+                            progress::note(line);
+                        }
+                    }
+                }
                 _ = tick.tick() => {
                     let now = Instant::now();
                     let dht = if self.torrents.iter().any(|w| w.no_peers_since.is_some()) {
