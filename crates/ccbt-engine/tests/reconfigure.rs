@@ -182,3 +182,90 @@ async fn restart_settings_are_reported_and_kept_and_invalid_options_change_nothi
     assert_eq!(session.options().max_upload_slots, 9, "nothing of an invalid change applies");
     session.shutdown().await;
 }
+
+/// A fake HTTP tracker on loopback: answers every request with no peers and forwards each
+/// request line (`GET /announce?...`) on the channel.
+async fn fake_tracker() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&request);
+                let _ = tx.send(text.lines().next().unwrap_or_default().to_owned());
+                let body = b"d8:intervali1800e5:peers0:e";
+                let head =
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(body).await;
+            });
+        }
+    });
+    (port, rx)
+}
+
+/// The next request line the tracker got that contains `event`.
+async fn next_announce(requests: &mut tokio::sync::mpsc::UnboundedReceiver<String>, event: &str) -> String {
+    loop {
+        let line = tokio::time::timeout(LIMIT, requests.recv()).await.expect("an announce").unwrap();
+        if line.contains(event) {
+            return line;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trackers_switched_on_and_off_start_and_stop_announcing() {
+    let (port, mut requests) = fake_tracker().await;
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let plain = make_torrent(src.path(), "tracked", &[("", data(4 * 16384, 9))], 16384);
+    let builder = ccbt_metainfo::TorrentBuilder {
+        name: "tracked".into(),
+        files: vec![(Vec::new(), 4 * 16384)],
+        piece_length: 16384,
+        piece_hashes: plain.piece_hashes.clone(),
+        trackers: vec![vec![format!("http://127.0.0.1:{port}/announce")]],
+        ..ccbt_metainfo::TorrentBuilder::default()
+    };
+    let torrent = Torrent::from_bytes(&builder.build().unwrap()).unwrap();
+    let off = SessionOptions { enable_http_trackers: false, ..options() };
+    let session = Session::new(off.clone()).await.unwrap();
+    let id = session.add_torrent(AddTorrent::new(torrent).save_path(dst.path())).await.unwrap();
+    assert!(session.trackers(id).unwrap().is_empty(), "no announcer while http trackers are off");
+
+    let report = session.reconfigure(options()).unwrap();
+    assert_eq!(report.applied, ["enable_http_trackers"]);
+    assert!(next_announce(&mut requests, "GET /announce?").await.contains("event=started"));
+    // The answer was taken (the next announce is the tracker's interval away), so the tracker
+    // lists us and is owed a `stopped`.
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while !session
+        .trackers(id)
+        .unwrap()
+        .first()
+        .is_some_and(|t| t.next_announce_in > Some(Duration::from_secs(60)))
+    {
+        assert!(tokio::time::Instant::now() < deadline, "the announce was not answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    session.reconfigure(off).unwrap();
+    next_announce(&mut requests, "event=stopped").await;
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while !session.trackers(id).unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the announcer is still listed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    session.shutdown().await;
+}
