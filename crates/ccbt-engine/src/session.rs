@@ -205,7 +205,7 @@ impl Session {
             merged.enable_dht = false;
             report.defer("enable_dht");
         }
-        inner.budget.set_limits(budget_limits(&merged));
+        apply_session_wide(inner, &merged);
         inner.options.send_replace(Arc::new(merged));
         close_excess_connections(inner);
         if !report.is_empty() {
@@ -404,6 +404,12 @@ impl Session {
         }
         tracing::info!("session stopped");
     }
+}
+
+/// Applies the session-wide part of reconfigured options (each torrent task applies its own part
+/// when it sees the new options): one call per session-wide mechanism.
+fn apply_session_wide(inner: &SessionInner, options: &SessionOptions) {
+    inner.budget.set_limits(budget_limits(options));
 }
 
 /// The connection budget's limits in `options`.

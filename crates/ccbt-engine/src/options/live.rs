@@ -31,19 +31,23 @@ impl Reconfigured {
 
 /// Compares `$current` and `$new` field by field: a changed live field is copied into `$merged`
 /// and listed as applied; a changed restart field keeps its current value and is listed as
-/// needing a restart (`=> key` reports it under another option's name). The destructuring
-/// makes the lists exhaustive.
+/// needing a restart. `field => key` reports a field under the config key it comes from when
+/// the names differ (`global_down_rate => global_down_kib`). The destructuring makes the lists
+/// exhaustive.
 macro_rules! split_fields {
     (
         $current:ident, $new:ident, $merged:ident, $report:ident;
-        live: [$($live:ident),* $(,)?];
+        live: [$($live:ident $(=> $live_as:ident)?),* $(,)?];
         restart: [$($restart:ident $(=> $as:ident)?),* $(,)?];
     ) => {{
         let SessionOptions { $($live: _,)* $($restart: _,)* } = $new;
         $(
             if $current.$live != $new.$live {
                 $merged.$live = $new.$live.clone();
-                $report.applied.push(stringify!($live));
+                let key = split_fields!(@name $live $(=> $live_as)?);
+                if !$report.applied.contains(&key) {
+                    $report.applied.push(key);
+                }
             }
         )*
         $(
