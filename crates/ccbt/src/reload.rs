@@ -30,9 +30,11 @@ pub struct Reloader {
     above: Sources,
     /// The file's text when last read (valid or not): only a different text is loaded.
     seen: Option<String>,
-    /// The configuration in force and the file text it came from.
+    /// The last good configuration and the file text it came from.
     good: Effective,
     good_text: String,
+    /// The configuration at start: keys that need a restart keep these values.
+    start: Effective,
     /// `CCBT_LOG_LEVEL` holds a tracing filter, which stays in force over `log_level`.
     log_filter: bool,
 }
@@ -65,6 +67,7 @@ impl Reloader {
             seen: Some(file.text.clone()),
             good: settings.effective.clone(),
             good_text: file.text.clone(),
+            start: settings.effective.clone(),
             log_filter: settings.log_filter.is_some(),
         })
     }
@@ -144,13 +147,15 @@ impl Reloader {
         }
     }
 
+    /// A key the running session keeps at its value from the start.
     fn restart_line(&self, field: &Field, new: &Effective) -> String {
-        format!(
-            "config: {} = {} needs a restart; {} stays in force until then",
-            field.qualified_name(),
-            field.render(new.config()),
-            field.render(self.good.config())
-        )
+        let (key, value) = (field.qualified_name(), field.render(new.config()));
+        if field.same(self.start.config(), new.config()) {
+            format!("config: {key} = {value}, the value in force again (no restart needed)")
+        } else {
+            let running = field.render(self.start.config());
+            format!("config: {key} = {value} needs a restart; {running} stays in force until then")
+        }
     }
 
     fn apply_log_level(&self, field: &Field, new: &Effective) -> String {
@@ -283,5 +288,23 @@ mod tests {
             assert_eq!(expected, &[field.name], "{qualified}: {report:?}");
             assert!(other.is_empty(), "{qualified}: {report:?}");
         }
+    }
+
+    #[test]
+    fn a_restart_key_names_the_value_in_force_since_the_start() {
+        let start = settings(Some("[disk]\nhash_workers = 2\n"), &[]);
+        let mut reloader = Reloader::new(&start).unwrap();
+        let field = ccbt_config::field("hash_workers").unwrap();
+        let seven =
+            load(&Sources { cli: vec![("hash_workers".into(), "7".into())], ..Sources::default() }).unwrap();
+        assert_eq!(
+            reloader.restart_line(field, &seven),
+            "config: disk.hash_workers = 7 needs a restart; 2 stays in force until then"
+        );
+        reloader.good = seven;
+        assert_eq!(
+            reloader.restart_line(field, &start.effective),
+            "config: disk.hash_workers = 2, the value in force again (no restart needed)"
+        );
     }
 }
