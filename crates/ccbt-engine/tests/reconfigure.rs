@@ -269,3 +269,52 @@ async fn trackers_switched_on_and_off_start_and_stop_announcing() {
     }
     session.shutdown().await;
 }
+
+/// Reads peer-wire messages until one with id `id` arrives (true) or `limit` passes (false).
+async fn message_within(stream: &mut TcpStream, id: u8, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        while buf.len() >= 4 {
+            let len = u32::from_be_bytes(buf[..4].try_into().unwrap()) as usize;
+            if buf.len() < 4 + len {
+                break;
+            }
+            let msg: Vec<u8> = buf.drain(..4 + len).skip(4).collect();
+            if msg.first() == Some(&id) {
+                return true;
+            }
+        }
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            _ => return false,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fewer_upload_slots_choke_the_extra_peers_of_a_running_seed() {
+    let src = tempfile::tempdir().unwrap();
+    let torrent = make_torrent(src.path(), "payload", &[("", data(64 * 16384, 8))], 16384);
+    let session = Session::new(options()).await.unwrap();
+    let id = session.add_torrent(AddTorrent::new(torrent.clone()).save_path(src.path())).await.unwrap();
+    wait_complete(&session, id, LIMIT).await;
+
+    // Three interested peers take three of the four free slots at once.
+    let mut peers = Vec::new();
+    for host in 2..=4 {
+        let mut peer = handshaken_peer(host, session.listen_addr(), &torrent).await;
+        peer.write_all(&[0, 0, 0, 1, 2]).await.unwrap(); // interested
+        assert!(message_within(&mut peer, 1, LIMIT).await, "unchoked");
+        peers.push(peer);
+    }
+    let report = session.reconfigure(SessionOptions { max_upload_slots: 1, ..options() }).unwrap();
+    assert_eq!(report.applied, ["max_upload_slots"]);
+    let mut choked = 0;
+    for peer in &mut peers {
+        choked += usize::from(message_within(peer, 0, Duration::from_secs(3)).await);
+    }
+    assert_eq!(choked, 2, "one slot left: two of the three peers are choked");
+    session.shutdown().await;
+}
