@@ -105,6 +105,11 @@ impl Picker {
         self.strategy.set_read_piece(piece);
     }
 
+    /// Whether streaming selection is on.
+    pub fn is_streaming(&self) -> bool {
+        self.strategy.streaming().is_some()
+    }
+
     /// The pieces the streaming window covers now (empty without streaming).
     pub fn streaming_window(&self) -> std::ops::Range<u32> {
         self.strategy.streaming().map_or(0..0, |s| s.window(&self.need, self.lengths.num_pieces()))
