@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::Stdio;
 
 use support::{
-    ccbt, interop, lt_make_torrent, lt_seed, run_with_timeout, work_dir, write_file, Kind, Peer, Tool, GRACE,
-    TRANSFER,
+    ccbt, interop, lt_info_hash, lt_make_torrent, lt_seed, run_with_timeout, work_dir, write_file, Kind,
+    Peer, Tool, GRACE, TRANSFER,
 };
 
 /// 32 MiB in 64 KiB pieces: 512 pieces, four times the streaming window (8 MiB = 128 pieces).
@@ -119,6 +119,37 @@ fn stream_from_libtorrent_writes_the_largest_file_to_stdout() {
     assert_eq!(streamed.len(), expected.len(), "{}", done.stderr);
     assert!(streamed == expected, "the streamed bytes differ from the file");
     assert!(done.stderr.contains("video.bin streamed"), "{}", done.describe());
+    stop(&mut seed);
+}
+
+/// A magnet link: the metadata comes from libtorrent first, then `--file 0` is streamed.
+#[test]
+fn stream_of_a_magnet_link_from_libtorrent_writes_the_named_file() {
+    if !interop("stream_of_a_magnet_link_from_libtorrent_writes_the_named_file", &[Tool::Libtorrent]) {
+        return;
+    }
+    let work = work_dir();
+    let w = work.path();
+    let (mut seed, torrent) = seeder(w, &[("a.bin", 3 * 1024 * 1024 + 5), ("b.bin", 7 * 1024 * 1024)]);
+    let magnet = format!("magnet:?xt=urn:btih:{}", lt_info_hash(&torrent));
+    let mut cmd = ccbt();
+    cmd.arg("stream").arg(&magnet).args(["--file", "0", "-o"]).arg(w.join("out")).args([
+        "--listen-port",
+        "0",
+        "--no-dht",
+        "--peer",
+        &seed.addr(),
+    ]);
+    let done = run_with_timeout("ccbt-stream", &mut cmd, w, TRANSFER);
+    done.assert_success("ccbt stream of a magnet link");
+    let streamed = std::fs::read(w.join("ccbt-stream.out")).unwrap();
+    let expected = std::fs::read(w.join("src/media/a.bin")).unwrap();
+    assert!(
+        streamed == expected,
+        "the streamed bytes differ from the file
+{}",
+        done.describe()
+    );
     stop(&mut seed);
 }
 
