@@ -37,6 +37,23 @@ const READ_CHUNK: u64 = 256 * 1024;
 /// torrent's streaming window (streaming is turned on for the torrent if it was off). Ends at
 /// the file's end; fails with an error, never hangs, when the torrent is removed, the session
 /// shuts down or the torrent fails.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use ccbt_engine::{AddTorrent, Session, SessionOptions};
+/// use tokio::io::{AsyncReadExt, AsyncSeekExt};
+///
+/// let session = Session::new(SessionOptions::default()).await?;
+/// let add = AddTorrent::from_file("movie.torrent".as_ref())?.save_path("downloads").streaming(true);
+/// let id = session.add_torrent(add).await?;
+/// let mut movie = session.open_file(id, 0)?;
+/// // A player jumping to the middle: the window follows, and the read waits for that piece.
+/// movie.seek(std::io::SeekFrom::Start(movie.len() / 2)).await?;
+/// let mut frame = vec![0; 64 * 1024];
+/// let n = movie.read(&mut frame).await?;
+/// # let _ = n;
+/// # Ok(()) }
+/// ```
 pub struct TorrentFileReader {
     shared: Arc<TorrentShared>,
     /// Torrent byte offset of the file's first byte.

@@ -79,6 +79,22 @@ async fn a_seek_to_the_middle_reads_from_there() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_opened_while_the_data_is_checked_reads_it_once_checked() {
+    let src = tempfile::tempdir().unwrap();
+    let files = files();
+    let torrent = make_torrent(src.path(), "media", &files, 16384);
+    // The data is on disk: the torrent checks it, and no piece is ever downloaded.
+    let session = Session::new(options()).await.unwrap();
+    let id = session.add_torrent(AddTorrent::new(torrent).save_path(src.path())).await.unwrap();
+    let mut reader = session.open_file(id, 2).unwrap();
+    let mut read = Vec::new();
+    let limit = Duration::from_secs(30);
+    tokio::time::timeout(limit, reader.read_to_end(&mut read)).await.expect("read waited forever").unwrap();
+    assert!(read == files[2].1);
+    session.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_read_fails_when_the_torrent_is_removed() {
     let (src, dst) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let torrent = make_torrent(src.path(), "media", &files(), 16384);

@@ -288,6 +288,8 @@ impl TorrentTask {
             inner.lifecycle = Lifecycle::Active;
             inner.swarm.is_complete()
         });
+        // File readers that waited through the check see the pieces found on disk.
+        shared.have_watch.send_modify(|g| *g += 1);
         if complete {
             shared.emit(Event::TorrentCompleted { id: shared.id });
         }
