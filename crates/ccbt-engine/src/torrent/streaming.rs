@@ -26,19 +26,27 @@ impl StreamingState {
 
 /// Applies the torrent's streaming state to its (new) swarm.
 pub(crate) fn apply(inner: &mut TorrentInner, torrent: &Torrent, selection: &Selection) {
-    if inner.streaming.on {
-        enable(&mut inner.swarm, torrent, selection, inner.streaming.read_piece);
+    apply_to(&mut inner.swarm, inner.streaming, torrent, selection);
+}
+
+fn apply_to(swarm: &mut Swarm, state: StreamingState, torrent: &Torrent, selection: &Selection) {
+    if state.on {
+        enable(swarm, torrent, selection, state.read_piece);
     }
 }
 
 /// A reader is at `piece`: the window moves there (streaming is turned on if it was off).
 pub(crate) fn move_reader(inner: &mut TorrentInner, torrent: &Torrent, selection: &Selection, piece: u32) {
-    inner.streaming = StreamingState { on: true, read_piece: Some(piece) };
-    if inner.swarm.is_streaming() {
-        inner.swarm.set_read_piece(piece);
+    inner.streaming = move_to(&mut inner.swarm, torrent, selection, piece);
+}
+
+fn move_to(swarm: &mut Swarm, torrent: &Torrent, selection: &Selection, piece: u32) -> StreamingState {
+    if swarm.is_streaming() {
+        swarm.set_read_piece(piece);
     } else {
-        enable(&mut inner.swarm, torrent, selection, Some(piece));
+        enable(swarm, torrent, selection, Some(piece));
     }
+    StreamingState { on: true, read_piece: Some(piece) }
 }
 
 /// Bytes the window should hold: at common video bitrates (1 to 2 MB/s for 1080p) several
@@ -141,6 +149,42 @@ mod tests {
         let all = Selection::new(&torrent, None).unwrap();
         assert_eq!(selection_priorities(&torrent, &all).file_ends(), &[0, 1, 3, 4]);
         assert_eq!(first_selected_piece(&torrent, &all), 0);
+    }
+
+    fn swarm(torrent: &Torrent) -> Swarm {
+        let layers = crate::options::TorrentLayerOptions::new(&crate::SessionOptions::default(), torrent);
+        Swarm::new(torrent.lengths(), ccbt_core::Bitfield::new(torrent.num_pieces()), layers.swarm)
+    }
+
+    #[test]
+    fn readers_move_the_window_and_it_survives_a_new_swarm() {
+        let torrent = torrent();
+        let all = Selection::new(&torrent, None).unwrap();
+        // Windows are clamped to the torrent's 5 pieces (8 MiB is 512 pieces of 16 KiB).
+        let mut first = swarm(&torrent);
+        assert!(!first.is_streaming());
+        let state = move_to(&mut first, &torrent, &all, 3);
+        assert!(first.is_streaming());
+        assert_eq!(first.streaming_window(), 3..5);
+        assert_eq!(first.piece_priorities().unwrap().file_ends(), &[0, 1, 3, 4]);
+        // The swarm made after the data check streams from where the reader was.
+        let mut second = swarm(&torrent);
+        apply_to(&mut second, state, &torrent, &all);
+        assert_eq!(second.streaming_window(), 3..5);
+        // A seek back.
+        move_to(&mut second, &torrent, &all, 1);
+        assert_eq!(second.streaming_window(), 1..5);
+        // Streaming on with nobody reading: from the first selected file (file 2: pieces 3-4).
+        let mut third = swarm(&torrent);
+        let only_last = Selection::new(&torrent, Some(&[2])).unwrap();
+        apply_to(&mut third, StreamingState::new(true), &torrent, &only_last);
+        assert_eq!(third.streaming_window(), 3..5);
+        let mut fourth = swarm(&torrent);
+        apply_to(&mut fourth, StreamingState::new(true), &torrent, &all);
+        assert_eq!(fourth.streaming_window(), 0..5);
+        let mut off = swarm(&torrent);
+        apply_to(&mut off, StreamingState::new(false), &torrent, &all);
+        assert!(!off.is_streaming());
     }
 
     #[test]
