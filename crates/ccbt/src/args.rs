@@ -16,6 +16,7 @@ Examples:
   ccbt ubuntu.torrent --seed --peer 192.0.2.7:6881
   ccbt download a.torrent b.torrent \"magnet:?xt=urn:btih:...\" -o ~/Downloads   several at once
   ccbt magnet \"magnet:?xt=urn:btih:...\" -o ~/Downloads   fetch metadata from peers, then download
+  ccbt stream movie.torrent | mpv -               play a file while it downloads (into the current folder)
   ccbt seed ubuntu.torrent -d ~/Downloads         check existing data and serve it
   ccbt create ./photos -o photos.torrent --tracker udp://tracker.example:6969/announce
   ccbt verify photos.torrent -d .                 check data on disk against the torrent
@@ -23,7 +24,7 @@ Examples:
   ccbt scrape photos.torrent                      seeders/leechers/completed from its trackers
   ccbt dht status                                 join the DHT and show nodes, buckets, lookups
 
-The data folder is `-o DIR` or `-d DIR` (the same flag) on download, magnet, seed and verify.
+The data folder is `-o DIR` or `-d DIR` (the same flag) on download, magnet, stream, seed and verify.
 
 Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C).";
 
@@ -95,6 +96,8 @@ pub enum Command {
     Download(DownloadArgs),
     /// Download magnet links: fetch their metadata from peers, save the .torrent, then download (same flags as download).
     Magnet(MagnetArgs),
+    /// Write one file of a torrent to stdout in order while it downloads, each byte once its piece is verified (`ccbt stream x.torrent | mpv -`); progress goes to stderr.
+    Stream(StreamArgs),
     /// Check existing data of a torrent and serve it to peers until Ctrl-C.
     Seed(SeedArgs),
     /// Show what a .torrent file contains: name, info hash, sizes, files, trackers.
@@ -250,6 +253,32 @@ pub struct TransferArgs {
     /// Write into files that already exist although ccbt did not create them. Without it, such
     /// a file is continued only if it already holds verified pieces of the torrent; otherwise
     /// the torrent stops and names it.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Download pieces near the start first (a sliding window from the first missing piece, the
+    /// first and last piece of each file early), so media can be played before the end.
+    #[arg(long)]
+    pub streaming: bool,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// Arguments of `ccbt stream`.
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    /// The .torrent file or "magnet:?xt=urn:btih:..." link (quoted) to stream from.
+    #[arg(value_name = "FILE.torrent|MAGNET")]
+    pub source: String,
+    /// Index of the file to stream, from 0 in the torrent's file order [default: the largest
+    /// file]. With a .torrent only this file is downloaded; with a magnet link every file is,
+    /// this one first.
+    #[arg(long, value_name = "N")]
+    pub file: Option<u32>,
+    #[command(flatten)]
+    pub dir: DirArg,
+    /// Write into files that already exist although ccbt did not create them (as for download).
     #[arg(long)]
     pub overwrite: bool,
     #[command(flatten)]
@@ -618,6 +647,21 @@ mod tests {
     }
 
     #[test]
+    fn parses_stream_and_streaming_flags() {
+        let cli = parse(&["ccbt", "stream", "x.torrent", "--file", "3", "--peer", "h:1", "--no-dht", "-q"])
+            .unwrap();
+        let Command::Stream(s) = cli.command else { panic!("not stream") };
+        assert_eq!((s.source.as_str(), s.file), ("x.torrent", Some(3)));
+        assert!(s.engine.discovery.no_dht && s.progress.quiet);
+        assert_eq!(s.engine.network.peers.len(), 1);
+        let cli = parse(&["ccbt", "x.torrent", "--streaming"]).unwrap();
+        let Command::Download(d) = cli.command else { panic!("not a download") };
+        assert!(d.common.streaming);
+        assert!(parse(&["ccbt", "magnet", "magnet:?xt=urn:btih:x", "--streaming"]).is_ok());
+        assert_eq!(parse(&["ccbt", "stream"]).unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
     fn several_sources_in_one_download() {
         let cli = parse(&["ccbt", "a.torrent", "b.torrent", "magnet:?xt=urn:btih:x", "-o", "d"]).unwrap();
         let Command::Download(d) = cli.command else { panic!("not a download") };
@@ -632,11 +676,12 @@ mod tests {
         let folder = |args: &[&str]| match parse(args).unwrap().command {
             Command::Download(d) => d.common.dir.path,
             Command::Magnet(m) => m.common.dir.path,
+            Command::Stream(s) => s.dir.path,
             Command::Seed(s) => s.dir.path,
             Command::Verify(v) => v.dir.path,
             other => panic!("no folder: {other:?}"),
         };
-        for command in ["download", "magnet", "seed", "verify"] {
+        for command in ["download", "magnet", "stream", "seed", "verify"] {
             for flag in ["-o", "-d", "--output", "--dir"] {
                 assert_eq!(
                     folder(&["ccbt", command, "x", flag, "f"]),

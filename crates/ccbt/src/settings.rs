@@ -18,7 +18,6 @@ pub const LOG_ENV: &str = "CCBT_LOG_LEVEL";
 pub const NOT_WIRED: &[(&str, &str)] = &[
     ("network.unchoke_interval", "the choker interval arrives with issue 8"),
     ("network.optimistic_unchoke_interval", "the choker interval arrives with issue 8"),
-    ("strategy.streaming_mode", "streaming arrives with issue 8"),
     ("limits.global_down_kib", "rate limits arrive with issue 8"),
     ("limits.global_up_kib", "rate limits arrive with issue 8"),
     ("limits.torrent_down_kib", "rate limits arrive with issue 8"),
@@ -162,10 +161,16 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
         Command::Download(args) => {
             dir_override(&mut out, &args.common.dir);
             engine_overrides(&mut out, &args.common.engine);
+            push(&mut out, "streaming_mode", args.common.streaming.then_some(true));
         }
         Command::Magnet(args) => {
             dir_override(&mut out, &args.common.dir);
             engine_overrides(&mut out, &args.common.engine);
+            push(&mut out, "streaming_mode", args.common.streaming.then_some(true));
+        }
+        Command::Stream(args) => {
+            dir_override(&mut out, &args.dir);
+            engine_overrides(&mut out, &args.engine);
         }
         Command::Seed(args) => {
             dir_override(&mut out, &args.dir);
@@ -267,6 +272,7 @@ mod tests {
             "--dht-bootstrap",
             "b:2",
             "--no-mmap",
+            "--streaming",
         ]);
         let expect = [
             ("log_level", "debug"),
@@ -278,6 +284,7 @@ mod tests {
             ("dht_bootstrap_nodes", "a:1,b:2"),
             ("piece_selection", "rarest_first"),
             ("use_mmap", "false"),
+            ("streaming_mode", "true"),
         ];
         let expect: Vec<(String, String)> =
             expect.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

@@ -10,6 +10,7 @@ mod info;
 mod live;
 mod scrape;
 mod seed;
+mod stream;
 mod verify;
 
 use std::process::ExitCode;
@@ -53,6 +54,10 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::Magnet(mut args) => {
             args.common.dir.path = Some(download_dir.clone());
             runtime()?.block_on(download::run(&args.magnets, args.common, settings))
+        }
+        Command::Stream(mut args) => {
+            args.dir.path = Some(download_dir.clone());
+            runtime()?.block_on(stream::run(args, settings))
         }
         Command::Seed(mut args) => {
             args.dir.path = Some(download_dir.clone());
