@@ -161,7 +161,7 @@ def leecher_cmd(kind, binary, i, torrent, out, url, config, timeout):
     host = f"127.0.0.{10 + i}"
     return [binary, os.path.join(INTEROP, "lt_leech.py"), "--torrent", torrent, "--out", out, "--port", "0",
             "--host", host, "--tracker", url, "--keep-seeding", "--stats-file", stats,
-            "--timeout", str(timeout)], stats
+            "--timeout", str(timeout)] + (["--default-settings"] if LT_DEFAULTS else []), stats
 
 
 def read_lt_stats(path):
@@ -269,6 +269,8 @@ def run_round(kind, binary, torrent, content, work, args):
 
 EXTRA_CCBT = {}
 EXTRA_LT = {}
+# --lt-default-settings: libtorrent leechers start from default settings, not the preset.
+LT_DEFAULTS = False
 
 
 def kind_family(kind):
@@ -304,8 +306,12 @@ def main():
     p.add_argument("--ccbt", action="append", default=[], metavar="NAME=PATH", help="another ccbt binary")
     p.add_argument("--lt", action="append", default=[], metavar="NAME=PYTHON",
                    help="libtorrent from another Python (e.g. lt-2.1=bench/.venv-lt21/bin/python3)")
+    p.add_argument("--lt-default-settings", action="store_true",
+                   help="libtorrent leechers use libtorrent's defaults instead of high_performance_seed")
     p.add_argument("--keep-data", action="store_true", help="keep the generated content and torrent")
     args = p.parse_args()
+    global LT_DEFAULTS
+    LT_DEFAULTS = args.lt_default_settings
     for spec, table in [(x, EXTRA_CCBT) for x in args.ccbt] + [(x, EXTRA_LT) for x in args.lt]:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
@@ -355,7 +361,8 @@ def main():
     common.EXTRA_LT.update(EXTRA_LT)
     header = [
         f"## {now:%Y-%m-%d %H:%M} swarm: 1 libtorrent seeder ({limit}) + {args.leechers} leechers of one kind, "
-        f"{args.size_mib} MiB, piece {args.piece_size // 1024} KiB, {args.rounds} round(s)",
+        f"{args.size_mib} MiB, piece {args.piece_size // 1024} KiB, {args.rounds} round(s)"
+        + (", libtorrent leechers with default settings" if LT_DEFAULTS else ""),
         "",
         *common.machine_info(args.work),
         "",

@@ -29,6 +29,8 @@ def main():
     p.add_argument("--port", type=int, required=True, help="TCP listen port (0 = any)")
     p.add_argument("--host", default="127.0.0.1",
                    help="loopback address to listen on and connect from (default 127.0.0.1)")
+    p.add_argument("--default-settings", action="store_true",
+                   help="start from libtorrent's default settings, not the high_performance_seed preset")
     p.add_argument("--stats-file", metavar="PATH",
                    help="on exit write JSON with the torrent's totals and per-peer payload bytes")
     p.add_argument("--peer", action="append", default=[], metavar="HOST:PORT")
@@ -51,7 +53,7 @@ def main():
     stop = StopFlag()
     peers = [parse_hostport(x) for x in args.peer]
     os.makedirs(args.out, exist_ok=True)
-    ses = make_session(args.port, host=args.host)
+    ses = make_session(args.port, fast=not args.default_settings, host=args.host)
     if args.stats_file:
         ses.apply_settings(STATS_SETTINGS)
     if args.tracker or args.magnet:
