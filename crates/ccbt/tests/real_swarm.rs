@@ -199,6 +199,7 @@ fn check_trade(ccbt: &[CcbtTotals], seed: &LtStats, lts: &[LtStats]) {
     );
     for t in ccbt {
         assert!(t.downloaded >= SIZE, "a ccbt leecher downloaded less than the torrent: {t:?}");
+        assert!(t.uploaded > 0, "a ccbt leecher uploaded nothing to the swarm: {t:?}");
     }
     assert!(ccbt_to_lt > 0, "no libtorrent leecher received anything from a ccbt leecher");
     assert!(
