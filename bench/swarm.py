@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in bench/ from importing download.py
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import download as common  # noqa: E402 (shared helpers: free_port, verify, warm_cache, stop, ...)
 
