@@ -32,7 +32,7 @@ def main():
     p.add_argument("--default-settings", action="store_true",
                    help="start from libtorrent's default settings, not the high_performance_seed preset")
     p.add_argument("--stats-file", metavar="PATH",
-                   help="on exit write JSON with the torrent's totals and per-peer payload bytes")
+                   help="on exit write the torrent's totals and per-peer payload bytes (see ltstats.py)")
     p.add_argument("--peer", action="append", default=[], metavar="HOST:PORT")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds before giving up")
     p.add_argument("--verbose", action="store_true", help="log every alert to stderr")

@@ -26,7 +26,7 @@ def main():
     p.add_argument("--host", default="127.0.0.1",
                    help="loopback address to listen on and connect from (default 127.0.0.1)")
     p.add_argument("--stats-file", metavar="PATH",
-                   help="on exit write JSON with the torrent's totals and per-peer payload bytes")
+                   help="on exit write the torrent's totals and per-peer payload bytes (see ltstats.py)")
     p.add_argument("--connect", action="append", default=[], metavar="HOST:PORT")
     p.add_argument("--ready-file", help="write 'READY <port>' here instead of stdout")
     p.add_argument("--upload-limit", type=int, default=0, metavar="BYTES",
