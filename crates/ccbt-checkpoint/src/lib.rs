@@ -13,6 +13,7 @@ mod codec;
 mod error;
 mod manager;
 mod model;
+mod stamp;
 mod store;
 
 pub use atomic::write_atomically;
@@ -23,6 +24,7 @@ pub use model::{
     Checkpoint, FileEntry, FilePriority, FileStamp, PieceSelection, Source, TorrentOptions, TorrentState,
     Totals, FORMAT_VERSION,
 };
+pub use stamp::StampCheck;
 pub use store::{
     file_name, parse_file_name, CheckpointEntry, CheckpointFormat, CheckpointStore, Loaded, Removed,
     RemovedReason, Summary, STALE_TEMP_AGE,

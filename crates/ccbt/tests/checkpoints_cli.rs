@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -40,11 +39,7 @@ fn complete_download(work: &Path) -> Checkpoint {
         c.files.push(FileEntry {
             path: Path::new("data").join(rel),
             length: *len,
-            observed: Some(FileStamp {
-                size: meta.len(),
-                mtime_secs: meta.mtime(),
-                mtime_nanos: meta.mtime_nsec() as u32,
-            }),
+            observed: Some(FileStamp::of(&meta)),
             created_by_ccbt: true,
             priority: FilePriority::Normal,
         });
@@ -192,8 +187,14 @@ fn verify_rehashes_claimed_pieces_and_reports_damage() {
     assert!(bad.stdout.contains("bad: 1 claimed piece(s) fail their hash: 0"), "{}", bad.stdout);
     assert!(bad.stdout.contains("changed: data/a.bin"), "{}", bad.stdout);
 
-    // A deleted file is reported missing, and verify (read-only) does not create it again.
+    // A truncated file is reported shorter.
     let b = w.join("src/data/sub/b.bin");
+    std::fs::File::options().write(true).open(&b).unwrap().set_len(10).unwrap();
+    let short = checkpoints(w, &dir, &["verify", &hash, "-q"]);
+    assert_eq!(short.status.and_then(|s| s.code()), Some(1));
+    assert!(short.stdout.contains("shorter: data/sub/b.bin (10 B, the checkpoint saw"), "{}", short.stdout);
+
+    // A deleted file is reported missing, and verify (read-only) does not create it again.
     std::fs::remove_file(&b).unwrap();
     let missing = checkpoints(w, &dir, &["verify", &hash, "-q"]);
     assert_eq!(missing.status.and_then(|s| s.code()), Some(1));

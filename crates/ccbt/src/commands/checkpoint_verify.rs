@@ -6,10 +6,9 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::UNIX_EPOCH;
 
 use anyhow::{bail, Context as _};
-use ccbt_checkpoint::{Checkpoint, CheckpointStore, FileEntry};
+use ccbt_checkpoint::{Checkpoint, CheckpointStore, FileEntry, StampCheck};
 use ccbt_core::Bitfield;
 use ccbt_metainfo::Torrent;
 use ccbt_storage::{check_selected_pieces, FileStorage, StorageOptions};
@@ -130,33 +129,28 @@ fn file_report(checkpoint: &Checkpoint, paths: Vec<Option<&Path>>) -> FileReport
     }
     for (file, path) in checkpoint.files.iter().zip(paths) {
         let (Some(seen), Some(path)) = (file.observed, path) else { continue };
-        match std::fs::metadata(path) {
-            Err(_) => {
+        match seen.check(std::fs::metadata(path).ok().as_ref()) {
+            StampCheck::Unchanged => {}
+            StampCheck::Missing => {
                 let _ = writeln!(report.text, "missing: {}", shown(file));
                 report.ok = false;
             }
-            Ok(meta) if meta.len() < seen.size => {
+            StampCheck::Shorter { size } => {
                 let _ = writeln!(
                     report.text,
                     "shorter: {} ({}, the checkpoint saw {})",
                     shown(file),
-                    human_bytes(meta.len()),
+                    human_bytes(size),
                     human_bytes(seen.size)
                 );
                 report.ok = false;
             }
-            Ok(meta) => {
-                let modified = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok());
-                let later = modified.is_some_and(|m| {
-                    (m.as_secs(), m.subsec_nanos()) > (seen.mtime_secs.max(0) as u64, seen.mtime_nanos)
-                });
-                if meta.len() != seen.size || later {
-                    let _ = writeln!(
-                        report.text,
-                        "changed: {} (modified after the checkpoint; a resume rechecks it)",
-                        shown(file)
-                    );
-                }
+            StampCheck::Modified => {
+                let _ = writeln!(
+                    report.text,
+                    "changed: {} (modified after the checkpoint; a resume rechecks it)",
+                    shown(file)
+                );
             }
         }
     }
