@@ -245,6 +245,18 @@ proptest! {
     }
 
     #[test]
+    fn a_changed_byte_never_panics(at in any::<prop::sample::Index>(), value in any::<u8>(), json in any::<bool>()) {
+        let format = if json { Format::Json } else { Format::Binary };
+        let mut bytes = encode(&sample(), format).unwrap();
+        let at = at.index(bytes.len());
+        bytes[at] = value;
+        if let Ok(c) = decode(&bytes) {
+            // Whatever is accepted is a consistent checkpoint that encodes again.
+            prop_assert_eq!(decode(&encode(&c, Format::Binary).unwrap()).unwrap(), c);
+        }
+    }
+
+    #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let _ = decode(&bytes);
         let mut framed = MAGIC.to_vec();
