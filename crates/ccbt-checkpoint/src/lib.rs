@@ -22,7 +22,7 @@ pub use error::CheckpointError;
 pub use manager::CheckpointManager;
 pub use model::{
     Checkpoint, FileEntry, FilePriority, FileStamp, PieceSelection, Source, TorrentOptions, TorrentState,
-    Totals, FORMAT_VERSION,
+    Totals, FORMAT_VERSION, MAX_FILES,
 };
 pub use stamp::StampCheck;
 pub use store::{
