@@ -1,7 +1,7 @@
 //! Reading and hashing every piece in parallel: checking existing data against the metainfo
 //! ([`check_pieces`]) and computing the hashes of a new torrent ([`hash_pieces`]) share one loop.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use ccbt_core::{Bitfield, Lengths};
 use sha1::{Digest, Sha1};
@@ -29,40 +29,10 @@ pub fn check_pieces(
     if hashes.len() != lengths.num_pieces() as usize {
         return Err(StorageError::PieceCount { expected: lengths.num_pieces(), got: hashes.len() });
     }
-    let all: Vec<u32> = (0..lengths.num_pieces()).collect();
-    check_listed(storage, lengths, hashes, &all, workers, progress)
-}
-
-/// Like [`check_pieces`], but reads and hashes only the pieces set in `selected` (the pieces a
-/// checkpoint claims, say); the result holds those of them that match. `progress` counts the
-/// selected pieces done.
-pub fn check_selected_pieces(
-    storage: &dyn Storage,
-    lengths: &Lengths,
-    hashes: &[[u8; 20]],
-    selected: &Bitfield,
-    workers: usize,
-    progress: &(dyn Fn(u32) + Sync),
-) -> Result<Bitfield, StorageError> {
-    if hashes.len() != lengths.num_pieces() as usize || selected.len() != lengths.num_pieces() {
-        return Err(StorageError::PieceCount { expected: lengths.num_pieces(), got: hashes.len() });
-    }
-    let listed: Vec<u32> = selected.iter_ones().collect();
-    check_listed(storage, lengths, hashes, &listed, workers, progress)
-}
-
-fn check_listed(
-    storage: &dyn Storage,
-    lengths: &Lengths,
-    hashes: &[[u8; 20]],
-    pieces: &[u32],
-    workers: usize,
-    progress: &(dyn Fn(u32) + Sync),
-) -> Result<Bitfield, StorageError> {
-    let digests = hash_all(storage, lengths, pieces, workers, progress)?;
+    let digests = hash_all(storage, lengths, workers, progress)?;
     let mut have = Bitfield::new(lengths.num_pieces());
-    for (&piece, digest) in pieces.iter().zip(&digests) {
-        if digest.as_ref().ok() == hashes.get(piece as usize) {
+    for ((piece, digest), expected) in (0u32..).zip(&digests).zip(hashes) {
+        if digest.as_ref().ok() == Some(expected) {
             have.set(piece);
         }
     }
@@ -77,38 +47,31 @@ pub fn hash_pieces(
     workers: usize,
     progress: &(dyn Fn(u32) + Sync),
 ) -> Result<Vec<[u8; 20]>, StorageError> {
-    let all: Vec<u32> = (0..lengths.num_pieces()).collect();
-    hash_all(storage, lengths, &all, workers, progress)?.into_iter().collect()
+    hash_all(storage, lengths, workers, progress)?.into_iter().collect()
 }
 
-/// The shared parallel loop over `pieces`: workers take the next one from an atomic counter, read
-/// it in chunks and hash it; the digests come back in the order of `pieces`. A piece whose data is missing keeps its [`StorageError::Missing`]; any other
+/// The shared parallel loop: workers take the next piece from an atomic counter, read it in
+/// chunks and hash it. A piece whose data is missing keeps its [`StorageError::Missing`]; any other
 /// error aborts all workers.
 fn hash_all(
     storage: &dyn Storage,
     lengths: &Lengths,
-    pieces: &[u32],
     workers: usize,
     progress: &(dyn Fn(u32) + Sync),
 ) -> Result<Vec<PieceDigest>, StorageError> {
-    let workers = workers.clamp(1, pieces.len().max(1));
-    let next = AtomicUsize::new(0);
+    let num_pieces = lengths.num_pieces();
+    let workers = workers.clamp(1, num_pieces.max(1) as usize);
+    let next = AtomicU32::new(0);
     let done = AtomicU32::new(0);
     let abort = AtomicBool::new(false);
-    let work = || -> Result<Vec<(usize, PieceDigest)>, StorageError> {
+    let work = || -> Result<Vec<(u32, PieceDigest)>, StorageError> {
         let mut results = Vec::new();
         while !abort.load(Ordering::Relaxed) {
-            let slot = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&piece) = pieces.get(slot) else { break };
-            let Some(p) = lengths.validate_piece(piece) else {
-                return Err(StorageError::PieceCount {
-                    expected: lengths.num_pieces(),
-                    got: piece as usize + 1,
-                });
-            };
+            let piece = next.fetch_add(1, Ordering::Relaxed);
+            let Some(p) = lengths.validate_piece(piece) else { break };
             match hash_piece(storage, lengths.piece_offset(p), lengths.piece_len(p)) {
-                Ok(d) => results.push((slot, Ok(d))),
-                Err(e @ StorageError::Missing { .. }) => results.push((slot, Err(e))),
+                Ok(d) => results.push((piece, Ok(d))),
+                Err(e @ StorageError::Missing { .. }) => results.push((piece, Err(e))),
                 Err(e) => {
                     abort.store(true, Ordering::Relaxed);
                     return Err(e);
@@ -135,12 +98,12 @@ fn hash_all(
         }
         all
     });
-    let mut all = Vec::with_capacity(pieces.len());
+    let mut all = Vec::with_capacity(num_pieces as usize);
     for results in per_worker {
         all.extend(results?);
     }
-    // Every slot was taken exactly once, so sorting by slot gives one result per listed piece.
-    all.sort_unstable_by_key(|(slot, _)| *slot);
+    // Every piece was taken exactly once, so sorting by index gives one result per piece.
+    all.sort_unstable_by_key(|(piece, _)| *piece);
     Ok(all.into_iter().map(|(_, digest)| digest).collect())
 }
 
@@ -198,25 +161,6 @@ mod tests {
         assert_eq!(have.iter_zeros().collect::<Vec<_>>(), vec![3, 9]);
         let err = check_pieces(&mem, &lengths, &hashes[1..], 4, &|_| {}).unwrap_err();
         assert!(matches!(err, StorageError::PieceCount { expected: 10, got: 9 }));
-    }
-
-    #[test]
-    fn check_selected_reads_only_the_selected_pieces() {
-        let len = 10 * 16384;
-        let d = data(len);
-        let lengths = Lengths::new(len as u64, 16384).unwrap();
-        let hashes: Vec<[u8; 20]> = d.chunks(16384).map(|c| Sha1::digest(c).into()).collect();
-        // Only piece 2 holds its data, 5 holds zeros, and pieces 6 to 9 cannot be read at all
-        // (the storage ends before them): reading one of them would fail the check.
-        let mut partial = vec![0u8; len];
-        partial[2 * 16384..3 * 16384].copy_from_slice(&d[2 * 16384..3 * 16384]);
-        let mem = MemoryStorage::with_data(partial[..6 * 16384].to_vec());
-        let mut selected = Bitfield::new(10);
-        selected.set(2);
-        selected.set(5);
-        let have = check_selected_pieces(&mem, &lengths, &hashes, &selected, 3, &|_| {}).unwrap();
-        assert_eq!(have.iter_ones().collect::<Vec<_>>(), vec![2]);
-        assert!(check_pieces(&mem, &lengths, &hashes, 3, &|_| {}).is_err());
     }
 
     #[test]

@@ -37,7 +37,7 @@ mod backend_tests;
 use bytes::Bytes;
 use ccbt_core::{Bitfield, Lengths};
 
-pub use check::{check_pieces, check_selected_pieces, hash_pieces};
+pub use check::{check_pieces, hash_pieces};
 pub use error::StorageError;
 pub use file::FileStorage;
 pub use memory::MemoryStorage;
