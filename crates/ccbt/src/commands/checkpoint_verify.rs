@@ -11,7 +11,7 @@ use anyhow::{bail, Context as _};
 use ccbt_checkpoint::{Checkpoint, CheckpointStore, FileEntry, StampCheck};
 use ccbt_core::Bitfield;
 use ccbt_metainfo::Torrent;
-use ccbt_storage::{check_selected_pieces, FileStorage, StorageOptions};
+use ccbt_storage::{check_listed, FileStorage, StorageOptions};
 
 use super::checkpoints::{timestamp, warn_rejected};
 use super::info::read_torrent;
@@ -60,9 +60,13 @@ pub fn run(store: &CheckpointStore, args: &CheckpointsVerifyArgs) -> anyhow::Res
     );
     let piece_length = u64::from(lengths.piece_length());
     let on_progress = |done: u32| task.set(u64::from(done).saturating_mul(piece_length));
-    let good =
-        check_selected_pieces(&storage, &lengths, &torrent.piece_hashes, &claimed, workers, &on_progress)
-            .context("cannot check the data")?;
+    let listed: Vec<u32> = claimed.iter_ones().collect();
+    let verified = check_listed(&storage, &lengths, &torrent.piece_hashes, &listed, workers, &on_progress)
+        .context("cannot check the data")?;
+    let mut good = Bitfield::new(claimed.len());
+    for piece in verified {
+        good.set(piece);
+    }
     task.finish();
 
     let files = file_report(checkpoint, (0..layout.files().len()).map(|i| storage.file_path(i)).collect());
