@@ -60,7 +60,8 @@ pub struct Checkpoint {
     pub options: TorrentOptions,
     pub totals: Totals,
     pub state: TorrentState,
-    /// When it was written, in seconds since the Unix epoch.
+    /// When it was written, in seconds since the Unix epoch: set by the writer (saving does not
+    /// change it; retention and "newer of two formats" go by it, so 0 counts as very old).
     pub saved_at: u64,
 }
 
