@@ -24,6 +24,11 @@ pub const NOT_WIRED: &[(&str, &str)] = &[
     ("limits.torrent_up_kib", "rate limits arrive with issue 8"),
     ("limits.peer_down_kib", "rate limits arrive with issue 8"),
     ("limits.peer_up_kib", "rate limits arrive with issue 8"),
+    ("disk.checkpoint_enabled", "writing checkpoints arrives with issue 9"),
+    ("disk.checkpoint_format", "writing checkpoints arrives with issue 9"),
+    ("disk.checkpoint_interval", "writing checkpoints arrives with issue 9"),
+    ("disk.checkpoint_delete_on_completion", "writing checkpoints arrives with issue 9"),
+    ("disk.resume_verify_sample", "resuming from checkpoints arrives with issue 9"),
 ];
 
 /// The effective configuration of this run.
@@ -181,6 +186,9 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
             push(&mut out, "dht_port", args.dht_port);
             push_list(&mut out, "dht_bootstrap_nodes", &args.dht_bootstrap);
             push(&mut out, "state_dir", args.state_dir.as_ref().map(|d| d.display()));
+        }
+        Command::Checkpoints(args) => {
+            push(&mut out, "checkpoint_dir", args.checkpoint_dir.as_ref().map(|d| d.display()));
         }
         Command::Info(_) | Command::Create(_) | Command::Scrape(_) | Command::Config(_) => {}
     }
