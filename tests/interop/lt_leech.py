@@ -14,6 +14,7 @@ import time
 
 from ltcommon import StopFlag, lt, log_alert, make_session, parse_hostport, wait_listening
 from ltdiscovery import PeerPrinter, magnet_params, set_trackers, tracker_settings
+from ltstats import SETTINGS as STATS_SETTINGS, PeerStats
 
 NAME = "lt_leech"
 
@@ -25,7 +26,13 @@ def main():
     src.add_argument("--magnet", metavar="URI",
                      help="magnet link to download (metadata fetched from peers, ut_metadata)")
     p.add_argument("--out", required=True, help="directory to download into")
-    p.add_argument("--port", type=int, required=True, help="TCP listen port on 127.0.0.1 (0 = any)")
+    p.add_argument("--port", type=int, required=True, help="TCP listen port (0 = any)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="loopback address to listen on and connect from (default 127.0.0.1)")
+    p.add_argument("--default-settings", action="store_true",
+                   help="start from libtorrent's default settings, not the high_performance_seed preset")
+    p.add_argument("--stats-file", metavar="PATH",
+                   help="on exit write the torrent's totals and per-peer payload bytes (see ltstats.py)")
     p.add_argument("--peer", action="append", default=[], metavar="HOST:PORT")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds before giving up")
     p.add_argument("--verbose", action="store_true", help="log every alert to stderr")
@@ -46,7 +53,9 @@ def main():
     stop = StopFlag()
     peers = [parse_hostport(x) for x in args.peer]
     os.makedirs(args.out, exist_ok=True)
-    ses = make_session(args.port)
+    ses = make_session(args.port, fast=not args.default_settings, host=args.host)
+    if args.stats_file:
+        ses.apply_settings(STATS_SETTINGS)
     if args.tracker or args.magnet:
         ses.apply_settings(tracker_settings())
     wait_listening(ses)
@@ -69,6 +78,7 @@ def main():
     for host, port in peers:
         h.connect_peer((host, port), 0)
     printer = PeerPrinter(args.print_peers, start)
+    stats = PeerStats(args.stats_file)
     last_announce = start
 
     hash_failures = 0
@@ -84,8 +94,11 @@ def main():
             sys.stdout.write(f"DONE {elapsed:.3f}\n")
             sys.stdout.flush()
             if args.keep_seeding:
-                return keep_seeding(ses, h, stop, printer, args.verbose)
-            return 0
+                code = keep_seeding(ses, h, stop, printer, stats, args.verbose)
+            else:
+                code = 0
+            stats.write(h)
+            return code
         if st.errc.value() != 0:
             sys.stderr.write(f"{NAME}: torrent error: {st.errc.message()}\n")
             return 1
@@ -106,6 +119,7 @@ def main():
             for host, port in peers:
                 h.connect_peer((host, port), 0)
         printer.tick(h)
+        stats.tick(h)
         if args.reannounce > 0 and now - last_announce > args.reannounce:
             last_announce = now
             h.force_reannounce(0, -1, lt.reannounce_flags_t.ignore_min_interval)
@@ -125,11 +139,12 @@ def main():
         sys.stderr.flush()
 
 
-def keep_seeding(ses, h, stop, printer, verbose):
+def keep_seeding(ses, h, stop, printer, stats, verbose):
     """Serve the completed torrent until SIGTERM/SIGINT (a third peer for PEX and DHT tests)."""
     while not stop.stop:
         printer.tick(h)
-        ses.wait_for_alert(200)
+        stats.tick(h)
+        ses.wait_for_alert(100)
         for a in ses.pop_alerts():
             if verbose or a.category() & lt.alert.category_t.error_notification:
                 log_alert(a, NAME)

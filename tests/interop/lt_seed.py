@@ -13,6 +13,7 @@ import time
 
 from ltcommon import StopFlag, lt, log_alert, make_session, parse_hostport, wait_listening
 from ltdiscovery import PeerPrinter, set_trackers, tracker_settings
+from ltstats import SETTINGS as STATS_SETTINGS, PeerStats
 
 NAME = "lt_seed"
 
@@ -21,7 +22,11 @@ def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--torrent", required=True, help=".torrent file to seed")
     p.add_argument("--data", required=True, help="directory that holds the torrent's content")
-    p.add_argument("--port", type=int, required=True, help="TCP listen port on 127.0.0.1")
+    p.add_argument("--port", type=int, required=True, help="TCP listen port")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="loopback address to listen on and connect from (default 127.0.0.1)")
+    p.add_argument("--stats-file", metavar="PATH",
+                   help="on exit write the torrent's totals and per-peer payload bytes (see ltstats.py)")
     p.add_argument("--connect", action="append", default=[], metavar="HOST:PORT")
     p.add_argument("--ready-file", help="write 'READY <port>' here instead of stdout")
     p.add_argument("--upload-limit", type=int, default=0, metavar="BYTES",
@@ -40,7 +45,9 @@ def main():
     stop = StopFlag()
     connects = [parse_hostport(c) for c in args.connect]
     ti = lt.torrent_info(args.torrent)
-    ses = make_session(args.port)
+    ses = make_session(args.port, host=args.host)
+    if args.stats_file:
+        ses.apply_settings(STATS_SETTINGS)
     if args.tracker:
         ses.apply_settings(tracker_settings())
     port = wait_listening(ses)
@@ -94,9 +101,11 @@ def main():
     last_redial = time.monotonic()
     last_announce = last_redial
     printer = PeerPrinter(args.print_peers, last_redial)
+    stats = PeerStats(args.stats_file)
     while not stop.stop:
-        ses.wait_for_alert(200)
+        ses.wait_for_alert(100)
         printer.tick(h)
+        stats.tick(h)
         if args.reannounce > 0 and time.monotonic() - last_announce > args.reannounce:
             last_announce = time.monotonic()
             h.force_reannounce(0, -1, lt.reannounce_flags_t.ignore_min_interval)
@@ -112,6 +121,7 @@ def main():
                 if (host, cport) not in connected:
                     h.connect_peer((host, cport), 0)
 
+    stats.write(h)
     st = h.status()
     sys.stderr.write(f"{NAME}: exiting, uploaded {st.total_payload_upload} payload bytes\n")
     ses.pause()

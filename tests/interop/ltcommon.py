@@ -26,8 +26,9 @@ def parse_hostport(text):
     return host.strip("[]"), int(port)
 
 
-def make_session(port, fast=True):
-    """A libtorrent session listening on 127.0.0.1:port with DHT/LSD/UPnP/NAT-PMP and uTP off.
+def make_session(port, fast=True, host="127.0.0.1"):
+    """A libtorrent session listening on host:port (a loopback address; outgoing connections and
+    tracker requests leave from it too) with DHT/LSD/UPnP/NAT-PMP and uTP off.
 
     Local peers stay exempt from rate limits (libtorrent's default local peer class), which is what
     loopback benchmarks want. `fast` starts from libtorrent's high_performance_seed preset so the
@@ -36,8 +37,8 @@ def make_session(port, fast=True):
     settings = lt.high_performance_seed() if fast else lt.default_settings()
     settings.update(
         {
-            "listen_interfaces": f"127.0.0.1:{port}",
-            "outgoing_interfaces": "127.0.0.1",
+            "listen_interfaces": f"{host}:{port}",
+            "outgoing_interfaces": host,
             "enable_dht": False,
             "enable_lsd": False,
             "enable_upnp": False,

@@ -45,6 +45,9 @@ pub struct AddTorrent {
     /// (default false: such a file is written only if it already holds verified pieces of this
     /// torrent; otherwise the torrent stops with an error naming it). The CLI's `--overwrite`.
     pub overwrite: bool,
+    /// Streaming for this torrent (pieces near the read position first); None = the session's
+    /// `streaming_mode`.
+    pub streaming: Option<bool>,
 }
 
 impl AddTorrent {
@@ -66,6 +69,7 @@ impl AddTorrent {
             check_existing: true,
             selected_files: None,
             overwrite: false,
+            streaming: None,
         }
     }
 
@@ -103,6 +107,12 @@ impl AddTorrent {
     /// Allows writing into pre-existing files that ccbt did not create (see [`AddTorrent::overwrite`]).
     pub fn overwrite(mut self, overwrite: bool) -> Self {
         self.overwrite = overwrite;
+        self
+    }
+
+    /// Streams this torrent (or not), whatever the session's `streaming_mode` says.
+    pub fn streaming(mut self, streaming: bool) -> Self {
+        self.streaming = Some(streaming);
         self
     }
 

@@ -38,6 +38,9 @@ pub enum SessionError {
     Torrent(TorrentError),
     #[error("invalid file selection: {0}")]
     InvalidSelection(String),
+    /// [`crate::Session::open_file`] cannot read this file.
+    #[error("cannot read file {index}: {reason}")]
+    FileUnavailable { index: u32, reason: String },
     #[error("tracker {url}: {reason}")]
     Tracker { url: String, reason: String },
     #[error("the session is shut down")]

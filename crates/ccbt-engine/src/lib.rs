@@ -68,6 +68,7 @@ mod magnet;
 mod options;
 mod ownership;
 mod peer;
+mod reader;
 mod session;
 mod status;
 mod sync;
@@ -77,6 +78,7 @@ pub(crate) mod tracker;
 pub use add::{AddTorrent, TorrentSource};
 pub use error::{SessionError, TorrentError};
 pub use options::{Reconfigured, SessionOptions};
+pub use reader::TorrentFileReader;
 pub use session::Session;
 pub use status::{DhtInfo, Event, PeerInfo, ScrapeInfo, TorrentId, TorrentState, TorrentStatus, TrackerInfo};
 

@@ -65,6 +65,12 @@ pub struct SessionOptions {
     pub endgame_threshold: u32,
     /// Hash failures after which a peer is banned (`max_hash_failures`, default 3).
     pub max_hash_failures: u32,
+    /// Streaming for every torrent unless `AddTorrent::streaming` says otherwise
+    /// (`streaming_mode`, default false): pieces near the read position first, a window of
+    /// about 8 MiB (at least 4 pieces) from the first missing piece of the first selected file
+    /// or from where a [`crate::TorrentFileReader`] reads, the first and last piece of every
+    /// selected file early, rarest first inside and beyond the window.
+    pub streaming_mode: bool,
     // [network], connection management
     /// Connections across all torrents (`max_global_peers`, default 200).
     pub max_global_peers: usize,
@@ -153,6 +159,7 @@ impl Default for SessionOptions {
             endgame_duplicates: 2,
             endgame_threshold: 0,
             max_hash_failures: 3,
+            streaming_mode: false,
             max_global_peers: 200,
             max_connects_per_sec: 20,
             max_peer_candidates: 1000,

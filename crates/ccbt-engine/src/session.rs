@@ -22,7 +22,7 @@ use crate::sync::lock;
 use crate::torrent::{spawn_torrent, Selection, TorrentCommand, TorrentShared, TorrentSpec};
 use crate::{
     DhtInfo, Event, PeerInfo, Reconfigured, ScrapeInfo, SessionError, SessionOptions, TorrentError,
-    TorrentId, TorrentStatus, TrackerInfo,
+    TorrentFileReader, TorrentId, TorrentStatus, TrackerInfo,
 };
 
 /// A running ccbt engine: owns torrents, the listener and the hash pool.
@@ -193,7 +193,7 @@ impl Session {
     /// `enable_pex`, `enable_http_trackers` and `enable_udp_trackers` (the announcer restarts
     /// with the trackers now allowed), `enable_dht` (the torrents' DHT lookups start or stop;
     /// turning it on in a session started without a DHT node needs a restart), and
-    /// `download_dir` for torrents added afterwards. A lowered peer count closes the least
+    /// `download_dir` and `streaming_mode` for torrents added afterwards. A lowered peer count closes the least
     /// useful connections beyond it (see `ccbt_proto::candidates::choose_excess`). A magnet
     /// link still fetching its metadata takes the new options when its download starts.
     pub fn reconfigure(&self, new: SessionOptions) -> Result<Reconfigured, SessionError> {
@@ -234,6 +234,7 @@ impl Session {
                     check_existing: add.check_existing,
                     files: add.selected_files,
                     overwrite: add.overwrite,
+                    streaming: add.streaming.unwrap_or(inner.options().streaming_mode),
                 };
                 start_active(inner, id, Arc::new(*torrent), save_path, start).await?
             }
@@ -244,6 +245,7 @@ impl Session {
                     check_existing: true,
                     files: add.selected_files,
                     overwrite: add.overwrite,
+                    streaming: add.streaming.unwrap_or(inner.options().streaming_mode),
                 };
                 start_resolving(inner, id, *magnet, save_path, start)
             }
@@ -262,6 +264,20 @@ impl Session {
             Some(TorrentEntry::Resolving { .. }) => Err(SessionError::MetadataPending(id.0)),
             None => Err(SessionError::UnknownTorrent(id.0)),
         }
+    }
+
+    /// A reader of file `file_index` of a running torrent (`AsyncRead + AsyncSeek`): its bytes
+    /// in order, each only once its piece is verified, waiting for pieces still downloading.
+    /// Turns streaming on for the torrent; reads and seeks move its window (see
+    /// [`TorrentFileReader`]). `MetadataPending` while a magnet link resolves.
+    pub fn open_file(&self, id: TorrentId, file_index: u32) -> Result<TorrentFileReader, SessionError> {
+        TorrentFileReader::open(self.shared(id)?, file_index)
+    }
+
+    /// The metadata of a running torrent (name, files, pieces); `MetadataPending` while a
+    /// magnet link resolves.
+    pub fn metainfo(&self, id: TorrentId) -> Result<Arc<Torrent>, SessionError> {
+        Ok(self.shared(id)?.torrent.clone())
     }
 
     /// Connects to more peers for a torrent (also while its metadata is being fetched).
@@ -478,6 +494,8 @@ struct Start {
     files: Option<Vec<u32>>,
     /// Write into pre-existing files that ccbt did not create (`AddTorrent::overwrite`).
     overwrite: bool,
+    /// Pieces near the read position first.
+    streaming: bool,
 }
 
 /// Opens (creating as needed) a torrent's files and starts its task.
@@ -531,6 +549,7 @@ async fn start_active(
         budget: inner.budget.clone(),
         dht: inner.dht.clone(),
         selection,
+        streaming: start.streaming,
     });
     Ok(TorrentEntry::Active { shared, task })
 }
@@ -557,7 +576,7 @@ fn start_resolving(
     let weak: Weak<SessionInner> = Arc::downgrade(inner);
     let meta = shared.clone();
     let task = tokio::spawn(async move {
-        let Start { peers, files, overwrite, .. } = start;
+        let Start { peers, files, overwrite, streaming, .. } = start;
         let result = magnet::resolve(meta.clone(), commands, magnet.clone(), peers).await;
         let Some(inner) = weak.upgrade() else { return };
         let resolved = match result {
@@ -581,6 +600,7 @@ fn start_resolving(
             check_existing: true,
             files,
             overwrite,
+            streaming,
         };
         match start_active(&inner, id, torrent, save_path, start).await {
             Ok(entry) => {

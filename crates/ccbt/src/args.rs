@@ -16,6 +16,7 @@ Examples:
   ccbt ubuntu.torrent --seed --peer 192.0.2.7:6881
   ccbt download a.torrent b.torrent \"magnet:?xt=urn:btih:...\" -o ~/Downloads   several at once
   ccbt magnet \"magnet:?xt=urn:btih:...\" -o ~/Downloads   fetch metadata from peers, then download
+  ccbt stream movie.torrent | mpv -               play a file while it downloads (into the current folder)
   ccbt seed ubuntu.torrent -d ~/Downloads         check existing data and serve it
   ccbt create ./photos -o photos.torrent --tracker udp://tracker.example:6969/announce
   ccbt verify photos.torrent -d .                 check data on disk against the torrent
@@ -23,7 +24,7 @@ Examples:
   ccbt scrape photos.torrent                      seeders/leechers/completed from its trackers
   ccbt dht status                                 join the DHT and show nodes, buckets, lookups
 
-The data folder is `-o DIR` or `-d DIR` (the same flag) on download, magnet, seed and verify.
+The data folder is `-o DIR` or `-d DIR` (the same flag) on download, magnet, stream, seed and verify.
 
 Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C).";
 
@@ -99,6 +100,8 @@ pub enum Command {
     Download(DownloadArgs),
     /// Download magnet links: fetch their metadata from peers, save the .torrent, then download (same flags as download).
     Magnet(MagnetArgs),
+    /// Write one file of a torrent to stdout in order while it downloads, each byte once its piece is verified (`ccbt stream x.torrent | mpv -`); progress goes to stderr.
+    Stream(StreamArgs),
     /// Check existing data of a torrent and serve it to peers until Ctrl-C.
     Seed(SeedArgs),
     /// Show what a .torrent file contains: name, info hash, sizes, files, trackers.
@@ -115,6 +118,100 @@ pub enum Command {
     /// Show, read, change and check the configuration (ccbt.toml, CCBT_* variables, flags).
     #[command(subcommand, after_help = CONFIG_HELP)]
     Config(ConfigCommand),
+    /// List, clean, delete, verify and export checkpoints (the saved resume state of each torrent).
+    #[command(after_help = CHECKPOINTS_HELP)]
+    Checkpoints(CheckpointsArgs),
+}
+
+const CHECKPOINTS_HELP: &str = "\
+A checkpoint is named by its torrent's info hash; any unique prefix of it will do.
+The folder is --checkpoint-dir DIR, else `checkpoint_dir` of the configuration, else
+`checkpoints` under `state_dir` (~/.local/state/ccbt/checkpoints).
+
+Examples:
+  ccbt checkpoints list                          info hash, name, progress, state, saved, format
+  ccbt checkpoints clean --days 7 --dry-run      what would go: checkpoints saved over 7 days ago
+  ccbt checkpoints delete 3f2a                   delete the checkpoint whose info hash starts 3f2a
+  ccbt checkpoints verify 3f2a                   re-hash the pieces it claims (exit 1 on a mismatch)
+  ccbt checkpoints export 3f2a --format json -o state.json";
+
+/// `ccbt checkpoints ...`.
+#[derive(Debug, Args)]
+pub struct CheckpointsArgs {
+    /// Folder of the checkpoints [default: `checkpoint_dir` of the configuration, else
+    /// `<state_dir>/checkpoints`].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: CheckpointsCommand,
+}
+
+/// The `checkpoints` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CheckpointsCommand {
+    /// List every checkpoint: info hash, name, progress, state, when saved, format (unreadable
+    /// files with their error).
+    List,
+    /// Remove checkpoints saved more than N days ago (and temporary files left by interrupted writes).
+    Clean(CheckpointsCleanArgs),
+    /// Delete the checkpoint of a torrent (both formats).
+    Delete(CheckpointsTarget),
+    /// Re-hash every piece a checkpoint claims against the data on disk (read-only) and report
+    /// bad pieces and missing or changed files; exit 1 on any mismatch.
+    Verify(CheckpointsVerifyArgs),
+    /// Write a checkpoint to a file in JSON or binary.
+    Export(CheckpointsExportArgs),
+}
+
+/// `checkpoints clean`.
+#[derive(Debug, Args)]
+pub struct CheckpointsCleanArgs {
+    /// Age in days beyond which checkpoints go [default: `checkpoint_retention_days`, 30].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub days: Option<u32>,
+    /// Only print what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// A checkpoint named by its info hash.
+#[derive(Debug, Args)]
+pub struct CheckpointsTarget {
+    /// Info hash in hex (40 digits), or any unique prefix of it.
+    #[arg(value_name = "INFO_HASH")]
+    pub info_hash: String,
+}
+
+/// `checkpoints verify`.
+#[derive(Debug, Args)]
+pub struct CheckpointsVerifyArgs {
+    #[command(flatten)]
+    pub target: CheckpointsTarget,
+    /// Threads hashing pieces [default: number of CPUs, at most 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub hash_workers: Option<u16>,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
+}
+
+/// `checkpoints export`.
+#[derive(Debug, Args)]
+pub struct CheckpointsExportArgs {
+    #[command(flatten)]
+    pub target: CheckpointsTarget,
+    /// Encoding of the file written.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: ExportFormat,
+    /// The file to write (replaced atomically).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+/// Encodings of `checkpoints export`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Json,
+    Binary,
 }
 
 const CONFIG_HELP: &str = "\
@@ -254,6 +351,32 @@ pub struct TransferArgs {
     /// Write into files that already exist although ccbt did not create them. Without it, such
     /// a file is continued only if it already holds verified pieces of the torrent; otherwise
     /// the torrent stops and names it.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Download pieces near the start first (a sliding window from the first missing piece, the
+    /// first and last piece of each file early), so media can be played before the end.
+    #[arg(long)]
+    pub streaming: bool,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// Arguments of `ccbt stream`.
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    /// The .torrent file or "magnet:?xt=urn:btih:..." link (quoted) to stream from.
+    #[arg(value_name = "FILE.torrent|MAGNET")]
+    pub source: String,
+    /// Index of the file to stream, from 0 in the torrent's file order [default: the largest
+    /// file]. With a .torrent only this file is downloaded; with a magnet link every file is,
+    /// this one first.
+    #[arg(long, value_name = "N")]
+    pub file: Option<u32>,
+    #[command(flatten)]
+    pub dir: DirArg,
+    /// Write into files that already exist although ccbt did not create them (as for download).
     #[arg(long)]
     pub overwrite: bool,
     #[command(flatten)]
@@ -622,6 +745,21 @@ mod tests {
     }
 
     #[test]
+    fn parses_stream_and_streaming_flags() {
+        let cli = parse(&["ccbt", "stream", "x.torrent", "--file", "3", "--peer", "h:1", "--no-dht", "-q"])
+            .unwrap();
+        let Command::Stream(s) = cli.command else { panic!("not stream") };
+        assert_eq!((s.source.as_str(), s.file), ("x.torrent", Some(3)));
+        assert!(s.engine.discovery.no_dht && s.progress.quiet);
+        assert_eq!(s.engine.network.peers.len(), 1);
+        let cli = parse(&["ccbt", "x.torrent", "--streaming"]).unwrap();
+        let Command::Download(d) = cli.command else { panic!("not a download") };
+        assert!(d.common.streaming);
+        assert!(parse(&["ccbt", "magnet", "magnet:?xt=urn:btih:x", "--streaming"]).is_ok());
+        assert_eq!(parse(&["ccbt", "stream"]).unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
     fn several_sources_in_one_download() {
         let cli = parse(&["ccbt", "a.torrent", "b.torrent", "magnet:?xt=urn:btih:x", "-o", "d"]).unwrap();
         let Command::Download(d) = cli.command else { panic!("not a download") };
@@ -636,11 +774,12 @@ mod tests {
         let folder = |args: &[&str]| match parse(args).unwrap().command {
             Command::Download(d) => d.common.dir.path,
             Command::Magnet(m) => m.common.dir.path,
+            Command::Stream(s) => s.dir.path,
             Command::Seed(s) => s.dir.path,
             Command::Verify(v) => v.dir.path,
             other => panic!("no folder: {other:?}"),
         };
-        for command in ["download", "magnet", "seed", "verify"] {
+        for command in ["download", "magnet", "stream", "seed", "verify"] {
             for flag in ["-o", "-d", "--output", "--dir"] {
                 assert_eq!(
                     folder(&["ccbt", command, "x", flag, "f"]),

@@ -80,6 +80,15 @@ fn apply_disk(opts: &mut SessionOptions, disk: Disk) {
         use_mmap,
         hash_workers,
         max_buffered_kib,
+        // Checkpoints: the `checkpoints` commands read the folder and retention from the
+        // effective configuration; the session does not write checkpoints yet (NOT_WIRED).
+        checkpoint_enabled: _,
+        checkpoint_dir: _,
+        checkpoint_format: _,
+        checkpoint_interval: _,
+        checkpoint_retention_days: _,
+        checkpoint_delete_on_completion: _,
+        resume_verify_sample: _,
     } = disk;
     opts.download_dir = download_dir;
     opts.state_dir = state_dir;
@@ -97,7 +106,7 @@ fn apply_disk(opts: &mut SessionOptions, disk: Disk) {
 fn apply_strategy(opts: &mut SessionOptions, strategy: Strategy) {
     let Strategy {
         piece_selection,
-        streaming_mode: _,
+        streaming_mode,
         endgame_duplicates,
         endgame_threshold,
         max_hash_failures,
@@ -110,6 +119,7 @@ fn apply_strategy(opts: &mut SessionOptions, strategy: Strategy) {
     opts.endgame_duplicates = endgame_duplicates;
     opts.endgame_threshold = endgame_threshold;
     opts.max_hash_failures = max_hash_failures;
+    opts.streaming_mode = streaming_mode;
 }
 
 fn apply_discovery(opts: &mut SessionOptions, discovery: Discovery) {
@@ -158,7 +168,12 @@ mod tests {
     fn every_layer_maps_to_fields() {
         let file = "[network]\nlisten_port = 7000\nrequest_timeout = 9\n[disk]\nuse_mmap = false\n\
                     [strategy]\nendgame_threshold = 3\n[discovery]\nmax_metadata_kib = 64\n";
-        let cli = [("dht_port", "7001"), ("piece_selection", "sequential"), ("download_dir", "dl")];
+        let cli = [
+            ("dht_port", "7001"),
+            ("piece_selection", "sequential"),
+            ("download_dir", "dl"),
+            ("streaming_mode", "true"),
+        ];
         let effective = effective(file, &cli);
         let opts = session_options(&effective);
         assert_eq!((opts.listen_port, opts.listen_port_explicit), (7000, true));
@@ -169,6 +184,7 @@ mod tests {
         assert_eq!(opts.dht_port, 7001);
         assert_eq!(explicit_dht_port(&effective), Some(7001));
         assert_eq!(opts.piece_selection, PieceSelection::Sequential);
+        assert!(opts.streaming_mode);
         assert_eq!(opts.download_dir, Path::new("dl"));
         assert!(opts.validate().is_ok());
     }

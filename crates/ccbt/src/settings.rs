@@ -18,13 +18,17 @@ pub const LOG_ENV: &str = "CCBT_LOG_LEVEL";
 pub const NOT_WIRED: &[(&str, &str)] = &[
     ("network.unchoke_interval", "the choker interval arrives with issue 8"),
     ("network.optimistic_unchoke_interval", "the choker interval arrives with issue 8"),
-    ("strategy.streaming_mode", "streaming arrives with issue 8"),
     ("limits.global_down_kib", "rate limits arrive with issue 8"),
     ("limits.global_up_kib", "rate limits arrive with issue 8"),
     ("limits.torrent_down_kib", "rate limits arrive with issue 8"),
     ("limits.torrent_up_kib", "rate limits arrive with issue 8"),
     ("limits.peer_down_kib", "rate limits arrive with issue 8"),
     ("limits.peer_up_kib", "rate limits arrive with issue 8"),
+    ("disk.checkpoint_enabled", "writing checkpoints arrives with issue 9"),
+    ("disk.checkpoint_format", "writing checkpoints arrives with issue 9"),
+    ("disk.checkpoint_interval", "writing checkpoints arrives with issue 9"),
+    ("disk.checkpoint_delete_on_completion", "writing checkpoints arrives with issue 9"),
+    ("disk.resume_verify_sample", "resuming from checkpoints arrives with issue 9"),
 ];
 
 /// The effective configuration of this run.
@@ -165,10 +169,16 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
         Command::Download(args) => {
             dir_override(&mut out, &args.common.dir);
             engine_overrides(&mut out, &args.common.engine);
+            push(&mut out, "streaming_mode", args.common.streaming.then_some(true));
         }
         Command::Magnet(args) => {
             dir_override(&mut out, &args.common.dir);
             engine_overrides(&mut out, &args.common.engine);
+            push(&mut out, "streaming_mode", args.common.streaming.then_some(true));
+        }
+        Command::Stream(args) => {
+            dir_override(&mut out, &args.dir);
+            engine_overrides(&mut out, &args.engine);
         }
         Command::Seed(args) => {
             dir_override(&mut out, &args.dir);
@@ -179,6 +189,9 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
             push(&mut out, "dht_port", args.dht_port);
             push_list(&mut out, "dht_bootstrap_nodes", &args.dht_bootstrap);
             push(&mut out, "state_dir", args.state_dir.as_ref().map(|d| d.display()));
+        }
+        Command::Checkpoints(args) => {
+            push(&mut out, "checkpoint_dir", args.checkpoint_dir.as_ref().map(|d| d.display()));
         }
         Command::Info(_) | Command::Create(_) | Command::Scrape(_) | Command::Config(_) => {}
     }
@@ -271,6 +284,7 @@ mod tests {
             "--dht-bootstrap",
             "b:2",
             "--no-mmap",
+            "--streaming",
         ]);
         let expect = [
             ("log_level", "debug"),
@@ -282,6 +296,7 @@ mod tests {
             ("dht_bootstrap_nodes", "a:1,b:2"),
             ("piece_selection", "rarest_first"),
             ("use_mmap", "false"),
+            ("streaming_mode", "true"),
         ];
         let expect: Vec<(String, String)> =
             expect.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

@@ -83,8 +83,9 @@ impl SessionOptions {
                 max_hash_failures, enable_pex,
                 // Each running torrent's discovery: trackers restarted, DHT lookups on or off.
                 enable_http_trackers, enable_udp_trackers, enable_dht,
-                // Torrents added afterwards.
-                download_dir,
+                // Torrents added afterwards (a running torrent keeps its folder and its
+                // streaming, which its readers also switch on).
+                download_dir, streaming_mode,
             ];
             restart: [
                 listen_port, listen_port_explicit => listen_port, listen_host, pipeline_depth,

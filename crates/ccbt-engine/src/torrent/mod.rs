@@ -4,6 +4,7 @@ mod connect;
 pub(crate) mod counters;
 mod discovery;
 mod selection;
+pub(crate) mod streaming;
 mod task;
 #[cfg(test)]
 mod tests;
@@ -70,6 +71,8 @@ pub(crate) struct TorrentInner {
     /// Bounded by the swarm's state: pieces under the buffer budget, requested blocks, and
     /// rate-limited PEX messages.
     pub torrent_actions: Vec<SwarmAction>,
+    /// Streaming on or off and where readers are (applied again to the swarm made after the check).
+    pub streaming: streaming::StreamingState,
 }
 
 /// What a torrent's task and connection tasks share.
@@ -92,7 +95,8 @@ pub(crate) struct TorrentShared {
     /// Wakes the torrent task when `TorrentInner::torrent_actions` has work.
     pub actions_ready: Notify,
     /// Bumped whenever pieces were verified or reset, to wake connections that may now send
-    /// Haves or request again.
+    /// Haves or request again, and file readers waiting for a piece (also when the torrent
+    /// closes, so they see it).
     pub have_watch: watch::Sender<u64>,
     pub counters: Counters,
     pub events: broadcast::Sender<Event>,
@@ -200,6 +204,8 @@ impl TorrentShared {
     /// Moves the torrent to `lifecycle`.
     pub(crate) fn set_lifecycle(&self, lifecycle: Lifecycle) {
         self.update(|inner| inner.lifecycle = lifecycle);
+        // File readers waiting for a piece look again (and fail if the torrent failed).
+        self.have_watch.send_modify(|g| *g += 1);
     }
 
     pub(crate) fn emit(&self, event: Event) {

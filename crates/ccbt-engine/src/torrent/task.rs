@@ -81,6 +81,8 @@ pub(crate) struct TorrentSpec {
     pub budget: Arc<ConnectionBudget>,
     pub dht: Option<crate::dht::DhtHandle>,
     pub selection: super::Selection,
+    /// Pieces near the read position first (`AddTorrent::streaming`, else `streaming_mode`).
+    pub streaming: bool,
 }
 
 /// No slot is free: when a candidate waits, closes the connection that has been useless longest
@@ -150,6 +152,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
             rng: rand::rngs::SmallRng::from_entropy(),
             torrent_actions: Vec::new(),
             candidates,
+            streaming: super::streaming::StreamingState::new(spec.streaming),
         }),
         actions_ready: Notify::new(),
         have_watch: watch::channel(0).0,
@@ -282,12 +285,15 @@ impl TorrentTask {
         let complete = shared.update(|inner| {
             let banned = &self.initial_banned_ips;
             inner.swarm = new_swarm(&layers, &shared.torrent, have, &shared.selection, banned);
+            super::streaming::apply(inner, &shared.torrent, &shared.selection);
             shared.counters.banned_peers.store(inner.swarm.banned_ips().count() as u64, Relaxed);
             // Starts the swarm's timers (the first choker round).
             inner.swarm.handle_timeout(Instant::now(), &mut inner.rng);
             inner.lifecycle = Lifecycle::Active;
             inner.swarm.is_complete()
         });
+        // File readers that waited through the check see the pieces found on disk.
+        shared.have_watch.send_modify(|g| *g += 1);
         if complete {
             shared.emit(Event::TorrentCompleted { id: shared.id });
         }
@@ -427,6 +433,7 @@ impl TorrentTask {
                     shared.counters.bytes_have.fetch_add(shared.lengths.piece_len(p) as u64, Relaxed);
                 }
                 shared.have_watch.send_modify(|g| *g += 1);
+                tracing::debug!(torrent = %shared.torrent.name, piece, "piece verified");
                 shared.emit(Event::PieceVerified { id: shared.id, piece });
                 if completed && running {
                     tracing::info!(torrent = %shared.torrent.name, "download complete");
@@ -532,6 +539,8 @@ impl TorrentTask {
                 let _ = slot.commands.try_send(PeerCommand::Close(reason));
             }
         });
+        // File readers waiting for a piece look again: a stopped or failed torrent ends them.
+        self.shared.have_watch.send_modify(|g| *g += 1);
     }
 
     /// Closes connections, lets pieces in the hash pool finish (their data is verified work),

@@ -142,6 +142,17 @@ impl Availability {
         }
         None
     }
+
+    /// Like [`Availability::rarest`], but equally rare pieces are tie-broken by distance from
+    /// `from` instead of at random: the lowest piece at or after `from`, else the lowest
+    /// before it. Streaming uses it beyond its window, so that with equally available peers
+    /// (one seed, say) pieces are fetched near the reader rather than anywhere in the file.
+    /// Cost: the pieces of the buckets scanned.
+    pub(crate) fn rarest_nearest(&self, peer_has: &Bitfield, from: u32) -> Option<u32> {
+        self.buckets.iter().find_map(|bucket| {
+            bucket.iter().copied().filter(|&p| peer_has.get(p)).min_by_key(|&p| (p < from, p))
+        })
+    }
 }
 
 #[cfg(test)]
@@ -192,5 +203,27 @@ mod tests {
         a.index(0);
         a.index(2);
         assert_eq!(a.rarest(&all, &mut rng), Some(2));
+    }
+
+    #[test]
+    fn rarest_nearest_breaks_ties_by_distance_from_the_reader() {
+        let mut a = Availability::new(10);
+        for p in 0..10 {
+            a.index(p);
+        }
+        let all = Bitfield::full(10);
+        assert_eq!(a.rarest_nearest(&all, 4), Some(4));
+        // Rarer pieces still win, wherever they are.
+        for p in 3..10 {
+            a.increment(p);
+        }
+        assert_eq!(a.rarest_nearest(&all, 4), Some(0));
+        a.unindex_piece(0);
+        a.unindex_piece(1);
+        a.unindex_piece(2);
+        assert_eq!(a.rarest_nearest(&all, 4), Some(4));
+        // Past the last piece, the lowest one before the reader.
+        assert_eq!(a.rarest_nearest(&all, 10), Some(3));
+        assert_eq!(a.rarest_nearest(&Bitfield::new(10), 4), None);
     }
 }

@@ -133,7 +133,9 @@ impl Strategy {
         Some(piece)
     }
 
-    /// The configured selection among the startable pieces in `peer_has`.
+    /// The configured selection among the startable pieces in `peer_has`. While streaming,
+    /// rarest first breaks ties by nearness to the reader rather than at random (see
+    /// `streaming.rs`), so the verified pieces stay close to the window.
     fn select(
         &self,
         startable: &PieceSet,
@@ -142,7 +144,10 @@ impl Strategy {
         rng: &mut impl rand::Rng,
     ) -> Option<u32> {
         match self.selection {
-            PieceSelection::RarestFirst => avail.rarest(peer_has, rng),
+            PieceSelection::RarestFirst => match &self.streaming {
+                Some(streaming) => avail.rarest_nearest(peer_has, streaming.read_piece()),
+                None => avail.rarest(peer_has, rng),
+            },
             PieceSelection::Sequential => startable.next_common(0, peer_has),
             PieceSelection::RoundRobin => {
                 let from = self.last_started.map_or(0, |p| p.saturating_add(1));

@@ -10,11 +10,16 @@
 //!    rarest first among them, so the window still spreads rare pieces, and nearest the
 //!    reader first among equally rare ones;
 //! 2. everything else, by file priority and the configured selection (rarest first by
-//!    default), so idle connections still fetch useful pieces.
+//!    default, equally rare pieces nearest the reader first), so idle connections still fetch
+//!    useful pieces.
 //!
 //! Step 2 only serves a peer that has no startable piece of the window, so while the window
 //! has pieces to start, the verified pieces are the prefix before the read position, the
-//! window and the file ends. [`Picker::set_read_piece`] moves the window (a seek).
+//! window and the file ends. When every piece of the window is started (a fast peer with a
+//! deep pipeline), step 2 breaks ties by nearness rather than at random: with equally
+//! available pieces the next ones after the window come next, so the verified pieces remain a
+//! prefix plus a window stretched by at most the pieces in flight.
+//! [`Picker::set_read_piece`] moves the window (a seek).
 
 use ccbt_core::Bitfield;
 
@@ -51,6 +56,10 @@ impl Streaming {
 
     pub(super) fn set_read_piece(&mut self, piece: u32) {
         self.read_piece = piece;
+    }
+
+    pub(super) fn read_piece(&self) -> u32 {
+        self.read_piece
     }
 
     /// The window: from the read position up to and including the `window_pieces`-th piece
@@ -96,6 +105,11 @@ impl Picker {
         self.strategy.set_read_piece(piece);
     }
 
+    /// Whether streaming selection is on.
+    pub fn is_streaming(&self) -> bool {
+        self.strategy.streaming().is_some()
+    }
+
     /// The pieces the streaming window covers now (empty without streaming).
     pub fn streaming_window(&self) -> std::ops::Range<u32> {
         self.strategy.streaming().map_or(0..0, |s| s.window(&self.need, self.lengths.num_pieces()))
@@ -137,21 +151,37 @@ mod tests {
         let mut first: Vec<u32> = (0..4).filter_map(|_| start_one(&mut p, &all, &mut rng)).collect();
         first.sort_unstable();
         assert_eq!(first, vec![10, 11, 12, 13]);
-        // The window is all started: a peer may start something beyond it (rarest first).
-        let beyond = start_one(&mut p, &all, &mut rng).unwrap();
-        assert!(!(10..14).contains(&beyond));
-        // Verifying 10 and 11 slides the window; 12 and 13 are started, so 14 and 15 are next.
+        // The window is all started: a peer may start something beyond it (rarest first, and
+        // among equally rare pieces the nearest).
+        assert_eq!(start_one(&mut p, &all, &mut rng), Some(14));
+        // Verifying 10 and 11 slides the window; 12 to 14 are started, so 15 and 16 are next.
         p.on_piece_verified(10);
         p.on_piece_verified(11);
         assert_eq!(p.streaming_window(), 12..16);
         let mut next: Vec<u32> = (0..2).filter_map(|_| start_one(&mut p, &all, &mut rng)).collect();
         next.sort_unstable();
-        assert_eq!(next, vec![14, 15]);
+        assert_eq!(next, vec![15, 16]);
         // A seek moves it; near the end it is clamped.
         p.set_read_piece(98);
         assert_eq!(p.streaming_window(), 98..100);
         p.set_streaming(None, 0);
         assert_eq!(p.streaming_window(), 0..0);
+    }
+
+    #[test]
+    fn beyond_the_window_equally_rare_pieces_come_nearest_the_reader_first() {
+        let mut rng = SmallRng::seed_from_u64(7);
+        let mut p = picker(200);
+        let all = Bitfield::full(200);
+        p.add_seed();
+        p.set_streaming(Some(StreamingOptions { window_pieces: 2 }), 50);
+        let started: Vec<u32> = (0..6).filter_map(|_| start_one(&mut p, &all, &mut rng)).collect();
+        // The window 50..52, then the pieces right after it, not random ones.
+        assert_eq!(started, vec![50, 51, 52, 53, 54, 55]);
+        // Past the end, the lowest pieces before the reader.
+        p.set_read_piece(198);
+        let started: Vec<u32> = (0..4).filter_map(|_| start_one(&mut p, &all, &mut rng)).collect();
+        assert_eq!(started, vec![198, 199, 0, 1]);
     }
 
     #[test]

@@ -21,6 +21,16 @@ impl Swarm {
         self.picker.set_read_piece(piece);
     }
 
+    /// Whether streaming selection is on.
+    pub fn is_streaming(&self) -> bool {
+        self.picker.is_streaming()
+    }
+
+    /// The piece priorities in force, if any were set.
+    pub fn piece_priorities(&self) -> Option<&PiecePriorities> {
+        self.picker.piece_priorities()
+    }
+
     /// The pieces the streaming window covers now (empty without streaming).
     pub fn streaming_window(&self) -> std::ops::Range<u32> {
         self.picker.streaming_window()

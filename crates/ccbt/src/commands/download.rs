@@ -104,6 +104,7 @@ async fn watch(
     if args.seed {
         seed_until_signal(&mut watcher, session).await
     } else {
+        print_totals(&watcher);
         Ok(Exit::Success)
     }
 }
@@ -121,10 +122,28 @@ async fn seed_until_signal(watcher: &mut Watcher<'_>, session: &Session) -> anyh
             }
         }
     }
-    for status in watcher.statuses() {
-        println!("{}: uploaded {}", status.name, human_bytes(status.uploaded));
-    }
+    print_totals(watcher);
     Ok(Exit::Success)
+}
+
+/// The last line per torrent: what crossed the wire in both directions and what was thrown away,
+/// exact byte counts included so scripts (the swarm test and benchmark) can add them up.
+fn print_totals(watcher: &Watcher<'_>) {
+    for status in watcher.statuses() {
+        println!("{}", totals(&status));
+    }
+}
+
+/// `ubuntu.iso: downloaded 1.00 GiB (1073741824 bytes), uploaded 0 B (0 bytes), wasted ...`
+fn totals(status: &TorrentStatus) -> String {
+    let part = |what: &str, n: u64| format!("{what} {} ({n} bytes)", human_bytes(n));
+    format!(
+        "{}: {}, {}, {}",
+        status.name,
+        part("downloaded", status.downloaded),
+        part("uploaded", status.uploaded),
+        part("wasted", status.wasted)
+    )
 }
 
 /// `ubuntu.iso: 1.00 GiB verified in 12.3s, 1.00 GiB downloaded at 83.20 MiB/s average`
@@ -165,6 +184,20 @@ mod tests {
         assert_eq!(
             summary(&s, Duration::from_millis(300)),
             "ubuntu.iso: 1.00 GiB verified in 0.3s (already complete on disk)"
+        );
+    }
+
+    #[test]
+    fn totals_line_has_exact_bytes() {
+        let mut s = status(TorrentState::Seeding, 1 << 30, 1 << 30, 0);
+        s.name = "ubuntu.iso".into();
+        s.downloaded = (1 << 30) + 16384;
+        s.uploaded = 3 << 20;
+        s.wasted = 16384;
+        assert_eq!(
+            totals(&s),
+            "ubuntu.iso: downloaded 1.00 GiB (1073758208 bytes), uploaded 3.00 MiB (3145728 bytes), \
+             wasted 16.00 KiB (16384 bytes)"
         );
     }
 }

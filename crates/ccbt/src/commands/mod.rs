@@ -1,6 +1,8 @@
 //! One module per subcommand. `download` and `seed` run a session on a tokio runtime; `info`,
 //! `create` and `verify` are synchronous (hashing runs on plain threads, never on the runtime).
 
+mod checkpoint_verify;
+mod checkpoints;
 pub mod config;
 mod create;
 mod dht;
@@ -10,6 +12,7 @@ mod info;
 mod live;
 mod scrape;
 mod seed;
+mod stream;
 mod verify;
 
 use std::process::ExitCode;
@@ -54,6 +57,10 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
             args.common.dir.path = Some(download_dir.clone());
             runtime()?.block_on(download::run(&args.magnets, args.common, settings))
         }
+        Command::Stream(mut args) => {
+            args.dir.path = Some(download_dir.clone());
+            runtime()?.block_on(stream::run(args, settings))
+        }
         Command::Seed(mut args) => {
             args.dir.path = Some(download_dir.clone());
             runtime()?.block_on(seed::run(args, settings))
@@ -69,6 +76,7 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
             runtime()?.block_on(dht::status(&args, settings))
         }
         Command::Config(command) => config::run(&command, &cli.global, settings),
+        Command::Checkpoints(args) => checkpoints::run(&args, settings),
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod bencode;
 pub mod discovery;
 pub mod process;
+pub mod swarm;
 
 use std::io::Read as _;
 use std::net::{TcpListener, TcpStream};
@@ -334,6 +335,19 @@ pub fn lt_seed(
     connect: &[String],
     extra: &[&str],
 ) -> Peer {
+    lt_seed_at("127.0.0.1", work, name, torrent, data, connect, extra)
+}
+
+/// [`lt_seed`] listening on (and connecting from) its own loopback address `host`.
+pub fn lt_seed_at(
+    host: &'static str,
+    work: &Path,
+    name: &str,
+    torrent: &Path,
+    data: &Path,
+    connect: &[String],
+    extra: &[&str],
+) -> Peer {
     let ready = work.join(format!("{name}.ready"));
     let mut cmd = Command::new(LT_PYTHON);
     cmd.arg(interop_dir().join("lt_seed.py"))
@@ -341,7 +355,7 @@ pub fn lt_seed(
         .arg(torrent)
         .arg("--data")
         .arg(data)
-        .args(["--port", "0", "--ready-file"])
+        .args(["--host", host, "--port", "0", "--ready-file"])
         .arg(&ready)
         .args(extra);
     for c in connect {
@@ -349,7 +363,7 @@ pub fn lt_seed(
     }
     let mut proc = Proc::spawn(name, &mut cmd, work);
     let port = wait_ready_file(&ready, &mut proc, SETUP);
-    Peer { proc, host: "127.0.0.1", port }
+    Peer { proc, host, port }
 }
 
 /// Waits for an lt_seed ready file (`READY <port>`) while its process is alive; the port.
