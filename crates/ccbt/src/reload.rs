@@ -23,10 +23,6 @@ use crate::settings::{self, Settings};
 /// How often the file is checked.
 pub const INTERVAL: Duration = Duration::from_secs(2);
 
-/// Live keys no running session reads: the commands that use them read them each time they run
-/// (`ccbt checkpoints clean`), so a new value is in force from their next run.
-const READ_BY_COMMANDS: &[&str] = &["checkpoint_retention_days"];
-
 /// The watched file, the layers above it, and the last good configuration.
 pub struct Reloader {
     path: PathBuf,
@@ -127,22 +123,27 @@ impl Reloader {
         let report = session.reconfigure(session_options(new)).map_err(|e| e.to_string())?;
         let mut lines = Vec::new();
         for field in changes.live {
-            lines.push(if field.name == "log_level" {
-                self.apply_log_level(field, new)
-            } else if READ_BY_COMMANDS.contains(&field.name) {
-                let value = field.render(new.config());
-                format!(
-                    "config: {} = {value} applied (read by the commands that use it)",
-                    field.qualified_name()
-                )
-            } else {
-                self.engine_line(field, new, &report)
-            });
+            let line = self.apply_here(field, new);
+            lines.push(line.unwrap_or_else(|| self.engine_line(field, new, &report)));
         }
         for field in changes.restart {
             lines.push(self.restart_line(field, new));
         }
         Ok(lines)
+    }
+
+    /// Applies a live key that `SessionOptions` does not carry; None for the keys the session
+    /// applies.
+    fn apply_here(&self, field: &Field, new: &Effective) -> Option<String> {
+        let (key, value) = (field.qualified_name(), field.render(new.config()));
+        match field.name {
+            "log_level" => Some(self.apply_log_level(field, new)),
+            // No running session reads it: `ccbt checkpoints clean` reads it each time it runs.
+            "checkpoint_retention_days" => {
+                Some(format!("config: {key} = {value} applied (read by the commands that use it)"))
+            }
+            _ => None,
+        }
     }
 
     /// What the session did with a live key.
@@ -256,6 +257,9 @@ mod tests {
         assert!(reloader.shadowed("[network]\nmax_peers_per_torrent = 9\n", &new).is_empty());
     }
 
+    /// The live keys [`Reloader::apply_here`] applies.
+    const APPLIED_HERE: &[&str] = &["log_level", "checkpoint_retention_days"];
+
     /// A value different from the default for each key (None: the key has one allowed value).
     fn another_value(field: &Field, defaults: &Effective) -> Option<String> {
         Some(match field.name {
@@ -289,7 +293,7 @@ mod tests {
             let (_, report) = before.merge_live(&session_options(&changed));
             let qualified = field.qualified_name();
             let not_wired = settings::NOT_WIRED.iter().any(|(key, _)| *key == qualified);
-            let applied_here = field.name == "log_level" || READ_BY_COMMANDS.contains(&field.name);
+            let applied_here = APPLIED_HERE.contains(&field.name);
             if not_wired || applied_here {
                 assert!(report.is_empty(), "{qualified}: {report:?}");
                 continue;
