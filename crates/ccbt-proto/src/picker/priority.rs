@@ -18,6 +18,8 @@ use std::str::FromStr;
 use ccbt_core::{Bitfield, Lengths};
 
 use super::{Picker, PickerError};
+use crate::PeerKey;
+use ccbt_core::BlockRef;
 
 /// The priority of a file (and of a piece, after mapping).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -183,6 +185,33 @@ impl Picker {
     pub fn set_piece_priorities(&mut self, priorities: PiecePriorities) {
         self.set_wanted(Some(priorities.wanted()));
         self.strategy.set_priorities(priorities);
+    }
+
+    /// Forgets the started pieces that are no longer wanted and still miss blocks (a file was
+    /// skipped while they downloaded): their received blocks are dropped, and their outstanding
+    /// requests are returned as `(peer, block)` so the caller can cancel them. A piece whose
+    /// blocks all arrived is left to its verification (its data is already paid for). Should
+    /// the piece be wanted again, it starts afresh.
+    pub fn drop_unwanted_started(&mut self) -> Vec<(PeerKey, BlockRef)> {
+        let unwanted: Vec<u32> = self
+            .partials
+            .iter()
+            .filter(|(&p, pp)| !self.wanted.contains(p) && !pp.is_complete())
+            .map(|(&p, _)| p)
+            .collect();
+        let mut cancels = Vec::new();
+        for piece in unwanted {
+            let Some(vp) = self.lengths.validate_piece(piece) else { continue };
+            if let Some(pp) = self.partials.get(&piece) {
+                for (index, peer) in pp.requests() {
+                    if let Some(block) = self.lengths.block(vp, index) {
+                        cancels.push((peer, block));
+                    }
+                }
+            }
+            self.forget(piece);
+        }
+        cancels
     }
 
     /// The priorities in force, if any were set.
