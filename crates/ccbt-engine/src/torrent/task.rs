@@ -47,6 +47,8 @@ pub(crate) enum TorrentCommand {
     },
     Pause,
     Resume,
+    /// Changes file priorities; the reply names a file index that does not exist.
+    SetFilePriorities(Vec<(u32, ccbt_proto::picker::FilePriority)>, oneshot::Sender<Result<(), String>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -106,7 +108,8 @@ fn new_swarm(
 ) -> Swarm {
     let mut swarm = Swarm::new(torrent.lengths(), have, layers.swarm.clone());
     swarm.set_metadata(bytes::Bytes::copy_from_slice(&torrent.info_bytes));
-    swarm.set_wanted(selection.wanted().cloned());
+    // A new swarm has no started piece, so there is nothing to cancel.
+    let _ = swarm.set_piece_priorities(selection.piece_priorities());
     for &ip in banned {
         swarm.ban_ip(ip);
     }
@@ -154,6 +157,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
             rng: rand::rngs::SmallRng::from_entropy(),
             torrent_actions: Vec::new(),
             candidates,
+            selection: spec.selection,
         }),
         actions_ready: Notify::new(),
         have_watch: watch::channel(0).0,
@@ -167,7 +171,6 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         dht: spec.dht,
         listen_port: spec.listen_port,
         trackers: Mutex::new(Vec::new()),
-        selection: spec.selection,
     });
     let task = TorrentTask {
         shared: shared.clone(),
@@ -249,6 +252,7 @@ impl TorrentTask {
     async fn check_existing(&self) -> Result<Bitfield, TorrentError> {
         let shared = self.shared.clone();
         let workers = shared.options.hash_workers;
+        let wanted = lock(&shared.inner).selection.wanted().clone();
         tokio::task::spawn_blocking(move || {
             let progress = |done: u32| shared.counters.checked_pieces.store(done as u64, Relaxed);
             let have = ccbt_storage::check_pieces(
@@ -262,7 +266,7 @@ impl TorrentTask {
             // Files that existed before ccbt may be written only if their data verified.
             shared
                 .storage
-                .claim_verified(&have, shared.selection.wanted(), &shared.lengths)
+                .claim_verified(&have, Some(&wanted), &shared.lengths)
                 .map_err(TorrentError::Storage)?;
             Ok(have)
         })
@@ -272,12 +276,12 @@ impl TorrentTask {
 
     fn start_with(&mut self, have: Bitfield) {
         let shared = &self.shared;
-        let (pieces, bytes) = shared.selection.counted(&shared.lengths, &have);
-        shared.counters.pieces_have.store(u64::from(pieces), Relaxed);
-        shared.counters.bytes_have.store(bytes, Relaxed);
         let complete = shared.update(|inner| {
+            let (pieces, bytes) = inner.selection.counted(&shared.lengths, &have);
+            shared.counters.pieces_have.store(u64::from(pieces), Relaxed);
+            shared.counters.bytes_have.store(bytes, Relaxed);
             let banned = &self.initial_banned_ips;
-            inner.swarm = new_swarm(&shared.layer_options, &shared.torrent, have, &shared.selection, banned);
+            inner.swarm = new_swarm(&shared.layer_options, &shared.torrent, have, &inner.selection, banned);
             shared.counters.banned_peers.store(inner.swarm.banned_ips().count() as u64, Relaxed);
             // Starts the swarm's timers (the first choker round).
             inner.swarm.handle_timeout(Instant::now(), &mut inner.rng);
@@ -322,8 +326,48 @@ impl TorrentTask {
                     self.connect_due();
                 }
             }
+            TorrentCommand::SetFilePriorities(changes, reply) => {
+                let _ = reply.send(self.set_file_priorities(&changes));
+            }
             TorrentCommand::Shutdown(_) => {}
         }
+    }
+
+    /// Applies new file priorities: the swarm drops and cancels what is no longer wanted,
+    /// progress is counted against the new totals, and connections are woken to update their
+    /// interest and requests. Completion may change either way.
+    fn set_file_priorities(
+        &mut self,
+        changes: &[(u32, ccbt_proto::picker::FilePriority)],
+    ) -> Result<(), String> {
+        let shared = self.shared.clone();
+        let (completed, reopened) = shared.update(|inner| {
+            inner.selection.set(&shared.lengths, changes)?;
+            let was_complete = inner.swarm.is_complete();
+            let cancels = inner.swarm.set_piece_priorities(inner.selection.piece_priorities());
+            inner.torrent_actions.extend(cancels);
+            let (pieces, bytes) = inner.selection.counted(&shared.lengths, inner.swarm.have());
+            shared.counters.pieces_have.store(u64::from(pieces), Relaxed);
+            shared.counters.bytes_have.store(bytes, Relaxed);
+            let complete = inner.swarm.is_complete();
+            let active = matches!(inner.lifecycle, Lifecycle::Active);
+            if !complete && was_complete && active {
+                // Seeding connections to other seeds were closed as useless: try them again.
+                inner.candidates.retry_all(Instant::now());
+            }
+            Ok::<_, String>((complete && !was_complete && active, !complete && was_complete && active))
+        })?;
+        self.apply_torrent_actions();
+        shared.have_watch.send_modify(|g| *g += 1);
+        if completed {
+            tracing::info!(torrent = %shared.torrent.name, "download complete (the rest is skipped)");
+            shared.emit(Event::TorrentCompleted { id: shared.id });
+            self.just_completed = true;
+        }
+        if reopened {
+            self.connect_due();
+        }
+        Ok(())
     }
 
     fn wants_more_peers(&self) -> bool {
@@ -389,17 +433,16 @@ impl TorrentTask {
         match outcome.result {
             Ok(PieceVerdict::Verified) => {
                 // Completion changes the public state (downloading → seeding): `update` tells.
-                let (completed, running) = shared.update(|inner| {
+                let (completed, running, wanted) = shared.update(|inner| {
                     inner.have_log.push(piece);
                     let was_complete = inner.swarm.is_complete();
                     let complete = inner.swarm.on_piece_verified(piece, block_hashes);
                     let proven = inner.swarm.take_banned();
                     self.ban(inner, proven, "sent blocks that differ from the verified piece");
-                    (complete && !was_complete, matches!(inner.lifecycle, Lifecycle::Active))
+                    let running = matches!(inner.lifecycle, Lifecycle::Active);
+                    (complete && !was_complete, running, inner.selection.contains(piece))
                 });
-                if let Some(p) =
-                    shared.lengths.validate_piece(piece).filter(|_| shared.selection.contains(piece))
-                {
+                if let Some(p) = shared.lengths.validate_piece(piece).filter(|_| wanted) {
                     shared.counters.pieces_have.fetch_add(1, Relaxed);
                     shared.counters.bytes_have.fetch_add(shared.lengths.piece_len(p) as u64, Relaxed);
                 }
