@@ -516,6 +516,18 @@ impl Storage for FileStorage {
         Ok(())
     }
 
+    fn create_files(&self, files: &[usize]) -> Result<(), StorageError> {
+        if self.read_only {
+            return Ok(());
+        }
+        for &index in files {
+            if let Some(f) = self.files.get(index).filter(|f| f.origin == Origin::Deferred) {
+                self.create_deferred(index, f)?;
+            }
+        }
+        Ok(())
+    }
+
     fn flush(&self) -> Result<(), StorageError> {
         if self.read_only {
             return Ok(());

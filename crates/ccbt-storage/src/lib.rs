@@ -80,4 +80,11 @@ pub trait Storage: Send + Sync + 'static {
         let _ = (have, wanted, lengths);
         Ok(())
     }
+    /// Creates now the files among `files` (layout indices) that were skipped when the storage
+    /// opened and no write created since: the user selected them again, and a zero-length file
+    /// would otherwise never appear. Backends without files accept at once.
+    fn create_files(&self, files: &[usize]) -> Result<(), StorageError> {
+        let _ = files;
+        Ok(())
+    }
 }

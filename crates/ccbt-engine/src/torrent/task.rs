@@ -359,6 +359,19 @@ impl TorrentTask {
         })?;
         self.apply_torrent_actions();
         shared.have_watch.send_modify(|g| *g += 1);
+        // Files selected again that were never created (an empty one gets no write) appear now.
+        let chosen: Vec<usize> = changes
+            .iter()
+            .filter(|(_, p)| *p != ccbt_proto::picker::FilePriority::Skip)
+            .map(|&(i, _)| i as usize)
+            .collect();
+        let storage = shared.storage.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = storage.create_files(&chosen) {
+                // Its pieces' writes will fail the same way and stop the torrent, naming it.
+                tracing::warn!(error = %e, "cannot create a file selected again");
+            }
+        });
         if completed {
             tracing::info!(torrent = %shared.torrent.name, "download complete (the rest is skipped)");
             shared.emit(Event::TorrentCompleted { id: shared.id });

@@ -59,6 +59,11 @@ fn skipped_files_are_not_created_until_a_shared_piece_is_written() {
     assert_eq!(&b[32768..], &data[65536..72768]);
     assert_eq!(fs::read(root.join("dir/c.bin")).unwrap(), &data[72768..72773]);
     assert!(!root.join("empty").exists(), "a skipped empty file is never written, never created");
+    // Selected again: created now (an empty file gets no write that would create it).
+    s.create_files(&[0, 1, 2]).unwrap();
+    assert_eq!(fs::metadata(root.join("empty")).unwrap().len(), 0);
+    assert_eq!(*created.lock().unwrap(), vec![3, 4, 1]);
+    created.lock().unwrap().pop();
     assert!(s.is_created(3) && s.is_created(4));
     assert_eq!(s.owned_files(), vec![0, 3, 4, 5]);
     // The shared piece reads back whole; a second write does not report the file again.
