@@ -349,6 +349,58 @@ mod tests {
         p.assert_invariants();
     }
 
+    #[test]
+    fn first_and_last_pieces_of_each_file_start_first() {
+        let mut p = one_block_pieces();
+        let b = 16384;
+        // Files of 4, 3 and 3 pieces, all normal, the middle one skipped.
+        let files = spans(&[4 * b, 3 * b, 3 * b]);
+        p.set_piece_priorities(PiecePriorities::from_files(
+            &p.lengths,
+            &files,
+            &[Normal, Skip, Normal],
+            true,
+        ));
+        let order = start_order(&mut p);
+        let mut head: Vec<u32> = order[..4].to_vec();
+        head.sort_unstable();
+        assert_eq!(head, vec![0, 3, 7, 9], "file ends first: {order:?}");
+        let mut rest: Vec<u32> = order[4..].to_vec();
+        rest.sort_unstable();
+        assert_eq!(rest, vec![1, 2, 8]);
+    }
+
+    #[test]
+    fn skipped_started_pieces_are_dropped_with_their_requests() {
+        let mut p = one_block_pieces();
+        let b = 16384;
+        let files = spans(&[5 * b, 5 * b]);
+        let mut rng = <rand::rngs::SmallRng as rand::SeedableRng>::seed_from_u64(3);
+        let all = Bitfield::full(10);
+        let mut out = Vec::new();
+        p.set_piece_priorities(PiecePriorities::from_files(&p.lengths, &files, &[High, Low], false));
+        // Peer 1 starts pieces of file 0; peer 2 too; one of peer 1's blocks arrives (the
+        // piece, one block long, now awaits verification and is kept).
+        p.pick_blocks(crate::PeerKey(1), &all, 2, true, &mut rng, &mut out);
+        p.pick_blocks(crate::PeerKey(2), &all, 1, true, &mut rng, &mut out);
+        assert!(out.iter().all(|b| b.piece < 5), "{out:?}");
+        let arrived = out[0];
+        assert!(matches!(
+            p.on_block_received(crate::PeerKey(1), arrived),
+            super::super::BlockReceived::Fresh { .. }
+        ));
+        p.set_piece_priorities(PiecePriorities::from_files(&p.lengths, &files, &[Skip, Low], false));
+        let mut cancels = p.drop_unwanted_started();
+        cancels.sort_unstable_by_key(|(peer, b)| (b.piece, *peer));
+        assert_eq!(cancels, vec![(crate::PeerKey(1), out[1]), (crate::PeerKey(2), out[2])]);
+        assert!(!p.is_started(out[1].piece) && !p.is_started(out[2].piece));
+        assert!(p.is_started(arrived.piece), "a piece awaiting verification is kept");
+        // Their late blocks are unexpected; nothing is left to cancel.
+        assert_eq!(p.on_block_received(crate::PeerKey(1), out[1]), super::super::BlockReceived::Unexpected);
+        assert!(p.drop_unwanted_started().is_empty());
+        p.assert_invariants();
+    }
+
     proptest::proptest! {
         /// Whatever the files and priorities: skipped-only pieces are never started, every
         /// wanted piece is, and started pieces never rise in priority.
