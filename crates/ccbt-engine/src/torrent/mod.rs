@@ -3,6 +3,7 @@
 mod connect;
 pub(crate) mod counters;
 mod discovery;
+mod priorities;
 mod selection;
 mod task;
 #[cfg(test)]

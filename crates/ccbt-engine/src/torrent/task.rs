@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use ccbt_core::{Bitfield, PeerId};
 use ccbt_metainfo::Torrent;
 use ccbt_proto::candidates::{choose_eviction, CandidateList, CandidateOptions, EvictionOptions, Source};
+use ccbt_proto::picker::FilePriority;
 use ccbt_proto::swarm::{Swarm, SwarmAction};
 use ccbt_storage::{HashPool, PieceOutcome, PieceVerdict, Storage};
 use rand::SeedableRng;
@@ -48,7 +49,7 @@ pub(crate) enum TorrentCommand {
     Pause,
     Resume,
     /// Changes file priorities; the reply names a file index that does not exist.
-    SetFilePriorities(Vec<(u32, ccbt_proto::picker::FilePriority)>, oneshot::Sender<Result<(), String>>),
+    SetFilePriorities(Vec<(u32, FilePriority)>, oneshot::Sender<Result<(), String>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -333,51 +334,18 @@ impl TorrentTask {
         }
     }
 
-    /// Applies new file priorities: the swarm drops and cancels what is no longer wanted,
-    /// progress is counted against the new totals, and connections are woken to update their
-    /// interest and requests. Completion may change either way.
-    fn set_file_priorities(
-        &mut self,
-        changes: &[(u32, ccbt_proto::picker::FilePriority)],
-    ) -> Result<(), String> {
+    /// Applies new file priorities (see `priorities.rs`), then forwards the cancels, tells
+    /// of completion, or looks for peers again when the torrent has something to fetch again.
+    fn set_file_priorities(&mut self, changes: &[(u32, FilePriority)]) -> Result<(), String> {
         let shared = self.shared.clone();
-        let (completed, reopened) = shared.update(|inner| {
-            inner.selection.set(&shared.lengths, changes)?;
-            let was_complete = inner.swarm.is_complete();
-            let cancels = inner.swarm.set_piece_priorities(inner.selection.piece_priorities());
-            inner.torrent_actions.extend(cancels);
-            let (pieces, bytes) = inner.selection.counted(&shared.lengths, inner.swarm.have());
-            shared.counters.pieces_have.store(u64::from(pieces), Relaxed);
-            shared.counters.bytes_have.store(bytes, Relaxed);
-            let complete = inner.swarm.is_complete();
-            let active = matches!(inner.lifecycle, Lifecycle::Active);
-            if !complete && was_complete && active {
-                // Seeding connections to other seeds were closed as useless: try them again.
-                inner.candidates.retry_all(Instant::now());
-            }
-            Ok::<_, String>((complete && !was_complete && active, !complete && was_complete && active))
-        })?;
+        let change = shared.apply_file_priorities(changes)?;
         self.apply_torrent_actions();
-        shared.have_watch.send_modify(|g| *g += 1);
-        // Files selected again that were never created (an empty one gets no write) appear now.
-        let chosen: Vec<usize> = changes
-            .iter()
-            .filter(|(_, p)| *p != ccbt_proto::picker::FilePriority::Skip)
-            .map(|&(i, _)| i as usize)
-            .collect();
-        let storage = shared.storage.clone();
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = storage.create_files(&chosen) {
-                // Its pieces' writes will fail the same way and stop the torrent, naming it.
-                tracing::warn!(error = %e, "cannot create a file selected again");
-            }
-        });
-        if completed {
+        if change.completed {
             tracing::info!(torrent = %shared.torrent.name, "download complete (the rest is skipped)");
             shared.emit(Event::TorrentCompleted { id: shared.id });
             self.just_completed = true;
         }
-        if reopened {
+        if change.reopened {
             self.connect_due();
         }
         Ok(())
