@@ -262,6 +262,7 @@ pub struct TransferArgs {
 
 /// Which files to download, on `download` and `magnet` (applied to every source given).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "File selection")]
 pub struct FileArgs {
     /// Download only these files: indices as `ccbt info` lists them, comma-separated, ranges
     /// allowed (`--select 0,3-5`). Skipped files are not created; a piece shared with a selected
