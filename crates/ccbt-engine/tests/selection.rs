@@ -118,3 +118,40 @@ async fn a_skipped_file_set_to_high_while_running_downloads() {
     seeder.shutdown().await;
     assert_same_files(&torrent, src.path(), dst.path());
 }
+
+/// A restart with every file selected continues the files the first run created (the skipped
+/// c.bin holding only its shared piece) after checking them: ccbt's own, so nothing is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_selecting_everything_continues_the_skipped_files() {
+    let src = tempfile::tempdir().unwrap();
+    let dst = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let files = files();
+    let torrent = make_torrent(src.path(), "sel", &files, PIECE);
+    let seeder = seeder(src.path(), &torrent).await;
+
+    let first = Session::new(options_in(state.path())).await.unwrap();
+    let add = AddTorrent::new(torrent.clone())
+        .save_path(dst.path())
+        .peers([seeder.listen_addr()])
+        .select_files([1]);
+    let id = first.add_torrent(add).await.unwrap();
+    wait_complete(&first, id, Duration::from_secs(60)).await;
+    first.shutdown().await;
+    assert!(dst.path().join("sel/dir/c.bin").exists() && !dst.path().join("sel/a.bin").exists());
+
+    let second = Session::new(options_in(state.path())).await.unwrap();
+    let add = AddTorrent::new(torrent.clone()).save_path(dst.path()).peers([seeder.listen_addr()]);
+    let id = second.add_torrent(add).await.unwrap();
+    wait_complete(&second, id, Duration::from_secs(60)).await;
+    let status = second.status(id).unwrap();
+    assert_eq!(status.pieces_total, torrent.num_pieces());
+    // The check found the first run's pieces: b.bin's four were not downloaded again.
+    assert!(
+        status.downloaded <= torrent.total_length - 4 * u64::from(PIECE) + u64::from(PIECE),
+        "{status:?}"
+    );
+    second.shutdown().await;
+    seeder.shutdown().await;
+    assert_same_files(&torrent, src.path(), dst.path());
+}
