@@ -68,6 +68,8 @@ impl FileStorage {
     /// Creates the folder tree under `root` and opens/creates every non-padding file,
     /// preallocating per `options`. Existing files are opened, not truncated; one that holds data
     /// is foreign (read-only until claimed, see [`Ownership`]) unless listed in `ownership`.
+    /// Files in [`Ownership::deferred`] that do not exist are neither created nor given a folder
+    /// now: the first write touching one creates it (see [`FileStorage::on_create`]).
     pub fn create(
         root: &Path,
         layout: &FileLayout,
