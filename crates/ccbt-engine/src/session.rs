@@ -19,9 +19,10 @@ use crate::listener;
 use crate::magnet::{self, MetaShared, ResolveSpec};
 use crate::ownership;
 use crate::sync::lock;
-use crate::torrent::{spawn_torrent, Selection, TorrentCommand, TorrentShared, TorrentSpec};
+use crate::torrent::{spawn_torrent, FileChoice, Selection, TorrentCommand, TorrentShared, TorrentSpec};
 use crate::{
-    DhtInfo, Event, PeerInfo, ScrapeInfo, SessionError, SessionOptions, TorrentError, TorrentFileReader,
+    DhtInfo, Event, FileInfo, FilePriority, PeerInfo, ScrapeInfo, SessionError, SessionOptions, TorrentError,
+    TorrentFileReader,
     TorrentId, TorrentStatus, TrackerInfo,
 };
 
@@ -195,13 +196,14 @@ impl Session {
         let id = TorrentId(inner.next_id.fetch_add(1, Ordering::Relaxed));
         let save_path = add.save_path.clone().unwrap_or_else(|| inner.options.download_dir.clone());
         let name = add.name();
+        let files = add.file_choice();
         let entry = match add.source {
             TorrentSource::Torrent(torrent) => {
                 let start = Start {
                     peers: add.peers,
                     banned_ips: Vec::new(),
                     check_existing: add.check_existing,
-                    files: add.selected_files,
+                    files,
                     overwrite: add.overwrite,
                     streaming: add.streaming.unwrap_or(inner.options.streaming_mode),
                 };
@@ -212,7 +214,7 @@ impl Session {
                     peers: add.peers,
                     banned_ips: Vec::new(),
                     check_existing: true,
-                    files: add.selected_files,
+                    files,
                     overwrite: add.overwrite,
                     streaming: add.streaming.unwrap_or(inner.options.streaming_mode),
                 };
@@ -290,6 +292,46 @@ impl Session {
     /// what a checkpoint may record.
     pub fn verified_pieces(&self, id: TorrentId) -> Result<ccbt_core::Bitfield, SessionError> {
         Ok(lock(&self.shared(id)?.inner).swarm.have().clone())
+    }
+
+    /// The files of a running torrent: index, path, length, priority and verified bytes.
+    /// `MetadataPending` while a magnet link resolves.
+    pub fn files(&self, id: TorrentId) -> Result<Vec<FileInfo>, SessionError> {
+        let shared = self.shared(id)?;
+        let layout = shared.torrent.layout();
+        let spans: Vec<(u64, u64)> = layout.files().iter().map(|f| (f.offset, f.length)).collect();
+        let (priorities, verified) = {
+            let inner = lock(&shared.inner);
+            let verified = crate::torrent::verified_bytes(&shared.lengths, &spans, inner.swarm.have());
+            (inner.selection.file_priorities().to_vec(), verified)
+        };
+        let info = layout.files().iter().zip(priorities).zip(verified).enumerate().map(
+            |(i, ((f, priority), bytes))| FileInfo {
+                index: i as u32,
+                path: f.path.iter().collect(),
+                length: f.length,
+                priority,
+                bytes_verified: bytes,
+                is_padding: f.is_padding,
+            },
+        );
+        Ok(info.collect())
+    }
+
+    /// Changes the priority of some files of a running torrent, effective at once: skipped
+    /// files' outstanding requests are cancelled, newly wanted files are downloaded (their
+    /// files created by the first write), and progress counts the new selection. Fails, changing
+    /// nothing, if an index does not exist.
+    pub async fn set_file_priorities(
+        &self,
+        id: TorrentId,
+        changes: &[(u32, FilePriority)],
+    ) -> Result<(), SessionError> {
+        let shared = self.shared(id)?;
+        let (tx, rx) = oneshot::channel();
+        let cmd = TorrentCommand::SetFilePriorities(changes.to_vec(), tx);
+        shared.commands.send(cmd).await.map_err(|_| SessionError::ShutDown)?;
+        rx.await.map_err(|_| SessionError::ShutDown)?.map_err(SessionError::InvalidSelection)
     }
 
     /// The connected peers of a torrent.
@@ -414,8 +456,8 @@ struct Start {
     /// Addresses the torrent never dials or accepts (a magnet's metadata liars).
     banned_ips: Vec<std::net::IpAddr>,
     check_existing: bool,
-    /// Selected file indices (None = all).
-    files: Option<Vec<u32>>,
+    /// The user's file selection and priorities.
+    files: FileChoice,
     /// Write into pre-existing files that ccbt did not create (`AddTorrent::overwrite`).
     overwrite: bool,
     /// Pieces near the read position first.
@@ -430,8 +472,8 @@ async fn start_active(
     save_path: PathBuf,
     start: Start,
 ) -> Result<TorrentEntry, SessionError> {
-    let selection =
-        Selection::new(&torrent, start.files.as_deref()).map_err(SessionError::InvalidSelection)?;
+    let selection = Selection::new(&torrent, &start.files).map_err(SessionError::InvalidSelection)?;
+    let deferred = selection.deferred_files();
     let storage_options = inner.storage_options();
     let storage = {
         let torrent = torrent.clone();
@@ -446,6 +488,7 @@ async fn start_active(
                 &layout,
                 storage_options,
                 start.overwrite,
+                deferred,
             )
         })
         .await
@@ -517,7 +560,10 @@ fn start_resolving(
         tracing::info!(%id, name = %resolved.torrent.name, "metadata received");
         save_torrent_file(&inner.options.state_dir, &resolved.torrent, &magnet).await;
         let torrent = Arc::new(resolved.torrent);
-        let files = files.or_else(|| magnet.select_only.clone());
+        let mut files = files;
+        if files.selected.is_none() {
+            files.selected = magnet.select_only.clone();
+        }
         let start = Start {
             peers: resolved.peers,
             banned_ips: resolved.liars,

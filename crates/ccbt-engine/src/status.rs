@@ -106,6 +106,21 @@ impl TorrentStatus {
     }
 }
 
+/// One file of a running torrent ([`crate::Session::files`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileInfo {
+    /// Its index in the torrent's file list (what `--select`, `--skip` and `ccbt info` use).
+    pub index: u32,
+    /// Its path below the download folder (the torrent's folder first for a multi-file torrent).
+    pub path: std::path::PathBuf,
+    pub length: u64,
+    pub priority: crate::FilePriority,
+    /// Bytes of the file that lie in verified pieces.
+    pub bytes_verified: u64,
+    /// A BEP 47 padding file: never stored, never downloaded on its own.
+    pub is_padding: bool,
+}
+
 /// Information about one connected peer.
 #[derive(Clone, Debug)]
 pub struct PeerInfo {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use ccbt_core::{Bitfield, PeerId};
 use ccbt_metainfo::Torrent;
 use ccbt_proto::candidates::{choose_eviction, CandidateList, CandidateOptions, EvictionOptions, Source};
+use ccbt_proto::picker::FilePriority;
 use ccbt_proto::swarm::{Swarm, SwarmAction};
 use ccbt_storage::{HashPool, PieceOutcome, PieceVerdict, Storage};
 use rand::SeedableRng;
@@ -47,6 +48,8 @@ pub(crate) enum TorrentCommand {
     },
     Pause,
     Resume,
+    /// Changes file priorities; the reply names a file index that does not exist.
+    SetFilePriorities(Vec<(u32, FilePriority)>, oneshot::Sender<Result<(), String>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -108,7 +111,8 @@ fn new_swarm(
 ) -> Swarm {
     let mut swarm = Swarm::new(torrent.lengths(), have, layers.swarm.clone());
     swarm.set_metadata(bytes::Bytes::copy_from_slice(&torrent.info_bytes));
-    swarm.set_wanted(selection.wanted().cloned());
+    // A new swarm has no started piece, so there is nothing to cancel.
+    let _ = swarm.set_piece_priorities(selection.piece_priorities());
     for &ip in banned {
         swarm.ban_ip(ip);
     }
@@ -157,6 +161,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
             torrent_actions: Vec::new(),
             candidates,
             streaming: super::streaming::StreamingState::new(spec.streaming),
+            selection: spec.selection,
         }),
         actions_ready: Notify::new(),
         have_watch: watch::channel(0).0,
@@ -170,7 +175,6 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         dht: spec.dht,
         listen_port: spec.listen_port,
         trackers: Mutex::new(Vec::new()),
-        selection: spec.selection,
     });
     let task = TorrentTask {
         shared: shared.clone(),
@@ -252,6 +256,7 @@ impl TorrentTask {
     async fn check_existing(&self) -> Result<Bitfield, TorrentError> {
         let shared = self.shared.clone();
         let workers = shared.options.hash_workers;
+        let wanted = lock(&shared.inner).selection.wanted().clone();
         tokio::task::spawn_blocking(move || {
             let progress = |done: u32| shared.counters.checked_pieces.store(done as u64, Relaxed);
             let have = ccbt_storage::check_pieces(
@@ -265,7 +270,7 @@ impl TorrentTask {
             // Files that existed before ccbt may be written only if their data verified.
             shared
                 .storage
-                .claim_verified(&have, shared.selection.wanted(), &shared.lengths)
+                .claim_verified(&have, Some(&wanted), &shared.lengths)
                 .map_err(TorrentError::Storage)?;
             Ok(have)
         })
@@ -275,13 +280,13 @@ impl TorrentTask {
 
     fn start_with(&mut self, have: Bitfield) {
         let shared = &self.shared;
-        let (pieces, bytes) = shared.selection.counted(&shared.lengths, &have);
-        shared.counters.pieces_have.store(u64::from(pieces), Relaxed);
-        shared.counters.bytes_have.store(bytes, Relaxed);
         let complete = shared.update(|inner| {
+            let (pieces, bytes) = inner.selection.counted(&shared.lengths, &have);
+            shared.counters.pieces_have.store(u64::from(pieces), Relaxed);
+            shared.counters.bytes_have.store(bytes, Relaxed);
             let banned = &self.initial_banned_ips;
-            inner.swarm = new_swarm(&shared.layer_options, &shared.torrent, have, &shared.selection, banned);
-            super::streaming::apply(inner, &shared.torrent, &shared.selection);
+            inner.swarm = new_swarm(&shared.layer_options, &shared.torrent, have, &inner.selection, banned);
+            super::streaming::apply(inner, &shared.torrent);
             shared.counters.banned_peers.store(inner.swarm.banned_ips().count() as u64, Relaxed);
             // Starts the swarm's timers (the first choker round).
             inner.swarm.handle_timeout(Instant::now(), &mut inner.rng);
@@ -328,8 +333,28 @@ impl TorrentTask {
                     self.connect_due();
                 }
             }
+            TorrentCommand::SetFilePriorities(changes, reply) => {
+                let _ = reply.send(self.set_file_priorities(&changes));
+            }
             TorrentCommand::Shutdown(_) => {}
         }
+    }
+
+    /// Applies new file priorities (see `priorities.rs`), then forwards the cancels, tells
+    /// of completion, or looks for peers again when the torrent has something to fetch again.
+    fn set_file_priorities(&mut self, changes: &[(u32, FilePriority)]) -> Result<(), String> {
+        let shared = self.shared.clone();
+        let change = shared.apply_file_priorities(changes)?;
+        self.apply_torrent_actions();
+        if change.completed {
+            tracing::info!(torrent = %shared.torrent.name, "download complete (the rest is skipped)");
+            shared.emit(Event::TorrentCompleted { id: shared.id });
+            self.just_completed = true;
+        }
+        if change.reopened {
+            self.connect_due();
+        }
+        Ok(())
     }
 
     fn wants_more_peers(&self) -> bool {
@@ -395,17 +420,16 @@ impl TorrentTask {
         match outcome.result {
             Ok(PieceVerdict::Verified) => {
                 // Completion changes the public state (downloading → seeding): `update` tells.
-                let (completed, running) = shared.update(|inner| {
+                let (completed, running, wanted) = shared.update(|inner| {
                     inner.have_log.push(piece);
                     let was_complete = inner.swarm.is_complete();
                     let complete = inner.swarm.on_piece_verified(piece, block_hashes);
                     let proven = inner.swarm.take_banned();
                     self.ban(inner, proven, "sent blocks that differ from the verified piece");
-                    (complete && !was_complete, matches!(inner.lifecycle, Lifecycle::Active))
+                    let running = matches!(inner.lifecycle, Lifecycle::Active);
+                    (complete && !was_complete, running, inner.selection.contains(piece))
                 });
-                if let Some(p) =
-                    shared.lengths.validate_piece(piece).filter(|_| shared.selection.contains(piece))
-                {
+                if let Some(p) = shared.lengths.validate_piece(piece).filter(|_| wanted) {
                     shared.counters.pieces_have.fetch_add(1, Relaxed);
                     shared.counters.bytes_have.fetch_add(shared.lengths.piece_len(p) as u64, Relaxed);
                 }

@@ -40,7 +40,7 @@ fn start(torrent: Torrent) -> (Arc<TorrentShared>, broadcast::Receiver<Event>) {
     let (shared, _task) = spawn_torrent(TorrentSpec {
         id: TorrentId(1),
         storage: Arc::new(MemoryStorage::new(torrent.lengths().total_length())),
-        selection: Selection::new(&torrent, None).unwrap(),
+        selection: Selection::all(&torrent),
         torrent,
         save_path: "unused".into(),
         options: Arc::new(options),

@@ -28,6 +28,9 @@
 //!   `Received` blocks never change again until the piece fails.
 //! - piece `Partial → Missing`: when releases leave no block requested or received (the piece
 //!   is forgotten so abandoned pieces do not pin memory).
+//! - piece `Partial → Missing`: it is no longer wanted (a file was skipped) and
+//!   [`Picker::drop_unwanted_started`] forgets it, returning its requests to be cancelled.
+//!   `AwaitingVerify` pieces are kept.
 //! - piece `Partial → AwaitingVerify`: its last block is received (`piece_complete: true`).
 //! - piece `* → Have`: [`Picker::on_piece_verified`].
 //! - piece `* → Missing`: [`Picker::on_piece_failed`] (all blocks back to missing).

@@ -659,3 +659,63 @@ fn the_choker_runs_when_the_swarm_timer_is_due() {
     assert_eq!(h.unchoked(), [4, 5].map(PeerKey).into_iter().collect());
     assert_eq!(h.swarm.poll_timeout(), Some(due + crate::choker::CHOKE_INTERVAL));
 }
+
+/// A file skipped while its pieces download: their requests are cancelled, their buffers
+/// freed, and a peer having only those pieces is no longer interesting.
+#[test]
+fn skipping_a_file_cancels_its_started_pieces_and_interest() {
+    use crate::picker::{FilePriority, FileSpan, PiecePriorities};
+    let mut h = H::leecher(options());
+    let a = h.seed_peer(1, depth(4));
+    // Two files: pieces 0-3 and pieces 4-7.
+    let split = 4 * u64::from(PIECE);
+    let files = [
+        FileSpan { offset: 0, length: split },
+        FileSpan { offset: split, length: lengths().total_length() - split },
+    ];
+    let priorities = |p: [FilePriority; 2]| PiecePriorities::from_files(&lengths(), &files, &p, false);
+    assert!(h.swarm.set_piece_priorities(priorities([FilePriority::High, FilePriority::Low])).is_empty());
+    h.pump(a);
+    let first = h.requests(a);
+    assert_eq!(first.len(), 4);
+    assert!(first.iter().all(|b| b.piece < 4), "high-priority file first: {first:?}");
+    // One block of the first piece arrives: that piece holds a buffer with data.
+    h.recv(a, piece_msg(first[0]));
+    assert!(h.pump(a).is_empty());
+    let buffered = h.swarm.buffered_bytes();
+    assert!(buffered >= u64::from(PIECE));
+
+    // The first file is skipped: every outstanding request of it comes back as a cancel.
+    let cancels: BTreeSet<BlockRef> = h
+        .swarm
+        .set_piece_priorities(priorities([FilePriority::Skip, FilePriority::Normal]))
+        .into_iter()
+        .map(|act| match act {
+            SwarmAction::Cancel { peer, block } if peer == a => block,
+            other => panic!("unexpected action {other:?}"),
+        })
+        .collect();
+    let outstanding: BTreeSet<BlockRef> =
+        h.requests(a).into_iter().chain(first[1..].iter().copied()).collect();
+    assert_eq!(cancels, outstanding);
+    assert_eq!(h.swarm.buffered_bytes(), 0, "the skipped pieces' buffers are freed");
+    // The peer now gets requests for the second file only.
+    for &b in &first[1..] {
+        h.conn(a).cancel(b);
+    }
+    h.tx(a);
+    h.pump(a);
+    let next = h.requests(a);
+    assert!(!next.is_empty());
+    assert!(next.iter().all(|b| b.piece >= 4), "{next:?}");
+
+    // A peer with only skipped pieces is not interesting.
+    let b = h.add(2, conn_options(false));
+    h.recv(b, bitfield_msg(0..4));
+    h.pump(b);
+    assert!(!h.tx(b).contains(&Message::Interested));
+    // Wanted again: interest follows on the next pump.
+    h.swarm.set_piece_priorities(priorities([FilePriority::Normal, FilePriority::Normal]));
+    h.pump(b);
+    assert!(h.tx(b).contains(&Message::Interested));
+}
