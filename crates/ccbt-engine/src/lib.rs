@@ -80,6 +80,7 @@ pub use options::SessionOptions;
 pub use session::Session;
 pub use status::{DhtInfo, Event, PeerInfo, ScrapeInfo, TorrentId, TorrentState, TorrentStatus, TrackerInfo};
 
+pub use ccbt_proto::choker::SeedChoking;
 pub use ccbt_proto::picker::PieceSelection;
 pub use ccbt_storage::Preallocate;
 

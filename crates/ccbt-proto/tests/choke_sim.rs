@@ -10,6 +10,7 @@ mod sim;
 use std::time::Duration;
 
 use ccbt_core::{Bitfield, Lengths};
+use ccbt_proto::choker::ChokerOptions;
 use ccbt_proto::peer::PeerConnOptions;
 use ccbt_proto::picker::PickerOptions;
 use ccbt_proto::swarm::SwarmOptions;
@@ -25,7 +26,7 @@ const MAX_STEPS: u32 = 2_000_000;
 fn swarm_options(slots: usize) -> SwarmOptions {
     SwarmOptions {
         picker: PickerOptions::default(),
-        max_upload_slots: slots,
+        choker: ChokerOptions::new(slots),
         max_buffered_bytes: 2 << 20,
         max_hash_failures: 3,
         pex: false,

@@ -34,7 +34,7 @@ use ccbt_core::{Bitfield, BlockRef, Lengths};
 use rand::Rng;
 
 use crate::candidates::ConnActivity;
-use crate::choker::{Choker, ChokerPeer, CHOKE_INTERVAL};
+use crate::choker::{Choker, ChokerOptions, ChokerPeer};
 use crate::metadata::MetadataServer;
 use crate::peer::{PeerConn, PeerEvent};
 use crate::picker::{BlockReceived, Picker, PickerOptions};
@@ -50,8 +50,8 @@ pub use ext::{our_ext_handshake, OUR_UT_METADATA, OUR_UT_PEX};
 #[derive(Clone, Debug)]
 pub struct SwarmOptions {
     pub picker: PickerOptions,
-    /// Unchoked peers (0 = unlimited).
-    pub max_upload_slots: usize,
+    /// The choker: upload slots (0 = unlimited), its intervals, snub timeout and seeding mode.
+    pub choker: ChokerOptions,
     /// Bytes of piece data we may hold in memory before we stop starting new pieces.
     pub max_buffered_bytes: u64,
     /// Hash failures a peer may contribute to before it is banned.
@@ -146,7 +146,7 @@ impl Swarm {
         Swarm {
             lengths,
             picker: Picker::new(lengths, have, None, options.picker),
-            choker: Choker::new(options.max_upload_slots),
+            choker: Choker::with_options(options.choker),
             options,
             peers: HashMap::new(),
             buffers: PieceBuffers::default(),
@@ -171,13 +171,14 @@ impl Swarm {
         self.next_rechoke
     }
 
-    /// Runs the swarm's timers due at `now`: the choker, every [`CHOKE_INTERVAL`]. Returns the
+    /// Runs the swarm's timers due at `now`: the choker, every
+    /// [`ChokerOptions::unchoke_interval`]. Returns the
     /// choke changes as [`Swarm::rechoke`] does (empty when nothing was due).
     pub fn handle_timeout(&mut self, now: Instant, rng: &mut impl Rng) -> Vec<(PeerKey, bool)> {
         if self.next_rechoke.is_some_and(|due| now < due) {
             return Vec::new();
         }
-        self.next_rechoke = Some(now + CHOKE_INTERVAL);
+        self.next_rechoke = Some(now + self.options.choker.unchoke_interval);
         self.rechoke(now, rng)
     }
 
@@ -329,7 +330,7 @@ impl Swarm {
             }
             PeerEvent::Interested(interested) => {
                 peer.interested = interested;
-                let slots = self.options.max_upload_slots;
+                let slots = self.options.choker.max_upload_slots;
                 let unchoked = self.peers.values().filter(|p| p.unchoked).count();
                 if let Some(peer) = self.peers.get_mut(&key) {
                     if interested && !peer.unchoked && (slots == 0 || unchoked < slots) {
@@ -556,7 +557,7 @@ impl Swarm {
         self.strikes.get(&ip).copied().unwrap_or(0)
     }
 
-    /// Runs the choker now ([`Swarm::handle_timeout`] runs it every [`CHOKE_INTERVAL`]).
+    /// Runs the choker now ([`Swarm::handle_timeout`] runs it every `unchoke_interval`).
     /// Returns the peers whose choke state must change: `(peer, unchoke)`. The swarm records the
     /// new state at once; the engine forwards it to the connections.
     pub fn rechoke(&mut self, now: Instant, rng: &mut impl Rng) -> Vec<(PeerKey, bool)> {

@@ -14,6 +14,7 @@ use rand::SeedableRng;
 use super::{Banned, BlockHash, Swarm, SwarmAction, SwarmOptions};
 
 mod hostile;
+use crate::choker::ChokerOptions;
 use crate::peer::{PeerConn, PeerConnOptions};
 use crate::picker::PickerOptions;
 use crate::PeerKey;
@@ -34,7 +35,7 @@ fn lengths() -> Lengths {
 fn options() -> SwarmOptions {
     SwarmOptions {
         picker: PickerOptions::default(),
-        max_upload_slots: 4,
+        choker: ChokerOptions::new(4),
         max_buffered_bytes: 1 << 20,
         max_hash_failures: 2,
         pex: false,
@@ -494,7 +495,7 @@ fn timed_out_requests_go_to_another_peer() {
 
 #[test]
 fn requests_become_reads_only_when_we_unchoke() {
-    let mut h = H::seeder(SwarmOptions { max_upload_slots: 1, ..options() });
+    let mut h = H::seeder(SwarmOptions { choker: ChokerOptions::new(1), ..options() });
     let a = h.add(1, conn_options(false));
     let block = blocks_of(3)[1];
     // Choked: the connection drops the request (no fast extension: silently).
@@ -566,7 +567,7 @@ fn remove_peer_releases_requests_and_availability() {
 
 /// A seeding swarm with five interested peers and three upload slots.
 fn five_interested() -> H {
-    let mut h = H::seeder(SwarmOptions { max_upload_slots: 3, ..options() });
+    let mut h = H::seeder(SwarmOptions { choker: ChokerOptions::new(3), ..options() });
     for k in 1..=5 {
         let key = h.add(k, conn_options(false));
         h.recv(key, Message::Interested);
@@ -658,4 +659,23 @@ fn the_choker_runs_when_the_swarm_timer_is_due() {
     apply(&mut h, &changes);
     assert_eq!(h.unchoked(), [4, 5].map(PeerKey).into_iter().collect());
     assert_eq!(h.swarm.poll_timeout(), Some(due + crate::choker::CHOKE_INTERVAL));
+}
+
+#[test]
+fn the_choker_runs_at_the_configured_intervals() {
+    let choker = ChokerOptions {
+        unchoke_interval: Duration::from_secs(3),
+        optimistic_unchoke_interval: Duration::from_secs(7),
+        ..ChokerOptions::new(2)
+    };
+    let mut h = H::seeder(SwarmOptions { choker, ..options() });
+    for k in 1..=5 {
+        let key = h.add(k, conn_options(false));
+        h.recv(key, Message::Interested);
+        h.pump(key);
+    }
+    let t0 = h.t0;
+    h.swarm.handle_timeout(t0, &mut h.rng);
+    assert_eq!(h.swarm.poll_timeout(), Some(t0 + Duration::from_secs(3)));
+    assert_eq!(h.swarm.choker.options(), &choker);
 }
