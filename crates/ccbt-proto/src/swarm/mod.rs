@@ -20,21 +20,22 @@
 
 mod blame;
 mod buffers;
+mod choking;
 mod ext;
+mod health;
 mod selection;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ccbt_core::{Bitfield, BlockRef, Lengths};
 use rand::Rng;
 
-use crate::candidates::ConnActivity;
-use crate::choker::{Choker, ChokerOptions, ChokerPeer};
+use crate::choker::{Choker, ChokerOptions};
 use crate::metadata::MetadataServer;
 use crate::peer::{PeerConn, PeerEvent};
 use crate::picker::{BlockReceived, Picker, PickerOptions};
@@ -111,6 +112,14 @@ struct SwarmPeer {
     /// first saw the connection).
     payload: u64,
     last_payload: Option<Instant>,
+    /// When the swarm first handled the connection (its age for the health score).
+    first_seen: Option<Instant>,
+    /// The connection's smoothed request latency and tolerated protocol errors.
+    request_latency: Option<Duration>,
+    protocol_errors: u32,
+    /// The connection's `wasted` counter as last seen, so its growth is added to
+    /// `Swarm::wasted_bytes` once.
+    conn_wasted: u64,
 }
 
 /// The per-torrent protocol brain. See the module docs for its invariants.
@@ -171,17 +180,6 @@ impl Swarm {
         self.next_rechoke
     }
 
-    /// Runs the swarm's timers due at `now`: the choker, every
-    /// [`ChokerOptions::unchoke_interval`]. Returns the
-    /// choke changes as [`Swarm::rechoke`] does (empty when nothing was due).
-    pub fn handle_timeout(&mut self, now: Instant, rng: &mut impl Rng) -> Vec<(PeerKey, bool)> {
-        if self.next_rechoke.is_some_and(|due| now < due) {
-            return Vec::new();
-        }
-        self.next_rechoke = Some(now + self.options.choker.unchoke_interval);
-        self.rechoke(now, rng)
-    }
-
     /// When the swarm has timed work for the connection `key` (its next peer-exchange message):
     /// the engine's connection task wakes then and hands the connection to
     /// [`Swarm::handle_conn`], which does the work.
@@ -207,6 +205,10 @@ impl Swarm {
                 am_interested: false,
                 payload: 0,
                 last_payload: None,
+                first_seen: None,
+                request_latency: None,
+                protocol_errors: 0,
+                conn_wasted: 0,
             },
         );
     }
@@ -276,6 +278,12 @@ impl Swarm {
             }
             peer.downloaded = stats.downloaded;
             peer.uploaded = stats.uploaded;
+            peer.first_seen.get_or_insert(now);
+            peer.request_latency = stats.request_latency;
+            peer.protocol_errors = stats.protocol_errors();
+            // Late answers to cancelled or released requests, which the connection drops.
+            self.wasted_bytes += stats.wasted.saturating_sub(peer.conn_wasted);
+            peer.conn_wasted = stats.wasted;
         }
         self.maybe_send_pex(now, key, conn);
         conn.set_interested(interesting);
@@ -555,61 +563,6 @@ impl Swarm {
     /// Strikes (hash failures) counted against `ip`.
     pub fn strikes(&self, ip: IpAddr) -> u32 {
         self.strikes.get(&ip).copied().unwrap_or(0)
-    }
-
-    /// Runs the choker now ([`Swarm::handle_timeout`] runs it every `unchoke_interval`).
-    /// Returns the peers whose choke state must change: `(peer, unchoke)`. The swarm records the
-    /// new state at once; the engine forwards it to the connections.
-    pub fn rechoke(&mut self, now: Instant, rng: &mut impl Rng) -> Vec<(PeerKey, bool)> {
-        let mut view: Vec<ChokerPeer> = self
-            .peers
-            .iter()
-            .map(|(&key, p)| ChokerPeer {
-                key,
-                interested: p.interested,
-                unchoked: p.unchoked,
-                download_rate: p.download_rate,
-                upload_rate: p.upload_rate,
-                is_seed: p.is_seed,
-                am_interested: p.am_interested,
-                downloaded: p.downloaded,
-                uploaded: p.uploaded,
-            })
-            .collect();
-        // `peers` iterates in no fixed order (random hashing); the choker shuffles its input with
-        // `rng`, so only a fixed input order makes the outcome a function of the RNG's seed.
-        view.sort_unstable_by_key(|p| p.key);
-        let seeding = self.picker.is_complete();
-        let chosen = self.choker.decide(now, &view, seeding, rng);
-        let mut changes = Vec::new();
-        for (key, peer) in self.peers.iter_mut() {
-            let unchoke = chosen.contains(key);
-            if unchoke != peer.unchoked {
-                peer.unchoked = unchoke;
-                changes.push((*key, unchoke));
-            }
-        }
-        changes.sort_unstable();
-        changes
-    }
-
-    /// Interest and payload activity of every connection the swarm has seen, for
-    /// [`crate::candidates::choose_eviction`].
-    pub fn activity(&self) -> Vec<ConnActivity> {
-        let mut out: Vec<ConnActivity> = self
-            .peers
-            .iter()
-            .filter_map(|(&key, p)| {
-                Some(ConnActivity {
-                    key,
-                    am_interested: p.am_interested,
-                    peer_interested: p.interested,
-                    last_payload: p.last_payload?,
-                })
-            })
-            .collect();
-        out.sort_unstable_by_key(|c| c.key);
-        out
     }
 
     /// Whether the last [`Swarm::handle_conn`] gave requests back to the picker (choke, reject,
