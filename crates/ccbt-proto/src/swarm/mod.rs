@@ -463,7 +463,14 @@ impl Swarm {
             capacity = capacity.min(self.lengths.piece_length().div_ceil(ccbt_core::BLOCK_SIZE) as usize);
         }
         self.scratch.clear();
-        self.picker.pick_blocks(key, conn.peer_has(), capacity, may_start, rng, &mut self.scratch);
+        let has = conn.peer_has();
+        self.picker.pick_fresh_blocks(key, has, capacity, may_start, rng, &mut self.scratch);
+        if self.scratch.is_empty() && conn.outstanding_requests() == 0 {
+            // Endgame duplicates only for a peer with nothing else to do, one at a time (as
+            // libtorrent): every duplicate may arrive in full after its cancel (the peer sent
+            // it already), so this bounds the waste to one block per idle peer.
+            self.picker.pick_duplicate_blocks(key, has, 1, &mut self.scratch);
+        }
         let picked = std::mem::take(&mut self.scratch);
         for &block in &picked {
             // The connection refuses stale requests (e.g. the peer choked us meanwhile); give
