@@ -116,3 +116,38 @@ fn eviction_takes_the_useless_then_the_snubbing_and_never_an_active_honest_peer(
     assert!(h.swarm.peer_health(giver, now).unwrap().connected_for >= GRACE);
     assert_eq!(h.swarm.choose_eviction(now, eviction), None);
 }
+
+#[test]
+fn a_snubbing_peer_gets_one_request_at_a_time() {
+    let mut h = H::leecher(options());
+    let a = h.seed_peer(1, depth(4));
+    h.pump(a);
+    h.swarm.handle_timeout(h.t0, &mut h.rng);
+    assert_eq!(h.conn(a).outstanding_requests(), 4);
+    // `a` never answers: every 10 s a choker round, and the request timeout (30 s) gives the
+    // blocks back now and then; the connection asks again each time.
+    let mut most_after_snub = 0;
+    for step in 1..=12u64 {
+        let now = h.t0 + Duration::from_secs(10 * step);
+        h.conn(a).handle_timeout(now).expect("keep-alives are not due; the idle limit is 180 s");
+        h.recv_at(a, now, Message::KeepAlive);
+        h.pump_at(a, now);
+        h.swarm.handle_timeout(now, &mut h.rng);
+        h.pump_at(a, now);
+        if h.swarm.is_snubbed(a, now) {
+            most_after_snub = most_after_snub.max(h.conn(a).outstanding_requests());
+        } else {
+            assert!(step < 6, "snubbing from 60 s");
+        }
+    }
+    assert_eq!(most_after_snub, 1, "one request at a time once snubbing");
+    // A block clears the snub at the next round, and the pipeline fills again.
+    let now = h.t0 + Duration::from_secs(125);
+    let block = h.conn(a).outstanding_blocks().next().expect("one request");
+    h.recv_at(a, now, piece_msg(block));
+    h.pump_at(a, now);
+    h.swarm.handle_timeout(h.t0 + Duration::from_secs(130), &mut h.rng);
+    h.pump_at(a, h.t0 + Duration::from_secs(130));
+    assert!(!h.swarm.is_snubbed(a, h.t0 + Duration::from_secs(130)));
+    assert_eq!(h.conn(a).outstanding_requests(), 4);
+}
