@@ -84,6 +84,7 @@ pub use status::{
     DhtInfo, Event, FileInfo, PeerInfo, ScrapeInfo, TorrentId, TorrentState, TorrentStatus, TrackerInfo,
 };
 
+pub use ccbt_proto::choker::SeedChoking;
 pub use ccbt_proto::picker::{FilePriority, PieceSelection};
 pub use ccbt_storage::Preallocate;
 

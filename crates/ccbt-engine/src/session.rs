@@ -338,13 +338,22 @@ impl Session {
     pub fn peers(&self, id: TorrentId) -> Result<Vec<PeerInfo>, SessionError> {
         let shared = self.shared(id)?;
         let inner = lock(&shared.inner);
-        let info = |p: &crate::torrent::PeerSlot| PeerInfo {
-            addr: p.addr,
-            client: p.peer_id.to_string(),
-            send_queue: p.send_queue.queued(),
-            send_queue_peak: p.send_queue.peak(),
+        let now = std::time::Instant::now();
+        let info = |(&key, p): (&ccbt_proto::PeerKey, &crate::torrent::PeerSlot)| {
+            let health = inner.swarm.peer_health(key, now);
+            PeerInfo {
+                addr: p.addr,
+                client: p.peer_id.to_string(),
+                send_queue: p.send_queue.queued(),
+                send_queue_peak: p.send_queue.peak(),
+                download_rate: health.map_or(0, |h| h.download_rate),
+                upload_rate: health.map_or(0, |h| h.upload_rate),
+                request_latency: health.and_then(|h| h.request_latency),
+                snubbed: health.is_some_and(|h| h.snubbed),
+                health: health.map(|h| h.score()),
+            }
         };
-        Ok(inner.peers.values().map(info).collect())
+        Ok(inner.peers.iter().map(info).collect())
     }
 
     /// The DHT node's state (None when the DHT is off or stopped).

@@ -8,7 +8,7 @@ mod selection;
 pub(crate) mod streaming;
 mod task;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -66,7 +66,7 @@ pub(crate) struct TorrentInner {
     /// Connection candidates, their back-off, and the IPs banned for corrupt data (the one place
     /// bans live: dials skip them, handshakes from them are refused).
     pub candidates: ccbt_proto::candidates::CandidateList,
-    /// Swarm actions that concern the whole torrent (verify, cancel, new peers), left here by
+    /// Swarm actions that concern the whole torrent (verify, new peers), left here by
     /// connection tasks for the torrent task, which applies them (woken by `actions_ready`).
     /// Bounded by the swarm's state: pieces under the buffer budget, requested blocks, and
     /// rate-limited PEX messages.

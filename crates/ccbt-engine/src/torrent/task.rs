@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use ccbt_core::{Bitfield, PeerId};
 use ccbt_metainfo::Torrent;
-use ccbt_proto::candidates::{choose_eviction, CandidateList, CandidateOptions, EvictionOptions, Source};
+use ccbt_proto::candidates::{CandidateList, CandidateOptions, EvictionOptions, Source};
 use ccbt_proto::picker::FilePriority;
 use ccbt_proto::swarm::{Swarm, SwarmAction};
 use ccbt_storage::{HashPool, PieceOutcome, PieceVerdict, Storage};
@@ -87,17 +87,18 @@ pub(crate) struct TorrentSpec {
     pub streaming: bool,
 }
 
-/// No slot is free: when a candidate waits, closes the connection that has been useless longest
-/// (no interest either way, no payload for `useless_peer_timeout`), if there is one. Peers that
-/// give or take data are never chosen.
+/// No slot is free: when a candidate waits, closes the connection the swarm chooses (see
+/// `ccbt_proto::swarm` health: first a useless one, no interest either way and no payload for
+/// `useless_peer_timeout`; else a settled one that misbehaves: snubbing us, hash failures or
+/// protocol errors, the least healthy first). Honest peers that give or take data are kept.
 fn evict_useless(options: &SessionOptions, inner: &TorrentInner, now: Instant) {
     if !inner.candidates.has_due(now) {
         return;
     }
     let eviction = EvictionOptions { idle_after: options.useless_peer_timeout };
-    let Some(key) = choose_eviction(now, &inner.swarm.activity(), eviction) else { return };
+    let Some(key) = inner.swarm.choose_eviction(now, eviction) else { return };
     if let Some(slot) = inner.peers.get(&key) {
-        tracing::debug!(addr = %slot.addr, "evicting a useless peer: a candidate waits");
+        tracing::debug!(addr = %slot.addr, "evicting a useless or misbehaving peer: a candidate waits");
         let _ = slot.commands.try_send(PeerCommand::Close(CloseReason::Useless));
     }
 }
@@ -499,8 +500,8 @@ impl TorrentTask {
         }
     }
 
-    /// Applies the swarm actions connection tasks left for the whole torrent: pieces to verify,
-    /// endgame cancels to other connections, and peers learnt through PEX.
+    /// Applies the swarm actions connection tasks left for the whole torrent: pieces to verify
+    /// and peers learnt through PEX.
     fn apply_torrent_actions(&mut self) {
         let shared = self.shared.clone();
         let mut verify = Vec::new();
@@ -513,11 +514,8 @@ impl TorrentTask {
                     SwarmAction::Verify { piece, blocks, block_hashes } => {
                         verify.push((piece, blocks, block_hashes))
                     }
-                    SwarmAction::Cancel { peer, block } => {
-                        if let Some(slot) = inner.peers.get(&peer) {
-                            let _ = slot.commands.try_send(PeerCommand::Cancel(block));
-                        }
-                    }
+                    // Connections send their cancels themselves; one left here still goes out.
+                    SwarmAction::Cancel { peer, block } => crate::peer::send_cancel(&inner, peer, block),
                     SwarmAction::NewPeers(peers) => new_peers.extend(peers),
                     // Connection-level actions are applied by their connection.
                     SwarmAction::Read { .. } | SwarmAction::DhtNode { .. } => {}

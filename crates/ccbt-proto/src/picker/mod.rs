@@ -292,6 +292,22 @@ impl Picker {
         rng: &mut impl rand::Rng,
         out: &mut Vec<BlockRef>,
     ) {
+        let before = out.len();
+        self.pick_fresh_blocks(peer, peer_has, max, may_start_new_piece, rng, out);
+        let fresh = out.len() - before;
+        self.pick_duplicate_blocks(peer, peer_has, max - fresh, out);
+    }
+
+    /// Phases (1) and (2) of [`Picker::pick_blocks`]: blocks nobody was asked for yet.
+    pub fn pick_fresh_blocks(
+        &mut self,
+        peer: PeerKey,
+        peer_has: &Bitfield,
+        max: usize,
+        may_start_new_piece: bool,
+        rng: &mut impl rand::Rng,
+        out: &mut Vec<BlockRef>,
+    ) {
         let mut budget = max;
         if budget == 0 {
             return;
@@ -310,6 +326,18 @@ impl Picker {
                 self.take_missing(piece, peer, &mut budget, out);
             }
         }
+    }
+
+    /// Phase (3) of [`Picker::pick_blocks`]: in endgame, up to `max` blocks already asked of
+    /// others (never more than `endgame_duplicates` requesters per block).
+    pub fn pick_duplicate_blocks(
+        &mut self,
+        peer: PeerKey,
+        peer_has: &Bitfield,
+        max: usize,
+        out: &mut Vec<BlockRef>,
+    ) {
+        let mut budget = max;
         if budget > 0 && self.options.endgame_duplicates > 1 && self.in_endgame() {
             self.pick_endgame(peer, peer_has, &mut budget, out);
         }
