@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use crate::macros::settings;
 use crate::value::{
-    Bounds, CheckpointFormat, LogLevel, PieceSelection, Preallocate, Problem, Seconds, SettingValue,
+    Bounds, CheckpointFormat, LogLevel, PieceSelection, Preallocate, Problem, Seconds, SeedChoking,
+    SettingValue,
 };
 
 /// The environment as a map (tests pass their own; [`crate::fs::process_env`] reads the real one).
@@ -211,6 +212,12 @@ settings! {
         optimistic_unchoke_interval: Seconds = Seconds(30), int(1, 3600), Live, Session,
             env "", flag "", shown "",
             "Seconds between two rotations of the optimistic unchoke, which favours newly connected peers.";
+        snub_timeout: Seconds = Seconds(60), int(1, 3600), Live, Session,
+            env "", flag "", shown "",
+            "A peer we want data from that sent nothing for this long is snubbing us: it loses its upload slot (tit-for-tat ranks it last) and gets one request at a time until it sends again.";
+        seed_choking: SeedChoking = SeedChoking::RoundRobin, ANY, Live, Session,
+            env "", flag "", shown "",
+            "How upload slots are shared while seeding: `round_robin` (every interested peer gets an equal share of bytes, in turn, like libtorrent's `round_robin`) or `fastest_upload` (the peers that take the most keep their slots).";
         connection_timeout: Seconds = Seconds(10), int(1, 600), Restart, Session,
             env "", flag "", shown "",
             "Time limit for an outgoing TCP connect.";

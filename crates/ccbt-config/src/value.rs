@@ -282,6 +282,16 @@ choice_setting!(
 );
 
 choice_setting!(
+    /// How upload slots are shared while seeding (`seed_choking`).
+    SeedChoking {
+        /// Every interested peer gets an equal share of bytes, in turn.
+        RoundRobin = "round_robin",
+        /// The peers that take the most keep their slots.
+        FastestUpload = "fastest_upload",
+    }
+);
+
+choice_setting!(
     /// How files are created on disk (`preallocate`).
     Preallocate {
         /// Files grow as they are written.

@@ -73,6 +73,7 @@ fn each_key_changed_alone_is_reported_alone() {
             "dht_bootstrap_nodes" => "x.example:1".to_owned(),
             "piece_selection" => "sequential".to_owned(),
             "preallocate" => "full".to_owned(),
+            "seed_choking" => "fastest_upload".to_owned(),
             "log_level" => "trace".to_owned(),
             "block_size_kib" => continue, // one allowed value: it cannot change
             _ => match field.toml_value(old.config()) {

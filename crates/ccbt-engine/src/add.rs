@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use ccbt_core::InfoHash;
 use ccbt_metainfo::{Magnet, Torrent, MAX_TORRENT_FILE_SIZE};
 
-use crate::SessionError;
+use crate::torrent::FileChoice;
+use crate::{FilePriority, SessionError};
 
 /// The first `MAX_TORRENT_FILE_SIZE + 1` bytes of `path`: enough for the parser to tell an
 /// oversize file from one at the limit.
@@ -41,6 +42,15 @@ pub struct AddTorrent {
     /// Download only these files (indices in the torrent's file order); None = all. A magnet's
     /// `so=` (BEP 53) is used when this is None.
     pub selected_files: Option<Vec<u32>>,
+    /// Skip these files (applied after `selected_files`).
+    pub skipped_files: Vec<u32>,
+    /// A priority per file in the torrent's file order (files past the end are normal); applied
+    /// before `selected_files` and `skipped_files`. For a magnet link every index is checked
+    /// once the metadata arrives: a file that does not exist fails the torrent, naming it.
+    pub file_priorities: Option<Vec<FilePriority>>,
+    /// Download the first and last piece of every file not skipped before the rest (media
+    /// players read a file's header and index first).
+    pub first_last_pieces: bool,
     /// Write into files that already exist with data although ccbt did not create them
     /// (default false: such a file is written only if it already holds verified pieces of this
     /// torrent; otherwise the torrent stops with an error naming it). The CLI's `--overwrite`.
@@ -68,6 +78,9 @@ impl AddTorrent {
             peers: Vec::new(),
             check_existing: true,
             selected_files: None,
+            skipped_files: Vec::new(),
+            file_priorities: None,
+            first_last_pieces: false,
             overwrite: false,
             streaming: None,
         }
@@ -120,6 +133,34 @@ impl AddTorrent {
     pub fn select_files(mut self, files: impl IntoIterator<Item = u32>) -> Self {
         self.selected_files = Some(files.into_iter().collect());
         self
+    }
+
+    /// Skips the files with these indices (see [`AddTorrent::skipped_files`]).
+    pub fn skip_files(mut self, files: impl IntoIterator<Item = u32>) -> Self {
+        self.skipped_files.extend(files);
+        self
+    }
+
+    /// Sets a priority per file, in the torrent's file order (see [`AddTorrent::file_priorities`]).
+    pub fn file_priorities(mut self, priorities: Vec<FilePriority>) -> Self {
+        self.file_priorities = Some(priorities);
+        self
+    }
+
+    /// Downloads the first and last piece of every selected file first.
+    pub fn first_last_pieces(mut self, on: bool) -> Self {
+        self.first_last_pieces = on;
+        self
+    }
+
+    /// What the user chose about files, checked against the file list once it is known.
+    pub(crate) fn file_choice(&self) -> FileChoice {
+        FileChoice {
+            priorities: self.file_priorities.clone(),
+            selected: self.selected_files.clone(),
+            skipped: self.skipped_files.clone(),
+            first_last_pieces: self.first_last_pieces,
+        }
     }
 
     /// The torrent's name: from the metadata, else the magnet's `dn`, else the info hash.

@@ -80,9 +80,12 @@ pub use error::{SessionError, TorrentError};
 pub use options::{Reconfigured, SessionOptions};
 pub use reader::TorrentFileReader;
 pub use session::Session;
-pub use status::{DhtInfo, Event, PeerInfo, ScrapeInfo, TorrentId, TorrentState, TorrentStatus, TrackerInfo};
+pub use status::{
+    DhtInfo, Event, FileInfo, PeerInfo, ScrapeInfo, TorrentId, TorrentState, TorrentStatus, TrackerInfo,
+};
 
-pub use ccbt_proto::picker::PieceSelection;
+pub use ccbt_proto::choker::SeedChoking;
+pub use ccbt_proto::picker::{FilePriority, PieceSelection};
 pub use ccbt_storage::Preallocate;
 
 /// The README's library example, compiled as a doc test so it stays true.

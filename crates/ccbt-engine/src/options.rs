@@ -8,6 +8,7 @@ mod live;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ccbt_proto::choker::SeedChoking;
 use ccbt_proto::picker::PieceSelection;
 use ccbt_storage::Preallocate;
 
@@ -37,6 +38,15 @@ pub struct SessionOptions {
     pub block_size_kib: u32,
     /// Unchoked peers per torrent (`max_upload_slots`, default 4; 0 = unlimited).
     pub max_upload_slots: usize,
+    /// Seconds between two runs of the choker (`unchoke_interval`, default 10 s).
+    pub unchoke_interval: Duration,
+    /// How long the optimistic unchoke stays with one peer (`optimistic_unchoke_interval`, 30 s).
+    pub optimistic_unchoke_interval: Duration,
+    /// A peer we want data from that sent nothing for this long is snubbing us: it loses its
+    /// upload slot and gets one request at a time (`snub_timeout`, default 60 s).
+    pub snub_timeout: Duration,
+    /// How upload slots are shared while seeding (`seed_choking`, default round robin).
+    pub seed_choking: SeedChoking,
     /// Give up connecting after this long (`connection_timeout`).
     pub connection_timeout: Duration,
     /// A request unanswered this long is given to another peer (`request_timeout`).
@@ -147,6 +157,10 @@ impl Default for SessionOptions {
             max_pipeline_depth: 128,
             block_size_kib: 16,
             max_upload_slots: 4,
+            unchoke_interval: Duration::from_secs(10),
+            optimistic_unchoke_interval: Duration::from_secs(30),
+            snub_timeout: Duration::from_secs(60),
+            seed_choking: SeedChoking::RoundRobin,
             connection_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             download_dir: PathBuf::from("."),
@@ -228,6 +242,15 @@ impl SessionOptions {
         }
         if !(16..=256 * 1024).contains(&self.max_metadata_kib) {
             return bad("max_metadata_kib", "must be between 16 and 262144");
+        }
+        for (key, interval) in [
+            ("unchoke_interval", self.unchoke_interval),
+            ("optimistic_unchoke_interval", self.optimistic_unchoke_interval),
+            ("snub_timeout", self.snub_timeout),
+        ] {
+            if interval < Duration::from_secs(1) {
+                return bad(key, "must be at least 1 s");
+            }
         }
         if self.endgame_duplicates == 0 {
             return bad("endgame_duplicates", "must be at least 1");

@@ -21,6 +21,8 @@ const HEADER: &str = "ccbt created files v1";
 
 /// Opens a torrent's storage under `root` with the files recorded as ccbt's own, then records
 /// the files ccbt may write from now on (created now, or overwritten with `overwrite`).
+/// `deferred` files (skipped) are not created now; one a write creates later is added to the
+/// record before its first byte is written.
 pub(crate) fn open_storage(
     state_dir: &Path,
     info_hash: &InfoHash,
@@ -28,24 +30,35 @@ pub(crate) fn open_storage(
     layout: &FileLayout,
     options: StorageOptions,
     overwrite: bool,
+    deferred: BTreeSet<usize>,
 ) -> Result<FileStorage, StorageError> {
     let record_path = state_dir.join("created").join(info_hash.to_hex());
     let mut record = load(&record_path);
     let canonical = fs::canonicalize(root).ok();
     let owned = canonical.as_ref().and_then(|r| record.get(r)).cloned().unwrap_or_default();
-    let storage = FileStorage::create(root, layout, options, &Ownership { owned, overwrite })?;
+    let mut storage = FileStorage::create(root, layout, options, &Ownership { owned, overwrite, deferred })?;
     let now: BTreeSet<usize> = storage.owned_files().into_iter().collect();
     let root = storage.root().to_path_buf();
     // Written only when it changes, and never an empty entry for a folder of pure seeding.
     let changed = record.get(&root) != Some(&now);
     if changed && (record.contains_key(&root) || !now.is_empty()) {
-        record.insert(root, now);
-        if let Err(e) = save(&record_path, &record) {
-            // Safe either way: a restart then treats the files as the user's and checks them.
-            tracing::warn!(path = %record_path.display(), error = %e, "cannot record the files ccbt created");
-        }
+        record.insert(root.clone(), now);
+        save_or_warn(&record_path, &record);
     }
+    let record = std::sync::Mutex::new(record);
+    storage.on_create(Box::new(move |index| {
+        let mut record = crate::sync::lock(&record);
+        record.entry(root.clone()).or_default().insert(index);
+        save_or_warn(&record_path, &record);
+    }));
     Ok(storage)
+}
+
+fn save_or_warn(path: &Path, record: &Record) {
+    if let Err(e) = save(path, record) {
+        // Safe either way: a restart then treats the files as the user's and checks them.
+        tracing::warn!(path = %path.display(), error = %e, "cannot record the files ccbt created");
+    }
 }
 
 type Record = BTreeMap<PathBuf, BTreeSet<usize>>;

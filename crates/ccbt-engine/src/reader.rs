@@ -101,7 +101,11 @@ impl TorrentFileReader {
         let piece_len = u64::from(shared.lengths.piece_length());
         if len > 0 {
             let (first, last) = ((start / piece_len) as u32, ((start + len - 1) / piece_len) as u32);
-            if !(first..=last).all(|p| shared.selection.contains(p)) {
+            let selected = {
+                let inner = lock(&shared.inner);
+                (first..=last).all(|p| inner.selection.contains(p))
+            };
+            if !selected {
                 return Err(unavailable("it is not selected for download".into()));
             }
         }
@@ -154,7 +158,7 @@ impl TorrentFileReader {
             _ => {}
         }
         if self.window_at != Some(piece) {
-            streaming::move_reader(&mut inner, &shared.torrent, &shared.selection, piece);
+            streaming::move_reader(&mut inner, &shared.torrent, piece);
             self.window_at = Some(piece);
         }
         if !inner.swarm.have().get(piece) {
@@ -239,7 +243,7 @@ impl AsyncSeek for TorrentFileReader {
             // The window moves now, before the next read, so pieces are asked for at once.
             let piece = this.piece_at(target);
             let shared = &this.shared;
-            streaming::move_reader(&mut lock(&shared.inner), &shared.torrent, &shared.selection, piece);
+            streaming::move_reader(&mut lock(&shared.inner), &shared.torrent, piece);
             this.window_at = Some(piece);
         }
         Ok(())

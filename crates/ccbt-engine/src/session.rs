@@ -19,10 +19,10 @@ use crate::listener;
 use crate::magnet::{self, MetaShared, ResolveSpec};
 use crate::ownership;
 use crate::sync::lock;
-use crate::torrent::{spawn_torrent, Selection, TorrentCommand, TorrentShared, TorrentSpec};
+use crate::torrent::{spawn_torrent, FileChoice, Selection, TorrentCommand, TorrentShared, TorrentSpec};
 use crate::{
-    DhtInfo, Event, PeerInfo, Reconfigured, ScrapeInfo, SessionError, SessionOptions, TorrentError,
-    TorrentFileReader, TorrentId, TorrentStatus, TrackerInfo,
+    DhtInfo, Event, FileInfo, FilePriority, PeerInfo, Reconfigured, ScrapeInfo, SessionError, SessionOptions,
+    TorrentError, TorrentFileReader, TorrentId, TorrentStatus, TrackerInfo,
 };
 
 /// A running ccbt engine: owns torrents, the listener and the hash pool.
@@ -188,7 +188,8 @@ impl Session {
     ///
     /// Applied live: the connection budget (`max_global_peers`, `max_handshakes`,
     /// `max_connections_per_ip`, `max_connects_per_sec`), and in every running torrent
-    /// `max_peers_per_torrent`, `max_upload_slots` (the choker runs again at once),
+    /// `max_peers_per_torrent`, the choker's settings (`max_upload_slots`, `unchoke_interval`,
+    /// `optimistic_unchoke_interval`, `snub_timeout`, `seed_choking`: it runs again at once),
     /// `piece_selection`, `endgame_duplicates`, `endgame_threshold`, `max_hash_failures`,
     /// `enable_pex`, `enable_http_trackers` and `enable_udp_trackers` (the announcer restarts
     /// with the trackers now allowed), `enable_dht` (the torrents' DHT lookups start or stop;
@@ -226,13 +227,14 @@ impl Session {
         let id = TorrentId(inner.next_id.fetch_add(1, Ordering::Relaxed));
         let save_path = add.save_path.clone().unwrap_or_else(|| inner.options().download_dir.clone());
         let name = add.name();
+        let files = add.file_choice();
         let entry = match add.source {
             TorrentSource::Torrent(torrent) => {
                 let start = Start {
                     peers: add.peers,
                     banned_ips: Vec::new(),
                     check_existing: add.check_existing,
-                    files: add.selected_files,
+                    files,
                     overwrite: add.overwrite,
                     streaming: add.streaming.unwrap_or(inner.options().streaming_mode),
                 };
@@ -243,7 +245,7 @@ impl Session {
                     peers: add.peers,
                     banned_ips: Vec::new(),
                     check_existing: true,
-                    files: add.selected_files,
+                    files,
                     overwrite: add.overwrite,
                     streaming: add.streaming.unwrap_or(inner.options().streaming_mode),
                 };
@@ -323,17 +325,66 @@ impl Session {
         Ok(lock(&self.shared(id)?.inner).swarm.have().clone())
     }
 
+    /// The files of a running torrent: index, path, length, priority and verified bytes.
+    /// `MetadataPending` while a magnet link resolves.
+    pub fn files(&self, id: TorrentId) -> Result<Vec<FileInfo>, SessionError> {
+        let shared = self.shared(id)?;
+        let layout = shared.torrent.layout();
+        let spans: Vec<(u64, u64)> = layout.files().iter().map(|f| (f.offset, f.length)).collect();
+        let (priorities, verified) = {
+            let inner = lock(&shared.inner);
+            let verified = crate::torrent::verified_bytes(&shared.lengths, &spans, inner.swarm.have());
+            (inner.selection.file_priorities().to_vec(), verified)
+        };
+        let info = layout.files().iter().zip(priorities).zip(verified).enumerate().map(
+            |(i, ((f, priority), bytes))| FileInfo {
+                index: i as u32,
+                path: f.path.iter().collect(),
+                length: f.length,
+                priority,
+                bytes_verified: bytes,
+                is_padding: f.is_padding,
+            },
+        );
+        Ok(info.collect())
+    }
+
+    /// Changes the priority of some files of a running torrent, effective at once: skipped
+    /// files' outstanding requests are cancelled, newly wanted files are downloaded (their
+    /// files created by the first write), and progress counts the new selection. Fails, changing
+    /// nothing, if an index does not exist.
+    pub async fn set_file_priorities(
+        &self,
+        id: TorrentId,
+        changes: &[(u32, FilePriority)],
+    ) -> Result<(), SessionError> {
+        let shared = self.shared(id)?;
+        let (tx, rx) = oneshot::channel();
+        let cmd = TorrentCommand::SetFilePriorities(changes.to_vec(), tx);
+        shared.commands.send(cmd).await.map_err(|_| SessionError::ShutDown)?;
+        rx.await.map_err(|_| SessionError::ShutDown)?.map_err(SessionError::InvalidSelection)
+    }
+
     /// The connected peers of a torrent.
     pub fn peers(&self, id: TorrentId) -> Result<Vec<PeerInfo>, SessionError> {
         let shared = self.shared(id)?;
         let inner = lock(&shared.inner);
-        let info = |p: &crate::torrent::PeerSlot| PeerInfo {
-            addr: p.addr,
-            client: p.peer_id.to_string(),
-            send_queue: p.send_queue.queued(),
-            send_queue_peak: p.send_queue.peak(),
+        let now = std::time::Instant::now();
+        let info = |(&key, p): (&ccbt_proto::PeerKey, &crate::torrent::PeerSlot)| {
+            let health = inner.swarm.peer_health(key, now);
+            PeerInfo {
+                addr: p.addr,
+                client: p.peer_id.to_string(),
+                send_queue: p.send_queue.queued(),
+                send_queue_peak: p.send_queue.peak(),
+                download_rate: health.map_or(0, |h| h.download_rate),
+                upload_rate: health.map_or(0, |h| h.upload_rate),
+                request_latency: health.and_then(|h| h.request_latency),
+                snubbed: health.is_some_and(|h| h.snubbed),
+                health: health.map(|h| h.score()),
+            }
         };
-        Ok(inner.peers.values().map(info).collect())
+        Ok(inner.peers.iter().map(info).collect())
     }
 
     /// The DHT node's state (None when the DHT is off or stopped).
@@ -490,8 +541,8 @@ struct Start {
     /// Addresses the torrent never dials or accepts (a magnet's metadata liars).
     banned_ips: Vec<std::net::IpAddr>,
     check_existing: bool,
-    /// Selected file indices (None = all).
-    files: Option<Vec<u32>>,
+    /// The user's file selection and priorities.
+    files: FileChoice,
     /// Write into pre-existing files that ccbt did not create (`AddTorrent::overwrite`).
     overwrite: bool,
     /// Pieces near the read position first.
@@ -506,8 +557,8 @@ async fn start_active(
     save_path: PathBuf,
     start: Start,
 ) -> Result<TorrentEntry, SessionError> {
-    let selection =
-        Selection::new(&torrent, start.files.as_deref()).map_err(SessionError::InvalidSelection)?;
+    let selection = Selection::new(&torrent, &start.files).map_err(SessionError::InvalidSelection)?;
+    let deferred = selection.deferred_files();
     let storage_options = inner.storage_options();
     let storage = {
         let torrent = torrent.clone();
@@ -522,6 +573,7 @@ async fn start_active(
                 &layout,
                 storage_options,
                 start.overwrite,
+                deferred,
             )
         })
         .await
@@ -593,7 +645,10 @@ fn start_resolving(
         tracing::info!(%id, name = %resolved.torrent.name, "metadata received");
         save_torrent_file(&inner.options().state_dir, &resolved.torrent, &magnet).await;
         let torrent = Arc::new(resolved.torrent);
-        let files = files.or_else(|| magnet.select_only.clone());
+        let mut files = files;
+        if files.selected.is_none() {
+            files.selected = magnet.select_only.clone();
+        }
         let start = Start {
             peers: resolved.peers,
             banned_ips: resolved.liars,

@@ -106,6 +106,21 @@ impl TorrentStatus {
     }
 }
 
+/// One file of a running torrent ([`crate::Session::files`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileInfo {
+    /// Its index in the torrent's file list (what `--select`, `--skip` and `ccbt info` use).
+    pub index: u32,
+    /// Its path below the download folder (the torrent's folder first for a multi-file torrent).
+    pub path: std::path::PathBuf,
+    pub length: u64,
+    pub priority: crate::FilePriority,
+    /// Bytes of the file that lie in verified pieces.
+    pub bytes_verified: u64,
+    /// A BEP 47 padding file: never stored, never downloaded on its own.
+    pub is_padding: bool,
+}
+
 /// Information about one connected peer.
 #[derive(Clone, Debug)]
 pub struct PeerInfo {
@@ -116,6 +131,18 @@ pub struct PeerInfo {
     pub send_queue: usize,
     /// The most bytes ever queued for the peer (bounded by the per-connection cap, 1 MiB).
     pub send_queue_peak: usize,
+    /// Payload bytes per second from the peer, and to it (0 when no payload moved for 5 s).
+    pub download_rate: u64,
+    pub upload_rate: u64,
+    /// Smoothed time from our request to its block (None before the first block).
+    pub request_latency: Option<std::time::Duration>,
+    /// The peer has what we want and sent nothing for `snub_timeout`: it holds no regular
+    /// upload slot and gets one request at a time.
+    pub snubbed: bool,
+    /// Health score, 0 to 1000 (throughput, latency, hash failures, protocol errors, snubbing;
+    /// see `ccbt_proto::health`): when the connection limit is reached, a misbehaving peer of
+    /// low health makes room for a candidate. None before the connection's first message.
+    pub health: Option<u32>,
 }
 
 /// Something that happened in the session, for event subscribers.

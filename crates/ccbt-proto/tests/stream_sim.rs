@@ -10,6 +10,7 @@ mod sim;
 use std::time::Duration;
 
 use ccbt_core::Bitfield;
+use ccbt_proto::choker::ChokerOptions;
 use ccbt_proto::peer::PeerConnOptions;
 use ccbt_proto::picker::{FilePriority, FileSpan, PickerOptions, PiecePriorities, StreamingOptions};
 use ccbt_proto::swarm::SwarmOptions;
@@ -29,7 +30,7 @@ const SPAN: u32 = WINDOW + WINDOW / 2;
 fn swarm_options() -> SwarmOptions {
     SwarmOptions {
         picker: PickerOptions::default(),
-        max_upload_slots: 4,
+        choker: ChokerOptions::new(4),
         max_buffered_bytes: 2 << 20,
         max_hash_failures: 3,
         pex: false,

@@ -9,6 +9,7 @@ mod sim;
 use std::time::Duration;
 
 use ccbt_core::{Bitfield, Lengths};
+use ccbt_proto::choker::ChokerOptions;
 use ccbt_proto::peer::PeerConnOptions;
 use ccbt_proto::picker::PickerOptions;
 use ccbt_proto::swarm::SwarmOptions;
@@ -35,7 +36,7 @@ fn content(seed: u64) -> Content {
 fn swarm_options() -> SwarmOptions {
     SwarmOptions {
         picker: PickerOptions::default(),
-        max_upload_slots: 4,
+        choker: ChokerOptions::new(4),
         max_buffered_bytes: 2 << 20,
         max_hash_failures: 3,
         pex: false,

@@ -11,6 +11,8 @@ use sha1::{Digest, Sha1};
 
 use crate::*;
 
+mod deferred;
+
 const PIECE: u32 = 32768;
 
 /// Files: a, an empty file, a padding file, a nested file, and a tail making the last piece short.
@@ -195,8 +197,8 @@ fn own_overwritten_and_verified_files_are_written() {
     let l = layout();
     let data = content(&l);
     let lengths = Lengths::new(l.total_length(), PIECE).unwrap();
-    let owned = Ownership { owned: [0].into(), overwrite: false };
-    let overwrite = Ownership { owned: Default::default(), overwrite: true };
+    let owned = Ownership { owned: [0].into(), ..Ownership::default() };
+    let overwrite = Ownership { overwrite: true, ..Ownership::default() };
     for ownership in [owned, overwrite] {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("a.bin"), b"partial").unwrap();

@@ -11,7 +11,7 @@ use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use bytes::Bytes;
 use ccbt_core::{Bitfield, FileLayout, FileSlice, Lengths};
@@ -30,12 +30,13 @@ struct StoredFile {
     length: u64,
     /// BEP 47 padding: never created, reads as zeros, writes are dropped.
     padding: bool,
-    /// `None` for padding files and, when checking existing data, for missing files. Read-only
-    /// for a foreign file (see [`Origin`]).
+    /// `None` for padding files, deferred files, and, when checking existing data, for missing
+    /// files. Read-only for a foreign file (see [`Origin`]).
     handle: Option<File>,
     /// How the file was found; `Created` for padding and read-only storage (nothing to guard).
     origin: Origin,
-    /// A foreign file's read-write handle, opened once its data verified.
+    /// A handle opened after the storage: a foreign file's read-write handle once its data
+    /// verified, or a deferred file's once a write created it.
     claimed: OnceLock<File>,
     /// Read-only map, made on the first read after the file reached its full length.
     map: OnceLock<Mmap>,
@@ -54,12 +55,21 @@ pub struct FileStorage {
     files: Vec<StoredFile>,
     options: StorageOptions,
     read_only: bool,
+    /// Serialises the creation of deferred files, so two writes touching one never race.
+    creating: Mutex<()>,
+    /// Told the layout index of every deferred file a write created (see [`FileStorage::on_create`]).
+    on_create: Option<CreatedHook>,
 }
+
+/// See [`FileStorage::on_create`].
+pub type CreatedHook = Box<dyn Fn(usize) + Send + Sync>;
 
 impl FileStorage {
     /// Creates the folder tree under `root` and opens/creates every non-padding file,
     /// preallocating per `options`. Existing files are opened, not truncated; one that holds data
     /// is foreign (read-only until claimed, see [`Ownership`]) unless listed in `ownership`.
+    /// Files in [`Ownership::deferred`] that do not exist are neither created nor given a folder
+    /// now: the first write touching one creates it (see [`FileStorage::on_create`]).
     pub fn create(
         root: &Path,
         layout: &FileLayout,
@@ -75,21 +85,41 @@ impl FileStorage {
                 files.push(StoredFile::new(path, f.length, true, None));
                 continue;
             }
-            let path = match resolve(&root, &f.path, true)? {
-                Resolved::Path(p) => p,
+            let deferred = ownership.deferred.contains(&index);
+            let path = match resolve(&root, &f.path, !deferred)? {
+                Resolved::Path(p) if !deferred || p.symlink_metadata().is_ok() => p,
+                // Skipped and absent (its folder may be absent too): created by a write, if any.
+                Resolved::Path(p) if deferred => {
+                    files.push(StoredFile::deferred(p, f.length));
+                    continue;
+                }
+                Resolved::Missing(_) if deferred => {
+                    let p = root.join(f.path.iter().collect::<PathBuf>());
+                    files.push(StoredFile::deferred(p, f.length));
+                    continue;
+                }
                 // resolve only reports a missing parent when asked not to create it.
-                Resolved::Missing(p) => return Err(StorageError::Missing { path: p }),
+                Resolved::Path(p) | Resolved::Missing(p) => return Err(StorageError::Missing { path: p }),
             };
             let may_write = ownership.overwrite || ownership.owned.contains(&index);
             let (file, origin) = open_file(&path, f.length, may_write)?;
-            if origin != Origin::Foreign {
+            // A skipped file is not grown: it only ever holds the bytes of shared pieces.
+            if origin != Origin::Foreign && !deferred {
                 preallocate(&file, &path, f.length, options.preallocate)?;
             }
             let mut stored = StoredFile::new(path, f.length, false, Some(file));
             stored.origin = origin;
             files.push(stored);
         }
-        Ok(FileStorage { root, layout: layout.clone(), files, options, read_only: false })
+        Ok(FileStorage {
+            root,
+            layout: layout.clone(),
+            files,
+            options,
+            read_only: false,
+            creating: Mutex::new(()),
+            on_create: None,
+        })
     }
 
     /// Whether any file existed with data before this storage was opened (then it is worth
@@ -110,7 +140,12 @@ impl FileStorage {
     /// written, so never listed.
     pub fn owned_files(&self) -> Vec<usize> {
         let owned = |f: &StoredFile| {
-            !f.padding && f.length > 0 && matches!(f.origin, Origin::Created | Origin::Owned { .. })
+            let ours = match f.origin {
+                Origin::Created | Origin::Owned { .. } => true,
+                Origin::Deferred => f.claimed.get().is_some(),
+                Origin::Foreign => false,
+            };
+            !f.padding && f.length > 0 && ours
         };
         self.files.iter().enumerate().filter(|(_, f)| owned(f)).map(|(i, _)| i).collect()
     }
@@ -158,7 +193,27 @@ impl FileStorage {
             };
             files.push(stored);
         }
-        Ok(FileStorage { root: base, layout: layout.clone(), files, options, read_only: true })
+        Ok(FileStorage {
+            root: base,
+            layout: layout.clone(),
+            files,
+            options,
+            read_only: true,
+            creating: Mutex::new(()),
+            on_create: None,
+        })
+    }
+
+    /// Calls `hook` with the layout index of each deferred file right after a write created it
+    /// and before any byte is written into it, so the caller can record the file as its own.
+    pub fn on_create(&mut self, hook: CreatedHook) {
+        self.on_create = Some(hook);
+    }
+
+    /// Whether file `index` exists on disk for this storage: false for padding files, and for
+    /// deferred files no write has created yet.
+    pub fn is_created(&self, index: usize) -> bool {
+        self.files.get(index).is_some_and(|f| f.reader().is_some())
     }
 
     /// The download root, resolved (canonical unless opened read-only on a missing folder).
@@ -204,7 +259,7 @@ impl FileStorage {
         if let Some(m) = f.map.get() {
             return Some(m);
         }
-        let handle = f.handle.as_ref()?;
+        let handle = f.reader()?;
         // A file still growing (no preallocation) or still sparse (preallocated, not all written)
         // is read with pread until it is complete: a map never covers bytes past the end of the
         // file, and never a hole whose page a full filesystem could not back.
@@ -233,7 +288,8 @@ impl FileStorage {
             dst.fill(0);
             return Ok(());
         }
-        let Some(handle) = f.handle.as_ref() else {
+        // A deferred file no write created yet holds nothing: not available, like a missing one.
+        let Some(handle) = f.reader() else {
             return Err(StorageError::Missing { path: f.path.clone() });
         };
         if let Some(map) = self.mapped(f) {
@@ -254,6 +310,35 @@ impl FileStorage {
             io::ErrorKind::UnexpectedEof => StorageError::Missing { path: f.path.clone() },
             _ => StorageError::io(&f.path, "read", e),
         })
+    }
+}
+
+impl FileStorage {
+    /// The write handle of deferred file `index`, creating the file (and its folders) on the
+    /// first call. A file that appeared meanwhile with data is not ours: `NotOurs`.
+    fn create_deferred<'a>(&self, index: usize, f: &'a StoredFile) -> Result<&'a File, StorageError> {
+        if let Some(handle) = f.claimed.get() {
+            return Ok(handle);
+        }
+        let _creating = self.creating.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(handle) = f.claimed.get() {
+            return Ok(handle);
+        }
+        let components = self.layout.files().get(index).map(|l| l.path.as_slice()).unwrap_or_default();
+        let path = match resolve(&self.root, components, true)? {
+            Resolved::Path(p) => p,
+            Resolved::Missing(p) => return Err(StorageError::Missing { path: p }),
+        };
+        let (file, origin) = open_file(&path, f.length, false)?;
+        if origin == Origin::Foreign {
+            return Err(StorageError::NotOurs { path });
+        }
+        // Recorded before the first byte lands in it, so a restart knows the file is ccbt's.
+        if let Some(hook) = &self.on_create {
+            hook(index);
+        }
+        tracing::debug!(path = %path.display(), "created a skipped file for the bytes of a shared piece");
+        Ok(f.claimed.get_or_init(|| file))
     }
 }
 
@@ -279,10 +364,21 @@ impl StoredFile {
         }
     }
 
-    /// The handle writes go through: none for a foreign file not claimed yet.
+    /// A skipped file that does not exist (yet).
+    fn deferred(path: PathBuf, length: u64) -> Self {
+        StoredFile { origin: Origin::Deferred, ..StoredFile::new(path, length, false, None) }
+    }
+
+    /// The handle reads go through: none for padding and for files not on disk.
+    fn reader(&self) -> Option<&File> {
+        self.handle.as_ref().or(self.claimed.get())
+    }
+
+    /// The handle writes go through: none for a foreign file not claimed yet, or a deferred
+    /// file not created yet.
     fn writer(&self) -> Result<&File, StorageError> {
         let handle = match self.origin {
-            Origin::Foreign => self.claimed.get(),
+            Origin::Foreign | Origin::Deferred => self.claimed.get(),
             Origin::Created | Origin::Owned { .. } => self.handle.as_ref(),
         };
         handle.ok_or_else(|| match self.origin {
@@ -368,7 +464,10 @@ impl Storage for FileStorage {
             if f.padding {
                 continue;
             }
-            let handle = f.writer()?;
+            let handle = match f.origin {
+                Origin::Deferred => self.create_deferred(slice.file_index, f)?,
+                _ => f.writer()?,
+            };
             let bufs = sub_slices(blocks, slice.range_offset, slice.len);
             pwritev_all(handle, slice.file_offset, &bufs, batch)
                 .map_err(|e| StorageError::io(&f.path, "write", e))?;
@@ -423,6 +522,18 @@ impl Storage for FileStorage {
             tracing::info!(path = %f.path.display(), "existing file holds verified pieces; continuing it");
             // Only the torrent task claims, once; a lost race would only drop a duplicate handle.
             let _ = f.claimed.set(file);
+        }
+        Ok(())
+    }
+
+    fn create_files(&self, files: &[usize]) -> Result<(), StorageError> {
+        if self.read_only {
+            return Ok(());
+        }
+        for &index in files {
+            if let Some(f) = self.files.get(index).filter(|f| f.origin == Origin::Deferred) {
+                self.create_deferred(index, f)?;
+            }
         }
         Ok(())
     }

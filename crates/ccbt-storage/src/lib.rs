@@ -15,7 +15,17 @@
 //! ccbt never writes into a file that existed with data and that it did not create, unless the
 //! file verifies as this torrent's data or the user allows it: see [`Ownership`].
 //! Torrent byte ranges map to file slices through [`ccbt_core::FileLayout`]. BEP 47 padding files
-//! are never created and read as zeros; zero-length files are created empty. Paths are re-checked
+//! are never created and read as zeros; zero-length files are created empty.
+//!
+//! Files the user skipped ([`Ownership::deferred`]) are not created when the storage opens. One
+//! is created by the first write that touches it: a piece shared with a wanted file must be
+//! written whole to be verified and served, so its bytes of the skipped file land in that file,
+//! as libtorrent does without a part file (a part file would keep them out of the user's folder
+//! at the cost of a second file format and a move when the file is selected later; we chose the
+//! simpler layout, which also means a file selected later simply continues). Such files are
+//! sparse and never preallocated; [`FileStorage::on_create`] tells the caller, which records
+//! them as ccbt's own. Reading a skipped file that was never created fails with
+//! [`StorageError::Missing`], like reading a missing file. Paths are re-checked
 //! here even though the metainfo parser sanitises them: nothing a torrent says can lead outside
 //! the download root.
 
@@ -39,7 +49,7 @@ use ccbt_core::{Bitfield, Lengths};
 
 pub use check::{check_listed, check_pieces, hash_pieces};
 pub use error::StorageError;
-pub use file::FileStorage;
+pub use file::{CreatedHook, FileStorage};
 pub use memory::MemoryStorage;
 pub use options::{ParsePreallocateError, Preallocate, StorageOptions};
 pub use ownership::Ownership;
@@ -75,6 +85,13 @@ pub trait Storage: Send + Sync + 'static {
         lengths: &Lengths,
     ) -> Result<(), StorageError> {
         let _ = (have, wanted, lengths);
+        Ok(())
+    }
+    /// Creates now the files among `files` (layout indices) that were skipped when the storage
+    /// opened and no write created since: the user selected them again, and a zero-length file
+    /// would otherwise never appear. Backends without files accept at once.
+    fn create_files(&self, files: &[usize]) -> Result<(), StorageError> {
+        let _ = files;
         Ok(())
     }
 }

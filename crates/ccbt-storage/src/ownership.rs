@@ -28,6 +28,10 @@ pub struct Ownership {
     pub owned: BTreeSet<usize>,
     /// Write into any pre-existing file (the user asked for it: `--overwrite`).
     pub overwrite: bool,
+    /// Layout indices of files not to create now (the user skipped them). One that is absent is
+    /// created by the first write that touches it (a piece it shares with a wanted file), and
+    /// never preallocated; one that exists is opened like any other file.
+    pub deferred: BTreeSet<usize>,
 }
 
 /// How a file of the torrent was found when its storage was opened.
@@ -40,6 +44,8 @@ pub(crate) enum Origin {
     Owned { had_data: bool },
     /// It existed with data ccbt did not write: read-only until its data verifies.
     Foreign,
+    /// It did not exist and was skipped: ccbt creates it on the first write that touches it.
+    Deferred,
 }
 
 const OPEN_FLAGS: libc::c_int = libc::O_NOFOLLOW | libc::O_CLOEXEC;

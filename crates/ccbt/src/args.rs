@@ -358,6 +358,8 @@ pub struct TransferArgs {
     #[arg(long)]
     pub streaming: bool,
     #[command(flatten)]
+    pub files: FileArgs,
+    #[command(flatten)]
     pub progress: ProgressArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
@@ -383,6 +385,41 @@ pub struct StreamArgs {
     pub progress: ProgressArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// Which files to download, on `download` and `magnet` (applied to every source given).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "File selection")]
+pub struct FileArgs {
+    /// Download only these files: indices as `ccbt info` lists them, comma-separated, ranges
+    /// allowed (`--select 0,3-5`). Skipped files are not created; a piece shared with a selected
+    /// file is downloaded whole and its bytes of the skipped file are written into it. For a
+    /// magnet link the indices are checked when its metadata arrives. Progress counts the
+    /// selected pieces only.
+    #[arg(long, value_name = "LIST", value_parser = crate::file_indices::parse_file_indices)]
+    pub select: Option<crate::file_indices::FileIndices>,
+    /// Skip these files (same syntax as --select; applied after it, so `--select 0-9 --skip 4`
+    /// downloads files 0 to 9 but 4).
+    #[arg(long, value_name = "LIST", value_parser = crate::file_indices::parse_file_indices)]
+    pub skip: Option<crate::file_indices::FileIndices>,
+    /// Download the first and last piece of each selected file before the rest, so a media
+    /// player can read a file's header and index early.
+    #[arg(long)]
+    pub first_last_pieces: bool,
+}
+
+impl FileArgs {
+    /// Applies the flags to a torrent being added.
+    pub fn apply(&self, add: ccbt_engine::AddTorrent) -> ccbt_engine::AddTorrent {
+        let mut add = add.first_last_pieces(self.first_last_pieces);
+        if let Some(select) = &self.select {
+            add = add.select_files(select.0.iter().copied());
+        }
+        if let Some(skip) = &self.skip {
+            add = add.skip_files(skip.0.iter().copied());
+        }
+        add
+    }
 }
 
 /// The data folder, spelled `-o/--output` or `-d/--dir` on every command that takes one.
@@ -767,6 +804,27 @@ mod tests {
         let cli = parse(&["ccbt", "magnet", "magnet:?xt=urn:btih:x", "magnet:?xt=urn:btih:y"]).unwrap();
         let Command::Magnet(m) = cli.command else { panic!("not magnet") };
         assert_eq!(m.magnets.len(), 2);
+    }
+
+    #[test]
+    fn file_selection_flags_on_download_and_magnet() {
+        use crate::file_indices::FileIndices;
+        let cli =
+            parse(&["ccbt", "x.torrent", "--select", "0,3-5", "--skip", "4", "--first-last-pieces"]).unwrap();
+        let Command::Download(d) = cli.command else { panic!("not a download") };
+        assert_eq!(d.common.files.select, Some(FileIndices(vec![0, 3, 4, 5])));
+        assert_eq!(d.common.files.skip, Some(FileIndices(vec![4])));
+        assert!(d.common.files.first_last_pieces);
+        let cli = parse(&["ccbt", "magnet", "magnet:?xt=urn:btih:x", "--skip", "2"]).unwrap();
+        let Command::Magnet(m) = cli.command else { panic!("not magnet") };
+        assert_eq!(m.common.files.skip, Some(FileIndices(vec![2])));
+        assert_eq!(m.common.files.select, None);
+        let err = parse(&["ccbt", "x.torrent", "--select", "1,two"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(err.to_string().contains("\"two\": not a file index"), "{err}");
+        // Not on seed, which serves whatever it has.
+        let err = parse(&["ccbt", "seed", "x.torrent", "--select", "1"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod file_indices;
 mod logging;
 mod options;
 mod peer_addr;

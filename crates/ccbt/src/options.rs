@@ -3,7 +3,7 @@
 //! in [`crate::settings::NOT_WIRED`] (those are bound to `_`).
 
 use ccbt_config::{Config, Discovery, Disk, Effective, Network, Observability, Origin, Strategy};
-use ccbt_engine::{PieceSelection, Preallocate, SessionOptions};
+use ccbt_engine::{PieceSelection, Preallocate, SeedChoking, SessionOptions};
 
 /// The session settings of `effective`. A port set by any layer above the defaults is explicit:
 /// it must be free, never silently replaced by the next one.
@@ -44,8 +44,10 @@ fn apply_network(opts: &mut SessionOptions, network: Network) {
         max_pipeline_depth,
         block_size_kib,
         max_upload_slots,
-        unchoke_interval: _,
-        optimistic_unchoke_interval: _,
+        unchoke_interval,
+        optimistic_unchoke_interval,
+        snub_timeout,
+        seed_choking,
         connection_timeout,
         handshake_timeout,
         request_timeout,
@@ -62,6 +64,13 @@ fn apply_network(opts: &mut SessionOptions, network: Network) {
     opts.max_pipeline_depth = max_pipeline_depth;
     opts.block_size_kib = block_size_kib;
     opts.max_upload_slots = max_upload_slots;
+    opts.unchoke_interval = unchoke_interval.duration();
+    opts.optimistic_unchoke_interval = optimistic_unchoke_interval.duration();
+    opts.snub_timeout = snub_timeout.duration();
+    opts.seed_choking = match seed_choking {
+        ccbt_config::SeedChoking::RoundRobin => SeedChoking::RoundRobin,
+        ccbt_config::SeedChoking::FastestUpload => SeedChoking::FastestUpload,
+    };
     opts.max_handshakes = max_handshakes;
     opts.max_connections_per_ip = max_connections_per_ip;
     opts.connection_timeout = connection_timeout.duration();
@@ -187,5 +196,20 @@ mod tests {
         assert!(opts.streaming_mode);
         assert_eq!(opts.download_dir, Path::new("dl"));
         assert!(opts.validate().is_ok());
+    }
+
+    #[test]
+    fn choker_keys_map_to_fields() {
+        let file = "[network]\nunchoke_interval = 5\noptimistic_unchoke_interval = 20\nsnub_timeout = 45\n\
+                    seed_choking = \"fastest_upload\"\n";
+        let opts = session_options(&effective(file, &[]));
+        assert_eq!(opts.unchoke_interval, std::time::Duration::from_secs(5));
+        assert_eq!(opts.optimistic_unchoke_interval, std::time::Duration::from_secs(20));
+        assert_eq!(opts.snub_timeout, std::time::Duration::from_secs(45));
+        assert_eq!(opts.seed_choking, SeedChoking::FastestUpload);
+        assert!(opts.validate().is_ok());
+        let defaults = session_options(&effective("", &[]));
+        assert_eq!(defaults.seed_choking, SeedChoking::RoundRobin);
+        assert_eq!(defaults.unchoke_interval, std::time::Duration::from_secs(10));
     }
 }

@@ -16,8 +16,6 @@ pub const LOG_ENV: &str = "CCBT_LOG_LEVEL";
 /// Keys of the schema the engine does not take yet, and why. Setting one to anything but its
 /// default is a configuration error, so no setting pretends to work.
 pub const NOT_WIRED: &[(&str, &str)] = &[
-    ("network.unchoke_interval", "the choker interval arrives with issue 8"),
-    ("network.optimistic_unchoke_interval", "the choker interval arrives with issue 8"),
     ("limits.global_down_kib", "rate limits arrive with issue 8"),
     ("limits.global_up_kib", "rate limits arrive with issue 8"),
     ("limits.torrent_down_kib", "rate limits arrive with issue 8"),

@@ -79,7 +79,7 @@ fn create_then_info_round_trip() {
     assert_eq!(info_field(&info, "hybrid v1+v2:"), "no");
     assert_eq!(info_field(&info, "comment:"), "round trip");
     assert!(info.contains("http://tracker.example/announce"), "{info}");
-    assert!(info.contains(&format!("files ({}):", SMALL.len())), "{info}");
+    assert!(info.contains(&format!("files ({}; the number is the index", SMALL.len())), "{info}");
     for (rel, _) in SMALL {
         assert!(info.contains(&format!("data/{rel}")), "{rel} not listed:\n{info}");
     }

@@ -3,6 +3,7 @@
 
 use ccbt_core::Lengths;
 use ccbt_metainfo::Torrent;
+use ccbt_proto::choker::ChokerOptions;
 use ccbt_proto::peer::PeerConnOptions;
 use ccbt_proto::picker::PickerOptions;
 use ccbt_proto::swarm::SwarmOptions;
@@ -49,7 +50,13 @@ fn swarm(options: &SessionOptions, torrent: &Torrent) -> SwarmOptions {
             endgame_duplicates: options.endgame_duplicates,
             endgame_threshold: options.endgame_threshold,
         },
-        max_upload_slots: options.max_upload_slots,
+        choker: ChokerOptions {
+            max_upload_slots: options.max_upload_slots,
+            unchoke_interval: options.unchoke_interval,
+            optimistic_unchoke_interval: options.optimistic_unchoke_interval,
+            snub_timeout: options.snub_timeout,
+            seeding: options.seed_choking,
+        },
         max_buffered_bytes: options.max_buffered_kib as u64 * 1024,
         max_hash_failures: options.max_hash_failures,
     }

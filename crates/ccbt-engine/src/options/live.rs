@@ -40,6 +40,7 @@ macro_rules! split_fields {
         live: [$($live:ident $(=> $live_as:ident)?),* $(,)?];
         restart: [$($restart:ident $(=> $as:ident)?),* $(,)?];
     ) => {{
+        // "pattern requires `..`" here: a field of `SessionOptions` is in neither list below.
         let SessionOptions { $($live: _,)* $($restart: _,)* } = $new;
         $(
             if $current.$live != $new.$live {
@@ -79,7 +80,8 @@ impl SessionOptions {
                 // Each running torrent (lowered: its connections beyond the count are closed).
                 max_peers_per_torrent,
                 // Each running torrent's swarm: choker, picker, bans, peer exchange.
-                max_upload_slots, piece_selection, endgame_duplicates, endgame_threshold,
+                max_upload_slots, unchoke_interval, optimistic_unchoke_interval, snub_timeout,
+                seed_choking, piece_selection, endgame_duplicates, endgame_threshold,
                 max_hash_failures, enable_pex,
                 // Each running torrent's discovery: trackers restarted, DHT lookups on or off.
                 enable_http_trackers, enable_udp_trackers, enable_dht,

@@ -14,8 +14,9 @@ pub(crate) enum CloseReason {
     Banned,
     #[error("storage error")]
     StorageError,
-    /// Neither side was interested and nothing moved for a while, and a candidate waits.
-    #[error("useless while a candidate waits")]
+    /// Neither side was interested and nothing moved for a while, or the peer misbehaved
+    /// (snubbing us, hash failures, protocol errors), and a candidate waits.
+    #[error("useless or unhealthy while a candidate waits")]
     Useless,
     /// A connection limit was lowered (hot reload) below the connections open.
     #[error("connection limit lowered")]

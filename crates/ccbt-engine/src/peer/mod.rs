@@ -1,11 +1,13 @@
 //! One task per connection. [`run_peer`] is the driver: it wires a sans-IO `PeerConn` to the
 //! torrent's `Swarm` ([`TorrentConn`]) and hands both to the socket pump (`pump.rs`). No protocol
-//! decisions here; actions that concern the whole torrent (verify, cancel, new peers) go to the
-//! torrent task, which applies them.
+//! decisions here; endgame cancels go straight to the other connection, and actions that concern
+//! the whole torrent (verify, new peers) to the torrent task, which applies them.
 
 mod end;
 pub(crate) mod handshake;
 pub(crate) mod pump;
+#[cfg(test)]
+mod tests;
 mod uploads;
 
 use std::net::IpAddr;
@@ -21,7 +23,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
 use crate::sync::lock;
-use crate::torrent::TorrentShared;
+use crate::torrent::{TorrentInner, TorrentShared};
 pub(crate) use end::{CloseReason, ConnEnd};
 use pump::{Machine, PumpLimits};
 use uploads::UploadReads;
@@ -85,6 +87,14 @@ pub(crate) async fn run_peer(
     // Its requests are free again: wake the other connections to pick them.
     shared.have_watch.send_modify(|g| *g += 1);
     end
+}
+
+/// Tells connection `peer` to withdraw its request for `block` (endgame: another connection
+/// delivered it). A full command channel drops the cancel, which only costs a duplicate block.
+pub(crate) fn send_cancel(inner: &TorrentInner, peer: PeerKey, block: BlockRef) {
+    if let Some(slot) = inner.peers.get(&peer) {
+        let _ = slot.commands.try_send(PeerCommand::Cancel(block));
+    }
 }
 
 /// A torrent connection as the pump drives it: the peer machine, the swarm behind the torrent
@@ -157,11 +167,15 @@ impl TorrentConn {
         }
     }
 
-    /// Applies what concerns this connection only; the rest goes to the torrent task.
-    fn apply_actions(&mut self, torrent_actions: &mut Vec<SwarmAction>) -> bool {
+    /// Applies what concerns this connection only, and endgame cancels (straight to the other
+    /// connection's command channel, under the torrent lock already held: a cancel that waited
+    /// for the torrent task would arrive a scheduling round later, after more duplicate bytes);
+    /// the rest goes to the torrent task.
+    fn apply_actions(&mut self, inner: &mut TorrentInner) -> bool {
         let mut for_torrent = false;
         for action in self.actions.drain(..) {
             match action {
+                SwarmAction::Cancel { peer, block } => send_cancel(inner, peer, block),
                 SwarmAction::Read { block } => {
                     if !self.uploads.push(block) {
                         self.conn.reject_request(block);
@@ -173,7 +187,7 @@ impl TorrentConn {
                     }
                 }
                 torrent_wide => {
-                    torrent_actions.push(torrent_wide);
+                    inner.torrent_actions.push(torrent_wide);
                     for_torrent = true;
                 }
             }
@@ -220,7 +234,7 @@ impl Machine for TorrentConn {
             let useless =
                 inner.swarm.handle_conn(now, self.key, &mut self.conn, &mut inner.rng, &mut self.actions);
             self.swarm_deadline = inner.swarm.poll_peer_timeout(self.key);
-            let for_torrent = self.apply_actions(&mut inner.torrent_actions);
+            let for_torrent = self.apply_actions(inner);
             (useless, for_torrent, inner.swarm.freed_requests())
         };
         if for_torrent {

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::TorrentShared;
 use crate::dht::DhtHandle;
+use crate::sync::lock;
 use crate::tracker::{spawn_announcer, AnnounceTarget, AnnouncerHandle, AnnouncerOptions, TrackerStats};
 use crate::{SessionOptions, TrackerInfo};
 
@@ -156,7 +157,8 @@ impl Discovery {
             let stats_source = shared.clone();
             let stats = move || {
                 let c = &stats_source.counters;
-                let left = stats_source.selection.totals().1.saturating_sub(c.bytes_have.load(Relaxed));
+                let total = lock(&stats_source.inner).selection.totals().1;
+                let left = total.saturating_sub(c.bytes_have.load(Relaxed));
                 TrackerStats { uploaded: c.uploaded(), downloaded: c.downloaded(), left }
             };
             let target = AnnounceTarget {

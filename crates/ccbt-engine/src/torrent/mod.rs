@@ -3,11 +3,12 @@
 mod connect;
 pub(crate) mod counters;
 mod discovery;
+mod priorities;
 mod selection;
 pub(crate) mod streaming;
 mod task;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -35,7 +36,7 @@ use counters::Counters;
 
 pub(crate) use connect::accept_incoming;
 pub(crate) use discovery::{resolve_peer_hosts, spawn_dht_lookups, usable_tiers, PEER_HOST_TIMEOUT};
-pub(crate) use selection::Selection;
+pub(crate) use selection::{verified_bytes, FileChoice, Selection};
 pub(crate) use task::{spawn_torrent, PieceDone, TorrentCommand, TorrentSpec};
 
 /// A live connection as the torrent sees it.
@@ -66,13 +67,15 @@ pub(crate) struct TorrentInner {
     /// Connection candidates, their back-off, and the IPs banned for corrupt data (the one place
     /// bans live: dials skip them, handshakes from them are refused).
     pub candidates: ccbt_proto::candidates::CandidateList,
-    /// Swarm actions that concern the whole torrent (verify, cancel, new peers), left here by
+    /// Swarm actions that concern the whole torrent (verify, new peers), left here by
     /// connection tasks for the torrent task, which applies them (woken by `actions_ready`).
     /// Bounded by the swarm's state: pieces under the buffer budget, requested blocks, and
     /// rate-limited PEX messages.
     pub torrent_actions: Vec<SwarmAction>,
     /// Streaming on or off and where readers are (applied again to the swarm made after the check).
     pub streaming: streaming::StreamingState,
+    /// The file priorities in force, the pieces they want and the totals progress counts.
+    pub selection: Selection,
 }
 
 /// What a torrent's task and connection tasks share.
@@ -109,8 +112,6 @@ pub(crate) struct TorrentShared {
     pub dht: Option<crate::dht::DhtHandle>,
     /// The TCP port we accept peers on (announced to trackers and the DHT).
     pub listen_port: u16,
-    /// The pieces we download (all, or those of selected files).
-    pub selection: Selection,
     /// The trackers' last answers, refreshed by the torrent task every second.
     pub trackers: Mutex<Vec<crate::TrackerInfo>>,
 }
@@ -214,13 +215,12 @@ impl TorrentShared {
 
     pub(crate) fn status(&self) -> TorrentStatus {
         let (download_rate, upload_rate) = self.counters.rates();
-        let (state, connected_peers, wasted) = {
+        let (state, connected_peers, wasted, (pieces_total, total)) = {
             let inner = lock(&self.inner);
-            (inner.public_state(), inner.peers.len(), inner.swarm.wasted_bytes())
+            (inner.public_state(), inner.peers.len(), inner.swarm.wasted_bytes(), inner.selection.totals())
         };
         let pieces_have = self.counters.pieces_have.load(Relaxed) as u32;
         let bytes_have = self.counters.bytes_have.load(Relaxed);
-        let (pieces_total, total) = self.selection.totals();
         let (pieces_have, bytes_have) = if state == TorrentState::Checking {
             let checked = self.counters.checked_pieces.load(Relaxed) as u32;
             (checked, (checked as u64 * self.lengths.piece_length() as u64).min(total))

@@ -4,7 +4,7 @@
 
 use ccbt_core::Lengths;
 use ccbt_metainfo::Torrent;
-use ccbt_proto::picker::{piece_range, FilePriority, FileSpan, PiecePriorities, StreamingOptions};
+use ccbt_proto::picker::{piece_range, FileSpan, StreamingOptions};
 use ccbt_proto::swarm::Swarm;
 
 use super::{Selection, TorrentInner};
@@ -25,8 +25,8 @@ impl StreamingState {
 }
 
 /// Applies the torrent's streaming state to its (new) swarm.
-pub(crate) fn apply(inner: &mut TorrentInner, torrent: &Torrent, selection: &Selection) {
-    apply_to(&mut inner.swarm, inner.streaming, torrent, selection);
+pub(crate) fn apply(inner: &mut TorrentInner, torrent: &Torrent) {
+    apply_to(&mut inner.swarm, inner.streaming, torrent, &inner.selection);
 }
 
 fn apply_to(swarm: &mut Swarm, state: StreamingState, torrent: &Torrent, selection: &Selection) {
@@ -36,8 +36,8 @@ fn apply_to(swarm: &mut Swarm, state: StreamingState, torrent: &Torrent, selecti
 }
 
 /// A reader is at `piece`: the window moves there (streaming is turned on if it was off).
-pub(crate) fn move_reader(inner: &mut TorrentInner, torrent: &Torrent, selection: &Selection, piece: u32) {
-    inner.streaming = move_to(&mut inner.swarm, torrent, selection, piece);
+pub(crate) fn move_reader(inner: &mut TorrentInner, torrent: &Torrent, piece: u32) {
+    inner.streaming = move_to(&mut inner.swarm, torrent, &inner.selection, piece);
 }
 
 fn move_to(swarm: &mut Swarm, torrent: &Torrent, selection: &Selection, piece: u32) -> StreamingState {
@@ -67,41 +67,12 @@ pub(crate) fn options(lengths: &Lengths) -> StreamingOptions {
 
 /// Turns streaming on, the window starting at `read_piece` (default: the first piece of the
 /// first selected file; the window skips pieces already verified, so that is the first missing
-/// one). Without piece priorities yet, priorities equal to the selection are set, because the
-/// picker learns the file ends it fetches early from them.
+/// one). The picker learns the file ends it fetches early from the swarm's piece priorities,
+/// which every swarm gets from the torrent's selection when it is made.
 pub(crate) fn enable(swarm: &mut Swarm, torrent: &Torrent, selection: &Selection, read_piece: Option<u32>) {
     let lengths = torrent.lengths();
-    if swarm.piece_priorities().is_none() {
-        swarm.set_piece_priorities(selection_priorities(torrent, selection));
-    }
     let start = read_piece.unwrap_or_else(|| first_selected_piece(torrent, selection));
     swarm.set_streaming(Some(options(&lengths)), start);
-}
-
-/// File priorities matching `selection`: a file is normal when every piece it touches is
-/// selected, else skipped (padding files are skipped). The wanted pieces are then exactly the
-/// selection: a selected file's pieces are all selected, and a file counted in only because
-/// selected neighbours cover it adds no piece.
-fn selection_priorities(torrent: &Torrent, selection: &Selection) -> PiecePriorities {
-    let lengths = torrent.lengths();
-    let layout = torrent.layout();
-    let spans: Vec<FileSpan> =
-        layout.files().iter().map(|f| FileSpan { offset: f.offset, length: f.length }).collect();
-    let priorities: Vec<FilePriority> = layout
-        .files()
-        .iter()
-        .zip(&spans)
-        .map(|(file, &span)| {
-            let covered = piece_range(&lengths, span)
-                .is_some_and(|(first, last)| (first..=last).all(|p| selection.contains(p)));
-            if covered && !file.is_padding {
-                FilePriority::Normal
-            } else {
-                FilePriority::Skip
-            }
-        })
-        .collect();
-    PiecePriorities::from_files(&lengths, &spans, &priorities, false)
 }
 
 /// The first piece of the first selected (non-empty, non-padding) file; 0 if there is none.
@@ -138,28 +109,30 @@ mod tests {
         Torrent::from_bytes(&builder.build().unwrap()).unwrap()
     }
 
+    fn only(torrent: &Torrent, files: &[u32]) -> Selection {
+        let choice = super::super::FileChoice { selected: Some(files.to_vec()), ..Default::default() };
+        Selection::new(torrent, &choice).unwrap()
+    }
+
     #[test]
-    fn priorities_from_a_selection_want_exactly_the_selection_and_know_its_file_ends() {
+    fn with_nobody_reading_the_window_starts_at_the_first_selected_file() {
         let torrent = torrent();
-        let selection = Selection::new(&torrent, Some(&[1])).unwrap();
-        let priorities = selection_priorities(&torrent, &selection);
-        assert_eq!(Some(&priorities.wanted()), selection.wanted());
-        assert_eq!(priorities.file_ends(), &[1, 3]);
-        assert_eq!(first_selected_piece(&torrent, &selection), 1);
-        let all = Selection::new(&torrent, None).unwrap();
-        assert_eq!(selection_priorities(&torrent, &all).file_ends(), &[0, 1, 3, 4]);
-        assert_eq!(first_selected_piece(&torrent, &all), 0);
+        assert_eq!(first_selected_piece(&torrent, &only(&torrent, &[1])), 1);
+        assert_eq!(first_selected_piece(&torrent, &Selection::all(&torrent)), 0);
     }
 
     fn swarm(torrent: &Torrent) -> Swarm {
         let layers = crate::options::TorrentLayerOptions::new(&crate::SessionOptions::default(), torrent);
-        Swarm::new(torrent.lengths(), ccbt_core::Bitfield::new(torrent.num_pieces()), layers.swarm)
+        let mut swarm =
+            Swarm::new(torrent.lengths(), ccbt_core::Bitfield::new(torrent.num_pieces()), layers.swarm);
+        let _ = swarm.set_piece_priorities(Selection::all(torrent).piece_priorities());
+        swarm
     }
 
     #[test]
     fn readers_move_the_window_and_it_survives_a_new_swarm() {
         let torrent = torrent();
-        let all = Selection::new(&torrent, None).unwrap();
+        let all = Selection::all(&torrent);
         // Windows are clamped to the torrent's 5 pieces (8 MiB is 512 pieces of 16 KiB).
         let mut first = swarm(&torrent);
         assert!(!first.is_streaming());
@@ -176,7 +149,7 @@ mod tests {
         assert_eq!(second.streaming_window(), 1..5);
         // Streaming on with nobody reading: from the first selected file (file 2: pieces 3-4).
         let mut third = swarm(&torrent);
-        let only_last = Selection::new(&torrent, Some(&[2])).unwrap();
+        let only_last = only(&torrent, &[2]);
         apply_to(&mut third, StreamingState::new(true), &torrent, &only_last);
         assert_eq!(third.streaming_window(), 3..5);
         let mut fourth = swarm(&torrent);

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use ccbt_core::{Bitfield, PeerId};
 use ccbt_metainfo::Torrent;
-use ccbt_proto::candidates::{choose_eviction, CandidateList, CandidateOptions, EvictionOptions, Source};
+use ccbt_proto::candidates::{CandidateList, CandidateOptions, EvictionOptions, Source};
+use ccbt_proto::picker::FilePriority;
 use ccbt_proto::swarm::{Swarm, SwarmAction};
 use ccbt_storage::{HashPool, PieceOutcome, PieceVerdict, Storage};
 use rand::SeedableRng;
@@ -47,6 +48,8 @@ pub(crate) enum TorrentCommand {
     },
     Pause,
     Resume,
+    /// Changes file priorities; the reply names a file index that does not exist.
+    SetFilePriorities(Vec<(u32, FilePriority)>, oneshot::Sender<Result<(), String>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -85,17 +88,18 @@ pub(crate) struct TorrentSpec {
     pub streaming: bool,
 }
 
-/// No slot is free: when a candidate waits, closes the connection that has been useless longest
-/// (no interest either way, no payload for `useless_peer_timeout`), if there is one. Peers that
-/// give or take data are never chosen.
+/// No slot is free: when a candidate waits, closes the connection the swarm chooses (see
+/// `ccbt_proto::swarm` health: first a useless one, no interest either way and no payload for
+/// `useless_peer_timeout`; else a settled one that misbehaves: snubbing us, hash failures or
+/// protocol errors, the least healthy first). Honest peers that give or take data are kept.
 fn evict_useless(options: &SessionOptions, inner: &TorrentInner, now: Instant) {
     if !inner.candidates.has_due(now) {
         return;
     }
     let eviction = EvictionOptions { idle_after: options.useless_peer_timeout };
-    let Some(key) = choose_eviction(now, &inner.swarm.activity(), eviction) else { return };
+    let Some(key) = inner.swarm.choose_eviction(now, eviction) else { return };
     if let Some(slot) = inner.peers.get(&key) {
-        tracing::debug!(addr = %slot.addr, "evicting a useless peer: a candidate waits");
+        tracing::debug!(addr = %slot.addr, "evicting a useless or misbehaving peer: a candidate waits");
         let _ = slot.commands.try_send(PeerCommand::Close(CloseReason::Useless));
     }
 }
@@ -109,7 +113,8 @@ fn new_swarm(
 ) -> Swarm {
     let mut swarm = Swarm::new(torrent.lengths(), have, layers.swarm.clone());
     swarm.set_metadata(bytes::Bytes::copy_from_slice(&torrent.info_bytes));
-    swarm.set_wanted(selection.wanted().cloned());
+    // A new swarm has no started piece, so there is nothing to cancel.
+    let _ = swarm.set_piece_priorities(selection.piece_priorities());
     for &ip in banned {
         swarm.ban_ip(ip);
     }
@@ -153,6 +158,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
             torrent_actions: Vec::new(),
             candidates,
             streaming: super::streaming::StreamingState::new(spec.streaming),
+            selection: spec.selection,
         }),
         actions_ready: Notify::new(),
         have_watch: watch::channel(0).0,
@@ -165,7 +171,6 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         dht: spec.dht,
         listen_port: spec.listen_port,
         trackers: Mutex::new(Vec::new()),
-        selection: spec.selection,
     });
     let task = TorrentTask {
         shared: shared.clone(),
@@ -254,6 +259,7 @@ impl TorrentTask {
     async fn check_existing(&self) -> Result<Bitfield, TorrentError> {
         let shared = self.shared.clone();
         let workers = shared.options().hash_workers;
+        let wanted = lock(&shared.inner).selection.wanted().clone();
         tokio::task::spawn_blocking(move || {
             let progress = |done: u32| shared.counters.checked_pieces.store(done as u64, Relaxed);
             let have = ccbt_storage::check_pieces(
@@ -267,7 +273,7 @@ impl TorrentTask {
             // Files that existed before ccbt may be written only if their data verified.
             shared
                 .storage
-                .claim_verified(&have, shared.selection.wanted(), &shared.lengths)
+                .claim_verified(&have, Some(&wanted), &shared.lengths)
                 .map_err(TorrentError::Storage)?;
             Ok(have)
         })
@@ -277,15 +283,15 @@ impl TorrentTask {
 
     fn start_with(&mut self, have: Bitfield) {
         let shared = &self.shared;
-        let (pieces, bytes) = shared.selection.counted(&shared.lengths, &have);
-        shared.counters.pieces_have.store(u64::from(pieces), Relaxed);
-        shared.counters.bytes_have.store(bytes, Relaxed);
         // The options now: they may have changed during the check.
         let layers = TorrentLayerOptions::new(&shared.options(), &shared.torrent);
         let complete = shared.update(|inner| {
+            let (pieces, bytes) = inner.selection.counted(&shared.lengths, &have);
+            shared.counters.pieces_have.store(u64::from(pieces), Relaxed);
+            shared.counters.bytes_have.store(bytes, Relaxed);
             let banned = &self.initial_banned_ips;
-            inner.swarm = new_swarm(&layers, &shared.torrent, have, &shared.selection, banned);
-            super::streaming::apply(inner, &shared.torrent, &shared.selection);
+            inner.swarm = new_swarm(&layers, &shared.torrent, have, &inner.selection, banned);
+            super::streaming::apply(inner, &shared.torrent);
             shared.counters.banned_peers.store(inner.swarm.banned_ips().count() as u64, Relaxed);
             // Starts the swarm's timers (the first choker round).
             inner.swarm.handle_timeout(Instant::now(), &mut inner.rng);
@@ -332,6 +338,9 @@ impl TorrentTask {
                     self.connect_due();
                 }
             }
+            TorrentCommand::SetFilePriorities(changes, reply) => {
+                let _ = reply.send(self.set_file_priorities(&changes));
+            }
             TorrentCommand::Shutdown(_) => {}
         }
     }
@@ -352,6 +361,23 @@ impl TorrentTask {
         shared.close_excess(excess);
         discovery.apply_options(&shared, &old, &new);
         self.connect_due();
+    }
+
+    /// Applies new file priorities (see `priorities.rs`), then forwards the cancels, tells
+    /// of completion, or looks for peers again when the torrent has something to fetch again.
+    fn set_file_priorities(&mut self, changes: &[(u32, FilePriority)]) -> Result<(), String> {
+        let shared = self.shared.clone();
+        let change = shared.apply_file_priorities(changes)?;
+        self.apply_torrent_actions();
+        if change.completed {
+            tracing::info!(torrent = %shared.torrent.name, "download complete (the rest is skipped)");
+            shared.emit(Event::TorrentCompleted { id: shared.id });
+            self.just_completed = true;
+        }
+        if change.reopened {
+            self.connect_due();
+        }
+        Ok(())
     }
 
     fn wants_more_peers(&self) -> bool {
@@ -418,17 +444,16 @@ impl TorrentTask {
         match outcome.result {
             Ok(PieceVerdict::Verified) => {
                 // Completion changes the public state (downloading → seeding): `update` tells.
-                let (completed, running) = shared.update(|inner| {
+                let (completed, running, wanted) = shared.update(|inner| {
                     inner.have_log.push(piece);
                     let was_complete = inner.swarm.is_complete();
                     let complete = inner.swarm.on_piece_verified(piece, block_hashes);
                     let proven = inner.swarm.take_banned();
                     self.ban(inner, proven, "sent blocks that differ from the verified piece");
-                    (complete && !was_complete, matches!(inner.lifecycle, Lifecycle::Active))
+                    let running = matches!(inner.lifecycle, Lifecycle::Active);
+                    (complete && !was_complete, running, inner.selection.contains(piece))
                 });
-                if let Some(p) =
-                    shared.lengths.validate_piece(piece).filter(|_| shared.selection.contains(piece))
-                {
+                if let Some(p) = shared.lengths.validate_piece(piece).filter(|_| wanted) {
                     shared.counters.pieces_have.fetch_add(1, Relaxed);
                     shared.counters.bytes_have.fetch_add(shared.lengths.piece_len(p) as u64, Relaxed);
                 }
@@ -498,8 +523,8 @@ impl TorrentTask {
         }
     }
 
-    /// Applies the swarm actions connection tasks left for the whole torrent: pieces to verify,
-    /// endgame cancels to other connections, and peers learnt through PEX.
+    /// Applies the swarm actions connection tasks left for the whole torrent: pieces to verify
+    /// and peers learnt through PEX.
     fn apply_torrent_actions(&mut self) {
         let shared = self.shared.clone();
         let mut verify = Vec::new();
@@ -512,11 +537,8 @@ impl TorrentTask {
                     SwarmAction::Verify { piece, blocks, block_hashes } => {
                         verify.push((piece, blocks, block_hashes))
                     }
-                    SwarmAction::Cancel { peer, block } => {
-                        if let Some(slot) = inner.peers.get(&peer) {
-                            let _ = slot.commands.try_send(PeerCommand::Cancel(block));
-                        }
-                    }
+                    // Connections send their cancels themselves; one left here still goes out.
+                    SwarmAction::Cancel { peer, block } => crate::peer::send_cancel(&inner, peer, block),
                     SwarmAction::NewPeers(peers) => new_peers.extend(peers),
                     // Connection-level actions are applied by their connection.
                     SwarmAction::Read { .. } | SwarmAction::DhtNode { .. } => {}

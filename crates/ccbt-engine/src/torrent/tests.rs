@@ -21,7 +21,7 @@ use crate::{Event, SessionOptions, TorrentId};
 const PIECE: usize = 16384;
 
 /// Four pieces of data and their torrent.
-fn torrent() -> (Torrent, Vec<u8>) {
+pub(crate) fn torrent() -> (Torrent, Vec<u8>) {
     let data: Vec<u8> = (0..4 * PIECE as u32).map(|i| (i % 253) as u8).collect();
     let builder = TorrentBuilder {
         name: "actions.bin".into(),
@@ -33,14 +33,14 @@ fn torrent() -> (Torrent, Vec<u8>) {
     (Torrent::from_bytes(&builder.build().unwrap()).unwrap(), data)
 }
 
-fn start(torrent: Torrent) -> (Arc<TorrentShared>, broadcast::Receiver<Event>) {
+pub(crate) fn start(torrent: Torrent) -> (Arc<TorrentShared>, broadcast::Receiver<Event>) {
     let torrent = Arc::new(torrent);
     let (events, rx) = broadcast::channel(64);
     let options = SessionOptions { enable_dht: false, ..SessionOptions::default() };
     let (shared, _task) = spawn_torrent(TorrentSpec {
         id: TorrentId(1),
         storage: Arc::new(MemoryStorage::new(torrent.lengths().total_length())),
-        selection: Selection::new(&torrent, None).unwrap(),
+        selection: Selection::all(&torrent),
         torrent,
         save_path: "unused".into(),
         options: tokio::sync::watch::channel(Arc::new(options)).1,

@@ -1,5 +1,7 @@
 //! What a connection reports to its torrent.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use ccbt_core::{Bitfield, BlockRef};
 use ccbt_wire::ext::pex::PexMessage;
@@ -67,4 +69,16 @@ pub struct PeerStats {
     pub unexpected_rejects: u32,
     /// The peer's requests we refused since we last unchoked it.
     pub refused_requests: u32,
+    /// Smoothed time from sending a request to receiving its block (None before the first
+    /// block). It includes the wait behind earlier requests in the peer's queue, so it grows
+    /// with the pipeline when the peer is slow.
+    pub request_latency: Option<Duration>,
+}
+
+impl PeerStats {
+    /// Protocol violations tolerated so far: blocks we never requested and Rejects of requests
+    /// we never sent (each is an error past `max_unrequested`).
+    pub fn protocol_errors(&self) -> u32 {
+        self.unrequested_blocks.saturating_add(self.unexpected_rejects)
+    }
 }

@@ -1,6 +1,6 @@
 //! Messages from the peer: validation and state changes.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ccbt_core::{Bitfield, BlockRef, BLOCK_SIZE};
@@ -214,7 +214,8 @@ impl PeerConn {
 
     fn on_piece(&mut self, now: Instant, block: BlockRef, data: Bytes) -> Result<(), PeerError> {
         let len = u64::from(block.len);
-        if self.ours.remove(&block) {
+        if let Some(sent_at) = self.ours.take(&block) {
+            self.record_latency(now.saturating_duration_since(sent_at));
             self.stats.downloaded = self.stats.downloaded.saturating_add(len);
             self.download.record(now, len);
             self.adapt_pipeline(now);
@@ -245,6 +246,17 @@ impl PeerConn {
             return Err(PeerError::TooManyUnexpectedRejects { count: self.stats.unexpected_rejects });
         }
         Ok(())
+    }
+
+    /// Folds one request's round trip into the smoothed latency: the first sample sets it, each
+    /// later one moves it by an eighth of the difference (TCP's SRTT gain), so one slow block
+    /// does not swing the peer's health score.
+    fn record_latency(&mut self, sample: Duration) {
+        self.stats.request_latency = Some(match self.stats.request_latency {
+            None => sample,
+            Some(old) if sample >= old => old + (sample - old) / 8,
+            Some(old) => old - (old - sample) / 8,
+        });
     }
 
     /// Sets the pipeline depth to about one second of this peer's delivery.

@@ -35,13 +35,13 @@ impl OurRequests {
 
     /// Removes `block`; returns whether it was outstanding.
     pub(super) fn remove(&mut self, block: &BlockRef) -> bool {
-        match self.list.iter().position(|o| o.block == *block) {
-            Some(i) => {
-                self.list.remove(i);
-                true
-            }
-            None => false,
-        }
+        self.take(block).is_some()
+    }
+
+    /// Removes `block`; returns when it was sent, if it was outstanding.
+    pub(super) fn take(&mut self, block: &BlockRef) -> Option<Instant> {
+        let i = self.list.iter().position(|o| o.block == *block)?;
+        Some(self.list.remove(i).sent_at)
     }
 
     /// Removes and returns every request.

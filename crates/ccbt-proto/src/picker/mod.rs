@@ -28,6 +28,9 @@
 //!   `Received` blocks never change again until the piece fails.
 //! - piece `Partial → Missing`: when releases leave no block requested or received (the piece
 //!   is forgotten so abandoned pieces do not pin memory).
+//! - piece `Partial → Missing`: it is no longer wanted (a file was skipped) and
+//!   [`Picker::drop_unwanted_started`] forgets it, returning its requests to be cancelled.
+//!   `AwaitingVerify` pieces are kept.
 //! - piece `Partial → AwaitingVerify`: its last block is received (`piece_complete: true`).
 //! - piece `* → Have`: [`Picker::on_piece_verified`].
 //! - piece `* → Missing`: [`Picker::on_piece_failed`] (all blocks back to missing).
@@ -299,6 +302,22 @@ impl Picker {
         rng: &mut impl rand::Rng,
         out: &mut Vec<BlockRef>,
     ) {
+        let before = out.len();
+        self.pick_fresh_blocks(peer, peer_has, max, may_start_new_piece, rng, out);
+        let fresh = out.len() - before;
+        self.pick_duplicate_blocks(peer, peer_has, max - fresh, out);
+    }
+
+    /// Phases (1) and (2) of [`Picker::pick_blocks`]: blocks nobody was asked for yet.
+    pub fn pick_fresh_blocks(
+        &mut self,
+        peer: PeerKey,
+        peer_has: &Bitfield,
+        max: usize,
+        may_start_new_piece: bool,
+        rng: &mut impl rand::Rng,
+        out: &mut Vec<BlockRef>,
+    ) {
         let mut budget = max;
         if budget == 0 {
             return;
@@ -317,6 +336,18 @@ impl Picker {
                 self.take_missing(piece, peer, &mut budget, out);
             }
         }
+    }
+
+    /// Phase (3) of [`Picker::pick_blocks`]: in endgame, up to `max` blocks already asked of
+    /// others (never more than `endgame_duplicates` requesters per block).
+    pub fn pick_duplicate_blocks(
+        &mut self,
+        peer: PeerKey,
+        peer_has: &Bitfield,
+        max: usize,
+        out: &mut Vec<BlockRef>,
+    ) {
+        let mut budget = max;
         if budget > 0 && self.options.endgame_duplicates > 1 && self.in_endgame() {
             self.pick_endgame(peer, peer_has, &mut budget, out);
         }

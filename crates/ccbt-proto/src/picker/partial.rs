@@ -142,6 +142,17 @@ impl PartialPiece {
         true
     }
 
+    /// Every outstanding request of this piece: `(block index, peer)`, one entry per requester.
+    pub(crate) fn requests(&self) -> impl Iterator<Item = (u32, PeerKey)> + '_ {
+        self.indexed().flat_map(|(i, s)| {
+            let peers: &[PeerKey] = match s {
+                BlockState::Requested(r) => r,
+                _ => &[],
+            };
+            peers.iter().map(move |&p| (i, p))
+        })
+    }
+
     /// Withdraws every request of `peer` in this piece; returns how many there were.
     pub(crate) fn release_peer(&mut self, peer: PeerKey) -> usize {
         if !self.is_owner(peer) {

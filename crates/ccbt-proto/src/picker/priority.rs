@@ -18,6 +18,8 @@ use std::str::FromStr;
 use ccbt_core::{Bitfield, Lengths};
 
 use super::{Picker, PickerError};
+use crate::PeerKey;
+use ccbt_core::BlockRef;
 
 /// The priority of a file (and of a piece, after mapping).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -185,6 +187,33 @@ impl Picker {
         self.strategy.set_priorities(priorities);
     }
 
+    /// Forgets the started pieces that are no longer wanted and still miss blocks (a file was
+    /// skipped while they downloaded): their received blocks are dropped, and their outstanding
+    /// requests are returned as `(peer, block)` so the caller can cancel them. A piece whose
+    /// blocks all arrived is left to its verification (its data is already paid for). Should
+    /// the piece be wanted again, it starts afresh.
+    pub fn drop_unwanted_started(&mut self) -> Vec<(PeerKey, BlockRef)> {
+        let unwanted: Vec<u32> = self
+            .partials
+            .iter()
+            .filter(|(&p, pp)| !self.wanted.contains(p) && !pp.is_complete())
+            .map(|(&p, _)| p)
+            .collect();
+        let mut cancels = Vec::new();
+        for piece in unwanted {
+            let Some(vp) = self.lengths.validate_piece(piece) else { continue };
+            if let Some(pp) = self.partials.get(&piece) {
+                for (index, peer) in pp.requests() {
+                    if let Some(block) = self.lengths.block(vp, index) {
+                        cancels.push((peer, block));
+                    }
+                }
+            }
+            self.forget(piece);
+        }
+        cancels
+    }
+
     /// The priorities in force, if any were set.
     pub fn piece_priorities(&self) -> Option<&PiecePriorities> {
         self.strategy.priorities()
@@ -317,6 +346,58 @@ mod tests {
             only0.set(0);
             only0
         }));
+        p.assert_invariants();
+    }
+
+    #[test]
+    fn first_and_last_pieces_of_each_file_start_first() {
+        let mut p = one_block_pieces();
+        let b = 16384;
+        // Files of 4, 3 and 3 pieces, all normal, the middle one skipped.
+        let files = spans(&[4 * b, 3 * b, 3 * b]);
+        p.set_piece_priorities(PiecePriorities::from_files(
+            &p.lengths,
+            &files,
+            &[Normal, Skip, Normal],
+            true,
+        ));
+        let order = start_order(&mut p);
+        let mut head: Vec<u32> = order[..4].to_vec();
+        head.sort_unstable();
+        assert_eq!(head, vec![0, 3, 7, 9], "file ends first: {order:?}");
+        let mut rest: Vec<u32> = order[4..].to_vec();
+        rest.sort_unstable();
+        assert_eq!(rest, vec![1, 2, 8]);
+    }
+
+    #[test]
+    fn skipped_started_pieces_are_dropped_with_their_requests() {
+        let mut p = one_block_pieces();
+        let b = 16384;
+        let files = spans(&[5 * b, 5 * b]);
+        let mut rng = <rand::rngs::SmallRng as rand::SeedableRng>::seed_from_u64(3);
+        let all = Bitfield::full(10);
+        let mut out = Vec::new();
+        p.set_piece_priorities(PiecePriorities::from_files(&p.lengths, &files, &[High, Low], false));
+        // Peer 1 starts pieces of file 0; peer 2 too; one of peer 1's blocks arrives (the
+        // piece, one block long, now awaits verification and is kept).
+        p.pick_blocks(crate::PeerKey(1), &all, 2, true, &mut rng, &mut out);
+        p.pick_blocks(crate::PeerKey(2), &all, 1, true, &mut rng, &mut out);
+        assert!(out.iter().all(|b| b.piece < 5), "{out:?}");
+        let arrived = out[0];
+        assert!(matches!(
+            p.on_block_received(crate::PeerKey(1), arrived),
+            super::super::BlockReceived::Fresh { .. }
+        ));
+        p.set_piece_priorities(PiecePriorities::from_files(&p.lengths, &files, &[Skip, Low], false));
+        let mut cancels = p.drop_unwanted_started();
+        cancels.sort_unstable_by_key(|(peer, b)| (b.piece, *peer));
+        assert_eq!(cancels, vec![(crate::PeerKey(1), out[1]), (crate::PeerKey(2), out[2])]);
+        assert!(!p.is_started(out[1].piece) && !p.is_started(out[2].piece));
+        assert!(p.is_started(arrived.piece), "a piece awaiting verification is kept");
+        // Their late blocks are unexpected; nothing is left to cancel.
+        assert_eq!(p.on_block_received(crate::PeerKey(1), out[1]), super::super::BlockReceived::Unexpected);
+        assert!(p.drop_unwanted_started().is_empty());
         p.assert_invariants();
     }
 

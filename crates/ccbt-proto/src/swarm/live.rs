@@ -3,7 +3,6 @@
 use std::time::Instant;
 
 use super::{Swarm, SwarmOptions};
-use crate::choker::ChokerOptions;
 
 impl Swarm {
     /// The options in force.
@@ -14,8 +13,9 @@ impl Swarm {
     /// Applies `options` to the running swarm at `now`:
     /// - the picker's (piece selection, endgame): from the next pick (see
     ///   [`crate::picker::Picker::set_options`]);
-    /// - `max_upload_slots`: the choker's next round is due at once, so the engine's next
-    ///   [`Swarm::handle_timeout`] chokes the peers beyond the new count or fills new slots;
+    /// - the choker's (upload slots, intervals, snub timeout, seeding mode): its next round is
+    ///   due at once, so the engine's next [`Swarm::handle_timeout`] chokes the peers beyond a
+    ///   lowered slot count or fills new slots, and the rounds after follow the new interval;
     /// - `max_hash_failures`: from the next hash failure;
     /// - `pex` off: no PEX message is sent or read from then on; on: PEX runs with the
     ///   connections whose extension handshake comes after (the engine advertises `ut_pex` to
@@ -23,10 +23,8 @@ impl Swarm {
     /// - `max_buffered_bytes`: from the next piece started.
     pub fn set_options(&mut self, now: Instant, options: SwarmOptions) {
         self.picker.set_options(options.picker);
-        if options.max_upload_slots != self.options.max_upload_slots {
-            let choker =
-                ChokerOptions { max_upload_slots: options.max_upload_slots, ..*self.choker.options() };
-            self.choker.set_options(choker);
+        if options.choker != *self.choker.options() {
+            self.choker.set_options(options.choker);
             // Before the first round (timers not started) there is nothing to bring forward.
             self.next_rechoke = self.next_rechoke.map(|due| due.min(now));
         }

@@ -20,7 +20,9 @@
 
 mod blame;
 mod buffers;
+mod choking;
 mod ext;
+mod health;
 mod live;
 mod selection;
 #[cfg(test)]
@@ -28,14 +30,13 @@ mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ccbt_core::{Bitfield, BlockRef, Lengths};
 use rand::Rng;
 
-use crate::candidates::ConnActivity;
-use crate::choker::{Choker, ChokerPeer, CHOKE_INTERVAL};
+use crate::choker::{Choker, ChokerOptions};
 use crate::metadata::MetadataServer;
 use crate::peer::{PeerConn, PeerEvent};
 use crate::picker::{BlockReceived, Picker, PickerOptions};
@@ -51,8 +52,8 @@ pub use ext::{our_ext_handshake, OUR_UT_METADATA, OUR_UT_PEX};
 #[derive(Clone, Debug)]
 pub struct SwarmOptions {
     pub picker: PickerOptions,
-    /// Unchoked peers (0 = unlimited).
-    pub max_upload_slots: usize,
+    /// The choker: upload slots (0 = unlimited), its intervals, snub timeout and seeding mode.
+    pub choker: ChokerOptions,
     /// Bytes of piece data we may hold in memory before we stop starting new pieces.
     pub max_buffered_bytes: u64,
     /// Hash failures a peer may contribute to before it is banned.
@@ -112,6 +113,14 @@ struct SwarmPeer {
     /// first saw the connection).
     payload: u64,
     last_payload: Option<Instant>,
+    /// When the swarm first handled the connection (its age for the health score).
+    first_seen: Option<Instant>,
+    /// The connection's smoothed request latency and tolerated protocol errors.
+    request_latency: Option<Duration>,
+    protocol_errors: u32,
+    /// The connection's `wasted` counter as last seen, so its growth is added to
+    /// `Swarm::wasted_bytes` once.
+    conn_wasted: u64,
 }
 
 /// The per-torrent protocol brain. See the module docs for its invariants.
@@ -147,7 +156,7 @@ impl Swarm {
         Swarm {
             lengths,
             picker: Picker::new(lengths, have, None, options.picker),
-            choker: Choker::new(options.max_upload_slots),
+            choker: Choker::with_options(options.choker),
             options,
             peers: HashMap::new(),
             buffers: PieceBuffers::default(),
@@ -170,16 +179,6 @@ impl Swarm {
     /// no protocol timer of its own: it sleeps until this instant.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.next_rechoke
-    }
-
-    /// Runs the swarm's timers due at `now`: the choker, every [`CHOKE_INTERVAL`]. Returns the
-    /// choke changes as [`Swarm::rechoke`] does (empty when nothing was due).
-    pub fn handle_timeout(&mut self, now: Instant, rng: &mut impl Rng) -> Vec<(PeerKey, bool)> {
-        if self.next_rechoke.is_some_and(|due| now < due) {
-            return Vec::new();
-        }
-        self.next_rechoke = Some(now + CHOKE_INTERVAL);
-        self.rechoke(now, rng)
     }
 
     /// When the swarm has timed work for the connection `key` (its next peer-exchange message):
@@ -207,6 +206,10 @@ impl Swarm {
                 am_interested: false,
                 payload: 0,
                 last_payload: None,
+                first_seen: None,
+                request_latency: None,
+                protocol_errors: 0,
+                conn_wasted: 0,
             },
         );
     }
@@ -276,6 +279,12 @@ impl Swarm {
             }
             peer.downloaded = stats.downloaded;
             peer.uploaded = stats.uploaded;
+            peer.first_seen.get_or_insert(now);
+            peer.request_latency = stats.request_latency;
+            peer.protocol_errors = stats.protocol_errors();
+            // Late answers to cancelled or released requests, which the connection drops.
+            self.wasted_bytes += stats.wasted.saturating_sub(peer.conn_wasted);
+            peer.conn_wasted = stats.wasted;
         }
         self.maybe_send_pex(now, key, conn);
         conn.set_interested(interesting);
@@ -330,7 +339,7 @@ impl Swarm {
             }
             PeerEvent::Interested(interested) => {
                 peer.interested = interested;
-                let slots = self.options.max_upload_slots;
+                let slots = self.options.choker.max_upload_slots;
                 let unchoked = self.peers.values().filter(|p| p.unchoked).count();
                 if let Some(peer) = self.peers.get_mut(&key) {
                     if interested && !peer.unchoked && (slots == 0 || unchoked < slots) {
@@ -457,7 +466,14 @@ impl Swarm {
             capacity = capacity.min(self.lengths.piece_length().div_ceil(ccbt_core::BLOCK_SIZE) as usize);
         }
         self.scratch.clear();
-        self.picker.pick_blocks(key, conn.peer_has(), capacity, may_start, rng, &mut self.scratch);
+        let has = conn.peer_has();
+        self.picker.pick_fresh_blocks(key, has, capacity, may_start, rng, &mut self.scratch);
+        if self.scratch.is_empty() && conn.outstanding_requests() == 0 {
+            // Endgame duplicates only for a peer with nothing else to do, one at a time (as
+            // libtorrent): every duplicate may arrive in full after its cancel (the peer sent
+            // it already), so this bounds the waste to one block per idle peer.
+            self.picker.pick_duplicate_blocks(key, has, 1, &mut self.scratch);
+        }
         let picked = std::mem::take(&mut self.scratch);
         for &block in &picked {
             // The connection refuses stale requests (e.g. the peer choked us meanwhile); give
@@ -557,61 +573,6 @@ impl Swarm {
     /// Strikes (hash failures) counted against `ip`.
     pub fn strikes(&self, ip: IpAddr) -> u32 {
         self.strikes.get(&ip).copied().unwrap_or(0)
-    }
-
-    /// Runs the choker now ([`Swarm::handle_timeout`] runs it every [`CHOKE_INTERVAL`]).
-    /// Returns the peers whose choke state must change: `(peer, unchoke)`. The swarm records the
-    /// new state at once; the engine forwards it to the connections.
-    pub fn rechoke(&mut self, now: Instant, rng: &mut impl Rng) -> Vec<(PeerKey, bool)> {
-        let mut view: Vec<ChokerPeer> = self
-            .peers
-            .iter()
-            .map(|(&key, p)| ChokerPeer {
-                key,
-                interested: p.interested,
-                unchoked: p.unchoked,
-                download_rate: p.download_rate,
-                upload_rate: p.upload_rate,
-                is_seed: p.is_seed,
-                am_interested: p.am_interested,
-                downloaded: p.downloaded,
-                uploaded: p.uploaded,
-            })
-            .collect();
-        // `peers` iterates in no fixed order (random hashing); the choker shuffles its input with
-        // `rng`, so only a fixed input order makes the outcome a function of the RNG's seed.
-        view.sort_unstable_by_key(|p| p.key);
-        let seeding = self.picker.is_complete();
-        let chosen = self.choker.decide(now, &view, seeding, rng);
-        let mut changes = Vec::new();
-        for (key, peer) in self.peers.iter_mut() {
-            let unchoke = chosen.contains(key);
-            if unchoke != peer.unchoked {
-                peer.unchoked = unchoke;
-                changes.push((*key, unchoke));
-            }
-        }
-        changes.sort_unstable();
-        changes
-    }
-
-    /// Interest and payload activity of every connection the swarm has seen, for
-    /// [`crate::candidates::choose_eviction`].
-    pub fn activity(&self) -> Vec<ConnActivity> {
-        let mut out: Vec<ConnActivity> = self
-            .peers
-            .iter()
-            .filter_map(|(&key, p)| {
-                Some(ConnActivity {
-                    key,
-                    am_interested: p.am_interested,
-                    peer_interested: p.interested,
-                    last_payload: p.last_payload?,
-                })
-            })
-            .collect();
-        out.sort_unstable_by_key(|c| c.key);
-        out
     }
 
     /// Whether the last [`Swarm::handle_conn`] gave requests back to the picker (choke, reject,

@@ -1,14 +1,28 @@
 //! What to download and in which order, forwarded to the picker: file priorities and
 //! streaming (see `picker/priority.rs` and `picker/streaming.rs` for the rules).
 
-use super::Swarm;
+use super::{Swarm, SwarmAction};
 use crate::picker::{PiecePriorities, StreamingOptions};
 
 impl Swarm {
     /// Applies piece priorities (from file priorities): skipped pieces are no longer
     /// downloaded, higher priorities start first. Replaces [`Swarm::set_wanted`].
-    pub fn set_piece_priorities(&mut self, priorities: PiecePriorities) {
+    ///
+    /// Started pieces that are now skipped and still miss blocks are dropped with their
+    /// buffers; the returned actions cancel their outstanding requests (a block that arrives
+    /// anyway is counted as wasted). Interest follows on each connection's next
+    /// [`Swarm::handle_conn`]: the engine wakes them after a change.
+    pub fn set_piece_priorities(&mut self, priorities: PiecePriorities) -> Vec<SwarmAction> {
         self.picker.set_piece_priorities(priorities);
+        let cancels = self.picker.drop_unwanted_started();
+        let mut pieces: Vec<u32> = cancels.iter().map(|(_, b)| b.piece).collect();
+        pieces.extend(self.buffers.pieces());
+        pieces.sort_unstable();
+        pieces.dedup();
+        for piece in pieces {
+            self.drop_buffer_if_forgotten(piece);
+        }
+        cancels.into_iter().map(|(peer, block)| SwarmAction::Cancel { peer, block }).collect()
     }
 
     /// Turns streaming on (`Some`) or off, reading from piece `read_piece`.

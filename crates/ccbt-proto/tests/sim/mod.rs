@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use ccbt_core::{Bitfield, Lengths};
-use ccbt_proto::choker::CHOKE_INTERVAL;
 use ccbt_proto::peer::{PeerConn, PeerConnOptions};
 use ccbt_proto::swarm::{Swarm, SwarmAction, SwarmOptions};
 use ccbt_proto::PeerKey;
@@ -153,6 +152,7 @@ impl Sim {
             let range = self.content.range(piece);
             store[range.clone()].copy_from_slice(&self.content.data[range]);
         }
+        let first_round = self.now + options.choker.unchoke_interval;
         let swarm = Swarm::new(self.content.lengths, have.clone(), options);
         self.nodes.push(Node {
             name,
@@ -165,7 +165,7 @@ impl Sim {
             banned: Vec::new(),
             completed_at: None,
             received_closed: BTreeMap::new(),
-            next_rechoke: self.now + CHOKE_INTERVAL,
+            next_rechoke: first_round,
         });
         self.nodes.len() - 1
     }
@@ -307,8 +307,10 @@ impl Sim {
     fn rechoke(&mut self, now: Instant) {
         for node in &mut self.nodes {
             if node.next_rechoke <= now {
-                node.next_rechoke += CHOKE_INTERVAL;
-                for (key, unchoke) in node.swarm.rechoke(now, &mut self.rng) {
+                // The swarm's own timer, at the choker's configured interval.
+                let changes = node.swarm.handle_timeout(now, &mut self.rng);
+                node.next_rechoke = node.swarm.poll_timeout().expect("the choker is scheduled");
+                for (key, unchoke) in changes {
                     if let Some(conn) = node.conns.get_mut(&key) {
                         if unchoke {
                             conn.pc.unchoke();

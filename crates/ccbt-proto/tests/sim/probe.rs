@@ -20,3 +20,27 @@ impl Sim {
         self.nodes[node].conns.values().find(|c| c.remote == remote).map(|c| c.pc.outstanding_requests())
     }
 }
+
+impl Sim {
+    /// For each piece, how many of `nodes` hold it verified.
+    pub fn piece_copies(&self, nodes: &[NodeId]) -> Vec<u32> {
+        let mut copies = vec![0u32; self.content.lengths.num_pieces() as usize];
+        for &n in nodes {
+            for piece in self.nodes[n].swarm.have().iter_ones() {
+                copies[piece as usize] += 1;
+            }
+        }
+        copies
+    }
+
+    /// The most connections of `node` holding a request for the same block at once.
+    pub fn max_requesters(&self, node: NodeId) -> usize {
+        let mut count: std::collections::HashMap<ccbt_core::BlockRef, usize> = Default::default();
+        for conn in self.nodes[node].conns.values() {
+            for block in conn.pc.outstanding_blocks() {
+                *count.entry(block).or_default() += 1;
+            }
+        }
+        count.into_values().max().unwrap_or(0)
+    }
+}

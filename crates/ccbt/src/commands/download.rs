@@ -22,7 +22,7 @@ pub async fn run(sources: &[String], args: TransferArgs, settings: &Effective) -
     let adds = sources
         .iter()
         .map(|source| AddTorrent::parse(source).with_context(|| format!("cannot use {source}")))
-        .map(|add| add.map(|add| add.overwrite(args.overwrite)))
+        .map(|add| add.map(|add| args.files.apply(add.overwrite(args.overwrite))))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let dir = args.dir.folder();
     let peers = resolve_all(&args.engine.network.peers).await?;

@@ -72,16 +72,19 @@ fn describe(t: &Torrent, all_files: bool) -> String {
         }
     }
 
-    let files: Vec<_> = t.files.iter().filter(|f| !f.is_padding).collect();
+    // Indices count padding files too (as libtorrent and BEP 53 do), so they are the numbers
+    // `--select` and `--skip` take.
+    let files: Vec<_> = t.files.iter().enumerate().filter(|(_, f)| !f.is_padding).collect();
     let padding = t.files.len() - files.len();
     let _ = write!(out, "files ({}", files.len());
     if padding > 0 {
         let _ = write!(out, ", plus {padding} padding");
     }
-    let _ = writeln!(out, "):");
+    let _ = writeln!(out, "; the number is the index for --select/--skip):");
     let shown = if all_files { files.len() } else { files.len().min(FILES_SHOWN) };
-    for file in files.iter().take(shown) {
-        let _ = writeln!(out, "  {:>10}  {}", human_bytes(file.length), file.path.join("/"));
+    let width = t.files.len().saturating_sub(1).to_string().len();
+    for (index, file) in files.iter().take(shown) {
+        let _ = writeln!(out, "  {index:>width$}  {:>10}  {}", human_bytes(file.length), file.path.join("/"));
     }
     if shown < files.len() {
         let _ = writeln!(out, "  ... and {} more (--all-files lists them all)", files.len() - shown);
@@ -152,8 +155,8 @@ mod tests {
             "created:      2024-05-01 12:34:56 UTC (1714566896)\n",
             "  tier 1: http://a/announce, http://b/announce\n",
             "  tier 2: udp://c:6969\n",
-            "files (3):\n",
-            "  1000 B  set/f002.bin\n",
+            "files (3; the number is the index for --select/--skip):\n",
+            "  2      1000 B  set/f002.bin\n",
         ] {
             assert!(text.contains(expected), "missing {expected:?} in\n{text}");
         }
@@ -164,7 +167,7 @@ mod tests {
     fn long_file_lists_are_cut() {
         let t = torrent(60);
         let text = describe(&t, false);
-        assert!(text.contains("set/f049.bin"));
+        assert!(text.contains("  49      1000 B  set/f049.bin"));
         assert!(!text.contains("set/f050.bin"));
         assert!(text.contains("... and 10 more"));
         let all = describe(&t, true);

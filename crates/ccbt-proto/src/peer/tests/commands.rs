@@ -1,5 +1,7 @@
 //! Our requests, interest and other commands.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use ccbt_core::BlockRef;
 use ccbt_wire::ext::metadata::MetadataMessage;
@@ -172,4 +174,34 @@ fn queued_bytes_count_every_message_until_it_is_polled() {
     assert_eq!(h.conn.queued_metadata_replies(), 1, "rejects are not counted as replies");
     h.tx();
     assert_eq!((h.conn.queued_bytes(), h.conn.queued_metadata_replies()), (0, 0));
+}
+
+#[test]
+fn request_latency_is_the_smoothed_time_from_request_to_block() {
+    let mut h = Harness::unchoked(false);
+    assert_eq!(h.conn.stats().request_latency, None, "no block yet");
+    // The first answer sets it: 800 ms.
+    assert!(h.request(1.0, blk(0, 0)));
+    h.recv(1.8, piece_msg(blk(0, 0))).unwrap();
+    assert_eq!(h.conn.stats().request_latency, Some(Duration::from_millis(800)));
+    // Later answers move it by an eighth of the difference: 800 + (1600 - 800) / 8 = 900 ms.
+    assert!(h.request(2.0, blk(0, 1)));
+    h.recv(3.6, piece_msg(blk(0, 1))).unwrap();
+    assert_eq!(h.conn.stats().request_latency, Some(Duration::from_millis(900)));
+    // Late answers to cancelled requests and unrequested blocks measure nothing.
+    assert!(h.request(4.0, blk(1, 0)));
+    h.conn.cancel(blk(1, 0));
+    h.recv(9.0, piece_msg(blk(1, 0))).unwrap();
+    h.recv(9.0, piece_msg(blk(2, 0))).unwrap();
+    assert_eq!(h.conn.stats().request_latency, Some(Duration::from_millis(900)));
+}
+
+#[test]
+fn protocol_errors_count_unrequested_blocks_and_unexpected_rejects() {
+    let mut h = Harness::unchoked(true);
+    assert_eq!(h.conn.stats().protocol_errors(), 0);
+    h.recv(1.0, piece_msg(blk(2, 0))).unwrap();
+    h.recv(1.0, Message::Reject(blk(3, 0))).unwrap();
+    h.recv(1.0, Message::Reject(blk(3, 1))).unwrap();
+    assert_eq!(h.conn.stats().protocol_errors(), 3);
 }

@@ -40,7 +40,7 @@ fn fewer_upload_slots_choke_the_extra_peers_at_the_next_timeout() {
     assert_eq!(h.unchoked().len(), 3);
 
     let later = h.t0 + Duration::from_secs(1);
-    h.swarm.set_options(later, SwarmOptions { max_upload_slots: 1, ..options() });
+    h.swarm.set_options(later, SwarmOptions { choker: ChokerOptions::new(1), ..options() });
     assert_eq!(h.swarm.poll_timeout(), Some(later), "the choker runs again at once");
     let changes = h.swarm.handle_timeout(later, &mut h.rng);
     apply(&mut h, &changes);
@@ -48,7 +48,7 @@ fn fewer_upload_slots_choke_the_extra_peers_at_the_next_timeout() {
 
     // 0 = unlimited: every interested peer is unchoked.
     let later = later + Duration::from_secs(1);
-    h.swarm.set_options(later, SwarmOptions { max_upload_slots: 0, ..options() });
+    h.swarm.set_options(later, SwarmOptions { choker: ChokerOptions::new(0), ..options() });
     let changes = h.swarm.handle_timeout(later, &mut h.rng);
     apply(&mut h, &changes);
     assert_eq!(h.unchoked().len(), 5);
@@ -61,8 +61,21 @@ fn unchanged_slots_keep_the_choker_schedule() {
     let due = h.swarm.poll_timeout();
     h.swarm.set_options(
         h.t0 + Duration::from_secs(1),
-        SwarmOptions { max_upload_slots: 3, max_hash_failures: 9, ..options() },
+        SwarmOptions { choker: ChokerOptions::new(3), max_hash_failures: 9, ..options() },
     );
     assert_eq!(h.swarm.poll_timeout(), due);
     assert_eq!(h.swarm.options().max_hash_failures, 9);
+}
+
+#[test]
+fn a_new_unchoke_interval_runs_the_choker_now_and_then_at_the_new_pace() {
+    let mut h = five_interested();
+    h.swarm.handle_timeout(h.t0, &mut h.rng);
+    assert_eq!(h.swarm.poll_timeout(), Some(h.t0 + Duration::from_secs(10)));
+    let later = h.t0 + Duration::from_secs(1);
+    let choker = ChokerOptions { unchoke_interval: Duration::from_secs(2), ..ChokerOptions::new(3) };
+    h.swarm.set_options(later, SwarmOptions { choker, ..options() });
+    assert_eq!(h.swarm.poll_timeout(), Some(later));
+    h.swarm.handle_timeout(later, &mut h.rng);
+    assert_eq!(h.swarm.poll_timeout(), Some(later + Duration::from_secs(2)));
 }

@@ -13,8 +13,10 @@ use rand::SeedableRng;
 
 use super::{Banned, BlockHash, Swarm, SwarmAction, SwarmOptions};
 
+mod health;
 mod hostile;
 mod live;
+use crate::choker::ChokerOptions;
 use crate::peer::{PeerConn, PeerConnOptions};
 use crate::picker::PickerOptions;
 use crate::PeerKey;
@@ -35,7 +37,7 @@ fn lengths() -> Lengths {
 fn options() -> SwarmOptions {
     SwarmOptions {
         picker: PickerOptions::default(),
-        max_upload_slots: 4,
+        choker: ChokerOptions::new(4),
         max_buffered_bytes: 1 << 20,
         max_hash_failures: 2,
         pex: false,
@@ -136,6 +138,19 @@ impl H {
     fn recv(&mut self, key: PeerKey, msg: Message) {
         let now = self.t0;
         self.conn(key).handle_message(now, msg).expect("valid message");
+    }
+
+    /// A message from the peer at `now`.
+    fn recv_at(&mut self, key: PeerKey, now: Instant, msg: Message) {
+        self.conn(key).handle_message(now, msg).expect("valid message");
+    }
+
+    /// `Swarm::handle_conn` for one connection at `now`.
+    fn pump_at(&mut self, key: PeerKey, now: Instant) -> Vec<SwarmAction> {
+        let mut actions = Vec::new();
+        let conn = self.conns.get_mut(&key).expect("connection");
+        self.swarm.handle_conn(now, key, conn, &mut self.rng, &mut actions);
+        actions
     }
 
     /// `Swarm::handle_conn` for one connection: (useless, actions).
@@ -299,11 +314,14 @@ fn endgame_cancels_reach_the_other_requester() {
     assert_eq!(from_a.len(), 15);
     assert!(h.swarm.in_endgame(), "every block is requested");
 
-    // The second peer gets duplicates of the outstanding blocks.
+    // The second peer, idle, gets one duplicate at a time (libtorrent's rule: a duplicate is
+    // asked only of a peer with nothing else outstanding, so each costs at most one block).
     let b = h.seed_peer(2, conn_options(false));
     h.pump(b);
     let from_b = h.requests(b);
-    assert_eq!(from_b.iter().copied().collect::<BTreeSet<_>>(), all_blocks());
+    assert_eq!(from_b, vec![from_a[0]], "one duplicate, of the first block asked");
+    h.pump(b);
+    assert!(h.requests(b).is_empty(), "no second duplicate while one is outstanding");
 
     // A block from `a` makes the swarm cancel `b`'s duplicate, which the engine forwards.
     let block = from_a[0];
@@ -320,12 +338,12 @@ fn endgame_cancels_reach_the_other_requester() {
     h.conn(b).cancel(block);
     assert_eq!(h.tx(b), vec![Message::Cancel(block)]);
 
-    // Its late copy is dropped by the connection as an abandoned request: the swarm neither
-    // stores it twice nor hears of it.
+    // Its late copy is dropped by the connection as an abandoned request: the swarm does not
+    // store it twice, but counts it as wasted (the torrent's `wasted` figure).
     h.recv(b, piece_msg(block));
     assert!(h.pump(b).is_empty());
     assert_eq!(h.conn(b).stats().wasted, u64::from(block.len));
-    assert_eq!(h.swarm.wasted_bytes(), 0);
+    assert_eq!(h.swarm.wasted_bytes(), u64::from(block.len));
     // Every piece is started, and each holds its whole buffer.
     assert_eq!(h.swarm.buffered_bytes(), lengths().total_length());
 }
@@ -495,7 +513,7 @@ fn timed_out_requests_go_to_another_peer() {
 
 #[test]
 fn requests_become_reads_only_when_we_unchoke() {
-    let mut h = H::seeder(SwarmOptions { max_upload_slots: 1, ..options() });
+    let mut h = H::seeder(SwarmOptions { choker: ChokerOptions::new(1), ..options() });
     let a = h.add(1, conn_options(false));
     let block = blocks_of(3)[1];
     // Choked: the connection drops the request (no fast extension: silently).
@@ -567,7 +585,7 @@ fn remove_peer_releases_requests_and_availability() {
 
 /// A seeding swarm with five interested peers and three upload slots.
 fn five_interested() -> H {
-    let mut h = H::seeder(SwarmOptions { max_upload_slots: 3, ..options() });
+    let mut h = H::seeder(SwarmOptions { choker: ChokerOptions::new(3), ..options() });
     for k in 1..=5 {
         let key = h.add(k, conn_options(false));
         h.recv(key, Message::Interested);
@@ -659,4 +677,83 @@ fn the_choker_runs_when_the_swarm_timer_is_due() {
     apply(&mut h, &changes);
     assert_eq!(h.unchoked(), [4, 5].map(PeerKey).into_iter().collect());
     assert_eq!(h.swarm.poll_timeout(), Some(due + crate::choker::CHOKE_INTERVAL));
+}
+
+/// A file skipped while its pieces download: their requests are cancelled, their buffers
+/// freed, and a peer having only those pieces is no longer interesting.
+#[test]
+fn skipping_a_file_cancels_its_started_pieces_and_interest() {
+    use crate::picker::{FilePriority, FileSpan, PiecePriorities};
+    let mut h = H::leecher(options());
+    let a = h.seed_peer(1, depth(4));
+    // Two files: pieces 0-3 and pieces 4-7.
+    let split = 4 * u64::from(PIECE);
+    let files = [
+        FileSpan { offset: 0, length: split },
+        FileSpan { offset: split, length: lengths().total_length() - split },
+    ];
+    let priorities = |p: [FilePriority; 2]| PiecePriorities::from_files(&lengths(), &files, &p, false);
+    assert!(h.swarm.set_piece_priorities(priorities([FilePriority::High, FilePriority::Low])).is_empty());
+    h.pump(a);
+    let first = h.requests(a);
+    assert_eq!(first.len(), 4);
+    assert!(first.iter().all(|b| b.piece < 4), "high-priority file first: {first:?}");
+    // One block of the first piece arrives: that piece holds a buffer with data.
+    h.recv(a, piece_msg(first[0]));
+    assert!(h.pump(a).is_empty());
+    let buffered = h.swarm.buffered_bytes();
+    assert!(buffered >= u64::from(PIECE));
+
+    // The first file is skipped: every outstanding request of it comes back as a cancel.
+    let cancels: BTreeSet<BlockRef> = h
+        .swarm
+        .set_piece_priorities(priorities([FilePriority::Skip, FilePriority::Normal]))
+        .into_iter()
+        .map(|act| match act {
+            SwarmAction::Cancel { peer, block } if peer == a => block,
+            other => panic!("unexpected action {other:?}"),
+        })
+        .collect();
+    let outstanding: BTreeSet<BlockRef> =
+        h.requests(a).into_iter().chain(first[1..].iter().copied()).collect();
+    assert_eq!(cancels, outstanding);
+    assert_eq!(h.swarm.buffered_bytes(), 0, "the skipped pieces' buffers are freed");
+    // The peer now gets requests for the second file only.
+    for &b in &first[1..] {
+        h.conn(a).cancel(b);
+    }
+    h.tx(a);
+    h.pump(a);
+    let next = h.requests(a);
+    assert!(!next.is_empty());
+    assert!(next.iter().all(|b| b.piece >= 4), "{next:?}");
+
+    // A peer with only skipped pieces is not interesting.
+    let b = h.add(2, conn_options(false));
+    h.recv(b, bitfield_msg(0..4));
+    h.pump(b);
+    assert!(!h.tx(b).contains(&Message::Interested));
+    // Wanted again: interest follows on the next pump.
+    h.swarm.set_piece_priorities(priorities([FilePriority::Normal, FilePriority::Normal]));
+    h.pump(b);
+    assert!(h.tx(b).contains(&Message::Interested));
+}
+
+#[test]
+fn the_choker_runs_at_the_configured_intervals() {
+    let choker = ChokerOptions {
+        unchoke_interval: Duration::from_secs(3),
+        optimistic_unchoke_interval: Duration::from_secs(7),
+        ..ChokerOptions::new(2)
+    };
+    let mut h = H::seeder(SwarmOptions { choker, ..options() });
+    for k in 1..=5 {
+        let key = h.add(k, conn_options(false));
+        h.recv(key, Message::Interested);
+        h.pump(key);
+    }
+    let t0 = h.t0;
+    h.swarm.handle_timeout(t0, &mut h.rng);
+    assert_eq!(h.swarm.poll_timeout(), Some(t0 + Duration::from_secs(3)));
+    assert_eq!(h.swarm.choker.options(), &choker);
 }
