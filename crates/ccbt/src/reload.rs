@@ -37,6 +37,8 @@ pub struct Reloader {
     start: Effective,
     /// `CCBT_LOG_LEVEL` holds a tracing filter, which stays in force over `log_level`.
     log_filter: bool,
+    /// The last text read was refused (a valid one then says so even when nothing changed).
+    refused: bool,
 }
 
 /// The reloader of this process's one foreground session, handed from `main` (which loaded the
@@ -69,6 +71,7 @@ impl Reloader {
             good_text: file.text.clone(),
             start: settings.effective.clone(),
             log_filter: settings.log_filter.is_some(),
+            refused: false,
         })
     }
 
@@ -100,12 +103,16 @@ impl Reloader {
             Ok(applied) => lines.extend(applied),
             Err(problem) => return self.rejected(&[problem]),
         }
+        if std::mem::take(&mut self.refused) && lines.is_empty() {
+            lines.push(format!("config: {} is valid again; nothing changed", self.path.display()));
+        }
         self.good = new;
         self.good_text = text;
         lines
     }
 
-    fn rejected(&self, problems: &[String]) -> Vec<String> {
+    fn rejected(&mut self, problems: &[String]) -> Vec<String> {
+        self.refused = true;
         let mut lines = vec![format!(
             "config: {} not applied; the last good configuration stays in force:",
             self.path.display()

@@ -70,6 +70,13 @@ fn an_edited_config_is_applied_to_a_running_download_and_a_bad_edit_is_kept_out(
         &format!("config: {path} not applied; the last good configuration stays in force:"),
     );
     wait_line(&mut download, &format!("config:   `network.max_peers_per_torrent` ({path}:2)"));
+    // Put back as it was before the bad edit: nothing to apply, and it says so.
+    save(
+        &config,
+        "[network]\nmax_peers_per_torrent = 20\nlisten_port = 7000\n\
+         [disk]\nhash_workers = 7\n[observability]\nlog_level = \"debug\"\n",
+    );
+    wait_line(&mut download, &format!("config: {path} is valid again; nothing changed"));
 
     let mut seed = ccbt_seed(w, "seed", &torrent, &w.join("src"), &[format!("127.0.0.1:{}", listen.port())]);
     let status = download.wait_timeout(TRANSFER).unwrap_or_else(|| panic!("no exit\n{}", download.logs()));
