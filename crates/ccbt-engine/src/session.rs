@@ -22,8 +22,7 @@ use crate::sync::lock;
 use crate::torrent::{spawn_torrent, FileChoice, Selection, TorrentCommand, TorrentShared, TorrentSpec};
 use crate::{
     DhtInfo, Event, FileInfo, FilePriority, PeerInfo, ScrapeInfo, SessionError, SessionOptions, TorrentError,
-    TorrentFileReader,
-    TorrentId, TorrentStatus, TrackerInfo,
+    TorrentFileReader, TorrentId, TorrentStatus, TrackerInfo,
 };
 
 /// A running ccbt engine: owns torrents, the listener and the hash pool.

@@ -354,6 +354,8 @@ pub struct TransferArgs {
     #[arg(long)]
     pub streaming: bool,
     #[command(flatten)]
+    pub files: FileArgs,
+    #[command(flatten)]
     pub progress: ProgressArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
@@ -375,8 +377,6 @@ pub struct StreamArgs {
     /// Write into files that already exist although ccbt did not create them (as for download).
     #[arg(long)]
     pub overwrite: bool,
-    #[command(flatten)]
-    pub files: FileArgs,
     #[command(flatten)]
     pub progress: ProgressArgs,
     #[command(flatten)]

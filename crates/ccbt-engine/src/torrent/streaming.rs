@@ -123,7 +123,8 @@ mod tests {
 
     fn swarm(torrent: &Torrent) -> Swarm {
         let layers = crate::options::TorrentLayerOptions::new(&crate::SessionOptions::default(), torrent);
-        let mut swarm = Swarm::new(torrent.lengths(), ccbt_core::Bitfield::new(torrent.num_pieces()), layers.swarm);
+        let mut swarm =
+            Swarm::new(torrent.lengths(), ccbt_core::Bitfield::new(torrent.num_pieces()), layers.swarm);
         let _ = swarm.set_piece_priorities(Selection::all(torrent).piece_priorities());
         swarm
     }
