@@ -79,3 +79,32 @@ fn a_new_unchoke_interval_runs_the_choker_now_and_then_at_the_new_pace() {
     h.swarm.handle_timeout(later, &mut h.rng);
     assert_eq!(h.swarm.poll_timeout(), Some(later + Duration::from_secs(2)));
 }
+
+/// A peer exchange message naming `127.0.0.<host>:6881`.
+fn pex_msg(host: u8) -> Message {
+    use ccbt_wire::ext::pex::{PexFlags, PexMessage};
+    let added = vec![(std::net::SocketAddrV4::new([127, 0, 0, host].into(), 6881), PexFlags(0))];
+    let msg = PexMessage { added, ..PexMessage::default() };
+    Message::Extended { id: super::super::OUR_UT_PEX, payload: msg.encode() }
+}
+
+fn new_peers(actions: &[SwarmAction]) -> usize {
+    actions.iter().filter(|a| matches!(a, SwarmAction::NewPeers(_))).count()
+}
+
+#[test]
+fn peer_exchange_switched_off_ignores_the_messages_that_still_come() {
+    let mut h = H::leecher(SwarmOptions { pex: true, ..options() });
+    let a = h.add(1, PeerConnOptions { extension_protocol: true, ..conn_options(false) });
+    let hs =
+        ccbt_wire::ext::ExtHandshake { m: vec![("ut_pex".into(), 1)], p: Some(6881), ..Default::default() };
+    h.recv(a, Message::Extended { id: 0, payload: hs.encode() });
+    h.pump(a);
+    h.recv(a, pex_msg(50));
+    assert_eq!(new_peers(&h.pump(a)), 1, "peer exchange on: the peer is learnt");
+
+    h.swarm.set_options(h.t0, SwarmOptions { pex: false, ..options() });
+    h.recv(a, pex_msg(51));
+    assert_eq!(new_peers(&h.pump(a)), 0, "peer exchange off: ignored");
+    assert_eq!(h.swarm.poll_peer_timeout(a), None, "and nothing is sent");
+}
