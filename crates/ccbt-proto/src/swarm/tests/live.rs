@@ -108,3 +108,17 @@ fn peer_exchange_switched_off_ignores_the_messages_that_still_come() {
     assert_eq!(new_peers(&h.pump(a)), 0, "peer exchange off: ignored");
     assert_eq!(h.swarm.poll_peer_timeout(a), None, "and nothing is sent");
 }
+
+#[test]
+fn peer_exchange_switched_on_starts_with_the_connected_peers_that_support_it() {
+    let mut h = H::leecher(options());
+    let a = h.add(1, PeerConnOptions { extension_protocol: true, ..conn_options(false) });
+    let hs =
+        ccbt_wire::ext::ExtHandshake { m: vec![("ut_pex".into(), 1)], p: Some(6881), ..Default::default() };
+    h.recv(a, Message::Extended { id: 0, payload: hs.encode() });
+    h.pump(a);
+    assert_eq!(h.swarm.poll_peer_timeout(a), None, "peer exchange off");
+
+    h.swarm.set_options(h.t0, SwarmOptions { pex: true, ..options() });
+    assert!(h.swarm.poll_peer_timeout(a).is_some(), "a PEX message to the peer is scheduled");
+}
