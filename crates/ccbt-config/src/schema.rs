@@ -175,7 +175,7 @@ settings! {
             "TCP port for incoming peers (0: the system picks a free one). If the default is taken, the next free port (up to +50) is used with a warning; a port set anywhere else (file, environment, flag) must be free.";
         listen_host: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED), ANY, Restart, Session,
             env "", flag "", shown "",
-            "Address to listen on for incoming peers (`0.0.0.0`: all interfaces).";
+            "Address to listen on for incoming peers (`0.0.0.0`: all interfaces). A single address also binds outgoing peer connections and the DHT (tracker requests still leave from the address the system picks).";
         max_peers_per_torrent: usize = 50, int(1, 65535), Live, Torrent,
             env "", flag "", shown "",
             "Connections per torrent.";

@@ -65,6 +65,7 @@ mod error;
 mod lifecycle;
 mod listener;
 mod magnet;
+mod net;
 mod options;
 mod ownership;
 mod peer;
