@@ -1,7 +1,7 @@
 //! Reading and hashing every piece in parallel: checking existing data against the metainfo
 //! ([`check_pieces`]) and computing the hashes of a new torrent ([`hash_pieces`]) share one loop.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 use ccbt_core::{Bitfield, Lengths};
 use sha1::{Digest, Sha1};
@@ -39,6 +39,29 @@ pub fn check_pieces(
     Ok(have)
 }
 
+/// Checks only the pieces `pieces` (indices past the torrent are ignored) against `hashes`, using
+/// `workers` threads: the verified ones, in order. For resuming, where only the pieces of files
+/// changed behind our back, and a sample of the others, are hashed again. A piece whose file is
+/// missing or short fails; any other I/O error aborts.
+pub fn check_listed(
+    storage: &dyn Storage,
+    lengths: &Lengths,
+    hashes: &[[u8; 20]],
+    pieces: &[u32],
+    workers: usize,
+    progress: &(dyn Fn(u32) + Sync),
+) -> Result<Vec<u32>, StorageError> {
+    if hashes.len() != lengths.num_pieces() as usize {
+        return Err(StorageError::PieceCount { expected: lengths.num_pieces(), got: hashes.len() });
+    }
+    let digests = hash_list(storage, lengths, pieces, workers, progress)?;
+    let good = |(piece, digest): &(u32, PieceDigest)| {
+        let expected = hashes.get(*piece as usize)?;
+        (digest.as_ref().ok() == Some(expected)).then_some(*piece)
+    };
+    Ok(digests.iter().filter_map(good).collect())
+}
+
 /// The SHA-1 of every piece of `storage` (for creating a torrent), using `workers` threads.
 /// `progress` is called with the number of pieces done so far. Missing data is an error.
 pub fn hash_pieces(
@@ -59,16 +82,30 @@ fn hash_all(
     workers: usize,
     progress: &(dyn Fn(u32) + Sync),
 ) -> Result<Vec<PieceDigest>, StorageError> {
-    let num_pieces = lengths.num_pieces();
-    let workers = workers.clamp(1, num_pieces.max(1) as usize);
-    let next = AtomicU32::new(0);
+    let all: Vec<u32> = (0..lengths.num_pieces()).collect();
+    let digests = hash_list(storage, lengths, &all, workers, progress)?;
+    Ok(digests.into_iter().map(|(_, digest)| digest).collect())
+}
+
+/// [`hash_all`] over the listed pieces only: `(piece, digest)` sorted by piece, one per valid
+/// listed piece.
+fn hash_list(
+    storage: &dyn Storage,
+    lengths: &Lengths,
+    pieces: &[u32],
+    workers: usize,
+    progress: &(dyn Fn(u32) + Sync),
+) -> Result<Vec<(u32, PieceDigest)>, StorageError> {
+    let count = pieces.len();
+    let workers = workers.clamp(1, count.max(1));
+    let next = AtomicUsize::new(0);
     let done = AtomicU32::new(0);
     let abort = AtomicBool::new(false);
     let work = || -> Result<Vec<(u32, PieceDigest)>, StorageError> {
         let mut results = Vec::new();
         while !abort.load(Ordering::Relaxed) {
-            let piece = next.fetch_add(1, Ordering::Relaxed);
-            let Some(p) = lengths.validate_piece(piece) else { break };
+            let Some(&piece) = pieces.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
+            let Some(p) = lengths.validate_piece(piece) else { continue };
             match hash_piece(storage, lengths.piece_offset(p), lengths.piece_len(p)) {
                 Ok(d) => results.push((piece, Ok(d))),
                 Err(e @ StorageError::Missing { .. }) => results.push((piece, Err(e))),
@@ -98,13 +135,13 @@ fn hash_all(
         }
         all
     });
-    let mut all = Vec::with_capacity(num_pieces as usize);
+    let mut all = Vec::with_capacity(count);
     for results in per_worker {
         all.extend(results?);
     }
-    // Every piece was taken exactly once, so sorting by index gives one result per piece.
+    // Every listed piece was taken exactly once, so sorting by index gives one result per piece.
     all.sort_unstable_by_key(|(piece, _)| *piece);
-    Ok(all.into_iter().map(|(_, digest)| digest).collect())
+    Ok(all)
 }
 
 /// SHA-1 of `len` bytes at `offset`, read in chunks of at most [`READ_CHUNK`].
@@ -161,6 +198,27 @@ mod tests {
         assert_eq!(have.iter_zeros().collect::<Vec<_>>(), vec![3, 9]);
         let err = check_pieces(&mem, &lengths, &hashes[1..], 4, &|_| {}).unwrap_err();
         assert!(matches!(err, StorageError::PieceCount { expected: 10, got: 9 }));
+    }
+
+    #[test]
+    fn check_listed_hashes_only_the_listed_pieces() {
+        let len = 10 * 16384;
+        let d = data(len);
+        let lengths = Lengths::new(len as u64, 16384).unwrap();
+        let hashes: Vec<[u8; 20]> = d.chunks(16384).map(|c| Sha1::digest(c).into()).collect();
+        let mut corrupt = d.clone();
+        corrupt[3 * 16384 + 5] ^= 1;
+        corrupt[7 * 16384] ^= 1;
+        let mem = MemoryStorage::with_data(corrupt);
+        let calls = Mutex::new(0);
+        let good = check_listed(&mem, &lengths, &hashes, &[9, 3, 2, 40, 0], 3, &|_| {
+            *calls.lock().unwrap() += 1;
+        })
+        .unwrap();
+        // 7 is corrupt but not listed; 40 does not exist.
+        assert_eq!(good, vec![0, 2, 9]);
+        assert_eq!(*calls.lock().unwrap(), 4);
+        assert_eq!(check_listed(&mem, &lengths, &hashes, &[], 3, &|_| {}).unwrap(), Vec::<u32>::new());
     }
 
     #[test]

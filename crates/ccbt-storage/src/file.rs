@@ -271,6 +271,14 @@ impl StoredFile {
         }
     }
 
+    /// fdatasync of the file's write handle (nothing to do for padding or a file never written).
+    fn sync(&self) -> Result<(), StorageError> {
+        match self.claimed.get().or(self.handle.as_ref()) {
+            Some(handle) => handle.sync_data().map_err(|e| StorageError::io(&self.path, "fsync", e)),
+            None => Ok(()),
+        }
+    }
+
     /// The handle writes go through: none for a foreign file not claimed yet.
     fn writer(&self) -> Result<&File, StorageError> {
         let handle = match self.origin {
@@ -423,12 +431,18 @@ impl Storage for FileStorage {
         if self.read_only {
             return Ok(());
         }
-        for f in &self.files {
-            if let Some(handle) = f.claimed.get().or(f.handle.as_ref()) {
-                handle.sync_data().map_err(|e| StorageError::io(&f.path, "fsync", e))?;
-            }
+        self.files.iter().try_for_each(StoredFile::sync)
+    }
+
+    fn flush_ranges(&self, ranges: &[(u64, u64)]) -> Result<(), StorageError> {
+        if self.read_only {
+            return Ok(());
         }
-        Ok(())
+        let touched: std::collections::BTreeSet<usize> = ranges
+            .iter()
+            .flat_map(|&(offset, len)| self.layout.slices(offset, len).map(|s| s.file_index))
+            .collect();
+        touched.into_iter().filter_map(|i| self.files.get(i)).try_for_each(StoredFile::sync)
     }
 }
 

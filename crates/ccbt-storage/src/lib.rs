@@ -37,7 +37,7 @@ mod backend_tests;
 use bytes::Bytes;
 use ccbt_core::{Bitfield, Lengths};
 
-pub use check::{check_pieces, hash_pieces};
+pub use check::{check_listed, check_pieces, hash_pieces};
 pub use error::StorageError;
 pub use file::FileStorage;
 pub use memory::MemoryStorage;
@@ -55,6 +55,13 @@ pub trait Storage: Send + Sync + 'static {
     fn read(&self, offset: u64, len: usize) -> Result<Bytes, StorageError>;
     /// Makes written data durable (fsync of the data files).
     fn flush(&self) -> Result<(), StorageError>;
+    /// Makes the data of the torrent byte ranges `(offset, len)` durable: a checkpoint lists a
+    /// piece only after this returned for it. The file backend syncs each file the ranges touch
+    /// once (fdatasync); the default syncs everything.
+    fn flush_ranges(&self, ranges: &[(u64, u64)]) -> Result<(), StorageError> {
+        let _ = ranges;
+        self.flush()
+    }
     /// Lets writes into the files that existed with data before the torrent was added and that
     /// ccbt did not create (see [`Ownership`]), once `have`, the pieces verified on disk, shows
     /// that each holds this torrent's data. Only files that a piece still to download touches
