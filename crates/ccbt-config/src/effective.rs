@@ -36,6 +36,15 @@ impl Effective {
         &self.config
     }
 
+    /// The checkpoint folder: `checkpoint_dir` when a layer set it, else `checkpoints` under the
+    /// effective `state_dir` (so moving `state_dir` moves the checkpoints with it).
+    pub fn checkpoint_dir(&self) -> std::path::PathBuf {
+        match self.origin("checkpoint_dir") {
+            Some(Origin::Default) | None => self.config().disk.state_dir.join("checkpoints"),
+            Some(_) => self.config().disk.checkpoint_dir.clone(),
+        }
+    }
+
     /// Where the value of `key` (`listen_port` or `network.listen_port`) came from.
     pub fn origin(&self, key: &str) -> Option<&Origin> {
         field_index(key).map(|index| &self.origins[index])

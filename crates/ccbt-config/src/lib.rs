@@ -49,4 +49,4 @@ pub use schema::{
     field, Apply, Config, Discovery, Disk, Env, Field, Limits, Network, Observability, Scope, Strategy,
     DEFAULT_DHT_BOOTSTRAP, FIELDS, SECTIONS,
 };
-pub use value::{Bounds, LogLevel, PieceSelection, Preallocate, Seconds};
+pub use value::{Bounds, CheckpointFormat, LogLevel, PieceSelection, Preallocate, Seconds};

@@ -8,7 +8,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use crate::macros::settings;
-use crate::value::{Bounds, LogLevel, PieceSelection, Preallocate, Problem, Seconds, SettingValue};
+use crate::value::{
+    Bounds, CheckpointFormat, LogLevel, PieceSelection, Preallocate, Problem, Seconds, SettingValue,
+};
 
 /// The environment as a map (tests pass their own; [`crate::fs::process_env`] reads the real one).
 pub type Env = std::collections::BTreeMap<String, String>;
@@ -249,6 +251,27 @@ settings! {
         max_buffered_kib: u32 = 16 * 1024, int(1024, 16 * 1024 * 1024), Restart, Session,
             env "", flag "", shown "",
             "Memory in KiB for pieces being downloaded or hashed; beyond it no new piece is started.";
+        checkpoint_enabled: bool = true, ANY, Restart, Session,
+            env "", flag "--no-checkpoint", shown "",
+            "Save each torrent's resume state (a checkpoint: verified pieces, the files ccbt created, options, totals) so a restarted download continues where it stopped instead of re-hashing everything.";
+        checkpoint_dir: PathBuf = default_state_dir(env).join("checkpoints"), ANY, Restart, Session,
+            env "", flag "--checkpoint-dir", shown "`<state_dir>/checkpoints`",
+            "Folder of the checkpoints, one file per torrent and format: `<info hash>.checkpoint.json` and `<info hash>.checkpoint.bin`. When not set, `checkpoints` under `state_dir` (wherever `state_dir` was set).";
+        checkpoint_format: CheckpointFormat = CheckpointFormat::Binary, ANY, Restart, Session,
+            env "", flag "", shown "",
+            "`binary` (compressed, with a checksum), `json` (readable) or `both`; any of them is read back whatever this says, and with both present the newer valid one wins.";
+        checkpoint_interval: Seconds = Seconds(30), int(1, 86_400), Restart, Session,
+            env "", flag "", shown "",
+            "Seconds between two checkpoints of a torrent that verified new pieces (checkpoints are also written after batches of verified pieces, on pause and on shutdown).";
+        checkpoint_retention_days: u32 = 30, int(1, 36_500), Live, Session,
+            env "", flag "", shown "",
+            "Age in days (by the time a checkpoint was saved) beyond which `ccbt checkpoints clean` removes a checkpoint when `--days` is not given.";
+        checkpoint_delete_on_completion: bool = false, ANY, Restart, Session,
+            env "", flag "", shown "",
+            "Delete a torrent's checkpoint once its download is complete (kept by default, so a seeding restart skips the full check).";
+        resume_verify_sample: u32 = 16, int(0, 1_000_000), Restart, Session,
+            env "", flag "", shown "",
+            "Pieces a checkpoint claims that are re-hashed when a download resumes, picked at random (0: none); a mismatch discards the checkpoint and checks everything.";
     }
 
     /// `[strategy]`: which pieces are requested, and from whom.

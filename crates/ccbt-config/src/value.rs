@@ -294,6 +294,18 @@ choice_setting!(
 );
 
 choice_setting!(
+    /// Which checkpoint files are written (`checkpoint_format`).
+    CheckpointFormat {
+        /// Readable JSON (`<info hash>.checkpoint.json`).
+        Json = "json",
+        /// Compressed, checksummed binary (`<info hash>.checkpoint.bin`).
+        Binary = "binary",
+        /// Both files; loading takes the newer valid one.
+        Both = "both",
+    }
+);
+
+choice_setting!(
     /// Log verbosity on stderr (`log_level`).
     LogLevel {
         /// Errors only.

@@ -169,3 +169,11 @@ log_level = "INFO"
     assert_eq!(effective.config().observability.log_level, ccbt_config::LogLevel::Info);
     assert_eq!(effective.config().disk.write_batch_kib, 64);
 }
+
+#[test]
+fn the_checkpoint_folder_follows_state_dir_unless_set() {
+    let effective = load_ok(None, &[], &[("state_dir", "/s")]);
+    assert_eq!(effective.checkpoint_dir(), PathBuf::from("/s/checkpoints"));
+    let effective = load_ok(None, &[("CCBT_CHECKPOINT_DIR", "/c")], &[("state_dir", "/s")]);
+    assert_eq!(effective.checkpoint_dir(), PathBuf::from("/c"));
+}

@@ -79,6 +79,15 @@ fn apply_disk(opts: &mut SessionOptions, disk: Disk) {
         use_mmap,
         hash_workers,
         max_buffered_kib,
+        // Checkpoints: the `checkpoints` commands read the folder and retention from the
+        // effective configuration; the session does not write checkpoints yet (NOT_WIRED).
+        checkpoint_enabled: _,
+        checkpoint_dir: _,
+        checkpoint_format: _,
+        checkpoint_interval: _,
+        checkpoint_retention_days: _,
+        checkpoint_delete_on_completion: _,
+        resume_verify_sample: _,
     } = disk;
     opts.download_dir = download_dir;
     opts.state_dir = state_dir;

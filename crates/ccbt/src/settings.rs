@@ -25,6 +25,11 @@ pub const NOT_WIRED: &[(&str, &str)] = &[
     ("limits.torrent_up_kib", "rate limits arrive with issue 8"),
     ("limits.peer_down_kib", "rate limits arrive with issue 8"),
     ("limits.peer_up_kib", "rate limits arrive with issue 8"),
+    ("disk.checkpoint_enabled", "writing checkpoints arrives with issue 9"),
+    ("disk.checkpoint_format", "writing checkpoints arrives with issue 9"),
+    ("disk.checkpoint_interval", "writing checkpoints arrives with issue 9"),
+    ("disk.checkpoint_delete_on_completion", "writing checkpoints arrives with issue 9"),
+    ("disk.resume_verify_sample", "resuming from checkpoints arrives with issue 9"),
 ];
 
 /// The effective configuration of this run.
