@@ -60,6 +60,7 @@
 
 mod add;
 mod budget;
+mod checkpoint;
 pub(crate) mod dht;
 mod error;
 mod lifecycle;
@@ -68,6 +69,7 @@ mod magnet;
 mod options;
 mod ownership;
 mod peer;
+mod resume;
 mod session;
 mod status;
 mod sync;
@@ -75,11 +77,15 @@ mod torrent;
 pub(crate) mod tracker;
 
 pub use add::{AddTorrent, TorrentSource};
+pub use checkpoint::{find_checkpoint, list_resumable_checkpoints, FoundCheckpoint};
 pub use error::{SessionError, TorrentError};
 pub use options::SessionOptions;
+pub use resume::{FileStamp, ResumeData};
 pub use session::Session;
 pub use status::{DhtInfo, Event, PeerInfo, ScrapeInfo, TorrentId, TorrentState, TorrentStatus, TrackerInfo};
 
+/// The checkpoint types (the session writes and reads them; see `ccbt-checkpoint`).
+pub use ccbt_checkpoint as checkpoints;
 pub use ccbt_proto::picker::PieceSelection;
 pub use ccbt_storage::Preallocate;
 

@@ -18,8 +18,12 @@ use crate::dht::DhtHandle;
 use crate::listener;
 use crate::magnet::{self, MetaShared, ResolveSpec};
 use crate::ownership;
+use crate::resume::ResumeData;
 use crate::sync::lock;
-use crate::torrent::{spawn_torrent, Selection, TorrentCommand, TorrentShared, TorrentSpec};
+use crate::torrent::{
+    file_entries, spawn_torrent, CheckpointSpec, DataCheck, Selection, TorrentCommand, TorrentShared,
+    TorrentSpec,
+};
 use crate::{
     DhtInfo, Event, PeerInfo, ScrapeInfo, SessionError, SessionOptions, TorrentError, TorrentId,
     TorrentStatus, TrackerInfo,
@@ -203,6 +207,8 @@ impl Session {
                     check_existing: add.check_existing,
                     files: add.selected_files,
                     overwrite: add.overwrite,
+                    resume: add.resume,
+                    origin: add.origin,
                 };
                 start_active(inner, id, Arc::new(*torrent), save_path, start).await?
             }
@@ -213,6 +219,8 @@ impl Session {
                     check_existing: true,
                     files: add.selected_files,
                     overwrite: add.overwrite,
+                    resume: None,
+                    origin: add.origin,
                 };
                 start_resolving(inner, id, *magnet, save_path, start)
             }
@@ -221,6 +229,21 @@ impl Session {
         let _ = inner.events.send(Event::TorrentAdded { id, name: name.clone() });
         tracing::info!(%id, %name, %info_hash, "torrent added");
         Ok(id)
+    }
+
+    /// Adds the torrent of `checkpoint` where it was, starting from its verified pieces (see
+    /// [`AddTorrent::resume_from`]).
+    pub async fn resume_from_checkpoint(
+        &self,
+        checkpoint: ccbt_checkpoint::Checkpoint,
+    ) -> Result<TorrentId, SessionError> {
+        self.add_torrent(AddTorrent::resume_from(checkpoint)?).await
+    }
+
+    /// The checkpoints in the session's `checkpoint_dir` that can be resumed.
+    pub fn list_resumable_checkpoints(&self) -> Result<Vec<ccbt_checkpoint::CheckpointEntry>, SessionError> {
+        crate::list_resumable_checkpoints(&self.inner.options.checkpoint_dir)
+            .map_err(SessionError::Checkpoint)
     }
 
     /// The running torrent `id`; `MetadataPending` while a magnet link is still resolving.
@@ -402,6 +425,10 @@ struct Start {
     files: Option<Vec<u32>>,
     /// Write into pre-existing files that ccbt did not create (`AddTorrent::overwrite`).
     overwrite: bool,
+    /// A checkpoint's pieces and file stamps (`AddTorrent::resume`).
+    resume: Option<ResumeData>,
+    /// Where the torrent came from, for its checkpoints.
+    origin: ccbt_checkpoint::Source,
 }
 
 /// Opens (creating as needed) a torrent's files and starts its task.
@@ -415,20 +442,35 @@ async fn start_active(
     let selection =
         Selection::new(&torrent, start.files.as_deref()).map_err(SessionError::InvalidSelection)?;
     let storage_options = inner.storage_options();
-    let storage = {
+    let earlier = start.resume.as_ref().map_or_else(Default::default, |r| ccbt_checkpoint::Totals {
+        downloaded: r.downloaded,
+        uploaded: r.uploaded,
+        active_secs: r.active_secs,
+    });
+    let resume = start.resume.and_then(|r| fits_torrent(r, &torrent));
+    let (storage, plan) = {
         let torrent = torrent.clone();
         let root = save_path.clone();
         let state_dir = inner.options.state_dir.clone();
         tokio::task::spawn_blocking(move || {
             let layout = torrent.layout();
-            ownership::open_storage(
+            // The files as they are before storage creates missing ones.
+            let canonical = std::fs::canonicalize(&root).ok();
+            let resume = resume.filter(|r| same_root(r, canonical.as_deref(), &torrent.name));
+            let plan = resume.as_ref().map(|r| {
+                let now = crate::resume::stamp_files(&r.data_root, &layout);
+                crate::resume::plan(r, &layout, &torrent.lengths(), &r.data_root, &now)
+            });
+            let created = resume.map(|r| r.created_files).unwrap_or_default();
+            let storage = ownership::open_storage(
                 &state_dir,
                 &torrent.info_hash,
                 &root,
                 &layout,
                 storage_options,
-                start.overwrite,
-            )
+                ownership::Claims { overwrite: start.overwrite, created_before: created },
+            );
+            storage.map(|s| (s, plan))
         })
         .await
         .map_err(|e| TorrentError::TaskFailed { task: "file creation", reason: e.to_string() })
@@ -436,8 +478,29 @@ async fn start_active(
         .map_err(SessionError::Torrent)?
     };
     // Existing data is checked if asked, and always when some file is not ccbt's: only verified
-    // pieces let the torrent write into it.
-    let check = storage.had_data() && (start.check_existing || storage.has_foreign());
+    // pieces let the torrent write into it. A checkpoint replaces the check.
+    let check = match plan {
+        Some(plan) => DataCheck::Resume(plan),
+        None if storage.had_data() && (start.check_existing || storage.has_foreign()) => DataCheck::Full,
+        None => DataCheck::Nothing,
+    };
+    let checkpoint = inner.options.checkpoint_enabled.then(|| {
+        let mut template = ccbt_checkpoint::Checkpoint::new(
+            torrent.info_hash,
+            torrent.name.clone(),
+            storage.root(),
+            torrent.lengths().num_pieces(),
+        );
+        template.source = start.origin;
+        template.info = Some(torrent.info_bytes.clone());
+        template.files = file_entries(&torrent, &storage.owned_files(), start.files.as_deref());
+        CheckpointSpec {
+            template,
+            store: ccbt_checkpoint::CheckpointStore::new(&inner.options.checkpoint_dir),
+            format: inner.options.checkpoint_format,
+            earlier,
+        }
+    });
     let storage: Arc<dyn Storage> = Arc::new(storage);
     let (shared, task) = spawn_torrent(TorrentSpec {
         id,
@@ -455,8 +518,45 @@ async fn start_active(
         budget: inner.budget.clone(),
         dht: inner.dht.clone(),
         selection,
+        checkpoint,
     });
     Ok(TorrentEntry::Active { shared, task })
+}
+
+/// `data` if its pieces and files fit `torrent`; otherwise a warning, and None (a full check).
+fn fits_torrent(data: ResumeData, torrent: &Torrent) -> Option<ResumeData> {
+    let pieces = torrent.lengths().num_pieces();
+    let files = torrent.layout().files().len();
+    if data.verified.len() == pieces && data.files.len() == files {
+        return Some(data);
+    }
+    tracing::warn!(
+        torrent = %torrent.name,
+        "the checkpoint's pieces or files do not fit the torrent; checking every piece"
+    );
+    None
+}
+
+/// Whether the checkpoint's stamps describe the files under `root` (canonical; None: it does
+/// not exist yet). Data moved elsewhere is checked in full.
+fn same_root(data: &ResumeData, root: Option<&Path>, name: &str) -> bool {
+    if root == Some(data.data_root.as_path()) {
+        return true;
+    }
+    if root.is_none() {
+        tracing::warn!(
+            torrent = %name,
+            folder = %data.data_root.display(),
+            "the checkpoint's download folder is gone; downloading everything again"
+        );
+        return false;
+    }
+    tracing::warn!(
+        torrent = %name,
+        checkpoint = %data.data_root.display(),
+        "the checkpoint describes data in another folder; checking every piece"
+    );
+    false
 }
 
 /// Starts fetching a magnet link's metadata; when it arrives the entry becomes a running torrent
@@ -481,7 +581,7 @@ fn start_resolving(
     let weak: Weak<SessionInner> = Arc::downgrade(inner);
     let meta = shared.clone();
     let task = tokio::spawn(async move {
-        let Start { peers, files, overwrite, .. } = start;
+        let Start { peers, files, overwrite, origin, .. } = start;
         let result = magnet::resolve(meta.clone(), commands, magnet.clone(), peers).await;
         let Some(inner) = weak.upgrade() else { return };
         let resolved = match result {
@@ -505,6 +605,8 @@ fn start_resolving(
             check_existing: true,
             files,
             overwrite,
+            resume: None,
+            origin,
         };
         match start_active(&inner, id, torrent, save_path, start).await {
             Ok(entry) => {
