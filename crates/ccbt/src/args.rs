@@ -350,6 +350,8 @@ pub struct SeedArgs {
     #[arg(long)]
     pub overwrite: bool,
     #[command(flatten)]
+    pub checkpoints: CheckpointArgs,
+    #[command(flatten)]
     pub progress: ProgressArgs,
     #[command(flatten)]
     pub engine: EngineArgs,

@@ -176,6 +176,7 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
         }
         Command::Seed(args) => {
             dir_override(&mut out, &args.dir);
+            checkpoint_overrides(&mut out, &args.checkpoints);
             engine_overrides(&mut out, &args.engine);
         }
         Command::Verify(args) => dir_override(&mut out, &args.dir),
@@ -317,10 +318,15 @@ mod tests {
             "--no-pex",
             "--max-upload-slots",
             "0",
+            "--no-checkpoint",
+            "--checkpoint-dir",
+            "/c",
         ]);
         let effective = load(&Sources { cli, ..Sources::default() }).unwrap();
         assert_eq!(effective.origin("dht_port"), Some(&Origin::Cli));
         assert_eq!(effective.config().disk.preallocate, ccbt_config::Preallocate::Full);
+        assert!(!effective.config().disk.checkpoint_enabled);
+        assert_eq!(effective.checkpoint_dir(), std::path::Path::new("/c"));
     }
 
     #[test]
