@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use support::bencode::info_hash_hex;
 use support::{
-    assert_same_tree, ccbt, ccbt_create, ccbt_seed, run_with_timeout, work_dir, write_tree, Finished,
+    assert_same_tree, ccbt, ccbt_create, ccbt_seed, run_with_timeout, work_dir, write_tree, Finished, Proc,
     TRANSFER,
 };
 
@@ -117,6 +117,19 @@ fn a_finished_download_resumes_without_hashing_everything() {
     assert_eq!(resumed_field(&again.stderr, "rechecked"), Some(0), "{}", again.describe());
     assert_eq!(resumed_field(&again.stderr, "sampled"), Some(16), "{}", again.describe());
     assert!(again.stdout.contains("already complete on disk"), "{}", again.describe());
+    // Seeding the folder starts from its checkpoint too.
+    let mut cmd = ccbt();
+    cmd.arg("seed").arg(&s.torrent).arg("-d").arg(s.out()).args(["--listen-port", "0", "--no-dht"]);
+    cmd.arg("--checkpoint-dir").arg(s.checkpoints()).arg("--state-dir").arg(s.w.join("state"));
+    let mut seed = Proc::spawn("seed-resumed", &mut cmd, &s.w);
+    seed.wait_for("seeding", TRANSFER, |_, err| err.contains("present; seeding on port").then_some(()));
+    let err = seed.stderr_text();
+    assert!(
+        err.contains(&format!("resuming data from its checkpoint ({pieces}/{pieces}")),
+        "{}",
+        seed.logs()
+    );
+    seed.kill();
 }
 
 /// Damages the checkpoint with `damage`, then a run without peers must warn with `expect` and

@@ -74,6 +74,12 @@ fn download(w: &Path, torrent: &Path, out: &Path, peer: &str) -> std::process::C
     cmd
 }
 
+/// The verified count of the "resuming data from its checkpoint (N/M pieces verified)" note.
+fn resumed_from(stderr: &str) -> Option<u32> {
+    let tail = stderr.split("from its checkpoint (").nth(1)?;
+    tail.split('/').next()?.parse().ok()
+}
+
 /// The payload bytes lt_seed reports having uploaded when it exits.
 fn uploaded(stderr: &str) -> u64 {
     let line = stderr.lines().find(|l| l.contains("exiting, uploaded")).expect("lt_seed's upload total");
@@ -100,6 +106,7 @@ fn kill_9_at_random_moments_loses_nothing_verified() {
         lt_seed(w, "lt_seed", &torrent, &w.join("src"), &[], &["--upload-limit", &RATE.to_string()]);
     let out = w.join("out");
     let mut resumed_runs = 0;
+    let mut progress = Vec::new();
     for run in 0..KILLS {
         let mut proc =
             Proc::spawn(&format!("ccbt-{run}"), &mut download(w, &torrent, &out, &seeder.addr()), w);
@@ -111,10 +118,14 @@ fn kill_9_at_random_moments_loses_nothing_verified() {
             proc.logs()
         );
         proc.kill();
-        if proc.stderr_text().contains("from its checkpoint") {
+        if let Some(verified) = resumed_from(&proc.stderr_text()) {
             resumed_runs += 1;
+            progress.push(verified);
         }
     }
+    eprintln!("pieces in the checkpoint each run resumed from: {progress:?}");
+    // Never a restart from zero: each checkpoint holds at least what the one before held.
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?} (KILL9_SEED={seed})");
     let done =
         run_with_timeout("ccbt-final", &mut download(w, &torrent, &out, &seeder.addr()), w, TRANSFER * 2);
     done.assert_success(&format!("the final run (KILL9_SEED={seed})"));
