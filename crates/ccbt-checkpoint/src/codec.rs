@@ -18,7 +18,7 @@
 
 use std::io::Read;
 
-use crate::{Checkpoint, CheckpointError, FORMAT_VERSION};
+use crate::{Checkpoint, CheckpointError, FORMAT_VERSION, MAX_FILES};
 
 /// The largest checkpoint, encoded or decompressed (64 MiB): far above a real one (a bitfield of a
 /// million pieces is 125 KiB; the info dictionary of a huge torrent a few MiB).
@@ -61,6 +61,11 @@ pub fn encode(checkpoint: &Checkpoint, format: Format) -> Result<Vec<u8>, Checkp
     if checkpoint.version != FORMAT_VERSION {
         return Err(CheckpointError::Encode {
             reason: format!("version {} (this build writes {FORMAT_VERSION})", checkpoint.version),
+        });
+    }
+    if checkpoint.files.len() > MAX_FILES {
+        return Err(CheckpointError::Encode {
+            reason: format!("{} files (a checkpoint holds at most {MAX_FILES})", checkpoint.files.len()),
         });
     }
     let encoded = match format {

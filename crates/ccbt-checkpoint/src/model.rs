@@ -24,6 +24,11 @@ use crate::CheckpointError;
 /// The format version this build writes (and the highest it reads).
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The most files a checkpoint may list (far above any real torrent: a 10 MB `.torrent` holds
+/// fewer than half a million). It bounds decoding memory: a file entry takes about 5 bytes in
+/// the binary payload but about 80 in memory.
+pub const MAX_FILES: usize = 1 << 20;
+
 /// The saved resume state of one torrent.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,13 +53,15 @@ pub struct Checkpoint {
     /// `ceil(piece_count / 8)` bytes with the spare bits clear.
     #[serde(with = "bytes::hex_bytes")]
     pub verified: Vec<u8>,
-    /// The torrent's files, in layout order.
+    /// The torrent's files, in layout order (at most [`MAX_FILES`]).
+    #[serde(deserialize_with = "bounded_files")]
     pub files: Vec<FileEntry>,
     /// Per-torrent overrides of session settings.
     pub options: TorrentOptions,
     pub totals: Totals,
     pub state: TorrentState,
-    /// When it was written, in seconds since the Unix epoch.
+    /// When it was written, in seconds since the Unix epoch: set by the writer (saving does not
+    /// change it; retention and "newer of two formats" go by it, so 0 counts as very old).
     pub saved_at: u64,
 }
 
@@ -164,6 +171,28 @@ impl TorrentState {
     }
 }
 
+/// Deserializes at most [`MAX_FILES`] file entries, failing as soon as there is one more.
+fn bounded_files<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<FileEntry>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Vec<FileEntry>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a list of at most {MAX_FILES} files")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<FileEntry>, A::Error> {
+            let mut files = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            while let Some(file) = seq.next_element()? {
+                if files.len() == MAX_FILES {
+                    return Err(serde::de::Error::custom(format!("more than {MAX_FILES} files")));
+                }
+                files.push(file);
+            }
+            Ok(files)
+        }
+    }
+    deserializer.deserialize_seq(Visitor)
+}
+
 impl Checkpoint {
     /// A checkpoint of the current version with no verified piece, no file and default options.
     pub fn new(
@@ -257,5 +286,32 @@ impl Checkpoint {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Files {
+        #[serde(deserialize_with = "bounded_files")]
+        #[allow(dead_code)]
+        files: Vec<FileEntry>,
+    }
+
+    /// The postcard payload of `count` minimal file entries (empty path, length 0, no stamp, not
+    /// created by ccbt, priority skip: five zero bytes each).
+    fn payload(count: usize) -> Vec<u8> {
+        let mut out = postcard::to_allocvec(&(count as u64)).unwrap();
+        out.resize(out.len() + 5 * count, 0);
+        out
+    }
+
+    #[test]
+    fn file_lists_are_bounded_while_decoding() {
+        assert!(postcard::from_bytes::<Files>(&payload(3)).is_ok());
+        assert!(postcard::from_bytes::<Files>(&payload(MAX_FILES + 1)).is_err());
+        assert!(postcard::from_bytes::<Files>(&payload(MAX_FILES)).is_ok());
     }
 }

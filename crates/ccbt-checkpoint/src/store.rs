@@ -149,16 +149,27 @@ pub fn parse_file_name(name: &str) -> Option<(InfoHash, Format)> {
     (hash.to_hex() == stem).then_some((hash, format))
 }
 
-/// Reads at most [`MAX_CHECKPOINT_BYTES`] (+1, to tell a larger file) from `path`.
-fn read_bounded(path: &Path) -> Result<Vec<u8>, io::Error> {
+/// Reads at most [`MAX_CHECKPOINT_BYTES`] (+1, to tell a larger file) from `path`, which must be
+/// a regular file (a fifo or device under a checkpoint's name would block or never end).
+fn read_bounded(path: &Path) -> Result<Vec<u8>, CheckpointError> {
+    let meta = fs::metadata(path).map_err(|e| CheckpointError::io("read", path, e))?;
+    if !meta.is_file() {
+        return Err(CheckpointError::malformed("not a regular file").in_file(path));
+    }
+    if meta.len() > MAX_CHECKPOINT_BYTES as u64 {
+        let too_large = CheckpointError::TooLarge { size: meta.len(), limit: MAX_CHECKPOINT_BYTES as u64 };
+        return Err(too_large.in_file(path));
+    }
     let mut data = Vec::new();
-    fs::File::open(path)?.take(MAX_CHECKPOINT_BYTES as u64 + 1).read_to_end(&mut data)?;
+    fs::File::open(path)
+        .and_then(|f| f.take(MAX_CHECKPOINT_BYTES as u64 + 1).read_to_end(&mut data))
+        .map_err(|e| CheckpointError::io("read", path, e))?;
     Ok(data)
 }
 
 /// Reads, decodes and validates one checkpoint file against the info hash of its name.
 fn read_checkpoint(path: &Path, expected: &InfoHash) -> Result<(Checkpoint, Format), CheckpointError> {
-    let data = read_bounded(path).map_err(|e| CheckpointError::io("read", path, e))?;
+    let data = read_bounded(path)?;
     let (checkpoint, format) = decode_with_format(&data).map_err(|e| e.in_file(path))?;
     checkpoint.validate(expected).map_err(|e| e.in_file(path))?;
     Ok((checkpoint, format))

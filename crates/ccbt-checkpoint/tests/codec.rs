@@ -245,10 +245,40 @@ proptest! {
     }
 
     #[test]
+    fn a_changed_byte_never_panics(at in any::<prop::sample::Index>(), value in any::<u8>(), json in any::<bool>()) {
+        let format = if json { Format::Json } else { Format::Binary };
+        let mut bytes = encode(&sample(), format).unwrap();
+        let at = at.index(bytes.len());
+        bytes[at] = value;
+        if let Ok(c) = decode(&bytes) {
+            // Whatever is accepted is a consistent checkpoint that encodes again.
+            prop_assert_eq!(decode(&encode(&c, Format::Binary).unwrap()).unwrap(), c);
+        }
+    }
+
+    #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let _ = decode(&bytes);
         let mut framed = MAGIC.to_vec();
         framed.extend_from_slice(&bytes);
         let _ = decode(&framed);
     }
+}
+
+#[test]
+fn hand_written_json_may_leave_options_out() {
+    let zeros = "0".repeat(40);
+    let text = format!(
+        r#"{{"version":1,"info_hash":"{zeros}","name":"x","source":{{"torrent_file":null,"magnet_uri":null}},
+        "info":null,"save_path":"/o","piece_count":3,"verified":"e0",
+        "files":[{{"path":"a/b","length":5,"observed":null,"created_by_ccbt":true,"priority":"skip"}}],
+        "options":{{"streaming":true}},"totals":{{"downloaded":0,"uploaded":0,"active_secs":0}},
+        "state":"paused","saved_at":0}}"#
+    );
+    let c = decode(text.as_bytes()).unwrap();
+    assert_eq!(c.options.streaming, Some(true));
+    assert_eq!(c.options.down_limit, None);
+    assert_eq!(c.verified_count(), 3);
+    assert_eq!(c.files[0].priority, FilePriority::Skip);
+    assert_eq!(c.progress(), 1.0);
 }

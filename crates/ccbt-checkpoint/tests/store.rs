@@ -206,3 +206,19 @@ fn export_writes_the_other_format() {
         Err(CheckpointError::NotFound { .. })
     ));
 }
+
+#[test]
+fn a_socket_or_folder_under_a_checkpoint_name_is_listed_as_unusable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = CheckpointStore::new(dir.path());
+    // Like a fifo, a socket is not a regular file: opening it must not be tried.
+    let _socket =
+        std::os::unix::net::UnixListener::bind(store.path(&InfoHash([1; 20]), Format::Binary)).unwrap();
+    fs::create_dir(store.path(&InfoHash([2; 20]), Format::Json)).unwrap();
+    let entries = store.list().unwrap();
+    assert_eq!(entries.len(), 2);
+    for entry in &entries {
+        assert!(matches!(entry.summary, Err(ref e) if matches!(e.kind(), CheckpointError::Malformed { .. })));
+    }
+    assert!(store.load(&InfoHash([1; 20])).is_err());
+}

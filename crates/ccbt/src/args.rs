@@ -113,6 +113,100 @@ pub enum Command {
     /// Show, read, change and check the configuration (ccbt.toml, CCBT_* variables, flags).
     #[command(subcommand, after_help = CONFIG_HELP)]
     Config(ConfigCommand),
+    /// List, clean, delete, verify and export checkpoints (the saved resume state of each torrent).
+    #[command(after_help = CHECKPOINTS_HELP)]
+    Checkpoints(CheckpointsArgs),
+}
+
+const CHECKPOINTS_HELP: &str = "\
+A checkpoint is named by its torrent's info hash; any unique prefix of it will do.
+The folder is --checkpoint-dir DIR, else `checkpoint_dir` of the configuration, else
+`checkpoints` under `state_dir` (~/.local/state/ccbt/checkpoints).
+
+Examples:
+  ccbt checkpoints list                          info hash, name, progress, state, saved, format
+  ccbt checkpoints clean --days 7 --dry-run      what would go: checkpoints saved over 7 days ago
+  ccbt checkpoints delete 3f2a                   delete the checkpoint whose info hash starts 3f2a
+  ccbt checkpoints verify 3f2a                   re-hash the pieces it claims (exit 1 on a mismatch)
+  ccbt checkpoints export 3f2a --format json -o state.json";
+
+/// `ccbt checkpoints ...`.
+#[derive(Debug, Args)]
+pub struct CheckpointsArgs {
+    /// Folder of the checkpoints [default: `checkpoint_dir` of the configuration, else
+    /// `<state_dir>/checkpoints`].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: CheckpointsCommand,
+}
+
+/// The `checkpoints` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CheckpointsCommand {
+    /// List every checkpoint: info hash, name, progress, state, when saved, format (unreadable
+    /// files with their error).
+    List,
+    /// Remove checkpoints saved more than N days ago (and temporary files left by interrupted writes).
+    Clean(CheckpointsCleanArgs),
+    /// Delete the checkpoint of a torrent (both formats).
+    Delete(CheckpointsTarget),
+    /// Re-hash every piece a checkpoint claims against the data on disk (read-only) and report
+    /// bad pieces and missing or changed files; exit 1 on any mismatch.
+    Verify(CheckpointsVerifyArgs),
+    /// Write a checkpoint to a file in JSON or binary.
+    Export(CheckpointsExportArgs),
+}
+
+/// `checkpoints clean`.
+#[derive(Debug, Args)]
+pub struct CheckpointsCleanArgs {
+    /// Age in days beyond which checkpoints go [default: `checkpoint_retention_days`, 30].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub days: Option<u32>,
+    /// Only print what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// A checkpoint named by its info hash.
+#[derive(Debug, Args)]
+pub struct CheckpointsTarget {
+    /// Info hash in hex (40 digits), or any unique prefix of it.
+    #[arg(value_name = "INFO_HASH")]
+    pub info_hash: String,
+}
+
+/// `checkpoints verify`.
+#[derive(Debug, Args)]
+pub struct CheckpointsVerifyArgs {
+    #[command(flatten)]
+    pub target: CheckpointsTarget,
+    /// Threads hashing pieces [default: number of CPUs, at most 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub hash_workers: Option<u16>,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
+}
+
+/// `checkpoints export`.
+#[derive(Debug, Args)]
+pub struct CheckpointsExportArgs {
+    #[command(flatten)]
+    pub target: CheckpointsTarget,
+    /// Encoding of the file written.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: ExportFormat,
+    /// The file to write (replaced atomically).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+/// Encodings of `checkpoints export`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Json,
+    Binary,
 }
 
 const CONFIG_HELP: &str = "\

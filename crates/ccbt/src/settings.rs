@@ -185,6 +185,9 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
             push_list(&mut out, "dht_bootstrap_nodes", &args.dht_bootstrap);
             push(&mut out, "state_dir", args.state_dir.as_ref().map(|d| d.display()));
         }
+        Command::Checkpoints(args) => {
+            push(&mut out, "checkpoint_dir", args.checkpoint_dir.as_ref().map(|d| d.display()));
+        }
         Command::Info(_) | Command::Create(_) | Command::Scrape(_) | Command::Config(_) => {}
     }
     out

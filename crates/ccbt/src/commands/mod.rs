@@ -1,6 +1,8 @@
 //! One module per subcommand. `download` and `seed` run a session on a tokio runtime; `info`,
 //! `create` and `verify` are synchronous (hashing runs on plain threads, never on the runtime).
 
+mod checkpoint_verify;
+mod checkpoints;
 pub mod config;
 mod create;
 mod dht;
@@ -74,6 +76,7 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
             runtime()?.block_on(dht::status(&args, settings))
         }
         Command::Config(command) => config::run(&command, &cli.global, settings),
+        Command::Checkpoints(args) => checkpoints::run(&args, settings),
     }
 }
 
