@@ -7,7 +7,6 @@
 //! them is hashed anyway (a bad sample means the checkpoint does not describe this data: a full
 //! check follows). The sample and the rechecks run in the torrent task (`torrent/task.rs`).
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use ccbt_core::{Bitfield, FileLayout, Lengths};
@@ -76,8 +75,7 @@ pub(crate) fn stamp_files(root: &Path, layout: &FileLayout) -> Vec<Option<FileSt
             }
             let path = root.join(f.path.iter().collect::<PathBuf>());
             let meta = std::fs::symlink_metadata(path).ok().filter(|m| m.is_file())?;
-            let mtime_nanos = u32::try_from(meta.mtime_nsec()).unwrap_or(0).min(999_999_999);
-            Some(FileStamp { size: meta.len(), mtime_secs: meta.mtime(), mtime_nanos })
+            Some(FileStamp::of(&meta))
         })
         .collect()
 }
@@ -120,7 +118,9 @@ pub(crate) fn plan(
             (Some(r), Some(c)) if c.size < r.size => {
                 Some(FileChange::Shorter { recorded: r.size, now: c.size })
             }
-            (Some(r), Some(c)) if mtime(c) > mtime(r) => Some(FileChange::Modified),
+            // Longer: something else wrote to it (ccbt's files have their length from the start,
+            // or grow only with pieces written after the checkpoint, which a newer mtime shows).
+            (Some(r), Some(c)) if mtime(c) > mtime(r) || c.size > r.size => Some(FileChange::Modified),
             _ => None,
         };
         let Some(change) = change else { continue };
