@@ -149,3 +149,44 @@ fn kill_9_at_random_moments_loses_nothing_verified() {
     // Most runs live long enough to find the previous run's checkpoint (the first has none).
     assert!(resumed_runs >= KILLS / 2, "only {resumed_runs} of {KILLS} runs resumed (KILL9_SEED={seed})");
 }
+
+/// The `key=value` of the engine's "resumed from the checkpoint" log line.
+fn resumed_field(stderr: &str, key: &str) -> Option<u64> {
+    let line = stderr.lines().find(|l| l.contains("resumed from the checkpoint"))?;
+    let tail = line.split(&format!("{key}=")).nth(1)?;
+    tail.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+/// SIGTERM (like Ctrl-C) in the middle of a download saves a checkpoint after the last write:
+/// the restart hashes no file again (only the sample) and completes.
+#[test]
+fn sigterm_saves_a_checkpoint_that_needs_no_recheck() {
+    if !interop("sigterm_saves_a_checkpoint_that_needs_no_recheck", &[support::Tool::Libtorrent]) {
+        return;
+    }
+    let work = work_dir();
+    let w = work.path();
+    let content = write_tree(&w.join("src/data"), &LAYOUT[..2], 11);
+    let torrent = w.join("t.torrent");
+    lt_make_torrent(&content, &torrent, PIECE, Kind::V1);
+    std::fs::write(w.join("ccbt.toml"), format!("[disk]\nmax_buffered_kib = {BUFFERED_KIB}\n")).unwrap();
+    let mut seeder =
+        lt_seed(w, "lt_seed", &torrent, &w.join("src"), &[], &["--upload-limit", &RATE.to_string()]);
+    let out = w.join("out");
+    let mut first = Proc::spawn("ccbt-first", &mut download(w, &torrent, &out, &seeder.addr()), w);
+    // Some pieces arrive (6 MiB at 1 MiB/s take 6 s), then the signal.
+    first.wait_for("a first batch of pieces", TRANSFER, |_, err| {
+        err.contains("download started").then_some(())
+    });
+    sleep(Duration::from_millis(2500));
+    let (status, clean) = first.terminate(GRACE);
+    assert!(clean && status.code() == Some(130), "{status}\n{}", first.logs());
+    let again = run_with_timeout("ccbt-again", &mut download(w, &torrent, &out, &seeder.addr()), w, TRANSFER);
+    again.assert_success("the run after SIGTERM");
+    let verified = resumed_from(&again.stderr).expect("resumed from the checkpoint");
+    assert!(verified > 0, "{}", again.describe());
+    assert_eq!(resumed_field(&again.stderr, "rechecked"), Some(0), "{}", again.describe());
+    assert!(!again.stderr.contains("changed since the checkpoint"), "{}", again.describe());
+    assert_same_tree(&content, &out.join("data"));
+    seeder.proc.terminate(GRACE);
+}
