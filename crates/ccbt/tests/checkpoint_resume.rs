@@ -246,3 +246,46 @@ fn resume_needs_only_the_info_hash() {
     let unknown = s.run("unknown", "resume", &["ffff"], "json", &[]);
     assert_eq!(unknown.code(), Some(1), "{}", unknown.describe());
 }
+
+/// `--interactive` on a terminal (a pty from util-linux's `script`): the answer decides.
+#[test]
+fn interactive_asks_on_a_terminal() {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("note: interactive_asks_on_a_terminal skipped: no `script` (util-linux)");
+        return;
+    }
+    let s = Setup::new();
+    s.complete("binary");
+    let config = s.w.join("interactive.toml");
+    std::fs::write(&config, "").unwrap();
+    let line = format!(
+        "{} --config {} download {} -o {} --listen-port 0 --no-dht --no-trackers --checkpoint-dir {} --state-dir {} --interactive",
+        env!("CARGO_BIN_EXE_ccbt"),
+        config.display(),
+        s.torrent.display(),
+        s.out().display(),
+        s.checkpoints().display(),
+        s.w.join("state").display(),
+    );
+    let ask = |answer: &str| {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env_remove("CCBT_LOG_LEVEL")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The question is asked before the session starts; the answer waits in the pty.
+        child.stdin.take().unwrap().write_all(answer.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let no = ask("n\n");
+    assert!(no.contains("Resume data from its checkpoint ("), "{no}");
+    assert!(no.contains("not resuming data"), "{no}");
+    let yes = ask("\n");
+    assert!(yes.contains("resuming data from its checkpoint"), "{yes}");
+}
