@@ -118,3 +118,55 @@ async fn a_failing_sample_discards_the_checkpoint_and_checks_everything() {
     assert!(!session.verified_pieces(id).unwrap().get(bad));
     session.shutdown().await;
 }
+
+/// The files a checkpoint says ccbt created stay ccbt's when the `created` record of the state
+/// folder is gone: a damaged file of ours is downloaded again, where a file nobody vouches for
+/// stops the torrent (it may be the user's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkpoint_remembers_which_files_ccbt_created() {
+    let (src, dst, ck) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let files = [("a.bin", data(60_000, 7)), ("b.bin", data(50_000, 8))];
+    let torrent = make_torrent(src.path(), "own", &files, PIECE);
+    let checkpoint = download_and_stop(&torrent, src.path(), dst.path(), ck.path()).await;
+    // a.bin no longer holds a single verified piece.
+    std::fs::write(dst.path().join("own/a.bin"), vec![0x5a; 60_000]).unwrap();
+    let seeder = Session::new(options()).await.unwrap();
+    let sid = seeder.add_torrent(AddTorrent::new(torrent.clone()).save_path(src.path())).await.unwrap();
+    wait_complete(&seeder, sid, Duration::from_secs(30)).await;
+
+    // A fresh state folder: no record of created files. Without the checkpoint a.bin is foreign.
+    let fresh = tempfile::tempdir().unwrap();
+    let without =
+        Session::new(SessionOptions { state_dir: fresh.path().join("a"), ..options_in(ck.path(), 4) })
+            .await
+            .unwrap();
+    let add = AddTorrent::new(torrent.clone()).save_path(dst.path()).peers([seeder.listen_addr()]);
+    let id = without.add_torrent(add).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = without.status(id).unwrap();
+        if let TorrentState::Error(e) = &status.state {
+            assert!(e.to_string().contains("a.bin"), "{e}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline && !status.is_complete(), "{status:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    without.shutdown().await;
+    // A torrent that failed its start-up check knows no piece: it leaves the checkpoint alone.
+    let kept = CheckpointStore::new(ck.path()).load(&torrent.info_hash).unwrap().unwrap().checkpoint;
+    assert!(kept.verified_pieces().unwrap().all());
+
+    // From the checkpoint: a.bin is ccbt's, rechecked (modified), and downloaded again.
+    let with = Session::new(SessionOptions { state_dir: fresh.path().join("b"), ..options_in(ck.path(), 4) })
+        .await
+        .unwrap();
+    let mut add = AddTorrent::resume_from(checkpoint).unwrap();
+    add.peers.push(seeder.listen_addr());
+    let id = with.add_torrent(add).await.unwrap();
+    wait_complete(&with, id, Duration::from_secs(60)).await;
+    with.shutdown().await;
+    seeder.shutdown().await;
+    assert_same_files(&torrent, src.path(), dst.path());
+}

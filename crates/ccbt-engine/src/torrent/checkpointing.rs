@@ -58,6 +58,9 @@ pub(crate) struct Checkpointer {
     /// A write was asked for while one was running.
     again: bool,
     started: Instant,
+    /// The start-up check is over: until then the torrent knows no piece, and writing would
+    /// replace a good checkpoint with an empty one (a check that failed, Ctrl-C while checking).
+    pub ready: bool,
     /// The user paused the torrent (the state shutdown must not overwrite).
     pub paused: bool,
 }
@@ -76,6 +79,7 @@ impl Checkpointer {
             in_flight: None,
             again: false,
             started: now,
+            ready: false,
             paused: false,
         }
     }
@@ -100,6 +104,9 @@ impl Checkpointer {
 
     /// Starts a write unless one runs (then it follows that one).
     pub(crate) fn start(&mut self, shared: &Arc<TorrentShared>) {
+        if !self.ready {
+            return;
+        }
         if self.in_flight.is_some() {
             self.again = true;
             return;
@@ -159,7 +166,9 @@ impl Checkpointer {
             self.written().await;
         }
         self.start(shared);
-        self.written().await;
+        if self.writing() {
+            self.written().await;
+        }
     }
 
     /// The template with what changes: pieces, totals, state, time.

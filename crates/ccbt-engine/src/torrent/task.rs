@@ -221,6 +221,9 @@ impl TorrentTask {
             Ok(have) => {
                 self.start_with(have);
                 // At once: what the check found, and the files ccbt created, survive a crash.
+                if let Some(c) = self.checkpointer.as_mut() {
+                    c.ready = true;
+                }
                 self.write_checkpoint();
             }
             Err(error) => {
