@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use ccbt_core::{Bitfield, FileLayout, Lengths};
+use ccbt_metainfo::Torrent;
 
 pub use ccbt_checkpoint::FileStamp;
 
@@ -138,6 +139,61 @@ pub(crate) fn plan(
     // A piece shared with a missing file cannot verify either.
     let recheck = recheck.difference(&missing).copied().collect();
     ResumePlan { trusted, recheck, changed }
+}
+
+/// What a restart from `data` trusts, for the torrent's files under `root` as they are now
+/// (before storage opens or creates them), and the files the checkpoint says ccbt created. None
+/// (a full check, with a warning) when the checkpoint does not fit the torrent or the folder.
+pub(crate) fn prepare(
+    data: Option<ResumeData>,
+    torrent: &Torrent,
+    root: &Path,
+) -> (Option<ResumePlan>, Vec<usize>) {
+    let canonical = std::fs::canonicalize(root).ok();
+    let data = data
+        .and_then(|d| fits_torrent(d, torrent))
+        .filter(|d| same_root(d, canonical.as_deref(), &torrent.name));
+    let Some(data) = data else { return (None, Vec::new()) };
+    let layout = torrent.layout();
+    let now = stamp_files(&data.data_root, &layout);
+    let plan = plan(&data, &layout, &torrent.lengths(), &data.data_root, &now);
+    (Some(plan), data.created_files)
+}
+
+/// `data` if its pieces and files fit `torrent`; otherwise a warning, and None (a full check).
+fn fits_torrent(data: ResumeData, torrent: &Torrent) -> Option<ResumeData> {
+    let pieces = torrent.lengths().num_pieces();
+    let files = torrent.layout().files().len();
+    if data.verified.len() == pieces && data.files.len() == files {
+        return Some(data);
+    }
+    tracing::warn!(
+        torrent = %torrent.name,
+        "the checkpoint's pieces or files do not fit the torrent; checking every piece"
+    );
+    None
+}
+
+/// Whether the checkpoint's stamps describe the files under `root` (canonical; None: it does
+/// not exist yet). Data moved elsewhere is checked in full.
+fn same_root(data: &ResumeData, root: Option<&Path>, name: &str) -> bool {
+    if root == Some(data.data_root.as_path()) {
+        return true;
+    }
+    if root.is_none() {
+        tracing::warn!(
+            torrent = %name,
+            folder = %data.data_root.display(),
+            "the checkpoint's download folder is gone; downloading everything again"
+        );
+        return false;
+    }
+    tracing::warn!(
+        torrent = %name,
+        checkpoint = %data.data_root.display(),
+        "the checkpoint describes data in another folder; checking every piece"
+    );
+    false
 }
 
 #[cfg(test)]

@@ -447,7 +447,7 @@ async fn start_active(
         uploaded: r.uploaded,
         active_secs: r.active_secs,
     });
-    let resume = start.resume.and_then(|r| fits_torrent(r, &torrent));
+    let resume = start.resume;
     let (storage, plan) = {
         let torrent = torrent.clone();
         let root = save_path.clone();
@@ -455,13 +455,7 @@ async fn start_active(
         tokio::task::spawn_blocking(move || {
             let layout = torrent.layout();
             // The files as they are before storage creates missing ones.
-            let canonical = std::fs::canonicalize(&root).ok();
-            let resume = resume.filter(|r| same_root(r, canonical.as_deref(), &torrent.name));
-            let plan = resume.as_ref().map(|r| {
-                let now = crate::resume::stamp_files(&r.data_root, &layout);
-                crate::resume::plan(r, &layout, &torrent.lengths(), &r.data_root, &now)
-            });
-            let created = resume.map(|r| r.created_files).unwrap_or_default();
+            let (plan, created) = crate::resume::prepare(resume, &torrent, &root);
             let storage = ownership::open_storage(
                 &state_dir,
                 &torrent.info_hash,
@@ -521,42 +515,6 @@ async fn start_active(
         checkpoint,
     });
     Ok(TorrentEntry::Active { shared, task })
-}
-
-/// `data` if its pieces and files fit `torrent`; otherwise a warning, and None (a full check).
-fn fits_torrent(data: ResumeData, torrent: &Torrent) -> Option<ResumeData> {
-    let pieces = torrent.lengths().num_pieces();
-    let files = torrent.layout().files().len();
-    if data.verified.len() == pieces && data.files.len() == files {
-        return Some(data);
-    }
-    tracing::warn!(
-        torrent = %torrent.name,
-        "the checkpoint's pieces or files do not fit the torrent; checking every piece"
-    );
-    None
-}
-
-/// Whether the checkpoint's stamps describe the files under `root` (canonical; None: it does
-/// not exist yet). Data moved elsewhere is checked in full.
-fn same_root(data: &ResumeData, root: Option<&Path>, name: &str) -> bool {
-    if root == Some(data.data_root.as_path()) {
-        return true;
-    }
-    if root.is_none() {
-        tracing::warn!(
-            torrent = %name,
-            folder = %data.data_root.display(),
-            "the checkpoint's download folder is gone; downloading everything again"
-        );
-        return false;
-    }
-    tracing::warn!(
-        torrent = %name,
-        checkpoint = %data.data_root.display(),
-        "the checkpoint describes data in another folder; checking every piece"
-    );
-    false
 }
 
 /// Starts fetching a magnet link's metadata; when it arrives the entry becomes a running torrent

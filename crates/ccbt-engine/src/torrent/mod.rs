@@ -1,5 +1,6 @@
 //! One torrent: the state shared by its task and its connection tasks.
 
+mod check;
 mod checkpointing;
 mod connect;
 pub(crate) mod counters;

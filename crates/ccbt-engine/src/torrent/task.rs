@@ -13,11 +13,11 @@ use ccbt_metainfo::Torrent;
 use ccbt_proto::candidates::{choose_eviction, CandidateList, CandidateOptions, EvictionOptions, Source};
 use ccbt_proto::swarm::{Swarm, SwarmAction};
 use ccbt_storage::{HashPool, PieceOutcome, PieceVerdict, Storage};
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
 use tokio::task::JoinHandle;
 
+use super::check;
 use super::checkpointing::{CheckpointSpec, Checkpointer};
 use super::connect::connect_outgoing;
 use super::counters::{Counters, RateSampler};
@@ -214,8 +214,8 @@ impl TorrentTask {
         let shared = self.shared.clone();
         let have = match check {
             DataCheck::Nothing => Ok(Bitfield::new(shared.lengths.num_pieces())),
-            DataCheck::Full => self.check_existing().await,
-            DataCheck::Resume(plan) => self.resume_existing(plan).await,
+            DataCheck::Full => check::check_existing(&shared).await,
+            DataCheck::Resume(plan) => check::resume_existing(&shared, plan).await,
         };
         match have {
             Ok(have) => {
@@ -279,71 +279,6 @@ impl TorrentTask {
                 }
             }
         }
-    }
-
-    /// Hashes the data already on disk (parallel, on the blocking pool).
-    async fn check_existing(&self) -> Result<Bitfield, TorrentError> {
-        let shared = self.shared.clone();
-        tokio::task::spawn_blocking(move || {
-            let have = full_check(&shared)?;
-            claim_verified(&shared, &have)?;
-            Ok(have)
-        })
-        .await
-        .map_err(|e| TorrentError::TaskFailed { task: "data check", reason: e.to_string() })?
-    }
-
-    /// Starts from a checkpoint's pieces: hashes a random sample of those it trusts (any
-    /// failure: the checkpoint does not describe this data, everything is checked) and the
-    /// pieces of files changed since it was written.
-    async fn resume_existing(&self, plan: ResumePlan) -> Result<Bitfield, TorrentError> {
-        let shared = self.shared.clone();
-        let name = &shared.torrent.name;
-        for (path, change) in &plan.changed {
-            tracing::warn!(torrent = %name, path = %path.display(), %change, "a file changed since the checkpoint; checking its pieces again");
-        }
-        let sample_size = shared.options.resume_verify_sample as usize;
-        tokio::task::spawn_blocking(move || {
-            let workers = shared.options.hash_workers;
-            let hashes = &shared.torrent.piece_hashes;
-            let storage = shared.storage.as_ref();
-            let progress = |done: u32| shared.counters.checked_pieces.store(done as u64, Relaxed);
-            let trusted: Vec<u32> = plan.trusted.iter_ones().collect();
-            let mut sample: Vec<u32> =
-                trusted.choose_multiple(&mut rand::thread_rng(), sample_size).copied().collect();
-            sample.sort_unstable();
-            let good = ccbt_storage::check_listed(storage, &shared.lengths, hashes, &sample, workers, &progress)
-                .map_err(TorrentError::Storage)?;
-            let have = if good.len() < sample.len() {
-                tracing::warn!(
-                    torrent = %shared.torrent.name,
-                    bad = sample.len() - good.len(),
-                    sampled = sample.len(),
-                    "pieces the checkpoint claims fail their hash check: it does not describe this data; checking every piece"
-                );
-                full_check(&shared)?
-            } else {
-                let rechecked =
-                    ccbt_storage::check_listed(storage, &shared.lengths, hashes, &plan.recheck, workers, &progress)
-                        .map_err(TorrentError::Storage)?;
-                let mut have = plan.trusted;
-                for piece in rechecked {
-                    have.set(piece);
-                }
-                tracing::info!(
-                    torrent = %shared.torrent.name,
-                    pieces = have.count_ones(),
-                    sampled = sample.len(),
-                    rechecked = plan.recheck.len(),
-                    "resumed from the checkpoint"
-                );
-                have
-            };
-            claim_verified(&shared, &have)?;
-            Ok(have)
-        })
-        .await
-        .map_err(|e| TorrentError::TaskFailed { task: "resume check", reason: e.to_string() })?
     }
 
     fn start_with(&mut self, have: Bitfield) {
@@ -644,27 +579,6 @@ async fn checkpoint_written(checkpointer: &mut Option<Checkpointer>) {
         Some(c) => c.written().await,
         None => std::future::pending().await,
     }
-}
-
-/// Hashes every piece on disk (on the calling thread and `hash_workers` - 1 more).
-fn full_check(shared: &TorrentShared) -> Result<Bitfield, TorrentError> {
-    let progress = |done: u32| shared.counters.checked_pieces.store(done as u64, Relaxed);
-    ccbt_storage::check_pieces(
-        shared.storage.as_ref(),
-        &shared.lengths,
-        &shared.torrent.piece_hashes,
-        shared.options.hash_workers,
-        &progress,
-    )
-    .map_err(TorrentError::Storage)
-}
-
-/// Files that existed before ccbt may be written only if their data verified.
-fn claim_verified(shared: &TorrentShared, have: &Bitfield) -> Result<(), TorrentError> {
-    shared
-        .storage
-        .claim_verified(have, shared.selection.wanted(), &shared.lengths)
-        .map_err(TorrentError::Storage)
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
