@@ -170,3 +170,22 @@ async fn the_checkpoint_remembers_which_files_ccbt_created() {
     seeder.shutdown().await;
     assert_same_files(&torrent, src.path(), dst.path());
 }
+
+/// `checkpoint_delete_on_completion`: a finished torrent leaves no checkpoint behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complete_torrent_deletes_its_checkpoint_when_asked() {
+    let (src, dst, ck) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let torrent = make_torrent(src.path(), "gone.bin", &[("", data(5 * PIECE as usize, 9))], PIECE);
+    let seeder = Session::new(options()).await.unwrap();
+    let sid = seeder.add_torrent(AddTorrent::new(torrent.clone()).save_path(src.path())).await.unwrap();
+    wait_complete(&seeder, sid, Duration::from_secs(30)).await;
+    let options = SessionOptions { checkpoint_delete_on_completion: true, ..options_in(ck.path(), 4) };
+    let leecher = Session::new(options).await.unwrap();
+    let add = AddTorrent::new(torrent.clone()).save_path(dst.path()).peers([seeder.listen_addr()]);
+    let id = leecher.add_torrent(add).await.unwrap();
+    wait_complete(&leecher, id, Duration::from_secs(60)).await;
+    leecher.shutdown().await;
+    seeder.shutdown().await;
+    assert!(CheckpointStore::new(ck.path()).load(&torrent.info_hash).unwrap().is_none());
+}
