@@ -9,7 +9,7 @@ use ccbt_checkpoint::{Checkpoint, CheckpointEntry, CheckpointError, CheckpointSt
 use ccbt_core::InfoHash;
 use ccbt_metainfo::{Magnet, Torrent};
 
-use crate::{AddTorrent, ResumeData, SessionError};
+use crate::{AddTorrent, ResumeData, SessionError, SessionOptions};
 
 /// What the checkpoint folder holds for one torrent.
 #[derive(Debug)]
@@ -123,5 +123,30 @@ fn without_info(checkpoint: &Checkpoint) -> Result<AddTorrent, SessionError> {
         Ok(add)
     } else {
         Err(not_resumable())
+    }
+}
+
+/// Records a magnet link still fetching its metadata: where it came from and where it goes, no
+/// info dictionary and no piece, so it can be resumed by info hash after a stop. An existing
+/// checkpoint of the torrent knows more and is never replaced. Blocking (file I/O).
+pub(crate) fn save_pending_magnet(
+    options: &SessionOptions,
+    magnet: &Magnet,
+    save_path: &Path,
+    source: ccbt_checkpoint::Source,
+) {
+    let store = CheckpointStore::new(&options.checkpoint_dir);
+    if !matches!(store.load(&magnet.info_hash), Ok(None)) {
+        return;
+    }
+    let name = magnet.display_name.clone().unwrap_or_else(|| magnet.info_hash.to_hex());
+    let folder = std::fs::canonicalize(save_path).unwrap_or_else(|_| save_path.to_owned());
+    let mut checkpoint = Checkpoint::new(magnet.info_hash, name, folder, 0);
+    checkpoint.source = source;
+    checkpoint.saved_at = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if let Err(error) = store.save(&checkpoint, options.checkpoint_format) {
+        tracing::warn!(%error, "cannot write the checkpoint of the magnet link");
     }
 }

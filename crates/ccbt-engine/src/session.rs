@@ -538,8 +538,17 @@ fn start_resolving(
     let (shared, commands) = magnet::new_resolver(&spec);
     let weak: Weak<SessionInner> = Arc::downgrade(inner);
     let meta = shared.clone();
+    let pending = inner.options.checkpoint_enabled.then(|| {
+        let (options, magnet, save_path) = (inner.options.clone(), magnet.clone(), save_path.clone());
+        let source = start.origin.clone();
+        move || crate::checkpoint::save_pending_magnet(&options, &magnet, &save_path, source)
+    });
     let task = tokio::spawn(async move {
         let Start { peers, files, overwrite, origin, .. } = start;
+        // Before anything else, so it can never land after the torrent's own checkpoints.
+        if let Some(save) = pending {
+            let _ = tokio::task::spawn_blocking(save).await;
+        }
         let result = magnet::resolve(meta.clone(), commands, magnet.clone(), peers).await;
         let Some(inner) = weak.upgrade() else { return };
         let resolved = match result {

@@ -289,3 +289,34 @@ fn interactive_asks_on_a_terminal() {
     let yes = ask("\n");
     assert!(yes.contains("resuming data from its checkpoint"), "{yes}");
 }
+
+/// A magnet link stopped while it still waits for its metadata can be resumed by info hash: its
+/// checkpoint names the link and the folder.
+#[test]
+fn a_magnet_stopped_before_its_metadata_resumes_by_info_hash() {
+    let s = Setup::new();
+    let uri = format!("magnet:?xt=urn:btih:{}&dn=data", s.info_hash);
+    let mut cmd = ccbt();
+    cmd.arg("magnet").arg(&uri).arg("-o").arg(s.out()).args([
+        "--listen-port",
+        "0",
+        "--no-dht",
+        "--no-trackers",
+    ]);
+    cmd.arg("--checkpoint-dir").arg(s.checkpoints()).arg("--state-dir").arg(s.w.join("state"));
+    // No peer: it waits for the metadata until stopped.
+    let mut waiting = Proc::spawn("waiting", &mut cmd, &s.w);
+    let found = support::poll_until(TRANSFER, || s.checkpoint("bin").exists());
+    assert!(found, "no checkpoint while fetching the metadata\n{}", waiting.logs());
+    let (status, clean) = waiting.terminate(support::GRACE);
+    assert!(clean, "{status}\n{}", waiting.logs());
+    let mut seed = ccbt_seed(&s.w, "seed", &s.torrent, &s.w.join("src"), &[]);
+    let run = s.run("resume", "resume", &[&s.info_hash], "binary", &[seed.addr()]);
+    run.assert_success("ccbt resume of the magnet link");
+    assert_same_tree(&s.content, &s.out().join("data"));
+    seed.proc.kill();
+    // Now the checkpoint holds the info dictionary and every piece.
+    let again = s.run("again", "resume", &[&s.info_hash], "binary", &[]);
+    again.assert_success("ccbt resume without peers");
+    assert!(again.stdout.contains("already complete on disk"), "{}", again.describe());
+}
