@@ -259,7 +259,7 @@ settings! {
             env "", flag "", shown "",
             "Memory in KiB for pieces being downloaded or hashed; beyond it no new piece is started.";
         checkpoint_enabled: bool = true, ANY, Restart, Session,
-            env "", flag "", shown "",
+            env "", flag "--no-checkpoint", shown "",
             "Save each torrent's resume state (a checkpoint: verified pieces, the files ccbt created, options, totals) so a restarted download continues where it stopped instead of re-hashing everything.";
         checkpoint_dir: PathBuf = default_state_dir(env).join("checkpoints"), ANY, Restart, Session,
             env "", flag "--checkpoint-dir", shown "`<state_dir>/checkpoints`",
