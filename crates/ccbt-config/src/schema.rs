@@ -175,7 +175,7 @@ settings! {
             "TCP port for incoming peers (0: the system picks a free one). If the default is taken, the next free port (up to +50) is used with a warning; a port set anywhere else (file, environment, flag) must be free.";
         listen_host: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED), ANY, Restart, Session,
             env "", flag "", shown "",
-            "Address to listen on for incoming peers (`0.0.0.0`: all interfaces).";
+            "Address to listen on for incoming peers (`0.0.0.0`: all interfaces). A single address also binds outgoing peer connections and the DHT (tracker requests still leave from the address the system picks).";
         max_peers_per_torrent: usize = 50, int(1, 65535), Live, Torrent,
             env "", flag "", shown "",
             "Connections per torrent.";
@@ -259,7 +259,7 @@ settings! {
             env "", flag "", shown "",
             "Memory in KiB for pieces being downloaded or hashed; beyond it no new piece is started.";
         checkpoint_enabled: bool = true, ANY, Restart, Session,
-            env "", flag "", shown "",
+            env "", flag "--no-checkpoint", shown "",
             "Save each torrent's resume state (a checkpoint: verified pieces, the files ccbt created, options, totals) so a restarted download continues where it stopped instead of re-hashing everything.";
         checkpoint_dir: PathBuf = default_state_dir(env).join("checkpoints"), ANY, Restart, Session,
             env "", flag "--checkpoint-dir", shown "`<state_dir>/checkpoints`",
@@ -354,7 +354,7 @@ settings! {
             env "", flag "--log-level", shown "",
             "Log verbosity on stderr: `error`, `warn`, `info`, `debug` or `trace` (any case, as in `CCBT_LOG_LEVEL=DEBUG`).";
         config_reload: bool = true, ANY, Restart, Session,
-            env "", flag "--no-config-reload", shown "",
+            env "", flag "", shown "",
             "While `download`, `magnet` or `seed` runs, re-read the configuration file when it changes (checked every 2 s) and apply what can change live (see \"Hot reload\" in docs/config.md).";
     }
 }

@@ -8,7 +8,7 @@ use ccbt_core::InfoHash;
 use ccbt_metainfo::{Magnet, Torrent, MAX_TORRENT_FILE_SIZE};
 
 use crate::torrent::FileChoice;
-use crate::{FilePriority, SessionError};
+use crate::{FilePriority, ResumeData, SessionError};
 
 /// The first `MAX_TORRENT_FILE_SIZE + 1` bytes of `path`: enough for the parser to tell an
 /// oversize file from one at the limit.
@@ -58,6 +58,12 @@ pub struct AddTorrent {
     /// Streaming for this torrent (pieces near the read position first); None = the session's
     /// `streaming_mode`.
     pub streaming: Option<bool>,
+    /// Start from a checkpoint's pieces instead of hashing the data (see [`ResumeData`]); set by
+    /// [`AddTorrent::resume_from`].
+    pub resume: Option<ResumeData>,
+    /// Where the torrent came from (a `.torrent` path, a magnet link), recorded in its
+    /// checkpoints so `ccbt resume` needs neither again.
+    pub origin: ccbt_checkpoint::Source,
 }
 
 impl AddTorrent {
@@ -68,7 +74,9 @@ impl AddTorrent {
 
     /// Adds a magnet link.
     pub fn magnet(magnet: Magnet) -> AddTorrent {
-        AddTorrent::with_source(TorrentSource::Magnet(Box::new(magnet)))
+        let mut add = AddTorrent::with_source(TorrentSource::Magnet(Box::new(magnet.clone())));
+        add.origin.magnet_uri = Some(magnet.to_uri());
+        add
     }
 
     fn with_source(source: TorrentSource) -> AddTorrent {
@@ -83,6 +91,8 @@ impl AddTorrent {
             first_last_pieces: false,
             overwrite: false,
             streaming: None,
+            resume: None,
+            origin: ccbt_checkpoint::Source::default(),
         }
     }
 
@@ -94,14 +104,18 @@ impl AddTorrent {
             .map_err(|source| SessionError::ReadTorrentFile { path: path.to_owned(), source })?;
         let torrent = Torrent::from_file_bytes(&bytes)
             .map_err(|source| SessionError::InvalidTorrent { path: path.to_owned(), source })?;
-        Ok(AddTorrent::new(torrent))
+        let mut add = AddTorrent::new(torrent);
+        add.origin.torrent_file = Some(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()));
+        Ok(add)
     }
 
     /// A `magnet:` URI or the path of a `.torrent` file.
     pub fn parse(arg: &str) -> Result<AddTorrent, SessionError> {
         if arg.starts_with("magnet:") {
             let magnet = Magnet::parse(arg).map_err(SessionError::InvalidMagnet)?;
-            Ok(AddTorrent::magnet(magnet))
+            let mut add = AddTorrent::magnet(magnet);
+            add.origin.magnet_uri = Some(arg.to_owned());
+            Ok(add)
         } else {
             AddTorrent::from_file(Path::new(arg))
         }
@@ -126,6 +140,12 @@ impl AddTorrent {
     /// Streams this torrent (or not), whatever the session's `streaming_mode` says.
     pub fn streaming(mut self, streaming: bool) -> Self {
         self.streaming = Some(streaming);
+        self
+    }
+
+    /// Starts from `data` (pieces and file stamps of a checkpoint) instead of hashing every piece.
+    pub fn resume_data(mut self, data: ResumeData) -> Self {
+        self.resume = Some(data);
         self
     }
 

@@ -45,6 +45,12 @@ pub enum SessionError {
     Tracker { url: String, reason: String },
     #[error("the session is shut down")]
     ShutDown,
+    /// A checkpoint cannot be read, or is damaged, foreign or of a newer version.
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[source] ccbt_checkpoint::CheckpointError),
+    /// A checkpoint without the info dictionary, a magnet link or a readable `.torrent`.
+    #[error("the checkpoint of {info_hash} says neither what the torrent is nor where it came from")]
+    NotResumable { info_hash: String },
 }
 
 /// Why a torrent stopped working (carried by `TorrentState::Error`).

@@ -60,15 +60,18 @@
 
 mod add;
 mod budget;
+mod checkpoint;
 pub(crate) mod dht;
 mod error;
 mod lifecycle;
 mod listener;
 mod magnet;
+mod net;
 mod options;
 mod ownership;
 mod peer;
 mod reader;
+mod resume;
 mod session;
 mod status;
 mod sync;
@@ -76,14 +79,18 @@ mod torrent;
 pub(crate) mod tracker;
 
 pub use add::{AddTorrent, TorrentSource};
+pub use checkpoint::{find_checkpoint, list_resumable_checkpoints, FoundCheckpoint};
 pub use error::{SessionError, TorrentError};
 pub use options::{Reconfigured, SessionOptions};
 pub use reader::TorrentFileReader;
+pub use resume::{FileStamp, ResumeData};
 pub use session::Session;
 pub use status::{
     DhtInfo, Event, FileInfo, PeerInfo, ScrapeInfo, TorrentId, TorrentState, TorrentStatus, TrackerInfo,
 };
 
+/// The checkpoint types (the session writes and reads them; see `ccbt-checkpoint`).
+pub use ccbt_checkpoint as checkpoints;
 pub use ccbt_proto::choker::SeedChoking;
 pub use ccbt_proto::picker::{FilePriority, PieceSelection};
 pub use ccbt_storage::Preallocate;

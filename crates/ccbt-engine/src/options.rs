@@ -124,7 +124,31 @@ pub struct SessionOptions {
     /// Folder for state kept across runs: the DHT routing table, .torrent files of magnet
     /// downloads (`state_dir`, default `$XDG_STATE_HOME/ccbt` or `~/.local/state/ccbt`).
     pub state_dir: PathBuf,
+    // [disk], checkpoints
+    /// Write each torrent's checkpoint (`checkpoint_enabled`, default true; `--no-checkpoint`).
+    pub checkpoint_enabled: bool,
+    /// Folder of the checkpoints (`checkpoint_dir`, default `<state_dir>/checkpoints`).
+    pub checkpoint_dir: PathBuf,
+    /// `json`, `binary` or `both` (`checkpoint_format`, default binary).
+    pub checkpoint_format: ccbt_checkpoint::CheckpointFormat,
+    /// A torrent that verified new pieces writes its checkpoint at least this often
+    /// (`checkpoint_interval`, default 30 s). Also after every [`CHECKPOINT_BATCH_PIECES`]
+    /// pieces or [`CHECKPOINT_BATCH_BYTES`] bytes verified, on pause, on completion and at
+    /// shutdown.
+    pub checkpoint_interval: Duration,
+    /// Delete a torrent's checkpoint once it is complete (`checkpoint_delete_on_completion`).
+    pub checkpoint_delete_on_completion: bool,
+    /// Pieces a checkpoint claims that are hashed again, chosen at random, when a torrent
+    /// resumes from it (`resume_verify_sample`, default 16; 0 = none). One that fails means the
+    /// checkpoint does not describe the data: every piece is checked.
+    pub resume_verify_sample: u32,
 }
+
+/// A torrent writes its checkpoint after this many newly verified pieces...
+pub const CHECKPOINT_BATCH_PIECES: usize = 64;
+/// ... or this many newly verified bytes, whichever comes first (and at least every
+/// `checkpoint_interval`): a crash then costs at most this much hashing, never a download.
+pub const CHECKPOINT_BATCH_BYTES: u64 = 32 * 1024 * 1024;
 
 /// The well-known public DHT routers (as in libtorrent and Transmission).
 pub const DEFAULT_DHT_BOOTSTRAP: &[&str] = &[
@@ -189,7 +213,13 @@ impl Default for SessionOptions {
             dht_bootstrap_nodes: DEFAULT_DHT_BOOTSTRAP.iter().map(|s| s.to_string()).collect(),
             enable_pex: true,
             max_metadata_kib: 16 * 1024,
+            checkpoint_dir: default_state_dir().join("checkpoints"),
             state_dir: default_state_dir(),
+            checkpoint_enabled: true,
+            checkpoint_format: ccbt_checkpoint::CheckpointFormat::Binary,
+            checkpoint_interval: Duration::from_secs(30),
+            checkpoint_delete_on_completion: false,
+            resume_verify_sample: 16,
         }
     }
 }
@@ -251,6 +281,9 @@ impl SessionOptions {
             if interval < Duration::from_secs(1) {
                 return bad(key, "must be at least 1 s");
             }
+        }
+        if self.checkpoint_interval < Duration::from_secs(1) {
+            return bad("checkpoint_interval", "must be at least 1 s");
         }
         if self.endgame_duplicates == 0 {
             return bad("endgame_duplicates", "must be at least 1");

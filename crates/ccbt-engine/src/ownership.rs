@@ -19,6 +19,16 @@ use ccbt_storage::{FileStorage, Ownership, StorageError, StorageOptions};
 
 const HEADER: &str = "ccbt created files v1";
 
+/// What besides the record lets the torrent write into existing files.
+#[derive(Debug, Default)]
+pub(crate) struct Claims {
+    /// The user allows overwriting any file (`--overwrite`).
+    pub overwrite: bool,
+    /// Files a checkpoint of this torrent in this folder lists as created by ccbt (the record
+    /// may be lost while the checkpoint survives, e.g. a checkpoint folder of its own).
+    pub created_before: Vec<usize>,
+}
+
 /// Opens a torrent's storage under `root` with the files recorded as ccbt's own, then records
 /// the files ccbt may write from now on (created now, or overwritten with `overwrite`).
 /// `deferred` files (skipped) are not created now; one a write creates later is added to the
@@ -29,13 +39,15 @@ pub(crate) fn open_storage(
     root: &Path,
     layout: &FileLayout,
     options: StorageOptions,
-    overwrite: bool,
+    claims: Claims,
     deferred: BTreeSet<usize>,
 ) -> Result<FileStorage, StorageError> {
     let record_path = state_dir.join("created").join(info_hash.to_hex());
     let mut record = load(&record_path);
     let canonical = fs::canonicalize(root).ok();
-    let owned = canonical.as_ref().and_then(|r| record.get(r)).cloned().unwrap_or_default();
+    let mut owned = canonical.as_ref().and_then(|r| record.get(r)).cloned().unwrap_or_default();
+    owned.extend(claims.created_before.iter().copied().filter(|&i| i < layout.files().len()));
+    let overwrite = claims.overwrite;
     let mut storage = FileStorage::create(root, layout, options, &Ownership { owned, overwrite, deferred })?;
     let now: BTreeSet<usize> = storage.owned_files().into_iter().collect();
     let root = storage.root().to_path_buf();

@@ -18,8 +18,12 @@ use crate::dht::DhtHandle;
 use crate::listener;
 use crate::magnet::{self, MetaShared, ResolveSpec};
 use crate::ownership;
+use crate::resume::ResumeData;
 use crate::sync::lock;
-use crate::torrent::{spawn_torrent, FileChoice, Selection, TorrentCommand, TorrentShared, TorrentSpec};
+use crate::torrent::{
+    file_entries, spawn_torrent, CheckpointSpec, DataCheck, FileChoice, Selection, TorrentCommand,
+    TorrentShared, TorrentSpec,
+};
 use crate::{
     DhtInfo, Event, FileInfo, FilePriority, PeerInfo, Reconfigured, ScrapeInfo, SessionError, SessionOptions,
     TorrentError, TorrentFileReader, TorrentId, TorrentStatus, TrackerInfo,
@@ -237,6 +241,8 @@ impl Session {
                     files,
                     overwrite: add.overwrite,
                     streaming: add.streaming.unwrap_or(inner.options().streaming_mode),
+                    resume: add.resume,
+                    origin: add.origin,
                 };
                 start_active(inner, id, Arc::new(*torrent), save_path, start).await?
             }
@@ -248,6 +254,8 @@ impl Session {
                     files,
                     overwrite: add.overwrite,
                     streaming: add.streaming.unwrap_or(inner.options().streaming_mode),
+                    resume: None,
+                    origin: add.origin,
                 };
                 start_resolving(inner, id, *magnet, save_path, start)
             }
@@ -256,6 +264,21 @@ impl Session {
         let _ = inner.events.send(Event::TorrentAdded { id, name: name.clone() });
         tracing::info!(%id, %name, %info_hash, "torrent added");
         Ok(id)
+    }
+
+    /// Adds the torrent of `checkpoint` where it was, starting from its verified pieces (see
+    /// [`AddTorrent::resume_from`]).
+    pub async fn resume_from_checkpoint(
+        &self,
+        checkpoint: ccbt_checkpoint::Checkpoint,
+    ) -> Result<TorrentId, SessionError> {
+        self.add_torrent(AddTorrent::resume_from(checkpoint)?).await
+    }
+
+    /// The checkpoints in the session's `checkpoint_dir` that can be resumed.
+    pub fn list_resumable_checkpoints(&self) -> Result<Vec<ccbt_checkpoint::CheckpointEntry>, SessionError> {
+        crate::list_resumable_checkpoints(&self.inner.options().checkpoint_dir)
+            .map_err(SessionError::Checkpoint)
     }
 
     /// The running torrent `id`; `MetadataPending` while a magnet link is still resolving.
@@ -547,6 +570,10 @@ struct Start {
     overwrite: bool,
     /// Pieces near the read position first.
     streaming: bool,
+    /// A checkpoint's pieces and file stamps (`AddTorrent::resume`).
+    resume: Option<ResumeData>,
+    /// Where the torrent came from, for its checkpoints.
+    origin: ccbt_checkpoint::Source,
 }
 
 /// Opens (creating as needed) a torrent's files and starts its task.
@@ -560,21 +587,30 @@ async fn start_active(
     let selection = Selection::new(&torrent, &start.files).map_err(SessionError::InvalidSelection)?;
     let deferred = selection.deferred_files();
     let storage_options = inner.storage_options();
-    let storage = {
+    let earlier = start.resume.as_ref().map_or_else(Default::default, |r| ccbt_checkpoint::Totals {
+        downloaded: r.downloaded,
+        uploaded: r.uploaded,
+        active_secs: r.active_secs,
+    });
+    let resume = start.resume;
+    let (storage, plan) = {
         let torrent = torrent.clone();
         let root = save_path.clone();
         let state_dir = inner.options().state_dir.clone();
         tokio::task::spawn_blocking(move || {
             let layout = torrent.layout();
-            ownership::open_storage(
+            // The files as they are before storage creates missing ones.
+            let (plan, created) = crate::resume::prepare(resume, &torrent, &root);
+            let storage = ownership::open_storage(
                 &state_dir,
                 &torrent.info_hash,
                 &root,
                 &layout,
                 storage_options,
-                start.overwrite,
+                ownership::Claims { overwrite: start.overwrite, created_before: created },
                 deferred,
-            )
+            );
+            storage.map(|s| (s, plan))
         })
         .await
         .map_err(|e| TorrentError::TaskFailed { task: "file creation", reason: e.to_string() })
@@ -582,8 +618,30 @@ async fn start_active(
         .map_err(SessionError::Torrent)?
     };
     // Existing data is checked if asked, and always when some file is not ccbt's: only verified
-    // pieces let the torrent write into it.
-    let check = storage.had_data() && (start.check_existing || storage.has_foreign());
+    // pieces let the torrent write into it. A checkpoint replaces the check.
+    let check = match plan {
+        Some(plan) => DataCheck::Resume(plan),
+        None if storage.had_data() && (start.check_existing || storage.has_foreign()) => DataCheck::Full,
+        None => DataCheck::Nothing,
+    };
+    let checkpoint = inner.options().checkpoint_enabled.then(|| {
+        let mut template = ccbt_checkpoint::Checkpoint::new(
+            torrent.info_hash,
+            torrent.name.clone(),
+            storage.root(),
+            torrent.lengths().num_pieces(),
+        );
+        template.source = start.origin;
+        template.info = Some(torrent.info_bytes.clone());
+        template.files = file_entries(&torrent, &storage.owned_files(), selection.file_priorities());
+        template.options.streaming = Some(start.streaming);
+        CheckpointSpec {
+            template,
+            store: ccbt_checkpoint::CheckpointStore::new(&inner.options().checkpoint_dir),
+            format: inner.options().checkpoint_format,
+            earlier,
+        }
+    });
     let storage: Arc<dyn Storage> = Arc::new(storage);
     let (shared, task) = spawn_torrent(TorrentSpec {
         id,
@@ -602,6 +660,7 @@ async fn start_active(
         dht: inner.dht.clone(),
         selection,
         streaming: start.streaming,
+        checkpoint,
     });
     Ok(TorrentEntry::Active { shared, task })
 }
@@ -627,8 +686,17 @@ fn start_resolving(
     let (shared, commands) = magnet::new_resolver(&spec);
     let weak: Weak<SessionInner> = Arc::downgrade(inner);
     let meta = shared.clone();
+    let pending = inner.options().checkpoint_enabled.then(|| {
+        let (options, magnet, save_path) = (inner.options(), magnet.clone(), save_path.clone());
+        let source = start.origin.clone();
+        move || crate::checkpoint::save_pending_magnet(&options, &magnet, &save_path, source)
+    });
     let task = tokio::spawn(async move {
-        let Start { peers, files, overwrite, streaming, .. } = start;
+        let Start { peers, files, overwrite, streaming, origin, .. } = start;
+        // Before anything else, so it can never land after the torrent's own checkpoints.
+        if let Some(save) = pending {
+            let _ = tokio::task::spawn_blocking(save).await;
+        }
         let result = magnet::resolve(meta.clone(), commands, magnet.clone(), peers).await;
         let Some(inner) = weak.upgrade() else { return };
         let resolved = match result {
@@ -656,6 +724,8 @@ fn start_resolving(
             files,
             overwrite,
             streaming,
+            resume: None,
+            origin,
         };
         match start_active(&inner, id, torrent, save_path, start).await {
             Ok(entry) => {

@@ -58,10 +58,6 @@ pub struct GlobalArgs {
     /// $XDG_CONFIG_HOME/ccbt/ccbt.toml; `config set` writes it.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Do not watch the configuration file for changes while a session runs
-    /// [config: `config_reload`].
-    #[arg(long, global = true)]
-    pub no_config_reload: bool,
 }
 
 /// Progress flags, only on the commands that show progress (`download`, `magnet`, `seed`,
@@ -102,6 +98,8 @@ pub enum Command {
     Magnet(MagnetArgs),
     /// Write one file of a torrent to stdout in order while it downloads, each byte once its piece is verified (`ccbt stream x.torrent | mpv -`); progress goes to stderr.
     Stream(StreamArgs),
+    /// Continue a download from its checkpoint, by info hash (or a unique prefix): no need to name the torrent or the folder again (same flags as download).
+    Resume(ResumeArgs),
     /// Check existing data of a torrent and serve it to peers until Ctrl-C.
     Seed(SeedArgs),
     /// Show what a .torrent file contains: name, info hash, sizes, files, trackers.
@@ -328,6 +326,8 @@ pub struct DownloadArgs {
     pub sources: Vec<String>,
     #[command(flatten)]
     pub common: TransferArgs,
+    #[command(flatten)]
+    pub resume: ResumeFlags,
 }
 
 /// Arguments of `ccbt magnet`.
@@ -338,6 +338,37 @@ pub struct MagnetArgs {
     pub magnets: Vec<String>,
     #[command(flatten)]
     pub common: TransferArgs,
+    #[command(flatten)]
+    pub resume: ResumeFlags,
+}
+
+/// Arguments of `ccbt resume`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// Info hash of the torrent (40 hex digits, or a prefix naming one checkpoint): see
+    /// `ccbt checkpoints list`.
+    #[arg(value_name = "INFO_HASH")]
+    pub info_hash: String,
+    /// Ask before resuming, when a terminal is attached.
+    #[arg(long)]
+    pub interactive: bool,
+    /// The torrent's files are looked for here instead of the checkpoint's folder.
+    #[command(flatten)]
+    pub common: TransferArgs,
+}
+
+/// What `download` and `magnet` do with a checkpoint of the torrent: without a flag, resume
+/// from it (asking first with `--interactive` on a terminal).
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Checkpoints")]
+pub struct ResumeFlags {
+    /// Resume from the torrent's checkpoint without asking.
+    #[arg(long, conflicts_with = "interactive")]
+    pub resume: bool,
+    /// Ask before resuming from a checkpoint, when a terminal is attached (without a terminal
+    /// ccbt resumes without asking).
+    #[arg(long)]
+    pub interactive: bool,
 }
 
 /// What `download` and `magnet` share.
@@ -359,6 +390,8 @@ pub struct TransferArgs {
     pub streaming: bool,
     #[command(flatten)]
     pub files: FileArgs,
+    #[command(flatten)]
+    pub checkpoints: CheckpointArgs,
     #[command(flatten)]
     pub progress: ProgressArgs,
     #[command(flatten)]
@@ -422,6 +455,19 @@ impl FileArgs {
     }
 }
 
+/// Where checkpoints go, and whether they are written.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Checkpoints")]
+pub struct CheckpointArgs {
+    /// Neither read nor write checkpoints (`checkpoint_enabled = false`): a restart checks the
+    /// data on disk again.
+    #[arg(long)]
+    pub no_checkpoint: bool,
+    /// Folder of the checkpoints [default: `checkpoint_dir`, `<state_dir>/checkpoints`].
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
+}
+
 /// The data folder, spelled `-o/--output` or `-d/--dir` on every command that takes one.
 #[derive(Debug, Args)]
 pub struct DirArg {
@@ -463,6 +509,8 @@ pub struct SeedArgs {
     /// the torrent stops and names it.
     #[arg(long)]
     pub overwrite: bool,
+    #[command(flatten)]
+    pub checkpoints: CheckpointArgs,
     #[command(flatten)]
     pub progress: ProgressArgs,
     #[command(flatten)]

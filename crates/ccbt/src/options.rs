@@ -3,6 +3,7 @@
 //! in [`crate::settings::NOT_WIRED`] (those are bound to `_`).
 
 use ccbt_config::{Config, Discovery, Disk, Effective, Network, Observability, Origin, Strategy};
+use ccbt_engine::checkpoints::CheckpointFormat;
 use ccbt_engine::{PieceSelection, Preallocate, SeedChoking, SessionOptions};
 
 /// The session settings of `effective`. A port set by any layer above the defaults is explicit:
@@ -12,6 +13,8 @@ pub fn session_options(effective: &Effective) -> SessionOptions {
     let Config { network, disk, strategy, discovery, limits: _, observability } = effective.config().clone();
     apply_network(&mut opts, network);
     apply_disk(&mut opts, disk);
+    // Unset, it follows `state_dir` from whichever layer set that.
+    opts.checkpoint_dir = effective.checkpoint_dir();
     apply_strategy(&mut opts, strategy);
     apply_discovery(&mut opts, discovery);
     // Rate limits are in `NOT_WIRED`.
@@ -89,16 +92,25 @@ fn apply_disk(opts: &mut SessionOptions, disk: Disk) {
         use_mmap,
         hash_workers,
         max_buffered_kib,
-        // Checkpoints: the `checkpoints` commands read the folder and retention from the
-        // effective configuration; the session does not write checkpoints yet (NOT_WIRED).
-        checkpoint_enabled: _,
+        checkpoint_enabled,
+        // Resolved against `state_dir` by `Effective::checkpoint_dir`.
         checkpoint_dir: _,
-        checkpoint_format: _,
-        checkpoint_interval: _,
+        checkpoint_format,
+        checkpoint_interval,
+        // Read by `ccbt checkpoints clean`, not by the session.
         checkpoint_retention_days: _,
-        checkpoint_delete_on_completion: _,
-        resume_verify_sample: _,
+        checkpoint_delete_on_completion,
+        resume_verify_sample,
     } = disk;
+    opts.checkpoint_enabled = checkpoint_enabled;
+    opts.checkpoint_format = match checkpoint_format {
+        ccbt_config::CheckpointFormat::Json => CheckpointFormat::Json,
+        ccbt_config::CheckpointFormat::Binary => CheckpointFormat::Binary,
+        ccbt_config::CheckpointFormat::Both => CheckpointFormat::Both,
+    };
+    opts.checkpoint_interval = checkpoint_interval.duration();
+    opts.checkpoint_delete_on_completion = checkpoint_delete_on_completion;
+    opts.resume_verify_sample = resume_verify_sample;
     opts.download_dir = download_dir;
     opts.state_dir = state_dir;
     opts.preallocate = match preallocate {
@@ -211,5 +223,19 @@ mod tests {
         let defaults = session_options(&effective("", &[]));
         assert_eq!(defaults.seed_choking, SeedChoking::RoundRobin);
         assert_eq!(defaults.unchoke_interval, std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn checkpoint_keys_map_and_the_folder_follows_state_dir() {
+        let file = "[disk]\nstate_dir = \"/s\"\ncheckpoint_format = \"both\"\ncheckpoint_interval = 5\n\
+                    resume_verify_sample = 3\ncheckpoint_delete_on_completion = true\n";
+        let opts = session_options(&effective(file, &[("checkpoint_enabled", "false")]));
+        assert_eq!(opts.checkpoint_dir, Path::new("/s/checkpoints"));
+        assert_eq!(opts.checkpoint_format, CheckpointFormat::Both);
+        assert_eq!(opts.checkpoint_interval, std::time::Duration::from_secs(5));
+        assert_eq!(opts.resume_verify_sample, 3);
+        assert!(opts.checkpoint_delete_on_completion && !opts.checkpoint_enabled);
+        let opts = session_options(&effective(file, &[("checkpoint_dir", "/c")]));
+        assert_eq!(opts.checkpoint_dir, Path::new("/c"));
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use ccbt_config::{fs, load, Effective, Env, Origin, Sources};
 use clap::ValueEnum;
 
-use crate::args::{Cli, Command, DhtCommand, DirArg, EngineArgs, GlobalArgs};
+use crate::args::{CheckpointArgs, Cli, Command, DhtCommand, DirArg, EngineArgs, GlobalArgs};
 
 /// The variable that, besides a level, may hold a tracing filter (`warn,ccbt_engine=debug`).
 pub const LOG_ENV: &str = "CCBT_LOG_LEVEL";
@@ -22,11 +22,6 @@ pub const NOT_WIRED: &[(&str, &str)] = &[
     ("limits.torrent_up_kib", "rate limits arrive with issue 8"),
     ("limits.peer_down_kib", "rate limits arrive with issue 8"),
     ("limits.peer_up_kib", "rate limits arrive with issue 8"),
-    ("disk.checkpoint_enabled", "writing checkpoints arrives with issue 9"),
-    ("disk.checkpoint_format", "writing checkpoints arrives with issue 9"),
-    ("disk.checkpoint_interval", "writing checkpoints arrives with issue 9"),
-    ("disk.checkpoint_delete_on_completion", "writing checkpoints arrives with issue 9"),
-    ("disk.resume_verify_sample", "resuming from checkpoints arrives with issue 9"),
 ];
 
 /// The effective configuration of this run.
@@ -166,11 +161,18 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
     match &cli.command {
         Command::Download(args) => {
             dir_override(&mut out, &args.common.dir);
+            checkpoint_overrides(&mut out, &args.common.checkpoints);
             engine_overrides(&mut out, &args.common.engine);
             push(&mut out, "streaming_mode", args.common.streaming.then_some(true));
         }
         Command::Magnet(args) => {
             dir_override(&mut out, &args.common.dir);
+            checkpoint_overrides(&mut out, &args.common.checkpoints);
+            engine_overrides(&mut out, &args.common.engine);
+        }
+        Command::Resume(args) => {
+            dir_override(&mut out, &args.common.dir);
+            checkpoint_overrides(&mut out, &args.common.checkpoints);
             engine_overrides(&mut out, &args.common.engine);
             push(&mut out, "streaming_mode", args.common.streaming.then_some(true));
         }
@@ -180,6 +182,7 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
         }
         Command::Seed(args) => {
             dir_override(&mut out, &args.dir);
+            checkpoint_overrides(&mut out, &args.checkpoints);
             engine_overrides(&mut out, &args.engine);
         }
         Command::Verify(args) => dir_override(&mut out, &args.dir),
@@ -199,12 +202,16 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
 fn global_overrides(global: &GlobalArgs) -> Vec<(String, String)> {
     let mut out = Vec::new();
     push(&mut out, "log_level", global.log_level.map(word));
-    push(&mut out, "config_reload", global.no_config_reload.then_some(false));
     out
 }
 
 fn dir_override(out: &mut Vec<(String, String)>, dir: &DirArg) {
     push(out, "download_dir", dir.path.as_ref().map(|d| d.display()));
+}
+
+fn checkpoint_overrides(out: &mut Vec<(String, String)>, flags: &CheckpointArgs) {
+    push(out, "checkpoint_enabled", flags.no_checkpoint.then_some(false));
+    push(out, "checkpoint_dir", flags.checkpoint_dir.as_ref().map(|d| d.display()));
 }
 
 fn engine_overrides(out: &mut Vec<(String, String)>, flags: &EngineArgs) {
@@ -322,10 +329,15 @@ mod tests {
             "--no-pex",
             "--max-upload-slots",
             "0",
+            "--no-checkpoint",
+            "--checkpoint-dir",
+            "/c",
         ]);
         let effective = load(&Sources { cli, ..Sources::default() }).unwrap();
         assert_eq!(effective.origin("dht_port"), Some(&Origin::Cli));
         assert_eq!(effective.config().disk.preallocate, ccbt_config::Preallocate::Full);
+        assert!(!effective.config().disk.checkpoint_enabled);
+        assert_eq!(effective.checkpoint_dir(), std::path::Path::new("/c"));
     }
 
     #[test]

@@ -12,7 +12,6 @@ use std::time::Instant;
 use ccbt_proto::metadata::{ConnEvent, ConnOptions, MetadataConn};
 use ccbt_proto::PeerKey;
 use ccbt_wire::Message;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::{MetaShared, MetaState, ResolverCommand};
@@ -32,11 +31,12 @@ pub(super) struct Ended {
 pub(super) async fn run(shared: Arc<MetaShared>, key: PeerKey, addr: SocketAddr) -> Ended {
     let ended = |reason: String| Ended { addr, reason, served: false };
     let limit = shared.options.connection_timeout;
-    let mut stream = match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return ended(format!("connect failed: {e}")),
-        Err(_) => return ended("connect timed out".into()),
-    };
+    let mut stream =
+        match tokio::time::timeout(limit, crate::net::connect(addr, shared.options.listen_host)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return ended(format!("connect failed: {e}")),
+            Err(_) => return ended("connect timed out".into()),
+        };
     let theirs =
         match handshake::outgoing(&mut stream, shared.info_hash, shared.peer_id, shared.dht.is_some(), limit)
             .await

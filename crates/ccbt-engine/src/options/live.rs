@@ -95,6 +95,8 @@ impl SessionOptions {
                 preallocate, write_batch_kib, use_mmap, hash_workers, max_buffered_kib,
                 max_peer_candidates, handshake_timeout, useless_peer_timeout, ssrf_mitigation,
                 dht_port, dht_bootstrap_nodes, max_metadata_kib, state_dir,
+                checkpoint_enabled, checkpoint_dir, checkpoint_format, checkpoint_interval,
+                checkpoint_delete_on_completion, resume_verify_sample,
             ];
         }
         (merged, report)

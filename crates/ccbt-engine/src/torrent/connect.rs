@@ -22,11 +22,13 @@ static NEXT_PEER_KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU6
 pub(super) fn connect_outgoing(shared: Arc<TorrentShared>, addr: SocketAddr, permit: HandshakePermit) {
     tokio::spawn(async move {
         let result = async {
-            let mut stream =
-                tokio::time::timeout(shared.options().connection_timeout, TcpStream::connect(addr))
-                    .await
-                    .map_err(|_| ("connect timed out".to_string(), false))?
-                    .map_err(|e| (format!("connect failed: {e}"), false))?;
+            let mut stream = tokio::time::timeout(
+                shared.options().connection_timeout,
+                crate::net::connect(addr, shared.options().listen_host),
+            )
+            .await
+            .map_err(|_| ("connect timed out".to_string(), false))?
+            .map_err(|e| (format!("connect failed: {e}"), false))?;
             let theirs = handshake::outgoing(
                 &mut stream,
                 shared.torrent.info_hash,

@@ -16,6 +16,8 @@ pub(crate) struct Counters {
     pub(crate) hash_failures: AtomicU64,
     pub(crate) checked_pieces: AtomicU64,
     pub(crate) banned_peers: AtomicU64,
+    /// Checkpoints written since the start (for tests and metrics).
+    pub(crate) checkpoints_written: AtomicU64,
 }
 
 impl Counters {

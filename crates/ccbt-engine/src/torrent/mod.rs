@@ -1,5 +1,7 @@
 //! One torrent: the state shared by its task and its connection tasks.
 
+mod check;
+mod checkpointing;
 mod connect;
 pub(crate) mod counters;
 mod discovery;
@@ -34,10 +36,11 @@ use crate::sync::lock;
 use crate::{Event, SessionOptions, TorrentId, TorrentState, TorrentStatus};
 use counters::Counters;
 
+pub(crate) use checkpointing::{file_entries, from_checkpoint, CheckpointSpec};
 pub(crate) use connect::accept_incoming;
 pub(crate) use discovery::{resolve_peer_hosts, spawn_dht_lookups, usable_tiers, PEER_HOST_TIMEOUT};
 pub(crate) use selection::{verified_bytes, FileChoice, Selection};
-pub(crate) use task::{spawn_torrent, PieceDone, TorrentCommand, TorrentSpec};
+pub(crate) use task::{spawn_torrent, DataCheck, PieceDone, TorrentCommand, TorrentSpec};
 
 /// A live connection as the torrent sees it.
 pub(crate) struct PeerSlot {

@@ -18,6 +18,8 @@ use rand::SeedableRng;
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
 use tokio::task::JoinHandle;
 
+use super::check;
+use super::checkpointing::{CheckpointSpec, Checkpointer};
 use super::connect::connect_outgoing;
 use super::counters::{Counters, RateSampler};
 use super::discovery::Discovery;
@@ -26,6 +28,7 @@ use crate::budget::{ConnectionBudget, Direction, NoSlot};
 use crate::lifecycle::Lifecycle;
 use crate::options::TorrentLayerOptions;
 use crate::peer::{CloseReason, PeerCommand};
+use crate::resume::ResumePlan;
 use crate::sync::lock;
 use crate::{Event, SessionOptions, TorrentError, TorrentId};
 
@@ -79,13 +82,25 @@ pub(crate) struct TorrentSpec {
     /// Addresses banned from the start, never dialled or accepted: the metadata liars of the
     /// magnet link this torrent came from.
     pub initial_banned_ips: Vec<IpAddr>,
-    /// Hash the data already on disk before downloading.
-    pub check: bool,
+    /// What to do with the data already on disk before downloading.
+    pub check: DataCheck,
     pub budget: Arc<ConnectionBudget>,
     pub dht: Option<crate::dht::DhtHandle>,
     pub selection: super::Selection,
     /// Pieces near the read position first (`AddTorrent::streaming`, else `streaming_mode`).
     pub streaming: bool,
+    /// None: no checkpoints (`checkpoint_enabled` off).
+    pub checkpoint: Option<CheckpointSpec>,
+}
+
+/// How a torrent learns which pieces it already has.
+pub(crate) enum DataCheck {
+    /// Nothing on disk: no piece.
+    Nothing,
+    /// Hash every piece.
+    Full,
+    /// Trust a checkpoint, hashing a sample and the pieces of changed files (see `resume.rs`).
+    Resume(ResumePlan),
 }
 
 /// No slot is free: when a candidate waits, closes the connection the swarm chooses (see
@@ -172,6 +187,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         listen_port: spec.listen_port,
         trackers: Mutex::new(Vec::new()),
     });
+    let interval = shared.options().checkpoint_interval;
     let task = TorrentTask {
         shared: shared.clone(),
         options: shared.options.clone(),
@@ -180,6 +196,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         done: done_rx,
         initial_banned_ips: spec.initial_banned_ips,
         just_completed: false,
+        checkpointer: spec.checkpoint.map(|c| Checkpointer::new(c, interval)),
     };
     let handle = tokio::spawn(task.run(spec.peers, spec.check));
     (shared, handle)
@@ -197,21 +214,31 @@ struct TorrentTask {
     initial_banned_ips: Vec<IpAddr>,
     /// Set when the last piece was verified, so the run loop tells the trackers.
     just_completed: bool,
+    /// None when checkpoints are off.
+    checkpointer: Option<Checkpointer>,
 }
 
 impl TorrentTask {
-    async fn run(mut self, peers: Vec<SocketAddr>, check: bool) {
+    async fn run(mut self, peers: Vec<SocketAddr>, check: DataCheck) {
         let shared = self.shared.clone();
-        if check {
-            match self.check_existing().await {
-                Ok(have) => self.start_with(have),
-                Err(error) => {
-                    tracing::error!(torrent = %shared.torrent.name, %error, "checking failed");
-                    shared.set_lifecycle(Lifecycle::Failed(Arc::new(error)));
+        let have = match check {
+            DataCheck::Nothing => Ok(Bitfield::new(shared.lengths.num_pieces())),
+            DataCheck::Full => check::check_existing(&shared).await,
+            DataCheck::Resume(plan) => check::resume_existing(&shared, plan).await,
+        };
+        match have {
+            Ok(have) => {
+                self.start_with(have);
+                // At once: what the check found, and the files ccbt created, survive a crash.
+                if let Some(c) = self.checkpointer.as_mut() {
+                    c.ready = true;
                 }
+                self.write_checkpoint();
             }
-        } else {
-            self.start_with(Bitfield::new(shared.lengths.num_pieces()));
+            Err(error) => {
+                tracing::error!(torrent = %shared.torrent.name, %error, "checking failed");
+                shared.set_lifecycle(Lifecycle::Failed(Arc::new(error)));
+            }
         }
         self.add_peers(Source::User, peers);
         let (mut discovery, mut discovered) = Discovery::start(&shared, shared.dht.clone());
@@ -223,8 +250,14 @@ impl TorrentTask {
                 discovery.completed().await;
             }
             let swarm_timer = lock(&shared.inner).swarm.poll_timeout().map(tokio::time::Instant::from_std);
+            let writing = self.checkpointer.as_ref().is_some_and(Checkpointer::writing);
             tokio::select! {
                 Some(PieceDone(outcome)) = self.done.recv() => self.on_piece_done(outcome),
+                _ = checkpoint_written(&mut self.checkpointer), if writing => {
+                    if self.checkpointer.as_mut().is_some_and(Checkpointer::take_again) {
+                        self.write_checkpoint();
+                    }
+                }
                 _ = shared.actions_ready.notified() => self.apply_torrent_actions(),
                 Some(peers) = discovered.recv() => self.add_peers(Source::Tracker, peers),
                 Ok(()) = self.options.changed() => self.on_options_changed(&mut discovery),
@@ -242,6 +275,9 @@ impl TorrentTask {
                 _ = second.tick() => {
                     let now = Instant::now();
                     sampler.sample(now, &shared.counters);
+                    if self.checkpointer.as_ref().is_some_and(|c| c.due(now)) {
+                        self.write_checkpoint();
+                    }
                     self.connect_due();
                     *lock(&shared.trackers) = discovery.trackers();
                     // Short of peers while downloading: ask the trackers again, at most once a
@@ -253,32 +289,6 @@ impl TorrentTask {
                 }
             }
         }
-    }
-
-    /// Hashes the data already on disk (parallel, on the blocking pool).
-    async fn check_existing(&self) -> Result<Bitfield, TorrentError> {
-        let shared = self.shared.clone();
-        let workers = shared.options().hash_workers;
-        let wanted = lock(&shared.inner).selection.wanted().clone();
-        tokio::task::spawn_blocking(move || {
-            let progress = |done: u32| shared.counters.checked_pieces.store(done as u64, Relaxed);
-            let have = ccbt_storage::check_pieces(
-                shared.storage.as_ref(),
-                &shared.lengths,
-                &shared.torrent.piece_hashes,
-                workers,
-                &progress,
-            )
-            .map_err(TorrentError::Storage)?;
-            // Files that existed before ccbt may be written only if their data verified.
-            shared
-                .storage
-                .claim_verified(&have, Some(&wanted), &shared.lengths)
-                .map_err(TorrentError::Storage)?;
-            Ok(have)
-        })
-        .await
-        .map_err(|e| TorrentError::TaskFailed { task: "data check", reason: e.to_string() })?
     }
 
     fn start_with(&mut self, have: Bitfield) {
@@ -323,6 +333,10 @@ impl TorrentTask {
                 // Only a running torrent pauses: a failed one keeps its error.
                 if matches!(lock(&self.shared.inner).lifecycle, Lifecycle::Active) {
                     self.close_all(Lifecycle::Paused, CloseReason::Paused);
+                    if let Some(c) = self.checkpointer.as_mut() {
+                        c.paused = true;
+                    }
+                    self.write_checkpoint();
                 }
             }
             TorrentCommand::Resume => {
@@ -334,6 +348,10 @@ impl TorrentTask {
                     paused
                 });
                 if resumed {
+                    if let Some(c) = self.checkpointer.as_mut() {
+                        c.paused = false;
+                        c.touch();
+                    }
                     lock(&self.shared.inner).candidates.retry_all(Instant::now());
                     self.connect_due();
                 }
@@ -457,15 +475,25 @@ impl TorrentTask {
                     shared.counters.pieces_have.fetch_add(1, Relaxed);
                     shared.counters.bytes_have.fetch_add(shared.lengths.piece_len(p) as u64, Relaxed);
                 }
+                let len = shared.lengths.validate_piece(piece).map_or(0, |p| shared.lengths.piece_len(p));
+                let batch_full =
+                    self.checkpointer.as_mut().is_some_and(|c| c.piece_verified(piece, u64::from(len)));
                 shared.have_watch.send_modify(|g| *g += 1);
                 tracing::debug!(torrent = %shared.torrent.name, piece, "piece verified");
                 shared.emit(Event::PieceVerified { id: shared.id, piece });
                 if completed && running {
                     tracing::info!(torrent = %shared.torrent.name, "download complete");
-                    let storage = shared.storage.clone();
-                    tokio::task::spawn_blocking(move || storage.flush());
+                    if self.checkpointer.is_some() {
+                        // The checkpoint flushes what it lists.
+                        self.write_checkpoint();
+                    } else {
+                        let storage = shared.storage.clone();
+                        tokio::task::spawn_blocking(move || storage.flush());
+                    }
                     shared.emit(Event::TorrentCompleted { id: shared.id });
                     self.just_completed = true;
+                } else if batch_full {
+                    self.write_checkpoint();
                 }
             }
             Ok(PieceVerdict::HashMismatch) => {
@@ -583,6 +611,26 @@ impl TorrentTask {
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || storage.flush()).await {
             tracing::warn!(error = %e, "flushing files at shutdown failed");
         }
+        let shared = self.shared.clone();
+        if let Some(c) = self.checkpointer.as_mut() {
+            c.write_now(&shared).await;
+        }
+    }
+
+    /// Starts writing the checkpoint (see `checkpointing.rs`), if checkpoints are on.
+    fn write_checkpoint(&mut self) {
+        let shared = self.shared.clone();
+        if let Some(c) = self.checkpointer.as_mut() {
+            c.start(&shared);
+        }
+    }
+}
+
+/// Waits for the running checkpoint write (forever without checkpoints).
+async fn checkpoint_written(checkpointer: &mut Option<Checkpointer>) {
+    match checkpointer {
+        Some(c) => c.written().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -50,7 +50,8 @@ pub(crate) fn start(torrent: Torrent) -> (Arc<TorrentShared>, broadcast::Receive
         events,
         peers: Vec::new(),
         initial_banned_ips: Vec::new(),
-        check: false,
+        check: super::DataCheck::Nothing,
+        checkpoint: None,
         budget: crate::budget::ConnectionBudget::new(crate::budget::BudgetLimits {
             established: 8,
             handshakes_per_direction: 8,

@@ -9,28 +9,52 @@ use ccbt_config::Effective;
 use ccbt_engine::{AddTorrent, Session, TorrentId, TorrentStatus};
 
 use super::live::{self, Outcome, Stop, Watcher};
-use super::Exit;
-use crate::args::TransferArgs;
+use super::{resume, Exit};
+use crate::args::{ResumeFlags, TransferArgs};
 use crate::options::{explicit_dht_port, session_options};
 use crate::peer_addr::resolve_all;
 use crate::progress::{self, ProgressConfig, TorrentProgress};
 use crate::units::{average_rate, human_bytes, human_elapsed, human_rate};
 
-/// Runs `ccbt download` (and `ccbt magnet`) over `sources`.
-pub async fn run(sources: &[String], args: TransferArgs, settings: &Effective) -> anyhow::Result<Exit> {
+/// Runs `ccbt download` (and `ccbt magnet`) over `sources`; a torrent with a checkpoint resumes
+/// from it (see `resume.rs`).
+pub async fn run(
+    sources: &[String],
+    flags: &ResumeFlags,
+    args: TransferArgs,
+    settings: &Effective,
+) -> anyhow::Result<Exit> {
     // Every source is parsed before anything starts: a typo in the third fails at once.
     let adds = sources
         .iter()
         .map(|source| AddTorrent::parse(source).with_context(|| format!("cannot use {source}")))
-        .map(|add| add.map(|add| args.files.apply(add.overwrite(args.overwrite))))
+        .map(|add| {
+            add.map(|add| args.files.apply(add.overwrite(args.overwrite).save_path(args.dir.folder())))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let dir = args.dir.folder();
+    let options = session_options(settings);
+    let adds = adds
+        .into_iter()
+        .map(|add| resume::apply_checkpoint(add, flags, &options))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    run_adds(adds, args, settings).await
+}
+
+/// Downloads `adds` (each with its folder) in one session until done, a failure or a signal.
+pub async fn run_adds(
+    adds: Vec<AddTorrent>,
+    args: TransferArgs,
+    settings: &Effective,
+) -> anyhow::Result<Exit> {
     let peers = resolve_all(&args.engine.network.peers).await?;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the output folder {}", dir.display()))?;
+    for add in &adds {
+        let dir = add.save_path.as_deref().unwrap_or(args.dir.folder());
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the output folder {}", dir.display()))?;
+    }
     let options = session_options(settings);
     let session = Session::new(options).await.context("cannot start the session")?;
-    let exit = match add_all(&session, adds, dir, &peers).await {
+    let exit = match add_all(&session, adds, &peers).await {
         Ok(added) => {
             let dht_port = live::check_dht_port(&session, explicit_dht_port(settings)).await;
             match dht_port {
@@ -44,18 +68,17 @@ pub async fn run(sources: &[String], args: TransferArgs, settings: &Effective) -
     exit
 }
 
-/// Adds every torrent with the same folder and peers; their ids and names.
+/// Adds every torrent with the same peers; their ids and names.
 async fn add_all(
     session: &Session,
     adds: Vec<AddTorrent>,
-    dir: &std::path::Path,
     peers: &[std::net::SocketAddr],
 ) -> anyhow::Result<Vec<(TorrentId, String)>> {
     let mut added = Vec::with_capacity(adds.len());
     for add in adds {
         let name = add.name();
         let id = session
-            .add_torrent(add.save_path(dir).peers(peers.iter().copied()))
+            .add_torrent(add.peers(peers.iter().copied()))
             .await
             .with_context(|| format!("cannot add {name}"))?;
         tracing::info!(torrent = %name, listen = %session.listen_addr(), "download started");
@@ -87,7 +110,12 @@ async fn watch(
     let outcomes = match stop {
         Stop::Settled(outcomes) => outcomes,
         Stop::Signalled(signal) => {
-            progress::note(format!("{signal}: stopping; verified pieces are kept"));
+            let kept = if session.options().checkpoint_enabled {
+                "verified pieces are kept and the checkpoint is saved"
+            } else {
+                "verified pieces are kept"
+            };
+            progress::note(format!("{signal}: stopping; {kept}"));
             return Ok(Exit::Interrupted);
         }
     };

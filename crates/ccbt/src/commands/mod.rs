@@ -10,6 +10,7 @@ mod download;
 mod hint;
 mod info;
 mod live;
+mod resume;
 mod scrape;
 mod seed;
 mod stream;
@@ -51,11 +52,15 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Download(mut args) => {
             args.common.dir.path = Some(download_dir.clone());
-            runtime()?.block_on(download::run(&args.sources, args.common, settings))
+            runtime()?.block_on(download::run(&args.sources, &args.resume, args.common, settings))
         }
         Command::Magnet(mut args) => {
             args.common.dir.path = Some(download_dir.clone());
-            runtime()?.block_on(download::run(&args.magnets, args.common, settings))
+            runtime()?.block_on(download::run(&args.magnets, &args.resume, args.common, settings))
+        }
+        Command::Resume(mut args) => {
+            args.common.dir.path = Some(download_dir.clone());
+            runtime()?.block_on(resume::run(args, settings))
         }
         Command::Stream(mut args) => {
             args.dir.path = Some(download_dir.clone());

@@ -10,8 +10,8 @@ use ccbt_engine::{AddTorrent, Session, TorrentSource, TorrentState, TorrentStatu
 use ccbt_metainfo::Torrent;
 
 use super::live::{self, Outcome, Stop, Watcher};
-use super::Exit;
-use crate::args::SeedArgs;
+use super::{resume, Exit};
+use crate::args::{ResumeFlags, SeedArgs};
 use crate::options::{explicit_dht_port, session_options};
 use crate::peer_addr::resolve_all;
 use crate::progress::{self, ProgressConfig, TorrentProgress};
@@ -27,13 +27,15 @@ pub async fn run(args: SeedArgs, settings: &Effective) -> anyhow::Result<Exit> {
             refuse_without_data(torrent, dir)?;
         }
     }
-    // Seeding starts from what is on disk, so it must be checked first.
+    // Seeding starts from what is on disk, so it must be checked first (or known from this
+    // folder's checkpoint: then a sample and the files changed since are hashed).
     add.check_existing = true;
     let name = add.name();
     let peers = resolve_all(&args.engine.network.peers).await?;
     let options = session_options(settings);
+    let add = resume::apply_checkpoint(add.save_path(dir), &ResumeFlags::default(), &options)?;
     let session = Session::new(options).await.context("cannot start the session")?;
-    let id = match session.add_torrent(add.save_path(dir).peers(peers).overwrite(args.overwrite)).await {
+    let id = match session.add_torrent(add.peers(peers).overwrite(args.overwrite)).await {
         Ok(id) => id,
         Err(e) => {
             live::shut_down(session).await;
