@@ -330,8 +330,8 @@ fn help_is_grouped_and_fits_a_screen() {
     for heading in ["Output:", "Network:", "Peer discovery:", "Tuning:"] {
         assert!(download.contains(heading), "download --help lacks {heading}:\n{download}");
     }
-    // It ran to 90 lines (clap's long format with a blank line between flags).
-    assert!(download.lines().count() <= 45, "download --help is too long:\n{download}");
+    // One line per flag: clap's long format (a blank line between flags) ran to twice this.
+    assert!(download.lines().count() <= 64, "download --help is too long:\n{download}");
     // A magnet is labelled as one, not as `<FILE.torrent|MAGNET>`.
     let magnet = help(&["magnet", "--help"]);
     assert!(magnet.contains("Usage: ccbt magnet [OPTIONS] <MAGNET>..."), "{magnet}");
