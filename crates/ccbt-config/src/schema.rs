@@ -354,7 +354,7 @@ settings! {
             env "", flag "--log-level", shown "",
             "Log verbosity on stderr: `error`, `warn`, `info`, `debug` or `trace` (any case, as in `CCBT_LOG_LEVEL=DEBUG`).";
         config_reload: bool = true, ANY, Restart, Session,
-            env "", flag "", shown "",
+            env "", flag "--no-config-reload", shown "",
             "While `download`, `magnet` or `seed` runs, re-read the configuration file when it changes (checked every 2 s) and apply what can change live (see \"Hot reload\" in docs/config.md).";
     }
 }

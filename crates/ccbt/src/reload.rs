@@ -246,6 +246,10 @@ mod tests {
         let off = "[observability]\nconfig_reload = false\n";
         assert!(Reloader::new(&settings(Some(off), &[])).is_none());
         assert!(Reloader::new(&settings(Some(""), &[("config_reload", "false")])).is_none());
+        use clap::Parser as _;
+        let cli =
+            crate::args::Cli::try_parse_from(["ccbt", "--no-config-reload", "seed", "x.torrent"]).unwrap();
+        assert!(settings::flag_overrides(&cli).contains(&("config_reload".into(), "false".into())));
     }
 
     #[test]

@@ -202,6 +202,7 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
 fn global_overrides(global: &GlobalArgs) -> Vec<(String, String)> {
     let mut out = Vec::new();
     push(&mut out, "log_level", global.log_level.map(word));
+    push(&mut out, "config_reload", global.no_config_reload.then_some(false));
     out
 }
 
