@@ -348,11 +348,14 @@ settings! {
             "Upload rate to each peer, in KiB/s (0 = unlimited).";
     }
 
-    /// `[observability]`: logging.
+    /// `[observability]`: logging and configuration reload.
     [observability] Observability {
         log_level: LogLevel = LogLevel::Warn, ANY, Live, Session,
             env "", flag "--log-level", shown "",
             "Log verbosity on stderr: `error`, `warn`, `info`, `debug` or `trace` (any case, as in `CCBT_LOG_LEVEL=DEBUG`).";
+        config_reload: bool = true, ANY, Restart, Session,
+            env "", flag "--no-config-reload", shown "",
+            "While `download`, `magnet` or `seed` runs, re-read the configuration file when it changes (checked every 2 s) and apply what can change live (see \"Hot reload\" in docs/config.md).";
     }
 }
 

@@ -56,7 +56,7 @@ fn the_promised_live_keys_are_live() {
     for name in live {
         assert_eq!(ccbt_config::field(name).map(|f| f.apply), Some(Apply::Live), "{name}");
     }
-    for name in ["listen_port", "dht_port", "state_dir", "hash_workers", "preallocate"] {
+    for name in ["listen_port", "dht_port", "state_dir", "hash_workers", "preallocate", "config_reload"] {
         assert_eq!(ccbt_config::field(name).map(|f| f.apply), Some(Apply::Restart), "{name}");
     }
 }

@@ -29,9 +29,12 @@ pub(crate) struct BudgetLimits {
     pub connects_per_sec: u32,
 }
 
-/// Shared by every torrent of a session.
+/// Shared by every torrent of a session. Its limits may change while it runs
+/// ([`ConnectionBudget::set_limits`]).
 pub(crate) struct ConnectionBudget {
-    limits: BudgetLimits,
+    established: AtomicUsize,
+    handshakes_per_direction: AtomicUsize,
+    per_ip_limit: AtomicUsize,
     active: AtomicUsize,
     /// Handshakes in progress: [incoming, outgoing].
     handshaking: [AtomicUsize; 2],
@@ -153,7 +156,9 @@ impl ConnectionBudget {
     pub(crate) fn new(limits: BudgetLimits) -> Arc<ConnectionBudget> {
         let per_sec = f64::from(limits.connects_per_sec.max(1));
         Arc::new(ConnectionBudget {
-            limits,
+            established: AtomicUsize::new(limits.established),
+            handshakes_per_direction: AtomicUsize::new(limits.handshakes_per_direction),
+            per_ip_limit: AtomicUsize::new(limits.per_ip),
             active: AtomicUsize::new(0),
             handshaking: [AtomicUsize::new(0), AtomicUsize::new(0)],
             incoming: Mutex::new(IncomingQueue::default()),
@@ -171,7 +176,7 @@ impl ConnectionBudget {
         let share = {
             let mut map = lock(&self.per_ip);
             let n = map.entry(ip).or_insert(0);
-            if *n >= self.limits.per_ip {
+            if *n >= self.per_ip_limit.load(Ordering::Acquire) {
                 return Err(NoSlot::PerIp);
             }
             *n += 1;
@@ -181,7 +186,7 @@ impl ConnectionBudget {
             Direction::Outgoing => {
                 if !take(
                     &self.handshaking[Direction::Outgoing as usize],
-                    self.limits.handshakes_per_direction,
+                    self.handshakes_per_direction.load(Ordering::Acquire),
                 ) {
                     return Err(NoSlot::Handshakes);
                 }
@@ -195,7 +200,7 @@ impl ConnectionBudget {
     /// An incoming handshake slot, evicting the oldest incoming handshake when all are taken.
     fn incoming_slot(&self) -> Slot {
         let mut queue = lock(&self.incoming);
-        if queue.live.len() >= self.limits.handshakes_per_direction {
+        if queue.live.len() >= self.handshakes_per_direction.load(Ordering::Acquire) {
             if let Some((_, oldest)) = queue.live.pop_front() {
                 oldest.notify_one();
             }
@@ -211,7 +216,7 @@ impl ConnectionBudget {
 
     /// Trades a finished handshake for an established slot, if the session has room.
     pub(crate) fn establish(&self, permit: HandshakePermit) -> Result<ConnectionPermit, NoSlot> {
-        if !take(&self.active, self.limits.established) {
+        if !take(&self.active, self.established.load(Ordering::Acquire)) {
             return Err(NoSlot::Established);
         }
         let share = IpShare { budget: permit.share.budget.clone(), ip: permit.share.ip };
@@ -223,7 +228,25 @@ impl ConnectionBudget {
 
     /// Whether another connection could be established now (checked before dialling).
     pub(crate) fn has_room(&self) -> bool {
-        self.active.load(Ordering::Acquire) < self.limits.established
+        self.active.load(Ordering::Acquire) < self.established.load(Ordering::Acquire)
+    }
+
+    /// New limits (hot reload). They apply to connections made from now on: connections
+    /// beyond a lowered count are not closed here (the session closes established ones beyond
+    /// `max_global_peers`; handshakes end on their own within `handshake_timeout`). A new
+    /// dial rate refills at the new rate, its bucket capped at one second's worth.
+    pub(crate) fn set_limits(&self, limits: BudgetLimits) {
+        self.established.store(limits.established, Ordering::Release);
+        self.handshakes_per_direction.store(limits.handshakes_per_direction, Ordering::Release);
+        self.per_ip_limit.store(limits.per_ip, Ordering::Release);
+        let mut bucket = lock(&self.bucket);
+        bucket.per_sec = f64::from(limits.connects_per_sec.max(1));
+        bucket.tokens = bucket.tokens.min(bucket.per_sec);
+    }
+
+    /// The most established connections allowed now.
+    pub(crate) fn established_limit(&self) -> usize {
+        self.established.load(Ordering::Acquire)
     }
 
     /// Takes one connection attempt from the rate limit; false when the session already dialled
@@ -347,5 +370,37 @@ mod tests {
         assert!(!b.try_dial(t0));
         assert!(b.try_dial(t0 + Duration::from_millis(400)));
         assert!(!b.try_dial(t0 + Duration::from_millis(400)));
+    }
+
+    #[test]
+    fn new_limits_apply_to_new_connections() {
+        let b = budget(1, 1, 1);
+        let first = b.establish(b.try_handshake(ip(2), Direction::Outgoing).unwrap()).unwrap();
+        assert_eq!(b.try_handshake(ip(2), Direction::Outgoing).err(), Some(NoSlot::PerIp));
+        assert!(!b.has_room());
+        b.set_limits(BudgetLimits {
+            established: 2,
+            handshakes_per_direction: 1,
+            per_ip: 2,
+            connects_per_sec: 1,
+        });
+        assert!(b.has_room());
+        let second = b.establish(b.try_handshake(ip(2), Direction::Outgoing).unwrap()).unwrap();
+        assert_eq!(b.active(), 2);
+        // Lowered below what is open: nothing closes here, nothing new gets in.
+        b.set_limits(BudgetLimits {
+            established: 1,
+            handshakes_per_direction: 1,
+            per_ip: 1,
+            connects_per_sec: 1,
+        });
+        assert_eq!((b.active(), b.established_limit()), (2, 1));
+        assert_eq!(b.try_handshake(ip(2), Direction::Outgoing).err(), Some(NoSlot::PerIp));
+        let third = b.try_handshake(ip(3), Direction::Outgoing).unwrap();
+        assert_eq!(b.establish(third).err(), Some(NoSlot::Established));
+        drop((first, second));
+        let t0 = Instant::now();
+        assert!(b.try_dial(t0));
+        assert!(!b.try_dial(t0), "one dial per second now");
     }
 }

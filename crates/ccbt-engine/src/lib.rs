@@ -81,7 +81,7 @@ pub(crate) mod tracker;
 pub use add::{AddTorrent, TorrentSource};
 pub use checkpoint::{find_checkpoint, list_resumable_checkpoints, FoundCheckpoint};
 pub use error::{SessionError, TorrentError};
-pub use options::SessionOptions;
+pub use options::{Reconfigured, SessionOptions};
 pub use reader::TorrentFileReader;
 pub use resume::{FileStamp, ResumeData};
 pub use session::Session;

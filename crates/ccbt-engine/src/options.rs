@@ -3,6 +3,7 @@
 //! onto this one type.
 
 mod layers;
+mod live;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,10 +14,11 @@ use ccbt_storage::Preallocate;
 
 use crate::error::SessionError;
 pub(crate) use layers::{pex_enabled, storage as storage_options, TorrentLayerOptions};
+pub use live::Reconfigured;
 
 /// Settings of a [`crate::Session`]. Build with `SessionOptions::default()` and adjust fields,
 /// then [`SessionOptions::validate`] (done by `Session::new`) checks ranges and names the bad key.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SessionOptions {
     // [network]
     /// TCP port for incoming peers (`listen_port`, default 6881).

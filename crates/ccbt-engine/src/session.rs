@@ -9,11 +9,11 @@ use ccbt_core::PeerId;
 use ccbt_metainfo::{Magnet, Torrent};
 use ccbt_storage::{HashPool, Storage, StorageOptions};
 use rand::RngCore;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::add::{AddTorrent, TorrentSource};
-use crate::budget::ConnectionBudget;
+use crate::budget::{BudgetLimits, ConnectionBudget};
 use crate::dht::DhtHandle;
 use crate::listener;
 use crate::magnet::{self, MetaShared, ResolveSpec};
@@ -25,8 +25,8 @@ use crate::torrent::{
     TorrentShared, TorrentSpec,
 };
 use crate::{
-    DhtInfo, Event, FileInfo, FilePriority, PeerInfo, ScrapeInfo, SessionError, SessionOptions, TorrentError,
-    TorrentFileReader, TorrentId, TorrentStatus, TrackerInfo,
+    DhtInfo, Event, FileInfo, FilePriority, PeerInfo, Reconfigured, ScrapeInfo, SessionError, SessionOptions,
+    TorrentError, TorrentFileReader, TorrentId, TorrentStatus, TrackerInfo,
 };
 
 /// A running ccbt engine: owns torrents, the listener and the hash pool.
@@ -68,7 +68,9 @@ impl TorrentEntry {
 }
 
 pub(crate) struct SessionInner {
-    options: Arc<SessionOptions>,
+    /// The options in force; [`Session::reconfigure`] replaces them and every torrent task
+    /// watches them.
+    options: watch::Sender<Arc<SessionOptions>>,
     peer_id: PeerId,
     listen_addr: SocketAddr,
     torrents: Mutex<HashMap<TorrentId, TorrentEntry>>,
@@ -81,8 +83,9 @@ pub(crate) struct SessionInner {
 }
 
 impl SessionInner {
-    pub(crate) fn options(&self) -> &SessionOptions {
-        &self.options
+    /// The options in force now.
+    pub(crate) fn options(&self) -> Arc<SessionOptions> {
+        self.options.borrow().clone()
     }
 
     /// The torrent an incoming handshake asks for.
@@ -102,7 +105,7 @@ impl SessionInner {
     }
 
     fn storage_options(&self) -> StorageOptions {
-        crate::options::storage_options(&self.options)
+        crate::options::storage_options(&self.options())
     }
 }
 
@@ -126,12 +129,7 @@ impl Session {
         // Room for every piece the buffer budget can hold with the smallest piece size.
         let queue = (options.max_buffered_kib as usize / 16).max(64);
         let pool = HashPool::new(options.hash_workers, queue).map_err(SessionError::HashPool)?;
-        let budget = ConnectionBudget::new(crate::budget::BudgetLimits {
-            established: options.max_global_peers,
-            handshakes_per_direction: options.max_handshakes,
-            per_ip: options.max_connections_per_ip,
-            connects_per_sec: options.max_connects_per_sec,
-        });
+        let budget = ConnectionBudget::new(budget_limits(&options));
         // The DHT is an extra peer source: failing to start it is worth a warning, not an error.
         let dht = if options.enable_dht {
             match crate::dht::start(&options).await {
@@ -145,7 +143,7 @@ impl Session {
             None
         };
         let inner = Arc::new(SessionInner {
-            options: Arc::new(options),
+            options: watch::channel(Arc::new(options)).0,
             peer_id,
             listen_addr,
             torrents: Mutex::new(HashMap::new()),
@@ -182,9 +180,43 @@ impl Session {
         self.inner.budget.handshaking()
     }
 
-    /// The options the session runs with.
-    pub fn options(&self) -> &SessionOptions {
-        &self.inner.options
+    /// The options the session runs with now (after any [`Session::reconfigure`]).
+    pub fn options(&self) -> Arc<SessionOptions> {
+        self.inner.options()
+    }
+
+    /// Changes the options of the running session (hot reload). `new` is validated as by
+    /// [`Session::new`]; on error nothing changes. Each option that changed is either applied
+    /// at once ([`Reconfigured::applied`]) or keeps its current value until the next start
+    /// ([`Reconfigured::needs_restart`]); [`SessionOptions::merge_live`] lists which are which.
+    ///
+    /// Applied live: the connection budget (`max_global_peers`, `max_handshakes`,
+    /// `max_connections_per_ip`, `max_connects_per_sec`), and in every running torrent
+    /// `max_peers_per_torrent`, the choker's settings (`max_upload_slots`, `unchoke_interval`,
+    /// `optimistic_unchoke_interval`, `snub_timeout`, `seed_choking`: it runs again at once),
+    /// `piece_selection`, `endgame_duplicates`, `endgame_threshold`, `max_hash_failures`,
+    /// `enable_pex`, `enable_http_trackers` and `enable_udp_trackers` (the announcer restarts
+    /// with the trackers now allowed), `enable_dht` (the torrents' DHT lookups start or stop;
+    /// turning it on in a session started without a DHT node needs a restart), and
+    /// `download_dir` and `streaming_mode` for torrents added afterwards. A lowered peer count closes the least
+    /// useful connections beyond it (see `ccbt_proto::candidates::choose_excess`). A magnet
+    /// link still fetching its metadata takes the new options when its download starts.
+    pub fn reconfigure(&self, new: SessionOptions) -> Result<Reconfigured, SessionError> {
+        new.validate()?;
+        let inner = &self.inner;
+        let current = inner.options();
+        let (mut merged, mut report) = current.merge_live(&new);
+        if merged.enable_dht && !current.enable_dht && inner.dht.is_none() {
+            merged.enable_dht = false;
+            report.defer("enable_dht");
+        }
+        apply_session_wide(inner, &merged);
+        inner.options.send_replace(Arc::new(merged));
+        close_excess_connections(inner);
+        if !report.is_empty() {
+            tracing::info!(applied = ?report.applied, needs_restart = ?report.needs_restart, "options changed");
+        }
+        Ok(report)
     }
 
     /// Adds a torrent: opens (creating as needed) its files, then checks, downloads or seeds in
@@ -197,7 +229,7 @@ impl Session {
             return Err(SessionError::DuplicateTorrent { info_hash: info_hash.to_hex() });
         }
         let id = TorrentId(inner.next_id.fetch_add(1, Ordering::Relaxed));
-        let save_path = add.save_path.clone().unwrap_or_else(|| inner.options.download_dir.clone());
+        let save_path = add.save_path.clone().unwrap_or_else(|| inner.options().download_dir.clone());
         let name = add.name();
         let files = add.file_choice();
         let entry = match add.source {
@@ -208,7 +240,7 @@ impl Session {
                     check_existing: add.check_existing,
                     files,
                     overwrite: add.overwrite,
-                    streaming: add.streaming.unwrap_or(inner.options.streaming_mode),
+                    streaming: add.streaming.unwrap_or(inner.options().streaming_mode),
                     resume: add.resume,
                     origin: add.origin,
                 };
@@ -221,7 +253,7 @@ impl Session {
                     check_existing: true,
                     files,
                     overwrite: add.overwrite,
-                    streaming: add.streaming.unwrap_or(inner.options.streaming_mode),
+                    streaming: add.streaming.unwrap_or(inner.options().streaming_mode),
                     resume: None,
                     origin: add.origin,
                 };
@@ -245,7 +277,7 @@ impl Session {
 
     /// The checkpoints in the session's `checkpoint_dir` that can be resumed.
     pub fn list_resumable_checkpoints(&self) -> Result<Vec<ccbt_checkpoint::CheckpointEntry>, SessionError> {
-        crate::list_resumable_checkpoints(&self.inner.options.checkpoint_dir)
+        crate::list_resumable_checkpoints(&self.inner.options().checkpoint_dir)
             .map_err(SessionError::Checkpoint)
     }
 
@@ -464,6 +496,51 @@ impl Session {
     }
 }
 
+/// Applies the session-wide part of reconfigured options (each torrent task applies its own part
+/// when it sees the new options): one call per session-wide mechanism.
+fn apply_session_wide(inner: &SessionInner, options: &SessionOptions) {
+    inner.budget.set_limits(budget_limits(options));
+}
+
+/// The connection budget's limits in `options`.
+fn budget_limits(options: &SessionOptions) -> BudgetLimits {
+    BudgetLimits {
+        established: options.max_global_peers,
+        handshakes_per_direction: options.max_handshakes,
+        per_ip: options.max_connections_per_ip,
+        connects_per_sec: options.max_connects_per_sec,
+    }
+}
+
+/// After `max_global_peers` was lowered: closes the established connections beyond it, taken
+/// one at a time from the torrent that has the most (each torrent closes its least useful).
+fn close_excess_connections(inner: &SessionInner) {
+    let mut excess = inner.budget.active().saturating_sub(inner.budget.established_limit());
+    if excess == 0 {
+        return;
+    }
+    let running: Vec<Arc<TorrentShared>> = lock(&inner.torrents)
+        .values()
+        .filter_map(|entry| match entry {
+            TorrentEntry::Active { shared, .. } => Some(shared.clone()),
+            TorrentEntry::Resolving { .. } => None,
+        })
+        .collect();
+    let mut open: Vec<usize> = running.iter().map(|t| lock(&t.inner).peers.len()).collect();
+    let mut to_close = vec![0; running.len()];
+    while excess > 0 {
+        let Some((most, _)) = open.iter().enumerate().filter(|(_, &n)| n > 0).max_by_key(|(_, &n)| n) else {
+            break;
+        };
+        open[most] -= 1;
+        to_close[most] += 1;
+        excess -= 1;
+    }
+    for (torrent, count) in running.iter().zip(to_close) {
+        torrent.close_excess(count);
+    }
+}
+
 async fn stop_torrent(entry: TorrentEntry) {
     match entry {
         TorrentEntry::Resolving { task, .. } => {
@@ -519,7 +596,7 @@ async fn start_active(
     let (storage, plan) = {
         let torrent = torrent.clone();
         let root = save_path.clone();
-        let state_dir = inner.options.state_dir.clone();
+        let state_dir = inner.options().state_dir.clone();
         tokio::task::spawn_blocking(move || {
             let layout = torrent.layout();
             // The files as they are before storage creates missing ones.
@@ -547,7 +624,7 @@ async fn start_active(
         None if storage.had_data() && (start.check_existing || storage.has_foreign()) => DataCheck::Full,
         None => DataCheck::Nothing,
     };
-    let checkpoint = inner.options.checkpoint_enabled.then(|| {
+    let checkpoint = inner.options().checkpoint_enabled.then(|| {
         let mut template = ccbt_checkpoint::Checkpoint::new(
             torrent.info_hash,
             torrent.name.clone(),
@@ -560,8 +637,8 @@ async fn start_active(
         template.options.streaming = Some(start.streaming);
         CheckpointSpec {
             template,
-            store: ccbt_checkpoint::CheckpointStore::new(&inner.options.checkpoint_dir),
-            format: inner.options.checkpoint_format,
+            store: ccbt_checkpoint::CheckpointStore::new(&inner.options().checkpoint_dir),
+            format: inner.options().checkpoint_format,
             earlier,
         }
     });
@@ -571,7 +648,7 @@ async fn start_active(
         torrent,
         save_path,
         storage,
-        options: inner.options.clone(),
+        options: inner.options.subscribe(),
         listen_port: inner.listen_addr.port(),
         peer_id: inner.peer_id,
         pool: inner.pool.clone(),
@@ -603,14 +680,14 @@ fn start_resolving(
         save_path: save_path.clone(),
         peer_id: inner.peer_id,
         listen_port: inner.listen_addr.port(),
-        options: inner.options.clone(),
+        options: inner.options(),
         dht: inner.dht.clone(),
     };
     let (shared, commands) = magnet::new_resolver(&spec);
     let weak: Weak<SessionInner> = Arc::downgrade(inner);
     let meta = shared.clone();
-    let pending = inner.options.checkpoint_enabled.then(|| {
-        let (options, magnet, save_path) = (inner.options.clone(), magnet.clone(), save_path.clone());
+    let pending = inner.options().checkpoint_enabled.then(|| {
+        let (options, magnet, save_path) = (inner.options(), magnet.clone(), save_path.clone());
         let source = start.origin.clone();
         move || crate::checkpoint::save_pending_magnet(&options, &magnet, &save_path, source)
     });
@@ -634,7 +711,7 @@ fn start_resolving(
             }
         };
         tracing::info!(%id, name = %resolved.torrent.name, "metadata received");
-        save_torrent_file(&inner.options.state_dir, &resolved.torrent, &magnet).await;
+        save_torrent_file(&inner.options().state_dir, &resolved.torrent, &magnet).await;
         let torrent = Arc::new(resolved.torrent);
         let mut files = files;
         if files.selected.is_none() {

@@ -58,6 +58,10 @@ pub struct GlobalArgs {
     /// $XDG_CONFIG_HOME/ccbt/ccbt.toml; `config set` writes it.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Do not watch the configuration file for changes while a session runs
+    /// [config: `config_reload`].
+    #[arg(long, global = true)]
+    pub no_config_reload: bool,
 }
 
 /// Progress flags, only on the commands that show progress (`download`, `magnet`, `seed`,

@@ -4,9 +4,12 @@
 //! `warn,ccbt_engine=debug`, which `settings` hands over as `filter`.
 
 use std::io::{self, IsTerminal as _, Write};
+use std::sync::OnceLock;
 
 use ccbt_config::LogLevel;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{fmt, reload, EnvFilter, Registry};
 
 use crate::progress;
 use crate::settings::LOG_ENV;
@@ -20,14 +23,24 @@ pub fn init(level: LogLevel, filter: Option<&str>) -> Option<String> {
         None => (EnvFilter::new(directive(level)), None),
     };
     let verbose = matches!(level, LogLevel::Debug | LogLevel::Trace);
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let (filter, handle) = reload::Layer::new(filter);
+    let output = fmt::layer()
         .with_writer(|| ProgressAwareStderr)
         .with_target(verbose)
         // No colour codes in files and pipes.
-        .with_ansi(io::stderr().is_terminal())
-        .init();
+        .with_ansi(io::stderr().is_terminal());
+    tracing_subscriber::registry().with(filter).with(output).init();
+    let _ = LEVEL_HANDLE.set(handle);
     warning
+}
+
+/// The handle that changes the filter of the installed subscriber (hot reload of `log_level`).
+static LEVEL_HANDLE: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
+
+/// Changes the log level of the running process (hot reload of `log_level`).
+pub fn set_level(level: LogLevel) -> Result<(), String> {
+    let handle = LEVEL_HANDLE.get().ok_or("logging is not initialised")?;
+    handle.reload(EnvFilter::new(directive(level))).map_err(|e| e.to_string())
 }
 
 /// The filter directive of a level: our crates at that level, dependencies no louder than `warn`

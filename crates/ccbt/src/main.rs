@@ -8,6 +8,7 @@ mod logging;
 mod options;
 mod peer_addr;
 mod progress;
+mod reload;
 mod settings;
 mod units;
 
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
     if let Some(warning) = logging::init(level, settings.log_filter.as_deref()) {
         eprintln!("warning: {warning}");
     }
+    reload::offer(reload::Reloader::new(&settings));
     finish(commands::run(cli, &settings.effective))
 }
 

@@ -17,8 +17,9 @@ pub fn session_options(effective: &Effective) -> SessionOptions {
     opts.checkpoint_dir = effective.checkpoint_dir();
     apply_strategy(&mut opts, strategy);
     apply_discovery(&mut opts, discovery);
-    // The log level is installed by `logging::init`; rate limits are in `NOT_WIRED`.
-    let Observability { log_level: _ } = observability;
+    // Rate limits are in `NOT_WIRED`.
+    // The log level is installed by `logging`, reload is the command's (`reload.rs`).
+    let Observability { log_level: _, config_reload: _ } = observability;
     opts.listen_port_explicit = is_set(effective, "listen_port");
     opts
 }

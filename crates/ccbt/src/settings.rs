@@ -27,6 +27,8 @@ pub const NOT_WIRED: &[(&str, &str)] = &[
 /// The effective configuration of this run.
 pub struct Settings {
     pub effective: Effective,
+    /// The layers it was loaded from (hot reload re-reads the file and keeps the others).
+    pub sources: Sources,
     /// A tracing filter from `CCBT_LOG_LEVEL` when it holds one instead of a level (then it is not
     /// part of the configuration, and `log_level` keeps its other layers).
     pub log_filter: Option<String>,
@@ -45,12 +47,13 @@ pub fn load_for(cli: &Cli) -> Result<Settings, Problems> {
     if let Ok(below_flags) = load(&below_flags) {
         raise_max_pipeline(&mut cli_layer, &below_flags);
     }
-    let effective = load_checked(&Sources { file, env, cli: cli_layer })?;
-    Ok(Settings { effective, log_filter })
+    let sources = Sources { file, env, cli: cli_layer };
+    let effective = load_checked(&sources)?;
+    Ok(Settings { effective, sources, log_filter })
 }
 
 /// The layers, then the keys the engine does not take yet.
-fn load_checked(sources: &Sources) -> Result<Effective, Problems> {
+pub fn load_checked(sources: &Sources) -> Result<Effective, Problems> {
     let effective =
         load(sources).map_err(|errors| errors.0.iter().map(ToString::to_string).collect::<Problems>())?;
     check_wired(&effective)?;
@@ -199,6 +202,7 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
 fn global_overrides(global: &GlobalArgs) -> Vec<(String, String)> {
     let mut out = Vec::new();
     push(&mut out, "log_level", global.log_level.map(word));
+    push(&mut out, "config_reload", global.no_config_reload.then_some(false));
     out
 }
 

@@ -120,7 +120,8 @@ pub(crate) fn new_resolver(spec: &ResolveSpec) -> (Arc<MetaShared>, mpsc::Receiv
         listen_port: spec.listen_port,
         pex: spec.options.enable_pex,
         options: spec.options.clone(),
-        dht: spec.dht.clone(),
+        // `enable_dht` as it is now (it may have been switched off since the session started).
+        dht: spec.dht.clone().filter(|_| spec.options.enable_dht),
         state: Mutex::new(MetaState {
             fetcher: MetadataFetcher::new(spec.magnet.info_hash, max),
             metadata: None,

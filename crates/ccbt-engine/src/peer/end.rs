@@ -18,6 +18,9 @@ pub(crate) enum CloseReason {
     /// (snubbing us, hash failures, protocol errors), and a candidate waits.
     #[error("useless or unhealthy while a candidate waits")]
     Useless,
+    /// A connection limit was lowered (hot reload) below the connections open.
+    #[error("connection limit lowered")]
+    OverLimit,
 }
 
 /// How a connection ended. Only its own connection is affected (errors by blast radius).

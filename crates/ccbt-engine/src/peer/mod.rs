@@ -142,7 +142,7 @@ impl TorrentConn {
             shared.dht.as_ref().filter(|_| theirs.supports_dht()).map(|d| d.local_addr().port());
         let haves_sent = {
             let mut inner = lock(&shared.inner);
-            conn.start(now, inner.swarm.have(), Some(shared.ext_handshake.clone()));
+            conn.start(now, inner.swarm.have(), Some(shared.ext_handshake()));
             inner.swarm.add_peer(key, remote.ip());
             if let Some(addr) = peer_addr {
                 inner.swarm.set_peer_addr(key, now, addr, outgoing);

@@ -36,9 +36,9 @@ pub(super) async fn resume_existing(
     for (path, change) in &plan.changed {
         tracing::warn!(torrent = %name, path = %path.display(), %change, "a file changed since the checkpoint; checking its pieces again");
     }
-    let sample_size = shared.options.resume_verify_sample as usize;
+    let sample_size = shared.options().resume_verify_sample as usize;
     tokio::task::spawn_blocking(move || {
-        let workers = shared.options.hash_workers;
+        let workers = shared.options().hash_workers;
         let hashes = &shared.torrent.piece_hashes;
         let storage = shared.storage.as_ref();
         let progress = |done: u32| shared.counters.checked_pieces.store(done as u64, Relaxed);
@@ -87,7 +87,7 @@ fn full_check(shared: &TorrentShared) -> Result<Bitfield, TorrentError> {
         shared.storage.as_ref(),
         &shared.lengths,
         &shared.torrent.piece_hashes,
-        shared.options.hash_workers,
+        shared.options().hash_workers,
         &progress,
     )
     .map_err(TorrentError::Storage)

@@ -126,7 +126,7 @@ impl Checkpointer {
         let pieces = std::mem::take(&mut self.unflushed);
         self.unflushed_bytes = 0;
         let flush_all = std::mem::replace(&mut self.flush_all, false);
-        let delete = complete && shared.options.checkpoint_delete_on_completion;
+        let delete = complete && shared.options().checkpoint_delete_on_completion;
         let job = WriteJob {
             spec: self.spec.clone(),
             shared: shared.clone(),

@@ -23,8 +23,8 @@ pub(super) fn connect_outgoing(shared: Arc<TorrentShared>, addr: SocketAddr, per
     tokio::spawn(async move {
         let result = async {
             let mut stream = tokio::time::timeout(
-                shared.options.connection_timeout,
-                crate::net::connect(addr, shared.options.listen_host),
+                shared.options().connection_timeout,
+                crate::net::connect(addr, shared.options().listen_host),
             )
             .await
             .map_err(|_| ("connect timed out".to_string(), false))?
@@ -34,7 +34,7 @@ pub(super) fn connect_outgoing(shared: Arc<TorrentShared>, addr: SocketAddr, per
                 shared.torrent.info_hash,
                 shared.peer_id,
                 shared.dht.is_some(),
-                shared.options.handshake_timeout,
+                shared.options().handshake_timeout,
             )
             .await
             .map_err(|e| (e.to_string(), matches!(e, handshake::HandshakeError::SelfConnection)))?;
@@ -105,7 +105,7 @@ async fn run_registered(
             Some("torrent is not accepting connections")
         } else if inner.candidates.is_banned(addr.ip()) {
             Some("address is banned")
-        } else if inner.peers.len() >= shared.options.max_peers_per_torrent {
+        } else if inner.peers.len() >= shared.options().max_peers_per_torrent {
             Some("peer limit reached")
         } else if inner.peers.values().any(|p| p.peer_id == theirs.peer_id || (outgoing && p.addr == addr)) {
             Some("already connected to this peer")

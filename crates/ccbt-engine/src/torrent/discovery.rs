@@ -26,6 +26,10 @@ const DHT_INTERVAL: Duration = Duration::from_secs(5 * 60);
 pub(crate) struct Discovery {
     announcer: Option<AnnouncerHandle>,
     dht: Option<JoinHandle<()>>,
+    /// The session's DHT node (None when the session runs without one).
+    dht_node: Option<DhtHandle>,
+    /// Where every source sends the peers it finds.
+    found: mpsc::Sender<Vec<SocketAddr>>,
 }
 
 /// Announces `info_hash` on the DHT (`announce` is a `get_peers` lookup followed by
@@ -134,9 +138,22 @@ impl Discovery {
         shared: &Arc<TorrentShared>,
         dht: Option<DhtHandle>,
     ) -> (Discovery, mpsc::Receiver<Vec<SocketAddr>>) {
-        let (tx, rx) = mpsc::channel(PEER_BATCHES);
-        let tiers = usable_tiers(&shared.options, &shared.torrent.trackers);
-        let announcer = (!tiers.is_empty()).then(|| {
+        let (found, rx) = mpsc::channel(PEER_BATCHES);
+        let options = shared.options();
+        let mut discovery = Discovery { announcer: None, dht: None, dht_node: dht, found };
+        discovery.announcer = discovery.spawn_announcer(shared, &options);
+        discovery.dht = discovery.spawn_dht(shared, &options);
+        (discovery, rx)
+    }
+
+    /// The announcer for the trackers `options` allow, if any.
+    fn spawn_announcer(
+        &self,
+        shared: &Arc<TorrentShared>,
+        options: &SessionOptions,
+    ) -> Option<AnnouncerHandle> {
+        let tiers = usable_tiers(options, &shared.torrent.trackers);
+        (!tiers.is_empty()).then(|| {
             let stats_source = shared.clone();
             let stats = move || {
                 let c = &stats_source.counters;
@@ -150,19 +167,45 @@ impl Discovery {
                 peer_id: shared.peer_id,
                 port: shared.listen_port,
             };
-            spawn_announcer(target, AnnouncerOptions::default(), stats, tx.clone())
-        });
-        // BEP 27: private torrents get peers from their trackers only.
-        let dht = dht.filter(|_| !shared.torrent.private).map(|dht| {
-            spawn_dht_lookups(
-                dht,
-                shared.torrent.info_hash,
-                Some(shared.listen_port),
-                DHT_INTERVAL,
-                tx.clone(),
-            )
-        });
-        (Discovery { announcer, dht }, rx)
+            spawn_announcer(target, AnnouncerOptions::default(), stats, self.found.clone())
+        })
+    }
+
+    /// The torrent's DHT lookups, when `options` enable the DHT and the session runs a node.
+    /// BEP 27: private torrents get peers from their trackers only.
+    fn spawn_dht(&self, shared: &Arc<TorrentShared>, options: &SessionOptions) -> Option<JoinHandle<()>> {
+        let node = self.dht_node.clone().filter(|_| options.enable_dht && !shared.torrent.private)?;
+        Some(spawn_dht_lookups(
+            node,
+            shared.torrent.info_hash,
+            Some(shared.listen_port),
+            DHT_INTERVAL,
+            self.found.clone(),
+        ))
+    }
+
+    /// Applies changed discovery switches (hot reload): the announcer restarts with the
+    /// trackers now allowed (the old one says `stopped` to its trackers in the background), and
+    /// the DHT lookups start or stop.
+    pub(crate) fn apply_options(
+        &mut self,
+        shared: &Arc<TorrentShared>,
+        old: &SessionOptions,
+        new: &SessionOptions,
+    ) {
+        let trackers = |o: &SessionOptions| (o.enable_http_trackers, o.enable_udp_trackers);
+        if trackers(old) != trackers(new) {
+            if let Some(old) = self.announcer.take() {
+                tokio::spawn(old.stop());
+            }
+            self.announcer = self.spawn_announcer(shared, new);
+        }
+        if old.enable_dht != new.enable_dht {
+            if let Some(lookups) = self.dht.take() {
+                lookups.abort();
+            }
+            self.dht = self.spawn_dht(shared, new);
+        }
     }
 
     /// The download completed: tell the trackers.

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use ccbt_core::{Lengths, PeerId};
 use ccbt_metainfo::Torrent;
+use ccbt_proto::candidates::{choose_excess, ConnActivity};
 use ccbt_proto::swarm::{Swarm, SwarmAction};
 use ccbt_proto::PeerKey;
 use ccbt_storage::{HashPool, PieceJob, Storage};
@@ -28,9 +29,9 @@ use rand::rngs::SmallRng;
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 
 use crate::lifecycle::Lifecycle;
-use crate::options::TorrentLayerOptions;
+use crate::options::{pex_enabled, TorrentLayerOptions};
 use crate::peer::pump::QueueGauge;
-use crate::peer::PeerCommand;
+use crate::peer::{CloseReason, PeerCommand};
 use crate::sync::lock;
 use crate::{Event, SessionOptions, TorrentId, TorrentState, TorrentStatus};
 use counters::Counters;
@@ -86,8 +87,12 @@ pub(crate) struct TorrentShared {
     pub torrent: Arc<Torrent>,
     pub lengths: Lengths,
     pub save_path: PathBuf,
-    pub options: Arc<SessionOptions>,
-    /// The per-layer options derived from `options` for this torrent.
+    /// The session's options in force (they change on `Session::reconfigure`): read them with
+    /// [`TorrentShared::options`].
+    pub options: watch::Receiver<Arc<SessionOptions>>,
+    /// The per-layer options derived from the options at start. Only the connections' part is
+    /// read from here (its settings need a restart); the swarm holds its own, kept current by
+    /// the torrent task.
     pub layer_options: TorrentLayerOptions,
     pub peer_id: PeerId,
     pub storage: Arc<dyn Storage>,
@@ -103,7 +108,6 @@ pub(crate) struct TorrentShared {
     pub events: broadcast::Sender<Event>,
     pub commands: mpsc::Sender<TorrentCommand>,
     pub piece_done: mpsc::UnboundedSender<PieceDone>,
-    pub ext_handshake: Bytes,
     /// Pieces handed to the hash pool whose outcome the torrent task has not handled yet.
     pub pending_verify: std::sync::atomic::AtomicU64,
     pub budget: std::sync::Arc<crate::budget::ConnectionBudget>,
@@ -122,6 +126,49 @@ impl TorrentInner {
 }
 
 impl TorrentShared {
+    /// The session's options in force now.
+    pub(crate) fn options(&self) -> Arc<SessionOptions> {
+        self.options.borrow().clone()
+    }
+
+    /// Our BEP 10 extension handshake for a new connection (`ut_pex` as the options say now).
+    pub(crate) fn ext_handshake(&self) -> Bytes {
+        ccbt_proto::swarm::our_ext_handshake(
+            self.listen_port,
+            Some(self.torrent.info_bytes.len() as u64),
+            pex_enabled(&self.options(), &self.torrent),
+            concat!("ccbt ", env!("CARGO_PKG_VERSION")),
+        )
+    }
+
+    /// Closes the `count` least useful connections (a connection limit was lowered below the
+    /// connections open). Their slots free as they end.
+    pub(crate) fn close_excess(&self, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let inner = lock(&self.inner);
+        let now = std::time::Instant::now();
+        let activity = inner.swarm.activity();
+        // Connections the swarm has not seen move yet count as useless since now.
+        let conns: Vec<ConnActivity> = inner
+            .peers
+            .keys()
+            .map(|&key| match activity.binary_search_by_key(&key, |a| a.key) {
+                Ok(i) => activity[i],
+                Err(_) => {
+                    ConnActivity { key, am_interested: false, peer_interested: false, last_payload: now }
+                }
+            })
+            .collect();
+        for key in choose_excess(&conns, count) {
+            if let Some(slot) = inner.peers.get(&key) {
+                tracing::debug!(addr = %slot.addr, "closing a connection: the connection limit was lowered");
+                let _ = slot.commands.try_send(PeerCommand::Close(CloseReason::OverLimit));
+            }
+        }
+    }
+
     /// Hands a complete piece to the hash pool; the result comes back to the torrent task.
     pub(crate) fn submit_verify(&self, piece: u32, blocks: Vec<Bytes>, block_hashes: bool) {
         let Some(expected) = self.torrent.piece_hash(piece).copied() else { return };

@@ -26,7 +26,7 @@ use super::discovery::Discovery;
 use super::{TorrentInner, TorrentShared};
 use crate::budget::{ConnectionBudget, Direction, NoSlot};
 use crate::lifecycle::Lifecycle;
-use crate::options::{pex_enabled, TorrentLayerOptions};
+use crate::options::TorrentLayerOptions;
 use crate::peer::{CloseReason, PeerCommand};
 use crate::resume::ResumePlan;
 use crate::sync::lock;
@@ -72,7 +72,8 @@ pub(crate) struct TorrentSpec {
     pub torrent: Arc<Torrent>,
     pub save_path: std::path::PathBuf,
     pub storage: Arc<dyn Storage>,
-    pub options: Arc<SessionOptions>,
+    /// The session's options, current and future.
+    pub options: watch::Receiver<Arc<SessionOptions>>,
     pub listen_port: u16,
     pub peer_id: PeerId,
     pub pool: Arc<HashPool>,
@@ -140,18 +141,13 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
     let lengths = spec.torrent.lengths();
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
-    let layer_options = TorrentLayerOptions::new(&spec.options, &spec.torrent);
+    let options = spec.options.borrow().clone();
+    let layer_options = TorrentLayerOptions::new(&options, &spec.torrent);
     let empty = Bitfield::new(lengths.num_pieces());
     let swarm = new_swarm(&layer_options, &spec.torrent, empty, &spec.selection, &spec.initial_banned_ips);
-    let ext_handshake = ccbt_proto::swarm::our_ext_handshake(
-        spec.listen_port,
-        Some(spec.torrent.info_bytes.len() as u64),
-        pex_enabled(&spec.options, &spec.torrent),
-        concat!("ccbt ", env!("CARGO_PKG_VERSION")),
-    );
     let mut candidates = CandidateList::new(CandidateOptions {
-        max_candidates: spec.options.max_peer_candidates,
-        ssrf_mitigation: spec.options.ssrf_mitigation,
+        max_candidates: options.max_peer_candidates,
+        ssrf_mitigation: options.ssrf_mitigation,
     });
     // Liars found while fetching a magnet's metadata: never dialled, refused before the handshake.
     for &ip in &spec.initial_banned_ips {
@@ -185,16 +181,17 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         events: spec.events,
         commands: cmd_tx,
         piece_done: done_tx,
-        ext_handshake,
         pending_verify: Default::default(),
         budget: spec.budget,
         dht: spec.dht,
         listen_port: spec.listen_port,
         trackers: Mutex::new(Vec::new()),
     });
-    let interval = shared.options.checkpoint_interval;
+    let interval = shared.options().checkpoint_interval;
     let task = TorrentTask {
         shared: shared.clone(),
+        options: shared.options.clone(),
+        applied: options,
         commands: cmd_rx,
         done: done_rx,
         initial_banned_ips: spec.initial_banned_ips,
@@ -207,6 +204,10 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
 
 struct TorrentTask {
     shared: Arc<TorrentShared>,
+    /// Tells the task when `Session::reconfigure` changed the options.
+    options: watch::Receiver<Arc<SessionOptions>>,
+    /// The options the task last applied (to see what changed).
+    applied: Arc<SessionOptions>,
     commands: mpsc::Receiver<TorrentCommand>,
     done: mpsc::UnboundedReceiver<PieceDone>,
     /// [`TorrentSpec::initial_banned_ips`], for the swarm made after the data check.
@@ -240,7 +241,7 @@ impl TorrentTask {
             }
         }
         self.add_peers(Source::User, peers);
-        let (discovery, mut discovered) = Discovery::start(&shared, shared.dht.clone());
+        let (mut discovery, mut discovered) = Discovery::start(&shared, shared.dht.clone());
         let mut second = tokio::time::interval(Duration::from_secs(1));
         let mut sampler = RateSampler::new(RATE_WINDOW);
         let mut next_reannounce = Instant::now() + REANNOUNCE_SPACING;
@@ -259,6 +260,7 @@ impl TorrentTask {
                 }
                 _ = shared.actions_ready.notified() => self.apply_torrent_actions(),
                 Some(peers) = discovered.recv() => self.add_peers(Source::Tracker, peers),
+                Ok(()) = self.options.changed() => self.on_options_changed(&mut discovery),
                 cmd = self.commands.recv() => match cmd {
                     Some(TorrentCommand::Shutdown(ack)) => {
                         self.shutdown().await;
@@ -291,12 +293,14 @@ impl TorrentTask {
 
     fn start_with(&mut self, have: Bitfield) {
         let shared = &self.shared;
+        // The options now: they may have changed during the check.
+        let layers = TorrentLayerOptions::new(&shared.options(), &shared.torrent);
         let complete = shared.update(|inner| {
             let (pieces, bytes) = inner.selection.counted(&shared.lengths, &have);
             shared.counters.pieces_have.store(u64::from(pieces), Relaxed);
             shared.counters.bytes_have.store(bytes, Relaxed);
             let banned = &self.initial_banned_ips;
-            inner.swarm = new_swarm(&shared.layer_options, &shared.torrent, have, &inner.selection, banned);
+            inner.swarm = new_swarm(&layers, &shared.torrent, have, &inner.selection, banned);
             super::streaming::apply(inner, &shared.torrent);
             shared.counters.banned_peers.store(inner.swarm.banned_ips().count() as u64, Relaxed);
             // Starts the swarm's timers (the first choker round).
@@ -359,6 +363,24 @@ impl TorrentTask {
         }
     }
 
+    /// Applies options changed by `Session::reconfigure`: the swarm's (choker, picker, bans,
+    /// PEX), the per-torrent connection count (the least useful connections beyond a lowered
+    /// one are closed; a raised one dials at once), and the discovery switches.
+    fn on_options_changed(&mut self, discovery: &mut Discovery) {
+        let new = self.options.borrow_and_update().clone();
+        let old = std::mem::replace(&mut self.applied, new.clone());
+        let shared = self.shared.clone();
+        let swarm_options = TorrentLayerOptions::new(&new, &shared.torrent).swarm;
+        let excess = {
+            let mut inner = lock(&shared.inner);
+            inner.swarm.set_options(Instant::now(), swarm_options);
+            inner.peers.len().saturating_sub(new.max_peers_per_torrent)
+        };
+        shared.close_excess(excess);
+        discovery.apply_options(&shared, &old, &new);
+        self.connect_due();
+    }
+
     /// Applies new file priorities (see `priorities.rs`), then forwards the cancels, tells
     /// of completion, or looks for peers again when the torrent has something to fetch again.
     fn set_file_priorities(&mut self, changes: &[(u32, FilePriority)]) -> Result<(), String> {
@@ -400,13 +422,14 @@ impl TorrentTask {
         loop {
             let addr = {
                 let mut inner = lock(&shared.inner);
-                let room = inner.peers.len() + dialled < shared.options.max_peers_per_torrent;
+                let options = shared.options();
+                let room = inner.peers.len() + dialled < options.max_peers_per_torrent;
                 if !inner.lifecycle.accepts_connections() {
                     return;
                 }
                 if !room || !shared.budget.has_room() {
                     if dialled == 0 {
-                        evict_useless(&shared.options, &inner, now);
+                        evict_useless(&options, &inner, now);
                     }
                     return;
                 }

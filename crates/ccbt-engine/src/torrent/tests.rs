@@ -43,7 +43,7 @@ pub(crate) fn start(torrent: Torrent) -> (Arc<TorrentShared>, broadcast::Receive
         selection: Selection::all(&torrent),
         torrent,
         save_path: "unused".into(),
-        options: Arc::new(options),
+        options: tokio::sync::watch::channel(Arc::new(options)).1,
         listen_port: 1,
         peer_id: PeerId([1; 20]),
         pool: Arc::new(HashPool::new(1, 16).unwrap()),

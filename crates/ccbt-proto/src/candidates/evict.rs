@@ -42,3 +42,45 @@ pub fn choose_eviction(now: Instant, conns: &[ConnActivity], options: EvictionOp
         .min_by_key(|c| (c.last_payload, c.key))
         .map(|c| c.key)
 }
+
+/// The `count` connections to close when a connection limit was lowered below the number open
+/// (hot reload): those useless to both sides first, then those that only take data from us,
+/// then those we download from; within each, the one whose payload stopped longest ago first.
+pub fn choose_excess(conns: &[ConnActivity], count: usize) -> Vec<PeerKey> {
+    let mut ranked: Vec<&ConnActivity> = conns.iter().collect();
+    ranked.sort_unstable_by_key(|c| {
+        let usefulness = match (c.am_interested, c.peer_interested) {
+            (false, false) => 0,
+            (false, true) => 1,
+            (true, _) => 2,
+        };
+        (usefulness, c.last_payload, c.key)
+    });
+    ranked.into_iter().take(count).map(|c| c.key).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excess_connections_are_the_least_useful_first() {
+        let t0 = Instant::now();
+        let conn = |key: u64, am_interested, peer_interested, secs| ConnActivity {
+            key: PeerKey(key),
+            am_interested,
+            peer_interested,
+            last_payload: t0 + Duration::from_secs(secs),
+        };
+        let conns = [
+            conn(1, true, false, 0),
+            conn(2, false, true, 0),
+            conn(3, false, false, 5),
+            conn(4, false, false, 1),
+            conn(5, true, true, 9),
+        ];
+        assert_eq!(choose_excess(&conns, 3), [4, 3, 2].map(PeerKey));
+        assert_eq!(choose_excess(&conns, 0), []);
+        assert_eq!(choose_excess(&conns, 9).len(), 5);
+    }
+}

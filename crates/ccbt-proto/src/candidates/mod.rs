@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-pub use evict::{choose_eviction, ConnActivity, EvictionOptions};
+pub use evict::{choose_eviction, choose_excess, ConnActivity, EvictionOptions};
 pub use ssrf::refused_by_ssrf_mitigation;
 
 /// Where a candidate address came from. Only addresses the user gave are exempt from the SSRF

@@ -39,7 +39,8 @@
 //!
 //! - Picks never return a block of a piece we have, of an unwanted piece, or of a piece the peer
 //!   lacks; a (peer, block) pair is never handed out twice while it is outstanding.
-//! - A block has at most `max(1, endgame_duplicates)` requesters.
+//! - A block has at most `max(1, endgame_duplicates)` requesters (the value in force when its
+//!   last requester was added: [`Picker::set_options`] never cancels requests already sent).
 //! - Per-block memory exists only for `Partial`/`AwaitingVerify` pieces; the engine bounds
 //!   their number by passing `may_start_new_piece = false` when [`Picker::partial_pieces`] is
 //!   high (back-pressure: picks then only continue started pieces).
@@ -160,9 +161,18 @@ impl Picker {
         picker
     }
 
-    /// The options this picker was built with.
+    /// The options in force.
     pub fn options(&self) -> &PickerOptions {
         &self.options
+    }
+
+    /// Changes the options of a running picker (hot reload). A new selection applies to the
+    /// next piece started; a new endgame threshold at the next pick; a lower
+    /// `endgame_duplicates` limits new duplicate requests, while duplicates already sent are
+    /// answered or cancelled as usual.
+    pub fn set_options(&mut self, options: PickerOptions) {
+        self.strategy.set_selection(options.selection);
+        self.options = options;
     }
 
     /// Whether `piece` is started: some block of it is requested or received, and it is neither

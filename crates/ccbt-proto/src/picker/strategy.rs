@@ -75,6 +75,11 @@ impl Strategy {
         Strategy { selection, last_started: None, priorities: None, level_masks: Vec::new(), streaming: None }
     }
 
+    /// Changes how new pieces are chosen; pieces already started are unaffected.
+    pub(crate) fn set_selection(&mut self, selection: PieceSelection) {
+        self.selection = selection;
+    }
+
     pub(crate) fn set_priorities(&mut self, priorities: PiecePriorities) {
         let levels = priorities.levels_present();
         self.level_masks = if levels.len() > 1 {

@@ -42,6 +42,14 @@ impl PeerExt {
         }
     }
 
+    /// Peer exchange was switched on while the connection runs: starts it when the peer's
+    /// listen address is known.
+    pub(super) fn enable_pex(&mut self, now: Instant) {
+        if let (None, Some(addr)) = (&self.pex, self.listen_addr) {
+            self.pex = Some(PexState::new(now, addr));
+        }
+    }
+
     /// Applies the peer's extension handshake (an undecodable one never reaches the swarm, so
     /// the peer's extensions stay off).
     pub(super) fn on_handshake(

@@ -23,6 +23,7 @@ mod buffers;
 mod choking;
 mod ext;
 mod health;
+mod live;
 mod selection;
 #[cfg(test)]
 mod tests;
@@ -354,12 +355,14 @@ impl Swarm {
             PeerEvent::MetadataRequest { piece } => {
                 peer.ext.on_metadata_request(piece, conn, self.metadata.as_ref());
             }
-            PeerEvent::Pex(msg) => {
+            PeerEvent::Pex(msg) if self.options.pex => {
                 let found = peer.ext.on_pex(now, &msg);
                 if !found.is_empty() {
                     actions.push(SwarmAction::NewPeers(found));
                 }
             }
+            // PEX switched off while running: messages from peers told otherwise are ignored.
+            PeerEvent::Pex(_) => {}
             PeerEvent::Choked | PeerEvent::Unchoked | PeerEvent::Suggest(_) | PeerEvent::AllowedFast(_) => {}
             PeerEvent::Port(port) => actions.push(SwarmAction::DhtNode { port }),
         }

@@ -10,6 +10,7 @@ use ccbt_engine::{Session, TorrentId, TorrentState, TorrentStatus};
 
 use super::hint::{self, DhtView, Discovery};
 use crate::progress::{self, StallHint, TorrentProgress};
+use crate::reload::{self, Reloader};
 
 /// How often the status is polled: the progress bar redraws about four times a second.
 const POLL: Duration = Duration::from_millis(250);
@@ -48,9 +49,10 @@ pub struct Watcher<'a> {
     session: &'a Session,
     torrents: Vec<Watched>,
     signal: Pin<Box<dyn Future<Output = &'static str> + Send>>,
-    discovery: Discovery,
     /// Bootstrap hosts that do not resolve, looked up once when the DHT stays empty.
     dht_probe: DhtProbe,
+    /// Watches the configuration file and applies its edits (see `reload.rs`).
+    reload: Option<Reloader>,
 }
 
 enum DhtProbe {
@@ -63,17 +65,14 @@ impl<'a> Watcher<'a> {
     /// Starts listening for signals (from now on Ctrl-C no longer kills the process outright).
     /// `torrents` pairs each torrent with its progress display.
     pub fn new(session: &'a Session, torrents: Vec<(TorrentId, TorrentProgress)>) -> Watcher<'a> {
-        let options = session.options();
-        let discovery =
-            Discovery { trackers_enabled: options.enable_http_trackers || options.enable_udp_trackers };
         let torrents =
             torrents.into_iter().map(|(id, ui)| Watched { id, ui, no_peers_since: None }).collect();
         Watcher {
             session,
             torrents,
             signal: Box::pin(shutdown_signal()),
-            discovery,
             dht_probe: DhtProbe::NotAsked,
+            reload: reload::claim(),
         }
     }
 
@@ -88,9 +87,18 @@ impl<'a> Watcher<'a> {
         let mut tick = tokio::time::interval(POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut outcomes: Vec<Option<Outcome>> = self.torrents.iter().map(|_| None).collect();
+        let mut reload_tick = tokio::time::interval(reload::INTERVAL);
+        reload_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 name = &mut self.signal => return Ok(Stop::Signalled(name)),
+                _ = reload_tick.tick(), if self.reload.is_some() => {
+                    if let Some(reloader) = &mut self.reload {
+                        for line in reloader.poll(self.session) {
+                            progress::note(line);
+                        }
+                    }
+                }
                 _ = tick.tick() => {
                     let now = Instant::now();
                     let dht = if self.torrents.iter().any(|w| w.no_peers_since.is_some()) {
@@ -116,7 +124,7 @@ impl<'a> Watcher<'a> {
                             outcomes[index] = Some(Outcome::Reached(status));
                             continue;
                         }
-                        let hint = stall_hint_for(self.session, self.discovery, &dht, watched, &status, now);
+                        let hint = stall_hint_for(self.session, discovery(self.session), &dht, watched, &status, now);
                         watched.ui.update(&status, hint.as_ref(), now);
                     }
                     if outcomes.iter().all(Option::is_some) {
@@ -165,6 +173,12 @@ impl<'a> Watcher<'a> {
             watched.ui.finish();
         }
     }
+}
+
+/// The discovery switches in force (a reload may change them).
+fn discovery(session: &Session) -> Discovery {
+    let options = session.options();
+    Discovery { trackers_enabled: options.enable_http_trackers || options.enable_udp_trackers }
 }
 
 /// The stall hint of one torrent, tracking how long it has had no peer.
