@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use ccbt_core::InfoHash;
 use ccbt_metainfo::{Magnet, Torrent, MAX_TORRENT_FILE_SIZE};
 
-use crate::SessionError;
+use crate::{SessionError, TorrentLimits};
 
 /// The first `MAX_TORRENT_FILE_SIZE + 1` bytes of `path`: enough for the parser to tell an
 /// oversize file from one at the limit.
@@ -45,6 +45,9 @@ pub struct AddTorrent {
     /// (default false: such a file is written only if it already holds verified pieces of this
     /// torrent; otherwise the torrent stops with an error naming it). The CLI's `--overwrite`.
     pub overwrite: bool,
+    /// This torrent's own rate limits, bytes/s each way (default 0: only the session's and
+    /// the per-peer limits apply). Changed later with [`crate::Session::set_torrent_limits`].
+    pub limits: TorrentLimits,
 }
 
 impl AddTorrent {
@@ -66,6 +69,7 @@ impl AddTorrent {
             check_existing: true,
             selected_files: None,
             overwrite: false,
+            limits: TorrentLimits::default(),
         }
     }
 
@@ -103,6 +107,20 @@ impl AddTorrent {
     /// Allows writing into pre-existing files that ccbt did not create (see [`AddTorrent::overwrite`]).
     pub fn overwrite(mut self, overwrite: bool) -> Self {
         self.overwrite = overwrite;
+        self
+    }
+
+    /// Limits this torrent's rates (bytes/s each way, 0 = unlimited), within the session's.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), ccbt_engine::SessionError> {
+    /// use ccbt_engine::{AddTorrent, TorrentLimits};
+    /// let add = AddTorrent::from_file("ubuntu.torrent".as_ref())?
+    ///     .limits(TorrentLimits { download: 512 * 1024, upload: 64 * 1024 });
+    /// # Ok(()) }
+    /// ```
+    pub fn limits(mut self, limits: TorrentLimits) -> Self {
+        self.limits = limits;
         self
     }
 

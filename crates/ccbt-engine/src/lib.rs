@@ -63,6 +63,7 @@ mod budget;
 pub(crate) mod dht;
 mod error;
 mod lifecycle;
+mod limits;
 mod listener;
 mod magnet;
 mod options;
@@ -76,6 +77,7 @@ pub(crate) mod tracker;
 
 pub use add::{AddTorrent, TorrentSource};
 pub use error::{SessionError, TorrentError};
+pub use limits::{RateLimits, TorrentLimits, MIN_RATE_LIMIT};
 pub use options::SessionOptions;
 pub use session::Session;
 pub use status::{DhtInfo, Event, PeerInfo, ScrapeInfo, TorrentId, TorrentState, TorrentStatus, TrackerInfo};

@@ -106,6 +106,18 @@ pub struct SessionOptions {
     /// Folder for state kept across runs: the DHT routing table, .torrent files of magnet
     /// downloads (`state_dir`, default `$XDG_STATE_HOME/ccbt` or `~/.local/state/ccbt`).
     pub state_dir: PathBuf,
+    // [limits] (bytes/s here; the config file counts KiB/s)
+    /// Download rate of the whole session in bytes/s, protocol overhead counted
+    /// (`limits.global_down_kib` × 1024; 0 = unlimited). Changed live with
+    /// [`crate::Session::set_limits`].
+    pub global_down_rate: u64,
+    /// Upload rate of the whole session in bytes/s (`limits.global_up_kib` × 1024; 0 = unlimited).
+    pub global_up_rate: u64,
+    /// Download rate of each connection in bytes/s (`limits.peer_down_kib` × 1024; 0 =
+    /// unlimited). Changed live with [`crate::Session::set_peer_limits`].
+    pub peer_down_rate: u64,
+    /// Upload rate of each connection in bytes/s (`limits.peer_up_kib` × 1024; 0 = unlimited).
+    pub peer_up_rate: u64,
 }
 
 /// The well-known public DHT routers (as in libtorrent and Transmission).
@@ -167,11 +179,25 @@ impl Default for SessionOptions {
             enable_pex: true,
             max_metadata_kib: 16 * 1024,
             state_dir: default_state_dir(),
+            global_down_rate: 0,
+            global_up_rate: 0,
+            peer_down_rate: 0,
+            peer_up_rate: 0,
         }
     }
 }
 
 impl SessionOptions {
+    /// The session-wide limits these options start with.
+    pub(crate) fn session_limits(&self) -> crate::RateLimits {
+        crate::RateLimits { download: self.global_down_rate, upload: self.global_up_rate }
+    }
+
+    /// The per-connection limits these options start with.
+    pub(crate) fn peer_limits(&self) -> crate::RateLimits {
+        crate::RateLimits { download: self.peer_down_rate, upload: self.peer_up_rate }
+    }
+
     /// Checks every range; the error names the offending key.
     pub fn validate(&self) -> Result<(), SessionError> {
         let bad = |key: &'static str, reason: &'static str| Err(SessionError::InvalidOption { key, reason });
@@ -222,6 +248,17 @@ impl SessionOptions {
         }
         if self.endgame_duplicates == 0 {
             return bad("endgame_duplicates", "must be at least 1");
+        }
+        let rates = [
+            ("global_down_rate", self.global_down_rate),
+            ("global_up_rate", self.global_up_rate),
+            ("peer_down_rate", self.peer_down_rate),
+            ("peer_up_rate", self.peer_up_rate),
+        ];
+        for (key, rate) in rates {
+            if rate != 0 && rate < crate::MIN_RATE_LIMIT {
+                return bad(key, "must be 0 (unlimited) or at least 1024 bytes/s");
+            }
         }
         Ok(())
     }

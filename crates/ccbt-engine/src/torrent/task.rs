@@ -79,6 +79,7 @@ pub(crate) struct TorrentSpec {
     pub check: bool,
     pub budget: Arc<ConnectionBudget>,
     pub dht: Option<crate::dht::DhtHandle>,
+    pub limits: Arc<crate::limits::SessionLimits>,
     pub selection: super::Selection,
 }
 
@@ -165,6 +166,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         pending_verify: Default::default(),
         budget: spec.budget,
         dht: spec.dht,
+        limits: spec.limits,
         listen_port: spec.listen_port,
         trackers: Mutex::new(Vec::new()),
         selection: spec.selection,

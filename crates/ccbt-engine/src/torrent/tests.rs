@@ -58,6 +58,7 @@ fn start(torrent: Torrent) -> (Arc<TorrentShared>, broadcast::Receiver<Event>) {
             connects_per_sec: 100,
         }),
         dht: None,
+        limits: crate::limits::SessionLimits::unlimited(),
     });
     (shared, rx)
 }

@@ -187,6 +187,23 @@ fn charged_bytes_are_paid_back() {
 }
 
 #[test]
+fn unused_grants_are_given_back_up_to_the_burst() {
+    let start = Instant::now();
+    let mut l: Limiter<u8, u32> = Limiter::new(start, 100 * KIB);
+    l.add_peer(start, 1, 7, 50 * KIB);
+    let later = start + Duration::from_secs(1);
+    let burst = burst_for(50 * KIB);
+    assert_eq!(l.request(later, 1, burst), Decision::Grant { bytes: burst });
+    // The socket took nothing: the whole grant may be asked for again at once.
+    l.give_back(later, 1, burst);
+    assert_eq!(l.request(later, 1, burst), Decision::Grant { bytes: burst });
+    // Giving back more than was taken never fills a bucket beyond its burst.
+    l.give_back(later, 1, 10 * MIB);
+    assert_eq!(l.request(later, 1, 10 * MIB), Decision::Grant { bytes: burst });
+    assert!(matches!(l.request(later, 1, 1), Decision::WaitUntil(_)));
+}
+
+#[test]
 fn grants_are_capped_at_the_burst() {
     let start = Instant::now();
     let mut l: Limiter<u8, u32> = Limiter::new(start, MIB);
