@@ -19,12 +19,6 @@ pub const NOT_WIRED: &[(&str, &str)] = &[
     ("network.unchoke_interval", "the choker interval arrives with issue 8"),
     ("network.optimistic_unchoke_interval", "the choker interval arrives with issue 8"),
     ("strategy.streaming_mode", "streaming arrives with issue 8"),
-    ("limits.global_down_kib", "rate limits arrive with issue 8"),
-    ("limits.global_up_kib", "rate limits arrive with issue 8"),
-    ("limits.torrent_down_kib", "rate limits arrive with issue 8"),
-    ("limits.torrent_up_kib", "rate limits arrive with issue 8"),
-    ("limits.peer_down_kib", "rate limits arrive with issue 8"),
-    ("limits.peer_up_kib", "rate limits arrive with issue 8"),
 ];
 
 /// The effective configuration of this run.
@@ -210,6 +204,8 @@ fn engine_overrides(out: &mut Vec<(String, String)>, flags: &EngineArgs) {
     push(out, "preallocate", tuning.preallocate.map(word));
     push(out, "use_mmap", tuning.no_mmap.then_some(false));
     push(out, "max_upload_slots", tuning.max_upload_slots);
+    push(out, "global_down_kib", flags.limits.down_limit);
+    push(out, "global_up_kib", flags.limits.up_limit);
 }
 
 fn push(out: &mut Vec<(String, String)>, key: &str, value: Option<impl std::fmt::Display>) {
@@ -267,6 +263,10 @@ mod tests {
             "--dht-bootstrap",
             "b:2",
             "--no-mmap",
+            "--down-limit",
+            "256",
+            "--up-limit",
+            "0",
         ]);
         let expect = [
             ("log_level", "debug"),
@@ -278,6 +278,8 @@ mod tests {
             ("dht_bootstrap_nodes", "a:1,b:2"),
             ("piece_selection", "rarest_first"),
             ("use_mmap", "false"),
+            ("global_down_kib", "256"),
+            ("global_up_kib", "0"),
         ];
         let expect: Vec<(String, String)> =
             expect.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -332,13 +334,13 @@ mod tests {
 
     #[test]
     fn keys_not_wired_are_refused_when_set() {
-        let cli = vec![("global_down_kib".to_owned(), "100".to_owned())];
+        let cli = vec![("streaming_mode".to_owned(), "true".to_owned())];
         let effective = load(&Sources { cli, ..Sources::default() }).unwrap();
         let problems = check_wired(&effective).unwrap_err();
         assert_eq!(problems.len(), 1);
-        assert!(problems[0].contains("`limits.global_down_kib` (command line)"), "{problems:?}");
+        assert!(problems[0].contains("`strategy.streaming_mode` (command line)"), "{problems:?}");
         assert!(check_wired(&load(&Sources::default()).unwrap()).is_ok());
-        let cli = vec![("global_down_kib".to_owned(), "0".to_owned())];
+        let cli = vec![("streaming_mode".to_owned(), "false".to_owned())];
         assert!(check_wired(&load(&Sources { cli, ..Sources::default() }).unwrap()).is_ok());
     }
 }

@@ -11,7 +11,7 @@ use ccbt_engine::{AddTorrent, Session, TorrentId, TorrentStatus};
 use super::live::{self, Outcome, Stop, Watcher};
 use super::Exit;
 use crate::args::TransferArgs;
-use crate::options::{explicit_dht_port, session_options};
+use crate::options::{explicit_dht_port, session_options, torrent_limits};
 use crate::peer_addr::resolve_all;
 use crate::progress::{self, ProgressConfig, TorrentProgress};
 use crate::units::{average_rate, human_bytes, human_elapsed, human_rate};
@@ -22,7 +22,7 @@ pub async fn run(sources: &[String], args: TransferArgs, settings: &Effective) -
     let adds = sources
         .iter()
         .map(|source| AddTorrent::parse(source).with_context(|| format!("cannot use {source}")))
-        .map(|add| add.map(|add| add.overwrite(args.overwrite)))
+        .map(|add| add.map(|add| add.overwrite(args.overwrite).limits(torrent_limits(settings))))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let dir = args.dir.folder();
     let peers = resolve_all(&args.engine.network.peers).await?;

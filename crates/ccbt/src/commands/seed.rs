@@ -12,7 +12,7 @@ use ccbt_metainfo::Torrent;
 use super::live::{self, Outcome, Stop, Watcher};
 use super::Exit;
 use crate::args::SeedArgs;
-use crate::options::{explicit_dht_port, session_options};
+use crate::options::{explicit_dht_port, session_options, torrent_limits};
 use crate::peer_addr::resolve_all;
 use crate::progress::{self, ProgressConfig, TorrentProgress};
 use crate::units::human_bytes;
@@ -33,7 +33,8 @@ pub async fn run(args: SeedArgs, settings: &Effective) -> anyhow::Result<Exit> {
     let peers = resolve_all(&args.engine.network.peers).await?;
     let options = session_options(settings);
     let session = Session::new(options).await.context("cannot start the session")?;
-    let id = match session.add_torrent(add.save_path(dir).peers(peers).overwrite(args.overwrite)).await {
+    let add = add.save_path(dir).peers(peers).overwrite(args.overwrite).limits(torrent_limits(settings));
+    let id = match session.add_torrent(add).await {
         Ok(id) => id,
         Err(e) => {
             live::shut_down(session).await;
