@@ -237,3 +237,31 @@ proptest! {
         prop_assert!(granted as f64 <= bound, "{} > {}", granted, bound);
     }
 }
+
+/// A sender that comes back `late` after every wait, asking for `chunk` bytes: its share of
+/// `rate` over [`RUN`].
+fn late_sender_share(rate: u64, chunk: u64, late: Duration) -> f64 {
+    let start = Instant::now();
+    let mut l: Limiter<u8, u32> = Limiter::new(start, rate);
+    let (mut next, mut granted) = (start, 0);
+    while next < start + RUN {
+        match l.request(next, 1, chunk) {
+            Decision::Grant { bytes } => granted += bytes,
+            Decision::WaitUntil(at) => next = at + late,
+        }
+    }
+    granted as f64 / (rate as f64 * RUN.as_secs_f64())
+}
+
+#[test]
+fn waiters_late_by_a_scheduler_tick_keep_their_rate_when_asking_half_a_burst() {
+    let late = Duration::from_millis(2);
+    for rate in [256 * KIB, MIB] {
+        // Refused a whole burst, a waiter is due when the bucket is exactly full: what it earns
+        // while late spills over the cap (the engine therefore asks for half a burst at most).
+        let whole = late_sender_share(rate, 100 * MIB, late);
+        let half = late_sender_share(rate, burst_for(rate) / 2, late);
+        assert!(whole < 0.99, "{whole}");
+        assert!(half > 0.995, "{half}");
+    }
+}
