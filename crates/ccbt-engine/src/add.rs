@@ -8,7 +8,7 @@ use ccbt_core::InfoHash;
 use ccbt_metainfo::{Magnet, Torrent, MAX_TORRENT_FILE_SIZE};
 
 use crate::torrent::FileChoice;
-use crate::{FilePriority, ResumeData, SessionError};
+use crate::{FilePriority, ResumeData, SessionError, TorrentLimits};
 
 /// The first `MAX_TORRENT_FILE_SIZE + 1` bytes of `path`: enough for the parser to tell an
 /// oversize file from one at the limit.
@@ -64,6 +64,9 @@ pub struct AddTorrent {
     /// Where the torrent came from (a `.torrent` path, a magnet link), recorded in its
     /// checkpoints so `ccbt resume` needs neither again.
     pub origin: ccbt_checkpoint::Source,
+    /// This torrent's own rate limits, bytes/s each way (default 0: only the session's and
+    /// the per-peer limits apply). Changed later with [`crate::Session::set_torrent_limits`].
+    pub limits: TorrentLimits,
 }
 
 impl AddTorrent {
@@ -93,6 +96,7 @@ impl AddTorrent {
             streaming: None,
             resume: None,
             origin: ccbt_checkpoint::Source::default(),
+            limits: TorrentLimits::default(),
         }
     }
 
@@ -146,6 +150,20 @@ impl AddTorrent {
     /// Starts from `data` (pieces and file stamps of a checkpoint) instead of hashing every piece.
     pub fn resume_data(mut self, data: ResumeData) -> Self {
         self.resume = Some(data);
+        self
+    }
+
+    /// Limits this torrent's rates (bytes/s each way, 0 = unlimited), within the session's.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), ccbt_engine::SessionError> {
+    /// use ccbt_engine::{AddTorrent, TorrentLimits};
+    /// let add = AddTorrent::from_file("ubuntu.torrent".as_ref())?
+    ///     .limits(TorrentLimits { download: 512 * 1024, upload: 64 * 1024 });
+    /// # Ok(()) }
+    /// ```
+    pub fn limits(mut self, limits: TorrentLimits) -> Self {
+        self.limits = limits;
         self
     }
 

@@ -142,6 +142,19 @@ pub struct SessionOptions {
     /// resumes from it (`resume_verify_sample`, default 16; 0 = none). One that fails means the
     /// checkpoint does not describe the data: every piece is checked.
     pub resume_verify_sample: u32,
+    // [limits] (bytes/s here; the config file counts KiB/s)
+    /// Download rate of the whole session in bytes/s, protocol overhead counted
+    /// (`limits.global_down_kib` × 1024; 0 = unlimited). Changed live with
+    /// [`crate::Session::set_limits`] (which leaves this field as it was: the limit in force is
+    /// [`crate::Session::limits`]) or by a [`crate::Session::reconfigure`] that changes it.
+    pub global_down_rate: u64,
+    /// Upload rate of the whole session in bytes/s (`limits.global_up_kib` × 1024; 0 = unlimited).
+    pub global_up_rate: u64,
+    /// Download rate of each connection in bytes/s (`limits.peer_down_kib` × 1024; 0 =
+    /// unlimited). Changed live with [`crate::Session::set_peer_limits`].
+    pub peer_down_rate: u64,
+    /// Upload rate of each connection in bytes/s (`limits.peer_up_kib` × 1024; 0 = unlimited).
+    pub peer_up_rate: u64,
 }
 
 /// A torrent writes its checkpoint after this many newly verified pieces...
@@ -220,11 +233,25 @@ impl Default for SessionOptions {
             checkpoint_interval: Duration::from_secs(30),
             checkpoint_delete_on_completion: false,
             resume_verify_sample: 16,
+            global_down_rate: 0,
+            global_up_rate: 0,
+            peer_down_rate: 0,
+            peer_up_rate: 0,
         }
     }
 }
 
 impl SessionOptions {
+    /// The session-wide limits these options start with.
+    pub(crate) fn session_limits(&self) -> crate::RateLimits {
+        crate::RateLimits { download: self.global_down_rate, upload: self.global_up_rate }
+    }
+
+    /// The per-connection limits these options start with.
+    pub(crate) fn peer_limits(&self) -> crate::RateLimits {
+        crate::RateLimits { download: self.peer_down_rate, upload: self.peer_up_rate }
+    }
+
     /// Checks every range; the error names the offending key.
     pub fn validate(&self) -> Result<(), SessionError> {
         let bad = |key: &'static str, reason: &'static str| Err(SessionError::InvalidOption { key, reason });
@@ -287,6 +314,17 @@ impl SessionOptions {
         }
         if self.endgame_duplicates == 0 {
             return bad("endgame_duplicates", "must be at least 1");
+        }
+        let rates = [
+            ("global_down_rate", self.global_down_rate),
+            ("global_up_rate", self.global_up_rate),
+            ("peer_down_rate", self.peer_down_rate),
+            ("peer_up_rate", self.peer_up_rate),
+        ];
+        for (key, rate) in rates {
+            if rate != 0 && rate < crate::MIN_RATE_LIMIT {
+                return bad(key, "must be 0 (unlimited) or at least 1024 bytes/s");
+            }
         }
         Ok(())
     }

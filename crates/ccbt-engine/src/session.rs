@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::add::{AddTorrent, TorrentSource};
 use crate::budget::{BudgetLimits, ConnectionBudget};
 use crate::dht::DhtHandle;
+use crate::limits::SessionLimits;
 use crate::listener;
 use crate::magnet::{self, MetaShared, ResolveSpec};
 use crate::ownership;
@@ -25,8 +26,8 @@ use crate::torrent::{
     TorrentShared, TorrentSpec,
 };
 use crate::{
-    DhtInfo, Event, FileInfo, FilePriority, PeerInfo, Reconfigured, ScrapeInfo, SessionError, SessionOptions,
-    TorrentError, TorrentFileReader, TorrentId, TorrentStatus, TrackerInfo,
+    DhtInfo, Event, FileInfo, FilePriority, PeerInfo, RateLimits, Reconfigured, ScrapeInfo, SessionError,
+    SessionOptions, TorrentError, TorrentFileReader, TorrentId, TorrentLimits, TorrentStatus, TrackerInfo,
 };
 
 /// A running ccbt engine: owns torrents, the listener and the hash pool.
@@ -80,6 +81,8 @@ pub(crate) struct SessionInner {
     listener: Mutex<Option<JoinHandle<()>>>,
     pub(crate) budget: Arc<ConnectionBudget>,
     dht: Option<DhtHandle>,
+    /// The download and upload limiters every connection draws from.
+    limits: Arc<SessionLimits>,
 }
 
 impl SessionInner {
@@ -142,7 +145,9 @@ impl Session {
         } else {
             None
         };
+        let limits = SessionLimits::new(options.session_limits(), options.peer_limits());
         let inner = Arc::new(SessionInner {
+            limits,
             options: watch::channel(Arc::new(options)).0,
             peer_id,
             listen_addr,
@@ -210,7 +215,7 @@ impl Session {
             merged.enable_dht = false;
             report.defer("enable_dht");
         }
-        apply_session_wide(inner, &merged);
+        apply_session_wide(inner, &current, &merged);
         inner.options.send_replace(Arc::new(merged));
         close_excess_connections(inner);
         if !report.is_empty() {
@@ -229,6 +234,8 @@ impl Session {
             return Err(SessionError::DuplicateTorrent { info_hash: info_hash.to_hex() });
         }
         let id = TorrentId(inner.next_id.fetch_add(1, Ordering::Relaxed));
+        // Before any connection of the torrent exists: none moves a byte unlimited.
+        inner.limits.set_torrent(id, add.limits);
         let save_path = add.save_path.clone().unwrap_or_else(|| inner.options().download_dir.clone());
         let name = add.name();
         let files = add.file_choice();
@@ -244,7 +251,13 @@ impl Session {
                     resume: add.resume,
                     origin: add.origin,
                 };
-                start_active(inner, id, Arc::new(*torrent), save_path, start).await?
+                match start_active(inner, id, Arc::new(*torrent), save_path, start).await {
+                    Ok(entry) => entry,
+                    Err(e) => {
+                        inner.limits.remove_torrent(id);
+                        return Err(e);
+                    }
+                }
             }
             TorrentSource::Magnet(magnet) => {
                 let start = Start {
@@ -449,6 +462,67 @@ impl Session {
         })
     }
 
+    /// Sets the session-wide rate limits (bytes/s each way, 0 = unlimited) from now on; every
+    /// connection of every torrent, metadata fetches included, shares them. Protocol overhead
+    /// counts. A non-zero limit below [`crate::MIN_RATE_LIMIT`] is raised to it.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use ccbt_engine::{RateLimits, Session, SessionOptions};
+    /// let session = Session::new(SessionOptions::default()).await?;
+    /// session.set_limits(RateLimits { download: 1024 * 1024, upload: 256 * 1024 });
+    /// assert_eq!(session.limits().upload, 256 * 1024);
+    /// session.set_limits(RateLimits::default()); // unlimited again
+    /// # Ok(()) }
+    /// ```
+    pub fn set_limits(&self, limits: RateLimits) {
+        self.inner.limits.set_session(limits);
+    }
+
+    /// The session-wide rate limits in force.
+    pub fn limits(&self) -> RateLimits {
+        self.inner.limits.session()
+    }
+
+    /// Sets the limit of every connection, the existing ones included (bytes/s each way, 0 =
+    /// unlimited). A non-zero limit below [`crate::MIN_RATE_LIMIT`] is raised to it.
+    pub fn set_peer_limits(&self, limits: RateLimits) {
+        self.inner.limits.set_peer(limits);
+    }
+
+    /// The limits of each connection in force.
+    pub fn peer_limits(&self) -> RateLimits {
+        self.inner.limits.peer()
+    }
+
+    /// Sets one torrent's rate limits (bytes/s each way, 0 = unlimited), live, also while a
+    /// magnet link resolves. They apply within the session's.
+    ///
+    /// ```no_run
+    /// # async fn demo(session: ccbt_engine::Session, id: ccbt_engine::TorrentId) -> Result<(), ccbt_engine::SessionError> {
+    /// use ccbt_engine::TorrentLimits;
+    /// session.set_torrent_limits(id, TorrentLimits { download: 0, upload: 64 * 1024 })?;
+    /// assert_eq!(session.torrent_limits(id)?.upload, 64 * 1024);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_torrent_limits(&self, id: TorrentId, limits: TorrentLimits) -> Result<(), SessionError> {
+        // Under the torrents lock, so a concurrent `remove` cannot leave a level behind.
+        let torrents = lock(&self.inner.torrents);
+        if !torrents.contains_key(&id) {
+            return Err(SessionError::UnknownTorrent(id.0));
+        }
+        self.inner.limits.set_torrent(id, limits);
+        Ok(())
+    }
+
+    /// One torrent's own rate limits.
+    pub fn torrent_limits(&self, id: TorrentId) -> Result<TorrentLimits, SessionError> {
+        if !lock(&self.inner.torrents).contains_key(&id) {
+            return Err(SessionError::UnknownTorrent(id.0));
+        }
+        Ok(self.inner.limits.torrent(id))
+    }
+
     /// Events of every torrent. A slow subscriber misses events (it gets `Lagged`), never blocks the engine.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.inner.events.subscribe()
@@ -473,6 +547,7 @@ impl Session {
     pub async fn remove(&self, id: TorrentId) -> Result<(), SessionError> {
         let entry = lock(&self.inner.torrents).remove(&id).ok_or(SessionError::UnknownTorrent(id.0))?;
         stop_torrent(entry).await;
+        self.inner.limits.remove_torrent(id);
         let _ = self.inner.events.send(Event::TorrentRemoved { id });
         Ok(())
     }
@@ -498,8 +573,25 @@ impl Session {
 
 /// Applies the session-wide part of reconfigured options (each torrent task applies its own part
 /// when it sees the new options): one call per session-wide mechanism.
-fn apply_session_wide(inner: &SessionInner, options: &SessionOptions) {
+fn apply_session_wide(inner: &SessionInner, current: &SessionOptions, options: &SessionOptions) {
     inner.budget.set_limits(budget_limits(options));
+    // Only a rate the new options change is set: the last change wins, so a reload that leaves
+    // the limits alone keeps what `set_limits` / `set_peer_limits` set since.
+    let session = changed_rates(inner.limits.session(), current.session_limits(), options.session_limits());
+    if let Some(limits) = session {
+        inner.limits.set_session(limits);
+    }
+    if let Some(limits) = changed_rates(inner.limits.peer(), current.peer_limits(), options.peer_limits()) {
+        inner.limits.set_peer(limits);
+    }
+}
+
+/// The limits in force with each direction that `new` changes from `old` replaced; None when
+/// neither changed.
+fn changed_rates(in_force: RateLimits, old: RateLimits, new: RateLimits) -> Option<RateLimits> {
+    let download = if new.download != old.download { new.download } else { in_force.download };
+    let upload = if new.upload != old.upload { new.upload } else { in_force.upload };
+    (old != new).then_some(RateLimits { download, upload })
 }
 
 /// The connection budget's limits in `options`.
@@ -658,6 +750,7 @@ async fn start_active(
         check,
         budget: inner.budget.clone(),
         dht: inner.dht.clone(),
+        limits: inner.limits.clone(),
         selection,
         streaming: start.streaming,
         checkpoint,
@@ -682,6 +775,7 @@ fn start_resolving(
         listen_port: inner.listen_addr.port(),
         options: inner.options(),
         dht: inner.dht.clone(),
+        limits: inner.limits.clone(),
     };
     let (shared, commands) = magnet::new_resolver(&spec);
     let weak: Weak<SessionInner> = Arc::downgrade(inner);

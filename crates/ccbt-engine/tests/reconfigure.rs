@@ -9,7 +9,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use ccbt_engine::{AddTorrent, PieceSelection, Session, SessionError, SessionOptions, TorrentId};
+use ccbt_engine::{AddTorrent, PieceSelection, RateLimits, Session, SessionError, SessionOptions, TorrentId};
 use ccbt_metainfo::Torrent;
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -180,6 +180,30 @@ async fn restart_settings_are_reported_and_kept_and_invalid_options_change_nothi
         Err(SessionError::InvalidOption { key: "max_peers_per_torrent", .. })
     ));
     assert_eq!(session.options().max_upload_slots, 9, "nothing of an invalid change applies");
+    session.shutdown().await;
+}
+
+/// Rates in the options reach the limiters; one set through `set_limits` since stays until a
+/// reconfigure changes that same rate (the last change wins).
+#[tokio::test]
+async fn rate_limits_change_live_and_the_last_change_wins() {
+    let session = Session::new(options()).await.unwrap();
+    let before = session.options();
+    let new = SessionOptions { global_down_rate: 256 * 1024, peer_up_rate: 64 * 1024, ..(*before).clone() };
+    let report = session.reconfigure(new.clone()).unwrap();
+    assert_eq!(report.applied, ["global_down_kib", "peer_up_kib"]);
+    assert_eq!(session.limits(), RateLimits { download: 256 * 1024, upload: 0 });
+
+    session.set_limits(RateLimits { download: 0, upload: 128 * 1024 });
+    let unrelated = SessionOptions { max_upload_slots: 9, ..new.clone() };
+    assert_eq!(session.reconfigure(unrelated.clone()).unwrap().applied, ["max_upload_slots"]);
+    assert_eq!(session.limits(), RateLimits { download: 0, upload: 128 * 1024 }, "kept");
+
+    let up = SessionOptions { global_up_rate: 32 * 1024, ..unrelated };
+    assert_eq!(session.reconfigure(up).unwrap().applied, ["global_up_kib"]);
+    // The download rate this edit did not touch stays as `set_limits` left it.
+    assert_eq!(session.limits(), RateLimits { download: 0, upload: 32 * 1024 });
+    assert_eq!(session.peer_limits(), RateLimits { download: 0, upload: 64 * 1024 });
     session.shutdown().await;
 }
 

@@ -531,6 +531,21 @@ pub struct EngineArgs {
     pub discovery: DiscoveryArgs,
     #[command(flatten)]
     pub tuning: TuningArgs,
+    #[command(flatten)]
+    pub limits: LimitsArgs,
+}
+
+/// Session-wide rate limits (config `[limits]`; per-torrent and per-peer limits are in the
+/// config file).
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Rate limits")]
+pub struct LimitsArgs {
+    /// Download rate of the whole session in KiB/s, protocol overhead included (0 = unlimited).
+    #[arg(long, value_name = "KIB")]
+    pub down_limit: Option<u64>,
+    /// Upload rate of the whole session in KiB/s, protocol overhead included (0 = unlimited).
+    #[arg(long, value_name = "KIB")]
+    pub up_limit: Option<u64>,
 }
 
 /// Ports and peers.

@@ -2,26 +2,32 @@
 //! without `..`, so a key added to the schema does not compile until it is mapped here or named
 //! in [`crate::settings::NOT_WIRED`] (those are bound to `_`).
 
-use ccbt_config::{Config, Discovery, Disk, Effective, Network, Observability, Origin, Strategy};
+use ccbt_config::{Config, Discovery, Disk, Effective, Limits, Network, Observability, Origin, Strategy};
 use ccbt_engine::checkpoints::CheckpointFormat;
-use ccbt_engine::{PieceSelection, Preallocate, SeedChoking, SessionOptions};
+use ccbt_engine::{PieceSelection, Preallocate, SeedChoking, SessionOptions, TorrentLimits};
 
 /// The session settings of `effective`. A port set by any layer above the defaults is explicit:
 /// it must be free, never silently replaced by the next one.
 pub fn session_options(effective: &Effective) -> SessionOptions {
     let mut opts = SessionOptions::default();
-    let Config { network, disk, strategy, discovery, limits: _, observability } = effective.config().clone();
+    let Config { network, disk, strategy, discovery, limits, observability } = effective.config().clone();
     apply_network(&mut opts, network);
     apply_disk(&mut opts, disk);
     // Unset, it follows `state_dir` from whichever layer set that.
     opts.checkpoint_dir = effective.checkpoint_dir();
     apply_strategy(&mut opts, strategy);
     apply_discovery(&mut opts, discovery);
-    // Rate limits are in `NOT_WIRED`.
+    apply_limits(&mut opts, limits);
     // The log level is installed by `logging`, reload is the command's (`reload.rs`).
     let Observability { log_level: _, config_reload: _ } = observability;
     opts.listen_port_explicit = is_set(effective, "listen_port");
     opts
+}
+
+/// The limits of each torrent the command adds (`limits.torrent_*_kib`), in bytes/s.
+pub fn torrent_limits(effective: &Effective) -> TorrentLimits {
+    let limits = &effective.config().limits;
+    TorrentLimits { download: limits.torrent_down_kib * 1024, upload: limits.torrent_up_kib * 1024 }
 }
 
 /// The DHT port the user set (file, environment or flag), which must then be the one bound.
@@ -162,6 +168,23 @@ fn apply_discovery(opts: &mut SessionOptions, discovery: Discovery) {
     opts.max_metadata_kib = max_metadata_kib;
 }
 
+/// KiB/s in the file, bytes/s in the engine. The torrent keys go to each added torrent
+/// ([`torrent_limits`]).
+fn apply_limits(opts: &mut SessionOptions, limits: Limits) {
+    let Limits {
+        global_down_kib,
+        global_up_kib,
+        torrent_down_kib: _,
+        torrent_up_kib: _,
+        peer_down_kib,
+        peer_up_kib,
+    } = limits;
+    opts.global_down_rate = global_down_kib * 1024;
+    opts.global_up_rate = global_up_kib * 1024;
+    opts.peer_down_rate = peer_down_kib * 1024;
+    opts.peer_up_rate = peer_up_kib * 1024;
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -237,5 +260,16 @@ mod tests {
         assert!(opts.checkpoint_delete_on_completion && !opts.checkpoint_enabled);
         let opts = session_options(&effective(file, &[("checkpoint_dir", "/c")]));
         assert_eq!(opts.checkpoint_dir, Path::new("/c"));
+    }
+
+    #[test]
+    fn limits_map_from_kib_to_bytes() {
+        let file = "[limits]\nglobal_up_kib = 64\npeer_down_kib = 32\ntorrent_up_kib = 8\n";
+        let effective = effective(file, &[("global_down_kib", "256")]);
+        let opts = session_options(&effective);
+        assert_eq!((opts.global_down_rate, opts.global_up_rate), (256 * 1024, 64 * 1024));
+        assert_eq!((opts.peer_down_rate, opts.peer_up_rate), (32 * 1024, 0));
+        assert_eq!(torrent_limits(&effective), TorrentLimits { download: 0, upload: 8 * 1024 });
+        assert!(opts.validate().is_ok());
     }
 }

@@ -17,7 +17,7 @@ use ccbt_config::{diff, load, ConfigFile, Effective, Env, Field, Origin, Sources
 use ccbt_engine::{Reconfigured, Session};
 
 use crate::logging;
-use crate::options::session_options;
+use crate::options::{session_options, torrent_limits};
 use crate::settings::{self, Settings};
 
 /// How often the file is checked.
@@ -130,7 +130,7 @@ impl Reloader {
         let report = session.reconfigure(session_options(new)).map_err(|e| e.to_string())?;
         let mut lines = Vec::new();
         for field in changes.live {
-            let line = self.apply_here(field, new);
+            let line = self.apply_here(field, session, new);
             lines.push(line.unwrap_or_else(|| self.engine_line(field, new, &report)));
         }
         for field in changes.restart {
@@ -141,7 +141,7 @@ impl Reloader {
 
     /// Applies a live key that `SessionOptions` does not carry; None for the keys the session
     /// applies.
-    fn apply_here(&self, field: &Field, new: &Effective) -> Option<String> {
+    fn apply_here(&self, field: &Field, session: &Session, new: &Effective) -> Option<String> {
         let (key, value) = (field.qualified_name(), field.render(new.config()));
         match field.name {
             "log_level" => Some(self.apply_log_level(field, new)),
@@ -149,8 +149,26 @@ impl Reloader {
             "checkpoint_retention_days" => {
                 Some(format!("config: {key} = {value} applied (read by the commands that use it)"))
             }
+            "torrent_down_kib" | "torrent_up_kib" => Some(self.apply_torrent_limit(field, session, new)),
             _ => None,
         }
+    }
+
+    /// A per-torrent limit of the file is every torrent's of this command: each running
+    /// torrent takes the new rate that way, keeping its other direction.
+    fn apply_torrent_limit(&self, field: &Field, session: &Session, new: &Effective) -> String {
+        let (key, value) = (field.qualified_name(), field.render(new.config()));
+        let wanted = torrent_limits(new);
+        for torrent in session.torrents() {
+            let Ok(mut limits) = session.torrent_limits(torrent.id) else { continue };
+            match field.name {
+                "torrent_down_kib" => limits.download = wanted.download,
+                _ => limits.upload = wanted.upload,
+            }
+            // A torrent removed meanwhile has no limits to set.
+            let _ = session.set_torrent_limits(torrent.id, limits);
+        }
+        format!("config: {key} = {value} applied (to every torrent)")
     }
 
     /// What the session did with a live key.
@@ -269,7 +287,8 @@ mod tests {
     }
 
     /// The live keys [`Reloader::apply_here`] applies.
-    const APPLIED_HERE: &[&str] = &["log_level", "checkpoint_retention_days"];
+    const APPLIED_HERE: &[&str] =
+        &["log_level", "checkpoint_retention_days", "torrent_down_kib", "torrent_up_kib"];
 
     /// A value different from the default for each key (None: the key has one allowed value).
     fn another_value(field: &Field, defaults: &Effective) -> Option<String> {

@@ -15,14 +15,7 @@ pub const LOG_ENV: &str = "CCBT_LOG_LEVEL";
 
 /// Keys of the schema the engine does not take yet, and why. Setting one to anything but its
 /// default is a configuration error, so no setting pretends to work.
-pub const NOT_WIRED: &[(&str, &str)] = &[
-    ("limits.global_down_kib", "rate limits arrive with issue 8"),
-    ("limits.global_up_kib", "rate limits arrive with issue 8"),
-    ("limits.torrent_down_kib", "rate limits arrive with issue 8"),
-    ("limits.torrent_up_kib", "rate limits arrive with issue 8"),
-    ("limits.peer_down_kib", "rate limits arrive with issue 8"),
-    ("limits.peer_up_kib", "rate limits arrive with issue 8"),
-];
+pub const NOT_WIRED: &[(&str, &str)] = &[];
 
 /// The effective configuration of this run.
 pub struct Settings {
@@ -233,6 +226,8 @@ fn engine_overrides(out: &mut Vec<(String, String)>, flags: &EngineArgs) {
     push(out, "preallocate", tuning.preallocate.map(word));
     push(out, "use_mmap", tuning.no_mmap.then_some(false));
     push(out, "max_upload_slots", tuning.max_upload_slots);
+    push(out, "global_down_kib", flags.limits.down_limit);
+    push(out, "global_up_kib", flags.limits.up_limit);
 }
 
 fn push(out: &mut Vec<(String, String)>, key: &str, value: Option<impl std::fmt::Display>) {
@@ -291,6 +286,10 @@ mod tests {
             "b:2",
             "--no-mmap",
             "--streaming",
+            "--down-limit",
+            "256",
+            "--up-limit",
+            "0",
         ]);
         let expect = [
             ("log_level", "debug"),
@@ -303,6 +302,8 @@ mod tests {
             ("piece_selection", "rarest_first"),
             ("use_mmap", "false"),
             ("streaming_mode", "true"),
+            ("global_down_kib", "256"),
+            ("global_up_kib", "0"),
         ];
         let expect: Vec<(String, String)> =
             expect.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -362,13 +363,13 @@ mod tests {
 
     #[test]
     fn keys_not_wired_are_refused_when_set() {
-        let cli = vec![("global_down_kib".to_owned(), "100".to_owned())];
+        let cli = vec![("streaming_mode".to_owned(), "true".to_owned())];
         let effective = load(&Sources { cli, ..Sources::default() }).unwrap();
         let problems = check_wired(&effective).unwrap_err();
         assert_eq!(problems.len(), 1);
-        assert!(problems[0].contains("`limits.global_down_kib` (command line)"), "{problems:?}");
+        assert!(problems[0].contains("`strategy.streaming_mode` (command line)"), "{problems:?}");
         assert!(check_wired(&load(&Sources::default()).unwrap()).is_ok());
-        let cli = vec![("global_down_kib".to_owned(), "0".to_owned())];
+        let cli = vec![("streaming_mode".to_owned(), "false".to_owned())];
         assert!(check_wired(&load(&Sources { cli, ..Sources::default() }).unwrap()).is_ok());
     }
 }

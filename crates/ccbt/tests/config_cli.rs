@@ -228,11 +228,12 @@ fn a_bad_configuration_starts_nothing() {
     assert!(!err.contains("seeding"), "{err}");
     // A key the engine does not take yet is refused, not silently ignored.
     std::fs::write(w.join("ccbt.toml"), "# none\n").unwrap();
-    let out = run_in(w, &[("CCBT_DOWN_LIMIT", "100")], &args);
+    let out = run_in(w, &[("CCBT_STREAMING_MODE", "true")], &args);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out)
-            .contains("`limits.global_down_kib` (environment variable CCBT_DOWN_LIMIT) is not supported yet"),
+        stderr(&out).contains(
+            "`strategy.streaming_mode` (environment variable CCBT_STREAMING_MODE) is not supported yet"
+        ),
         "{}",
         stderr(&out)
     );
@@ -268,4 +269,22 @@ fn download_dir_of_the_file_is_the_folder_when_no_flag_names_one() {
     // A flag still wins over the file.
     let out = run_in(w, &[], &["verify", torrent, "-q", "-d", "."]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[test]
+fn rate_limits_come_from_the_seeds_variables_and_the_file() {
+    let work = work_dir();
+    let w = work.path();
+    std::fs::write(w.join("ccbt.toml"), "[limits]\npeer_up_kib = 64\n").unwrap();
+    let env = [("CCBT_DOWN_LIMIT", "256"), ("CCBT_UP_LIMIT", "128")];
+    let out = run_in(w, &env, &["config", "show", "--origin"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    for line in [
+        "global_down_kib = 256  # environment variable CCBT_DOWN_LIMIT",
+        "global_up_kib = 128  # environment variable CCBT_UP_LIMIT",
+        "peer_up_kib = 64  # ccbt.toml:2",
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
 }

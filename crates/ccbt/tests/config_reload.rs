@@ -90,3 +90,53 @@ fn an_edited_config_is_applied_to_a_running_download_and_a_bad_edit_is_kept_out(
     let (status, clean) = seed.proc.terminate(GRACE);
     assert!(clean && status.success(), "seeder did not stop cleanly: {status}");
 }
+
+/// A rate limit set by an edit reaches a download already running: the download starts
+/// unlimited and waiting for its seeder, the edit sets `torrent_down_kib`, and then the transfer
+/// takes at least as long as the limit allows. The bound is the limiter's own (a bucket never
+/// grants more than `rate × T + burst`), so a slow machine cannot fail it.
+#[test]
+fn a_rate_limit_edited_in_reaches_a_running_download() {
+    const LIMIT_KIB: u64 = 256;
+    const SIZE: u64 = 2 * 1024 * 1024 + 555;
+    let work = work_dir();
+    let w = work.path();
+    let file = w.join("src/limited.bin");
+    support::write_file(&file, 83, SIZE);
+    let torrent = w.join("limited.torrent");
+    ccbt_create(&file, &torrent, 32 * 1024, &[]);
+    let config = w.join("ccbt.toml");
+    // Info level: the download logs the address it listens on.
+    let logging = "[observability]\nlog_level = \"info\"\n";
+    save(&config, &format!("{logging}[limits]\ntorrent_down_kib = 0\n"));
+
+    let out = w.join("out");
+    let mut cmd = ccbt();
+    cmd.arg("--config").arg(&config).arg("download").arg(&torrent).arg("-o").arg(&out);
+    cmd.args(["--quiet", "--listen-port", "0", "--no-dht"]);
+    let mut download = Proc::spawn("download", &mut cmd, w);
+    let listen: SocketAddr = download.wait_for("session started", SETUP, |_, err| {
+        let line = err.lines().find(|l| l.contains("session started"))?;
+        line.split("listen_addr=").nth(1)?.split_whitespace().next()?.parse().ok()
+    });
+    save(&config, &format!("{logging}[limits]\ntorrent_down_kib = {LIMIT_KIB}\n"));
+    wait_line(&mut download, &format!("config: limits.torrent_down_kib = {LIMIT_KIB} applied"));
+
+    // The torrent's bucket is full (one burst) when the seeder arrives; the rest is paced.
+    let started = std::time::Instant::now();
+    let mut seed = ccbt_seed(w, "seed", &torrent, &w.join("src"), &[format!("127.0.0.1:{}", listen.port())]);
+    let status = download.wait_timeout(TRANSFER).unwrap_or_else(|| panic!("no exit\n{}", download.logs()));
+    let took = started.elapsed();
+    assert!(status.success(), "download failed\n{}", download.logs());
+    assert_same_tree(&file, &out.join("limited.bin"));
+    let rate = LIMIT_KIB * 1024;
+    let burst = (rate / 5).max(32 * 1024);
+    let fastest = std::time::Duration::from_secs_f64((SIZE - burst) as f64 / rate as f64);
+    assert!(
+        took >= fastest,
+        "{SIZE} bytes in {took:?}: faster than {LIMIT_KIB} KiB/s allows\n{}",
+        download.logs()
+    );
+    let (status, clean) = seed.proc.terminate(GRACE);
+    assert!(clean && status.success(), "seeder did not stop cleanly: {status}");
+}

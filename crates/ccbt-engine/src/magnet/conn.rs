@@ -58,7 +58,9 @@ pub(super) async fn run(shared: Arc<MetaShared>, key: PeerKey, addr: SocketAddr)
     shared.connected.fetch_add(1, Ordering::Relaxed);
     // Nobody else reads this connection's queue; the pump needs one to record into.
     let gauge = QueueGauge::default();
-    let end = pump::run(&stream, &mut machine, LIMITS, &gauge).await;
+    // The handshake already went both ways: charged, as it could not be refused.
+    let rate = shared.limits.register(shared.id, ccbt_wire::Handshake::LEN as u64);
+    let end = pump::run(&stream, &mut machine, LIMITS, &gauge, &rate).await;
     shared.connected.fetch_sub(1, Ordering::Relaxed);
     machine.conn.close(&mut lock(&shared.state).fetcher);
     shared.wake.send_modify(|g| *g += 1);

@@ -21,6 +21,7 @@ use ccbt_proto::PeerKey;
 use tokio::sync::{mpsc, watch, Notify};
 
 use crate::lifecycle::Lifecycle;
+use crate::limits::SessionLimits;
 use crate::sync::lock;
 use crate::torrent::usable_tiers;
 use crate::tracker::{spawn_announcer, AnnounceTarget, AnnouncerHandle, AnnouncerOptions, TrackerStats};
@@ -54,6 +55,8 @@ pub(crate) struct MetaShared {
     pex: bool,
     options: Arc<SessionOptions>,
     dht: Option<crate::dht::DhtHandle>,
+    /// The session's rate limiters.
+    limits: Arc<SessionLimits>,
     state: Mutex<MetaState>,
     /// Bumped when the fetch changed in a way other connections must look at.
     wake: watch::Sender<u64>,
@@ -104,6 +107,7 @@ pub(crate) struct ResolveSpec {
     pub listen_port: u16,
     pub options: Arc<SessionOptions>,
     pub dht: Option<crate::dht::DhtHandle>,
+    pub limits: Arc<SessionLimits>,
 }
 
 /// Starts resolving; returns the shared state and a receiver for peers the caller should feed
@@ -122,6 +126,7 @@ pub(crate) fn new_resolver(spec: &ResolveSpec) -> (Arc<MetaShared>, mpsc::Receiv
         options: spec.options.clone(),
         // `enable_dht` as it is now (it may have been switched off since the session started).
         dht: spec.dht.clone().filter(|_| spec.options.enable_dht),
+        limits: spec.limits.clone(),
         state: Mutex::new(MetaState {
             fetcher: MetadataFetcher::new(spec.magnet.info_hash, max),
             metadata: None,

@@ -34,6 +34,7 @@ async fn a_metadata_request_flood_from_a_peer_that_does_not_read_stays_under_the
         listen_port: 1,
         options: Arc::new(SessionOptions { enable_dht: false, ..SessionOptions::default() }),
         dht: None,
+        limits: crate::limits::SessionLimits::unlimited(),
     };
     let (shared, _commands) = new_resolver(&spec);
 
@@ -56,7 +57,8 @@ async fn a_metadata_request_flood_from_a_peer_that_does_not_read_stays_under_the
         let opts = ConnOptions { listen_port: 1, pex: false, fast: true, client: "test".into() };
         tokio::spawn(async move {
             let mut machine = MetadataMachine::new(shared, PeerKey(1), addr, &opts);
-            pump::run(&ours, &mut machine, LIMITS, &gauge).await
+            let rate = crate::limits::SessionLimits::unlimited().register(TorrentId(1), 0);
+            pump::run(&ours, &mut machine, LIMITS, &gauge, &rate).await
         })
     };
 

@@ -88,6 +88,9 @@ impl SessionOptions {
                 // Torrents added afterwards (a running torrent keeps its folder and its
                 // streaming, which its readers also switch on).
                 download_dir, streaming_mode,
+                // The session's and every connection's rate limiters, at once.
+                global_down_rate => global_down_kib, global_up_rate => global_up_kib,
+                peer_down_rate => peer_down_kib, peer_up_rate => peer_up_kib,
             ];
             restart: [
                 listen_port, listen_port_explicit => listen_port, listen_host, pipeline_depth,

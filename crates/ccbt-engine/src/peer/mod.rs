@@ -6,6 +6,7 @@
 mod end;
 pub(crate) mod handshake;
 pub(crate) mod pump;
+mod rate;
 #[cfg(test)]
 mod tests;
 mod uploads;
@@ -81,8 +82,10 @@ pub(crate) async fn run_peer(
         }
         inner.peers.get(&key).map(|slot| slot.send_queue.clone()).unwrap_or_default()
     };
+    // The handshake already went both ways: charged, as it could not be refused.
+    let rate = shared.limits.register(shared.id, Handshake::LEN as u64);
     let mut machine = TorrentConn::start(shared.clone(), key, remote, &theirs, outgoing, commands);
-    let end = pump::run(&stream, &mut machine, LIMITS, &gauge).await;
+    let end = pump::run(&stream, &mut machine, LIMITS, &gauge, &rate).await;
     lock(&shared.inner).swarm.remove_peer(key);
     // Its requests are free again: wake the other connections to pick them.
     shared.have_watch.send_modify(|g| *g += 1);

@@ -25,6 +25,13 @@
 //! never exceed `cap`. Above the threshold the pump stops decoding and stops reading the socket:
 //! a peer that requests faster than it reads only fills its own socket buffers.
 //!
+//! # Rate limits
+//!
+//! Every read and write goes through a [`RateGate`] (`peer/rate.rs`): it asks the session's
+//! limiter for a grant and moves at most that much. A refused direction sleeps until the
+//! instant the limiter named (one more branch of the same `select!`), so commands, timers and
+//! the other direction go on meanwhile.
+//!
 //! # The two kinds of connection
 //!
 //! `TorrentConn` (`peer/mod.rs`) drives a `PeerConn` and the torrent's swarm;
@@ -43,6 +50,8 @@ use ccbt_wire::{Message, MessageDecoder};
 use tokio::net::TcpStream;
 
 use super::end::ConnEnd;
+use super::rate::{Moved, RateGate};
+use crate::limits::ConnRate;
 
 #[cfg(test)]
 mod tests;
@@ -115,13 +124,16 @@ impl QueueGauge {
     }
 }
 
-/// Drives `machine` over `stream` until one of them ends the connection.
+/// Drives `machine` over `stream` until one of them ends the connection; `rate` is the
+/// connection's place in the session's rate limiters.
 pub(crate) async fn run<M: Machine>(
     stream: &TcpStream,
     machine: &mut M,
     limits: PumpLimits,
     gauge: &QueueGauge,
+    rate: &ConnRate,
 ) -> ConnEnd {
+    let mut gate = RateGate::new(rate);
     let mut decoder = MessageDecoder::new(limits.max_frame);
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(64 * 1024);
@@ -139,6 +151,9 @@ pub(crate) async fn run<M: Machine>(
         let queued = wbuf.len() + machine.pending_output();
         gauge.record(queued);
         let may_read = queued < limits.read_threshold();
+        if !may_read {
+            gate.stop_reading();
+        }
         if may_read && input_pending {
             input_pending = match feed(&mut decoder, &mut rbuf, machine) {
                 Ok(more) => more,
@@ -149,33 +164,32 @@ pub(crate) async fn run<M: Machine>(
             continue;
         }
         let deadline = machine.poll_timeout().map(tokio::time::Instant::from_std);
+        let rate_wake = gate.next_wake().map(tokio::time::Instant::from_std);
         tokio::select! {
-            ready = stream.readable(), if may_read => {
+            ready = stream.readable(), if may_read && gate.read_open() => {
                 if let Err(e) = ready {
                     return ConnEnd::Io(e);
                 }
                 if rbuf.capacity() - rbuf.len() < 32 * 1024 {
                     rbuf.reserve(READ_CHUNK);
                 }
-                match stream.try_read_buf(&mut rbuf) {
-                    Ok(0) => return ConnEnd::PeerClosed,
-                    Ok(_) => input_pending = true,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                let want = rbuf.capacity() - rbuf.len();
+                match gate.read(stream, &mut rbuf, want) {
+                    Ok(Moved::Closed) => return ConnEnd::PeerClosed,
+                    Ok(Moved::Bytes(n)) => input_pending |= n > 0,
+                    Ok(Moved::Limited) => {}
                     Err(e) => return ConnEnd::Io(e),
                 }
             }
-            ready = stream.writable(), if !wbuf.is_empty() => {
+            ready = stream.writable(), if !wbuf.is_empty() && gate.write_open() => {
                 if let Err(e) = ready {
                     return ConnEnd::Io(e);
                 }
-                match stream.try_write(&wbuf) {
-                    Ok(n) => {
-                        let _ = wbuf.split_to(n);
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(e) => return ConnEnd::Io(e),
+                if let Err(e) = gate.write(stream, &mut wbuf) {
+                    return ConnEnd::Io(e);
                 }
             }
+            _ = sleep_until(rate_wake) => gate.wake(Instant::now()),
             woke = machine.wake() => {
                 if let Err(end) = woke {
                     return end;

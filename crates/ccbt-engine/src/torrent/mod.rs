@@ -113,6 +113,8 @@ pub(crate) struct TorrentShared {
     pub budget: std::sync::Arc<crate::budget::ConnectionBudget>,
     /// The session's DHT node, if enabled (peers' BEP 5 Port messages are fed to it).
     pub dht: Option<crate::dht::DhtHandle>,
+    /// The session's rate limiters, shared by every connection.
+    pub limits: std::sync::Arc<crate::limits::SessionLimits>,
     /// The TCP port we accept peers on (announced to trackers and the DHT).
     pub listen_port: u16,
     /// The trackers' last answers, refreshed by the torrent task every second.

@@ -86,6 +86,7 @@ pub(crate) struct TorrentSpec {
     pub check: DataCheck,
     pub budget: Arc<ConnectionBudget>,
     pub dht: Option<crate::dht::DhtHandle>,
+    pub limits: Arc<crate::limits::SessionLimits>,
     pub selection: super::Selection,
     /// Pieces near the read position first (`AddTorrent::streaming`, else `streaming_mode`).
     pub streaming: bool,
@@ -184,6 +185,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         pending_verify: Default::default(),
         budget: spec.budget,
         dht: spec.dht,
+        limits: spec.limits,
         listen_port: spec.listen_port,
         trackers: Mutex::new(Vec::new()),
     });

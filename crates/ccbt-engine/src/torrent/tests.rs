@@ -60,6 +60,7 @@ pub(crate) fn start(torrent: Torrent) -> (Arc<TorrentShared>, broadcast::Receive
         }),
         dht: None,
         streaming: false,
+        limits: crate::limits::SessionLimits::unlimited(),
     });
     (shared, rx)
 }

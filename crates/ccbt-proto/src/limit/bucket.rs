@@ -121,6 +121,14 @@ impl<P: Copy + Eq> Bucket<P> {
         }
     }
 
+    /// Credits unused granted bytes back, never beyond the burst.
+    pub(super) fn give_back(&mut self, bytes: u64) {
+        if self.rate != 0 {
+            let cap = i128::from(self.burst) * SCALE;
+            self.tokens = (self.tokens + i128::from(bytes) * SCALE).min(cap);
+        }
+    }
+
     /// Queues `peer` for `bytes` (keeping its place if it already waits).
     pub(super) fn reserve(&mut self, peer: P, bytes: u64, ready: Instant, deadline: Instant) {
         if self.rate == 0 {

@@ -163,6 +163,16 @@ impl<T: Copy + Eq + Hash, P: Copy + Eq + Hash> Limiter<T, P> {
         }
     }
 
+    /// Returns the unused part of a grant (a socket took fewer bytes than granted, or had
+    /// fewer to read) to every level of `peer`, up to each bucket's burst. Without it a short
+    /// write would waste tokens and the achieved rate would fall below the limit.
+    pub fn give_back(&mut self, now: Instant, peer: P, bytes: u64) {
+        for b in self.levels(peer).iter_mut() {
+            b.refill(now);
+            b.give_back(bytes);
+        }
+    }
+
     /// Gives up `peer`'s reservations (it no longer wants to send).
     pub fn cancel(&mut self, peer: P) {
         for b in self.levels(peer).iter_mut() {

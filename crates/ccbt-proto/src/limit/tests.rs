@@ -187,6 +187,23 @@ fn charged_bytes_are_paid_back() {
 }
 
 #[test]
+fn unused_grants_are_given_back_up_to_the_burst() {
+    let start = Instant::now();
+    let mut l: Limiter<u8, u32> = Limiter::new(start, 100 * KIB);
+    l.add_peer(start, 1, 7, 50 * KIB);
+    let later = start + Duration::from_secs(1);
+    let burst = burst_for(50 * KIB);
+    assert_eq!(l.request(later, 1, burst), Decision::Grant { bytes: burst });
+    // The socket took nothing: the whole grant may be asked for again at once.
+    l.give_back(later, 1, burst);
+    assert_eq!(l.request(later, 1, burst), Decision::Grant { bytes: burst });
+    // Giving back more than was taken never fills a bucket beyond its burst.
+    l.give_back(later, 1, 10 * MIB);
+    assert_eq!(l.request(later, 1, 10 * MIB), Decision::Grant { bytes: burst });
+    assert!(matches!(l.request(later, 1, 1), Decision::WaitUntil(_)));
+}
+
+#[test]
 fn grants_are_capped_at_the_burst() {
     let start = Instant::now();
     let mut l: Limiter<u8, u32> = Limiter::new(start, MIB);
@@ -218,5 +235,33 @@ proptest! {
         let t = (now - start).as_secs_f64();
         let bound = rate as f64 * t + burst_for(rate) as f64 + 1.0;
         prop_assert!(granted as f64 <= bound, "{} > {}", granted, bound);
+    }
+}
+
+/// A sender that comes back `late` after every wait, asking for `chunk` bytes: its share of
+/// `rate` over [`RUN`].
+fn late_sender_share(rate: u64, chunk: u64, late: Duration) -> f64 {
+    let start = Instant::now();
+    let mut l: Limiter<u8, u32> = Limiter::new(start, rate);
+    let (mut next, mut granted) = (start, 0);
+    while next < start + RUN {
+        match l.request(next, 1, chunk) {
+            Decision::Grant { bytes } => granted += bytes,
+            Decision::WaitUntil(at) => next = at + late,
+        }
+    }
+    granted as f64 / (rate as f64 * RUN.as_secs_f64())
+}
+
+#[test]
+fn waiters_late_by_a_scheduler_tick_keep_their_rate_when_asking_half_a_burst() {
+    let late = Duration::from_millis(2);
+    for rate in [256 * KIB, MIB] {
+        // Refused a whole burst, a waiter is due when the bucket is exactly full: what it earns
+        // while late spills over the cap (the engine therefore asks for half a burst at most).
+        let whole = late_sender_share(rate, 100 * MIB, late);
+        let half = late_sender_share(rate, burst_for(rate) / 2, late);
+        assert!(whole < 0.99, "{whole}");
+        assert!(half > 0.995, "{half}");
     }
 }

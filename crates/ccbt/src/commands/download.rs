@@ -11,7 +11,7 @@ use ccbt_engine::{AddTorrent, Session, TorrentId, TorrentStatus};
 use super::live::{self, Outcome, Stop, Watcher};
 use super::{resume, Exit};
 use crate::args::{ResumeFlags, TransferArgs};
-use crate::options::{explicit_dht_port, session_options};
+use crate::options::{explicit_dht_port, session_options, torrent_limits};
 use crate::peer_addr::resolve_all;
 use crate::progress::{self, ProgressConfig, TorrentProgress};
 use crate::units::{average_rate, human_bytes, human_elapsed, human_rate};
@@ -29,7 +29,10 @@ pub async fn run(
         .iter()
         .map(|source| AddTorrent::parse(source).with_context(|| format!("cannot use {source}")))
         .map(|add| {
-            add.map(|add| args.files.apply(add.overwrite(args.overwrite).save_path(args.dir.folder())))
+            add.map(|add| {
+                let add = add.overwrite(args.overwrite).save_path(args.dir.folder());
+                args.files.apply(add.limits(torrent_limits(settings)))
+            })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let options = session_options(settings);

@@ -12,7 +12,7 @@ use ccbt_metainfo::Torrent;
 use super::live::{self, Outcome, Stop, Watcher};
 use super::{resume, Exit};
 use crate::args::{ResumeFlags, SeedArgs};
-use crate::options::{explicit_dht_port, session_options};
+use crate::options::{explicit_dht_port, session_options, torrent_limits};
 use crate::peer_addr::resolve_all;
 use crate::progress::{self, ProgressConfig, TorrentProgress};
 use crate::units::human_bytes;
@@ -35,7 +35,8 @@ pub async fn run(args: SeedArgs, settings: &Effective) -> anyhow::Result<Exit> {
     let options = session_options(settings);
     let add = resume::apply_checkpoint(add.save_path(dir), &ResumeFlags::default(), &options)?;
     let session = Session::new(options).await.context("cannot start the session")?;
-    let id = match session.add_torrent(add.peers(peers).overwrite(args.overwrite)).await {
+    let add = add.peers(peers).overwrite(args.overwrite).limits(torrent_limits(settings));
+    let id = match session.add_torrent(add).await {
         Ok(id) => id,
         Err(e) => {
             live::shut_down(session).await;

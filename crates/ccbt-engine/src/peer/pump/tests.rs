@@ -69,7 +69,8 @@ async fn a_peer_that_does_not_read_is_not_read_and_resumes_when_it_reads() {
         let (handled, gauge) = (handled.clone(), gauge.clone());
         tokio::spawn(async move {
             let mut echo = Echo { handled, out: Vec::new() };
-            run(&server, &mut echo, LIMITS, &gauge).await
+            let rate = crate::limits::SessionLimits::unlimited().register(crate::TorrentId(1), 0);
+            run(&server, &mut echo, LIMITS, &gauge, &rate).await
         })
     };
 
