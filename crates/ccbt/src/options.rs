@@ -1,6 +1,6 @@
 //! The effective configuration → `SessionOptions`, field by field. The sections are destructured
-//! without `..`, so a key added to the schema does not compile until it is mapped here or named
-//! in [`crate::settings::NOT_WIRED`] (those are bound to `_`).
+//! without `..`, so a key added to the schema does not compile until it is mapped here (or bound
+//! to `_` where another part of the binary reads it, with a comment saying which).
 
 use ccbt_config::{Config, Discovery, Disk, Effective, Limits, Network, Observability, Origin, Strategy};
 use ccbt_engine::checkpoints::CheckpointFormat;

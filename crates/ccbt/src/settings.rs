@@ -13,10 +13,6 @@ use crate::args::{CheckpointArgs, Cli, Command, DhtCommand, DirArg, EngineArgs, 
 /// The variable that, besides a level, may hold a tracing filter (`warn,ccbt_engine=debug`).
 pub const LOG_ENV: &str = "CCBT_LOG_LEVEL";
 
-/// Keys of the schema the engine does not take yet, and why. Setting one to anything but its
-/// default is a configuration error, so no setting pretends to work.
-pub const NOT_WIRED: &[(&str, &str)] = &[];
-
 /// The effective configuration of this run.
 pub struct Settings {
     pub effective: Effective,
@@ -45,12 +41,9 @@ pub fn load_for(cli: &Cli) -> Result<Settings, Problems> {
     Ok(Settings { effective, sources, log_filter })
 }
 
-/// The layers, then the keys the engine does not take yet.
+/// The layers, with every problem of them as a line.
 pub fn load_checked(sources: &Sources) -> Result<Effective, Problems> {
-    let effective =
-        load(sources).map_err(|errors| errors.0.iter().map(ToString::to_string).collect::<Problems>())?;
-    check_wired(&effective)?;
-    Ok(effective)
+    load(sources).map_err(|errors| errors.0.iter().map(ToString::to_string).collect::<Problems>())
 }
 
 /// `config validate FILE`: that file alone over the defaults (no `CCBT_*` variables, no flags).
@@ -87,38 +80,6 @@ pub fn file_in_use(explicit: Option<&Path>) -> Option<PathBuf> {
     explicit
         .map(Path::to_path_buf)
         .or_else(|| fs::candidate_paths(&fs::process_env()).into_iter().find(|path| path.is_file()))
-}
-
-/// Whether a key set by the user is one the engine does not take yet; the error for it.
-pub fn not_wired(key: &str, origin: &Origin) -> Option<String> {
-    let field = ccbt_config::field(key)?;
-    let qualified = field.qualified_name();
-    NOT_WIRED
-        .iter()
-        .find(|(name, _)| *name == qualified)
-        .map(|(_, why)| format!("`{qualified}` ({origin}) is not supported yet: {why}; leave it out"))
-}
-
-/// A key of [`NOT_WIRED`] set to anything but its default is refused. Its default is what
-/// happens anyway (no rate limit, no streaming), so a file that spells it out stays valid.
-fn check_wired(effective: &Effective) -> Result<(), Problems> {
-    let defaults = Effective::defaults(&Env::new());
-    let problems: Problems = NOT_WIRED
-        .iter()
-        .filter_map(|(key, _)| {
-            let field = ccbt_config::field(key)?;
-            if field.same(effective.config(), defaults.config()) {
-                None
-            } else {
-                not_wired(key, effective.origin(key)?)
-            }
-        })
-        .collect();
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems)
-    }
 }
 
 /// `CCBT_LOG_LEVEL` holding a tracing filter rather than a level is taken out of the
@@ -257,13 +218,6 @@ mod tests {
     }
 
     #[test]
-    fn every_not_wired_key_is_in_the_schema() {
-        for (key, _) in NOT_WIRED {
-            assert!(ccbt_config::field(key).is_some(), "{key}");
-        }
-    }
-
-    #[test]
     fn only_given_flags_become_overrides() {
         assert_eq!(overrides(&["ccbt", "download", "x.torrent"]), Vec::<(String, String)>::new());
         let pairs = overrides(&[
@@ -301,9 +255,9 @@ mod tests {
             ("dht_bootstrap_nodes", "a:1,b:2"),
             ("piece_selection", "rarest_first"),
             ("use_mmap", "false"),
-            ("streaming_mode", "true"),
             ("global_down_kib", "256"),
             ("global_up_kib", "0"),
+            ("streaming_mode", "true"),
         ];
         let expect: Vec<(String, String)> =
             expect.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -359,17 +313,5 @@ mod tests {
         let mut env: Env = [(LOG_ENV.to_owned(), "DEBUG".to_owned())].into();
         assert_eq!(take_log_filter(&mut env, false), None);
         assert_eq!(env.len(), 1);
-    }
-
-    #[test]
-    fn keys_not_wired_are_refused_when_set() {
-        let cli = vec![("streaming_mode".to_owned(), "true".to_owned())];
-        let effective = load(&Sources { cli, ..Sources::default() }).unwrap();
-        let problems = check_wired(&effective).unwrap_err();
-        assert_eq!(problems.len(), 1);
-        assert!(problems[0].contains("`strategy.streaming_mode` (command line)"), "{problems:?}");
-        assert!(check_wired(&load(&Sources::default()).unwrap()).is_ok());
-        let cli = vec![("streaming_mode".to_owned(), "false".to_owned())];
-        assert!(check_wired(&load(&Sources { cli, ..Sources::default() }).unwrap()).is_ok());
     }
 }

@@ -226,17 +226,6 @@ fn a_bad_configuration_starts_nothing() {
     );
     assert!(err.contains("unknown key `CCBT_MAX_PEER` (environment variable CCBT_MAX_PEER); did you mean `CCBT_MAX_PEERS`?"), "{err}");
     assert!(!err.contains("seeding"), "{err}");
-    // A key the engine does not take yet is refused, not silently ignored.
-    std::fs::write(w.join("ccbt.toml"), "# none\n").unwrap();
-    let out = run_in(w, &[("CCBT_STREAMING_MODE", "true")], &args);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains(
-            "`strategy.streaming_mode` (environment variable CCBT_STREAMING_MODE) is not supported yet"
-        ),
-        "{}",
-        stderr(&out)
-    );
     // A named file must exist.
     let out = run_in(w, &[], &["--config", "missing.toml", "config", "show"]);
     assert_eq!(out.status.code(), Some(1));

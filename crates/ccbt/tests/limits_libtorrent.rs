@@ -1,6 +1,7 @@
 //! Rate limits with libtorrent on the other side: ccbt downloading under `--down-limit` from a
 //! libtorrent seeder, and seeding under `--up-limit` to a libtorrent leecher, over loopback
-//! (which ccbt limits like any other address).
+//! (which ccbt limits like any other address), and a limit edited into the configuration file
+//! while a download runs.
 //!
 //! The assertions are the limiter's upper bound read as a lower bound on time: a bucket never
 //! grants more than `rate × T + burst`, so moving `size` bytes takes at least
@@ -100,6 +101,54 @@ fn upload_limit_holds_against_a_libtorrent_leecher() {
     assert_same_tree(&file, &out.join("limited.bin"));
     assert!(took >= fastest_allowed(), "{SIZE} bytes in {took:?}: faster than {LIMIT_KIB} KiB/s allows");
     stop(&mut seed.proc, "ccbt seed");
+}
+
+/// A limit edited into the configuration file reaches a download already running: the
+/// download starts unlimited, waiting with no peer; the edit sets `torrent_down_kib`; then the
+/// libtorrent seeder dials it, and the transfer takes at least as long as the new limit allows.
+#[test]
+fn a_limit_edited_into_the_config_holds_against_a_libtorrent_seeder() {
+    if !interop("a_limit_edited_into_the_config_holds_against_a_libtorrent_seeder", &[Tool::Libtorrent]) {
+        return;
+    }
+    let work = work_dir();
+    let w = work.path();
+    let file = payload(w);
+    let torrent = w.join("t.torrent");
+    // Info level: the download logs the address it listens on.
+    let config = w.join("ccbt.toml");
+    let logging = "[observability]\nlog_level = \"info\"\n";
+    save(&config, &format!("{logging}[limits]\ntorrent_down_kib = 0\n"));
+    let out = w.join("out");
+    let mut cmd = ccbt();
+    cmd.arg("--config").arg(&config).arg("download").arg(&torrent).arg("-o").arg(&out);
+    cmd.args(["--quiet", "--listen-port", "0", "--no-dht"]);
+    let mut download = Proc::spawn("download", &mut cmd, w);
+    let port: u16 = download.wait_for("session started", SETUP, |_, err| {
+        let line = err.lines().find(|l| l.contains("session started"))?;
+        let addr: std::net::SocketAddr =
+            line.split("listen_addr=").nth(1)?.split_whitespace().next()?.parse().ok()?;
+        Some(addr.port())
+    });
+    save(&config, &format!("{logging}[limits]\ntorrent_down_kib = {LIMIT_KIB}\n"));
+    let applied = format!("config: limits.torrent_down_kib = {LIMIT_KIB} applied");
+    download.wait_for(&applied, SETUP, |_, err| err.contains(&applied).then_some(()));
+
+    let started = Instant::now();
+    let mut seed = lt_seed(w, "lt_seed", &torrent, &w.join("src"), &[format!("127.0.0.1:{port}")], &[]);
+    let status = download.wait_timeout(TRANSFER).unwrap_or_else(|| panic!("no exit\n{}", download.logs()));
+    let took = started.elapsed();
+    assert!(status.success(), "download failed\n{}", download.logs());
+    assert_same_tree(&file, &out.join("limited.bin"));
+    assert!(took >= fastest_allowed(), "{SIZE} bytes in {took:?}: faster than {LIMIT_KIB} KiB/s allows");
+    stop(&mut seed.proc, "lt_seed");
+}
+
+/// Replaces `path` with `text` the way editors save (a new file renamed over the old one).
+fn save(path: &Path, text: &str) {
+    let temporary = path.with_extension("toml.new");
+    std::fs::write(&temporary, text).expect("write config");
+    std::fs::rename(&temporary, path).expect("replace config");
 }
 
 /// `ccbt seed --up-limit`, ready once it reports seeding.

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use anyhow::Context as _;
-use ccbt_config::{fs, lookup, Effective, Origin, FIELDS, SECTIONS};
+use ccbt_config::{fs, lookup, Effective, FIELDS, SECTIONS};
 
 use super::Exit;
 use crate::args::{ConfigCommand, GlobalArgs};
@@ -58,9 +58,6 @@ fn show(settings: &Effective, origin: bool) -> String {
 
 fn set(key: &str, value: &str, global: &GlobalArgs) -> anyhow::Result<Exit> {
     let field = lookup(key)?;
-    if let Some(problem) = settings::not_wired(field.name, &Origin::Cli) {
-        anyhow::bail!(problem);
-    }
     let path = settings::file_to_edit(global.config.as_deref());
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
