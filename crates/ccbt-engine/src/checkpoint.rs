@@ -9,7 +9,7 @@ use ccbt_checkpoint::{Checkpoint, CheckpointEntry, CheckpointError, CheckpointSt
 use ccbt_core::InfoHash;
 use ccbt_metainfo::{Magnet, Torrent};
 
-use crate::{AddTorrent, ResumeData, SessionError, SessionOptions};
+use crate::{AddTorrent, ResumeData, SessionError, SessionOptions, TorrentLimits};
 
 /// What the checkpoint folder holds for one torrent.
 #[derive(Debug)]
@@ -78,10 +78,17 @@ impl AddTorrent {
             add.file_priorities = Some(priorities.collect());
         }
         add.streaming = checkpoint.options.streaming;
+        add.limits = saved_limits(&checkpoint);
         add.save_path = Some(checkpoint.save_path);
         add.origin = checkpoint.source;
         Ok(add)
     }
+}
+
+/// The torrent's own rate limits a checkpoint recorded (none recorded: unlimited).
+pub fn saved_limits(checkpoint: &Checkpoint) -> TorrentLimits {
+    let options = &checkpoint.options;
+    TorrentLimits { download: options.down_limit.unwrap_or(0), upload: options.up_limit.unwrap_or(0) }
 }
 
 /// The torrent from the checkpoint's `.torrent` when it still matches (it has the trackers),

@@ -8,11 +8,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use ccbt_engine::checkpoints::{Checkpoint, CheckpointFormat, CheckpointStore, TorrentState as Saved};
-use ccbt_engine::{list_resumable_checkpoints, AddTorrent, Session, SessionOptions, TorrentState};
+use ccbt_engine::{
+    list_resumable_checkpoints, AddTorrent, Session, SessionOptions, TorrentLimits, TorrentState,
+};
 use ccbt_metainfo::Torrent;
 use common::*;
 
 const PIECE: u32 = 16384;
+const SAVED_LIMITS: TorrentLimits = TorrentLimits { download: 0, upload: 64 * 1024 };
 
 fn options_in(checkpoints: &Path, sample: u32) -> SessionOptions {
     SessionOptions {
@@ -31,6 +34,8 @@ async fn download_and_stop(torrent: &Torrent, src: &Path, dst: &Path, checkpoint
     let leecher = Session::new(options_in(checkpoints, 16)).await.unwrap();
     let add = AddTorrent::new(torrent.clone()).save_path(dst).peers([seeder.listen_addr()]);
     let id = leecher.add_torrent(add).await.unwrap();
+    // A limit set while running is what the checkpoint records (upload: the download is not slowed).
+    leecher.set_torrent_limits(id, SAVED_LIMITS).unwrap();
     wait_complete(&leecher, id, Duration::from_secs(60)).await;
     leecher.pause(id).await.unwrap();
     leecher.shutdown().await;
@@ -54,6 +59,7 @@ async fn a_download_leaves_a_checkpoint_it_resumes_from_without_peers() {
     assert_eq!(checkpoint.info.as_deref(), Some(&torrent.info_bytes[..]));
     assert!(checkpoint.totals.downloaded >= torrent.total_length);
     assert_eq!(checkpoint.files.len(), 2);
+    assert_eq!((checkpoint.options.down_limit, checkpoint.options.up_limit), (Some(0), Some(64 * 1024)));
     for entry in &checkpoint.files {
         assert!(entry.created_by_ccbt, "{entry:?}");
         let on_disk = std::fs::metadata(dst.path().join(&entry.path)).unwrap();
@@ -68,6 +74,7 @@ async fn a_download_leaves_a_checkpoint_it_resumes_from_without_peers() {
     let id = session.resume_from_checkpoint(checkpoint).await.unwrap();
     wait_complete(&session, id, Duration::from_secs(30)).await;
     assert_eq!(session.status(id).unwrap().downloaded, 0);
+    assert_eq!(session.torrent_limits(id).unwrap(), SAVED_LIMITS, "the torrent's limits come back");
     assert_eq!(session.status(id).unwrap().save_path, std::fs::canonicalize(dst.path()).unwrap());
     session.shutdown().await;
     let again = CheckpointStore::new(ck.path()).load(&torrent.info_hash).unwrap().unwrap().checkpoint;

@@ -179,6 +179,10 @@ impl Checkpointer {
     fn fill(&self, shared: &TorrentShared, verified: &Bitfield, complete: bool) -> Checkpoint {
         let mut checkpoint = self.spec.template.clone();
         checkpoint.set_verified_pieces(verified);
+        // As they are now: they may have changed since the torrent started.
+        let limits = shared.limits.torrent(shared.id);
+        (checkpoint.options.down_limit, checkpoint.options.up_limit) =
+            (Some(limits.download), Some(limits.upload));
         let earlier = self.spec.earlier;
         checkpoint.totals = Totals {
             downloaded: earlier.downloaded + shared.counters.downloaded(),

@@ -7,12 +7,15 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use anyhow::Context as _;
 use ccbt_config::{Effective, Origin};
 use ccbt_engine::checkpoints::{Checkpoint, CheckpointStore};
-use ccbt_engine::{find_checkpoint, AddTorrent, FoundCheckpoint, ResumeData, SessionOptions, TorrentSource};
+use ccbt_engine::{
+    find_checkpoint, saved_limits, AddTorrent, FoundCheckpoint, ResumeData, SessionOptions, TorrentLimits,
+    TorrentSource,
+};
 
 use super::download;
 use super::Exit;
 use crate::args::{ResumeArgs, ResumeFlags};
-use crate::options::session_options;
+use crate::options::{session_options, torrent_limits};
 use crate::progress;
 
 /// `add` with its checkpoint applied, when there is one and the user does not decline. An
@@ -79,6 +82,13 @@ fn resumed(mut add: AddTorrent, checkpoint: Checkpoint) -> AddTorrent {
                 from.peers = std::mem::take(&mut add.peers);
                 from.origin = std::mem::take(&mut add.origin);
                 from.overwrite = add.overwrite;
+                from.limits = command_over_saved(add.limits, from.limits);
+                if chose_files(&add) {
+                    from.selected_files = add.selected_files.take();
+                    from.skipped_files = std::mem::take(&mut add.skipped_files);
+                    from.file_priorities = add.file_priorities.take();
+                }
+                from.first_last_pieces |= add.first_last_pieces;
                 // The folder of this command line, not necessarily the checkpoint's.
                 from.save_path = add.save_path.take();
                 add = from;
@@ -94,10 +104,27 @@ fn resumed(mut add: AddTorrent, checkpoint: Checkpoint) -> AddTorrent {
         // Saved before the metadata arrived: nothing verified yet.
         return add;
     } else {
+        add.limits = command_over_saved(add.limits, saved_limits(&checkpoint));
         add.resume = Some(data);
     }
     progress::note(format!("resuming {line}"));
     add
+}
+
+/// The torrent limits of this command line or configuration where they set one (non-zero),
+/// else the ones the checkpoint recorded, direction by direction.
+fn command_over_saved(command: TorrentLimits, saved: TorrentLimits) -> TorrentLimits {
+    let pick = |command: u64, saved: u64| if command != 0 { command } else { saved };
+    TorrentLimits {
+        download: pick(command.download, saved.download),
+        upload: pick(command.upload, saved.upload),
+    }
+}
+
+/// Whether the command line chose files (`--select`, `--skip`): then its choice, not the
+/// checkpoint's, applies.
+fn chose_files(add: &AddTorrent) -> bool {
+    add.selected_files.is_some() || !add.skipped_files.is_empty() || add.file_priorities.is_some()
 }
 
 /// `ubuntu.iso from its checkpoint (120/400 pieces verified)`.
@@ -151,9 +178,26 @@ pub async fn run(args: ResumeArgs, settings: &Effective) -> anyhow::Result<Exit>
     }
     let line = summary(&checkpoint);
     let mut add = AddTorrent::resume_from(checkpoint).context("cannot resume")?;
+    add.limits = command_over_saved(torrent_limits(settings), add.limits);
     if settings.origin("download_dir") == Some(&Origin::Cli) {
         add.save_path = Some(settings.config().disk.download_dir.clone());
     }
     progress::note(format!("resuming {line}"));
     download::run_adds(vec![add], args.common, settings).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_limit_of_the_command_wins_and_an_unset_one_keeps_the_saved_one() {
+        let saved = TorrentLimits { download: 100 * 1024, upload: 50 * 1024 };
+        let command = TorrentLimits { download: 0, upload: 8 * 1024 };
+        assert_eq!(
+            command_over_saved(command, saved),
+            TorrentLimits { download: 100 * 1024, upload: 8 * 1024 }
+        );
+        assert_eq!(command_over_saved(TorrentLimits::default(), saved), saved);
+    }
 }
