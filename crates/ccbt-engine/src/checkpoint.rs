@@ -72,17 +72,19 @@ impl AddTorrent {
         if checkpoint.info.is_some() {
             add.resume = Some(ResumeData::from_checkpoint(&checkpoint).map_err(SessionError::Checkpoint)?);
         }
-        let chosen = checkpoint.files.iter().any(|f| f.priority != FilePriority::Normal);
-        if chosen {
-            let priorities = checkpoint.files.iter().map(|f| crate::torrent::from_checkpoint(f.priority));
-            add.file_priorities = Some(priorities.collect());
-        }
+        add.file_priorities = saved_file_priorities(&checkpoint);
         add.streaming = checkpoint.options.streaming;
         add.limits = saved_limits(&checkpoint);
         add.save_path = Some(checkpoint.save_path);
         add.origin = checkpoint.source;
         Ok(add)
     }
+}
+
+/// The file priorities a checkpoint recorded; None when every file is normal (nothing chosen).
+pub fn saved_file_priorities(checkpoint: &Checkpoint) -> Option<Vec<crate::FilePriority>> {
+    let chosen = checkpoint.files.iter().any(|f| f.priority != FilePriority::Normal);
+    chosen.then(|| checkpoint.files.iter().map(|f| crate::torrent::from_checkpoint(f.priority)).collect())
 }
 
 /// The torrent's own rate limits a checkpoint recorded (none recorded: unlimited).

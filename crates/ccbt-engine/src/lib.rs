@@ -80,7 +80,9 @@ mod torrent;
 pub(crate) mod tracker;
 
 pub use add::{AddTorrent, TorrentSource};
-pub use checkpoint::{find_checkpoint, list_resumable_checkpoints, saved_limits, FoundCheckpoint};
+pub use checkpoint::{
+    find_checkpoint, list_resumable_checkpoints, saved_file_priorities, saved_limits, FoundCheckpoint,
+};
 pub use error::{SessionError, TorrentError};
 pub use limits::{RateLimits, TorrentLimits, MIN_RATE_LIMIT};
 pub use options::{Reconfigured, SessionOptions};

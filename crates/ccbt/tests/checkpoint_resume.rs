@@ -320,3 +320,25 @@ fn a_magnet_stopped_before_its_metadata_resumes_by_info_hash() {
     again.assert_success("ccbt resume without peers");
     assert!(again.stdout.contains("already complete on disk"), "{}", again.describe());
 }
+
+/// The file choice of the first run is in the checkpoint: run again without `--skip`, with no
+/// peer, the download is complete at once (it would otherwise wait for the skipped file).
+#[test]
+fn a_resumed_download_keeps_the_files_it_skipped() {
+    let s = Setup::new();
+    let torrent = s.torrent.to_str().unwrap().to_owned();
+    let mut seed = ccbt_seed(&s.w, "seed", &s.torrent, &s.w.join("src"), &[]);
+    s.run("first", "download", &[&torrent, "--skip", "2"], "json", &[seed.addr()])
+        .assert_success("the download skipping c.bin");
+    seed.proc.kill();
+    for name in ["a.bin", "b.bin"] {
+        let (want, got) = (s.content.join(name), s.out().join("data").join(name));
+        assert_eq!(std::fs::read(&want).unwrap(), std::fs::read(&got).unwrap(), "{name}");
+    }
+    let again = s.download("again", "json", &[]);
+    again.assert_success("the second run, without --skip and without peers");
+    assert!(again.stderr.contains("resuming data from its checkpoint"), "{}", again.describe());
+    let c = s.out().join("data/c.bin");
+    let kept_out = std::fs::metadata(&c).map_or(true, |m| m.len() < LAYOUT[2].1);
+    assert!(kept_out, "c.bin was downloaded\n{}", again.describe());
+}

@@ -8,8 +8,8 @@ use anyhow::Context as _;
 use ccbt_config::{Effective, Origin};
 use ccbt_engine::checkpoints::{Checkpoint, CheckpointStore};
 use ccbt_engine::{
-    find_checkpoint, saved_limits, AddTorrent, FoundCheckpoint, ResumeData, SessionOptions, TorrentLimits,
-    TorrentSource,
+    find_checkpoint, saved_file_priorities, saved_limits, AddTorrent, FoundCheckpoint, ResumeData,
+    SessionOptions, TorrentLimits, TorrentSource,
 };
 
 use super::download;
@@ -105,6 +105,9 @@ fn resumed(mut add: AddTorrent, checkpoint: Checkpoint) -> AddTorrent {
         return add;
     } else {
         add.limits = command_over_saved(add.limits, saved_limits(&checkpoint));
+        if !chose_files(&add) {
+            add.file_priorities = saved_file_priorities(&checkpoint);
+        }
         add.resume = Some(data);
     }
     progress::note(format!("resuming {line}"));
