@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::path::Path;
 
 use support::{
@@ -43,10 +42,7 @@ fn an_edited_config_is_applied_to_a_running_download_and_a_bad_edit_is_kept_out(
     cmd.arg("--config").arg(&config).arg("download").arg(&torrent).arg("-o").arg(&out);
     cmd.args(["--quiet", "--listen-port", "0", "--no-dht"]);
     let mut download = Proc::spawn("download", &mut cmd, w);
-    let listen: SocketAddr = download.wait_for("session started", SETUP, |_, err| {
-        let line = err.lines().find(|l| l.contains("session started"))?;
-        line.split("listen_addr=").nth(1)?.split_whitespace().next()?.parse().ok()
-    });
+    let listen = support::wait_listen_addr(&mut download);
 
     save(
         &config,

@@ -8,12 +8,11 @@ mod support;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use support::{
-    assert_same_tree, ccbt_seed, interop, interop_dir, lt_make_torrent, run_with_timeout, work_dir,
-    write_file, Kind, Tool, GRACE, LT_PYTHON, TRANSFER,
+    assert_same_tree, ccbt_seed, interop, lt_leech_from, lt_make_torrent, work_dir, write_file, Kind, Tool,
+    GRACE,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -142,18 +141,7 @@ fn libtorrent_leecher_completes_while_idle_connections_and_a_metadata_flood_hold
     }
 
     let out = w.join("out");
-    let done = run_with_timeout(
-        "lt_leech",
-        Command::new(LT_PYTHON)
-            .arg(interop_dir().join("lt_leech.py"))
-            .arg("--torrent")
-            .arg(&torrent)
-            .arg("--out")
-            .arg(&out)
-            .args(["--port", "0", "--peer", &seed.addr(), "--timeout", &TRANSFER.as_secs().to_string()]),
-        w,
-        TRANSFER + GRACE,
-    );
+    let done = lt_leech_from(w, &torrent, &out, &seed.addr());
     let rss = rss_kib(seed.proc.pid());
     for a in attackers {
         a.abort();

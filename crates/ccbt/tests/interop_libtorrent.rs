@@ -5,12 +5,11 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use support::{
-    assert_same_tree, ccbt_create, ccbt_download, ccbt_info, ccbt_seed, info_field, interop, interop_dir,
-    lt_info_hash, lt_make_torrent, lt_python, lt_seed, run_with_timeout, work_dir, write_file, write_tree,
-    Kind, Peer, Tool, GRACE, LT_PYTHON, ODD_LAYOUT, TRANSFER,
+    assert_same_tree, ccbt_create, ccbt_download, ccbt_info, ccbt_seed, info_field, interop, lt_info_hash,
+    lt_leech_from, lt_make_torrent, lt_python, lt_seed, run_with_timeout, work_dir, write_file, write_tree,
+    Kind, Peer, Tool, GRACE, ODD_LAYOUT, TRANSFER,
 };
 
 fn stop(peer: &mut Peer, what: &str) {
@@ -106,18 +105,7 @@ fn download_single_file_hybrid_from_libtorrent() {
 fn seed_to_lt(w: &Path, torrent: &Path, content: &Path) {
     let mut seed = ccbt_seed(w, "ccbt-seed", torrent, &w.join("src"), &[]);
     let out = w.join("out");
-    let done = run_with_timeout(
-        "lt_leech",
-        Command::new(LT_PYTHON)
-            .arg(interop_dir().join("lt_leech.py"))
-            .arg("--torrent")
-            .arg(torrent)
-            .arg("--out")
-            .arg(&out)
-            .args(["--port", "0", "--peer", &seed.addr(), "--timeout", &TRANSFER.as_secs().to_string()]),
-        w,
-        TRANSFER + GRACE,
-    );
+    let done = lt_leech_from(w, torrent, &out, &seed.addr());
     done.assert_success("lt_leech from a ccbt seed");
     assert!(done.stdout.contains("DONE"), "{}", done.describe());
     assert!(!done.stderr.contains("HASH_FAILED"), "ccbt served bad data:\n{}", done.describe());

@@ -10,12 +10,11 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::{
-    assert_same_tree, ccbt, interop, interop_dir, lt_make_torrent, lt_seed, run_with_timeout, work_dir,
-    write_file, Kind, Peer, Proc, Tool, GRACE, LT_PYTHON, SETUP, TRANSFER,
+    assert_same_tree, ccbt, interop, lt_leech_from, lt_make_torrent, lt_seed, run_with_timeout, work_dir,
+    write_file, Kind, Peer, Proc, Tool, GRACE, SETUP, TRANSFER,
 };
 
 const KIB: u64 = 1024;
@@ -78,18 +77,7 @@ fn upload_limit_holds_against_a_libtorrent_leecher() {
     let torrent = w.join("t.torrent");
     let mut seed = ccbt_seed_limited(w, &torrent);
     let out = w.join("out");
-    let done = run_with_timeout(
-        "lt_leech",
-        Command::new(LT_PYTHON)
-            .arg(interop_dir().join("lt_leech.py"))
-            .arg("--torrent")
-            .arg(&torrent)
-            .arg("--out")
-            .arg(&out)
-            .args(["--port", "0", "--peer", &seed.addr(), "--timeout", &TRANSFER.as_secs().to_string()]),
-        w,
-        TRANSFER + GRACE,
-    );
+    let done = lt_leech_from(w, &torrent, &out, &seed.addr());
     done.assert_success("lt_leech from a ccbt seed under --up-limit");
     // "DONE <seconds>": from libtorrent adding the torrent to its completion.
     let secs: f64 = done
@@ -124,12 +112,7 @@ fn a_limit_edited_into_the_config_holds_against_a_libtorrent_seeder() {
     cmd.arg("--config").arg(&config).arg("download").arg(&torrent).arg("-o").arg(&out);
     cmd.args(["--quiet", "--listen-port", "0", "--no-dht"]);
     let mut download = Proc::spawn("download", &mut cmd, w);
-    let port: u16 = download.wait_for("session started", SETUP, |_, err| {
-        let line = err.lines().find(|l| l.contains("session started"))?;
-        let addr: std::net::SocketAddr =
-            line.split("listen_addr=").nth(1)?.split_whitespace().next()?.parse().ok()?;
-        Some(addr.port())
-    });
+    let port = support::wait_listen_addr(&mut download).port();
     save(&config, &format!("{logging}[limits]\ntorrent_down_kib = {LIMIT_KIB}\n"));
     let applied = format!("config: limits.torrent_down_kib = {LIMIT_KIB} applied");
     download.wait_for(&applied, SETUP, |_, err| err.contains(&applied).then_some(()));

@@ -16,7 +16,7 @@ use tokio::io::AsyncWriteExt as _;
 use super::live::{self, Outcome, Stop, Watcher};
 use super::Exit;
 use crate::args::StreamArgs;
-use crate::options::{explicit_dht_port, session_options};
+use crate::options::{explicit_dht_port, session_options, torrent_limits};
 use crate::peer_addr::resolve_all;
 use crate::progress::{self, ProgressConfig, TorrentProgress};
 use crate::units::{human_bytes, human_elapsed};
@@ -37,7 +37,7 @@ pub async fn run(args: StreamArgs, settings: &Effective) -> anyhow::Result<Exit>
         );
     }
     let add = AddTorrent::parse(&args.source).with_context(|| format!("cannot use {}", args.source))?;
-    let add = add.overwrite(args.overwrite).streaming(true);
+    let add = add.overwrite(args.overwrite).streaming(true).limits(torrent_limits(settings));
     // With a .torrent the file is known now, and only it is downloaded.
     let add = match &add.source {
         TorrentSource::Torrent(torrent) => {

@@ -325,6 +325,32 @@ impl Peer {
     }
 }
 
+/// The address a running ccbt session listens on, from its "session started" log line (the
+/// command must log at info level).
+pub fn wait_listen_addr(proc: &mut Proc) -> std::net::SocketAddr {
+    proc.wait_for("session started", SETUP, |_, err| {
+        let line = err.lines().find(|l| l.contains("session started"))?;
+        line.split("listen_addr=").nth(1)?.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// Runs tests/interop/lt_leech.py: libtorrent downloads `torrent` into `out` from `peer` alone,
+/// and exits when done (or after [`TRANSFER`]).
+pub fn lt_leech_from(work: &Path, torrent: &Path, out: &Path, peer: &str) -> Finished {
+    run_with_timeout(
+        "lt_leech",
+        Command::new(LT_PYTHON)
+            .arg(interop_dir().join("lt_leech.py"))
+            .arg("--torrent")
+            .arg(torrent)
+            .arg("--out")
+            .arg(out)
+            .args(["--port", "0", "--peer", peer, "--timeout", &TRANSFER.as_secs().to_string()]),
+        work,
+        TRANSFER + GRACE,
+    )
+}
+
 /// Starts libtorrent seeding `torrent` from `data` on a port of its choosing, dialling
 /// `connect`, and waits for its ready file.
 pub fn lt_seed(
