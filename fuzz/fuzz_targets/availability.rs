@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use ccbt_core::{Bitfield, Lengths};
+use ccbt_proto::choker::ChokerOptions;
 use ccbt_proto::peer::{PeerConn, PeerConnOptions, PeerEvent};
 use ccbt_proto::picker::PickerOptions;
 use ccbt_proto::swarm::{Swarm, SwarmOptions};
@@ -49,7 +50,7 @@ fuzz_target!(|input: &[u8]| {
     let now = Instant::now();
     let options = SwarmOptions {
         picker: PickerOptions::default(),
-        max_upload_slots: 4,
+        choker: ChokerOptions::new(4),
         max_buffered_bytes: 1 << 20,
         max_hash_failures: 3,
         pex: false,
