@@ -7,13 +7,16 @@ use axum::http::StatusCode;
 use ccbt_api::{Token, Verb, ROUTES};
 use support::{code, request, Api, ADDR};
 
+/// A refused request: its name, Host, Authorization, and the status and code expected.
+type Case<'a> = (&'a str, Option<&'a str>, Option<&'a str>, StatusCode, &'a str);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_is_guarded() {
     let api = Api::new().await;
     let good = format!("Bearer {}", api.token.as_str());
     let wrong = format!("Bearer {}", Token::generate().as_str());
     let truncated = format!("Bearer {}", &api.token.as_str()[..63]);
-    let cases: &[(&str, Option<&str>, Option<&str>, StatusCode, &str)] = &[
+    let cases: &[Case] = &[
         ("no token", Some(ADDR), None, StatusCode::UNAUTHORIZED, "missing_token"),
         ("wrong token", Some(ADDR), Some(&wrong), StatusCode::UNAUTHORIZED, "invalid_token"),
         ("token cut short", Some(ADDR), Some(&truncated), StatusCode::UNAUTHORIZED, "invalid_token"),
