@@ -9,7 +9,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ccbt_engine::{AddTorrent, TorrentId, TorrentStatus};
+use ccbt_engine::checkpoints::{CheckpointError, CheckpointStore};
+use ccbt_engine::{find_checkpoint, AddTorrent, FoundCheckpoint, TorrentId, TorrentStatus};
 
 use crate::error::json;
 use crate::{AddRequest, ApiContext, ApiError, SessionView, TorrentCounts, TorrentList, TorrentView};
@@ -48,11 +49,64 @@ pub(crate) async fn pause(State(ctx): Ctx, Path(query): Path<String>) -> Result<
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Continues a paused torrent (204), or, when the session does not have it, adds it from its
+/// checkpoint in the session's checkpoint folder, where the checkpoint left it (201).
 pub(crate) async fn resume(State(ctx): Ctx, Path(query): Path<String>) -> Result<Response, ApiError> {
-    let status = find(&ctx, &query)?;
+    let status = match find(&ctx, &query) {
+        Ok(status) => status,
+        Err(e) if e.code == "torrent_not_found" => return from_checkpoint(&ctx, &query).await,
+        Err(e) => return Err(e),
+    };
     let what = status.info_hash.to_hex();
     ctx.session.resume(status.id).await.map_err(|e| ApiError::from_session(&e, &what))?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Adds the torrent whose checkpoint's info hash starts with `query`.
+async fn from_checkpoint(ctx: &ApiContext, query: &str) -> Result<Response, ApiError> {
+    let dir = ctx.session.options().checkpoint_dir.clone();
+    let owned = query.to_owned();
+    let found = tokio::task::spawn_blocking(move || {
+        let info_hash = CheckpointStore::new(&dir).resolve(&owned)?;
+        Ok::<_, CheckpointError>((info_hash, find_checkpoint(&dir, &info_hash)))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("reading the checkpoints failed: {e}")))?;
+    let (info_hash, found) = found.map_err(|e| match e {
+        CheckpointError::NotFound { .. } => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "torrent_not_found",
+            format!("no torrent {query}, and no checkpoint of it"),
+        ),
+        CheckpointError::Ambiguous { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "ambiguous_info_hash", e.to_string())
+        }
+        other => ApiError::internal(format!("cannot read the checkpoints: {other}")),
+    })?;
+    let what = info_hash.to_hex();
+    let checkpoint = match found {
+        FoundCheckpoint::Usable { checkpoint, .. } => checkpoint,
+        FoundCheckpoint::None => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "torrent_not_found",
+                format!("no torrent {query}"),
+            ))
+        }
+        FoundCheckpoint::Unusable(e) => {
+            return Err(ApiError::bad_request(
+                "unusable_checkpoint",
+                format!("the checkpoint of {what}: {e}"),
+            ))
+        }
+    };
+    let id = ctx
+        .session
+        .resume_from_checkpoint(*checkpoint)
+        .await
+        .map_err(|e| ApiError::from_session(&e, &what))?;
+    let status = ctx.session.status(id).map_err(|e| ApiError::from_session(&e, &what))?;
+    Ok(json(StatusCode::CREATED, &TorrentView::from(&status)))
 }
 
 /// Removes the torrent and its checkpoint (so the next start of the daemon does not bring it
@@ -71,7 +125,7 @@ pub(crate) async fn remove(
     let status = find(&ctx, &query)?;
     let what = status.info_hash.to_hex();
     ctx.session.remove(status.id).await.map_err(|e| ApiError::from_session(&e, &what))?;
-    let store = ccbt_engine::checkpoints::CheckpointStore::new(&ctx.session.options().checkpoint_dir);
+    let store = CheckpointStore::new(&ctx.session.options().checkpoint_dir);
     let info_hash = status.info_hash;
     let deleted = tokio::task::spawn_blocking(move || store.delete(&info_hash)).await;
     match deleted {

@@ -51,8 +51,21 @@ async fn add_list_pause_resume_remove() {
     let (status, refused) = api.call(Verb::Delete, &format!("{one}?delete_data=true"), None).await;
     assert_eq!((status, code(&refused)), (StatusCode::BAD_REQUEST, "delete_data_unsupported"));
     assert_eq!(session.torrents().len(), 1, "a refused delete removed the torrent");
+    // Out of the session with its checkpoint kept: resume adds it from the checkpoint.
+    let id = session.torrents()[0].id;
+    session.remove(id).await.unwrap();
+    let (status, back) = api.call(Verb::Post, &format!("{one}/resume"), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{back}");
+    assert_eq!(back["info_hash"], info_hash.as_str());
+    assert_eq!(back["save_path"], data.to_str().unwrap());
     let (status, _) = api.call(Verb::Delete, &one, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, gone) = api.call(Verb::Post, &format!("{one}/resume"), None).await;
+    assert_eq!(
+        (status, code(&gone)),
+        (StatusCode::NOT_FOUND, "torrent_not_found"),
+        "no checkpoint after DELETE"
+    );
     let (status, gone) = api.call(Verb::Get, &one, None).await;
     assert_eq!((status, code(&gone)), (StatusCode::NOT_FOUND, "torrent_not_found"));
     let checkpoints = api.path().join("checkpoints");

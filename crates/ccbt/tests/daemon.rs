@@ -144,6 +144,17 @@ fn added_torrent_completes_then_seeds_after_a_restart_without_downloading() {
     assert_eq!(state.status_field(&info_hash, "progress").as_deref(), Some("100.0%"));
     assert!(state.log().contains("1 torrent(s) restored"), "{}", state.log());
 
+    // Pause, then `ccbt resume`, which hands the torrent back to the running daemon.
+    let paused = state.ccbt("pause", &["pause", &info_hash]);
+    assert!(paused.success() && paused.stdout.contains("paused"), "{}", paused.describe());
+    assert!(poll_until(SETUP, || state.status_field(&info_hash, "state").as_deref() == Some("paused")));
+    let with_flags = state.ccbt("resume-flags", &["resume", &info_hash, "--peer", "127.0.0.1:1"]);
+    assert_eq!(with_flags.code(), Some(1), "{}", with_flags.describe());
+    assert!(with_flags.stderr.contains("takes no other flags"), "{}", with_flags.describe());
+    let resumed = state.ccbt("resume", &["resume", &info_hash[..8]]);
+    assert!(resumed.success() && resumed.stdout.contains("in the ccbt daemon"), "{}", resumed.describe());
+    assert!(poll_until(SETUP, seeding), "not seeding after resume\n{}", state.log());
+
     let removed = state.ccbt("remove", &["remove", &info_hash[..10]]);
     assert!(removed.success(), "{}", removed.describe());
     assert!(out.join("movie.bin").exists(), "remove must keep the files");

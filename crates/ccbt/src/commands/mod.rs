@@ -54,6 +54,8 @@ impl Exit {
 /// flags; a folder not given on the command line is the configuration's `download_dir`).
 pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
     let download_dir = &settings.config().disk.download_dir;
+    // The configuration flags given (a resume handed to a daemon uses none of them).
+    let given = crate::settings::flag_overrides(&cli);
     match cli.command {
         Command::Download(mut args) => {
             args.common.dir.path = Some(download_dir.clone());
@@ -62,6 +64,9 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::Magnet(mut args) => {
             args.common.dir.path = Some(download_dir.clone());
             runtime()?.block_on(download::run(&args.magnets, &args.resume, args.common, settings))
+        }
+        Command::Resume(args) if daemon::lock::read_live(state_dir(settings)).is_some() => {
+            torrents::resume(&args, &given, state_dir(settings))
         }
         Command::Resume(mut args) => {
             args.common.dir.path = Some(download_dir.clone());

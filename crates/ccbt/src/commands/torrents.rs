@@ -9,6 +9,7 @@ use ccbt_api::{AddRequest, TorrentView};
 
 use super::remote;
 use super::Exit;
+use crate::args::ResumeArgs;
 use crate::daemon_args::{AddArgs, PauseArgs, RemoveArgs, StatusArgs};
 use crate::units::{human_bytes, human_rate};
 
@@ -93,6 +94,32 @@ pub fn pause(args: &PauseArgs, state_dir: &Path) -> anyhow::Result<Exit> {
 pub fn remove(args: &RemoveArgs, state_dir: &Path) -> anyhow::Result<Exit> {
     remote::connect(state_dir)?.remove(&args.info_hash)?;
     println!("removed {} (its files are kept)", args.info_hash);
+    Ok(Exit::Success)
+}
+
+/// `ccbt resume IH` while a daemon runs: the daemon continues the torrent, or loads it from its
+/// checkpoint. The session flags of `resume` belong to a foreground session: given here, they
+/// are refused rather than silently dropped.
+pub fn resume(args: &ResumeArgs, given: &[(String, String)], state_dir: &Path) -> anyhow::Result<Exit> {
+    let c = &args.common;
+    // The log level and reload flags are the command's own, not the session's.
+    let flags =
+        given.iter().any(|(key, _)| !matches!(key.as_str(), "state_dir" | "log_level" | "config_reload"))
+            || args.interactive
+            || c.seed
+            || c.overwrite
+            || c.files.select.is_some()
+            || c.files.skip.is_some()
+            || c.files.first_last_pieces
+            || !c.engine.network.peers.is_empty();
+    anyhow::ensure!(
+        !flags,
+        "a ccbt daemon is running for {}: `ccbt resume INFO_HASH` hands the torrent to it and takes no other flags (stop the daemon to resume in the foreground with them)",
+        state_dir.display()
+    );
+    let daemon = remote::connect(state_dir)?;
+    daemon.act(&args.info_hash, "resume")?;
+    println!("resumed {} in the ccbt daemon ({})", args.info_hash, daemon.url());
     Ok(Exit::Success)
 }
 
