@@ -105,7 +105,7 @@ pub enum Command {
     Magnet(MagnetArgs),
     /// Write one file of a torrent to stdout in order while it downloads, each byte once its piece is verified (`ccbt stream x.torrent | mpv -`); progress goes to stderr.
     Stream(StreamArgs),
-    /// Continue a download from its checkpoint, by info hash (or a unique prefix): no need to name the torrent or the folder again (same flags as download).
+    /// Continue a download from its checkpoint, by info hash (or a unique prefix): no need to name the torrent or the folder again (same flags as download). While a daemon runs, the daemon continues it instead.
     Resume(ResumeArgs),
     /// Check existing data of a torrent and serve it to peers until Ctrl-C.
     Seed(SeedArgs),
