@@ -46,7 +46,7 @@ pub use load::{load, split_override, ConfigFile, Sources};
 pub use origin::Origin;
 pub use reload::{diff, reload, Changes};
 pub use schema::{
-    field, Apply, Config, Discovery, Disk, Env, Field, Limits, Network, Observability, Scope, Strategy,
-    DEFAULT_DHT_BOOTSTRAP, FIELDS, SECTIONS,
+    field, Apply, Config, Daemon, Discovery, Disk, Env, Field, Limits, Network, Observability, Scope,
+    Strategy, DEFAULT_DHT_BOOTSTRAP, FIELDS, SECTIONS,
 };
 pub use value::{Bounds, CheckpointFormat, LogLevel, PieceSelection, Preallocate, Seconds, SeedChoking};

@@ -357,6 +357,16 @@ settings! {
             env "", flag "--no-config-reload", shown "",
             "While `download`, `magnet` or `seed` runs, re-read the configuration file when it changes (checked every 2 s) and apply what can change live (see \"Hot reload\" in docs/config.md).";
     }
+
+    /// `[daemon]`: the background session of `ccbt daemon start` and its HTTP control API.
+    [daemon] Daemon {
+        api_host: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST), ANY, Restart, Session,
+            env "", flag "", shown "",
+            "Address of the daemon's HTTP control API (docs/api.md). Only a loopback address (`127.0.0.1`, `::1`) is accepted: remote access would need TLS, which ccbt does not have yet.";
+        api_port: u16 = 6890, int(0, 65535), Restart, Session,
+            env "", flag "--api-port", shown "",
+            "TCP port of the daemon's HTTP control API (0: the system picks a free one). Clients such as `ccbt list` find the address in `<state_dir>/daemon.lock` and the token in `<state_dir>/api_token`.";
+    }
 }
 
 /// Relations between keys that no single bound can state: (key, the key it must not be below).

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::daemon_args::{AddArgs, DaemonCommand, PauseArgs, RemoveArgs, StateDirArg, StatusArgs};
 use crate::peer_addr::PeerArg;
 use crate::units::parse_size;
 
@@ -23,6 +24,8 @@ Examples:
   ccbt info photos.torrent
   ccbt scrape photos.torrent                      seeders/leechers/completed from its trackers
   ccbt dht status                                 join the DHT and show nodes, buckets, lookups
+  ccbt daemon start -o ~/Downloads                run in the background; then `ccbt add x.torrent`,
+                                                  `ccbt list`, `status`, `pause`, `remove`, `daemon stop`
 
 The data folder is `-o DIR` or `-d DIR` (the same flag) on download, magnet, stream, seed and verify.
 
@@ -102,7 +105,7 @@ pub enum Command {
     Magnet(MagnetArgs),
     /// Write one file of a torrent to stdout in order while it downloads, each byte once its piece is verified (`ccbt stream x.torrent | mpv -`); progress goes to stderr.
     Stream(StreamArgs),
-    /// Continue a download from its checkpoint, by info hash (or a unique prefix): no need to name the torrent or the folder again (same flags as download).
+    /// Continue a download from its checkpoint, by info hash (or a unique prefix): no need to name the torrent or the folder again (same flags as download). While a daemon runs, the daemon continues it instead.
     Resume(ResumeArgs),
     /// Check existing data of a torrent and serve it to peers until Ctrl-C.
     Seed(SeedArgs),
@@ -123,6 +126,19 @@ pub enum Command {
     /// List, clean, delete, verify and export checkpoints (the saved resume state of each torrent).
     #[command(after_help = CHECKPOINTS_HELP)]
     Checkpoints(CheckpointsArgs),
+    /// Run ccbt in the background with a control API: start, status, stop.
+    #[command(subcommand, after_help = crate::daemon_args::DAEMON_HELP)]
+    Daemon(DaemonCommand),
+    /// Add a .torrent file or magnet link to the running daemon.
+    Add(AddArgs),
+    /// List the torrents of the running daemon.
+    List(StateDirArg),
+    /// Show the running daemon's session, or one of its torrents.
+    Status(StatusArgs),
+    /// Pause a torrent of the running daemon (or every one with --all).
+    Pause(PauseArgs),
+    /// Remove a torrent from the running daemon (its files stay).
+    Remove(RemoveArgs),
 }
 
 const CHECKPOINTS_HELP: &str = "\

@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod daemon_args;
 mod file_indices;
 mod logging;
 mod options;

@@ -10,7 +10,9 @@ use ccbt_engine::{PieceSelection, Preallocate, SeedChoking, SessionOptions, Torr
 /// it must be free, never silently replaced by the next one.
 pub fn session_options(effective: &Effective) -> SessionOptions {
     let mut opts = SessionOptions::default();
-    let Config { network, disk, strategy, discovery, limits, observability } = effective.config().clone();
+    let Config { network, disk, strategy, discovery, limits, observability, daemon: _ } =
+        effective.config().clone();
+    // `[daemon]` is read by `ccbt daemon start` (commands/daemon), not by the session.
     apply_network(&mut opts, network);
     apply_disk(&mut opts, disk);
     // Unset, it follows `state_dir` from whichever layer set that.

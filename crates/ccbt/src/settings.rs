@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use ccbt_config::{fs, load, Effective, Env, Origin, Sources};
 use clap::ValueEnum;
 
-use crate::args::{CheckpointArgs, Cli, Command, DhtCommand, DirArg, EngineArgs, GlobalArgs};
+use crate::args::{
+    CheckpointArgs, Cli, Command, DaemonCommand, DhtCommand, DirArg, DiscoveryArgs, EngineArgs, GlobalArgs,
+    StateDirArg,
+};
 
 /// The variable that, besides a level, may hold a tracing filter (`warn,ccbt_engine=debug`).
 pub const LOG_ENV: &str = "CCBT_LOG_LEVEL";
@@ -148,6 +151,22 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
         Command::Checkpoints(args) => {
             push(&mut out, "checkpoint_dir", args.checkpoint_dir.as_ref().map(|d| d.display()));
         }
+        Command::Daemon(DaemonCommand::Start(args)) => {
+            dir_override(&mut out, &args.dir);
+            checkpoint_overrides(&mut out, &args.checkpoints);
+            discovery_overrides(&mut out, &args.discovery);
+            push(&mut out, "listen_port", args.listen_port);
+            push(&mut out, "api_port", args.api_port);
+            push(&mut out, "global_down_kib", args.limits.down_limit);
+            push(&mut out, "global_up_kib", args.limits.up_limit);
+        }
+        Command::Daemon(DaemonCommand::Status(at) | DaemonCommand::Stop(at)) | Command::List(at) => {
+            state_dir_override(&mut out, at);
+        }
+        Command::Add(args) => state_dir_override(&mut out, &args.daemon),
+        Command::Status(args) => state_dir_override(&mut out, &args.daemon),
+        Command::Pause(args) => state_dir_override(&mut out, &args.daemon),
+        Command::Remove(args) => state_dir_override(&mut out, &args.daemon),
         Command::Info(_) | Command::Create(_) | Command::Scrape(_) | Command::Config(_) => {}
     }
     out
@@ -169,10 +188,11 @@ fn checkpoint_overrides(out: &mut Vec<(String, String)>, flags: &CheckpointArgs)
     push(out, "checkpoint_dir", flags.checkpoint_dir.as_ref().map(|d| d.display()));
 }
 
-fn engine_overrides(out: &mut Vec<(String, String)>, flags: &EngineArgs) {
-    let (network, discovery, tuning) = (&flags.network, &flags.discovery, &flags.tuning);
-    push(out, "listen_port", network.listen_port);
-    push(out, "dht_port", network.dht_port);
+fn state_dir_override(out: &mut Vec<(String, String)>, at: &StateDirArg) {
+    push(out, "state_dir", at.state_dir.as_ref().map(|d| d.display()));
+}
+
+fn discovery_overrides(out: &mut Vec<(String, String)>, discovery: &DiscoveryArgs) {
     if discovery.no_trackers {
         push(out, "enable_http_trackers", Some(false));
         push(out, "enable_udp_trackers", Some(false));
@@ -181,6 +201,13 @@ fn engine_overrides(out: &mut Vec<(String, String)>, flags: &EngineArgs) {
     push_list(out, "dht_bootstrap_nodes", &discovery.dht_bootstrap);
     push(out, "enable_pex", discovery.no_pex.then_some(false));
     push(out, "state_dir", discovery.state_dir.as_ref().map(|d| d.display()));
+}
+
+fn engine_overrides(out: &mut Vec<(String, String)>, flags: &EngineArgs) {
+    let (network, tuning) = (&flags.network, &flags.tuning);
+    push(out, "listen_port", network.listen_port);
+    push(out, "dht_port", network.dht_port);
+    discovery_overrides(out, &flags.discovery);
     push(out, "pipeline_depth", tuning.pipeline_depth);
     push(out, "piece_selection", tuning.piece_selection.map(word));
     push(out, "hash_workers", tuning.hash_workers);
@@ -294,6 +321,36 @@ mod tests {
         assert_eq!(effective.config().disk.preallocate, ccbt_config::Preallocate::Full);
         assert!(!effective.config().disk.checkpoint_enabled);
         assert_eq!(effective.checkpoint_dir(), std::path::Path::new("/c"));
+    }
+
+    #[test]
+    fn daemon_flags_become_overrides() {
+        let pairs = overrides(&[
+            "ccbt",
+            "daemon",
+            "start",
+            "--api-port",
+            "0",
+            "--listen-port",
+            "7000",
+            "--state-dir",
+            "/s",
+            "-o",
+            "/d",
+            "--no-dht",
+        ]);
+        for pair in [("api_port", "0"), ("listen_port", "7000"), ("state_dir", "/s"), ("download_dir", "/d")]
+        {
+            assert!(pairs.contains(&(pair.0.to_owned(), pair.1.to_owned())), "{pair:?} in {pairs:?}");
+        }
+        let effective = load(&Sources { cli: pairs, ..Sources::default() }).unwrap();
+        assert_eq!(effective.config().daemon.api_port, 0);
+        assert!(!effective.config().discovery.enable_dht);
+        for args in
+            [&["ccbt", "list", "--state-dir", "/s"][..], &["ccbt", "daemon", "stop", "--state-dir", "/s"]]
+        {
+            assert_eq!(overrides(args), [("state_dir".to_owned(), "/s".to_owned())], "{args:?}");
+        }
     }
 
     #[test]

@@ -1,19 +1,24 @@
 //! One module per subcommand. `download` and `seed` run a session on a tokio runtime; `info`,
 //! `create` and `verify` are synchronous (hashing runs on plain threads, never on the runtime).
+//! `daemon` runs the session in the background; `torrents` (`add`, `list`, ...) drive it
+//! through its API (`remote`).
 
 mod checkpoint_verify;
 mod checkpoints;
 pub mod config;
 mod create;
+mod daemon;
 mod dht;
 mod download;
 mod hint;
 mod info;
 mod live;
+mod remote;
 mod resume;
 mod scrape;
 mod seed;
 mod stream;
+mod torrents;
 mod verify;
 
 use std::process::ExitCode;
@@ -49,6 +54,8 @@ impl Exit {
 /// flags; a folder not given on the command line is the configuration's `download_dir`).
 pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
     let download_dir = &settings.config().disk.download_dir;
+    // The configuration flags given (a resume handed to a daemon uses none of them).
+    let given = crate::settings::flag_overrides(&cli);
     match cli.command {
         Command::Download(mut args) => {
             args.common.dir.path = Some(download_dir.clone());
@@ -57,6 +64,9 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::Magnet(mut args) => {
             args.common.dir.path = Some(download_dir.clone());
             runtime()?.block_on(download::run(&args.magnets, &args.resume, args.common, settings))
+        }
+        Command::Resume(args) if daemon::lock::read_live(state_dir(settings)).is_some() => {
+            torrents::resume(&args, &given, state_dir(settings))
         }
         Command::Resume(mut args) => {
             args.common.dir.path = Some(download_dir.clone());
@@ -82,7 +92,18 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         }
         Command::Config(command) => config::run(&command, &cli.global, settings),
         Command::Checkpoints(args) => checkpoints::run(&args, settings),
+        Command::Daemon(command) => daemon::run(&command, settings),
+        Command::Add(args) => torrents::add(&args, state_dir(settings)),
+        Command::List(_) => torrents::list(state_dir(settings)),
+        Command::Status(args) => torrents::status(&args, state_dir(settings)),
+        Command::Pause(args) => torrents::pause(&args, state_dir(settings)),
+        Command::Remove(args) => torrents::remove(&args, state_dir(settings)),
     }
+}
+
+/// The state folder, where a running daemon publishes its address and token.
+fn state_dir(settings: &Effective) -> &std::path::Path {
+    &settings.config().disk.state_dir
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -1,0 +1,117 @@
+//! The route table. [`ROUTES`] is the one list the router is built from, so a test that walks
+//! it reaches every route there is; the guard is a layer over the finished router.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::Router;
+
+use crate::guard::{guard, Access};
+use crate::{handlers, ApiContext, ApiError};
+
+/// Where every route lives.
+pub const PREFIX: &str = "/api/v1";
+
+/// The HTTP methods the API uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+    Delete,
+}
+
+impl Verb {
+    /// The method's name, `GET`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Delete => "DELETE",
+        }
+    }
+
+    fn filter(self) -> MethodFilter {
+        match self {
+            Verb::Get => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+            Verb::Delete => MethodFilter::DELETE,
+        }
+    }
+}
+
+/// What a route does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Session,
+    ListTorrents,
+    AddTorrent,
+    GetTorrent,
+    PauseTorrent,
+    ResumeTorrent,
+    RemoveTorrent,
+}
+
+/// One route: method, path (axum syntax, `{info_hash}` for a parameter) and handler.
+#[derive(Clone, Copy, Debug)]
+pub struct Route {
+    pub verb: Verb,
+    pub path: &'static str,
+    pub endpoint: Endpoint,
+}
+
+const fn route(verb: Verb, path: &'static str, endpoint: Endpoint) -> Route {
+    Route { verb, path, endpoint }
+}
+
+/// Every route of the API.
+pub const ROUTES: &[Route] = &[
+    route(Verb::Get, "/api/v1/session", Endpoint::Session),
+    route(Verb::Get, "/api/v1/torrents", Endpoint::ListTorrents),
+    route(Verb::Post, "/api/v1/torrents", Endpoint::AddTorrent),
+    route(Verb::Get, "/api/v1/torrents/{info_hash}", Endpoint::GetTorrent),
+    route(Verb::Post, "/api/v1/torrents/{info_hash}/pause", Endpoint::PauseTorrent),
+    route(Verb::Post, "/api/v1/torrents/{info_hash}/resume", Endpoint::ResumeTorrent),
+    route(Verb::Delete, "/api/v1/torrents/{info_hash}", Endpoint::RemoveTorrent),
+];
+
+/// The API over `context`, every request guarded by `access`.
+pub fn router(context: Arc<ApiContext>, access: Access) -> Router {
+    let mut router = Router::new();
+    for route in ROUTES {
+        router = router.route(route.path, method_router(route));
+    }
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Last, so it wraps everything above: routes, fallback and 405 answers.
+        .layer(axum::middleware::from_fn_with_state(Arc::new(access), guard))
+        .with_state(context)
+}
+
+fn method_router(route: &Route) -> MethodRouter<Arc<ApiContext>> {
+    let filter = route.verb.filter();
+    match route.endpoint {
+        Endpoint::Session => on(filter, handlers::session),
+        Endpoint::ListTorrents => on(filter, handlers::list),
+        Endpoint::AddTorrent => on(filter, handlers::add),
+        Endpoint::GetTorrent => on(filter, handlers::get),
+        Endpoint::PauseTorrent => on(filter, handlers::pause),
+        Endpoint::ResumeTorrent => on(filter, handlers::resume),
+        Endpoint::RemoveTorrent => on(filter, handlers::remove),
+    }
+}
+
+async fn not_found() -> Response {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route (see docs/api.md)").into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+    .into_response()
+}

@@ -1,0 +1,183 @@
+//! `ccbt daemon start | status | stop`: the life cycle of the background session. The daemon
+//! itself is `serve.rs`; `start` without `--foreground` runs it detached and waits until its API
+//! answers. The lock file (`lock.rs`) keeps one daemon per state folder.
+
+pub mod lock;
+mod serve;
+
+use std::io::{Read as _, Seek as _};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use ccbt_config::Effective;
+
+use super::remote::{self, Daemon};
+use super::Exit;
+use crate::daemon_args::{DaemonCommand, DaemonStartArgs};
+use crate::units::human_duration;
+use lock::{DaemonInfo, LOG_FILE};
+
+/// How long `daemon start` waits for the API (restoring many torrents takes a while).
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long `daemon stop` waits for the daemon to save its checkpoints and exit.
+const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(50);
+
+pub fn run(command: &DaemonCommand, settings: &Effective) -> anyhow::Result<Exit> {
+    let state_dir = settings.config().disk.state_dir.as_path();
+    match command {
+        DaemonCommand::Start(args) if args.foreground => super::runtime()?.block_on(serve::run(settings)),
+        DaemonCommand::Start(args) => start_detached(args, state_dir),
+        DaemonCommand::Status(_) => status(state_dir),
+        DaemonCommand::Stop(_) => stop(state_dir),
+    }
+}
+
+/// The message naming the daemon that holds `state_dir` (waiting a little for a daemon that
+/// just took the lock to publish its address).
+pub fn already_running(state_dir: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut info = lock::read_live(state_dir);
+    while !info.as_ref().is_some_and(|i| i.url.is_some()) && Instant::now() < deadline {
+        std::thread::sleep(POLL);
+        info = lock::read_live(state_dir);
+    }
+    let folder = state_dir.display();
+    match info {
+        Some(DaemonInfo { pid, url: Some(url) }) => {
+            format!("a ccbt daemon is already running for {folder} (pid {pid}, {url})")
+        }
+        Some(DaemonInfo { pid, url: None }) => {
+            format!("a ccbt daemon is already running for {folder} (pid {pid}, its API is not up yet)")
+        }
+        None => format!("another process holds the lock of {folder}"),
+    }
+}
+
+/// Runs this same command line with `--foreground` in a new session (no terminal), its output
+/// appended to `<state_dir>/daemon.log`, and waits until its API answers.
+fn start_detached(_args: &DaemonStartArgs, state_dir: &Path) -> anyhow::Result<Exit> {
+    std::fs::create_dir_all(state_dir)
+        .with_context(|| format!("cannot create the state folder {}", state_dir.display()))?;
+    if lock::read_live(state_dir).is_some() {
+        eprintln!("error: {}", already_running(state_dir));
+        return Ok(Exit::Failure);
+    }
+    let log_path = state_dir.join(LOG_FILE);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("cannot open {}", log_path.display()))?;
+    let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
+    let exe = std::env::current_exe().context("cannot find the ccbt program")?;
+    let mut command = Command::new(exe);
+    command
+        .args(std::env::args_os().skip(1))
+        .arg("--foreground")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().context("cannot share the log file")?)
+        .stderr(log);
+    detach(&mut command);
+    let mut child = command.spawn().context("cannot start the daemon")?;
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if let Some(exit) = child.try_wait().context("cannot watch the daemon")? {
+            return failed_start(state_dir, &log_path, log_start, exit);
+        }
+        if let Some(url) = answering(state_dir, child.id()) {
+            println!("ccbt daemon started (pid {}): {url}", child.id());
+            return Ok(Exit::Success);
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!(
+                "the daemon (pid {}) did not answer within {} s; see {}",
+                child.id(),
+                START_TIMEOUT.as_secs(),
+                log_path.display()
+            );
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Makes the child the leader of a new session, so closing the terminal does not stop it.
+fn detach(command: &mut Command) {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: between fork and exec only setsid runs, which is async-signal-safe and touches no
+    // memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The API URL once the daemon `pid` published it and its API answers.
+fn answering(state_dir: &Path, pid: u32) -> Option<String> {
+    let info = lock::read_live(state_dir).filter(|i| i.pid == pid)?;
+    let url = info.url?;
+    let daemon = Daemon::open(state_dir, url.clone()).ok()?;
+    daemon.session().ok().map(|_| url)
+}
+
+/// The daemon exited before its API answered: another daemon won the lock, or it failed (its
+/// log since this start says why).
+fn failed_start(
+    state_dir: &Path,
+    log_path: &Path,
+    log_start: u64,
+    exit: std::process::ExitStatus,
+) -> anyhow::Result<Exit> {
+    if lock::read_live(state_dir).is_some() {
+        eprintln!("error: {}", already_running(state_dir));
+        return Ok(Exit::Failure);
+    }
+    let mut text = String::new();
+    if let Ok(mut log) = std::fs::File::open(log_path) {
+        let _ = log.seek(std::io::SeekFrom::Start(log_start)).and_then(|_| log.read_to_string(&mut text));
+    }
+    let tail: Vec<&str> = text.lines().rev().take(20).collect();
+    for line in tail.into_iter().rev() {
+        eprintln!("{line}");
+    }
+    anyhow::bail!("the daemon stopped before its API answered ({exit}); its log is {}", log_path.display())
+}
+
+fn status(state_dir: &Path) -> anyhow::Result<Exit> {
+    let daemon = remote::connect(state_dir)?;
+    let session = daemon.session()?;
+    let t = &session.torrents;
+    println!("ccbt daemon {} running", session.version);
+    println!("API:       {}", daemon.url());
+    println!("pid:       {}", session.pid);
+    println!("uptime:    {}", human_duration(session.uptime_secs));
+    println!("peers on:  {}", session.listen_addr);
+    println!(
+        "torrents:  {} ({} downloading, {} seeding, {} paused, {} checking, {} fetching metadata, {} failed)",
+        t.total, t.downloading, t.seeding, t.paused, t.checking, t.fetching_metadata, t.error
+    );
+    Ok(Exit::Success)
+}
+
+/// Sends SIGTERM and waits until the daemon has let go of its lock (it exited).
+fn stop(state_dir: &Path) -> anyhow::Result<Exit> {
+    let Some(info) = lock::read_live(state_dir) else {
+        anyhow::bail!("{}", remote::NO_DAEMON);
+    };
+    lock::terminate(info.pid).with_context(|| format!("cannot signal the daemon (pid {})", info.pid))?;
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    while !lock::is_free(state_dir).context("cannot check the daemon's lock")? {
+        if Instant::now() > deadline {
+            anyhow::bail!("the daemon (pid {}) did not stop within {} s", info.pid, STOP_TIMEOUT.as_secs());
+        }
+        std::thread::sleep(POLL);
+    }
+    println!("ccbt daemon (pid {}) stopped; its checkpoints are saved", info.pid);
+    Ok(Exit::Success)
+}

@@ -1,0 +1,236 @@
+//! `ccbt add | list | status | pause | remove`: commands that act on the running daemon
+//! through its API (see `remote.rs`).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+use ccbt_api::{AddRequest, TorrentView};
+
+use super::remote;
+use super::Exit;
+use crate::args::ResumeArgs;
+use crate::daemon_args::{AddArgs, PauseArgs, RemoveArgs, StatusArgs};
+use crate::units::{human_bytes, human_rate};
+
+/// Names longer than this are cut in the listing.
+const NAME_WIDTH: usize = 40;
+
+pub fn add(args: &AddArgs, state_dir: &Path) -> anyhow::Result<Exit> {
+    let daemon = remote::connect(state_dir)?;
+    // The daemon may run in another folder: paths go to it absolute.
+    let source = if args.source.starts_with("magnet:") {
+        args.source.clone()
+    } else {
+        let path =
+            std::path::absolute(&args.source).with_context(|| format!("cannot use {}", args.source))?;
+        path.to_str().with_context(|| format!("{} is not valid UTF-8", path.display()))?.to_owned()
+    };
+    let save_path = match &args.dir {
+        Some(dir) => Some(std::path::absolute(dir).with_context(|| format!("cannot use {}", dir.display()))?),
+        None => None,
+    };
+    let request = AddRequest {
+        source,
+        save_path,
+        paused: args.paused,
+        peers: args.peers.iter().map(ToString::to_string).collect(),
+    };
+    let torrent = daemon.add(&request)?;
+    println!("added {} {} into {}", torrent.info_hash, printable(&torrent.name), torrent.save_path.display());
+    Ok(Exit::Success)
+}
+
+pub fn list(state_dir: &Path) -> anyhow::Result<Exit> {
+    let torrents = remote::connect(state_dir)?.torrents()?;
+    if torrents.is_empty() {
+        println!("no torrents");
+    } else {
+        print!("{}", table(&torrents));
+    }
+    Ok(Exit::Success)
+}
+
+pub fn status(args: &StatusArgs, state_dir: &Path) -> anyhow::Result<Exit> {
+    let daemon = remote::connect(state_dir)?;
+    let Some(info_hash) = &args.info_hash else {
+        let session = daemon.session()?;
+        let t = &session.torrents;
+        println!(
+            "{} torrents: {} downloading, {} seeding, {} paused, {} checking, {} fetching metadata, {} failed",
+            t.total, t.downloading, t.seeding, t.paused, t.checking, t.fetching_metadata, t.error
+        );
+        println!(
+            "down {}, up {}, {} peers",
+            human_rate(session.download_rate),
+            human_rate(session.upload_rate),
+            session.connected_peers
+        );
+        return Ok(Exit::Success);
+    };
+    print!("{}", details(&daemon.torrent(info_hash)?));
+    Ok(Exit::Success)
+}
+
+pub fn pause(args: &PauseArgs, state_dir: &Path) -> anyhow::Result<Exit> {
+    let daemon = remote::connect(state_dir)?;
+    let targets: Vec<String> = match &args.info_hash {
+        Some(info_hash) => vec![info_hash.clone()],
+        None => daemon.torrents()?.into_iter().map(|t| t.info_hash).collect(),
+    };
+    let mut failed = false;
+    for target in &targets {
+        match daemon.act(target, "pause") {
+            Ok(()) => println!("paused {target}"),
+            Err(e) => {
+                eprintln!("error: cannot pause {target}: {e:#}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { Exit::Failure } else { Exit::Success })
+}
+
+pub fn remove(args: &RemoveArgs, state_dir: &Path) -> anyhow::Result<Exit> {
+    remote::connect(state_dir)?.remove(&args.info_hash)?;
+    println!("removed {} (its files are kept)", args.info_hash);
+    Ok(Exit::Success)
+}
+
+/// `ccbt resume IH` while a daemon runs: the daemon continues the torrent, or loads it from its
+/// checkpoint. The session flags of `resume` belong to a foreground session: given here, they
+/// are refused rather than silently dropped.
+pub fn resume(args: &ResumeArgs, given: &[(String, String)], state_dir: &Path) -> anyhow::Result<Exit> {
+    let c = &args.common;
+    // The log level and reload flags are the command's own, not the session's.
+    let flags =
+        given.iter().any(|(key, _)| !matches!(key.as_str(), "state_dir" | "log_level" | "config_reload"))
+            || args.interactive
+            || c.seed
+            || c.overwrite
+            || c.files.select.is_some()
+            || c.files.skip.is_some()
+            || c.files.first_last_pieces
+            || !c.engine.network.peers.is_empty();
+    anyhow::ensure!(
+        !flags,
+        "a ccbt daemon is running for {}: `ccbt resume INFO_HASH` hands the torrent to it and takes no other flags (stop the daemon to resume in the foreground with them)",
+        state_dir.display()
+    );
+    let daemon = remote::connect(state_dir)?;
+    daemon.act(&args.info_hash, "resume")?;
+    println!("resumed {} in the ccbt daemon ({})", args.info_hash, daemon.url());
+    Ok(Exit::Success)
+}
+
+/// One line per torrent.
+fn table(torrents: &[TorrentView]) -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = writeln!(
+        out,
+        "{:<40}  {:<NAME_WIDTH$}  {:<17}  {:>6}  {:>10}  {:>12}  {:>12}  {:>5}",
+        "INFO HASH", "NAME", "STATE", "DONE", "SIZE", "DOWN", "UP", "PEERS"
+    );
+    for t in torrents {
+        let _ = writeln!(
+            out,
+            "{}  {:<NAME_WIDTH$}  {:<17}  {:>5.1}%  {:>10}  {:>12}  {:>12}  {:>5}",
+            t.info_hash,
+            cut(&printable(&t.name), NAME_WIDTH),
+            t.state,
+            t.progress * 100.0,
+            human_bytes(t.total_bytes),
+            human_rate(t.download_rate),
+            human_rate(t.upload_rate),
+            t.connected_peers
+        );
+    }
+    out
+}
+
+/// `ccbt status IH`: one field per line, names as in the API so scripts can pick them.
+fn details(t: &TorrentView) -> String {
+    let mut out = String::new();
+    let mut line = |key: &str, value: String| {
+        let _ = writeln!(out, "{:<16}{value}", format!("{key}:"));
+    };
+    line("name", printable(&t.name));
+    line("info_hash", t.info_hash.clone());
+    line("state", t.state.clone());
+    if let Some(error) = &t.error {
+        line("error", printable(error));
+    }
+    line("save_path", t.save_path.display().to_string());
+    line("progress", format!("{:.1}%", t.progress * 100.0));
+    line("pieces", format!("{}/{}", t.pieces_have, t.pieces_total));
+    line("size", format!("{} ({} bytes)", human_bytes(t.total_bytes), t.total_bytes));
+    line("download_rate", human_rate(t.download_rate));
+    line("upload_rate", human_rate(t.upload_rate));
+    line("downloaded", t.downloaded.to_string());
+    line("uploaded", t.uploaded.to_string());
+    line("wasted", t.wasted.to_string());
+    line("peers", t.connected_peers.to_string());
+    if let Some(eta) = t.eta_secs {
+        line("eta_secs", eta.to_string());
+    }
+    out
+}
+
+/// `text` with control characters (a torrent's name could hold terminal escapes) replaced.
+fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
+fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view() -> TorrentView {
+        TorrentView {
+            info_hash: "ab".repeat(20),
+            name: "a\u{1b}[2Jb".into(),
+            state: "seeding".into(),
+            error: None,
+            save_path: "/d".into(),
+            progress: 1.0,
+            pieces_have: 4,
+            pieces_total: 4,
+            bytes_have: 65536,
+            total_bytes: 65536,
+            download_rate: 0,
+            upload_rate: 0,
+            downloaded: 65536,
+            uploaded: 0,
+            wasted: 0,
+            connected_peers: 1,
+            eta_secs: None,
+        }
+    }
+
+    #[test]
+    fn details_are_one_field_a_line_and_escapes_are_defused() {
+        let text = details(&view());
+        assert!(text.contains("name:           a?[2Jb\n"), "{text}");
+        assert!(text.contains("state:          seeding\n"), "{text}");
+        assert!(text.contains("downloaded:     65536\n"), "{text}");
+        assert!(!text.contains("eta_secs"), "{text}");
+    }
+
+    #[test]
+    fn long_names_are_cut_in_the_table() {
+        let mut t = view();
+        t.name = "n".repeat(100);
+        let table = table(&[t]);
+        assert!(table.lines().nth(1).unwrap().contains(&format!("{}…", "n".repeat(39))), "{table}");
+    }
+}
