@@ -1,0 +1,188 @@
+//! File streaming with byte ranges and the event stream, over a torrent the API's session
+//! downloads from a second, upload-limited ccbt session on loopback.
+
+mod support;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use ccbt_api::Verb;
+use ccbt_engine::{AddTorrent, RateLimits, Session, SessionOptions};
+use futures_util::StreamExt as _;
+use serde_json::json;
+use support::{code, complete_torrent, Api, ADDR};
+
+/// A seeding session of `name` (`len` bytes, made by `complete_torrent` in a folder of its own),
+/// uploading at most `upload` bytes/s (0: unlimited); the session, the torrent and the data.
+async fn seeder(api: &Api, name: &str, len: usize, upload: u64) -> (Session, std::path::PathBuf, Vec<u8>) {
+    let dir = api.path().join("seeder");
+    let torrent = complete_torrent(&dir, name, len);
+    let data = std::fs::read(dir.join("data").join(name)).unwrap();
+    let options = SessionOptions {
+        listen_port: 0,
+        listen_host: "127.0.0.1".parse().unwrap(),
+        enable_dht: false,
+        state_dir: dir.join("state"),
+        checkpoint_dir: dir.join("checkpoints"),
+        download_dir: dir.join("data"),
+        ..SessionOptions::default()
+    };
+    let session = Session::new(options).await.unwrap();
+    session.set_limits(RateLimits { download: 0, upload });
+    let add = AddTorrent::from_file(&torrent).unwrap().save_path(dir.join("data"));
+    let id = session.add_torrent(add).await.unwrap();
+    assert!(
+        support::eventually(|| session.status(id).is_ok_and(|s| s.is_complete())).await,
+        "seeder not ready"
+    );
+    (session, torrent, data)
+}
+
+/// Adds `torrent` through the API with `seeder` as its peer; its info hash.
+async fn add_from(api: &Api, torrent: &std::path::Path, seeder: &Session) -> String {
+    let body = json!({
+        "source": torrent,
+        "save_path": api.path().join("downloads"),
+        "peers": [seeder.listen_addr().to_string()],
+    });
+    let (status, added) = api.call(Verb::Post, "/api/v1/torrents", Some(body.to_string())).await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    added["info_hash"].as_str().unwrap().to_owned()
+}
+
+/// `GET path` with `range`: status, headers and the whole body (a 20 s deadline turns a hang
+/// into a failure).
+async fn get(api: &Api, path: &str, range: Option<&str>) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let mut builder = Request::get(path)
+        .header(header::HOST, ADDR)
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.token.as_str()));
+    if let Some(range) = range {
+        builder = builder.header(header::RANGE, range);
+    }
+    let fetch = async {
+        let response = api.open(builder.body(Body::empty()).unwrap()).await;
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, 16 << 20).await.expect("the body was cut");
+        (parts.status, parts.headers, bytes.to_vec())
+    };
+    tokio::time::timeout(Duration::from_secs(20), fetch).await.expect("the request hung")
+}
+
+fn header_of<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> &'a str {
+    headers.get(&name).map_or("", |v| v.to_str().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_return_the_right_bytes_while_downloading() {
+    let api = Api::new().await;
+    const LEN: usize = 1_000_000;
+    // 128 KiB/s: the million bytes take several seconds, so the ranges below are read while the
+    // torrent downloads, each waiting for its own pieces.
+    let (seeder, torrent, data) = seeder(&api, "clip.mkv", LEN, 128 * 1024).await;
+    let hash = add_from(&api, &torrent, &seeder).await;
+    let url = format!("/api/v1/torrents/{hash}/files/0/stream");
+    let status = api.session.torrents()[0].clone();
+    assert!(
+        status.bytes_have < status.total_bytes,
+        "the rate limit should keep the download going: {status:?}"
+    );
+
+    let cases: &[(&str, std::ops::Range<usize>)] = &[
+        ("bytes=-1000", LEN - 1000..LEN),
+        ("bytes=500000-500099", 500_000..500_100),
+        ("bytes=0-99", 0..100),
+        ("bytes=999990-", 999_990..LEN),
+        ("bytes=123456-2000000", 123_456..LEN),
+    ];
+    for (range, want) in cases {
+        let (status, headers, body) = get(&api, &url, Some(range)).await;
+        assert_eq!(status, StatusCode::PARTIAL_CONTENT, "{range}");
+        let content_range = format!("bytes {}-{}/{LEN}", want.start, want.end - 1);
+        assert_eq!(header_of(&headers, header::CONTENT_RANGE), content_range, "{range}");
+        assert_eq!(header_of(&headers, header::CONTENT_LENGTH), want.len().to_string(), "{range}");
+        assert_eq!(header_of(&headers, header::ACCEPT_RANGES), "bytes");
+        assert_eq!(header_of(&headers, header::CONTENT_TYPE), "video/x-matroska");
+        assert!(body == data[want.clone()], "{range}: wrong bytes");
+    }
+
+    let (status, headers, body) = get(&api, &url, Some("bytes=1000000-")).await;
+    assert_eq!(status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(header_of(&headers, header::CONTENT_RANGE), format!("bytes */{LEN}"));
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(code(&json), "range_not_satisfiable");
+
+    // No Range: the whole file, 200.
+    let (status, headers, body) = get(&api, &url, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header_of(&headers, header::CONTENT_LENGTH), LEN.to_string());
+    assert_eq!(header_of(&headers, header::ACCEPT_RANGES), "bytes");
+    assert!(header_of(&headers, header::CONTENT_RANGE).is_empty());
+    assert!(body == data, "the whole file differs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_stream_requests_name_what_is_wrong() {
+    let api = Api::new().await;
+    let (seeder, torrent, _) = seeder(&api, "notes.txt", 40_000, 0).await;
+    let hash = add_from(&api, &torrent, &seeder).await;
+    let cases = [
+        (format!("/api/v1/torrents/{}/files/0/stream", "ab".repeat(20)), None, "torrent_not_found"),
+        (format!("/api/v1/torrents/{hash}/files/1/stream"), None, "file_not_found"),
+        (format!("/api/v1/torrents/{hash}/files/one/stream"), None, "invalid_file_index"),
+        (format!("/api/v1/torrents/{hash}/files/0/stream"), Some("bytes=9-3"), "invalid_range"),
+        (format!("/api/v1/torrents/{hash}/files/0/stream"), Some("bytes=x"), "invalid_range"),
+    ];
+    for (path, range, expected) in cases {
+        let (status, headers, body) = get(&api, &path, range).await;
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(code(&json), expected, "{path} {range:?}: {status}");
+        assert_eq!(header_of(&headers, header::CONTENT_TYPE), "application/json");
+    }
+    let (status, headers, body) = get(&api, &format!("/api/v1/torrents/{hash}/files/0/stream"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header_of(&headers, header::CONTENT_TYPE), "text/plain; charset=utf-8");
+    assert_eq!(body.len(), 40_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_report_added_then_completed() {
+    let api = Api::new().await;
+    let (seeder, torrent, _) = seeder(&api, "album.flac", 300_000, 0).await;
+    let request = Request::get("/api/v1/events")
+        .header(header::HOST, ADDR)
+        .header(header::AUTHORIZATION, format!("Bearer {}", api.token.as_str()))
+        .body(Body::empty())
+        .unwrap();
+    let response = api.open(request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header_of(response.headers(), header::CONTENT_TYPE), "text/event-stream");
+    let mut body = response.into_body().into_data_stream();
+
+    let hash = add_from(&api, &torrent, &seeder).await;
+    // Reads events until the torrent's completion, keeping their names in order.
+    let mut names = Vec::new();
+    let mut text = String::new();
+    let read = async {
+        while !names.iter().any(|n| n == "torrent_completed") {
+            let chunk = body.next().await.expect("the event stream ended").unwrap();
+            text.push_str(std::str::from_utf8(&chunk).unwrap());
+            // Events end with a blank line; keep a partial one for the next chunk.
+            while let Some(end) = text.find("\n\n") {
+                let event: String = text.drain(..end + 2).collect();
+                let name = event.lines().find_map(|l| l.strip_prefix("event: ")).map(str::to_owned);
+                let data = event.lines().find_map(|l| l.strip_prefix("data: ")).map(str::to_owned);
+                let (Some(name), Some(data)) = (name, data) else { continue }; // keep-alive comments
+                let data: serde_json::Value = serde_json::from_str(&data).unwrap();
+                if name != "lagged" {
+                    assert_eq!(data["info_hash"], hash.as_str(), "{name}: {data}");
+                }
+                names.push(name);
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read).await.expect("no torrent_completed event");
+    assert_eq!(names.first().map(String::as_str), Some("torrent_added"), "{names:?}");
+    let completed = names.iter().position(|n| n == "torrent_completed").unwrap();
+    assert!(names[..completed].iter().all(|n| n != "torrent_removed"), "{names:?}");
+}
