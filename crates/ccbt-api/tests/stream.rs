@@ -69,7 +69,7 @@ async fn get(api: &Api, path: &str, range: Option<&str>) -> (StatusCode, HeaderM
     tokio::time::timeout(Duration::from_secs(20), fetch).await.expect("the request hung")
 }
 
-fn header_of<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> &'a str {
+fn header_of(headers: &HeaderMap, name: header::HeaderName) -> &str {
     headers.get(&name).map_or("", |v| v.to_str().unwrap())
 }
 
