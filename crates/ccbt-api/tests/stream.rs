@@ -145,10 +145,8 @@ async fn bad_stream_requests_name_what_is_wrong() {
     assert_eq!(body.len(), 40_000);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_report_added_then_completed() {
-    let api = Api::new().await;
-    let (seeder, torrent, _) = seeder(&api, "album.flac", 300_000, 0).await;
+/// Opens `GET /api/v1/events`, checking its status and type.
+async fn open_events(api: &Api) -> axum::body::BodyDataStream {
     let request = Request::get("/api/v1/events")
         .header(header::HOST, ADDR)
         .header(header::AUTHORIZATION, format!("Bearer {}", api.token.as_str()))
@@ -157,17 +155,19 @@ async fn events_report_added_then_completed() {
     let response = api.open(request).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(header_of(response.headers(), header::CONTENT_TYPE), "text/event-stream");
-    let mut body = response.into_body().into_data_stream();
+    response.into_body().into_data_stream()
+}
 
-    let hash = add_from(&api, &torrent, &seeder).await;
-    // Reads events until the torrent's completion, keeping their names in order.
+/// The names of the events of `body` up to `last`, in order, each checked to name torrent
+/// `hash` (a 20 s deadline turns a hang into a failure).
+async fn events_until(body: &mut axum::body::BodyDataStream, hash: &str, last: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut text = String::new();
     let read = async {
-        while !names.iter().any(|n| n == "torrent_completed") {
+        while !names.iter().any(|n| n == last) {
             let chunk = body.next().await.expect("the event stream ended").unwrap();
             text.push_str(std::str::from_utf8(&chunk).unwrap());
-            // Events end with a blank line; keep a partial one for the next chunk.
+            // Events end with a blank line; a partial one waits for the next chunk.
             while let Some(end) = text.find("\n\n") {
                 let event: String = text.drain(..end + 2).collect();
                 let name = event.lines().find_map(|l| l.strip_prefix("event: ")).map(str::to_owned);
@@ -175,14 +175,47 @@ async fn events_report_added_then_completed() {
                 let (Some(name), Some(data)) = (name, data) else { continue }; // keep-alive comments
                 let data: serde_json::Value = serde_json::from_str(&data).unwrap();
                 if name != "lagged" {
-                    assert_eq!(data["info_hash"], hash.as_str(), "{name}: {data}");
+                    assert_eq!(data["info_hash"], hash, "{name}: {data}");
                 }
                 names.push(name);
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(20), read).await.expect("no torrent_completed event");
+    tokio::time::timeout(Duration::from_secs(20), read).await.unwrap_or_else(|_| panic!("no {last} event"));
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_report_added_then_completed() {
+    let api = Api::new().await;
+    let (seeder, torrent, _) = seeder(&api, "album.flac", 300_000, 0).await;
+    let mut body = open_events(&api).await;
+    let hash = add_from(&api, &torrent, &seeder).await;
+    let names = events_until(&mut body, &hash, "torrent_completed").await;
     assert_eq!(names.first().map(String::as_str), Some("torrent_added"), "{names:?}");
-    let completed = names.iter().position(|n| n == "torrent_completed").unwrap();
-    assert!(names[..completed].iter().all(|n| n != "torrent_removed"), "{names:?}");
+    assert!(names.iter().all(|n| n != "torrent_removed" && n != "torrent_error"), "{names:?}");
+
+    let (status, _) = api.call(Verb::Delete, &format!("/api/v1/torrents/{hash}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let names = events_until(&mut body, &hash, "torrent_removed").await;
+    assert_eq!(names.last().map(String::as_str), Some("torrent_removed"), "{names:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_report_a_magnet_links_metadata() {
+    let api = Api::new().await;
+    let (seeder, torrent, _) = seeder(&api, "talk.mp3", 200_000, 0).await;
+    let hash = AddTorrent::from_file(&torrent).unwrap().info_hash().to_hex();
+    let mut body = open_events(&api).await;
+    let add = json!({
+        "source": format!("magnet:?xt=urn:btih:{hash}"),
+        "save_path": api.path().join("downloads"),
+        "peers": [seeder.listen_addr().to_string()],
+    });
+    let (status, added) = api.call(Verb::Post, "/api/v1/torrents", Some(add.to_string())).await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    let names = events_until(&mut body, &hash, "torrent_completed").await;
+    let at = |name: &str| names.iter().position(|n| n == name);
+    assert_eq!(at("torrent_added"), Some(0), "{names:?}");
+    assert!(at("metadata_received").is_some_and(|m| Some(m) < at("torrent_completed")), "{names:?}");
 }
