@@ -27,22 +27,25 @@ struct Subscriber {
     session: Arc<Session>,
     /// Info hash of each torrent seen, so its removal can still name it.
     hashes: HashMap<TorrentId, String>,
+    /// Torrents whose `torrent_added` went out (or that existed when the client connected).
+    announced: HashSet<TorrentId>,
     /// Torrents still fetching their metadata when last looked at.
     resolving: HashSet<TorrentId>,
     last_progress: HashMap<TorrentId, Instant>,
 }
 
 pub(crate) async fn events(State(ctx): State<Arc<ApiContext>>) -> Response {
-    // Subscribed before the snapshot, so no torrent added in between goes unnamed.
-    let events = ctx.session.subscribe();
+    // The snapshot first: a torrent added after it is announced by its first event.
+    let existing = ctx.session.torrents();
     let mut subscriber = Subscriber {
-        events,
+        events: ctx.session.subscribe(),
         session: ctx.session.clone(),
         hashes: HashMap::new(),
+        announced: existing.iter().map(|s| s.id).collect(),
         resolving: HashSet::new(),
         last_progress: HashMap::new(),
     };
-    for status in ctx.session.torrents() {
+    for status in existing {
         subscriber.learn(status.id, status.info_hash.to_hex(), &status.state);
     }
     let stream = stream::unfold(subscriber, |mut s| async move {
@@ -97,11 +100,19 @@ impl Subscriber {
             _ => return Vec::new(),
         };
         let Some(hash) = self.hash(id) else { return Vec::new() };
-        let mut out = self.metadata_arrived(id, &hash);
+        let mut out = Vec::new();
+        // The engine may send a new torrent's first state change before its `TorrentAdded`:
+        // `torrent_added` is sent before any other event of the torrent, and only once.
+        if self.announced.insert(id) {
+            let name = match &event {
+                Event::TorrentAdded { name, .. } => Some(name.clone()),
+                _ => self.session.status(id).ok().map(|s| s.name),
+            };
+            out.push(sse("torrent_added", json!({ "info_hash": hash, "name": name })));
+        }
+        out.extend(self.metadata_arrived(id, &hash));
         match event {
-            Event::TorrentAdded { name, .. } => {
-                out.push(sse("torrent_added", json!({ "info_hash": hash, "name": name })));
-            }
+            Event::TorrentAdded { .. } => {}
             Event::PieceVerified { .. } => out.extend(self.progress(id, &hash)),
             Event::TorrentCompleted { .. } => {
                 out.push(sse("torrent_completed", json!({ "info_hash": hash })))
@@ -116,6 +127,7 @@ impl Subscriber {
             }
             Event::TorrentRemoved { .. } => {
                 self.hashes.remove(&id);
+                self.announced.remove(&id);
                 self.resolving.remove(&id);
                 self.last_progress.remove(&id);
                 out.push(sse("torrent_removed", json!({ "info_hash": hash })));

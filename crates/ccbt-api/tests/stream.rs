@@ -219,3 +219,42 @@ async fn events_report_a_magnet_links_metadata() {
     assert_eq!(at("torrent_added"), Some(0), "{names:?}");
     assert!(at("metadata_received").is_some_and(|m| Some(m) < at("torrent_completed")), "{names:?}");
 }
+
+/// Over a real HTTP/1.1 connection (what a player sees): the range's headers reach the wire
+/// with a fixed Content-Length, and the body is exactly the range's bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_over_a_real_connection() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let api = Api::new().await;
+    let (seeder, torrent, data) = seeder(&api, "film.mp4", 200_000, 0).await;
+    let hash = add_from(&api, &torrent, &seeder).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(ccbt_api::serve(listener, api.router.clone(), async {
+        let _ = stopped.await;
+    }));
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    // The Host the guard expects (the API's configured address), not the test port.
+    let request = format!(
+        "GET /api/v1/torrents/{hash}/files/0/stream HTTP/1.1\r\nHost: {ADDR}\r\n\
+         Authorization: Bearer {}\r\nRange: bytes=100000-100999\r\nConnection: close\r\n\r\n",
+        api.token.as_str()
+    );
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), conn.read_to_end(&mut answer))
+        .await
+        .expect("the answer hung")
+        .unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("no end of headers");
+    let head = String::from_utf8_lossy(&answer[..split]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 206"), "{head}");
+    assert!(head.contains("\r\ncontent-length: 1000"), "{head}");
+    assert!(head.contains("\r\ncontent-range: bytes 100000-100999/200000"), "{head}");
+    assert!(head.contains("\r\ncontent-type: video/mp4"), "{head}");
+    assert!(!head.contains("transfer-encoding"), "{head}");
+    assert!(answer[split + 4..] == data[100_000..101_000], "wrong bytes on the wire");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
