@@ -214,7 +214,7 @@ fn parse_peers(peers: &[String]) -> Result<Vec<SocketAddr>, ApiError> {
 }
 
 /// The torrent whose info hash is `query` or starts with it (hex, any case).
-fn find(ctx: &ApiContext, query: &str) -> Result<TorrentStatus, ApiError> {
+pub(crate) fn find(ctx: &ApiContext, query: &str) -> Result<TorrentStatus, ApiError> {
     let prefix = query.to_ascii_lowercase();
     if prefix.is_empty() || prefix.len() > 40 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::bad_request(

@@ -11,9 +11,11 @@
 //! HTTP status that fits ([`ApiError`]).
 
 mod error;
+mod events;
 mod guard;
 mod handlers;
 mod routes;
+mod stream;
 mod token;
 mod views;
 
@@ -24,6 +26,7 @@ use std::time::Instant;
 pub use error::ApiError;
 pub use guard::Access;
 pub use routes::{router, Endpoint, Route, Verb, PREFIX, ROUTES};
+pub use stream::{content_type, parse_range, ByteRange, RangeRequest};
 pub use token::{read_token_file, Token, TokenFileError};
 pub use views::{AddRequest, SessionView, TorrentCounts, TorrentList, TorrentView};
 

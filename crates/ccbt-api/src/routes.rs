@@ -51,6 +51,8 @@ pub enum Endpoint {
     PauseTorrent,
     ResumeTorrent,
     RemoveTorrent,
+    StreamFile,
+    Events,
 }
 
 /// One route: method, path (axum syntax, `{info_hash}` for a parameter) and handler.
@@ -74,6 +76,8 @@ pub const ROUTES: &[Route] = &[
     route(Verb::Post, "/api/v1/torrents/{info_hash}/pause", Endpoint::PauseTorrent),
     route(Verb::Post, "/api/v1/torrents/{info_hash}/resume", Endpoint::ResumeTorrent),
     route(Verb::Delete, "/api/v1/torrents/{info_hash}", Endpoint::RemoveTorrent),
+    route(Verb::Get, "/api/v1/torrents/{info_hash}/files/{index}/stream", Endpoint::StreamFile),
+    route(Verb::Get, "/api/v1/events", Endpoint::Events),
 ];
 
 /// The API over `context`, every request guarded by `access`.
@@ -100,6 +104,8 @@ fn method_router(route: &Route) -> MethodRouter<Arc<ApiContext>> {
         Endpoint::PauseTorrent => on(filter, handlers::pause),
         Endpoint::ResumeTorrent => on(filter, handlers::resume),
         Endpoint::RemoveTorrent => on(filter, handlers::remove),
+        Endpoint::StreamFile => on(filter, crate::stream::stream),
+        Endpoint::Events => on(filter, crate::events::events),
     }
 }
 

@@ -53,12 +53,13 @@ async fn every_route_is_guarded() {
             assert_eq!(got, *status, "{} {path} with {case}: {json}", verb.as_str());
             assert_eq!(code(&json), *expected, "{} {path} with {case}", verb.as_str());
         }
-        // The right token on the right host (or localhost) gets past the guard.
+        // The right token on the right host (or localhost) gets past the guard. Only the
+        // status is read: the event stream's body never ends.
         for host in [ADDR, "localhost:6890"] {
-            let (got, json) = api.send(request(*verb, path, Some(host), Some(&good), None)).await;
+            let got = api.open(request(*verb, path, Some(host), Some(&good), None)).await.status();
             assert!(
                 got != StatusCode::UNAUTHORIZED && got != StatusCode::MISDIRECTED_REQUEST,
-                "{} {path} via {host} refused with the right token: {got} {json}",
+                "{} {path} via {host} refused with the right token: {got}",
                 verb.as_str()
             );
         }

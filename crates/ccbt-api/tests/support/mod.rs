@@ -61,6 +61,11 @@ impl Api {
         self.send(request(verb, path, Some(ADDR), Some(&auth), body)).await
     }
 
+    /// The answer to `request`, its body not read yet (an event stream's never ends).
+    pub async fn open(&self, request: Request<Body>) -> axum::response::Response {
+        self.router.clone().oneshot(request).await.unwrap()
+    }
+
     pub async fn send(&self, request: Request<Body>) -> (StatusCode, serde_json::Value) {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
