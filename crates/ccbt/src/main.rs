@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod daemon_args;
+mod engine_args;
 mod file_indices;
 mod logging;
 mod options;
@@ -11,6 +12,7 @@ mod peer_addr;
 mod progress;
 mod reload;
 mod settings;
+mod tool_args;
 mod units;
 
 use std::process::ExitCode;
