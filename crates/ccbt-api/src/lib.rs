@@ -10,6 +10,7 @@
 //! Errors are JSON, `{"error": {"code": "stable_snake_case", "message": "..."}}`, with the
 //! HTTP status that fits ([`ApiError`]).
 
+mod add_options;
 mod error;
 mod events;
 mod guard;

@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
 use crate::guard::{guard, Access};
-use crate::{handlers, ApiContext, ApiError};
+use crate::{add_options, handlers, ApiContext, ApiError};
 
 /// Where every route lives.
 pub const PREFIX: &str = "/api/v1";
@@ -99,7 +100,10 @@ fn method_router(route: &Route) -> MethodRouter<Arc<ApiContext>> {
     match route.endpoint {
         Endpoint::Session => on(filter, handlers::session),
         Endpoint::ListTorrents => on(filter, handlers::list),
-        Endpoint::AddTorrent => on(filter, handlers::add),
+        // Room for a base64 `.torrent` at the parser's size limit (axum's default is 2 MB).
+        Endpoint::AddTorrent => {
+            on(filter, handlers::add).layer(DefaultBodyLimit::max(add_options::MAX_ADD_BODY))
+        }
         Endpoint::GetTorrent => on(filter, handlers::get),
         Endpoint::PauseTorrent => on(filter, handlers::pause),
         Endpoint::ResumeTorrent => on(filter, handlers::resume),
