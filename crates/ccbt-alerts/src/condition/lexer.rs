@@ -133,6 +133,13 @@ fn keyword(word: &str, at: usize) -> Result<Tok, ConditionError> {
         "or" => Ok(Tok::Or),
         "not" => Ok(Tok::Not),
         _ if unit_factor(word).is_some() => Err(ConditionError::new(at, ErrorKind::UnitWithoutNumber)),
+        // A unit in the wrong case (`10 kib`): list the units rather than the keywords.
+        _ if UNITS
+            .iter()
+            .any(|(unit, _)| unit.eq_ignore_ascii_case(word.strip_suffix("/s").unwrap_or(word))) =>
+        {
+            Err(ConditionError::new(at, ErrorKind::UnknownUnit(word.to_owned())))
+        }
         _ => Err(ConditionError::new(at, ErrorKind::UnknownWord(word.to_owned()))),
     }
 }
