@@ -162,11 +162,18 @@ fn step_rule(
             Phase::Ok => {}
         }
     }
+    let mut pruned = false;
     for (scope, value) in present {
         let holds = rule.condition.matches(value);
         if !scopes.contains_key(&scope) {
             if !holds {
                 continue;
+            }
+            if scopes.len() >= max && !pruned {
+                // Full: free the slots of scopes that went back to ok earlier in this step (once
+                // per step, so a flood of new scopes costs one pass, not one each).
+                scopes.retain(|_, state| state.phase != Phase::Ok || in_cooldown(rule, state, now));
+                pruned = true;
             }
             if scopes.len() >= max {
                 out.untracked += 1;
