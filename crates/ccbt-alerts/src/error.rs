@@ -45,6 +45,18 @@ pub enum RuleProblem {
     UnknownRule { name: String, suggestion: Option<String> },
 }
 
+/// How much of a user's text an error repeats.
+const SHOWN_CHARS: usize = 80;
+
+/// `text` as an error repeats it: at most [`SHOWN_CHARS`] characters, then `…` (a hostile 1 MiB
+/// name must not become a 1 MiB message).
+pub(crate) fn shown(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 fn did_you_mean(suggestion: &Option<String>) -> String {
     match suggestion {
         Some(s) => format!("; did you mean `{s}`?"),

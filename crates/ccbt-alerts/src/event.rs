@@ -65,18 +65,18 @@ pub struct ActiveAlert {
 }
 
 /// Info hashes as 40 lower-case hex characters in JSON.
-mod hex_opt {
+pub(crate) mod hex_opt {
     use ccbt_core::InfoHash;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(value: &Option<InfoHash>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(value: &Option<InfoHash>, s: S) -> Result<S::Ok, S::Error> {
         match value {
             Some(hash) => s.serialize_str(&hash.to_hex()),
             None => s.serialize_none(),
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<InfoHash>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<InfoHash>, D::Error> {
         let text: Option<String> = Option::deserialize(d)?;
         text.map(|hex| {
             hex.parse().map_err(|_| {

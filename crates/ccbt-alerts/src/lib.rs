@@ -51,9 +51,11 @@
 //! [`Evaluator::evaluate`] takes a [`Snapshot`] (values by metric and scope: session-wide or one
 //! torrent) and `now`. Each rule is evaluated per scope: a rule with `torrent` reads that
 //! torrent's value only; a rule without reads every scope the snapshot has for its metric, so a
-//! rule on a per-torrent metric watches every torrent, each with its own state. A rule tracks at
-//! most `max_scopes_per_rule` non-ok scopes (ok scopes cost nothing); further ones are counted
-//! in [`Evaluation::untracked`] and skipped.
+//! rule on a per-torrent metric watches every torrent, each with its own state. A rule keeps state
+//! only for scopes that are pending, firing or cooling down (ok scopes cost nothing), at most
+//! `max_scopes_per_rule` of them; a further scope whose condition holds is skipped for that
+//! evaluation and counted in [`Evaluation::untracked`] (scopes are visited in info-hash order, so
+//! which ones are skipped is deterministic).
 //!
 //! Per scope: **ok** → the condition holds → **pending**; it **fires** at the first evaluation
 //! `t` at which (1) it has held at every evaluation since it started holding at `since`,

@@ -8,7 +8,7 @@ use ccbt_core::InfoHash;
 use serde::{Deserialize, Serialize};
 
 use crate::condition::{parse_quantity, Condition};
-use crate::error::RuleProblem;
+use crate::error::{shown, RuleProblem};
 
 /// The most rules one set holds (evaluation work is rules × scopes).
 pub const MAX_RULES: usize = 256;
@@ -51,7 +51,7 @@ impl FromStr for Severity {
             "info" => Ok(Severity::Info),
             "warning" => Ok(Severity::Warning),
             "critical" => Ok(Severity::Critical),
-            _ => Err(RuleProblem::BadSeverity(s.to_owned())),
+            _ => Err(RuleProblem::BadSeverity(shown(s))),
         }
     }
 }
@@ -88,7 +88,7 @@ impl Metrics {
         match self.per_torrent(metric) {
             None => {
                 let suggestion = closest(metric, self.names());
-                Err(RuleProblem::UnknownMetric { metric: metric.to_owned(), suggestion })
+                Err(RuleProblem::UnknownMetric { metric: shown(metric), suggestion })
             }
             Some(false) if torrent.is_some() => Err(RuleProblem::NotPerTorrent { metric: metric.to_owned() }),
             Some(_) => Ok(()),
@@ -105,13 +105,15 @@ pub(crate) fn closest<'a>(input: &str, candidates: impl Iterator<Item = &'a str>
         .map(|(_, c)| c.to_owned())
 }
 
-/// One alert rule.
-#[derive(Clone, Debug, PartialEq)]
+/// One alert rule. Serialises (for the API) with the condition as its text and the torrent as
+/// hex, the keys of the rules file.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Rule {
     /// Unique in its set: letters, digits, `_`, `-`, `.`; starts with a letter or digit.
     pub name: String,
     /// A metric name from the caller's [`Metrics`].
     pub metric: String,
+    #[serde(serialize_with = "condition_text")]
     pub condition: Condition,
     pub severity: Severity,
     /// After the alert resolves, it does not fire again for this long (see the crate docs).
@@ -119,9 +121,14 @@ pub struct Rule {
     /// The condition must hold this long before the alert fires (0: at once).
     pub for_secs: u64,
     /// Only this torrent (per-torrent metrics only); `None`: the whole session, or every torrent.
+    #[serde(serialize_with = "crate::event::hex_opt::serialize", skip_serializing_if = "Option::is_none")]
     pub torrent: Option<InfoHash>,
     /// A disabled rule is kept in the file but not evaluated.
     pub enabled: bool,
+}
+
+fn condition_text<S: serde::Serializer>(condition: &Condition, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(condition.as_str())
 }
 
 impl Rule {
@@ -133,7 +140,7 @@ impl Rule {
 
 /// Checks a rule name (see [`Rule::name`]).
 pub fn check_name(name: &str) -> Result<(), RuleProblem> {
-    let bad = |reason| Err(RuleProblem::BadName { name: name.to_owned(), reason });
+    let bad = |reason| Err(RuleProblem::BadName { name: shown(name), reason });
     if name.is_empty() {
         return bad("it is empty");
     }
@@ -150,12 +157,12 @@ pub fn check_name(name: &str) -> Result<(), RuleProblem> {
 }
 
 pub(crate) fn parse_condition(text: &str) -> Result<Condition, RuleProblem> {
-    Condition::parse(text).map_err(|error| RuleProblem::Condition { condition: text.to_owned(), error })
+    Condition::parse(text).map_err(|error| RuleProblem::Condition { condition: shown(text), error })
 }
 
 pub(crate) fn parse_torrent(text: &str) -> Result<InfoHash, RuleProblem> {
     // Accept upper-case hex as pasted from elsewhere; InfoHash's parser is the arbiter.
-    text.to_ascii_lowercase().parse().map_err(|_| RuleProblem::BadTorrent(text.to_owned()))
+    text.to_ascii_lowercase().parse().map_err(|_| RuleProblem::BadTorrent(shown(text)))
 }
 
 pub(crate) fn check_secs(key: &'static str, value: i64) -> Result<u64, RuleProblem> {
@@ -250,10 +257,9 @@ impl RuleSet {
     pub fn test(&self, name: &str, value: &str) -> Result<TestOutcome, TestError> {
         let rule = self.get(name).ok_or_else(|| {
             let suggestion = closest(name, self.rules.iter().map(|r| r.name.as_str()));
-            TestError::Rule(RuleProblem::UnknownRule { name: name.to_owned(), suggestion })
+            TestError::Rule(RuleProblem::UnknownRule { name: shown(name), suggestion })
         })?;
-        let value =
-            parse_quantity(value).map_err(|error| TestError::Value { text: value.to_owned(), error })?;
+        let value = parse_quantity(value).map_err(|error| TestError::Value { text: shown(value), error })?;
         Ok(TestOutcome { value, holds: rule.test(value) })
     }
 }

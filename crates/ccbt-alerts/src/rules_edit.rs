@@ -3,7 +3,7 @@
 
 use toml_edit::{value, ArrayOfTables, DocumentMut, Item, Table};
 
-use crate::error::{RuleProblem, RulesError, RulesErrors};
+use crate::error::{shown, RuleProblem, RulesError, RulesErrors};
 use crate::rule::{closest, Metrics, Rule, DEFAULT_COOLDOWN_SECS};
 use crate::rules_file::{line_of, parse_rules};
 
@@ -57,7 +57,7 @@ pub fn remove_rule(text: &str, name: &str) -> Result<String, RulesErrors> {
 
 fn unknown<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> RulesErrors {
     let suggestion = closest(name, names);
-    RulesError { line: None, problem: RuleProblem::UnknownRule { name: name.to_owned(), suggestion } }.into()
+    RulesError { line: None, problem: RuleProblem::UnknownRule { name: shown(name), suggestion } }.into()
 }
 
 fn parse_mut(text: &str) -> Result<DocumentMut, RulesErrors> {

@@ -14,7 +14,7 @@
 
 use toml_edit::{Item, Table};
 
-use crate::error::{RuleProblem, RulesError, RulesErrors};
+use crate::error::{shown, RuleProblem, RulesError, RulesErrors};
 use crate::rule::{
     check_name, check_secs, closest, parse_condition, parse_torrent, Metrics, Rule, RuleSet, Severity,
     DEFAULT_COOLDOWN_SECS, MAX_RULES,
@@ -55,7 +55,7 @@ pub fn parse_rules(text: &str, metrics: &Metrics) -> Result<RuleSet, RulesErrors
             }
             ("rule", _) => errors.push(RulesError { line: key_line, problem: RuleProblem::RuleNotTables }),
             _ => {
-                let problem = RuleProblem::UnexpectedTopLevel { key: key.to_owned() };
+                let problem = RuleProblem::UnexpectedTopLevel { key: shown(key) };
                 errors.push(RulesError { line: key_line, problem });
             }
         }
@@ -118,7 +118,7 @@ fn parse_rule(text: &str, table: &Table, metrics: &Metrics) -> Result<(Rule, usi
             }
             (None, _) => {
                 let suggestion = closest(key, RULE_KEYS.iter().copied());
-                let problem = RuleProblem::UnknownKey { key: key.to_owned(), suggestion };
+                let problem = RuleProblem::UnknownKey { key: shown(key), suggestion };
                 errors.push(RulesError { line: key_line, problem });
             }
         }

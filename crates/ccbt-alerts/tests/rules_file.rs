@@ -315,3 +315,39 @@ fn test_evaluates_one_rule_on_a_value() {
     let e = set.test("disk.backlog_1", "lots").unwrap_err();
     assert_eq!(e.to_string(), "value `lots` at byte 0: unknown word `lots`; a condition uses only `value`, `and`, `or`, `not`, numbers and units");
 }
+
+#[test]
+fn hostile_files_are_refused_without_a_crash() {
+    let deep_array = format!("x = {}", "[".repeat(100_000));
+    assert!(errors(&deep_array).0[0].problem.to_string().starts_with("invalid TOML"));
+    let deep_table = format!("x = {}", "{ a = ".repeat(100_000));
+    assert!(errors(&deep_table).0[0].problem.to_string().starts_with("invalid TOML"));
+    let long_condition = format!(
+        "[[rule]]\nname = \"a\"\nmetric = \"ccbt_connected_peers\"\ncondition = \"{}value < 1\"\n",
+        "(".repeat(10_000)
+    );
+    let (line, shown) = one_error(&long_condition);
+    assert_eq!(line, Some(4));
+    assert!(shown.ends_with("bytes long; at most 512 are allowed"), "{shown}");
+    assert!(shown.len() < 300, "the condition is not repeated whole: {shown}");
+}
+
+#[test]
+fn rules_serialise_with_the_file_keys() {
+    let set = parse_rules(FULL, &metrics()).unwrap();
+    let json = serde_json::to_value(set.get("slow-download").unwrap()).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "name": "slow-download",
+            "metric": "ccbt_download_rate_bytes_per_second",
+            "condition": "value < 10 KiB",
+            "severity": "critical",
+            "cooldown_secs": 60,
+            "for_secs": 30,
+            "torrent": HASH,
+            "enabled": false,
+        })
+    );
+    assert!(serde_json::to_value(set.get("disk.backlog_1").unwrap()).unwrap().get("torrent").is_none());
+}
