@@ -21,8 +21,19 @@ pub fn add_rule(text: &str, rule: &Rule, metrics: &Metrics) -> Result<String, Ru
     let mut document = parse_mut(text)?;
     let mut table = rule_table(rule);
     if !text.trim().is_empty() {
-        // A blank line between rules, as people write them.
-        table.decor_mut().set_prefix("\n");
+        // Comments after the last rule stay where they are (before the new rule, not after it),
+        // then a blank line between rules, as people write them.
+        let trailing = document.trailing().as_str().unwrap_or_default().to_owned();
+        document.set_trailing("");
+        let before = format!("{document}{trailing}");
+        let separator = if before.ends_with("\n\n") {
+            ""
+        } else if before.ends_with('\n') {
+            "\n"
+        } else {
+            "\n\n"
+        };
+        table.decor_mut().set_prefix(format!("{trailing}{separator}"));
     }
     let rules = document.entry("rule").or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()));
     let Item::ArrayOfTables(rules) = rules else {
@@ -37,7 +48,8 @@ pub fn add_rule(text: &str, rule: &Rule, metrics: &Metrics) -> Result<String, Ru
 }
 
 /// Returns `text` without the rule named `name`. The rest of the file need not be valid (removing
-/// a broken rule is how one repairs a file), only TOML.
+/// a broken rule is how one repairs a file), only TOML. Comment lines directly above the rule's
+/// `[[rule]]` header go with it; anything separated from the header by a blank line stays.
 pub fn remove_rule(text: &str, name: &str) -> Result<String, RulesErrors> {
     let mut document = parse_mut(text)?;
     let Some(Item::ArrayOfTables(rules)) = document.get_mut("rule") else {
@@ -48,11 +60,59 @@ pub fn remove_rule(text: &str, name: &str) -> Result<String, RulesErrors> {
     let Some(index) = rules.iter().position(|t| name_of(t).as_deref() == Some(name)) else {
         return Err(unknown(name, names.iter().map(String::as_str)));
     };
-    rules.remove(index);
-    if rules.is_empty() {
-        document.remove("rule");
+    let removed = rules.remove(index);
+    // Comments right above the header (no blank line between) belong to the rule and go with
+    // it; whatever a blank line separates (a file header, notes) stays.
+    let prefix = removed.decor().prefix().and_then(|p| p.as_str()).unwrap_or_default();
+    let kept = kept_comments(prefix);
+    match rules.get_mut(index) {
+        Some(next) => {
+            let next_prefix = next.decor().prefix().and_then(|p| p.as_str()).unwrap_or_default();
+            let joined = join_prefix(kept, next_prefix);
+            next.decor_mut().set_prefix(joined);
+        }
+        None => {
+            let trailing = document.trailing().as_str().unwrap_or_default();
+            let joined = join_prefix(kept, trailing);
+            document.set_trailing(joined);
+        }
+    }
+    if let Some(Item::ArrayOfTables(rules)) = document.get("rule") {
+        if rules.is_empty() {
+            document.remove("rule");
+        }
     }
     Ok(document.to_string())
+}
+
+/// `kept` (ending with its blank line) before `next`, without piling up blank lines.
+fn join_prefix(kept: &str, next: &str) -> String {
+    if kept.trim().is_empty() {
+        return next.to_owned();
+    }
+    let mut rest = next;
+    while let Some(newline) = rest.find('\n') {
+        if !rest[..newline].trim().is_empty() {
+            break;
+        }
+        rest = &rest[newline + 1..];
+    }
+    format!("{kept}{rest}")
+}
+
+/// The part of a header's prefix up to and including its last blank line.
+fn kept_comments(prefix: &str) -> &str {
+    let mut end = 0;
+    let mut line_start = 0;
+    for (i, b) in prefix.bytes().enumerate() {
+        if b == b'\n' {
+            if prefix[line_start..i].trim().is_empty() {
+                end = i + 1;
+            }
+            line_start = i + 1;
+        }
+    }
+    &prefix[..end]
 }
 
 fn unknown<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> RulesErrors {

@@ -351,3 +351,49 @@ fn rules_serialise_with_the_file_keys() {
     );
     assert!(serde_json::to_value(set.get("disk.backlog_1").unwrap()).unwrap().get("torrent").is_none());
 }
+
+#[test]
+fn comments_stay_with_what_they_describe() {
+    let r = |name: &str| {
+        format!("[[rule]]\nname = \"{name}\"\nmetric = \"ccbt_connected_peers\"\ncondition = \"value < 1\"\n")
+    };
+    let text = format!(
+        "# File header.\n\n# About a.\n{}\n# About b.\n{}\n{}\n# Closing note.\n",
+        r("a"),
+        r("b"),
+        r("c")
+    );
+
+    // The header is separated by a blank line: it stays; "About a" goes with a.
+    let without_a = remove_rule(&text, "a").unwrap();
+    assert_eq!(without_a, format!("# File header.\n\n# About b.\n{}\n{}\n# Closing note.\n", r("b"), r("c")));
+    // A middle rule: one blank line remains between its neighbours.
+    let without_b = remove_rule(&text, "b").unwrap();
+    assert_eq!(without_b, format!("# File header.\n\n# About a.\n{}\n{}\n# Closing note.\n", r("a"), r("c")));
+    // The last rule: the closing note stays.
+    let without_c = remove_rule(&text, "c").unwrap();
+    assert_eq!(
+        without_c,
+        format!("# File header.\n\n# About a.\n{}\n# About b.\n{}\n# Closing note.\n", r("a"), r("b"))
+    );
+    // Everything removed: the file header and the closing note remain.
+    let empty = ["a", "b", "c"].iter().fold(text.clone(), |t, n| remove_rule(&t, n).unwrap());
+    assert_eq!(empty, "# File header.\n\n# Closing note.\n");
+
+    // Adding after a closing note keeps the note where it was, before the new rule.
+    let m = Metrics::new([("ccbt_connected_peers", true)]);
+    let d = NewRule {
+        name: "d".into(),
+        metric: "ccbt_connected_peers".into(),
+        condition: "value < 1".into(),
+        ..NewRule::default()
+    }
+    .validate(&m)
+    .unwrap();
+    let added = add_rule(&text, &d, &m).unwrap();
+    assert!(added.starts_with(&text), "{added}");
+    assert!(added[text.len()..].starts_with("\n[[rule]]\nname = \"d\""), "{added}");
+    // A file without a final newline still gets a blank line before the new rule.
+    let added = add_rule(r("a").trim_end(), &d, &m).unwrap();
+    assert!(added.starts_with(&format!("{}\n[[rule]]\nname = \"d\"", r("a"))), "{added}");
+}
