@@ -297,3 +297,62 @@ fn events_serialise_as_flat_json() {
     assert!(json.contains(&format!("\"torrent\":\"{}\"", "ab".repeat(20))), "{json}");
     assert_eq!(serde_json::from_str::<AlertEvent>(&json).unwrap(), with_torrent);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// On any sequence of values and time steps: fired and resolved alternate (fired first),
+        /// a fire comes only after the condition held for `for_secs` at every evaluation and
+        /// outside the cooldown, a resolve only when the condition fails, and an alert whose
+        /// condition held long enough after its cooldown does fire (no missed alert).
+        #[test]
+        fn fire_resolve_invariants(
+            cooldown in 0u64..100,
+            for_secs in 0u64..60,
+            steps in proptest::collection::vec((0u64..40, 0u32..200), 1..120),
+        ) {
+            let r = rule("q", DISK, "value > 100", cooldown, for_secs);
+            let mut ev = Evaluator::new(RuleSet::new(vec![r.clone()]).unwrap(), 4);
+            let mut now = 0;
+            // (time, holds) of every evaluation.
+            let mut seen: Vec<(u64, bool)> = Vec::new();
+            let mut firing = false;
+            let mut last_resolve: Option<u64> = None;
+            for (dt, value) in steps {
+                now += dt;
+                let value = f64::from(value);
+                let holds = r.test(value);
+                seen.push((now, holds));
+                let events = ev.evaluate(&disk(value), now).events;
+                prop_assert!(events.len() <= 1);
+                let held_since = seen.iter().rev().take_while(|(_, h)| *h).last().map(|(t, _)| *t);
+                match events.first().map(|e| e.kind) {
+                    Some(EventKind::Fired) => {
+                        prop_assert!(!firing, "fired twice");
+                        prop_assert!(holds);
+                        prop_assert!(now - held_since.unwrap() >= for_secs, "held {:?} < {for_secs}", held_since);
+                        prop_assert!(last_resolve.is_none_or(|r| now >= r + cooldown), "inside cooldown");
+                        firing = true;
+                    }
+                    Some(EventKind::Resolved) => {
+                        prop_assert!(firing, "resolved without firing");
+                        prop_assert!(!holds);
+                        firing = false;
+                        last_resolve = Some(now);
+                    }
+                    None => {
+                        // Not firing although every condition to fire is met: a missed alert.
+                        let due = holds
+                            && now - held_since.unwrap_or(now) >= for_secs
+                            && last_resolve.is_none_or(|r| now >= r + cooldown);
+                        prop_assert!(firing || !due, "should have fired at {now}");
+                        prop_assert!(!firing || holds, "should have resolved at {now}");
+                    }
+                }
+                prop_assert_eq!(ev.firing().len(), usize::from(firing));
+            }
+        }
+    }
+}
