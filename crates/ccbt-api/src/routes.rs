@@ -54,6 +54,8 @@ pub enum Endpoint {
     RemoveTorrent,
     StreamFile,
     Events,
+    StreamUrls,
+    StreamUrl,
 }
 
 /// One route: method, path (axum syntax, `{info_hash}` for a parameter) and handler.
@@ -79,6 +81,8 @@ pub const ROUTES: &[Route] = &[
     route(Verb::Delete, "/api/v1/torrents/{info_hash}", Endpoint::RemoveTorrent),
     route(Verb::Get, "/api/v1/torrents/{info_hash}/files/{index}/stream", Endpoint::StreamFile),
     route(Verb::Get, "/api/v1/events", Endpoint::Events),
+    route(Verb::Get, "/api/v1/torrents/{info_hash}/urls", Endpoint::StreamUrls),
+    route(Verb::Get, "/api/v1/torrents/{info_hash}/files/{index}/url", Endpoint::StreamUrl),
 ];
 
 /// The API over `context`, every request guarded by `access`.
@@ -110,6 +114,8 @@ fn method_router(route: &Route) -> MethodRouter<Arc<ApiContext>> {
         Endpoint::RemoveTorrent => on(filter, handlers::remove),
         Endpoint::StreamFile => on(filter, crate::stream::stream),
         Endpoint::Events => on(filter, crate::events::events),
+        Endpoint::StreamUrls => on(filter, crate::stream_url::urls),
+        Endpoint::StreamUrl => on(filter, crate::stream_url::url),
     }
 }
 

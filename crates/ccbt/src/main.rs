@@ -12,6 +12,7 @@ mod peer_addr;
 mod progress;
 mod reload;
 mod settings;
+mod stream_url_args;
 mod tool_args;
 mod units;
 
