@@ -132,7 +132,7 @@ pub struct AddRequest {
     #[serde(default)]
     pub source: String,
     /// A `.torrent` file's contents, standard base64 (instead of `source`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub torrent: Option<String>,
     /// Absolute folder for the files [default: the daemon's `download_dir`].
     #[serde(default)]
@@ -144,16 +144,16 @@ pub struct AddRequest {
     #[serde(default)]
     pub peers: Vec<String>,
     /// This torrent's download limit in KiB/s, 0 = unlimited [default: `torrent_down_kib`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub down_limit_kib: Option<u64>,
     /// This torrent's upload limit in KiB/s, 0 = unlimited [default: `torrent_up_kib`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub up_limit_kib: Option<u64>,
     /// Download only these files (indices in the torrent's file order).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub select: Option<Vec<u32>>,
     /// Skip these files (applied after `select`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub skip: Option<Vec<u32>>,
     /// Fetch the first and last piece of each selected file first.
     #[serde(default)]
