@@ -32,9 +32,11 @@ pub(crate) async fn session(State(ctx): Ctx) -> Response {
     json(StatusCode::OK, &view)
 }
 
-pub(crate) async fn list(State(ctx): Ctx) -> Response {
-    let torrents = ctx.session.torrents().iter().map(TorrentView::from).collect();
-    json(StatusCode::OK, &TorrentList { torrents })
+/// The torrents, those the query's filter keeps (`list_filter.rs`).
+pub(crate) async fn list(State(ctx): Ctx, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    let filter = crate::ListFilter::parse(query.as_deref())?;
+    let torrents = ctx.session.torrents().iter().map(TorrentView::from).filter(|t| filter.keeps(t)).collect();
+    Ok(json(StatusCode::OK, &TorrentList { torrents }))
 }
 
 pub(crate) async fn get(State(ctx): Ctx, Path(query): Path<String>) -> Result<Response, ApiError> {
