@@ -29,6 +29,9 @@ pub trait ConfigControl: Send + Sync {
         session: &Session,
         settings: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<ConfigSetView, ApiError>;
+    /// The limits a torrent added now gets (`limits.torrent_down_kib`/`torrent_up_kib` in
+    /// force: an edit changes them for the torrents added after it).
+    fn torrent_limits(&self) -> ccbt_engine::TorrentLimits;
 }
 
 /// `GET /api/v1/config`.

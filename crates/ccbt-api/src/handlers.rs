@@ -164,7 +164,8 @@ pub(crate) async fn add(State(ctx): Ctx, body: Result<Bytes, BytesRejection>) ->
         .await
         .map_err(|e| ApiError::internal(format!("reading the torrent failed: {e}")))?
         .map_err(|e| ApiError::from_session(&e, "to add"))?;
-    let add = add.save_path(save_path).limits(ctx.torrent_limits).peers(peers);
+    let limits = ctx.config.as_ref().map_or(ctx.torrent_limits, |c| c.torrent_limits());
+    let add = add.save_path(save_path).limits(limits).peers(peers);
     let id = ctx.session.add_torrent(add).await.map_err(|e| ApiError::from_session(&e, "to add"))?;
     if request.paused {
         pause_new(&ctx, id).await?;

@@ -54,7 +54,8 @@ pub struct ApiContext {
     pub started: Instant,
     /// The daemon's process id.
     pub pid: u32,
-    /// Limits each added torrent gets (the configuration's `torrent_down_kib`/`torrent_up_kib`).
+    /// Limits each added torrent gets (the configuration's `torrent_down_kib`/`torrent_up_kib`)
+    /// when there is no `config`; with one, its values in force.
     pub torrent_limits: ccbt_engine::TorrentLimits,
     /// The daemon's configuration for `GET/PUT /api/v1/config` (None: an embedded session
     /// without one; those routes answer 404 `no_configuration`).

@@ -124,6 +124,10 @@ impl ConfigControl for DaemonConfig {
         }
         Ok(ConfigSetView { file: path, changes: views })
     }
+
+    fn torrent_limits(&self) -> ccbt_engine::TorrentLimits {
+        crate::options::torrent_limits(self.reloader().current())
+    }
 }
 
 fn write(path: &std::path::Path, text: &str) -> Result<(), ApiError> {
