@@ -35,6 +35,12 @@ pub struct PeerView {
     pub snubbed: bool,
     /// Health score 0 to 1000 (none before its first message).
     pub health: Option<u32>,
+    /// Pieces it announced, and that over the torrent's piece count (0 to 1).
+    pub pieces: u32,
+    pub progress: f64,
+    /// `seed` (it has every piece), `interested` (it wants our pieces), `interesting` (we want
+    /// its), `unchoked` (we upload to it), `snubbed`, in that order.
+    pub flags: Vec<String>,
     /// Bytes queued for it, now and at most.
     pub send_queue: usize,
     pub send_queue_peak: usize,
@@ -50,10 +56,24 @@ impl From<&PeerInfo> for PeerView {
             request_latency_ms: p.request_latency.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             snubbed: p.snubbed,
             health: p.health,
+            pieces: p.pieces,
+            progress: p.progress,
+            flags: flags(p),
             send_queue: p.send_queue,
             send_queue_peak: p.send_queue_peak,
         }
     }
+}
+
+fn flags(p: &PeerInfo) -> Vec<String> {
+    let all = [
+        (p.is_seed, "seed"),
+        (p.interested, "interested"),
+        (p.am_interested, "interesting"),
+        (p.unchoked, "unchoked"),
+        (p.snubbed, "snubbed"),
+    ];
+    all.iter().filter(|(on, _)| *on).map(|(_, name)| (*name).to_owned()).collect()
 }
 
 pub(crate) async fn list(

@@ -158,12 +158,17 @@ async fn peers_list_the_seeding_session_and_trackers_report_failures() {
     let seeder_addr = seeder.listen_addr().to_string();
     let mut seen = Value::Null;
     let session = api.session.clone();
-    // The leecher connects to the seeder: the list shows it (the swarm may be done by then, and
-    // the seeder stays connected).
+    // The leecher connects to the seeder: the list shows it, with every piece once its
+    // bitfield is in.
     for _ in 0..1000 {
         let (status, list) = api.call(Verb::Get, &peers_path, None).await;
         assert_eq!(status, StatusCode::OK, "{list}");
-        if list["peers"].as_array().unwrap().iter().any(|p| p["addr"] == seeder_addr.as_str()) {
+        if list["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["addr"] == seeder_addr.as_str() && p["progress"] == 1.0)
+        {
             seen = list;
             break;
         }
@@ -176,6 +181,10 @@ async fn peers_list_the_seeding_session_and_trackers_report_failures() {
         .unwrap_or_else(|| panic!("the seeder never showed up"));
     assert!(peer["client"].as_str().is_some_and(|c| !c.is_empty()), "{peer}");
     assert!(peer["download_rate"].is_u64() && peer["upload_rate"].is_u64(), "{peer}");
+    // The seeder announced every piece, and the leecher wants them.
+    assert_eq!((peer["pieces"].as_u64(), peer["progress"].as_f64()), (Some(4), Some(1.0)), "{peer}");
+    let flags: Vec<&str> = peer["flags"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(flags.contains(&"seed"), "{peer}");
     api.session.set_limits(ccbt_engine::RateLimits::default());
     assert!(
         eventually(|| session.torrents().iter().all(|s| s.is_complete())).await,

@@ -119,12 +119,13 @@ fn peers_files_and_limits_of_a_download_from_libtorrent() {
     let mut peers = String::new();
     let listed = poll_until(TRANSFER, || {
         peers = daemon.ccbt(&["peers", &info_hash[..12]]).stdout;
-        peers.contains(&peer)
+        peers.lines().any(|l| l.contains(&peer) && l.contains("100.0%"))
     });
     assert!(listed, "ccbt peers never showed the seeder {peer}:\n{peers}\n{}", daemon.log());
     assert!(peers.starts_with("ADDRESS"), "{peers}");
     let row = peers.lines().find(|l| l.contains(&peer)).unwrap();
     assert!(row.contains("-LT"), "libtorrent's peer id names its client: {row}");
+    assert!(row.contains("seed"), "the seeder has every piece: {row}");
 
     let files = daemon.ok(&["files", &info_hash]);
     let rows: Vec<&str> = files.lines().collect();

@@ -67,22 +67,23 @@ pub fn peers(args: &TorrentArg, state_dir: &Path) -> anyhow::Result<Exit> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<40}  {:<CLIENT_WIDTH$}  {:>12}  {:>12}  {:>6}  {:>8}  FLAGS",
-        "ADDRESS", "CLIENT", "DOWN", "UP", "HEALTH", "LATENCY"
+        "{:<40}  {:<CLIENT_WIDTH$}  {:>6}  {:>12}  {:>12}  {:>6}  {:>8}  FLAGS",
+        "ADDRESS", "CLIENT", "HAS", "DOWN", "UP", "HEALTH", "LATENCY"
     );
     for p in &list.peers {
         let health = p.health.map_or_else(|| "-".to_owned(), |h| h.to_string());
         let latency = p.request_latency_ms.map_or_else(|| "-".to_owned(), |ms| format!("{ms} ms"));
         let _ = writeln!(
             out,
-            "{:<40}  {:<CLIENT_WIDTH$}  {:>12}  {:>12}  {:>6}  {:>8}  {}",
+            "{:<40}  {:<CLIENT_WIDTH$}  {:>5.1}%  {:>12}  {:>12}  {:>6}  {:>8}  {}",
             p.addr,
             cut(&printable(&p.client), CLIENT_WIDTH),
+            p.progress * 100.0,
             human_rate(p.download_rate),
             human_rate(p.upload_rate),
             health,
             latency,
-            if p.snubbed { "snubbed" } else { "" }
+            p.flags.join(",")
         );
     }
     print!("{out}");
