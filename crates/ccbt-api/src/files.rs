@@ -97,7 +97,7 @@ fn file_list(ctx: &ApiContext, status: &TorrentStatus) -> Result<FileList, ApiEr
 }
 
 /// The changes a request asks for, every index checked against the torrent's `count` files.
-pub fn parse_changes(
+pub(crate) fn parse_changes(
     priorities: &serde_json::Value,
     count: usize,
 ) -> Result<Vec<(u32, FilePriority)>, ApiError> {

@@ -36,7 +36,7 @@ pub use config::{
     ConfigChangeView, ConfigControl, ConfigEntryView, ConfigSetRequest, ConfigSetView, ConfigView,
 };
 pub use error::ApiError;
-pub use files::{parse_changes, FileList, FileView, PrioritiesRequest};
+pub use files::{FileList, FileView, PrioritiesRequest};
 pub use guard::Access;
 pub use limits::{SessionLimitsView, TorrentLimitsView, MAX_RATE};
 pub use list_filter::{ListFilter, STATES};

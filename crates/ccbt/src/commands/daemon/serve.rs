@@ -102,8 +102,8 @@ fn configuration(
     settings: &Effective,
     session: &Arc<Session>,
 ) -> (Arc<DaemonConfig>, Option<tokio::task::JoinHandle<()>>) {
-    // `main` offers the settings it loaded; a test harness calling `run` directly has none but
-    // the effective configuration.
+    // `main` always offers the settings it loaded (with the layers above the file); should they
+    // be missing, the effective configuration alone stands, with no layer kept above the file.
     let loaded = crate::reload::claim_settings().unwrap_or_else(|| crate::settings::Settings {
         effective: settings.clone(),
         sources: Default::default(),
