@@ -182,3 +182,42 @@ fn json_value(value: &toml_edit::Value) -> Value {
         other => Value::String(other.to_string().trim().to_owned()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn field(key: &str) -> &'static Field {
+        lookup(key).unwrap()
+    }
+
+    #[test]
+    fn json_values_of_the_right_type_become_config_text() {
+        assert_eq!(text_value(field("listen_port"), &json!(7000)).unwrap(), "7000");
+        assert_eq!(text_value(field("enable_pex"), &json!(false)).unwrap(), "false");
+        assert_eq!(text_value(field("piece_selection"), &json!("sequential")).unwrap(), "sequential");
+        assert_eq!(text_value(field("dht_bootstrap_nodes"), &json!(["a:1", "b:2"])).unwrap(), "a:1,b:2");
+        for (key, value) in [
+            ("listen_port", json!("7000")),
+            ("listen_port", json!(1.5)),
+            ("enable_pex", json!(1)),
+            ("piece_selection", json!(null)),
+            ("dht_bootstrap_nodes", json!([1])),
+            ("dht_bootstrap_nodes", json!({})),
+        ] {
+            let e = text_value(field(key), &value).unwrap_err();
+            assert_eq!(e.code, "invalid_value", "{key} = {value}");
+            assert!(e.message.contains(key) && e.message.contains("expected"), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn config_values_read_as_json() {
+        let defaults = ccbt_config::Config::defaults(&Default::default());
+        assert!(json_value(&field("listen_port").toml_value(&defaults)).is_u64());
+        assert!(json_value(&field("enable_pex").toml_value(&defaults)).is_boolean());
+        assert!(json_value(&field("piece_selection").toml_value(&defaults)).is_string());
+        assert!(json_value(&field("dht_bootstrap_nodes").toml_value(&defaults)).is_array());
+    }
+}
