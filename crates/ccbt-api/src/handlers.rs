@@ -33,9 +33,11 @@ pub(crate) async fn session(State(ctx): Ctx) -> Response {
     json(StatusCode::OK, &view)
 }
 
-pub(crate) async fn list(State(ctx): Ctx) -> Response {
-    let torrents = ctx.session.torrents().iter().map(TorrentView::from).collect();
-    json(StatusCode::OK, &TorrentList { torrents })
+/// The torrents, those the query's filter keeps (`list_filter.rs`).
+pub(crate) async fn list(State(ctx): Ctx, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    let filter = crate::ListFilter::parse(query.as_deref())?;
+    let torrents = ctx.session.torrents().iter().map(TorrentView::from).filter(|t| filter.keeps(t)).collect();
+    Ok(json(StatusCode::OK, &TorrentList { torrents }))
 }
 
 pub(crate) async fn get(State(ctx): Ctx, Path(query): Path<String>) -> Result<Response, ApiError> {
@@ -169,7 +171,9 @@ pub(crate) async fn add(State(ctx): Ctx, body: Result<Bytes, BytesRejection>) ->
                 .map_err(|e| ApiError::from_session(&e, "to add"))?
         }
     };
-    let add = add_options::apply(add.save_path(save_path).peers(peers), &request, ctx.torrent_limits)?;
+    // The limits in force now: a live change of `torrent_down_kib` reaches torrents added later.
+    let limits = ctx.config.as_ref().map_or(ctx.torrent_limits, |c| c.torrent_limits());
+    let add = add_options::apply(add.save_path(save_path).peers(peers), &request, limits)?;
     let id = ctx.session.add_torrent(add).await.map_err(|e| ApiError::from_session(&e, "to add"))?;
     if request.paused {
         pause_new(&ctx, id).await?;

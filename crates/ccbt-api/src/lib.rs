@@ -13,28 +13,45 @@
 //! HTTP status that fits ([`ApiError`]).
 
 mod add_options;
+mod body;
+mod checkpoints;
+mod config;
 mod error;
 mod events;
+mod files;
 mod guard;
 mod handlers;
+mod limits;
+mod list_filter;
+mod peers;
 mod routes;
 mod signed;
 mod stream;
 mod stream_url;
 mod token;
+mod trackers;
 mod views;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+pub use checkpoints::{CheckpointList, CheckpointView};
+pub use config::{
+    ConfigChangeView, ConfigControl, ConfigEntryView, ConfigSetRequest, ConfigSetView, ConfigView,
+};
 pub use error::ApiError;
+pub use files::{FileList, FileView, PrioritiesRequest};
 pub use guard::Access;
+pub use limits::{SessionLimitsView, TorrentLimitsView, MAX_RATE};
+pub use list_filter::{ListFilter, STATES};
+pub use peers::{PeerList, PeerView};
 pub use routes::{router, Endpoint, Route, Verb, PREFIX, ROUTES};
 pub use signed::{StreamSigner, StreamTarget, SIG_PARAM};
 pub use stream::{content_type, parse_range, ByteRange, RangeRequest};
 pub use stream_url::{StreamUrl, StreamUrlList};
 pub use token::{read_token_file, Token, TokenFileError};
+pub use trackers::{TrackerList, TrackerView};
 pub use views::{AddRequest, SessionView, TorrentCounts, TorrentList, TorrentView};
 
 /// What the handlers work on: the session and facts about the daemon process.
@@ -44,8 +61,12 @@ pub struct ApiContext {
     pub started: Instant,
     /// The daemon's process id.
     pub pid: u32,
-    /// Limits each added torrent gets (the configuration's `torrent_down_kib`/`torrent_up_kib`).
+    /// Limits each added torrent gets (the configuration's `torrent_down_kib`/`torrent_up_kib`)
+    /// when there is no `config`; with one, its values in force.
     pub torrent_limits: ccbt_engine::TorrentLimits,
+    /// The daemon's configuration for `GET/PUT /api/v1/config` (None: an embedded session
+    /// without one; those routes answer 404 `no_configuration`).
+    pub config: Option<Arc<dyn ConfigControl>>,
 }
 
 /// The base URL clients use for an API bound to `addr`: `http://127.0.0.1:6890`.

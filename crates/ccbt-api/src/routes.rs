@@ -20,6 +20,7 @@ pub const PREFIX: &str = "/api/v1";
 pub enum Verb {
     Get,
     Post,
+    Put,
     Delete,
 }
 
@@ -29,6 +30,7 @@ impl Verb {
         match self {
             Verb::Get => "GET",
             Verb::Post => "POST",
+            Verb::Put => "PUT",
             Verb::Delete => "DELETE",
         }
     }
@@ -37,6 +39,7 @@ impl Verb {
         match self {
             Verb::Get => MethodFilter::GET,
             Verb::Post => MethodFilter::POST,
+            Verb::Put => MethodFilter::PUT,
             Verb::Delete => MethodFilter::DELETE,
         }
     }
@@ -56,6 +59,18 @@ pub enum Endpoint {
     Events,
     StreamUrls,
     StreamUrl,
+    ListFiles,
+    SetFilePriorities,
+    ListPeers,
+    ListTrackers,
+    GetLimits,
+    SetLimits,
+    GetTorrentLimits,
+    SetTorrentLimits,
+    GetConfig,
+    SetConfig,
+    ListCheckpoints,
+    DeleteCheckpoint,
 }
 
 /// One route: method, path (axum syntax, `{info_hash}` for a parameter) and handler.
@@ -83,6 +98,18 @@ pub const ROUTES: &[Route] = &[
     route(Verb::Get, "/api/v1/events", Endpoint::Events),
     route(Verb::Get, "/api/v1/torrents/{info_hash}/urls", Endpoint::StreamUrls),
     route(Verb::Get, "/api/v1/torrents/{info_hash}/files/{index}/url", Endpoint::StreamUrl),
+    route(Verb::Get, "/api/v1/torrents/{info_hash}/files", Endpoint::ListFiles),
+    route(Verb::Put, "/api/v1/torrents/{info_hash}/files", Endpoint::SetFilePriorities),
+    route(Verb::Get, "/api/v1/torrents/{info_hash}/peers", Endpoint::ListPeers),
+    route(Verb::Get, "/api/v1/torrents/{info_hash}/trackers", Endpoint::ListTrackers),
+    route(Verb::Get, "/api/v1/limits", Endpoint::GetLimits),
+    route(Verb::Put, "/api/v1/limits", Endpoint::SetLimits),
+    route(Verb::Get, "/api/v1/torrents/{info_hash}/limits", Endpoint::GetTorrentLimits),
+    route(Verb::Put, "/api/v1/torrents/{info_hash}/limits", Endpoint::SetTorrentLimits),
+    route(Verb::Get, "/api/v1/config", Endpoint::GetConfig),
+    route(Verb::Put, "/api/v1/config", Endpoint::SetConfig),
+    route(Verb::Get, "/api/v1/checkpoints", Endpoint::ListCheckpoints),
+    route(Verb::Delete, "/api/v1/checkpoints/{info_hash}", Endpoint::DeleteCheckpoint),
 ];
 
 /// The API over `context`, every request guarded by `access`.
@@ -116,6 +143,18 @@ fn method_router(route: &Route) -> MethodRouter<Arc<ApiContext>> {
         Endpoint::Events => on(filter, crate::events::events),
         Endpoint::StreamUrls => on(filter, crate::stream_url::urls),
         Endpoint::StreamUrl => on(filter, crate::stream_url::url),
+        Endpoint::ListFiles => on(filter, crate::files::list),
+        Endpoint::SetFilePriorities => on(filter, crate::files::set_priorities),
+        Endpoint::ListPeers => on(filter, crate::peers::list),
+        Endpoint::ListTrackers => on(filter, crate::trackers::list),
+        Endpoint::GetLimits => on(filter, crate::limits::get_session),
+        Endpoint::SetLimits => on(filter, crate::limits::set_session),
+        Endpoint::GetTorrentLimits => on(filter, crate::limits::get_torrent),
+        Endpoint::SetTorrentLimits => on(filter, crate::limits::set_torrent),
+        Endpoint::GetConfig => on(filter, crate::config::get),
+        Endpoint::SetConfig => on(filter, crate::config::set),
+        Endpoint::ListCheckpoints => on(filter, crate::checkpoints::list),
+        Endpoint::DeleteCheckpoint => on(filter, crate::checkpoints::delete),
     }
 }
 

@@ -68,12 +68,18 @@ pub fn set_in_file(path: &Path, key: &str, value: &str) -> Result<(), ConfigErro
         Err(error) => return Err(io_error(path, &error)),
     };
     let edited = crate::edit::set(path, &text, key, value)?;
+    write_file(path, &edited)
+}
+
+/// Writes `text` to `path` atomically: a temporary file in the same folder, synced, then renamed
+/// over it (a reader sees the old text or the new, never half of it).
+pub fn write_file(path: &Path, text: &str) -> Result<(), ConfigError> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
     let temporary = PathBuf::from(temporary);
     let write = || -> std::io::Result<()> {
         let mut file = std::fs::File::create(&temporary)?;
-        std::io::Write::write_all(&mut file, edited.as_bytes())?;
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
         file.sync_all()
     };
     write().map_err(|error| io_error(&temporary, &error))?;

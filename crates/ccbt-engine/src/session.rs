@@ -26,11 +26,12 @@ use crate::torrent::{
     TorrentShared, TorrentSpec,
 };
 use crate::{
-    DhtInfo, Event, FileInfo, FilePriority, PeerInfo, Reconfigured, ScrapeInfo, SessionError, SessionOptions,
+    DhtInfo, Event, FileInfo, FilePriority, Reconfigured, ScrapeInfo, SessionError, SessionOptions,
     TorrentError, TorrentFileReader, TorrentId, TorrentStatus, TrackerInfo,
 };
 
 mod limits_api;
+mod peers_api;
 
 use limits_api::changed_rates;
 
@@ -403,28 +404,6 @@ impl Session {
         let cmd = TorrentCommand::SetFilePriorities(changes.to_vec(), tx);
         shared.commands.send(cmd).await.map_err(|_| SessionError::ShutDown)?;
         rx.await.map_err(|_| SessionError::ShutDown)?.map_err(SessionError::InvalidSelection)
-    }
-
-    /// The connected peers of a torrent.
-    pub fn peers(&self, id: TorrentId) -> Result<Vec<PeerInfo>, SessionError> {
-        let shared = self.shared(id)?;
-        let inner = lock(&shared.inner);
-        let now = std::time::Instant::now();
-        let info = |(&key, p): (&ccbt_proto::PeerKey, &crate::torrent::PeerSlot)| {
-            let health = inner.swarm.peer_health(key, now);
-            PeerInfo {
-                addr: p.addr,
-                client: p.peer_id.to_string(),
-                send_queue: p.send_queue.queued(),
-                send_queue_peak: p.send_queue.peak(),
-                download_rate: health.map_or(0, |h| h.download_rate),
-                upload_rate: health.map_or(0, |h| h.upload_rate),
-                request_latency: health.and_then(|h| h.request_latency),
-                snubbed: health.is_some_and(|h| h.snubbed),
-                health: health.map(|h| h.score()),
-            }
-        };
-        Ok(inner.peers.iter().map(info).collect())
     }
 
     /// The DHT node's state (None when the DHT is off or stopped).

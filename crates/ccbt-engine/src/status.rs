@@ -143,6 +143,16 @@ pub struct PeerInfo {
     /// see `ccbt_proto::health`): when the connection limit is reached, a misbehaving peer of
     /// low health makes room for a candidate. None before the connection's first message.
     pub health: Option<u32>,
+    /// Pieces the peer announced, and that over the torrent's piece count (0 to 1).
+    pub pieces: u32,
+    pub progress: f64,
+    /// It announced every piece.
+    pub is_seed: bool,
+    /// It is interested in our pieces; we are interested in its.
+    pub interested: bool,
+    pub am_interested: bool,
+    /// We upload to it (it holds one of our upload slots).
+    pub unchoked: bool,
 }
 
 /// Something that happened in the session, for event subscribers.

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::daemon_args::{AddArgs, DaemonCommand, PauseArgs, RemoveArgs, StateDirArg, StatusArgs};
 pub use crate::engine_args::{DiscoveryArgs, EngineArgs, LimitsArgs};
+pub use crate::inspect_args::{FilesArgs, LimitsCommandArgs, ListArgs, TorrentArg};
 pub use crate::tool_args::{
     CheckpointsArgs, CheckpointsCleanArgs, CheckpointsCommand, CheckpointsExportArgs, CheckpointsVerifyArgs,
     ConfigCommand, DhtCommand, DhtStatusArgs, ExportFormat, ScrapeArgs,
@@ -135,8 +136,8 @@ pub enum Command {
     Daemon(DaemonCommand),
     /// Add a .torrent file or magnet link to the running daemon.
     Add(AddArgs),
-    /// List the torrents of the running daemon.
-    List(StateDirArg),
+    /// List the torrents of the running daemon (--state and --name filter them).
+    List(ListArgs),
     /// Show the running daemon's session, or one of its torrents.
     Status(StatusArgs),
     /// Pause a torrent of the running daemon (or every one with --all).
@@ -146,6 +147,14 @@ pub enum Command {
     /// Print signed URLs that stream a torrent's files from the running daemon to any player, no token needed (until the daemon restarts).
     #[command(after_help = crate::stream_url_args::STREAM_URL_HELP)]
     StreamUrl(crate::stream_url_args::StreamUrlArgs),
+    /// Show the files of a daemon's torrent with progress and priority, or change priorities (--priority INDEX=PRIO).
+    Files(FilesArgs),
+    /// Show the connected peers of a daemon's torrent.
+    Peers(TorrentArg),
+    /// Show the trackers of a daemon's torrent and what each last said.
+    Trackers(TorrentArg),
+    /// Show or set the running daemon's rate limits (KiB/s), the session's or one torrent's.
+    Limits(LimitsCommandArgs),
 }
 
 const CHECKPOINTS_HELP: &str = "\

@@ -17,7 +17,10 @@ secret, mode 0600) and daemon.log. One daemon per state folder.
 Examples:
   ccbt daemon start -o ~/Downloads          start in the background, print the API address
   ccbt add ubuntu.torrent                   add a torrent to it (into ~/Downloads)
-  ccbt list                                 its torrents
+  ccbt list                                 its torrents (--state downloading, --name TEXT)
+  ccbt files 3f2a --priority 0=skip         a torrent's files; change priorities live
+  ccbt peers 3f2a                           its peers (and `ccbt trackers 3f2a`)
+  ccbt limits --down 512                    rate limits in KiB/s, live (no flag: show them)
   ccbt daemon stop                          stop it; every checkpoint is saved first";
 
 /// `ccbt daemon ...`.

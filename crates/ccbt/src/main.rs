@@ -6,6 +6,7 @@ mod commands;
 mod daemon_args;
 mod engine_args;
 mod file_indices;
+mod inspect_args;
 mod logging;
 mod options;
 mod peer_addr;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
         eprintln!("warning: {warning}");
     }
     reload::offer(reload::Reloader::new(&settings));
+    reload::offer_settings(&settings);
     finish(commands::run(cli, &settings.effective))
 }
 

@@ -9,7 +9,7 @@
 //! Polling (the file's text, every 2 s) instead of file-system notifications: cheap, portable,
 //! and it sees editors that replace the file by renaming a new one over it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -18,10 +18,51 @@ use ccbt_engine::{Reconfigured, Session};
 
 use crate::logging;
 use crate::options::{session_options, torrent_limits};
-use crate::settings::{self, Settings};
+use crate::settings::{self, Problems, Settings};
 
 /// How often the file is checked.
 pub const INTERVAL: Duration = Duration::from_secs(2);
+
+/// What became of one key an edit changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// `section.key`.
+    pub key: String,
+    /// Its new value, as the file writes it.
+    pub value: String,
+    pub status: ChangeStatus,
+    /// The report line (`config: ...`).
+    pub line: String,
+}
+
+/// How a changed key was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeStatus {
+    /// In force now (also: back to the value in force since the start).
+    Applied,
+    /// In force after a restart; the value of the start stays until then.
+    RestartRequired,
+    /// An environment variable or a flag sets the key, and stays in force.
+    Shadowed,
+    /// Valid, but it could not be applied (the message says why).
+    NotApplied,
+}
+
+impl ChangeStatus {
+    /// The API's word for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            ChangeStatus::Applied => "applied",
+            ChangeStatus::RestartRequired => "restart_required",
+            ChangeStatus::Shadowed => "shadowed",
+            ChangeStatus::NotApplied => "not_applied",
+        }
+    }
+}
+
+fn change(field: &Field, new: &Effective, status: ChangeStatus, line: String) -> Change {
+    Change { key: field.qualified_name(), value: field.render(new.config()), status, line }
+}
 
 /// The watched file, the layers above it, and the last good configuration.
 pub struct Reloader {
@@ -55,6 +96,20 @@ pub fn claim() -> Option<Reloader> {
     OFFERED.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
+/// The settings of this run, for the daemon (which edits the file through its API even where
+/// no reloader watches it).
+static SETTINGS: Mutex<Option<Settings>> = Mutex::new(None);
+
+/// Keeps the settings this run loaded for the daemon.
+pub fn offer_settings(settings: &Settings) {
+    *SETTINGS.lock().unwrap_or_else(|e| e.into_inner()) = Some(settings.clone());
+}
+
+/// Takes the settings offered (once).
+pub fn claim_settings() -> Option<Settings> {
+    SETTINGS.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
 impl Reloader {
     /// A reloader for the file `settings` came from; None without a file or with
     /// `config_reload = false`.
@@ -75,6 +130,46 @@ impl Reloader {
         })
     }
 
+    /// A reloader of the file at `path` whatever the settings say (the daemon's: its API edits
+    /// the file even when nobody watches it, and the file may not exist yet).
+    pub fn editable(settings: &Settings, path: PathBuf) -> Reloader {
+        let loaded = settings.sources.file.as_ref().filter(|f| f.path == path).map(|f| f.text.clone());
+        Reloader {
+            path,
+            above: Sources { file: None, ..settings.sources.clone() },
+            seen: loaded.clone(),
+            good: settings.effective.clone(),
+            good_text: loaded.unwrap_or_default(),
+            start: settings.effective.clone(),
+            log_filter: settings.log_filter.is_some(),
+            refused: false,
+        }
+    }
+
+    /// The file this reloader reads.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The configuration in force.
+    pub fn current(&self) -> &Effective {
+        &self.good
+    }
+
+    /// The environment and command-line layers above the file.
+    pub fn above(&self) -> &Sources {
+        &self.above
+    }
+
+    /// Takes `text`, just written to the file, as its new contents (so the next poll does not
+    /// report it again) and applies it like an edit.
+    pub fn adopt(&mut self, session: &Session, text: String) -> Result<Vec<Change>, Problems> {
+        self.seen = Some(text.clone());
+        let changes = self.take(session, text)?;
+        self.refused = false;
+        Ok(changes)
+    }
+
     /// Checks the file and applies an edit to `session`; the lines to print.
     pub fn poll(&mut self, session: &Session) -> Vec<String> {
         let text = match std::fs::read_to_string(&self.path) {
@@ -93,22 +188,26 @@ impl Reloader {
             return Vec::new();
         }
         self.seen = Some(text.clone());
-        let file = ConfigFile { path: self.path.clone(), text: text.clone() };
-        let new = match settings::load_checked(&Sources { file: Some(file), ..self.above.clone() }) {
-            Ok(new) => new,
+        let mut lines: Vec<String> = match self.take(session, text) {
+            Ok(changes) => changes.into_iter().map(|c| c.line).collect(),
             Err(problems) => return self.rejected(&problems),
         };
-        let mut lines = self.shadowed(&text, &new);
-        match self.apply(session, &new) {
-            Ok(applied) => lines.extend(applied),
-            Err(problem) => return self.rejected(&[problem]),
-        }
         if std::mem::take(&mut self.refused) && lines.is_empty() {
             lines.push(format!("config: {} is valid again; nothing changed", self.path.display()));
         }
+        lines
+    }
+
+    /// Validates `text` as the file's contents and applies what changed; the problems of an
+    /// invalid text (nothing applied, the last good configuration stays).
+    fn take(&mut self, session: &Session, text: String) -> Result<Vec<Change>, Problems> {
+        let file = ConfigFile { path: self.path.clone(), text: text.clone() };
+        let new = settings::load_checked(&Sources { file: Some(file), ..self.above.clone() })?;
+        let mut changes = self.shadowed(&text, &new);
+        changes.extend(self.apply(session, &new).map_err(|problem| vec![problem])?);
         self.good = new;
         self.good_text = text;
-        lines
+        Ok(changes)
     }
 
     fn rejected(&mut self, problems: &[String]) -> Vec<String> {
@@ -122,7 +221,7 @@ impl Reloader {
     }
 
     /// Applies the keys that changed between the configuration in force and `new`.
-    fn apply(&self, session: &Session, new: &Effective) -> Result<Vec<String>, String> {
+    fn apply(&self, session: &Session, new: &Effective) -> Result<Vec<Change>, String> {
         let changes = diff(self.good.config(), new.config());
         if changes.is_empty() {
             return Ok(Vec::new());
@@ -141,14 +240,17 @@ impl Reloader {
 
     /// Applies a live key that `SessionOptions` does not carry; None for the keys the session
     /// applies.
-    fn apply_here(&self, field: &Field, session: &Session, new: &Effective) -> Option<String> {
+    fn apply_here(&self, field: &Field, session: &Session, new: &Effective) -> Option<Change> {
         let (key, value) = (field.qualified_name(), field.render(new.config()));
         match field.name {
             "log_level" => Some(self.apply_log_level(field, new)),
             // No running session reads it: `ccbt checkpoints clean` reads it each time it runs.
-            "checkpoint_retention_days" => {
-                Some(format!("config: {key} = {value} applied (read by the commands that use it)"))
-            }
+            "checkpoint_retention_days" => Some(change(
+                field,
+                new,
+                ChangeStatus::Applied,
+                format!("config: {key} = {value} applied (read by the commands that use it)"),
+            )),
             "torrent_down_kib" | "torrent_up_kib" => Some(self.apply_torrent_limit(field, session, new)),
             _ => None,
         }
@@ -156,7 +258,7 @@ impl Reloader {
 
     /// A per-torrent limit of the file is every torrent's of this command: each running
     /// torrent takes the new rate that way, keeping its other direction.
-    fn apply_torrent_limit(&self, field: &Field, session: &Session, new: &Effective) -> String {
+    fn apply_torrent_limit(&self, field: &Field, session: &Session, new: &Effective) -> Change {
         let (key, value) = (field.qualified_name(), field.render(new.config()));
         let wanted = torrent_limits(new);
         for torrent in session.torrents() {
@@ -168,16 +270,21 @@ impl Reloader {
             // A torrent removed meanwhile has no limits to set.
             let _ = session.set_torrent_limits(torrent.id, limits);
         }
-        format!("config: {key} = {value} applied (to every torrent)")
+        change(
+            field,
+            new,
+            ChangeStatus::Applied,
+            format!("config: {key} = {value} applied (to every torrent)"),
+        )
     }
 
     /// What the session did with a live key.
-    fn engine_line(&self, field: &Field, new: &Effective, report: &Reconfigured) -> String {
+    fn engine_line(&self, field: &Field, new: &Effective, report: &Reconfigured) -> Change {
         let (key, value) = (field.qualified_name(), field.render(new.config()));
         if report.applied.contains(&field.name) {
             let later = matches!(field.name, "download_dir" | "streaming_mode");
             let note = if later { " (to torrents added from now on)" } else { "" };
-            format!("config: {key} = {value} applied{note}")
+            change(field, new, ChangeStatus::Applied, format!("config: {key} = {value} applied{note}"))
         } else {
             // The session could not take it now (the DHT turned on in a session started without it).
             self.restart_line(field, new)
@@ -185,33 +292,42 @@ impl Reloader {
     }
 
     /// A key the running session keeps at its value from the start.
-    fn restart_line(&self, field: &Field, new: &Effective) -> String {
+    fn restart_line(&self, field: &Field, new: &Effective) -> Change {
         let (key, value) = (field.qualified_name(), field.render(new.config()));
         if field.same(self.start.config(), new.config()) {
-            format!("config: {key} = {value}, the value in force again (no restart needed)")
+            let line = format!("config: {key} = {value}, the value in force again (no restart needed)");
+            change(field, new, ChangeStatus::Applied, line)
         } else {
             let running = field.render(self.start.config());
-            format!("config: {key} = {value} needs a restart; {running} stays in force until then")
+            let line =
+                format!("config: {key} = {value} needs a restart; {running} stays in force until then");
+            change(field, new, ChangeStatus::RestartRequired, line)
         }
     }
 
-    fn apply_log_level(&self, field: &Field, new: &Effective) -> String {
+    fn apply_log_level(&self, field: &Field, new: &Effective) -> Change {
         let (key, value) = (field.qualified_name(), field.render(new.config()));
         if self.log_filter {
             let filter = settings::LOG_ENV;
-            return format!(
+            let line = format!(
                 "config: {key} = {value} not applied: {filter} holds a tracing filter, which stays in force"
             );
+            return change(field, new, ChangeStatus::Shadowed, line);
         }
         match logging::set_level(new.config().observability.log_level) {
-            Ok(()) => format!("config: {key} = {value} applied"),
-            Err(e) => format!("config: {key} = {value} not applied: {e}"),
+            Ok(()) => change(field, new, ChangeStatus::Applied, format!("config: {key} = {value} applied")),
+            Err(e) => change(
+                field,
+                new,
+                ChangeStatus::NotApplied,
+                format!("config: {key} = {value} not applied: {e}"),
+            ),
         }
     }
 
     /// Keys whose value in the file changed while an environment variable or a flag sets them:
     /// they keep the higher layer's value, and the user is told.
-    fn shadowed(&self, text: &str, new: &Effective) -> Vec<String> {
+    fn shadowed(&self, text: &str, new: &Effective) -> Vec<Change> {
         let env: Env =
             self.above.env.iter().filter(|(k, _)| !k.starts_with("CCBT_")).map(clone_pair).collect();
         let file_alone = |text: &str| {
@@ -229,12 +345,19 @@ impl Reloader {
             .filter_map(|field| {
                 let origin = new.origin(field.name)?;
                 matches!(origin, Origin::Env { .. } | Origin::Cli).then(|| {
-                    format!(
+                    let line = format!(
                         "config: {} changed in {} but the {origin} sets it; {} stays in force",
                         field.qualified_name(),
                         self.path.display(),
                         field.render(new.config())
-                    )
+                    );
+                    let in_file = after.config();
+                    Change {
+                        key: field.qualified_name(),
+                        value: field.render(in_file),
+                        status: ChangeStatus::Shadowed,
+                        line,
+                    }
                 })
             })
             .collect()
@@ -279,10 +402,12 @@ mod tests {
         let file = ConfigFile { path: "ccbt.toml".into(), text: text.into() };
         let new = load(&Sources { file: Some(file), ..reloader.above.clone() }).unwrap();
         assert_eq!(new.config().network.max_peers_per_torrent, 4);
+        let shadowed = reloader.shadowed(text, &new);
         assert_eq!(
-            reloader.shadowed(text, &new),
+            shadowed.iter().map(|c| c.line.as_str()).collect::<Vec<_>>(),
             ["config: network.max_peers_per_torrent changed in ccbt.toml but the command line sets it; 4 stays in force"]
         );
+        assert_eq!((shadowed[0].status, shadowed[0].value.as_str()), (ChangeStatus::Shadowed, "12"));
         assert!(reloader.shadowed("[network]\nmax_peers_per_torrent = 9\n", &new).is_empty());
     }
 
@@ -348,14 +473,15 @@ mod tests {
         let field = ccbt_config::field("hash_workers").unwrap();
         let seven =
             load(&Sources { cli: vec![("hash_workers".into(), "7".into())], ..Sources::default() }).unwrap();
+        let restart = reloader.restart_line(field, &seven);
         assert_eq!(
-            reloader.restart_line(field, &seven),
+            restart.line,
             "config: disk.hash_workers = 7 needs a restart; 2 stays in force until then"
         );
+        assert_eq!(restart.status, ChangeStatus::RestartRequired);
         reloader.good = seven;
-        assert_eq!(
-            reloader.restart_line(field, &start.effective),
-            "config: disk.hash_workers = 2, the value in force again (no restart needed)"
-        );
+        let again = reloader.restart_line(field, &start.effective);
+        assert_eq!(again.line, "config: disk.hash_workers = 2, the value in force again (no restart needed)");
+        assert_eq!(again.status, ChangeStatus::Applied);
     }
 }

@@ -17,6 +17,7 @@ use crate::args::{
 pub const LOG_ENV: &str = "CCBT_LOG_LEVEL";
 
 /// The effective configuration of this run.
+#[derive(Clone)]
 pub struct Settings {
     pub effective: Effective,
     /// The layers it was loaded from (hot reload re-reads the file and keeps the others).
@@ -160,9 +161,13 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
             push(&mut out, "global_down_kib", args.limits.down_limit);
             push(&mut out, "global_up_kib", args.limits.up_limit);
         }
-        Command::Daemon(DaemonCommand::Status(at) | DaemonCommand::Stop(at)) | Command::List(at) => {
+        Command::Daemon(DaemonCommand::Status(at) | DaemonCommand::Stop(at)) => {
             state_dir_override(&mut out, at);
         }
+        Command::List(args) => state_dir_override(&mut out, &args.daemon),
+        Command::Files(args) => state_dir_override(&mut out, &args.daemon),
+        Command::Peers(args) | Command::Trackers(args) => state_dir_override(&mut out, &args.daemon),
+        Command::Limits(args) => state_dir_override(&mut out, &args.daemon),
         Command::Add(args) => state_dir_override(&mut out, &args.daemon),
         Command::Status(args) => state_dir_override(&mut out, &args.daemon),
         Command::Pause(args) => state_dir_override(&mut out, &args.daemon),

@@ -40,6 +40,7 @@ impl Api {
             started: Instant::now(),
             pid: std::process::id(),
             torrent_limits: Default::default(),
+            config: None,
         });
         let router = router(context, Access { token: token.clone(), addr: ADDR.parse().unwrap() });
         Api { router, token, session, dir }

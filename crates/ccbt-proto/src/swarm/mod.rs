@@ -27,6 +27,7 @@ mod live;
 mod selection;
 #[cfg(test)]
 mod tests;
+mod view;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -47,6 +48,7 @@ use buffers::PieceBuffers;
 use ccbt_wire::ext::pex::PexFlags;
 use ext::PeerExt;
 pub use ext::{our_ext_handshake, OUR_UT_METADATA, OUR_UT_PEX};
+pub use view::PeerSummary;
 
 /// Settings of a [`Swarm`].
 #[derive(Clone, Debug)]

@@ -12,6 +12,7 @@ mod dht;
 mod download;
 mod hint;
 mod info;
+mod inspect;
 mod live;
 mod remote;
 mod resume;
@@ -95,11 +96,15 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::Checkpoints(args) => checkpoints::run(&args, settings),
         Command::Daemon(command) => daemon::run(&command, settings),
         Command::Add(args) => torrents::add(&args, state_dir(settings)),
-        Command::List(_) => torrents::list(state_dir(settings)),
+        Command::List(args) => torrents::list(&args, state_dir(settings)),
         Command::Status(args) => torrents::status(&args, state_dir(settings)),
         Command::Pause(args) => torrents::pause(&args, state_dir(settings)),
         Command::Remove(args) => torrents::remove(&args, state_dir(settings)),
         Command::StreamUrl(args) => stream_url::run(&args, state_dir(settings)),
+        Command::Files(args) => inspect::files(&args, state_dir(settings)),
+        Command::Peers(args) => inspect::peers(&args, state_dir(settings)),
+        Command::Trackers(args) => inspect::trackers(&args, state_dir(settings)),
+        Command::Limits(args) => inspect::limits(&args, state_dir(settings)),
     }
 }
 

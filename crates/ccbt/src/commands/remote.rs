@@ -57,6 +57,45 @@ impl Daemon {
         Ok(self.call::<TorrentList>("GET", "/torrents", None)?.torrents)
     }
 
+    /// The torrents in one of `states` (all when empty) whose name contains `name`.
+    pub fn torrents_where(&self, states: &[String], name: Option<&str>) -> anyhow::Result<Vec<TorrentView>> {
+        let mut query = Vec::new();
+        if !states.is_empty() {
+            query.push(format!("state={}", encode(&states.join(","))));
+        }
+        if let Some(name) = name {
+            query.push(format!("name={}", encode(name)));
+        }
+        let path =
+            if query.is_empty() { "/torrents".to_owned() } else { format!("/torrents?{}", query.join("&")) };
+        Ok(self.call::<TorrentList>("GET", &path, None)?.torrents)
+    }
+
+    /// GET `/torrents/{info_hash}/{what}` (`files`, `peers`, `trackers`, `limits`).
+    pub fn torrent_part<T: DeserializeOwned>(&self, info_hash: &str, what: &str) -> anyhow::Result<T> {
+        self.call("GET", &format!("/torrents/{}/{what}", segment(info_hash)?), None)
+    }
+
+    /// PUT `/torrents/{info_hash}/{what}` with a JSON body.
+    pub fn put_torrent_part<T: DeserializeOwned>(
+        &self,
+        info_hash: &str,
+        what: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<T> {
+        self.call("PUT", &format!("/torrents/{}/{what}", segment(info_hash)?), Some(body.to_string()))
+    }
+
+    /// GET a path of the API (`/limits`).
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.call("GET", path, None)
+    }
+
+    /// PUT a JSON body to a path of the API (`/limits`).
+    pub fn put<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<T> {
+        self.call("PUT", path, Some(body.to_string()))
+    }
+
     pub fn torrent(&self, info_hash: &str) -> anyhow::Result<TorrentView> {
         self.call("GET", &format!("/torrents/{}", segment(info_hash)?), None)
     }
@@ -102,6 +141,12 @@ impl Daemon {
         let result = match (method, body) {
             ("GET", _) => self.agent.get(&url).header("Authorization", &auth).call(),
             ("DELETE", _) => self.agent.delete(&url).header("Authorization", &auth).call(),
+            ("PUT", body) => self
+                .agent
+                .put(&url)
+                .header("Authorization", &auth)
+                .content_type("application/json")
+                .send(body.unwrap_or_default().as_bytes()),
             (_, Some(body)) => self
                 .agent
                 .post(&url)
@@ -132,6 +177,16 @@ impl Daemon {
 fn error_message(body: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(body).ok()?;
     Some(value.get("error")?.get("message")?.as_str()?.to_owned())
+}
+
+/// `text` percent-encoded for a query value (everything but unreserved characters).
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// An info hash (or prefix) as a path segment: hex digits only, so nothing needs escaping.

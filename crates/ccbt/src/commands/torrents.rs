@@ -10,7 +10,7 @@ use ccbt_api::{AddRequest, TorrentView};
 
 use super::remote;
 use super::Exit;
-use crate::args::ResumeArgs;
+use crate::args::{ListArgs, ResumeArgs};
 use crate::daemon_args::{AddArgs, PauseArgs, RemoveArgs, StatusArgs};
 use crate::units::{human_bytes, human_rate};
 
@@ -57,10 +57,11 @@ fn read_torrent(path: &str) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-pub fn list(state_dir: &Path) -> anyhow::Result<Exit> {
-    let torrents = remote::connect(state_dir)?.torrents()?;
+pub fn list(args: &ListArgs, state_dir: &Path) -> anyhow::Result<Exit> {
+    let torrents = remote::connect(state_dir)?.torrents_where(&args.state, args.name.as_deref())?;
     if torrents.is_empty() {
-        println!("no torrents");
+        let filtered = !args.state.is_empty() || args.name.is_some();
+        println!("{}", if filtered { "no torrents match" } else { "no torrents" });
     } else {
         print!("{}", table(&torrents));
     }
@@ -194,11 +195,11 @@ fn details(t: &TorrentView) -> String {
 }
 
 /// `text` with control characters (a torrent's name could hold terminal escapes) replaced.
-fn printable(text: &str) -> String {
+pub(super) fn printable(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
-fn cut(text: &str, width: usize) -> String {
+pub(super) fn cut(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         return text.to_owned();
     }

@@ -2,6 +2,7 @@
 //! itself is `serve.rs`; `start` without `--foreground` runs it detached and waits until its API
 //! answers. The lock file (`lock.rs`) keeps one daemon per state folder.
 
+mod config_api;
 pub mod lock;
 mod serve;
 

@@ -13,6 +13,7 @@ use ccbt_config::Effective;
 use ccbt_engine::{find_checkpoint, FoundCheckpoint, Session};
 use tokio::sync::oneshot;
 
+use super::config_api::DaemonConfig;
 use super::lock::{DaemonInfo, DaemonLock, TOKEN_FILE};
 use crate::commands::{live, Exit};
 use crate::options::{session_options, torrent_limits};
@@ -66,11 +67,13 @@ pub async fn run(settings: &Effective) -> anyhow::Result<Exit> {
         (Ok(()), Restore::Done(count)) => {
             println!("ccbt daemon (pid {pid}) serving {url}; {count} torrent(s) restored");
             tracing::info!(%url, pid, restored = count, "daemon started");
+            let (config, watcher) = configuration(settings, &session);
             let context = Arc::new(ApiContext {
                 session: session.clone(),
                 started,
                 pid,
                 torrent_limits: torrent_limits(settings),
+                config: Some(config),
             });
             let router = ccbt_api::router(context, Access { token, addr: api_addr });
             let signal = async move {
@@ -78,13 +81,42 @@ pub async fn run(settings: &Effective) -> anyhow::Result<Exit> {
                     tracing::info!("{name}: stopping the daemon");
                 }
             };
-            ccbt_api::serve(listener, router, signal).await.context("the API server failed")
+            let served = ccbt_api::serve(listener, router, signal).await.context("the API server failed");
+            // The watcher holds the session too: it lets go before the session stops.
+            if let Some(watcher) = watcher {
+                watcher.abort();
+                let _ = watcher.await;
+            }
+            served
         }
     };
     stop_session(session).await;
     let _ = std::fs::remove_file(&token_path);
     lock.clear();
     result.map(|()| Exit::Success)
+}
+
+/// The configuration the API shows and edits, and the task that hot-reloads its file (unless
+/// `config_reload = false`, as in a foreground session).
+fn configuration(
+    settings: &Effective,
+    session: &Arc<Session>,
+) -> (Arc<DaemonConfig>, Option<tokio::task::JoinHandle<()>>) {
+    // `main` always offers the settings it loaded (with the layers above the file); should they
+    // be missing, the effective configuration alone stands, with no layer kept above the file.
+    let loaded = crate::reload::claim_settings().unwrap_or_else(|| crate::settings::Settings {
+        effective: settings.clone(),
+        sources: Default::default(),
+        log_filter: None,
+    });
+    let path = match &loaded.sources.file {
+        Some(file) => file.path.clone(),
+        None => crate::settings::file_to_edit(None),
+    };
+    let config = DaemonConfig::new(crate::reload::Reloader::editable(&loaded, path));
+    let watch = settings.config().observability.config_reload;
+    let watcher = watch.then(|| config.clone().watch(session.clone()));
+    (config, watcher)
 }
 
 /// How restoring ended.
