@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use ccbt_api::{
-    AddRequest, SessionView, StreamUrl, StreamUrlList, TorrentCounts, TorrentList, TorrentView, ROUTES,
+    AddRequest, CheckpointList, CheckpointView, ConfigChangeView, ConfigEntryView, ConfigSetView, ConfigView,
+    FileList, FileView, PeerList, PeerView, SessionLimitsView, SessionView, StreamUrl, StreamUrlList,
+    TorrentCounts, TorrentLimitsView, TorrentList, TorrentView, TrackerList, TrackerView, ROUTES,
 };
 use serde_json::Value;
 
@@ -197,7 +199,92 @@ fn schemas_have_the_fields_the_code_serializes() {
             serde_json::to_value(StreamUrlList { info_hash: String::new(), files: vec![] }).unwrap(),
         ),
     ];
+    let cases = cases.into_iter().chain(inspect_views());
     for (name, value) in cases {
         assert_eq!(properties(&doc, name), keys(&value), "schema {name}");
     }
+}
+
+/// The views of the inspection routes, each with every field present.
+fn inspect_views() -> Vec<(&'static str, Value)> {
+    let file = FileView {
+        index: 0,
+        path: "a".into(),
+        length: 1,
+        bytes_verified: 0,
+        progress: 0.0,
+        priority: "normal".into(),
+        is_padding: false,
+    };
+    let peer = PeerView {
+        addr: "127.0.0.1:1".into(),
+        client: "x".into(),
+        download_rate: 0,
+        upload_rate: 0,
+        request_latency_ms: None,
+        snubbed: false,
+        health: None,
+        pieces: 0,
+        progress: 0.0,
+        flags: vec![],
+        send_queue: 0,
+        send_queue_peak: 0,
+    };
+    let tracker = TrackerView {
+        url: "http://t".into(),
+        tier: 0,
+        status: "pending".into(),
+        last_error: None,
+        last_warning: None,
+        peers_received: 0,
+        seeders: None,
+        leechers: None,
+        next_announce_secs: None,
+    };
+    let entry = ConfigEntryView {
+        key: "k".into(),
+        value: Value::Null,
+        origin: "default".into(),
+        apply: "live".into(),
+    };
+    let change = ConfigChangeView {
+        key: "k".into(),
+        value: "1".into(),
+        status: "applied".into(),
+        message: String::new(),
+    };
+    let checkpoint = CheckpointView {
+        info_hash: String::new(),
+        path: "c".into(),
+        format: "json".into(),
+        size: 0,
+        modified: None,
+        name: None,
+        state: None,
+        progress: None,
+        saved_at: None,
+        error: None,
+        running: false,
+    };
+    let limits = SessionLimitsView { download: 0, upload: 0, peer_download: 0, peer_upload: 0 };
+    vec![
+        ("FileView", to(&file)),
+        ("FileList", to(&FileList { info_hash: String::new(), files: vec![] })),
+        ("PeerView", to(&peer)),
+        ("PeerList", to(&PeerList { info_hash: String::new(), peers: vec![] })),
+        ("TrackerView", to(&tracker)),
+        ("TrackerList", to(&TrackerList { info_hash: String::new(), trackers: vec![] })),
+        ("SessionLimits", to(&limits)),
+        ("TorrentLimits", to(&TorrentLimitsView { info_hash: String::new(), download: 0, upload: 0 })),
+        ("ConfigEntry", to(&entry)),
+        ("Config", to(&ConfigView { file: None, settings: vec![] })),
+        ("ConfigChange", to(&change)),
+        ("ConfigSet", to(&ConfigSetView { file: "f".into(), changes: vec![] })),
+        ("CheckpointView", to(&checkpoint)),
+        ("CheckpointList", to(&CheckpointList { dir: "d".into(), checkpoints: vec![] })),
+    ]
+}
+
+fn to(view: &impl serde::Serialize) -> Value {
+    serde_json::to_value(view).unwrap()
 }
