@@ -1,0 +1,149 @@
+//! The observation calls of [`Session`] that read many figures at once: a torrent's peers, the
+//! DHT's state, and the whole-session [`SessionSnapshot`] that the CLI, the API and `/metrics`
+//! share.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+
+use super::{Session, TorrentEntry};
+use crate::magnet::MetaShared;
+use crate::snapshot::{ConnectionAttempts, SessionSnapshot, SessionTotals, TorrentSnapshot};
+use crate::sync::lock;
+use crate::torrent::TorrentShared;
+use crate::{DhtInfo, PeerInfo, SessionError, TorrentId};
+
+/// The totals of the torrents removed from the session, kept so the session-wide counters never
+/// go down.
+#[derive(Default)]
+pub(super) struct Retired(Mutex<SessionTotals>);
+
+impl Retired {
+    /// Adds a torrent being removed. Called under the session's torrents lock.
+    pub(super) fn retire(&self, entry: &TorrentEntry) {
+        let snapshot = torrent_snapshot(&TorrentRef::from(entry), false);
+        lock(&self.0).add(&snapshot);
+    }
+}
+
+/// A torrent held without the session's lock while its figures are read.
+enum TorrentRef {
+    Resolving(Arc<MetaShared>),
+    Active(Arc<TorrentShared>),
+}
+
+impl From<&TorrentEntry> for TorrentRef {
+    fn from(entry: &TorrentEntry) -> TorrentRef {
+        match entry {
+            TorrentEntry::Resolving { shared, .. } => TorrentRef::Resolving(shared.clone()),
+            TorrentEntry::Active { shared, .. } => TorrentRef::Active(shared.clone()),
+        }
+    }
+}
+
+/// One torrent's figures; `detail` adds its peers and trackers. Each lock is held only while
+/// its figures are copied.
+fn torrent_snapshot(torrent: &TorrentRef, detail: bool) -> TorrentSnapshot {
+    match torrent {
+        TorrentRef::Resolving(shared) => TorrentSnapshot {
+            status: shared.status(),
+            hash_failed_bytes: 0,
+            checkpoint_writes: 0,
+            connection_attempts: ConnectionAttempts::default(),
+            peers: Vec::new(),
+            trackers: Vec::new(),
+        },
+        TorrentRef::Active(shared) => {
+            let c = &shared.counters;
+            TorrentSnapshot {
+                status: shared.status(),
+                hash_failed_bytes: c.hash_failed_bytes.load(Relaxed),
+                checkpoint_writes: c.checkpoints_written.load(Relaxed),
+                connection_attempts: ConnectionAttempts {
+                    succeeded: c.connects_ok.load(Relaxed),
+                    failed: c.connects_failed.load(Relaxed),
+                },
+                peers: if detail { peers_of(shared) } else { Vec::new() },
+                trackers: if detail { lock(&shared.trackers).clone() } else { Vec::new() },
+            }
+        }
+    }
+}
+
+/// The connected peers of a running torrent, copied under its lock.
+fn peers_of(shared: &TorrentShared) -> Vec<PeerInfo> {
+    let inner = lock(&shared.inner);
+    let now = std::time::Instant::now();
+    let info = |(&key, p): (&ccbt_proto::PeerKey, &crate::torrent::PeerSlot)| {
+        let health = inner.swarm.peer_health(key, now);
+        PeerInfo {
+            addr: p.addr,
+            client: p.peer_id.to_string(),
+            send_queue: p.send_queue.queued(),
+            send_queue_peak: p.send_queue.peak(),
+            download_rate: health.map_or(0, |h| h.download_rate),
+            upload_rate: health.map_or(0, |h| h.upload_rate),
+            request_latency: health.and_then(|h| h.request_latency),
+            snubbed: health.is_some_and(|h| h.snubbed),
+            health: health.map(|h| h.score()),
+        }
+    };
+    inner.peers.iter().map(info).collect()
+}
+
+impl Session {
+    /// The connected peers of a torrent.
+    pub fn peers(&self, id: TorrentId) -> Result<Vec<PeerInfo>, SessionError> {
+        Ok(peers_of(&*self.shared(id)?))
+    }
+
+    /// The DHT node's state (None when the DHT is off or stopped).
+    pub async fn dht_status(&self) -> Option<DhtInfo> {
+        let dht = self.inner.dht.as_ref()?;
+        let s = dht.status().await?;
+        Some(DhtInfo {
+            node_id: s.node_id.0.iter().map(|b| format!("{b:02x}")).collect(),
+            local_addr: dht.local_addr(),
+            good_nodes: s.good_nodes,
+            questionable_nodes: s.questionable_nodes,
+            buckets: s.buckets.iter().map(|b| (b.index, b.nodes)).collect(),
+            active_lookups: s.active_lookups,
+            stored_info_hashes: s.stored_info_hashes,
+            stored_peers: s.stored_peers,
+            queries_in: s.queries_in,
+            queries_out: s.queries_out,
+        })
+    }
+
+    /// Every figure of the session at one moment: each torrent's status, counters, peers and
+    /// trackers, and the session-wide rates, totals (removed torrents included), queue depths
+    /// and DHT state. `ccbt status`, the API and the metrics endpoint all read this.
+    ///
+    /// The session's lock is held only to list the torrents; each torrent's lock only while its
+    /// figures are copied.
+    pub async fn snapshot(&self) -> SessionSnapshot {
+        let (refs, retired) = {
+            let torrents = lock(&self.inner.torrents);
+            let mut refs: Vec<(TorrentId, TorrentRef)> =
+                torrents.iter().map(|(&id, e)| (id, TorrentRef::from(e))).collect();
+            refs.sort_by_key(|(id, _)| *id);
+            (refs, *lock(&self.inner.retired.0))
+        };
+        let torrents: Vec<TorrentSnapshot> = refs.iter().map(|(_, t)| torrent_snapshot(t, true)).collect();
+        let mut totals = retired;
+        for t in &torrents {
+            totals.add(t);
+        }
+        SessionSnapshot {
+            download_rate: torrents.iter().map(|t| t.status.download_rate).sum(),
+            upload_rate: torrents.iter().map(|t| t.status.upload_rate).sum(),
+            banned_peers: torrents.iter().map(|t| t.status.banned_peers as u64).sum(),
+            totals,
+            connected_peers: self.connected_peers(),
+            handshaking_peers: self.handshaking_peers(),
+            hash_queue_depth: self.inner.pool.queue_depth(),
+            disk_queue_depth: self.inner.pool.in_progress(),
+            dht: self.dht_status().await,
+            torrents,
+        }
+    }
+}
