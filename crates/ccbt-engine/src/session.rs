@@ -34,6 +34,7 @@ mod limits_api;
 mod snapshot_api;
 
 use limits_api::changed_rates;
+pub use snapshot_api::SnapshotSource;
 
 /// A running ccbt engine: owns torrents, the listener and the hash pool.
 ///

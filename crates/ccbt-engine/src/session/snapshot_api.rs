@@ -3,9 +3,9 @@
 //! share.
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
-use super::{Session, TorrentEntry};
+use super::{Session, SessionInner, TorrentEntry};
 use crate::magnet::MetaShared;
 use crate::snapshot::{ConnectionAttempts, SessionSnapshot, SessionTotals, TorrentSnapshot};
 use crate::sync::lock;
@@ -98,20 +98,7 @@ impl Session {
 
     /// The DHT node's state (None when the DHT is off or stopped).
     pub async fn dht_status(&self) -> Option<DhtInfo> {
-        let dht = self.inner.dht.as_ref()?;
-        let s = dht.status().await?;
-        Some(DhtInfo {
-            node_id: s.node_id.0.iter().map(|b| format!("{b:02x}")).collect(),
-            local_addr: dht.local_addr(),
-            good_nodes: s.good_nodes,
-            questionable_nodes: s.questionable_nodes,
-            buckets: s.buckets.iter().map(|b| (b.index, b.nodes)).collect(),
-            active_lookups: s.active_lookups,
-            stored_info_hashes: s.stored_info_hashes,
-            stored_peers: s.stored_peers,
-            queries_in: s.queries_in,
-            queries_out: s.queries_out,
-        })
+        dht_info(&self.inner).await
     }
 
     /// Every figure of the session at one moment: each torrent's status, counters, peers and
@@ -121,29 +108,68 @@ impl Session {
     /// The session's lock is held only to list the torrents; each torrent's lock only while its
     /// figures are copied.
     pub async fn snapshot(&self) -> SessionSnapshot {
-        let (refs, retired) = {
-            let torrents = lock(&self.inner.torrents);
-            let mut refs: Vec<(TorrentId, TorrentRef)> =
-                torrents.iter().map(|(&id, e)| (id, TorrentRef::from(e))).collect();
-            refs.sort_by_key(|(id, _)| *id);
-            (refs, *lock(&self.inner.retired.0))
-        };
-        let torrents: Vec<TorrentSnapshot> = refs.iter().map(|(_, t)| torrent_snapshot(t, true)).collect();
-        let mut totals = retired;
-        for t in &torrents {
-            totals.add(t);
-        }
-        SessionSnapshot {
-            download_rate: torrents.iter().map(|t| t.status.download_rate).sum(),
-            upload_rate: torrents.iter().map(|t| t.status.upload_rate).sum(),
-            banned_peers: torrents.iter().map(|t| t.status.banned_peers as u64).sum(),
-            totals,
-            connected_peers: self.connected_peers(),
-            handshaking_peers: self.handshaking_peers(),
-            hash_queue_depth: self.inner.pool.queue_depth(),
-            disk_queue_depth: self.inner.pool.in_progress(),
-            dht: self.dht_status().await,
-            torrents,
-        }
+        snapshot_of(&self.inner).await
+    }
+
+    /// A handle that takes [`Session::snapshot`]s without keeping the session alive: a metrics
+    /// endpoint holds it while the session's owner shuts the session down.
+    pub fn snapshot_source(&self) -> SnapshotSource {
+        SnapshotSource(Arc::downgrade(&self.inner))
+    }
+}
+
+/// Takes snapshots of a session for as long as it runs ([`Session::snapshot_source`]).
+#[derive(Clone)]
+pub struct SnapshotSource(Weak<SessionInner>);
+
+impl SnapshotSource {
+    /// A snapshot, or None once the session is shut down and gone.
+    pub async fn snapshot(&self) -> Option<SessionSnapshot> {
+        let inner = self.0.upgrade()?;
+        Some(snapshot_of(&inner).await)
+    }
+}
+
+async fn dht_info(inner: &SessionInner) -> Option<DhtInfo> {
+    let dht = inner.dht.as_ref()?;
+    let s = dht.status().await?;
+    Some(DhtInfo {
+        node_id: s.node_id.0.iter().map(|b| format!("{b:02x}")).collect(),
+        local_addr: dht.local_addr(),
+        good_nodes: s.good_nodes,
+        questionable_nodes: s.questionable_nodes,
+        buckets: s.buckets.iter().map(|b| (b.index, b.nodes)).collect(),
+        active_lookups: s.active_lookups,
+        stored_info_hashes: s.stored_info_hashes,
+        stored_peers: s.stored_peers,
+        queries_in: s.queries_in,
+        queries_out: s.queries_out,
+    })
+}
+
+async fn snapshot_of(inner: &SessionInner) -> SessionSnapshot {
+    let (refs, retired) = {
+        let torrents = lock(&inner.torrents);
+        let mut refs: Vec<(TorrentId, TorrentRef)> =
+            torrents.iter().map(|(&id, e)| (id, TorrentRef::from(e))).collect();
+        refs.sort_by_key(|(id, _)| *id);
+        (refs, *lock(&inner.retired.0))
+    };
+    let torrents: Vec<TorrentSnapshot> = refs.iter().map(|(_, t)| torrent_snapshot(t, true)).collect();
+    let mut totals = retired;
+    for t in &torrents {
+        totals.add(t);
+    }
+    SessionSnapshot {
+        download_rate: torrents.iter().map(|t| t.status.download_rate).sum(),
+        upload_rate: torrents.iter().map(|t| t.status.upload_rate).sum(),
+        banned_peers: torrents.iter().map(|t| t.status.banned_peers as u64).sum(),
+        totals,
+        connected_peers: inner.budget.active(),
+        handshaking_peers: inner.budget.handshaking(),
+        hash_queue_depth: inner.pool.queue_depth(),
+        disk_queue_depth: inner.pool.in_progress(),
+        dht: dht_info(inner).await,
+        torrents,
     }
 }
