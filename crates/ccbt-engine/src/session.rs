@@ -26,8 +26,8 @@ use crate::torrent::{
     TorrentShared, TorrentSpec,
 };
 use crate::{
-    Event, FileInfo, FilePriority, Reconfigured, ScrapeInfo, SessionError, SessionOptions,
-    TorrentError, TorrentFileReader, TorrentId, TorrentStatus, TrackerInfo,
+    Event, FileInfo, FilePriority, Reconfigured, ScrapeInfo, SessionError, SessionOptions, TorrentError,
+    TorrentFileReader, TorrentId, TorrentStatus, TrackerInfo,
 };
 
 mod limits_api;

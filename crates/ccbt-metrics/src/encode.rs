@@ -184,7 +184,7 @@ fn torrent_series(b: &mut Builder, torrents: &[&TorrentSnapshot]) {
         rows(|t| u64::from(t.status.pieces_have)),
     );
     b.gauges(
-        "ccbt_torrent_pieces_total",
+        "ccbt_torrent_pieces_selected",
         "Pieces of a torrent's selected files",
         rows(|t| u64::from(t.status.pieces_total)),
     );

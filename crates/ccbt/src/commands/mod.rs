@@ -13,6 +13,7 @@ mod download;
 mod hint;
 mod info;
 mod live;
+mod metrics;
 mod remote;
 mod resume;
 mod scrape;
