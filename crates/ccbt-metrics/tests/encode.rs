@@ -53,9 +53,11 @@ fn torrent(n: u64, download_rate: u64, state: TorrentState) -> TorrentSnapshot {
 }
 
 fn snapshot(torrents: Vec<TorrentSnapshot>) -> SessionSnapshot {
-    let mut totals = SessionTotals::default();
-    totals.downloaded = torrents.iter().map(|t| t.status.downloaded).sum();
-    totals.connection_attempts = ConnectionAttempts { succeeded: 4, failed: 7 };
+    let totals = SessionTotals {
+        downloaded: torrents.iter().map(|t| t.status.downloaded).sum(),
+        connection_attempts: ConnectionAttempts { succeeded: 4, failed: 7 },
+        ..SessionTotals::default()
+    };
     SessionSnapshot {
         download_rate: torrents.iter().map(|t| t.status.download_rate).sum(),
         upload_rate: 0,
