@@ -54,6 +54,7 @@ pub enum Endpoint {
     RemoveTorrent,
     StreamFile,
     Events,
+    Snapshot,
 }
 
 /// One route: method, path (axum syntax, `{info_hash}` for a parameter) and handler.
@@ -79,6 +80,7 @@ pub const ROUTES: &[Route] = &[
     route(Verb::Delete, "/api/v1/torrents/{info_hash}", Endpoint::RemoveTorrent),
     route(Verb::Get, "/api/v1/torrents/{info_hash}/files/{index}/stream", Endpoint::StreamFile),
     route(Verb::Get, "/api/v1/events", Endpoint::Events),
+    route(Verb::Get, "/api/v1/snapshot", Endpoint::Snapshot),
 ];
 
 /// The API over `context`, every request guarded by `access`.
@@ -110,6 +112,7 @@ fn method_router(route: &Route) -> MethodRouter<Arc<ApiContext>> {
         Endpoint::RemoveTorrent => on(filter, handlers::remove),
         Endpoint::StreamFile => on(filter, crate::stream::stream),
         Endpoint::Events => on(filter, crate::events::events),
+        Endpoint::Snapshot => on(filter, crate::snapshot::snapshot),
     }
 }
 
