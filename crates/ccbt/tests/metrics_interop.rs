@@ -202,3 +202,70 @@ fn metrics_are_read_by_promtool_and_recorded_by_prometheus() {
     download.terminate(Duration::from_secs(10));
     prometheus.terminate(Duration::from_secs(10));
 }
+
+/// The daemon serves `/metrics` too, and `ccbt status --json` shows the same snapshot: a torrent
+/// whose data is all there is checked, then its pieces show in both.
+#[test]
+fn the_daemon_serves_metrics_and_status_json() {
+    if !interop("the_daemon_serves_metrics_and_status_json", &[Tool::Libtorrent]) {
+        return;
+    }
+    require_program("metrics_interop", "promtool", "prometheus");
+    let work = work_dir();
+    let w = work.path();
+    let file = w.join("src/daemon.bin");
+    write_file(&file, 12, 1024 * 1024);
+    let torrent = w.join("t.torrent");
+    lt_make_torrent(&file, &torrent, 32 * 1024, Kind::V1);
+    let state = w.join("state");
+    let metrics_port = free_port();
+    let mut cmd = ccbt();
+    cmd.args(["daemon", "start", "--foreground", "--api-port", "0", "--listen-port", "0", "--no-dht"])
+        .arg("--state-dir")
+        .arg(&state)
+        .env("CCBT_ENABLE_METRICS", "true")
+        .env("CCBT_METRICS_PORT", metrics_port.to_string());
+    let mut daemon = Proc::spawn("daemon", &mut cmd, w);
+    daemon.wait_for("serving", SETUP, |out, _| out.contains("serving http://").then_some(()));
+    let ccbt_run = |name: &str, args: &[&str]| {
+        let mut cmd = ccbt();
+        cmd.args(args).arg("--state-dir").arg(&state);
+        let done = support::run_with_timeout(name, &mut cmd, w, SETUP);
+        assert!(done.success(), "ccbt {args:?}: {}", done.describe());
+        done.stdout
+    };
+    let mut add = vec!["add".to_owned(), torrent.display().to_string(), "-o".into()];
+    add.push(w.join("src").display().to_string());
+    ccbt_run("add", &add.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let agent = agent();
+    let url = format!("http://127.0.0.1:{metrics_port}/metrics");
+    let deadline = Instant::now() + SETUP;
+    loop {
+        let (status, text) = get(&agent, &url, &[]).expect("the daemon answers /metrics");
+        assert_eq!(status, 200, "{text}");
+        promtool_check(&text);
+        let samples = samples(&text);
+        if samples["ccbt_pieces_completed"] == 32.0 {
+            assert_eq!(samples["ccbt_torrents{state=\"seeding\"}"], 1.0, "{text}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon's torrent never showed complete\n{text}\n{}",
+            daemon.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let json: serde_json::Value = serde_json::from_str(&ccbt_run("status-json", &["status", "--json"]))
+        .expect("status --json prints JSON");
+    let torrents = json["torrents"].as_array().expect("torrents");
+    assert_eq!(torrents.len(), 1, "{json}");
+    assert_eq!(
+        (torrents[0]["state"].as_str(), torrents[0]["pieces_have"].as_u64()),
+        (Some("seeding"), Some(32))
+    );
+    assert!(json["totals"]["downloaded"].is_u64() && json["hash_queue_depth"].is_u64(), "{json}");
+    let (exit, clean) = daemon.terminate(Duration::from_secs(30));
+    assert!(clean && exit.success(), "{exit:?}\n{}", daemon.logs());
+}
