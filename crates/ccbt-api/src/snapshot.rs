@@ -44,6 +44,9 @@ pub struct TotalsView {
     /// Outgoing connection attempts that succeeded, and that failed.
     pub connections_succeeded: u64,
     pub connections_failed: u64,
+    /// Tracker announces answered, and failed.
+    pub announces_ok: u64,
+    pub announces_failed: u64,
 }
 
 /// The DHT node's counts.
@@ -96,6 +99,8 @@ pub struct TrackerView {
     pub peers_received: u64,
     pub seeders: Option<u32>,
     pub leechers: Option<u32>,
+    pub announces_ok: u64,
+    pub announces_failed: u64,
     pub next_announce_secs: Option<u64>,
 }
 
@@ -127,6 +132,8 @@ impl From<&SessionTotals> for TotalsView {
             checkpoint_writes: t.checkpoint_writes,
             connections_succeeded: t.connection_attempts.succeeded,
             connections_failed: t.connection_attempts.failed,
+            announces_ok: t.announces_ok,
+            announces_failed: t.announces_failed,
         }
     }
 }
@@ -182,6 +189,8 @@ impl From<&TrackerInfo> for TrackerView {
             peers_received: t.peers_received,
             seeders: t.seeders,
             leechers: t.leechers,
+            announces_ok: t.announces_ok,
+            announces_failed: t.announces_failed,
             next_announce_secs: t.next_announce_in.map(|d| d.as_secs()),
         }
     }

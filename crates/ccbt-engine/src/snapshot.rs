@@ -36,6 +36,9 @@ pub struct SessionTotals {
     /// Checkpoints written.
     pub checkpoint_writes: u64,
     pub connection_attempts: ConnectionAttempts,
+    /// Tracker announces that got an answer, and that failed.
+    pub announces_ok: u64,
+    pub announces_failed: u64,
 }
 
 impl SessionTotals {
@@ -48,6 +51,8 @@ impl SessionTotals {
         self.hash_failed_bytes += t.hash_failed_bytes;
         self.checkpoint_writes += t.checkpoint_writes;
         self.connection_attempts.add(t.connection_attempts);
+        self.announces_ok += t.announces_ok;
+        self.announces_failed += t.announces_failed;
     }
 }
 
@@ -61,6 +66,9 @@ pub struct TorrentSnapshot {
     /// Checkpoints written for this torrent.
     pub checkpoint_writes: u64,
     pub connection_attempts: ConnectionAttempts,
+    /// Announces to its trackers that got an answer, and that failed.
+    pub announces_ok: u64,
+    pub announces_failed: u64,
     /// The connected peers: rates, send queue, latency, health score.
     pub peers: Vec<PeerInfo>,
     /// What each tracker last said (empty while a magnet link resolves).

@@ -128,6 +128,9 @@ fn session_series(b: &mut Builder, s: &SessionSnapshot) {
         (label("state", name), count as u64)
     });
     b.gauges("ccbt_torrents", "Torrents in the session by state", by_state);
+    let announces =
+        [(label("result", "success"), t.announces_ok), (label("result", "failure"), t.announces_failed)];
+    b.counters("ccbt_tracker_announces", "Tracker announces by result", announces);
     let trackers = s.torrents.iter().flat_map(|t| &t.trackers);
     let failing = trackers.clone().filter(|t| t.last_error.is_some()).count() as u64;
     let working = trackers.count() as u64 - failing;

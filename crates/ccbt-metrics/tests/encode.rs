@@ -47,6 +47,8 @@ fn torrent(n: u64, download_rate: u64, state: TorrentState) -> TorrentSnapshot {
         hash_failed_bytes: 16384,
         checkpoint_writes: 2,
         connection_attempts: ConnectionAttempts { succeeded: 1, failed: 2 },
+        announces_ok: 3,
+        announces_failed: 1,
         peers: Vec::new(),
         trackers: Vec::new(),
     }
@@ -56,6 +58,7 @@ fn snapshot(torrents: Vec<TorrentSnapshot>) -> SessionSnapshot {
     let totals = SessionTotals {
         downloaded: torrents.iter().map(|t| t.status.downloaded).sum(),
         connection_attempts: ConnectionAttempts { succeeded: 4, failed: 7 },
+        announces_ok: 9,
         ..SessionTotals::default()
     };
     SessionSnapshot {
@@ -97,6 +100,8 @@ fn seed_names_and_operator_totals_are_present_once() {
     assert_eq!(samples["ccbt_downloaded_bytes_total"], 1001.0);
     assert!(text.contains("# TYPE ccbt_downloaded_bytes_total counter\n"));
     assert_eq!(samples["ccbt_connection_attempts_total{result=\"failure\"}"], 7.0);
+    assert_eq!(samples["ccbt_tracker_announces_total{result=\"success\"}"], 9.0);
+    assert_eq!(samples["ccbt_tracker_announces_total{result=\"failure\"}"], 0.0);
     assert_eq!(samples["ccbt_torrents{state=\"downloading\"}"], 1.0);
     assert_eq!(samples["ccbt_torrents{state=\"seeding\"}"], 0.0);
     let hash = "0000000000000001000000000000000000000000";

@@ -49,12 +49,17 @@ fn torrent_snapshot(torrent: &TorrentRef, detail: bool) -> TorrentSnapshot {
             hash_failed_bytes: 0,
             checkpoint_writes: 0,
             connection_attempts: ConnectionAttempts::default(),
+            announces_ok: 0,
+            announces_failed: 0,
             peers: Vec::new(),
             trackers: Vec::new(),
         },
         TorrentRef::Active(shared) => {
             let c = &shared.counters;
+            let trackers = lock(&shared.trackers).clone();
             TorrentSnapshot {
+                announces_ok: trackers.iter().map(|t| t.announces_ok).sum(),
+                announces_failed: trackers.iter().map(|t| t.announces_failed).sum(),
                 status: shared.status(),
                 hash_failed_bytes: c.hash_failed_bytes.load(Relaxed),
                 checkpoint_writes: c.checkpoints_written.load(Relaxed),
@@ -63,7 +68,7 @@ fn torrent_snapshot(torrent: &TorrentRef, detail: bool) -> TorrentSnapshot {
                     failed: c.connects_failed.load(Relaxed),
                 },
                 peers: if detail { peers_of(shared) } else { Vec::new() },
-                trackers: if detail { lock(&shared.trackers).clone() } else { Vec::new() },
+                trackers: if detail { trackers } else { Vec::new() },
             }
         }
     }
