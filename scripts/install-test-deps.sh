@@ -34,6 +34,8 @@ check time test -x /usr/bin/time
 # The DHT test runs hosts in network namespaces (ip netns, veth, bridge).
 check iproute2 have_cmd ip
 check iputils-ping have_cmd ping
+# The metrics test checks /metrics with promtool and scrapes it with a real Prometheus server.
+check prometheus have_cmd promtool
 
 if [ ${#missing[@]} -eq 0 ]; then
     echo "all test dependencies present"
@@ -78,6 +80,7 @@ check time test -x /usr/bin/time
 # The DHT test runs hosts in network namespaces (ip netns, veth, bridge).
 check iproute2 have_cmd ip
 check iputils-ping have_cmd ping
+check prometheus have_cmd promtool
 if [ ${#missing[@]} -ne 0 ]; then
     echo "error: still missing after install: ${missing[*]}" >&2
     exit 1

@@ -26,6 +26,7 @@ mod list_filter;
 mod peers;
 mod routes;
 mod signed;
+mod snapshot;
 mod stream;
 mod stream_url;
 mod token;
@@ -48,6 +49,10 @@ pub use list_filter::{ListFilter, STATES};
 pub use peers::{PeerList, PeerView};
 pub use routes::{router, Endpoint, Route, Verb, PREFIX, ROUTES};
 pub use signed::{StreamSigner, StreamTarget, SIG_PARAM};
+pub use snapshot::{
+    DhtView, PeerView as SnapshotPeerView, SnapshotView, TorrentSnapshotView, TotalsView,
+    TrackerView as SnapshotTrackerView,
+};
 pub use stream::{content_type, parse_range, ByteRange, RangeRequest};
 pub use stream_url::{StreamUrl, StreamUrlList};
 pub use token::{read_token_file, Token, TokenFileError};

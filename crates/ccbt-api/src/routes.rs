@@ -71,6 +71,7 @@ pub enum Endpoint {
     SetConfig,
     ListCheckpoints,
     DeleteCheckpoint,
+    Snapshot,
 }
 
 /// One route: method, path (axum syntax, `{info_hash}` for a parameter) and handler.
@@ -110,6 +111,7 @@ pub const ROUTES: &[Route] = &[
     route(Verb::Put, "/api/v1/config", Endpoint::SetConfig),
     route(Verb::Get, "/api/v1/checkpoints", Endpoint::ListCheckpoints),
     route(Verb::Delete, "/api/v1/checkpoints/{info_hash}", Endpoint::DeleteCheckpoint),
+    route(Verb::Get, "/api/v1/snapshot", Endpoint::Snapshot),
 ];
 
 /// The API over `context`, every request guarded by `access`.
@@ -155,6 +157,7 @@ fn method_router(route: &Route) -> MethodRouter<Arc<ApiContext>> {
         Endpoint::SetConfig => on(filter, crate::config::set),
         Endpoint::ListCheckpoints => on(filter, crate::checkpoints::list),
         Endpoint::DeleteCheckpoint => on(filter, crate::checkpoints::delete),
+        Endpoint::Snapshot => on(filter, crate::snapshot::snapshot),
     }
 }
 

@@ -348,14 +348,22 @@ settings! {
             "Upload rate to each peer, in KiB/s (0 = unlimited).";
     }
 
-    /// `[observability]`: logging and configuration reload.
+    /// `[observability]`: logging, configuration reload and metrics.
     [observability] Observability {
         log_level: LogLevel = LogLevel::Warn, ANY, Live, Session,
             env "", flag "--log-level", shown "",
             "Log verbosity on stderr: `error`, `warn`, `info`, `debug` or `trace` (any case, as in `CCBT_LOG_LEVEL=DEBUG`).";
         config_reload: bool = true, ANY, Restart, Session,
             env "", flag "--no-config-reload", shown "",
-            "While `download`, `magnet` or `seed` runs, re-read the configuration file when it changes (checked every 2 s) and apply what can change live (see \"Hot reload\" in docs/config.md).";
+            "While `download`, `magnet` or `seed` runs, re-read the configuration file when it changes (checked every 2 s) and apply what can change live (see \"Hot reload\" in docs/config.md).";        enable_metrics: bool = false, ANY, Restart, Session,
+            env "", flag "", shown "",
+            "Serve Prometheus metrics at `http://<metrics_host>:<metrics_port>/metrics` while `download`, `magnet`, `seed` or the daemon runs (README, \"Metrics\").";
+        metrics_port: u16 = 9090, int(0, 65535), Restart, Session,
+            env "", flag "", shown "",
+            "TCP port of the `/metrics` endpoint (0: the system picks a free one, logged at start).";
+        metrics_host: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST), ANY, Restart, Session,
+            env "", flag "", shown "",
+            "Address the `/metrics` endpoint listens on. The endpoint has no authentication: listen on another address only on a trusted network.";
     }
 
     /// `[daemon]`: the background session of `ccbt daemon start` and its HTTP control API.

@@ -69,7 +69,9 @@ fn every_bounded_key_refuses_out_of_range_values_in_the_file() {
                     assert_eq!(allowed, &field.allowed());
                 }
                 // IP addresses are strings of a form: a malformed one is the wrong kind of string.
-                [ConfigError::WrongType { key, .. }] if matches!(field.name, "listen_host" | "api_host") => {
+                [ConfigError::WrongType { key, .. }]
+                    if matches!(field.name, "listen_host" | "api_host" | "metrics_host") =>
+                {
                     assert_eq!(key, &field.qualified_name())
                 }
                 other => panic!("{} = {literal}: {other:?}", field.name),

@@ -74,6 +74,7 @@ mod peer;
 mod reader;
 mod resume;
 mod session;
+mod snapshot;
 mod status;
 mod sync;
 mod torrent;
@@ -88,7 +89,8 @@ pub use limits::{RateLimits, TorrentLimits, MIN_RATE_LIMIT};
 pub use options::{Reconfigured, SessionOptions};
 pub use reader::TorrentFileReader;
 pub use resume::{FileStamp, ResumeData};
-pub use session::Session;
+pub use session::{Session, SnapshotSource};
+pub use snapshot::{ConnectionAttempts, SessionSnapshot, SessionTotals, TorrentSnapshot};
 pub use status::{
     DhtInfo, Event, FileInfo, PeerInfo, ScrapeInfo, TorrentId, TorrentState, TorrentStatus, TrackerInfo,
 };

@@ -26,14 +26,16 @@ use crate::torrent::{
     TorrentShared, TorrentSpec,
 };
 use crate::{
-    DhtInfo, Event, FileInfo, FilePriority, Reconfigured, ScrapeInfo, SessionError, SessionOptions,
-    TorrentError, TorrentFileReader, TorrentId, TorrentStatus, TrackerInfo,
+    Event, FileInfo, FilePriority, Reconfigured, ScrapeInfo, SessionError, SessionOptions, TorrentError,
+    TorrentFileReader, TorrentId, TorrentStatus, TrackerInfo,
 };
 
 mod limits_api;
 mod peers_api;
+mod snapshot_api;
 
 use limits_api::changed_rates;
+pub use snapshot_api::SnapshotSource;
 
 /// A running ccbt engine: owns torrents, the listener and the hash pool.
 ///
@@ -88,6 +90,7 @@ pub(crate) struct SessionInner {
     dht: Option<DhtHandle>,
     /// The download and upload limiters every connection draws from.
     limits: Arc<SessionLimits>,
+    retired: snapshot_api::Retired,
 }
 
 impl SessionInner {
@@ -163,6 +166,7 @@ impl Session {
             listener: Mutex::new(None),
             budget,
             dht,
+            retired: Default::default(),
         });
         let task = tokio::spawn(listener::run(listener, Arc::downgrade(&inner)));
         *lock(&inner.listener) = Some(task);
@@ -406,24 +410,6 @@ impl Session {
         rx.await.map_err(|_| SessionError::ShutDown)?.map_err(SessionError::InvalidSelection)
     }
 
-    /// The DHT node's state (None when the DHT is off or stopped).
-    pub async fn dht_status(&self) -> Option<DhtInfo> {
-        let dht = self.inner.dht.as_ref()?;
-        let s = dht.status().await?;
-        Some(DhtInfo {
-            node_id: s.node_id.0.iter().map(|b| format!("{b:02x}")).collect(),
-            local_addr: dht.local_addr(),
-            good_nodes: s.good_nodes,
-            questionable_nodes: s.questionable_nodes,
-            buckets: s.buckets.iter().map(|b| (b.index, b.nodes)).collect(),
-            active_lookups: s.active_lookups,
-            stored_info_hashes: s.stored_info_hashes,
-            stored_peers: s.stored_peers,
-            queries_in: s.queries_in,
-            queries_out: s.queries_out,
-        })
-    }
-
     /// What each tracker of a running torrent last said.
     pub fn trackers(&self, id: TorrentId) -> Result<Vec<TrackerInfo>, SessionError> {
         Ok(lock(&self.shared(id)?.trackers).clone())
@@ -467,7 +453,13 @@ impl Session {
 
     /// Removes a torrent from the session after finishing its pending writes (files are kept).
     pub async fn remove(&self, id: TorrentId) -> Result<(), SessionError> {
-        let entry = lock(&self.inner.torrents).remove(&id).ok_or(SessionError::UnknownTorrent(id.0))?;
+        let entry = {
+            // Retired under the torrents lock, so a snapshot counts the torrent exactly once.
+            let mut torrents = lock(&self.inner.torrents);
+            let entry = torrents.remove(&id).ok_or(SessionError::UnknownTorrent(id.0))?;
+            self.inner.retired.retire(&entry);
+            entry
+        };
         stop_torrent(entry).await;
         self.inner.limits.remove_torrent(id);
         let _ = self.inner.events.send(Event::TorrentRemoved { id });

@@ -214,6 +214,9 @@ pub struct TrackerInfo {
     pub peers_received: u64,
     pub seeders: Option<u32>,
     pub leechers: Option<u32>,
+    /// Announces to this tracker that got an answer, and that failed, so far.
+    pub announces_ok: u64,
+    pub announces_failed: u64,
     /// Time until the next regular announce.
     pub next_announce_in: Option<std::time::Duration>,
 }

@@ -113,6 +113,10 @@ pub struct TrackerInfo {
     pub seeders: Option<u32>,
     /// Leechers, as the tracker last counted them.
     pub leechers: Option<u32>,
+    /// Announces to this tracker that got an answer, and that failed (errors, timeouts,
+    /// `failure reason`), for the metrics.
+    pub announces_ok: u64,
+    pub announces_failed: u64,
     /// The tracker accepted our `started`, so it lists us and must get `stopped`.
     started: bool,
     tracker_id: Option<Vec<u8>>,
@@ -272,6 +276,7 @@ impl AnnounceSchedule {
             t.peers_received = t.peers_received.saturating_add(response.peers.len() as u64);
             t.seeders = response.complete;
             t.leechers = response.incomplete;
+            t.announces_ok += 1;
         }
         if matches!(self.phase, Phase::Round { .. }) {
             self.tiers.promote(&job.url);
@@ -296,6 +301,7 @@ impl AnnounceSchedule {
         }
         if let Some(t) = self.tracker_mut(&job.url) {
             t.last_error = Some(reason);
+            t.announces_failed += 1;
         }
         match &mut self.phase {
             Phase::Round { order, pos, in_flight } => {

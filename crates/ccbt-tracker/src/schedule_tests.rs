@@ -97,6 +97,32 @@ fn started_then_regular_announces_at_the_interval() {
 }
 
 #[test]
+fn announces_are_counted_by_result_per_tracker() {
+    let mut sim = Sim::new(tiers(&[&["udp://dead:1"], &["http://b/"]]), ScheduleOptions::default());
+    sim.run(3600, &mut |url, _| {
+        if url == "http://b/" {
+            Ok(answer(30 * MIN, None))
+        } else {
+            Err("timeout".into())
+        }
+    });
+    let count = |url: &str, ok: bool| {
+        let events = sim.events().into_iter().filter(|(_, u, _)| *u == url).count() as u64;
+        (events, if ok { 0 } else { events })
+    };
+    for info in sim.s.trackers() {
+        let (events, failed) = count(&info.url, info.url == "http://b/");
+        assert!(events > 0, "{}", info.url);
+        assert_eq!(
+            (info.announces_ok + info.announces_failed, info.announces_failed),
+            (events, failed),
+            "{}",
+            info.url
+        );
+    }
+}
+
+#[test]
 fn a_failing_tracker_falls_through_to_the_next_tier_and_the_winner_is_promoted() {
     let mut sim = Sim::new(tiers(&[&["udp://dead:1"], &["http://b/"]]), ScheduleOptions::default());
     sim.run(1800, &mut |url, _| {

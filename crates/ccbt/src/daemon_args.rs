@@ -109,6 +109,10 @@ pub struct StatusArgs {
     /// A torrent's info hash (or a unique prefix); without it, the whole session.
     #[arg(value_name = "INFO_HASH")]
     pub info_hash: Option<String>,
+    /// Print the whole session's snapshot as JSON (rates, totals, queue depths, DHT, every
+    /// torrent with its peers and trackers: `GET /api/v1/snapshot`), for scripts.
+    #[arg(long, conflicts_with = "info_hash")]
+    pub json: bool,
     #[command(flatten)]
     pub daemon: StateDirArg,
 }

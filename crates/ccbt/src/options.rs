@@ -21,7 +21,8 @@ pub fn session_options(effective: &Effective) -> SessionOptions {
     apply_discovery(&mut opts, discovery);
     apply_limits(&mut opts, limits);
     // The log level is installed by `logging`, reload is the command's (`reload.rs`).
-    let Observability { log_level: _, config_reload: _ } = observability;
+    let Observability { log_level: _, config_reload: _, enable_metrics: _, metrics_port: _, metrics_host: _ } =
+        observability;
     opts.listen_port_explicit = is_set(effective, "listen_port");
     opts
 }

@@ -1,6 +1,7 @@
 //! Establishing connections (outgoing and incoming) and registering them with the torrent.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use ccbt_proto::PeerKey;
@@ -46,6 +47,7 @@ pub(super) fn connect_outgoing(shared: Arc<TorrentShared>, addr: SocketAddr, per
             Ok((stream, theirs, permit)) => run_registered(shared, addr, stream, theirs, true, permit).await,
             Err((reason, ourselves)) => {
                 tracing::debug!(%addr, %reason, "outgoing connection failed");
+                shared.counters.connects_failed.fetch_add(1, Relaxed);
                 let _ = shared.commands.send(TorrentCommand::ConnectFailed { addr, reason, ourselves }).await;
             }
         }
@@ -117,6 +119,7 @@ async fn run_registered(
     if let Some(reason) = refused {
         tracing::debug!(%addr, reason, "connection refused");
         if outgoing {
+            shared.counters.connects_failed.fetch_add(1, Relaxed);
             let _ = shared
                 .commands
                 .send(TorrentCommand::ConnectFailed { addr, reason: reason.into(), ourselves: false })
@@ -125,6 +128,9 @@ async fn run_registered(
         return;
     }
     tracing::debug!(%addr, peer_id = %theirs.peer_id, outgoing, "peer connected");
+    if outgoing {
+        shared.counters.connects_ok.fetch_add(1, Relaxed);
+    }
     shared.emit(Event::PeerConnected { id: shared.id, addr });
     let end = run_peer(shared.clone(), key, stream, theirs, outgoing, rx).await;
     let reason = end.to_string();

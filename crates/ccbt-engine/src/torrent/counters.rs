@@ -18,6 +18,12 @@ pub(crate) struct Counters {
     pub(crate) banned_peers: AtomicU64,
     /// Checkpoints written since the start (for tests and metrics).
     pub(crate) checkpoints_written: AtomicU64,
+    /// Bytes of pieces that failed their hash check (the metrics' `ccbt_hash_failed_bytes_total`).
+    pub(crate) hash_failed_bytes: AtomicU64,
+    /// Outgoing dials that became a registered connection, and those that did not (connect,
+    /// handshake or registration failed).
+    pub(crate) connects_ok: AtomicU64,
+    pub(crate) connects_failed: AtomicU64,
 }
 
 impl Counters {

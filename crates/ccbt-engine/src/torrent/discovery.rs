@@ -235,6 +235,8 @@ impl Discovery {
                 peers_received: t.peers_received,
                 seeders: t.seeders,
                 leechers: t.leechers,
+                announces_ok: t.announces_ok,
+                announces_failed: t.announces_failed,
                 next_announce_in: t.next_announce_in,
             })
             .collect()

@@ -500,6 +500,8 @@ impl TorrentTask {
             }
             Ok(PieceVerdict::HashMismatch) => {
                 shared.counters.hash_failures.fetch_add(1, Relaxed);
+                let len = shared.lengths.validate_piece(piece).map_or(0, |p| shared.lengths.piece_len(p));
+                shared.counters.hash_failed_bytes.fetch_add(u64::from(len), Relaxed);
                 tracing::warn!(torrent = %shared.torrent.name, piece, "piece failed its hash check");
                 shared.emit(Event::HashFailed { id: shared.id, piece });
                 let mut inner = lock(&shared.inner);

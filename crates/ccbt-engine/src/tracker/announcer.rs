@@ -135,6 +135,8 @@ impl Announcer {
                 peers_received: t.peers_received,
                 seeders: t.seeders,
                 leechers: t.leechers,
+                announces_ok: t.announces_ok,
+                announces_failed: t.announces_failed,
                 next_announce_at,
             })
             .collect();

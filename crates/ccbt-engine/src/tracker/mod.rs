@@ -109,6 +109,9 @@ pub(crate) struct TrackerStatus {
     pub(crate) seeders: Option<u32>,
     /// Leechers, as the tracker last counted them.
     pub(crate) leechers: Option<u32>,
+    /// Announces answered, and failed, so far.
+    pub(crate) announces_ok: u64,
+    pub(crate) announces_failed: u64,
     /// Time until the next announce round, if one is scheduled.
     pub(crate) next_announce_in: Option<Duration>,
 }
@@ -123,6 +126,8 @@ struct TrackerSnapshot {
     peers_received: u64,
     seeders: Option<u32>,
     leechers: Option<u32>,
+    announces_ok: u64,
+    announces_failed: u64,
     next_announce_at: Option<Instant>,
 }
 
@@ -161,6 +166,8 @@ impl AnnouncerHandle {
                 peers_received: s.peers_received,
                 seeders: s.seeders,
                 leechers: s.leechers,
+                announces_ok: s.announces_ok,
+                announces_failed: s.announces_failed,
                 next_announce_in: s.next_announce_at.map(|at| at.saturating_duration_since(now)),
             })
             .collect()

@@ -57,6 +57,13 @@ pub async fn run_adds(
     }
     let options = session_options(settings);
     let session = Session::new(options).await.context("cannot start the session")?;
+    let _metrics = match super::metrics::start(settings, &session).await {
+        Ok(server) => server,
+        Err(e) => {
+            live::shut_down(session).await;
+            return Err(e);
+        }
+    };
     let exit = match add_all(&session, adds, &peers).await {
         Ok(added) => {
             let dht_port = live::check_dht_port(&session, explicit_dht_port(settings)).await;

@@ -132,6 +132,8 @@ mod tests {
             peers_received: peers,
             seeders: None,
             leechers: None,
+            announces_ok: 0,
+            announces_failed: 0,
             next_announce_in: None,
         }
     }

@@ -14,6 +14,7 @@ mod hint;
 mod info;
 mod inspect;
 mod live;
+mod metrics;
 mod remote;
 mod resume;
 mod scrape;

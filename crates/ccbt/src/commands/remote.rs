@@ -53,6 +53,14 @@ impl Daemon {
         self.call("GET", "/session", None)
     }
 
+    /// `GET /snapshot`, as the daemon sent it (checked to be a snapshot).
+    pub fn snapshot_json(&self) -> anyhow::Result<String> {
+        let text = self.request("GET", "/snapshot", None)?;
+        serde_json::from_str::<ccbt_api::SnapshotView>(&text)
+            .context("unexpected answer from the daemon to GET /snapshot")?;
+        Ok(text)
+    }
+
     pub fn torrents(&self) -> anyhow::Result<Vec<TorrentView>> {
         Ok(self.call::<TorrentList>("GET", "/torrents", None)?.torrents)
     }

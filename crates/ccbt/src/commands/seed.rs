@@ -35,6 +35,13 @@ pub async fn run(args: SeedArgs, settings: &Effective) -> anyhow::Result<Exit> {
     let options = session_options(settings);
     let add = resume::apply_checkpoint(add.save_path(dir), &ResumeFlags::default(), &options)?;
     let session = Session::new(options).await.context("cannot start the session")?;
+    let _metrics = match super::metrics::start(settings, &session).await {
+        Ok(server) => server,
+        Err(e) => {
+            live::shut_down(session).await;
+            return Err(e);
+        }
+    };
     let add = add.peers(peers).overwrite(args.overwrite).limits(torrent_limits(settings));
     let id = match session.add_torrent(add).await {
         Ok(id) => id,

@@ -70,6 +70,10 @@ pub fn list(args: &ListArgs, state_dir: &Path) -> anyhow::Result<Exit> {
 
 pub fn status(args: &StatusArgs, state_dir: &Path) -> anyhow::Result<Exit> {
     let daemon = remote::connect(state_dir)?;
+    if args.json {
+        println!("{}", daemon.snapshot_json()?);
+        return Ok(Exit::Success);
+    }
     let Some(info_hash) = &args.info_hash else {
         let session = daemon.session()?;
         let t = &session.torrents;

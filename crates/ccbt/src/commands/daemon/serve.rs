@@ -54,6 +54,14 @@ pub async fn run(settings: &Effective) -> anyhow::Result<Exit> {
         .with_context(|| format!("cannot resolve the folder {}", options.download_dir.display()))?;
     let started = Instant::now();
     let session = Arc::new(Session::new(options).await.context("cannot start the session")?);
+    let metrics = match crate::commands::metrics::start(settings, &session).await {
+        Ok(server) => server,
+        Err(e) => {
+            stop_session(session).await;
+            lock.clear();
+            return Err(e);
+        }
+    };
     let restored = restore(&session, &mut stop).await;
     let token = Token::generate();
     let token_path = state_dir.join(TOKEN_FILE);
@@ -90,6 +98,7 @@ pub async fn run(settings: &Effective) -> anyhow::Result<Exit> {
             served
         }
     };
+    drop(metrics);
     stop_session(session).await;
     let _ = std::fs::remove_file(&token_path);
     lock.clear();
