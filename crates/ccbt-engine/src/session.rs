@@ -95,7 +95,6 @@ impl SessionInner {
         self.options.borrow().clone()
     }
 
-    /// The torrent an incoming handshake asks for.
     /// The running torrent an incoming handshake asks for (none while a magnet resolves).
     pub(crate) fn find_torrent(&self, info_hash: &ccbt_core::InfoHash) -> Option<Arc<TorrentShared>> {
         let torrents = lock(&self.torrents);
@@ -504,8 +503,9 @@ impl Session {
             let mut torrents = lock(&self.inner.torrents);
             torrents.drain().map(|(_, e)| e).collect()
         };
-        for entry in entries {
-            stop_torrent(entry).await;
+        // All at once: with many torrents their last checkpoints (fsyncs) overlap on the blocking pool.
+        for stopped in entries.into_iter().map(|e| tokio::spawn(stop_torrent(e))).collect::<Vec<_>>() {
+            let _ = stopped.await;
         }
         if let Some(dht) = &self.inner.dht {
             dht.shutdown().await;

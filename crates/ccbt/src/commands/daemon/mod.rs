@@ -3,6 +3,7 @@
 //! answers. The lock file (`lock.rs`) keeps one daemon per state folder.
 
 pub mod lock;
+mod restore;
 mod serve;
 
 use std::io::{Read as _, Seek as _};
