@@ -45,6 +45,8 @@ from ltcommon import lt  # noqa: E402
 CCBT = os.path.join(ROOT, "target", "release", "ccbt")
 KIB = 1024
 PIECE = 16 * KIB
+# Torrents ccbt adds (and checks) per daemon run when preparing (see Ccbt.prepare).
+PREP_CHUNK = 4000
 
 
 def log(text):
@@ -199,19 +201,24 @@ class Ccbt:
         return os.path.exists(os.path.join(self.state, "prepared"))
 
     def prepare(self, data, files, logf):
-        """Adds every torrent once with its data present, waits for all to seed, stops."""
+        """Adds every torrent once with its data present, waits for all to seed, stops. The
+        check of a torrent's existing data leaves its files open, and 10,000 torrents have
+        about 25,000 files: more than this machine's limit of open files. So the torrents are
+        added PREP_CHUNK at a time with a restart in between (restored torrents open no file)."""
         shutil.rmtree(self.state, ignore_errors=True)
         os.makedirs(self.state)
-        proc = self.start(self.state, logf)
-        try:
-            api = self.api(self.state, proc)
-            for i, path in enumerate(files):
-                self.request(api, "POST", "/api/v1/torrents", {"source": path, "save_path": data})
-                if (i + 1) % 1000 == 0:
-                    log(f"  ccbt: {i + 1} added")
-            poll("ccbt seeding all", lambda: all(t["state"] == "seeding" for t in self.torrents(api)), 1800, proc)
-        finally:
-            stop(proc)
+        for first in range(0, len(files), PREP_CHUNK):
+            proc = self.start(self.state, logf)
+            try:
+                api = self.api(self.state, proc)
+                for i, path in enumerate(files[first:first + PREP_CHUNK], first):
+                    self.request(api, "POST", "/api/v1/torrents", {"source": path, "save_path": data})
+                    if (i + 1) % 1000 == 0:
+                        log(f"  ccbt: {i + 1} added")
+                poll("ccbt seeding all", lambda: all(t["state"] == "seeding" for t in self.torrents(api)),
+                     1800, proc)
+            finally:
+                stop(proc)
         open(os.path.join(self.state, "prepared"), "w").close()
 
     def measure(self, count, settle, logf):
