@@ -37,6 +37,12 @@ pub(super) async fn resume_existing(
         tracing::warn!(torrent = %name, path = %path.display(), %change, "a file changed since the checkpoint; checking its pieces again");
     }
     let sample_size = plan.verify_sample.unwrap_or(shared.options().resume_verify_sample) as usize;
+    // Nothing to hash and every wanted piece there (a seed restored as it was): no file needs
+    // claiming either, so no trip to the blocking pool (thousands of them at a daemon's start).
+    let complete = lock(&shared.inner).selection.wanted().iter_ones().all(|p| plan.trusted.get(p));
+    if sample_size == 0 && plan.recheck.is_empty() && complete {
+        return Ok(plan.trusted);
+    }
     tokio::task::spawn_blocking(move || {
         let workers = shared.options().hash_workers;
         let hashes = &shared.torrent.piece_hashes;

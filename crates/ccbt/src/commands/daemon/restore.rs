@@ -21,6 +21,9 @@ use tokio::task::JoinHandle;
 const BATCH: usize = 128;
 /// Adds in flight at once (each waits for its files on the blocking pool).
 const ADDS_IN_FLIGHT: usize = 32;
+/// Batches read ahead of the adds: enough to keep both kinds of work busy, few enough that
+/// the blocking pool's threads do not fight over the cores.
+const BATCHES_AHEAD: usize = 4;
 /// Trusted pieces hashed anyway per restored torrent. The daemon restores its own checkpoints,
 /// written for files in the folder they name; every file is still stamped (size, mtime) and a
 /// changed one has its pieces hashed again. The sample that `ccbt resume` takes
@@ -62,15 +65,14 @@ pub async fn restore(session: &Arc<Session>, stop: &mut oneshot::Receiver<&'stat
             return Restore::Done(0);
         }
     };
-    let batches: Vec<JoinHandle<Vec<Prepared>>> = hashes
-        .chunks(BATCH)
-        .map(|chunk| {
-            let (dir, chunk) = (dir.clone(), chunk.to_vec());
-            tokio::task::spawn_blocking(move || chunk.into_iter().map(|h| (h, prepare(&dir, &h))).collect())
-        })
-        .collect();
+    let mut chunks = hashes.chunks(BATCH).map(|chunk| {
+        let (dir, chunk) = (dir.clone(), chunk.to_vec());
+        tokio::task::spawn_blocking(move || chunk.into_iter().map(|h| (h, prepare(&dir, &h))).collect())
+    });
+    let mut batches: VecDeque<JoinHandle<Vec<Prepared>>> = chunks.by_ref().take(BATCHES_AHEAD).collect();
     let mut adding = Adding { session: session.clone(), in_flight: VecDeque::new(), count: 0 };
-    for batch in batches {
+    while let Some(batch) = batches.pop_front() {
+        batches.extend(chunks.next());
         let prepared = match batch.await {
             Ok(prepared) => prepared,
             Err(e) => {
