@@ -2,7 +2,7 @@
 //!
 //! With thousands of torrents the cost is per torrent: reading and decoding its checkpoint,
 //! rebuilding its metainfo, stamping and opening its files. The first two are CPU work done
-//! in batches on the blocking pool, all batches at once; the session adds the torrents batch
+//! in batches on the blocking pool, a few batches ahead; the session adds the torrents batch
 //! by batch, in info-hash order, a bounded number of adds at a time (each opens its files on
 //! the blocking pool). Pieces a checkpoint vouches for are not hashed: see
 //! [`RESTORE_VERIFY_SAMPLE`].
