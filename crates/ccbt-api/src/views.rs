@@ -87,6 +87,10 @@ pub struct TorrentView {
     /// Bytes received and thrown away (failed hashes, duplicates).
     pub wasted: u64,
     pub connected_peers: usize,
+    /// Pieces hashed since the daemon (re)started the torrent: data checked on disk and
+    /// downloaded pieces verified (0 for a torrent restored from its checkpoint unchanged).
+    #[serde(default)]
+    pub hashed_pieces: u64,
     /// Seconds to completion at the current rate, when downloading.
     pub eta_secs: Option<u64>,
 }
@@ -118,6 +122,7 @@ impl From<&TorrentStatus> for TorrentView {
             uploaded: s.uploaded,
             wasted: s.wasted,
             connected_peers: s.connected_peers,
+            hashed_pieces: s.hashed_pieces,
             eta_secs: matches!(s.state, TorrentState::Downloading).then(|| s.eta_secs()).flatten(),
         }
     }

@@ -173,6 +173,7 @@ fn schemas_have_the_fields_the_code_serializes() {
         downloaded: 0,
         uploaded: 0,
         wasted: 0,
+        hashed_pieces: 0,
         connected_peers: 0,
         eta_secs: None,
     };

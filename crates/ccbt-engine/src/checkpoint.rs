@@ -53,6 +53,7 @@ impl ResumeData {
             downloaded: checkpoint.totals.downloaded,
             uploaded: checkpoint.totals.uploaded,
             active_secs: checkpoint.totals.active_secs,
+            verify_sample: None,
         })
     }
 }

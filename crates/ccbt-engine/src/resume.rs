@@ -30,6 +30,9 @@ pub struct ResumeData {
     pub downloaded: u64,
     pub uploaded: u64,
     pub active_secs: u64,
+    /// How many trusted pieces to hash anyway (see the module doc); None: the session's
+    /// `resume_verify_sample`. The daemon restoring its own checkpoints sets 0.
+    pub verify_sample: Option<u32>,
 }
 
 /// Why a file's pieces are not trusted.
@@ -62,6 +65,8 @@ pub(crate) struct ResumePlan {
     pub recheck: Vec<u32>,
     /// The changed files, for the warning.
     pub changed: Vec<(PathBuf, FileChange)>,
+    /// [`ResumeData::verify_sample`].
+    pub verify_sample: Option<u32>,
 }
 
 /// The stamps of the layout's files under `root` now (None: padding, empty or absent). Symlinks
@@ -138,7 +143,7 @@ pub(crate) fn plan(
     }
     // A piece shared with a missing file cannot verify either.
     let recheck = recheck.difference(&missing).copied().collect();
-    ResumePlan { trusted, recheck, changed }
+    ResumePlan { trusted, recheck, changed, verify_sample: data.verify_sample }
 }
 
 /// What a restart from `data` trusts, for the torrent's files under `root` as they are now
@@ -227,6 +232,7 @@ mod tests {
             downloaded: 1,
             uploaded: 2,
             active_secs: 3,
+            verify_sample: None,
         }
     }
 

@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::add::{AddTorrent, TorrentSource};
-use crate::budget::{BudgetLimits, ConnectionBudget};
+use crate::budget::ConnectionBudget;
 use crate::dht::DhtHandle;
 use crate::limits::SessionLimits;
 use crate::listener;
@@ -34,7 +34,7 @@ mod limits_api;
 mod peers_api;
 mod snapshot_api;
 
-use limits_api::changed_rates;
+use limits_api::{budget_limits, changed_rates};
 pub use snapshot_api::SnapshotSource;
 
 /// A running ccbt engine: owns torrents, the listener and the hash pool.
@@ -82,6 +82,9 @@ pub(crate) struct SessionInner {
     peer_id: PeerId,
     listen_addr: SocketAddr,
     torrents: Mutex<HashMap<TorrentId, TorrentEntry>>,
+    /// The info hashes of `torrents` (and of adds under way): a duplicate is refused without a
+    /// scan, which with 10,000 torrents made adding them quadratic. Never locked with `torrents`.
+    info_hashes: Mutex<std::collections::HashSet<ccbt_core::InfoHash>>,
     events: broadcast::Sender<Event>,
     pool: Arc<HashPool>,
     next_id: AtomicU64,
@@ -99,7 +102,6 @@ impl SessionInner {
         self.options.borrow().clone()
     }
 
-    /// The torrent an incoming handshake asks for.
     /// The running torrent an incoming handshake asks for (none while a magnet resolves).
     pub(crate) fn find_torrent(&self, info_hash: &ccbt_core::InfoHash) -> Option<Arc<TorrentShared>> {
         let torrents = lock(&self.torrents);
@@ -109,10 +111,6 @@ impl SessionInner {
             }
             _ => None,
         })
-    }
-
-    fn contains(&self, info_hash: &ccbt_core::InfoHash) -> bool {
-        lock(&self.torrents).values().any(|t| &t.info_hash() == info_hash)
     }
 
     fn storage_options(&self) -> StorageOptions {
@@ -160,6 +158,7 @@ impl Session {
             peer_id,
             listen_addr,
             torrents: Mutex::new(HashMap::new()),
+            info_hashes: Mutex::default(),
             events: broadcast::channel(EVENT_CAPACITY).0,
             pool: Arc::new(pool),
             next_id: AtomicU64::new(1),
@@ -239,7 +238,7 @@ impl Session {
     pub async fn add_torrent(&self, add: AddTorrent) -> Result<TorrentId, SessionError> {
         let inner = &self.inner;
         let info_hash = add.info_hash();
-        if inner.contains(&info_hash) {
+        if !lock(&inner.info_hashes).insert(info_hash) {
             return Err(SessionError::DuplicateTorrent { info_hash: info_hash.to_hex() });
         }
         let id = TorrentId(inner.next_id.fetch_add(1, Ordering::Relaxed));
@@ -264,6 +263,7 @@ impl Session {
                     Ok(entry) => entry,
                     Err(e) => {
                         inner.limits.remove_torrent(id);
+                        lock(&inner.info_hashes).remove(&info_hash);
                         return Err(e);
                     }
                 }
@@ -460,6 +460,7 @@ impl Session {
             self.inner.retired.retire(&entry);
             entry
         };
+        lock(&self.inner.info_hashes).remove(&entry.info_hash());
         stop_torrent(entry).await;
         self.inner.limits.remove_torrent(id);
         let _ = self.inner.events.send(Event::TorrentRemoved { id });
@@ -475,8 +476,9 @@ impl Session {
             let mut torrents = lock(&self.inner.torrents);
             torrents.drain().map(|(_, e)| e).collect()
         };
-        for entry in entries {
-            stop_torrent(entry).await;
+        // All at once: with many torrents their last checkpoints (fsyncs) overlap on the blocking pool.
+        for stopped in entries.into_iter().map(|e| tokio::spawn(stop_torrent(e))).collect::<Vec<_>>() {
+            let _ = stopped.await;
         }
         if let Some(dht) = &self.inner.dht {
             dht.shutdown().await;
@@ -497,16 +499,6 @@ fn apply_session_wide(inner: &SessionInner, current: &SessionOptions, options: &
     }
     if let Some(limits) = changed_rates(inner.limits.peer(), current.peer_limits(), options.peer_limits()) {
         inner.limits.set_peer(limits);
-    }
-}
-
-/// The connection budget's limits in `options`.
-fn budget_limits(options: &SessionOptions) -> BudgetLimits {
-    BudgetLimits {
-        established: options.max_global_peers,
-        handshakes_per_direction: options.max_handshakes,
-        per_ip: options.max_connections_per_ip,
-        connects_per_sec: options.max_connects_per_sec,
     }
 }
 

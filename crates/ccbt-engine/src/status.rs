@@ -89,6 +89,9 @@ pub struct TorrentStatus {
     pub connected_peers: usize,
     pub hash_failures: u32,
     pub banned_peers: usize,
+    /// Pieces hashed since the torrent was added: checking data on disk (all of them, or a
+    /// checkpoint's sample and changed files) and verifying downloaded pieces.
+    pub hashed_pieces: u64,
 }
 
 impl TorrentStatus {

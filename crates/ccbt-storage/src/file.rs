@@ -19,7 +19,7 @@ use memmap2::Mmap;
 
 use crate::fault::{copy_from_map, MapFault};
 use crate::io::{map_file, pread_exact, pwritev_all};
-use crate::ownership::{open_file, open_writable, Origin, Ownership, PieceSpan};
+use crate::ownership::{open_file, open_read_only, open_writable, Origin, Ownership, PieceSpan};
 use crate::path::{resolve, Resolved};
 use crate::{Preallocate, Storage, StorageError, StorageOptions};
 
@@ -30,9 +30,14 @@ struct StoredFile {
     length: u64,
     /// BEP 47 padding: never created, reads as zeros, writes are dropped.
     padding: bool,
-    /// `None` for padding files, deferred files, and, when checking existing data, for missing
-    /// files. Read-only for a foreign file (see [`Origin`]).
-    handle: Option<File>,
+    /// Empty for padding files, deferred files, and, when checking existing data, for missing
+    /// files; for a `lazy` file until its first use. Read-only for a foreign file (see [`Origin`]).
+    handle: OnceLock<File>,
+    /// The file was on disk (found or created) when the storage was opened, and its handle was
+    /// let go: it is opened again on first use. An idle torrent holds no descriptor, so a
+    /// session can keep thousands of torrents (tens of thousands of files) without running
+    /// into the process's limit on open files.
+    lazy: bool,
     /// How the file was found; `Created` for padding and read-only storage (nothing to guard).
     origin: Origin,
     /// A handle opened after the storage: a foreign file's read-write handle once its data
@@ -107,8 +112,10 @@ impl FileStorage {
             if origin != Origin::Foreign && !deferred {
                 preallocate(&file, &path, f.length, options.preallocate)?;
             }
-            let mut stored = StoredFile::new(path, f.length, false, Some(file));
+            drop(file);
+            let mut stored = StoredFile::new(path, f.length, false, None);
             stored.origin = origin;
+            stored.lazy = true;
             files.push(stored);
         }
         Ok(FileStorage {
@@ -213,7 +220,7 @@ impl FileStorage {
     /// Whether file `index` exists on disk for this storage: false for padding files, and for
     /// deferred files no write has created yet.
     pub fn is_created(&self, index: usize) -> bool {
-        self.files.get(index).is_some_and(|f| f.reader().is_some())
+        self.files.get(index).is_some_and(StoredFile::on_disk)
     }
 
     /// The download root, resolved (canonical unless opened read-only on a missing folder).
@@ -259,7 +266,7 @@ impl FileStorage {
         if let Some(m) = f.map.get() {
             return Some(m);
         }
-        let handle = f.reader()?;
+        let handle = f.reader().ok().flatten()?;
         // A file still growing (no preallocation) or still sparse (preallocated, not all written)
         // is read with pread until it is complete: a map never covers bytes past the end of the
         // file, and never a hole whose page a full filesystem could not back.
@@ -289,7 +296,7 @@ impl FileStorage {
             return Ok(());
         }
         // A deferred file no write created yet holds nothing: not available, like a missing one.
-        let Some(handle) = f.reader() else {
+        let Some(handle) = f.reader()? else {
             return Err(StorageError::Missing { path: f.path.clone() });
         };
         if let Some(map) = self.mapped(f) {
@@ -344,11 +351,16 @@ impl FileStorage {
 
 impl StoredFile {
     fn new(path: PathBuf, length: u64, padding: bool, handle: Option<File>) -> Self {
+        let opened = OnceLock::new();
+        if let Some(handle) = handle {
+            let _ = opened.set(handle);
+        }
         StoredFile {
             path,
             length,
             padding,
-            handle,
+            handle: opened,
+            lazy: false,
             origin: Origin::Created,
             claimed: OnceLock::new(),
             map: OnceLock::new(),
@@ -357,11 +369,47 @@ impl StoredFile {
     }
 
     /// fdatasync of the file's write handle (nothing to do for padding or a file never written).
+    /// A lazy file not opened yet may still hold data only in the page cache (written by an
+    /// earlier run that crashed, found by the check): it is synced through a passing handle.
     fn sync(&self) -> Result<(), StorageError> {
-        match self.claimed.get().or(self.handle.as_ref()) {
-            Some(handle) => handle.sync_data().map_err(|e| StorageError::io(&self.path, "fsync", e)),
+        let sync = |handle: &File| handle.sync_data().map_err(|e| StorageError::io(&self.path, "fsync", e));
+        match self.claimed.get().or(self.handle.get()) {
+            Some(handle) => sync(handle),
+            None if self.lazy => match open_read_only(&self.path) {
+                Ok(handle) => sync(&handle),
+                Err(StorageError::Missing { .. }) => Ok(()),
+                Err(e) => Err(e),
+            },
             None => Ok(()),
         }
+    }
+
+    /// Whether the file exists on disk for this storage (not padding, not a deferred file no
+    /// write created).
+    fn on_disk(&self) -> bool {
+        self.lazy || self.handle.get().is_some() || self.claimed.get().is_some()
+    }
+
+    /// The file's own handle (read-only for a foreign file), opened now if it is lazy. A lazy
+    /// file gone since the storage opened is `Missing`.
+    fn own_handle(&self) -> Result<Option<&File>, StorageError> {
+        if let Some(handle) = self.handle.get() {
+            return Ok(Some(handle));
+        }
+        let opened = match self.origin {
+            _ if !self.lazy => return Ok(None),
+            Origin::Deferred => return Ok(None),
+            Origin::Foreign => open_read_only(&self.path)?,
+            Origin::Created | Origin::Owned { .. } => open_writable(&self.path).map_err(|e| match e {
+                StorageError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound => {
+                    StorageError::Missing { path: self.path.clone() }
+                }
+                other => other,
+            })?,
+        };
+        // Two threads may open it at once: the loser's handle is dropped.
+        let _ = self.handle.set(opened);
+        Ok(self.handle.get())
     }
 
     /// A skipped file that does not exist (yet).
@@ -370,8 +418,11 @@ impl StoredFile {
     }
 
     /// The handle reads go through: none for padding and for files not on disk.
-    fn reader(&self) -> Option<&File> {
-        self.handle.as_ref().or(self.claimed.get())
+    fn reader(&self) -> Result<Option<&File>, StorageError> {
+        match self.claimed.get() {
+            Some(handle) => Ok(Some(handle)),
+            None => self.own_handle(),
+        }
     }
 
     /// The handle writes go through: none for a foreign file not claimed yet, or a deferred
@@ -379,7 +430,7 @@ impl StoredFile {
     fn writer(&self) -> Result<&File, StorageError> {
         let handle = match self.origin {
             Origin::Foreign | Origin::Deferred => self.claimed.get(),
-            Origin::Created | Origin::Owned { .. } => self.handle.as_ref(),
+            Origin::Created | Origin::Owned { .. } => self.own_handle()?,
         };
         handle.ok_or_else(|| match self.origin {
             Origin::Foreign => StorageError::NotOurs { path: self.path.clone() },

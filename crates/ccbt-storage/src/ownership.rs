@@ -89,6 +89,22 @@ pub(crate) fn open_writable(path: &Path) -> Result<File, StorageError> {
         .map_err(|e| StorageError::io(path, "open", e))
 }
 
+/// Opens an existing file read-only (a foreign file, a sync), without following a symlink in
+/// its last component; a regular file only. A file that is gone is `Missing`.
+pub(crate) fn open_read_only(path: &Path) -> Result<File, StorageError> {
+    let file = OpenOptions::new().read(true).custom_flags(OPEN_FLAGS | libc::O_NONBLOCK).open(path).map_err(
+        |e| match e.kind() {
+            io::ErrorKind::NotFound => StorageError::Missing { path: path.to_path_buf() },
+            _ => StorageError::io(path, "open", e),
+        },
+    )?;
+    let meta = file.metadata().map_err(|e| StorageError::io(path, "stat", e))?;
+    if !meta.is_file() {
+        return Err(StorageError::NotRegular { path: path.to_path_buf() });
+    }
+    Ok(file)
+}
+
 /// The pieces a file's bytes lie in, `first..=last`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PieceSpan {

@@ -395,6 +395,7 @@ pub(crate) mod tests {
             connected_peers: 3,
             hash_failures: 0,
             banned_peers: 0,
+            hashed_pieces: 0,
         }
     }
 

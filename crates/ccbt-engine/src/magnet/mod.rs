@@ -94,6 +94,7 @@ impl MetaShared {
             connected_peers: self.connected.load(Ordering::Relaxed),
             hash_failures: 0,
             banned_peers: 0,
+            hashed_pieces: 0,
         }
     }
 }

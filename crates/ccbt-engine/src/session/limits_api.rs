@@ -74,3 +74,13 @@ pub(super) fn changed_rates(in_force: RateLimits, old: RateLimits, new: RateLimi
     let upload = if new.upload != old.upload { new.upload } else { in_force.upload };
     (old != new).then_some(RateLimits { download, upload })
 }
+
+/// The connection budget's limits in `options`.
+pub(super) fn budget_limits(options: &crate::SessionOptions) -> crate::budget::BudgetLimits {
+    crate::budget::BudgetLimits {
+        established: options.max_global_peers,
+        handshakes_per_direction: options.max_handshakes,
+        per_ip: options.max_connections_per_ip,
+        connects_per_sec: options.max_connects_per_sec,
+    }
+}

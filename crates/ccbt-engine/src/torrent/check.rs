@@ -36,7 +36,13 @@ pub(super) async fn resume_existing(
     for (path, change) in &plan.changed {
         tracing::warn!(torrent = %name, path = %path.display(), %change, "a file changed since the checkpoint; checking its pieces again");
     }
-    let sample_size = shared.options().resume_verify_sample as usize;
+    let sample_size = plan.verify_sample.unwrap_or(shared.options().resume_verify_sample) as usize;
+    // Nothing to hash and every wanted piece there (a seed restored as it was): no file needs
+    // claiming either, so no trip to the blocking pool (thousands of them at a daemon's start).
+    let complete = lock(&shared.inner).selection.wanted().iter_ones().all(|p| plan.trusted.get(p));
+    if sample_size == 0 && plan.recheck.is_empty() && complete {
+        return Ok(plan.trusted);
+    }
     tokio::task::spawn_blocking(move || {
         let workers = shared.options().hash_workers;
         let hashes = &shared.torrent.piece_hashes;
@@ -46,6 +52,7 @@ pub(super) async fn resume_existing(
         let mut sample: Vec<u32> =
             trusted.choose_multiple(&mut rand::thread_rng(), sample_size).copied().collect();
         sample.sort_unstable();
+        shared.counters.hashed_pieces.fetch_add(sample.len() as u64, Relaxed);
         let good = ccbt_storage::check_listed(storage, &shared.lengths, hashes, &sample, workers, &progress)
             .map_err(TorrentError::Storage)?;
         let have = if good.len() < sample.len() {
@@ -57,6 +64,7 @@ pub(super) async fn resume_existing(
             );
             full_check(&shared)?
         } else {
+            shared.counters.hashed_pieces.fetch_add(plan.recheck.len() as u64, Relaxed);
             let rechecked =
                 ccbt_storage::check_listed(storage, &shared.lengths, hashes, &plan.recheck, workers, &progress)
                     .map_err(TorrentError::Storage)?;
@@ -83,6 +91,8 @@ pub(super) async fn resume_existing(
 /// Hashes every piece on disk (on the calling thread and `hash_workers` - 1 more).
 fn full_check(shared: &TorrentShared) -> Result<Bitfield, TorrentError> {
     let progress = |done: u32| shared.counters.checked_pieces.store(done as u64, Relaxed);
+    let pieces = u64::from(shared.lengths.num_pieces());
+    shared.counters.hashed_pieces.fetch_add(pieces, Relaxed);
     ccbt_storage::check_pieces(
         shared.storage.as_ref(),
         &shared.lengths,

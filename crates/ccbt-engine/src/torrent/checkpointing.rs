@@ -92,6 +92,15 @@ impl Checkpointer {
         self.unflushed.len() >= CHECKPOINT_BATCH_PIECES || self.unflushed_bytes >= CHECKPOINT_BATCH_BYTES
     }
 
+    /// The torrent resumed from its checkpoint with every claimed piece trusted and no file
+    /// changed: that checkpoint is still true and its pieces durable, so nothing is written at
+    /// start (with many torrents, a write each would cost an fsync each) and the next write
+    /// flushes only the pieces verified from now on.
+    pub(crate) fn resumed_unchanged(&mut self) {
+        self.dirty = false;
+        self.flush_all = false;
+    }
+
     /// Marks a change worth recording (a pause, a resume).
     pub(crate) fn touch(&mut self) {
         self.dirty = true;

@@ -15,6 +15,8 @@ pub(crate) struct Counters {
     pub(crate) bytes_have: AtomicU64,
     pub(crate) hash_failures: AtomicU64,
     pub(crate) checked_pieces: AtomicU64,
+    /// Pieces hashed: checked on disk or verified after a download ([`crate::TorrentStatus::hashed_pieces`]).
+    pub(crate) hashed_pieces: AtomicU64,
     pub(crate) banned_peers: AtomicU64,
     /// Checkpoints written since the start (for tests and metrics).
     pub(crate) checkpoints_written: AtomicU64,

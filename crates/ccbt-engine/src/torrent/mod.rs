@@ -180,6 +180,7 @@ impl TorrentShared {
         // The channel is unbounded on purpose: its length is bounded by the swarm's buffer budget
         // (pieces in verification count against it), and a pool thread must never block on it.
         self.pending_verify.fetch_add(1, Relaxed);
+        self.counters.hashed_pieces.fetch_add(1, Relaxed);
         let done = move |outcome| {
             let _ = tx.send(PieceDone(outcome));
         };
@@ -251,6 +252,7 @@ impl TorrentShared {
             connected_peers,
             hash_failures: self.counters.hash_failures.load(Relaxed) as u32,
             banned_peers: self.counters.banned_peers.load(Relaxed) as usize,
+            hashed_pieces: self.counters.hashed_pieces.load(Relaxed),
         }
     }
 }

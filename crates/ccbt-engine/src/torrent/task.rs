@@ -223,6 +223,12 @@ struct TorrentTask {
 impl TorrentTask {
     async fn run(mut self, peers: Vec<SocketAddr>, check: DataCheck) {
         let shared = self.shared.clone();
+        // A resume that trusted every claimed piece and found no file changed knows what the
+        // checkpoint on disk says: nothing to write at once.
+        let unchanged = match &check {
+            DataCheck::Resume(plan) if plan.changed.is_empty() => Some(plan.trusted.clone()),
+            _ => None,
+        };
         let have = match check {
             DataCheck::Nothing => Ok(Bitfield::new(shared.lengths.num_pieces())),
             DataCheck::Full => check::check_existing(&shared).await,
@@ -230,12 +236,18 @@ impl TorrentTask {
         };
         match have {
             Ok(have) => {
+                let as_checkpointed = unchanged.as_ref() == Some(&have);
                 self.start_with(have);
-                // At once: what the check found, and the files ccbt created, survive a crash.
                 if let Some(c) = self.checkpointer.as_mut() {
                     c.ready = true;
+                    if as_checkpointed {
+                        c.resumed_unchanged();
+                    }
                 }
-                self.write_checkpoint();
+                // At once: what the check found, and the files ccbt created, survive a crash.
+                if !as_checkpointed {
+                    self.write_checkpoint();
+                }
             }
             Err(error) => {
                 tracing::error!(torrent = %shared.torrent.name, %error, "checking failed");

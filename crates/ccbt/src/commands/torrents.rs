@@ -234,6 +234,7 @@ mod tests {
             uploaded: 0,
             wasted: 0,
             connected_peers: 1,
+            hashed_pieces: 0,
             eta_secs: None,
         }
     }

@@ -4,6 +4,7 @@
 
 mod config_api;
 pub mod lock;
+mod restore;
 mod serve;
 
 use std::io::{Read as _, Seek as _};

@@ -3,18 +3,18 @@
 //! its address and token, and serves the API until SIGTERM or Ctrl-C; then it shuts the
 //! session down (every torrent writes its checkpoint) and exits.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use ccbt_api::{Access, ApiContext, Token};
 use ccbt_config::Effective;
-use ccbt_engine::{find_checkpoint, FoundCheckpoint, Session};
+use ccbt_engine::Session;
 use tokio::sync::oneshot;
 
 use super::config_api::DaemonConfig;
 use super::lock::{DaemonInfo, DaemonLock, TOKEN_FILE};
+use super::restore::{restore, Restore};
 use crate::commands::{live, Exit};
 use crate::options::{session_options, torrent_limits};
 
@@ -126,58 +126,6 @@ fn configuration(
     let watch = settings.config().observability.config_reload;
     let watcher = watch.then(|| config.clone().watch(session.clone()));
     (config, watcher)
-}
-
-/// How restoring ended.
-enum Restore {
-    /// Every usable checkpoint was tried; how many torrents run.
-    Done(usize),
-    /// A signal came first.
-    Stopped,
-}
-
-/// Adds every torrent of the checkpoint folder where its checkpoint left it (no rehash of the
-/// pieces it vouches for). A checkpoint that cannot be used is reported and skipped.
-async fn restore(session: &Session, stop: &mut oneshot::Receiver<&'static str>) -> Restore {
-    if !session.options().checkpoint_enabled {
-        return Restore::Done(0);
-    }
-    let entries = match session.list_resumable_checkpoints() {
-        Ok(entries) => entries,
-        Err(e) => {
-            eprintln!("warning: cannot list the checkpoints: {e}; no torrent restored");
-            return Restore::Done(0);
-        }
-    };
-    let dir = session.options().checkpoint_dir.clone();
-    let mut count = 0;
-    for entry in entries {
-        if stop.try_recv().is_ok() {
-            return Restore::Stopped;
-        }
-        let info_hash = entry.info_hash;
-        match restore_one(session, &dir, &info_hash).await {
-            Ok(true) => count += 1,
-            Ok(false) => {}
-            Err(e) => eprintln!("warning: cannot restore {}: {e:#}", info_hash.to_hex()),
-        }
-    }
-    Restore::Done(count)
-}
-
-async fn restore_one(session: &Session, dir: &Path, info_hash: &ccbt_core::InfoHash) -> anyhow::Result<bool> {
-    let checkpoint = match find_checkpoint(dir, info_hash) {
-        FoundCheckpoint::None => return Ok(false),
-        FoundCheckpoint::Unusable(e) => anyhow::bail!("its checkpoint is unusable: {e}"),
-        FoundCheckpoint::Usable { checkpoint, rejected } => {
-            for e in rejected {
-                eprintln!("warning: ignoring an unusable checkpoint file of {}: {e}", info_hash.to_hex());
-            }
-            checkpoint
-        }
-    };
-    session.resume_from_checkpoint(*checkpoint).await?;
-    Ok(true)
 }
 
 /// Shuts the session down once the API has let go of it.
