@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod daemon_args;
 mod engine_args;
+mod fd_limit;
 mod file_indices;
 mod inspect_args;
 mod logging;
@@ -46,6 +47,9 @@ fn main() -> ExitCode {
     let level = settings.effective.config().observability.log_level;
     if let Some(warning) = logging::init(level, settings.log_filter.as_deref()) {
         eprintln!("warning: {warning}");
+    }
+    if let Err(e) = fd_limit::raise() {
+        tracing::warn!("cannot raise the limit of open files: {e}");
     }
     reload::offer(reload::Reloader::new(&settings));
     reload::offer_settings(&settings);
