@@ -39,6 +39,10 @@ pub struct DaemonStartArgs {
     /// Run in this process, logging to stderr, until SIGTERM or Ctrl-C (for systemd and the like).
     #[arg(long)]
     pub foreground: bool,
+    /// Allow a non-loopback `api_host` without TLS: the API then speaks plain HTTP to the
+    /// network, token included (prefer `tls_cert` and `tls_key`).
+    #[arg(long)]
+    pub insecure_remote: bool,
     /// TCP port of the control API (0: the system picks one) [config: `api_port`, 6890].
     #[arg(long, value_name = "N")]
     pub api_port: Option<u16>,

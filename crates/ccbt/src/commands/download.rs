@@ -56,7 +56,7 @@ pub async fn run_adds(
             .with_context(|| format!("cannot create the output folder {}", dir.display()))?;
     }
     let options = session_options(settings);
-    let session = Session::new(options).await.context("cannot start the session")?;
+    let session = super::session_lock::new_session(options).await?;
     let exit = match add_all(&session, adds, &peers).await {
         Ok(added) => {
             let dht_port = live::check_dht_port(&session, explicit_dht_port(settings)).await;

@@ -34,7 +34,7 @@ pub async fn run(args: SeedArgs, settings: &Effective) -> anyhow::Result<Exit> {
     let peers = resolve_all(&args.engine.network.peers).await?;
     let options = session_options(settings);
     let add = resume::apply_checkpoint(add.save_path(dir), &ResumeFlags::default(), &options)?;
-    let session = Session::new(options).await.context("cannot start the session")?;
+    let session = super::session_lock::new_session(options).await?;
     let add = add.peers(peers).overwrite(args.overwrite).limits(torrent_limits(settings));
     let id = match session.add_torrent(add).await {
         Ok(id) => id,
