@@ -34,6 +34,8 @@ check time test -x /usr/bin/time
 # The DHT test runs hosts in network namespaces (ip netns, veth, bridge).
 check iproute2 have_cmd ip
 check iputils-ping have_cmd ping
+# The daemon's HTTPS test makes a self-signed certificate with the openssl command.
+check openssl have_cmd openssl
 
 if [ ${#missing[@]} -eq 0 ]; then
     echo "all test dependencies present"
@@ -78,6 +80,8 @@ check time test -x /usr/bin/time
 # The DHT test runs hosts in network namespaces (ip netns, veth, bridge).
 check iproute2 have_cmd ip
 check iputils-ping have_cmd ping
+# The daemon's HTTPS test makes a self-signed certificate with the openssl command.
+check openssl have_cmd openssl
 if [ ${#missing[@]} -ne 0 ]; then
     echo "error: still missing after install: ${missing[*]}" >&2
     exit 1
