@@ -12,13 +12,17 @@ pub const DAEMON_HELP: &str = "\
 The daemon keeps a session running in the background and serves a control API on
 http://127.0.0.1:6890 (`[daemon] api_host`, `api_port`; see docs/api.md). It writes to its state
 folder (--state-dir, else `state_dir`): daemon.lock (pid and API address), api_token (the API's
-secret, mode 0600) and daemon.log. One daemon per state folder.
+secret, mode 0600) and daemon.log. One session per state folder (daemon or download, seed, ...).
+With `[daemon] tls_cert` and `tls_key` the API speaks HTTPS; a non-loopback `api_host` needs
+them or --insecure-remote.
 
 Examples:
   ccbt daemon start -o ~/Downloads          start in the background, print the API address
   ccbt add ubuntu.torrent                   add a torrent to it (into ~/Downloads)
   ccbt list                                 its torrents
-  ccbt daemon stop                          stop it; every checkpoint is saved first";
+  ccbt daemon stop                          stop it; every checkpoint is saved first
+  ccbt --daemon --add a.torrent --add \"magnet:?xt=...\" -o ~/Downloads
+                                            start it (or use the running one) and add both";
 
 /// `ccbt daemon ...`.
 #[derive(Debug, Subcommand)]

@@ -76,7 +76,8 @@ fn takes_value(flag: &str) -> bool {
     SeedsCli::command().get_arguments().any(|a| {
         a.get_action().takes_values()
             && (a.get_long().is_some_and(|l| flag.strip_prefix("--") == Some(l))
-                || a.get_short().is_some_and(|c| flag.len() == 2 && flag.strip_prefix('-') == Some(&c.to_string())))
+                || a.get_short()
+                    .is_some_and(|c| flag.len() == 2 && flag.strip_prefix('-') == Some(&c.to_string())))
     })
 }
 
@@ -146,7 +147,8 @@ mod tests {
         assert!(seeds.form.daemon);
         assert_eq!(seeds.form.adds, ["a.torrent", "magnet:?xt=urn:btih:x"]);
         assert_eq!(seeds.start.dir.path.as_deref(), Some(std::path::Path::new("out")));
-        let seeds = SeedsCli::try_parse_from(["ccbt", "--daemon", "--api-port", "0", "--state-dir", "s"]).unwrap();
+        let seeds =
+            SeedsCli::try_parse_from(["ccbt", "--daemon", "--api-port", "0", "--state-dir", "s"]).unwrap();
         assert_eq!(seeds.start.api_port, Some(0));
         assert!(seeds.form.adds.is_empty());
         assert_eq!(

@@ -63,7 +63,11 @@ fn daemon_add_starts_the_daemon_then_reuses_it() {
     let missing = w.join("missing.torrent");
     let third = run(w, "seeds-form-3", &["--daemon", "--add", missing.to_str().unwrap(), "--state-dir", s]);
     assert_eq!(third.code(), Some(1), "{}", third.describe());
-    assert!(third.stderr.contains("cannot add") && third.stderr.contains("missing.torrent"), "{}", third.describe());
+    assert!(
+        third.stderr.contains("cannot add") && third.stderr.contains("missing.torrent"),
+        "{}",
+        third.describe()
+    );
 
     // The subcommands see the same daemon.
     let list = run(w, "list", &["list", "--state-dir", s]);

@@ -56,10 +56,24 @@ fn the_api_over_https_with_the_daemons_certificate() {
     let w = work.path();
     let (cert, key) = make_cert(w);
     let config = w.join("ccbt.toml");
-    write_config(&config, &format!("tls_cert = {:?}\ntls_key = {:?}\n", cert.display().to_string(), key.display().to_string()));
+    write_config(
+        &config,
+        &format!("tls_cert = {:?}\ntls_key = {:?}\n", cert.display().to_string(), key.display().to_string()),
+    );
     let state = w.join("state");
     let s = state.to_str().unwrap();
-    let start = ["daemon", "start", "--api-port", "0", "--listen-port", "0", "--no-dht", "--no-trackers", "--state-dir", s];
+    let start = [
+        "daemon",
+        "start",
+        "--api-port",
+        "0",
+        "--listen-port",
+        "0",
+        "--no-dht",
+        "--no-trackers",
+        "--state-dir",
+        s,
+    ];
     let started = ccbt_run(w, "start", &config, &start);
     assert!(started.success(), "{}", started.describe());
     let url = started.stdout.split_whitespace().find(|w| w.starts_with("https://127.0.0.1:"));
@@ -74,7 +88,8 @@ fn the_api_over_https_with_the_daemons_certificate() {
     let token = std::fs::read_to_string(state.join("api_token")).unwrap();
     let agent = agent_trusting(&cert);
     let session = format!("{url}/api/v1/session");
-    let mut ok = agent.get(&session).header("Authorization", &format!("Bearer {}", token.trim())).call().unwrap();
+    let mut ok =
+        agent.get(&session).header("Authorization", &format!("Bearer {}", token.trim())).call().unwrap();
     assert_eq!(ok.status(), 200);
     assert!(ok.body_mut().read_to_string().unwrap().contains("\"pid\""));
     assert_eq!(agent.get(&session).call().unwrap().status(), 401);
@@ -107,7 +122,19 @@ fn a_non_loopback_api_needs_tls_or_insecure_remote() {
     write_config(&config, "api_host = \"0.0.0.0\"\n");
     let state = w.join("state");
     let s = state.to_str().unwrap();
-    let start = ["daemon", "start", "--foreground", "--api-port", "0", "--listen-port", "0", "--no-dht", "--no-trackers", "--state-dir", s];
+    let start = [
+        "daemon",
+        "start",
+        "--foreground",
+        "--api-port",
+        "0",
+        "--listen-port",
+        "0",
+        "--no-dht",
+        "--no-trackers",
+        "--state-dir",
+        s,
+    ];
     let refused = ccbt_run(w, "refused", &config, &start);
     assert_eq!(refused.code(), Some(1), "{}", refused.describe());
     let message = &refused.stderr;
@@ -128,7 +155,11 @@ fn a_non_loopback_api_needs_tls_or_insecure_remote() {
         out.split_whitespace().find(|w| w.starts_with("http://")).map(str::to_owned)
     });
     assert!(url.starts_with("http://127.0.0.1:"), "local clients use loopback: {url}");
-    assert!(daemon.stderr_text().contains("warning: the API listens on 0.0.0.0 over plain HTTP"), "{}", daemon.logs());
+    assert!(
+        daemon.stderr_text().contains("warning: the API listens on 0.0.0.0 over plain HTTP"),
+        "{}",
+        daemon.logs()
+    );
     let list = ccbt_run(w, "list", &config, &["list", "--state-dir", s]);
     assert!(list.success() && list.stdout.contains("no torrents"), "{}", list.describe());
     let (status, clean) = daemon.terminate(SETUP);

@@ -7,7 +7,9 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::{ccbt, ccbt_create, free_port, poll_until, run_with_timeout, work_dir, write_file, Proc, SETUP};
+use support::{
+    ccbt, ccbt_create, free_port, poll_until, run_with_timeout, work_dir, write_file, Proc, SETUP,
+};
 
 /// A download that waits forever (no peers, no trackers, no DHT) with `args` appended.
 fn waiting_download(work: &Path, name: &str, torrent: &Path, args: &[&str]) -> Proc {
@@ -46,20 +48,36 @@ fn a_second_session_on_the_same_state_folder_names_the_first() {
     let lock = wait_published(&state, first.pid(), &mut first);
     assert!(lock.contains("kind session") && lock.contains("command ccbt download"), "{lock}");
 
-    let second =
-        run_with_timeout("second", ccbt().args(["seed"]).arg(&torrent).args(["-d", ".", "--state-dir", s]), w, SETUP);
+    let second = run_with_timeout(
+        "second",
+        ccbt().args(["seed"]).arg(&torrent).args(["-d", ".", "--state-dir", s]),
+        w,
+        SETUP,
+    );
     assert_eq!(second.code(), Some(1), "{}", second.describe());
     let message = &second.stderr;
     assert!(message.contains(&format!("in use by `ccbt download {}", torrent.display())), "{message}");
-    assert!(message.contains(&format!("pid {}", first.pid())) && message.contains("--state-dir"), "{message}");
+    assert!(
+        message.contains(&format!("pid {}", first.pid())) && message.contains("--state-dir"),
+        "{message}"
+    );
 
     // Neither a daemon nor the daemon's clients mistake the session for a daemon.
-    let daemon = run_with_timeout("daemon", ccbt().args(["daemon", "start", "--api-port", "0", "--state-dir", s]), w, SETUP);
+    let daemon = run_with_timeout(
+        "daemon",
+        ccbt().args(["daemon", "start", "--api-port", "0", "--state-dir", s]),
+        w,
+        SETUP,
+    );
     assert_eq!(daemon.code(), Some(1), "{}", daemon.describe());
     assert!(daemon.stderr.contains(&format!("pid {}", first.pid())), "{}", daemon.describe());
     let list = run_with_timeout("list", ccbt().args(["list", "--state-dir", s]), w, SETUP);
     assert_eq!(list.code(), Some(1), "{}", list.describe());
-    assert!(list.stderr.contains("no ccbt daemon is running") && list.stderr.contains("ccbt download"), "{}", list.describe());
+    assert!(
+        list.stderr.contains("no ccbt daemon is running") && list.stderr.contains("ccbt download"),
+        "{}",
+        list.describe()
+    );
 
     // Killed outright, the first leaves a lock that blocks no one.
     first.kill();
@@ -75,7 +93,18 @@ fn a_daemon_in_the_way_is_named_with_its_api_and_ccbt_add() {
     let torrent = torrent(w);
     let state = w.join("state");
     let s = state.to_str().unwrap();
-    let start = ["daemon", "start", "--api-port", "0", "--listen-port", "0", "--no-dht", "--no-trackers", "--state-dir", s];
+    let start = [
+        "daemon",
+        "start",
+        "--api-port",
+        "0",
+        "--listen-port",
+        "0",
+        "--no-dht",
+        "--no-trackers",
+        "--state-dir",
+        s,
+    ];
     let started = run_with_timeout("start", ccbt().args(start), w, SETUP);
     assert!(started.success(), "{}", started.describe());
     let url = started.stdout.split_whitespace().find(|w| w.starts_with("http://")).expect("url").to_owned();
@@ -87,7 +116,11 @@ fn a_daemon_in_the_way_is_named_with_its_api_and_ccbt_add() {
     );
     assert_eq!(download.code(), Some(1), "{}", download.describe());
     assert!(download.stderr.contains("a ccbt daemon is already running"), "{}", download.describe());
-    assert!(download.stderr.contains(&url) && download.stderr.contains("`ccbt add"), "{}", download.describe());
+    assert!(
+        download.stderr.contains(&url) && download.stderr.contains("`ccbt add"),
+        "{}",
+        download.describe()
+    );
     let stop = run_with_timeout("stop", ccbt().args(["daemon", "stop", "--state-dir", s]), w, SETUP);
     assert!(stop.success(), "{}", stop.describe());
 }
@@ -112,6 +145,9 @@ fn a_taken_listen_port_names_the_session_holding_it() {
     assert_eq!(second.code(), Some(1), "{}", second.describe());
     let message = &second.stderr;
     assert!(message.contains(&format!("port {port}: it is in use by `ccbt download")), "{message}");
-    assert!(message.contains(&format!("pid {}", first.pid())) && message.contains("--listen-port"), "{message}");
+    assert!(
+        message.contains(&format!("pid {}", first.pid())) && message.contains("--listen-port"),
+        "{message}"
+    );
     first.kill();
 }

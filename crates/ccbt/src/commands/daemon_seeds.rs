@@ -13,7 +13,12 @@ use crate::daemon_args::{AddArgs, StateDirArg};
 use crate::seeds_args::SeedsForm;
 
 /// Runs the form; `daemon_argv` starts the daemon (`daemon start --foreground` and the flags).
-pub fn run(form: &SeedsForm, folder: Option<&Path>, daemon_argv: Vec<OsString>, settings: &Effective) -> anyhow::Result<Exit> {
+pub fn run(
+    form: &SeedsForm,
+    folder: Option<&Path>,
+    daemon_argv: Vec<OsString>,
+    settings: &Effective,
+) -> anyhow::Result<Exit> {
     let state_dir = settings.config().disk.state_dir.as_path();
     match lock::read_daemon(state_dir) {
         Some(info) => {

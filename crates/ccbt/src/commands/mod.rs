@@ -79,9 +79,7 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
             args.common.dir.path = Some(download_dir.clone());
             runtime()?.block_on(download::run(&args.magnets, &args.resume, args.common, settings))
         }
-        Command::Resume(args) if _lock.is_none() => {
-            torrents::resume(&args, &given, state_dir(settings))
-        }
+        Command::Resume(args) if _lock.is_none() => torrents::resume(&args, &given, state_dir(settings)),
         Command::Resume(mut args) => {
             args.common.dir.path = Some(download_dir.clone());
             runtime()?.block_on(resume::run(args, settings))

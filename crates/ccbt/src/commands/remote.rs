@@ -35,7 +35,7 @@ pub fn connect(state_dir: &Path) -> anyhow::Result<Daemon> {
 pub fn no_daemon(state_dir: &Path) -> anyhow::Error {
     match lock::read_live(state_dir) {
         Some(info) if info.role == lock::Role::Session => anyhow::anyhow!(
-            "{NO_DAEMON}; its state folder {} is used by {}",
+            "{NO_DAEMON}; the state folder {} is in use by {}",
             state_dir.display(),
             super::session_lock::describe(&info)
         ),
@@ -46,7 +46,10 @@ pub fn no_daemon(state_dir: &Path) -> anyhow::Error {
 impl Daemon {
     /// The API the lock file describes, with the token of `state_dir`.
     pub fn open(state_dir: &Path, info: &LockInfo) -> anyhow::Result<Daemon> {
-        let url = info.url.clone().with_context(|| format!("the ccbt daemon (pid {}) is still starting", info.pid))?;
+        let url = info
+            .url
+            .clone()
+            .with_context(|| format!("the ccbt daemon (pid {}) is still starting", info.pid))?;
         let token = ccbt_api::read_token_file(&state_dir.join(TOKEN_FILE))?;
         let mut config = ureq::Agent::config_builder()
             .timeout_global(Some(TIMEOUT))
@@ -54,9 +57,10 @@ impl Daemon {
             // The daemon is reached directly: a proxy from the environment must not see the token.
             .proxy(None);
         if url.starts_with("https://") {
-            let cert = info.cert.as_deref().with_context(|| {
-                format!("the daemon serves {url} but its lock file names no certificate")
-            })?;
+            let cert = info
+                .cert
+                .as_deref()
+                .with_context(|| format!("the daemon serves {url} but its lock file names no certificate"))?;
             config = config.tls_config(trusting(cert)?);
         }
         Ok(Daemon { url, token, agent: config.build().into() })
@@ -142,9 +146,9 @@ fn trusting(cert: &Path) -> anyhow::Result<ureq::tls::TlsConfig> {
         .with_context(|| format!("cannot read the daemon's certificate {}", cert.display()))?;
     let mut roots = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
-        match item.with_context(|| format!("invalid PEM in {}", cert.display()))? {
-            PemItem::Certificate(c) => roots.push(c),
-            _ => {}
+        // Keys and other sections in the file are skipped.
+        if let PemItem::Certificate(c) = item.with_context(|| format!("invalid PEM in {}", cert.display()))? {
+            roots.push(c);
         }
     }
     anyhow::ensure!(!roots.is_empty(), "no certificate in {}", cert.display());

@@ -186,7 +186,10 @@ mod tests {
         assert!(message.contains(&format!("pid {parent}")), "{message}");
         assert!(port_in_use(7000, &dirs).contains("by another program"));
         let message = holder_message(dir.path());
-        assert!(message.contains("in use by `ccbt seed x.torrent`") && message.contains("--state-dir"), "{message}");
+        assert!(
+            message.contains("in use by `ccbt seed x.torrent`") && message.contains("--state-dir"),
+            "{message}"
+        );
         info.role = Role::Daemon;
         info.url = Some("http://127.0.0.1:6890".into());
         lock.publish(&info).unwrap();

@@ -174,7 +174,8 @@ fn one_line(text: &str) -> String {
 /// The file's fields; a file without `kind` was written by a daemon of an earlier version.
 fn parse(text: &str) -> Option<LockInfo> {
     let mut pid = None;
-    let mut info = LockInfo { pid: 0, role: Role::Daemon, command: String::new(), listen: None, url: None, cert: None };
+    let mut info =
+        LockInfo { pid: 0, role: Role::Daemon, command: String::new(), listen: None, url: None, cert: None };
     for line in text.lines() {
         match line.split_once(' ') {
             Some(("pid", value)) => pid = value.trim().parse().ok(),

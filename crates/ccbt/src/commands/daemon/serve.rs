@@ -29,8 +29,7 @@ pub async fn run(settings: &Effective, insecure_remote: bool) -> anyhow::Result<
     let tls = api_security(config, insecure_remote)?;
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("cannot create the state folder {}", state_dir.display()))?;
-    let Some(mut lock) = StateLock::acquire(&state_dir).context("cannot open the daemon's lock file")?
-    else {
+    let Some(mut lock) = StateLock::acquire(&state_dir).context("cannot open the daemon's lock file")? else {
         eprintln!("error: {}", super::already_running(&state_dir));
         return Ok(Exit::Failure);
     };
@@ -141,7 +140,8 @@ async fn serve_api(
     let served = match tls {
         None => ccbt_api::serve(listener, router, signal).await,
         Some(config) => {
-            let listener = tls::TlsListener::new(listener, config).context("cannot set up the TLS listener")?;
+            let listener =
+                tls::TlsListener::new(listener, config).context("cannot set up the TLS listener")?;
             axum::serve(listener, router).with_graceful_shutdown(signal).await
         }
     };

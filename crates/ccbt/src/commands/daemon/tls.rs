@@ -29,9 +29,8 @@ pub fn configured(config: &Config) -> anyhow::Result<Option<(PathBuf, PathBuf)>>
     match (&config.daemon.tls_cert, &config.daemon.tls_key) {
         (None, None) => Ok(None),
         (Some(cert), Some(key)) => {
-            let absolute = |p: &Path| {
-                std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))
-            };
+            let absolute =
+                |p: &Path| std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()));
             Ok(Some((absolute(cert)?, absolute(key)?)))
         }
         (Some(_), None) => anyhow::bail!("`[daemon] tls_cert` is set but `tls_key` is not: HTTPS needs both"),
