@@ -217,3 +217,16 @@ async fn stop_session(mut session: Arc<Session>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::client_url;
+
+    #[test]
+    fn local_clients_reach_a_wildcard_api_through_loopback() {
+        assert_eq!(client_url("0.0.0.0:6890".parse().unwrap(), true), "https://127.0.0.1:6890");
+        assert_eq!(client_url("[::]:6890".parse().unwrap(), false), "http://[::1]:6890");
+        assert_eq!(client_url("192.0.2.7:1".parse().unwrap(), false), "http://192.0.2.7:1");
+        assert_eq!(client_url("127.0.0.1:2".parse().unwrap(), true), "https://127.0.0.1:2");
+    }
+}
