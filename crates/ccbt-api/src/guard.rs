@@ -1,17 +1,20 @@
 //! The guard in front of every route: the `Host` header first (421), then the bearer token
-//! (401). It is one `from_fn` layer over the whole router, fallbacks included.
+//! (401), or, for the stream route alone, a signed URL's `sig` parameter (401 when it does not
+//! match). It is one `from_fn` layer over the whole router, fallbacks included.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::signed::{sig_param, StreamSigner, StreamTarget};
 use crate::{ApiError, Token};
 
 /// Who may use the API: the token, and the address the API listens on (for the Host check).
+/// Handed to the handlers as a request extension (the signed-URL route signs with it).
 #[derive(Debug)]
 pub struct Access {
     pub token: Token,
@@ -19,20 +22,41 @@ pub struct Access {
 }
 
 impl Access {
-    /// Why a request with these headers is refused, if it is.
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-        if !host.is_some_and(|h| host_is_ours(h, self.addr)) {
-            return Err(ApiError::new(
-                StatusCode::MISDIRECTED_REQUEST,
-                "foreign_host",
-                format!(
-                    "the Host header must be {} or localhost:{} (requests for other names are refused)",
-                    self.addr,
-                    self.addr.port()
-                ),
-            ));
+    /// Why a request for `method uri` with these headers is refused, if it is. A request
+    /// without an `Authorization` header may carry a signed URL's `sig` instead, which opens
+    /// only the stream (GET or HEAD) of the one file it was made for.
+    pub fn check(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<(), ApiError> {
+        self.check_host(headers)?;
+        let given = headers.get(header::AUTHORIZATION);
+        let sig = uri.query().and_then(sig_param);
+        match (given, sig) {
+            (None, Some(sig)) => self.check_signature(method, uri.path(), sig),
+            _ => self.check_bearer(headers),
         }
+    }
+
+    /// The signer of this API's streaming URLs.
+    pub fn signer(&self) -> StreamSigner {
+        StreamSigner::new(&self.token)
+    }
+
+    fn check_host(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        if host.is_some_and(|h| host_is_ours(h, self.addr)) {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "foreign_host",
+            format!(
+                "the Host header must be {} or localhost:{} (requests for other names are refused)",
+                self.addr,
+                self.addr.port()
+            ),
+        ))
+    }
+
+    fn check_bearer(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         let given = headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).and_then(bearer);
         match given {
             Some(token) if self.token.matches(token) => Ok(()),
@@ -44,12 +68,31 @@ impl Access {
             )),
         }
     }
+
+    fn check_signature(&self, method: &Method, path: &str, sig: &str) -> Result<(), ApiError> {
+        let readable = method == Method::GET || method == Method::HEAD;
+        let target = StreamTarget::from_path(path).filter(|_| readable);
+        match target {
+            Some(target) if self.signer().verify(target, sig) => Ok(()),
+            _ => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_signature",
+                "this signed URL does not open this route: a signature opens only GET or HEAD of the stream \
+                 of the one file it was made for, until the daemon restarts (get a new one with \
+                 `ccbt stream-url`, or send `Authorization: Bearer <token>`)",
+            )),
+        }
+    }
 }
 
-/// The middleware: the request goes on only when [`Access::check`] passes.
-pub(crate) async fn guard(State(access): State<Arc<Access>>, request: Request, next: Next) -> Response {
-    match access.check(request.headers()) {
-        Ok(()) => next.run(request).await,
+/// The middleware: the request goes on only when [`Access::check`] passes, with the access
+/// as an extension for the handlers that sign URLs.
+pub(crate) async fn guard(State(access): State<Arc<Access>>, mut request: Request, next: Next) -> Response {
+    match access.check(request.method(), request.uri(), request.headers()) {
+        Ok(()) => {
+            request.extensions_mut().insert(access);
+            next.run(request).await
+        }
         Err(e) => e.into_response(),
     }
 }

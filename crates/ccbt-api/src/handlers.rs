@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use ccbt_engine::checkpoints::{CheckpointError, CheckpointStore};
 use ccbt_engine::{find_checkpoint, AddTorrent, FoundCheckpoint, TorrentId, TorrentStatus};
 
+use crate::add_options;
 use crate::error::json;
 use crate::{AddRequest, ApiContext, ApiError, SessionView, TorrentCounts, TorrentList, TorrentView};
 
@@ -143,8 +144,9 @@ pub(crate) async fn add(State(ctx): Ctx, body: Result<Bytes, BytesRejection>) ->
         ApiError::bad_request("invalid_json", format!("the body is not a valid add request: {e}"))
     })?;
     let peers = parse_peers(&request.peers)?;
+    let uploaded = add_options::uploaded(&request)?;
     let is_magnet = request.source.starts_with("magnet:");
-    if !is_magnet && !FsPath::new(&request.source).is_absolute() {
+    if uploaded.is_none() && !is_magnet && !FsPath::new(&request.source).is_absolute() {
         return Err(ApiError::bad_request(
             "relative_path",
             format!("source {:?} must be a magnet link or an absolute path", request.source),
@@ -156,13 +158,18 @@ pub(crate) async fn add(State(ctx): Ctx, body: Result<Bytes, BytesRejection>) ->
             "a magnet link cannot be added paused: its metadata fetch cannot be paused yet",
         ));
     }
-    let save_path = save_folder(&ctx, request.save_path).await?;
-    let source = request.source;
-    let add = tokio::task::spawn_blocking(move || AddTorrent::parse(&source))
-        .await
-        .map_err(|e| ApiError::internal(format!("reading the torrent failed: {e}")))?
-        .map_err(|e| ApiError::from_session(&e, "to add"))?;
-    let add = add.save_path(save_path).limits(ctx.torrent_limits).peers(peers);
+    let save_path = save_folder(&ctx, request.save_path.clone()).await?;
+    let add = match uploaded {
+        Some(add) => add,
+        None => {
+            let source = request.source.clone();
+            tokio::task::spawn_blocking(move || AddTorrent::parse(&source))
+                .await
+                .map_err(|e| ApiError::internal(format!("reading the torrent failed: {e}")))?
+                .map_err(|e| ApiError::from_session(&e, "to add"))?
+        }
+    };
+    let add = add_options::apply(add.save_path(save_path).peers(peers), &request, ctx.torrent_limits)?;
     let id = ctx.session.add_torrent(add).await.map_err(|e| ApiError::from_session(&e, "to add"))?;
     if request.paused {
         pause_new(&ctx, id).await?;

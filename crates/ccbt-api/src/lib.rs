@@ -5,17 +5,22 @@
 //! [`ROUTES`], the 404 fallback and the 405 answers alike), so no route can skip it: the `Host`
 //! header must name the API's own address or `localhost` (421 otherwise: a web page cannot reach
 //! the API through DNS rebinding), and `Authorization: Bearer <token>` must carry the token of
-//! [`Token`], compared in constant time (401 otherwise). No CORS headers are ever sent.
+//! [`Token`], compared in constant time (401 otherwise). The one exception to the token is a
+//! signed streaming URL ([`StreamSigner`]): its `sig` parameter opens GET or HEAD of the stream
+//! of the one file it names, nothing else. No CORS headers are ever sent.
 //!
 //! Errors are JSON, `{"error": {"code": "stable_snake_case", "message": "..."}}`, with the
 //! HTTP status that fits ([`ApiError`]).
 
+mod add_options;
 mod error;
 mod events;
 mod guard;
 mod handlers;
 mod routes;
+mod signed;
 mod stream;
+mod stream_url;
 mod token;
 mod views;
 
@@ -26,7 +31,9 @@ use std::time::Instant;
 pub use error::ApiError;
 pub use guard::Access;
 pub use routes::{router, Endpoint, Route, Verb, PREFIX, ROUTES};
+pub use signed::{StreamSigner, StreamTarget, SIG_PARAM};
 pub use stream::{content_type, parse_range, ByteRange, RangeRequest};
+pub use stream_url::{StreamUrl, StreamUrlList};
 pub use token::{read_token_file, Token, TokenFileError};
 pub use views::{AddRequest, SessionView, TorrentCounts, TorrentList, TorrentView};
 

@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
 use crate::guard::{guard, Access};
-use crate::{handlers, ApiContext, ApiError};
+use crate::{add_options, handlers, ApiContext, ApiError};
 
 /// Where every route lives.
 pub const PREFIX: &str = "/api/v1";
@@ -53,6 +54,8 @@ pub enum Endpoint {
     RemoveTorrent,
     StreamFile,
     Events,
+    StreamUrls,
+    StreamUrl,
 }
 
 /// One route: method, path (axum syntax, `{info_hash}` for a parameter) and handler.
@@ -78,6 +81,8 @@ pub const ROUTES: &[Route] = &[
     route(Verb::Delete, "/api/v1/torrents/{info_hash}", Endpoint::RemoveTorrent),
     route(Verb::Get, "/api/v1/torrents/{info_hash}/files/{index}/stream", Endpoint::StreamFile),
     route(Verb::Get, "/api/v1/events", Endpoint::Events),
+    route(Verb::Get, "/api/v1/torrents/{info_hash}/urls", Endpoint::StreamUrls),
+    route(Verb::Get, "/api/v1/torrents/{info_hash}/files/{index}/url", Endpoint::StreamUrl),
 ];
 
 /// The API over `context`, every request guarded by `access`.
@@ -99,13 +104,18 @@ fn method_router(route: &Route) -> MethodRouter<Arc<ApiContext>> {
     match route.endpoint {
         Endpoint::Session => on(filter, handlers::session),
         Endpoint::ListTorrents => on(filter, handlers::list),
-        Endpoint::AddTorrent => on(filter, handlers::add),
+        // Room for a base64 `.torrent` at the parser's size limit (axum's default is 2 MB).
+        Endpoint::AddTorrent => {
+            on(filter, handlers::add).layer(DefaultBodyLimit::max(add_options::MAX_ADD_BODY))
+        }
         Endpoint::GetTorrent => on(filter, handlers::get),
         Endpoint::PauseTorrent => on(filter, handlers::pause),
         Endpoint::ResumeTorrent => on(filter, handlers::resume),
         Endpoint::RemoveTorrent => on(filter, handlers::remove),
         Endpoint::StreamFile => on(filter, crate::stream::stream),
         Endpoint::Events => on(filter, crate::events::events),
+        Endpoint::StreamUrls => on(filter, crate::stream_url::urls),
+        Endpoint::StreamUrl => on(filter, crate::stream_url::url),
     }
 }
 

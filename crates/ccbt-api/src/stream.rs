@@ -1,14 +1,16 @@
 //! `GET /api/v1/torrents/{info_hash}/files/{index}/stream`: one file of a torrent over HTTP,
 //! with single byte ranges, read through the engine's [`ccbt_engine::TorrentFileReader`] while
 //! the torrent downloads (reads wait for verified pieces; seeking moves the streaming window to
-//! where the player jumps). The body is streamed chunk by chunk, never buffered whole.
+//! where the player jumps). The body is streamed chunk by chunk, never buffered whole. `HEAD`
+//! (which axum routes to the GET handler) answers the same headers without touching the data:
+//! a player's probe does not move the streaming window.
 
 use std::io::{self, SeekFrom};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ccbt_engine::{SessionError, TorrentFileReader};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
@@ -113,6 +115,7 @@ pub fn content_type(name: &str) -> &'static str {
 pub(crate) async fn stream(
     State(ctx): State<Arc<ApiContext>>,
     Path((query, index)): Path<(String, String)>,
+    method: Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let status = find(&ctx, &query)?;
@@ -147,15 +150,16 @@ pub(crate) async fn stream(
         }
     };
     let name = file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    respond(reader, range, len, content_type(&name)).await
+    respond(reader, range, len, content_type(&name), method == Method::HEAD).await
 }
 
-/// The answer for `range` of the file `reader` reads.
+/// The answer for `range` of the file `reader` reads; only its headers when `head_only`.
 async fn respond(
     mut reader: TorrentFileReader,
     range: RangeRequest,
     len: u64,
     mime: &'static str,
+    head_only: bool,
 ) -> Result<Response, ApiError> {
     let (status, part) = match range {
         RangeRequest::Whole => (StatusCode::OK, ByteRange { start: 0, len }),
@@ -172,13 +176,17 @@ async fn respond(
             return Ok(response);
         }
     };
-    if part.start > 0 {
-        reader
-            .seek(SeekFrom::Start(part.start))
-            .await
-            .map_err(|e| ApiError::internal(format!("cannot seek in the file: {e}")))?;
-    }
-    let body = Body::from_stream(futures_util::stream::unfold((reader, part.len), next_chunk));
+    let body = if head_only {
+        Body::empty()
+    } else {
+        if part.start > 0 {
+            reader
+                .seek(SeekFrom::Start(part.start))
+                .await
+                .map_err(|e| ApiError::internal(format!("cannot seek in the file: {e}")))?;
+        }
+        Body::from_stream(futures_util::stream::unfold((reader, part.len), next_chunk))
+    };
     let mut response = (status, body).into_response();
     insert(&mut response, header::CONTENT_TYPE, mime.into());
     insert(&mut response, header::CONTENT_LENGTH, part.len.to_string());

@@ -127,8 +127,13 @@ impl From<&TorrentStatus> for TorrentView {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddRequest {
-    /// A `magnet:` link, or the absolute path of a `.torrent` file on the daemon's machine.
+    /// A `magnet:` link, or the absolute path of a `.torrent` file on the daemon's machine
+    /// (absent or empty when `torrent` is given).
+    #[serde(default)]
     pub source: String,
+    /// A `.torrent` file's contents, standard base64 (instead of `source`).
+    #[serde(default)]
+    pub torrent: Option<String>,
     /// Absolute folder for the files [default: the daemon's `download_dir`].
     #[serde(default)]
     pub save_path: Option<PathBuf>,
@@ -138,4 +143,19 @@ pub struct AddRequest {
     /// Peers to connect to at once, `IP:PORT`.
     #[serde(default)]
     pub peers: Vec<String>,
+    /// This torrent's download limit in KiB/s, 0 = unlimited [default: `torrent_down_kib`].
+    #[serde(default)]
+    pub down_limit_kib: Option<u64>,
+    /// This torrent's upload limit in KiB/s, 0 = unlimited [default: `torrent_up_kib`].
+    #[serde(default)]
+    pub up_limit_kib: Option<u64>,
+    /// Download only these files (indices in the torrent's file order).
+    #[serde(default)]
+    pub select: Option<Vec<u32>>,
+    /// Skip these files (applied after `select`).
+    #[serde(default)]
+    pub skip: Option<Vec<u32>>,
+    /// Fetch the first and last piece of each selected file first.
+    #[serde(default)]
+    pub first_last_pieces: bool,
 }

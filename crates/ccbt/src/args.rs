@@ -145,6 +145,9 @@ pub enum Command {
     Pause(PauseArgs),
     /// Remove a torrent from the running daemon (its files stay).
     Remove(RemoveArgs),
+    /// Print signed URLs that stream a torrent's files from the running daemon to any player, no token needed (until the daemon restarts).
+    #[command(after_help = crate::stream_url_args::STREAM_URL_HELP)]
+    StreamUrl(crate::stream_url_args::StreamUrlArgs),
 }
 
 const CHECKPOINTS_HELP: &str = "\

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::args::{CheckpointArgs, DirArg, DiscoveryArgs, LimitsArgs};
+use crate::args::{CheckpointArgs, DirArg, DiscoveryArgs, FileArgs, LimitsArgs};
 
 pub const DAEMON_HELP: &str = "\
 The daemon keeps a session running in the background and serves a control API on
@@ -76,7 +76,7 @@ pub struct StateDirArg {
 /// `ccbt add`.
 #[derive(Debug, Args)]
 pub struct AddArgs {
-    /// A .torrent file (read by the daemon: same machine) or a "magnet:?xt=urn:btih:..." link.
+    /// A .torrent file (read here and sent to the daemon) or a "magnet:?xt=urn:btih:..." link.
     #[arg(value_name = "FILE.torrent|MAGNET")]
     pub source: String,
     /// Folder of the torrent's files [default: the daemon's `download_dir`].
@@ -94,6 +94,16 @@ pub struct AddArgs {
     /// Connect to this peer at once (IP:PORT); repeat for more peers.
     #[arg(long = "peer", value_name = "IP:PORT")]
     pub peers: Vec<SocketAddr>,
+    /// This torrent's download limit in KiB/s (0 = unlimited) [default: the daemon's
+    /// `torrent_down_kib`].
+    #[arg(long, value_name = "KIB")]
+    pub down_limit: Option<u64>,
+    /// This torrent's upload limit in KiB/s (0 = unlimited) [default: the daemon's
+    /// `torrent_up_kib`].
+    #[arg(long, value_name = "KIB")]
+    pub up_limit: Option<u64>,
+    #[command(flatten)]
+    pub files: FileArgs,
     #[command(flatten)]
     pub daemon: StateDirArg,
 }

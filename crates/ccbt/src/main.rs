@@ -13,6 +13,7 @@ mod progress;
 mod reload;
 mod seeds_args;
 mod settings;
+mod stream_url_args;
 mod tool_args;
 mod units;
 

@@ -9,6 +9,7 @@ use ccbt_config::Effective;
 
 use super::daemon::{self, lock};
 use super::{torrents, Exit};
+use crate::args::FileArgs;
 use crate::daemon_args::{AddArgs, StateDirArg};
 use crate::seeds_args::SeedsForm;
 
@@ -38,6 +39,9 @@ pub fn run(
             dir: folder.map(Path::to_path_buf),
             paused: form.paused,
             peers: Vec::new(),
+            down_limit: None,
+            up_limit: None,
+            files: FileArgs { select: None, skip: None, first_last_pieces: false },
             daemon: StateDirArg { state_dir: None },
         };
         // One bad source does not stop the others; each failure is reported and counted.

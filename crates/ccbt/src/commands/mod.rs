@@ -20,6 +20,7 @@ mod scrape;
 mod seed;
 mod session_lock;
 mod stream;
+mod stream_url;
 mod torrents;
 mod verify;
 
@@ -110,6 +111,7 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::Status(args) => torrents::status(&args, state_dir(settings)),
         Command::Pause(args) => torrents::pause(&args, state_dir(settings)),
         Command::Remove(args) => torrents::remove(&args, state_dir(settings)),
+        Command::StreamUrl(args) => stream_url::run(&args, state_dir(settings)),
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use ccbt_api::{AddRequest, SessionView, Token, TorrentList, TorrentView};
+use ccbt_api::{AddRequest, SessionView, StreamUrl, StreamUrlList, Token, TorrentList, TorrentView};
 use serde::de::DeserializeOwned;
 
 use super::daemon::lock::{self, LockInfo, TOKEN_FILE};
@@ -94,6 +94,16 @@ impl Daemon {
 
     pub fn remove(&self, info_hash: &str) -> anyhow::Result<()> {
         self.call_empty("DELETE", &format!("/torrents/{}", segment(info_hash)?))
+    }
+
+    /// The signed streaming URL of file `index`.
+    pub fn stream_url(&self, info_hash: &str, index: u32) -> anyhow::Result<StreamUrl> {
+        self.call("GET", &format!("/torrents/{}/files/{index}/url", segment(info_hash)?), None)
+    }
+
+    /// The signed streaming URL of every file.
+    pub fn stream_urls(&self, info_hash: &str) -> anyhow::Result<StreamUrlList> {
+        self.call("GET", &format!("/torrents/{}/urls", segment(info_hash)?), None)
     }
 
     fn call<T: DeserializeOwned>(&self, method: &str, path: &str, body: Option<String>) -> anyhow::Result<T> {

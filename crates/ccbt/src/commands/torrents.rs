@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
+use base64::Engine as _;
 use ccbt_api::{AddRequest, TorrentView};
 
 use super::remote;
@@ -18,13 +19,11 @@ const NAME_WIDTH: usize = 40;
 
 pub fn add(args: &AddArgs, state_dir: &Path) -> anyhow::Result<Exit> {
     let daemon = remote::connect(state_dir)?;
-    // The daemon may run in another folder: paths go to it absolute.
-    let source = if args.source.starts_with("magnet:") {
-        args.source.clone()
+    let (source, torrent) = if args.source.starts_with("magnet:") {
+        (args.source.clone(), None)
     } else {
-        let path =
-            std::path::absolute(&args.source).with_context(|| format!("cannot use {}", args.source))?;
-        path.to_str().with_context(|| format!("{} is not valid UTF-8", path.display()))?.to_owned()
+        // Sent whole, so the daemon needs no access to this file (nor this machine).
+        (String::new(), Some(base64::engine::general_purpose::STANDARD.encode(read_torrent(&args.source)?)))
     };
     let save_path = match &args.dir {
         Some(dir) => Some(std::path::absolute(dir).with_context(|| format!("cannot use {}", dir.display()))?),
@@ -32,13 +31,30 @@ pub fn add(args: &AddArgs, state_dir: &Path) -> anyhow::Result<Exit> {
     };
     let request = AddRequest {
         source,
+        torrent,
         save_path,
         paused: args.paused,
         peers: args.peers.iter().map(ToString::to_string).collect(),
+        down_limit_kib: args.down_limit,
+        up_limit_kib: args.up_limit,
+        select: args.files.select.as_ref().map(|s| s.0.clone()),
+        skip: args.files.skip.as_ref().map(|s| s.0.clone()),
+        first_last_pieces: args.files.first_last_pieces,
     };
     let torrent = daemon.add(&request)?;
     println!("added {} {} into {}", torrent.info_hash, printable(&torrent.name), torrent.save_path.display());
     Ok(Exit::Success)
+}
+
+/// The bytes of a `.torrent` file, at most one more than the parser accepts (the daemon
+/// refuses an oversized one, naming the limit).
+fn read_torrent(path: &str) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(ccbt_metainfo::MAX_TORRENT_FILE_SIZE as u64 + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read the torrent file {path}"))?;
+    Ok(bytes)
 }
 
 pub fn list(state_dir: &Path) -> anyhow::Result<Exit> {
