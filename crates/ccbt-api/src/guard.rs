@@ -19,6 +19,8 @@ use crate::{ApiError, Token};
 pub struct Access {
     pub token: Token,
     pub addr: SocketAddr,
+    /// Whether the API is served over TLS (the scheme of the URLs it hands out).
+    pub https: bool,
 }
 
 impl Access {

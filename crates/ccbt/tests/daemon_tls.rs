@@ -9,7 +9,7 @@ use std::io::{Read as _, Write as _};
 use std::path::Path;
 use std::sync::Arc;
 
-use support::{ccbt, run_with_timeout, work_dir, Finished, Proc, SETUP};
+use support::{ccbt, ccbt_create, run_with_timeout, work_dir, write_file, Finished, Proc, SETUP};
 
 /// A self-signed certificate for 127.0.0.1 (not a CA: webpki refuses a CA as the server).
 fn make_cert(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
@@ -93,6 +93,24 @@ fn the_api_over_https_with_the_daemons_certificate() {
     assert_eq!(ok.status(), 200);
     assert!(ok.body_mut().read_to_string().unwrap().contains("\"pid\""));
     assert_eq!(agent.get(&session).call().unwrap().status(), 401);
+    // A torrent added through the CLI over HTTPS; its signed streaming URLs say https too.
+    write_file(&w.join("data/x.bin"), 9, 40_000);
+    let torrent = w.join("x.torrent");
+    ccbt_create(&w.join("data/x.bin"), &torrent, 16 * 1024, &[]);
+    let data = w.join("data");
+    let added = ccbt_run(
+        w,
+        "add",
+        &config,
+        &["add", torrent.to_str().unwrap(), "-o", data.to_str().unwrap(), "--state-dir", s],
+    );
+    assert!(added.success(), "{}", added.describe());
+    let hash = added.stdout.split_whitespace().nth(1).expect("info hash").to_owned();
+    let urls = format!("{url}/api/v1/torrents/{hash}/urls");
+    let mut answer =
+        agent.get(&urls).header("Authorization", &format!("Bearer {}", token.trim())).call().unwrap();
+    let body = answer.body_mut().read_to_string().unwrap();
+    assert!(body.contains(&format!("\"url\":\"{url}/api/v1/torrents/{hash}/files/0/stream?")), "{body}");
     // A client that does not trust the certificate (the public roots) is turned away by TLS.
     let public = ureq::Agent::config_builder().proxy(None).build().new_agent();
     assert!(public.get(&session).call().is_err(), "an untrusted certificate was accepted");

@@ -41,7 +41,8 @@ impl Api {
             pid: std::process::id(),
             torrent_limits: Default::default(),
         });
-        let router = router(context, Access { token: token.clone(), addr: ADDR.parse().unwrap() });
+        let router =
+            router(context, Access { token: token.clone(), addr: ADDR.parse().unwrap(), https: false });
         Api { router, token, session, dir }
     }
 

@@ -74,7 +74,7 @@ pub async fn run(settings: &Effective, insecure_remote: bool) -> anyhow::Result<
                 pid,
                 torrent_limits: torrent_limits(settings),
             });
-            let router = ccbt_api::router(context, Access { token, addr: api_addr });
+            let router = ccbt_api::router(context, Access { token, addr: api_addr, https: tls.is_some() });
             let signal = async move {
                 if let Ok(name) = stop.await {
                     tracing::info!("{name}: stopping the daemon");
