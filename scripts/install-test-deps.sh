@@ -36,6 +36,8 @@ check iproute2 have_cmd ip
 check iputils-ping have_cmd ping
 # The metrics test checks /metrics with promtool and scrapes it with a real Prometheus server.
 check prometheus have_cmd promtool
+# The daemon's HTTPS test makes a self-signed certificate with the openssl command.
+check openssl have_cmd openssl
 
 if [ ${#missing[@]} -eq 0 ]; then
     echo "all test dependencies present"
@@ -81,6 +83,8 @@ check time test -x /usr/bin/time
 check iproute2 have_cmd ip
 check iputils-ping have_cmd ping
 check prometheus have_cmd promtool
+# The daemon's HTTPS test makes a self-signed certificate with the openssl command.
+check openssl have_cmd openssl
 if [ ${#missing[@]} -ne 0 ]; then
     echo "error: still missing after install: ${missing[*]}" >&2
     exit 1

@@ -19,6 +19,8 @@ use crate::{ApiError, Token};
 pub struct Access {
     pub token: Token,
     pub addr: SocketAddr,
+    /// Whether the API is served over TLS (the scheme of the URLs it hands out).
+    pub https: bool,
 }
 
 impl Access {
@@ -103,8 +105,8 @@ fn bearer(value: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Whether a `Host` value names the API at `addr`: its IP or `localhost`, with no port or
-/// `addr`'s port. Any other name is what a DNS-rebinding page would send.
+/// Whether a `Host` value names the API at `addr`: its IP (any IP when `addr` is a wildcard)
+/// or `localhost`, with no port or `addr`'s port. Any other name is what a DNS-rebinding page would send.
 fn host_is_ours(host: &str, addr: SocketAddr) -> bool {
     let (name, port) = match split_host(host) {
         Some(parts) => parts,
@@ -116,7 +118,9 @@ fn host_is_ours(host: &str, addr: SocketAddr) -> bool {
     if name.eq_ignore_ascii_case("localhost") {
         return true;
     }
-    name.parse::<IpAddr>().is_ok_and(|ip| ip == addr.ip())
+    // Bound to every address (`0.0.0.0`, `::`), the API cannot know which one the client
+    // dialled: any IP literal is accepted (DNS rebinding needs a name, and names stay refused).
+    name.parse::<IpAddr>().is_ok_and(|ip| ip == addr.ip() || addr.ip().is_unspecified())
 }
 
 /// `name[:port]` or `[v6][:port]` split into the name (without brackets) and the port.
@@ -169,6 +173,13 @@ mod tests {
         assert!(!host_is_ours("[::1]:7001", v6));
         assert!(!host_is_ours("[::1", v6));
         assert!(!host_is_ours("::1", v6));
+        let any: SocketAddr = "0.0.0.0:6890".parse().unwrap();
+        for ok in ["192.0.2.7:6890", "127.0.0.1", "[2001:db8::1]:6890", "localhost:6890"] {
+            assert!(host_is_ours(ok, any), "{ok}");
+        }
+        for bad in ["evil.example:6890", "192.0.2.7:6891", "nas.lan:6890"] {
+            assert!(!host_is_ours(bad, any), "{bad}");
+        }
     }
 
     #[test]

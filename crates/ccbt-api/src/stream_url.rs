@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{Extension, Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use ccbt_engine::{FileInfo, TorrentStatus};
 use serde::{Deserialize, Serialize};
@@ -25,7 +25,8 @@ pub struct StreamUrl {
     /// multi-file torrent).
     pub path: PathBuf,
     pub length: u64,
-    /// `http://ADDR/api/v1/torrents/{info_hash}/files/{index}/stream?sig=...`: streams the file
+    /// `http://HOST/api/v1/torrents/{info_hash}/files/{index}/stream?sig=...` (`https` over TLS;
+    /// HOST as the request named the API): streams the file
     /// without an `Authorization` header until the daemon restarts.
     pub url: String,
 }
@@ -43,16 +44,20 @@ type Ctx = State<Arc<ApiContext>>;
 pub(crate) async fn urls(
     State(ctx): Ctx,
     Extension(access): Extension<Arc<Access>>,
+    headers: HeaderMap,
     Path(query): Path<String>,
 ) -> Result<Response, ApiError> {
     let (status, files) = files_of(&ctx, &query)?;
-    let files = files.iter().filter(|f| !f.is_padding).map(|f| signed_url(&access, &status, f)).collect();
+    let base = origin(&access, &headers);
+    let files =
+        files.iter().filter(|f| !f.is_padding).map(|f| signed_url(&access, &base, &status, f)).collect();
     Ok(json(StatusCode::OK, &StreamUrlList { info_hash: status.info_hash.to_hex(), files }))
 }
 
 pub(crate) async fn url(
     State(ctx): Ctx,
     Extension(access): Extension<Arc<Access>>,
+    headers: HeaderMap,
     Path((query, index)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let (status, files) = files_of(&ctx, &query)?;
@@ -74,7 +79,7 @@ pub(crate) async fn url(
             format!("file {index} of torrent {what} is a padding file: it has no data to stream"),
         ));
     }
-    Ok(json(StatusCode::OK, &signed_url(&access, &status, file)))
+    Ok(json(StatusCode::OK, &signed_url(&access, &origin(&access, &headers), &status, file)))
 }
 
 /// The torrent `query` names and its files (409 `metadata_pending` for a magnet link still
@@ -86,9 +91,20 @@ fn files_of(ctx: &ApiContext, query: &str) -> Result<(TorrentStatus, Vec<FileInf
     Ok((status, files))
 }
 
-fn signed_url(access: &Access, status: &TorrentStatus, file: &FileInfo) -> StreamUrl {
+/// `scheme://host` as the client reached the API: the request's `Host` (the guard already
+/// checked it names the API; with a wildcard bind it is the only address the client can use),
+/// else the bound address.
+fn origin(access: &Access, headers: &HeaderMap) -> String {
+    let scheme = if access.https { "https" } else { "http" };
+    match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+        Some(host) => format!("{scheme}://{host}"),
+        None => base_url(access.addr).replacen("http", scheme, 1),
+    }
+}
+
+fn signed_url(access: &Access, base: &str, status: &TorrentStatus, file: &FileInfo) -> StreamUrl {
     let target = StreamTarget { info_hash: status.info_hash.0, index: file.index };
     let sig = access.signer().sign(target);
-    let url = format!("{}{}?{}={sig}", base_url(access.addr), target.path(), crate::signed::SIG_PARAM);
+    let url = format!("{base}{}?{}={sig}", target.path(), crate::signed::SIG_PARAM);
     StreamUrl { index: file.index, path: file.path.clone(), length: file.length, url }
 }

@@ -370,10 +370,16 @@ settings! {
     [daemon] Daemon {
         api_host: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST), ANY, Restart, Session,
             env "", flag "", shown "",
-            "Address of the daemon's HTTP control API (docs/api.md). Only a loopback address (`127.0.0.1`, `::1`) is accepted: remote access would need TLS, which ccbt does not have yet.";
+            "Address of the daemon's HTTP control API (docs/api.md). A loopback address (`127.0.0.1`, `::1`) unless `tls_cert` and `tls_key` are set (the API then speaks HTTPS) or the daemon is started with `--insecure-remote` (plain HTTP: the token crosses the network readable).";
         api_port: u16 = 6890, int(0, 65535), Restart, Session,
             env "", flag "--api-port", shown "",
             "TCP port of the daemon's HTTP control API (0: the system picks a free one). Clients such as `ccbt list` find the address in `<state_dir>/daemon.lock` and the token in `<state_dir>/api_token`.";
+        tls_cert: Option<PathBuf> = None, ANY, Restart, Session,
+            env "", flag "", shown "",
+            "Certificate chain (PEM) of the API: with `tls_key`, the daemon serves HTTPS only. It must name the address clients use (`subjectAltName`, e.g. `IP:127.0.0.1`); `ccbt list` and the other commands trust this certificate alone, found through `<state_dir>/daemon.lock`.";
+        tls_key: Option<PathBuf> = None, ANY, Restart, Session,
+            env "", flag "", shown "",
+            "Private key (PEM: PKCS#8, PKCS#1 or SEC1) of `tls_cert`. Keep it readable by the daemon's user only.";
     }
 }
 

@@ -133,6 +133,29 @@ impl SettingValue for PathBuf {
     }
 }
 
+/// An optional file: a path, or the empty string for none (TOML has no null).
+impl SettingValue for Option<PathBuf> {
+    fn type_name() -> String {
+        "path (string; \"\": none)".into()
+    }
+    fn from_toml(value: &toml_edit::Value) -> Result<Self, Problem> {
+        let text = value.as_str().ok_or_else(|| found_toml(value))?;
+        Self::from_text(text)
+    }
+    fn from_text(text: &str) -> Result<Self, Problem> {
+        Ok((!text.is_empty()).then(|| PathBuf::from(text)))
+    }
+    fn within(&self, _: Bounds) -> bool {
+        true
+    }
+    fn to_toml(&self) -> toml_edit::Value {
+        toml_edit::Value::from(self.render())
+    }
+    fn render(&self) -> String {
+        self.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+    }
+}
+
 impl SettingValue for IpAddr {
     fn type_name() -> String {
         "IP address (string)".into()

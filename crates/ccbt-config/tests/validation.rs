@@ -28,7 +28,10 @@ fn out_of_range_literals(field: &ccbt_config::Field) -> Vec<String> {
             values
         }
         Bounds::HostPorts => vec!["[]".into(), "[\"no-port\"]".into()],
-        Bounds::Any if default.is_str() => vec!["\"\"".into()],
+        // An optional file's "" means none: it is in range.
+        Bounds::Any if default.is_str() && !matches!(field.name, "tls_cert" | "tls_key") => {
+            vec!["\"\"".into()]
+        }
         Bounds::Any => Vec::new(),
     }
 }

@@ -31,6 +31,8 @@ Examples:
   ccbt dht status                                 join the DHT and show nodes, buckets, lookups
   ccbt daemon start -o ~/Downloads                run in the background; then `ccbt add x.torrent`,
                                                   `ccbt list`, `status`, `pause`, `remove`, `daemon stop`
+  ccbt --daemon --add a.torrent --add \"magnet:?xt=...\" -o ~/Downloads
+                                                  start the daemon (or use the running one), add both
 
 The data folder is `-o DIR` or `-d DIR` (the same flag) on download, magnet, stream, seed and verify.
 

@@ -12,7 +12,9 @@ pub const DAEMON_HELP: &str = "\
 The daemon keeps a session running in the background and serves a control API on
 http://127.0.0.1:6890 (`[daemon] api_host`, `api_port`; see docs/api.md). It writes to its state
 folder (--state-dir, else `state_dir`): daemon.lock (pid and API address), api_token (the API's
-secret, mode 0600) and daemon.log. One daemon per state folder.
+secret, mode 0600) and daemon.log. One session per state folder (daemon or download, seed, ...).
+With `[daemon] tls_cert` and `tls_key` the API speaks HTTPS; a non-loopback `api_host` needs
+them or --insecure-remote.
 
 Examples:
   ccbt daemon start -o ~/Downloads          start in the background, print the API address
@@ -21,7 +23,9 @@ Examples:
   ccbt files 3f2a --priority 0=skip         a torrent's files; change priorities live
   ccbt peers 3f2a                           its peers (and `ccbt trackers 3f2a`)
   ccbt limits --down 512                    rate limits in KiB/s, live (no flag: show them)
-  ccbt daemon stop                          stop it; every checkpoint is saved first";
+  ccbt daemon stop                          stop it; every checkpoint is saved first
+  ccbt --daemon --add a.torrent --add \"magnet:?xt=...\" -o ~/Downloads
+                                            start it (or use the running one) and add both";
 
 /// `ccbt daemon ...`.
 #[derive(Debug, Subcommand)]
@@ -42,6 +46,10 @@ pub struct DaemonStartArgs {
     /// Run in this process, logging to stderr, until SIGTERM or Ctrl-C (for systemd and the like).
     #[arg(long)]
     pub foreground: bool,
+    /// Allow a non-loopback `api_host` without TLS: the API then speaks plain HTTP to the
+    /// network, token included (prefer `tls_cert` and `tls_key`).
+    #[arg(long)]
+    pub insecure_remote: bool,
     /// TCP port of the control API (0: the system picks one) [config: `api_port`, 6890].
     #[arg(long, value_name = "N")]
     pub api_port: Option<u16>,

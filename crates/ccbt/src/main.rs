@@ -13,6 +13,7 @@ mod options;
 mod peer_addr;
 mod progress;
 mod reload;
+mod seeds_args;
 mod settings;
 mod stream_url_args;
 mod tool_args;
@@ -25,9 +26,14 @@ use clap::Parser as _;
 use crate::args::{Command, ConfigCommand};
 
 fn main() -> ExitCode {
-    let argv = args::rewrite_short_form(std::env::args_os().collect());
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // Usage errors exit with 2, `--help`/`--version` with 0 (clap's convention).
-    let cli = args::Cli::parse_from(argv);
+    let (cli, seeds) = if seeds_args::is_seeds_form(&argv) {
+        let parsed = seeds_args::parse(argv);
+        (parsed.cli, Some((parsed.form, parsed.daemon_argv)))
+    } else {
+        (args::Cli::parse_from(args::rewrite_short_form(argv)), None)
+    };
     if let Command::Config(command @ (ConfigCommand::Set(_) | ConfigCommand::Validate(_))) = &cli.command {
         // They edit or check a file that may be invalid, so they load nothing first.
         logging::init(ccbt_config::LogLevel::Warn, None);
@@ -50,6 +56,9 @@ fn main() -> ExitCode {
     }
     if let Err(e) = fd_limit::raise() {
         tracing::warn!("cannot raise the limit of open files: {e}");
+    }
+    if let Some((form, daemon_argv)) = seeds {
+        return finish(commands::run_seeds_form(&form, &cli, daemon_argv, &settings.effective));
     }
     reload::offer(reload::Reloader::new(&settings));
     reload::offer_settings(&settings);

@@ -42,7 +42,8 @@ impl Api {
             torrent_limits: Default::default(),
             config: None,
         });
-        let router = router(context, Access { token: token.clone(), addr: ADDR.parse().unwrap() });
+        let router =
+            router(context, Access { token: token.clone(), addr: ADDR.parse().unwrap(), https: false });
         Api { router, token, session, dir }
     }
 

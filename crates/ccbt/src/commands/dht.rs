@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use ccbt_config::Effective;
-use ccbt_engine::{DhtInfo, Session};
+use ccbt_engine::DhtInfo;
 
 use super::hint::{unresolved_hosts, DhtView};
 use super::Exit;
@@ -17,7 +17,7 @@ pub async fn status(args: &DhtStatusArgs, settings: &Effective) -> anyhow::Resul
     let mut options = session_options(settings);
     (options.listen_port, options.listen_port_explicit, options.enable_dht) = (0, false, true);
     let hosts = options.dht_bootstrap_nodes.clone();
-    let session = Session::new(options).await.context("cannot start the session")?;
+    let session = super::session_lock::new_session(options).await?;
     if let Err(e) = super::live::check_dht_port(&session, explicit_dht_port(settings)).await {
         session.shutdown().await;
         return Err(e);

@@ -56,7 +56,7 @@ pub async fn run_adds(
             .with_context(|| format!("cannot create the output folder {}", dir.display()))?;
     }
     let options = session_options(settings);
-    let session = Session::new(options).await.context("cannot start the session")?;
+    let session = super::session_lock::new_session(options).await?;
     let _metrics = match super::metrics::start(settings, &session).await {
         Ok(server) => server,
         Err(e) => {

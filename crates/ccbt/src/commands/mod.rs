@@ -8,6 +8,7 @@ mod checkpoints;
 pub mod config;
 mod create;
 mod daemon;
+mod daemon_seeds;
 mod dht;
 mod download;
 mod hint;
@@ -19,6 +20,7 @@ mod remote;
 mod resume;
 mod scrape;
 mod seed;
+mod session_lock;
 mod stream;
 mod stream_url;
 mod torrents;
@@ -59,6 +61,18 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
     let download_dir = &settings.config().disk.download_dir;
     // The configuration flags given (a resume handed to a daemon uses none of them).
     let given = crate::settings::flag_overrides(&cli);
+    // Foreground sessions hold the state folder's lock until they return (one session per
+    // state folder: checkpoints, dht.dat and the created-files records live there).
+    let _lock = match &cli.command {
+        Command::Resume(_) if daemon::lock::read_daemon(state_dir(settings)).is_some() => None,
+        Command::Download(_)
+        | Command::Magnet(_)
+        | Command::Resume(_)
+        | Command::Stream(_)
+        | Command::Seed(_)
+        | Command::Dht(_) => Some(session_lock::hold(state_dir(settings))?),
+        _ => None,
+    };
     match cli.command {
         Command::Download(mut args) => {
             args.common.dir.path = Some(download_dir.clone());
@@ -68,9 +82,7 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
             args.common.dir.path = Some(download_dir.clone());
             runtime()?.block_on(download::run(&args.magnets, &args.resume, args.common, settings))
         }
-        Command::Resume(args) if daemon::lock::read_live(state_dir(settings)).is_some() => {
-            torrents::resume(&args, &given, state_dir(settings))
-        }
+        Command::Resume(args) if _lock.is_none() => torrents::resume(&args, &given, state_dir(settings)),
         Command::Resume(mut args) => {
             args.common.dir.path = Some(download_dir.clone());
             runtime()?.block_on(resume::run(args, settings))
@@ -107,6 +119,20 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::Trackers(args) => inspect::trackers(&args, state_dir(settings)),
         Command::Limits(args) => inspect::limits(&args, state_dir(settings)),
     }
+}
+
+/// The seeds' form `ccbt --daemon --add SOURCE...`: `cli` is its `daemon start` command line.
+pub fn run_seeds_form(
+    form: &crate::seeds_args::SeedsForm,
+    cli: &Cli,
+    daemon_argv: Vec<std::ffi::OsString>,
+    settings: &Effective,
+) -> anyhow::Result<Exit> {
+    let folder = match &cli.command {
+        Command::Daemon(crate::daemon_args::DaemonCommand::Start(start)) => start.dir.path.as_deref(),
+        _ => None,
+    };
+    daemon_seeds::run(form, folder, daemon_argv, settings)
 }
 
 /// The state folder, where a running daemon publishes its address and token.

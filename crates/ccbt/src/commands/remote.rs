@@ -1,6 +1,7 @@
 //! The client side of the daemon's API, for the commands that drive it: the daemon's address
 //! comes from its lock file, the token from its token file, and each call is one blocking
-//! HTTP request (ureq, no TLS: the API is on loopback).
+//! HTTP request (ureq). A daemon serving HTTPS publishes its certificate's path in the lock
+//! file; the client trusts that certificate alone (no system roots, verification on).
 
 use std::path::Path;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use anyhow::Context as _;
 use ccbt_api::{AddRequest, SessionView, StreamUrl, StreamUrlList, Token, TorrentList, TorrentView};
 use serde::de::DeserializeOwned;
 
-use super::daemon::lock::{self, TOKEN_FILE};
+use super::daemon::lock::{self, LockInfo, TOKEN_FILE};
 
 /// The message of every command that needs a daemon when none runs.
 pub const NO_DAEMON: &str = "no ccbt daemon is running (start one with `ccbt daemon start`)";
@@ -26,23 +27,43 @@ pub struct Daemon {
 
 /// The daemon of `state_dir`, or the "no daemon" error.
 pub fn connect(state_dir: &Path) -> anyhow::Result<Daemon> {
-    let info = lock::read_live(state_dir).context(NO_DAEMON)?;
-    let url = info.url.with_context(|| format!("the ccbt daemon (pid {}) is still starting", info.pid))?;
-    Daemon::open(state_dir, url)
+    let info = lock::read_daemon(state_dir).ok_or_else(|| no_daemon(state_dir))?;
+    Daemon::open(state_dir, &info)
+}
+
+/// [`NO_DAEMON`], naming the foreground session that uses the state folder, if one does.
+pub fn no_daemon(state_dir: &Path) -> anyhow::Error {
+    match lock::read_live(state_dir) {
+        Some(info) if info.role == lock::Role::Session => anyhow::anyhow!(
+            "{NO_DAEMON}; the state folder {} is in use by {}",
+            state_dir.display(),
+            super::session_lock::describe(&info)
+        ),
+        _ => anyhow::anyhow!("{NO_DAEMON}"),
+    }
 }
 
 impl Daemon {
-    /// The API at `url` with the token of `state_dir`.
-    pub fn open(state_dir: &Path, url: String) -> anyhow::Result<Daemon> {
+    /// The API the lock file describes, with the token of `state_dir`.
+    pub fn open(state_dir: &Path, info: &LockInfo) -> anyhow::Result<Daemon> {
+        let url = info
+            .url
+            .clone()
+            .with_context(|| format!("the ccbt daemon (pid {}) is still starting", info.pid))?;
         let token = ccbt_api::read_token_file(&state_dir.join(TOKEN_FILE))?;
-        let agent = ureq::Agent::config_builder()
+        let mut config = ureq::Agent::config_builder()
             .timeout_global(Some(TIMEOUT))
             .http_status_as_error(false)
-            // Loopback only: a proxy from the environment must not see the token.
-            .proxy(None)
-            .build()
-            .into();
-        Ok(Daemon { url, token, agent })
+            // The daemon is reached directly: a proxy from the environment must not see the token.
+            .proxy(None);
+        if url.starts_with("https://") {
+            let cert = info
+                .cert
+                .as_deref()
+                .with_context(|| format!("the daemon serves {url} but its lock file names no certificate"))?;
+            config = config.tls_config(trusting(cert)?);
+        }
+        Ok(Daemon { url, token, agent: config.build().into() })
     }
 
     pub fn url(&self) -> &str {
@@ -179,6 +200,22 @@ impl Daemon {
             error_message(&text).unwrap_or_else(|| format!("the daemon answered {status}"))
         ))
     }
+}
+
+/// TLS that trusts only the certificate(s) in the PEM file `cert`: the daemon's own.
+fn trusting(cert: &Path) -> anyhow::Result<ureq::tls::TlsConfig> {
+    use ureq::tls::{PemItem, RootCerts, TlsConfig};
+    let pem = std::fs::read(cert)
+        .with_context(|| format!("cannot read the daemon's certificate {}", cert.display()))?;
+    let mut roots = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        // Keys and other sections in the file are skipped.
+        if let PemItem::Certificate(c) = item.with_context(|| format!("invalid PEM in {}", cert.display()))? {
+            roots.push(c);
+        }
+    }
+    anyhow::ensure!(!roots.is_empty(), "no certificate in {}", cert.display());
+    Ok(TlsConfig::builder().root_certs(RootCerts::from(roots)).build())
 }
 
 /// The message of an API error body.

@@ -34,7 +34,7 @@ pub async fn run(args: SeedArgs, settings: &Effective) -> anyhow::Result<Exit> {
     let peers = resolve_all(&args.engine.network.peers).await?;
     let options = session_options(settings);
     let add = resume::apply_checkpoint(add.save_path(dir), &ResumeFlags::default(), &options)?;
-    let session = Session::new(options).await.context("cannot start the session")?;
+    let session = super::session_lock::new_session(options).await?;
     let _metrics = match super::metrics::start(settings, &session).await {
         Ok(server) => server,
         Err(e) => {

@@ -57,11 +57,31 @@ pub fn ccbt() -> Command {
             cmd.env_remove(name);
         }
     }
-    cmd.env("XDG_STATE_HOME", std::env::temp_dir().join("ccbt-tests-state"));
+    cmd.env("XDG_STATE_HOME", own_state_home());
     // Nor may the user's ccbt.toml (tests that want a file name it with --config or write one
     // into their own working folder).
     cmd.env("XDG_CONFIG_HOME", std::env::temp_dir().join("ccbt-tests-no-config"));
     cmd
+}
+
+/// A state home of its own for each ccbt started: a state folder holds one session at a time,
+/// and tests run seeders and leechers at once. Folders of test processes that ended are
+/// removed by the next test process.
+fn own_state_home() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    static CLEANED: std::sync::Once = std::sync::Once::new();
+    let base = std::env::temp_dir().join("ccbt-tests-state");
+    CLEANED.call_once(|| {
+        for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let owner = name.strip_prefix('p').and_then(|rest| rest.split_once('-')).map(|(pid, _)| pid);
+            if owner.is_some_and(|pid| !Path::new("/proc").join(pid).exists()) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    });
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    base.join(format!("p{}-{n}", std::process::id()))
 }
 
 /// A fresh temporary folder for one test.

@@ -1,13 +1,17 @@
-//! `<state_dir>/daemon.lock`: one daemon per state folder. The daemon holds an exclusive
-//! `flock` on it for its whole life (the kernel drops it when the process ends, even on
-//! SIGKILL) and writes its pid and API address into it for clients. Clients only read it; they
-//! never lock it, so they can never make a starting daemon think another one runs.
+//! `<state_dir>/daemon.lock`: one session per state folder, daemon or foreground (`download`,
+//! `seed`, ...). The holder keeps an exclusive `flock` on it for its whole life (the kernel
+//! drops it when the process ends, even on SIGKILL) and writes what it is into it: its pid, its
+//! kind and command line, the address peers reach it on and, for a daemon, its API address and
+//! certificate. Clients only read it; they never lock it, so they can never make a starting
+//! session think another one runs.
 //!
-//! The file is never deleted: a daemon that deleted it on exit could leave the next two
-//! daemons locking two different files of the same name.
+//! The file keeps its historical name (scripts read the daemon's `url` line from it) and is
+//! never deleted: a holder that deleted it on exit could leave the next two sessions locking
+//! two different files of the same name.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek as _, SeekFrom, Write as _};
+use std::net::SocketAddr;
 use std::os::unix::io::AsRawFd as _;
 use std::path::{Path, PathBuf};
 
@@ -19,41 +23,64 @@ pub const TOKEN_FILE: &str = "api_token";
 pub const LOG_FILE: &str = "daemon.log";
 
 /// The lock, held while this value lives.
-pub struct DaemonLock {
+pub struct StateLock {
     file: File,
     path: PathBuf,
 }
 
-/// What a daemon published in its lock file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DaemonInfo {
-    pub pid: u32,
-    /// The API's base URL, once it listens.
-    pub url: Option<String>,
+/// What kind of session holds the lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// `ccbt daemon start`: clients talk to it through its API.
+    Daemon,
+    /// A foreground command (`download`, `magnet`, `stream`, `seed`, `resume`, `dht status`).
+    Session,
 }
 
-impl DaemonLock {
+/// What the holder published in the lock file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockInfo {
+    pub pid: u32,
+    pub role: Role,
+    /// Its command line (`ccbt download a.torrent`), for messages; may be empty.
+    pub command: String,
+    /// Where it listens for peers, once its session runs.
+    pub listen: Option<SocketAddr>,
+    /// A daemon's API base URL, once it listens.
+    pub url: Option<String>,
+    /// The certificate (PEM) a daemon serves its API with over HTTPS; clients trust it.
+    pub cert: Option<PathBuf>,
+}
+
+impl LockInfo {
+    /// What a process publishes when it takes the lock (the rest follows as it starts).
+    pub fn new(role: Role, command: String) -> LockInfo {
+        LockInfo { pid: std::process::id(), role, command, listen: None, url: None, cert: None }
+    }
+}
+
+impl StateLock {
     /// Takes the lock of `state_dir`; None when another process holds it.
-    pub fn acquire(state_dir: &Path) -> std::io::Result<Option<DaemonLock>> {
+    pub fn acquire(state_dir: &Path) -> std::io::Result<Option<StateLock>> {
         let path = state_dir.join(LOCK_FILE);
-        // No truncation: the running daemon's pid and address must stay readable.
+        // No truncation: the running holder's pid and address must stay readable.
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
         if try_flock(&file)? {
-            Ok(Some(DaemonLock { file, path }))
+            Ok(Some(StateLock { file, path }))
         } else {
             Ok(None)
         }
     }
 
     /// Replaces what the file says with `info`.
-    pub fn publish(&mut self, info: &DaemonInfo) -> std::io::Result<()> {
+    pub fn publish(&mut self, info: &LockInfo) -> std::io::Result<()> {
         self.file.set_len(0)?;
         self.file.seek(SeekFrom::Start(0))?;
         self.file.write_all(render(info).as_bytes())?;
         self.file.sync_all()
     }
 
-    /// Empties the file before the daemon exits (a crash leaves stale content, which clients
+    /// Empties the file before the holder exits (a crash leaves stale content, which readers
     /// recognize by the dead pid or the refused connection).
     pub fn clear(&mut self) {
         if let Err(e) = self.file.set_len(0) {
@@ -88,9 +115,14 @@ fn try_flock(file: &File) -> std::io::Result<bool> {
 }
 
 /// What the lock file of `state_dir` says, if it names a process that is alive.
-pub fn read_live(state_dir: &Path) -> Option<DaemonInfo> {
+pub fn read_live(state_dir: &Path) -> Option<LockInfo> {
     let text = std::fs::read_to_string(state_dir.join(LOCK_FILE)).ok()?;
     parse(&text).filter(|info| is_alive(info.pid))
+}
+
+/// The running daemon of `state_dir`, if a daemon (not a foreground session) holds it.
+pub fn read_daemon(state_dir: &Path) -> Option<LockInfo> {
+    read_live(state_dir).filter(|info| info.role == Role::Daemon)
 }
 
 /// Whether process `pid` exists.
@@ -112,25 +144,51 @@ pub fn terminate(pid: u32) -> std::io::Result<()> {
     }
 }
 
-fn render(info: &DaemonInfo) -> String {
+/// One `name value` line per field; values never hold a newline.
+fn render(info: &LockInfo) -> String {
     let mut text = format!("pid {}\n", info.pid);
+    let kind = match info.role {
+        Role::Daemon => "daemon",
+        Role::Session => "session",
+    };
+    text.push_str(&format!("kind {kind}\n"));
+    if !info.command.is_empty() {
+        text.push_str(&format!("command {}\n", one_line(&info.command)));
+    }
+    if let Some(listen) = info.listen {
+        text.push_str(&format!("listen {listen}\n"));
+    }
     if let Some(url) = &info.url {
         text.push_str(&format!("url {url}\n"));
+    }
+    if let Some(cert) = &info.cert {
+        text.push_str(&format!("cert {}\n", one_line(&cert.to_string_lossy())));
     }
     text
 }
 
-fn parse(text: &str) -> Option<DaemonInfo> {
+fn one_line(text: &str) -> String {
+    text.replace(['\n', '\r'], " ")
+}
+
+/// The file's fields; a file without `kind` was written by a daemon of an earlier version.
+fn parse(text: &str) -> Option<LockInfo> {
     let mut pid = None;
-    let mut url = None;
+    let mut info =
+        LockInfo { pid: 0, role: Role::Daemon, command: String::new(), listen: None, url: None, cert: None };
     for line in text.lines() {
         match line.split_once(' ') {
             Some(("pid", value)) => pid = value.trim().parse().ok(),
-            Some(("url", value)) => url = Some(value.trim().to_owned()),
+            Some(("kind", "session")) => info.role = Role::Session,
+            Some(("command", value)) => info.command = value.trim().to_owned(),
+            Some(("listen", value)) => info.listen = value.trim().parse().ok(),
+            Some(("url", value)) => info.url = Some(value.trim().to_owned()),
+            Some(("cert", value)) => info.cert = Some(PathBuf::from(value.trim())),
             _ => {}
         }
     }
-    Some(DaemonInfo { pid: pid?, url })
+    info.pid = pid?;
+    Some(info)
 }
 
 #[cfg(test)]
@@ -139,10 +197,17 @@ mod tests {
 
     #[test]
     fn info_round_trips_and_garbage_is_none() {
-        let info = DaemonInfo { pid: 42, url: Some("http://127.0.0.1:6890".into()) };
+        let mut info = LockInfo::new(Role::Daemon, "ccbt daemon start".into());
+        info.url = Some("https://127.0.0.1:6890".into());
+        info.listen = Some("0.0.0.0:6881".parse().unwrap());
+        info.cert = Some("/etc/ccbt/cert.pem".into());
         assert_eq!(parse(&render(&info)), Some(info));
-        let early = DaemonInfo { pid: 7, url: None };
-        assert_eq!(parse(&render(&early)), Some(early));
+        let session = LockInfo::new(Role::Session, "ccbt download a\nb.torrent".into());
+        let back = parse(&render(&session)).unwrap();
+        assert_eq!((back.role, back.command.as_str()), (Role::Session, "ccbt download a b.torrent"));
+        // What a daemon of an earlier version wrote.
+        let old = parse("pid 7\nurl http://127.0.0.1:1\n").unwrap();
+        assert_eq!((old.pid, old.role, old.url.as_deref()), (7, Role::Daemon, Some("http://127.0.0.1:1")));
         assert_eq!(parse(""), None);
         assert_eq!(parse("pid x\n"), None);
     }
@@ -151,17 +216,21 @@ mod tests {
     fn one_holder_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
         assert!(is_free(dir.path()).unwrap());
-        let mut first = DaemonLock::acquire(dir.path()).unwrap().expect("first lock");
+        let mut first = StateLock::acquire(dir.path()).unwrap().expect("first lock");
         // flock is per open file: a second open of the same file is refused, even in-process.
-        assert!(DaemonLock::acquire(dir.path()).unwrap().is_none());
+        assert!(StateLock::acquire(dir.path()).unwrap().is_none());
         assert!(!is_free(dir.path()).unwrap());
-        let me = DaemonInfo { pid: std::process::id(), url: Some("http://127.0.0.1:1".into()) };
+        let mut me = LockInfo::new(Role::Session, "ccbt seed x.torrent".into());
         first.publish(&me).unwrap();
-        assert_eq!(read_live(dir.path()), Some(me));
+        assert_eq!(read_live(dir.path()), Some(me.clone()));
+        assert_eq!(read_daemon(dir.path()), None, "a foreground session is no daemon");
+        me.role = Role::Daemon;
+        first.publish(&me).unwrap();
+        assert_eq!(read_daemon(dir.path()), Some(me));
         first.clear();
         assert_eq!(read_live(dir.path()), None);
         drop(first);
         assert!(is_free(dir.path()).unwrap());
-        assert!(DaemonLock::acquire(dir.path()).unwrap().is_some());
+        assert!(StateLock::acquire(dir.path()).unwrap().is_some());
     }
 }

@@ -6,7 +6,9 @@ mod config_api;
 pub mod lock;
 mod restore;
 mod serve;
+mod tls;
 
+use std::ffi::OsString;
 use std::io::{Read as _, Seek as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -17,9 +19,9 @@ use ccbt_config::Effective;
 
 use super::remote::{self, Daemon};
 use super::Exit;
-use crate::daemon_args::{DaemonCommand, DaemonStartArgs};
+use crate::daemon_args::DaemonCommand;
 use crate::units::human_duration;
-use lock::{DaemonInfo, LOG_FILE};
+use lock::LOG_FILE;
 
 /// How long `daemon start` waits for the API (restoring many torrents takes a while).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -30,37 +32,30 @@ const POLL: Duration = Duration::from_millis(50);
 pub fn run(command: &DaemonCommand, settings: &Effective) -> anyhow::Result<Exit> {
     let state_dir = settings.config().disk.state_dir.as_path();
     match command {
-        DaemonCommand::Start(args) if args.foreground => super::runtime()?.block_on(serve::run(settings)),
-        DaemonCommand::Start(args) => start_detached(args, state_dir),
+        DaemonCommand::Start(args) if args.foreground => {
+            super::runtime()?.block_on(serve::run(settings, args.insecure_remote))
+        }
+        DaemonCommand::Start(_) => start_detached(state_dir),
         DaemonCommand::Status(_) => status(state_dir),
         DaemonCommand::Stop(_) => stop(state_dir),
     }
 }
 
-/// The message naming the daemon that holds `state_dir` (waiting a little for a daemon that
-/// just took the lock to publish its address).
+/// The message naming the session that holds `state_dir` (a daemon, or a foreground command).
 pub fn already_running(state_dir: &Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut info = lock::read_live(state_dir);
-    while !info.as_ref().is_some_and(|i| i.url.is_some()) && Instant::now() < deadline {
-        std::thread::sleep(POLL);
-        info = lock::read_live(state_dir);
-    }
-    let folder = state_dir.display();
-    match info {
-        Some(DaemonInfo { pid, url: Some(url) }) => {
-            format!("a ccbt daemon is already running for {folder} (pid {pid}, {url})")
-        }
-        Some(DaemonInfo { pid, url: None }) => {
-            format!("a ccbt daemon is already running for {folder} (pid {pid}, its API is not up yet)")
-        }
-        None => format!("another process holds the lock of {folder}"),
-    }
+    super::session_lock::holder_message(state_dir)
 }
 
-/// Runs this same command line with `--foreground` in a new session (no terminal), its output
-/// appended to `<state_dir>/daemon.log`, and waits until its API answers.
-fn start_detached(_args: &DaemonStartArgs, state_dir: &Path) -> anyhow::Result<Exit> {
+/// `daemon start`: this same command line with `--foreground`, in the background.
+fn start_detached(state_dir: &Path) -> anyhow::Result<Exit> {
+    let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    args.push("--foreground".into());
+    spawn(args, state_dir)
+}
+
+/// Runs ccbt with `args` (a `daemon start --foreground` command line) in a new session (no
+/// terminal), its output appended to `<state_dir>/daemon.log`, and waits until its API answers.
+pub fn spawn(args: Vec<OsString>, state_dir: &Path) -> anyhow::Result<Exit> {
     std::fs::create_dir_all(state_dir)
         .with_context(|| format!("cannot create the state folder {}", state_dir.display()))?;
     if lock::read_live(state_dir).is_some() {
@@ -77,8 +72,7 @@ fn start_detached(_args: &DaemonStartArgs, state_dir: &Path) -> anyhow::Result<E
     let exe = std::env::current_exe().context("cannot find the ccbt program")?;
     let mut command = Command::new(exe);
     command
-        .args(std::env::args_os().skip(1))
-        .arg("--foreground")
+        .args(args)
         .stdin(Stdio::null())
         .stdout(log.try_clone().context("cannot share the log file")?)
         .stderr(log);
@@ -122,10 +116,9 @@ fn detach(command: &mut Command) {
 
 /// The API URL once the daemon `pid` published it and its API answers.
 fn answering(state_dir: &Path, pid: u32) -> Option<String> {
-    let info = lock::read_live(state_dir).filter(|i| i.pid == pid)?;
-    let url = info.url?;
-    let daemon = Daemon::open(state_dir, url.clone()).ok()?;
-    daemon.session().ok().map(|_| url)
+    let info = lock::read_daemon(state_dir).filter(|i| i.pid == pid)?;
+    let daemon = Daemon::open(state_dir, &info).ok()?;
+    daemon.session().ok().map(|_| daemon.url().to_owned())
 }
 
 /// The daemon exited before its API answered: another daemon won the lock, or it failed (its
@@ -169,8 +162,8 @@ fn status(state_dir: &Path) -> anyhow::Result<Exit> {
 
 /// Sends SIGTERM and waits until the daemon has let go of its lock (it exited).
 fn stop(state_dir: &Path) -> anyhow::Result<Exit> {
-    let Some(info) = lock::read_live(state_dir) else {
-        anyhow::bail!("{}", remote::NO_DAEMON);
+    let Some(info) = lock::read_daemon(state_dir) else {
+        return Err(remote::no_daemon(state_dir));
     };
     lock::terminate(info.pid).with_context(|| format!("cannot signal the daemon (pid {})", info.pid))?;
     let deadline = Instant::now() + STOP_TIMEOUT;

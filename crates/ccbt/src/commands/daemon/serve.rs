@@ -3,6 +3,8 @@
 //! its address and token, and serves the API until SIGTERM or Ctrl-C; then it shuts the
 //! session down (every torrent writes its checkpoint) and exits.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,32 +15,29 @@ use ccbt_engine::Session;
 use tokio::sync::oneshot;
 
 use super::config_api::DaemonConfig;
-use super::lock::{DaemonInfo, DaemonLock, TOKEN_FILE};
+use super::lock::{LockInfo, Role, StateLock, TOKEN_FILE};
 use super::restore::{restore, Restore};
-use crate::commands::{live, Exit};
+use super::tls;
+use crate::commands::{live, session_lock, Exit};
 use crate::options::{session_options, torrent_limits};
 
 /// How long the stopping daemon waits for the API's last connections to let go of the session.
 const RELEASE_WAIT: Duration = Duration::from_secs(10);
 
-pub async fn run(settings: &Effective) -> anyhow::Result<Exit> {
+pub async fn run(settings: &Effective, insecure_remote: bool) -> anyhow::Result<Exit> {
     let config = settings.config();
     let state_dir = config.disk.state_dir.clone();
     let api_host = config.daemon.api_host;
-    if !api_host.is_loopback() {
-        anyhow::bail!(
-            "api_host = {api_host} is not a loopback address: the API has no TLS yet, so it only listens on 127.0.0.1 or ::1"
-        );
-    }
+    let tls = api_security(config, insecure_remote)?;
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("cannot create the state folder {}", state_dir.display()))?;
-    let Some(mut lock) = DaemonLock::acquire(&state_dir).context("cannot open the daemon's lock file")?
-    else {
+    let Some(mut lock) = StateLock::acquire(&state_dir).context("cannot open the daemon's lock file")? else {
         eprintln!("error: {}", super::already_running(&state_dir));
         return Ok(Exit::Failure);
     };
     let pid = std::process::id();
-    lock.publish(&DaemonInfo { pid, url: None }).context("cannot write the lock file")?;
+    let mut info = LockInfo::new(Role::Daemon, session_lock::command_line());
+    lock.publish(&info).context("cannot write the lock file")?;
     // From here on a signal stops the daemon cleanly, also while torrents are being restored.
     let (stop_tx, mut stop) = oneshot::channel();
     tokio::spawn(async move {
@@ -53,7 +52,8 @@ pub async fn run(settings: &Effective) -> anyhow::Result<Exit> {
     options.download_dir = std::path::absolute(&options.download_dir)
         .with_context(|| format!("cannot resolve the folder {}", options.download_dir.display()))?;
     let started = Instant::now();
-    let session = Arc::new(Session::new(options).await.context("cannot start the session")?);
+    let session = Arc::new(session_lock::new_session(options).await?);
+    info.listen = Some(session.listen_addr());
     let metrics = match crate::commands::metrics::start(settings, &session).await {
         Ok(server) => server,
         Err(e) => {
@@ -65,10 +65,13 @@ pub async fn run(settings: &Effective) -> anyhow::Result<Exit> {
     let restored = restore(&session, &mut stop).await;
     let token = Token::generate();
     let token_path = state_dir.join(TOKEN_FILE);
-    let url = ccbt_api::base_url(api_addr);
-    let published = token.write_to(&token_path).map_err(anyhow::Error::from).and_then(|()| {
-        lock.publish(&DaemonInfo { pid, url: Some(url.clone()) }).context("cannot write the lock file")
-    });
+    let url = client_url(api_addr, tls.is_some());
+    info.url = Some(url.clone());
+    info.cert = tls.as_ref().map(|(cert, _)| cert.clone());
+    let published = token
+        .write_to(&token_path)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| lock.publish(&info).context("cannot write the lock file"));
     let result = match (published, restored) {
         (Err(e), _) => Err(e),
         (Ok(()), Restore::Stopped) => Ok(()),
@@ -83,13 +86,13 @@ pub async fn run(settings: &Effective) -> anyhow::Result<Exit> {
                 torrent_limits: torrent_limits(settings),
                 config: Some(config),
             });
-            let router = ccbt_api::router(context, Access { token, addr: api_addr });
+            let router = ccbt_api::router(context, Access { token, addr: api_addr, https: tls.is_some() });
             let signal = async move {
                 if let Ok(name) = stop.await {
                     tracing::info!("{name}: stopping the daemon");
                 }
             };
-            let served = ccbt_api::serve(listener, router, signal).await.context("the API server failed");
+            let served = serve_api(listener, tls.map(|(_, config)| config), router, signal).await;
             // The watcher holds the session too: it lets go before the session stops.
             if let Some(watcher) = watcher {
                 watcher.abort();
@@ -103,6 +106,65 @@ pub async fn run(settings: &Effective) -> anyhow::Result<Exit> {
     let _ = std::fs::remove_file(&token_path);
     lock.clear();
     result.map(|()| Exit::Success)
+}
+
+/// The API's TLS (the certificate's path and the server configuration), or None for plain
+/// HTTP, which only a loopback address or `--insecure-remote` allows.
+fn api_security(
+    config: &ccbt_config::Config,
+    insecure_remote: bool,
+) -> anyhow::Result<Option<(PathBuf, Arc<rustls::ServerConfig>)>> {
+    let api_host = config.daemon.api_host;
+    if let Some((cert, key)) = tls::configured(config)? {
+        let server = tls::server_config(&cert, &key)?;
+        return Ok(Some((cert, server)));
+    }
+    if api_host.is_loopback() {
+        return Ok(None);
+    }
+    anyhow::ensure!(
+        insecure_remote,
+        "api_host = {api_host} is not a loopback address: set `[daemon] tls_cert` and `tls_key` to serve the API over HTTPS, or start with `ccbt daemon start --insecure-remote` to accept plain HTTP (the token and everything else would cross the network readable)"
+    );
+    let warning = format!(
+        "the API listens on {api_host} over plain HTTP (--insecure-remote): anyone on the network path can read the token"
+    );
+    eprintln!("warning: {warning}");
+    tracing::warn!("{warning}");
+    Ok(None)
+}
+
+/// The base URL local clients use: a wildcard address is reached through loopback.
+fn client_url(addr: SocketAddr, https: bool) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let url = ccbt_api::base_url(SocketAddr::new(ip, addr.port()));
+    if https {
+        url.replacen("http://", "https://", 1)
+    } else {
+        url
+    }
+}
+
+/// Serves the API, over TLS when configured, until `signal`.
+async fn serve_api(
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    router: axum::Router,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let served = match tls {
+        None => ccbt_api::serve(listener, router, signal).await,
+        Some(config) => {
+            let listener =
+                tls::TlsListener::new(listener, config).context("cannot set up the TLS listener")?;
+            axum::serve(listener, router).with_graceful_shutdown(signal).await
+        }
+    };
+    served.context("the API server failed")
 }
 
 /// The configuration the API shows and edits, and the task that hot-reloads its file (unless
@@ -143,5 +205,18 @@ async fn stop_session(mut session: Arc<Session>) {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_url;
+
+    #[test]
+    fn local_clients_reach_a_wildcard_api_through_loopback() {
+        assert_eq!(client_url("0.0.0.0:6890".parse().unwrap(), true), "https://127.0.0.1:6890");
+        assert_eq!(client_url("[::]:6890".parse().unwrap(), false), "http://[::1]:6890");
+        assert_eq!(client_url("192.0.2.7:1".parse().unwrap(), false), "http://192.0.2.7:1");
+        assert_eq!(client_url("127.0.0.1:2".parse().unwrap(), true), "https://127.0.0.1:2");
     }
 }
