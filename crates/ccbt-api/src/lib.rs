@@ -14,6 +14,7 @@ mod error;
 mod events;
 mod guard;
 mod handlers;
+mod ops;
 mod routes;
 mod stream;
 mod token;
@@ -25,6 +26,7 @@ use std::time::Instant;
 
 pub use error::ApiError;
 pub use guard::Access;
+pub use ops::{FailedDelete, RemovedView};
 pub use routes::{router, Endpoint, Route, Verb, PREFIX, ROUTES};
 pub use stream::{content_type, parse_range, ByteRange, RangeRequest};
 pub use token::{read_token_file, Token, TokenFileError};

@@ -51,6 +51,8 @@ pub enum Endpoint {
     PauseTorrent,
     ResumeTorrent,
     RemoveTorrent,
+    RecheckTorrent,
+    ReannounceTorrent,
     StreamFile,
     Events,
 }
@@ -76,6 +78,8 @@ pub const ROUTES: &[Route] = &[
     route(Verb::Post, "/api/v1/torrents/{info_hash}/pause", Endpoint::PauseTorrent),
     route(Verb::Post, "/api/v1/torrents/{info_hash}/resume", Endpoint::ResumeTorrent),
     route(Verb::Delete, "/api/v1/torrents/{info_hash}", Endpoint::RemoveTorrent),
+    route(Verb::Post, "/api/v1/torrents/{info_hash}/recheck", Endpoint::RecheckTorrent),
+    route(Verb::Post, "/api/v1/torrents/{info_hash}/reannounce", Endpoint::ReannounceTorrent),
     route(Verb::Get, "/api/v1/torrents/{info_hash}/files/{index}/stream", Endpoint::StreamFile),
     route(Verb::Get, "/api/v1/events", Endpoint::Events),
 ];
@@ -103,7 +107,9 @@ fn method_router(route: &Route) -> MethodRouter<Arc<ApiContext>> {
         Endpoint::GetTorrent => on(filter, handlers::get),
         Endpoint::PauseTorrent => on(filter, handlers::pause),
         Endpoint::ResumeTorrent => on(filter, handlers::resume),
-        Endpoint::RemoveTorrent => on(filter, handlers::remove),
+        Endpoint::RemoveTorrent => on(filter, crate::ops::remove),
+        Endpoint::RecheckTorrent => on(filter, crate::ops::recheck),
+        Endpoint::ReannounceTorrent => on(filter, crate::ops::reannounce),
         Endpoint::StreamFile => on(filter, crate::stream::stream),
         Endpoint::Events => on(filter, crate::events::events),
     }

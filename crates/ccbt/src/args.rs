@@ -141,8 +141,12 @@ pub enum Command {
     Status(StatusArgs),
     /// Pause a torrent of the running daemon (or every one with --all).
     Pause(PauseArgs),
-    /// Remove a torrent from the running daemon (its files stay).
+    /// Remove a torrent from the running daemon (its files stay, or with --delete-data the files ccbt created go).
     Remove(RemoveArgs),
+    /// Hash a torrent's data again in the running daemon: pieces that fail download again.
+    Recheck(crate::ops_args::TorrentOpArgs),
+    /// Announce a torrent to its trackers (after their `min interval`) and the DHT now.
+    Reannounce(crate::ops_args::TorrentOpArgs),
 }
 
 const CHECKPOINTS_HELP: &str = "\

@@ -7,6 +7,7 @@ mod daemon_args;
 mod engine_args;
 mod file_indices;
 mod logging;
+mod ops_args;
 mod options;
 mod peer_addr;
 mod progress;

@@ -13,6 +13,7 @@ mod download;
 mod hint;
 mod info;
 mod live;
+mod ops;
 mod remote;
 mod resume;
 mod scrape;
@@ -97,7 +98,9 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::List(_) => torrents::list(state_dir(settings)),
         Command::Status(args) => torrents::status(&args, state_dir(settings)),
         Command::Pause(args) => torrents::pause(&args, state_dir(settings)),
-        Command::Remove(args) => torrents::remove(&args, state_dir(settings)),
+        Command::Remove(args) => ops::remove(&args, state_dir(settings)),
+        Command::Recheck(args) => ops::recheck(&args, state_dir(settings)),
+        Command::Reannounce(args) => ops::reannounce(&args, state_dir(settings)),
     }
 }
 

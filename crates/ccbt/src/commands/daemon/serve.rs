@@ -135,7 +135,8 @@ async fn restore_one(session: &Session, dir: &Path, info_hash: &ccbt_core::InfoH
             checkpoint
         }
     };
-    session.resume_from_checkpoint(*checkpoint).await?;
+    // A torrent paused when the daemon stopped stays paused.
+    session.restore_checkpoint(*checkpoint).await?;
     Ok(true)
 }
 
