@@ -2,7 +2,7 @@
 //! `--paused` dial nobody until resumed (also after a daemon restart, which keeps them paused);
 //! `ccbt recheck` finds a piece corrupted on disk and the torrent downloads it again from
 //! libtorrent; `ccbt reannounce` reaches the tracker at once; `ccbt remove --delete-data`
-//! deletes the torrent's files but not the user's file beside them.
+//! deletes the torrent's files (created before a daemon restart) but not the user's file beside them.
 
 mod support;
 
@@ -207,7 +207,7 @@ fn reannounce_reaches_the_tracker_and_delete_data_keeps_the_users_file() {
     std::fs::create_dir_all(&dl).unwrap();
     std::fs::write(dl.join("notes.txt"), b"the user's").unwrap();
     let state = StateDir::new(w, "state");
-    state.start_with("start", true);
+    state.start_with("start-1", true);
     let added = state.ccbt("add", &["add", torrent.to_str().unwrap(), "-o", dl.to_str().unwrap()]);
     assert!(added.success(), "{}", added.describe());
     assert!(poll_until(SETUP, || tracker.count() >= 1), "no first announce\n{}", state.log());
@@ -229,6 +229,10 @@ fn reannounce_reaches_the_tracker_and_delete_data_keeps_the_users_file() {
     assert!(refused.stderr.contains("paused"), "{}", refused.describe());
 
     assert!(dl.join("t.bin").exists(), "ccbt created the torrent's file");
+    // After a restart the file is one ccbt opened, not created: the record still says whose it is.
+    state.stop("stop-1");
+    state.start_with("start-2", true);
+    assert!(poll_until(SETUP, || state.is(&info_hash, "paused")), "{}", state.log());
     let removed = state.ccbt("remove", &["remove", &info_hash, "--delete-data"]);
     assert!(removed.success(), "{}", removed.describe());
     assert!(removed.stdout.contains("deleted ") && removed.stdout.contains("t.bin"), "{}", removed.stdout);
@@ -236,5 +240,5 @@ fn reannounce_reaches_the_tracker_and_delete_data_keeps_the_users_file() {
     assert_eq!(std::fs::read(dl.join("notes.txt")).unwrap(), b"the user's", "the user's file must stay");
     let list = state.ccbt("list", &["list"]);
     assert!(list.stdout.contains("no torrents"), "{}", list.describe());
-    state.stop("stop");
+    state.stop("stop-2");
 }
