@@ -243,11 +243,9 @@ impl TorrentTask {
         match have {
             Ok(have) => {
                 self.start_with(have, paused, true);
-                if let Some(c) = self.checkpointer.as_mut() {
-                    c.paused = paused;
-                }
                 // At once: what the check found, and the files ccbt created, survive a crash.
                 if let Some(c) = self.checkpointer.as_mut() {
+                    c.paused = paused;
                     c.ready = true;
                 }
                 self.write_checkpoint();
@@ -289,7 +287,7 @@ impl TorrentTask {
                     Some(cmd) => self.on_command(cmd, &mut discovery),
                     None => return,
                 },
-                have = recheck::finished(&mut self.recheck) => self.on_recheck_done(have),
+                have = recheck::finished(&mut self.recheck) => self.on_recheck_done(have, &mut discovery),
                 _ = sleep_until(swarm_timer) => self.on_swarm_timer(),
                 _ = second.tick() => {
                     let now = Instant::now();

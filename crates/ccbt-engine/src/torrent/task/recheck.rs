@@ -12,7 +12,7 @@ use std::time::Instant;
 use ccbt_core::Bitfield;
 use tokio::task::JoinHandle;
 
-use super::{check, TorrentTask};
+use super::{check, Discovery, TorrentTask};
 use crate::lifecycle::Lifecycle;
 use crate::peer::CloseReason;
 use crate::sync::lock;
@@ -59,8 +59,13 @@ impl TorrentTask {
         Ok(())
     }
 
-    /// The recheck ended: the torrent starts again from what verified.
-    pub(super) fn on_recheck_done(&mut self, have: Result<Bitfield, TorrentError>) {
+    /// The recheck ended: the torrent starts again from what verified, its discovery running
+    /// or not as it ends (it may have been paused or resumed meanwhile).
+    pub(super) fn on_recheck_done(
+        &mut self,
+        have: Result<Bitfield, TorrentError>,
+        discovery: &mut Discovery,
+    ) {
         let Some(recheck) = self.recheck.take() else { return };
         let shared = self.shared.clone();
         let have = match have {
@@ -85,7 +90,10 @@ impl TorrentTask {
             c.touch();
         }
         self.write_checkpoint();
-        if !recheck.paused {
+        if recheck.paused {
+            discovery.pause();
+        } else {
+            discovery.resume(&shared);
             lock(&shared.inner).candidates.retry_all(Instant::now());
             self.connect_due();
         }
