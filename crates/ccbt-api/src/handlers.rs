@@ -10,7 +10,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ccbt_engine::checkpoints::{CheckpointError, CheckpointStore};
-use ccbt_engine::{find_checkpoint, AddTorrent, FoundCheckpoint, TorrentId, TorrentStatus};
+use ccbt_engine::{find_checkpoint, AddTorrent, FoundCheckpoint, TorrentStatus};
 
 use crate::add_options;
 use crate::error::json;
@@ -112,34 +112,6 @@ async fn from_checkpoint(ctx: &ApiContext, query: &str) -> Result<Response, ApiE
     Ok(json(StatusCode::CREATED, &TorrentView::from(&status)))
 }
 
-/// Removes the torrent and its checkpoint (so the next start of the daemon does not bring it
-/// back); its files stay.
-pub(crate) async fn remove(
-    State(ctx): Ctx,
-    Path(query): Path<String>,
-    RawQuery(params): RawQuery,
-) -> Result<Response, ApiError> {
-    if params.is_some_and(|p| p.split('&').any(|kv| kv.split('=').next() == Some("delete_data"))) {
-        return Err(ApiError::bad_request(
-            "delete_data_unsupported",
-            "deleting a torrent's data is not supported yet; nothing was removed",
-        ));
-    }
-    let status = find(&ctx, &query)?;
-    let what = status.info_hash.to_hex();
-    ctx.session.remove(status.id).await.map_err(|e| ApiError::from_session(&e, &what))?;
-    let store = CheckpointStore::new(&ctx.session.options().checkpoint_dir);
-    let info_hash = status.info_hash;
-    let deleted = tokio::task::spawn_blocking(move || store.delete(&info_hash)).await;
-    match deleted {
-        Ok(Ok(_)) => Ok(StatusCode::NO_CONTENT.into_response()),
-        Ok(Err(e)) => Err(ApiError::internal(format!(
-            "torrent {what} was removed, but its checkpoint could not be deleted ({e}): it comes back when the daemon restarts"
-        ))),
-        Err(e) => Err(ApiError::internal(format!("deleting the checkpoint of {what} failed: {e}"))),
-    }
-}
-
 pub(crate) async fn add(State(ctx): Ctx, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let body = body.map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
     let request: AddRequest = serde_json::from_slice(&body).map_err(|e| {
@@ -152,12 +124,6 @@ pub(crate) async fn add(State(ctx): Ctx, body: Result<Bytes, BytesRejection>) ->
         return Err(ApiError::bad_request(
             "relative_path",
             format!("source {:?} must be a magnet link or an absolute path", request.source),
-        ));
-    }
-    if is_magnet && request.paused {
-        return Err(ApiError::bad_request(
-            "paused_magnet_unsupported",
-            "a magnet link cannot be added paused: its metadata fetch cannot be paused yet",
         ));
     }
     let save_path = save_folder(&ctx, request.save_path.clone()).await?;
@@ -174,17 +140,11 @@ pub(crate) async fn add(State(ctx): Ctx, body: Result<Bytes, BytesRejection>) ->
     // The limits in force now: a live change of `torrent_down_kib` reaches torrents added later.
     let limits = ctx.config.as_ref().map_or(ctx.torrent_limits, |c| c.torrent_limits());
     let add = add_options::apply(add.save_path(save_path).peers(peers), &request, limits)?;
+    // Paused from the start: no connection, announce or metadata fetch before a resume.
+    let add = add.paused(request.paused);
     let id = ctx.session.add_torrent(add).await.map_err(|e| ApiError::from_session(&e, "to add"))?;
-    if request.paused {
-        pause_new(&ctx, id).await?;
-    }
     let status = ctx.session.status(id).map_err(|e| ApiError::from_session(&e, "just added"))?;
     Ok(json(StatusCode::CREATED, &TorrentView::from(&status)))
-}
-
-/// Pauses a torrent just added (right after its task started).
-async fn pause_new(ctx: &ApiContext, id: TorrentId) -> Result<(), ApiError> {
-    ctx.session.pause(id).await.map_err(|e| ApiError::from_session(&e, "just added"))
 }
 
 /// The folder of a new torrent, created when missing: the request's (absolute), else the

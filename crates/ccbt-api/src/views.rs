@@ -142,7 +142,8 @@ pub struct AddRequest {
     /// Absolute folder for the files [default: the daemon's `download_dir`].
     #[serde(default)]
     pub save_path: Option<PathBuf>,
-    /// Add the torrent paused (`.torrent` files only).
+    /// Add the torrent paused: no connection, announce or (magnet link) metadata fetch before
+    /// it is resumed.
     #[serde(default)]
     pub paused: bool,
     /// Peers to connect to at once, `IP:PORT`.

@@ -67,6 +67,10 @@ pub struct AddTorrent {
     /// This torrent's own rate limits, bytes/s each way (default 0: only the session's and
     /// the per-peer limits apply). Changed later with [`crate::Session::set_torrent_limits`].
     pub limits: TorrentLimits,
+    /// Start paused: no connection, tracker announce, DHT lookup or (for a magnet link) metadata
+    /// fetch until [`crate::Session::resume`]. A `.torrent`'s data is still checked. Recorded in
+    /// its checkpoints (see [`AddTorrent::resume_from`]).
+    pub paused: bool,
 }
 
 impl AddTorrent {
@@ -97,6 +101,7 @@ impl AddTorrent {
             resume: None,
             origin: ccbt_checkpoint::Source::default(),
             limits: TorrentLimits::default(),
+            paused: false,
         }
     }
 
@@ -123,6 +128,12 @@ impl AddTorrent {
         } else {
             AddTorrent::from_file(Path::new(arg))
         }
+    }
+
+    /// See [`AddTorrent::paused`].
+    pub fn paused(mut self, paused: bool) -> Self {
+        self.paused = paused;
+        self
     }
 
     pub fn save_path(mut self, path: impl Into<PathBuf>) -> Self {

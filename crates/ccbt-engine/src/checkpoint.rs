@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use ccbt_checkpoint::{Checkpoint, CheckpointEntry, CheckpointError, CheckpointStore, FilePriority};
+use ccbt_checkpoint::{Checkpoint, CheckpointEntry, CheckpointError, CheckpointStore, FilePriority, Loaded};
 use ccbt_core::InfoHash;
 use ccbt_metainfo::{Magnet, Torrent};
 
@@ -137,22 +137,31 @@ fn without_info(checkpoint: &Checkpoint) -> Result<AddTorrent, SessionError> {
 }
 
 /// Records a magnet link still fetching its metadata: where it came from and where it goes, no
-/// info dictionary and no piece, so it can be resumed by info hash after a stop. An existing
-/// checkpoint of the torrent knows more and is never replaced. Blocking (file I/O).
+/// info dictionary and no piece, so it can be resumed by info hash after a stop; `paused`: added
+/// paused and not resumed yet. An existing checkpoint with the metadata knows more and is never
+/// replaced. Blocking (file I/O).
 pub(crate) fn save_pending_magnet(
     options: &SessionOptions,
     magnet: &Magnet,
     save_path: &Path,
     source: ccbt_checkpoint::Source,
+    paused: bool,
 ) {
     let store = CheckpointStore::new(&options.checkpoint_dir);
-    if !matches!(store.load(&magnet.info_hash), Ok(None)) {
+    // Never over a checkpoint with the metadata; over one without, to record a pause or resume.
+    if !matches!(
+        store.load(&magnet.info_hash),
+        Ok(None) | Ok(Some(Loaded { checkpoint: Checkpoint { info: None, .. }, .. }))
+    ) {
         return;
     }
     let name = magnet.display_name.clone().unwrap_or_else(|| magnet.info_hash.to_hex());
     let folder = std::fs::canonicalize(save_path).unwrap_or_else(|_| save_path.to_owned());
     let mut checkpoint = Checkpoint::new(magnet.info_hash, name, folder, 0);
     checkpoint.source = source;
+    if paused {
+        checkpoint.state = ccbt_checkpoint::TorrentState::Paused;
+    }
     checkpoint.saved_at = std::time::SystemTime::now()
         .duration_since(std::time::SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

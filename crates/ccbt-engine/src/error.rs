@@ -51,6 +51,14 @@ pub enum SessionError {
     /// A checkpoint without the info dictionary, a magnet link or a readable `.torrent`.
     #[error("the checkpoint of {info_hash} says neither what the torrent is nor where it came from")]
     NotResumable { info_hash: String },
+    /// The torrent cannot do this in its present state (a recheck while it checks, a
+    /// reannounce while it is paused).
+    #[error("torrent {id}: {reason}")]
+    Busy { id: u64, reason: &'static str },
+    /// Deleting a removed torrent's files failed part way (the torrent is removed; the message
+    /// names what could not be deleted).
+    #[error("deleting the data of the removed torrent: {0}")]
+    DeleteData(String),
 }
 
 /// Why a torrent stopped working (carried by `TorrentState::Error`).

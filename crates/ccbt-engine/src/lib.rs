@@ -61,6 +61,7 @@
 mod add;
 mod budget;
 mod checkpoint;
+mod delete_data;
 pub(crate) mod dht;
 mod error;
 mod lifecycle;
@@ -84,6 +85,7 @@ pub use add::{AddTorrent, TorrentSource};
 pub use checkpoint::{
     find_checkpoint, list_resumable_checkpoints, saved_file_priorities, saved_limits, FoundCheckpoint,
 };
+pub use delete_data::DeletedData;
 pub use error::{SessionError, TorrentError};
 pub use limits::{RateLimits, TorrentLimits, MIN_RATE_LIMIT};
 pub use options::{Reconfigured, SessionOptions};

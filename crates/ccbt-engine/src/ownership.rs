@@ -4,9 +4,12 @@
 //! `ccbt_storage::Ownership`). For a restart to continue ccbt's own partial files, which hold no
 //! verified piece yet, the session records which files it created: one small file per torrent,
 //! `<state_dir>/created/<info hash>`, with one line per download folder (the folder's path in
-//! hex, then the layout indices of the files). It is written atomically (temporary file, fsync,
-//! rename) before any data is written. A missing or damaged record errs on the safe side: the
-//! files then count as the user's and must verify, or the user passes `--overwrite`.
+//! hex, the layout indices of the files ccbt may write, then those it created itself: only
+//! these are deleted with the torrent's data, see `delete_data.rs`). It is written atomically
+//! (temporary file, fsync, rename) before any data is written. A missing or damaged record errs
+//! on the safe side: the files then count as the user's and must verify, or the user passes
+//! `--overwrite`, and deleting the data deletes none of them. A version 1 record (no created
+//! list) reads as one where ccbt created nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -17,7 +20,8 @@ use std::path::{Path, PathBuf};
 use ccbt_core::{FileLayout, InfoHash};
 use ccbt_storage::{FileStorage, Ownership, StorageError, StorageOptions};
 
-const HEADER: &str = "ccbt created files v1";
+const HEADER: &str = "ccbt created files v2";
+const HEADER_V1: &str = "ccbt created files v1";
 
 /// What besides the record lets the torrent write into existing files.
 #[derive(Debug, Default)]
@@ -42,25 +46,30 @@ pub(crate) fn open_storage(
     claims: Claims,
     deferred: BTreeSet<usize>,
 ) -> Result<FileStorage, StorageError> {
-    let record_path = state_dir.join("created").join(info_hash.to_hex());
+    let record_path = record_path(state_dir, info_hash);
     let mut record = load(&record_path);
     let canonical = fs::canonicalize(root).ok();
-    let mut owned = canonical.as_ref().and_then(|r| record.get(r)).cloned().unwrap_or_default();
+    let before = canonical.as_ref().and_then(|r| record.get(r)).cloned().unwrap_or_default();
+    let mut owned = before.owned.clone();
     owned.extend(claims.created_before.iter().copied().filter(|&i| i < layout.files().len()));
     let overwrite = claims.overwrite;
     let mut storage = FileStorage::create(root, layout, options, &Ownership { owned, overwrite, deferred })?;
-    let now: BTreeSet<usize> = storage.owned_files().into_iter().collect();
+    let mut created = before.created;
+    created.extend(storage.created_files());
+    let now = Files { owned: storage.owned_files().into_iter().collect(), created };
     let root = storage.root().to_path_buf();
     // Written only when it changes, and never an empty entry for a folder of pure seeding.
     let changed = record.get(&root) != Some(&now);
-    if changed && (record.contains_key(&root) || !now.is_empty()) {
+    if changed && (record.contains_key(&root) || !now.owned.is_empty() || !now.created.is_empty()) {
         record.insert(root.clone(), now);
         save_or_warn(&record_path, &record);
     }
     let record = std::sync::Mutex::new(record);
     storage.on_create(Box::new(move |index| {
         let mut record = crate::sync::lock(&record);
-        record.entry(root.clone()).or_default().insert(index);
+        let files = record.entry(root.clone()).or_default();
+        files.owned.insert(index);
+        files.created.insert(index);
         save_or_warn(&record_path, &record);
     }));
     Ok(storage)
@@ -73,7 +82,42 @@ fn save_or_warn(path: &Path, record: &Record) {
     }
 }
 
-type Record = BTreeMap<PathBuf, BTreeSet<usize>>;
+/// The layout indices of one torrent's files in one download folder.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Files {
+    /// Files ccbt may write (created by it, or empty or overwritten with consent).
+    pub owned: BTreeSet<usize>,
+    /// Files ccbt created (they did not exist before): the only ones deleted with the data.
+    pub created: BTreeSet<usize>,
+}
+
+type Record = BTreeMap<PathBuf, Files>;
+
+fn record_path(state_dir: &Path, info_hash: &InfoHash) -> PathBuf {
+    state_dir.join("created").join(info_hash.to_hex())
+}
+
+/// The files ccbt created for the torrent in the download folder `root` (canonical).
+pub(crate) fn created_files(state_dir: &Path, info_hash: &InfoHash, root: &Path) -> BTreeSet<usize> {
+    load(&record_path(state_dir, info_hash)).remove(root).map(|f| f.created).unwrap_or_default()
+}
+
+/// Drops the record of the torrent's files in `root` (its data was deleted); the record file
+/// goes when no folder is left in it.
+pub(crate) fn forget(state_dir: &Path, info_hash: &InfoHash, root: &Path) {
+    let path = record_path(state_dir, info_hash);
+    let mut record = load(&path);
+    if record.remove(root).is_none() {
+        return;
+    }
+    if record.is_empty() {
+        if let Err(e) = fs::remove_file(&path) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot delete the record of created files");
+        }
+    } else {
+        save_or_warn(&path, &record);
+    }
+}
 
 /// Reads a record; anything unreadable counts as no record (the safe side).
 fn load(path: &Path) -> Record {
@@ -92,24 +136,35 @@ fn load(path: &Path) -> Record {
 
 fn parse(text: &str) -> Option<Record> {
     let mut lines = text.lines();
-    if lines.next()? != HEADER {
-        return None;
-    }
+    let v1 = match lines.next()? {
+        HEADER => false,
+        HEADER_V1 => true,
+        _ => return None,
+    };
     let mut record = Record::new();
     for line in lines {
-        let (root, indices) = line.split_once(' ')?;
-        let root = PathBuf::from(std::ffi::OsString::from_vec(from_hex(root)?));
-        let indices = indices.split(',').filter(|s| !s.is_empty()).map(|s| s.parse().ok());
-        record.insert(root, indices.collect::<Option<BTreeSet<usize>>>()?);
+        let mut fields = line.split(' ');
+        let root = PathBuf::from(std::ffi::OsString::from_vec(from_hex(fields.next()?)?));
+        let owned = parse_indices(fields.next()?)?;
+        let created = if v1 { BTreeSet::new() } else { parse_indices(fields.next()?)? };
+        if fields.next().is_some() {
+            return None;
+        }
+        record.insert(root, Files { owned, created });
     }
     Some(record)
 }
 
+fn parse_indices(list: &str) -> Option<BTreeSet<usize>> {
+    list.split(',').filter(|s| !s.is_empty()).map(|s| s.parse().ok()).collect()
+}
+
 fn render(record: &Record) -> String {
     let mut out = format!("{HEADER}\n");
-    for (root, indices) in record {
-        let list: Vec<String> = indices.iter().map(usize::to_string).collect();
-        out.push_str(&format!("{} {}\n", to_hex(root.as_os_str().as_bytes()), list.join(",")));
+    let list = |set: &BTreeSet<usize>| set.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    for (root, files) in record {
+        let root = to_hex(root.as_os_str().as_bytes());
+        out.push_str(&format!("{root} {} {}\n", list(&files.owned), list(&files.created)));
     }
     out
 }
@@ -143,12 +198,17 @@ mod tests {
     #[test]
     fn record_round_trips_and_damage_reads_as_empty() {
         let mut record = Record::new();
-        record.insert(PathBuf::from("/home/u/dl with space\nnewline"), [0, 3, 17].into());
-        record.insert(PathBuf::from("/other"), BTreeSet::new());
+        let files = Files { owned: [0, 3, 17].into(), created: [3, 5].into() };
+        record.insert(PathBuf::from("/home/u/dl with space\nnewline"), files);
+        record.insert(PathBuf::from("/other"), Files::default());
         assert_eq!(parse(&render(&record)), Some(record));
+        let v1 = parse("ccbt created files v1\n2f 1,2\n").unwrap();
+        assert_eq!(v1[Path::new("/")], Files { owned: [1, 2].into(), created: BTreeSet::new() });
         for bad in [
             "",
-            "ccbt created files v2\n",
+            "ccbt created files v3\n",
+            "ccbt created files v2\n2f 1\n",
+            "ccbt created files v2\n2f 1 2 3\n",
             "ccbt created files v1\nzz 1\n",
             "ccbt created files v1\n2f 1,x\n",
         ] {

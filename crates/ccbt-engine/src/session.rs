@@ -31,6 +31,7 @@ use crate::{
 };
 
 mod limits_api;
+mod ops_api;
 mod peers_api;
 mod snapshot_api;
 
@@ -258,6 +259,7 @@ impl Session {
                     streaming: add.streaming.unwrap_or(inner.options().streaming_mode),
                     resume: add.resume,
                     origin: add.origin,
+                    paused: add.paused,
                 };
                 match start_active(inner, id, Arc::new(*torrent), save_path, start).await {
                     Ok(entry) => entry,
@@ -278,6 +280,7 @@ impl Session {
                     streaming: add.streaming.unwrap_or(inner.options().streaming_mode),
                     resume: None,
                     origin: add.origin,
+                    paused: add.paused,
                 };
                 start_resolving(inner, id, *magnet, save_path, start)
             }
@@ -441,32 +444,6 @@ impl Session {
         shared.commands.send(cmd).await.map_err(|_| SessionError::ShutDown)
     }
 
-    /// Closes a torrent's connections and stops connecting; its verified data stays.
-    pub async fn pause(&self, id: TorrentId) -> Result<(), SessionError> {
-        self.command(id, TorrentCommand::Pause).await
-    }
-
-    /// Undoes [`Session::pause`].
-    pub async fn resume(&self, id: TorrentId) -> Result<(), SessionError> {
-        self.command(id, TorrentCommand::Resume).await
-    }
-
-    /// Removes a torrent from the session after finishing its pending writes (files are kept).
-    pub async fn remove(&self, id: TorrentId) -> Result<(), SessionError> {
-        let entry = {
-            // Retired under the torrents lock, so a snapshot counts the torrent exactly once.
-            let mut torrents = lock(&self.inner.torrents);
-            let entry = torrents.remove(&id).ok_or(SessionError::UnknownTorrent(id.0))?;
-            self.inner.retired.retire(&entry);
-            entry
-        };
-        lock(&self.inner.info_hashes).remove(&entry.info_hash());
-        stop_torrent(entry).await;
-        self.inner.limits.remove_torrent(id);
-        let _ = self.inner.events.send(Event::TorrentRemoved { id });
-        Ok(())
-    }
-
     /// Closes every connection, waits for pending piece writes, flushes files and stops.
     pub async fn shutdown(self) {
         if let Some(listener) = lock(&self.inner.listener).take() {
@@ -564,6 +541,8 @@ struct Start {
     resume: Option<ResumeData>,
     /// Where the torrent came from, for its checkpoints.
     origin: ccbt_checkpoint::Source,
+    /// `AddTorrent::paused`.
+    paused: bool,
 }
 
 /// Opens (creating as needed) a torrent's files and starts its task.
@@ -652,6 +631,7 @@ async fn start_active(
         selection,
         streaming: start.streaming,
         checkpoint,
+        paused: start.paused,
     });
     Ok(TorrentEntry::Active { shared, task })
 }
@@ -674,6 +654,7 @@ fn start_resolving(
         options: inner.options(),
         dht: inner.dht.clone(),
         limits: inner.limits.clone(),
+        paused: start.paused,
     };
     let (shared, commands) = magnet::new_resolver(&spec);
     let weak: Weak<SessionInner> = Arc::downgrade(inner);
@@ -681,13 +662,21 @@ fn start_resolving(
     let pending = inner.options().checkpoint_enabled.then(|| {
         let (options, magnet, save_path) = (inner.options(), magnet.clone(), save_path.clone());
         let source = start.origin.clone();
-        move || crate::checkpoint::save_pending_magnet(&options, &magnet, &save_path, source)
+        move |paused| crate::checkpoint::save_pending_magnet(&options, &magnet, &save_path, source, paused)
     });
     let task = tokio::spawn(async move {
         let Start { peers, files, overwrite, streaming, origin, .. } = start;
         // Before anything else, so it can never land after the torrent's own checkpoints.
-        if let Some(save) = pending {
-            let _ = tokio::task::spawn_blocking(save).await;
+        let paused = *meta.paused.borrow();
+        if let Some(save) = pending.clone() {
+            let _ = tokio::task::spawn_blocking(move || save(paused)).await;
+        }
+        if paused {
+            // Added paused: nothing until resumed (the sender lives in `meta`, held here).
+            let _ = meta.paused.subscribe().wait_for(|p| !p).await;
+            if let Some(save) = pending {
+                let _ = tokio::task::spawn_blocking(move || save(false)).await;
+            }
         }
         let result = magnet::resolve(meta.clone(), commands, magnet.clone(), peers).await;
         let Some(inner) = weak.upgrade() else { return };
@@ -718,6 +707,7 @@ fn start_resolving(
             streaming,
             resume: None,
             origin,
+            paused: false,
         };
         match start_active(&inner, id, torrent, save_path, start).await {
             Ok(entry) => {

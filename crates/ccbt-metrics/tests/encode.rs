@@ -40,6 +40,7 @@ fn torrent(n: u64, download_rate: u64, state: TorrentState) -> TorrentSnapshot {
             downloaded: 1000 + n,
             uploaded: 10,
             wasted: 5,
+            hashed_pieces: 0,
             connected_peers: 1,
             hash_failures: 1,
             banned_peers: 0,

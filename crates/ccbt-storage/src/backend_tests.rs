@@ -170,6 +170,7 @@ fn a_foreign_file_is_never_written_until_its_data_verifies() {
     let s = FileStorage::create(dir.path(), &l, StorageOptions::default(), &Ownership::default()).unwrap();
     assert!(s.has_foreign() && s.had_data());
     assert_eq!(s.owned_files(), vec![3, 4, 5], "created now: not a.bin; zero-length files need no record");
+    assert_eq!(s.created_files(), vec![3, 4, 5], "a.bin and empty existed before");
     let err = s.write(0, &blocks(&data[..16384])).unwrap_err();
     assert!(matches!(&err, StorageError::NotOurs { path } if path.ends_with("a.bin")), "{err}");
     // Other files take writes; a.bin is byte for byte the user's, not even lengthened.
@@ -205,6 +206,7 @@ fn own_overwritten_and_verified_files_are_written() {
         let s = FileStorage::create(dir.path(), &l, StorageOptions::default(), &ownership).unwrap();
         assert!(!s.has_foreign() && s.had_data());
         assert_eq!(s.owned_files(), vec![0, 3, 4, 5]);
+        assert_eq!(s.created_files(), vec![1, 3, 4, 5], "a.bin existed: ccbt may write it, not delete it");
         s.write(0, &blocks(&data)).unwrap();
         assert_eq!(fs::read(dir.path().join("a.bin")).unwrap(), &data[..20000]);
     }

@@ -157,6 +157,19 @@ impl FileStorage {
         self.files.iter().enumerate().filter(|(_, f)| owned(f)).map(|(i, _)| i).collect()
     }
 
+    /// Layout indices of the files this storage created: absent when it was opened, or
+    /// skipped and then created by a write. Unlike [`FileStorage::owned_files`] this leaves out
+    /// files that existed before (empty ones, overwritten ones) and lists zero-length files: the
+    /// caller records them so that deleting the torrent's data deletes only what ccbt made.
+    pub fn created_files(&self) -> Vec<usize> {
+        let created = |f: &StoredFile| match f.origin {
+            Origin::Created => true,
+            Origin::Deferred => f.claimed.get().is_some(),
+            Origin::Owned { .. } | Origin::Foreign => false,
+        };
+        self.files.iter().enumerate().filter(|(_, f)| !f.padding && created(f)).map(|(i, _)| i).collect()
+    }
+
     /// Opens existing files read-only for checking (seed/verify): missing or short files are not
     /// an error; reading their range fails with [`StorageError::Missing`] so the piece counts as bad.
     /// Writing to such storage fails with [`StorageError::ReadOnly`].

@@ -144,7 +144,7 @@ pub enum Command {
     Status(StatusArgs),
     /// Pause a torrent of the running daemon (or every one with --all).
     Pause(PauseArgs),
-    /// Remove a torrent from the running daemon (its files stay).
+    /// Remove a torrent from the running daemon (its files stay, or with --delete-data the files ccbt created go).
     Remove(RemoveArgs),
     /// Print signed URLs that stream a torrent's files from the running daemon to any player, no token needed (until the daemon restarts).
     #[command(after_help = crate::stream_url_args::STREAM_URL_HELP)]
@@ -157,6 +157,10 @@ pub enum Command {
     Trackers(TorrentArg),
     /// Show or set the running daemon's rate limits (KiB/s), the session's or one torrent's.
     Limits(LimitsCommandArgs),
+    /// Hash a torrent's data again in the running daemon: pieces that fail download again.
+    Recheck(crate::ops_args::TorrentOpArgs),
+    /// Announce a torrent to its trackers (after their `min interval`) and the DHT now.
+    Reannounce(crate::ops_args::TorrentOpArgs),
 }
 
 const CHECKPOINTS_HELP: &str = "\

@@ -1,5 +1,5 @@
 //! Arguments of `ccbt daemon ...` and of the commands that drive a running daemon (`add`,
-//! `list`, `status`, `pause`, `remove`).
+//! `list`, `status`, `pause`, `remove`; `recheck` and `reannounce` are in `ops_args.rs`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -91,7 +91,7 @@ pub struct AddArgs {
         value_name = "DIR"
     )]
     pub dir: Option<PathBuf>,
-    /// Add it paused (.torrent files only).
+    /// Add it paused: no connection, announce or metadata fetch until `ccbt resume`.
     #[arg(long)]
     pub paused: bool,
     /// Connect to this peer at once (IP:PORT); repeat for more peers.
@@ -144,6 +144,10 @@ pub struct RemoveArgs {
     /// The torrent's info hash (or a unique prefix). Its files and folder stay; its checkpoint goes.
     #[arg(value_name = "INFO_HASH")]
     pub info_hash: String,
+    /// Also delete the files ccbt created for it and its folders left empty (never a file that
+    /// existed before ccbt, nor anything outside its download folder).
+    #[arg(long)]
+    pub delete_data: bool,
     #[command(flatten)]
     pub daemon: StateDirArg,
 }

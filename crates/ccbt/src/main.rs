@@ -9,6 +9,7 @@ mod fd_limit;
 mod file_indices;
 mod inspect_args;
 mod logging;
+mod ops_args;
 mod options;
 mod peer_addr;
 mod progress;

@@ -66,12 +66,15 @@ pub(crate) struct MetaShared {
     connected: AtomicUsize,
     pub(crate) commands: mpsc::Sender<ResolverCommand>,
     pub(crate) failed: Mutex<Option<String>>,
+    /// Added paused and not resumed yet: the fetch has not started (see `Session::resume`).
+    pub(crate) paused: watch::Sender<bool>,
 }
 
 impl MetaShared {
     pub(crate) fn status(&self) -> TorrentStatus {
         let lifecycle = match lock(&self.failed).clone() {
             Some(reason) => Lifecycle::Failed(std::sync::Arc::new(crate::TorrentError::Metadata { reason })),
+            None if *self.paused.borrow() => Lifecycle::Paused,
             None => Lifecycle::FetchingMetadata,
         };
         let state = lifecycle.public_state(false);
@@ -109,6 +112,8 @@ pub(crate) struct ResolveSpec {
     pub options: Arc<SessionOptions>,
     pub dht: Option<crate::dht::DhtHandle>,
     pub limits: Arc<SessionLimits>,
+    /// Added paused: nothing is fetched before `Session::resume`.
+    pub paused: bool,
 }
 
 /// Starts resolving; returns the shared state and a receiver for peers the caller should feed
@@ -138,6 +143,7 @@ pub(crate) fn new_resolver(spec: &ResolveSpec) -> (Arc<MetaShared>, mpsc::Receiv
         connected: AtomicUsize::new(0),
         commands: tx,
         failed: Mutex::new(None),
+        paused: watch::channel(spec.paused).0,
     });
     (shared, rx)
 }

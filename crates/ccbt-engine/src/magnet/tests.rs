@@ -35,6 +35,7 @@ async fn a_metadata_request_flood_from_a_peer_that_does_not_read_stays_under_the
         options: Arc::new(SessionOptions { enable_dht: false, ..SessionOptions::default() }),
         dht: None,
         limits: crate::limits::SessionLimits::unlimited(),
+        paused: false,
     };
     let (shared, _commands) = new_resolver(&spec);
 

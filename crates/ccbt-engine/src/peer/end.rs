@@ -8,6 +8,8 @@ use thiserror::Error;
 pub(crate) enum CloseReason {
     #[error("torrent paused")]
     Paused,
+    #[error("torrent checking its data again")]
+    Rechecking,
     #[error("torrent shutting down")]
     ShuttingDown,
     #[error("banned for sending corrupt data")]

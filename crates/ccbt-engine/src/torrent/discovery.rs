@@ -30,6 +30,8 @@ pub(crate) struct Discovery {
     dht_node: Option<DhtHandle>,
     /// Where every source sends the peers it finds.
     found: mpsc::Sender<Vec<SocketAddr>>,
+    /// The sources run (the torrent is not paused).
+    running: bool,
 }
 
 /// Announces `info_hash` on the DHT (`announce` is a `get_peers` lookup followed by
@@ -133,17 +135,64 @@ pub(crate) fn usable_tiers(options: &SessionOptions, tiers: &[Vec<String>]) -> V
 }
 
 impl Discovery {
-    /// Starts announcing; discovered peers arrive on the returned receiver.
+    /// The discovery of a torrent; discovered peers arrive on the returned receiver. Sources
+    /// run only while the torrent runs: `running` false (added paused) starts none until
+    /// [`Discovery::resume`].
     pub(crate) fn start(
         shared: &Arc<TorrentShared>,
         dht: Option<DhtHandle>,
+        running: bool,
     ) -> (Discovery, mpsc::Receiver<Vec<SocketAddr>>) {
         let (found, rx) = mpsc::channel(PEER_BATCHES);
-        let options = shared.options();
-        let mut discovery = Discovery { announcer: None, dht: None, dht_node: dht, found };
-        discovery.announcer = discovery.spawn_announcer(shared, &options);
-        discovery.dht = discovery.spawn_dht(shared, &options);
+        let mut discovery = Discovery { announcer: None, dht: None, dht_node: dht, found, running: false };
+        if running {
+            discovery.resume(shared);
+        }
         (discovery, rx)
+    }
+
+    /// Starts the trackers' announcer and the DHT lookups (the torrent runs again).
+    pub(crate) fn resume(&mut self, shared: &Arc<TorrentShared>) {
+        if self.running {
+            return;
+        }
+        self.running = true;
+        let options = shared.options();
+        self.announcer = self.spawn_announcer(shared, &options);
+        self.dht = self.spawn_dht(shared, &options);
+    }
+
+    /// Stops every source (the torrent paused): the trackers get `stopped` in the background.
+    pub(crate) fn pause(&mut self) {
+        self.running = false;
+        if let Some(lookups) = self.dht.take() {
+            lookups.abort();
+        }
+        if let Some(announcer) = self.announcer.take() {
+            tokio::spawn(announcer.stop());
+        }
+    }
+
+    /// The user asked to announce now: the trackers at once (still after a tracker's
+    /// `min interval` since its last answer, see `AnnounceSchedule::handle_reannounce`), and one
+    /// DHT announce besides the periodic lookups. Nothing while paused; false then.
+    pub(crate) fn announce_now(&self, shared: &TorrentShared) -> bool {
+        if !self.running {
+            return false;
+        }
+        self.reannounce();
+        let options = shared.options();
+        let node = self.dht_node.clone().filter(|_| options.enable_dht && !shared.torrent.private);
+        if let Some(node) = node {
+            let (info_hash, port, tx) = (shared.torrent.info_hash, shared.listen_port, self.found.clone());
+            tokio::spawn(async move {
+                let mut found = node.announce(info_hash, port).await;
+                while let Some(peers) = found.recv().await {
+                    let _ = tx.try_send(peers);
+                }
+            });
+        }
+        true
     }
 
     /// The announcer for the trackers `options` allow, if any.
@@ -193,6 +242,9 @@ impl Discovery {
         old: &SessionOptions,
         new: &SessionOptions,
     ) {
+        if !self.running {
+            return; // `resume` starts them with the options then in force
+        }
         let trackers = |o: &SessionOptions| (o.enable_http_trackers, o.enable_udp_trackers);
         if trackers(old) != trackers(new) {
             if let Some(old) = self.announcer.take() {

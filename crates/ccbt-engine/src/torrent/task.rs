@@ -32,6 +32,8 @@ use crate::resume::ResumePlan;
 use crate::sync::lock;
 use crate::{Event, SessionOptions, TorrentError, TorrentId};
 
+mod recheck;
+
 /// Messages to a torrent task.
 #[derive(Debug)]
 pub(crate) enum TorrentCommand {
@@ -51,6 +53,10 @@ pub(crate) enum TorrentCommand {
     },
     Pause,
     Resume,
+    /// Hash all the data again (see `task/recheck.rs`); the reply says why not now.
+    Recheck(oneshot::Sender<Result<(), &'static str>>),
+    /// Announce now (trackers and DHT); the reply is false while paused.
+    Reannounce(oneshot::Sender<bool>),
     /// Changes file priorities; the reply names a file index that does not exist.
     SetFilePriorities(Vec<(u32, FilePriority)>, oneshot::Sender<Result<(), String>>),
     Shutdown(oneshot::Sender<()>),
@@ -92,6 +98,9 @@ pub(crate) struct TorrentSpec {
     pub streaming: bool,
     /// None: no checkpoints (`checkpoint_enabled` off).
     pub checkpoint: Option<CheckpointSpec>,
+    /// Paused from the start (`AddTorrent::paused`): checked, but no connection or
+    /// announce before `Resume`.
+    pub paused: bool,
 }
 
 /// How a torrent learns which pieces it already has.
@@ -199,8 +208,9 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         initial_banned_ips: spec.initial_banned_ips,
         just_completed: false,
         checkpointer: spec.checkpoint.map(|c| Checkpointer::new(c, interval)),
+        recheck: None,
     };
-    let handle = tokio::spawn(task.run(spec.peers, spec.check));
+    let handle = tokio::spawn(task.run(spec.peers, spec.check, spec.paused));
     (shared, handle)
 }
 
@@ -218,10 +228,12 @@ struct TorrentTask {
     just_completed: bool,
     /// None when checkpoints are off.
     checkpointer: Option<Checkpointer>,
+    /// A recheck asked for by the user, while it runs.
+    recheck: Option<recheck::Recheck>,
 }
 
 impl TorrentTask {
-    async fn run(mut self, peers: Vec<SocketAddr>, check: DataCheck) {
+    async fn run(mut self, peers: Vec<SocketAddr>, check: DataCheck, paused: bool) {
         let shared = self.shared.clone();
         // A resume that trusted every claimed piece and found no file changed knows what the
         // checkpoint on disk says: nothing to write at once.
@@ -237,8 +249,9 @@ impl TorrentTask {
         match have {
             Ok(have) => {
                 let as_checkpointed = unchanged.as_ref() == Some(&have);
-                self.start_with(have);
+                self.start_with(have, paused, true);
                 if let Some(c) = self.checkpointer.as_mut() {
+                    c.paused = paused;
                     c.ready = true;
                     if as_checkpointed {
                         c.resumed_unchanged();
@@ -255,7 +268,8 @@ impl TorrentTask {
             }
         }
         self.add_peers(Source::User, peers);
-        let (mut discovery, mut discovered) = Discovery::start(&shared, shared.dht.clone());
+        let running = !matches!(lock(&shared.inner).lifecycle, Lifecycle::Paused);
+        let (mut discovery, mut discovered) = Discovery::start(&shared, shared.dht.clone(), running);
         let mut second = tokio::time::interval(Duration::from_secs(1));
         let mut sampler = RateSampler::new(RATE_WINDOW);
         let mut next_reannounce = Instant::now() + REANNOUNCE_SPACING;
@@ -282,9 +296,10 @@ impl TorrentTask {
                         let _ = ack.send(());
                         return;
                     }
-                    Some(cmd) => self.on_command(cmd),
+                    Some(cmd) => self.on_command(cmd, &mut discovery),
                     None => return,
                 },
+                have = recheck::finished(&mut self.recheck) => self.on_recheck_done(have, &mut discovery),
                 _ = sleep_until(swarm_timer) => self.on_swarm_timer(),
                 _ = second.tick() => {
                     let now = Instant::now();
@@ -305,7 +320,9 @@ impl TorrentTask {
         }
     }
 
-    fn start_with(&mut self, have: Bitfield) {
+    /// Starts the swarm with the pieces `have`; the torrent becomes active, or paused.
+    /// `tell_complete`: emit `TorrentCompleted` if nothing is missing (not after a recheck).
+    fn start_with(&mut self, have: Bitfield, paused: bool, tell_complete: bool) {
         let shared = &self.shared;
         // The options now: they may have changed during the check.
         let layers = TorrentLayerOptions::new(&shared.options(), &shared.torrent);
@@ -319,17 +336,17 @@ impl TorrentTask {
             shared.counters.banned_peers.store(inner.swarm.banned_ips().count() as u64, Relaxed);
             // Starts the swarm's timers (the first choker round).
             inner.swarm.handle_timeout(Instant::now(), &mut inner.rng);
-            inner.lifecycle = Lifecycle::Active;
+            inner.lifecycle = if paused { Lifecycle::Paused } else { Lifecycle::Active };
             inner.swarm.is_complete()
         });
         // File readers that waited through the check see the pieces found on disk.
         shared.have_watch.send_modify(|g| *g += 1);
-        if complete {
+        if complete && tell_complete {
             shared.emit(Event::TorrentCompleted { id: shared.id });
         }
     }
 
-    fn on_command(&mut self, cmd: TorrentCommand) {
+    fn on_command(&mut self, cmd: TorrentCommand, discovery: &mut Discovery) {
         match cmd {
             TorrentCommand::UserPeers(peers) => self.add_peers(Source::User, peers),
             TorrentCommand::ConnectFailed { addr, ourselves: true, .. } => {
@@ -344,9 +361,14 @@ impl TorrentTask {
             }
             TorrentCommand::PeerClosed { outgoing: false, .. } => {}
             TorrentCommand::Pause => {
+                // A recheck ends paused.
+                if let Some(r) = self.recheck.as_mut() {
+                    r.paused = true;
+                }
                 // Only a running torrent pauses: a failed one keeps its error.
                 if matches!(lock(&self.shared.inner).lifecycle, Lifecycle::Active) {
                     self.close_all(Lifecycle::Paused, CloseReason::Paused);
+                    discovery.pause();
                     if let Some(c) = self.checkpointer.as_mut() {
                         c.paused = true;
                     }
@@ -367,8 +389,19 @@ impl TorrentTask {
                         c.touch();
                     }
                     lock(&self.shared.inner).candidates.retry_all(Instant::now());
+                    discovery.resume(&self.shared);
                     self.connect_due();
                 }
+                // A recheck of a paused torrent ends active.
+                if let Some(r) = self.recheck.as_mut() {
+                    r.paused = false;
+                }
+            }
+            TorrentCommand::Recheck(reply) => {
+                let _ = reply.send(self.start_recheck());
+            }
+            TorrentCommand::Reannounce(reply) => {
+                let _ = reply.send(discovery.announce_now(&self.shared));
             }
             TorrentCommand::SetFilePriorities(changes, reply) => {
                 let _ = reply.send(self.set_file_priorities(&changes));

@@ -52,6 +52,7 @@ pub(crate) fn start(torrent: Torrent) -> (Arc<TorrentShared>, broadcast::Receive
         initial_banned_ips: Vec::new(),
         check: super::DataCheck::Nothing,
         checkpoint: None,
+        paused: false,
         budget: crate::budget::ConnectionBudget::new(crate::budget::BudgetLimits {
             established: 8,
             handshakes_per_direction: 8,

@@ -16,6 +16,7 @@ mod info;
 mod inspect;
 mod live;
 mod metrics;
+mod ops;
 mod remote;
 mod resume;
 mod scrape;
@@ -112,12 +113,14 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::List(args) => torrents::list(&args, state_dir(settings)),
         Command::Status(args) => torrents::status(&args, state_dir(settings)),
         Command::Pause(args) => torrents::pause(&args, state_dir(settings)),
-        Command::Remove(args) => torrents::remove(&args, state_dir(settings)),
+        Command::Remove(args) => ops::remove(&args, state_dir(settings)),
         Command::StreamUrl(args) => stream_url::run(&args, state_dir(settings)),
         Command::Files(args) => inspect::files(&args, state_dir(settings)),
         Command::Peers(args) => inspect::peers(&args, state_dir(settings)),
         Command::Trackers(args) => inspect::trackers(&args, state_dir(settings)),
         Command::Limits(args) => inspect::limits(&args, state_dir(settings)),
+        Command::Recheck(args) => ops::recheck(&args, state_dir(settings)),
+        Command::Reannounce(args) => ops::reannounce(&args, state_dir(settings)),
     }
 }
 

@@ -139,6 +139,11 @@ impl Daemon {
         self.call_empty("POST", &format!("/torrents/{}/{action}", segment(info_hash)?))
     }
 
+    /// `DELETE /torrents/IH?delete_data=true`: what was deleted and kept.
+    pub fn remove_with_data(&self, info_hash: &str) -> anyhow::Result<ccbt_api::RemovedView> {
+        self.call("DELETE", &format!("/torrents/{}?delete_data=true", segment(info_hash)?), None)
+    }
+
     pub fn remove(&self, info_hash: &str) -> anyhow::Result<()> {
         self.call_empty("DELETE", &format!("/torrents/{}", segment(info_hash)?))
     }

@@ -1,4 +1,4 @@
-//! `ccbt add | list | status | pause | remove`: commands that act on the running daemon
+//! `ccbt add | list | status | pause | resume`: commands that act on the running daemon
 //! through its API (see `remote.rs`).
 
 use std::fmt::Write as _;
@@ -11,7 +11,7 @@ use ccbt_api::{AddRequest, TorrentView};
 use super::remote;
 use super::Exit;
 use crate::args::{ListArgs, ResumeArgs};
-use crate::daemon_args::{AddArgs, PauseArgs, RemoveArgs, StatusArgs};
+use crate::daemon_args::{AddArgs, PauseArgs, StatusArgs};
 use crate::units::{human_bytes, human_rate};
 
 /// Names longer than this are cut in the listing.
@@ -110,12 +110,6 @@ pub fn pause(args: &PauseArgs, state_dir: &Path) -> anyhow::Result<Exit> {
         }
     }
     Ok(if failed { Exit::Failure } else { Exit::Success })
-}
-
-pub fn remove(args: &RemoveArgs, state_dir: &Path) -> anyhow::Result<Exit> {
-    remote::connect(state_dir)?.remove(&args.info_hash)?;
-    println!("removed {} (its files are kept)", args.info_hash);
-    Ok(Exit::Success)
 }
 
 /// `ccbt resume IH` while a daemon runs: the daemon continues the torrent, or loads it from its

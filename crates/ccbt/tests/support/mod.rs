@@ -4,6 +4,7 @@
 #![allow(dead_code)] // Each test binary uses its own subset.
 
 pub mod bencode;
+pub mod daemon_state;
 pub mod discovery;
 pub mod process;
 pub mod swarm;

@@ -113,7 +113,9 @@ fn prepare(dir: &Path, info_hash: &InfoHash) -> anyhow::Result<Option<AddTorrent
     if checkpoint.info.is_none() && source.torrent_file.is_none() && source.magnet_uri.is_none() {
         return Ok(None);
     }
-    let mut add = AddTorrent::resume_from(*checkpoint)?;
+    // A torrent paused when the daemon stopped stays paused.
+    let paused = checkpoint.state == ccbt_checkpoint::TorrentState::Paused;
+    let mut add = AddTorrent::resume_from(*checkpoint)?.paused(paused);
     if let Some(resume) = add.resume.as_mut() {
         resume.verify_sample = Some(RESTORE_VERIFY_SAMPLE);
     }
