@@ -5,26 +5,26 @@
 
 /// Never ask for more than this: some systems report an unlimited hard limit, and a process
 /// with a billion possible descriptors makes programs that close them all on exec crawl.
-const MOST: u64 = 1 << 20;
+const MOST: libc::rlim_t = 1 << 20;
 
 /// Raises the soft limit of open files to the hard limit (at most [`MOST`]); the limit now in
 /// force. A failure leaves the limit as it was.
-pub fn raise() -> std::io::Result<u64> {
+pub fn raise() -> std::io::Result<libc::rlim_t> {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes into the struct we own.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    let wanted = limit.rlim_max.min(MOST as libc::rlim_t);
+    let wanted = limit.rlim_max.min(MOST);
     if limit.rlim_cur >= wanted {
-        return Ok(limit.rlim_cur as u64);
+        return Ok(limit.rlim_cur);
     }
     let raised = libc::rlimit { rlim_cur: wanted, rlim_max: limit.rlim_max };
     // SAFETY: setrlimit reads the struct we pass.
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(wanted as u64)
+    Ok(wanted)
 }
 
 #[cfg(test)]
@@ -34,7 +34,7 @@ mod tests {
         let now = super::raise().unwrap();
         let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
-        assert_eq!(limit.rlim_cur as u64, now);
-        assert!(now >= (limit.rlim_max as u64).min(super::MOST), "{now} below {}", limit.rlim_max);
+        assert_eq!(limit.rlim_cur, now);
+        assert!(now >= limit.rlim_max.min(super::MOST), "{now} below {}", limit.rlim_max);
     }
 }

@@ -56,14 +56,7 @@ pub async fn run_adds(
             .with_context(|| format!("cannot create the output folder {}", dir.display()))?;
     }
     let options = session_options(settings);
-    let session = super::session_lock::new_session(options).await?;
-    let _metrics = match super::metrics::start(settings, &session).await {
-        Ok(server) => server,
-        Err(e) => {
-            live::shut_down(session).await;
-            return Err(e);
-        }
-    };
+    let (session, _metrics) = super::metrics::new_session_with_metrics(settings, options).await?;
     let exit = match add_all(&session, adds, &peers).await {
         Ok(added) => {
             let dht_port = live::check_dht_port(&session, explicit_dht_port(settings)).await;

@@ -20,3 +20,19 @@ pub async fn start(settings: &Effective, session: &Session) -> anyhow::Result<Op
     eprintln!("metrics: http://{}/metrics", server.local_addr());
     Ok(Some(server))
 }
+
+/// A foreground session and its `/metrics` server: the session from
+/// [`super::session_lock::new_session`], shut down again when the metrics cannot start.
+pub async fn new_session_with_metrics(
+    settings: &Effective,
+    options: ccbt_engine::SessionOptions,
+) -> anyhow::Result<(Session, Option<MetricsServer>)> {
+    let session = super::session_lock::new_session(options).await?;
+    match start(settings, &session).await {
+        Ok(server) => Ok((session, server)),
+        Err(e) => {
+            super::live::shut_down(session).await;
+            Err(e)
+        }
+    }
+}

@@ -34,14 +34,7 @@ pub async fn run(args: SeedArgs, settings: &Effective) -> anyhow::Result<Exit> {
     let peers = resolve_all(&args.engine.network.peers).await?;
     let options = session_options(settings);
     let add = resume::apply_checkpoint(add.save_path(dir), &ResumeFlags::default(), &options)?;
-    let session = super::session_lock::new_session(options).await?;
-    let _metrics = match super::metrics::start(settings, &session).await {
-        Ok(server) => server,
-        Err(e) => {
-            live::shut_down(session).await;
-            return Err(e);
-        }
-    };
+    let (session, _metrics) = super::metrics::new_session_with_metrics(settings, options).await?;
     let add = add.peers(peers).overwrite(args.overwrite).limits(torrent_limits(settings));
     let id = match session.add_torrent(add).await {
         Ok(id) => id,
