@@ -7,84 +7,13 @@
 mod support;
 
 use std::io::{Read as _, Write as _};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::{
-    ccbt, interop, lt_info_hash, lt_make_torrent, lt_seed, poll_until, run_with_timeout, work_dir,
-};
-use support::{write_file, Finished, Kind, Proc, Tool, SETUP, TRANSFER};
+use support::daemon_state::StateDir;
+use support::{interop, lt_info_hash, lt_make_torrent, lt_seed, poll_until, run_with_timeout, work_dir};
+use support::{write_file, Kind, Proc, Tool, SETUP, TRANSFER};
 
 const NO_DAEMON: &str = "no ccbt daemon is running (start one with `ccbt daemon start`)";
-
-/// A daemon's state folder; whatever daemon still runs there is killed when the test ends.
-struct StateDir {
-    path: PathBuf,
-    log_dir: PathBuf,
-}
-
-impl StateDir {
-    fn new(work: &Path, name: &str) -> StateDir {
-        StateDir { path: work.join(name), log_dir: work.to_owned() }
-    }
-
-    /// `ccbt ARGS --state-dir STATE` to completion.
-    fn ccbt(&self, name: &str, args: &[&str]) -> Finished {
-        let mut cmd = ccbt();
-        cmd.args(args).arg("--state-dir").arg(&self.path);
-        run_with_timeout(name, &mut cmd, &self.log_dir, SETUP)
-    }
-
-    /// `ccbt daemon start` on ports the system picks, trackers and DHT off.
-    fn start_command(&self) -> std::process::Command {
-        let mut cmd = ccbt();
-        cmd.args(["daemon", "start", "--api-port", "0", "--listen-port", "0", "--no-dht", "--no-trackers"])
-            .args(["--log-level", "info", "--state-dir"])
-            .arg(&self.path);
-        cmd
-    }
-
-    fn start(&self, name: &str) -> Finished {
-        let done = run_with_timeout(name, &mut self.start_command(), &self.log_dir, SETUP);
-        assert!(done.success(), "daemon start failed\n{}\n{}", done.describe(), self.log());
-        done
-    }
-
-    fn stop(&self, name: &str) {
-        let done = self.ccbt(name, &["daemon", "stop"]);
-        assert!(done.success(), "daemon stop failed\n{}\n{}", done.describe(), self.log());
-    }
-
-    /// `pid` and `url` from the lock file.
-    fn lock(&self) -> (u32, String) {
-        let text = std::fs::read_to_string(self.path.join("daemon.lock")).expect("lock file");
-        let field =
-            |key: &str| text.lines().find_map(|l| l.strip_prefix(key)).map(str::trim).map(str::to_owned);
-        let pid = field("pid ").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("no pid in {text:?}"));
-        (pid, field("url ").unwrap_or_else(|| panic!("no url in {text:?}")))
-    }
-
-    fn log(&self) -> String {
-        let log = std::fs::read_to_string(self.path.join("daemon.log")).unwrap_or_default();
-        format!("--- daemon.log ---\n{log}")
-    }
-
-    /// The `key:` field of `ccbt status IH`.
-    fn status_field(&self, info_hash: &str, key: &str) -> Option<String> {
-        let done = self.ccbt("status", &["status", info_hash]);
-        let prefix = format!("{key}:");
-        done.stdout.lines().find_map(|l| l.strip_prefix(&prefix)).map(|v| v.trim().to_owned())
-    }
-}
-
-impl Drop for StateDir {
-    fn drop(&mut self) {
-        let text = std::fs::read_to_string(self.path.join("daemon.lock")).unwrap_or_default();
-        if let Some(pid) = text.lines().find_map(|l| l.strip_prefix("pid ")) {
-            let _ = std::process::Command::new("kill").args(["-KILL", pid.trim()]).output();
-        }
-    }
-}
 
 #[test]
 fn added_torrent_completes_then_seeds_after_a_restart_without_downloading() {
@@ -173,8 +102,8 @@ fn added_torrent_completes_then_seeds_after_a_restart_without_downloading() {
 fn two_starts_at_once_leave_one_daemon_and_name_it() {
     let work = work_dir();
     let state = StateDir::new(work.path(), "state");
-    let mut a = Proc::spawn("start-a", &mut state.start_command(), work.path());
-    let mut b = Proc::spawn("start-b", &mut state.start_command(), work.path());
+    let mut a = Proc::spawn("start-a", &mut state.start_command(false), work.path());
+    let mut b = Proc::spawn("start-b", &mut state.start_command(false), work.path());
     let (ea, eb) = (a.wait_timeout(SETUP), b.wait_timeout(SETUP));
     let (ea, eb) = (ea.expect("start a hangs"), eb.expect("start b hangs"));
     let (winner, loser) = match (ea.success(), eb.success()) {
@@ -192,7 +121,7 @@ fn two_starts_at_once_leave_one_daemon_and_name_it() {
     assert!(message.contains("already running"), "{}", loser.logs());
     assert!(message.contains(&format!("pid {pid}")) && message.contains(&url), "{}", loser.logs());
     // A third start, after the race, says the same.
-    let third = run_with_timeout("start-c", &mut state.start_command(), work.path(), SETUP);
+    let third = run_with_timeout("start-c", &mut state.start_command(false), work.path(), SETUP);
     assert_eq!(third.code(), Some(1), "{}", third.describe());
     assert!(third.stderr.contains(&format!("pid {pid}")), "{}", third.describe());
     state.stop("stop");
@@ -235,7 +164,7 @@ fn the_api_on_the_wire_refuses_wrong_tokens_and_foreign_hosts() {
 fn foreground_daemon_stops_on_sigterm_and_frees_its_folder() {
     let work = work_dir();
     let state = StateDir::new(work.path(), "state");
-    let mut cmd = state.start_command();
+    let mut cmd = state.start_command(false);
     cmd.arg("--foreground");
     let mut daemon = Proc::spawn("foreground", &mut cmd, work.path());
     daemon.wait_for("serving", SETUP, |out, _| out.contains("serving http://").then_some(()));

@@ -22,8 +22,8 @@ impl StateDir {
         run_with_timeout(name, &mut cmd, &self.log_dir, SETUP)
     }
 
-    /// `ccbt daemon start` on ports the system picks, DHT off, trackers on or off.
-    pub fn start_with(&self, name: &str, with_trackers: bool) -> Finished {
+    /// `ccbt daemon start` on ports the system picks, DHT off, trackers on or off (not run).
+    pub fn start_command(&self, with_trackers: bool) -> std::process::Command {
         let mut cmd = ccbt();
         cmd.args(["daemon", "start", "--api-port", "0", "--listen-port", "0", "--no-dht"])
             .args(["--log-level", "info", "--state-dir"])
@@ -31,7 +31,12 @@ impl StateDir {
         if !with_trackers {
             cmd.arg("--no-trackers");
         }
-        let done = run_with_timeout(name, &mut cmd, &self.log_dir, SETUP);
+        cmd
+    }
+
+    /// `ccbt daemon start` to completion; it must succeed.
+    pub fn start_with(&self, name: &str, with_trackers: bool) -> Finished {
+        let done = run_with_timeout(name, &mut self.start_command(with_trackers), &self.log_dir, SETUP);
         assert!(done.success(), "daemon start failed\n{}\n{}", done.describe(), self.log());
         done
     }
@@ -43,6 +48,15 @@ impl StateDir {
     pub fn stop(&self, name: &str) {
         let done = self.ccbt(name, &["daemon", "stop"]);
         assert!(done.success(), "daemon stop failed\n{}\n{}", done.describe(), self.log());
+    }
+
+    /// `pid` and `url` from the lock file.
+    pub fn lock(&self) -> (u32, String) {
+        let text = std::fs::read_to_string(self.path.join("daemon.lock")).expect("lock file");
+        let field =
+            |key: &str| text.lines().find_map(|l| l.strip_prefix(key)).map(str::trim).map(str::to_owned);
+        let pid = field("pid ").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("no pid in {text:?}"));
+        (pid, field("url ").unwrap_or_else(|| panic!("no url in {text:?}")))
     }
 
     pub fn log(&self) -> String {
