@@ -88,7 +88,13 @@ async fn lowered_peer_counts_close_the_extra_connections_and_refuse_new_ones() {
         session.reconfigure(SessionOptions { max_global_peers: 1, ..(*session.options()).clone() }).unwrap();
     assert_eq!(report.applied, ["max_global_peers"]);
     wait_peers(&session, id, 1).await;
-    assert_eq!(session.connected_peers(), 1);
+    // The global count drops when a closed connection's task has given its slot back, which
+    // may be a moment after the torrent forgot the peer.
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while session.connected_peers() != 1 {
+        assert!(tokio::time::Instant::now() < deadline, "{} connected", session.connected_peers());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let mut closed = 0;
     for stream in &mut peers {
