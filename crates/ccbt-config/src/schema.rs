@@ -355,7 +355,8 @@ settings! {
             "Log verbosity on stderr: `error`, `warn`, `info`, `debug` or `trace` (any case, as in `CCBT_LOG_LEVEL=DEBUG`).";
         config_reload: bool = true, ANY, Restart, Session,
             env "", flag "--no-config-reload", shown "",
-            "While `download`, `magnet` or `seed` runs, re-read the configuration file when it changes (checked every 2 s) and apply what can change live (see \"Hot reload\" in docs/config.md).";        enable_metrics: bool = false, ANY, Restart, Session,
+            "While `download`, `magnet` or `seed` runs, re-read the configuration file when it changes (checked every 2 s) and apply what can change live (see \"Hot reload\" in docs/config.md).";
+        enable_metrics: bool = false, ANY, Restart, Session,
             env "", flag "", shown "",
             "Serve Prometheus metrics at `http://<metrics_host>:<metrics_port>/metrics` while `download`, `magnet`, `seed` or the daemon runs (README, \"Metrics\").";
         metrics_port: u16 = 9090, int(0, 65535), Restart, Session,
