@@ -46,6 +46,10 @@ pub struct DaemonStartArgs {
     /// Run in this process, logging to stderr, until SIGTERM or Ctrl-C (for systemd and the like).
     #[arg(long)]
     pub foreground: bool,
+    /// Set by `daemon start` for the background process: its stdout and stderr are
+    /// `<state_dir>/daemon.log`, which it rotates (`log_max_size_mib`, `log_max_files`).
+    #[arg(long, hide = true, requires = "foreground")]
+    pub detached: bool,
     /// Allow a non-loopback `api_host` without TLS: the API then speaks plain HTTP to the
     /// network, token included (prefer `tls_cert` and `tls_key`).
     #[arg(long)]
