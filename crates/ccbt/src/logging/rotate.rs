@@ -37,16 +37,21 @@ pub struct RotatingFile {
 }
 
 impl RotatingFile {
-    /// Opens (creating it and its folder) the log at `path` for appending, and deletes numbered
-    /// files a larger `max_files` of an earlier run left beyond the limit.
+    /// Opens (creating it and its folder) the log at `path` for appending, deletes numbered
+    /// files a larger `max_files` of an earlier run left beyond the limit, and rotates a file
+    /// already full (what is written through stdout before the first record must not grow it).
     pub fn open(path: &Path, limits: Limits, redirect_stdio: bool) -> io::Result<RotatingFile> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs::create_dir_all(parent)?;
         }
         let (file, identity) = open_append(path)?;
-        let log = RotatingFile { path: path.to_path_buf(), limits, file, identity, redirect_stdio };
+        let mut log = RotatingFile { path: path.to_path_buf(), limits, file, identity, redirect_stdio };
         log.remove_beyond_limit()?;
-        log.redirect()?;
+        if log.file.metadata()?.len() >= limits.max_bytes {
+            log.rotate()?;
+        } else {
+            log.redirect()?;
+        }
         Ok(log)
     }
 
@@ -279,6 +284,16 @@ mod tests {
         log.write_record(record(0).as_bytes()).unwrap();
         assert_eq!(read(&path), record(0));
         assert_eq!(read(&numbered(&path, 1)), "x".repeat(90) + "new\n");
+    }
+
+    #[test]
+    fn a_full_file_is_rotated_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ccbt.log");
+        fs::write(&path, "x".repeat(100)).unwrap();
+        RotatingFile::open(&path, LIMITS, false).unwrap();
+        assert_eq!(read(&path), "");
+        assert_eq!(read(&numbered(&path, 1)), "x".repeat(100));
     }
 
     #[test]
