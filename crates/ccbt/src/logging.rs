@@ -15,7 +15,6 @@ use std::io::{self, IsTerminal as _, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use anyhow::Context as _;
 use ccbt_config::{Effective, LogFormat, LogLevel};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -69,38 +68,56 @@ impl Outputs {
 type Base = Layered<reload::Layer<EnvFilter, Registry>, Registry>;
 type BoxedLayer = Box<dyn Layer<Base> + Send + Sync>;
 
-/// Installs the global subscriber. Returns a warning to print when the filter from
-/// `CCBT_LOG_LEVEL` is invalid (the level is used instead: a typo in an environment variable
-/// should not stop a download). Fails when a log file cannot be opened.
-pub fn init(level: LogLevel, filter: Option<&str>, outputs: &Outputs) -> anyhow::Result<Option<String>> {
+/// Installs the global subscriber. Returns warnings to print: the filter from `CCBT_LOG_LEVEL`
+/// is invalid (the level is used instead: a typo in an environment variable should not stop a
+/// download), or a log file cannot be opened (stderr gets every record instead: a log folder
+/// that is not writable should not stop `config show`, nor the command that would fix it).
+pub fn init(level: LogLevel, filter: Option<&str>, outputs: &Outputs) -> Vec<String> {
     let (filter, warning) = match filter {
         Some(text) => from_filter(level, text),
         None => (EnvFilter::new(directive(level)), None),
     };
-    let layers = output_layers(level, outputs)?;
+    let mut warnings: Vec<String> = warning.into_iter().collect();
+    let layers = output_layers(level, outputs, &mut warnings);
     let (filter, handle) = reload::Layer::new(filter);
     tracing_subscriber::registry().with(filter).with(layers).init();
     let _ = LEVEL_HANDLE.set(handle);
-    Ok(warning)
+    warnings
 }
 
 /// One layer for stderr (or the daemon's `daemon.log`), one for `log_file` when set.
-fn output_layers(level: LogLevel, outputs: &Outputs) -> anyhow::Result<Vec<BoxedLayer>> {
+fn output_layers(level: LogLevel, outputs: &Outputs, warnings: &mut Vec<String>) -> Vec<BoxedLayer> {
     let verbose = matches!(level, LogLevel::Debug | LogLevel::Trace);
-    let stderr = match &outputs.stderr_file {
-        Some(path) => layer(outputs.format, open(path, outputs.limits, true)?, false, verbose),
+    let daemon_log = outputs.stderr_file.as_ref().and_then(|path| open(path, outputs.limits, true, warnings));
+    let stderr = match daemon_log {
+        Some(log) => layer(outputs.format, log, false, verbose),
         // No colour codes in pipes.
         None => layer(outputs.format, || ProgressAwareStderr, io::stderr().is_terminal(), verbose),
     };
-    let Some(path) = &outputs.file else { return Ok(vec![stderr]) };
-    let file = layer(outputs.format, open(path, outputs.limits, false)?, false, true);
-    Ok(vec![stderr.with_filter(LevelFilter::WARN).boxed(), file])
+    let file = outputs.file.as_ref().and_then(|path| open(path, outputs.limits, false, warnings));
+    match file {
+        Some(file) => {
+            vec![stderr.with_filter(LevelFilter::WARN).boxed(), layer(outputs.format, file, false, true)]
+        }
+        None => vec![stderr],
+    }
 }
 
-fn open(path: &Path, limits: Limits, redirect_stdio: bool) -> anyhow::Result<RotatingLog> {
-    let file = RotatingFile::open(path, limits, redirect_stdio)
-        .with_context(|| format!("cannot open the log file {}", path.display()))?;
-    Ok(RotatingLog::new(file))
+/// The rotating log at `path`, or `None` and a warning.
+fn open(
+    path: &Path,
+    limits: Limits,
+    redirect_stdio: bool,
+    warnings: &mut Vec<String>,
+) -> Option<RotatingLog> {
+    match RotatingFile::open(path, limits, redirect_stdio) {
+        Ok(file) => Some(RotatingLog::new(file)),
+        Err(e) => {
+            warnings
+                .push(format!("cannot open the log file {}: {e}; logging to stderr instead", path.display()));
+            None
+        }
+    }
 }
 
 /// A formatting layer writing to `writer`: text (with the target when `target`) or JSON lines.

@@ -37,8 +37,8 @@ fn main() -> ExitCode {
     };
     if let Command::Config(command @ (ConfigCommand::Set(_) | ConfigCommand::Validate(_))) = &cli.command {
         // They edit or check a file that may be invalid, so they load nothing first.
-        // Plain stderr cannot fail to open.
-        let _ = logging::init(ccbt_config::LogLevel::Warn, None, &logging::Outputs::stderr_text());
+        // Plain stderr: nothing to warn about.
+        logging::init(ccbt_config::LogLevel::Warn, None, &logging::Outputs::stderr_text());
         return finish(commands::config::run_on_file(command, &cli.global));
     }
     // Nothing starts on a bad configuration: every problem is printed, then ccbt stops.
@@ -54,13 +54,8 @@ fn main() -> ExitCode {
     };
     let level = settings.effective.config().observability.log_level;
     let outputs = logging::Outputs::from_config(&settings.effective, is_detached_daemon(&cli.command));
-    match logging::init(level, settings.log_filter.as_deref(), &outputs) {
-        Ok(Some(warning)) => eprintln!("warning: {warning}"),
-        Ok(None) => {}
-        Err(error) => {
-            eprintln!("error: {}; nothing was started", render_error(&error));
-            return ExitCode::FAILURE;
-        }
+    for warning in logging::init(level, settings.log_filter.as_deref(), &outputs) {
+        eprintln!("warning: {warning}");
     }
     if let Err(e) = fd_limit::raise() {
         tracing::warn!("cannot raise the limit of open files: {e}");

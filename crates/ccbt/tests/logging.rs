@@ -161,3 +161,19 @@ fn the_detached_daemon_rotates_daemon_log_and_writes_log_file() {
         "INFO records in daemon.log while log_file is set\n{daemon_log}"
     );
 }
+
+#[test]
+fn a_log_file_that_cannot_be_opened_is_a_warning_not_a_failure() {
+    let work = work_dir();
+    let w = work.path();
+    std::fs::write(w.join("a-file"), "not a folder").unwrap();
+    let path = w.join("a-file/ccbt.log");
+    let mut cmd = ccbt();
+    cmd.env("CCBT_LOG_FILE", &path).env("CCBT_STATE_DIR", w.join("state"));
+    cmd.args(["config", "get", "log_file"]);
+    let done = run_with_timeout("config-get", &mut cmd, w, SETUP);
+    done.assert_success("config get with an unusable log_file");
+    assert_eq!(done.stdout.trim(), path.display().to_string());
+    let warning = format!("warning: cannot open the log file {}", path.display());
+    assert!(done.stderr.contains(&warning), "{}", done.describe());
+}
