@@ -34,6 +34,8 @@ pub struct RotatingFile {
     identity: (u64, u64),
     /// Point stdout and stderr at each newly opened file (the detached daemon's output).
     redirect_stdio: bool,
+    /// The last record could not be written (and that was reported).
+    failing: bool,
 }
 
 impl RotatingFile {
@@ -45,7 +47,8 @@ impl RotatingFile {
             fs::create_dir_all(parent)?;
         }
         let (file, identity) = open_append(path)?;
-        let mut log = RotatingFile { path: path.to_path_buf(), limits, file, identity, redirect_stdio };
+        let mut log =
+            RotatingFile { path: path.to_path_buf(), limits, file, identity, redirect_stdio, failing: false };
         log.remove_beyond_limit()?;
         if log.file.metadata()?.len() >= limits.max_bytes {
             log.rotate()?;
@@ -62,6 +65,23 @@ impl RotatingFile {
             self.rotate()?;
         }
         self.file.write_all(record)
+    }
+
+    /// Writes a record. A failure (disk full, folder gone read-only) loses the record and is
+    /// reported on stderr once until a record is written again: logging never fails the program
+    /// (tracing-subscriber would print every failed record, with `eprintln!`, which panics when
+    /// stderr is that same full disk).
+    pub fn write_or_report(&mut self, record: &[u8]) {
+        match self.write_record(record) {
+            Ok(()) => self.failing = false,
+            Err(e) if !self.failing => {
+                self.failing = true;
+                let path = self.path.display();
+                let line = format!("warning: cannot write the log file {path}: {e}; records are lost until it can be written again\n");
+                let _ = io::stderr().write_all(line.as_bytes());
+            }
+            Err(_) => {}
+        }
     }
 
     /// The size of the file at `path`, opening it again first when it was deleted or replaced
@@ -192,12 +212,13 @@ pub struct RecordWriter<'a>(MutexGuard<'a, RotatingFile>);
 
 impl Write for RecordWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write_record(buf)?;
+        self.0.write_or_report(buf);
         Ok(buf.len())
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.0.write_record(buf)
+        self.0.write_or_report(buf);
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -329,6 +350,16 @@ mod tests {
         fs::remove_dir_all(dir.path().join("logs")).unwrap();
         log.write_record(b"four\n").unwrap();
         assert_eq!(read(&path), "four\n");
+    }
+
+    #[test]
+    fn a_failing_write_loses_the_record_without_failing_the_caller() {
+        // /dev/full refuses every write with ENOSPC, as a full disk does.
+        let log = RotatingLog::new(RotatingFile::open(Path::new("/dev/full"), LIMITS, false).unwrap());
+        let mut writer = log.make_writer();
+        assert!(writer.0.write_record(b"lost\n").is_err());
+        assert!(writer.write_all(b"lost too\n").is_ok());
+        assert!(writer.0.failing);
     }
 
     #[test]
