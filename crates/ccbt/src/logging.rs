@@ -4,8 +4,8 @@
 //! which `settings` hands over as `filter`.
 //!
 //! Records go to stderr and, with `log_file`, to that file (rotated by `rotate.rs`) in
-//! `log_format` (text or JSON lines). With a file, stderr keeps warnings and errors only, as
-//! mature daemons do: the user at the terminal still sees what went wrong, the file has the rest.
+//! `log_format` (text or JSON lines). With a file, stderr keeps warnings and errors only: the
+//! user at the terminal still sees what went wrong, without the detail burying the progress.
 //! The detached daemon has no terminal: its stderr is `<state_dir>/daemon.log`, rotated with the
 //! same limits.
 
