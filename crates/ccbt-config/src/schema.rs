@@ -366,7 +366,7 @@ settings! {
             "Address the `/metrics` endpoint listens on. The endpoint has no authentication: listen on another address only on a trusted network.";
         log_file: Option<PathBuf> = None, ANY, Restart, Session,
             env "", flag "", shown "",
-            "File that receives the log at `log_level` (\"\": none). A relative path is taken under `state_dir` (`ccbt.log` is `<state_dir>/ccbt.log`, as for `ccbt daemon start` run from any folder). While it is set, stderr shows only warnings and errors. Never ANSI-coloured; created with mode 0600; rotated by size (`log_max_size_mib`, `log_max_files`), and opened again when it is deleted or moved away (logrotate).";
+            "File that receives the log at `log_level` (\"\": none). A relative path is taken under `state_dir` (`ccbt.log` is `<state_dir>/ccbt.log`, whatever folder ccbt runs from). While it is set, stderr shows only warnings and errors. Never ANSI-coloured; created with mode 0600; rotated by size (`log_max_size_mib`, `log_max_files`), and opened again when it is deleted or moved away (logrotate). A file that cannot be opened at start is a warning, and stderr then gets every record.";
         log_format: LogFormat = LogFormat::Text, ANY, Restart, Session,
             env "", flag "", shown "",
             "`text` (one readable line per record) or `json` (one JSON object per line: `timestamp`, `level`, `target`, `fields` holding `message` and the record's fields, and the spans it ran in), on stderr and in `log_file`.";
