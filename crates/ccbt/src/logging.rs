@@ -54,13 +54,14 @@ impl Outputs {
         let (obs, state_dir) = (&config.observability, &config.disk.state_dir);
         let limits =
             Limits { max_bytes: u64::from(obs.log_max_size_mib) * 1024 * 1024, max_files: obs.log_max_files };
-        Outputs {
-            format: obs.log_format,
-            // `join` keeps an absolute path as it is.
-            file: obs.log_file.as_deref().map(|file| state_dir.join(file)),
-            limits,
-            stderr_file: detached.then(|| state_dir.join(DAEMON_LOG)),
+        // `join` keeps an absolute path as it is.
+        let mut file = obs.log_file.as_deref().map(|file| state_dir.join(file));
+        let stderr_file = detached.then(|| state_dir.join(DAEMON_LOG));
+        if file.is_some() && file == stderr_file {
+            // `log_file = "daemon.log"` for the daemon: one file with everything, written once.
+            file = None;
         }
+        Outputs { format: obs.log_format, file, limits, stderr_file }
     }
 }
 
@@ -214,6 +215,10 @@ mod tests {
         assert_eq!(absolute.limits, Limits { max_bytes: 2 * 1024 * 1024, max_files: 1 });
         assert_eq!(absolute.stderr_file, Some(PathBuf::from("/s/daemon.log")));
         assert_eq!(outputs("[disk]\nstate_dir = \"/s\"\n", false).file, None);
+        let text = "[disk]\nstate_dir = \"/s\"\n[observability]\nlog_file = \"daemon.log\"\n";
+        let daemon = outputs(text, true);
+        assert_eq!((daemon.file, daemon.stderr_file), (None, Some(PathBuf::from("/s/daemon.log"))));
+        assert_eq!(outputs(text, false).file, Some(PathBuf::from("/s/daemon.log")));
     }
 
     #[test]
