@@ -60,8 +60,9 @@ pub struct Cli {
 /// Flags accepted by every command, before or after the command name.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Log verbosity on stderr [default: `log_level` of the configuration, `warn`; the
-    /// CCBT_LOG_LEVEL variable also accepts filters like `warn,ccbt_engine=debug`].
+    /// Log verbosity on stderr, and in `log_file` when set [default: `log_level` of the
+    /// configuration, `warn`; the CCBT_LOG_LEVEL variable also accepts filters like
+    /// `warn,ccbt_engine=debug`].
     #[arg(long, global = true, value_enum, ignore_case = true, value_name = "LEVEL")]
     pub log_level: Option<LogLevel>,
     /// Configuration file to read (it must exist) instead of ./ccbt.toml or

@@ -7,7 +7,7 @@ mod checkpoint_verify;
 mod checkpoints;
 pub mod config;
 mod create;
-mod daemon;
+pub mod daemon;
 mod daemon_seeds;
 mod dht;
 mod download;
