@@ -364,6 +364,12 @@ settings! {
         metrics_host: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST), ANY, Restart, Session,
             env "", flag "", shown "",
             "Address the `/metrics` endpoint listens on. The endpoint has no authentication: listen on another address only on a trusted network.";
+        alerts_rules_path: Option<PathBuf> = None, ANY, Restart, Session,
+            env "", flag "", shown "`<state_dir>/alerts.toml`",
+            "Alert rules file (`[[rule]]` tables: README, \"Alerts\"), evaluated every second on the live session by `download`, `magnet`, `seed` and the daemon; edits of the file are picked up within a second. Unset: `alerts.toml` under `state_dir`. A missing file means no rules; a file with a mistake is refused whole, naming its line.";
+        alerts_history_size: usize = 1000, int(0, 100_000), Restart, Session,
+            env "", flag "", shown "",
+            "How many alert events (fired, resolved) `<state_dir>/alerts-history.json` keeps, the newest; older ones are dropped (0 keeps none).";
     }
 
     /// `[daemon]`: the background session of `ccbt daemon start` and its HTTP control API.

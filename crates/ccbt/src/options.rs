@@ -21,8 +21,16 @@ pub fn session_options(effective: &Effective) -> SessionOptions {
     apply_discovery(&mut opts, discovery);
     apply_limits(&mut opts, limits);
     // The log level is installed by `logging`, reload is the command's (`reload.rs`).
-    let Observability { log_level: _, config_reload: _, enable_metrics: _, metrics_port: _, metrics_host: _ } =
-        observability;
+    // The alert service reads its keys itself (`alerts/mod.rs`).
+    let Observability {
+        log_level: _,
+        config_reload: _,
+        enable_metrics: _,
+        metrics_port: _,
+        metrics_host: _,
+        alerts_rules_path: _,
+        alerts_history_size: _,
+    } = observability;
     opts.listen_port_explicit = is_set(effective, "listen_port");
     opts
 }
