@@ -105,7 +105,10 @@ fn every_alert_metric_is_a_published_series_with_the_same_value() {
     // The seeds' names are offered as they are.
     assert_eq!(values.get("ccbt_download_rate_bytes_per_second", None), Some(5300.0));
     assert_eq!(metrics.per_torrent("ccbt_download_rate_bytes_per_second"), Some(false));
-    assert_eq!(values.get("ccbt_torrent_download_rate_bytes_per_second", Some(&InfoHash([2; 20]))), Some(300.0));
+    assert_eq!(
+        values.get("ccbt_torrent_download_rate_bytes_per_second", Some(&InfoHash([2; 20]))),
+        Some(300.0)
+    );
 }
 
 #[test]
