@@ -297,20 +297,6 @@ fn history_params(query: Option<&str>) -> Result<(u64, usize), ApiError> {
     Ok((after, limit))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::history_params;
-
-    #[test]
-    fn history_parameters_are_checked() {
-        assert_eq!(history_params(None).unwrap(), (0, super::MAX_HISTORY_PAGE));
-        assert_eq!(history_params(Some("after=5&limit=2")).unwrap(), (5, 2));
-        assert_eq!(history_params(Some("limit=99999999")).unwrap().1, super::MAX_HISTORY_PAGE);
-        assert_eq!(history_params(Some("after=x")).unwrap_err().code, "invalid_query");
-        assert_eq!(history_params(Some("since=1")).unwrap_err().code, "invalid_query");
-    }
-}
-
 /// The event stream's `alert_fired` and `alert_resolved` events (data: an [`AlertEventView`]),
 /// when the API has alert rules. A subscriber too slow for the queue gets `lagged` with
 /// `"stream": "alerts"`.
@@ -336,4 +322,18 @@ pub(crate) fn sse_events(
         };
         Some((Ok(event), receiver))
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::history_params;
+
+    #[test]
+    fn history_parameters_are_checked() {
+        assert_eq!(history_params(None).unwrap(), (0, super::MAX_HISTORY_PAGE));
+        assert_eq!(history_params(Some("after=5&limit=2")).unwrap(), (5, 2));
+        assert_eq!(history_params(Some("limit=99999999")).unwrap().1, super::MAX_HISTORY_PAGE);
+        assert_eq!(history_params(Some("after=x")).unwrap_err().code, "invalid_query");
+        assert_eq!(history_params(Some("since=1")).unwrap_err().code, "invalid_query");
+    }
 }
