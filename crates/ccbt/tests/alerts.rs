@@ -272,3 +272,36 @@ fn a_malformed_rules_file_is_refused_with_its_line_and_reason() {
     assert!(view["rules_error"].is_null() && view["rules"].as_array().unwrap().is_empty(), "{view}");
     state.stop("stop");
 }
+
+#[test]
+fn a_foreground_download_evaluates_the_rules_of_its_state_folder() {
+    if !interop("a_foreground_download_evaluates_the_rules_of_its_state_folder", &[Tool::Libtorrent]) {
+        return;
+    }
+    let work = work_dir();
+    let w = work.path();
+    // 2 MiB at 256 KiB/s: several evaluations while it runs.
+    write_file(&w.join("src/f.bin"), 9, 2 * 1024 * 1024);
+    let torrent = w.join("f.torrent");
+    lt_make_torrent(&w.join("src/f.bin"), &torrent, 32 * 1024, Kind::V1);
+    let info_hash = lt_info_hash(&torrent);
+    let state = w.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let rules = "[[rule]]\nname = \"has-peers\"\nmetric = \"ccbt_torrent_connected_peers\"\ncondition = \"value >= 1\"\n";
+    std::fs::write(state.join("alerts.toml"), rules).unwrap();
+    let mut seeder = lt_seed(w, "lt-seed", &torrent, &w.join("src"), &[], &[]);
+    let mut cmd = support::ccbt();
+    cmd.arg("download").arg(&torrent).arg("-o").arg(w.join("out")).arg("--state-dir").arg(&state);
+    cmd.args(["--listen-port", "0", "--no-dht", "--peer", &seeder.addr(), "--down-limit", "256"]);
+    let done = support::run_with_timeout("ccbt-download", &mut cmd, w, TRANSFER);
+    done.assert_success("ccbt download with an alert rule");
+    let fired = done
+        .stderr
+        .lines()
+        .find(|l| l.contains("alert fired"))
+        .unwrap_or_else(|| panic!("{}", done.describe()));
+    assert!(fired.contains("rule=has-peers") && fired.contains(&format!("scope={info_hash}")), "{fired}");
+    let history = std::fs::read_to_string(state.join("alerts-history.json")).unwrap();
+    assert!(history.contains("\"kind\": \"fired\"") && history.contains(&info_hash), "{history}");
+    seeder.proc.kill();
+}
