@@ -29,7 +29,9 @@ fn out_of_range_literals(field: &ccbt_config::Field) -> Vec<String> {
         }
         Bounds::HostPorts => vec!["[]".into(), "[\"no-port\"]".into()],
         // An optional file's "" means none: it is in range.
-        Bounds::Any if default.is_str() && !matches!(field.name, "tls_cert" | "tls_key") => {
+        Bounds::Any
+            if default.is_str() && !matches!(field.name, "tls_cert" | "tls_key" | "alerts_rules_path") =>
+        {
             vec!["\"\"".into()]
         }
         Bounds::Any => Vec::new(),
