@@ -13,6 +13,7 @@
 //! HTTP status that fits ([`ApiError`]).
 
 mod add_options;
+mod alerts;
 mod body;
 mod checkpoints;
 mod config;
@@ -38,6 +39,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+pub use alerts::{
+    ActiveAlertView, AlertControl, AlertEventView, AlertHistoryView, AlertRuleRequest, AlertRuleView,
+    AlertTestRequest, AlertTestView, AlertsView, PendingAlertView, MAX_HISTORY_PAGE,
+};
 pub use checkpoints::{CheckpointList, CheckpointView};
 pub use config::{
     ConfigChangeView, ConfigControl, ConfigEntryView, ConfigSetRequest, ConfigSetView, ConfigView,
@@ -74,6 +79,9 @@ pub struct ApiContext {
     /// The daemon's configuration for `GET/PUT /api/v1/config` (None: an embedded session
     /// without one; those routes answer 404 `no_configuration`).
     pub config: Option<Arc<dyn ConfigControl>>,
+    /// The alert rules for `/api/v1/alerts` and the event stream (None: those routes answer 404
+    /// `no_alerts`).
+    pub alerts: Option<Arc<dyn AlertControl>>,
 }
 
 /// The base URL clients use for an API bound to `addr`: `http://127.0.0.1:6890`.

@@ -74,6 +74,11 @@ pub enum Endpoint {
     ListCheckpoints,
     DeleteCheckpoint,
     Snapshot,
+    ListAlerts,
+    AddAlertRule,
+    RemoveAlertRule,
+    TestAlertRule,
+    AlertHistory,
 }
 
 /// One route: method, path (axum syntax, `{info_hash}` for a parameter) and handler.
@@ -116,6 +121,11 @@ pub const ROUTES: &[Route] = &[
     route(Verb::Get, "/api/v1/checkpoints", Endpoint::ListCheckpoints),
     route(Verb::Delete, "/api/v1/checkpoints/{info_hash}", Endpoint::DeleteCheckpoint),
     route(Verb::Get, "/api/v1/snapshot", Endpoint::Snapshot),
+    route(Verb::Get, "/api/v1/alerts", Endpoint::ListAlerts),
+    route(Verb::Post, "/api/v1/alerts/rules", Endpoint::AddAlertRule),
+    route(Verb::Delete, "/api/v1/alerts/rules/{name}", Endpoint::RemoveAlertRule),
+    route(Verb::Post, "/api/v1/alerts/rules/{name}/test", Endpoint::TestAlertRule),
+    route(Verb::Get, "/api/v1/alerts/history", Endpoint::AlertHistory),
 ];
 
 /// The API over `context`, every request guarded by `access`.
@@ -164,6 +174,11 @@ fn method_router(route: &Route) -> MethodRouter<Arc<ApiContext>> {
         Endpoint::ListCheckpoints => on(filter, crate::checkpoints::list),
         Endpoint::DeleteCheckpoint => on(filter, crate::checkpoints::delete),
         Endpoint::Snapshot => on(filter, crate::snapshot::snapshot),
+        Endpoint::ListAlerts => on(filter, crate::alerts::list),
+        Endpoint::AddAlertRule => on(filter, crate::alerts::add),
+        Endpoint::RemoveAlertRule => on(filter, crate::alerts::remove),
+        Endpoint::TestAlertRule => on(filter, crate::alerts::test),
+        Endpoint::AlertHistory => on(filter, crate::alerts::history),
     }
 }
 

@@ -7,9 +7,11 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use ccbt_api::{
-    AddRequest, CheckpointList, CheckpointView, ConfigChangeView, ConfigEntryView, ConfigSetView, ConfigView,
-    FileList, FileView, PeerList, PeerView, SessionLimitsView, SessionView, StreamUrl, StreamUrlList,
-    TorrentCounts, TorrentLimitsView, TorrentList, TorrentView, TrackerList, TrackerView, ROUTES,
+    ActiveAlertView, AddRequest, AlertEventView, AlertHistoryView, AlertRuleRequest, AlertRuleView,
+    AlertTestView, AlertsView, CheckpointList, CheckpointView, ConfigChangeView, ConfigEntryView,
+    ConfigSetView, ConfigView, FileList, FileView, PeerList, PeerView, PendingAlertView, SessionLimitsView,
+    SessionView, StreamUrl, StreamUrlList, TorrentCounts, TorrentLimitsView, TorrentList, TorrentView,
+    TrackerList, TrackerView, ROUTES,
 };
 use serde_json::Value;
 
@@ -283,6 +285,62 @@ fn inspect_views() -> Vec<(&'static str, Value)> {
         ("ConfigSet", to(&ConfigSetView { file: "f".into(), changes: vec![] })),
         ("CheckpointView", to(&checkpoint)),
         ("CheckpointList", to(&CheckpointList { dir: "d".into(), checkpoints: vec![] })),
+    ]
+    .into_iter()
+    .chain(alert_views())
+    .collect()
+}
+
+/// The views of the alert routes, each with every field present.
+fn alert_views() -> Vec<(&'static str, Value)> {
+    let rule = AlertRuleView {
+        name: "r".into(),
+        metric: "m".into(),
+        condition: "value < 1".into(),
+        severity: "warning".into(),
+        cooldown_secs: 0,
+        for_secs: 0,
+        torrent: None,
+        enabled: true,
+        state: "ok".into(),
+    };
+    let active = ActiveAlertView {
+        rule: "r".into(),
+        severity: "warning".into(),
+        metric: "m".into(),
+        torrent: None,
+        value: 0.0,
+        since: 0,
+    };
+    let pending = PendingAlertView { rule: "r".into(), torrent: None, since: 0 };
+    let event = AlertEventView {
+        seq: 1,
+        kind: "fired".into(),
+        rule: "r".into(),
+        severity: "warning".into(),
+        metric: "m".into(),
+        torrent: None,
+        value: None,
+        at: 0,
+        fired_at: None,
+        reason: None,
+    };
+    let alerts = AlertsView {
+        rules_file: "f".into(),
+        rules_error: None,
+        rules: vec![],
+        firing: vec![],
+        pending: vec![],
+    };
+    vec![
+        ("AlertRule", to(&rule)),
+        ("ActiveAlert", to(&active)),
+        ("PendingAlert", to(&pending)),
+        ("Alerts", to(&alerts)),
+        ("AlertRuleRequest", to(&AlertRuleRequest::default())),
+        ("AlertTest", to(&AlertTestView { rule: "r".into(), value: 0.0, holds: false })),
+        ("AlertEvent", to(&event)),
+        ("AlertHistory", to(&AlertHistoryView { capacity: 1, next_seq: 1, records: vec![] })),
     ]
 }
 

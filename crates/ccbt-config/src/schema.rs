@@ -377,6 +377,12 @@ settings! {
         log_max_files: u32 = 5, int(1, 100), Restart, Session,
             env "", flag "", shown "",
             "Files of one log kept, the current one included (5: `ccbt.log` and `ccbt.log.1` to `ccbt.log.4`); the oldest is deleted at each rotation, so a log takes at most about `log_max_size_mib` × `log_max_files` of disk. With 1 the file starts over when full.";
+        alerts_rules_path: Option<PathBuf> = None, ANY, Restart, Session,
+            env "", flag "", shown "`<state_dir>/alerts.toml`",
+            "Alert rules file (`[[rule]]` tables: README, \"Alerts\"), evaluated every second on the live session by `download`, `magnet`, `seed` and the daemon; edits of the file are picked up within a second. Unset: `alerts.toml` under `state_dir`. A missing file means no rules; a file with a mistake is refused whole, naming its line.";
+        alerts_history_size: usize = 1000, int(0, 100_000), Restart, Session,
+            env "", flag "", shown "",
+            "How many alert events (fired, resolved) `<state_dir>/alerts-history.json` keeps, the newest; older ones are dropped (0 keeps none).";
     }
 
     /// `[daemon]`: the background session of `ccbt daemon start` and its HTTP control API.

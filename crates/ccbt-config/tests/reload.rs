@@ -72,7 +72,8 @@ fn each_key_changed_alone_is_reported_alone() {
             "listen_host" => "127.0.0.1".to_owned(),
             "api_host" => "::1".to_owned(),
             "metrics_host" => "::1".to_owned(),
-            "download_dir" | "state_dir" | "checkpoint_dir" | "tls_cert" | "tls_key" | "log_file" => {
+            "download_dir" | "state_dir" | "checkpoint_dir" | "tls_cert" | "tls_key" | "log_file"
+            | "alerts_rules_path" => {
                 "/elsewhere".to_owned()
             }
             "checkpoint_format" => "json".to_owned(),

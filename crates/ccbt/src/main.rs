@@ -1,6 +1,8 @@
 //! `ccbt`: the command-line BitTorrent client. This file only wires the pieces together:
 //! arguments, logging, the command, and the exit code.
 
+mod alerts;
+mod alerts_args;
 mod args;
 mod commands;
 mod daemon_args;

@@ -21,7 +21,7 @@ pub fn session_options(effective: &Effective) -> SessionOptions {
     apply_discovery(&mut opts, discovery);
     apply_limits(&mut opts, limits);
     // The log level and the log file are installed by `logging`, reload is the command's
-    // (`reload.rs`).
+    // (`reload.rs`). The alert service reads its keys itself (`alerts/mod.rs`).
     let Observability {
         log_level: _,
         config_reload: _,
@@ -32,6 +32,8 @@ pub fn session_options(effective: &Effective) -> SessionOptions {
         log_format: _,
         log_max_size_mib: _,
         log_max_files: _,
+        alerts_rules_path: _,
+        alerts_history_size: _,
     } = observability;
     opts.listen_port_explicit = is_set(effective, "listen_port");
     opts

@@ -41,6 +41,7 @@ impl Api {
             pid: std::process::id(),
             torrent_limits: Default::default(),
             config: None,
+            alerts: None,
         });
         let router =
             router(context, Access { token: token.clone(), addr: ADDR.parse().unwrap(), https: false });

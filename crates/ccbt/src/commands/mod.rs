@@ -3,6 +3,7 @@
 //! `daemon` runs the session in the background; `torrents` (`add`, `list`, ...) drive it
 //! through its API (`remote`).
 
+mod alerts;
 mod checkpoint_verify;
 mod checkpoints;
 pub mod config;
@@ -121,6 +122,7 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::Limits(args) => inspect::limits(&args, state_dir(settings)),
         Command::Recheck(args) => ops::recheck(&args, state_dir(settings)),
         Command::Reannounce(args) => ops::reannounce(&args, state_dir(settings)),
+        Command::Alerts(command) => alerts::run(&command, settings),
     }
 }
 

@@ -125,6 +125,16 @@ impl Daemon {
         self.call("PUT", path, Some(body.to_string()))
     }
 
+    /// POST a JSON body to a path of the API (`/alerts/rules`).
+    pub fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<T> {
+        self.call("POST", path, Some(body.to_string()))
+    }
+
+    /// DELETE a path of the API that answers 204 (`/alerts/rules/NAME`).
+    pub fn delete(&self, path: &str) -> anyhow::Result<()> {
+        self.call_empty("DELETE", path)
+    }
+
     pub fn torrent(&self, info_hash: &str) -> anyhow::Result<TorrentView> {
         self.call("GET", &format!("/torrents/{}", segment(info_hash)?), None)
     }

@@ -62,6 +62,15 @@ pub async fn run(settings: &Effective, insecure_remote: bool) -> anyhow::Result<
             return Err(e);
         }
     };
+    let alerts = match crate::alerts::AlertRunner::start(settings, &session).await {
+        Ok(alerts) => alerts,
+        Err(e) => {
+            drop(metrics);
+            stop_session(session).await;
+            lock.clear();
+            return Err(e);
+        }
+    };
     let restored = restore(&session, &mut stop).await;
     let token = Token::generate();
     let token_path = state_dir.join(TOKEN_FILE);
@@ -85,6 +94,7 @@ pub async fn run(settings: &Effective, insecure_remote: bool) -> anyhow::Result<
                 pid,
                 torrent_limits: torrent_limits(settings),
                 config: Some(config),
+                alerts: Some(alerts.service()),
             });
             let router = ccbt_api::router(context, Access { token, addr: api_addr, https: tls.is_some() });
             let signal = async move {
@@ -102,6 +112,7 @@ pub async fn run(settings: &Effective, insecure_remote: bool) -> anyhow::Result<
         }
     };
     drop(metrics);
+    drop(alerts);
     stop_session(session).await;
     let _ = std::fs::remove_file(&token_path);
     lock.clear();
