@@ -59,7 +59,7 @@ pub(crate) async fn events(State(ctx): State<Arc<ApiContext>>) -> Response {
         Some(alerts) => stream::select(stream, alerts).boxed(),
         None => stream.boxed(),
     };
-    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+    Sse::new(ctx.closing.guard(stream)).keep_alive(KeepAlive::default()).into_response()
 }
 
 impl Subscriber {

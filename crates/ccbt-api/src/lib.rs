@@ -16,6 +16,7 @@ mod add_options;
 mod alerts;
 mod body;
 mod checkpoints;
+mod closing;
 mod config;
 mod error;
 mod events;
@@ -44,6 +45,7 @@ pub use alerts::{
     AlertTestRequest, AlertTestView, AlertsView, PendingAlertView, MAX_HISTORY_PAGE,
 };
 pub use checkpoints::{CheckpointList, CheckpointView};
+pub use closing::Closing;
 pub use config::{
     ConfigChangeView, ConfigControl, ConfigEntryView, ConfigSetRequest, ConfigSetView, ConfigView,
 };
@@ -82,6 +84,9 @@ pub struct ApiContext {
     /// The alert rules for `/api/v1/alerts` and the event stream (None: those routes answer 404
     /// `no_alerts`).
     pub alerts: Option<Arc<dyn AlertControl>>,
+    /// Closed when the daemon begins to stop: the event stream and file streams end then, so the
+    /// graceful shutdown does not wait on them.
+    pub closing: Closing,
 }
 
 /// The base URL clients use for an API bound to `addr`: `http://127.0.0.1:6890`.

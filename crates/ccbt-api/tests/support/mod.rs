@@ -42,6 +42,7 @@ impl Api {
             torrent_limits: Default::default(),
             config: None,
             alerts: None,
+            closing: Default::default(),
         });
         let router =
             router(context, Access { token: token.clone(), addr: ADDR.parse().unwrap(), https: false });

@@ -95,12 +95,15 @@ pub async fn run(settings: &Effective, insecure_remote: bool) -> anyhow::Result<
                 torrent_limits: torrent_limits(settings),
                 config: Some(config),
                 alerts: Some(alerts.service()),
+                closing: ccbt_api::Closing::default(),
             });
+            let closing = context.closing.clone();
             let router = ccbt_api::router(context, Access { token, addr: api_addr, https: tls.is_some() });
             let signal = async move {
                 if let Ok(name) = stop.await {
                     tracing::info!("{name}: stopping the daemon");
                 }
+                closing.close();
             };
             let served = serve_api(listener, tls.map(|(_, config)| config), router, signal).await;
             // The watcher holds the session too: it lets go before the session stops.
