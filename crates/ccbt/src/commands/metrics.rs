@@ -1,5 +1,5 @@
 //! The `/metrics` endpoint of a running session (`[observability] enable_metrics`), started by
-//! `download`, `magnet`, `seed` and the daemon.
+//! `download`, `magnet`, `resume` (a download from a checkpoint), `seed`, `stream` and the daemon.
 
 use anyhow::Context;
 use ccbt_config::Effective;

@@ -23,6 +23,7 @@ mod scrape;
 mod seed;
 mod session_lock;
 mod stream;
+mod status_text;
 mod stream_url;
 mod torrents;
 mod verify;
