@@ -234,7 +234,8 @@ fn snapshot_views(torrent: TorrentView) -> Vec<(&'static str, Value)> {
         announces_failed: 0,
         next_announce_secs: Some(0),
     };
-    let dht = DhtView { good_nodes: 0, questionable_nodes: 0, active_lookups: 0, queries_in: 0, queries_out: 0 };
+    let dht =
+        DhtView { good_nodes: 0, questionable_nodes: 0, active_lookups: 0, queries_in: 0, queries_out: 0 };
     let one = TorrentSnapshotView {
         torrent,
         hash_failed_bytes: 0,

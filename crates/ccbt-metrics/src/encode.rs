@@ -111,7 +111,11 @@ fn session_series(b: &mut Builder, s: &SessionSnapshot) {
     );
     b.gauge("ccbt_hash_queue_depth", "Pieces waiting for a hashing thread", s.hash_queue_depth as u64);
     let outstanding = s.torrents.iter().map(|t| t.outstanding_requests).sum();
-    b.gauge("ccbt_requests_outstanding", "Block requests to peers not yet answered, all torrents", outstanding);
+    b.gauge(
+        "ccbt_requests_outstanding",
+        "Block requests to peers not yet answered, all torrents",
+        outstanding,
+    );
     let queued = s.torrents.iter().map(|t| t.queued_peer_requests).sum();
     b.gauge("ccbt_peer_requests_queued", "Peers' block requests waiting to be served, all torrents", queued);
     // Operators' totals and gauges.

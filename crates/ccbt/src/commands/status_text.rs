@@ -102,7 +102,9 @@ pub fn details(t: &TorrentSnapshotView) -> String {
     }
     let mut peers: Vec<&SnapshotPeerView> = t.peers.iter().collect();
     peers.sort_by(|a, b| {
-        (b.download_rate + b.upload_rate).cmp(&(a.download_rate + a.upload_rate)).then_with(|| a.addr.cmp(&b.addr))
+        (b.download_rate + b.upload_rate)
+            .cmp(&(a.download_rate + a.upload_rate))
+            .then_with(|| a.addr.cmp(&b.addr))
     });
     for p in peers.iter().take(PEER_LINES) {
         line("peer", peer_line(p));
@@ -267,7 +269,13 @@ mod tests {
         assert!(text.contains("hash queue 4, disk queue 1"), "{text}");
         assert!(text.contains("trackers: 0 working, 1 failing"), "{text}");
         assert!(text.contains("dht: off"), "{text}");
-        s.dht = Some(DhtView { good_nodes: 5, questionable_nodes: 2, active_lookups: 1, queries_in: 3, queries_out: 9 });
+        s.dht = Some(DhtView {
+            good_nodes: 5,
+            questionable_nodes: 2,
+            active_lookups: 1,
+            queries_in: 3,
+            queries_out: 9,
+        });
         assert!(summary(&s).contains("dht: 5 good nodes, 2 questionable"), "{}", summary(&s));
     }
 }
