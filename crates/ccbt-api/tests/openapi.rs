@@ -9,9 +9,10 @@ use std::path::PathBuf;
 use ccbt_api::{
     ActiveAlertView, AddRequest, AlertEventView, AlertHistoryView, AlertRuleRequest, AlertRuleView,
     AlertTestView, AlertsView, CheckpointList, CheckpointView, ConfigChangeView, ConfigEntryView,
-    ConfigSetView, ConfigView, FileList, FileView, PeerList, PeerView, PendingAlertView, SessionLimitsView,
-    SessionView, StreamUrl, StreamUrlList, TorrentCounts, TorrentLimitsView, TorrentList, TorrentView,
-    TrackerList, TrackerView, ROUTES,
+    ConfigSetView, ConfigView, DhtView, FileList, FileView, PeerList, PeerView, PendingAlertView,
+    SessionLimitsView, SessionView, SnapshotPeerView, SnapshotTrackerView, SnapshotView, StreamUrl,
+    StreamUrlList, TorrentCounts, TorrentLimitsView, TorrentList, TorrentSnapshotView, TorrentView,
+    TotalsView, TrackerList, TrackerView, ROUTES,
 };
 use serde_json::Value;
 
@@ -202,10 +203,78 @@ fn schemas_have_the_fields_the_code_serializes() {
             serde_json::to_value(StreamUrlList { info_hash: String::new(), files: vec![] }).unwrap(),
         ),
     ];
-    let cases = cases.into_iter().chain(inspect_views());
+    let cases = cases.into_iter().chain(inspect_views()).chain(snapshot_views(torrent));
     for (name, value) in cases {
         assert_eq!(properties(&doc, name), keys(&value), "schema {name}");
     }
+}
+
+/// `GET /snapshot` with one torrent of one peer and one tracker, every optional field present:
+/// the snapshot and its parts. `SnapshotTorrent` is `Torrent` plus its own part (`allOf`).
+fn snapshot_views(torrent: TorrentView) -> Vec<(&'static str, Value)> {
+    let peer = SnapshotPeerView {
+        addr: "127.0.0.1:1".into(),
+        client: "x".into(),
+        download_rate: 0,
+        upload_rate: 0,
+        send_queue: 0,
+        outstanding_requests: 0,
+        queued_peer_requests: 0,
+        request_latency_ms: Some(1),
+        snubbed: false,
+        health: Some(1),
+    };
+    let tracker = SnapshotTrackerView {
+        url: "http://t".into(),
+        tier: 0,
+        last_error: Some("e".into()),
+        last_warning: Some("w".into()),
+        peers_received: 0,
+        seeders: Some(0),
+        leechers: Some(0),
+        announces_ok: 0,
+        announces_failed: 0,
+        next_announce_secs: Some(0),
+    };
+    let dht =
+        DhtView { good_nodes: 0, questionable_nodes: 0, active_lookups: 0, queries_in: 0, queries_out: 0 };
+    let one = TorrentSnapshotView {
+        torrent,
+        hash_failed_bytes: 0,
+        checkpoint_writes: 0,
+        connections_succeeded: 0,
+        connections_failed: 0,
+        outstanding_requests: 0,
+        queued_peer_requests: 0,
+        time_to_first_byte_ms: Some(1),
+        time_to_first_piece_ms: Some(1),
+        peers: vec![peer.clone()],
+        trackers: vec![tracker.clone()],
+    };
+    let snapshot = SnapshotView {
+        download_rate: 0,
+        upload_rate: 0,
+        connected_peers: 0,
+        handshaking_peers: 0,
+        banned_peers: 0,
+        hash_queue_depth: 0,
+        disk_queue_depth: 0,
+        totals: TotalsView::default(),
+        dht: Some(dht.clone()),
+        torrents: vec![one.clone()],
+    };
+    let doc = document();
+    let torrent_part = &doc["components"]["schemas"]["SnapshotTorrent"]["allOf"][1]["properties"];
+    let mut flattened = properties(&doc, "Torrent");
+    flattened.extend(keys(torrent_part));
+    assert_eq!(flattened, keys(&to(&one)), "schema SnapshotTorrent (Torrent and its own part)");
+    vec![
+        ("Snapshot", to(&snapshot)),
+        ("SnapshotTotals", to(&TotalsView::default())),
+        ("SnapshotDht", to(&dht)),
+        ("SnapshotPeer", to(&peer)),
+        ("SnapshotTracker", to(&tracker)),
+    ]
 }
 
 /// The views of the inspection routes, each with every field present.
@@ -232,6 +301,8 @@ fn inspect_views() -> Vec<(&'static str, Value)> {
         flags: vec![],
         send_queue: 0,
         send_queue_peak: 0,
+        outstanding_requests: 0,
+        queued_peer_requests: 0,
     };
     let tracker = TrackerView {
         url: "http://t".into(),

@@ -29,6 +29,8 @@ const SESSION: &[(&str, SessionValue)] = &[
     ("ccbt_hash_failed_bytes_total", |s| s.totals.hash_failed_bytes as f64),
     ("ccbt_hash_failures_total", |s| s.totals.hash_failures as f64),
     ("ccbt_checkpoint_writes_total", |s| s.totals.checkpoint_writes as f64),
+    ("ccbt_requests_outstanding", |s| s.torrents.iter().map(|t| t.outstanding_requests as f64).sum()),
+    ("ccbt_peer_requests_queued", |s| s.torrents.iter().map(|t| t.queued_peer_requests as f64).sum()),
 ];
 
 /// Per-torrent metrics (the `info_hash`-labelled series of `/metrics`).
@@ -43,6 +45,8 @@ const TORRENT: &[(&str, TorrentValue)] = &[
     ("ccbt_torrent_wasted_bytes_total", |t| t.status.wasted as f64),
     ("ccbt_torrent_hash_failed_bytes_total", |t| t.hash_failed_bytes as f64),
     ("ccbt_torrent_progress_ratio", |t| t.status.progress),
+    ("ccbt_torrent_requests_outstanding", |t| t.outstanding_requests as f64),
+    ("ccbt_torrent_peer_requests_queued", |t| t.queued_peer_requests as f64),
 ];
 
 /// The metrics alert rules may name, each marked per-torrent or session-wide.

@@ -39,6 +39,10 @@ fn torrent(n: u8, download_rate: u64) -> TorrentSnapshot {
         connection_attempts: ConnectionAttempts { succeeded: 1, failed: 2 },
         announces_ok: 3,
         announces_failed: 1,
+        outstanding_requests: 5 * u64::from(n),
+        queued_peer_requests: u64::from(n),
+        time_to_first_byte: None,
+        time_to_first_piece: None,
         peers: Vec::new(),
         trackers: Vec::new(),
     }

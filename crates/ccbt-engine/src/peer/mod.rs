@@ -7,6 +7,7 @@ mod end;
 pub(crate) mod handshake;
 pub(crate) mod pump;
 mod rate;
+pub(crate) mod request_gauge;
 #[cfg(test)]
 mod tests;
 mod uploads;
@@ -27,6 +28,7 @@ use crate::sync::lock;
 use crate::torrent::{TorrentInner, TorrentShared};
 pub(crate) use end::{CloseReason, ConnEnd};
 use pump::{Machine, PumpLimits};
+use request_gauge::RequestGauge;
 use uploads::UploadReads;
 
 /// Commands other tasks send to a connection task.
@@ -73,18 +75,22 @@ pub(crate) async fn run_peer(
     let Ok(remote) = stream.peer_addr() else {
         return ConnEnd::Io(std::io::Error::other("the connection has no peer address"));
     };
-    let gauge = {
+    let (gauge, requests) = {
         let inner = lock(&shared.inner);
         // Whichever way the connection came (a dial of an address learnt before the ban, or an
         // incoming one), a banned address is not served.
         if inner.swarm.is_banned(remote.ip()) {
             return ConnEnd::Closed(CloseReason::Banned);
         }
-        inner.peers.get(&key).map(|slot| slot.send_queue.clone()).unwrap_or_default()
+        let slot = inner.peers.get(&key);
+        (
+            slot.map(|s| s.send_queue.clone()).unwrap_or_default(),
+            slot.map(|s| s.requests.clone()).unwrap_or_default(),
+        )
     };
     // The handshake already went both ways: charged, as it could not be refused.
     let rate = shared.limits.register(shared.id, Handshake::LEN as u64);
-    let mut machine = TorrentConn::start(shared.clone(), key, remote, &theirs, outgoing, commands);
+    let mut machine = TorrentConn::start(shared.clone(), key, remote, &theirs, outgoing, commands, requests);
     let end = pump::run(&stream, &mut machine, LIMITS, &gauge, &rate).await;
     lock(&shared.inner).swarm.remove_peer(key);
     // Its requests are free again: wake the other connections to pick them.
@@ -120,6 +126,8 @@ struct TorrentConn {
     last_down: u64,
     last_up: u64,
     actions: Vec<SwarmAction>,
+    /// The connection's request queue lengths, for the torrent's peer list.
+    requests: Arc<RequestGauge>,
 }
 
 impl TorrentConn {
@@ -130,6 +138,7 @@ impl TorrentConn {
         theirs: &Handshake,
         outgoing: bool,
         commands: mpsc::Receiver<PeerCommand>,
+        requests: Arc<RequestGauge>,
     ) -> TorrentConn {
         let conn_opts = PeerConnOptions {
             fast_extension: theirs.supports_fast(),
@@ -167,6 +176,7 @@ impl TorrentConn {
             last_down: 0,
             last_up: 0,
             actions: Vec::new(),
+            requests,
         }
     }
 
@@ -200,6 +210,9 @@ impl TorrentConn {
 
     fn update_counters(&mut self) {
         let stats = self.conn.stats();
+        if stats.downloaded > self.last_down {
+            self.shared.first_data.payload_arrived();
+        }
         self.shared.counters.add_down(stats.downloaded - self.last_down);
         self.shared.counters.add_up(stats.uploaded - self.last_up);
         self.last_down = stats.downloaded;
@@ -247,6 +260,7 @@ impl Machine for TorrentConn {
             shared.have_watch.send_modify(|g| *g += 1);
         }
         self.update_counters();
+        self.requests.record(self.conn.outstanding_requests(), self.conn.queued_peer_requests());
         if useless {
             return Err(ConnEnd::BothSeeds);
         }

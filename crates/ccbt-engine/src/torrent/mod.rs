@@ -5,6 +5,7 @@ mod checkpointing;
 mod connect;
 pub(crate) mod counters;
 mod discovery;
+pub(crate) mod first_data;
 mod priorities;
 mod selection;
 pub(crate) mod streaming;
@@ -31,6 +32,7 @@ use tokio::sync::{broadcast, mpsc, watch, Notify};
 use crate::lifecycle::Lifecycle;
 use crate::options::{pex_enabled, TorrentLayerOptions};
 use crate::peer::pump::QueueGauge;
+use crate::peer::request_gauge::RequestGauge;
 use crate::peer::{CloseReason, PeerCommand};
 use crate::sync::lock;
 use crate::{Event, SessionOptions, TorrentId, TorrentState, TorrentStatus};
@@ -49,11 +51,13 @@ pub(crate) struct PeerSlot {
     pub commands: mpsc::Sender<PeerCommand>,
     /// Bytes queued for the peer, written by its connection task.
     pub send_queue: Arc<QueueGauge>,
+    /// Its request queues both ways, written by its connection task.
+    pub requests: Arc<RequestGauge>,
 }
 
 impl PeerSlot {
     pub(crate) fn new(addr: SocketAddr, peer_id: PeerId, commands: mpsc::Sender<PeerCommand>) -> PeerSlot {
-        PeerSlot { addr, peer_id, commands, send_queue: Arc::default() }
+        PeerSlot { addr, peer_id, commands, send_queue: Arc::default(), requests: Arc::default() }
     }
 }
 
@@ -105,6 +109,8 @@ pub(crate) struct TorrentShared {
     /// closes, so they see it).
     pub have_watch: watch::Sender<u64>,
     pub counters: Counters,
+    /// Time to first byte and to first verified piece since the torrent started downloading.
+    pub first_data: first_data::FirstData,
     pub events: broadcast::Sender<Event>,
     pub commands: mpsc::Sender<TorrentCommand>,
     pub piece_done: mpsc::UnboundedSender<PieceDone>,

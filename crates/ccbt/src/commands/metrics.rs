@@ -1,6 +1,6 @@
 //! The `/metrics` endpoint of a running session (`[observability] enable_metrics`), started by
-//! `download`, `magnet`, `seed` and the daemon, and (for the foreground commands) the alert
-//! rules beside it.
+//! `download`, `magnet`, `resume` (a download from a checkpoint), `seed`, `stream` and the daemon,
+//! and (for the foreground commands) the alert rules beside it.
 
 use anyhow::Context;
 use ccbt_config::Effective;

@@ -23,6 +23,7 @@ mod resume;
 mod scrape;
 mod seed;
 mod session_lock;
+mod status_text;
 mod stream;
 mod stream_url;
 mod torrents;

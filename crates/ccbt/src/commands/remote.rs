@@ -74,6 +74,11 @@ impl Daemon {
         self.call("GET", "/session", None)
     }
 
+    /// `GET /snapshot`: the figures `ccbt status`, `ccbt status --json` and `/metrics` show.
+    pub fn snapshot(&self) -> anyhow::Result<ccbt_api::SnapshotView> {
+        self.call("GET", "/snapshot", None)
+    }
+
     /// `GET /snapshot`, as the daemon sent it (checked to be a snapshot).
     pub fn snapshot_json(&self) -> anyhow::Result<String> {
         let text = self.request("GET", "/snapshot", None)?;
