@@ -5,6 +5,7 @@ mod checkpointing;
 mod connect;
 pub(crate) mod counters;
 mod discovery;
+mod peer_trace;
 mod priorities;
 mod selection;
 pub(crate) mod streaming;
@@ -119,6 +120,8 @@ pub(crate) struct TorrentShared {
     pub listen_port: u16,
     /// The trackers' last answers, refreshed by the torrent task every second.
     pub trackers: Mutex<Vec<crate::TrackerInfo>>,
+    /// Addresses whose connections are traced (`Session::trace_peer`), see `peer_trace.rs`.
+    pub traced_peers: Mutex<std::collections::HashSet<SocketAddr>>,
 }
 
 impl TorrentInner {
