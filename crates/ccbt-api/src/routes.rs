@@ -74,6 +74,8 @@ pub enum Endpoint {
     ListCheckpoints,
     DeleteCheckpoint,
     Snapshot,
+    StartPeerTrace,
+    StopPeerTrace,
 }
 
 /// One route: method, path (axum syntax, `{info_hash}` for a parameter) and handler.
@@ -116,6 +118,8 @@ pub const ROUTES: &[Route] = &[
     route(Verb::Get, "/api/v1/checkpoints", Endpoint::ListCheckpoints),
     route(Verb::Delete, "/api/v1/checkpoints/{info_hash}", Endpoint::DeleteCheckpoint),
     route(Verb::Get, "/api/v1/snapshot", Endpoint::Snapshot),
+    route(Verb::Post, "/api/v1/torrents/{info_hash}/peers/{addr}/trace", Endpoint::StartPeerTrace),
+    route(Verb::Delete, "/api/v1/torrents/{info_hash}/peers/{addr}/trace", Endpoint::StopPeerTrace),
 ];
 
 /// The API over `context`, every request guarded by `access`.
@@ -164,6 +168,8 @@ fn method_router(route: &Route) -> MethodRouter<Arc<ApiContext>> {
         Endpoint::ListCheckpoints => on(filter, crate::checkpoints::list),
         Endpoint::DeleteCheckpoint => on(filter, crate::checkpoints::delete),
         Endpoint::Snapshot => on(filter, crate::snapshot::snapshot),
+        Endpoint::StartPeerTrace => on(filter, crate::peer_trace::start),
+        Endpoint::StopPeerTrace => on(filter, crate::peer_trace::stop),
     }
 }
 

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 
 use ccbt_api::{
     AddRequest, CheckpointList, CheckpointView, ConfigChangeView, ConfigEntryView, ConfigSetView, ConfigView,
-    FileList, FileView, PeerList, PeerView, SessionLimitsView, SessionView, StreamUrl, StreamUrlList,
-    TorrentCounts, TorrentLimitsView, TorrentList, TorrentView, TrackerList, TrackerView, ROUTES,
+    FileList, FileView, PeerList, PeerTraceView, PeerView, SessionLimitsView, SessionView, StreamUrl,
+    StreamUrlList, TorrentCounts, TorrentLimitsView, TorrentList, TorrentView, TrackerList, TrackerView,
+    ROUTES,
 };
 use serde_json::Value;
 
@@ -267,6 +268,13 @@ fn inspect_views() -> Vec<(&'static str, Value)> {
         error: None,
         running: false,
     };
+    let trace = PeerTraceView {
+        info_hash: String::new(),
+        addr: "127.0.0.1:6881".into(),
+        path: "t.log".into(),
+        tracing: true,
+        was_tracing: false,
+    };
     let limits = SessionLimitsView { download: 0, upload: 0, peer_download: 0, peer_upload: 0 };
     vec![
         ("FileView", to(&file)),
@@ -283,6 +291,7 @@ fn inspect_views() -> Vec<(&'static str, Value)> {
         ("ConfigSet", to(&ConfigSetView { file: "f".into(), changes: vec![] })),
         ("CheckpointView", to(&checkpoint)),
         ("CheckpointList", to(&CheckpointList { dir: "d".into(), checkpoints: vec![] })),
+        ("PeerTrace", to(&trace)),
     ]
 }
 

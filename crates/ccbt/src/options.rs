@@ -21,8 +21,17 @@ pub fn session_options(effective: &Effective) -> SessionOptions {
     apply_discovery(&mut opts, discovery);
     apply_limits(&mut opts, limits);
     // The log level is installed by `logging`, reload is the command's (`reload.rs`).
-    let Observability { log_level: _, config_reload: _, enable_metrics: _, metrics_port: _, metrics_host: _ } =
-        observability;
+    let Observability {
+        log_level: _,
+        config_reload: _,
+        enable_metrics: _,
+        metrics_port: _,
+        metrics_host: _,
+        enable_peer_tracing,
+        peer_trace_max_mib,
+    } = observability;
+    opts.peer_tracing = enable_peer_tracing;
+    opts.peer_trace_max_bytes = u64::from(peer_trace_max_mib) * 1024 * 1024;
     opts.listen_port_explicit = is_set(effective, "listen_port");
     opts
 }

@@ -106,7 +106,12 @@ pub(crate) async fn run_peer(
 
 /// A tracer for a connection traced from its start: the handshakes both ways, in the order
 /// they went (the outgoing side speaks first).
-fn trace_from_handshake(shared: &TorrentShared, remote: SocketAddr, theirs: &Handshake, outgoing: bool) -> PeerTracer {
+fn trace_from_handshake(
+    shared: &TorrentShared,
+    remote: SocketAddr,
+    theirs: &Handshake,
+    outgoing: bool,
+) -> PeerTracer {
     let mut tracer = shared.start_tracer(remote);
     let way = if outgoing { "outgoing" } else { "incoming" };
     tracer.note(&format!("connection established ({way}) with {remote}"));

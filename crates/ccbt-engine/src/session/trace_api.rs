@@ -34,6 +34,10 @@ impl Session {
         Ok(was)
     }
 
+    /// The trace file of `addr` in torrent `id`, traced or not.
+    pub fn peer_trace_path(&self, id: TorrentId, addr: SocketAddr) -> Result<PathBuf, SessionError> {
+        Ok(self.shared(id)?.trace_path(addr))
+    }
 }
 
 /// Sends `cmd` to the connection with `addr`, if one is open.

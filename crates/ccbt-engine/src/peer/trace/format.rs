@@ -57,7 +57,12 @@ impl ExtNames {
 /// One complete line (with its newline): `time direction text`.
 pub(crate) fn line(at: SystemTime, dir: Option<Direction>, text: &str) -> String {
     let mut out = String::with_capacity(32 + text.len());
-    let _ = write!(out, "{} {} {text}\n", humantime::format_rfc3339_millis(at), dir.map_or("note", Direction::word));
+    let _ = write!(
+        out,
+        "{} {} {text}\n",
+        humantime::format_rfc3339_millis(at),
+        dir.map_or("note", Direction::word)
+    );
     out
 }
 
@@ -79,7 +84,8 @@ pub(crate) fn handshake(h: &Handshake) -> String {
 
 /// A peer-wire message; an extension handshake also teaches `names` the peer's ids.
 pub(crate) fn message(msg: &Message, dir: Direction, names: &mut ExtNames) -> String {
-    let block = |name: &str, b: &BlockRef| format!("{name} index={} begin={} length={}", b.piece, b.offset, b.len);
+    let block =
+        |name: &str, b: &BlockRef| format!("{name} index={} begin={} length={}", b.piece, b.offset, b.len);
     match msg {
         Message::KeepAlive => "keepalive".into(),
         Message::Choke => "choke".into(),
@@ -141,7 +147,9 @@ fn ext_handshake(payload: &[u8], dir: Direction, names: &mut ExtNames) -> String
 
 /// A peer-chosen string made safe for one line: no control characters, quotes escaped.
 fn printable(s: &str) -> String {
-    s.chars().flat_map(|c| if c.is_control() || c == '"' { c.escape_default().collect() } else { vec![c] }).collect()
+    s.chars()
+        .flat_map(|c| if c.is_control() || c == '"' { c.escape_default().collect() } else { vec![c] })
+        .collect()
 }
 
 #[cfg(test)]
@@ -162,7 +170,10 @@ mod tests {
     fn a_line_is_time_direction_text() {
         assert_eq!(line(at(), Some(Direction::Send), "choke"), "2024-01-02T03:04:05.678Z send choke\n");
         assert_eq!(line(at(), Some(Direction::Recv), "unchoke"), "2024-01-02T03:04:05.678Z recv unchoke\n");
-        assert_eq!(line(at(), None, "connection closed"), "2024-01-02T03:04:05.678Z note connection closed\n");
+        assert_eq!(
+            line(at(), None, "connection closed"),
+            "2024-01-02T03:04:05.678Z note connection closed\n"
+        );
     }
 
     #[test]
@@ -173,7 +184,10 @@ mod tests {
         let req = Message::Request(BlockRef { piece: 7, offset: 0, len: 16384 });
         assert_eq!(message(&req, Direction::Send, &mut names), "request index=7 begin=0 length=16384");
         let rej = Message::Reject(BlockRef { piece: 1, offset: 32768, len: 100 });
-        assert_eq!(message(&rej, Direction::Recv, &mut names), "reject_request index=1 begin=32768 length=100");
+        assert_eq!(
+            message(&rej, Direction::Recv, &mut names),
+            "reject_request index=1 begin=32768 length=100"
+        );
         let bits = Message::Bitfield(Bytes::from_static(&[0xFF, 0x80]));
         assert_eq!(message(&bits, Direction::Recv, &mut names), "bitfield bytes=2 pieces_set=9");
         assert_eq!(message(&Message::KeepAlive, Direction::Send, &mut names), "keepalive");
@@ -202,7 +216,8 @@ mod tests {
         let unknown = Message::Extended { id: 9, payload: Bytes::new() };
         assert_eq!(message(&unknown, Direction::Send, &mut names), "extended id 9 (0 bytes)");
         let bad = Message::Extended { id: 0, payload: Bytes::from_static(b"x") };
-        assert!(message(&bad, Direction::Recv, &mut names).starts_with("extension_handshake undecodable (1 bytes)"));
+        assert!(message(&bad, Direction::Recv, &mut names)
+            .starts_with("extension_handshake undecodable (1 bytes)"));
     }
 
     #[test]
@@ -217,7 +232,10 @@ mod tests {
         h.reserved[7] |= 0x05;
         assert_eq!(
             handshake(&h),
-            format!("handshake info_hash={} peer_id=-LT2000-abcdefghijkl features=extensions,fast,dht", "11".repeat(20))
+            format!(
+                "handshake info_hash={} peer_id=-LT2000-abcdefghijkl features=extensions,fast,dht",
+                "11".repeat(20)
+            )
         );
     }
 }
