@@ -118,7 +118,9 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::StreamUrl(args) => stream_url::run(&args, state_dir(settings)),
         Command::Files(args) => inspect::files(&args, state_dir(settings)),
         Command::Peers(args) => match (&args.command, &args.info_hash) {
-            (Some(crate::peers_args::PeersCommand::Trace(trace)), _) => peer_trace::run(trace, state_dir(settings)),
+            (Some(crate::peers_args::PeersCommand::Trace(trace)), _) => {
+                peer_trace::run(trace, state_dir(settings))
+            }
             (None, Some(info_hash)) => inspect::peers(info_hash, state_dir(settings)),
             // clap requires INFO_HASH without a subcommand.
             (None, None) => anyhow::bail!("ccbt peers: INFO_HASH is missing"),
