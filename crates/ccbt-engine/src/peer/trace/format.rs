@@ -57,9 +57,9 @@ impl ExtNames {
 /// One complete line (with its newline): `time direction text`.
 pub(crate) fn line(at: SystemTime, dir: Option<Direction>, text: &str) -> String {
     let mut out = String::with_capacity(32 + text.len());
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "{} {} {text}\n",
+        "{} {} {text}",
         humantime::format_rfc3339_millis(at),
         dir.map_or("note", Direction::word)
     );
