@@ -32,6 +32,26 @@ fn swarm(w: &Path) -> (PathBuf, PathBuf, String, Peer, Peer) {
     (content, torrent, info_hash, a, b)
 }
 
+/// One API request on the wire (`path` under `/api/v1`): the status code and the body.
+fn api(state: &StateDir, method: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let lock = std::fs::read_to_string(state.path.join("daemon.lock")).unwrap();
+    let url = lock.lines().find_map(|l| l.strip_prefix("url ")).expect("url in the lock file").trim();
+    let addr = url.strip_prefix("http://").unwrap();
+    let token = std::fs::read_to_string(state.path.join("api_token")).unwrap();
+    let request = format!(
+        "{method} /api/v1{path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        token.trim()
+    );
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP answer: {answer:?}"));
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{head}"));
+    (status, body.to_owned())
+}
+
 /// `(index, begin, length)` of the lines `<time> <dir> <kind> index=I begin=B length=L`.
 fn blocks(trace: &str, dir: &str, kind: &str) -> Vec<(u64, u64, u64)> {
     let prefix = format!("{dir} {kind} ");
@@ -141,6 +161,21 @@ fn peers_trace_on_the_daemon_traces_the_one_peer_asked_for() {
     assert!(!bad.success() && bad.stderr.contains("is not a peer address"), "{}", bad.describe());
     let unknown = state.ccbt("trace-unknown", &["peers", "trace", &"0".repeat(40), &a.addr()]);
     assert!(!unknown.success() && unknown.stderr.contains("no torrent"), "{}", unknown.describe());
+
+    let route = |addr: &str| format!("/torrents/{info_hash}/peers/{addr}/trace");
+    let (status, body) = api(&state, "POST", &route("not-an-address"));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("invalid_peer_address") && body.contains("not-an-address"), "{body}");
+    let (status, body) = api(&state, "DELETE", &route("192.0.2.9:1"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"tracing\":false") && body.contains("\"was_tracing\":false"), "{body}");
+    // An IPv6 address, brackets percent-encoded: its file name has no `:`.
+    let (status, body) = api(&state, "POST", &route("%5B2001%3Adb8%3A%3A7%5D:6881"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("2001-db8--7_6881.log") && body.contains("\"tracing\":true"), "{body}");
+    let (status, body) = api(&state, "DELETE", &route("%5B2001:db8::7%5D:6881"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"was_tracing\":true"), "{body}");
 
     // Traced before the connection exists: from its handshake on.
     let traced = state.ccbt("trace", &["peers", "trace", &info_hash[..8], &a.addr()]);
