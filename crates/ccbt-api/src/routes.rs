@@ -79,6 +79,8 @@ pub enum Endpoint {
     RemoveAlertRule,
     TestAlertRule,
     AlertHistory,
+    StartPeerTrace,
+    StopPeerTrace,
 }
 
 /// One route: method, path (axum syntax, `{info_hash}` for a parameter) and handler.
@@ -126,6 +128,8 @@ pub const ROUTES: &[Route] = &[
     route(Verb::Delete, "/api/v1/alerts/rules/{name}", Endpoint::RemoveAlertRule),
     route(Verb::Post, "/api/v1/alerts/rules/{name}/test", Endpoint::TestAlertRule),
     route(Verb::Get, "/api/v1/alerts/history", Endpoint::AlertHistory),
+    route(Verb::Post, "/api/v1/torrents/{info_hash}/peers/{addr}/trace", Endpoint::StartPeerTrace),
+    route(Verb::Delete, "/api/v1/torrents/{info_hash}/peers/{addr}/trace", Endpoint::StopPeerTrace),
 ];
 
 /// The API over `context`, every request guarded by `access`.
@@ -179,6 +183,8 @@ fn method_router(route: &Route) -> MethodRouter<Arc<ApiContext>> {
         Endpoint::RemoveAlertRule => on(filter, crate::alerts::remove),
         Endpoint::TestAlertRule => on(filter, crate::alerts::test),
         Endpoint::AlertHistory => on(filter, crate::alerts::history),
+        Endpoint::StartPeerTrace => on(filter, crate::peer_trace::start),
+        Endpoint::StopPeerTrace => on(filter, crate::peer_trace::stop),
     }
 }
 

@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use ccbt_api::{
     ActiveAlertView, AddRequest, AlertEventView, AlertHistoryView, AlertRuleRequest, AlertRuleView,
     AlertTestView, AlertsView, CheckpointList, CheckpointView, ConfigChangeView, ConfigEntryView,
-    ConfigSetView, ConfigView, DhtView, FileList, FileView, PeerList, PeerView, PendingAlertView,
-    SessionLimitsView, SessionView, SnapshotPeerView, SnapshotTrackerView, SnapshotView, StreamUrl,
-    StreamUrlList, TorrentCounts, TorrentLimitsView, TorrentList, TorrentSnapshotView, TorrentView,
-    TotalsView, TrackerList, TrackerView, ROUTES,
+    ConfigSetView, ConfigView, DhtView, FileList, FileView, PeerList, PeerTraceView, PeerView,
+    PendingAlertView, SessionLimitsView, SessionView, SnapshotPeerView, SnapshotTrackerView, SnapshotView,
+    StreamUrl, StreamUrlList, TorrentCounts, TorrentLimitsView, TorrentList, TorrentSnapshotView,
+    TorrentView, TotalsView, TrackerList, TrackerView, ROUTES,
 };
 use serde_json::Value;
 
@@ -340,6 +340,13 @@ fn inspect_views() -> Vec<(&'static str, Value)> {
         error: None,
         running: false,
     };
+    let trace = PeerTraceView {
+        info_hash: String::new(),
+        addr: "127.0.0.1:6881".into(),
+        path: "t.log".into(),
+        tracing: true,
+        was_tracing: false,
+    };
     let limits = SessionLimitsView { download: 0, upload: 0, peer_download: 0, peer_upload: 0 };
     vec![
         ("FileView", to(&file)),
@@ -356,6 +363,7 @@ fn inspect_views() -> Vec<(&'static str, Value)> {
         ("ConfigSet", to(&ConfigSetView { file: "f".into(), changes: vec![] })),
         ("CheckpointView", to(&checkpoint)),
         ("CheckpointList", to(&CheckpointList { dir: "d".into(), checkpoints: vec![] })),
+        ("PeerTrace", to(&trace)),
     ]
     .into_iter()
     .chain(alert_views())

@@ -383,6 +383,12 @@ settings! {
         alerts_history_size: usize = 1000, int(0, 100_000), Restart, Session,
             env "", flag "", shown "",
             "How many alert events (fired, resolved) `<state_dir>/alerts-history.json` keeps, the newest; older ones are dropped (0 keeps none).";
+        enable_peer_tracing: bool = false, ANY, Live, Session,
+            env "", flag "", shown "",
+            "Trace every message to and from every peer of every torrent, one timestamped line each, to `<state_dir>/traces/<info hash>/<ip>_<port>.log` (README, \"Per-peer tracing\"; `ccbt peers trace IH ADDR` traces one peer of the daemon). For debugging: off, it costs nothing measurable. A change applies to connections made afterwards.";
+        peer_trace_max_mib: u32 = 64, int(1, 4096), Live, Session,
+            env "", flag "", shown "",
+            "Largest size of one peer's trace file in MiB; the trace then stops, with a last line saying so (traces of later connections to the same address are appended to the same file: delete it to trace that peer again).";
     }
 
     /// `[daemon]`: the background session of `ccbt daemon start` and its HTTP control API.

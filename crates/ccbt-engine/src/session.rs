@@ -34,6 +34,7 @@ mod limits_api;
 mod ops_api;
 mod peers_api;
 mod snapshot_api;
+mod trace_api;
 
 use limits_api::{budget_limits, changed_rates};
 pub use snapshot_api::SnapshotSource;

@@ -152,8 +152,8 @@ pub enum Command {
     StreamUrl(crate::stream_url_args::StreamUrlArgs),
     /// Show the files of a daemon's torrent with progress and priority, or change priorities (--priority INDEX=PRIO).
     Files(FilesArgs),
-    /// Show the connected peers of a daemon's torrent.
-    Peers(TorrentArg),
+    /// Show the connected peers of a daemon's torrent; `peers trace INFO_HASH ADDR` traces one.
+    Peers(crate::peers_args::PeersArgs),
     /// Show the trackers of a daemon's torrent and what each last said.
     Trackers(TorrentArg),
     /// Show or set the running daemon's rate limits (KiB/s), the session's or one torrent's.

@@ -14,6 +14,7 @@ mod logging;
 mod ops_args;
 mod options;
 mod peer_addr;
+mod peers_args;
 mod progress;
 mod reload;
 mod seeds_args;

@@ -34,7 +34,11 @@ pub fn session_options(effective: &Effective) -> SessionOptions {
         log_max_files: _,
         alerts_rules_path: _,
         alerts_history_size: _,
+        enable_peer_tracing,
+        peer_trace_max_mib,
     } = observability;
+    opts.peer_tracing = enable_peer_tracing;
+    opts.peer_trace_max_bytes = u64::from(peer_trace_max_mib) * 1024 * 1024;
     opts.listen_port_explicit = is_set(effective, "listen_port");
     opts
 }

@@ -6,6 +6,7 @@ mod connect;
 pub(crate) mod counters;
 mod discovery;
 pub(crate) mod first_data;
+mod peer_trace;
 mod priorities;
 mod selection;
 pub(crate) mod streaming;
@@ -125,6 +126,8 @@ pub(crate) struct TorrentShared {
     pub listen_port: u16,
     /// The trackers' last answers, refreshed by the torrent task every second.
     pub trackers: Mutex<Vec<crate::TrackerInfo>>,
+    /// Addresses whose connections are traced (`Session::trace_peer`), see `peer_trace.rs`.
+    pub traced_peers: Mutex<std::collections::HashSet<SocketAddr>>,
 }
 
 impl TorrentInner {

@@ -199,6 +199,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         limits: spec.limits,
         listen_port: spec.listen_port,
         trackers: Mutex::new(Vec::new()),
+        traced_peers: Mutex::default(),
     });
     let interval = shared.options().checkpoint_interval;
     let task = TorrentTask {

@@ -58,8 +58,8 @@ fn files_table(list: &FileList) -> String {
     out
 }
 
-pub fn peers(args: &TorrentArg, state_dir: &Path) -> anyhow::Result<Exit> {
-    let list: PeerList = remote::connect(state_dir)?.torrent_part(&args.info_hash, "peers")?;
+pub fn peers(info_hash: &str, state_dir: &Path) -> anyhow::Result<Exit> {
+    let list: PeerList = remote::connect(state_dir)?.torrent_part(info_hash, "peers")?;
     if list.peers.is_empty() {
         println!("no connected peers");
         return Ok(Exit::Success);

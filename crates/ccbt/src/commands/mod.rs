@@ -18,6 +18,7 @@ mod inspect;
 mod live;
 mod metrics;
 mod ops;
+mod peer_trace;
 mod remote;
 mod resume;
 mod scrape;
@@ -118,7 +119,14 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::Remove(args) => ops::remove(&args, state_dir(settings)),
         Command::StreamUrl(args) => stream_url::run(&args, state_dir(settings)),
         Command::Files(args) => inspect::files(&args, state_dir(settings)),
-        Command::Peers(args) => inspect::peers(&args, state_dir(settings)),
+        Command::Peers(args) => match (&args.command, &args.info_hash) {
+            (Some(crate::peers_args::PeersCommand::Trace(trace)), _) => {
+                peer_trace::run(trace, state_dir(settings))
+            }
+            (None, Some(info_hash)) => inspect::peers(info_hash, state_dir(settings)),
+            // clap requires INFO_HASH without a subcommand.
+            (None, None) => anyhow::bail!("ccbt peers: INFO_HASH is missing"),
+        },
         Command::Trackers(args) => inspect::trackers(&args, state_dir(settings)),
         Command::Limits(args) => inspect::limits(&args, state_dir(settings)),
         Command::Recheck(args) => ops::recheck(&args, state_dir(settings)),

@@ -163,6 +163,19 @@ impl Daemon {
         self.call_empty("DELETE", &format!("/torrents/{}", segment(info_hash)?))
     }
 
+    /// `POST` (or with `stop`, `DELETE`) `/torrents/{info_hash}/peers/{addr}/trace`.
+    pub fn peer_trace(
+        &self,
+        info_hash: &str,
+        addr: std::net::SocketAddr,
+        stop: bool,
+    ) -> anyhow::Result<ccbt_api::PeerTraceView> {
+        // An IPv6 address's brackets are percent-encoded in the path; its colons may stay.
+        let addr = addr.to_string().replace('[', "%5B").replace(']', "%5D");
+        let path = format!("/torrents/{}/peers/{addr}/trace", segment(info_hash)?);
+        self.call(if stop { "DELETE" } else { "POST" }, &path, None)
+    }
+
     /// The signed streaming URL of file `index`.
     pub fn stream_url(&self, info_hash: &str, index: u32) -> anyhow::Result<StreamUrl> {
         self.call("GET", &format!("/torrents/{}/files/{index}/url", segment(info_hash)?), None)
