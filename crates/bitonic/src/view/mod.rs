@@ -1,0 +1,14 @@
+//! The dashboard's state, free of terminal, network, file and clock access, so every rule of
+//! it (sorting, filtering, selection, keys, dialogs) is tested without a terminal.
+
+pub mod app;
+pub mod dialog;
+pub mod format;
+pub mod history;
+pub mod keys;
+pub mod list;
+pub mod messages;
+pub mod rows;
+
+pub use app::{App, Connection, Folders, Screen, Tab, TabData, Wants};
+pub use messages::{Command, Update};
