@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use ccbt_api::{AddRequest, FileList, PeerList, SnapshotView, TrackerList};
+use ccbt_api::{AddRequest, FileList, PeerList, PieceMapView, SnapshotView, TrackerList};
 use ccbt_client::{Client, ClientError};
 
 use crate::view::{Command, TabData, Update, Wants};
@@ -22,6 +22,8 @@ const POLL_EVERY: Duration = Duration::from_secs(1);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest wait between two attempts while the daemon is gone.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Cells of the pieces map asked for (the map is drawn from them at any terminal size).
+const PIECE_CELLS: usize = 2048;
 /// The largest `.torrent` file read for `add` (the daemon has its own, lower, limit).
 const MAX_TORRENT_FILE: u64 = 64 * 1024 * 1024;
 
@@ -154,6 +156,10 @@ impl Poller {
             TabData::Files => Update::Files(client.get::<FileList>(&path("files")?)?),
             TabData::Peers => Update::Peers(client.get::<PeerList>(&path("peers")?)?),
             TabData::Trackers => Update::Trackers(client.get::<TrackerList>(&path("trackers")?)?),
+            TabData::Pieces => {
+                let map = format!("{}?cells={PIECE_CELLS}", path("pieces")?);
+                Update::Pieces(client.get::<PieceMapView>(&map)?)
+            }
         };
         let _ = self.updates.send(update);
         Ok(())

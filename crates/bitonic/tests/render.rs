@@ -118,6 +118,9 @@ fn torrent_tabs() {
     press(&mut app, &[Key::Tab]);
     app.on_update(Update::Trackers(support::trackers(1)));
     check("tab-trackers", &mut app);
+    press(&mut app, &[Key::Tab]);
+    app.on_update(Update::Pieces(support::pieces(1)));
+    check("tab-pieces", &mut app);
 }
 
 #[test]

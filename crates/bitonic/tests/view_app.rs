@@ -149,7 +149,8 @@ fn torrent_tabs_fetch_their_data_and_change_file_priorities() {
     keys(&mut app, &[Key::Tab]);
     assert_eq!(app.wants().torrent, Some((hash(1), TabData::Peers)));
     keys(&mut app, &[Key::BackTab, Key::BackTab, Key::BackTab]);
-    assert_eq!(app.tab, Tab::Trackers);
+    assert_eq!(app.tab, Tab::Pieces);
+    assert_eq!(app.wants().torrent, Some((hash(1), TabData::Pieces)));
     // Actions on the torrent screen are for the open torrent.
     assert_eq!(keys(&mut app, &[Key::Char('p')]), [Command::Pause(hash(1))]);
     keys(&mut app, &[Key::Esc]);

@@ -25,6 +25,7 @@ mod limits;
 mod list_filter;
 mod ops;
 mod peers;
+mod pieces;
 mod routes;
 mod signed;
 mod snapshot;
@@ -49,6 +50,7 @@ pub use limits::{SessionLimitsView, TorrentLimitsView, MAX_RATE};
 pub use list_filter::{ListFilter, STATES};
 pub use ops::{FailedDelete, RemovedView};
 pub use peers::{PeerList, PeerView};
+pub use pieces::{PieceCellView, PieceMapView, DEFAULT_PIECE_CELLS};
 pub use routes::{router, Endpoint, Route, Verb, PREFIX, ROUTES};
 pub use signed::{StreamSigner, StreamTarget, SIG_PARAM};
 pub use snapshot::{

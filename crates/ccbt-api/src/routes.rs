@@ -74,6 +74,7 @@ pub enum Endpoint {
     ListCheckpoints,
     DeleteCheckpoint,
     Snapshot,
+    PieceMap,
 }
 
 /// One route: method, path (axum syntax, `{info_hash}` for a parameter) and handler.
@@ -116,6 +117,7 @@ pub const ROUTES: &[Route] = &[
     route(Verb::Get, "/api/v1/checkpoints", Endpoint::ListCheckpoints),
     route(Verb::Delete, "/api/v1/checkpoints/{info_hash}", Endpoint::DeleteCheckpoint),
     route(Verb::Get, "/api/v1/snapshot", Endpoint::Snapshot),
+    route(Verb::Get, "/api/v1/torrents/{info_hash}/pieces", Endpoint::PieceMap),
 ];
 
 /// The API over `context`, every request guarded by `access`.
@@ -164,6 +166,7 @@ fn method_router(route: &Route) -> MethodRouter<Arc<ApiContext>> {
         Endpoint::ListCheckpoints => on(filter, crate::checkpoints::list),
         Endpoint::DeleteCheckpoint => on(filter, crate::checkpoints::delete),
         Endpoint::Snapshot => on(filter, crate::snapshot::snapshot),
+        Endpoint::PieceMap => on(filter, crate::pieces::map),
     }
 }
 

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 
 use ccbt_api::{
     AddRequest, CheckpointList, CheckpointView, ConfigChangeView, ConfigEntryView, ConfigSetView, ConfigView,
-    FileList, FileView, PeerList, PeerView, SessionLimitsView, SessionView, StreamUrl, StreamUrlList,
-    TorrentCounts, TorrentLimitsView, TorrentList, TorrentView, TrackerList, TrackerView, ROUTES,
+    FileList, FileView, PeerList, PeerView, PieceCellView, PieceMapView, SessionLimitsView, SessionView,
+    StreamUrl, StreamUrlList, TorrentCounts, TorrentLimitsView, TorrentList, TorrentView, TrackerList,
+    TrackerView, ROUTES,
 };
 use serde_json::Value;
 
@@ -283,6 +284,8 @@ fn inspect_views() -> Vec<(&'static str, Value)> {
         ("ConfigSet", to(&ConfigSetView { file: "f".into(), changes: vec![] })),
         ("CheckpointView", to(&checkpoint)),
         ("CheckpointList", to(&CheckpointList { dir: "d".into(), checkpoints: vec![] })),
+        ("PieceCell", to(&PieceCellView { first: 0, count: 1, have: 0, min_availability: 0 })),
+        ("PieceMap", to(&PieceMapView { info_hash: String::new(), pieces: 0, cells: vec![] })),
     ]
 }
 

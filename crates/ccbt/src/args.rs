@@ -161,6 +161,9 @@ pub enum Command {
     Recheck(crate::ops_args::TorrentOpArgs),
     /// Announce a torrent to its trackers (after their `min interval`) and the DHT now.
     Reannounce(crate::ops_args::TorrentOpArgs),
+    /// The live terminal dashboard (also installed as `bitonic`) over the state folder's daemon,
+    /// which it starts when none runs.
+    Dashboard(crate::daemon_args::StateDirArg),
 }
 
 const CHECKPOINTS_HELP: &str = "\

@@ -3,6 +3,7 @@
 //! not fit are dropped from the least useful, graphs are left out on short terminals.
 
 mod list;
+mod pieces;
 mod popup;
 mod session;
 mod torrent;

@@ -36,6 +36,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
         Tab::Files => files(frame, inner, app),
         Tab::Peers => peers(frame, inner, app),
         Tab::Trackers => trackers(frame, inner, app),
+        Tab::Pieces => super::pieces::draw(frame, inner, app),
     }
 }
 

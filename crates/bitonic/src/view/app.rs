@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use ccbt_api::{FileList, PeerList, SnapshotView, TrackerList};
+use ccbt_api::{FileList, PeerList, PieceMapView, SnapshotView, TrackerList};
 
 use super::dialog::{self, Dialog, Entry, Prompt, Purpose};
 use super::history::RateHistory;
@@ -36,10 +36,12 @@ pub enum Tab {
     Files,
     Peers,
     Trackers,
+    /// A map of the pieces: verified, and how many peers have them.
+    Pieces,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 4] = [Tab::Details, Tab::Files, Tab::Peers, Tab::Trackers];
+    pub const ALL: [Tab; 5] = [Tab::Details, Tab::Files, Tab::Peers, Tab::Trackers, Tab::Pieces];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -47,6 +49,7 @@ impl Tab {
             Tab::Files => "Files",
             Tab::Peers => "Peers",
             Tab::Trackers => "Trackers",
+            Tab::Pieces => "Pieces",
         }
     }
 
@@ -77,6 +80,7 @@ pub struct Detail {
     pub files: Option<FileList>,
     pub peers: Option<PeerList>,
     pub trackers: Option<TrackerList>,
+    pub pieces: Option<PieceMapView>,
 }
 
 /// What the poller should fetch besides the snapshot.
@@ -91,6 +95,7 @@ pub enum TabData {
     Files,
     Peers,
     Trackers,
+    Pieces,
 }
 
 /// A line of the status bar.
@@ -172,6 +177,7 @@ impl App {
             (Screen::Torrent, Tab::Files) => Some(TabData::Files),
             (Screen::Torrent, Tab::Peers) => Some(TabData::Peers),
             (Screen::Torrent, Tab::Trackers) => Some(TabData::Trackers),
+            (Screen::Torrent, Tab::Pieces) => Some(TabData::Pieces),
             _ => None,
         };
         Wants { torrent: self.open.clone().zip(data) }
@@ -199,6 +205,9 @@ impl App {
             Update::Peers(peers) => self.keep_detail(&peers.info_hash.clone(), |d| d.peers = Some(peers)),
             Update::Trackers(trackers) => {
                 self.keep_detail(&trackers.info_hash.clone(), |d| d.trackers = Some(trackers))
+            }
+            Update::Pieces(pieces) => {
+                self.keep_detail(&pieces.info_hash.clone(), |d| d.pieces = Some(pieces))
             }
             Update::Unreachable(error) => {
                 let since = match &self.connection {
@@ -383,7 +392,7 @@ impl App {
             Tab::Files => self.detail.files.as_ref().map_or(0, |f| f.files.len()),
             Tab::Peers => self.detail.peers.as_ref().map_or(0, |p| p.peers.len()),
             Tab::Trackers => self.detail.trackers.as_ref().map_or(0, |t| t.trackers.len()),
-            Tab::Details => 0,
+            Tab::Details | Tab::Pieces => 0,
         }
     }
 

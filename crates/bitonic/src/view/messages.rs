@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ccbt_api::{FileList, PeerList, SnapshotView, TrackerList};
+use ccbt_api::{FileList, PeerList, PieceMapView, SnapshotView, TrackerList};
 
 /// Something the user asked the daemon to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,6 +68,7 @@ pub enum Update {
     Files(FileList),
     Peers(PeerList),
     Trackers(TrackerList),
+    Pieces(PieceMapView),
     /// A poll failed: why.
     Unreachable(String),
     /// An event of the daemon's event stream.

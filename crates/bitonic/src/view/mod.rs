@@ -8,6 +8,7 @@ pub mod history;
 pub mod keys;
 pub mod list;
 pub mod messages;
+pub mod pieces;
 pub mod rows;
 
 pub use app::{App, Connection, Folders, Screen, Tab, TabData, Wants};
