@@ -52,7 +52,9 @@ pub(crate) async fn events(State(ctx): State<Arc<ApiContext>>) -> Response {
         let batch = s.next_batch().await?;
         Some((stream::iter(batch.into_iter().map(Ok::<_, Infallible>)), s))
     })
-    .flatten();
+    .flatten()
+    // The stream would last as long as the session; it ends when the server stops.
+    .take_until(ctx.shutdown.clone().wait());
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 

@@ -27,6 +27,7 @@ mod ops;
 mod peers;
 mod pieces;
 mod routes;
+mod shutdown;
 mod signed;
 mod snapshot;
 mod stream;
@@ -52,6 +53,7 @@ pub use ops::{FailedDelete, RemovedView};
 pub use peers::{PeerList, PeerView};
 pub use pieces::{PieceCellView, PieceMapView, DEFAULT_PIECE_CELLS};
 pub use routes::{router, Endpoint, Route, Verb, PREFIX, ROUTES};
+pub use shutdown::{shutdown_signal, Shutdown, ShutdownTrigger};
 pub use signed::{StreamSigner, StreamTarget, SIG_PARAM};
 pub use snapshot::{
     DhtView, PeerView as SnapshotPeerView, SnapshotView, TorrentSnapshotView, TotalsView,
@@ -76,6 +78,8 @@ pub struct ApiContext {
     /// The daemon's configuration for `GET/PUT /api/v1/config` (None: an embedded session
     /// without one; those routes answer 404 `no_configuration`).
     pub config: Option<Arc<dyn ConfigControl>>,
+    /// Fires when the server stops: the event streams end so the shutdown can finish.
+    pub shutdown: Shutdown,
 }
 
 /// The base URL clients use for an API bound to `addr`: `http://127.0.0.1:6890`.

@@ -101,6 +101,11 @@ fn percent(line: &str) -> Option<f64> {
     line.split_whitespace().find_map(|w| w.strip_suffix('%')?.parse().ok())
 }
 
+fn signal(pid: u32, which: &str) {
+    let done = Command::new("kill").args([which, &pid.to_string()]).status().expect("run kill");
+    assert!(done.success(), "kill {which} {pid} failed");
+}
+
 fn save(name: &str, screen: &str) {
     if let Some(dir) = std::env::var_os("BITONIC_CAPTURES") {
         let dir = PathBuf::from(dir);
@@ -196,6 +201,30 @@ fn bitonic_in_tmux_follows_a_download_from_libtorrent() {
     tmux.wait("the help closed", |s| !s.contains("Keys ("));
     tmux.keys(&["S"]);
     save("session", &tmux.wait("the session screen", |s| s.contains("Connections")));
+
+    // A daemon that hangs (stopped with SIGSTOP), then one that is gone: the banner says
+    // "reconnecting", the keys still work, and the dashboard finds the daemon again once it
+    // answers (after the restart, at a new address with a new token).
+    tmux.keys(&["Escape"]);
+    tmux.wait("the list again", |s| s.contains("Torrents 2/2"));
+    let (pid, _) = state.lock();
+    signal(pid, "-STOP");
+    tmux.wait("the banner of a hung daemon", |s| s.contains("reconnecting to the daemon"));
+    tmux.keys(&["?"]);
+    tmux.wait("the help while the daemon hangs", |s| s.contains("Keys ("));
+    tmux.keys(&["Escape"]);
+    tmux.wait("the help closed", |s| !s.contains("Keys ("));
+    signal(pid, "-CONT");
+    tmux.wait("the banner gone", |s| !s.contains("reconnecting") && s.contains("bitonic-demo.bin"));
+    // The dashboard's event stream is open: the daemon must stop all the same.
+    state.stop("daemon-stop");
+    let gone = tmux.wait("the banner of a stopped daemon", |s| s.contains("reconnecting to the daemon"));
+    save("reconnecting", &gone);
+    assert!(gone.contains("bitonic-demo.bin"), "the last figures stay on screen:\n{gone}");
+    state.start("daemon-restart");
+    tmux.wait("the restarted daemon", |s| {
+        !s.contains("reconnecting") && line_of(s, "bitonic-demo.bin").is_some_and(|l| l.contains('%'))
+    });
 
     // q quits: the shell's line says so, the alternate screen is gone, the terminal is cooked.
     tmux.keys(&["q"]);

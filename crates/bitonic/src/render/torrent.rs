@@ -141,7 +141,7 @@ fn peers(frame: &mut Frame, area: Rect, app: &App) {
     let rows = list.peers.iter().skip(first).take(height).map(|p| {
         let mut cells = vec![
             Cell::from(p.addr.clone()),
-            Cell::from(truncate(&p.client, 20)),
+            Cell::from(truncate(&crate::view::client::client_name(&p.client), 20)),
             Cell::from(Line::from(rate(p.download_rate)).right_aligned()),
             Cell::from(Line::from(rate(p.upload_rate)).right_aligned()),
             Cell::from(Line::from(crate::view::format::percent(p.progress)).right_aligned()),

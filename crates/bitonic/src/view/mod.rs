@@ -2,6 +2,7 @@
 //! it (sorting, filtering, selection, keys, dialogs) is tested without a terminal.
 
 pub mod app;
+pub mod client;
 pub mod dialog;
 pub mod format;
 pub mod history;

@@ -41,6 +41,7 @@ impl Api {
             pid: std::process::id(),
             torrent_limits: Default::default(),
             config: None,
+            shutdown: ccbt_api::Shutdown::never(),
         });
         let router =
             router(context, Access { token: token.clone(), addr: ADDR.parse().unwrap(), https: false });

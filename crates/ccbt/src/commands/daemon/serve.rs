@@ -79,18 +79,22 @@ pub async fn run(settings: &Effective, insecure_remote: bool) -> anyhow::Result<
             println!("ccbt daemon (pid {pid}) serving {url}; {count} torrent(s) restored");
             tracing::info!(%url, pid, restored = count, "daemon started");
             let (config, watcher) = configuration(settings, &session);
+            let (stopping, shutdown) = ccbt_api::shutdown_signal();
             let context = Arc::new(ApiContext {
                 session: session.clone(),
                 started,
                 pid,
                 torrent_limits: torrent_limits(settings),
                 config: Some(config),
+                shutdown,
             });
             let router = ccbt_api::router(context, Access { token, addr: api_addr, https: tls.is_some() });
             let signal = async move {
                 if let Ok(name) = stop.await {
                     tracing::info!("{name}: stopping the daemon");
                 }
+                // Open event streams end, or the graceful shutdown would wait for them forever.
+                stopping.fire();
             };
             let served = serve_api(listener, tls.map(|(_, config)| config), router, signal).await;
             // The watcher holds the session too: it lets go before the session stops.
