@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use ccbt_api::{AddRequest, FileList, PeerList, PieceMapView, SnapshotView, TrackerList};
+use ccbt_api::{AddRequest, FileList, PeerList, PieceMapView, SnapshotView, TorrentLimitsView, TrackerList};
 use ccbt_client::{Client, ClientError};
 
 use crate::view::{Command, TabData, Update, Wants};
@@ -153,6 +153,7 @@ impl Poller {
             Ok(format!("/torrents/{}/{what}", ccbt_client::info_hash_segment(&hash)?))
         };
         let update = match data {
+            TabData::Limits => Update::Limits(client.get::<TorrentLimitsView>(&path("limits")?)?),
             TabData::Files => Update::Files(client.get::<FileList>(&path("files")?)?),
             TabData::Peers => Update::Peers(client.get::<PeerList>(&path("peers")?)?),
             TabData::Trackers => Update::Trackers(client.get::<TrackerList>(&path("trackers")?)?),

@@ -107,6 +107,11 @@ fn list_empty_and_reconnecting() {
 fn torrent_tabs() {
     let mut app = app();
     press(&mut app, &[Key::Enter]);
+    app.on_update(Update::Limits(ccbt_api::TorrentLimitsView {
+        info_hash: support::hash(1),
+        download: 200 * 1024,
+        upload: 0,
+    }));
     check("tab-details", &mut app);
     press(&mut app, &[Key::Tab]);
     app.on_update(Update::Files(support::files(1)));

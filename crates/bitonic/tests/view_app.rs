@@ -129,7 +129,18 @@ fn torrent_tabs_fetch_their_data_and_change_file_priorities() {
     assert_eq!(app.wants().torrent, None);
     keys(&mut app, &[Key::Enter]);
     assert_eq!(app.screen, Screen::Torrent);
-    assert_eq!(app.wants().torrent, None, "the details tab needs only the snapshot");
+    assert_eq!(app.wants().torrent, Some((hash(1), TabData::Limits)), "the details tab shows the limits");
+    app.on_update(Update::Limits(ccbt_api::TorrentLimitsView {
+        info_hash: hash(1),
+        download: 200 * 1024,
+        upload: 0,
+    }));
+    keys(&mut app, &[Key::Char('t')]);
+    assert!(
+        matches!(&app.dialog, Some(Dialog::Prompt(p)) if p.text == "200 0"),
+        "the prompt starts from the limits"
+    );
+    keys(&mut app, &[Key::Esc]);
     keys(&mut app, &[Key::Tab]);
     assert_eq!(app.tab, Tab::Files);
     assert_eq!(app.wants().torrent, Some((hash(1), TabData::Files)));

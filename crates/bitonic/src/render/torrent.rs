@@ -74,11 +74,21 @@ fn details(frame: &mut Frame, area: Rect, app: &App) {
         ),
         pair("Hashing", format!("{} pieces hashed, {} failed", v.hashed_pieces, bytes(t.hash_failed_bytes))),
         pair("Checkpoints", format!("{} written since start", t.checkpoint_writes)),
+        pair("Limits", limits(app)),
     ];
     if let Some(error) = &v.error {
         lines.insert(0, pair("Error", error.clone()).style(Style::new().fg(Color::Red)));
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+/// The open torrent's rate limits, `t` to change them.
+fn limits(app: &App) -> String {
+    let limit = |rate: u64| if rate == 0 { "unlimited".to_owned() } else { rate_or_zero(rate) };
+    match &app.detail.limits {
+        Some(l) => format!("↓ {}  ↑ {}  (t to change)", limit(l.download), limit(l.upload)),
+        None => "…".to_owned(),
+    }
 }
 
 fn pair(name: &str, value: String) -> Line<'static> {

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use ccbt_api::{FileList, PeerList, PieceMapView, SnapshotView, TrackerList};
+use ccbt_api::{FileList, PeerList, PieceMapView, SnapshotView, TorrentLimitsView, TrackerList};
 
 use super::dialog::{self, Dialog, Entry, Prompt, Purpose};
 use super::history::RateHistory;
@@ -81,6 +81,8 @@ pub struct Detail {
     pub peers: Option<PeerList>,
     pub trackers: Option<TrackerList>,
     pub pieces: Option<PieceMapView>,
+    /// Its rate limits (the details tab shows them; the limits prompt starts from them).
+    pub limits: Option<TorrentLimitsView>,
 }
 
 /// What the poller should fetch besides the snapshot.
@@ -92,6 +94,7 @@ pub struct Wants {
 /// The per-torrent call behind a tab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TabData {
+    Limits,
     Files,
     Peers,
     Trackers,
@@ -174,6 +177,7 @@ impl App {
     /// What the poller should fetch for the screen shown.
     pub fn wants(&self) -> Wants {
         let data = match (self.screen, self.tab) {
+            (Screen::Torrent, Tab::Details) => Some(TabData::Limits),
             (Screen::Torrent, Tab::Files) => Some(TabData::Files),
             (Screen::Torrent, Tab::Peers) => Some(TabData::Peers),
             (Screen::Torrent, Tab::Trackers) => Some(TabData::Trackers),
@@ -208,6 +212,9 @@ impl App {
             }
             Update::Pieces(pieces) => {
                 self.keep_detail(&pieces.info_hash.clone(), |d| d.pieces = Some(pieces))
+            }
+            Update::Limits(limits) => {
+                self.keep_detail(&limits.info_hash.clone(), |d| d.limits = Some(limits))
             }
             Update::Unreachable(error) => {
                 let since = match &self.connection {
@@ -357,8 +364,15 @@ impl App {
             }
             Action::TorrentLimits => {
                 if let Some(r) = self.target() {
+                    // Starts from the limits in force when the details tab has fetched them.
+                    let current = match &self.detail.limits {
+                        Some(l) if l.info_hash == r.info_hash => {
+                            format!("{} {}", l.download / 1024, l.upload / 1024)
+                        }
+                        _ => String::new(),
+                    };
                     let purpose = Purpose::TorrentLimits { info_hash: r.info_hash, name: r.name };
-                    self.dialog = Some(Dialog::Prompt(Prompt::new(purpose, "")));
+                    self.dialog = Some(Dialog::Prompt(Prompt::new(purpose, &current)));
                 }
             }
             Action::PriorityUp => return self.file_priority(1),

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ccbt_api::{FileList, PeerList, PieceMapView, SnapshotView, TrackerList};
+use ccbt_api::{FileList, PeerList, PieceMapView, SnapshotView, TorrentLimitsView, TrackerList};
 
 /// Something the user asked the daemon to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -69,6 +69,7 @@ pub enum Update {
     Peers(PeerList),
     Trackers(TrackerList),
     Pieces(PieceMapView),
+    Limits(TorrentLimitsView),
     /// A poll failed: why.
     Unreachable(String),
     /// An event of the daemon's event stream.

@@ -45,7 +45,7 @@ pub fn torrent(n: u8, name: &str, state: &str, progress: f64, down: u64, up: u64
         connections_failed: 2,
         peers: vec![SnapshotPeerView {
             addr: "10.0.0.7:6881".to_owned(),
-            client: "-lt2090-abcdefgh".to_owned(),
+            client: "-LT2090-abcdefgh".to_owned(),
             download_rate: down,
             upload_rate: up,
             send_queue: 0,
@@ -119,7 +119,7 @@ pub fn peers(n: u8) -> PeerList {
         info_hash: hash(n),
         peers: vec![PeerView {
             addr: "10.0.0.7:6881".to_owned(),
-            client: "-lt2090-abcdefgh".to_owned(),
+            client: "-LT2090-abcdefgh".to_owned(),
             download_rate: 3 * 1024 * 1024,
             upload_rate: 100 * 1024,
             request_latency_ms: Some(40),
