@@ -151,3 +151,33 @@ fn help_and_dialogs() {
     press(&mut app, &[Key::Tab]);
     check("add", &mut app);
 }
+
+/// Ten thousand torrents: only the window around the selection is drawn, at the bottom of the
+/// list as well as at the top, and the title counts them all.
+#[test]
+fn thousands_of_torrents_draw_the_window_of_the_selection() {
+    let mut app = App::default();
+    let mut snapshot = support::snapshot();
+    let template = snapshot.torrents[0].clone();
+    snapshot.torrents = (0..10_000u32)
+        .map(|i| {
+            let mut t = template.clone();
+            t.torrent.info_hash = format!("{i:040x}");
+            t.torrent.name = format!("torrent-{i:05}");
+            t
+        })
+        .collect();
+    app.on_update(Update::Snapshot(Box::new(snapshot)));
+    let top = draw(&mut app, 80, 24);
+    assert!(top.contains("Torrents 10000/10000"), "{top}");
+    assert!(top.contains("›torrent-00000") && !top.contains("torrent-00100"), "{top}");
+    press(&mut app, &[Key::End]);
+    let bottom = draw(&mut app, 80, 24);
+    assert!(bottom.contains("›torrent-09999") && !bottom.contains("torrent-00000"), "{bottom}");
+    press(&mut app, &[Key::PageUp]);
+    let page = draw(&mut app, 80, 24);
+    assert!(
+        page.contains("›torrent-09989") && page.contains("torrent-09999"),
+        "the window only scrolls as needed:\n{page}"
+    );
+}
