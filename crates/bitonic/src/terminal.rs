@@ -85,7 +85,7 @@ fn event_loop(terminal: &mut Terminal<CrosstermBackend<Stdout>>, worker: &Worker
                 }
             }
             Event::Mouse(mouse) => match mouse.kind {
-                MouseEventKind::Down(MouseButton::Left) => app.on_click(mouse.row),
+                MouseEventKind::Down(MouseButton::Left) => app.on_click(mouse.column, mouse.row),
                 MouseEventKind::ScrollDown => app.on_scroll(true),
                 MouseEventKind::ScrollUp => app.on_scroll(false),
                 _ => {}

@@ -181,3 +181,27 @@ fn thousands_of_torrents_draw_the_window_of_the_selection() {
         "the window only scrolls as needed:\n{page}"
     );
 }
+
+/// Clicks land on what the screen shows: a torrent row, a tab title, a file line.
+#[test]
+fn clicks_hit_what_was_drawn() {
+    let mut app = app();
+    let screen = draw(&mut app, 120, 40);
+    let row = screen.lines().position(|l| l.contains("ubuntu-24.04")).unwrap() as u16;
+    app.on_click(5, row);
+    assert_eq!(app.list.selected().unwrap().info_hash, support::hash(3));
+    press(&mut app, &[Key::Enter]);
+    app.on_update(Update::Files(support::files(3)));
+    let screen = draw(&mut app, 120, 40);
+    let tabs = screen.lines().position(|l| l.contains("Details │ Files")).unwrap() as u16;
+    let files_x = screen.lines().nth(usize::from(tabs)).unwrap().find("Files").unwrap() as u16;
+    app.on_click(files_x, tabs);
+    assert_eq!(app.tab, bitonic::view::Tab::Files);
+    let screen = draw(&mut app, 120, 40);
+    let line = screen.lines().position(|l| l.contains("extras/sources.tar")).unwrap() as u16;
+    app.on_click(30, line);
+    assert_eq!(app.tab_line, 2);
+    // Below the last file: nothing changes.
+    app.on_click(30, line + 3);
+    assert_eq!(app.tab_line, 2);
+}

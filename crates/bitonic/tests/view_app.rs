@@ -6,7 +6,7 @@ use bitonic::view::app::Message;
 use bitonic::view::dialog::{Dialog, Purpose};
 use bitonic::view::keys::{Key, BINDINGS};
 use bitonic::view::list::SortKey;
-use bitonic::view::{App, Command, Connection, Screen, Tab, TabData, Update};
+use bitonic::view::{App, Command, Connection, Hit, Screen, Tab, TabData, Target, Update};
 use support::{hash, FakeFolders};
 
 fn app() -> App {
@@ -231,10 +231,10 @@ fn help_opens_scrolls_and_q_quits_everywhere() {
 #[test]
 fn mouse_clicks_select_the_row_under_the_pointer() {
     let mut app = app();
-    app.list_area = Some((3, 10));
-    app.on_click(5);
+    app.hits = vec![Hit { x: 0, y: 3, width: 80, height: 10, target: Target::ListRow(0) }];
+    app.on_click(10, 5);
     assert_eq!(app.list.selected().unwrap().info_hash, hash(3));
-    app.on_click(1);
+    app.on_click(10, 1);
     assert_eq!(app.list.selected().unwrap().info_hash, hash(3), "a click on the header selects nothing");
     app.on_scroll(false);
     assert_eq!(app.list.selected().unwrap().info_hash, hash(1));

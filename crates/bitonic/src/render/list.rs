@@ -126,8 +126,15 @@ fn table(frame: &mut Frame, area: Rect, app: &mut App) {
     let inner = block.inner(area);
     // One line for the column titles.
     let rows_height = inner.height.saturating_sub(1);
-    app.list_area = Some((inner.y + 1, rows_height));
     let offset = app.list.scroll(usize::from(rows_height));
+    let target = crate::view::Target::ListRow(offset);
+    app.hits.push(crate::view::Hit {
+        x: inner.x,
+        y: inner.y + 1,
+        width: inner.width,
+        height: rows_height,
+        target,
+    });
     let selected = app.list.selected_position();
     let columns = columns(area.width);
     let name_width = area.width.saturating_sub(columns.iter().map(|c| c.width() + 1).sum::<u16>());

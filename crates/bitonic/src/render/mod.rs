@@ -30,7 +30,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     if let Some(banner) = banner {
         frame.render_widget(banner, banner_area);
     }
-    app.list_area = None;
+    app.hits.clear();
     match app.screen {
         Screen::List => list::draw(frame, body, app),
         Screen::Torrent => torrent::draw(frame, body, app),

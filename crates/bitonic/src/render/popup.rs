@@ -34,7 +34,7 @@ pub fn help(frame: &mut Frame, area: Rect, app: &mut App) {
     lines.push(Line::from(Span::styled("Dialogs", Style::new().add_modifier(Modifier::BOLD))));
     lines.push(Line::from("  remove: y keeps the data, D deletes it, n or Esc cancels"));
     lines.push(Line::from("  prompts: Enter accepts, Esc cancels, Tab completes a path"));
-    lines.push(Line::from("  mouse: a click selects a torrent, the wheel scrolls"));
+    lines.push(Line::from("  mouse: a click selects a torrent, a tab or a file; the wheel scrolls"));
     let popup = centered(area, 86, area.height.saturating_sub(2));
     let inner_height = usize::from(popup.height.saturating_sub(2));
     // Scrolling stops when the last line is in view.

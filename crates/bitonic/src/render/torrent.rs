@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use super::widgets::{progress_bar, rate_or_zero, size, state_style};
 use crate::view::format::{bytes, duration, rate, ratio, truncate};
-use crate::view::{App, Tab};
+use crate::view::{App, Hit, Tab, Target};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
     let [title_area, tabs_area, body] =
@@ -28,6 +28,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
         .select(selected)
         .highlight_style(Style::new().fg(Color::Black).bg(Color::Cyan));
     frame.render_widget(tabs, tabs_area);
+    // The tabs widget pads each title with a space on both sides and puts `│` between them.
+    let mut x = tabs_area.x;
+    for tab in Tab::ALL {
+        let width = tab.title().chars().count() as u16 + 2;
+        app.hits.push(Hit { x, y: tabs_area.y, width, height: 1, target: Target::Tab(tab) });
+        x = x.saturating_add(width + 1);
+    }
     let block = Block::new().borders(Borders::TOP);
     let inner = block.inner(body);
     frame.render_widget(block, body);
@@ -113,10 +120,17 @@ fn window(at: usize, len: usize, height: usize) -> usize {
     }
 }
 
-fn files(frame: &mut Frame, area: Rect, app: &App) {
+fn files(frame: &mut Frame, area: Rect, app: &mut App) {
     let Some(list) = &app.detail.files else { return loading(frame, area) };
     let height = usize::from(area.height.saturating_sub(1));
     let first = window(app.tab_line, list.files.len(), height);
+    let hit = Hit {
+        x: area.x,
+        y: area.y + 1,
+        width: area.width,
+        height: height as u16,
+        target: Target::TabLine(first),
+    };
     let path_width = usize::from(area.width.saturating_sub(9 + 16 + 10 + 3));
     let rows = list.files.iter().enumerate().skip(first).take(height).map(|(at, f)| {
         let style = if at == app.tab_line {
@@ -138,6 +152,7 @@ fn files(frame: &mut Frame, area: Rect, app: &App) {
     let widths = [Constraint::Length(9), Constraint::Length(16), Constraint::Length(10), Constraint::Min(10)];
     let table = Table::new(rows, widths).header(header([" Priority", "Progress", "Size", "Path"]));
     frame.render_widget(table, area);
+    app.hits.push(hit);
 }
 
 fn peers(frame: &mut Frame, area: Rect, app: &App) {

@@ -101,6 +101,33 @@ pub enum TabData {
     Pieces,
 }
 
+/// A clickable place on screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hit {
+    pub x: u16,
+    pub y: u16,
+    pub width: u16,
+    pub height: u16,
+    pub target: Target,
+}
+
+impl Hit {
+    fn contains(&self, x: u16, y: u16) -> bool {
+        (self.x..self.x.saturating_add(self.width)).contains(&x)
+            && (self.y..self.y.saturating_add(self.height)).contains(&y)
+    }
+}
+
+/// What a click selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Rows of the torrent list, the first of them at this position among the rows shown.
+    ListRow(usize),
+    Tab(Tab),
+    /// Lines of the files tab, the first of them this file.
+    TabLine(usize),
+}
+
 /// A line of the status bar.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {
@@ -139,9 +166,8 @@ pub struct App {
     pub events: VecDeque<String>,
     /// The time now, seconds (set by [`App::tick`]).
     pub now: u64,
-    /// Where the list's first row is drawn, and how many rows fit (set while drawing, for the
-    /// mouse).
-    pub list_area: Option<(u16, u16)>,
+    /// What was drawn where, for the mouse (set while drawing).
+    pub hits: Vec<Hit>,
     pub quit: bool,
 }
 
@@ -163,7 +189,7 @@ impl Default for App {
             message: None,
             events: VecDeque::new(),
             now: 0,
-            list_area: None,
+            hits: Vec::new(),
             quit: false,
         }
     }
@@ -506,15 +532,23 @@ impl App {
         Vec::new()
     }
 
-    /// A left click at terminal row `y`: selects the list row drawn there.
-    pub fn on_click(&mut self, y: u16) {
-        if self.dialog.is_some() || self.help.is_some() || self.screen != Screen::List {
+    /// A left click at column `x`, row `y`: selects the torrent, tab or file drawn there.
+    pub fn on_click(&mut self, x: u16, y: u16) {
+        if self.dialog.is_some() || self.help.is_some() {
             return;
         }
-        if let Some((top, height)) = self.list_area {
-            if y >= top && y < top + height {
-                let offset = self.list.scroll(usize::from(height));
-                self.list.select_position(offset + usize::from(y - top));
+        let Some(hit) = self.hits.iter().find(|h| h.contains(x, y)).copied() else { return };
+        let line = usize::from(y - hit.y);
+        match hit.target {
+            Target::ListRow(first) => self.list.select_position(first + line),
+            Target::Tab(tab) => {
+                self.tab = tab;
+                self.tab_line = 0;
+            }
+            Target::TabLine(first) => {
+                if first + line < self.tab_lines() {
+                    self.tab_line = first + line;
+                }
             }
         }
     }

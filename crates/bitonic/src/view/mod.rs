@@ -12,5 +12,5 @@ pub mod messages;
 pub mod pieces;
 pub mod rows;
 
-pub use app::{App, Connection, Folders, Screen, Tab, TabData, Wants};
+pub use app::{App, Connection, Folders, Hit, Screen, Tab, TabData, Target, Wants};
 pub use messages::{Command, Update};
