@@ -11,7 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use ccbt_api::{AddRequest, FileList, PeerList, PieceMapView, SnapshotView, TorrentLimitsView, TrackerList};
+use ccbt_api::{
+    AddRequest, FileList, PeerList, PieceMapView, SessionLimitsView, SnapshotView, TorrentLimitsView,
+    TrackerList,
+};
 use ccbt_client::{Client, ClientError};
 
 use crate::view::{Command, TabData, Update, Wants};
@@ -148,6 +151,9 @@ impl Poller {
         let snapshot: SnapshotView = client.get("/snapshot")?;
         let _ = self.updates.send(Update::Snapshot(Box::new(snapshot)));
         let wants = self.wants.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if wants.session_limits {
+            let _ = self.updates.send(Update::SessionLimits(client.get::<SessionLimitsView>("/limits")?));
+        }
         let Some((hash, data)) = wants.torrent else { return Ok(()) };
         let path = |what: &str| -> Result<String, ClientError> {
             Ok(format!("/torrents/{}/{what}", ccbt_client::info_hash_segment(&hash)?))

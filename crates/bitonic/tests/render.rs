@@ -134,6 +134,12 @@ fn session_screen() {
     let data = format!(r#"{{"info_hash":"{}","state":"paused"}}"#, support::hash(3));
     app.on_update(Update::Event { name: "state_changed".to_owned(), data });
     press(&mut app, &[Key::Char('S')]);
+    app.on_update(Update::SessionLimits(ccbt_api::SessionLimitsView {
+        download: 0,
+        upload: 500 * 1024,
+        peer_download: 0,
+        peer_upload: 0,
+    }));
     check("session", &mut app);
 }
 

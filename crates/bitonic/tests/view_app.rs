@@ -118,7 +118,20 @@ fn limits_prompts_check_their_numbers() {
         keys(&mut app, &[Key::Enter]),
         [Command::TorrentLimits { info_hash: hash(1), down: 100 * 1024, up: 20 * 1024 }]
     );
+    keys(&mut app, &[Key::Char('S')]);
+    assert!(app.wants().session_limits, "the session screen shows the session's limits");
+    app.on_update(Update::SessionLimits(ccbt_api::SessionLimitsView {
+        download: 100 * 1024,
+        upload: 0,
+        peer_download: 0,
+        peer_upload: 0,
+    }));
     keys(&mut app, &[Key::Char('L')]);
+    assert!(
+        matches!(&app.dialog, Some(Dialog::Prompt(p)) if p.text == "100 0"),
+        "the prompt starts from them"
+    );
+    keys(&mut app, &[Key::Backspace, Key::Backspace, Key::Backspace, Key::Backspace, Key::Backspace]);
     typed(&mut app, "0 0");
     assert_eq!(keys(&mut app, &[Key::Enter]), [Command::SessionLimits { down: 0, up: 0 }]);
 }

@@ -57,6 +57,7 @@ fn figures(app: &App) -> Paragraph<'static> {
         Line::from(format!("Connections  {} up, {} handshaking", s.connected_peers, s.handshaking_peers)),
         Line::from(format!("Banned IPs   {}", s.banned_peers)),
         Line::from(format!("Queues       hash {}, disk {}", s.hash_queue_depth, s.disk_queue_depth)),
+        Line::from(format!("Limits       {}", limits(app))),
     ];
     match &s.dht {
         Some(d) => {
@@ -80,6 +81,15 @@ fn figures(app: &App) -> Paragraph<'static> {
         Line::from(format!("Announces    {} ok, {} failed", t.announces_ok, t.announces_failed)),
     ]);
     Paragraph::new(lines).block(block)
+}
+
+/// The session's rate limits, `L` to change them.
+fn limits(app: &App) -> String {
+    let limit = |rate: u64| if rate == 0 { "unlimited".to_owned() } else { rate_or_zero(rate) };
+    match &app.session_limits {
+        Some(l) => format!("↓ {}  ↑ {}  (L)", limit(l.download), limit(l.upload)),
+        None => "…".to_owned(),
+    }
 }
 
 fn events(frame: &mut Frame, area: Rect, app: &App) {

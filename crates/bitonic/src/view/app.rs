@@ -4,7 +4,9 @@
 
 use std::collections::VecDeque;
 
-use ccbt_api::{FileList, PeerList, PieceMapView, SnapshotView, TorrentLimitsView, TrackerList};
+use ccbt_api::{
+    FileList, PeerList, PieceMapView, SessionLimitsView, SnapshotView, TorrentLimitsView, TrackerList,
+};
 
 use super::dialog::{self, Dialog, Entry, Prompt, Purpose};
 use super::history::RateHistory;
@@ -89,6 +91,8 @@ pub struct Detail {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Wants {
     pub torrent: Option<(String, TabData)>,
+    /// The session's rate limits (the session screen shows them).
+    pub session_limits: bool,
 }
 
 /// The per-torrent call behind a tab.
@@ -166,6 +170,8 @@ pub struct App {
     pub events: VecDeque<String>,
     /// The time now, seconds (set by [`App::tick`]).
     pub now: u64,
+    /// The session's rate limits, once fetched.
+    pub session_limits: Option<SessionLimitsView>,
     /// What was drawn where, for the mouse (set while drawing).
     pub hits: Vec<Hit>,
     pub quit: bool,
@@ -189,6 +195,7 @@ impl Default for App {
             message: None,
             events: VecDeque::new(),
             now: 0,
+            session_limits: None,
             hits: Vec::new(),
             quit: false,
         }
@@ -210,7 +217,7 @@ impl App {
             (Screen::Torrent, Tab::Pieces) => Some(TabData::Pieces),
             _ => None,
         };
-        Wants { torrent: self.open.clone().zip(data) }
+        Wants { torrent: self.open.clone().zip(data), session_limits: self.screen == Screen::Session }
     }
 
     /// The open torrent's row (built from the snapshot: the filter may hide it from the list).
@@ -239,6 +246,7 @@ impl App {
             Update::Pieces(pieces) => {
                 self.keep_detail(&pieces.info_hash.clone(), |d| d.pieces = Some(pieces))
             }
+            Update::SessionLimits(limits) => self.session_limits = Some(limits),
             Update::Limits(limits) => {
                 self.keep_detail(&limits.info_hash.clone(), |d| d.limits = Some(limits))
             }
@@ -374,7 +382,12 @@ impl App {
             Action::ReverseSort => self.list.set_sort(self.list.sort, !self.list.descending),
             Action::Add => self.dialog = Some(Dialog::Prompt(Prompt::new(Purpose::Add, ""))),
             Action::SessionLimits => {
-                self.dialog = Some(Dialog::Prompt(Prompt::new(Purpose::SessionLimits, "")))
+                // Starts from the limits in force when the session screen has fetched them.
+                let current = self
+                    .session_limits
+                    .map(|l| format!("{} {}", l.download / 1024, l.upload / 1024))
+                    .unwrap_or_default();
+                self.dialog = Some(Dialog::Prompt(Prompt::new(Purpose::SessionLimits, &current)))
             }
             Action::PauseResume => return self.target().map(|r| pause_or_resume(&r)).into_iter().collect(),
             Action::Recheck => {

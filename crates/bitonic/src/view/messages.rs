@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use ccbt_api::{FileList, PeerList, PieceMapView, SnapshotView, TorrentLimitsView, TrackerList};
+use ccbt_api::{
+    FileList, PeerList, PieceMapView, SessionLimitsView, SnapshotView, TorrentLimitsView, TrackerList,
+};
 
 /// Something the user asked the daemon to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,6 +72,7 @@ pub enum Update {
     Trackers(TrackerList),
     Pieces(PieceMapView),
     Limits(TorrentLimitsView),
+    SessionLimits(SessionLimitsView),
     /// A poll failed: why.
     Unreachable(String),
     /// An event of the daemon's event stream.
