@@ -130,6 +130,20 @@ impl Evaluator {
         active
     }
 
+    /// The alerts whose condition holds but that have not fired yet (held less than `for_secs`,
+    /// or in cooldown): `(rule, scope, since)`, in rule order, then scope order.
+    pub fn pending(&self) -> Vec<(String, Option<InfoHash>, u64)> {
+        let mut pending = Vec::new();
+        for rule in &self.rules {
+            for (scope, state) in self.states.get(&rule.name).into_iter().flatten() {
+                if let Phase::Pending { since } = state.phase {
+                    pending.push((rule.name.clone(), *scope, since));
+                }
+            }
+        }
+        pending
+    }
+
     fn clock(&mut self, now: u64) -> u64 {
         self.last_now = self.last_now.max(now);
         self.last_now

@@ -356,3 +356,16 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn pending_lists_conditions_held_but_not_yet_fired() {
+    let mut ev = Evaluator::new(RuleSet::new(vec![rule("q", DISK, "value > 100", 0, 10)]).unwrap(), 16);
+    assert!(ev.evaluate(&disk(200.0), 5).events.is_empty());
+    assert_eq!(ev.pending(), [("q".to_owned(), None, 5)]);
+    assert!(ev.firing().is_empty());
+    assert_eq!(ev.evaluate(&disk(200.0), 15).events.len(), 1);
+    assert!(ev.pending().is_empty());
+    assert_eq!(ev.firing().len(), 1);
+    ev.evaluate(&disk(1.0), 16);
+    assert!(ev.pending().is_empty() && ev.firing().is_empty());
+}

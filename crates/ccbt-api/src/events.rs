@@ -1,5 +1,6 @@
 //! `GET /api/v1/events`: the session's events as Server-Sent Events, each an `event:` name and
-//! a JSON `data:` line naming the torrent by its info hash. Progress is sent at most once a
+//! a JSON `data:` line naming the torrent by its info hash (and, with alert rules, the
+//! `alert_fired` and `alert_resolved` events of `alerts.rs`). Progress is sent at most once a
 //! second per torrent. A subscriber too slow for the engine's event queue misses events: it gets
 //! a `lagged` event saying how many, and the stream goes on.
 
@@ -52,10 +53,13 @@ pub(crate) async fn events(State(ctx): State<Arc<ApiContext>>) -> Response {
         let batch = s.next_batch().await?;
         Some((stream::iter(batch.into_iter().map(Ok::<_, Infallible>)), s))
     })
-    .flatten()
-    // The stream would last as long as the session; it ends when the server stops.
-    .take_until(ctx.shutdown.clone().wait());
-    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+    .flatten();
+    // Alerts fired and resolved join the stream when the API has alert rules.
+    let stream = match crate::alerts::sse_events(&ctx) {
+        Some(alerts) => stream::select(stream, alerts).boxed(),
+        None => stream.boxed(),
+    };
+    Sse::new(ctx.closing.guard(stream)).keep_alive(KeepAlive::default()).into_response()
 }
 
 impl Subscriber {

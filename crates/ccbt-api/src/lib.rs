@@ -13,8 +13,10 @@
 //! HTTP status that fits ([`ApiError`]).
 
 mod add_options;
+mod alerts;
 mod body;
 mod checkpoints;
+mod closing;
 mod config;
 mod error;
 mod events;
@@ -24,10 +26,10 @@ mod handlers;
 mod limits;
 mod list_filter;
 mod ops;
+mod peer_trace;
 mod peers;
 mod pieces;
 mod routes;
-mod shutdown;
 mod signed;
 mod snapshot;
 mod stream;
@@ -40,7 +42,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+pub use alerts::{
+    ActiveAlertView, AlertControl, AlertEventView, AlertHistoryView, AlertRuleRequest, AlertRuleView,
+    AlertTestRequest, AlertTestView, AlertsView, PendingAlertView, MAX_HISTORY_PAGE,
+};
 pub use checkpoints::{CheckpointList, CheckpointView};
+pub use closing::Closing;
 pub use config::{
     ConfigChangeView, ConfigControl, ConfigEntryView, ConfigSetRequest, ConfigSetView, ConfigView,
 };
@@ -50,10 +57,10 @@ pub use guard::Access;
 pub use limits::{SessionLimitsView, TorrentLimitsView, MAX_RATE};
 pub use list_filter::{ListFilter, STATES};
 pub use ops::{FailedDelete, RemovedView};
+pub use peer_trace::PeerTraceView;
 pub use peers::{PeerList, PeerView};
 pub use pieces::{PieceCellView, PieceMapView, DEFAULT_PIECE_CELLS};
 pub use routes::{router, Endpoint, Route, Verb, PREFIX, ROUTES};
-pub use shutdown::{shutdown_signal, Shutdown, ShutdownTrigger};
 pub use signed::{StreamSigner, StreamTarget, SIG_PARAM};
 pub use snapshot::{
     DhtView, PeerView as SnapshotPeerView, SnapshotView, TorrentSnapshotView, TotalsView,
@@ -78,8 +85,12 @@ pub struct ApiContext {
     /// The daemon's configuration for `GET/PUT /api/v1/config` (None: an embedded session
     /// without one; those routes answer 404 `no_configuration`).
     pub config: Option<Arc<dyn ConfigControl>>,
-    /// Fires when the server stops: the event streams end so the shutdown can finish.
-    pub shutdown: Shutdown,
+    /// The alert rules for `/api/v1/alerts` and the event stream (None: those routes answer 404
+    /// `no_alerts`).
+    pub alerts: Option<Arc<dyn AlertControl>>,
+    /// Closed when the daemon begins to stop: the event stream and file streams end then, so the
+    /// graceful shutdown does not wait on them.
+    pub closing: Closing,
 }
 
 /// The base URL clients use for an API bound to `addr`: `http://127.0.0.1:6890`.

@@ -44,6 +44,10 @@ pub struct PeerView {
     /// Bytes queued for it, now and at most.
     pub send_queue: usize,
     pub send_queue_peak: usize,
+    /// Our requests to it not yet answered (blocks in flight), and its requests to us waiting
+    /// to be served.
+    pub outstanding_requests: usize,
+    pub queued_peer_requests: usize,
 }
 
 impl From<&PeerInfo> for PeerView {
@@ -53,7 +57,7 @@ impl From<&PeerInfo> for PeerView {
             client: p.client.clone(),
             download_rate: p.download_rate,
             upload_rate: p.upload_rate,
-            request_latency_ms: p.request_latency.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            request_latency_ms: p.request_latency.map(crate::snapshot::millis),
             snubbed: p.snubbed,
             health: p.health,
             pieces: p.pieces,
@@ -61,6 +65,8 @@ impl From<&PeerInfo> for PeerView {
             flags: flags(p),
             send_queue: p.send_queue,
             send_queue_peak: p.send_queue_peak,
+            outstanding_requests: p.outstanding_requests,
+            queued_peer_requests: p.queued_peer_requests,
         }
     }
 }

@@ -75,6 +75,13 @@ pub enum Endpoint {
     DeleteCheckpoint,
     Snapshot,
     PieceMap,
+    ListAlerts,
+    AddAlertRule,
+    RemoveAlertRule,
+    TestAlertRule,
+    AlertHistory,
+    StartPeerTrace,
+    StopPeerTrace,
 }
 
 /// One route: method, path (axum syntax, `{info_hash}` for a parameter) and handler.
@@ -118,6 +125,13 @@ pub const ROUTES: &[Route] = &[
     route(Verb::Delete, "/api/v1/checkpoints/{info_hash}", Endpoint::DeleteCheckpoint),
     route(Verb::Get, "/api/v1/snapshot", Endpoint::Snapshot),
     route(Verb::Get, "/api/v1/torrents/{info_hash}/pieces", Endpoint::PieceMap),
+    route(Verb::Get, "/api/v1/alerts", Endpoint::ListAlerts),
+    route(Verb::Post, "/api/v1/alerts/rules", Endpoint::AddAlertRule),
+    route(Verb::Delete, "/api/v1/alerts/rules/{name}", Endpoint::RemoveAlertRule),
+    route(Verb::Post, "/api/v1/alerts/rules/{name}/test", Endpoint::TestAlertRule),
+    route(Verb::Get, "/api/v1/alerts/history", Endpoint::AlertHistory),
+    route(Verb::Post, "/api/v1/torrents/{info_hash}/peers/{addr}/trace", Endpoint::StartPeerTrace),
+    route(Verb::Delete, "/api/v1/torrents/{info_hash}/peers/{addr}/trace", Endpoint::StopPeerTrace),
 ];
 
 /// The API over `context`, every request guarded by `access`.
@@ -167,6 +181,13 @@ fn method_router(route: &Route) -> MethodRouter<Arc<ApiContext>> {
         Endpoint::DeleteCheckpoint => on(filter, crate::checkpoints::delete),
         Endpoint::Snapshot => on(filter, crate::snapshot::snapshot),
         Endpoint::PieceMap => on(filter, crate::pieces::map),
+        Endpoint::ListAlerts => on(filter, crate::alerts::list),
+        Endpoint::AddAlertRule => on(filter, crate::alerts::add),
+        Endpoint::RemoveAlertRule => on(filter, crate::alerts::remove),
+        Endpoint::TestAlertRule => on(filter, crate::alerts::test),
+        Endpoint::AlertHistory => on(filter, crate::alerts::history),
+        Endpoint::StartPeerTrace => on(filter, crate::peer_trace::start),
+        Endpoint::StopPeerTrace => on(filter, crate::peer_trace::stop),
     }
 }
 

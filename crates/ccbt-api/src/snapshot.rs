@@ -68,6 +68,15 @@ pub struct TorrentSnapshotView {
     pub checkpoint_writes: u64,
     pub connections_succeeded: u64,
     pub connections_failed: u64,
+    /// Requests to its peers not yet answered (blocks in flight), and its peers' requests
+    /// waiting to be served.
+    pub outstanding_requests: u64,
+    pub queued_peer_requests: u64,
+    /// Milliseconds from its start of downloading (after the data check or metadata fetch;
+    /// again at each resume) to the first payload byte, and to the first verified piece; none
+    /// until then, and for a torrent that started complete.
+    pub time_to_first_byte_ms: Option<u64>,
+    pub time_to_first_piece_ms: Option<u64>,
     pub peers: Vec<PeerView>,
     pub trackers: Vec<TrackerView>,
 }
@@ -82,6 +91,10 @@ pub struct PeerView {
     pub upload_rate: u64,
     /// Bytes queued for it.
     pub send_queue: usize,
+    /// Our requests to it not yet answered (blocks in flight), and its requests to us waiting
+    /// to be served.
+    pub outstanding_requests: usize,
+    pub queued_peer_requests: usize,
     /// Smoothed request-to-block time, milliseconds.
     pub request_latency_ms: Option<u64>,
     pub snubbed: bool,
@@ -158,6 +171,10 @@ impl From<&TorrentSnapshot> for TorrentSnapshotView {
             checkpoint_writes: t.checkpoint_writes,
             connections_succeeded: t.connection_attempts.succeeded,
             connections_failed: t.connection_attempts.failed,
+            outstanding_requests: t.outstanding_requests,
+            queued_peer_requests: t.queued_peer_requests,
+            time_to_first_byte_ms: t.time_to_first_byte.map(millis),
+            time_to_first_piece_ms: t.time_to_first_piece.map(millis),
             peers: t.peers.iter().map(PeerView::from).collect(),
             trackers: t.trackers.iter().map(TrackerView::from).collect(),
         }
@@ -172,7 +189,9 @@ impl From<&PeerInfo> for PeerView {
             download_rate: p.download_rate,
             upload_rate: p.upload_rate,
             send_queue: p.send_queue,
-            request_latency_ms: p.request_latency.map(|d| d.as_millis() as u64),
+            outstanding_requests: p.outstanding_requests,
+            queued_peer_requests: p.queued_peer_requests,
+            request_latency_ms: p.request_latency.map(millis),
             snubbed: p.snubbed,
             health: p.health,
         }
@@ -194,6 +213,11 @@ impl From<&TrackerInfo> for TrackerView {
             next_announce_secs: t.next_announce_in.map(|d| d.as_secs()),
         }
     }
+}
+
+/// A duration in whole milliseconds (saturating).
+pub(crate) fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 pub(crate) async fn snapshot(State(ctx): State<Arc<ApiContext>>) -> Response {

@@ -150,16 +150,18 @@ pub(crate) async fn stream(
         }
     };
     let name = file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    respond(reader, range, len, content_type(&name), method == Method::HEAD).await
+    respond(reader, range, len, content_type(&name), method == Method::HEAD, &ctx.closing).await
 }
 
-/// The answer for `range` of the file `reader` reads; only its headers when `head_only`.
+/// The answer for `range` of the file `reader` reads; only its headers when `head_only`. The
+/// body ends early when the API closes.
 async fn respond(
     mut reader: TorrentFileReader,
     range: RangeRequest,
     len: u64,
     mime: &'static str,
     head_only: bool,
+    closing: &crate::Closing,
 ) -> Result<Response, ApiError> {
     let (status, part) = match range {
         RangeRequest::Whole => (StatusCode::OK, ByteRange { start: 0, len }),
@@ -185,7 +187,7 @@ async fn respond(
                 .await
                 .map_err(|e| ApiError::internal(format!("cannot seek in the file: {e}")))?;
         }
-        Body::from_stream(futures_util::stream::unfold((reader, part.len), next_chunk))
+        Body::from_stream(closing.guard(futures_util::stream::unfold((reader, part.len), next_chunk)))
     };
     let mut response = (status, body).into_response();
     insert(&mut response, header::CONTENT_TYPE, mime.into());

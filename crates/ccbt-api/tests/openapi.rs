@@ -7,10 +7,12 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use ccbt_api::{
-    AddRequest, CheckpointList, CheckpointView, ConfigChangeView, ConfigEntryView, ConfigSetView, ConfigView,
-    FileList, FileView, PeerList, PeerView, PieceCellView, PieceMapView, SessionLimitsView, SessionView,
-    StreamUrl, StreamUrlList, TorrentCounts, TorrentLimitsView, TorrentList, TorrentView, TrackerList,
-    TrackerView, ROUTES,
+    ActiveAlertView, AddRequest, AlertEventView, AlertHistoryView, AlertRuleRequest, AlertRuleView,
+    AlertTestView, AlertsView, CheckpointList, CheckpointView, ConfigChangeView, ConfigEntryView,
+    ConfigSetView, ConfigView, DhtView, FileList, FileView, PeerList, PeerTraceView, PeerView,
+    PendingAlertView, PieceCellView, PieceMapView, SessionLimitsView, SessionView, SnapshotPeerView,
+    SnapshotTrackerView, SnapshotView, StreamUrl, StreamUrlList, TorrentCounts, TorrentLimitsView,
+    TorrentList, TorrentSnapshotView, TorrentView, TotalsView, TrackerList, TrackerView, ROUTES,
 };
 use serde_json::Value;
 
@@ -201,10 +203,78 @@ fn schemas_have_the_fields_the_code_serializes() {
             serde_json::to_value(StreamUrlList { info_hash: String::new(), files: vec![] }).unwrap(),
         ),
     ];
-    let cases = cases.into_iter().chain(inspect_views());
+    let cases = cases.into_iter().chain(inspect_views()).chain(snapshot_views(torrent));
     for (name, value) in cases {
         assert_eq!(properties(&doc, name), keys(&value), "schema {name}");
     }
+}
+
+/// `GET /snapshot` with one torrent of one peer and one tracker, every optional field present:
+/// the snapshot and its parts. `SnapshotTorrent` is `Torrent` plus its own part (`allOf`).
+fn snapshot_views(torrent: TorrentView) -> Vec<(&'static str, Value)> {
+    let peer = SnapshotPeerView {
+        addr: "127.0.0.1:1".into(),
+        client: "x".into(),
+        download_rate: 0,
+        upload_rate: 0,
+        send_queue: 0,
+        outstanding_requests: 0,
+        queued_peer_requests: 0,
+        request_latency_ms: Some(1),
+        snubbed: false,
+        health: Some(1),
+    };
+    let tracker = SnapshotTrackerView {
+        url: "http://t".into(),
+        tier: 0,
+        last_error: Some("e".into()),
+        last_warning: Some("w".into()),
+        peers_received: 0,
+        seeders: Some(0),
+        leechers: Some(0),
+        announces_ok: 0,
+        announces_failed: 0,
+        next_announce_secs: Some(0),
+    };
+    let dht =
+        DhtView { good_nodes: 0, questionable_nodes: 0, active_lookups: 0, queries_in: 0, queries_out: 0 };
+    let one = TorrentSnapshotView {
+        torrent,
+        hash_failed_bytes: 0,
+        checkpoint_writes: 0,
+        connections_succeeded: 0,
+        connections_failed: 0,
+        outstanding_requests: 0,
+        queued_peer_requests: 0,
+        time_to_first_byte_ms: Some(1),
+        time_to_first_piece_ms: Some(1),
+        peers: vec![peer.clone()],
+        trackers: vec![tracker.clone()],
+    };
+    let snapshot = SnapshotView {
+        download_rate: 0,
+        upload_rate: 0,
+        connected_peers: 0,
+        handshaking_peers: 0,
+        banned_peers: 0,
+        hash_queue_depth: 0,
+        disk_queue_depth: 0,
+        totals: TotalsView::default(),
+        dht: Some(dht.clone()),
+        torrents: vec![one.clone()],
+    };
+    let doc = document();
+    let torrent_part = &doc["components"]["schemas"]["SnapshotTorrent"]["allOf"][1]["properties"];
+    let mut flattened = properties(&doc, "Torrent");
+    flattened.extend(keys(torrent_part));
+    assert_eq!(flattened, keys(&to(&one)), "schema SnapshotTorrent (Torrent and its own part)");
+    vec![
+        ("Snapshot", to(&snapshot)),
+        ("SnapshotTotals", to(&TotalsView::default())),
+        ("SnapshotDht", to(&dht)),
+        ("SnapshotPeer", to(&peer)),
+        ("SnapshotTracker", to(&tracker)),
+    ]
 }
 
 /// The views of the inspection routes, each with every field present.
@@ -231,6 +301,8 @@ fn inspect_views() -> Vec<(&'static str, Value)> {
         flags: vec![],
         send_queue: 0,
         send_queue_peak: 0,
+        outstanding_requests: 0,
+        queued_peer_requests: 0,
     };
     let tracker = TrackerView {
         url: "http://t".into(),
@@ -268,6 +340,13 @@ fn inspect_views() -> Vec<(&'static str, Value)> {
         error: None,
         running: false,
     };
+    let trace = PeerTraceView {
+        info_hash: String::new(),
+        addr: "127.0.0.1:6881".into(),
+        path: "t.log".into(),
+        tracing: true,
+        was_tracing: false,
+    };
     let limits = SessionLimitsView { download: 0, upload: 0, peer_download: 0, peer_upload: 0 };
     vec![
         ("FileView", to(&file)),
@@ -286,6 +365,63 @@ fn inspect_views() -> Vec<(&'static str, Value)> {
         ("CheckpointList", to(&CheckpointList { dir: "d".into(), checkpoints: vec![] })),
         ("PieceCell", to(&PieceCellView { first: 0, count: 1, have: 0, min_availability: 0 })),
         ("PieceMap", to(&PieceMapView { info_hash: String::new(), pieces: 0, cells: vec![] })),
+        ("PeerTrace", to(&trace)),
+    ]
+    .into_iter()
+    .chain(alert_views())
+    .collect()
+}
+
+/// The views of the alert routes, each with every field present.
+fn alert_views() -> Vec<(&'static str, Value)> {
+    let rule = AlertRuleView {
+        name: "r".into(),
+        metric: "m".into(),
+        condition: "value < 1".into(),
+        severity: "warning".into(),
+        cooldown_secs: 0,
+        for_secs: 0,
+        torrent: None,
+        enabled: true,
+        state: "ok".into(),
+    };
+    let active = ActiveAlertView {
+        rule: "r".into(),
+        severity: "warning".into(),
+        metric: "m".into(),
+        torrent: None,
+        value: 0.0,
+        since: 0,
+    };
+    let pending = PendingAlertView { rule: "r".into(), torrent: None, since: 0 };
+    let event = AlertEventView {
+        seq: 1,
+        kind: "fired".into(),
+        rule: "r".into(),
+        severity: "warning".into(),
+        metric: "m".into(),
+        torrent: None,
+        value: None,
+        at: 0,
+        fired_at: None,
+        reason: None,
+    };
+    let alerts = AlertsView {
+        rules_file: "f".into(),
+        rules_error: None,
+        rules: vec![],
+        firing: vec![],
+        pending: vec![],
+    };
+    vec![
+        ("AlertRule", to(&rule)),
+        ("ActiveAlert", to(&active)),
+        ("PendingAlert", to(&pending)),
+        ("Alerts", to(&alerts)),
+        ("AlertRuleRequest", to(&AlertRuleRequest::default())),
+        ("AlertTest", to(&AlertTestView { rule: "r".into(), value: 0.0, holds: false })),
+        ("AlertEvent", to(&event)),
+        ("AlertHistory", to(&AlertHistoryView { capacity: 1, next_seq: 1, records: vec![] })),
     ]
 }
 

@@ -49,4 +49,6 @@ pub use schema::{
     field, Apply, Config, Daemon, Discovery, Disk, Env, Field, Limits, Network, Observability, Scope,
     Strategy, DEFAULT_DHT_BOOTSTRAP, FIELDS, SECTIONS,
 };
-pub use value::{Bounds, CheckpointFormat, LogLevel, PieceSelection, Preallocate, Seconds, SeedChoking};
+pub use value::{
+    Bounds, CheckpointFormat, LogFormat, LogLevel, PieceSelection, Preallocate, Seconds, SeedChoking,
+};

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use crate::macros::settings;
 use crate::value::{
-    Bounds, CheckpointFormat, LogLevel, PieceSelection, Preallocate, Problem, Seconds, SeedChoking,
-    SettingValue,
+    Bounds, CheckpointFormat, LogFormat, LogLevel, PieceSelection, Preallocate, Problem, Seconds,
+    SeedChoking, SettingValue,
 };
 
 /// The environment as a map (tests pass their own; [`crate::fs::process_env`] reads the real one).
@@ -352,7 +352,7 @@ settings! {
     [observability] Observability {
         log_level: LogLevel = LogLevel::Warn, ANY, Live, Session,
             env "", flag "--log-level", shown "",
-            "Log verbosity on stderr: `error`, `warn`, `info`, `debug` or `trace` (any case, as in `CCBT_LOG_LEVEL=DEBUG`).";
+            "Log verbosity: `error`, `warn`, `info`, `debug` or `trace` (any case, as in `CCBT_LOG_LEVEL=DEBUG`). It governs stderr, and `log_file` when one is set.";
         config_reload: bool = true, ANY, Restart, Session,
             env "", flag "--no-config-reload", shown "",
             "While `download`, `magnet` or `seed` runs, re-read the configuration file when it changes (checked every 2 s) and apply what can change live (see \"Hot reload\" in docs/config.md).";
@@ -365,6 +365,30 @@ settings! {
         metrics_host: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST), ANY, Restart, Session,
             env "", flag "", shown "",
             "Address the `/metrics` endpoint listens on. The endpoint has no authentication: listen on another address only on a trusted network.";
+        log_file: Option<PathBuf> = None, ANY, Restart, Session,
+            env "", flag "", shown "",
+            "File that receives the log at `log_level` (\"\": none). A relative path is taken under `state_dir` (`ccbt.log` is `<state_dir>/ccbt.log`, whatever folder ccbt runs from). While it is set, stderr shows only warnings and errors. Never ANSI-coloured; created with mode 0600; rotated by size (`log_max_size_mib`, `log_max_files`), and opened again when it is deleted or moved away (logrotate). A file that cannot be opened at start is a warning, and stderr then gets every record.";
+        log_format: LogFormat = LogFormat::Text, ANY, Restart, Session,
+            env "", flag "", shown "",
+            "`text` (one readable line per record) or `json` (one JSON object per line: `timestamp`, `level`, `target`, `fields` holding `message` and the record's fields, and the spans it ran in), on stderr and in `log_file`.";
+        log_max_size_mib: u32 = 10, int(1, 1024), Restart, Session,
+            env "", flag "", shown "",
+            "Size in MiB at which `log_file` (and the daemon's `daemon.log`) is rotated: `ccbt.log` becomes `ccbt.log.1`, `ccbt.log.1` becomes `ccbt.log.2`, and so on.";
+        log_max_files: u32 = 5, int(1, 100), Restart, Session,
+            env "", flag "", shown "",
+            "Files of one log kept, the current one included (5: `ccbt.log` and `ccbt.log.1` to `ccbt.log.4`); the oldest is deleted at each rotation, so a log takes at most about `log_max_size_mib` × `log_max_files` of disk. With 1 the file starts over when full.";
+        alerts_rules_path: Option<PathBuf> = None, ANY, Restart, Session,
+            env "", flag "", shown "`<state_dir>/alerts.toml`",
+            "Alert rules file (`[[rule]]` tables: README, \"Alerts\"), evaluated every second on the live session by `download`, `magnet`, `seed` and the daemon; edits of the file are picked up within a second. Unset: `alerts.toml` under `state_dir`. A missing file means no rules; a file with a mistake is refused whole, naming its line.";
+        alerts_history_size: usize = 1000, int(0, 100_000), Restart, Session,
+            env "", flag "", shown "",
+            "How many alert events (fired, resolved) `<state_dir>/alerts-history.json` keeps, the newest; older ones are dropped (0 keeps none).";
+        enable_peer_tracing: bool = false, ANY, Live, Session,
+            env "", flag "", shown "",
+            "Trace every message to and from every peer of every torrent, one timestamped line each, to `<state_dir>/traces/<info hash>/<ip>_<port>.log` (README, \"Per-peer tracing\"; `ccbt peers trace IH ADDR` traces one peer of the daemon). For debugging: off, it costs nothing measurable. A change applies to connections made afterwards.";
+        peer_trace_max_mib: u32 = 64, int(1, 4096), Live, Session,
+            env "", flag "", shown "",
+            "Largest size of one peer's trace file in MiB; the trace then stops, with a last line saying so (traces of later connections to the same address are appended to the same file: delete it to trace that peer again).";
     }
 
     /// `[daemon]`: the background session of `ccbt daemon start` and its HTTP control API.

@@ -354,6 +354,16 @@ choice_setting!(
     }
 );
 
+choice_setting!(
+    /// How log records are written (`log_format`).
+    LogFormat {
+        /// One readable line per record.
+        Text = "text",
+        /// One JSON object per line (`timestamp`, `level`, `target`, `fields`, spans).
+        Json = "json",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,6 +392,7 @@ mod tests {
     fn choices_accept_any_case() {
         assert_eq!(LogLevel::from_text("DEBUG"), Ok(LogLevel::Debug));
         assert_eq!(PieceSelection::from_text("Sequential"), Ok(PieceSelection::Sequential));
+        assert_eq!(LogFormat::from_text("JSON"), Ok(LogFormat::Json));
         assert!(matches!(PieceSelection::from_text("random"), Err(Problem::OutOfRange { .. })));
     }
 }

@@ -56,7 +56,9 @@ fn the_promised_live_keys_are_live() {
     for name in live {
         assert_eq!(ccbt_config::field(name).map(|f| f.apply), Some(Apply::Live), "{name}");
     }
-    for name in ["listen_port", "dht_port", "state_dir", "hash_workers", "preallocate", "config_reload"] {
+    let restart = ["listen_port", "dht_port", "state_dir", "hash_workers", "preallocate", "config_reload"];
+    let log_outputs = ["log_file", "log_format", "log_max_size_mib", "log_max_files"];
+    for name in restart.into_iter().chain(log_outputs) {
         assert_eq!(ccbt_config::field(name).map(|f| f.apply), Some(Apply::Restart), "{name}");
     }
 }
@@ -70,15 +72,15 @@ fn each_key_changed_alone_is_reported_alone() {
             "listen_host" => "127.0.0.1".to_owned(),
             "api_host" => "::1".to_owned(),
             "metrics_host" => "::1".to_owned(),
-            "download_dir" | "state_dir" | "checkpoint_dir" | "tls_cert" | "tls_key" => {
-                "/elsewhere".to_owned()
-            }
+            "download_dir" | "state_dir" | "checkpoint_dir" | "tls_cert" | "tls_key" | "log_file"
+            | "alerts_rules_path" => "/elsewhere".to_owned(),
             "checkpoint_format" => "json".to_owned(),
             "dht_bootstrap_nodes" => "x.example:1".to_owned(),
             "piece_selection" => "sequential".to_owned(),
             "preallocate" => "full".to_owned(),
             "seed_choking" => "fastest_upload".to_owned(),
             "log_level" => "trace".to_owned(),
+            "log_format" => "json".to_owned(),
             "block_size_kib" => continue, // one allowed value: it cannot change
             _ => match field.toml_value(old.config()) {
                 v if v.as_bool().is_some() => (!v.as_bool().unwrap()).to_string(),

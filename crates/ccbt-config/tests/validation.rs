@@ -29,7 +29,11 @@ fn out_of_range_literals(field: &ccbt_config::Field) -> Vec<String> {
         }
         Bounds::HostPorts => vec!["[]".into(), "[\"no-port\"]".into()],
         // An optional file's "" means none: it is in range.
-        Bounds::Any if default.is_str() && !matches!(field.name, "tls_cert" | "tls_key") => {
+        Bounds::Any
+            if default.is_str()
+                && !field.allowed().contains("\"\": none")
+                && field.name != "alerts_rules_path" =>
+        {
             vec!["\"\"".into()]
         }
         Bounds::Any => Vec::new(),

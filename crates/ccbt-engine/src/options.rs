@@ -155,6 +155,14 @@ pub struct SessionOptions {
     pub peer_down_rate: u64,
     /// Upload rate of each connection in bytes/s (`limits.peer_up_kib` × 1024; 0 = unlimited).
     pub peer_up_rate: u64,
+    // [observability]
+    /// Trace every connection of every torrent to `<state_dir>/traces/<info hash>/<ip>_<port>.log`
+    /// (`enable_peer_tracing`, default false; see [`crate::Session::trace_peer`] for one peer).
+    /// Connections made after a change follow it.
+    pub peer_tracing: bool,
+    /// Largest size of one trace file, in bytes (`peer_trace_max_mib` × 1 MiB, default 64 MiB):
+    /// the trace then stops with a last line saying so.
+    pub peer_trace_max_bytes: u64,
 }
 
 /// A torrent writes its checkpoint after this many newly verified pieces...
@@ -237,6 +245,8 @@ impl Default for SessionOptions {
             global_up_rate: 0,
             peer_down_rate: 0,
             peer_up_rate: 0,
+            peer_tracing: false,
+            peer_trace_max_bytes: 64 * 1024 * 1024,
         }
     }
 }

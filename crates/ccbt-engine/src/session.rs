@@ -35,6 +35,7 @@ mod ops_api;
 mod peers_api;
 mod pieces_api;
 mod snapshot_api;
+mod trace_api;
 
 use limits_api::{budget_limits, changed_rates};
 pub use snapshot_api::SnapshotSource;

@@ -69,7 +69,17 @@ pub struct TorrentSnapshot {
     /// Announces to its trackers that got an answer, and that failed.
     pub announces_ok: u64,
     pub announces_failed: u64,
-    /// The connected peers: rates, send queue, latency, health score.
+    /// Requests to its peers not yet answered (blocks in flight), and its peers' requests
+    /// waiting to be served: the sums of its peers' [`PeerInfo::outstanding_requests`] and
+    /// [`PeerInfo::queued_peer_requests`].
+    pub outstanding_requests: u64,
+    pub queued_peer_requests: u64,
+    /// Time from the torrent's start of downloading (after its data check or metadata fetch;
+    /// again at each resume) to the first payload byte received, and to the first piece
+    /// verified. None until then, and for a torrent that started complete.
+    pub time_to_first_byte: Option<std::time::Duration>,
+    pub time_to_first_piece: Option<std::time::Duration>,
+    /// The connected peers: rates, queues, latency, health score.
     pub peers: Vec<PeerInfo>,
     /// What each tracker last said (empty while a magnet link resolves).
     pub trackers: Vec<TrackerInfo>,

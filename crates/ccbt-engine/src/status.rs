@@ -134,6 +134,10 @@ pub struct PeerInfo {
     pub send_queue: usize,
     /// The most bytes ever queued for the peer (bounded by the per-connection cap, 1 MiB).
     pub send_queue_peak: usize,
+    /// Our requests to the peer not yet answered: blocks in flight from it.
+    pub outstanding_requests: usize,
+    /// The peer's requests to us accepted and not yet served (its queue at our end).
+    pub queued_peer_requests: usize,
     /// Payload bytes per second from the peer, and to it (0 when no payload moved for 5 s).
     pub download_rate: u64,
     pub upload_rate: u64,

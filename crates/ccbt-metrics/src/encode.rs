@@ -50,7 +50,7 @@ impl Builder {
         self.registry.register(name, help, family);
     }
 
-    fn ratios(&mut self, name: &str, help: &str, rows: impl IntoIterator<Item = (Labels, f64)>) {
+    fn float_gauges(&mut self, name: &str, help: &str, rows: impl IntoIterator<Item = (Labels, f64)>) {
         let family = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
         for (labels, value) in rows {
             family.get_or_create(&labels).set(value);
@@ -110,6 +110,14 @@ fn session_series(b: &mut Builder, s: &SessionSnapshot) {
         s.disk_queue_depth as u64,
     );
     b.gauge("ccbt_hash_queue_depth", "Pieces waiting for a hashing thread", s.hash_queue_depth as u64);
+    let outstanding = s.torrents.iter().map(|t| t.outstanding_requests).sum();
+    b.gauge(
+        "ccbt_requests_outstanding",
+        "Block requests to peers not yet answered, all torrents",
+        outstanding,
+    );
+    let queued = s.torrents.iter().map(|t| t.queued_peer_requests).sum();
+    b.gauge("ccbt_peer_requests_queued", "Peers' block requests waiting to be served, all torrents", queued);
     // Operators' totals and gauges.
     b.gauge("ccbt_handshaking_peers", "Peer connections still handshaking", s.handshaking_peers as u64);
     b.gauge("ccbt_banned_peers", "IPs banned for sending corrupt data", s.banned_peers);
@@ -162,9 +170,13 @@ fn most_active(torrents: &[TorrentSnapshot], cap: usize) -> Vec<&TorrentSnapshot
     all
 }
 
+fn info_hash_label(t: &TorrentSnapshot) -> Labels {
+    label("info_hash", &t.status.info_hash.to_string())
+}
+
 fn torrent_series(b: &mut Builder, torrents: &[&TorrentSnapshot]) {
     let rows = |f: fn(&TorrentSnapshot) -> u64| -> Vec<(Labels, u64)> {
-        torrents.iter().map(|t| (label("info_hash", &t.status.info_hash.to_string()), f(t))).collect()
+        torrents.iter().map(|t| (info_hash_label(t), f(t))).collect()
     };
     b.gauges(
         "ccbt_torrent_download_rate_bytes_per_second",
@@ -211,9 +223,33 @@ fn torrent_series(b: &mut Builder, torrents: &[&TorrentSnapshot]) {
         "Bytes of a torrent's pieces that failed their hash check",
         rows(|t| t.hash_failed_bytes),
     );
-    let progress =
-        torrents.iter().map(|t| (label("info_hash", &t.status.info_hash.to_string()), t.status.progress));
-    b.ratios(
+    b.gauges(
+        "ccbt_torrent_requests_outstanding",
+        "Block requests of a torrent to its peers not yet answered (blocks in flight)",
+        rows(|t| t.outstanding_requests),
+    );
+    b.gauges(
+        "ccbt_torrent_peer_requests_queued",
+        "Block requests of a torrent's peers waiting to be served",
+        rows(|t| t.queued_peer_requests),
+    );
+    // Only torrents that measured them: a torrent without a first byte yet has no series.
+    let seconds = |f: fn(&TorrentSnapshot) -> Option<std::time::Duration>| -> Vec<(Labels, f64)> {
+        let row = |t: &&TorrentSnapshot| Some((info_hash_label(t), f(t)?.as_secs_f64()));
+        torrents.iter().filter_map(row).collect()
+    };
+    b.float_gauges(
+        "ccbt_torrent_time_to_first_byte_seconds",
+        "Time from a torrent's start of downloading to its first payload byte",
+        seconds(|t| t.time_to_first_byte),
+    );
+    b.float_gauges(
+        "ccbt_torrent_time_to_first_piece_seconds",
+        "Time from a torrent's start of downloading to its first verified piece",
+        seconds(|t| t.time_to_first_piece),
+    );
+    let progress = torrents.iter().map(|t| (info_hash_label(t), t.status.progress));
+    b.float_gauges(
         "ccbt_torrent_progress_ratio",
         "Fraction of a torrent's selected bytes verified (0 to 1)",
         progress,

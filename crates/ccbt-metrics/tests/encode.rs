@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ccbt_core::InfoHash;
 use ccbt_engine::{
@@ -50,6 +51,10 @@ fn torrent(n: u64, download_rate: u64, state: TorrentState) -> TorrentSnapshot {
         connection_attempts: ConnectionAttempts { succeeded: 1, failed: 2 },
         announces_ok: 3,
         announces_failed: 1,
+        outstanding_requests: 4 * n,
+        queued_peer_requests: 2,
+        time_to_first_byte: (n % 2 == 1).then(|| Duration::from_millis(250 * n)),
+        time_to_first_piece: None,
         peers: Vec::new(),
         trackers: Vec::new(),
     }
@@ -108,6 +113,14 @@ fn seed_names_and_operator_totals_are_present_once() {
     let hash = "0000000000000001000000000000000000000000";
     assert_eq!(samples[&format!("ccbt_torrent_pieces_completed{{info_hash=\"{hash}\"}}")], 3.0);
     assert_eq!(samples[&format!("ccbt_torrent_progress_ratio{{info_hash=\"{hash}\"}}")], 0.3);
+    assert_eq!(samples["ccbt_requests_outstanding"], 4.0);
+    assert_eq!(samples["ccbt_peer_requests_queued"], 2.0);
+    assert_eq!(samples[&format!("ccbt_torrent_requests_outstanding{{info_hash=\"{hash}\"}}")], 4.0);
+    assert_eq!(samples[&format!("ccbt_torrent_peer_requests_queued{{info_hash=\"{hash}\"}}")], 2.0);
+    assert_eq!(samples[&format!("ccbt_torrent_time_to_first_byte_seconds{{info_hash=\"{hash}\"}}")], 0.25);
+    assert!(text.contains("# TYPE ccbt_torrent_time_to_first_byte_seconds gauge\n"));
+    // Not measured yet: no series, rather than a made-up zero.
+    assert!(!samples.keys().any(|k| k.starts_with("ccbt_torrent_time_to_first_piece_seconds")), "{text}");
     // No DHT, no DHT series.
     assert!(!text.contains("ccbt_dht_"));
 }
@@ -131,6 +144,10 @@ fn per_torrent_series_are_capped_to_the_most_active() {
     assert_eq!(samples["ccbt_pieces_completed"], 3.0 * count as f64);
     assert_eq!(samples["ccbt_torrents{state=\"error\"}"], 1.0);
     assert_eq!(samples["ccbt_torrents{state=\"seeding\"}"], (count - 1) as f64);
+    let first_bytes = samples.keys().filter(|k| k.starts_with("ccbt_torrent_time_to_first_byte_seconds{"));
+    assert_eq!(first_bytes.count(), TORRENT_SERIES_CAP / 2, "the cap holds for every per-torrent series");
+    let outstanding: u64 = (1..=count).map(|n| 4 * n).sum();
+    assert_eq!(samples["ccbt_requests_outstanding"], outstanding as f64, "the sum counts every torrent");
 }
 
 #[test]

@@ -60,8 +60,9 @@ pub struct Cli {
 /// Flags accepted by every command, before or after the command name.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Log verbosity on stderr [default: `log_level` of the configuration, `warn`; the
-    /// CCBT_LOG_LEVEL variable also accepts filters like `warn,ccbt_engine=debug`].
+    /// Log verbosity on stderr, and in `log_file` when set [default: `log_level` of the
+    /// configuration, `warn`; the CCBT_LOG_LEVEL variable also accepts filters like
+    /// `warn,ccbt_engine=debug`].
     #[arg(long, global = true, value_enum, ignore_case = true, value_name = "LEVEL")]
     pub log_level: Option<LogLevel>,
     /// Configuration file to read (it must exist) instead of ./ccbt.toml or
@@ -151,8 +152,8 @@ pub enum Command {
     StreamUrl(crate::stream_url_args::StreamUrlArgs),
     /// Show the files of a daemon's torrent with progress and priority, or change priorities (--priority INDEX=PRIO).
     Files(FilesArgs),
-    /// Show the connected peers of a daemon's torrent.
-    Peers(TorrentArg),
+    /// Show the connected peers of a daemon's torrent; `peers trace INFO_HASH ADDR` traces one.
+    Peers(crate::peers_args::PeersArgs),
     /// Show the trackers of a daemon's torrent and what each last said.
     Trackers(TorrentArg),
     /// Show or set the running daemon's rate limits (KiB/s), the session's or one torrent's.
@@ -164,6 +165,9 @@ pub enum Command {
     /// The live terminal dashboard (also installed as `bitonic`) over the state folder's daemon,
     /// which it starts when none runs.
     Dashboard(crate::daemon_args::StateDirArg),
+    /// Alert rules on the session's metrics: list, add, remove, test, and the history of alerts.
+    #[command(subcommand, after_help = crate::alerts_args::ALERTS_HELP)]
+    Alerts(crate::alerts_args::AlertsCommand),
 }
 
 const CHECKPOINTS_HELP: &str = "\

@@ -12,7 +12,8 @@ pub const DAEMON_HELP: &str = "\
 The daemon keeps a session running in the background and serves a control API on
 http://127.0.0.1:6890 (`[daemon] api_host`, `api_port`; see docs/api.md). It writes to its state
 folder (--state-dir, else `state_dir`): daemon.lock (pid and API address), api_token (the API's
-secret, mode 0600) and daemon.log. One session per state folder (daemon or download, seed, ...).
+secret, mode 0600) and daemon.log (rotated: `log_max_size_mib`, `log_max_files`). One session
+per state folder (daemon or download, seed, ...).
 With `[daemon] tls_cert` and `tls_key` the API speaks HTTPS; a non-loopback `api_host` needs
 them or --insecure-remote.
 
@@ -46,6 +47,10 @@ pub struct DaemonStartArgs {
     /// Run in this process, logging to stderr, until SIGTERM or Ctrl-C (for systemd and the like).
     #[arg(long)]
     pub foreground: bool,
+    /// Set by `daemon start` for the background process: its stdout and stderr are
+    /// `<state_dir>/daemon.log`, which it rotates (`log_max_size_mib`, `log_max_files`).
+    #[arg(long, hide = true, requires = "foreground")]
+    pub detached: bool,
     /// Allow a non-loopback `api_host` without TLS: the API then speaks plain HTTP to the
     /// network, token included (prefer `tls_cert` and `tls_key`).
     #[arg(long)]

@@ -1,6 +1,8 @@
 //! `ccbt`: the command-line BitTorrent client. This file only wires the pieces together:
 //! arguments, logging, the command, and the exit code.
 
+mod alerts;
+mod alerts_args;
 mod args;
 mod commands;
 mod daemon_args;
@@ -12,6 +14,7 @@ mod logging;
 mod ops_args;
 mod options;
 mod peer_addr;
+mod peers_args;
 mod progress;
 mod reload;
 mod seeds_args;
@@ -37,7 +40,8 @@ fn main() -> ExitCode {
     };
     if let Command::Config(command @ (ConfigCommand::Set(_) | ConfigCommand::Validate(_))) = &cli.command {
         // They edit or check a file that may be invalid, so they load nothing first.
-        logging::init(ccbt_config::LogLevel::Warn, None);
+        // Plain stderr: nothing to warn about.
+        logging::init(ccbt_config::LogLevel::Warn, None, &logging::Outputs::stderr_text());
         return finish(commands::config::run_on_file(command, &cli.global));
     }
     // Nothing starts on a bad configuration: every problem is printed, then ccbt stops.
@@ -52,7 +56,8 @@ fn main() -> ExitCode {
         }
     };
     let level = settings.effective.config().observability.log_level;
-    if let Some(warning) = logging::init(level, settings.log_filter.as_deref()) {
+    let outputs = logging::Outputs::from_config(&settings.effective, is_detached_daemon(&cli.command));
+    for warning in logging::init(level, settings.log_filter.as_deref(), &outputs) {
         eprintln!("warning: {warning}");
     }
     if let Err(e) = fd_limit::raise() {
@@ -64,6 +69,11 @@ fn main() -> ExitCode {
     reload::offer(reload::Reloader::new(&settings));
     reload::offer_settings(&settings);
     finish(commands::run(cli, &settings.effective))
+}
+
+/// The daemon `daemon start` runs in the background (its output is `<state_dir>/daemon.log`).
+fn is_detached_daemon(command: &Command) -> bool {
+    matches!(command, Command::Daemon(daemon_args::DaemonCommand::Start(start)) if start.detached)
 }
 
 fn finish(result: anyhow::Result<commands::Exit>) -> ExitCode {

@@ -20,9 +20,25 @@ pub fn session_options(effective: &Effective) -> SessionOptions {
     apply_strategy(&mut opts, strategy);
     apply_discovery(&mut opts, discovery);
     apply_limits(&mut opts, limits);
-    // The log level is installed by `logging`, reload is the command's (`reload.rs`).
-    let Observability { log_level: _, config_reload: _, enable_metrics: _, metrics_port: _, metrics_host: _ } =
-        observability;
+    // The log level and the log file are installed by `logging`, reload is the command's
+    // (`reload.rs`). The alert service reads its keys itself (`alerts/mod.rs`).
+    let Observability {
+        log_level: _,
+        config_reload: _,
+        enable_metrics: _,
+        metrics_port: _,
+        metrics_host: _,
+        log_file: _,
+        log_format: _,
+        log_max_size_mib: _,
+        log_max_files: _,
+        alerts_rules_path: _,
+        alerts_history_size: _,
+        enable_peer_tracing,
+        peer_trace_max_mib,
+    } = observability;
+    opts.peer_tracing = enable_peer_tracing;
+    opts.peer_trace_max_bytes = u64::from(peer_trace_max_mib) * 1024 * 1024;
     opts.listen_port_explicit = is_set(effective, "listen_port");
     opts
 }

@@ -166,7 +166,8 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
         }
         Command::List(args) => state_dir_override(&mut out, &args.daemon),
         Command::Files(args) => state_dir_override(&mut out, &args.daemon),
-        Command::Peers(args) | Command::Trackers(args) => state_dir_override(&mut out, &args.daemon),
+        Command::Peers(args) => state_dir_override(&mut out, args.daemon()),
+        Command::Trackers(args) => state_dir_override(&mut out, &args.daemon),
         Command::Limits(args) => state_dir_override(&mut out, &args.daemon),
         Command::Add(args) => state_dir_override(&mut out, &args.daemon),
         Command::Status(args) => state_dir_override(&mut out, &args.daemon),
@@ -175,6 +176,7 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
         Command::StreamUrl(args) => state_dir_override(&mut out, &args.daemon),
         Command::Recheck(args) | Command::Reannounce(args) => state_dir_override(&mut out, &args.daemon),
         Command::Dashboard(at) => state_dir_override(&mut out, at),
+        Command::Alerts(command) => state_dir_override(&mut out, command.daemon()),
         Command::Info(_) | Command::Create(_) | Command::Scrape(_) | Command::Config(_) => {}
     }
     out

@@ -195,3 +195,30 @@ fn commands_without_a_daemon_say_how_to_start_one() {
         assert!(done.stderr.contains(NO_DAEMON), "{args:?}\n{}", done.describe());
     }
 }
+
+/// A client left on the event stream (a dashboard, `curl -N`) must not hold the daemon up: the
+/// stream ends when the daemon stops, and the stop saves and exits as usual.
+#[test]
+fn daemon_stop_ends_an_open_event_stream() {
+    let work = work_dir();
+    let state = StateDir::new(work.path(), "state");
+    state.start("start");
+    let (_, url) = state.lock();
+    let addr = url.strip_prefix("http://").unwrap().to_owned();
+    let token = std::fs::read_to_string(state.path.join("api_token")).unwrap();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    let request = format!(
+        "GET /api/v1/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\r\n",
+        token.trim()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    state.stop("stop");
+    // The stream was ended by the daemon (a deadline only turns a hang into a failure).
+    stream.set_read_timeout(Some(SETUP)).unwrap();
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).expect("the event stream is closed once the daemon stopped");
+    assert!(!state.log().contains("still holds the session"), "{}", state.log());
+}

@@ -1,6 +1,6 @@
 //! Streaming against a rate-limited libtorrent seeder: `ccbt download --streaming` verifies a
 //! prefix of the file plus a bounded window at every moment, and `ccbt stream` writes the file
-//! to stdout (and ends normally when the player closes the pipe).
+//! to stdout (and ends normally when the player closes the pipe), serving `/metrics` meanwhile.
 
 mod support;
 
@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::Stdio;
 
 use support::{
-    ccbt, interop, lt_info_hash, lt_make_torrent, lt_seed, run_with_timeout, work_dir, write_file, Kind,
-    Peer, Tool, GRACE, TRANSFER,
+    ccbt, free_port, interop, lt_info_hash, lt_make_torrent, lt_seed, run_with_timeout, work_dir, write_file,
+    Kind, Peer, Tool, GRACE, TRANSFER,
 };
 
 /// 32 MiB in 64 KiB pieces: 512 pieces, four times the streaming window (8 MiB = 128 pieces).
@@ -162,12 +162,15 @@ fn a_player_closing_the_pipe_ends_the_stream_normally() {
     let w = work.path();
     let (mut seed, torrent) = seeder(w, &[("video.bin", FILE_LEN)]);
     let stderr = std::fs::File::create(w.join("ccbt-stream.err")).unwrap();
+    let metrics_port = free_port();
     let mut child = ccbt()
         .arg("stream")
         .arg(&torrent)
         .arg("-o")
         .arg(w.join("out"))
         .args(["--listen-port", "0", "--no-dht", "--peer", &seed.addr()])
+        .env("CCBT_ENABLE_METRICS", "true")
+        .env("CCBT_METRICS_PORT", metrics_port.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)
@@ -175,14 +178,30 @@ fn a_player_closing_the_pipe_ends_the_stream_normally() {
         .unwrap();
     // The player reads the first MiB, checks it, and quits.
     let mut head = vec![0; 1024 * 1024];
-    child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+    let mut pipe = child.stdout.take().unwrap();
+    pipe.read_exact(&mut head).unwrap();
     let expected = std::fs::read(w.join("src/media/video.bin")).unwrap();
     assert!(head[..] == expected[..head.len()], "the first MiB differs");
+    // Meanwhile the stream's session serves /metrics, its first byte measured.
+    let metrics = scrape_metrics(metrics_port);
+    assert!(metrics.contains("\nccbt_torrent_time_to_first_byte_seconds{info_hash="), "{metrics}");
+    drop(pipe);
     let status = wait(&mut child);
     let log = std::fs::read_to_string(w.join("ccbt-stream.err")).unwrap();
     assert!(status.success(), "ccbt stream after the pipe closed: {status}\n{log}");
     assert!(log.contains("player closed the pipe"), "{log}");
     stop(&mut seed);
+}
+
+/// GET `/metrics` of a session on `port` (up by the time the stream writes data).
+fn scrape_metrics(port: u16) -> String {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .proxy(None)
+        .build()
+        .into();
+    let mut answer = agent.get(&format!("http://127.0.0.1:{port}/metrics")).call().expect("GET /metrics");
+    answer.body_mut().read_to_string().expect("a text body")
 }
 
 /// Waits for `child`, killing it after the transfer time.

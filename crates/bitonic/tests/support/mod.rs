@@ -43,6 +43,10 @@ pub fn torrent(n: u8, name: &str, state: &str, progress: f64, down: u64, up: u64
         checkpoint_writes: 4,
         connections_succeeded: 10,
         connections_failed: 2,
+        outstanding_requests: 12,
+        queued_peer_requests: 3,
+        time_to_first_byte_ms: Some(850),
+        time_to_first_piece_ms: Some(1900),
         peers: vec![SnapshotPeerView {
             addr: "10.0.0.7:6881".to_owned(),
             client: "-LT2090-abcdefgh".to_owned(),
@@ -52,6 +56,8 @@ pub fn torrent(n: u8, name: &str, state: &str, progress: f64, down: u64, up: u64
             request_latency_ms: Some(40),
             snubbed: false,
             health: Some(900),
+            outstanding_requests: 12,
+            queued_peer_requests: 3,
         }],
         trackers: vec![SnapshotTrackerView {
             url: "http://tracker.example/announce".to_owned(),
@@ -130,6 +136,8 @@ pub fn peers(n: u8) -> PeerList {
             flags: vec!["seed".to_owned(), "interesting".to_owned()],
             send_queue: 0,
             send_queue_peak: 16384,
+            outstanding_requests: 12,
+            queued_peer_requests: 3,
         }],
     }
 }

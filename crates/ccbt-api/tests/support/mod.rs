@@ -41,7 +41,8 @@ impl Api {
             pid: std::process::id(),
             torrent_limits: Default::default(),
             config: None,
-            shutdown: ccbt_api::Shutdown::never(),
+            alerts: None,
+            closing: Default::default(),
         });
         let router =
             router(context, Access { token: token.clone(), addr: ADDR.parse().unwrap(), https: false });

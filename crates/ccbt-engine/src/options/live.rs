@@ -91,6 +91,8 @@ impl SessionOptions {
                 // The session's and every connection's rate limiters, at once.
                 global_down_rate => global_down_kib, global_up_rate => global_up_kib,
                 peer_down_rate => peer_down_kib, peer_up_rate => peer_up_kib,
+                // Connections made, and traces started, afterwards.
+                peer_tracing => enable_peer_tracing, peer_trace_max_bytes => peer_trace_max_mib,
             ];
             restart: [
                 listen_port, listen_port_explicit => listen_port, listen_host, pipeline_depth,

@@ -7,11 +7,13 @@ mod end;
 pub(crate) mod handshake;
 pub(crate) mod pump;
 mod rate;
+pub(crate) mod request_gauge;
 #[cfg(test)]
 mod tests;
+pub(crate) mod trace;
 mod uploads;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,6 +29,8 @@ use crate::sync::lock;
 use crate::torrent::{TorrentInner, TorrentShared};
 pub(crate) use end::{CloseReason, ConnEnd};
 use pump::{Machine, PumpLimits};
+use request_gauge::RequestGauge;
+use trace::{Direction, PeerTracer};
 use uploads::UploadReads;
 
 /// Commands other tasks send to a connection task.
@@ -37,6 +41,10 @@ pub(crate) enum PeerCommand {
     Choke,
     Unchoke,
     Close(CloseReason),
+    /// Start tracing this connection (`Session::trace_peer`), unless it already is.
+    StartTrace,
+    /// Stop tracing this connection.
+    StopTrace,
 }
 
 /// Capacity of each connection's command channel. Commands are small and rare (choke changes,
@@ -73,23 +81,55 @@ pub(crate) async fn run_peer(
     let Ok(remote) = stream.peer_addr() else {
         return ConnEnd::Io(std::io::Error::other("the connection has no peer address"));
     };
-    let gauge = {
+    let (gauge, requests) = {
         let inner = lock(&shared.inner);
         // Whichever way the connection came (a dial of an address learnt before the ban, or an
         // incoming one), a banned address is not served.
         if inner.swarm.is_banned(remote.ip()) {
             return ConnEnd::Closed(CloseReason::Banned);
         }
-        inner.peers.get(&key).map(|slot| slot.send_queue.clone()).unwrap_or_default()
+        let slot = inner.peers.get(&key);
+        (
+            slot.map(|s| s.send_queue.clone()).unwrap_or_default(),
+            slot.map(|s| s.requests.clone()).unwrap_or_default(),
+        )
     };
     // The handshake already went both ways: charged, as it could not be refused.
     let rate = shared.limits.register(shared.id, Handshake::LEN as u64);
-    let mut machine = TorrentConn::start(shared.clone(), key, remote, &theirs, outgoing, commands);
+    let mut machine = TorrentConn::start(shared.clone(), key, remote, &theirs, outgoing, commands, requests);
+    if shared.traces_peer(remote) {
+        machine.tracer = Some(trace_from_handshake(&shared, remote, &theirs, outgoing));
+    }
     let end = pump::run(&stream, &mut machine, LIMITS, &gauge, &rate).await;
+    if let Some(tracer) = &mut machine.tracer {
+        tracer.note(&format!("connection closed: {end}"));
+    }
     lock(&shared.inner).swarm.remove_peer(key);
     // Its requests are free again: wake the other connections to pick them.
     shared.have_watch.send_modify(|g| *g += 1);
     end
+}
+
+/// A tracer for a connection traced from its start: the handshakes both ways, in the order
+/// they went (the outgoing side speaks first).
+fn trace_from_handshake(
+    shared: &TorrentShared,
+    remote: SocketAddr,
+    theirs: &Handshake,
+    outgoing: bool,
+) -> PeerTracer {
+    let mut tracer = shared.start_tracer(remote);
+    let way = if outgoing { "outgoing" } else { "incoming" };
+    tracer.note(&format!("connection established ({way}) with {remote}"));
+    let ours = handshake::ours(shared.torrent.info_hash, shared.peer_id, shared.dht.is_some());
+    let (first, second) = if outgoing {
+        ((Direction::Send, &ours), (Direction::Recv, theirs))
+    } else {
+        ((Direction::Recv, theirs), (Direction::Send, &ours))
+    };
+    tracer.handshake(first.0, first.1);
+    tracer.handshake(second.0, second.1);
+    tracer
 }
 
 /// Tells connection `peer` to withdraw its request for `block` (endgame: another connection
@@ -107,6 +147,9 @@ struct TorrentConn {
     key: PeerKey,
     conn: PeerConn,
     peer_ip: Option<IpAddr>,
+    remote: SocketAddr,
+    /// Set while this connection is traced: untraced, each message costs one test of `None`.
+    tracer: Option<PeerTracer>,
     commands: mpsc::Receiver<PeerCommand>,
     have_generation: watch::Receiver<u64>,
     /// How many entries of the torrent's `have_log` this peer was told about.
@@ -120,6 +163,8 @@ struct TorrentConn {
     last_down: u64,
     last_up: u64,
     actions: Vec<SwarmAction>,
+    /// The connection's request queue lengths, for the torrent's peer list.
+    requests: Arc<RequestGauge>,
 }
 
 impl TorrentConn {
@@ -130,6 +175,7 @@ impl TorrentConn {
         theirs: &Handshake,
         outgoing: bool,
         commands: mpsc::Receiver<PeerCommand>,
+        requests: Arc<RequestGauge>,
     ) -> TorrentConn {
         let conn_opts = PeerConnOptions {
             fast_extension: theirs.supports_fast(),
@@ -159,6 +205,8 @@ impl TorrentConn {
             key,
             conn,
             peer_ip: peer_addr.map(|a| a.ip()),
+            remote,
+            tracer: None,
             commands,
             have_generation,
             haves_sent,
@@ -167,6 +215,7 @@ impl TorrentConn {
             last_down: 0,
             last_up: 0,
             actions: Vec::new(),
+            requests,
         }
     }
 
@@ -200,6 +249,9 @@ impl TorrentConn {
 
     fn update_counters(&mut self) {
         let stats = self.conn.stats();
+        if stats.downloaded > self.last_down {
+            self.shared.first_data.payload_arrived();
+        }
         self.shared.counters.add_down(stats.downloaded - self.last_down);
         self.shared.counters.add_up(stats.uploaded - self.last_up);
         self.last_down = stats.downloaded;
@@ -212,6 +264,17 @@ impl TorrentConn {
             Some(PeerCommand::Choke) => self.conn.choke(),
             Some(PeerCommand::Unchoke) => self.conn.unchoke(),
             Some(PeerCommand::Close(reason)) => return Err(ConnEnd::Closed(reason)),
+            Some(PeerCommand::StartTrace) if self.tracer.is_none() => {
+                let mut tracer = self.shared.start_tracer(self.remote);
+                tracer.note(&format!("trace started on the established connection with {}", self.remote));
+                self.tracer = Some(tracer);
+            }
+            Some(PeerCommand::StartTrace) => {}
+            Some(PeerCommand::StopTrace) => {
+                if let Some(mut tracer) = self.tracer.take() {
+                    tracer.note("trace stopped by request");
+                }
+            }
             None => return Err(ConnEnd::TorrentStopped),
         }
         Ok(())
@@ -221,6 +284,11 @@ impl TorrentConn {
 impl Machine for TorrentConn {
     fn handle_message(&mut self, now: Instant, msg: Message) -> Result<(), ConnEnd> {
         tracing::trace!(peer = self.key.0, msg = %MessageSummary(&msg), "received");
+        if let Some(tracer) = &mut self.tracer {
+            if !tracer.message(Direction::Recv, &msg) {
+                self.tracer = None;
+            }
+        }
         self.conn.handle_message(now, msg).map_err(ConnEnd::Protocol)
     }
 
@@ -247,6 +315,7 @@ impl Machine for TorrentConn {
             shared.have_watch.send_modify(|g| *g += 1);
         }
         self.update_counters();
+        self.requests.record(self.conn.outstanding_requests(), self.conn.queued_peer_requests());
         if useless {
             return Err(ConnEnd::BothSeeds);
         }
@@ -254,7 +323,13 @@ impl Machine for TorrentConn {
     }
 
     fn poll_transmit(&mut self) -> Option<Message> {
-        self.conn.poll_transmit().or_else(|| self.pending_port.take().map(Message::Port))
+        let msg = self.conn.poll_transmit().or_else(|| self.pending_port.take().map(Message::Port))?;
+        if let Some(tracer) = &mut self.tracer {
+            if !tracer.message(Direction::Send, &msg) {
+                self.tracer = None;
+            }
+        }
+        Some(msg)
     }
 
     fn pending_output(&self) -> usize {

@@ -22,7 +22,8 @@ async fn an_endgame_cancel_goes_straight_to_the_other_connection() {
     let (_commands_tx, commands) = mpsc::channel(4);
     let theirs = Handshake::new(info_hash, PeerId([8; 20]));
     let remote = "127.0.0.8:1".parse().unwrap();
-    let mut conn = TorrentConn::start(shared.clone(), PeerKey(8), remote, &theirs, true, commands);
+    let mut conn =
+        TorrentConn::start(shared.clone(), PeerKey(8), remote, &theirs, true, commands, Default::default());
 
     let block = BlockRef { piece: 2, offset: 0, len: 16384 };
     conn.actions.push(SwarmAction::Cancel { peer: PeerKey(7), block });

@@ -27,6 +27,8 @@ pub(super) fn peers_of(shared: &TorrentShared) -> Vec<PeerInfo> {
             client: p.peer_id.to_string(),
             send_queue: p.send_queue.queued(),
             send_queue_peak: p.send_queue.peak(),
+            outstanding_requests: p.requests.outstanding(),
+            queued_peer_requests: p.requests.queued(),
             download_rate: health.map_or(0, |h| h.download_rate),
             upload_rate: health.map_or(0, |h| h.upload_rate),
             request_latency: health.and_then(|h| h.request_latency),

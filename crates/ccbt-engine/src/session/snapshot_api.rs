@@ -51,12 +51,18 @@ fn torrent_snapshot(torrent: &TorrentRef, detail: bool) -> TorrentSnapshot {
             connection_attempts: ConnectionAttempts::default(),
             announces_ok: 0,
             announces_failed: 0,
+            outstanding_requests: 0,
+            queued_peer_requests: 0,
+            time_to_first_byte: None,
+            time_to_first_piece: None,
             peers: Vec::new(),
             trackers: Vec::new(),
         },
         TorrentRef::Active(shared) => {
             let c = &shared.counters;
             let trackers = lock(&shared.trackers).clone();
+            let peers = if detail { peers_of(shared) } else { Vec::new() };
+            let first = shared.first_data.get();
             TorrentSnapshot {
                 announces_ok: trackers.iter().map(|t| t.announces_ok).sum(),
                 announces_failed: trackers.iter().map(|t| t.announces_failed).sum(),
@@ -67,7 +73,11 @@ fn torrent_snapshot(torrent: &TorrentRef, detail: bool) -> TorrentSnapshot {
                     succeeded: c.connects_ok.load(Relaxed),
                     failed: c.connects_failed.load(Relaxed),
                 },
-                peers: if detail { peers_of(shared) } else { Vec::new() },
+                outstanding_requests: peers.iter().map(|p| p.outstanding_requests as u64).sum(),
+                queued_peer_requests: peers.iter().map(|p| p.queued_peer_requests as u64).sum(),
+                time_to_first_byte: first.first_byte(),
+                time_to_first_piece: first.first_piece(),
+                peers,
                 trackers: if detail { trackers } else { Vec::new() },
             }
         }

@@ -5,6 +5,8 @@ mod checkpointing;
 mod connect;
 pub(crate) mod counters;
 mod discovery;
+pub(crate) mod first_data;
+mod peer_trace;
 mod priorities;
 mod selection;
 pub(crate) mod streaming;
@@ -31,6 +33,7 @@ use tokio::sync::{broadcast, mpsc, watch, Notify};
 use crate::lifecycle::Lifecycle;
 use crate::options::{pex_enabled, TorrentLayerOptions};
 use crate::peer::pump::QueueGauge;
+use crate::peer::request_gauge::RequestGauge;
 use crate::peer::{CloseReason, PeerCommand};
 use crate::sync::lock;
 use crate::{Event, SessionOptions, TorrentId, TorrentState, TorrentStatus};
@@ -49,11 +52,13 @@ pub(crate) struct PeerSlot {
     pub commands: mpsc::Sender<PeerCommand>,
     /// Bytes queued for the peer, written by its connection task.
     pub send_queue: Arc<QueueGauge>,
+    /// Its request queues both ways, written by its connection task.
+    pub requests: Arc<RequestGauge>,
 }
 
 impl PeerSlot {
     pub(crate) fn new(addr: SocketAddr, peer_id: PeerId, commands: mpsc::Sender<PeerCommand>) -> PeerSlot {
-        PeerSlot { addr, peer_id, commands, send_queue: Arc::default() }
+        PeerSlot { addr, peer_id, commands, send_queue: Arc::default(), requests: Arc::default() }
     }
 }
 
@@ -105,6 +110,8 @@ pub(crate) struct TorrentShared {
     /// closes, so they see it).
     pub have_watch: watch::Sender<u64>,
     pub counters: Counters,
+    /// Time to first byte and to first verified piece since the torrent started downloading.
+    pub first_data: first_data::FirstData,
     pub events: broadcast::Sender<Event>,
     pub commands: mpsc::Sender<TorrentCommand>,
     pub piece_done: mpsc::UnboundedSender<PieceDone>,
@@ -119,6 +126,8 @@ pub(crate) struct TorrentShared {
     pub listen_port: u16,
     /// The trackers' last answers, refreshed by the torrent task every second.
     pub trackers: Mutex<Vec<crate::TrackerInfo>>,
+    /// Addresses whose connections are traced (`Session::trace_peer`), see `peer_trace.rs`.
+    pub traced_peers: Mutex<std::collections::HashSet<SocketAddr>>,
 }
 
 impl TorrentInner {

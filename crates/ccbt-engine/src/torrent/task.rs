@@ -23,6 +23,7 @@ use super::checkpointing::{CheckpointSpec, Checkpointer};
 use super::connect::connect_outgoing;
 use super::counters::{Counters, RateSampler};
 use super::discovery::Discovery;
+use super::first_data::Clock;
 use super::{TorrentInner, TorrentShared};
 use crate::budget::{ConnectionBudget, Direction, NoSlot};
 use crate::lifecycle::Lifecycle;
@@ -188,6 +189,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         actions_ready: Notify::new(),
         have_watch: watch::channel(0).0,
         counters: Counters::default(),
+        first_data: Default::default(),
         events: spec.events,
         commands: cmd_tx,
         piece_done: done_tx,
@@ -197,6 +199,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         limits: spec.limits,
         listen_port: spec.listen_port,
         trackers: Mutex::new(Vec::new()),
+        traced_peers: Mutex::default(),
     });
     let interval = shared.options().checkpoint_interval;
     let task = TorrentTask {
@@ -341,6 +344,8 @@ impl TorrentTask {
         });
         // File readers that waited through the check see the pieces found on disk.
         shared.have_watch.send_modify(|g| *g += 1);
+        let now = Instant::now();
+        shared.first_data.update(|c| if paused || complete { c.stop() } else { c.start(now) });
         if complete && tell_complete {
             shared.emit(Event::TorrentCompleted { id: shared.id });
         }
@@ -368,6 +373,7 @@ impl TorrentTask {
                 // Only a running torrent pauses: a failed one keeps its error.
                 if matches!(lock(&self.shared.inner).lifecycle, Lifecycle::Active) {
                     self.close_all(Lifecycle::Paused, CloseReason::Paused);
+                    self.shared.first_data.update(Clock::stop);
                     discovery.pause();
                     if let Some(c) = self.checkpointer.as_mut() {
                         c.paused = true;
@@ -376,14 +382,16 @@ impl TorrentTask {
                 }
             }
             TorrentCommand::Resume => {
-                let resumed = self.shared.update(|inner| {
+                let (resumed, complete) = self.shared.update(|inner| {
                     let paused = matches!(inner.lifecycle, Lifecycle::Paused);
                     if paused {
                         inner.lifecycle = Lifecycle::Active;
                     }
-                    paused
+                    (paused, inner.swarm.is_complete())
                 });
                 if resumed {
+                    let now = Instant::now();
+                    self.shared.first_data.update(|c| if complete { c.stop() } else { c.start(now) });
                     if let Some(c) = self.checkpointer.as_mut() {
                         c.paused = false;
                         c.touch();
@@ -526,6 +534,8 @@ impl TorrentTask {
                 let batch_full =
                     self.checkpointer.as_mut().is_some_and(|c| c.piece_verified(piece, u64::from(len)));
                 shared.have_watch.send_modify(|g| *g += 1);
+                let now = Instant::now();
+                shared.first_data.update(|c| c.on_piece(now));
                 tracing::debug!(torrent = %shared.torrent.name, piece, "piece verified");
                 shared.emit(Event::PieceVerified { id: shared.id, piece });
                 if completed && running {

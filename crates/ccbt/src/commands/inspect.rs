@@ -58,8 +58,8 @@ fn files_table(list: &FileList) -> String {
     out
 }
 
-pub fn peers(args: &TorrentArg, state_dir: &Path) -> anyhow::Result<Exit> {
-    let list: PeerList = remote::connect(state_dir)?.torrent_part(&args.info_hash, "peers")?;
+pub fn peers(info_hash: &str, state_dir: &Path) -> anyhow::Result<Exit> {
+    let list: PeerList = remote::connect(state_dir)?.torrent_part(info_hash, "peers")?;
     if list.peers.is_empty() {
         println!("no connected peers");
         return Ok(Exit::Success);
@@ -67,15 +67,17 @@ pub fn peers(args: &TorrentArg, state_dir: &Path) -> anyhow::Result<Exit> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<40}  {:<CLIENT_WIDTH$}  {:>6}  {:>12}  {:>12}  {:>6}  {:>8}  FLAGS",
-        "ADDRESS", "CLIENT", "HAS", "DOWN", "UP", "HEALTH", "LATENCY"
+        "{:<40}  {:<CLIENT_WIDTH$}  {:>6}  {:>12}  {:>12}  {:>6}  {:>8}  {:>9}  FLAGS",
+        "ADDRESS", "CLIENT", "HAS", "DOWN", "UP", "HEALTH", "LATENCY", "REQS O/I"
     );
     for p in &list.peers {
         let health = p.health.map_or_else(|| "-".to_owned(), |h| h.to_string());
         let latency = p.request_latency_ms.map_or_else(|| "-".to_owned(), |ms| format!("{ms} ms"));
+        // Our requests outstanding to it / its requests waiting at our end.
+        let requests = format!("{}/{}", p.outstanding_requests, p.queued_peer_requests);
         let _ = writeln!(
             out,
-            "{:<40}  {:<CLIENT_WIDTH$}  {:>5.1}%  {:>12}  {:>12}  {:>6}  {:>8}  {}",
+            "{:<40}  {:<CLIENT_WIDTH$}  {:>5.1}%  {:>12}  {:>12}  {:>6}  {:>8}  {:>9}  {}",
             p.addr,
             cut(&printable(&p.client), CLIENT_WIDTH),
             p.progress * 100.0,
@@ -83,6 +85,7 @@ pub fn peers(args: &TorrentArg, state_dir: &Path) -> anyhow::Result<Exit> {
             human_rate(p.upload_rate),
             health,
             latency,
+            requests,
             p.flags.join(",")
         );
     }

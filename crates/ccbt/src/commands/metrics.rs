@@ -1,5 +1,6 @@
 //! The `/metrics` endpoint of a running session (`[observability] enable_metrics`), started by
-//! `download`, `magnet`, `seed` and the daemon.
+//! `download`, `magnet`, `resume` (a download from a checkpoint), `seed`, `stream` and the daemon,
+//! and (for the foreground commands) the alert rules beside it.
 
 use anyhow::Context;
 use ccbt_config::Effective;
@@ -21,15 +22,28 @@ pub async fn start(settings: &Effective, session: &Session) -> anyhow::Result<Op
     Ok(Some(server))
 }
 
-/// A foreground session and its `/metrics` server: the session from
+/// What watches a foreground session: its `/metrics` server (when enabled) and its alert rules.
+/// Both stop when this is dropped.
+pub struct Observers {
+    _metrics: Option<MetricsServer>,
+    _alerts: crate::alerts::AlertRunner,
+}
+
+/// A foreground session, its `/metrics` server and its alert rules: the session from
 /// [`super::session_lock::new_session`], shut down again when the metrics cannot start.
 pub async fn new_session_with_metrics(
     settings: &Effective,
     options: ccbt_engine::SessionOptions,
-) -> anyhow::Result<(Session, Option<MetricsServer>)> {
+) -> anyhow::Result<(Session, Observers)> {
     let session = super::session_lock::new_session(options).await?;
-    match start(settings, &session).await {
-        Ok(server) => Ok((session, server)),
+    let started = match start(settings, &session).await {
+        Ok(metrics) => crate::alerts::AlertRunner::start(settings, &session)
+            .await
+            .map(|alerts| Observers { _metrics: metrics, _alerts: alerts }),
+        Err(e) => Err(e),
+    };
+    match started {
+        Ok(observers) => Ok((session, observers)),
         Err(e) => {
             super::live::shut_down(session).await;
             Err(e)

@@ -3,11 +3,12 @@
 //! `daemon` runs the session in the background; `torrents` (`add`, `list`, ...) drive it
 //! through its API (`remote`).
 
+mod alerts;
 mod checkpoint_verify;
 mod checkpoints;
 pub mod config;
 mod create;
-mod daemon;
+pub mod daemon;
 mod daemon_seeds;
 mod dashboard;
 mod dht;
@@ -18,11 +19,13 @@ mod inspect;
 mod live;
 mod metrics;
 mod ops;
+mod peer_trace;
 mod remote;
 mod resume;
 mod scrape;
 mod seed;
 mod session_lock;
+mod status_text;
 mod stream;
 mod stream_url;
 mod torrents;
@@ -117,12 +120,20 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::Remove(args) => ops::remove(&args, state_dir(settings)),
         Command::StreamUrl(args) => stream_url::run(&args, state_dir(settings)),
         Command::Files(args) => inspect::files(&args, state_dir(settings)),
-        Command::Peers(args) => inspect::peers(&args, state_dir(settings)),
+        Command::Peers(args) => match (&args.command, &args.info_hash) {
+            (Some(crate::peers_args::PeersCommand::Trace(trace)), _) => {
+                peer_trace::run(trace, state_dir(settings))
+            }
+            (None, Some(info_hash)) => inspect::peers(info_hash, state_dir(settings)),
+            // clap requires INFO_HASH without a subcommand.
+            (None, None) => anyhow::bail!("ccbt peers: INFO_HASH is missing"),
+        },
         Command::Trackers(args) => inspect::trackers(&args, state_dir(settings)),
         Command::Limits(args) => inspect::limits(&args, state_dir(settings)),
         Command::Recheck(args) => ops::recheck(&args, state_dir(settings)),
         Command::Reannounce(args) => ops::reannounce(&args, state_dir(settings)),
         Command::Dashboard(at) => dashboard::run(&at, &cli.global, settings),
+        Command::Alerts(command) => alerts::run(&command, settings),
     }
 }
 

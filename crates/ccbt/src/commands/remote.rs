@@ -56,6 +56,11 @@ impl Daemon {
         self.call("GET", "/session", None)
     }
 
+    /// `GET /snapshot`: the figures `ccbt status`, `ccbt status --json` and `/metrics` show.
+    pub fn snapshot(&self) -> anyhow::Result<ccbt_api::SnapshotView> {
+        self.call("GET", "/snapshot", None)
+    }
+
     /// `GET /snapshot`, as the daemon sent it (checked to be a snapshot).
     pub fn snapshot_json(&self) -> anyhow::Result<String> {
         let text = self.request("GET", "/snapshot", None)?;
@@ -107,6 +112,16 @@ impl Daemon {
         self.call("PUT", path, Some(body.to_string()))
     }
 
+    /// POST a JSON body to a path of the API (`/alerts/rules`).
+    pub fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<T> {
+        self.call("POST", path, Some(body.to_string()))
+    }
+
+    /// DELETE a path of the API that answers 204 (`/alerts/rules/NAME`).
+    pub fn delete(&self, path: &str) -> anyhow::Result<()> {
+        self.call_empty("DELETE", path)
+    }
+
     pub fn torrent(&self, info_hash: &str) -> anyhow::Result<TorrentView> {
         self.call("GET", &format!("/torrents/{}", segment(info_hash)?), None)
     }
@@ -128,6 +143,19 @@ impl Daemon {
 
     pub fn remove(&self, info_hash: &str) -> anyhow::Result<()> {
         self.call_empty("DELETE", &format!("/torrents/{}", segment(info_hash)?))
+    }
+
+    /// `POST` (or with `stop`, `DELETE`) `/torrents/{info_hash}/peers/{addr}/trace`.
+    pub fn peer_trace(
+        &self,
+        info_hash: &str,
+        addr: std::net::SocketAddr,
+        stop: bool,
+    ) -> anyhow::Result<ccbt_api::PeerTraceView> {
+        // An IPv6 address's brackets are percent-encoded in the path; its colons may stay.
+        let addr = addr.to_string().replace('[', "%5B").replace(']', "%5D");
+        let path = format!("/torrents/{}/peers/{addr}/trace", segment(info_hash)?);
+        self.call(if stop { "DELETE" } else { "POST" }, &path, None)
     }
 
     /// The signed streaming URL of file `index`.

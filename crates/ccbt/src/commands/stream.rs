@@ -50,7 +50,8 @@ pub async fn run(args: StreamArgs, settings: &Effective) -> anyhow::Result<Exit>
     let peers = resolve_all(&args.engine.network.peers).await?;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the output folder {}", dir.display()))?;
-    let session = super::session_lock::new_session(session_options(settings)).await?;
+    let (session, _metrics) =
+        super::metrics::new_session_with_metrics(settings, session_options(settings)).await?;
     let name = add.name();
     let exit = match session.add_torrent(add.save_path(dir).peers(peers)).await {
         Ok(id) => match live::check_dht_port(&session, explicit_dht_port(settings)).await {

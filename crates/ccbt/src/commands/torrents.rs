@@ -8,8 +8,8 @@ use anyhow::Context as _;
 use base64::Engine as _;
 use ccbt_api::{AddRequest, TorrentView};
 
-use super::remote;
 use super::Exit;
+use super::{remote, status_text};
 use crate::args::{ListArgs, ResumeArgs};
 use crate::daemon_args::{AddArgs, PauseArgs, StatusArgs};
 use crate::units::{human_bytes, human_rate};
@@ -74,22 +74,20 @@ pub fn status(args: &StatusArgs, state_dir: &Path) -> anyhow::Result<Exit> {
         println!("{}", daemon.snapshot_json()?);
         return Ok(Exit::Success);
     }
-    let Some(info_hash) = &args.info_hash else {
-        let session = daemon.session()?;
-        let t = &session.torrents;
-        println!(
-            "{} torrents: {} downloading, {} seeding, {} paused, {} checking, {} fetching metadata, {} failed",
-            t.total, t.downloading, t.seeding, t.paused, t.checking, t.fetching_metadata, t.error
-        );
-        println!(
-            "down {}, up {}, {} peers",
-            human_rate(session.download_rate),
-            human_rate(session.upload_rate),
-            session.connected_peers
-        );
-        return Ok(Exit::Success);
-    };
-    print!("{}", details(&daemon.torrent(info_hash)?));
+    match &args.info_hash {
+        None => print!("{}", status_text::summary(&daemon.snapshot()?)),
+        Some(query) => {
+            // The daemon resolves the query (a unique prefix) and names what does not match.
+            let info_hash = daemon.torrent(query)?.info_hash;
+            let snapshot = daemon.snapshot()?;
+            let torrent = snapshot
+                .torrents
+                .iter()
+                .find(|t| t.torrent.info_hash == info_hash)
+                .with_context(|| format!("the torrent {info_hash} was just removed"))?;
+            print!("{}", status_text::details(torrent));
+        }
+    }
     Ok(Exit::Success)
 }
 
@@ -164,34 +162,6 @@ fn table(torrents: &[TorrentView]) -> String {
     out
 }
 
-/// `ccbt status IH`: one field per line, names as in the API so scripts can pick them.
-fn details(t: &TorrentView) -> String {
-    let mut out = String::new();
-    let mut line = |key: &str, value: String| {
-        let _ = writeln!(out, "{:<16}{value}", format!("{key}:"));
-    };
-    line("name", printable(&t.name));
-    line("info_hash", t.info_hash.clone());
-    line("state", t.state.clone());
-    if let Some(error) = &t.error {
-        line("error", printable(error));
-    }
-    line("save_path", t.save_path.display().to_string());
-    line("progress", format!("{:.1}%", t.progress * 100.0));
-    line("pieces", format!("{}/{}", t.pieces_have, t.pieces_total));
-    line("size", format!("{} ({} bytes)", human_bytes(t.total_bytes), t.total_bytes));
-    line("download_rate", human_rate(t.download_rate));
-    line("upload_rate", human_rate(t.upload_rate));
-    line("downloaded", t.downloaded.to_string());
-    line("uploaded", t.uploaded.to_string());
-    line("wasted", t.wasted.to_string());
-    line("peers", t.connected_peers.to_string());
-    if let Some(eta) = t.eta_secs {
-        line("eta_secs", eta.to_string());
-    }
-    out
-}
-
 /// `text` with control characters (a torrent's name could hold terminal escapes) replaced.
 pub(super) fn printable(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
@@ -231,15 +201,6 @@ mod tests {
             hashed_pieces: 0,
             eta_secs: None,
         }
-    }
-
-    #[test]
-    fn details_are_one_field_a_line_and_escapes_are_defused() {
-        let text = details(&view());
-        assert!(text.contains("name:           a?[2Jb\n"), "{text}");
-        assert!(text.contains("state:          seeding\n"), "{text}");
-        assert!(text.contains("downloaded:     65536\n"), "{text}");
-        assert!(!text.contains("eta_secs"), "{text}");
     }
 
     #[test]

@@ -54,8 +54,12 @@ fn start_detached(state_dir: &Path) -> anyhow::Result<Exit> {
 }
 
 /// Runs ccbt with `args` (a `daemon start --foreground` command line) in a new session (no
-/// terminal), its output appended to `<state_dir>/daemon.log`, and waits until its API answers.
-pub fn spawn(args: Vec<OsString>, state_dir: &Path) -> anyhow::Result<Exit> {
+/// terminal), its output appended to `<state_dir>/daemon.log` (which it keeps rotated: see
+/// `--detached`), and waits until its API answers.
+pub fn spawn(mut args: Vec<OsString>, state_dir: &Path) -> anyhow::Result<Exit> {
+    if !args.iter().any(|arg| arg == "--detached") {
+        args.push("--detached".into());
+    }
     std::fs::create_dir_all(state_dir)
         .with_context(|| format!("cannot create the state folder {}", state_dir.display()))?;
     if lock::read_live(state_dir).is_some() {
@@ -135,7 +139,10 @@ fn failed_start(
     }
     let mut text = String::new();
     if let Ok(mut log) = std::fs::File::open(log_path) {
-        let _ = log.seek(std::io::SeekFrom::Start(log_start)).and_then(|_| log.read_to_string(&mut text));
+        // A file shorter than at the start was rotated by the daemon: all of it is this start's.
+        let len = log.metadata().map(|m| m.len()).unwrap_or(0);
+        let from = if len < log_start { 0 } else { log_start };
+        let _ = log.seek(std::io::SeekFrom::Start(from)).and_then(|_| log.read_to_string(&mut text));
     }
     let tail: Vec<&str> = text.lines().rev().take(20).collect();
     for line in tail.into_iter().rev() {

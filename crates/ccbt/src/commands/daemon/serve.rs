@@ -62,6 +62,15 @@ pub async fn run(settings: &Effective, insecure_remote: bool) -> anyhow::Result<
             return Err(e);
         }
     };
+    let alerts = match crate::alerts::AlertRunner::start(settings, &session).await {
+        Ok(alerts) => alerts,
+        Err(e) => {
+            drop(metrics);
+            stop_session(session).await;
+            lock.clear();
+            return Err(e);
+        }
+    };
     let restored = restore(&session, &mut stop).await;
     let token = Token::generate();
     let token_path = state_dir.join(TOKEN_FILE);
@@ -79,22 +88,22 @@ pub async fn run(settings: &Effective, insecure_remote: bool) -> anyhow::Result<
             println!("ccbt daemon (pid {pid}) serving {url}; {count} torrent(s) restored");
             tracing::info!(%url, pid, restored = count, "daemon started");
             let (config, watcher) = configuration(settings, &session);
-            let (stopping, shutdown) = ccbt_api::shutdown_signal();
             let context = Arc::new(ApiContext {
                 session: session.clone(),
                 started,
                 pid,
                 torrent_limits: torrent_limits(settings),
                 config: Some(config),
-                shutdown,
+                alerts: Some(alerts.service()),
+                closing: ccbt_api::Closing::default(),
             });
+            let closing = context.closing.clone();
             let router = ccbt_api::router(context, Access { token, addr: api_addr, https: tls.is_some() });
             let signal = async move {
                 if let Ok(name) = stop.await {
                     tracing::info!("{name}: stopping the daemon");
                 }
-                // Open event streams end, or the graceful shutdown would wait for them forever.
-                stopping.fire();
+                closing.close();
             };
             let served = serve_api(listener, tls.map(|(_, config)| config), router, signal).await;
             // The watcher holds the session too: it lets go before the session stops.
@@ -106,6 +115,7 @@ pub async fn run(settings: &Effective, insecure_remote: bool) -> anyhow::Result<
         }
     };
     drop(metrics);
+    drop(alerts);
     stop_session(session).await;
     let _ = std::fs::remove_file(&token_path);
     lock.clear();
