@@ -65,6 +65,7 @@ fn event_loop(terminal: &mut Terminal<CrosstermBackend<Stdout>>, worker: &Worker
     let mut app = App::default();
     loop {
         app.tick(started.elapsed().as_secs());
+        app.wall_clock = unix_now();
         while let Ok(update) = worker.updates.try_recv() {
             app.on_update(update);
         }
@@ -148,6 +149,11 @@ impl Folders for FileSystem {
             })
             .collect()
     }
+}
+
+/// Unix seconds now (0 for a clock set before 1970).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

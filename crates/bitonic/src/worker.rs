@@ -1,6 +1,7 @@
 //! The threads that talk to the daemon, so the UI thread never waits on the network: a poller
-//! (the snapshot once a second, and the open tab's figures), an event-stream reader (wakes the
-//! poller when torrents come, go or change state) and a command runner. All report through one
+//! (the snapshot and the alerts once a second, and what the screen shows besides), an
+//! event-stream reader (wakes the poller when torrents come, go or change state, and when an
+//! alert fires or resolves) and a command runner. All report through one
 //! channel; each retries with back-off while the daemon is gone, connecting afresh each time
 //! (a restarted daemon has a new address and token).
 
@@ -12,11 +13,12 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use ccbt_api::{
-    AddRequest, FileList, PeerList, PieceMapView, SessionLimitsView, SnapshotView, TorrentLimitsView,
-    TrackerList,
+    AddRequest, AlertHistoryView, AlertsView, FileList, PeerList, PieceMapView, SessionLimitsView,
+    SnapshotView, TorrentLimitsView, TrackerList,
 };
 use ccbt_client::{Client, ClientError};
 
+use crate::view::alerts::HistoryCursor;
 use crate::view::{Command, TabData, Update, Wants};
 
 /// Time between two snapshots.
@@ -113,11 +115,12 @@ impl Poller {
     fn run(&self, wake: &Receiver<()>) {
         let mut client: Option<Client> = None;
         let mut failures = 0u32;
+        let mut cursor = HistoryCursor::default();
         loop {
             let result = match &client {
-                Some(c) => self.poll(c),
+                Some(c) => self.poll(c, &mut cursor),
                 None => ccbt_client::connect(&self.state_dir, REQUEST_TIMEOUT).and_then(|c| {
-                    let result = self.poll(&c);
+                    let result = self.poll(&c, &mut cursor);
                     if result.is_ok() && self.updates.send(Update::Connected(c.url().to_owned())).is_err() {
                         return result;
                     }
@@ -146,11 +149,12 @@ impl Poller {
         }
     }
 
-    /// One round: the snapshot, then what the open tab shows.
-    fn poll(&self, client: &Client) -> Result<(), ClientError> {
+    /// One round: the snapshot, the alerts, then what the screen shows besides.
+    fn poll(&self, client: &Client, cursor: &mut HistoryCursor) -> Result<(), ClientError> {
         let snapshot: SnapshotView = client.get("/snapshot")?;
         let _ = self.updates.send(Update::Snapshot(Box::new(snapshot)));
         let wants = self.wants.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        self.poll_alerts(client, cursor, wants.alert_history)?;
         if wants.session_limits {
             let _ = self.updates.send(Update::SessionLimits(client.get::<SessionLimitsView>("/limits")?));
         }
@@ -171,6 +175,38 @@ impl Poller {
         let _ = self.updates.send(update);
         Ok(())
     }
+
+    /// The alerts firing, and with `history` the records newer than the cursor. A daemon
+    /// without alert routes (404) is reported as such, not taken for a failure.
+    fn poll_alerts(
+        &self,
+        client: &Client,
+        cursor: &mut HistoryCursor,
+        history: bool,
+    ) -> Result<(), ClientError> {
+        match client.get::<AlertsView>("/alerts") {
+            Ok(view) => {
+                let _ = self.updates.send(Update::Alerts(Box::new(view)));
+            }
+            Err(ClientError::Api { status: 404, message }) => {
+                let _ = self.updates.send(Update::AlertsUnavailable(message));
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+        if !history {
+            return Ok(());
+        }
+        // The first request only places the cursor; the second then fetches the records.
+        for _ in 0..2 {
+            let answer: AlertHistoryView = client.get(&cursor.path())?;
+            if cursor.advance(&answer) {
+                let _ = self.updates.send(Update::AlertHistory(answer));
+                break;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Reads the event stream, reconnecting after each loss; wakes the poller when the list changes.
@@ -188,6 +224,8 @@ fn follow_events(state_dir: &Path, updates: &Sender<Update>, wake: &Sender<()>, 
                             | "state_changed"
                             | "metadata_received"
                             | "torrent_completed"
+                            | "alert_fired"
+                            | "alert_resolved"
                     );
                     if updates.send(Update::Event { name: event.name, data: event.data }).is_err() {
                         return;

@@ -144,6 +144,21 @@ fn session_screen() {
 }
 
 #[test]
+fn session_screen_with_alerts() {
+    let mut app = app();
+    app.wall_clock = support::WALL_CLOCK;
+    app.on_update(Update::Alerts(Box::new(support::alerts())));
+    app.on_update(Update::AlertHistory(support::alert_history()));
+    // The pending rule fires between two polls: the event stream tells.
+    let mut fired = support::alert_event(4, "fired", "few-peers", support::WALL_CLOCK - 5);
+    (fired.severity, fired.metric, fired.value) = ("info".into(), "ccbt_connected_peers".into(), Some(1.0));
+    let data = serde_json::to_string(&fired).unwrap();
+    app.on_update(Update::Event { name: "alert_fired".to_owned(), data });
+    press(&mut app, &[Key::Char('S')]);
+    check("session-alerts", &mut app);
+}
+
+#[test]
 fn help_and_dialogs() {
     let mut app = app();
     press(&mut app, &[Key::Char('?')]);

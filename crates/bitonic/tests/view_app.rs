@@ -252,3 +252,46 @@ fn mouse_clicks_select_the_row_under_the_pointer() {
     app.on_scroll(false);
     assert_eq!(app.list.selected().unwrap().info_hash, hash(1));
 }
+
+#[test]
+fn alerts_follow_polls_and_the_event_stream() {
+    let mut app = app();
+    assert!(!app.wants().alert_history, "the history is fetched for the session screen only");
+    app.on_update(Update::Alerts(Box::new(support::alerts())));
+    app.on_update(Update::AlertHistory(support::alert_history()));
+    // The most severe first.
+    let rules: Vec<&str> = app.alerts.firing().iter().map(|a| a.rule.as_str()).collect();
+    assert_eq!(rules, ["stalled", "slow"]);
+    assert_eq!(app.alerts.pending().len(), 1);
+
+    // "slow" resolves between two polls: it leaves the firing ones, the history gains it once.
+    let resolved = support::alert_event(4, "resolved", "slow", support::WALL_CLOCK);
+    let data = serde_json::to_string(&resolved).unwrap();
+    app.on_update(Update::Event { name: "alert_resolved".to_owned(), data });
+    let rules: Vec<&str> = app.alerts.firing().iter().map(|a| a.rule.as_str()).collect();
+    assert_eq!(rules, ["stalled"]);
+    assert_eq!(app.events.back().unwrap(), "alert_resolved  slow (cleared)");
+    // The next poll of the history brings the same record again.
+    let mut history = support::alert_history();
+    history.next_seq = 5;
+    history.records = vec![resolved.clone()];
+    app.on_update(Update::AlertHistory(history));
+    let seqs: Vec<u64> = app.alerts.history.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+
+    // "few-peers" fires: it leaves the pending ones.
+    let mut fired = support::alert_event(5, "fired", "few-peers", support::WALL_CLOCK);
+    fired.severity = "info".to_owned();
+    let data = serde_json::to_string(&fired).unwrap();
+    app.on_update(Update::Event { name: "alert_fired".to_owned(), data });
+    let rules: Vec<&str> = app.alerts.firing().iter().map(|a| a.rule.as_str()).collect();
+    assert_eq!(rules, ["stalled", "few-peers"]);
+    assert!(app.alerts.pending().is_empty());
+
+    keys(&mut app, &[Key::Char('S')]);
+    assert!(app.wants().alert_history);
+    // A daemon without alert routes.
+    app.on_update(Update::AlertsUnavailable("not found".to_owned()));
+    assert!(app.alerts.firing().is_empty());
+    assert_eq!(app.alerts.status, bitonic::view::alerts::Status::Unavailable("not found".to_owned()));
+}

@@ -2,7 +2,8 @@
 //! downloads from a libtorrent seeder; keys go in with `send-keys`, and what the screen shows
 //! comes back with `capture-pane`. The torrent appears and progresses, pause shows `paused`
 //! with no download rate, the peers tab lists the libtorrent peer, a magnet link typed into
-//! the add prompt makes a new row, and `q` gives the terminal back (no alternate screen, the
+//! the add prompt makes a new row, an alert rule added with `ccbt alerts add` shows firing (header
+//! and session screen, with its history), and `q` gives the terminal back (no alternate screen, the
 //! line discipline cooked again).
 //!
 //! With `BITONIC_CAPTURES=DIR` the screens are also written to DIR (docs/bitonic/ holds such
@@ -199,8 +200,20 @@ fn bitonic_in_tmux_follows_a_download_from_libtorrent() {
     // One key per send: an Escape directly followed by a letter reads as Alt+letter.
     tmux.keys(&["Escape"]);
     tmux.wait("the help closed", |s| !s.contains("Keys ("));
+    // A rule that holds at once (the daemon has peers): it fires, the header says so on every
+    // screen, and the session screen lists it firing and in its history.
+    let rule = ["alerts", "add", "--name", "has-peers", "--metric", "ccbt_connected_peers"];
+    let added =
+        state.ccbt("add-rule", &[&rule[..], &["--condition", "value >= 1", "--severity", "info"]].concat());
+    assert!(added.success(), "ccbt alerts add failed\n{}", added.describe());
+    tmux.wait("the alert in the header", |s| s.contains("1 alert firing"));
     tmux.keys(&["S"]);
-    save("session", &tmux.wait("the session screen", |s| s.contains("Connections")));
+    let session = tmux.wait("the session screen", |s| {
+        s.contains("Connections")
+            && s.contains("Alerts: 1 firing")
+            && s.lines().any(|l| l.contains("fired") && l.contains("has-peers"))
+    });
+    save("session", &session);
 
     // A daemon that hangs (stopped with SIGSTOP), then one that is gone: the banner says
     // "reconnecting", the keys still work, and the dashboard finds the daemon again once it

@@ -2,6 +2,7 @@
 //! the snapshot tests). Each screen keeps to a readable layout down to 80x24: columns that do
 //! not fit are dropped from the least useful, graphs are left out on short terminals.
 
+mod alerts;
 mod list;
 mod pieces;
 mod popup;

@@ -1,5 +1,5 @@
-//! The session screen: rate graphs over time, connections, DHT, queues, totals, and the events
-//! the daemon sent. (Active alerts join it once the daemon's alert routes exist.)
+//! The session screen: rate graphs over time, connections, DHT, queues, totals, the alerts
+//! firing with their history, and the events the daemon sent.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
@@ -16,9 +16,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
     let [graph_area, rest] = Layout::vertical([Constraint::Length(graphs), Constraint::Min(0)]).areas(area);
     rate_graphs(frame, graph_area, app);
     let figures_width = if area.width >= 100 { 48 } else { area.width / 2 };
-    let [figures_area, events_area] =
+    let [figures_area, right] =
         Layout::horizontal([Constraint::Length(figures_width), Constraint::Min(0)]).areas(rest);
     frame.render_widget(figures(app), figures_area);
+    let [alerts_area, events_area] =
+        Layout::vertical([Constraint::Fill(2), Constraint::Fill(1)]).areas(right);
+    super::alerts::draw(frame, alerts_area, app);
     events(frame, events_area, app);
 }
 

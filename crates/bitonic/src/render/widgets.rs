@@ -8,12 +8,22 @@ use crate::view::format::{bytes, rate};
 use crate::view::rows::State;
 use crate::view::{App, Connection, Screen};
 
-/// The top line: the program, the daemon, the session's rates and counts.
+/// The top line: the program, the daemon, the session's rates and counts, the alerts firing.
 pub fn header(app: &App, width: u16) -> Paragraph<'static> {
     let mut spans = vec![Span::styled(
         " bitonic ",
         Style::new().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD),
     )];
+    // Firing alerts show on every screen, first so a narrow terminal keeps them; their details
+    // are on the session screen.
+    let firing = app.alerts.firing().len();
+    if firing > 0 {
+        let text = format!(" {firing} alert{} firing ", if firing == 1 { "" } else { "s" });
+        spans.push(Span::styled(
+            text,
+            Style::new().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    }
     if let Some(s) = &app.snapshot {
         spans.push(Span::raw(format!(
             " ↓ {}  ↑ {}  {} torrents  {} peers",

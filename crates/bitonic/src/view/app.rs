@@ -8,6 +8,7 @@ use ccbt_api::{
     FileList, PeerList, PieceMapView, SessionLimitsView, SnapshotView, TorrentLimitsView, TrackerList,
 };
 
+use super::alerts::Alerts;
 use super::dialog::{self, Dialog, Entry, Prompt, Purpose};
 use super::history::RateHistory;
 use super::keys::{self, Action, Context, Key};
@@ -93,6 +94,9 @@ pub struct Wants {
     pub torrent: Option<(String, TabData)>,
     /// The session's rate limits (the session screen shows them).
     pub session_limits: bool,
+    /// The alert history (the session screen shows it; the alerts firing are always fetched,
+    /// for the header).
+    pub alert_history: bool,
 }
 
 /// The per-torrent call behind a tab.
@@ -172,6 +176,10 @@ pub struct App {
     pub now: u64,
     /// The session's rate limits, once fetched.
     pub session_limits: Option<SessionLimitsView>,
+    pub alerts: Alerts,
+    /// Unix seconds now (set by the terminal loop next to [`App::tick`]), for the daemon's
+    /// alert times.
+    pub wall_clock: u64,
     /// What was drawn where, for the mouse (set while drawing).
     pub hits: Vec<Hit>,
     pub quit: bool,
@@ -196,6 +204,8 @@ impl Default for App {
             events: VecDeque::new(),
             now: 0,
             session_limits: None,
+            alerts: Alerts::default(),
+            wall_clock: 0,
             hits: Vec::new(),
             quit: false,
         }
@@ -217,7 +227,8 @@ impl App {
             (Screen::Torrent, Tab::Pieces) => Some(TabData::Pieces),
             _ => None,
         };
-        Wants { torrent: self.open.clone().zip(data), session_limits: self.screen == Screen::Session }
+        let session = self.screen == Screen::Session;
+        Wants { torrent: self.open.clone().zip(data), session_limits: session, alert_history: session }
     }
 
     /// The open torrent's row (built from the snapshot: the filter may hide it from the list).
@@ -257,7 +268,13 @@ impl App {
                 };
                 self.connection = Connection::Reconnecting { error, since };
             }
-            Update::Event { name, data } => self.log_event(&name, &data),
+            Update::Event { name, data } => {
+                self.alerts.on_event(&name, &data);
+                self.log_event(&name, &data)
+            }
+            Update::Alerts(view) => self.alerts.set(*view),
+            Update::AlertHistory(history) => self.alerts.add_history(history),
+            Update::AlertsUnavailable(why) => self.alerts.unavailable(why),
             Update::Done { what, error: None } => self.say(format!("done: {what}"), false),
             Update::Done { what, error: Some(error) } => self.say(format!("{what} failed: {error}"), true),
         }
@@ -285,27 +302,11 @@ impl App {
     }
 
     fn log_event(&mut self, name: &str, data: &str) {
-        let value: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
-        let hash = value.get("info_hash").and_then(|h| h.as_str()).unwrap_or("");
-        let label = self
-            .snapshot
-            .iter()
-            .flat_map(|s| &s.torrents)
-            .find(|t| t.torrent.info_hash == hash)
-            .map(|t| t.torrent.name.clone())
-            .or_else(|| value.get("name").and_then(|n| n.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| hash.chars().take(8).collect());
-        let detail = match name {
-            "state_changed" => value.get("state").and_then(|s| s.as_str()).unwrap_or("").to_owned(),
-            "torrent_error" => value.get("error").and_then(|s| s.as_str()).unwrap_or("").to_owned(),
-            "lagged" => {
-                format!("{} events missed", value.get("missed").and_then(|m| m.as_u64()).unwrap_or(0))
-            }
-            _ => String::new(),
+        let torrents = self.snapshot.iter().flat_map(|s| &s.torrents);
+        let name_of = |hash: &str| {
+            torrents.clone().find(|t| t.torrent.info_hash == hash).map(|t| t.torrent.name.clone())
         };
-        let line =
-            [name, &label, &detail].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join("  ");
-        if name != "progress" {
+        if let Some(line) = super::event_line::line(name, data, name_of) {
             if self.events.len() == EVENT_LOG {
                 self.events.pop_front();
             }

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use ccbt_api::{
-    FileList, PeerList, PieceMapView, SessionLimitsView, SnapshotView, TorrentLimitsView, TrackerList,
+    AlertHistoryView, AlertsView, FileList, PeerList, PieceMapView, SessionLimitsView, SnapshotView,
+    TorrentLimitsView, TrackerList,
 };
 
 /// Something the user asked the daemon to do.
@@ -73,6 +74,12 @@ pub enum Update {
     Pieces(PieceMapView),
     Limits(TorrentLimitsView),
     SessionLimits(SessionLimitsView),
+    /// The alert rules, with the alerts firing and pending.
+    Alerts(Box<AlertsView>),
+    /// History records newer than the last ones sent.
+    AlertHistory(AlertHistoryView),
+    /// The daemon has no alert routes: why.
+    AlertsUnavailable(String),
     /// A poll failed: why.
     Unreachable(String),
     /// An event of the daemon's event stream.

@@ -1,9 +1,11 @@
 //! The dashboard's state, free of terminal, network, file and clock access, so every rule of
 //! it (sorting, filtering, selection, keys, dialogs) is tested without a terminal.
 
+pub mod alerts;
 pub mod app;
 pub mod client;
 pub mod dialog;
+pub mod event_line;
 pub mod format;
 pub mod history;
 pub mod keys;

@@ -6,7 +6,8 @@
 use bitonic::view::dialog::Entry;
 use bitonic::view::Folders;
 use ccbt_api::{
-    DhtView, FileList, FileView, PeerList, PeerView, PieceCellView, PieceMapView, SnapshotPeerView,
+    ActiveAlertView, AlertEventView, AlertHistoryView, AlertRuleView, AlertsView, DhtView, FileList,
+    FileView, PeerList, PeerView, PendingAlertView, PieceCellView, PieceMapView, SnapshotPeerView,
     SnapshotTrackerView, SnapshotView, TorrentSnapshotView, TorrentView, TotalsView, TrackerList,
     TrackerView,
 };
@@ -203,4 +204,84 @@ pub fn pieces(n: u8) -> PieceMapView {
         })
         .collect();
     PieceMapView { info_hash: hash(n), pieces: 1400, cells }
+}
+
+/// "Now" for the alert fixtures, Unix seconds.
+pub const WALL_CLOCK: u64 = 1_764_777_600;
+
+/// Three rules: one firing for the session, one firing for torrent 1, one pending.
+pub fn alerts() -> AlertsView {
+    let rule = |name: &str, metric: &str, severity: &str, state: &str| AlertRuleView {
+        name: name.to_owned(),
+        metric: metric.to_owned(),
+        condition: "value < 10 KiB".to_owned(),
+        severity: severity.to_owned(),
+        cooldown_secs: 300,
+        for_secs: 60,
+        torrent: None,
+        enabled: true,
+        state: state.to_owned(),
+    };
+    AlertsView {
+        rules_file: "/home/me/.local/state/ccbt/alerts.toml".into(),
+        rules_error: None,
+        rules: vec![
+            rule("slow", "ccbt_download_rate_bytes_per_second", "warning", "firing"),
+            rule("stalled", "ccbt_torrent_download_rate_bytes_per_second", "critical", "firing"),
+            rule("few-peers", "ccbt_connected_peers", "info", "pending"),
+        ],
+        firing: vec![
+            ActiveAlertView {
+                rule: "slow".to_owned(),
+                severity: "warning".to_owned(),
+                metric: "ccbt_download_rate_bytes_per_second".to_owned(),
+                torrent: None,
+                value: 2048.0,
+                since: WALL_CLOCK - 300,
+            },
+            ActiveAlertView {
+                rule: "stalled".to_owned(),
+                severity: "critical".to_owned(),
+                metric: "ccbt_torrent_download_rate_bytes_per_second".to_owned(),
+                torrent: Some(hash(1)),
+                value: 0.0,
+                since: WALL_CLOCK - 90,
+            },
+        ],
+        pending: vec![PendingAlertView {
+            rule: "few-peers".to_owned(),
+            torrent: None,
+            since: WALL_CLOCK - 20,
+        }],
+    }
+}
+
+/// An alert record: `kind` `fired` or `resolved`.
+pub fn alert_event(seq: u64, kind: &str, rule: &str, at: u64) -> AlertEventView {
+    let resolved = kind == "resolved";
+    AlertEventView {
+        seq,
+        kind: kind.to_owned(),
+        rule: rule.to_owned(),
+        severity: "warning".to_owned(),
+        metric: "ccbt_download_rate_bytes_per_second".to_owned(),
+        torrent: None,
+        value: Some(if resolved { 524_288.0 } else { 2048.0 }),
+        at,
+        fired_at: resolved.then_some(at - 60),
+        reason: resolved.then(|| "cleared".to_owned()),
+    }
+}
+
+/// The history: "slow" fired, resolved and fired again.
+pub fn alert_history() -> AlertHistoryView {
+    AlertHistoryView {
+        capacity: 1000,
+        next_seq: 4,
+        records: vec![
+            alert_event(1, "fired", "slow", WALL_CLOCK - 3600),
+            alert_event(2, "resolved", "slow", WALL_CLOCK - 3000),
+            alert_event(3, "fired", "slow", WALL_CLOCK - 300),
+        ],
+    }
 }
