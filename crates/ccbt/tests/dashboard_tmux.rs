@@ -209,7 +209,9 @@ fn bitonic_in_tmux_follows_a_download_from_libtorrent() {
     tmux.wait("the alert in the header", |s| s.contains("1 alert firing"));
     tmux.keys(&["S"]);
     let session = tmux.wait("the session screen", |s| {
+        // The session's limits come with the first poll after the screen opens.
         s.contains("Connections")
+            && s.lines().any(|l| l.starts_with("Limits") && l.contains("(L)"))
             && s.contains("Alerts: 1 firing")
             && s.lines().any(|l| l.contains("fired") && l.contains("has-peers"))
     });

@@ -26,12 +26,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
 
 fn active_title(app: &App) -> String {
     match &app.alerts.status {
-        Status::Loaded(view) => format!(
-            " Alerts: {} firing, {} pending, {} rules ",
-            view.firing.len(),
-            view.pending.len(),
-            view.rules.len()
-        ),
+        Status::Loaded(view) => {
+            let rules = view.rules.len();
+            let plural = if rules == 1 { "" } else { "s" };
+            format!(
+                " Alerts: {} firing, {} pending, {rules} rule{plural} ",
+                view.firing.len(),
+                view.pending.len()
+            )
+        }
         _ => " Alerts ".to_owned(),
     }
 }
