@@ -79,6 +79,14 @@ fn details(frame: &mut Frame, area: Rect, app: &App) {
                 v.connected_peers, t.connections_succeeded, t.connections_failed
             ),
         ),
+        pair(
+            "Requests",
+            format!(
+                "{} in flight to peers, {} from peers queued",
+                t.outstanding_requests, t.queued_peer_requests
+            ),
+        ),
+        pair("First data", first_data(t.time_to_first_byte_ms, t.time_to_first_piece_ms)),
         pair("Hashing", format!("{} pieces hashed, {} failed", v.hashed_pieces, bytes(t.hash_failed_bytes))),
         pair("Checkpoints", format!("{} written since start", t.checkpoint_writes)),
         pair("Limits", limits(app)),
@@ -87,6 +95,16 @@ fn details(frame: &mut Frame, area: Rect, app: &App) {
         lines.insert(0, pair("Error", error.clone()).style(Style::new().fg(Color::Red)));
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+/// Time to the first payload byte and the first verified piece since downloading started.
+fn first_data(byte_ms: Option<u64>, piece_ms: Option<u64>) -> String {
+    let ms = |m: Option<u64>| match m {
+        None => "-".to_owned(),
+        Some(m) if m < 10_000 => format!("{m} ms"),
+        Some(m) => duration(Some(m / 1000)),
+    };
+    format!("byte after {}, piece after {}", ms(byte_ms), ms(piece_ms))
 }
 
 /// The open torrent's rate limits, `t` to change them.
@@ -163,6 +181,8 @@ fn peers(frame: &mut Frame, area: Rect, app: &App) {
     let height = usize::from(area.height.saturating_sub(1));
     let first = app.tab_line.min(list.peers.len().saturating_sub(height));
     let wide = area.width >= 110;
+    // The request queues only where the flags still fit beside them.
+    let wider = area.width >= 120;
     let rows = list.peers.iter().skip(first).take(height).map(|p| {
         let mut cells = vec![
             Cell::from(p.addr.clone()),
@@ -177,6 +197,11 @@ fn peers(frame: &mut Frame, area: Rect, app: &App) {
                 Line::from(p.request_latency_ms.map_or("-".to_owned(), |l| format!("{l} ms")))
                     .right_aligned(),
             ));
+        }
+        if wider {
+            // Our requests it has not answered, its requests we have not served.
+            let queues = format!("{}/{}", p.outstanding_requests, p.queued_peer_requests);
+            cells.push(Cell::from(Line::from(queues).right_aligned()));
         }
         cells.push(Cell::from(p.flags.join(" ")));
         Row::new(cells)
@@ -193,6 +218,10 @@ fn peers(frame: &mut Frame, area: Rect, app: &App) {
     if wide {
         widths.push(Constraint::Length(8));
         titles.push("Latency");
+    }
+    if wider {
+        widths.push(Constraint::Length(8));
+        titles.push("Req/Que");
     }
     widths.push(Constraint::Min(5));
     titles.push("Flags");
