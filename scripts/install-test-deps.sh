@@ -38,6 +38,8 @@ check iputils-ping have_cmd ping
 check prometheus have_cmd promtool
 # The daemon's HTTPS test makes a self-signed certificate with the openssl command.
 check openssl have_cmd openssl
+# The dashboard test runs bitonic in a tmux pane and reads the screen back.
+check tmux have_cmd tmux
 
 if [ ${#missing[@]} -eq 0 ]; then
     echo "all test dependencies present"
@@ -85,6 +87,7 @@ check iputils-ping have_cmd ping
 check prometheus have_cmd promtool
 # The daemon's HTTPS test makes a self-signed certificate with the openssl command.
 check openssl have_cmd openssl
+check tmux have_cmd tmux
 if [ ${#missing[@]} -ne 0 ]; then
     echo "error: still missing after install: ${missing[*]}" >&2
     exit 1

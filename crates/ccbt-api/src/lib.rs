@@ -28,6 +28,7 @@ mod list_filter;
 mod ops;
 mod peer_trace;
 mod peers;
+mod pieces;
 mod routes;
 mod signed;
 mod snapshot;
@@ -58,6 +59,7 @@ pub use list_filter::{ListFilter, STATES};
 pub use ops::{FailedDelete, RemovedView};
 pub use peer_trace::PeerTraceView;
 pub use peers::{PeerList, PeerView};
+pub use pieces::{PieceCellView, PieceMapView, DEFAULT_PIECE_CELLS};
 pub use routes::{router, Endpoint, Route, Verb, PREFIX, ROUTES};
 pub use signed::{StreamSigner, StreamTarget, SIG_PARAM};
 pub use snapshot::{

@@ -10,9 +10,9 @@ use ccbt_api::{
     ActiveAlertView, AddRequest, AlertEventView, AlertHistoryView, AlertRuleRequest, AlertRuleView,
     AlertTestView, AlertsView, CheckpointList, CheckpointView, ConfigChangeView, ConfigEntryView,
     ConfigSetView, ConfigView, DhtView, FileList, FileView, PeerList, PeerTraceView, PeerView,
-    PendingAlertView, SessionLimitsView, SessionView, SnapshotPeerView, SnapshotTrackerView, SnapshotView,
-    StreamUrl, StreamUrlList, TorrentCounts, TorrentLimitsView, TorrentList, TorrentSnapshotView,
-    TorrentView, TotalsView, TrackerList, TrackerView, ROUTES,
+    PendingAlertView, PieceCellView, PieceMapView, SessionLimitsView, SessionView, SnapshotPeerView,
+    SnapshotTrackerView, SnapshotView, StreamUrl, StreamUrlList, TorrentCounts, TorrentLimitsView,
+    TorrentList, TorrentSnapshotView, TorrentView, TotalsView, TrackerList, TrackerView, ROUTES,
 };
 use serde_json::Value;
 
@@ -363,6 +363,8 @@ fn inspect_views() -> Vec<(&'static str, Value)> {
         ("ConfigSet", to(&ConfigSetView { file: "f".into(), changes: vec![] })),
         ("CheckpointView", to(&checkpoint)),
         ("CheckpointList", to(&CheckpointList { dir: "d".into(), checkpoints: vec![] })),
+        ("PieceCell", to(&PieceCellView { first: 0, count: 1, have: 0, min_availability: 0 })),
+        ("PieceMap", to(&PieceMapView { info_hash: String::new(), pieces: 0, cells: vec![] })),
         ("PeerTrace", to(&trace)),
     ]
     .into_iter()

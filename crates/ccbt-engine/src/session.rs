@@ -33,6 +33,7 @@ use crate::{
 mod limits_api;
 mod ops_api;
 mod peers_api;
+mod pieces_api;
 mod snapshot_api;
 mod trace_api;
 

@@ -162,6 +162,9 @@ pub enum Command {
     Recheck(crate::ops_args::TorrentOpArgs),
     /// Announce a torrent to its trackers (after their `min interval`) and the DHT now.
     Reannounce(crate::ops_args::TorrentOpArgs),
+    /// The live terminal dashboard (also installed as `bitonic`) over the state folder's daemon,
+    /// which it starts when none runs.
+    Dashboard(crate::daemon_args::StateDirArg),
     /// Alert rules on the session's metrics: list, add, remove, test, and the history of alerts.
     #[command(subcommand, after_help = crate::alerts_args::ALERTS_HELP)]
     Alerts(crate::alerts_args::AlertsCommand),

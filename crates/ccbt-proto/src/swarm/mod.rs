@@ -586,6 +586,10 @@ impl Swarm {
     pub fn have(&self) -> &Bitfield {
         self.picker.have()
     }
+    /// Connected peers having `piece`, seeds included.
+    pub fn availability(&self, piece: u32) -> u32 {
+        self.picker.availability(piece)
+    }
     pub fn is_complete(&self) -> bool {
         self.picker.is_complete()
     }

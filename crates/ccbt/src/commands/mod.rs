@@ -10,6 +10,7 @@ pub mod config;
 mod create;
 pub mod daemon;
 mod daemon_seeds;
+mod dashboard;
 mod dht;
 mod download;
 mod hint;
@@ -131,6 +132,7 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::Limits(args) => inspect::limits(&args, state_dir(settings)),
         Command::Recheck(args) => ops::recheck(&args, state_dir(settings)),
         Command::Reannounce(args) => ops::reannounce(&args, state_dir(settings)),
+        Command::Dashboard(at) => dashboard::run(&at, &cli.global, settings),
         Command::Alerts(command) => alerts::run(&command, settings),
     }
 }

@@ -1,28 +1,27 @@
 //! The client side of the daemon's API, for the commands that drive it: the daemon's address
 //! comes from its lock file, the token from its token file, and each call is one blocking
-//! HTTP request (ureq). A daemon serving HTTPS publishes its certificate's path in the lock
-//! file; the client trusts that certificate alone (no system roots, verification on).
+//! HTTP request. The transport (and the TLS trust of the daemon's own certificate) is
+//! `ccbt-client`'s, shared with the dashboard; this file names the calls the commands make.
 
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use ccbt_api::{AddRequest, SessionView, StreamUrl, StreamUrlList, Token, TorrentList, TorrentView};
+use ccbt_api::{AddRequest, SessionView, StreamUrl, StreamUrlList, TorrentList, TorrentView};
+use ccbt_client::Client;
 use serde::de::DeserializeOwned;
 
-use super::daemon::lock::{self, LockInfo, TOKEN_FILE};
+use super::daemon::lock::{self, LockInfo};
 
 /// The message of every command that needs a daemon when none runs.
-pub const NO_DAEMON: &str = "no ccbt daemon is running (start one with `ccbt daemon start`)";
+pub use ccbt_client::NO_DAEMON;
 
 /// Time limit of one request (adding a torrent creates its files, which can take a moment).
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A running daemon's API.
 pub struct Daemon {
-    url: String,
-    token: Token,
-    agent: ureq::Agent,
+    client: Client,
 }
 
 /// The daemon of `state_dir`, or the "no daemon" error.
@@ -46,28 +45,11 @@ pub fn no_daemon(state_dir: &Path) -> anyhow::Error {
 impl Daemon {
     /// The API the lock file describes, with the token of `state_dir`.
     pub fn open(state_dir: &Path, info: &LockInfo) -> anyhow::Result<Daemon> {
-        let url = info
-            .url
-            .clone()
-            .with_context(|| format!("the ccbt daemon (pid {}) is still starting", info.pid))?;
-        let token = ccbt_api::read_token_file(&state_dir.join(TOKEN_FILE))?;
-        let mut config = ureq::Agent::config_builder()
-            .timeout_global(Some(TIMEOUT))
-            .http_status_as_error(false)
-            // The daemon is reached directly: a proxy from the environment must not see the token.
-            .proxy(None);
-        if url.starts_with("https://") {
-            let cert = info
-                .cert
-                .as_deref()
-                .with_context(|| format!("the daemon serves {url} but its lock file names no certificate"))?;
-            config = config.tls_config(trusting(cert)?);
-        }
-        Ok(Daemon { url, token, agent: config.build().into() })
+        Ok(Daemon { client: Client::open(state_dir, info, TIMEOUT)? })
     }
 
     pub fn url(&self) -> &str {
-        &self.url
+        self.client.url()
     }
 
     pub fn session(&self) -> anyhow::Result<SessionView> {
@@ -187,9 +169,7 @@ impl Daemon {
     }
 
     fn call<T: DeserializeOwned>(&self, method: &str, path: &str, body: Option<String>) -> anyhow::Result<T> {
-        let text = self.request(method, path, body)?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("unexpected answer from the daemon to {method} {path}"))
+        Ok(self.client.call(method, path, body)?)
     }
 
     fn call_empty(&self, method: &str, path: &str) -> anyhow::Result<()> {
@@ -198,79 +178,16 @@ impl Daemon {
 
     /// One request; the body of a 2xx answer, else the API's error message.
     fn request(&self, method: &str, path: &str, body: Option<String>) -> anyhow::Result<String> {
-        let url = format!("{}{}{path}", self.url, ccbt_api::PREFIX);
-        let auth = format!("Bearer {}", self.token.as_str());
-        let result = match (method, body) {
-            ("GET", _) => self.agent.get(&url).header("Authorization", &auth).call(),
-            ("DELETE", _) => self.agent.delete(&url).header("Authorization", &auth).call(),
-            ("PUT", body) => self
-                .agent
-                .put(&url)
-                .header("Authorization", &auth)
-                .content_type("application/json")
-                .send(body.unwrap_or_default().as_bytes()),
-            (_, Some(body)) => self
-                .agent
-                .post(&url)
-                .header("Authorization", &auth)
-                .content_type("application/json")
-                .send(body.as_bytes()),
-            (_, None) => self.agent.post(&url).header("Authorization", &auth).send_empty(),
-        };
-        let mut response = result.map_err(|e| match e {
-            ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
-                anyhow::anyhow!("{NO_DAEMON}: {} does not answer ({e})", self.url)
-            }
-            other => anyhow::anyhow!("cannot reach the daemon at {}: {other}", self.url),
-        })?;
-        let status = response.status();
-        let text = response.body_mut().read_to_string().context("cannot read the daemon's answer")?;
-        if status.is_success() {
-            return Ok(text);
-        }
-        Err(anyhow::anyhow!(
-            "{}",
-            error_message(&text).unwrap_or_else(|| format!("the daemon answered {status}"))
-        ))
+        Ok(self.client.request(method, path, body)?)
     }
-}
-
-/// TLS that trusts only the certificate(s) in the PEM file `cert`: the daemon's own.
-fn trusting(cert: &Path) -> anyhow::Result<ureq::tls::TlsConfig> {
-    use ureq::tls::{PemItem, RootCerts, TlsConfig};
-    let pem = std::fs::read(cert)
-        .with_context(|| format!("cannot read the daemon's certificate {}", cert.display()))?;
-    let mut roots = Vec::new();
-    for item in ureq::tls::parse_pem(&pem) {
-        // Keys and other sections in the file are skipped.
-        if let PemItem::Certificate(c) = item.with_context(|| format!("invalid PEM in {}", cert.display()))? {
-            roots.push(c);
-        }
-    }
-    anyhow::ensure!(!roots.is_empty(), "no certificate in {}", cert.display());
-    Ok(TlsConfig::builder().root_certs(RootCerts::from(roots)).build())
-}
-
-/// The message of an API error body.
-fn error_message(body: &str) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(body).ok()?;
-    Some(value.get("error")?.get("message")?.as_str()?.to_owned())
 }
 
 /// `text` percent-encoded for a query value (everything but unreserved characters).
 fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    ccbt_client::encode_query(text)
 }
 
 /// An info hash (or prefix) as a path segment: hex digits only, so nothing needs escaping.
 fn segment(info_hash: &str) -> anyhow::Result<&str> {
-    let ok =
-        !info_hash.is_empty() && info_hash.len() <= 40 && info_hash.bytes().all(|b| b.is_ascii_hexdigit());
-    anyhow::ensure!(ok, "{info_hash:?} is not an info hash (up to 40 hex digits; see `ccbt list`)");
-    Ok(info_hash)
+    Ok(ccbt_client::info_hash_segment(info_hash)?)
 }

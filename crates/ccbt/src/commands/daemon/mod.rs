@@ -3,7 +3,7 @@
 //! answers. The lock file (`lock.rs`) keeps one daemon per state folder.
 
 mod config_api;
-pub mod lock;
+pub use ccbt_client::lock;
 mod restore;
 mod serve;
 mod tls;
