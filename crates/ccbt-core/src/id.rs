@@ -10,12 +10,12 @@ fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
     Ok(())
 }
 
-fn parse_hex20(s: &str) -> Result<[u8; 20], CoreError> {
-    let err = || CoreError::InvalidHexId { expected: 40, got: s.chars().take(64).collect() };
-    if s.len() != 40 || !s.is_ascii() {
+fn parse_hex<const N: usize>(s: &str) -> Result<[u8; N], CoreError> {
+    let err = || CoreError::InvalidHexId { expected: 2 * N, got: s.chars().take(80).collect() };
+    if s.len() != 2 * N || !s.is_ascii() {
         return Err(err());
     }
-    let mut out = [0u8; 20];
+    let mut out = [0u8; N];
     for (i, pair) in s.as_bytes().chunks(2).enumerate() {
         let hi = (pair[0] as char).to_digit(16).ok_or_else(err)?;
         let lo = (pair[1] as char).to_digit(16).ok_or_else(err)?;
@@ -53,7 +53,47 @@ impl fmt::Debug for InfoHash {
 impl FromStr for InfoHash {
     type Err = CoreError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_hex20(s).map(InfoHash)
+        parse_hex::<20>(s).map(InfoHash)
+    }
+}
+
+/// A BitTorrent v2 info hash (BEP 52): SHA-256 of the bencoded info dictionary.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InfoHashV2(pub [u8; 32]);
+
+impl InfoHashV2 {
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+    /// Lower-case hex form, 64 characters.
+    pub fn to_hex(&self) -> String {
+        self.to_string()
+    }
+    /// The first 20 bytes: the id a v2 torrent goes by in handshakes, tracker announces and
+    /// the DHT (BEP 52 "truncated" info hash).
+    pub fn truncated(&self) -> InfoHash {
+        let mut out = [0u8; 20];
+        out.copy_from_slice(&self.0[..20]);
+        InfoHash(out)
+    }
+}
+
+impl fmt::Display for InfoHashV2 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_hex(f, &self.0)
+    }
+}
+
+impl fmt::Debug for InfoHashV2 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InfoHashV2({self})")
+    }
+}
+
+impl FromStr for InfoHashV2 {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_hex::<32>(s).map(InfoHashV2)
     }
 }
 
@@ -112,6 +152,16 @@ mod tests {
         assert_eq!(s.len(), 40);
         assert_eq!(s.parse::<InfoHash>().unwrap(), h);
         assert_eq!("ABABABABABABABABABABABABABABABABABABABAB".parse::<InfoHash>().unwrap(), h);
+    }
+
+    #[test]
+    fn v2_info_hash_round_trip_and_truncation() {
+        let mut bytes = [0u8; 32];
+        bytes.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+        let h = InfoHashV2(bytes);
+        assert_eq!(h.to_hex().parse::<InfoHashV2>().unwrap(), h);
+        assert_eq!(h.truncated().0[..], bytes[..20]);
+        assert!(h.to_hex()[..40].parse::<InfoHashV2>().is_err());
     }
 
     #[test]

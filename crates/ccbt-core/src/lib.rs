@@ -1,5 +1,5 @@
-//! Pure core types shared by every ccbt crate: identifiers ([`InfoHash`], [`PeerId`]),
-//! the piece [`Bitfield`], piece/block geometry ([`Lengths`], [`BlockRef`]) and the mapping
+//! Pure core types shared by every ccbt crate: identifiers ([`InfoHash`], [`InfoHashV2`], [`PeerId`]),
+//! v2 [`merkle`] trees and the [`PieceCheck`] a piece must pass, the piece [`Bitfield`], piece/block geometry ([`Lengths`], [`BlockRef`]) and the mapping
 //! from torrent byte ranges to files ([`FileLayout`]).
 //!
 //! This crate is sans-IO: no sockets, no files, no clock.
@@ -13,9 +13,11 @@ mod error;
 mod geometry;
 mod id;
 mod layout;
+pub mod merkle;
 
 pub use bitfield::Bitfield;
 pub use error::CoreError;
 pub use geometry::{BlockRef, Lengths, ValidPieceIndex, BLOCK_SIZE};
-pub use id::{InfoHash, PeerId};
+pub use id::{InfoHash, InfoHashV2, PeerId};
 pub use layout::{FileLayout, FileSlice, LayoutFile};
+pub use merkle::{PieceCheck, V2PieceCheck};
