@@ -9,6 +9,8 @@ use ccbt_core::{InfoHash, InfoHashV2};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use thiserror::Error;
 
+use crate::{MetaVersion, Torrent};
+
 /// Most file indices a `so` parameter may expand to. Ranges such as `0-4294967295` would
 /// otherwise turn a few bytes of link into gigabytes of indices.
 pub const MAX_SELECT_ONLY: usize = 1 << 20;
@@ -86,6 +88,25 @@ impl Magnet {
     /// A magnet of a hybrid torrent, with both info hashes (its wire id is the v1 one).
     pub fn new_hybrid(info_hash: InfoHash, info_hash_v2: InfoHashV2) -> Magnet {
         Magnet { info_hash_v2: Some(info_hash_v2), ..Magnet::new(info_hash) }
+    }
+
+    /// The magnet link of a torrent: its info hashes (v1, v2 or both, by its version), name,
+    /// trackers (all tiers, in order) and web seeds.
+    pub fn from_torrent(torrent: &Torrent) -> Magnet {
+        let base = match (torrent.version, torrent.info_hash_v2) {
+            (MetaVersion::V2, Some(v2)) => Magnet::new_v2(v2),
+            (MetaVersion::Hybrid, Some(v2)) => Magnet::new_hybrid(torrent.info_hash, v2),
+            _ => Magnet::new(torrent.info_hash),
+        };
+        let mut trackers = Vec::new();
+        for url in torrent.trackers.iter().flatten() {
+            push_unique(&mut trackers, url.clone());
+        }
+        let mut web_seeds = Vec::new();
+        for url in &torrent.url_list {
+            push_unique(&mut web_seeds, url.clone());
+        }
+        Magnet { display_name: Some(torrent.name.clone()), trackers, web_seeds, ..base }
     }
 
     /// The v1 info hash (SHA-1 of the info dictionary), if the link named one. A `btih` equal

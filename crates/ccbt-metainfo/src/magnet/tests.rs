@@ -1,6 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::Torrent;
 
 const HEX: &str = "c12fe1c06bba254a9dc9f519b335aa7c1367a88a";
 
@@ -433,4 +434,48 @@ fn libtorrent_magnets() {
     assert_eq!(m.info_hash_v2, Some(expected));
     assert_eq!(m.info_hash, expected.truncated());
     assert_eq!(m.to_uri(), v2);
+}
+
+/// Torrents libtorrent 2.0.8 made (one 60,000-byte file, 16 KiB pieces, a tracker and a web
+/// seed): the magnet ccbt makes of each names what libtorrent's `make_magnet_uri` names.
+#[test]
+fn magnets_of_libtorrent_torrents() {
+    let cases: [(&[u8], &str); 2] = [
+        (
+            include_bytes!("testdata/lt_hybrid.torrent"),
+            "magnet:?xt=urn:btih:e468967b97ae77ea0ff2234dbbec78177764e784\
+             &xt=urn:btmh:1220bb01ebbde32836ecf4f7e2e518659904d29649deab14ccd208b89a31049eba11&dn=f.bin\
+             &tr=http%3a%2f%2ftracker.example%2fannounce&ws=http%3a%2f%2fseed.example%2ff.bin",
+        ),
+        (
+            include_bytes!("testdata/lt_v2.torrent"),
+            "magnet:?xt=urn:btmh:122087c4a31c70daa464a202f6ddb1f442f82004f26e5ddfb414d8baa031b15a94c4\
+             &dn=f.bin&tr=http%3a%2f%2ftracker.example%2fannounce",
+        ),
+    ];
+    for (bytes, lt_uri) in cases {
+        let torrent = Torrent::from_bytes(bytes).unwrap();
+        let ours = Magnet::from_torrent(&torrent);
+        let theirs = Magnet::parse(lt_uri).unwrap();
+        assert_eq!(ours.info_hash, theirs.info_hash, "{lt_uri}");
+        assert_eq!(ours.info_hash_v2, theirs.info_hash_v2, "{lt_uri}");
+        assert_eq!(ours.info_hash_v1(), theirs.info_hash_v1(), "{lt_uri}");
+        assert_eq!(ours.wire_ids(), torrent.wire_ids(), "{lt_uri}");
+        assert_eq!(ours.display_name, theirs.display_name);
+        assert_eq!(ours.trackers, theirs.trackers);
+        assert_eq!(ours.web_seeds, ["http://seed.example/f.bin"]);
+        assert_eq!(Magnet::parse(&ours.to_uri()), Ok(ours));
+    }
+}
+
+#[test]
+fn magnet_of_a_v1_torrent() {
+    let torrent = Torrent::from_bytes(
+        b"d8:announce13:http://t/anno4:infod6:lengthi5e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee",
+    )
+    .unwrap();
+    let m = Magnet::from_torrent(&torrent);
+    assert_eq!((m.info_hash, m.info_hash_v2), (torrent.info_hash, None));
+    assert_eq!(m.trackers, ["http://t/anno"]);
+    assert_eq!(m.display_name.as_deref(), Some("a"));
 }
