@@ -270,6 +270,12 @@ impl Checkpoint {
         self.info_hash_v2.is_some_and(|v2| v2.truncated() == self.info_hash)
     }
 
+    /// The v1 info hash (SHA-1 of the info dictionary) of a v1 or hybrid torrent; `None` for a
+    /// v2-only one, whose `info_hash` is the truncated v2 hash.
+    pub fn info_hash_v1(&self) -> Option<InfoHash> {
+        (!self.is_v2_only()).then_some(self.info_hash)
+    }
+
     /// Checks the checkpoint belongs to `expected` (the torrent asked for, or the info hash in
     /// its file name), and that its info dictionary, if any, hashes to its info hashes: SHA-1
     /// to `info_hash` (v1 and hybrid), SHA-256 to `info_hash_v2` (v2 and hybrid).
