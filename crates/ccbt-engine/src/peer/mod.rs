@@ -121,7 +121,7 @@ fn trace_from_handshake(
     let mut tracer = shared.start_tracer(remote);
     let way = if outgoing { "outgoing" } else { "incoming" };
     tracer.note(&format!("connection established ({way}) with {remote}"));
-    let ours = handshake::ours(shared.torrent.info_hash, shared.peer_id, shared.dht.is_some());
+    let ours = handshake::ours(shared.torrent.info_hash, shared.peer_id, shared.handshake_bits());
     let (first, second) = if outgoing {
         ((Direction::Send, &ours), (Direction::Recv, theirs))
     } else {

@@ -180,6 +180,12 @@ impl TorrentShared {
         }
     }
 
+    /// Reserved bits of this torrent's handshakes: the DHT bit when the session runs a node, the
+    /// BEP 52 bit when the torrent has a v2 part.
+    pub(crate) fn handshake_bits(&self) -> crate::peer::handshake::Bits {
+        crate::peer::handshake::Bits { dht: self.dht.is_some(), v2: self.torrent.version.has_v2() }
+    }
+
     /// Hands a complete piece to the hash pool; the result comes back to the torrent task.
     pub(crate) fn submit_verify(&self, piece: u32, blocks: Vec<Bytes>, block_hashes: bool) {
         let Some(expected) = self.torrent.piece_hash(piece).copied() else { return };
