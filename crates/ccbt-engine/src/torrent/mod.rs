@@ -128,6 +128,8 @@ pub(crate) struct TorrentShared {
     pub trackers: Mutex<Vec<crate::TrackerInfo>>,
     /// Addresses whose connections are traced (`Session::trace_peer`), see `peer_trace.rs`.
     pub traced_peers: Mutex<std::collections::HashSet<SocketAddr>>,
+    /// Answers v2 peers' hash requests from the piece layers (None: v1, or layers unknown).
+    pub hash_server: Option<ccbt_proto::hashes::HashServer>,
 }
 
 impl TorrentInner {
