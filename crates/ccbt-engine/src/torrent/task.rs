@@ -567,6 +567,13 @@ impl TorrentTask {
                 drop(inner);
                 shared.have_watch.send_modify(|g| *g += 1);
             }
+            Ok(PieceVerdict::Unverifiable) => {
+                // No hash to check it against yet (a v2 piece whose layer is unknown): the data
+                // was dropped unwritten, and nothing proves it wrong, so no peer is struck.
+                tracing::debug!(torrent = %shared.torrent.name, piece, "piece dropped: no hash to check it against yet");
+                lock(&shared.inner).swarm.on_piece_unverifiable(piece);
+                shared.have_watch.send_modify(|g| *g += 1);
+            }
             Err(e) => {
                 // Every piece in flight fails the same way (a full disk): report the first only.
                 if shared.update(|inner| matches!(inner.lifecycle, Lifecycle::Failed(_))) {
