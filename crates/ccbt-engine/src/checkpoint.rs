@@ -158,6 +158,7 @@ pub(crate) fn save_pending_magnet(
     let name = magnet.display_name.clone().unwrap_or_else(|| magnet.info_hash.to_hex());
     let folder = std::fs::canonicalize(save_path).unwrap_or_else(|_| save_path.to_owned());
     let mut checkpoint = Checkpoint::new(magnet.info_hash, name, folder, 0);
+    checkpoint.info_hash_v2 = magnet.info_hash_v2;
     checkpoint.source = source;
     if paused {
         checkpoint.state = ccbt_checkpoint::TorrentState::Paused;

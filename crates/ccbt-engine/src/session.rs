@@ -245,7 +245,10 @@ impl Session {
         if let TorrentSource::Torrent(torrent) = &add.source {
             let missing = torrent.missing_piece_layers().len();
             if missing > 0 {
-                return Err(SessionError::MissingPieceLayers { info_hash: info_hash.to_hex(), files: missing });
+                return Err(SessionError::MissingPieceLayers {
+                    info_hash: info_hash.to_hex(),
+                    files: missing,
+                });
             }
         }
         let ids = add.ids();

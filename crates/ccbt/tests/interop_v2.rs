@@ -8,8 +8,9 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use support::{
-    assert_same_tree, ccbt_download, ccbt_info, ccbt_seed, info_field, interop, lt_leech_from, lt_make_torrent,
-    lt_python, lt_seed, work_dir, write_file, write_tree, Kind, Peer, Tool, GRACE, ODD_LAYOUT,
+    assert_same_tree, ccbt_download, ccbt_info, ccbt_seed, info_field, interop, lt_leech_from,
+    lt_make_torrent, lt_python, lt_seed, work_dir, write_file, write_tree, Kind, Peer, Tool, GRACE,
+    ODD_LAYOUT,
 };
 
 fn stop(peer: &mut Peer, what: &str) {

@@ -63,7 +63,8 @@ pub(super) async fn fetch_piece_layers(
         .collect();
     let fetcher = PieceLayerFetcher::new(torrent.piece_length, missing)
         .map_err(|e| format!("cannot fetch the piece layers: {e}"))?;
-    let shared = Arc::new(Shared { fetcher: Mutex::new(fetcher), changed: Notify::new(), liars: Mutex::default() });
+    let shared =
+        Arc::new(Shared { fetcher: Mutex::new(fetcher), changed: Notify::new(), liars: Mutex::default() });
     let id = torrent.info_hash;
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -72,7 +73,9 @@ pub(super) async fn fetch_piece_layers(
         while tasks.len() < LAYER_CONNECTIONS {
             let Some((i, addr)) = next.next() else { break };
             let (meta, shared) = (meta.clone(), shared.clone());
-            tasks.spawn(async move { ask_peer(&meta, &shared, id, PeerKey(1_000_000 + i as u64), addr).await });
+            tasks.spawn(
+                async move { ask_peer(&meta, &shared, id, PeerKey(1_000_000 + i as u64), addr).await },
+            );
         }
         if lock(&shared.fetcher).is_done() {
             break;

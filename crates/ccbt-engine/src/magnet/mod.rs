@@ -221,7 +221,10 @@ pub(crate) async fn resolve(
             let peers: Vec<SocketAddr> = candidates.addrs().collect();
             let mut liars = liars;
             if !torrent.missing_piece_layers().is_empty() {
-                tracing::info!(files = torrent.missing_piece_layers().len(), "fetching piece layers from v2 peers");
+                tracing::info!(
+                    files = torrent.missing_piece_layers().len(),
+                    "fetching piece layers from v2 peers"
+                );
                 liars.extend(layers::fetch_piece_layers(&shared, &mut torrent, &peers).await?);
             }
             return Ok(Resolved { torrent, peers, liars });
@@ -325,8 +328,8 @@ fn torrent_from_metadata(info: &[u8], magnet: &Magnet) -> Result<Torrent, String
         .map_err(|e| format!("the metadata peers sent is not a valid torrent: {e}"))?;
     // Every hash the magnet names must be the torrent's (a btmh-only magnet of a hybrid names
     // only its v2 hash; the torrent then goes by its v1 hash too).
-    let v1_ok = magnet.info_hash_v1().is_none_or(|v1| torrent.version.has_v1() && torrent.info_hash == v1);
-    let v2_ok = magnet.info_hash_v2.is_none_or(|v2| torrent.info_hash_v2 == Some(v2));
+    let v1_ok = magnet.info_hash_v1().map_or(true, |v1| torrent.version.has_v1() && torrent.info_hash == v1);
+    let v2_ok = magnet.info_hash_v2.map_or(true, |v2| torrent.info_hash_v2 == Some(v2));
     if !(v1_ok && v2_ok) {
         return Err("metadata does not match the magnet's info hash".into());
     }

@@ -183,7 +183,8 @@ impl Discovery {
         }
         self.reannounce();
         let options = shared.options();
-        let Some(node) = self.dht_node.clone().filter(|_| options.enable_dht && !shared.torrent.private) else {
+        let Some(node) = self.dht_node.clone().filter(|_| options.enable_dht && !shared.torrent.private)
+        else {
             return true;
         };
         for info_hash in shared.torrent.wire_ids() {
@@ -199,7 +200,11 @@ impl Discovery {
     }
 
     /// One announcer per wire id for the trackers `options` allow, if any.
-    fn spawn_announcers(&self, shared: &Arc<TorrentShared>, options: &SessionOptions) -> Vec<AnnouncerHandle> {
+    fn spawn_announcers(
+        &self,
+        shared: &Arc<TorrentShared>,
+        options: &SessionOptions,
+    ) -> Vec<AnnouncerHandle> {
         let tiers = usable_tiers(options, &shared.torrent.trackers);
         if tiers.is_empty() {
             return Vec::new();
@@ -212,8 +217,12 @@ impl Discovery {
                 let left = total.saturating_sub(c.bytes_have.load(Relaxed));
                 TrackerStats { uploaded: c.uploaded(), downloaded: c.downloaded(), left }
             };
-            let target =
-                AnnounceTarget { tiers: tiers.clone(), info_hash, peer_id: shared.peer_id, port: shared.listen_port };
+            let target = AnnounceTarget {
+                tiers: tiers.clone(),
+                info_hash,
+                peer_id: shared.peer_id,
+                port: shared.listen_port,
+            };
             spawn_announcer(target, AnnouncerOptions::default(), stats, self.found.clone())
         };
         shared.torrent.wire_ids().into_iter().map(spawn_one).collect()
@@ -222,7 +231,8 @@ impl Discovery {
     /// The torrent's DHT lookups, when `options` enable the DHT and the session runs a node.
     /// BEP 27: private torrents get peers from their trackers only.
     fn spawn_dht(&self, shared: &Arc<TorrentShared>, options: &SessionOptions) -> Vec<JoinHandle<()>> {
-        let Some(node) = self.dht_node.clone().filter(|_| options.enable_dht && !shared.torrent.private) else {
+        let Some(node) = self.dht_node.clone().filter(|_| options.enable_dht && !shared.torrent.private)
+        else {
             return Vec::new();
         };
         let port = Some(shared.listen_port);
