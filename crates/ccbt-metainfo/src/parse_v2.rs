@@ -61,10 +61,14 @@ pub(crate) fn is_single_file(tree: &[TreeFile]) -> bool {
 
 /// Checks that a hybrid's v1 `files` (with their pad files) and its v2 tree describe the same
 /// files, in the same order and at the same offsets, and gives the v1 entries their roots.
+///
+/// Offsets are compared with the v2 layout (every file with data at the first piece boundary
+/// after the previous one), not just checked for alignment: a pad file a piece too long, or one
+/// before the first file, keeps every file aligned but shifts the v1 piece numbers away from the
+/// v2 ones, and v1 and v2 peers would then mean different bytes by one piece index.
 pub(crate) fn check_hybrid(v1: &mut [FileEntry], tree: &[TreeFile], piece_length: u32) -> Result<()> {
     let mismatch = |index: usize, reason: &'static str| MetainfoError::HybridMismatch { index, reason };
-    let mut offset = 0u64;
-    let mut next_v2 = tree.iter();
+    let piece = u64::from(piece_length);
     let data_files = v1.iter().filter(|f| !f.is_padding).count();
     if data_files != tree.len() {
         return Err(mismatch(
@@ -72,10 +76,13 @@ pub(crate) fn check_hybrid(v1: &mut [FileEntry], tree: &[TreeFile], piece_length
             "the v1 and v2 parts list different numbers of files",
         ));
     }
-    let last_data = v1.iter().rposition(|f| !f.is_padding).unwrap_or(0);
+    let mut offset = 0u64;
+    // Where the v2 layout ends so far: the end of the last file with data.
+    let mut v2_end = 0u64;
+    let mut next_v2 = tree.iter();
     for (i, f) in v1.iter_mut().enumerate() {
         if f.is_padding {
-            offset += f.length;
+            offset = offset.saturating_add(f.length);
             continue;
         }
         let Some(v2) = next_v2.next() else { return Err(mismatch(i, "a file missing from the v2 part")) };
@@ -85,24 +92,34 @@ pub(crate) fn check_hybrid(v1: &mut [FileEntry], tree: &[TreeFile], piece_length
         if !same_path(&f.path, &v2.components) {
             return Err(mismatch(i, "files are named or ordered differently in the v1 and v2 parts"));
         }
-        if f.length > 0 && offset % u64::from(piece_length) != 0 {
-            return Err(mismatch(i, "a file does not start on a piece boundary (missing or wrong pad file)"));
+        if f.length > 0 {
+            let start = v2_end.next_multiple_of(piece);
+            if offset != start {
+                return Err(mismatch(
+                    i,
+                    "a file does not start where the v2 layout puts it (missing or wrong pad file)",
+                ));
+            }
+            v2_end = start.saturating_add(f.length);
         }
-        offset += f.length;
+        offset = offset.saturating_add(f.length);
         f.pieces_root = v2.root;
-        if i > last_data {
-            break;
-        }
+    }
+    // Hybrids from libtorrent before 2.0.8 have no padding after the last file; newer ones pad
+    // it to the piece boundary. Anything longer adds pieces v2 peers do not have.
+    if offset != v2_end && offset != v2_end.next_multiple_of(piece) {
+        return Err(mismatch(v1.len() - 1, "the padding after the last file does not end on its piece boundary"));
     }
     Ok(())
 }
 
 /// v1 paths are `[name, ...]` in a multi-file torrent and `[name]` for a single file; v2
-/// components never include the torrent's name. Both are compared sanitised, before colliding
+/// components never include the torrent's name (a single file at the root of the tree has its
+/// own name, which must then be the torrent's). Both are compared sanitised, before colliding
 /// names are renamed.
 fn same_path(v1: &[String], v2: &[String]) -> bool {
     match v1 {
-        [_single] => v2.len() == 1,
+        [single] => v2 == std::slice::from_ref(single),
         [_name, rest @ ..] => rest == v2,
         [] => false,
     }

@@ -70,13 +70,26 @@ fn a_hybrid_with_traversal_in_both_halves_agrees_after_sanitising() {
 
 #[test]
 fn empty_names_in_the_file_tree_are_refused() {
-    // In v2 the empty key marks a file, so an empty name cannot be a file or a folder
-    // (libtorrent: v2_empty_filename), at any depth.
-    let cases: [&[&[u8]]; 3] = [&[b""], &[b"d", b""], &[b"d", b"", b"x"]];
-    for components in cases {
-        let err = v2_with(components).unwrap_err();
+    // In v2 the empty key marks a file, so a folder holding it and anything else has an entry
+    // with an empty name (libtorrent: v2_empty_filename), at the top or deeper.
+    let file = || leaf(425, Some([4; 32]));
+    for dir in [&[][..], &[&b"d"[..]][..]] {
+        let mut tr = tree(vec![([dir, &[&b"x"[..]]].concat(), file())]);
+        let OwnedValue::Dict(map) = &mut tr else { unreachable!() };
+        let target = match dir {
+            [] => map,
+            _ => match map.get_mut(&b"d"[..]) {
+                Some(OwnedValue::Dict(sub)) => sub,
+                _ => unreachable!(),
+            },
+        };
+        target.insert(Vec::new(), file());
+        let err = refuse(&wrap(v2_info(b"t", tr, KIB16 as i64), None));
         assert_names(&err, &["file tree", "empty"]);
     }
+    // A folder holding only the empty key is a file, here one without a length.
+    let err = v2_with(&[b"d", b""]).unwrap_err();
+    assert_names(&err, &["length"]);
 }
 
 /// Raw bencode of a v2-only torrent whose file tree nests `levels` folders named `a`.
@@ -203,6 +216,18 @@ fn hybrids_whose_halves_disagree_are_refused() {
     let mut top = good.clone();
     v1_files(&mut top)[1] = pad_entry(2 * KIB16 - 20_000 - 1, true);
     cases.push(("pad size", top));
+    // Every file still on a piece boundary, but a piece later than in v2 (so v1 and v2 piece
+    // numbers would name different bytes): a padding file first, one a piece too long, and a
+    // tail padding a piece too long.
+    let mut top = good.clone();
+    v1_files(&mut top).insert(0, pad_entry(KIB16, true));
+    cases.push(("leading pad", top));
+    let mut top = good.clone();
+    v1_files(&mut top)[1] = pad_entry(3 * KIB16 - 20_000, true);
+    cases.push(("pad a piece too long", top));
+    let mut top = good.clone();
+    v1_files(&mut top)[3] = pad_entry(4 * KIB16 - 30_000, true);
+    cases.push(("tail pad a piece too long", top));
     // The padding is an ordinary file named like one.
     let mut top = good.clone();
     v1_files(&mut top)[1] = OwnedValue::dict()
