@@ -64,6 +64,10 @@ pub enum MetainfoError {
     /// A piece layer for a root that no file of the torrent has.
     #[error("no file of the torrent has the pieces root {0}")]
     UnknownPiecesRoot(String),
+    /// An entry of `piece layers` that belongs to no file: its key is not a 32-byte pieces root,
+    /// or no file longer than one piece has that root (`key` in hex, cut to 32 bytes).
+    #[error("invalid entry {key} in piece layers: {reason}")]
+    InvalidPieceLayersEntry { key: String, reason: &'static str },
     /// The lengths do not form a valid piece geometry.
     #[error("invalid torrent geometry: {0}")]
     Geometry(ccbt_core::CoreError),

@@ -3,9 +3,9 @@
 //! v1 and v2 halves describe the same bytes (libtorrent refuses hybrids that disagree, and so
 //! does ccbt: otherwise v1 and v2 peers would be sent different data for one piece).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use ccbt_bencode::{Dict, Value};
+use ccbt_bencode::Dict;
 use ccbt_core::merkle::{file_tree_leaves, pad_node, root_from_layer, Node, LEAF_SIZE};
 
 use crate::file_tree::TreeFile;
@@ -127,7 +127,11 @@ fn same_path(v1: &[String], v2: &[String]) -> bool {
 
 /// The `piece layers` of the files that need one (longer than a piece): each checked against
 /// its root. A layer absent from the torrent is simply not returned (it is fetched from peers,
-/// as for a magnet); a malformed or wrong one refuses the torrent.
+/// as for a magnet); a malformed or wrong one refuses the torrent, and so does an entry that
+/// belongs to no such file (libtorrent: v2_unknown_piece_layer_entry,
+/// v2_piece_layer_invalid_file_hash), which could only be a mistake or padding to make the
+/// torrent bigger. One pass over the entries, with the roots in a map: a hostile torrent with
+/// many files and many entries costs linear time.
 pub(crate) fn read_piece_layers(
     top: &Dict<'_>,
     files: &[FileEntry],
@@ -139,13 +143,18 @@ pub(crate) fn read_piece_layers(
         key: "piece layers".to_owned(),
         expected: "a dictionary",
     })?;
+    // Files with the same content share a root, and one entry serves them all.
+    let mut needing: HashMap<Node, &FileEntry> = HashMap::new();
     for f in files.iter().filter(|f| f.length > u64::from(piece_length)) {
-        let Some(root) = f.pieces_root else { continue };
-        if layers.contains_key(&root) {
-            continue;
+        if let Some(root) = f.pieces_root {
+            needing.entry(root).or_insert(f);
         }
-        let Some(bytes) = dict.get(&root).map(Value::as_bytes) else { continue };
-        let bytes = bytes.ok_or_else(|| layer_error(f, "not a byte string"))?;
+    }
+    for (key, value) in dict.iter() {
+        let entry_error = |reason| MetainfoError::InvalidPieceLayersEntry { key: short_hex(key), reason };
+        let root: Node = key.try_into().map_err(|_| entry_error("the key is not a 32-byte pieces root"))?;
+        let f = needing.get(&root).ok_or_else(|| entry_error("no file longer than one piece has this pieces root"))?;
+        let bytes = value.as_bytes().ok_or_else(|| layer_error(f, "not a byte string"))?;
         let layer = decode_layer(bytes, f.length, piece_length).map_err(|reason| layer_error(f, reason))?;
         if !layer_matches_root(&layer, &root, f.length, piece_length) {
             return Err(layer_error(f, "does not match the file's pieces root"));
@@ -153,6 +162,15 @@ pub(crate) fn read_piece_layers(
         layers.insert(root, layer);
     }
     Ok(layers)
+}
+
+/// A `piece layers` key for an error message: hex, at most 32 bytes of it (keys are untrusted).
+fn short_hex(key: &[u8]) -> String {
+    let mut s: String = key.iter().take(32).map(|b| format!("{b:02x}")).collect();
+    if key.len() > 32 {
+        s.push('…');
+    }
+    s
 }
 
 /// Checks a file's piece layer (its hashes concatenated) against the file's root.
