@@ -68,6 +68,10 @@ pub enum MetainfoError {
     /// or no file longer than one piece has that root (`key` in hex, cut to 32 bytes).
     #[error("invalid entry {key} in piece layers: {reason}")]
     InvalidPieceLayersEntry { key: String, reason: &'static str },
+    /// A versioned info dictionary (it has `meta version`) that is not canonical bencode: the
+    /// keys of the dictionary at `path` are not sorted.
+    #[error("{path} is not canonical bencode: its keys are not in sorted order")]
+    UnsortedKeys { path: String },
     /// The lengths do not form a valid piece geometry.
     #[error("invalid torrent geometry: {0}")]
     Geometry(ccbt_core::CoreError),

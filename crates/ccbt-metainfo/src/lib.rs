@@ -9,6 +9,7 @@
 // (clippy.toml).
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
 
+mod canonical;
 mod create;
 mod dedup;
 mod error;

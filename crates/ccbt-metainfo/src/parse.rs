@@ -9,6 +9,7 @@ use ccbt_core::{InfoHash, InfoHashV2, Lengths, BLOCK_SIZE};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
+use crate::canonical::first_unsorted;
 use crate::dedup::resolve_paths;
 use crate::file_tree::read_file_tree;
 use crate::parse_v2::{
@@ -56,6 +57,11 @@ impl Torrent {
             Some(2) => true,
             Some(other) => return Err(MetainfoError::UnsupportedMetaVersion(other)),
         };
+        if meta_version.is_some() {
+            if let Some(path) = first_unsorted(info) {
+                return Err(MetainfoError::UnsortedKeys { path });
+            }
+        }
         let has_v1 = info.contains_key(b"pieces") || !is_v2;
         let version = match (has_v1, is_v2) {
             (true, true) => MetaVersion::Hybrid,
