@@ -108,7 +108,10 @@ pub(crate) fn check_hybrid(v1: &mut [FileEntry], tree: &[TreeFile], piece_length
     // Hybrids from libtorrent before 2.0.8 have no padding after the last file; newer ones pad
     // it to the piece boundary. Anything longer adds pieces v2 peers do not have.
     if offset != v2_end && offset != v2_end.next_multiple_of(piece) {
-        return Err(mismatch(v1.len() - 1, "the padding after the last file does not end on its piece boundary"));
+        return Err(mismatch(
+            v1.len() - 1,
+            "the padding after the last file does not end on its piece boundary",
+        ));
     }
     Ok(())
 }
@@ -153,7 +156,9 @@ pub(crate) fn read_piece_layers(
     for (key, value) in dict.iter() {
         let entry_error = |reason| MetainfoError::InvalidPieceLayersEntry { key: short_hex(key), reason };
         let root: Node = key.try_into().map_err(|_| entry_error("the key is not a 32-byte pieces root"))?;
-        let f = needing.get(&root).ok_or_else(|| entry_error("no file longer than one piece has this pieces root"))?;
+        let f = needing
+            .get(&root)
+            .ok_or_else(|| entry_error("no file longer than one piece has this pieces root"))?;
         let bytes = value.as_bytes().ok_or_else(|| layer_error(f, "not a byte string"))?;
         let layer = decode_layer(bytes, f.length, piece_length).map_err(|reason| layer_error(f, reason))?;
         if !layer_matches_root(&layer, &root, f.length, piece_length) {

@@ -170,7 +170,8 @@ fn v2_invalid_filename2() {
     // `//` and `\` both sanitise to `_`: the second is renamed, as in v1.
     let files: Vec<SynthFile> = (0..3).map(|i| synth(i, MIB, MIB)).collect();
     let names: [&[u8]; 3] = [b"//", b"\\", b"stress_test2"];
-    let tr = tree(names.iter().zip(&files).map(|(n, f)| (vec![*n], leaf(MIB as i64, Some(f.root)))).collect());
+    let tr =
+        tree(names.iter().zip(&files).map(|(n, f)| (vec![*n], leaf(MIB as i64, Some(f.root)))).collect());
     let t = open(&wrap(v2_info(b"test", tr, MIB as i64), None));
     assert_eq!(paths(&t), ["test/_", "test/_.1", "test/stress_test2"]);
     // Files of one piece need no layer.
@@ -191,7 +192,10 @@ fn v2_symlinks() {
         (vec![b"SDL2"], link(&["Versions", "Current", "SDL2"])),
         (vec![b"Versions", b"Current", b"Headers", b"SDL.h"], leaf(4210, Some(h.root))),
         (vec![b"Versions", b"Current", b"Resources", b"Info.plist"], leaf(1313, Some(r.root))),
-        (vec![b"Versions", b"Current", b"SDL2"], leaf_with(1_307_232, Some(sdl2.root), &[("attr", "x".into())])),
+        (
+            vec![b"Versions", b"Current", b"SDL2"],
+            leaf_with(1_307_232, Some(sdl2.root), &[("attr", "x".into())]),
+        ),
     ]);
     let info = v2_info(b"SDL2.framework", tr, KIB16 as i64);
     let t = open(&wrap(info, one_layer(&sdl2.root, &sdl2.layer)));
@@ -220,7 +224,11 @@ fn demo_files() -> Vec<HybridFile<'static>> {
     files
         .iter()
         .enumerate()
-        .map(|(i, &(name, len, attr))| HybridFile { path: vec![name], file: synth(i as u32, len, 512 * 1024), attr })
+        .map(|(i, &(name, len, attr))| HybridFile {
+            path: vec![name],
+            file: synth(i as u32, len, 512 * 1024),
+            attr,
+        })
         .collect()
 }
 
@@ -228,7 +236,12 @@ fn demo_files() -> Vec<HybridFile<'static>> {
 fn v2_hybrid() {
     // Padding files named `<len>` (no `.pad` folder), a tail pad, `x` attributes.
     let files = demo_files();
-    let info = hybrid_info(b"bittorrent-v1-v2-hybrid-test", &files, 512 * 1024, PadStyle { pad_dir: false, tail: true });
+    let info = hybrid_info(
+        b"bittorrent-v1-v2-hybrid-test",
+        &files,
+        512 * 1024,
+        PadStyle { pad_dir: false, tail: true },
+    );
     let t = open(&wrap(info, Some(hybrid_layers(&files))));
     assert_eq!(t.version, MetaVersion::Hybrid);
     assert_eq!(t.info_hash.0, v1_hash(&t));
@@ -245,7 +258,12 @@ fn v2_hybrid() {
 fn v2_hybrid_missing_tailpad() {
     // Hybrids from libtorrent 2.0.0 to 2.0.7 have no padding after the last file: accepted.
     let files = demo_files();
-    let info = hybrid_info(b"bittorrent-v1-v2-hybrid-test", &files, 512 * 1024, PadStyle { pad_dir: true, tail: false });
+    let info = hybrid_info(
+        b"bittorrent-v1-v2-hybrid-test",
+        &files,
+        512 * 1024,
+        PadStyle { pad_dir: true, tail: false },
+    );
     let t = open(&wrap(info, Some(hybrid_layers(&files))));
     assert_eq!(t.version, MetaVersion::Hybrid);
     assert_eq!(paths(&t).len(), 9);
@@ -441,12 +459,19 @@ fn raw_v2(entries: &[Vec<u8>]) -> Vec<u8> {
 #[test]
 fn v2_unordered_files_and_overlong_integer() {
     // The same three files in order are fine.
-    let ordered = raw_v2(&[raw_leaf("test1.txt", "7", 1), raw_leaf("test2.txt", "7", 2), raw_leaf("test3.txt", "7", 3)]);
+    let ordered = raw_v2(&[
+        raw_leaf("test1.txt", "7", 1),
+        raw_leaf("test2.txt", "7", 2),
+        raw_leaf("test3.txt", "7", 3),
+    ]);
     assert_eq!(paths(&Torrent::from_bytes(&ordered).unwrap()).len(), 3);
     // v2_unordered_files: test2.txt before test1.txt. The v2 info dictionary must be canonical
     // bencode (libtorrent: invalid_bencoding), since its bytes are hashed.
-    let unordered =
-        raw_v2(&[raw_leaf("test2.txt", "7", 2), raw_leaf("test1.txt", "7", 1), raw_leaf("test3.txt", "7", 3)]);
+    let unordered = raw_v2(&[
+        raw_leaf("test2.txt", "7", 2),
+        raw_leaf("test1.txt", "7", 1),
+        raw_leaf("test3.txt", "7", 3),
+    ]);
     assert_names(&refuse_bytes(&unordered), &["sorted"]);
     // v2_overlong_integer: `i07e`.
     let overlong = raw_v2(&[raw_leaf("test1.txt", "07", 1), raw_leaf("test2.txt", "7", 2)]);
@@ -491,10 +516,11 @@ fn v2_large_file() {
 #[test]
 fn v2_large_offset() {
     // Fifteen files of 2^44 - 32 KiB: each fine alone, far too many pieces together.
-    let entries: Vec<(Vec<&[u8]>, OwnedValue)> = [b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9", b"a", b"b", b"c", b"d", b"e", b"f"]
-        .iter()
-        .map(|n| (vec![&n[..]], leaf(17_592_186_011_648, Some([1; 32]))))
-        .collect();
+    let entries: Vec<(Vec<&[u8]>, OwnedValue)> =
+        [b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9", b"a", b"b", b"c", b"d", b"e", b"f"]
+            .iter()
+            .map(|n| (vec![&n[..]], leaf(17_592_186_011_648, Some([1; 32]))))
+            .collect();
     let err = refuse(&wrap(v2_info(b"test1MB", tree(entries), KIB64 as i64), None));
     assert_names(&err, &["pieces"]);
 }
@@ -511,7 +537,10 @@ fn v2_invalid_pad_file() {
 #[test]
 fn v2_empty_filename() {
     // A file tree entry with an empty name.
-    let tr = tree(vec![(vec![b""], leaf(MIB as i64, Some([1; 32]))), (vec![b"#"], leaf(MIB as i64, Some([2; 32])))]);
+    let tr = tree(vec![
+        (vec![b""], leaf(MIB as i64, Some([1; 32]))),
+        (vec![b"#"], leaf(MIB as i64, Some([2; 32]))),
+    ]);
     let err = refuse(&wrap(v2_info(b"test", tr, MIB as i64), None));
     assert_names(&err, &["file tree", "empty"]);
 }

@@ -50,7 +50,11 @@ fn traversal_in_the_file_tree_is_sanitised_as_in_v1() {
         assert_eq!(paths(&v2), paths(&v1), "{components:?}");
         for f in &v2.files {
             assert!(f.path.iter().all(|c| is_portable_component(c)), "{:?}", f.path);
-            assert!(f.path.first().map(String::as_str) == Some("t"), "{:?} escapes the torrent folder", f.path);
+            assert!(
+                f.path.first().map(String::as_str) == Some("t"),
+                "{:?} escapes the torrent folder",
+                f.path
+            );
         }
     }
     // `..` as the whole name: the folder is named after the (v2) info hash, as in v1.
@@ -124,13 +128,19 @@ fn paths_deeper_than_the_limit_are_refused() {
 fn a_layer_that_does_not_fold_to_its_root_names_the_file() {
     let (a, b) = (synth(1, 100_000, KIB16), synth(2, 200_000, KIB16));
     let liar = synth(3, 200_000, KIB16);
-    let tr = tree(vec![(vec![b"a.bin"], leaf(100_000, Some(a.root))), (vec![b"b.bin"], leaf(200_000, Some(b.root)))]);
+    let tr = tree(vec![
+        (vec![b"a.bin"], leaf(100_000, Some(a.root))),
+        (vec![b"b.bin"], leaf(200_000, Some(b.root))),
+    ]);
     let pl = layers([(&a.root, a.layer.as_slice()), (&b.root, liar.layer.as_slice())]);
     let err = refuse(&wrap(v2_info(b"t", tr.clone(), KIB16 as i64), Some(pl)));
     assert_names(&err, &["piece layer", "b.bin"]);
     // A layer for a file that fits in one piece has no place either (libtorrent refuses it).
     let small = synth(4, 1000, KIB16);
-    let tr = tree(vec![(vec![b"a.bin"], leaf(100_000, Some(a.root))), (vec![b"s.bin"], leaf(1000, Some(small.root)))]);
+    let tr = tree(vec![
+        (vec![b"a.bin"], leaf(100_000, Some(a.root))),
+        (vec![b"s.bin"], leaf(1000, Some(small.root))),
+    ]);
     let pl = layers([(&a.root, a.layer.as_slice()), (&small.root, a.layer.as_slice())]);
     assert_names(&refuse(&wrap(v2_info(b"t", tr, KIB16 as i64), Some(pl))), &["piece layer"]);
     // `piece layers` that is not a dictionary.
@@ -262,4 +272,33 @@ fn hybrids_whose_halves_disagree_are_refused() {
         eprintln!("{name}: {err}");
         assert_names(&err, &["v1", "v2"]);
     }
+}
+
+#[test]
+fn a_symlink_without_a_target_is_an_empty_file() {
+    // Its `length` claims a gigabyte and it has no root: a link holds no data (libtorrent: an
+    // implied size of zero), and without `symlink path` it is an ordinary empty file.
+    let tr = tree(vec![
+        (vec![b"a"], leaf(425, Some([1; 32]))),
+        (vec![b"l"], leaf_with(1 << 30, None, &[("attr", "l".into())])),
+    ]);
+    let t = open(&wrap(v2_info(b"t", tr, KIB16 as i64), None));
+    let link = &t.files[t.files.len() - 1];
+    assert_eq!(
+        (link.path.join("/"), link.length, link.symlink.as_ref(), link.pieces_root),
+        ("t/l".into(), 0, None, None)
+    );
+}
+
+#[test]
+fn a_v2_file_may_not_exceed_2_pow_30_blocks() {
+    // libtorrent's limit (v2_large_file is one block over it), tested with 256 MiB pieces so
+    // that the piece count stays small.
+    let limit = ((1u64 << 30) - 1) * KIB16;
+    let single = |len: u64| {
+        let tr = tree(vec![(vec![b"big"], leaf(len as i64, Some([1; 32])))]);
+        wrap(v2_info(b"big", tr, 1 << 28), None)
+    };
+    assert_eq!(open(&single(limit - 1)).total_length, limit - 1);
+    assert_names(&refuse(&single(limit)), &["big", "2^30 - 1 blocks"]);
 }

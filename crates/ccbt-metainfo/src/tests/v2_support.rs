@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use ccbt_bencode::OwnedValue;
-use ccbt_core::merkle::{file_tree_leaves, leaf_hash, pad_node, root_from_layer, LeafHasher, Node, LEAF_SIZE};
+use ccbt_core::merkle::{
+    file_tree_leaves, leaf_hash, pad_node, root_from_layer, LeafHasher, Node, LEAF_SIZE,
+};
 use sha1::{Digest, Sha1};
 
 use crate::{MetainfoError, Torrent};
@@ -183,7 +185,12 @@ pub(super) const LIBTORRENT_PADS: PadStyle = PadStyle { pad_dir: true, tail: tru
 
 /// A hybrid info dictionary: the v2 tree and a v1 `files` list with a padding file after every
 /// file that does not end on a piece boundary, and one (arbitrary) SHA-1 per piece.
-pub(super) fn hybrid_info(name: &[u8], files: &[HybridFile<'_>], piece_length: u64, pads: PadStyle) -> OwnedValue {
+pub(super) fn hybrid_info(
+    name: &[u8],
+    files: &[HybridFile<'_>],
+    piece_length: u64,
+    pads: PadStyle,
+) -> OwnedValue {
     let mut list = Vec::new();
     let mut total = 0u64;
     let mut leaves = Vec::new();
