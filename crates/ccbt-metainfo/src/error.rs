@@ -72,6 +72,9 @@ pub enum MetainfoError {
     /// keys of the dictionary at `path` are not sorted.
     #[error("{path} is not canonical bencode: its keys are not in sorted order")]
     UnsortedKeys { path: String },
+    /// More pieces than [`crate::MAX_PIECES`].
+    #[error("torrent has {pieces} pieces, more than the {limit} allowed")]
+    TooManyPieces { pieces: u64, limit: u32 },
     /// The lengths do not form a valid piece geometry.
     #[error("invalid torrent geometry: {0}")]
     Geometry(ccbt_core::CoreError),

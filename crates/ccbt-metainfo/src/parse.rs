@@ -22,6 +22,12 @@ use crate::{FileEntry, MetaVersion, MetainfoError, Torrent};
 /// 512 MiB), so every torrent libtorrent opens opens here too.
 pub(crate) const MAX_PIECE_LENGTH: u32 = 32767 * BLOCK_SIZE;
 
+/// Most pieces a torrent may have: libtorrent's default (`load_torrent_limits::max_pieces`),
+/// so a torrent libtorrent refuses for its size is refused here too. A v1 torrent is bounded by
+/// its 20-byte hashes anyway; a v2 one states only lengths, and without this 200 bytes could
+/// ask for billions of pieces (a bitfield of hundreds of megabytes per peer).
+pub const MAX_PIECES: u32 = 0x20_0000;
+
 /// Largest .torrent file accepted, in bytes: libtorrent's default (`max_buffer_size`). Readers
 /// of .torrent files read at most one byte more than this, so a huge or endless file (a FIFO,
 /// `/dev/zero`) costs bounded memory, and parse with [`Torrent::from_file_bytes`], which refuses
@@ -121,6 +127,10 @@ impl Torrent {
             .ok_or(MetainfoError::LengthOverflow)?;
         if total_length == 0 {
             return Err(MetainfoError::EmptyTorrent);
+        }
+        let pieces = total_length.div_ceil(u64::from(piece_length));
+        if pieces > u64::from(MAX_PIECES) {
+            return Err(MetainfoError::TooManyPieces { pieces, limit: MAX_PIECES });
         }
 
         let piece_hashes = match has_v1 {

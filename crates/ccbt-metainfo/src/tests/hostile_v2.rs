@@ -6,7 +6,7 @@
 use ccbt_bencode::OwnedValue;
 
 use super::v2_support::*;
-use crate::{is_portable_component, MetaVersion, MetainfoError, Torrent, MAX_PATH_COMPONENTS};
+use crate::{is_portable_component, MetaVersion, MetainfoError, Torrent, MAX_PATH_COMPONENTS, MAX_PIECES};
 
 const KIB16: u64 = 16 * 1024;
 
@@ -301,4 +301,17 @@ fn a_v2_file_may_not_exceed_2_pow_30_blocks() {
     };
     assert_eq!(open(&single(limit - 1)).total_length, limit - 1);
     assert_names(&refuse(&single(limit)), &["big", "2^30 - 1 blocks"]);
+}
+
+#[test]
+fn a_v2_torrent_may_not_ask_for_more_pieces_than_the_limit() {
+    // Two hundred bytes can claim any length in v2: the piece count is bounded like libtorrent's.
+    let single = |pieces: u64| {
+        let tr = tree(vec![(vec![b"f"], leaf((pieces * KIB16) as i64, Some([1; 32])))]);
+        wrap(v2_info(b"f", tr, KIB16 as i64), None)
+    };
+    assert_eq!(open(&single(u64::from(MAX_PIECES))).num_pieces(), MAX_PIECES);
+    let err = refuse(&single(u64::from(MAX_PIECES) + 1));
+    assert!(matches!(err, MetainfoError::TooManyPieces { .. }), "{err}");
+    assert_names(&err, &["pieces", &MAX_PIECES.to_string()]);
 }
