@@ -50,7 +50,10 @@ fn walk(dir: &Dict<'_>, prefix: &mut Vec<String>, out: &mut Vec<TreeFile>) -> Re
         let here = || display(&[prefix.as_slice(), &[String::from_utf8_lossy(key).into_owned()]].concat());
         let entry = value.as_dict().ok_or_else(|| invalid(here(), "entry is not a dictionary"))?;
         if key.is_empty() {
-            return Err(invalid(display(prefix), "a file node where a name was expected"));
+            return Err(invalid(
+                display(prefix),
+                "an entry with an empty name (a file node where a name was expected)",
+            ));
         }
         if prefix.len() >= MAX_PATH_COMPONENTS {
             return Err(MetainfoError::PathTooDeep {

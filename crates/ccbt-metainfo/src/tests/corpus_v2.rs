@@ -542,5 +542,6 @@ fn v2_empty_filename() {
         (vec![b"#"], leaf(MIB as i64, Some([2; 32]))),
     ]);
     let err = refuse(&wrap(v2_info(b"test", tr, MIB as i64), None));
-    assert_names(&err, &["file tree", "empty"]);
+    assert!(matches!(err, MetainfoError::InvalidFileTree { .. }), "{err}");
+    assert_names(&err, &["file tree", "empty name"]);
 }

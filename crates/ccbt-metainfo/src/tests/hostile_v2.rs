@@ -75,9 +75,11 @@ fn a_hybrid_with_traversal_in_both_halves_agrees_after_sanitising() {
 #[test]
 fn empty_names_in_the_file_tree_are_refused() {
     // In v2 the empty key marks a file, so a folder holding it and anything else has an entry
-    // with an empty name (libtorrent: v2_empty_filename), at the top or deeper.
+    // with an empty name (libtorrent: v2_empty_filename), at the top or deeper (where the
+    // folder reads as a file that is also a folder).
     let file = || leaf(425, Some([4; 32]));
-    for dir in [&[][..], &[&b"d"[..]][..]] {
+    let cases: [(&[&[u8]], &str); 2] = [(&[], "empty name"), (&[b"d"], "also a folder")];
+    for (dir, reason) in cases {
         let mut tr = tree(vec![([dir, &[&b"x"[..]]].concat(), file())]);
         let OwnedValue::Dict(map) = &mut tr else { unreachable!() };
         let target = match dir {
@@ -89,7 +91,8 @@ fn empty_names_in_the_file_tree_are_refused() {
         };
         target.insert(Vec::new(), file());
         let err = refuse(&wrap(v2_info(b"t", tr, KIB16 as i64), None));
-        assert_names(&err, &["file tree", "empty"]);
+        assert!(matches!(err, MetainfoError::InvalidFileTree { .. }), "{err}");
+        assert_names(&err, &["file tree", reason]);
     }
     // A folder holding only the empty key is a file, here one without a length.
     let err = v2_with(&[b"d", b""]).unwrap_err();
