@@ -333,7 +333,8 @@ fn v2_mismatching_metadata() {
         .with("length", MIB as i64)
         .with("pieces", z.sha1.clone());
     let err = refuse(&wrap(info, one_layer(&z.root, &z.layer)));
-    assert_names(&err, &["v1", "v2"]);
+    assert!(matches!(err, MetainfoError::HybridMismatch { .. }), "{err}");
+    assert_names(&err, &["v1", "v2", "named"]);
 }
 
 #[test]
@@ -342,6 +343,7 @@ fn v2_no_power2_piece_and_v2_piece_size() {
     for piece in [32767i64, 2_147_483_647, 49152, 8192] {
         let info = test1mb(b"test1MB", [1; 32]).with("piece length", piece);
         let err = refuse(&wrap(info, None));
+        assert!(matches!(err, MetainfoError::InvalidPieceLength { .. }), "{err}");
         assert_names(&err, &["piece length", &piece.to_string()]);
     }
 }
@@ -355,6 +357,7 @@ fn v2_invalid_file() {
         .with("length", 65536i64)
         .with("pieces", vec![0u8; 20]);
     let err = refuse(&wrap(info, Some(OwnedValue::dict())));
+    assert!(matches!(err, MetainfoError::InvalidFileTree { .. }), "{err}");
     assert_names(&err, &["file tree", "test64K"]);
 }
 
@@ -388,27 +391,35 @@ fn bad_piece_layers() {
     other_root[5] ^= 1;
     let cases = [
         // v2_non_multiple_piece_layer: 513 bytes.
-        ("non_multiple", entry(z.root.to_vec(), [&b"a"[..], &layer].concat().into())),
+        ("non_multiple", false, entry(z.root.to_vec(), [&b"a"[..], &layer].concat().into())),
         // v2_piece_layer_invalid_file_hash: a 33-byte key.
-        ("invalid_file_hash", entry([&b"a"[..], &z.root].concat(), layer.clone().into())),
+        ("invalid_file_hash", true, entry([&b"a"[..], &z.root].concat(), layer.clone().into())),
         // v2_invalid_piece_layer: an integer instead of the hashes.
-        ("invalid_piece_layer", entry(z.root.to_vec(), 512i64.into())),
+        ("invalid_piece_layer", false, entry(z.root.to_vec(), 512i64.into())),
         // v2_invalid_piece_layer_root: one byte changed, so the layer does not fold to the root.
-        ("invalid_piece_layer_root", entry(z.root.to_vec(), flipped.into())),
+        ("invalid_piece_layer_root", false, entry(z.root.to_vec(), flipped.into())),
         // v2_invalid_piece_layer_size: 32 hashes for a file of 16 pieces.
-        ("invalid_piece_layer_size", entry(z.root.to_vec(), layer.repeat(2).into())),
+        ("invalid_piece_layer_size", false, entry(z.root.to_vec(), layer.repeat(2).into())),
         // v2_zero_root's layer keyed by a root no file has (and v2_unknown_piece_layer_entry's
         // second entry, below).
-        ("unknown_root", entry(vec![0; 32], layer.clone().into())),
+        ("unknown_root", true, entry(vec![0; 32], layer.clone().into())),
     ];
-    for (name, pl) in cases {
+    for (name, belongs_to_no_file, pl) in cases {
         let err = with_layers(pl);
+        match belongs_to_no_file {
+            true => assert!(matches!(err, MetainfoError::InvalidPieceLayersEntry { .. }), "{name}: {err}"),
+            false => assert!(
+                matches!(&err, MetainfoError::InvalidPieceLayer { path, .. } if path == "test1MB"),
+                "{name}: {err}"
+            ),
+        }
         assert_names(&err, &["piece layer"]);
-        eprintln!("{name}: {err}");
     }
     // v2_unknown_piece_layer_entry: the right layer plus one for a root no file has.
     let pl = entry(z.root.to_vec(), layer.clone().into()).with(other_root.to_vec(), layer);
-    assert_names(&with_layers(pl), &["piece layer"]);
+    let err = with_layers(pl);
+    assert!(matches!(err, MetainfoError::InvalidPieceLayersEntry { .. }), "{err}");
+    assert_names(&err, &["piece layers", &hex(&other_root)]);
 }
 
 #[test]
@@ -419,7 +430,8 @@ fn v2_invalid_root_hash() {
     let wrong = synth(2, 1_455_620, KIB16);
     let tr = tree(vec![(vec![b"make_torrent.o"], leaf(1_455_620, Some(f.root)))]);
     let err = refuse(&wrap(v2_info(b"make_torrent.o", tr, KIB16 as i64), one_layer(&f.root, &wrong.layer)));
-    assert_names(&err, &["piece layer", "make_torrent.o"]);
+    assert!(matches!(err, MetainfoError::InvalidPieceLayer { .. }), "{err}");
+    assert_names(&err, &["piece layer", "make_torrent.o", "does not match"]);
 }
 
 #[test]
@@ -438,7 +450,9 @@ fn v2_bad_file_alignment() {
     refuse(&top);
     // With the piece count of the misaligned layout, the misalignment alone is the reason.
     set(&mut top, &[b"info", b"pieces"], vec![7u8; 20 * 3003].into());
-    assert_names(&refuse(&top), &["v1", "v2"]);
+    let err = refuse(&top);
+    assert!(matches!(err, MetainfoError::HybridMismatch { index: 3, .. }), "{err}");
+    assert_names(&err, &["v1", "v2", "does not start"]);
 }
 
 /// `d0:d6:lengthi7e11:pieces root32:...ee` for a 7-byte file, as raw bencode.
@@ -472,7 +486,14 @@ fn v2_unordered_files_and_overlong_integer() {
         raw_leaf("test1.txt", "7", 1),
         raw_leaf("test3.txt", "7", 3),
     ]);
-    assert_names(&refuse_bytes(&unordered), &["sorted"]);
+    let err = refuse_bytes(&unordered);
+    assert_eq!(err, MetainfoError::UnsortedKeys { path: "info.file tree".into() });
+    assert_names(&err, &["sorted"]);
+    // The same holds for a hybrid (any info dictionary with a `meta version`), but not for v1.
+    let mut hybrid = raw_v2(&[raw_leaf("test1.txt", "7", 1)]);
+    let at = hybrid.windows(7).position(|w| w == b"4:infod").unwrap() + 7;
+    hybrid.splice(at..at, b"6:pieces20:aaaaaaaaaaaaaaaaaaaa6:lengthi7e".iter().copied());
+    assert!(matches!(refuse_bytes(&hybrid), MetainfoError::UnsortedKeys { .. }));
     // v2_overlong_integer: `i07e`.
     let overlong = raw_v2(&[raw_leaf("test1.txt", "07", 1), raw_leaf("test2.txt", "7", 2)]);
     let err = refuse_bytes(&overlong);
@@ -490,17 +511,20 @@ fn v2_missing_file_root_invalid_symlink() {
     ]);
     let pl = layers(files.iter().map(|f| (&f.root, f.layer.as_slice())));
     let err = refuse(&wrap(v2_info(b"test", tr, MIB as i64), Some(pl)));
-    assert_names(&err, &["pieces root", "stress_test0"]);
+    assert!(matches!(err, MetainfoError::InvalidPiecesRoot { .. }), "{err}");
+    assert_names(&err, &["pieces root", "stress_test0", "missing"]);
 }
 
 #[test]
 fn v2_zero_root_and_v2_zero_root_small() {
     let z = zero_file(MIB as usize, KIB64 as usize);
     let err = refuse(&wrap(test1mb(b"test1MB", [0; 32]), one_layer(&[0; 32], &z.layer)));
-    assert_names(&err, &["pieces root", "test1MB"]);
+    assert!(matches!(err, MetainfoError::InvalidPiecesRoot { .. }), "{err}");
+    assert_names(&err, &["pieces root", "test1MB", "zeros"]);
     let small = v2_info(b"test1MB", tree(vec![(vec![b"test1MB"], leaf(32768, Some([0; 32])))]), 65536);
     let err = refuse(&wrap(small, Some(OwnedValue::dict())));
-    assert_names(&err, &["pieces root", "test1MB"]);
+    assert!(matches!(err, MetainfoError::InvalidPiecesRoot { .. }), "{err}");
+    assert_names(&err, &["pieces root", "test1MB", "zeros"]);
 }
 
 #[test]
@@ -510,7 +534,8 @@ fn v2_large_file() {
     let tr = tree(vec![(vec![b"test1MB"], leaf(17_592_186_028_032, Some([1; 32])))]);
     let info = v2_info(b"test1MB", tr, 4 * MIB as i64);
     let err = refuse(&wrap(info, None));
-    assert_names(&err, &["test1MB"]);
+    assert!(matches!(err, MetainfoError::InvalidFileTree { .. }), "{err}");
+    assert_names(&err, &["test1MB", "blocks"]);
 }
 
 #[test]
@@ -522,6 +547,7 @@ fn v2_large_offset() {
             .map(|n| (vec![&n[..]], leaf(17_592_186_011_648, Some([1; 32]))))
             .collect();
     let err = refuse(&wrap(v2_info(b"test1MB", tree(entries), KIB64 as i64), None));
+    assert!(matches!(err, MetainfoError::TooManyPieces { .. }), "{err}");
     assert_names(&err, &["pieces"]);
 }
 
@@ -531,7 +557,8 @@ fn v2_invalid_pad_file() {
     let z = zero_file(MIB as usize, KIB64 as usize);
     let tr = tree(vec![(vec![b"test1MB"], leaf_with(MIB as i64, Some(z.root), &[("attr", "p".into())]))]);
     let err = refuse(&wrap(v2_info(b"test1MB", tr, KIB64 as i64), one_layer(&z.root, &z.layer)));
-    assert_names(&err, &["pad", "test1MB"]);
+    assert!(matches!(err, MetainfoError::InvalidFileTree { .. }), "{err}");
+    assert_names(&err, &["padding", "test1MB"]);
 }
 
 #[test]
