@@ -70,10 +70,11 @@ impl TorrentEntry {
         }
     }
 
-    fn info_hash(&self) -> ccbt_core::InfoHash {
+    /// Every id the torrent is known by (a hybrid has two), as kept in `info_hashes`.
+    fn ids(&self) -> Vec<ccbt_core::InfoHash> {
         match self {
-            TorrentEntry::Resolving { shared, .. } => shared.info_hash,
-            TorrentEntry::Active { shared, .. } => shared.torrent.info_hash,
+            TorrentEntry::Resolving { shared, .. } => vec![shared.info_hash],
+            TorrentEntry::Active { shared, .. } => shared.torrent.wire_ids(),
         }
     }
 }
@@ -109,7 +110,7 @@ impl SessionInner {
     pub(crate) fn find_torrent(&self, info_hash: &ccbt_core::InfoHash) -> Option<Arc<TorrentShared>> {
         let torrents = lock(&self.torrents);
         torrents.values().find_map(|t| match t {
-            TorrentEntry::Active { shared, .. } if &shared.torrent.info_hash == info_hash => {
+            TorrentEntry::Active { shared, .. } if shared.torrent.answers_to(info_hash) => {
                 Some(shared.clone())
             }
             _ => None,
@@ -241,8 +242,19 @@ impl Session {
     pub async fn add_torrent(&self, add: AddTorrent) -> Result<TorrentId, SessionError> {
         let inner = &self.inner;
         let info_hash = add.info_hash();
-        if !lock(&inner.info_hashes).insert(info_hash) {
-            return Err(SessionError::DuplicateTorrent { info_hash: info_hash.to_hex() });
+        if let TorrentSource::Torrent(torrent) = &add.source {
+            let missing = torrent.missing_piece_layers().len();
+            if missing > 0 {
+                return Err(SessionError::MissingPieceLayers { info_hash: info_hash.to_hex(), files: missing });
+            }
+        }
+        let ids = add.ids();
+        {
+            let mut known = lock(&inner.info_hashes);
+            if let Some(dup) = ids.iter().find(|id| known.contains(id)) {
+                return Err(SessionError::DuplicateTorrent { info_hash: dup.to_hex() });
+            }
+            known.extend(ids.iter().copied());
         }
         let id = TorrentId(inner.next_id.fetch_add(1, Ordering::Relaxed));
         // Before any connection of the torrent exists: none moves a byte unlimited.
@@ -267,7 +279,7 @@ impl Session {
                     Ok(entry) => entry,
                     Err(e) => {
                         inner.limits.remove_torrent(id);
-                        lock(&inner.info_hashes).remove(&info_hash);
+                        ids.iter().for_each(|id| _ = lock(&inner.info_hashes).remove(id));
                         return Err(e);
                     }
                 }
@@ -711,6 +723,8 @@ fn start_resolving(
             origin,
             paused: false,
         };
+        // A hybrid found through one of its ids is known by both from now on.
+        lock(&inner.info_hashes).extend(torrent.wire_ids());
         match start_active(&inner, id, torrent, save_path, start).await {
             Ok(entry) => {
                 // The resolver's own entry is replaced; its task (this one) ends right after.

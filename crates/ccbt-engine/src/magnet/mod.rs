@@ -71,6 +71,11 @@ pub(crate) struct MetaShared {
 }
 
 impl MetaShared {
+    /// Reserved bits of the metadata connections' handshakes (v2: the magnet names a v2 hash).
+    pub(crate) fn handshake_bits(&self) -> crate::peer::handshake::Bits {
+        crate::peer::handshake::Bits { dht: self.dht.is_some(), v2: false }
+    }
+
     pub(crate) fn status(&self) -> TorrentStatus {
         let lifecycle = match lock(&self.failed).clone() {
             Some(reason) => Lifecycle::Failed(std::sync::Arc::new(crate::TorrentError::Metadata { reason })),
