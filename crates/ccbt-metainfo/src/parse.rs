@@ -97,7 +97,15 @@ impl Torrent {
             (Some(tree), false) => is_single_file(tree),
             _ => files_list.is_none(),
         };
-        let name = torrent_name(info, info_hash, single_file)?;
+        let name = match (&tree, has_v1) {
+            // BEP 52: a v2-only single file is named by its key in the file tree (`name` is only
+            // advisory), and so is the torrent, as in libtorrent. `name` must still be there.
+            (Some(tree), false) if single_file => {
+                torrent_name(info, info_hash, false)?;
+                tree[0].components[0].clone()
+            }
+            _ => torrent_name(info, info_hash, single_file)?,
+        };
         let mut files = match (has_v1, files_list) {
             (true, Some(list)) => parse_files(list, &name)?,
             (true, None) => {

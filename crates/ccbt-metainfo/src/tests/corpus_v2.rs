@@ -572,3 +572,17 @@ fn v2_empty_filename() {
     assert!(matches!(err, MetainfoError::InvalidFileTree { .. }), "{err}");
     assert_names(&err, &["file tree", "empty name"]);
 }
+
+#[test]
+fn a_v2_single_file_is_named_by_its_file_tree_key() {
+    // BEP 52's `name` is advisory: libtorrent 2.0.8 names both the file and the torrent `b.bin`
+    // here (checked with its Python binding), and so does ccbt.
+    let tr = tree(vec![(vec![b"b.bin"], leaf(1000, Some([1; 32])))]);
+    let t = open(&wrap(v2_info(b"a.bin", tr, KIB16 as i64), None));
+    assert_eq!((t.name.as_str(), paths(&t)), ("b.bin", vec!["b.bin".to_owned()]));
+    assert!(t.single_file);
+    // The key is sanitised like any name; an unusable `name` does not matter.
+    let tr = tree(vec![(vec![b"../x"], leaf(1000, Some([1; 32])))]);
+    let t = open(&wrap(v2_info(b"..", tr, KIB16 as i64), None));
+    assert_eq!((t.name.as_str(), paths(&t)), ("..x", vec!["..x".to_owned()]));
+}
