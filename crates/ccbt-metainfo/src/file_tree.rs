@@ -74,7 +74,7 @@ fn walk(dir: &Dict<'_>, prefix: &mut Vec<String>, out: &mut Vec<TreeFile>) -> Re
                 }
                 out.push(file_node(node, prefix)?);
             }
-            None if entry.is_empty() => return Err(invalid(display(prefix), "an empty folder")),
+            // An empty folder holds no file and is skipped, as libtorrent does.
             None => walk(entry, prefix, out)?,
         }
         prefix.pop();

@@ -94,7 +94,10 @@ impl Torrent {
 
         let files_list = info.get(b"files");
         let single_file = match (&tree, has_v1) {
-            (Some(tree), false) => is_single_file(tree),
+            (Some(tree), false) => {
+                let root_entries = info.get(b"file tree").and_then(Value::as_dict).map_or(0, Dict::len);
+                is_single_file(tree, root_entries)
+            }
             _ => files_list.is_none(),
         };
         let name = match (&tree, has_v1) {

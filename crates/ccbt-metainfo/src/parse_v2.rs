@@ -54,9 +54,10 @@ fn with_name(name: &str, components: Vec<String>) -> Vec<String> {
     std::iter::once(name.to_owned()).chain(components).collect()
 }
 
-/// A single-file v2 torrent: one file at the root of the tree.
-pub(crate) fn is_single_file(tree: &[TreeFile]) -> bool {
-    tree.len() == 1 && tree[0].components.len() == 1
+/// A single-file v2 torrent: one file at the root of the tree, and nothing else there (not even
+/// an empty folder: libtorrent then names the file `<name>/<file>`).
+pub(crate) fn is_single_file(tree: &[TreeFile], root_entries: usize) -> bool {
+    root_entries == 1 && tree.len() == 1 && tree[0].components.len() == 1
 }
 
 /// Checks that a hybrid's v1 `files` (with their pad files) and its v2 tree describe the same

@@ -340,3 +340,17 @@ fn a_file_tree_with_more_files_than_the_limit_is_refused() {
     assert_eq!(err, MetainfoError::TooManyFiles { limit: MAX_V2_FILES });
     assert_names(&err, &["more than", &MAX_V2_FILES.to_string(), "files"]);
 }
+
+#[test]
+fn empty_folders_are_skipped_as_libtorrent_does() {
+    // libtorrent 2.0.8 opens this as `t/a` plus padding (checked with its Python binding): the
+    // empty folders hold nothing, and the root holding more than one entry makes the torrent
+    // a multi-file one. A tree of empty folders only has no files.
+    let mut tr = tree(vec![(vec![b"a"], leaf(1000, Some([1; 32])))]);
+    tr.insert("d", OwnedValue::dict());
+    tr.insert("e", OwnedValue::dict().with("f", OwnedValue::dict()));
+    let t = open(&wrap(v2_info(b"t", tr, KIB16 as i64), None));
+    assert_eq!((paths(&t), t.single_file), (vec!["t/a".to_owned()], false));
+    let only_empty = OwnedValue::dict().with("d", OwnedValue::dict());
+    assert_eq!(refuse(&wrap(v2_info(b"t", only_empty, KIB16 as i64), None)), MetainfoError::NoFiles);
+}
