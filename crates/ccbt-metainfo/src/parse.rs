@@ -63,6 +63,12 @@ impl Torrent {
             Some(2) => true,
             Some(other) => return Err(MetainfoError::UnsupportedMetaVersion(other)),
         };
+        if !is_v2 && info.contains_key(b"file tree") {
+            // libtorrent refuses v2 keys without `meta version 2` rather than guess which half
+            // to believe.
+            let reason = "a file tree without meta version 2";
+            return Err(MetainfoError::InvalidFileTree { path: String::new(), reason });
+        }
         if meta_version.is_some() {
             if let Some(path) = first_unsorted(info) {
                 return Err(MetainfoError::UnsortedKeys { path });

@@ -180,6 +180,20 @@ fn meta_version_and_file_tree_must_go_together() {
     let mut top = wrap(v2_info(b"t", tr(), KIB16 as i64), None);
     remove(&mut top, &[b"info", b"file tree"]);
     assert_eq!(refuse(&top), MetainfoError::MissingKey("info.file tree".into()));
+    // A file tree without version 2, even beside complete v1 keys (libtorrent: "the torrent
+    // contains v2 keys but does not specify meta version 2").
+    for version in [None, Some(1i64)] {
+        let mut top = wrap(v2_info(b"a", tr(), KIB16 as i64), None);
+        match version {
+            Some(v) => set(&mut top, &[b"info", b"meta version"], v.into()),
+            None => remove(&mut top, &[b"info", b"meta version"]),
+        }
+        set(&mut top, &[b"info", b"length"], 425i64.into());
+        set(&mut top, &[b"info", b"pieces"], vec![0u8; 20].into());
+        let err = refuse(&top);
+        assert!(matches!(err, MetainfoError::InvalidFileTree { .. }), "{err}");
+        assert_names(&err, &["meta version 2"]);
+    }
 }
 
 /// Two files of `a` and `b` bytes in a 16 KiB-piece hybrid, with libtorrent's padding.
