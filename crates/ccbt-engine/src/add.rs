@@ -231,7 +231,7 @@ impl AddTorrent {
     pub fn ids(&self) -> Vec<InfoHash> {
         match &self.source {
             TorrentSource::Torrent(t) => t.wire_ids(),
-            TorrentSource::Magnet(m) => vec![m.info_hash],
+            TorrentSource::Magnet(m) => m.wire_ids(),
         }
     }
 }

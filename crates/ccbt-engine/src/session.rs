@@ -73,7 +73,7 @@ impl TorrentEntry {
     /// Every id the torrent is known by (a hybrid has two), as kept in `info_hashes`.
     fn ids(&self) -> Vec<ccbt_core::InfoHash> {
         match self {
-            TorrentEntry::Resolving { shared, .. } => vec![shared.info_hash],
+            TorrentEntry::Resolving { shared, .. } => shared.ids.clone(),
             TorrentEntry::Active { shared, .. } => shared.torrent.wire_ids(),
         }
     }
@@ -616,6 +616,10 @@ async fn start_active(
         );
         template.source = start.origin;
         template.info = Some(torrent.info_bytes.clone());
+        template.info_hash_v2 = torrent.info_hash_v2;
+        // Only learned layers need keeping: a .torrent that carried them is read again anyway,
+        // but a magnet's would otherwise be fetched from peers again.
+        template.piece_layers = (!torrent.piece_layers.is_empty()).then(|| torrent.piece_layers_bencoded());
         template.files = file_entries(&torrent, &storage.owned_files(), selection.file_priorities());
         template.options.streaming = Some(start.streaming);
         CheckpointSpec {
@@ -751,7 +755,7 @@ fn start_resolving(
 async fn save_torrent_file(state_dir: &Path, torrent: &Torrent, magnet: &Magnet) {
     let dir = state_dir.join("torrents");
     let path = dir.join(format!("{}.torrent", torrent.info_hash.to_hex()));
-    let bytes = magnet::torrent_file_bytes(&torrent.info_bytes, magnet);
+    let bytes = magnet::torrent_file_bytes(torrent, magnet);
     let result = tokio::task::spawn_blocking(move || -> std::io::Result<PathBuf> {
         std::fs::create_dir_all(&dir)?;
         let tmp = path.with_extension("torrent.tmp");

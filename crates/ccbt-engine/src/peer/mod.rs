@@ -204,6 +204,7 @@ impl TorrentConn {
             inner.have_log.len()
         };
         have_generation.borrow_and_update();
+        let speaks_v2 = theirs.supports_v2() && shared.handshake_bits().v2;
         TorrentConn {
             uploads: UploadReads::new(shared.storage.clone(), shared.lengths),
             shared,
@@ -221,7 +222,7 @@ impl TorrentConn {
             last_up: 0,
             actions: Vec::new(),
             requests,
-            speaks_v2: theirs.supports_v2() && shared.handshake_bits().v2,
+            speaks_v2,
             hash_answers: Default::default(),
         }
     }
