@@ -64,6 +64,17 @@ pub enum MetainfoError {
     /// A piece layer for a root that no file of the torrent has.
     #[error("no file of the torrent has the pieces root {0}")]
     UnknownPiecesRoot(String),
+    /// An entry of `piece layers` that belongs to no file: its key is not a 32-byte pieces root,
+    /// or no file longer than one piece has that root (`key` in hex, cut to 32 bytes).
+    #[error("invalid entry {key} in piece layers: {reason}")]
+    InvalidPieceLayersEntry { key: String, reason: &'static str },
+    /// A versioned info dictionary (it has `meta version`) that is not canonical bencode: the
+    /// keys of the dictionary at `path` are not sorted.
+    #[error("{path} is not canonical bencode: its keys are not in sorted order")]
+    UnsortedKeys { path: String },
+    /// More pieces than [`crate::MAX_PIECES`].
+    #[error("torrent has {pieces} pieces, more than the {limit} allowed")]
+    TooManyPieces { pieces: u64, limit: u32 },
     /// The lengths do not form a valid piece geometry.
     #[error("invalid torrent geometry: {0}")]
     Geometry(ccbt_core::CoreError),

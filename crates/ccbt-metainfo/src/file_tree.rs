@@ -7,7 +7,7 @@
 //! work. Components are sanitised exactly as v1 paths are.
 
 use ccbt_bencode::{Dict, Value};
-use ccbt_core::merkle::Node;
+use ccbt_core::merkle::{Node, LEAF_SIZE};
 
 use crate::path::{display, sanitize_component, IfEmpty, MAX_PATH_COMPONENTS};
 use crate::MetainfoError;
@@ -15,6 +15,10 @@ use crate::MetainfoError;
 /// Most files a v2 file tree may hold (far above any real torrent; a 10 MB .torrent cannot
 /// describe many more).
 pub const MAX_V2_FILES: usize = 1_000_000;
+
+/// A v2 file has fewer 16 KiB blocks than this: libtorrent's limit (`max_num_pieces`, so a
+/// file's merkle tree has fewer than 2^31 nodes), just under 16 TiB.
+pub(crate) const MAX_V2_FILE_BLOCKS: u64 = (1 << 30) - 1;
 
 /// One file of a v2 file tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,7 +50,10 @@ fn walk(dir: &Dict<'_>, prefix: &mut Vec<String>, out: &mut Vec<TreeFile>) -> Re
         let here = || display(&[prefix.as_slice(), &[String::from_utf8_lossy(key).into_owned()]].concat());
         let entry = value.as_dict().ok_or_else(|| invalid(here(), "entry is not a dictionary"))?;
         if key.is_empty() {
-            return Err(invalid(display(prefix), "a file node where a name was expected"));
+            return Err(invalid(
+                display(prefix),
+                "an entry with an empty name (a file node where a name was expected)",
+            ));
         }
         if prefix.len() >= MAX_PATH_COMPONENTS {
             return Err(MetainfoError::PathTooDeep {
@@ -67,7 +74,7 @@ fn walk(dir: &Dict<'_>, prefix: &mut Vec<String>, out: &mut Vec<TreeFile>) -> Re
                 }
                 out.push(file_node(node, prefix)?);
             }
-            None if entry.is_empty() => return Err(invalid(display(prefix), "an empty folder")),
+            // An empty folder holds no file and is skipped, as libtorrent does.
             None => walk(entry, prefix, out)?,
         }
         prefix.pop();
@@ -79,9 +86,17 @@ fn walk(dir: &Dict<'_>, prefix: &mut Vec<String>, out: &mut Vec<TreeFile>) -> Re
 fn file_node(node: &Value<'_>, path: &[String]) -> Result<TreeFile> {
     let node = node.as_dict().ok_or_else(|| invalid(display(path), "file node is not a dictionary"))?;
     let attr = node.get(b"attr").and_then(Value::as_bytes).unwrap_or_default();
-    let symlink = if attr.contains(&b'l') { symlink_target(node, path)? } else { None };
+    // The v2 layout aligns files itself: a padding file in a tree is malformed (libtorrent:
+    // v2_invalid_pad_file).
+    if attr.contains(&b'p') {
+        return Err(invalid(display(path), "a padding file (attr p), which v2 file trees never have"));
+    }
+    let is_link = attr.contains(&b'l');
+    let symlink = if is_link { symlink_target(node, path)? } else { None };
     let length = match node.get(b"length").map(Value::as_int) {
-        _ if symlink.is_some() => 0,
+        // A symlink holds no data, with or without a target (without one it is an empty file,
+        // as in libtorrent and in v1).
+        _ if is_link => 0,
         Some(Some(n)) => u64::try_from(n).map_err(|_| MetainfoError::InvalidLength {
             key: format!("file tree {:?} length", display(path)),
             value: i128::from(n),
@@ -89,6 +104,12 @@ fn file_node(node: &Value<'_>, path: &[String]) -> Result<TreeFile> {
         Some(None) => return Err(invalid(display(path), "length is not an integer")),
         None => return Err(invalid(display(path), "file has no length")),
     };
+    if length / u64::from(LEAF_SIZE) >= MAX_V2_FILE_BLOCKS {
+        return Err(invalid(
+            display(path),
+            "longer than 2^30 - 1 blocks of 16 KiB, the most a v2 file may have",
+        ));
+    }
     let root = match node.get(b"pieces root") {
         None if length == 0 => None,
         None => return Err(root_error(path, "missing")),

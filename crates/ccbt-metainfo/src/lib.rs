@@ -9,6 +9,7 @@
 // (clippy.toml).
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
 
+mod canonical;
 mod create;
 mod dedup;
 mod error;
@@ -24,7 +25,7 @@ pub use dedup::MAX_DUPLICATE_NAMES;
 pub use error::MetainfoError;
 pub use file_tree::MAX_V2_FILES;
 pub use magnet::{info_hash_base32, Magnet, MagnetError, MAX_SELECT_ONLY};
-pub use parse::MAX_TORRENT_FILE_SIZE;
+pub use parse::{MAX_PIECES, MAX_TORRENT_FILE_SIZE};
 pub use path::{is_portable_component, MAX_PATH_COMPONENTS};
 pub use torrent::{FileEntry, MetaVersion, Torrent};
 

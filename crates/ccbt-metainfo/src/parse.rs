@@ -9,6 +9,7 @@ use ccbt_core::{InfoHash, InfoHashV2, Lengths, BLOCK_SIZE};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
+use crate::canonical::first_unsorted;
 use crate::dedup::resolve_paths;
 use crate::file_tree::read_file_tree;
 use crate::parse_v2::{
@@ -20,6 +21,12 @@ use crate::{FileEntry, MetaVersion, MetainfoError, Torrent};
 /// Largest piece length accepted: libtorrent's limit (32767 blocks of 16 KiB, just under
 /// 512 MiB), so every torrent libtorrent opens opens here too.
 pub(crate) const MAX_PIECE_LENGTH: u32 = 32767 * BLOCK_SIZE;
+
+/// Most pieces a torrent may have: libtorrent's default (`load_torrent_limits::max_pieces`),
+/// so a torrent libtorrent refuses for its size is refused here too. A v1 torrent is bounded by
+/// its 20-byte hashes anyway; a v2 one states only lengths, and without this 200 bytes could
+/// ask for billions of pieces (a bitfield of hundreds of megabytes per peer).
+pub const MAX_PIECES: u32 = 0x20_0000;
 
 /// Largest .torrent file accepted, in bytes: libtorrent's default (`max_buffer_size`). Readers
 /// of .torrent files read at most one byte more than this, so a huge or endless file (a FIFO,
@@ -56,6 +63,17 @@ impl Torrent {
             Some(2) => true,
             Some(other) => return Err(MetainfoError::UnsupportedMetaVersion(other)),
         };
+        if !is_v2 && info.contains_key(b"file tree") {
+            // libtorrent refuses v2 keys without `meta version 2` rather than guess which half
+            // to believe.
+            let reason = "a file tree without meta version 2";
+            return Err(MetainfoError::InvalidFileTree { path: String::new(), reason });
+        }
+        if meta_version.is_some() {
+            if let Some(path) = first_unsorted(info) {
+                return Err(MetainfoError::UnsortedKeys { path });
+            }
+        }
         let has_v1 = info.contains_key(b"pieces") || !is_v2;
         let version = match (has_v1, is_v2) {
             (true, true) => MetaVersion::Hybrid,
@@ -82,10 +100,21 @@ impl Torrent {
 
         let files_list = info.get(b"files");
         let single_file = match (&tree, has_v1) {
-            (Some(tree), false) => is_single_file(tree),
+            (Some(tree), false) => {
+                let root_entries = info.get(b"file tree").and_then(Value::as_dict).map_or(0, Dict::len);
+                is_single_file(tree, root_entries)
+            }
             _ => files_list.is_none(),
         };
-        let name = torrent_name(info, info_hash, single_file)?;
+        let name = match (&tree, has_v1) {
+            // BEP 52: a v2-only single file is named by its key in the file tree (`name` is only
+            // advisory), and so is the torrent, as in libtorrent. `name` must still be there.
+            (Some(tree), false) if single_file => {
+                torrent_name(info, info_hash, false)?;
+                tree[0].components[0].clone()
+            }
+            _ => torrent_name(info, info_hash, single_file)?,
+        };
         let mut files = match (has_v1, files_list) {
             (true, Some(list)) => parse_files(list, &name)?,
             (true, None) => {
@@ -115,6 +144,10 @@ impl Torrent {
             .ok_or(MetainfoError::LengthOverflow)?;
         if total_length == 0 {
             return Err(MetainfoError::EmptyTorrent);
+        }
+        let pieces = total_length.div_ceil(u64::from(piece_length));
+        if pieces > u64::from(MAX_PIECES) {
+            return Err(MetainfoError::TooManyPieces { pieces, limit: MAX_PIECES });
         }
 
         let piece_hashes = match has_v1 {

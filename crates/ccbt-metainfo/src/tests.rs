@@ -7,7 +7,10 @@ use proptest::prelude::*;
 use crate::{FileEntry, MetainfoError, Torrent};
 
 mod corpus;
+mod corpus_v2;
+mod hostile_v2;
 mod v2;
+mod v2_support;
 
 const KIB16: u32 = 16 * 1024;
 
