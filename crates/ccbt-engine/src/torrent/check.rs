@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use ccbt_core::{Bitfield, PieceCheck};
+use ccbt_core::Bitfield;
 use rand::seq::SliceRandom;
 
 use super::TorrentShared;
@@ -45,7 +45,7 @@ pub(super) async fn resume_existing(
     }
     tokio::task::spawn_blocking(move || {
         let workers = shared.options().hash_workers;
-        let checks = |i: u32| shared.torrent.piece_hash(i).copied().map(PieceCheck::v1);
+        let checks = |i: u32| shared.torrent.piece_check(i);
         let storage = shared.storage.as_ref();
         let progress = |done: u32| shared.counters.checked_pieces.store(done as u64, Relaxed);
         let trusted: Vec<u32> = plan.trusted.iter_ones().collect();
@@ -96,7 +96,7 @@ fn full_check(shared: &TorrentShared) -> Result<Bitfield, TorrentError> {
     ccbt_storage::check_pieces(
         shared.storage.as_ref(),
         &shared.lengths,
-        &|i| shared.torrent.piece_hash(i).copied().map(PieceCheck::v1),
+        &|i| shared.torrent.piece_check(i),
         shared.options().hash_workers,
         &progress,
     )

@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use ccbt_core::{Lengths, PeerId, PieceCheck};
+use ccbt_core::{Lengths, PeerId};
 use ccbt_metainfo::Torrent;
 use ccbt_proto::candidates::{choose_excess, ConnActivity};
 use ccbt_proto::swarm::{Swarm, SwarmAction};
@@ -182,7 +182,7 @@ impl TorrentShared {
 
     /// Hands a complete piece to the hash pool; the result comes back to the torrent task.
     pub(crate) fn submit_verify(&self, piece: u32, blocks: Vec<Bytes>, block_hashes: bool) {
-        let Some(expected) = self.torrent.piece_hash(piece).copied().map(PieceCheck::v1) else { return };
+        let Some(expected) = self.torrent.piece_check(piece) else { return };
         let offset = piece as u64 * self.lengths.piece_length() as u64;
         let job = PieceJob { piece, offset, expected, blocks, block_hashes, storage: self.storage.clone() };
         let tx = self.piece_done.clone();
