@@ -128,6 +128,8 @@ pub(crate) struct TorrentShared {
     pub trackers: Mutex<Vec<crate::TrackerInfo>>,
     /// Addresses whose connections are traced (`Session::trace_peer`), see `peer_trace.rs`.
     pub traced_peers: Mutex<std::collections::HashSet<SocketAddr>>,
+    /// Answers v2 peers' hash requests from the piece layers (None: v1, or layers unknown).
+    pub hash_server: Option<ccbt_proto::hashes::HashServer>,
 }
 
 impl TorrentInner {
@@ -178,6 +180,12 @@ impl TorrentShared {
                 let _ = slot.commands.try_send(PeerCommand::Close(CloseReason::OverLimit));
             }
         }
+    }
+
+    /// Reserved bits of this torrent's handshakes: the DHT bit when the session runs a node, the
+    /// BEP 52 bit when the torrent has a v2 part.
+    pub(crate) fn handshake_bits(&self) -> crate::peer::handshake::Bits {
+        crate::peer::handshake::Bits { dht: self.dht.is_some(), v2: self.torrent.version.has_v2() }
     }
 
     /// Hands a complete piece to the hash pool; the result comes back to the torrent task.

@@ -164,6 +164,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
     for &ip in &spec.initial_banned_ips {
         candidates.ban(ip);
     }
+    let hash_server = crate::peer::hash_answers::server_for(&spec.torrent);
     let shared = Arc::new(TorrentShared {
         id: spec.id,
         torrent: spec.torrent,
@@ -200,6 +201,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         listen_port: spec.listen_port,
         trackers: Mutex::new(Vec::new()),
         traced_peers: Mutex::default(),
+        hash_server,
     });
     let interval = shared.options().checkpoint_interval;
     let task = TorrentTask {
