@@ -58,9 +58,12 @@ fn checks(data: &[u8]) -> Vec<PieceCheck> {
         .collect()
 }
 
+/// Narrows a piece's check to the hashes one configuration verifies.
+type Keep = fn(PieceCheck) -> PieceCheck;
+
 /// CPU and wall seconds to verify every piece of `data` against `checks` (narrowed by `keep`)
 /// on this thread.
-fn verify_all(data: &[u8], checks: &[PieceCheck], keep: fn(PieceCheck) -> PieceCheck) -> (f64, f64) {
+fn verify_all(data: &[u8], checks: &[PieceCheck], keep: Keep) -> (f64, f64) {
     let (cpu, wall) = (thread_cpu_seconds(), Instant::now());
     let mut good = 0usize;
     for (piece, check) in data.chunks(PIECE).zip(checks) {
@@ -83,7 +86,7 @@ fn piece_hashing_throughput_per_core() {
         "CPU SHA extensions (SHA-NI): {}",
         if std::arch::is_x86_feature_detected!("sha") { "yes" } else { "no" }
     );
-    let configs: [(&str, fn(PieceCheck) -> PieceCheck); 3] = [
+    let configs: [(&str, Keep); 3] = [
         ("SHA-1 (v1)", |c| PieceCheck { sha1: c.sha1, v2: None }),
         ("SHA-256 merkle (v2)", |c| PieceCheck { sha1: None, v2: c.v2 }),
         ("both, one pass (hybrid)", |c| c),

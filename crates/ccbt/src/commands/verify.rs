@@ -1,12 +1,18 @@
 //! `ccbt verify FILE.torrent -d DIR`: hash the data on disk in parallel and report which pieces
 //! are bad and which files they touch. Exit 1 when anything is bad.
+//!
+//! Each piece is checked against every hash the torrent gives for it: SHA-1 for v1, the
+//! SHA-256 merkle node of its file (the piece layer, or the file's root) for v2, both for a
+//! hybrid. A v2 torrent without the piece layers of some file cannot vouch for that file's
+//! pieces: that is an error, not damage.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::Context as _;
+use anyhow::{bail, Context as _};
 use ccbt_core::{Bitfield, FileLayout, Lengths};
+use ccbt_metainfo::Torrent;
 use ccbt_storage::{check_pieces, FileStorage, StorageOptions};
 
 use super::info::read_torrent;
@@ -21,6 +27,7 @@ const PIECES_LISTED: usize = 8;
 /// Runs `ccbt verify`.
 pub fn run(args: &VerifyArgs, progress: ProgressConfig) -> anyhow::Result<Exit> {
     let torrent = read_torrent(&args.torrent)?;
+    refuse_uncheckable(&torrent)?;
     let layout = torrent.layout();
     let lengths = torrent.lengths();
     let storage = FileStorage::open_existing(args.dir.folder(), &layout, StorageOptions::default())
@@ -40,6 +47,27 @@ pub fn run(args: &VerifyArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
     let (report, all_good) = report(&layout, &lengths, &have, &damaged);
     print!("{report}");
     Ok(if all_good { Exit::Success } else { Exit::Failure })
+}
+
+/// Fails when some piece has no hash to check it against (a v2 torrent without the piece
+/// layers of some file), naming those files, rather than calling their pieces damaged.
+fn refuse_uncheckable(torrent: &Torrent) -> anyhow::Result<()> {
+    let uncheckable = (0..torrent.num_pieces())
+        .filter(|&i| !torrent.piece_check(i).is_some_and(|c| c.is_checkable()))
+        .count();
+    if uncheckable == 0 {
+        return Ok(());
+    }
+    let files: Vec<String> = torrent
+        .missing_piece_layers()
+        .iter()
+        .filter_map(|&(index, _, _)| torrent.files.get(index))
+        .map(|f| f.path.join("/"))
+        .collect();
+    bail!(
+        "{uncheckable} pieces cannot be checked: the torrent lacks the piece layers (v2 hashes) of {}",
+        files.join(", ")
+    )
 }
 
 /// What is on disk for one file of the torrent.
