@@ -232,8 +232,7 @@ fn shape(body: &[u8]) -> Result<Shape, WireError> {
         },
         id::PIECE => Err(bad_len()),
         id::HASH_REQUEST | id::HASH_REJECT => {
-            let Some(req) = HashRequest::read(payload).filter(|_| payload.len() == HASH_HEADER_LEN)
-            else {
+            let Some(req) = HashRequest::read(payload).filter(|_| payload.len() == HASH_HEADER_LEN) else {
                 return Err(bad_len());
             };
             let msg =

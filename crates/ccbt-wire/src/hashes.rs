@@ -29,8 +29,7 @@ pub const MAX_HASHES_LENGTH: u32 = 8192;
 pub const MAX_PROOF_HASHES: usize = 64;
 
 /// Largest payload of a `hashes` message the decoder accepts (the id byte excluded).
-pub const MAX_HASHES_PAYLOAD: usize =
-    HASH_HEADER_LEN + (MAX_HASHES_LENGTH as usize + MAX_PROOF_HASHES) * 32;
+pub const MAX_HASHES_PAYLOAD: usize = HASH_HEADER_LEN + (MAX_HASHES_LENGTH as usize + MAX_PROOF_HASHES) * 32;
 
 /// The header of a `hash request`, `hash reject` or `hashes` message: which nodes of which
 /// file's tree.
@@ -88,8 +87,7 @@ impl HashRequest {
 /// one each, and the subtree's own root layer adds one.
 pub fn uncle_count(length: u32, proof_layers: u32) -> u32 {
     let subtree_height = length.max(1).checked_next_power_of_two().map_or(32, u32::trailing_zeros);
-    (u64::from(proof_layers) + 1).saturating_sub(u64::from(subtree_height)).min(u64::from(u32::MAX))
-        as u32
+    (u64::from(proof_layers) + 1).saturating_sub(u64::from(subtree_height)).min(u64::from(u32::MAX)) as u32
 }
 
 /// A `hashes` message: the header of the request it answers, then `length` base-layer nodes

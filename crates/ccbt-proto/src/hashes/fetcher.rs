@@ -264,7 +264,9 @@ impl PieceLayerFetcher {
                     .peers
                     .iter()
                     .filter(|(_, p)| {
-                        !p.banned && p.in_flight < MAX_HASH_REQUESTS_PER_PEER && !p.avoid.contains_key(&(fi, ci))
+                        !p.banned
+                            && p.in_flight < MAX_HASH_REQUESTS_PER_PEER
+                            && !p.avoid.contains_key(&(fi, ci))
                     })
                     .min_by_key(|(key, p)| (p.in_flight, **key))
                     .map(|(&key, _)| key);

@@ -67,8 +67,11 @@ impl HashServer {
         let piece_layer = piece_layer(piece_length)?;
         let mut server = HashServer { piece_layer, files: BTreeMap::new(), pads: Vec::new() };
         for (index, (root, length, layer)) in files.into_iter().enumerate() {
-            let num_pieces = layer_pieces(length, piece_length)
-                .ok_or(HashSetupError::BadPieceCount { file: index, length, num_pieces: 0 })?;
+            let num_pieces = layer_pieces(length, piece_length).ok_or(HashSetupError::BadPieceCount {
+                file: index,
+                length,
+                num_pieces: 0,
+            })?;
             if layer.len() != num_pieces as usize {
                 return Err(HashSetupError::LayerLength {
                     root: hex(&root),

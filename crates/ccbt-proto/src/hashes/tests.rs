@@ -113,7 +113,10 @@ fn requests_follow_libtorrent_chunks() {
     let mut fetcher = PieceLayerFetcher::new(16384, [missing(0, root, &layer, len)]).unwrap();
     fetcher.add_peer(P1);
     let reqs = fetcher.take_requests(Instant::now(), P1);
-    assert_eq!(reqs[1], HashRequest { pieces_root: root, base_layer: 0, index: 512, length: 2, proof_layers: 9 });
+    assert_eq!(
+        reqs[1],
+        HashRequest { pieces_root: root, base_layer: 0, index: 512, length: 2, proof_layers: 9 }
+    );
 }
 
 #[test]
@@ -148,7 +151,14 @@ fn server_proofs_match_the_core_proofs() {
             let h = server.answer(&req).unwrap();
             let proof = merkle::proof_from_layer(&layer, 64, pad, u64::from(index), u64::from(length));
             assert_eq!(h.proof(), &proof[..], "index {index} length {length}");
-            assert!(merkle::verify_hashes(&root, merkle::file_tree_leaves(len), 2, index, h.base(), h.proof()));
+            assert!(merkle::verify_hashes(
+                &root,
+                merkle::file_tree_leaves(len),
+                2,
+                index,
+                h.base(),
+                h.proof()
+            ));
             // A shallower proof is the lowest part of the full one (libtorrent asks for less
             // once it knows the nodes above).
             for proof_layers in 0..5 {
@@ -181,8 +191,14 @@ fn server_rejects_what_it_cannot_answer() {
             HashRequest { index: u32::MAX - 31, length: 32, ..ok },
             HashReject::BadRange { index: u32::MAX - 31, length: 32, width: 64 },
         ),
-        (HashRequest { length: 128, index: 0, ..ok }, HashReject::BadRange { index: 0, length: 128, width: 64 }),
-        (HashRequest { proof_layers: 6, ..ok }, HashReject::TooManyProofLayers { proof_layers: 6, height: 6 }),
+        (
+            HashRequest { length: 128, index: 0, ..ok },
+            HashReject::BadRange { index: 0, length: 128, width: 64 },
+        ),
+        (
+            HashRequest { proof_layers: 6, ..ok },
+            HashReject::TooManyProofLayers { proof_layers: 6, height: 6 },
+        ),
         (
             HashRequest { proof_layers: u32::MAX, ..ok },
             HashReject::TooManyProofLayers { proof_layers: u32::MAX, height: 6 },
@@ -219,7 +235,10 @@ fn setup_errors() {
         assert!(HashServer::new(bad, []).is_err());
     }
     let wrong_count = MissingLayer { num_pieces: 4, ..missing(0, root, &layer, len) };
-    assert!(matches!(PieceLayerFetcher::new(65536, [wrong_count]), Err(HashSetupError::BadPieceCount { .. })));
+    assert!(matches!(
+        PieceLayerFetcher::new(65536, [wrong_count]),
+        Err(HashSetupError::BadPieceCount { .. })
+    ));
     let one_piece = MissingLayer { num_pieces: 1, file_length: 65536, ..missing(0, root, &layer, len) };
     assert!(matches!(PieceLayerFetcher::new(65536, [one_piece]), Err(HashSetupError::BadPieceCount { .. })));
     let other_len = MissingLayer { file: 1, file_length: len - 1, ..missing(0, root, &layer, len) };
@@ -228,10 +247,16 @@ fn setup_errors() {
     // Server: a layer that does not fold to its root, or has the wrong size.
     let mut bad = layer.clone();
     bad[3][0] ^= 1;
-    assert!(matches!(HashServer::new(65536, [(root, len, &bad[..])]), Err(HashSetupError::LayerMismatch { .. })));
+    assert!(matches!(
+        HashServer::new(65536, [(root, len, &bad[..])]),
+        Err(HashSetupError::LayerMismatch { .. })
+    ));
     let short = &layer[..4];
     assert!(matches!(HashServer::new(65536, [(root, len, short)]), Err(HashSetupError::LayerLength { .. })));
-    assert!(matches!(HashServer::new(65536, [(root, 1000, &layer[..])]), Err(HashSetupError::BadPieceCount { .. })));
+    assert!(matches!(
+        HashServer::new(65536, [(root, 1000, &layer[..])]),
+        Err(HashSetupError::BadPieceCount { .. })
+    ));
 }
 
 struct Setup {

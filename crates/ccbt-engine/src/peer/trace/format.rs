@@ -78,6 +78,9 @@ pub(crate) fn handshake(h: &Handshake) -> String {
     if h.supports_dht() {
         features.push("dht");
     }
+    if h.supports_v2() {
+        features.push("v2");
+    }
     let features = if features.is_empty() { "none".to_string() } else { features.join(",") };
     format!("handshake info_hash={} peer_id={} features={features}", h.info_hash, h.peer_id)
 }
@@ -108,12 +111,24 @@ pub(crate) fn message(msg: &Message, dir: Direction, names: &mut ExtNames) -> St
         Message::HaveNone => "have_none".into(),
         Message::Reject(b) => block("reject_request", b),
         Message::AllowedFast { piece } => format!("allowed_fast index={piece}"),
+        Message::HashRequest(r) => hash_header("hash_request", r),
+        Message::HashReject(r) => hash_header("hash_reject", r),
+        Message::Hashes(h) => format!("{} hashes={}", hash_header("hashes", &h.request), h.nodes.len()),
         Message::Extended { id: 0, payload } => ext_handshake(payload, dir, names),
         Message::Extended { id, payload } => match names.name(dir, *id) {
             Some(name) => format!("extended {name} (id {id}, {} bytes)", payload.len()),
             None => format!("extended id {id} ({} bytes)", payload.len()),
         },
     }
+}
+
+/// The header shared by the BEP 52 hash messages (the root shortened to 16 hex digits).
+fn hash_header(name: &str, r: &ccbt_wire::HashRequest) -> String {
+    let root: String = r.pieces_root.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{name} root={root} base={} index={} length={} proof_layers={}",
+        r.base_layer, r.index, r.length, r.proof_layers
+    )
 }
 
 fn ext_handshake(payload: &[u8], dir: Direction, names: &mut ExtNames) -> String {
