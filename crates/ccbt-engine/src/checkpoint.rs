@@ -113,7 +113,7 @@ fn torrent_of(checkpoint: &Checkpoint, info: &[u8]) -> Result<Torrent, SessionEr
         .and_then(|uri| Magnet::parse(uri).ok())
         .filter(|m| m.info_hash == checkpoint.info_hash)
         .unwrap_or_else(|| Magnet::new(checkpoint.info_hash));
-    let bytes = crate::magnet::torrent_file_bytes(info, &magnet);
+    let bytes = crate::magnet::info_file_bytes(info, checkpoint.piece_layers.as_deref(), &magnet);
     Torrent::from_bytes(&bytes).map_err(|e| {
         SessionError::Checkpoint(CheckpointError::Malformed { reason: format!("info dictionary: {e}") })
     })
@@ -158,6 +158,7 @@ pub(crate) fn save_pending_magnet(
     let name = magnet.display_name.clone().unwrap_or_else(|| magnet.info_hash.to_hex());
     let folder = std::fs::canonicalize(save_path).unwrap_or_else(|_| save_path.to_owned());
     let mut checkpoint = Checkpoint::new(magnet.info_hash, name, folder, 0);
+    checkpoint.info_hash_v2 = magnet.info_hash_v2;
     checkpoint.source = source;
     if paused {
         checkpoint.state = ccbt_checkpoint::TorrentState::Paused;

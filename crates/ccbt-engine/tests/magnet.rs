@@ -69,11 +69,13 @@ async fn magnet_resolves_from_two_seeders_and_downloads() {
 async fn invalid_magnets_are_named_errors() {
     let err = AddTorrent::parse("magnet:?dn=x").unwrap_err().to_string();
     assert!(err.contains("invalid magnet link"), "{err}");
-    let err = AddTorrent::parse(
+    // A btmh (BEP 52) magnet must name a SHA-256 digest: 32 bytes after the 1220 prefix.
+    let err = AddTorrent::parse("magnet:?xt=urn:btmh:1220aabbccddeeff").unwrap_err();
+    assert!(err.to_string().contains("invalid magnet link"), "{err}");
+    let ok = AddTorrent::parse(
         "magnet:?xt=urn:btmh:1220aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899",
-    )
-    .unwrap_err();
-    assert!(err.to_string().contains("v2-only magnets are not supported yet"), "{err}");
+    );
+    assert!(ok.is_ok(), "a v2 magnet parses");
 }
 
 /// A scripted peer on its own loopback address that advertises the right `metadata_size` and

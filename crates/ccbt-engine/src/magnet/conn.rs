@@ -37,13 +37,18 @@ pub(super) async fn run(shared: Arc<MetaShared>, key: PeerKey, addr: SocketAddr)
             Ok(Err(e)) => return ended(format!("connect failed: {e}")),
             Err(_) => return ended("connect timed out".into()),
         };
-    let theirs =
-        match handshake::outgoing(&mut stream, shared.info_hash, shared.peer_id, shared.dht.is_some(), limit)
-            .await
-        {
-            Ok(h) => h,
-            Err(e) => return ended(e.to_string()),
-        };
+    let theirs = match handshake::outgoing(
+        &mut stream,
+        shared.info_hash,
+        shared.peer_id,
+        shared.handshake_bits(),
+        limit,
+    )
+    .await
+    {
+        Ok(h) => h,
+        Err(e) => return ended(e.to_string()),
+    };
     if !theirs.supports_extensions() {
         return ended("peer does not support the extension protocol (no ut_metadata)".into());
     }

@@ -27,6 +27,7 @@ mod live;
 mod selection;
 #[cfg(test)]
 mod tests;
+mod unverifiable;
 mod view;
 
 use std::collections::{HashMap, HashSet};

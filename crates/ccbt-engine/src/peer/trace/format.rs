@@ -78,9 +78,6 @@ pub(crate) fn handshake(h: &Handshake) -> String {
     if h.supports_dht() {
         features.push("dht");
     }
-    if h.supports_v2() {
-        features.push("v2");
-    }
     let features = if features.is_empty() { "none".to_string() } else { features.join(",") };
     format!("handshake info_hash={} peer_id={} features={features}", h.info_hash, h.peer_id)
 }
@@ -111,9 +108,9 @@ pub(crate) fn message(msg: &Message, dir: Direction, names: &mut ExtNames) -> St
         Message::HaveNone => "have_none".into(),
         Message::Reject(b) => block("reject_request", b),
         Message::AllowedFast { piece } => format!("allowed_fast index={piece}"),
-        Message::HashRequest(r) => hash_header("hash_request", r),
-        Message::HashReject(r) => hash_header("hash_reject", r),
-        Message::Hashes(h) => format!("{} hashes={}", hash_header("hashes", &h.request), h.nodes.len()),
+        Message::HashRequest(r) => hash_line("hash_request", r),
+        Message::Hashes(h) => format!("{} nodes={}", hash_line("hashes", &h.request), h.nodes.len()),
+        Message::HashReject(r) => hash_line("hash_reject", r),
         Message::Extended { id: 0, payload } => ext_handshake(payload, dir, names),
         Message::Extended { id, payload } => match names.name(dir, *id) {
             Some(name) => format!("extended {name} (id {id}, {} bytes)", payload.len()),
@@ -122,11 +119,11 @@ pub(crate) fn message(msg: &Message, dir: Direction, names: &mut ExtNames) -> St
     }
 }
 
-/// The header shared by the BEP 52 hash messages (the root shortened to 16 hex digits).
-fn hash_header(name: &str, r: &ccbt_wire::HashRequest) -> String {
-    let root: String = r.pieces_root.iter().take(8).map(|b| format!("{b:02x}")).collect();
+/// A BEP 52 hash message's header: which file (root prefix), layer and range.
+fn hash_line(name: &str, r: &ccbt_wire::HashRequest) -> String {
+    let root: String = r.pieces_root[..8].iter().map(|b| format!("{b:02x}")).collect();
     format!(
-        "{name} root={root} base={} index={} length={} proof_layers={}",
+        "{name} root={root}.. base={} index={} length={} proof_layers={}",
         r.base_layer, r.index, r.length, r.proof_layers
     )
 }
