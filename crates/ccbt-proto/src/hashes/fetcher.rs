@@ -331,9 +331,13 @@ impl PieceLayerFetcher {
 
     /// Handles a `hashes` message from `peer`. An answer that proves itself is kept whoever
     /// sent it (a late one included); one that does not is an `Err`, and the peer is asked
-    /// nothing more.
+    /// nothing more (its later answers are ignored unverified, as `Unrequested`).
     pub fn on_hashes(&mut self, peer: PeerKey, msg: &Hashes) -> Result<HashesOutcome, BadHashes> {
         let Some((fi, ci)) = self.locate(&msg.request) else { return Ok(HashesOutcome::Unrequested) };
+        // A peer already caught lying costs no more hashing.
+        if self.peers.get(&peer).is_some_and(|p| p.banned) {
+            return Ok(HashesOutcome::Unrequested);
+        }
         let req = msg.request;
         let f = &mut self.files[fi];
         let chunk = &mut f.chunks[ci];
@@ -366,6 +370,12 @@ impl PieceLayerFetcher {
         if let Err(bad) = verdict {
             self.ban(peer);
             return Err(bad);
+        }
+        // Whoever else was asked for this chunk need not answer any more.
+        if let Some((other, _)) = chunk.request.take() {
+            if let Some(p) = self.peers.get_mut(&other) {
+                withdraw(p, &req.pieces_root, req.index);
+            }
         }
         let real = (f.num_pieces - req.index).min(req.length) as usize;
         chunk.hashes = Some(msg.base()[..real].to_vec());

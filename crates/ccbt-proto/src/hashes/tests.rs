@@ -297,6 +297,8 @@ fn corrupted_answers_blame_the_peer_and_go_elsewhere() {
     assert_eq!(r2.len(), 2);
     assert!(r2.contains(&r1[0]));
     assert!(s.fetcher.take_requests(s.now, P1).is_empty());
+    // Even a good answer from a banned peer is ignored unverified.
+    assert_eq!(s.fetcher.on_hashes(P1, &answer(&s, &r1[1])), Ok(HashesOutcome::Unrequested));
     // A proof of the wrong length is blamed too.
     let mut short = answer(&s, &r2[0]);
     short.nodes.pop();
@@ -349,11 +351,12 @@ fn timeouts_and_departures_free_chunks() {
     let r3 = s.fetcher.take_requests(late, P3);
     assert_eq!(r3.len(), 2);
     assert!(!r3.contains(&r1[1]));
-    // P3's late answer still counts; P2's answer for the same chunk is then redundant.
-    assert_eq!(s.fetcher.on_hashes(P3, &answer(&s, &r1[1])), Ok(HashesOutcome::Accepted));
+    // P3's late answer still counts, and frees P2 from the same chunk; P2's answer for it is
+    // then redundant.
     assert_eq!(s.fetcher.in_flight(P2), 1);
-    assert_eq!(s.fetcher.on_hashes(P2, &answer(&s, &r1[1])), Ok(HashesOutcome::AlreadyHave));
+    assert_eq!(s.fetcher.on_hashes(P3, &answer(&s, &r1[1])), Ok(HashesOutcome::Accepted));
     assert_eq!(s.fetcher.in_flight(P2), 0);
+    assert_eq!(s.fetcher.on_hashes(P2, &answer(&s, &r1[1])), Ok(HashesOutcome::AlreadyHave));
     for r in &r3 {
         assert_eq!(s.fetcher.on_hashes(P3, &answer(&s, r)), Ok(HashesOutcome::Accepted));
     }

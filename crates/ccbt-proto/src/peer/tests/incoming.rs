@@ -334,3 +334,23 @@ fn last_short_block_is_valid() {
     h.recv(1.0, Message::Request(last)).unwrap();
     assert_eq!(h.ev(), vec![PeerEvent::Request(last)]);
 }
+
+#[test]
+fn hash_messages_become_events_and_go_out_as_given() {
+    use ccbt_wire::{HashRequest, Hashes};
+    let mut h = Harness::opened(true);
+    let req = HashRequest { pieces_root: [3; 32], base_layer: 2, index: 0, length: 2, proof_layers: 0 };
+    let hashes = Hashes { request: req, nodes: vec![[4; 32], [5; 32]] };
+    h.recv(1.0, Message::HashRequest(req)).unwrap();
+    h.recv(1.0, Message::Hashes(hashes.clone())).unwrap();
+    h.recv(1.0, Message::HashReject(req)).unwrap();
+    assert_eq!(
+        h.ev(),
+        vec![PeerEvent::HashRequest(req), PeerEvent::Hashes(hashes.clone()), PeerEvent::HashReject(req)]
+    );
+    // Only hash messages go through `send_hash_message`.
+    h.conn.send_hash_message(Message::Hashes(hashes.clone()));
+    h.conn.send_hash_message(Message::Unchoke);
+    h.conn.send_hash_message(Message::HashReject(req));
+    assert_eq!(h.tx(), vec![Message::Hashes(hashes), Message::HashReject(req)]);
+}
