@@ -10,6 +10,7 @@
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
 
 mod create;
+mod create_v2;
 mod dedup;
 mod error;
 mod magnet;
@@ -18,6 +19,7 @@ mod path;
 mod torrent;
 
 pub use create::{auto_piece_length, TorrentBuilder};
+pub use create_v2::{aligned_layout, check_v2_piece_length, pad_file_path, AlignedEntry};
 pub use dedup::MAX_DUPLICATE_NAMES;
 pub use error::MetainfoError;
 pub use magnet::{info_hash_base32, Magnet, MagnetError, MAX_SELECT_ONLY};

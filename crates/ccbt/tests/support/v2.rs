@@ -1,0 +1,91 @@
+//! Helpers for the BEP 52 (v2 and hybrid) tests: torrents made by libtorrent's creator in
+//! each format, and what libtorrent reads from a .torrent (info hashes, piece layers).
+
+use std::path::Path;
+use std::process::Command;
+
+use super::{interop_dir, lt_python, run_with_timeout, LT_PYTHON, SETUP};
+
+/// The torrent formats `ccbt create` and libtorrent's creator make.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    V1,
+    V2,
+    Hybrid,
+}
+
+impl Format {
+    /// The `ccbt create` flag (none for v1).
+    pub fn ccbt_flag(self) -> Option<&'static str> {
+        match self {
+            Format::V1 => None,
+            Format::V2 => Some("--v2"),
+            Format::Hybrid => Some("--hybrid"),
+        }
+    }
+
+    fn lt_flag(self) -> &'static str {
+        match self {
+            Format::V1 => "--v1-only",
+            Format::V2 => "--v2-only",
+            Format::Hybrid => "--hybrid",
+        }
+    }
+}
+
+/// Makes a .torrent of `content` with libtorrent's creator (tests/interop/lt_make_torrent.py).
+pub fn lt_make(content: &Path, out: &Path, piece_size: u32, format: Format) {
+    let log_dir = out.parent().expect("torrent folder");
+    let done = run_with_timeout(
+        "lt_make_torrent",
+        Command::new(LT_PYTHON)
+            .arg(interop_dir().join("lt_make_torrent.py"))
+            .arg("--path")
+            .arg(content)
+            .arg("--out")
+            .arg(out)
+            .args(["--piece-size", &piece_size.to_string(), format.lt_flag()]),
+        log_dir,
+        SETUP,
+    );
+    done.assert_success("lt_make_torrent.py");
+}
+
+/// What libtorrent reads from a .torrent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LtView {
+    /// v1 info hash (hex), if the torrent has a v1 part.
+    pub v1: Option<String>,
+    /// v2 info hash (64 hex), if the torrent has a v2 part.
+    pub v2: Option<String>,
+    /// SHA-256 of the bencoded top-level `piece layers`, if present: equal for two torrents
+    /// exactly when their piece layers are.
+    pub piece_layers: Option<String>,
+    /// Files (pad files included) and pieces as libtorrent counts them.
+    pub files: usize,
+    pub pieces: usize,
+}
+
+/// Loads `torrent` with `lt.torrent_info` (which fails on a torrent libtorrent refuses).
+pub fn lt_view(torrent: &Path) -> LtView {
+    let script = "\
+import sys, hashlib, libtorrent as lt
+ti = lt.torrent_info(sys.argv[1])
+ih = ti.info_hashes()
+top = lt.bdecode(open(sys.argv[1], 'rb').read())
+pl = top.get(b'piece layers')
+print(ih.v1 if ih.has_v1() else '-', ih.v2 if ih.has_v2() else '-',
+      hashlib.sha256(lt.bencode(pl)).hexdigest() if pl is not None else '-',
+      ti.num_files(), ti.num_pieces())";
+    let out = lt_python(torrent, script);
+    let fields: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(fields.len(), 5, "unexpected libtorrent output: {out}");
+    let opt = |s: &str| (s != "-").then(|| s.to_owned());
+    LtView {
+        v1: opt(fields[0]),
+        v2: opt(fields[1]),
+        piece_layers: opt(fields[2]),
+        files: fields[3].parse().expect("file count"),
+        pieces: fields[4].parse().expect("piece count"),
+    }
+}
