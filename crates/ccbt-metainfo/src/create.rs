@@ -257,7 +257,8 @@ mod tests {
                 path: strings(&["movie.mkv"]),
                 length: 16385,
                 is_padding: false,
-                symlink: None
+                symlink: None,
+                pieces_root: None
             }]
         );
         assert_eq!(t.trackers, [strings(&["http://only/announce"])]);

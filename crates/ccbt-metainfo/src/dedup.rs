@@ -149,6 +149,7 @@ mod tests {
                 length: 1,
                 is_padding: false,
                 symlink: None,
+                pieces_root: None,
             })
             .collect()
     }

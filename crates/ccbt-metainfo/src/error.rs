@@ -43,9 +43,27 @@ pub enum MetainfoError {
     /// The files add up to zero bytes.
     #[error("torrent has no data (total length 0)")]
     EmptyTorrent,
-    /// A BitTorrent v2-only torrent (no v1 `pieces`): not supported yet.
-    #[error("v2-only torrents are not supported")]
-    V2OnlyUnsupported,
+    /// `meta version` names a version of the format ccbt does not know (only 1 and 2 exist).
+    #[error("unsupported meta version {0} (ccbt reads versions 1 and 2)")]
+    UnsupportedMetaVersion(i64),
+    /// A BEP 52 `file tree` that is not shaped as one; `path` is where it goes wrong.
+    #[error("invalid file tree at {path:?}: {reason}")]
+    InvalidFileTree { path: String, reason: &'static str },
+    /// A file's `pieces root` is missing, malformed or all zeros.
+    #[error("invalid pieces root of {path:?}: {reason}")]
+    InvalidPiecesRoot { path: String, reason: &'static str },
+    /// A file's entry in `piece layers` is malformed or does not match its root.
+    #[error("invalid piece layer of {path:?}: {reason}")]
+    InvalidPieceLayer { path: String, reason: &'static str },
+    /// A hybrid torrent whose v1 and v2 parts disagree (`index` is the v1 file where they part).
+    #[error("hybrid torrent's v1 and v2 parts disagree at file {index}: {reason}")]
+    HybridMismatch { index: usize, reason: &'static str },
+    /// A v2 file tree with more files than [`crate::MAX_V2_FILES`].
+    #[error("torrent has more than {limit} files")]
+    TooManyFiles { limit: usize },
+    /// A piece layer for a root that no file of the torrent has.
+    #[error("no file of the torrent has the pieces root {0}")]
+    UnknownPiecesRoot(String),
     /// The lengths do not form a valid piece geometry.
     #[error("invalid torrent geometry: {0}")]
     Geometry(ccbt_core::CoreError),

@@ -5,12 +5,17 @@
 use std::collections::HashSet;
 
 use ccbt_bencode::{decode_prefix, raw_value_of_key, Dict, Value};
-use ccbt_core::{InfoHash, Lengths, BLOCK_SIZE};
+use ccbt_core::{InfoHash, InfoHashV2, Lengths, BLOCK_SIZE};
 use sha1::{Digest, Sha1};
+use sha2::Sha256;
 
 use crate::dedup::resolve_paths;
+use crate::file_tree::read_file_tree;
+use crate::parse_v2::{
+    check_hybrid, check_v2_piece_length, is_single_file, read_piece_layers, v2_file_entries,
+};
 use crate::path::{display, sanitize_component, IfEmpty, MAX_PATH_COMPONENTS};
-use crate::{FileEntry, MetainfoError, Torrent};
+use crate::{FileEntry, MetaVersion, MetainfoError, Torrent};
 
 /// Largest piece length accepted: libtorrent's limit (32767 blocks of 16 KiB, just under
 /// 512 MiB), so every torrent libtorrent opens opens here too.
@@ -46,22 +51,64 @@ impl Torrent {
         let info_bytes = required(raw_value_of_key(bytes, b"info")?, "info")?;
 
         let meta_version = get_int(info, b"meta version", "info.meta version")?;
-        let has_v2_keys = meta_version == Some(2) || info.contains_key(b"file tree");
-        if has_v2_keys && !info.contains_key(b"pieces") {
-            return Err(MetainfoError::V2OnlyUnsupported);
-        }
+        let is_v2 = match meta_version {
+            None | Some(1) => false,
+            Some(2) => true,
+            Some(other) => return Err(MetainfoError::UnsupportedMetaVersion(other)),
+        };
+        let has_v1 = info.contains_key(b"pieces") || !is_v2;
+        let version = match (has_v1, is_v2) {
+            (true, true) => MetaVersion::Hybrid,
+            (false, true) => MetaVersion::V2,
+            _ => MetaVersion::V1,
+        };
 
-        let info_hash = InfoHash(Sha1::digest(info_bytes).into());
+        let info_hash_v2 = is_v2.then(|| InfoHashV2(Sha256::digest(info_bytes).into()));
+        let info_hash = match info_hash_v2 {
+            Some(v2) if !has_v1 => v2.truncated(),
+            _ => InfoHash(Sha1::digest(info_bytes).into()),
+        };
+        let piece_length =
+            required(get_int(info, b"piece length", "info.piece length")?, "info.piece length")?;
+        let piece_length = check_piece_length(piece_length)?;
+        let tree = match is_v2 {
+            true => {
+                check_v2_piece_length(piece_length)?;
+                let tree = required(get_dict(info, b"file tree", "info.file tree")?, "info.file tree")?;
+                Some(read_file_tree(tree)?)
+            }
+            false => None,
+        };
+
         let files_list = info.get(b"files");
-        let name = torrent_name(info, info_hash, files_list.is_none())?;
-        let (files, single_file) = match files_list {
-            Some(list) => (parse_files(list, &name)?, false),
-            None => {
+        let single_file = match (&tree, has_v1) {
+            (Some(tree), false) => is_single_file(tree),
+            _ => files_list.is_none(),
+        };
+        let name = torrent_name(info, info_hash, single_file)?;
+        let mut files = match (has_v1, files_list) {
+            (true, Some(list)) => parse_files(list, &name)?,
+            (true, None) => {
                 let length = required(get_int(info, b"length", "info.length")?, "info.length")?;
                 let length = to_u64(length, "info.length")?;
-                (vec![FileEntry { path: vec![name.clone()], length, is_padding: false, symlink: None }], true)
+                vec![FileEntry {
+                    path: vec![name.clone()],
+                    length,
+                    is_padding: false,
+                    symlink: None,
+                    pieces_root: None,
+                }]
             }
+            (false, _) => Vec::new(),
         };
+        match (tree, has_v1) {
+            (Some(tree), true) => check_hybrid(&mut files, &tree, piece_length)?,
+            (Some(tree), false) => files = v2_file_entries(tree, &name, single_file, piece_length),
+            (None, _) => {}
+        }
+        if !single_file {
+            resolve_paths(&mut files)?;
+        }
         let total_length = files
             .iter()
             .try_fold(0u64, |sum, f| sum.checked_add(f.length))
@@ -70,28 +117,34 @@ impl Torrent {
             return Err(MetainfoError::EmptyTorrent);
         }
 
-        let piece_length =
-            required(get_int(info, b"piece length", "info.piece length")?, "info.piece length")?;
-        let piece_length = check_piece_length(piece_length)?;
-        let pieces = required(get_bytes(info, b"pieces", "info.pieces")?, "info.pieces")?;
-        if pieces.len() % 20 != 0 {
-            return Err(MetainfoError::InvalidPiecesLength { len: pieces.len() });
-        }
-        let piece_hashes: Vec<[u8; 20]> =
-            pieces.chunks_exact(20).filter_map(|c| <[u8; 20]>::try_from(c).ok()).collect();
-        let expected = total_length.div_ceil(u64::from(piece_length));
-        if expected != piece_hashes.len() as u64 {
-            return Err(MetainfoError::PieceCountMismatch { expected, got: piece_hashes.len() });
-        }
+        let piece_hashes = match has_v1 {
+            true => v1_piece_hashes(info, total_length, piece_length)?,
+            false => Vec::new(),
+        };
+        let piece_layers = match is_v2 {
+            true => read_piece_layers(top, &files, piece_length)?,
+            false => Default::default(),
+        };
         let lengths = Lengths::new(total_length, piece_length).map_err(MetainfoError::Geometry)?;
+        let file_starts = files
+            .iter()
+            .scan(0u64, |offset, f| {
+                let start = *offset;
+                *offset += f.length;
+                Some(start)
+            })
+            .collect();
 
         Ok(Torrent {
             info_hash,
+            info_hash_v2,
+            version,
             info_bytes: info_bytes.to_vec(),
             name,
             piece_length,
             piece_hashes,
             files,
+            piece_layers,
             total_length,
             private: info.get(b"private").and_then(Value::as_int) == Some(1),
             trackers: trackers(top),
@@ -99,11 +152,26 @@ impl Torrent {
             comment: text(top, b"comment", b"comment.utf-8", "comment").ok().flatten(),
             created_by: text(top, b"created by", b"created by.utf-8", "created by").ok().flatten(),
             creation_date: top.get(b"creation date").and_then(Value::as_int),
-            is_hybrid: has_v2_keys,
             single_file,
+            file_starts,
             lengths,
         })
     }
+}
+
+/// The v1 `pieces`: one SHA-1 per piece of the (padded) byte stream.
+fn v1_piece_hashes(info: &Dict<'_>, total_length: u64, piece_length: u32) -> Result<Vec<[u8; 20]>> {
+    let pieces = required(get_bytes(info, b"pieces", "info.pieces")?, "info.pieces")?;
+    if pieces.len() % 20 != 0 {
+        return Err(MetainfoError::InvalidPiecesLength { len: pieces.len() });
+    }
+    let piece_hashes: Vec<[u8; 20]> =
+        pieces.chunks_exact(20).filter_map(|c| <[u8; 20]>::try_from(c).ok()).collect();
+    let expected = total_length.div_ceil(u64::from(piece_length));
+    if expected != piece_hashes.len() as u64 {
+        return Err(MetainfoError::PieceCountMismatch { expected, got: piece_hashes.len() });
+    }
+    Ok(piece_hashes)
 }
 
 fn check_piece_length(value: i64) -> Result<u32> {
@@ -141,17 +209,14 @@ fn torrent_name(info: &Dict<'_>, info_hash: InfoHash, single_file: bool) -> Resu
     }
 }
 
-/// The `files` list of a multi-file torrent, with paths `[name, ...path]`, sanitised and with
-/// colliding paths renamed.
+/// The `files` list of a multi-file torrent, with paths `[name, ...path]`, sanitised (colliding
+/// paths are renamed by the caller, once a hybrid's two halves have been compared).
 fn parse_files(list: &Value<'_>, name: &str) -> Result<Vec<FileEntry>> {
     let list = list.as_list().ok_or_else(|| wrong_type("info.files", "a list"))?;
     if list.is_empty() {
         return Err(MetainfoError::NoFiles);
     }
-    let mut files =
-        list.iter().enumerate().map(|(i, entry)| parse_file(i, entry, name)).collect::<Result<Vec<_>>>()?;
-    resolve_paths(&mut files)?;
-    Ok(files)
+    list.iter().enumerate().map(|(i, entry)| parse_file(i, entry, name)).collect()
 }
 
 /// One entry of `files`. BEP 47 attributes: a padding file (`p`) may lack a path (it is never
@@ -179,7 +244,7 @@ fn parse_file(i: usize, entry: &Value<'_>, name: &str) -> Result<FileEntry> {
     is_padding |= path.iter().any(|c| c.contains("_____padding_file_"));
 
     let symlink = if is_symlink { symlink_target(entry, i, name)? } else { None };
-    Ok(FileEntry { path, length, is_padding, symlink })
+    Ok(FileEntry { path, length, is_padding, symlink, pieces_root: None })
 }
 
 /// A symlink's `symlink path` as `[name, ...]`, sanitised like a path. Without one the entry is

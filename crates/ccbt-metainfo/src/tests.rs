@@ -7,6 +7,7 @@ use proptest::prelude::*;
 use crate::{FileEntry, MetainfoError, Torrent};
 
 mod corpus;
+mod v2;
 
 const KIB16: u32 = 16 * 1024;
 
@@ -61,10 +62,16 @@ fn golden_single_file() {
     assert_eq!(t.piece_hashes, vec![[b'A'; 20], [b'B'; 20]]);
     assert_eq!(
         t.files,
-        vec![FileEntry { path: vec!["a.txt".into()], length: 40000, is_padding: false, symlink: None }]
+        vec![FileEntry {
+            path: vec!["a.txt".into()],
+            length: 40000,
+            is_padding: false,
+            symlink: None,
+            pieces_root: None
+        }]
     );
     assert_eq!(t.total_length, 40000);
-    assert!(t.single_file && !t.private && !t.is_hybrid);
+    assert!(t.single_file && !t.private && t.version == crate::MetaVersion::V1);
     assert_eq!(t.trackers, vec![vec!["http://t/announce".to_string()]]);
     assert_eq!(t.creation_date, Some(1_700_000_000));
     assert_eq!(t.comment, None);
@@ -119,25 +126,6 @@ fn non_utf8_names_are_sanitised_unless_utf8_key_given() {
     let t = parse_info(info.with("name.utf-8", "café.txt")).unwrap();
     assert_eq!(t.name, "café.txt");
     assert_eq!(t.files[0].path, ["café.txt"]);
-}
-
-#[test]
-fn hybrid_and_v2_only() {
-    let hybrid = single_info(10).with("meta version", 2i64).with("file tree", OwnedValue::dict());
-    let t = parse_info(hybrid).unwrap();
-    assert!(t.is_hybrid);
-    assert_eq!(t.total_length, 10);
-    let v2 = OwnedValue::dict()
-        .with("name", "a")
-        .with("meta version", 2i64)
-        .with("piece length", KIB16)
-        .with("file tree", OwnedValue::dict());
-    assert_eq!(parse_info(v2).unwrap_err(), MetainfoError::V2OnlyUnsupported);
-    let tree_only = OwnedValue::dict()
-        .with("name", "a")
-        .with("piece length", KIB16)
-        .with("file tree", OwnedValue::dict());
-    assert_eq!(parse_info(tree_only).unwrap_err(), MetainfoError::V2OnlyUnsupported);
 }
 
 #[test]

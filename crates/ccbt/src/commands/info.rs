@@ -42,7 +42,7 @@ fn describe(t: &Torrent, all_files: bool) -> String {
     line("total size:", &format!("{} ({} bytes)", human_bytes(t.total_length), t.total_length));
     line("pieces:", &format!("{} x {}", t.num_pieces(), human_bytes(u64::from(t.piece_length))));
     line("private:", yes_no(t.private));
-    line("hybrid v1+v2:", yes_no(t.is_hybrid));
+    line("version:", t.version.as_str());
     if let Some(comment) = &t.comment {
         line("comment:", comment);
     }
