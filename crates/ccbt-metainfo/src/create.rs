@@ -119,7 +119,8 @@ impl TorrentBuilder {
 
     /// The info dictionary, and the `piece layers` of a v2 or hybrid torrent.
     fn info_dict(&self) -> Result<(OwnedValue, Option<OwnedValue>), MetainfoError> {
-        let mut info = OwnedValue::dict().with("name", self.name.as_str()).with("piece length", self.piece_length);
+        let mut info =
+            OwnedValue::dict().with("name", self.name.as_str()).with("piece length", self.piece_length);
         if self.private {
             info.insert("private", 1i64);
         }
@@ -129,7 +130,8 @@ impl TorrentBuilder {
             check_v2_piece_length(self.piece_length)?;
             check_tree_order(&self.files)?;
             let single_name = single.then_some(self.name.as_str());
-            let (tree, layers) = v2_parts(&self.files, &self.v2_piece_hashes, self.piece_length, single_name)?;
+            let (tree, layers) =
+                v2_parts(&self.files, &self.v2_piece_hashes, self.piece_length, single_name)?;
             info.insert("meta version", 2i64);
             info.insert("file tree", tree);
             piece_layers = Some(layers);
@@ -197,10 +199,12 @@ mod tests {
 
     fn multi() -> TorrentBuilder {
         TorrentBuilder {
+            version: MetaVersion::V1,
             name: "album".into(),
             files: vec![(strings(&["cd1", "01.flac"]), 40_000), (strings(&["cover.jpg"]), 9_000)],
             piece_length: 32768,
             piece_hashes: vec![[1; 20], [2; 20]],
+            v2_piece_hashes: vec![],
             trackers: vec![strings(&["http://a/announce"]), vec![], strings(&["udp://b:80", "udp://c:80"])],
             private: true,
             comment: Some("a comment".into()),

@@ -137,7 +137,10 @@ fn insert_leaf(tree: &mut BTreeMap<Vec<u8>, OwnedValue>, path: &[String], leaf: 
 }
 
 /// A hybrid's v1 `files`: the files with the pad files of [`aligned_layout`] between them.
-pub(crate) fn v1_aligned_files(files: &[(Vec<String>, u64)], piece_length: u32) -> Result<OwnedValue, MetainfoError> {
+pub(crate) fn v1_aligned_files(
+    files: &[(Vec<String>, u64)],
+    piece_length: u32,
+) -> Result<OwnedValue, MetainfoError> {
     let lengths: Vec<u64> = files.iter().map(|(_, len)| *len).collect();
     let mut list = Vec::with_capacity(lengths.len() * 2);
     for entry in aligned_layout(&lengths, piece_length) {

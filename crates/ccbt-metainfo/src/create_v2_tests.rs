@@ -45,7 +45,11 @@ fn builder(version: MetaVersion) -> TorrentBuilder {
         name: "album".into(),
         files,
         piece_length: PIECE,
-        piece_hashes: if version.has_v1() { stream.chunks(PIECE as usize).map(sha1).collect() } else { vec![] },
+        piece_hashes: if version.has_v1() {
+            stream.chunks(PIECE as usize).map(sha1).collect()
+        } else {
+            vec![]
+        },
         v2_piece_hashes: data.iter().map(|d| piece_nodes(d, PIECE)).collect(),
         ..TorrentBuilder::default()
     }
@@ -138,7 +142,8 @@ fn small_info_dict_is_bencoded_exactly() {
     let bytes = b.build().unwrap();
     let mut expected = b"d4:infod9:file treed5:h.txtd0:d6:lengthi8e11:pieces root32:".to_vec();
     expected.extend_from_slice(&leaf_hash(data));
-    expected.extend_from_slice(b"eee6:lengthi8e12:meta versioni2e4:name5:h.txt12:piece lengthi16384e6:pieces20:");
+    expected
+        .extend_from_slice(b"eee6:lengthi8e12:meta versioni2e4:name5:h.txt12:piece lengthi16384e6:pieces20:");
     expected.extend_from_slice(&b.piece_hashes[0]);
     expected.extend_from_slice(b"e12:piece layersdee");
     assert_eq!(bytes, expected, "{}", String::from_utf8_lossy(&bytes));
@@ -147,6 +152,9 @@ fn small_info_dict_is_bencoded_exactly() {
     assert!(t.single_file);
 }
 
+/// A v1 `files` entry: `attr`, `length`, `path`.
+type V1File<'a> = (Option<&'a [u8]>, i64, Vec<&'a [u8]>);
+
 #[test]
 fn hybrid_has_padded_v1_files() {
     let b = builder(MetaVersion::Hybrid);
@@ -154,7 +162,7 @@ fn hybrid_has_padded_v1_files() {
     let top = ccbt_bencode::decode(&bytes).unwrap();
     let info = top.get(b"info").unwrap();
     let files = info.get(b"files").and_then(|v| v.as_list()).unwrap();
-    let described: Vec<(Option<&[u8]>, i64, Vec<&[u8]>)> = files
+    let described: Vec<V1File> = files
         .iter()
         .map(|f| {
             let path = f.get(b"path").and_then(|p| p.as_list()).unwrap();

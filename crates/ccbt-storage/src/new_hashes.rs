@@ -76,7 +76,8 @@ pub fn hash_new_pieces(
     std::thread::scope(|s| {
         // The calling thread works too, so one worker spawns nothing.
         for i in 1..workers {
-            let spawned = std::thread::Builder::new().name(format!("ccbt-create-{i}")).spawn_scoped(s, worker);
+            let spawned =
+                std::thread::Builder::new().name(format!("ccbt-create-{i}")).spawn_scoped(s, worker);
             if let Err(e) = spawned {
                 // Fewer threads only means slower hashing.
                 tracing::warn!(error = %e, "could not start a hashing thread");

@@ -391,6 +391,10 @@ pub struct InfoArgs {
     /// List every file instead of the first 50.
     #[arg(long)]
     pub all_files: bool,
+    /// Show each file's BEP 52 pieces root (the SHA-256 merkle root of its data) under it, for
+    /// v2 and hybrid torrents.
+    #[arg(long)]
+    pub pieces_roots: bool,
 }
 
 /// Arguments of `ccbt create`.

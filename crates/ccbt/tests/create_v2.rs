@@ -7,8 +7,10 @@ mod support;
 
 use std::path::Path;
 
-use support::v2::{lt_make, lt_view, Format};
-use support::{ccbt_create, interop, run_with_timeout, work_dir, write_file, write_tree, Tool, SETUP};
+use support::v2::{lt_make, lt_roots, lt_view, Format};
+use support::{
+    ccbt_create, info_field, interop, run_with_timeout, work_dir, write_file, write_tree, Tool, SETUP,
+};
 
 /// Odd sizes, empty files (one of them last), a file of exactly two pieces, nested folders, a
 /// folder whose name is a prefix of a file's (`sub`, `sub.txt`) and names that sort
@@ -28,9 +30,7 @@ const LAYOUT: &[(&str, u64)] = &[
 
 /// The info hashes `ccbt create` printed: (v1, v2).
 fn printed_hashes(stdout: &str) -> (Option<String>, Option<String>) {
-    let field = |label: &str| {
-        stdout.lines().find_map(|l| l.strip_prefix(label)).map(|v| v.trim().to_owned())
-    };
+    let field = |label: &str| stdout.lines().find_map(|l| l.strip_prefix(label)).map(|v| v.trim().to_owned());
     let v1 = field("info hash v1:").or_else(|| field("info hash:"));
     (v1, field("info hash v2:"))
 }
@@ -55,6 +55,36 @@ fn same_as_libtorrent(work: &Path, name: &str, content: &Path, piece: u32, forma
     // the piece layers live outside the info dictionary and are compared on their own.
     assert_eq!(view, lt, "{name} ({format:?}): ccbt's torrent differs from libtorrent's");
     assert!(view.piece_layers.is_some(), "no piece layers");
+
+    // `ccbt info` reads the v2 facts back: format, both hashes, and the same pieces roots.
+    let info = ccbt_info_with(&ours, &["--pieces-roots", "--all-files"]);
+    let version = if format == Format::V2 { "v2" } else { "hybrid" };
+    assert_eq!(info_field(&info, "version:"), version);
+    assert_eq!(Some(info_field(&info, "info hash v2:")), v2);
+    let expected_id = v1.unwrap_or_else(|| v2.unwrap_or_default()[..40].to_owned());
+    assert_eq!(info_field(&info, "info hash:"), expected_id);
+    assert_eq!(info_roots(&info), lt_roots(&ours), "pieces roots in\n{info}");
+}
+
+/// `path root` pairs from `ccbt info --pieces-roots` (a root is listed under its file).
+fn info_roots(info: &str) -> Vec<String> {
+    let mut roots = Vec::new();
+    let mut path = "";
+    for line in info.lines() {
+        match line.trim().strip_prefix("pieces root ") {
+            Some(root) => roots.push(format!("{path} {root}")),
+            None => path = line.split("  ").last().unwrap_or_default().trim(),
+        }
+    }
+    roots
+}
+
+fn ccbt_info_with(torrent: &Path, args: &[&str]) -> String {
+    let mut cmd = support::ccbt();
+    cmd.arg("info").arg(torrent).args(args);
+    let done = run_with_timeout("ccbt-info", &mut cmd, torrent.parent().expect("folder"), SETUP);
+    done.assert_success("ccbt info");
+    done.stdout
 }
 
 #[test]
@@ -70,12 +100,36 @@ fn multi_file_v2_and_hybrid_match_libtorrent() {
             same_as_libtorrent(w, &format!("album-{piece}-{format:?}"), &content, piece, format);
         }
     }
-    // A folder of one file is still a multi-file torrent (a `files` list), without a pad file.
+    // A folder of one file: a hybrid keeps the folder (a `files` list, without a pad file).
     let one = w.join("src/one");
     write_file(&one.join("only.bin"), 7, 50_001);
-    for format in [Format::V2, Format::Hybrid] {
-        same_as_libtorrent(w, &format!("one-{format:?}"), &one, 16 * 1024, format);
+    same_as_libtorrent(w, "one-hybrid", &one, 16 * 1024, Format::Hybrid);
+}
+
+#[test]
+fn v2_of_a_folder_with_one_file_is_a_torrent_of_the_file() {
+    if !interop("v2_of_a_folder_with_one_file_is_a_torrent_of_the_file", &[Tool::Libtorrent]) {
+        return;
     }
+    let work = work_dir();
+    let w = work.path();
+    let one = w.join("src/one");
+    write_file(&one.join("only.bin"), 7, 50_001);
+    // A v2 file tree holding one file at its root is a single-file torrent: libtorrent calls
+    // the file by its key in the tree and ignores `name` ("one"), so its creator's torrent of
+    // the folder would download as `only.bin`, not `one/only.bin`. ccbt makes the torrent of
+    // the file instead, which is what libtorrent makes of the file itself.
+    let ours = w.join("one-ccbt.torrent");
+    let mut cmd = support::ccbt();
+    cmd.arg("create").arg(&one).arg("-o").arg(&ours).args(["--v2", "--piece-size", "16KiB", "-q"]);
+    let done = run_with_timeout("create-one", &mut cmd, w, SETUP);
+    done.assert_success("ccbt create --v2 of a folder of one file");
+    assert!(done.stderr.contains("making a torrent of only.bin"), "{}", done.describe());
+    let theirs = w.join("one-lt.torrent");
+    lt_make(&one.join("only.bin"), &theirs, 16 * 1024, Format::V2);
+    let view = lt_view(&ours);
+    assert_eq!(view.v2, printed_hashes(&done.stdout).1);
+    assert_eq!(view, lt_view(&theirs));
 }
 
 #[test]

@@ -9,9 +9,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use ccbt_core::{FileLayout, Lengths};
 use ccbt_metainfo::{auto_piece_length, MetaVersion, Torrent, TorrentBuilder};
-use ccbt_storage::{hash_pieces, scan_path, FileStorage, StorageOptions};
+use ccbt_storage::{hash_pieces, scan_path, FileStorage, ScannedContent, StorageError, StorageOptions};
 
-use super::create_v2::hash_aligned;
+use super::create_v2::{hash_aligned, ContentHashes};
 use super::{default_hash_workers, Exit};
 use crate::args::CreateArgs;
 use crate::progress::{ProgressConfig, TaskProgress};
@@ -54,36 +54,21 @@ pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
     let storage = FileStorage::open_existing(&root, &layout, StorageOptions::default())
         .with_context(|| format!("cannot open the files under {}", root.display()))?;
 
+    let (single_file, default_name) = torrent_shape(version, &content);
     let workers = args.hash_workers.map_or_else(default_hash_workers, usize::from);
     let started = Instant::now();
-    let task = TaskProgress::new(progress, "hashing", lengths.total_length());
-    let (piece_hashes, v2_piece_hashes) = if version.has_v2() {
-        let file_lengths: Vec<u64> = content.files.iter().map(|(_, len)| *len).collect();
-        let hybrid = version.has_v1();
-        let hashes = hash_aligned(&storage, &file_lengths, piece_length, hybrid, workers, &|done| task.set(done))
-            .context("cannot hash the files")?;
-        (hashes.piece_hashes, hashes.v2_piece_hashes)
-    } else {
-        let piece_bytes = u64::from(piece_length);
-        let on_progress = |done: u32| task.set(u64::from(done).saturating_mul(piece_bytes));
-        let hashes = hash_pieces(&storage, &lengths, workers, &on_progress).context("cannot hash the files")?;
-        (hashes, Vec::new())
-    };
-    task.finish();
+    let hashes = hash_content(&storage, &content, &lengths, version, workers, progress)
+        .context("cannot hash the files")?;
     let elapsed = started.elapsed();
 
     let builder = TorrentBuilder {
         version,
-        name: args.name.clone().unwrap_or_else(|| content.name.clone()),
+        name: args.name.clone().unwrap_or(default_name),
         // A single-file torrent is one entry with an empty path (the file is called `name`).
-        files: if content.single_file {
-            vec![(Vec::new(), content.total_length)]
-        } else {
-            content.files.clone()
-        },
+        files: if single_file { vec![(Vec::new(), content.total_length)] } else { content.files.clone() },
         piece_length,
-        piece_hashes,
-        v2_piece_hashes,
+        piece_hashes: hashes.piece_hashes,
+        v2_piece_hashes: hashes.v2_piece_hashes,
         trackers,
         private: args.private,
         comment: args.comment.clone(),
@@ -106,6 +91,50 @@ pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
     );
     print_info_hashes(&torrent);
     Ok(Exit::Success)
+}
+
+/// Whether the torrent is single-file, and its default name.
+fn torrent_shape(version: MetaVersion, content: &ScannedContent) -> (bool, String) {
+    match content.files.as_slice() {
+        // BEP 52 has no folder of one file: a v2 file tree with a single file at its root is a
+        // single-file torrent, which readers name after the file (libtorrent) or the torrent
+        // (ccbt). Making a torrent of the file itself is the one reading they agree on.
+        [(path, _)] if version == MetaVersion::V2 && !content.single_file && path.len() == 1 => {
+            let file = path.join("/");
+            eprintln!(
+                "note: a v2-only torrent of a folder holding one file describes that file alone; \
+                 making a torrent of {file}"
+            );
+            (true, file)
+        }
+        _ => (content.single_file, content.name.clone()),
+    }
+}
+
+/// The v1 piece hashes and the v2 merkle nodes of each file's pieces, as `version` needs them,
+/// with a progress bar.
+fn hash_content(
+    storage: &FileStorage,
+    content: &ScannedContent,
+    lengths: &Lengths,
+    version: MetaVersion,
+    workers: usize,
+    progress: ProgressConfig,
+) -> Result<ContentHashes, StorageError> {
+    let piece_length = lengths.piece_length();
+    let task = TaskProgress::new(progress, "hashing", lengths.total_length());
+    let hashes = if version.has_v2() {
+        let file_lengths: Vec<u64> = content.files.iter().map(|(_, len)| *len).collect();
+        let hybrid = version.has_v1();
+        hash_aligned(storage, &file_lengths, piece_length, hybrid, workers, &|done| task.set(done))
+    } else {
+        let piece_bytes = u64::from(piece_length);
+        let on_progress = |done: u32| task.set(u64::from(done).saturating_mul(piece_bytes));
+        hash_pieces(storage, lengths, workers, &on_progress)
+            .map(|piece_hashes| ContentHashes { piece_hashes, v2_piece_hashes: Vec::new() })
+    };
+    task.finish();
+    hashes
 }
 
 /// The info hashes a user needs to find the torrent: the v1 one as before for a v1 torrent,

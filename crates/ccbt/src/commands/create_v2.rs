@@ -6,11 +6,11 @@ use ccbt_core::merkle::{file_tree_leaves, Node, LEAF_SIZE};
 use ccbt_metainfo::{aligned_layout, AlignedEntry};
 use ccbt_storage::{hash_new_pieces, NewPiece, Storage, StorageError};
 
-/// Everything [`ccbt_metainfo::TorrentBuilder`] needs from the data of a v2 or hybrid torrent.
-pub struct AlignedHashes {
-    /// SHA-1 of each piece of the padded v1 stream (hybrid only; empty for v2-only).
+/// Everything [`ccbt_metainfo::TorrentBuilder`] needs from the data of a torrent.
+pub struct ContentHashes {
+    /// SHA-1 of each v1 piece (over the padded stream of a hybrid; empty for v2-only).
     pub piece_hashes: Vec<[u8; 20]>,
-    /// Per file, the merkle node of each of its pieces.
+    /// Per file, the merkle node of each of its pieces (v2 and hybrid; empty for v1).
     pub v2_piece_hashes: Vec<Vec<Node>>,
 }
 
@@ -53,7 +53,7 @@ pub fn hash_aligned(
     hybrid: bool,
     workers: usize,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<AlignedHashes, StorageError> {
+) -> Result<ContentHashes, StorageError> {
     let pieces = plan(lengths, piece_length, hybrid);
     let hashes = hash_new_pieces(storage, &pieces, workers, progress)?;
     let piece_hashes = hashes.iter().filter_map(|h| h.sha1).collect();
@@ -62,7 +62,7 @@ pub fn hash_aligned(
         .iter()
         .map(|len| nodes.by_ref().take(len.div_ceil(u64::from(piece_length)) as usize).collect())
         .collect();
-    Ok(AlignedHashes { piece_hashes, v2_piece_hashes })
+    Ok(ContentHashes { piece_hashes, v2_piece_hashes })
 }
 
 #[cfg(test)]

@@ -89,3 +89,16 @@ print(ih.v1 if ih.has_v1() else '-', ih.v2 if ih.has_v2() else '-',
         pieces: fields[4].parse().expect("piece count"),
     }
 }
+
+/// `path root` of every file libtorrent gives a pieces root (non-empty, non-padding files), in
+/// torrent order; the path is below the torrent's folder for a multi-file torrent.
+pub fn lt_roots(torrent: &Path) -> Vec<String> {
+    let script = "\
+import sys, libtorrent as lt
+fs = lt.torrent_info(sys.argv[1]).files()
+for i in range(fs.num_files()):
+    r = fs.root(i).to_bytes().hex()
+    if r != '0' * 64:
+        print(fs.file_path(i), r)";
+    lt_python(torrent, script).lines().map(str::to_owned).collect()
+}
