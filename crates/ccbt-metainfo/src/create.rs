@@ -40,6 +40,9 @@ pub struct TorrentBuilder {
     /// root of the piece's 16 KiB leaves; for a file no longer than one piece, the root of the
     /// file's tree). The builder derives the `pieces root`s and `piece layers` from them.
     pub v2_piece_hashes: Vec<Vec<Node>>,
+    /// Per file of `files`, whether it is executable: BEP 47 `attr` `x`, as libtorrent writes
+    /// for files with the owner's execute bit (a missing entry means no).
+    pub executable: Vec<bool>,
     /// BEP 12 tiers. The first URL becomes `announce`; `announce-list` is written when there
     /// is more than one URL.
     pub trackers: Vec<Vec<String>>,
@@ -64,6 +67,7 @@ impl Default for TorrentBuilder {
             piece_length: 0,
             piece_hashes: Vec::new(),
             v2_piece_hashes: Vec::new(),
+            executable: Vec::new(),
             trackers: Vec::new(),
             private: false,
             comment: None,
@@ -130,8 +134,13 @@ impl TorrentBuilder {
             check_v2_piece_length(self.piece_length)?;
             check_tree_order(&self.files)?;
             let single_name = single.then_some(self.name.as_str());
-            let (tree, layers) =
-                v2_parts(&self.files, &self.v2_piece_hashes, self.piece_length, single_name)?;
+            let (tree, layers) = v2_parts(
+                &self.files,
+                &self.v2_piece_hashes,
+                &self.executable,
+                self.piece_length,
+                single_name,
+            )?;
             info.insert("meta version", 2i64);
             info.insert("file tree", tree);
             piece_layers = Some(layers);
@@ -141,14 +150,21 @@ impl TorrentBuilder {
             if single {
                 let length = self.files.first().map_or(0, |(_, len)| *len);
                 info.insert("length", to_i64(length, "info.length")?);
+                if self.executable.first() == Some(&true) {
+                    info.insert("attr", "x");
+                }
             } else if self.version.has_v2() {
-                info.insert("files", v1_aligned_files(&self.files, self.piece_length)?);
+                info.insert("files", v1_aligned_files(&self.files, &self.executable, self.piece_length)?);
             } else {
                 let mut files = Vec::with_capacity(self.files.len());
                 for (i, (path, length)) in self.files.iter().enumerate() {
                     let length = to_i64(*length, &format!("info.files[{i}].length"))?;
                     let path = OwnedValue::list(path.iter().map(String::as_str));
-                    files.push(OwnedValue::dict().with("length", length).with("path", path));
+                    let mut file = OwnedValue::dict().with("length", length).with("path", path);
+                    if self.executable.get(i) == Some(&true) {
+                        file.insert("attr", "x");
+                    }
+                    files.push(file);
                 }
                 info.insert("files", files);
             }
@@ -205,6 +221,7 @@ mod tests {
             piece_length: 32768,
             piece_hashes: vec![[1; 20], [2; 20]],
             v2_piece_hashes: vec![],
+            executable: vec![],
             trackers: vec![strings(&["http://a/announce"]), vec![], strings(&["udp://b:80", "udp://c:80"])],
             private: true,
             comment: Some("a comment".into()),

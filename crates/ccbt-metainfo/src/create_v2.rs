@@ -78,11 +78,13 @@ pub(crate) fn check_tree_order(files: &[(Vec<String>, u64)]) -> Result<(), Metai
 }
 
 /// The `file tree` and top-level `piece layers` of a new torrent, from the merkle node of each
-/// piece of each file (`piece_nodes[i]` belongs to `files[i]`). `single_name` is the name of a
-/// single-file torrent, whose one file has an empty path.
+/// piece of each file (`piece_nodes[i]` belongs to `files[i]`, and `executable[i]` marks it
+/// `attr` `x`). `single_name` is the name of a single-file torrent, whose one file has an
+/// empty path.
 pub(crate) fn v2_parts(
     files: &[(Vec<String>, u64)],
     piece_nodes: &[Vec<Node>],
+    executable: &[bool],
     piece_length: u32,
     single_name: Option<&str>,
 ) -> Result<(OwnedValue, OwnedValue), MetainfoError> {
@@ -98,6 +100,9 @@ pub(crate) fn v2_parts(
             return Err(MetainfoError::InvalidPieceLayer { path: display(), reason });
         }
         let mut leaf = OwnedValue::dict().with("length", crate::create::to_i64(*length, "length")?);
+        if executable.get(index) == Some(&true) {
+            leaf.insert("attr", "x");
+        }
         if *length > 0 {
             let root = root_from_layer(nodes, pieces.next_power_of_two(), pad);
             leaf.insert("pieces root", root.to_vec());
@@ -139,21 +144,24 @@ fn insert_leaf(tree: &mut BTreeMap<Vec<u8>, OwnedValue>, path: &[String], leaf: 
 /// A hybrid's v1 `files`: the files with the pad files of [`aligned_layout`] between them.
 pub(crate) fn v1_aligned_files(
     files: &[(Vec<String>, u64)],
+    executable: &[bool],
     piece_length: u32,
 ) -> Result<OwnedValue, MetainfoError> {
     let lengths: Vec<u64> = files.iter().map(|(_, len)| *len).collect();
     let mut list = Vec::with_capacity(lengths.len() * 2);
     for entry in aligned_layout(&lengths, piece_length) {
-        let (path, length, padding) = match entry {
-            AlignedEntry::File(i) => (files[i].0.clone(), files[i].1, false),
-            AlignedEntry::Padding(len) => (pad_file_path(len), len, true),
+        let (path, length, attr) = match entry {
+            AlignedEntry::File(i) => {
+                (files[i].0.clone(), files[i].1, (executable.get(i) == Some(&true)).then_some("x"))
+            }
+            AlignedEntry::Padding(len) => (pad_file_path(len), len, Some("p")),
         };
         let key = format!("info.files[{}].length", list.len());
         let mut file = OwnedValue::dict()
             .with("length", crate::create::to_i64(length, &key)?)
             .with("path", OwnedValue::list(path.iter().map(String::as_str)));
-        if padding {
-            file.insert("attr", "p");
+        if let Some(attr) = attr {
+            file.insert("attr", attr);
         }
         list.push(file);
     }

@@ -222,3 +222,44 @@ fn bad_v2_builders_are_refused() {
     b.piece_hashes.pop();
     assert!(matches!(b.build(), Err(MetainfoError::PieceCountMismatch { .. })));
 }
+
+#[test]
+fn executable_files_are_marked_in_both_parts() {
+    let mut b = builder(MetaVersion::Hybrid);
+    b.executable = vec![false, false, true];
+    let bytes = b.build().unwrap();
+    let top = ccbt_bencode::decode(&bytes).unwrap();
+    let info = top.get(b"info").unwrap();
+    let files = info.get(b"files").and_then(|v| v.as_list()).unwrap();
+    let attrs: Vec<Option<&[u8]>> = files.iter().map(|f| f.get(b"attr").and_then(|a| a.as_bytes())).collect();
+    assert_eq!(attrs, [None, Some(&b"p"[..]), None, Some(b"x"), Some(b"p")]);
+    let tree = info.get(b"file tree").unwrap();
+    let attr = |name: &[u8]| tree.get(name).and_then(|f| f.get(b"")).and_then(|l| l.get(b"attr")).cloned();
+    assert_eq!(attr(b"z").and_then(|a| a.as_bytes()), Some(&b"x"[..]));
+    assert!(attr(b"empty").is_none());
+    assert!(Torrent::from_bytes(&bytes).is_ok());
+
+    // v1 torrents too, single-file (at the top of the info dictionary) and multi-file.
+    let single = TorrentBuilder {
+        name: "run.sh".into(),
+        files: vec![(vec![], 10)],
+        piece_length: 16_384,
+        piece_hashes: vec![[0; 20]],
+        executable: vec![true],
+        ..TorrentBuilder::default()
+    };
+    let bytes = single.build().unwrap();
+    let info = ccbt_bencode::decode(&bytes).unwrap().get(b"info").unwrap().to_owned_value();
+    assert_eq!(info.get(b"attr"), Some(&OwnedValue::bytes("x")));
+    let multi = TorrentBuilder {
+        name: "bin".into(),
+        files: vec![(strings(&["a"]), 10), (strings(&["b"]), 10)],
+        executable: vec![false, true],
+        ..single
+    };
+    let bytes = multi.build().unwrap();
+    let info = ccbt_bencode::decode(&bytes).unwrap().get(b"info").unwrap().to_owned_value();
+    let Some(OwnedValue::List(files)) = info.get(b"files") else { panic!("no files") };
+    assert_eq!(files[0].get(b"attr"), None);
+    assert_eq!(files[1].get(b"attr"), Some(&OwnedValue::bytes("x")));
+}

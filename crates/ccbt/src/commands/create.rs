@@ -69,6 +69,7 @@ pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
         piece_length,
         piece_hashes: hashes.piece_hashes,
         v2_piece_hashes: hashes.v2_piece_hashes,
+        executable: content.files.iter().map(|(path, _)| is_executable(&root.join(path.join("/")))).collect(),
         trackers,
         private: args.private,
         comment: args.comment.clone(),
@@ -181,6 +182,19 @@ fn check_piece_size(size: u64, version: MetaVersion) -> anyhow::Result<u32> {
         "piece size {size} is not a power of two between 16 KiB and 256 MiB{why}"
     );
     u32::try_from(size).context("piece size too large")
+}
+
+/// Whether the owner may execute the file: libtorrent marks such files (BEP 47 `attr` `x`),
+/// and the info hash depends on it.
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o100 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_path: &Path) -> bool {
+    false
 }
 
 fn now_epoch() -> Option<i64> {
