@@ -8,9 +8,10 @@ mod support;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
-use support::v2::{lt_make, lt_roots, lt_view, Format};
+use support::v2::{lt_roots, lt_view, Format};
 use support::{
-    ccbt_create, info_field, interop, run_with_timeout, work_dir, write_file, write_tree, Tool, SETUP,
+    ccbt_create, info_field, interop, lt_make_torrent, run_with_timeout, work_dir, write_file, write_tree,
+    Kind, Tool, SETUP,
 };
 
 /// Odd sizes, empty files (one of them last), a file of exactly two pieces, nested folders, a
@@ -51,7 +52,7 @@ fn same_as_libtorrent(work: &Path, name: &str, content: &Path, piece: u32, forma
     assert_eq!((&view.v1, &view.v2), (&v1, &v2), "libtorrent reads other hashes than ccbt printed");
 
     let theirs = work.join(format!("{name}-lt.torrent"));
-    lt_make(content, &theirs, piece, format);
+    lt_make_torrent(content, &theirs, piece, format.lt_kind());
     let lt = lt_view(&theirs);
     // Equal info hashes mean byte-identical info dictionaries (file tree, pad files, pieces);
     // the piece layers live outside the info dictionary and are compared on their own.
@@ -137,7 +138,7 @@ fn v2_of_a_folder_with_one_file_is_a_torrent_of_the_file() {
     done.assert_success("ccbt create --v2 of a folder of one file");
     assert!(done.stderr.contains("making a torrent of only.bin"), "{}", done.describe());
     let theirs = w.join("one-lt.torrent");
-    lt_make(&one.join("only.bin"), &theirs, 16 * 1024, Format::V2);
+    lt_make_torrent(&one.join("only.bin"), &theirs, 16 * 1024, Kind::V2);
     let view = lt_view(&ours);
     assert_eq!(view.v2, printed_hashes(&done.stdout).1);
     assert_eq!(view, lt_view(&theirs));

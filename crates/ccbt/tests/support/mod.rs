@@ -253,6 +253,8 @@ fn quiet_ok(cmd: &mut Command) -> bool {
 pub enum Kind {
     V1,
     Hybrid,
+    /// BEP 52 only.
+    V2,
 }
 
 /// Makes a .torrent of `content` with libtorrent's creator (tests/interop/lt_make_torrent.py).
@@ -260,6 +262,7 @@ pub fn lt_make_torrent(content: &Path, out: &Path, piece_size: u32, kind: Kind) 
     let flag = match kind {
         Kind::V1 => "--v1-only",
         Kind::Hybrid => "--hybrid",
+        Kind::V2 => "--v2-only",
     };
     let log_dir = out.parent().expect("torrent folder");
     let done = run_with_timeout(

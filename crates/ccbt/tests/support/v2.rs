@@ -1,10 +1,9 @@
-//! Helpers for the BEP 52 (v2 and hybrid) tests: torrents made by libtorrent's creator in
-//! each format, and what libtorrent reads from a .torrent (info hashes, piece layers).
+//! Helpers for the BEP 52 (v2 and hybrid) tests: the torrent formats, and what libtorrent reads
+//! from a .torrent (info hashes, piece layers, pieces roots).
 
 use std::path::Path;
-use std::process::Command;
 
-use super::{interop_dir, lt_python, run_with_timeout, LT_PYTHON, SETUP};
+use super::{lt_python, Kind};
 
 /// The torrent formats `ccbt create` and libtorrent's creator make.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,31 +23,14 @@ impl Format {
         }
     }
 
-    fn lt_flag(self) -> &'static str {
+    /// The same format for libtorrent's creator.
+    pub fn lt_kind(self) -> Kind {
         match self {
-            Format::V1 => "--v1-only",
-            Format::V2 => "--v2-only",
-            Format::Hybrid => "--hybrid",
+            Format::V1 => Kind::V1,
+            Format::V2 => Kind::V2,
+            Format::Hybrid => Kind::Hybrid,
         }
     }
-}
-
-/// Makes a .torrent of `content` with libtorrent's creator (tests/interop/lt_make_torrent.py).
-pub fn lt_make(content: &Path, out: &Path, piece_size: u32, format: Format) {
-    let log_dir = out.parent().expect("torrent folder");
-    let done = run_with_timeout(
-        "lt_make_torrent",
-        Command::new(LT_PYTHON)
-            .arg(interop_dir().join("lt_make_torrent.py"))
-            .arg("--path")
-            .arg(content)
-            .arg("--out")
-            .arg(out)
-            .args(["--piece-size", &piece_size.to_string(), format.lt_flag()]),
-        log_dir,
-        SETUP,
-    );
-    done.assert_success("lt_make_torrent.py");
 }
 
 /// What libtorrent reads from a .torrent.
