@@ -61,7 +61,9 @@ impl ApiError {
                 ApiError::new(StatusCode::CONFLICT, "duplicate_torrent", message)
             }
             SessionError::ReadTorrentFile { .. } => ApiError::bad_request("unreadable_torrent_file", message),
-            SessionError::InvalidTorrent { .. } => ApiError::bad_request("invalid_torrent", message),
+            SessionError::InvalidTorrent { .. } | SessionError::MissingPieceLayers { .. } => {
+                ApiError::bad_request("invalid_torrent", message)
+            }
             SessionError::InvalidMagnet(_) => ApiError::bad_request("invalid_magnet", message),
             SessionError::InvalidSelection(_) => ApiError::bad_request("invalid_file_selection", message),
             SessionError::ShutDown => {

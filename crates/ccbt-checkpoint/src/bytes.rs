@@ -1,7 +1,7 @@
 //! Serde helpers for byte fields: raw bytes in the binary format, lower-case hex strings in JSON
 //! (chosen by `is_human_readable`, so one struct serves both codecs).
 
-use ccbt_core::InfoHash;
+use ccbt_core::{InfoHash, InfoHashV2};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serializer};
 
@@ -91,6 +91,38 @@ pub mod info_hash {
                 D::Error::custom(format!("info hash of {} bytes, expected 20", b.len()))
             })?;
             Ok(InfoHash(array))
+        }
+    }
+}
+
+/// `Option<InfoHashV2>`: 32 raw bytes in binary, 64 hex characters in JSON, `null`/absent-tag
+/// when there is none.
+pub mod info_hash_v2_opt {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(hash: &Option<InfoHashV2>, serializer: S) -> Result<S::Ok, S::Error> {
+        match hash {
+            Some(hash) if serializer.is_human_readable() => serializer.serialize_some(&hash.to_hex()),
+            Some(hash) => serializer.serialize_some(&RawBytes(hash.as_bytes())),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<InfoHashV2>, D::Error> {
+        if deserializer.is_human_readable() {
+            let Some(text) = Option::<std::borrow::Cow<'de, str>>::deserialize(deserializer)? else {
+                return Ok(None);
+            };
+            let hash = text
+                .parse()
+                .map_err(|_| D::Error::custom(format!("v2 info hash {text:?} is not 64 hex digits")))?;
+            Ok(Some(hash))
+        } else {
+            let Some(bytes) = Option::<ByteBuf>::deserialize(deserializer)? else { return Ok(None) };
+            let array: [u8; 32] = bytes.0.try_into().map_err(|b: Vec<u8>| {
+                D::Error::custom(format!("v2 info hash of {} bytes, expected 32", b.len()))
+            })?;
+            Ok(Some(InfoHashV2(array)))
         }
     }
 }

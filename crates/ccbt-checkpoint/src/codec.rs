@@ -18,6 +18,7 @@
 
 use std::io::Read;
 
+use crate::v1::{self, CheckpointV1};
 use crate::{Checkpoint, CheckpointError, FORMAT_VERSION, MAX_FILES};
 
 /// The largest checkpoint, encoded or decompressed (64 MiB): far above a real one (a bitfield of a
@@ -82,7 +83,8 @@ pub fn encode(checkpoint: &Checkpoint, format: Format) -> Result<Vec<u8>, Checkp
 }
 
 /// Decodes a checkpoint in either format, checking its framing, version and structure (not which
-/// torrent it is for: see [`Checkpoint::validate`]).
+/// torrent it is for: see [`Checkpoint::validate`]). An older version comes back converted to
+/// the current one (saving it writes the current version).
 pub fn decode(data: &[u8]) -> Result<Checkpoint, CheckpointError> {
     decode_with_format(data).map(|(checkpoint, _)| checkpoint)
 }
@@ -133,10 +135,13 @@ struct VersionProbe {
 
 fn decode_json(data: &[u8]) -> Result<Checkpoint, CheckpointError> {
     let probe: VersionProbe = serde_json::from_slice(data).map_err(json_error)?;
-    if probe.version == 0 || probe.version > FORMAT_VERSION {
-        return Err(CheckpointError::UnsupportedVersion { found: probe.version, supported: FORMAT_VERSION });
+    match probe.version {
+        v1::VERSION => {
+            serde_json::from_slice::<CheckpointV1>(data).map(CheckpointV1::upgrade).map_err(json_error)
+        }
+        FORMAT_VERSION => serde_json::from_slice(data).map_err(json_error),
+        found => Err(CheckpointError::UnsupportedVersion { found, supported: FORMAT_VERSION }),
     }
-    serde_json::from_slice(data).map_err(json_error)
 }
 
 fn json_error(e: serde_json::Error) -> CheckpointError {
@@ -215,19 +220,32 @@ fn decode_binary(data: &[u8]) -> Result<Checkpoint, CheckpointError> {
         });
     }
     let payload = inflate(body, decompressed_len)?;
-    let (checkpoint, rest) = postcard::take_from_bytes::<Checkpoint>(&payload)
-        .map_err(|e| CheckpointError::malformed(e.to_string()))?;
-    if !rest.is_empty() {
-        return Err(CheckpointError::malformed(format!("{} bytes after the checkpoint", rest.len())));
-    }
-    if checkpoint.version != le_u32(data, 8) {
+    let header_version = le_u32(data, 8);
+    let (checkpoint, payload_version) = if header_version == v1::VERSION {
+        let old: CheckpointV1 = take_all(&payload)?;
+        let version = old.version();
+        (old.upgrade(), version)
+    } else {
+        let checkpoint: Checkpoint = take_all(&payload)?;
+        let version = checkpoint.version;
+        (checkpoint, version)
+    };
+    if payload_version != header_version {
         return Err(CheckpointError::malformed(format!(
-            "header version {} but payload version {}",
-            le_u32(data, 8),
-            checkpoint.version
+            "header version {header_version} but payload version {payload_version}"
         )));
     }
     Ok(checkpoint)
+}
+
+/// The postcard value that is all of `payload`.
+fn take_all<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, CheckpointError> {
+    let (value, rest) =
+        postcard::take_from_bytes::<T>(payload).map_err(|e| CheckpointError::malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(CheckpointError::malformed(format!("{} bytes after the checkpoint", rest.len())));
+    }
+    Ok(value)
 }
 
 /// Inflates `compressed`, which must give exactly `expected` bytes (never reading more than one

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use ccbt_core::InfoHash;
+use ccbt_core::{InfoHash, InfoHashV2};
 
 /// A checkpoint that could not be written, read or trusted.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,9 @@ pub enum CheckpointError {
     /// The stored info dictionary does not hash to the checkpoint's info hash.
     #[error("the info dictionary in the checkpoint hashes to {computed}, not to its info hash {info_hash}")]
     InfoDictMismatch { info_hash: InfoHash, computed: InfoHash },
+    /// The stored info dictionary's SHA-256 is not the checkpoint's v2 info hash.
+    #[error("the info dictionary in the checkpoint hashes (SHA-256) to {computed}, not to its v2 info hash {info_hash_v2}")]
+    InfoDictMismatchV2 { info_hash_v2: InfoHashV2, computed: InfoHashV2 },
     /// The checkpoint cannot be encoded (a path that is not UTF-8, a version this build does not write).
     #[error("cannot encode checkpoint: {reason}")]
     Encode { reason: String },

@@ -43,6 +43,7 @@ mod manager;
 mod model;
 mod stamp;
 mod store;
+mod v1;
 
 pub use atomic::write_atomically;
 pub use codec::{decode, decode_with_format, encode, Format, MAGIC, MAX_CHECKPOINT_BYTES};

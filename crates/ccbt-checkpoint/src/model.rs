@@ -5,24 +5,27 @@
 //! this struct tree, in field order. So any change to these types (a field added, removed,
 //! reordered or retyped, an enum variant added) raises [`FORMAT_VERSION`]. A decoder reads every
 //! version from 1 to [`FORMAT_VERSION`] (older ones through a frozen copy of their types and a
-//! conversion, once there are any) and refuses a higher one with
+//! conversion: [`crate::v1`]) and refuses a higher one with
 //! [`CheckpointError::UnsupportedVersion`] before looking at the payload, so a newer file is never
 //! half-read. Every struct denies unknown fields: a JSON file of a known version with fields this
 //! build does not know was not written by it, and is reported malformed rather than silently
 //! trimmed. [`TorrentOptions`] fields default when absent, so a hand-written JSON file may name
 //! only the options it sets.
+//!
+//! Versions: 1, the first; 2 adds the BitTorrent v2 state (`info_hash_v2`, `piece_layers`).
 
 use std::path::PathBuf;
 
-use ccbt_core::{Bitfield, InfoHash};
+use ccbt_core::{Bitfield, InfoHash, InfoHashV2};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
+use sha2::Sha256;
 
 use crate::bytes;
 use crate::CheckpointError;
 
 /// The format version this build writes (and the highest it reads).
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The most files a checkpoint may list (far above any real torrent: a 10 MB `.torrent` holds
 /// fewer than half a million). It bounds decoding memory: a file entry takes about 5 bytes in
@@ -35,8 +38,14 @@ pub const MAX_FILES: usize = 1 << 20;
 pub struct Checkpoint {
     /// [`FORMAT_VERSION`] when written by this build.
     pub version: u32,
+    /// The 20-byte id the torrent goes by on the wire: the SHA-1 of the info dictionary for v1
+    /// and hybrid torrents, the truncated `info_hash_v2` for v2-only ones.
     #[serde(with = "bytes::info_hash")]
     pub info_hash: InfoHash,
+    /// The SHA-256 of the info dictionary (BEP 52) of a v2 or hybrid torrent; `None` for a v1
+    /// torrent (or a v1 magnet still fetching metadata). Since version 2.
+    #[serde(with = "bytes::info_hash_v2_opt")]
+    pub info_hash_v2: Option<InfoHashV2>,
     /// The torrent's name (for listings).
     pub name: String,
     /// Where the torrent came from, to resume without naming it again.
@@ -45,6 +54,12 @@ pub struct Checkpoint {
     /// exchange. `None` when it is not known yet (a magnet still fetching metadata).
     #[serde(with = "bytes::hex_bytes_opt")]
     pub info: Option<Vec<u8>>,
+    /// The bencoded `piece layers` dictionary (BEP 52) of a v2 or hybrid torrent as far as it is
+    /// known (from its .torrent, or learned from peers with hash requests), so a restart needs
+    /// no hash requests. Checked against the file roots by whoever builds the torrent from it,
+    /// not here. `None` when nothing is known (always for v1). Since version 2.
+    #[serde(with = "bytes::hex_bytes_opt")]
+    pub piece_layers: Option<Vec<u8>>,
     /// The output folder the torrent's files are under.
     pub save_path: PathBuf,
     /// Pieces of the torrent.
@@ -172,7 +187,9 @@ impl TorrentState {
 }
 
 /// Deserializes at most [`MAX_FILES`] file entries, failing as soon as there is one more.
-fn bounded_files<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<FileEntry>, D::Error> {
+pub(crate) fn bounded_files<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<FileEntry>, D::Error> {
     struct Visitor;
     impl<'de> serde::de::Visitor<'de> for Visitor {
         type Value = Vec<FileEntry>;
@@ -204,9 +221,11 @@ impl Checkpoint {
         Checkpoint {
             version: FORMAT_VERSION,
             info_hash,
+            info_hash_v2: None,
             name: name.into(),
             source: Source::default(),
             info: None,
+            piece_layers: None,
             save_path: save_path.into(),
             piece_count,
             verified: Bitfield::new(piece_count).as_bytes().to_vec(),
@@ -245,13 +264,27 @@ impl Checkpoint {
         }
     }
 
+    /// Whether this is a v2-only torrent: its wire id is its truncated v2 info hash (a hybrid's
+    /// is the SHA-1, which cannot equal it short of a SHA-1/SHA-256 collision).
+    pub fn is_v2_only(&self) -> bool {
+        self.info_hash_v2.is_some_and(|v2| v2.truncated() == self.info_hash)
+    }
+
     /// Checks the checkpoint belongs to `expected` (the torrent asked for, or the info hash in
-    /// its file name), and that its info dictionary, if any, hashes to its info hash.
+    /// its file name), and that its info dictionary, if any, hashes to its info hashes: SHA-1
+    /// to `info_hash` (v1 and hybrid), SHA-256 to `info_hash_v2` (v2 and hybrid).
     pub fn validate(&self, expected: &InfoHash) -> Result<(), CheckpointError> {
         if self.info_hash != *expected {
             return Err(CheckpointError::InfoHashMismatch { expected: *expected, found: self.info_hash });
         }
-        if let Some(info) = &self.info {
+        let Some(info) = &self.info else { return Ok(()) };
+        if let Some(info_hash_v2) = self.info_hash_v2 {
+            let computed = InfoHashV2(Sha256::digest(info).into());
+            if computed != info_hash_v2 {
+                return Err(CheckpointError::InfoDictMismatchV2 { info_hash_v2, computed });
+            }
+        }
+        if !self.is_v2_only() {
             let computed = InfoHash(Sha1::digest(info).into());
             if computed != self.info_hash {
                 return Err(CheckpointError::InfoDictMismatch { info_hash: self.info_hash, computed });
@@ -269,6 +302,11 @@ impl Checkpoint {
             });
         }
         self.verified_pieces()?;
+        if self.piece_layers.is_some() && self.info_hash_v2.is_none() {
+            return Err(CheckpointError::malformed(
+                "piece layers without a v2 info hash (a v1 torrent has none)",
+            ));
+        }
         for file in &self.files {
             if file.path.is_absolute()
                 || file.path.components().any(|c| !matches!(c, std::path::Component::Normal(_)))

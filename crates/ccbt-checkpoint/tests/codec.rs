@@ -195,44 +195,53 @@ fn arb_checkpoint() -> impl Strategy<Value = Checkpoint> {
         ),
         (any::<u64>(), any::<u64>(), any::<u64>(), proptest::option::of(any::<u64>())),
         (0..3u8, proptest::option::of(".{0,30}")),
+        (
+            proptest::option::of(any::<[u8; 32]>()),
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..64)),
+        ),
     )
-        .prop_map(|(hash, name, bits, info, files, (down, up, secs, limit), (state, magnet))| {
-            let mut c = Checkpoint::new(InfoHash(hash), name, "/out", 0);
-            let mut pieces = Bitfield::new(bits.len() as u32);
-            for (i, _) in bits.iter().enumerate().filter(|(_, b)| **b) {
-                pieces.set(i as u32);
-            }
-            c.set_verified_pieces(&pieces);
-            c.info = info;
-            c.source.magnet_uri = magnet;
-            c.files = files
-                .into_iter()
-                .map(|(path, length, created, p)| FileEntry {
-                    path: path.into(),
-                    length,
-                    observed: created.then_some(FileStamp {
-                        size: length,
-                        mtime_secs: -5,
-                        mtime_nanos: 999_999_999,
-                    }),
-                    created_by_ccbt: created,
-                    priority: [
-                        FilePriority::Skip,
-                        FilePriority::Low,
-                        FilePriority::Normal,
-                        FilePriority::High,
-                    ][usize::from(p)],
-                })
-                .collect();
-            c.totals.downloaded = down;
-            c.totals.uploaded = up;
-            c.totals.active_secs = secs;
-            c.options.up_limit = limit;
-            c.state =
-                [TorrentState::Downloading, TorrentState::Paused, TorrentState::Seeding][usize::from(state)];
-            c.saved_at = secs;
-            c
-        })
+        .prop_map(
+            |(hash, name, bits, info, files, (down, up, secs, limit), (state, magnet), (v2, layers))| {
+                let mut c = Checkpoint::new(InfoHash(hash), name, "/out", 0);
+                // v2 state; piece layers only with a v2 info hash, as a v1 torrent has none.
+                c.info_hash_v2 = v2.map(ccbt_core::InfoHashV2);
+                c.piece_layers = layers.filter(|_| v2.is_some());
+                let mut pieces = Bitfield::new(bits.len() as u32);
+                for (i, _) in bits.iter().enumerate().filter(|(_, b)| **b) {
+                    pieces.set(i as u32);
+                }
+                c.set_verified_pieces(&pieces);
+                c.info = info;
+                c.source.magnet_uri = magnet;
+                c.files = files
+                    .into_iter()
+                    .map(|(path, length, created, p)| FileEntry {
+                        path: path.into(),
+                        length,
+                        observed: created.then_some(FileStamp {
+                            size: length,
+                            mtime_secs: -5,
+                            mtime_nanos: 999_999_999,
+                        }),
+                        created_by_ccbt: created,
+                        priority: [
+                            FilePriority::Skip,
+                            FilePriority::Low,
+                            FilePriority::Normal,
+                            FilePriority::High,
+                        ][usize::from(p)],
+                    })
+                    .collect();
+                c.totals.downloaded = down;
+                c.totals.uploaded = up;
+                c.totals.active_secs = secs;
+                c.options.up_limit = limit;
+                c.state = [TorrentState::Downloading, TorrentState::Paused, TorrentState::Seeding]
+                    [usize::from(state)];
+                c.saved_at = secs;
+                c
+            },
+        )
 }
 
 proptest! {

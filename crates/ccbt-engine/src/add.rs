@@ -226,6 +226,14 @@ impl AddTorrent {
             TorrentSource::Magnet(m) => m.info_hash,
         }
     }
+
+    /// Every id the torrent is known by on the wire (a hybrid's v1 and truncated v2 hashes).
+    pub fn ids(&self) -> Vec<InfoHash> {
+        match &self.source {
+            TorrentSource::Torrent(t) => t.wire_ids(),
+            TorrentSource::Magnet(m) => m.wire_ids(),
+        }
+    }
 }
 
 #[cfg(test)]

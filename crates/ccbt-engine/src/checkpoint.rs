@@ -113,7 +113,7 @@ fn torrent_of(checkpoint: &Checkpoint, info: &[u8]) -> Result<Torrent, SessionEr
         .and_then(|uri| Magnet::parse(uri).ok())
         .filter(|m| m.info_hash == checkpoint.info_hash)
         .unwrap_or_else(|| Magnet::new(checkpoint.info_hash));
-    let bytes = crate::magnet::torrent_file_bytes(info, &magnet);
+    let bytes = crate::magnet::info_file_bytes(info, checkpoint.piece_layers.as_deref(), &magnet);
     Torrent::from_bytes(&bytes).map_err(|e| {
         SessionError::Checkpoint(CheckpointError::Malformed { reason: format!("info dictionary: {e}") })
     })

@@ -25,6 +25,12 @@ pub enum SessionError {
     DuplicateTorrent { info_hash: String },
     #[error("no torrent with id {0}")]
     UnknownTorrent(u64),
+    /// A v2 .torrent without the `piece layers` of some files: its pieces cannot be checked.
+    #[error(
+        "the v2 torrent {info_hash} lacks the piece layers of {files} file(s), so its pieces cannot be \
+         verified; add it by its magnet link (ccbt then fetches the layers from peers)"
+    )]
+    MissingPieceLayers { info_hash: String, files: usize },
     #[error("torrent {0} is still fetching its metadata")]
     MetadataPending(u64),
     #[error("cannot read {path}: {source}")]

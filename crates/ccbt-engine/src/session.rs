@@ -70,10 +70,11 @@ impl TorrentEntry {
         }
     }
 
-    fn info_hash(&self) -> ccbt_core::InfoHash {
+    /// Every id the torrent is known by (a hybrid has two), as kept in `info_hashes`.
+    fn ids(&self) -> Vec<ccbt_core::InfoHash> {
         match self {
-            TorrentEntry::Resolving { shared, .. } => shared.info_hash,
-            TorrentEntry::Active { shared, .. } => shared.torrent.info_hash,
+            TorrentEntry::Resolving { shared, .. } => shared.ids.clone(),
+            TorrentEntry::Active { shared, .. } => shared.torrent.wire_ids(),
         }
     }
 }
@@ -109,7 +110,7 @@ impl SessionInner {
     pub(crate) fn find_torrent(&self, info_hash: &ccbt_core::InfoHash) -> Option<Arc<TorrentShared>> {
         let torrents = lock(&self.torrents);
         torrents.values().find_map(|t| match t {
-            TorrentEntry::Active { shared, .. } if &shared.torrent.info_hash == info_hash => {
+            TorrentEntry::Active { shared, .. } if shared.torrent.answers_to(info_hash) => {
                 Some(shared.clone())
             }
             _ => None,
@@ -241,8 +242,19 @@ impl Session {
     pub async fn add_torrent(&self, add: AddTorrent) -> Result<TorrentId, SessionError> {
         let inner = &self.inner;
         let info_hash = add.info_hash();
-        if !lock(&inner.info_hashes).insert(info_hash) {
-            return Err(SessionError::DuplicateTorrent { info_hash: info_hash.to_hex() });
+        if let TorrentSource::Torrent(torrent) = &add.source {
+            let missing = torrent.missing_piece_layers().len();
+            if missing > 0 {
+                return Err(SessionError::MissingPieceLayers { info_hash: info_hash.to_hex(), files: missing });
+            }
+        }
+        let ids = add.ids();
+        {
+            let mut known = lock(&inner.info_hashes);
+            if let Some(dup) = ids.iter().find(|id| known.contains(id)) {
+                return Err(SessionError::DuplicateTorrent { info_hash: dup.to_hex() });
+            }
+            known.extend(ids.iter().copied());
         }
         let id = TorrentId(inner.next_id.fetch_add(1, Ordering::Relaxed));
         // Before any connection of the torrent exists: none moves a byte unlimited.
@@ -267,7 +279,7 @@ impl Session {
                     Ok(entry) => entry,
                     Err(e) => {
                         inner.limits.remove_torrent(id);
-                        lock(&inner.info_hashes).remove(&info_hash);
+                        ids.iter().for_each(|id| _ = lock(&inner.info_hashes).remove(id));
                         return Err(e);
                     }
                 }
@@ -604,6 +616,10 @@ async fn start_active(
         );
         template.source = start.origin;
         template.info = Some(torrent.info_bytes.clone());
+        template.info_hash_v2 = torrent.info_hash_v2;
+        // Only learned layers need keeping: a .torrent that carried them is read again anyway,
+        // but a magnet's would otherwise be fetched from peers again.
+        template.piece_layers = (!torrent.piece_layers.is_empty()).then(|| torrent.piece_layers_bencoded());
         template.files = file_entries(&torrent, &storage.owned_files(), selection.file_priorities());
         template.options.streaming = Some(start.streaming);
         CheckpointSpec {
@@ -711,6 +727,8 @@ fn start_resolving(
             origin,
             paused: false,
         };
+        // A hybrid found through one of its ids is known by both from now on.
+        lock(&inner.info_hashes).extend(torrent.wire_ids());
         match start_active(&inner, id, torrent, save_path, start).await {
             Ok(entry) => {
                 // The resolver's own entry is replaced; its task (this one) ends right after.
@@ -737,7 +755,7 @@ fn start_resolving(
 async fn save_torrent_file(state_dir: &Path, torrent: &Torrent, magnet: &Magnet) {
     let dir = state_dir.join("torrents");
     let path = dir.join(format!("{}.torrent", torrent.info_hash.to_hex()));
-    let bytes = magnet::torrent_file_bytes(&torrent.info_bytes, magnet);
+    let bytes = magnet::torrent_file_bytes(torrent, magnet);
     let result = tokio::task::spawn_blocking(move || -> std::io::Result<PathBuf> {
         std::fs::create_dir_all(&dir)?;
         let tmp = path.with_extension("torrent.tmp");

@@ -1,12 +1,15 @@
-//! Magnet links (BEP 9 `xt`/`dn`/`tr`/`x.pe`, BEP 19 `ws`, BEP 53 `so`).
+//! Magnet links (BEP 9 `xt`/`dn`/`tr`/`x.pe`, BEP 19 `ws`, BEP 53 `so`), v1 (`urn:btih:`), v2
+//! (`urn:btmh:`, BEP 52) or hybrid (both in one link).
 //!
 //! Parsing is forgiving where magnets in the wild differ (parameter order, numbered keys such
 //! as `tr.1`, upper-case hex, base32 info hashes, unknown parameters) and strict where a wrong
 //! guess would fetch the wrong torrent (a malformed info hash or `so` list is an error).
 
-use ccbt_core::InfoHash;
+use ccbt_core::{InfoHash, InfoHashV2};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use thiserror::Error;
+
+use crate::{MetaVersion, Torrent};
 
 /// Most file indices a `so` parameter may expand to. Ranges such as `0-4294967295` would
 /// otherwise turn a few bytes of link into gigabytes of indices.
@@ -22,15 +25,19 @@ pub enum MagnetError {
     /// The text does not start with `magnet:?`.
     #[error("not a magnet link (it should start with \"magnet:?\")")]
     NotAMagnet,
-    /// No `xt=urn:btih:` (nor `urn:btmh:`) parameter.
-    #[error("magnet link has no info hash (xt=urn:btih:...)")]
+    /// No `xt=urn:btih:` nor `xt=urn:btmh:` parameter.
+    #[error("magnet link has no info hash (xt=urn:btih:... or xt=urn:btmh:1220...)")]
     MissingInfoHash,
     /// A `urn:btih:` value that is neither 40 hex nor 32 base32 characters.
     #[error("invalid info hash {value:?}: expected 40 hex or 32 base32 characters")]
     InvalidInfoHash { value: String },
-    /// A BitTorrent v2 (`urn:btmh:`) magnet without a v1 info hash.
-    #[error("v2-only magnets are not supported yet")]
-    V2Unsupported,
+    /// A `urn:btmh:` value that is not a well-formed hex multihash.
+    #[error("invalid v2 info hash {value:?}: {reason}")]
+    InvalidV2InfoHash { value: String, reason: String },
+    /// A `urn:btmh:` multihash of another function than sha2-256, or of another length than 32
+    /// bytes: BitTorrent v2 info hashes are SHA-256.
+    #[error("unsupported multihash in urn:btmh: function 0x{code:x}, {length} bytes (BitTorrent v2 uses sha2-256: \"1220\" and 64 hex digits)")]
+    UnsupportedMultihash { code: u64, length: u64 },
     /// A BEP 53 `so` value that is not a list of indices and ascending ranges.
     #[error("invalid file selection so={value:?}: expected indices and ranges like \"0,2,4-6\"")]
     InvalidSelectOnly { value: String },
@@ -42,8 +49,11 @@ pub enum MagnetError {
 /// A parsed magnet link.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Magnet {
-    /// The v1 info hash (`xt=urn:btih:`).
+    /// The 20-byte id the torrent goes by on the wire (handshakes, trackers, DHT): the v1 info
+    /// hash (`xt=urn:btih:`) if the link has one, else the truncated v2 info hash.
     pub info_hash: InfoHash,
+    /// The v2 info hash (`xt=urn:btmh:`, the SHA-256 of the info dictionary), if any.
+    pub info_hash_v2: Option<InfoHashV2>,
     /// `dn`: a name to show until the metadata arrives.
     pub display_name: Option<String>,
     /// `tr`: tracker URLs, in link order, without duplicates.
@@ -57,16 +67,65 @@ pub struct Magnet {
 }
 
 impl Magnet {
-    /// A magnet with only an info hash.
+    /// A magnet with only a v1 info hash.
     pub fn new(info_hash: InfoHash) -> Magnet {
         Magnet {
             info_hash,
+            info_hash_v2: None,
             display_name: None,
             trackers: Vec::new(),
             peers: Vec::new(),
             web_seeds: Vec::new(),
             select_only: None,
         }
+    }
+
+    /// A magnet with only a v2 info hash (its wire id is the truncated hash).
+    pub fn new_v2(info_hash_v2: InfoHashV2) -> Magnet {
+        Magnet { info_hash_v2: Some(info_hash_v2), ..Magnet::new(info_hash_v2.truncated()) }
+    }
+
+    /// A magnet of a hybrid torrent, with both info hashes (its wire id is the v1 one).
+    pub fn new_hybrid(info_hash: InfoHash, info_hash_v2: InfoHashV2) -> Magnet {
+        Magnet { info_hash_v2: Some(info_hash_v2), ..Magnet::new(info_hash) }
+    }
+
+    /// The magnet link of a torrent: its info hashes (v1, v2 or both, by its version), name,
+    /// trackers (all tiers, in order) and web seeds.
+    pub fn from_torrent(torrent: &Torrent) -> Magnet {
+        let base = match (torrent.version, torrent.info_hash_v2) {
+            (MetaVersion::V2, Some(v2)) => Magnet::new_v2(v2),
+            (MetaVersion::Hybrid, Some(v2)) => Magnet::new_hybrid(torrent.info_hash, v2),
+            _ => Magnet::new(torrent.info_hash),
+        };
+        let mut trackers = Vec::new();
+        for url in torrent.trackers.iter().flatten() {
+            push_unique(&mut trackers, url.clone());
+        }
+        let mut web_seeds = Vec::new();
+        for url in &torrent.url_list {
+            push_unique(&mut web_seeds, url.clone());
+        }
+        Magnet { display_name: Some(torrent.name.clone()), trackers, web_seeds, ..base }
+    }
+
+    /// The v1 info hash (SHA-1 of the info dictionary), if the link named one. A `btih` equal
+    /// to the truncated `btmh` is the v2 torrent's wire id, not a v1 hash.
+    pub fn info_hash_v1(&self) -> Option<InfoHash> {
+        match self.info_hash_v2 {
+            Some(v2) if v2.truncated() == self.info_hash => None,
+            _ => Some(self.info_hash),
+        }
+    }
+
+    /// Every 20-byte id the torrent's swarms go by, to announce and look up: the v1 info hash
+    /// and the truncated v2 one for a hybrid, else the one id. The first is [`Magnet::info_hash`].
+    pub fn wire_ids(&self) -> Vec<InfoHash> {
+        let mut ids = vec![self.info_hash];
+        if let Some(v2) = self.info_hash_v2.map(|h| h.truncated()).filter(|t| *t != self.info_hash) {
+            ids.push(v2);
+        }
+        ids
     }
 
     /// Parses a `magnet:?` URI.
@@ -77,7 +136,7 @@ impl Magnet {
         let query = query.split('#').next().unwrap_or_default();
 
         let mut btih: Option<InfoHash> = None;
-        let mut has_btmh = false;
+        let mut btmh: Option<InfoHashV2> = None;
         let mut display_name = None;
         let mut trackers = Vec::new();
         let mut peers = Vec::new();
@@ -92,7 +151,9 @@ impl Magnet {
                         // The first btih wins; a second one could only be a broken link.
                         btih.get_or_insert(hash);
                     }
-                    Some(Topic::V2) => has_btmh = true,
+                    Some(Topic::V2(hash)) => {
+                        btmh.get_or_insert(hash);
+                    }
                     None => {}
                 },
                 "dn" => {
@@ -111,22 +172,30 @@ impl Magnet {
             }
         }
 
-        let info_hash = match btih {
-            Some(hash) => hash,
-            None if has_btmh => return Err(MagnetError::V2Unsupported),
-            None => return Err(MagnetError::MissingInfoHash),
+        let info_hash = match (btih, btmh) {
+            (Some(hash), _) => hash,
+            (None, Some(v2)) => v2.truncated(),
+            (None, None) => return Err(MagnetError::MissingInfoHash),
         };
         if let Some(list) = &mut select_only {
             list.sort_unstable();
             list.dedup();
         }
-        Ok(Magnet { info_hash, display_name, trackers, peers, web_seeds, select_only })
+        Ok(Magnet { info_hash, info_hash_v2: btmh, display_name, trackers, peers, web_seeds, select_only })
     }
 
-    /// The magnet as a URI that [`Magnet::parse`] reads back to an equal value. The info hash
-    /// is written in hex, `so` as compact ranges.
+    /// The magnet as a URI that [`Magnet::parse`] reads back to an equal value. The info hashes
+    /// are written in hex (`btih` for v1, `btmh` multihash for v2, both for a hybrid), `so` as
+    /// compact ranges.
     pub fn to_uri(&self) -> String {
-        let mut uri = format!("magnet:?xt=urn:btih:{}", self.info_hash.to_hex());
+        let mut topics = Vec::new();
+        if let Some(v1) = self.info_hash_v1() {
+            topics.push(format!("xt=urn:btih:{}", v1.to_hex()));
+        }
+        if let Some(v2) = self.info_hash_v2 {
+            topics.push(format!("xt=urn:btmh:{SHA2_256_MULTIHASH_PREFIX}{}", v2.to_hex()));
+        }
+        let mut uri = format!("magnet:?{}", topics.join("&"));
         if let Some(name) = &self.display_name {
             push_param(&mut uri, "dn", name);
         }
@@ -159,8 +228,11 @@ impl std::str::FromStr for Magnet {
 /// What an `xt` parameter names.
 enum Topic {
     V1(InfoHash),
-    V2,
+    V2(InfoHashV2),
 }
+
+/// The multihash header of a SHA-256 digest: function code 0x12 (sha2-256), length 0x20.
+const SHA2_256_MULTIHASH_PREFIX: &str = "1220";
 
 /// The query part after a case-insensitive `magnet:?`.
 fn strip_scheme(uri: &str) -> Option<&str> {
@@ -189,7 +261,7 @@ fn push_unique(list: &mut Vec<String>, value: String) {
 fn parse_xt(value: &str) -> Result<Option<Topic>, MagnetError> {
     let Some((urn, hash)) = value.get(..9).zip(value.get(9..)) else { return Ok(None) };
     if urn.eq_ignore_ascii_case("urn:btmh:") {
-        return Ok(Some(Topic::V2));
+        return parse_btmh(hash).map(|h| Some(Topic::V2(h)));
     }
     if !urn.eq_ignore_ascii_case("urn:btih:") {
         return Ok(None);
@@ -201,6 +273,56 @@ fn parse_xt(value: &str) -> Result<Option<Topic>, MagnetError> {
         _ => return Err(invalid()),
     };
     Ok(Some(Topic::V1(InfoHash(bytes))))
+}
+
+/// A hex multihash (multiformats: varint function code, varint digest length, digest) that
+/// must be a 32-byte sha2-256 digest. Other functions are refused rather than skipped: a link
+/// naming only those could never be fetched, and the user should know why.
+fn parse_btmh(hex: &str) -> Result<InfoHashV2, MagnetError> {
+    let invalid =
+        |reason: &str| MagnetError::InvalidV2InfoHash { value: quote(hex), reason: reason.to_owned() };
+    let bytes = decode_hex(hex).ok_or_else(|| invalid("not hex (expected \"1220\" and 64 hex digits)"))?;
+    let mut rest = bytes.as_slice();
+    let code = read_varint(&mut rest).ok_or_else(|| invalid("truncated multihash function code"))?;
+    let length = read_varint(&mut rest).ok_or_else(|| invalid("truncated multihash digest length"))?;
+    if code != 0x12 || length != 32 {
+        return Err(MagnetError::UnsupportedMultihash { code, length });
+    }
+    let digest: [u8; 32] = rest.try_into().map_err(|_| {
+        invalid(&format!(
+            "the multihash says 32 digest bytes but {} follow (expected \"1220\" and 64 hex digits)",
+            rest.len()
+        ))
+    })?;
+    Ok(InfoHashV2(digest))
+}
+
+/// Hex digits (either case) to bytes; `None` for an odd length or a non-hex character.
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    s.as_bytes()
+        .chunks(2)
+        .map(|pair| {
+            let hi = char::from(pair[0]).to_digit(16)?;
+            let lo = char::from(pair[1]).to_digit(16)?;
+            u8::try_from(hi * 16 + lo).ok()
+        })
+        .collect()
+}
+
+/// An unsigned LEB128 varint (multiformats caps them at 9 bytes), advancing `input` past it.
+fn read_varint(input: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for (i, &byte) in input.iter().enumerate().take(9) {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            *input = &input[i + 1..];
+            return Some(value);
+        }
+    }
+    None
 }
 
 /// RFC 4648 base32 (case-insensitive, no padding) of exactly 32 characters → 20 bytes.

@@ -203,6 +203,11 @@ impl Torrent {
         ids
     }
 
+    /// Whether a peer asking for `id` in its handshake means this torrent (either wire id).
+    pub fn answers_to(&self, id: &InfoHash) -> bool {
+        self.info_hash == *id || self.info_hash_v2.is_some_and(|v2| v2.truncated() == *id)
+    }
+
     /// The known piece layers as a bencoded `piece layers` dictionary (root → nodes).
     pub fn piece_layers_bencoded(&self) -> Vec<u8> {
         let mut dict = ccbt_bencode::OwnedValue::dict();

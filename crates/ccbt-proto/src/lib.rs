@@ -9,6 +9,7 @@
 
 pub mod candidates;
 pub mod choker;
+pub mod hashes;
 pub mod health;
 pub mod limit;
 pub mod metadata;

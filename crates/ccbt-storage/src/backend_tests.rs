@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ccbt_core::{Bitfield, FileLayout, Lengths};
+use ccbt_core::{Bitfield, FileLayout, Lengths, PieceCheck};
 use proptest::prelude::*;
 use sha1::{Digest, Sha1};
 
@@ -219,8 +219,9 @@ fn own_overwritten_and_verified_files_are_written() {
     let s = FileStorage::create(dir.path(), &l, StorageOptions::default(), &Ownership::default()).unwrap();
     assert!(s.has_foreign());
     s.write(32768, &blocks(&data[32768..])).unwrap_err();
-    let hashes: Vec<[u8; 20]> = data.chunks(PIECE as usize).map(|c| Sha1::digest(c).into()).collect();
-    let have = check_pieces(&s, &lengths, &hashes, 1, &|_| {}).unwrap();
+    let hashes: Vec<PieceCheck> =
+        data.chunks(PIECE as usize).map(|c| PieceCheck::v1(Sha1::digest(c).into())).collect();
+    let have = check_pieces(&s, &lengths, &|i| hashes.get(i as usize).copied(), 1, &|_| {}).unwrap();
     assert_eq!(have.iter_ones().collect::<Vec<_>>(), vec![1]);
     s.claim_verified(&have, None, &lengths).unwrap();
     assert_eq!(fs::metadata(&b).unwrap().len(), 40000, "preallocated once claimed");
@@ -267,11 +268,15 @@ fn check_finds_corrupted_and_missing_pieces() {
     let l = layout();
     let data = content(&l);
     let lengths = Lengths::new(l.total_length(), PIECE).unwrap();
-    let hashes: Vec<[u8; 20]> = data.chunks(PIECE as usize).map(|c| Sha1::digest(c).into()).collect();
+    let hashes: Vec<PieceCheck> =
+        data.chunks(PIECE as usize).map(|c| PieceCheck::v1(Sha1::digest(c).into())).collect();
     write_all(dir.path(), &l, &data);
     let open = || FileStorage::open_existing(dir.path(), &l, StorageOptions::default()).unwrap();
     let s = open();
-    assert_eq!(check_pieces(&s, &lengths, &hashes, 3, &|_| {}).unwrap().count_ones(), 4);
+    assert_eq!(
+        check_pieces(&s, &lengths, &|i| hashes.get(i as usize).copied(), 3, &|_| {}).unwrap().count_ones(),
+        4
+    );
     assert!(matches!(s.write(0, &[Bytes::from_static(b"x")]), Err(StorageError::ReadOnly { .. })));
     drop(s);
     // Corrupt one byte of piece 1 (inside b.bin), truncate the tail (piece 3), remove c.bin
@@ -283,7 +288,7 @@ fn check_finds_corrupted_and_missing_pieces() {
     fs::remove_file(dir.path().join("dir/c.bin")).unwrap();
     let tail = fs::OpenOptions::new().write(true).open(dir.path().join("tail")).unwrap();
     tail.set_len(29000).unwrap();
-    let have = check_pieces(&open(), &lengths, &hashes, 2, &|_| {}).unwrap();
+    let have = check_pieces(&open(), &lengths, &|i| hashes.get(i as usize).copied(), 2, &|_| {}).unwrap();
     assert_eq!(have.iter_ones().collect::<Vec<_>>(), vec![0]);
     // A missing file is reported by name when hashing for creation.
     let err = hash_pieces(&open(), &lengths, 2, &|_| {}).unwrap_err();
@@ -292,7 +297,7 @@ fn check_finds_corrupted_and_missing_pieces() {
     );
     // A missing root means nothing is there.
     let gone = FileStorage::open_existing(&dir.path().join("nope"), &l, StorageOptions::default()).unwrap();
-    assert!(check_pieces(&gone, &lengths, &hashes, 2, &|_| {}).unwrap().none());
+    assert!(check_pieces(&gone, &lengths, &|i| hashes.get(i as usize).copied(), 2, &|_| {}).unwrap().none());
 }
 
 #[test]
@@ -309,7 +314,7 @@ fn pool_writes_verified_piece_to_files() {
     let job = PieceJob {
         piece: 1,
         offset: 32768,
-        expected: Sha1::digest(piece).into(),
+        expected: PieceCheck::v1(Sha1::digest(piece).into()),
         blocks: blocks(piece),
         block_hashes: false,
         storage: Arc::clone(&storage),

@@ -1,9 +1,16 @@
 //! Reading and hashing every piece in parallel: checking existing data against the metainfo
-//! ([`check_pieces`]) and computing the hashes of a new torrent ([`hash_pieces`]) share one loop.
+//! ([`check_pieces`], [`check_listed`]) and computing the hashes of a new torrent
+//! ([`hash_pieces`]) share one loop.
+//!
+//! A check hashes each piece for every hash its [`PieceCheck`] names (SHA-1, the v2 merkle
+//! subtree, both for a hybrid) in one pass over its bytes. The checks come from a function of
+//! the piece index rather than a table, so a torrent's v2 checks (built from its piece layers)
+//! are made one at a time as workers reach them instead of all held at once.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
-use ccbt_core::{Bitfield, Lengths};
+use ccbt_core::merkle::PieceHasher;
+use ccbt_core::{Bitfield, Lengths, PieceCheck};
 use sha1::{Digest, Sha1};
 
 use crate::{Storage, StorageError};
@@ -12,54 +19,50 @@ use crate::{Storage, StorageError};
 /// whatever the piece length.
 const READ_CHUNK: u32 = 1024 * 1024;
 
-/// A piece's digest, or the [`StorageError::Missing`] that kept it from being read.
-type PieceDigest = Result<[u8; 20], StorageError>;
+/// What each piece must hash to, by index: `None`, or a check naming no hash (a v2 piece whose
+/// layer is unknown), for a piece that cannot be verified.
+pub type PieceChecks<'a> = &'a (dyn Fn(u32) -> Option<PieceCheck> + Sync);
 
-/// Checks which pieces of `storage` match `hashes`, using `workers` threads. `progress` is called
-/// (from any worker) with the number of pieces done so far.
+/// Checks which pieces of `storage` match their `checks`, using `workers` threads. `progress` is
+/// called (from any worker) with the number of pieces done so far.
 ///
-/// A piece whose file is missing or short is simply not set; any other I/O error aborts.
+/// A piece whose file is missing or short, or that has nothing to check it against (it is not
+/// read), is simply not set; any other I/O error aborts.
 pub fn check_pieces(
     storage: &dyn Storage,
     lengths: &Lengths,
-    hashes: &[[u8; 20]],
+    checks: PieceChecks<'_>,
     workers: usize,
     progress: &(dyn Fn(u32) + Sync),
 ) -> Result<Bitfield, StorageError> {
-    if hashes.len() != lengths.num_pieces() as usize {
-        return Err(StorageError::PieceCount { expected: lengths.num_pieces(), got: hashes.len() });
-    }
-    let digests = hash_all(storage, lengths, workers, progress)?;
+    let all: Vec<u32> = (0..lengths.num_pieces()).collect();
     let mut have = Bitfield::new(lengths.num_pieces());
-    for ((piece, digest), expected) in (0u32..).zip(&digests).zip(hashes) {
-        if digest.as_ref().ok() == Some(expected) {
-            have.set(piece);
-        }
+    for piece in check_listed(storage, lengths, checks, &all, workers, progress)? {
+        have.set(piece);
     }
     Ok(have)
 }
 
-/// Checks only the pieces `pieces` (indices past the torrent are ignored) against `hashes`, using
-/// `workers` threads: the verified ones, in order. For resuming, where only the pieces of files
-/// changed behind our back, and a sample of the others, are hashed again. A piece whose file is
-/// missing or short fails; any other I/O error aborts.
+/// Checks only the pieces `pieces` (indices past the torrent are ignored) against their
+/// `checks`, using `workers` threads: the verified ones, in order. For resuming, where only the
+/// pieces of files changed behind our back, and a sample of the others, are hashed again. A
+/// piece whose file is missing or short, or without a check, fails; any other I/O error aborts.
 pub fn check_listed(
     storage: &dyn Storage,
     lengths: &Lengths,
-    hashes: &[[u8; 20]],
+    checks: PieceChecks<'_>,
     pieces: &[u32],
     workers: usize,
     progress: &(dyn Fn(u32) + Sync),
 ) -> Result<Vec<u32>, StorageError> {
-    if hashes.len() != lengths.num_pieces() as usize {
-        return Err(StorageError::PieceCount { expected: lengths.num_pieces(), got: hashes.len() });
-    }
-    let digests = hash_list(storage, lengths, pieces, workers, progress)?;
-    let good = |(piece, digest): &(u32, PieceDigest)| {
-        let expected = hashes.get(*piece as usize)?;
-        (digest.as_ref().ok() == Some(expected)).then_some(*piece)
+    let check_one = |piece: u32, offset: u64, len: u32| -> Result<bool, StorageError> {
+        let Some(check) = checks(piece).filter(PieceCheck::is_checkable) else { return Ok(false) };
+        let mut hasher = PieceHasher::new(check);
+        read_piece(storage, offset, len, &mut |bytes| hasher.update(bytes))?;
+        Ok(hasher.matches())
     };
-    Ok(digests.iter().filter_map(good).collect())
+    let results = for_pieces(lengths, pieces, workers, progress, &check_one)?;
+    Ok(results.into_iter().filter_map(|(piece, good)| matches!(good, Ok(true)).then_some(piece)).collect())
 }
 
 /// The SHA-1 of every piece of `storage` (for creating a torrent), using `workers` threads.
@@ -70,43 +73,41 @@ pub fn hash_pieces(
     workers: usize,
     progress: &(dyn Fn(u32) + Sync),
 ) -> Result<Vec<[u8; 20]>, StorageError> {
-    hash_all(storage, lengths, workers, progress)?.into_iter().collect()
-}
-
-/// The shared parallel loop: workers take the next piece from an atomic counter, read it in
-/// chunks and hash it. A piece whose data is missing keeps its [`StorageError::Missing`]; any other
-/// error aborts all workers.
-fn hash_all(
-    storage: &dyn Storage,
-    lengths: &Lengths,
-    workers: usize,
-    progress: &(dyn Fn(u32) + Sync),
-) -> Result<Vec<PieceDigest>, StorageError> {
+    let sha1_one = |_piece: u32, offset: u64, len: u32| -> Result<[u8; 20], StorageError> {
+        let mut hasher = Sha1::new();
+        read_piece(storage, offset, len, &mut |bytes| hasher.update(bytes))?;
+        Ok(hasher.finalize().into())
+    };
     let all: Vec<u32> = (0..lengths.num_pieces()).collect();
-    let digests = hash_list(storage, lengths, &all, workers, progress)?;
-    Ok(digests.into_iter().map(|(_, digest)| digest).collect())
+    for_pieces(lengths, &all, workers, progress, &sha1_one)?.into_iter().map(|(_, digest)| digest).collect()
 }
 
-/// [`hash_all`] over the listed pieces only: `(piece, digest)` sorted by piece, one per valid
-/// listed piece.
-fn hash_list(
-    storage: &dyn Storage,
+/// What `per_piece` gave for one piece, or the [`StorageError::Missing`] that kept it from
+/// being read.
+type PieceResult<T> = Result<T, StorageError>;
+
+/// The shared parallel loop: workers take the next listed piece from an atomic counter and run
+/// `per_piece(piece, offset, length)` on it. A piece whose data is missing keeps its
+/// [`StorageError::Missing`]; any other error aborts all workers. Returns `(piece, result)`
+/// sorted by piece, one per valid listed piece.
+fn for_pieces<T: Send>(
     lengths: &Lengths,
     pieces: &[u32],
     workers: usize,
     progress: &(dyn Fn(u32) + Sync),
-) -> Result<Vec<(u32, PieceDigest)>, StorageError> {
+    per_piece: &(dyn Fn(u32, u64, u32) -> Result<T, StorageError> + Sync),
+) -> Result<Vec<(u32, PieceResult<T>)>, StorageError> {
     let count = pieces.len();
     let workers = workers.clamp(1, count.max(1));
     let next = AtomicUsize::new(0);
     let done = AtomicU32::new(0);
     let abort = AtomicBool::new(false);
-    let work = || -> Result<Vec<(u32, PieceDigest)>, StorageError> {
+    let work = || -> Result<Vec<(u32, PieceResult<T>)>, StorageError> {
         let mut results = Vec::new();
         while !abort.load(Ordering::Relaxed) {
             let Some(&piece) = pieces.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
             let Some(p) = lengths.validate_piece(piece) else { continue };
-            match hash_piece(storage, lengths.piece_offset(p), lengths.piece_len(p)) {
+            match per_piece(piece, lengths.piece_offset(p), lengths.piece_len(p)) {
                 Ok(d) => results.push((piece, Ok(d))),
                 Err(e @ StorageError::Missing { .. }) => results.push((piece, Err(e))),
                 Err(e) => {
@@ -144,23 +145,29 @@ fn hash_list(
     Ok(all)
 }
 
-/// SHA-1 of `len` bytes at `offset`, read in chunks of at most [`READ_CHUNK`].
-fn hash_piece(storage: &dyn Storage, offset: u64, len: u32) -> Result<[u8; 20], StorageError> {
-    let mut hasher = Sha1::new();
+/// Feeds the `len` bytes at `offset` to `consume`, read in chunks of at most [`READ_CHUNK`].
+fn read_piece(
+    storage: &dyn Storage,
+    offset: u64,
+    len: u32,
+    consume: &mut dyn FnMut(&[u8]),
+) -> Result<(), StorageError> {
     let mut pos = 0u32;
     while pos < len {
         let n = (len - pos).min(READ_CHUNK);
         let bytes = storage.read(offset + u64::from(pos), n as usize)?;
-        hasher.update(&bytes);
+        consume(&bytes);
         pos += n;
     }
-    Ok(hasher.finalize().into())
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::MemoryStorage;
+    use ccbt_core::merkle::{root_from_layer, LeafHasher, LEAF_SIZE};
+    use ccbt_core::V2PieceCheck;
     use std::sync::Mutex;
 
     fn data(len: usize) -> Vec<u8> {
@@ -184,20 +191,31 @@ mod tests {
         }
     }
 
+    /// SHA-1 checks of `d` cut in pieces of `piece` bytes.
+    fn sha1_checks(d: &[u8], piece: usize) -> Vec<PieceCheck> {
+        d.chunks(piece).map(|c| PieceCheck::v1(Sha1::digest(c).into())).collect()
+    }
+
     #[test]
     fn check_finds_corrupted_pieces() {
         let len = 10 * 16384;
         let d = data(len);
         let lengths = Lengths::new(len as u64, 16384).unwrap();
-        let hashes: Vec<[u8; 20]> = d.chunks(16384).map(|c| Sha1::digest(c).into()).collect();
+        let checks = sha1_checks(&d, 16384);
         let mut corrupt = d.clone();
         corrupt[3 * 16384 + 5] ^= 1;
         corrupt[len - 1] ^= 1;
         let mem = MemoryStorage::with_data(corrupt);
-        let have = check_pieces(&mem, &lengths, &hashes, 4, &|_| {}).unwrap();
+        let have = check_pieces(&mem, &lengths, &|i| checks.get(i as usize).copied(), 4, &|_| {}).unwrap();
         assert_eq!(have.iter_zeros().collect::<Vec<_>>(), vec![3, 9]);
-        let err = check_pieces(&mem, &lengths, &hashes[1..], 4, &|_| {}).unwrap_err();
-        assert!(matches!(err, StorageError::PieceCount { expected: 10, got: 9 }));
+        // Pieces without a check, or with one naming no hash, are not verified.
+        let partial = |i: u32| match i {
+            0 => Some(PieceCheck::default()),
+            1..=5 => checks.get(i as usize).copied(),
+            _ => None,
+        };
+        let have = check_pieces(&mem, &lengths, &partial, 4, &|_| {}).unwrap();
+        assert_eq!(have.iter_ones().collect::<Vec<_>>(), vec![1, 2, 4, 5]);
     }
 
     #[test]
@@ -205,20 +223,76 @@ mod tests {
         let len = 10 * 16384;
         let d = data(len);
         let lengths = Lengths::new(len as u64, 16384).unwrap();
-        let hashes: Vec<[u8; 20]> = d.chunks(16384).map(|c| Sha1::digest(c).into()).collect();
+        let checks = sha1_checks(&d, 16384);
+        let checks = |i: u32| checks.get(i as usize).copied();
         let mut corrupt = d.clone();
         corrupt[3 * 16384 + 5] ^= 1;
         corrupt[7 * 16384] ^= 1;
         let mem = MemoryStorage::with_data(corrupt);
         let calls = Mutex::new(0);
-        let good = check_listed(&mem, &lengths, &hashes, &[9, 3, 2, 40, 0], 3, &|_| {
+        let good = check_listed(&mem, &lengths, &checks, &[9, 3, 2, 40, 0], 3, &|_| {
             *calls.lock().unwrap() += 1;
         })
         .unwrap();
         // 7 is corrupt but not listed; 40 does not exist.
         assert_eq!(good, vec![0, 2, 9]);
         assert_eq!(*calls.lock().unwrap(), 4);
-        assert_eq!(check_listed(&mem, &lengths, &hashes, &[], 3, &|_| {}).unwrap(), Vec::<u32>::new());
+        assert_eq!(check_listed(&mem, &lengths, &checks, &[], 3, &|_| {}).unwrap(), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn uncheckable_pieces_are_not_even_read() {
+        // Storage shorter than the geometry: reading piece 1 would fail and abort the check.
+        let d = data(16384);
+        let mem = MemoryStorage::with_data(d.clone());
+        let lengths = Lengths::new(2 * 16384, 16384).unwrap();
+        let checks = |i: u32| (i == 0).then(|| PieceCheck::v1(Sha1::digest(&d).into()));
+        assert_eq!(
+            check_pieces(&mem, &lengths, &checks, 2, &|_| {}).unwrap().iter_ones().collect::<Vec<_>>(),
+            [0]
+        );
+        let none = |i: u32| {
+            (i == 0).then(|| PieceCheck::v1(Sha1::digest(&d).into())).or(Some(PieceCheck::default()))
+        };
+        assert_eq!(check_pieces(&mem, &lengths, &none, 2, &|_| {}).unwrap().count_ones(), 1);
+    }
+
+    #[test]
+    fn v2_and_hybrid_checks_read_in_chunks() {
+        // Pieces of 4 MiB are read in 1 MiB chunks: the leaves must come out the same. The
+        // last piece is a file's tail of 1 MiB + 5 bytes (a partial last leaf) followed, in the
+        // hybrid, by padding up to the torrent's end.
+        let piece = 4 * 1024 * 1024;
+        let file_len = 2 * piece + 1024 * 1024 + 5;
+        let total = 3 * piece;
+        let mut d = data(total);
+        d[file_len..].fill(0);
+        let lengths = Lengths::new(total as u64, piece as u32).unwrap();
+        let leaves_per_piece = (piece / LEAF_SIZE as usize) as u32;
+        let v2_check = |bytes: &[u8]| {
+            let mut leaves = LeafHasher::new();
+            leaves.update(bytes);
+            let expected = root_from_layer(&leaves.finish(), u64::from(leaves_per_piece), [0; 32]);
+            V2PieceCheck { expected, data_len: bytes.len() as u32, leaves: leaves_per_piece }
+        };
+        let checks: Vec<PieceCheck> = d
+            .chunks(piece)
+            .enumerate()
+            .map(|(i, c)| {
+                let file_part = &c[..(file_len - i * piece).min(piece)];
+                PieceCheck { sha1: Some(Sha1::digest(c).into()), v2: Some(v2_check(file_part)) }
+            })
+            .collect();
+        let mut corrupt = d.clone();
+        corrupt[piece + 3 * 1024 * 1024 + 7] ^= 1;
+        // Outside the file: only the hybrid's SHA-1 sees it.
+        corrupt[total - 1] = 9;
+        let mem = MemoryStorage::with_data(corrupt);
+        let hybrid = check_pieces(&mem, &lengths, &|i| checks.get(i as usize).copied(), 2, &|_| {}).unwrap();
+        assert_eq!(hybrid.iter_ones().collect::<Vec<_>>(), [0]);
+        let v2_only = |i: u32| checks.get(i as usize).map(|c| PieceCheck { sha1: None, v2: c.v2 });
+        let v2 = check_pieces(&mem, &lengths, &v2_only, 2, &|_| {}).unwrap();
+        assert_eq!(v2.iter_ones().collect::<Vec<_>>(), [0, 2]);
     }
 
     #[test]

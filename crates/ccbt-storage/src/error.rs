@@ -38,9 +38,6 @@ pub enum StorageError {
     /// A write was attempted on storage opened read-only by `FileStorage::open_existing`.
     #[error("cannot write to {path}: storage was opened read-only")]
     ReadOnly { path: PathBuf },
-    /// The number of piece hashes does not match the torrent's number of pieces.
-    #[error("got {got} piece hashes for {expected} pieces")]
-    PieceCount { expected: u32, got: usize },
     /// A directory given to `scan_path` holds no regular file.
     #[error("directory {path} contains no files")]
     EmptyDirectory { path: PathBuf },

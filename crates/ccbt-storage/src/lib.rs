@@ -49,7 +49,7 @@ mod backend_tests;
 use bytes::Bytes;
 use ccbt_core::{Bitfield, Lengths};
 
-pub use check::{check_listed, check_pieces, hash_pieces};
+pub use check::{check_listed, check_pieces, hash_pieces, PieceChecks};
 pub use error::StorageError;
 pub use file::{CreatedHook, FileStorage};
 pub use memory::MemoryStorage;

@@ -1,7 +1,9 @@
 //! [`HashPool`]: std threads that verify downloaded pieces and write the good ones.
 //!
-//! The engine hands over a piece's blocks once all arrived; a worker SHA-1s them in place and
-//! writes them only when the hash matches, so a piece that fails its hash never touches the disk.
+//! The engine hands over a piece's blocks once all arrived; a worker hashes them in place (SHA-1,
+//! the v2 SHA-256 merkle subtree, or both for a hybrid, in one pass: [`PieceHasher`]) and writes
+//! them only when every hash the piece's [`PieceCheck`] names matches, so a piece that fails its
+//! hash, or that has no hash to check yet, never touches the disk.
 //! The queue is bounded and [`HashPool::try_submit`] never blocks, so an async caller can apply
 //! back-pressure (stop requesting blocks) instead of blocking a runtime thread.
 
@@ -13,6 +15,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
+use ccbt_core::merkle::PieceHasher;
+use ccbt_core::PieceCheck;
 use sha1::{Digest, Sha1};
 
 use crate::{Storage, StorageError};
@@ -23,8 +27,8 @@ pub struct PieceJob {
     pub piece: u32,
     /// Torrent byte offset of the piece's first byte.
     pub offset: u64,
-    /// The SHA-1 the metainfo gives for this piece.
-    pub expected: [u8; 20],
+    /// What the piece must hash to: the metainfo's SHA-1 and/or the v2 merkle node.
+    pub expected: PieceCheck,
     /// The piece's blocks, contiguous and in order.
     pub blocks: Vec<Bytes>,
     /// Also compute the SHA-1 of each block ([`PieceOutcome::block_hashes`]): evidence the
@@ -53,6 +57,11 @@ pub enum PieceVerdict {
     Verified,
     /// The hash did not match; nothing was written.
     HashMismatch,
+    /// The job's [`PieceCheck`] named no hash (a v2 piece whose piece layer is not known yet):
+    /// nothing was written. Not a mismatch: the data may be good and no sender is to blame, so
+    /// the caller must neither count a hash failure nor strike peers; it downloads the piece
+    /// again once it can check it.
+    Unverifiable,
 }
 
 /// Result of one [`PieceJob`], passed to its completion callback.
@@ -72,8 +81,8 @@ pub type Done = Box<dyn FnOnce(PieceOutcome) + Send + 'static>;
 /// Returned by [`HashPool::try_submit`] when the queue is full: the job and callback come back
 /// untouched so the caller can retry later.
 pub struct PoolFull {
-    /// The job that was not queued.
-    pub job: PieceJob,
+    /// The job that was not queued (boxed: a job is large and this is the rare path).
+    pub job: Box<PieceJob>,
     /// Its completion callback, not called.
     pub done: Done,
 }
@@ -157,7 +166,7 @@ impl HashPool {
         let done: Done = Box::new(done);
         let mut q = self.shared.lock();
         if q.jobs.len() >= self.shared.capacity {
-            return Err(PoolFull { job, done });
+            return Err(PoolFull { job: Box::new(job), done });
         }
         q.jobs.push_back((job, done));
         drop(q);
@@ -231,21 +240,23 @@ fn worker(shared: &Shared) {
 }
 
 /// Hashes the blocks in place (no copy), and each block on its own when asked, in the same pass
-/// over the data; writes them only if the piece's hash matches.
+/// over the data; writes them only if every hash of the piece's check matches.
 fn run(job: PieceJob) -> PieceOutcome {
-    let mut hasher = Sha1::new();
+    let checkable = job.expected.is_checkable();
+    let mut hasher = checkable.then(|| PieceHasher::new(job.expected));
     let mut block_hashes = job.block_hashes.then(|| Vec::with_capacity(job.blocks.len()));
     for b in &job.blocks {
-        hasher.update(b);
+        if let Some(h) = hasher.as_mut() {
+            h.update(b);
+        }
         if let Some(hashes) = block_hashes.as_mut() {
             hashes.push(Sha1::digest(b).into());
         }
     }
-    let digest: [u8; 20] = hasher.finalize().into();
-    let result = if digest == job.expected {
-        job.storage.write(job.offset, &job.blocks).map(|()| PieceVerdict::Verified)
-    } else {
-        Ok(PieceVerdict::HashMismatch)
+    let result = match hasher.map(PieceHasher::matches) {
+        None => Ok(PieceVerdict::Unverifiable),
+        Some(true) => job.storage.write(job.offset, &job.blocks).map(|()| PieceVerdict::Verified),
+        Some(false) => Ok(PieceVerdict::HashMismatch),
     };
     PieceOutcome { piece: job.piece, result, block_hashes }
 }
@@ -264,6 +275,7 @@ mod tests {
     fn job(storage: &Arc<MemoryStorage>, piece: u32, data: &[u8], expected: [u8; 20]) -> PieceJob {
         let blocks = data.chunks(3).map(Bytes::copy_from_slice).collect();
         let storage: Arc<dyn Storage> = storage.clone();
+        let expected = PieceCheck::v1(expected);
         PieceJob { piece, offset: u64::from(piece) * 8, expected, blocks, block_hashes: false, storage }
     }
 
@@ -364,3 +376,7 @@ mod tests {
         assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), 1);
     }
 }
+
+#[cfg(test)]
+#[path = "pool_v2_tests.rs"]
+mod v2_tests;

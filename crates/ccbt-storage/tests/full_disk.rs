@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use bytes::Bytes;
-use ccbt_core::{FileLayout, Lengths};
+use ccbt_core::{FileLayout, Lengths, PieceCheck};
 use ccbt_storage::{
     check_pieces, FileStorage, Ownership, Preallocate, Storage, StorageError, StorageOptions,
 };
@@ -66,7 +66,8 @@ fn checking_a_sparse_file_on_a_full_tmpfs_fails_cleanly_instead_of_sigbus() {
     let data = content(len);
     let layout = FileLayout::new(vec![(vec!["big.bin".into()], len as u64, false)]);
     let lengths = Lengths::new(len as u64, PIECE).unwrap();
-    let hashes: Vec<[u8; 20]> = data.chunks(PIECE as usize).map(|c| Sha1::digest(c).into()).collect();
+    let hashes: Vec<PieceCheck> =
+        data.chunks(PIECE as usize).map(|c| PieceCheck::v1(Sha1::digest(c).into())).collect();
     let root: PathBuf = fs.path().join("out");
     let options = StorageOptions { preallocate: Preallocate::Sparse, ..StorageOptions::default() };
 
@@ -86,10 +87,10 @@ fn checking_a_sparse_file_on_a_full_tmpfs_fails_cleanly_instead_of_sigbus() {
 
     // Second run (`download` again, or `verify`): checking reads the holes of the sparse file.
     let again = FileStorage::create(&root, &layout, options.clone(), &Ownership::default()).unwrap();
-    let have = check_pieces(&again, &lengths, &hashes, 2, &|_| {}).unwrap();
+    let have = check_pieces(&again, &lengths, &|i| hashes.get(i as usize).copied(), 2, &|_| {}).unwrap();
     let complete = u32::try_from(written / PIECE as usize).unwrap();
     assert_eq!(have.count_ones(), complete, "the pieces written before the disk filled verify");
     let verify = FileStorage::open_existing(&root, &layout, options).unwrap();
-    let have = check_pieces(&verify, &lengths, &hashes, 2, &|_| {}).unwrap();
+    let have = check_pieces(&verify, &lengths, &|i| hashes.get(i as usize).copied(), 2, &|_| {}).unwrap();
     assert_eq!(have.count_ones(), complete);
 }

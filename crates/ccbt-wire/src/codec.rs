@@ -4,6 +4,7 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use ccbt_core::{BlockRef, BLOCK_SIZE};
 
+use crate::hashes::{HashRequest, Hashes, HASH_HEADER_LEN};
 use crate::message::id;
 use crate::{Message, WireError};
 
@@ -72,6 +73,8 @@ pub fn encode(msg: &Message, dst: &mut BytesMut) {
             dst.put_u8(*id);
             dst.put_slice(payload);
         }
+        Message::HashRequest(req) | Message::HashReject(req) => req.put(dst),
+        Message::Hashes(hashes) => hashes.put(dst),
         Message::KeepAlive
         | Message::Choke
         | Message::Unchoke
@@ -228,6 +231,16 @@ fn shape(body: &[u8]) -> Result<Shape, WireError> {
             None => Err(bad_len()),
         },
         id::PIECE => Err(bad_len()),
+        id::HASH_REQUEST | id::HASH_REJECT => {
+            let Some(req) = HashRequest::read(payload).filter(|_| payload.len() == HASH_HEADER_LEN)
+            else {
+                return Err(bad_len());
+            };
+            let msg =
+                if id == id::HASH_REQUEST { Message::HashRequest(req) } else { Message::HashReject(req) };
+            Ok(Shape::Fixed(msg))
+        }
+        id::HASHES => Ok(Shape::Fixed(Message::Hashes(Hashes::decode(payload)?))),
         _ => Ok(Shape::Unknown),
     }
 }

@@ -51,4 +51,14 @@ pub enum WireError {
     /// A `ut_metadata` data message carrying more than one metadata piece of bytes.
     #[error("ut_metadata piece of {len} bytes exceeds {max} bytes")]
     MetadataPieceTooLong { len: usize, max: usize },
+    /// A BEP 52 `hashes` message whose nodes are not whole 32-byte hashes.
+    #[error("hashes message carries {len} bytes of hashes, not a multiple of 32")]
+    HashesNotWhole { len: usize },
+    /// A BEP 52 `hashes` message whose `length` is 0 or above the limit.
+    #[error("hashes message has length {length}, outside 1..={max}")]
+    HashesBadLength { length: u32, max: u32 },
+    /// A BEP 52 `hashes` message with fewer nodes than its `length`, or more uncle hashes after
+    /// them than any tree has layers.
+    #[error("hashes message announces {length} hashes but carries {nodes} nodes")]
+    HashesBadCount { length: u32, nodes: usize },
 }

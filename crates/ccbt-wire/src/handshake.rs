@@ -14,6 +14,11 @@ const EXTENSIONS: (usize, u8) = (5, 0x10);
 const FAST: (usize, u8) = (7, 0x04);
 /// Reserved byte and mask of the BEP 5 DHT bit.
 const DHT: (usize, u8) = (7, 0x01);
+/// Reserved byte and mask of the BEP 52 bit: the sender speaks BitTorrent v2 on this
+/// connection. libtorrent sets it when it connects to a hybrid torrent with the v1 info hash
+/// ("can upgrade to v2"), and treats an incoming connection carrying it as a v2 connection
+/// (hash requests allowed), exactly as one made with the truncated v2 info hash.
+const V2: (usize, u8) = (7, 0x10);
 
 /// The start of a handshake, up to and including the info hash.
 ///
@@ -32,6 +37,11 @@ pub struct HandshakePrefix {
 impl HandshakePrefix {
     /// Encoded length: length byte, protocol string, reserved bytes and info hash.
     pub const LEN: usize = 48;
+
+    /// Whether the sender sets the BEP 52 v2 bit (see [`Handshake::supports_v2`]).
+    pub fn supports_v2(&self) -> bool {
+        has_bit(&self.reserved, V2)
+    }
 }
 
 /// A complete BEP 3 handshake.
@@ -77,6 +87,26 @@ impl Handshake {
     /// Whether the sender runs a BEP 5 DHT node (and may send a `Port` message).
     pub fn supports_dht(&self) -> bool {
         has_bit(&self.reserved, DHT)
+    }
+
+    /// Whether the sender sets the BEP 52 v2 bit (reserved byte 7, 0x10): it speaks v2 (hash
+    /// requests) on this connection even if the info hash in the handshake is the v1 one.
+    pub fn supports_v2(&self) -> bool {
+        has_bit(&self.reserved, V2)
+    }
+
+    /// This handshake with the BEP 52 v2 bit set or cleared. Set it only for torrents with a
+    /// v2 part: libtorrent drops a peer that claims v2 for a v1-only torrent.
+    pub fn with_v2(mut self, v2: bool) -> Handshake {
+        let (byte, mask) = V2;
+        if let Some(b) = self.reserved.get_mut(byte) {
+            if v2 {
+                *b |= mask;
+            } else {
+                *b &= !mask;
+            }
+        }
+        self
     }
 
     /// The 68 bytes of this handshake.
@@ -187,6 +217,24 @@ mod tests {
         assert!(dht.supports_dht());
         assert!(!dht.supports_extensions());
         assert!(!dht.supports_fast());
+    }
+
+    #[test]
+    fn v2_bit() {
+        let h = sample();
+        assert!(!h.supports_v2());
+        let v2 = h.with_v2(true);
+        assert!(v2.supports_v2());
+        assert_eq!(v2.reserved, [0, 0, 0, 0, 0, 0x10, 0, 0x14]);
+        // The other bits are untouched, and the bit survives the wire.
+        assert!(v2.supports_fast() && v2.supports_extensions() && !v2.supports_dht());
+        let back = Handshake::decode(&v2.to_bytes()).unwrap().unwrap();
+        assert!(back.supports_v2());
+        let prefix = Handshake::decode_prefix(&v2.to_bytes()).unwrap().unwrap();
+        assert!(prefix.supports_v2());
+        assert_eq!(v2.with_v2(false), h);
+        let only = Handshake { reserved: [0, 0, 0, 0, 0, 0, 0, 0x10], ..h };
+        assert!(only.supports_v2() && !only.supports_fast() && !only.supports_dht());
     }
 
     #[test]

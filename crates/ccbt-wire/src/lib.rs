@@ -1,5 +1,5 @@
 //! The BitTorrent peer wire protocol as pure codecs: the handshake, the BEP 3 and BEP 6
-//! messages, a streaming codec that tolerates input split at any byte, and the BEP 10
+//! messages, the BEP 52 merkle hash messages ([`hashes`]), a streaming codec that tolerates input split at any byte, and the BEP 10
 //! extension messages (one module per extension under `ext`).
 //!
 //! Sans-IO: no sockets, no clock.
@@ -12,6 +12,7 @@ mod codec;
 mod error;
 pub mod ext;
 mod handshake;
+pub mod hashes;
 mod message;
 
 pub use codec::{
@@ -19,4 +20,5 @@ pub use codec::{
 };
 pub use error::WireError;
 pub use handshake::{Handshake, HandshakePrefix, PROTOCOL};
+pub use hashes::{HashRequest, Hashes};
 pub use message::{id as message_id, Message};

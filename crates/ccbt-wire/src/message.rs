@@ -1,7 +1,10 @@
 use bytes::Bytes;
 use ccbt_core::BlockRef;
 
-/// One peer wire message (BEP 3, BEP 6 fast extension, BEP 10 extended, BEP 5 port).
+use crate::hashes::{HashRequest, Hashes, HASH_HEADER_LEN};
+
+/// One peer wire message (BEP 3, BEP 6 fast extension, BEP 10 extended, BEP 5 port, BEP 52
+/// merkle hashes).
 ///
 /// `Piece` data and `Bitfield`/`Extended` payloads are `Bytes` so that decoding can hand out
 /// slices of the read buffer without copying.
@@ -41,6 +44,12 @@ pub enum Message {
         id: u8,
         payload: Bytes,
     },
+    /// BEP 52: asks for nodes of a file's merkle tree (only on v2 connections).
+    HashRequest(HashRequest),
+    /// BEP 52: the nodes asked for and their proof.
+    Hashes(Hashes),
+    /// BEP 52: the peer will not answer this hash request.
+    HashReject(HashRequest),
 }
 
 /// The one-byte ids that follow a message's length prefix.
@@ -77,6 +86,12 @@ pub mod id {
     pub const ALLOWED_FAST: u8 = 17;
     /// BEP 10.
     pub const EXTENDED: u8 = 20;
+    /// BEP 52.
+    pub const HASH_REQUEST: u8 = 21;
+    /// BEP 52.
+    pub const HASHES: u8 = 22;
+    /// BEP 52.
+    pub const HASH_REJECT: u8 = 23;
 }
 
 impl Message {
@@ -100,6 +115,9 @@ impl Message {
             Message::Reject(_) => id::REJECT,
             Message::AllowedFast { .. } => id::ALLOWED_FAST,
             Message::Extended { .. } => id::EXTENDED,
+            Message::HashRequest(_) => id::HASH_REQUEST,
+            Message::Hashes(_) => id::HASHES,
+            Message::HashReject(_) => id::HASH_REJECT,
         })
     }
 
@@ -123,6 +141,9 @@ impl Message {
             Message::Reject(_) => "reject",
             Message::AllowedFast { .. } => "allowed fast",
             Message::Extended { .. } => "extended",
+            Message::HashRequest(_) => "hash request",
+            Message::Hashes(_) => "hashes",
+            Message::HashReject(_) => "hash reject",
         }
     }
 
@@ -142,6 +163,8 @@ impl Message {
             Message::Bitfield(bits) => bits.len(),
             Message::Piece { data, .. } => data.len().saturating_add(8),
             Message::Extended { payload, .. } => payload.len().saturating_add(1),
+            Message::HashRequest(_) | Message::HashReject(_) => HASH_HEADER_LEN,
+            Message::Hashes(hashes) => hashes.payload_len(),
         }
     }
 

@@ -45,8 +45,12 @@ fn download_from_lt(test: &str, multi: bool, kind: Kind, piece: u32) {
         lt_info_hash(&torrent),
         "info hash differs from libtorrent's"
     );
-    let hybrid = matches!(kind, Kind::Hybrid);
-    assert_eq!(info_field(&info, "version:"), if hybrid { "hybrid" } else { "v1" });
+    let version = match kind {
+        Kind::V1 => "v1",
+        Kind::Hybrid => "hybrid",
+        Kind::V2 => "v2",
+    };
+    assert_eq!(info_field(&info, "version:"), version);
 
     let mut seed = lt_seed(w, "lt_seed", &torrent, &w.join("src"), &[], &[]);
     let out = w.join("out");

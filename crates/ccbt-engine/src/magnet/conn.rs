@@ -38,7 +38,7 @@ pub(super) async fn run(shared: Arc<MetaShared>, key: PeerKey, addr: SocketAddr)
             Err(_) => return ended("connect timed out".into()),
         };
     let theirs =
-        match handshake::outgoing(&mut stream, shared.info_hash, shared.peer_id, shared.dht.is_some(), limit)
+        match handshake::outgoing(&mut stream, shared.info_hash, shared.peer_id, shared.handshake_bits(), limit)
             .await
         {
             Ok(h) => h,

@@ -4,6 +4,7 @@
 //! hand the torrent to the session to download like any other.
 
 mod conn;
+mod layers;
 #[cfg(test)]
 mod tests;
 
@@ -48,6 +49,10 @@ pub(crate) struct MetaState {
 pub(crate) struct MetaShared {
     pub id: TorrentId,
     pub info_hash: InfoHash,
+    /// Every id the magnet names on the wire (v1 and truncated v2 when it has both).
+    pub ids: Vec<InfoHash>,
+    /// The magnet names a v2 hash: handshakes set the BEP 52 bit.
+    v2: bool,
     pub name: String,
     pub save_path: PathBuf,
     peer_id: PeerId,
@@ -71,6 +76,11 @@ pub(crate) struct MetaShared {
 }
 
 impl MetaShared {
+    /// Reserved bits of the metadata connections' handshakes (v2: the magnet names a v2 hash).
+    pub(crate) fn handshake_bits(&self) -> crate::peer::handshake::Bits {
+        crate::peer::handshake::Bits { dht: self.dht.is_some(), v2: self.v2 }
+    }
+
     pub(crate) fn status(&self) -> TorrentStatus {
         let lifecycle = match lock(&self.failed).clone() {
             Some(reason) => Lifecycle::Failed(std::sync::Arc::new(crate::TorrentError::Metadata { reason })),
@@ -124,6 +134,8 @@ pub(crate) fn new_resolver(spec: &ResolveSpec) -> (Arc<MetaShared>, mpsc::Receiv
     let shared = Arc::new(MetaShared {
         id: spec.id,
         info_hash: spec.magnet.info_hash,
+        ids: spec.magnet.wire_ids(),
+        v2: spec.magnet.info_hash_v2.is_some(),
         name: spec.magnet.display_name.clone().unwrap_or_else(|| spec.magnet.info_hash.to_hex()),
         save_path: spec.save_path.clone(),
         peer_id: spec.peer_id,
@@ -134,7 +146,7 @@ pub(crate) fn new_resolver(spec: &ResolveSpec) -> (Arc<MetaShared>, mpsc::Receiv
         dht: spec.dht.clone().filter(|_| spec.options.enable_dht),
         limits: spec.limits.clone(),
         state: Mutex::new(MetaState {
-            fetcher: MetadataFetcher::new(spec.magnet.info_hash, max),
+            fetcher: MetadataFetcher::new(magnet_target(&spec.magnet), max),
             metadata: None,
         }),
         wake: watch::channel(0).0,
@@ -146,6 +158,12 @@ pub(crate) fn new_resolver(spec: &ResolveSpec) -> (Arc<MetaShared>, mpsc::Receiv
         paused: watch::channel(spec.paused).0,
     });
     (shared, rx)
+}
+
+/// The hashes the metadata must match: the magnet's v1 and/or v2 info hash.
+fn magnet_target(magnet: &Magnet) -> ccbt_proto::metadata::MetadataTarget {
+    ccbt_proto::metadata::MetadataTarget::from_hashes(magnet.info_hash_v1(), magnet.info_hash_v2)
+        .unwrap_or_else(|| magnet.info_hash.into())
 }
 
 /// The outcome of the metadata phase.
@@ -175,9 +193,14 @@ pub(crate) async fn resolve(
     let (found_tx, mut found) = mpsc::channel::<Vec<SocketAddr>>(32);
     let announcer = start_announcer(&shared, &magnet, found_tx.clone());
     // A magnet carries no private flag: the DHT is asked (BEP 9 magnets are usually trackerless).
-    let dht = shared.dht.clone().map(|dht| {
-        crate::torrent::spawn_dht_lookups(dht, shared.info_hash, None, Duration::from_secs(30), found_tx)
-    });
+    let dht: Vec<_> = shared
+        .dht
+        .iter()
+        .flat_map(|dht| shared.ids.iter().map(move |&id| (dht.clone(), id)))
+        .map(|(dht, id)| {
+            crate::torrent::spawn_dht_lookups(dht, id, None, Duration::from_secs(30), found_tx.clone())
+        })
+        .collect();
     loop {
         let taken = {
             let mut st = lock(&shared.state);
@@ -189,15 +212,19 @@ pub(crate) async fn resolve(
             if let Some(a) = announcer {
                 a.stop().await;
             }
-            if let Some(dht) = dht {
-                dht.abort();
-            }
+            dht.iter().for_each(tokio::task::JoinHandle::abort);
             for &ip in &liars {
                 tracing::warn!(%ip, "peer sent metadata pieces that do not match the info hash");
                 candidates.ban(ip);
             }
-            let torrent = torrent_from_metadata(&bytes, &magnet)?;
-            return Ok(Resolved { torrent, peers: candidates.addrs().collect(), liars });
+            let mut torrent = torrent_from_metadata(&bytes, &magnet)?;
+            let peers: Vec<SocketAddr> = candidates.addrs().collect();
+            let mut liars = liars;
+            if !torrent.missing_piece_layers().is_empty() {
+                tracing::info!(files = torrent.missing_piece_layers().len(), "fetching piece layers from v2 peers");
+                liars.extend(layers::fetch_piece_layers(&shared, &mut torrent, &peers).await?);
+            }
+            return Ok(Resolved { torrent, peers, liars });
         }
         let now = Instant::now();
         while running < MAX_METADATA_CONNECTIONS {
@@ -262,9 +289,17 @@ async fn resolve_x_pe(peers: &[String]) -> Vec<SocketAddr> {
     crate::torrent::resolve_peer_hosts(peers, crate::torrent::PEER_HOST_TIMEOUT).await
 }
 
-/// Wraps verified info-dictionary bytes into a .torrent (with the magnet's trackers) and parses
-/// it, so a magnet download is validated exactly like a .torrent file (paths, geometry).
-pub(crate) fn torrent_file_bytes(info: &[u8], magnet: &Magnet) -> Vec<u8> {
+/// A .torrent of `torrent` with the magnet's trackers and the piece layers known (learned from
+/// peers for a v2 magnet), as saved in the state folder.
+pub(crate) fn torrent_file_bytes(torrent: &Torrent, magnet: &Magnet) -> Vec<u8> {
+    let layers = (!torrent.piece_layers.is_empty()).then(|| torrent.piece_layers_bencoded());
+    info_file_bytes(&torrent.info_bytes, layers.as_deref(), magnet)
+}
+
+/// Wraps verified info-dictionary bytes (and a bencoded `piece layers` dictionary, if any) into
+/// a .torrent with the magnet's trackers, so a magnet download is validated exactly like a
+/// .torrent file (paths, geometry, layers against their roots).
+pub(crate) fn info_file_bytes(info: &[u8], piece_layers: Option<&[u8]>, magnet: &Magnet) -> Vec<u8> {
     use ccbt_bencode::OwnedValue;
     let mut out = b"d".to_vec();
     if let Some(first) = magnet.trackers.first() {
@@ -276,15 +311,23 @@ pub(crate) fn torrent_file_bytes(info: &[u8], magnet: &Magnet) -> Vec<u8> {
     }
     OwnedValue::bytes(b"info".to_vec()).encode_to(&mut out);
     out.extend_from_slice(info);
+    if let Some(layers) = piece_layers {
+        OwnedValue::bytes(b"piece layers".to_vec()).encode_to(&mut out);
+        out.extend_from_slice(layers);
+    }
     out.push(b'e');
     out
 }
 
 fn torrent_from_metadata(info: &[u8], magnet: &Magnet) -> Result<Torrent, String> {
-    let bytes = torrent_file_bytes(info, magnet);
+    let bytes = info_file_bytes(info, None, magnet);
     let torrent = Torrent::from_bytes(&bytes)
         .map_err(|e| format!("the metadata peers sent is not a valid torrent: {e}"))?;
-    if torrent.info_hash != magnet.info_hash {
+    // Every hash the magnet names must be the torrent's (a btmh-only magnet of a hybrid names
+    // only its v2 hash; the torrent then goes by its v1 hash too).
+    let v1_ok = magnet.info_hash_v1().is_none_or(|v1| torrent.version.has_v1() && torrent.info_hash == v1);
+    let v2_ok = magnet.info_hash_v2.is_none_or(|v2| torrent.info_hash_v2 == Some(v2));
+    if !(v1_ok && v2_ok) {
         return Err("metadata does not match the magnet's info hash".into());
     }
     Ok(torrent)

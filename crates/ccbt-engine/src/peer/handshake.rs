@@ -32,11 +32,26 @@ async fn with_timeout<T>(
     tokio::time::timeout(limit, fut).await.map_err(|_| HandshakeError::Timeout)?
 }
 
-/// Our handshake; `dht` sets the BEP 5 reserved bit (we run a DHT node).
-pub(crate) fn ours(info_hash: InfoHash, our_id: PeerId, dht: bool) -> Handshake {
+/// The optional reserved bits of our handshake.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Bits {
+    /// BEP 5: we run a DHT node.
+    pub dht: bool,
+    /// BEP 52: the torrent has a v2 part and we speak the v2 hash messages.
+    pub v2: bool,
+}
+
+/// BEP 52's "supports v2" reserved bit: byte 7, 0x10.
+pub(crate) const V2_BIT: u8 = 0x10;
+
+/// Our handshake with the reserved bits `bits` names.
+pub(crate) fn ours(info_hash: InfoHash, our_id: PeerId, bits: Bits) -> Handshake {
     let mut h = Handshake::new(info_hash, our_id);
-    if dht {
+    if bits.dht {
         h.reserved[7] |= 0x01;
+    }
+    if bits.v2 {
+        h.reserved[7] |= V2_BIT;
     }
     h
 }
@@ -46,11 +61,11 @@ pub(crate) async fn outgoing(
     stream: &mut TcpStream,
     info_hash: InfoHash,
     our_id: PeerId,
-    dht: bool,
+    bits: Bits,
     limit: Duration,
 ) -> Result<Handshake, HandshakeError> {
     with_timeout(limit, async {
-        stream.write_all(&ours(info_hash, our_id, dht).to_bytes()).await?;
+        stream.write_all(&ours(info_hash, our_id, bits).to_bytes()).await?;
         let mut buf = [0u8; Handshake::LEN];
         stream.read_exact(&mut buf).await?;
         let theirs = Handshake::decode(&buf)?.ok_or(HandshakeError::Incomplete)?;
@@ -84,12 +99,12 @@ pub(crate) async fn finish_incoming(
     stream: &mut TcpStream,
     prefix: HandshakePrefix,
     our_id: PeerId,
-    dht: bool,
+    bits: Bits,
     limit: Duration,
 ) -> Result<Handshake, HandshakeError> {
     with_timeout(limit, async {
         let mut out = BytesMut::with_capacity(Handshake::LEN);
-        ours(prefix.info_hash, our_id, dht).encode(&mut out);
+        ours(prefix.info_hash, our_id, bits).encode(&mut out);
         stream.write_all(&out).await?;
         let mut id = [0u8; 20];
         stream.read_exact(&mut id).await?;

@@ -5,6 +5,7 @@
 
 mod end;
 pub(crate) mod handshake;
+pub(crate) mod hash_answers;
 pub(crate) mod pump;
 mod rate;
 pub(crate) mod request_gauge;
@@ -121,7 +122,7 @@ fn trace_from_handshake(
     let mut tracer = shared.start_tracer(remote);
     let way = if outgoing { "outgoing" } else { "incoming" };
     tracer.note(&format!("connection established ({way}) with {remote}"));
-    let ours = handshake::ours(shared.torrent.info_hash, shared.peer_id, shared.dht.is_some());
+    let ours = handshake::ours(shared.torrent.info_hash, shared.peer_id, shared.handshake_bits());
     let (first, second) = if outgoing {
         ((Direction::Send, &ours), (Direction::Recv, theirs))
     } else {
@@ -165,6 +166,10 @@ struct TorrentConn {
     actions: Vec<SwarmAction>,
     /// The connection's request queue lengths, for the torrent's peer list.
     requests: Arc<RequestGauge>,
+    /// Both sides set the BEP 52 v2 bit: hash requests may be answered.
+    speaks_v2: bool,
+    /// Answers to the peer's hash requests, waiting to be sent.
+    hash_answers: hash_answers::HashAnswers,
 }
 
 impl TorrentConn {
@@ -199,6 +204,7 @@ impl TorrentConn {
             inner.have_log.len()
         };
         have_generation.borrow_and_update();
+        let speaks_v2 = theirs.supports_v2() && shared.handshake_bits().v2;
         TorrentConn {
             uploads: UploadReads::new(shared.storage.clone(), shared.lengths),
             shared,
@@ -216,6 +222,8 @@ impl TorrentConn {
             last_up: 0,
             actions: Vec::new(),
             requests,
+            speaks_v2,
+            hash_answers: Default::default(),
         }
     }
 
@@ -289,6 +297,11 @@ impl Machine for TorrentConn {
                 self.tracer = None;
             }
         }
+        if let Message::HashRequest(req) = &msg {
+            let server = self.shared.hash_server.as_ref().filter(|_| self.speaks_v2);
+            self.hash_answers.on_request(server, req);
+            return Ok(());
+        }
         self.conn.handle_message(now, msg).map_err(ConnEnd::Protocol)
     }
 
@@ -323,7 +336,11 @@ impl Machine for TorrentConn {
     }
 
     fn poll_transmit(&mut self) -> Option<Message> {
-        let msg = self.conn.poll_transmit().or_else(|| self.pending_port.take().map(Message::Port))?;
+        let msg = self
+            .conn
+            .poll_transmit()
+            .or_else(|| self.pending_port.take().map(Message::Port))
+            .or_else(|| self.hash_answers.pop())?;
         if let Some(tracer) = &mut self.tracer {
             if !tracer.message(Direction::Send, &msg) {
                 self.tracer = None;

@@ -75,7 +75,9 @@ impl Session {
             self.inner.retired.retire(&entry);
             entry
         };
-        lock(&self.inner.info_hashes).remove(&entry.info_hash());
+        for id in entry.ids() {
+            lock(&self.inner.info_hashes).remove(&id);
+        }
         stop_torrent(entry).await;
         self.inner.limits.remove_torrent(id);
         let _ = self.inner.events.send(Event::TorrentRemoved { id });

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use ccbt_core::Bitfield;
+use ccbt_core::{Bitfield, PieceCheck};
 use rand::seq::SliceRandom;
 
 use super::TorrentShared;
@@ -45,7 +45,7 @@ pub(super) async fn resume_existing(
     }
     tokio::task::spawn_blocking(move || {
         let workers = shared.options().hash_workers;
-        let hashes = &shared.torrent.piece_hashes;
+        let checks = |i: u32| shared.torrent.piece_hash(i).copied().map(PieceCheck::v1);
         let storage = shared.storage.as_ref();
         let progress = |done: u32| shared.counters.checked_pieces.store(done as u64, Relaxed);
         let trusted: Vec<u32> = plan.trusted.iter_ones().collect();
@@ -53,7 +53,7 @@ pub(super) async fn resume_existing(
             trusted.choose_multiple(&mut rand::thread_rng(), sample_size).copied().collect();
         sample.sort_unstable();
         shared.counters.hashed_pieces.fetch_add(sample.len() as u64, Relaxed);
-        let good = ccbt_storage::check_listed(storage, &shared.lengths, hashes, &sample, workers, &progress)
+        let good = ccbt_storage::check_listed(storage, &shared.lengths, &checks, &sample, workers, &progress)
             .map_err(TorrentError::Storage)?;
         let have = if good.len() < sample.len() {
             tracing::warn!(
@@ -66,7 +66,7 @@ pub(super) async fn resume_existing(
         } else {
             shared.counters.hashed_pieces.fetch_add(plan.recheck.len() as u64, Relaxed);
             let rechecked =
-                ccbt_storage::check_listed(storage, &shared.lengths, hashes, &plan.recheck, workers, &progress)
+                ccbt_storage::check_listed(storage, &shared.lengths, &checks, &plan.recheck, workers, &progress)
                     .map_err(TorrentError::Storage)?;
             let mut have = plan.trusted;
             for piece in rechecked {
@@ -96,7 +96,7 @@ fn full_check(shared: &TorrentShared) -> Result<Bitfield, TorrentError> {
     ccbt_storage::check_pieces(
         shared.storage.as_ref(),
         &shared.lengths,
-        &shared.torrent.piece_hashes,
+        &|i| shared.torrent.piece_hash(i).copied().map(PieceCheck::v1),
         shared.options().hash_workers,
         &progress,
     )

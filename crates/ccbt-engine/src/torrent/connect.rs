@@ -34,7 +34,7 @@ pub(super) fn connect_outgoing(shared: Arc<TorrentShared>, addr: SocketAddr, per
                 &mut stream,
                 shared.torrent.info_hash,
                 shared.peer_id,
-                shared.dht.is_some(),
+                shared.handshake_bits(),
                 shared.options().handshake_timeout,
             )
             .await
@@ -70,9 +70,9 @@ pub(crate) fn accept_incoming(
     }
     tokio::spawn(async move {
         let limit = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let dht = shared.dht.is_some();
+        let bits = shared.handshake_bits();
         let theirs = tokio::select! {
-            theirs = handshake::finish_incoming(&mut stream, prefix, shared.peer_id, dht, limit) => theirs,
+            theirs = handshake::finish_incoming(&mut stream, prefix, shared.peer_id, bits, limit) => theirs,
             _ = permit.evicted() => {
                 tracing::debug!(%addr, "incoming handshake evicted by a newer connection");
                 return;

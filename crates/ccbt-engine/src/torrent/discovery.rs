@@ -22,10 +22,12 @@ const PEER_BATCHES: usize = 32;
 /// How often a torrent announces itself to the DHT and asks it for peers.
 const DHT_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
-/// The discovery sources of a running torrent.
+/// The discovery sources of a running torrent. A hybrid torrent (BEP 52) is in two swarms, one
+/// per wire id (v1 and truncated v2): each id gets its own announcer and DHT lookups, the first
+/// (the torrent's `info_hash`) being the one whose tracker status is shown.
 pub(crate) struct Discovery {
-    announcer: Option<AnnouncerHandle>,
-    dht: Option<JoinHandle<()>>,
+    announcers: Vec<AnnouncerHandle>,
+    dht: Vec<JoinHandle<()>>,
     /// The session's DHT node (None when the session runs without one).
     dht_node: Option<DhtHandle>,
     /// Where every source sends the peers it finds.
@@ -144,7 +146,8 @@ impl Discovery {
         running: bool,
     ) -> (Discovery, mpsc::Receiver<Vec<SocketAddr>>) {
         let (found, rx) = mpsc::channel(PEER_BATCHES);
-        let mut discovery = Discovery { announcer: None, dht: None, dht_node: dht, found, running: false };
+        let mut discovery =
+            Discovery { announcers: Vec::new(), dht: Vec::new(), dht_node: dht, found, running: false };
         if running {
             discovery.resume(shared);
         }
@@ -158,17 +161,15 @@ impl Discovery {
         }
         self.running = true;
         let options = shared.options();
-        self.announcer = self.spawn_announcer(shared, &options);
+        self.announcers = self.spawn_announcers(shared, &options);
         self.dht = self.spawn_dht(shared, &options);
     }
 
     /// Stops every source (the torrent paused): the trackers get `stopped` in the background.
     pub(crate) fn pause(&mut self) {
         self.running = false;
-        if let Some(lookups) = self.dht.take() {
-            lookups.abort();
-        }
-        if let Some(announcer) = self.announcer.take() {
+        self.dht.drain(..).for_each(|lookups| lookups.abort());
+        for announcer in self.announcers.drain(..) {
             tokio::spawn(announcer.stop());
         }
     }
@@ -182,9 +183,11 @@ impl Discovery {
         }
         self.reannounce();
         let options = shared.options();
-        let node = self.dht_node.clone().filter(|_| options.enable_dht && !shared.torrent.private);
-        if let Some(node) = node {
-            let (info_hash, port, tx) = (shared.torrent.info_hash, shared.listen_port, self.found.clone());
+        let Some(node) = self.dht_node.clone().filter(|_| options.enable_dht && !shared.torrent.private) else {
+            return true;
+        };
+        for info_hash in shared.torrent.wire_ids() {
+            let (node, port, tx) = (node.clone(), shared.listen_port, self.found.clone());
             tokio::spawn(async move {
                 let mut found = node.announce(info_hash, port).await;
                 while let Some(peers) = found.recv().await {
@@ -195,14 +198,13 @@ impl Discovery {
         true
     }
 
-    /// The announcer for the trackers `options` allow, if any.
-    fn spawn_announcer(
-        &self,
-        shared: &Arc<TorrentShared>,
-        options: &SessionOptions,
-    ) -> Option<AnnouncerHandle> {
+    /// One announcer per wire id for the trackers `options` allow, if any.
+    fn spawn_announcers(&self, shared: &Arc<TorrentShared>, options: &SessionOptions) -> Vec<AnnouncerHandle> {
         let tiers = usable_tiers(options, &shared.torrent.trackers);
-        (!tiers.is_empty()).then(|| {
+        if tiers.is_empty() {
+            return Vec::new();
+        }
+        let spawn_one = |info_hash| {
             let stats_source = shared.clone();
             let stats = move || {
                 let c = &stats_source.counters;
@@ -210,27 +212,22 @@ impl Discovery {
                 let left = total.saturating_sub(c.bytes_have.load(Relaxed));
                 TrackerStats { uploaded: c.uploaded(), downloaded: c.downloaded(), left }
             };
-            let target = AnnounceTarget {
-                tiers,
-                info_hash: shared.torrent.info_hash,
-                peer_id: shared.peer_id,
-                port: shared.listen_port,
-            };
+            let target =
+                AnnounceTarget { tiers: tiers.clone(), info_hash, peer_id: shared.peer_id, port: shared.listen_port };
             spawn_announcer(target, AnnouncerOptions::default(), stats, self.found.clone())
-        })
+        };
+        shared.torrent.wire_ids().into_iter().map(spawn_one).collect()
     }
 
     /// The torrent's DHT lookups, when `options` enable the DHT and the session runs a node.
     /// BEP 27: private torrents get peers from their trackers only.
-    fn spawn_dht(&self, shared: &Arc<TorrentShared>, options: &SessionOptions) -> Option<JoinHandle<()>> {
-        let node = self.dht_node.clone().filter(|_| options.enable_dht && !shared.torrent.private)?;
-        Some(spawn_dht_lookups(
-            node,
-            shared.torrent.info_hash,
-            Some(shared.listen_port),
-            DHT_INTERVAL,
-            self.found.clone(),
-        ))
+    fn spawn_dht(&self, shared: &Arc<TorrentShared>, options: &SessionOptions) -> Vec<JoinHandle<()>> {
+        let Some(node) = self.dht_node.clone().filter(|_| options.enable_dht && !shared.torrent.private) else {
+            return Vec::new();
+        };
+        let port = Some(shared.listen_port);
+        let lookup = |id| spawn_dht_lookups(node.clone(), id, port, DHT_INTERVAL, self.found.clone());
+        shared.torrent.wire_ids().into_iter().map(lookup).collect()
     }
 
     /// Applies changed discovery switches (hot reload): the announcer restarts with the
@@ -247,36 +244,32 @@ impl Discovery {
         }
         let trackers = |o: &SessionOptions| (o.enable_http_trackers, o.enable_udp_trackers);
         if trackers(old) != trackers(new) {
-            if let Some(old) = self.announcer.take() {
+            for old in self.announcers.drain(..) {
                 tokio::spawn(old.stop());
             }
-            self.announcer = self.spawn_announcer(shared, new);
+            self.announcers = self.spawn_announcers(shared, new);
         }
         if old.enable_dht != new.enable_dht {
-            if let Some(lookups) = self.dht.take() {
-                lookups.abort();
-            }
+            self.dht.drain(..).for_each(|lookups| lookups.abort());
             self.dht = self.spawn_dht(shared, new);
         }
     }
 
     /// The download completed: tell the trackers.
     pub(crate) async fn completed(&self) {
-        if let Some(a) = &self.announcer {
+        for a in &self.announcers {
             a.completed().await;
         }
     }
 
     /// Asks the trackers for more peers early (the announcer still honours `min interval`).
     pub(crate) fn reannounce(&self) {
-        if let Some(a) = &self.announcer {
-            a.reannounce();
-        }
+        self.announcers.iter().for_each(AnnouncerHandle::reannounce);
     }
 
     /// What each tracker last said.
     pub(crate) fn trackers(&self) -> Vec<TrackerInfo> {
-        let Some(a) = &self.announcer else { return Vec::new() };
+        let Some(a) = self.announcers.first() else { return Vec::new() };
         a.status()
             .into_iter()
             .map(|t| TrackerInfo {
@@ -296,10 +289,8 @@ impl Discovery {
 
     /// Stops announcing (sends `stopped` to the trackers, bounded wait).
     pub(crate) async fn stop(self) {
-        if let Some(dht) = self.dht {
-            dht.abort();
-        }
-        if let Some(a) = self.announcer {
+        self.dht.iter().for_each(JoinHandle::abort);
+        for a in self.announcers {
             a.stop().await;
         }
     }

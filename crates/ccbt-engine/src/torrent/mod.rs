@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use ccbt_core::{Lengths, PeerId};
+use ccbt_core::{Lengths, PeerId, PieceCheck};
 use ccbt_metainfo::Torrent;
 use ccbt_proto::candidates::{choose_excess, ConnActivity};
 use ccbt_proto::swarm::{Swarm, SwarmAction};
@@ -128,6 +128,8 @@ pub(crate) struct TorrentShared {
     pub trackers: Mutex<Vec<crate::TrackerInfo>>,
     /// Addresses whose connections are traced (`Session::trace_peer`), see `peer_trace.rs`.
     pub traced_peers: Mutex<std::collections::HashSet<SocketAddr>>,
+    /// Answers v2 peers' hash requests from the piece layers (None: v1, or layers unknown).
+    pub hash_server: Option<ccbt_proto::hashes::HashServer>,
 }
 
 impl TorrentInner {
@@ -180,9 +182,15 @@ impl TorrentShared {
         }
     }
 
+    /// Reserved bits of this torrent's handshakes: the DHT bit when the session runs a node, the
+    /// BEP 52 bit when the torrent has a v2 part.
+    pub(crate) fn handshake_bits(&self) -> crate::peer::handshake::Bits {
+        crate::peer::handshake::Bits { dht: self.dht.is_some(), v2: self.torrent.version.has_v2() }
+    }
+
     /// Hands a complete piece to the hash pool; the result comes back to the torrent task.
     pub(crate) fn submit_verify(&self, piece: u32, blocks: Vec<Bytes>, block_hashes: bool) {
-        let Some(expected) = self.torrent.piece_hash(piece).copied() else { return };
+        let Some(expected) = self.torrent.piece_hash(piece).copied().map(PieceCheck::v1) else { return };
         let offset = piece as u64 * self.lengths.piece_length() as u64;
         let job = PieceJob { piece, offset, expected, blocks, block_hashes, storage: self.storage.clone() };
         let tx = self.piece_done.clone();
@@ -197,7 +205,7 @@ impl TorrentShared {
             // The queue holds more than the buffer budget allows in practice; if it is full
             // anyway, wait for room on a blocking thread rather than on the runtime.
             let pool = self.pool.clone();
-            tokio::task::spawn_blocking(move || pool.submit(full.job, full.done));
+            tokio::task::spawn_blocking(move || pool.submit(*full.job, full.done));
         }
     }
 

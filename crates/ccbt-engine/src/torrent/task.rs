@@ -164,6 +164,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
     for &ip in &spec.initial_banned_ips {
         candidates.ban(ip);
     }
+    let hash_server = crate::peer::hash_answers::server_for(&spec.torrent);
     let shared = Arc::new(TorrentShared {
         id: spec.id,
         torrent: spec.torrent,
@@ -200,6 +201,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         listen_port: spec.listen_port,
         trackers: Mutex::new(Vec::new()),
         traced_peers: Mutex::default(),
+        hash_server,
     });
     let interval = shared.options().checkpoint_interval;
     let task = TorrentTask {
@@ -563,6 +565,13 @@ impl TorrentTask {
                 let banned = inner.swarm.on_piece_failed(piece, block_hashes);
                 self.ban(&mut inner, banned, "sent data failing its hash checks");
                 drop(inner);
+                shared.have_watch.send_modify(|g| *g += 1);
+            }
+            Ok(PieceVerdict::Unverifiable) => {
+                // No hash to check it against yet (a v2 piece whose layer is unknown): the data
+                // was dropped unwritten, and nothing proves it wrong, so no peer is struck.
+                tracing::debug!(torrent = %shared.torrent.name, piece, "piece dropped: no hash to check it against yet");
+                lock(&shared.inner).swarm.on_piece_unverifiable(piece);
                 shared.have_watch.send_modify(|g| *g += 1);
             }
             Err(e) => {

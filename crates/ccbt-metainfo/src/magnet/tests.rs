@@ -1,6 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::Torrent;
 
 const HEX: &str = "c12fe1c06bba254a9dc9f519b335aa7c1367a88a";
 
@@ -89,18 +90,129 @@ fn utf8_display_name() {
     assert_eq!(m.display_name.as_deref(), Some("été"));
 }
 
-#[test]
-fn hybrid_magnet_uses_btih() {
-    let btmh = format!("1220{}", "ab".repeat(32));
-    let m = Magnet::parse(&format!("magnet:?xt=urn:btmh:{btmh}&xt=urn:btih:{HEX}&dn=x")).unwrap();
-    assert_eq!(m.info_hash, hash());
+const V2_HEX: &str = "d8dd32ac93357c368556af3ac1d95c9d76bd0dff6fa9833ecdac3d53134efabb";
+
+fn hash_v2() -> InfoHashV2 {
+    V2_HEX.parse().unwrap()
 }
 
 #[test]
-fn v2_only_magnet_is_refused_with_a_clear_message() {
-    let err = Magnet::parse(&format!("magnet:?xt=urn:btmh:1220{}", "ab".repeat(32))).unwrap_err();
-    assert_eq!(err, MagnetError::V2Unsupported);
-    assert_eq!(err.to_string(), "v2-only magnets are not supported yet");
+fn v2_only_magnet() {
+    let m = Magnet::parse(&format!("magnet:?xt=urn:btmh:1220{V2_HEX}&dn=x")).unwrap();
+    assert_eq!(m.info_hash_v2, Some(hash_v2()));
+    // The wire id of a v2-only torrent is its truncated v2 hash; there is no v1 hash.
+    assert_eq!(m.info_hash, hash_v2().truncated());
+    assert_eq!(m.info_hash.to_hex(), &V2_HEX[..40]);
+    assert_eq!(m.info_hash_v1(), None);
+    assert_eq!(m.wire_ids(), [hash_v2().truncated()]);
+    assert_eq!(m.display_name.as_deref(), Some("x"));
+    assert_eq!(Magnet { display_name: None, ..m }, Magnet::new_v2(hash_v2()));
+}
+
+#[test]
+fn hybrid_magnet_has_both_hashes_in_either_order() {
+    for uri in [
+        format!("magnet:?xt=urn:btmh:1220{V2_HEX}&xt=urn:btih:{HEX}&dn=x"),
+        format!("magnet:?xt=urn:btih:{HEX}&dn=x&xt.2=urn:btmh:1220{V2_HEX}"),
+    ] {
+        let m = Magnet::parse(&uri).unwrap();
+        assert_eq!(m.info_hash, hash(), "{uri}");
+        assert_eq!(m.info_hash_v1(), Some(hash()));
+        assert_eq!(m.info_hash_v2, Some(hash_v2()));
+        assert_eq!(m.wire_ids(), [hash(), hash_v2().truncated()]);
+        assert_eq!(Magnet { display_name: None, ..m }, Magnet::new_hybrid(hash(), hash_v2()));
+    }
+}
+
+#[test]
+fn v1_magnet_has_no_v2_hash() {
+    let m = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}")).unwrap();
+    assert_eq!(m.info_hash_v2, None);
+    assert_eq!(m.info_hash_v1(), Some(hash()));
+    assert_eq!(m.wire_ids(), [hash()]);
+}
+
+#[test]
+fn btih_equal_to_the_truncated_btmh_is_not_a_v1_hash() {
+    let m =
+        Magnet::parse(&format!("magnet:?xt=urn:btih:{}&xt=urn:btmh:1220{V2_HEX}", &V2_HEX[..40])).unwrap();
+    assert_eq!(m.info_hash_v1(), None);
+    assert_eq!(m.wire_ids(), [hash_v2().truncated()]);
+    assert_eq!(m.to_uri(), format!("magnet:?xt=urn:btmh:1220{V2_HEX}"));
+}
+
+#[test]
+fn btmh_any_case() {
+    for uri in [
+        format!("MAGNET:?XT=URN:BTMH:1220{}", V2_HEX.to_uppercase()),
+        format!("magnet:?xt=urn:BtMh:1220{}", V2_HEX.to_uppercase()),
+        format!("magnet:?xt=Urn:btmh:1220{V2_HEX}"),
+    ] {
+        assert_eq!(Magnet::parse(&uri).unwrap().info_hash_v2, Some(hash_v2()), "{uri}");
+    }
+}
+
+#[test]
+fn the_first_btmh_wins() {
+    let other = "ab".repeat(32);
+    let m = Magnet::parse(&format!("magnet:?xt=urn:btmh:1220{V2_HEX}&xt=urn:btmh:1220{other}")).unwrap();
+    assert_eq!(m.info_hash_v2, Some(hash_v2()));
+}
+
+#[test]
+fn malformed_btmh_is_refused_with_the_reason() {
+    for (bad, reason) in [
+        ("", "truncated multihash function code"),
+        ("12", "truncated multihash digest length"),
+        ("122", "not hex"),
+        (&format!("1220{}", &V2_HEX[..62]), "but 31 follow"),
+        (&format!("1220{V2_HEX}00"), "but 33 follow"),
+        (&format!("1220{}g", &V2_HEX[..63]), "not hex"),
+        (&format!("1220{}é", &V2_HEX[..62]), "not hex"),
+        ("ff", "truncated multihash function code"),
+        // A varint longer than multiformats' 9 bytes.
+        ("ffffffffffffffffff01", "truncated multihash function code"),
+    ] {
+        let err = Magnet::parse(&format!("magnet:?xt=urn:btmh:{bad}&xt=urn:btih:{HEX}")).unwrap_err();
+        let MagnetError::InvalidV2InfoHash { value, reason: got } = &err else { panic!("{bad:?}: {err:?}") };
+        assert_eq!(value, bad);
+        assert!(got.contains(reason), "{bad:?}: {got}");
+        assert!(err.to_string().starts_with("invalid v2 info hash"), "{err}");
+    }
+}
+
+#[test]
+fn other_multihash_functions_and_lengths_are_refused() {
+    for (bad, code, length) in [
+        // sha1 (0x11), 20 bytes: what a v1 hash would look like as a multihash.
+        (format!("1114{HEX}"), 0x11, 20),
+        // sha2-512 (0x13), 64 bytes.
+        (format!("1340{V2_HEX}{V2_HEX}"), 0x13, 64),
+        // sha2-256 truncated to 20 bytes.
+        (format!("1214{HEX}"), 0x12, 20),
+        // blake3 (0x1e).
+        (format!("1e20{V2_HEX}"), 0x1e, 32),
+        // A two-byte varint code: 0xb220 = blake2b-256.
+        (format!("a0e40220{V2_HEX}"), 0xb220, 32),
+    ] {
+        let err = Magnet::parse(&format!("magnet:?xt=urn:btmh:{bad}")).unwrap_err();
+        assert_eq!(err, MagnetError::UnsupportedMultihash { code, length }, "{bad}");
+        assert!(err.to_string().contains("sha2-256"), "{err}");
+    }
+}
+
+#[test]
+fn long_bad_btmh_is_shortened_in_errors() {
+    let err = Magnet::parse(&format!("magnet:?xt=urn:btmh:1220{}", "a".repeat(10_000))).unwrap_err();
+    assert!(err.to_string().len() < 300, "{err}");
+}
+
+#[test]
+fn to_uri_writes_every_hash() {
+    assert_eq!(Magnet::new_v2(hash_v2()).to_uri(), format!("magnet:?xt=urn:btmh:1220{V2_HEX}"));
+    let hybrid = Magnet { display_name: Some("x".into()), ..Magnet::new_hybrid(hash(), hash_v2()) };
+    assert_eq!(hybrid.to_uri(), format!("magnet:?xt=urn:btih:{HEX}&xt=urn:btmh:1220{V2_HEX}&dn=x"));
+    assert_eq!(Magnet::parse(&hybrid.to_uri()), Ok(hybrid));
 }
 
 #[test]
@@ -217,6 +329,7 @@ fn fragment_is_not_part_of_the_last_value() {
 fn to_uri_golden() {
     let m = Magnet {
         info_hash: hash(),
+        info_hash_v2: None,
         display_name: Some("a b&c+d/é".into()),
         trackers: vec!["udp://t.example:6969/announce?x=1&y=2".into()],
         peers: vec!["[::1]:6881".into()],
@@ -245,13 +358,15 @@ fn arb_magnet() -> impl Strategy<Value = Magnet> {
     let text = "[^\u{0}]{1,20}";
     (
         any::<[u8; 20]>(),
+        proptest::option::of(any::<[u8; 32]>()),
+        any::<bool>(),
         proptest::option::of("[^\u{0}]{0,20}"),
         proptest::collection::vec(text, 0..4),
         proptest::collection::vec(text, 0..4),
         proptest::collection::vec(text, 0..4),
         proptest::option::of(proptest::collection::btree_set(any::<u32>(), 1..10)),
     )
-        .prop_map(|(hash, display_name, trackers, peers, web_seeds, so)| {
+        .prop_map(|(hash, v2, with_v1, display_name, trackers, peers, web_seeds, so)| {
             let dedup = |v: Vec<String>| {
                 let mut out = Vec::new();
                 for s in v {
@@ -259,8 +374,15 @@ fn arb_magnet() -> impl Strategy<Value = Magnet> {
                 }
                 out
             };
+            // v1 only, v2 only (the wire id is then the truncated v2 hash) or hybrid.
+            let v2 = v2.map(InfoHashV2);
+            let info_hash = match v2 {
+                Some(v2) if !with_v1 => v2.truncated(),
+                _ => InfoHash(hash),
+            };
             Magnet {
-                info_hash: InfoHash(hash),
+                info_hash,
+                info_hash_v2: v2,
                 display_name,
                 trackers: dedup(trackers),
                 peers: dedup(peers),
@@ -288,4 +410,72 @@ proptest! {
         let _ = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&{s}"));
         let _ = Magnet::parse(&format!("magnet:?{s}"));
     }
+}
+
+/// Magnets libtorrent 2.0.8 made (`make_magnet_uri`) for a hybrid and a v2-only torrent of one
+/// file: read with the hashes `info_hashes()` reported, and written back byte for byte.
+#[test]
+fn libtorrent_magnets() {
+    let hybrid = "magnet:?xt=urn:btih:e468967b97ae77ea0ff2234dbbec78177764e784\
+                  &xt=urn:btmh:1220bb01ebbde32836ecf4f7e2e518659904d29649deab14ccd208b89a31049eba11&dn=f.bin";
+    let m = Magnet::parse(hybrid).unwrap();
+    assert_eq!(m.info_hash, "e468967b97ae77ea0ff2234dbbec78177764e784".parse().unwrap());
+    assert_eq!(
+        m.info_hash_v2,
+        Some("bb01ebbde32836ecf4f7e2e518659904d29649deab14ccd208b89a31049eba11".parse().unwrap())
+    );
+    assert_eq!(m.to_uri(), hybrid);
+
+    let v2 =
+        "magnet:?xt=urn:btmh:122087c4a31c70daa464a202f6ddb1f442f82004f26e5ddfb414d8baa031b15a94c4&dn=f.bin";
+    let m = Magnet::parse(v2).unwrap();
+    let expected: InfoHashV2 =
+        "87c4a31c70daa464a202f6ddb1f442f82004f26e5ddfb414d8baa031b15a94c4".parse().unwrap();
+    assert_eq!(m.info_hash_v2, Some(expected));
+    assert_eq!(m.info_hash, expected.truncated());
+    assert_eq!(m.to_uri(), v2);
+}
+
+/// Torrents libtorrent 2.0.8 made (one 60,000-byte file, 16 KiB pieces, a tracker and a web
+/// seed): the magnet ccbt makes of each names what libtorrent's `make_magnet_uri` names.
+#[test]
+fn magnets_of_libtorrent_torrents() {
+    let cases: [(&[u8], &str); 2] = [
+        (
+            include_bytes!("testdata/lt_hybrid.torrent"),
+            "magnet:?xt=urn:btih:e468967b97ae77ea0ff2234dbbec78177764e784\
+             &xt=urn:btmh:1220bb01ebbde32836ecf4f7e2e518659904d29649deab14ccd208b89a31049eba11&dn=f.bin\
+             &tr=http%3a%2f%2ftracker.example%2fannounce&ws=http%3a%2f%2fseed.example%2ff.bin",
+        ),
+        (
+            include_bytes!("testdata/lt_v2.torrent"),
+            "magnet:?xt=urn:btmh:122087c4a31c70daa464a202f6ddb1f442f82004f26e5ddfb414d8baa031b15a94c4\
+             &dn=f.bin&tr=http%3a%2f%2ftracker.example%2fannounce",
+        ),
+    ];
+    for (bytes, lt_uri) in cases {
+        let torrent = Torrent::from_bytes(bytes).unwrap();
+        let ours = Magnet::from_torrent(&torrent);
+        let theirs = Magnet::parse(lt_uri).unwrap();
+        assert_eq!(ours.info_hash, theirs.info_hash, "{lt_uri}");
+        assert_eq!(ours.info_hash_v2, theirs.info_hash_v2, "{lt_uri}");
+        assert_eq!(ours.info_hash_v1(), theirs.info_hash_v1(), "{lt_uri}");
+        assert_eq!(ours.wire_ids(), torrent.wire_ids(), "{lt_uri}");
+        assert_eq!(ours.display_name, theirs.display_name);
+        assert_eq!(ours.trackers, theirs.trackers);
+        assert_eq!(ours.web_seeds, ["http://seed.example/f.bin"]);
+        assert_eq!(Magnet::parse(&ours.to_uri()), Ok(ours));
+    }
+}
+
+#[test]
+fn magnet_of_a_v1_torrent() {
+    let torrent = Torrent::from_bytes(
+        b"d8:announce13:http://t/anno4:infod6:lengthi5e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee",
+    )
+    .unwrap();
+    let m = Magnet::from_torrent(&torrent);
+    assert_eq!((m.info_hash, m.info_hash_v2), (torrent.info_hash, None));
+    assert_eq!(m.trackers, ["http://t/anno"]);
+    assert_eq!(m.display_name.as_deref(), Some("a"));
 }

@@ -20,11 +20,10 @@ use std::time::{Duration, Instant};
 
 use ccbt_core::InfoHash;
 use ccbt_wire::ext::metadata::METADATA_PIECE_LEN;
-use sha1::{Digest, Sha1};
 use thiserror::Error;
 
 use super::piece::{Piece, Request};
-use super::MetadataError;
+use super::{MetadataError, MetadataTarget};
 use crate::PeerKey;
 
 /// Largest metadata accepted by default. Real info dictionaries are a few hundred KiB at most;
@@ -43,11 +42,12 @@ pub const MAX_REQUESTS_PER_PEER: u32 = 2;
 /// long a peer that rejected or ignored a piece is not asked for it again.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The assembled metadata did not hash to the info hash.
+/// The assembled metadata did not hash to the info hash(es).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MetadataFailure {
-    /// Every piece was in but their SHA-1 is not the info hash. Nothing was discarded: each
+    /// Every piece was in but they do not hash to the target (SHA-1 to the v1 info hash and/or
+    /// SHA-256 to the v2 one). Nothing was discarded: each
     /// piece is now re-fetched until `quorum` distinct addresses agree on it. `contributors`
     /// (sorted) are the addresses whose copies were used, at least one of which lied.
     #[error("metadata does not match the info hash ({} addresses contributed); confirming each piece with {quorum} addresses", contributors.len())]
@@ -77,7 +77,7 @@ struct Peer {
 /// yields the verified bytes once.
 #[derive(Debug)]
 pub struct MetadataFetcher {
-    info_hash: InfoHash,
+    target: MetadataTarget,
     max_size: u64,
     timeout: Duration,
     peers: BTreeMap<PeerKey, Peer>,
@@ -95,11 +95,12 @@ pub struct MetadataFetcher {
 }
 
 impl MetadataFetcher {
-    /// A fetcher for the metadata of `info_hash` that refuses sizes above `max_size` (use
+    /// A fetcher for the metadata `target` names (an [`InfoHash`] for a v1 magnet, or a
+    /// [`MetadataTarget`] for v2 and hybrid ones) that refuses sizes above `max_size` (use
     /// [`DEFAULT_MAX_METADATA_SIZE`]; values above 1 GiB are lowered to 1 GiB).
-    pub fn new(info_hash: InfoHash, max_size: u64) -> MetadataFetcher {
+    pub fn new(target: impl Into<MetadataTarget>, max_size: u64) -> MetadataFetcher {
         MetadataFetcher {
-            info_hash,
+            target: target.into(),
             max_size: max_size.min(MAX_METADATA_SIZE_CEILING),
             timeout: DEFAULT_REQUEST_TIMEOUT,
             peers: BTreeMap::new(),
@@ -120,9 +121,14 @@ impl MetadataFetcher {
         self
     }
 
-    /// The info hash the metadata must match.
+    /// The torrent's 20-byte wire id: the v1 info hash, else the truncated v2 one.
     pub fn info_hash(&self) -> InfoHash {
-        self.info_hash
+        self.target.wire_id()
+    }
+
+    /// The hashes the metadata must match.
+    pub fn target(&self) -> MetadataTarget {
+        self.target
     }
 
     /// The metadata size being fetched, once a peer told us a plausible one.
@@ -350,7 +356,7 @@ impl MetadataFetcher {
         true
     }
 
-    /// Once every piece is settled: `Ok(metadata)` if it hashes to the info hash (returned
+    /// Once every piece is settled: `Ok(metadata)` if it hashes to the target (returned
     /// once; afterwards the fetcher is done and [`is_liar`](Self::is_liar) names the addresses
     /// whose copies differ), otherwise `Err`, after raising the quorum so that every piece is
     /// confirmed by one more address. `None` while pieces are missing.
@@ -362,8 +368,7 @@ impl MetadataFetcher {
         for piece in &self.pieces {
             metadata.extend_from_slice(piece.data().unwrap_or_default());
         }
-        let digest: [u8; 20] = Sha1::digest(&metadata).into();
-        if digest == self.info_hash.0 {
+        if self.target.matches(&metadata) {
             self.liars.extend(self.pieces.iter().flat_map(Piece::dissenters));
             self.done = true;
             self.pieces = Vec::new();

@@ -1,5 +1,6 @@
 //! BEP 9 metadata exchange for magnet links: [`MetadataFetcher`] downloads the info dictionary
-//! from many peers in parallel and checks it against the info hash; [`MetadataConn`] is one
+//! from many peers in parallel and checks it against the magnet's info hashes ([`MetadataTarget`]:
+//! SHA-1 for v1, SHA-256 for v2, both for a hybrid); [`MetadataConn`] is one
 //! connection of the metadata phase; [`MetadataCandidates`] the peers it may dial;
 //! [`MetadataServer`] answers other peers' requests for ours.
 //!
@@ -11,6 +12,7 @@ mod conn;
 mod fetcher;
 mod piece;
 mod server;
+mod target;
 
 pub use candidates::{
     MetadataCandidates, MAX_CANDIDATES, MAX_CANDIDATES_PER_IP, MAX_CONNECTIONS_PER_IP, MAX_FAILURES,
@@ -21,6 +23,7 @@ pub use conn::{
 };
 pub use fetcher::{MetadataFailure, MetadataFetcher, DEFAULT_MAX_METADATA_SIZE, MAX_REQUESTS_PER_PEER};
 pub use server::MetadataServer;
+pub use target::MetadataTarget;
 
 use thiserror::Error;
 
@@ -53,3 +56,5 @@ mod conn_tests;
 mod proptests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod v2_tests;

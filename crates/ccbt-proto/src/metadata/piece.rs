@@ -3,7 +3,9 @@
 //!
 //! Only one copy's bytes are held (the one the most distinct addresses sent); the others are
 //! remembered by digest. When a rival digest overtakes the leader, the copy that made it overtake
-//! is the one just received, so its bytes are at hand to replace the leader's.
+//! is the one just received, so its bytes are at hand to replace the leader's. Copies are told
+//! apart by SHA-256, not SHA-1: with SHA-1 collisions within reach, a liar could send two
+//! different copies under one digest and have its lie counted as agreement.
 //!
 //! Invariants: `data` is `Some` exactly when `leader` is; `leader` is a key of `copies`; one
 //! address appears in at most one digest's set (a second copy from the same address is ignored).
@@ -12,9 +14,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::Instant;
 
-use sha1::{Digest, Sha1};
+use sha2::{Digest, Sha256};
 
 use crate::PeerKey;
+
+/// A copy's SHA-256.
+type Digest32 = [u8; 32];
 
 /// A request outstanding at one peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +33,8 @@ pub(super) struct Piece {
     pub request: Option<Request>,
     /// The bytes of the leading copy, copied out of whatever buffer they arrived in.
     data: Option<Box<[u8]>>,
-    leader: Option<[u8; 20]>,
-    copies: BTreeMap<[u8; 20], BTreeSet<IpAddr>>,
+    leader: Option<Digest32>,
+    copies: BTreeMap<Digest32, BTreeSet<IpAddr>>,
 }
 
 impl Piece {
@@ -47,7 +52,7 @@ impl Piece {
         votes >= quorum && self.copies.iter().all(|(digest, ips)| *digest == leader || ips.len() < votes)
     }
 
-    fn votes(&self, digest: &[u8; 20]) -> usize {
+    fn votes(&self, digest: &Digest32) -> usize {
         self.copies.get(digest).map_or(0, BTreeSet::len)
     }
 
@@ -57,7 +62,7 @@ impl Piece {
         if self.has_copy_from(ip) {
             return;
         }
-        let digest: [u8; 20] = Sha1::digest(bytes).into();
+        let digest: Digest32 = Sha256::digest(bytes).into();
         self.copies.entry(digest).or_default().insert(ip);
         let leads = match self.leader {
             None => true,

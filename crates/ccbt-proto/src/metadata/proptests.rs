@@ -1,16 +1,17 @@
-//! Random event orders against the fetcher: it never panics, holds at most one copy of the
-//! metadata, whatever it completes with is exactly the original metadata, and every address it
-//! names a liar did send a wrong piece that was taken.
+//! Random event orders against the fetcher, for v1, v2 and hybrid targets: it never panics,
+//! holds at most one copy of the metadata, whatever it completes with is exactly the original
+//! metadata, and every address it names a liar did send a wrong piece that was taken.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ccbt_core::InfoHash;
+use ccbt_core::{InfoHash, InfoHashV2};
 use ccbt_wire::ext::metadata::{MetadataMessage, METADATA_PIECE_LEN};
 use proptest::prelude::*;
 use sha1::{Digest, Sha1};
+use sha2::Sha256;
 
 use super::*;
 use crate::PeerKey;
@@ -81,11 +82,21 @@ fn ip_of(key: PeerKey) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (key.0 % 4) as u8))
 }
 
+/// The target of `original` for a v1 (0), v2 (1) or hybrid (2) magnet.
+fn target_of(original: &[u8], kind: u8) -> MetadataTarget {
+    let v1 = InfoHash(Sha1::digest(original).into());
+    let v2 = InfoHashV2(Sha256::digest(original).into());
+    match kind % 3 {
+        0 => MetadataTarget::V1(v1),
+        1 => MetadataTarget::V2(v2),
+        _ => MetadataTarget::Hybrid(v1, v2),
+    }
+}
+
 impl Harness {
-    fn new(original: Vec<u8>) -> Harness {
-        let info_hash = InfoHash(Sha1::digest(&original).into());
+    fn new(original: Vec<u8>, kind: u8) -> Harness {
         Harness {
-            fetcher: MetadataFetcher::new(info_hash, 200_000),
+            fetcher: MetadataFetcher::new(target_of(&original, kind), 200_000),
             server: MetadataServer::new(Bytes::from(original.clone())),
             original,
             now: Instant::now(),
@@ -218,10 +229,11 @@ proptest! {
     fn random_event_orders(
         len in 1..(4 * METADATA_PIECE_LEN + 100),
         seed in any::<u8>(),
+        kind in 0..3u8,
         ops in proptest::collection::vec(op(), 0..150),
     ) {
         let original: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect();
-        let mut h = Harness::new(original);
+        let mut h = Harness::new(original, kind);
         for op in ops {
             h.apply(op);
         }
@@ -241,10 +253,11 @@ proptest! {
         len in 1..(4 * METADATA_PIECE_LEN + 100),
         honest in 2..5usize,
         liar_conns in 1..4u64,
+        kind in 0..3u8,
         picks in proptest::collection::vec(any::<usize>(), 200),
     ) {
         let original: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
-        let mut h = Harness::new(original.clone());
+        let mut h = Harness::new(original.clone(), kind);
         let size = h.server.metadata_size();
         let liar_ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
         for n in 0..liar_conns {

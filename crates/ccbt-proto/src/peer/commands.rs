@@ -168,6 +168,17 @@ impl PeerConn {
         }
     }
 
+    /// Sends a BEP 52 message: a `hash request` from
+    /// [`PieceLayerFetcher`](crate::hashes::PieceLayerFetcher), or the `hashes` or `hash
+    /// reject` that [`HashServer::respond`](crate::hashes::HashServer::respond) makes. Only for
+    /// connections that speak v2 (the engine knows from the handshake); other messages are
+    /// not sent.
+    pub fn send_hash_message(&mut self, msg: Message) {
+        if matches!(msg, Message::HashRequest(_) | Message::Hashes(_) | Message::HashReject(_)) {
+            self.send(msg);
+        }
+    }
+
     /// The peer's `reqq` from its extension handshake: how many requests it queues. The
     /// pipeline depth never exceeds it (even below `min_pipeline_depth`), since requests
     /// beyond it would be dropped.

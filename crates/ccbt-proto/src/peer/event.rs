@@ -6,6 +6,7 @@ use bytes::Bytes;
 use ccbt_core::{Bitfield, BlockRef};
 use ccbt_wire::ext::pex::PexMessage;
 use ccbt_wire::ext::ExtHandshake;
+use ccbt_wire::{HashRequest, Hashes};
 
 /// Something the torrent must know, drained with [`PeerConn::poll_event`](super::PeerConn::poll_event).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +48,14 @@ pub enum PeerEvent {
     Pex(PexMessage),
     /// The peer's DHT port (BEP 5).
     Port(u16),
+    /// The peer asks for merkle hashes (BEP 52): answer with
+    /// [`HashServer::respond`](crate::hashes::HashServer::respond).
+    HashRequest(HashRequest),
+    /// Merkle hashes (BEP 52), for [`PieceLayerFetcher::on_hashes`](crate::hashes::PieceLayerFetcher::on_hashes).
+    Hashes(Hashes),
+    /// The peer will not answer this hash request (BEP 52), for
+    /// [`PieceLayerFetcher::on_hash_reject`](crate::hashes::PieceLayerFetcher::on_hash_reject).
+    HashReject(HashRequest),
 }
 
 /// Counters of one connection, payload bytes only (block data, not protocol overhead).

@@ -104,6 +104,11 @@ impl PeerConn {
                     self.events.push_back(PeerEvent::AllowedFast(piece));
                 }
             }
+            // Whether the connection speaks v2 is the engine's knowledge (the handshake's info
+            // hash and reserved bit), so it vets these events.
+            Message::HashRequest(req) => self.events.push_back(PeerEvent::HashRequest(req)),
+            Message::Hashes(hashes) => self.events.push_back(PeerEvent::Hashes(hashes)),
+            Message::HashReject(req) => self.events.push_back(PeerEvent::HashReject(req)),
             // Routed by `handle_message`; nothing else reaches here.
             Message::KeepAlive
             | Message::Port(_)

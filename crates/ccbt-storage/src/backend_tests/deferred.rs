@@ -79,11 +79,12 @@ fn checking_with_skipped_files_counts_their_pieces_as_missing() {
     let l = layout();
     let data = content(&l);
     let lengths = Lengths::new(l.total_length(), PIECE).unwrap();
-    let hashes: Vec<[u8; 20]> = data.chunks(PIECE as usize).map(|c| Sha1::digest(c).into()).collect();
+    let hashes: Vec<PieceCheck> =
+        data.chunks(PIECE as usize).map(|c| PieceCheck::v1(Sha1::digest(c).into())).collect();
     let (s, _) = open(dir.path(), &skipping());
     s.write(0, &blocks(&data[piece_range(0)])).unwrap();
     s.write(piece_range(3).start as u64, &blocks(&data[piece_range(3)])).unwrap();
-    let have = check_pieces(&s, &lengths, &hashes, 2, &|_| {}).unwrap();
+    let have = check_pieces(&s, &lengths, &|i| hashes.get(i as usize).copied(), 2, &|_| {}).unwrap();
     assert_eq!(have.iter_ones().collect::<Vec<_>>(), vec![0, 3]);
     assert!(!dir.path().join("dir").exists(), "checking creates nothing");
 }
@@ -93,7 +94,8 @@ fn an_existing_skipped_file_keeps_the_ownership_rules() {
     let l = layout();
     let data = content(&l);
     let lengths = Lengths::new(l.total_length(), PIECE).unwrap();
-    let hashes: Vec<[u8; 20]> = data.chunks(PIECE as usize).map(|c| Sha1::digest(c).into()).collect();
+    let hashes: Vec<PieceCheck> =
+        data.chunks(PIECE as usize).map(|c| PieceCheck::v1(Sha1::digest(c).into())).collect();
     // The user's own file at a skipped path: opened read-only, never preallocated, and a shared
     // piece cannot be written into it until its data verifies.
     let dir = tempfile::tempdir().unwrap();
@@ -108,7 +110,7 @@ fn an_existing_skipped_file_keeps_the_ownership_rules() {
     assert_eq!(fs::read(&b).unwrap(), b"the user's notes");
     // Nothing to download touches it when its pieces are not wanted: the claim passes, the
     // file stays untouched.
-    let have = check_pieces(&s, &lengths, &hashes, 1, &|_| {}).unwrap();
+    let have = check_pieces(&s, &lengths, &|i| hashes.get(i as usize).copied(), 1, &|_| {}).unwrap();
     let mut wanted = Bitfield::new(4);
     wanted.set(0);
     s.claim_verified(&have, Some(&wanted), &lengths).unwrap();

@@ -3,9 +3,12 @@ use ccbt_core::BlockRef;
 use proptest::prelude::*;
 
 use super::*;
+use crate::hashes::{HashRequest, Hashes};
 use crate::message_id;
 
 const B: BlockRef = BlockRef { piece: 7, offset: 16384, len: 16384 };
+const H: HashRequest =
+    HashRequest { pieces_root: [9; 32], base_layer: 2, index: 512, length: 4, proof_layers: 11 };
 
 fn every_variant() -> Vec<Message> {
     vec![
@@ -29,6 +32,10 @@ fn every_variant() -> Vec<Message> {
         Message::AllowedFast { piece: u32::MAX },
         Message::Extended { id: 0, payload: Bytes::from_static(b"d1:md6:ut_pexi1eee") },
         Message::Extended { id: 3, payload: Bytes::new() },
+        Message::HashRequest(H),
+        Message::HashReject(H),
+        Message::Hashes(Hashes { request: H, nodes: vec![[1; 32], [2; 32], [3; 32], [4; 32], [5; 32]] }),
+        Message::Hashes(Hashes { request: HashRequest { length: 1, ..H }, nodes: vec![[6; 32]] }),
     ]
 }
 
@@ -188,7 +195,7 @@ fn incomplete_frame_reserves_room_for_itself() {
 
 #[test]
 fn bad_payload_lengths() {
-    let cases: [(u8, &[usize]); 15] = [
+    let cases: [(u8, &[usize]); 18] = [
         (message_id::CHOKE, &[1, 4]),
         (message_id::UNCHOKE, &[1]),
         (message_id::INTERESTED, &[1]),
@@ -204,6 +211,9 @@ fn bad_payload_lengths() {
         (message_id::PORT, &[0, 1, 3, 4]),
         (message_id::PIECE, &[0, 4, 7]),
         (message_id::EXTENDED, &[0]),
+        (message_id::HASH_REQUEST, &[0, 47, 49]),
+        (message_id::HASH_REJECT, &[0, 4, 48 + 32]),
+        (message_id::HASHES, &[0, 47]),
     ];
     for (id, lens) in cases {
         for &len in lens {
@@ -222,10 +232,10 @@ fn bad_payload_lengths() {
 #[test]
 fn unknown_ids_are_skipped() {
     let mut bytes = Vec::new();
-    for unknown in [10u8, 11, 12, 18, 19, 21, 255] {
+    for unknown in [10u8, 11, 12, 18, 19, 24, 255] {
         bytes.extend_from_slice(&[0, 0, 0, 3, unknown, 1, 2]);
     }
-    bytes.extend_from_slice(&[0, 0, 0, 1, 21]);
+    bytes.extend_from_slice(&[0, 0, 0, 1, 24]);
     bytes.extend_from_slice(&encoded(&Message::HaveNone));
     for at in 0..=bytes.len() {
         let (a, b) = bytes.split_at(at);
@@ -261,6 +271,25 @@ fn arb_bytes(max: usize) -> impl Strategy<Value = Bytes> {
     proptest::collection::vec(any::<u8>(), 0..max).prop_map(Bytes::from)
 }
 
+fn arb_hash_request() -> impl Strategy<Value = HashRequest> {
+    (any::<[u8; 32]>(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(
+        |(pieces_root, base_layer, index, length)| HashRequest {
+            pieces_root,
+            base_layer,
+            index,
+            length,
+            proof_layers: base_layer ^ index,
+        },
+    )
+}
+
+fn arb_hashes() -> impl Strategy<Value = Hashes> {
+    (arb_hash_request(), 1u32..9, 0usize..12).prop_map(|(r, length, uncles)| {
+        let nodes = (0..length as usize + uncles).map(|i| [i as u8; 32]).collect();
+        Hashes { request: HashRequest { length, ..r }, nodes }
+    })
+}
+
 fn arb_message() -> impl Strategy<Value = Message> {
     prop_oneof![
         Just(Message::KeepAlive),
@@ -281,6 +310,9 @@ fn arb_message() -> impl Strategy<Value = Message> {
         (any::<u32>(), any::<u32>(), arb_bytes(300))
             .prop_map(|(piece, offset, data)| { Message::Piece { piece, offset, data } }),
         (any::<u8>(), arb_bytes(100)).prop_map(|(id, payload)| Message::Extended { id, payload }),
+        arb_hash_request().prop_map(Message::HashRequest),
+        arb_hash_request().prop_map(Message::HashReject),
+        arb_hashes().prop_map(Message::Hashes),
     ]
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context as _};
 use ccbt_checkpoint::{Checkpoint, CheckpointStore, FileEntry, StampCheck};
-use ccbt_core::Bitfield;
+use ccbt_core::{Bitfield, PieceCheck};
 use ccbt_metainfo::Torrent;
 use ccbt_storage::{check_listed, FileStorage, StorageOptions};
 
@@ -61,7 +61,8 @@ pub fn run(store: &CheckpointStore, args: &CheckpointsVerifyArgs) -> anyhow::Res
     let piece_length = u64::from(lengths.piece_length());
     let on_progress = |done: u32| task.set(u64::from(done).saturating_mul(piece_length));
     let listed: Vec<u32> = claimed.iter_ones().collect();
-    let verified = check_listed(&storage, &lengths, &torrent.piece_hashes, &listed, workers, &on_progress)
+    let checks = |i: u32| torrent.piece_hash(i).copied().map(PieceCheck::v1);
+    let verified = check_listed(&storage, &lengths, &checks, &listed, workers, &on_progress)
         .context("cannot check the data")?;
     let mut good = Bitfield::new(claimed.len());
     for piece in verified {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use ccbt_core::{Bitfield, FileLayout, Lengths};
+use ccbt_core::{Bitfield, FileLayout, Lengths, PieceCheck};
 use ccbt_storage::{check_pieces, FileStorage, StorageOptions};
 
 use super::info::read_torrent;
@@ -30,8 +30,9 @@ pub fn run(args: &VerifyArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
     let task = TaskProgress::new(progress, "checking", lengths.total_length());
     let piece_length = u64::from(lengths.piece_length());
     let on_progress = |done: u32| task.set(u64::from(done).saturating_mul(piece_length));
-    let have = check_pieces(&storage, &lengths, &torrent.piece_hashes, workers, &on_progress)
-        .context("cannot check the data")?;
+    let checks = |i: u32| torrent.piece_hash(i).copied().map(PieceCheck::v1);
+    let have =
+        check_pieces(&storage, &lengths, &checks, workers, &on_progress).context("cannot check the data")?;
     task.finish();
 
     let damaged: Vec<FileState> =

@@ -253,7 +253,7 @@ fn quiet_ok(cmd: &mut Command) -> bool {
 pub enum Kind {
     V1,
     Hybrid,
-    /// BEP 52 only.
+    /// BitTorrent v2 only (BEP 52).
     V2,
 }
 

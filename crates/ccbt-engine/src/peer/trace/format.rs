@@ -108,12 +108,24 @@ pub(crate) fn message(msg: &Message, dir: Direction, names: &mut ExtNames) -> St
         Message::HaveNone => "have_none".into(),
         Message::Reject(b) => block("reject_request", b),
         Message::AllowedFast { piece } => format!("allowed_fast index={piece}"),
+        Message::HashRequest(r) => hash_line("hash_request", r),
+        Message::Hashes(h) => format!("{} nodes={}", hash_line("hashes", &h.request), h.nodes.len()),
+        Message::HashReject(r) => hash_line("hash_reject", r),
         Message::Extended { id: 0, payload } => ext_handshake(payload, dir, names),
         Message::Extended { id, payload } => match names.name(dir, *id) {
             Some(name) => format!("extended {name} (id {id}, {} bytes)", payload.len()),
             None => format!("extended id {id} ({} bytes)", payload.len()),
         },
     }
+}
+
+/// A BEP 52 hash message's header: which file (root prefix), layer and range.
+fn hash_line(name: &str, r: &ccbt_wire::HashRequest) -> String {
+    let root: String = r.pieces_root[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{name} root={root}.. base={} index={} length={} proof_layers={}",
+        r.base_layer, r.index, r.length, r.proof_layers
+    )
 }
 
 fn ext_handshake(payload: &[u8], dir: Direction, names: &mut ExtNames) -> String {

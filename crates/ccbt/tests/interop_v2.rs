@@ -1,0 +1,99 @@
+//! BitTorrent v2 (BEP 52) against libtorrent 2.0: v2-only torrents made by libtorrent, single
+//! and multi-file with odd sizes and an empty file, downloaded from a libtorrent seeder and
+//! seeded to a libtorrent leecher. Every piece ccbt writes passed its SHA-256 merkle check
+//! (a v2-only torrent has no SHA-1 to fall back on).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::{
+    assert_same_tree, ccbt_download, ccbt_info, ccbt_seed, info_field, interop, lt_leech_from, lt_make_torrent,
+    lt_python, lt_seed, work_dir, write_file, write_tree, Kind, Peer, Tool, GRACE, ODD_LAYOUT,
+};
+
+fn stop(peer: &mut Peer, what: &str) {
+    let (status, clean) = peer.proc.terminate(GRACE);
+    assert!(clean && status.success(), "{what} did not stop cleanly: {status}\n{}", peer.proc.logs());
+}
+
+fn content(w: &Path, multi: bool, seed: u64) -> PathBuf {
+    if multi {
+        write_tree(&w.join("src/data"), ODD_LAYOUT, seed)
+    } else {
+        let file = w.join("src/single.bin");
+        write_file(&file, seed, 3 * 1024 * 1024 + 4321);
+        file
+    }
+}
+
+/// The v2 info hash libtorrent computes, as 64 hex digits.
+fn lt_v2_hash(torrent: &Path) -> String {
+    lt_python(torrent, "import sys, libtorrent as lt; print(lt.torrent_info(sys.argv[1]).info_hashes().v2)")
+}
+
+/// libtorrent makes a v2-only torrent and seeds it; ccbt downloads it.
+fn download_v2_from_lt(test: &str, multi: bool, piece: u32) {
+    if !interop(test, &[Tool::Libtorrent]) {
+        return;
+    }
+    let work = work_dir();
+    let w = work.path();
+    let content = content(w, multi, 41);
+    let torrent = w.join("t.torrent");
+    lt_make_torrent(&content, &torrent, piece, Kind::V2);
+    let info = ccbt_info(&torrent);
+    assert_eq!(info_field(&info, "version:"), "v2");
+    // A v2-only torrent goes by its truncated SHA-256 on the wire.
+    let v2 = lt_v2_hash(&torrent);
+    assert_eq!(info_field(&info, "info hash:"), &v2[..40], "{info}");
+
+    let mut seed = lt_seed(w, "lt_seed", &torrent, &w.join("src"), &[], &[]);
+    let out = w.join("out");
+    let done = ccbt_download(w, "ccbt-download", &torrent, &out, &[seed.addr()]);
+    done.assert_success("ccbt download of a v2 torrent from libtorrent");
+    // Exactly the content's files: the pad entries aligning v2 files are never written.
+    assert_same_tree(&content, &out.join(content.file_name().unwrap()));
+    stop(&mut seed, "lt_seed");
+}
+
+#[test]
+fn download_single_file_v2_from_libtorrent() {
+    download_v2_from_lt("download_single_file_v2_from_libtorrent", false, 32 * 1024);
+}
+
+#[test]
+fn download_multi_file_v2_from_libtorrent() {
+    download_v2_from_lt("download_multi_file_v2_from_libtorrent", true, 64 * 1024);
+}
+
+/// ccbt seeds a v2-only torrent made by libtorrent; libtorrent's leecher downloads it and finds
+/// no hash failure.
+fn seed_v2_to_lt(test: &str, multi: bool, piece: u32) {
+    if !interop(test, &[Tool::Libtorrent]) {
+        return;
+    }
+    let work = work_dir();
+    let w = work.path();
+    let content = content(w, multi, 43);
+    let torrent = w.join("t.torrent");
+    lt_make_torrent(&content, &torrent, piece, Kind::V2);
+    let mut seed = ccbt_seed(w, "ccbt-seed", &torrent, &w.join("src"), &[]);
+    let out = w.join("out");
+    let done = lt_leech_from(w, &torrent, &out, &seed.addr());
+    done.assert_success("lt_leech of a v2 torrent from a ccbt seed");
+    assert!(done.stdout.contains("DONE"), "{}", done.describe());
+    assert!(!done.stderr.contains("HASH_FAILED"), "ccbt served bad data:\n{}", done.describe());
+    assert_same_tree(&content, &out.join(content.file_name().unwrap()));
+    stop(&mut seed, "ccbt seed");
+}
+
+#[test]
+fn libtorrent_downloads_single_file_v2_from_ccbt_seed() {
+    seed_v2_to_lt("libtorrent_downloads_single_file_v2_from_ccbt_seed", false, 16 * 1024);
+}
+
+#[test]
+fn libtorrent_downloads_multi_file_v2_from_ccbt_seed() {
+    seed_v2_to_lt("libtorrent_downloads_multi_file_v2_from_ccbt_seed", true, 32 * 1024);
+}
