@@ -2,8 +2,10 @@
 //! assembles and validates the .torrent.
 
 use ccbt_bencode::OwnedValue;
+use ccbt_core::merkle::Node;
 
-use crate::{MetainfoError, Torrent};
+use crate::create_v2::{check_tree_order, check_v2_piece_length, v1_aligned_files, v2_parts};
+use crate::{MetaVersion, MetainfoError, Torrent};
 
 /// Smallest piece length [`auto_piece_length`] picks: one block.
 const MIN_AUTO_PIECE_LENGTH: u32 = 16 * 1024;
@@ -17,16 +19,30 @@ const TARGET_MAX_PIECES: u64 = 2048;
 /// Layout: `files` holds `(path below the torrent folder, length)` in torrent order for a
 /// multi-file torrent. A single entry with an *empty* path makes a single-file torrent whose
 /// file is called `name`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// A v2 or hybrid torrent (BEP 52, [`TorrentBuilder::version`]) lists its files in file tree
+/// order (sorted by path components) and aligns each to a piece boundary; the builder adds the
+/// pad files of a hybrid's v1 part itself, see [`crate::aligned_layout`], which also gives the
+/// byte stream `piece_hashes` are computed over.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TorrentBuilder {
+    /// Which formats the torrent carries: v1 (`pieces`), v2 (`file tree`) or both.
+    pub version: MetaVersion,
     /// File name (single-file) or folder name (multi-file).
     pub name: String,
     /// `(path components, length)` per file; see the type docs for single-file torrents.
     pub files: Vec<(Vec<String>, u64)>,
     /// Bytes per piece: a positive multiple of 16 KiB, see [`auto_piece_length`].
     pub piece_length: u32,
-    /// SHA-1 of every piece, in order.
+    /// SHA-1 of every piece, in order (v1 and hybrid; over the padded stream of a hybrid).
     pub piece_hashes: Vec<[u8; 20]>,
+    /// v2 and hybrid: for each file of `files`, the merkle node of each of its pieces (the
+    /// root of the piece's 16 KiB leaves; for a file no longer than one piece, the root of the
+    /// file's tree). The builder derives the `pieces root`s and `piece layers` from them.
+    pub v2_piece_hashes: Vec<Vec<Node>>,
+    /// Per file of `files`, whether it is executable: BEP 47 `attr` `x`, as libtorrent writes
+    /// for files with the owner's execute bit (a missing entry means no).
+    pub executable: Vec<bool>,
     /// BEP 12 tiers. The first URL becomes `announce`; `announce-list` is written when there
     /// is more than one URL.
     pub trackers: Vec<Vec<String>>,
@@ -42,6 +58,26 @@ pub struct TorrentBuilder {
     pub url_list: Vec<String>,
 }
 
+impl Default for TorrentBuilder {
+    fn default() -> Self {
+        Self {
+            version: MetaVersion::V1,
+            name: String::new(),
+            files: Vec::new(),
+            piece_length: 0,
+            piece_hashes: Vec::new(),
+            v2_piece_hashes: Vec::new(),
+            executable: Vec::new(),
+            trackers: Vec::new(),
+            private: false,
+            comment: None,
+            created_by: None,
+            creation_date: None,
+            url_list: Vec::new(),
+        }
+    }
+}
+
 impl TorrentBuilder {
     /// Whether this describes a single-file torrent (one file with an empty path).
     pub fn is_single_file(&self) -> bool {
@@ -52,27 +88,12 @@ impl TorrentBuilder {
     /// a built torrent passes exactly the validation a downloaded one does (safe paths,
     /// matching piece count, ...), and the error names the offending key or path.
     pub fn build(&self) -> Result<Vec<u8>, MetainfoError> {
-        let mut info = OwnedValue::dict()
-            .with("name", self.name.as_str())
-            .with("piece length", self.piece_length)
-            .with("pieces", self.piece_hashes.concat());
-        if self.private {
-            info.insert("private", 1i64);
-        }
-        if self.is_single_file() {
-            let length = self.files.first().map_or(0, |(_, len)| *len);
-            info.insert("length", to_i64(length, "info.length")?);
-        } else {
-            let mut files = Vec::with_capacity(self.files.len());
-            for (i, (path, length)) in self.files.iter().enumerate() {
-                let length = to_i64(*length, &format!("info.files[{i}].length"))?;
-                let path = OwnedValue::list(path.iter().map(String::as_str));
-                files.push(OwnedValue::dict().with("length", length).with("path", path));
-            }
-            info.insert("files", files);
-        }
-
+        let (info, piece_layers) = self.info_dict()?;
         let mut top = OwnedValue::dict().with("info", info);
+        if let Some(layers) = piece_layers {
+            // Written even when empty, as libtorrent does: no file is longer than one piece.
+            top.insert("piece layers", layers);
+        }
         let tiers: Vec<&Vec<String>> = self.trackers.iter().filter(|t| !t.is_empty()).collect();
         if let Some(first) = tiers.first().and_then(|t| t.first()) {
             top.insert("announce", first.as_str());
@@ -100,10 +121,63 @@ impl TorrentBuilder {
         Ok(bytes)
     }
 
+    /// The info dictionary, and the `piece layers` of a v2 or hybrid torrent.
+    fn info_dict(&self) -> Result<(OwnedValue, Option<OwnedValue>), MetainfoError> {
+        let mut info =
+            OwnedValue::dict().with("name", self.name.as_str()).with("piece length", self.piece_length);
+        if self.private {
+            info.insert("private", 1i64);
+        }
+        let single = self.is_single_file();
+        let mut piece_layers = None;
+        if self.version.has_v2() {
+            check_v2_piece_length(self.piece_length)?;
+            check_tree_order(&self.files)?;
+            let single_name = single.then_some(self.name.as_str());
+            let (tree, layers) = v2_parts(
+                &self.files,
+                &self.v2_piece_hashes,
+                &self.executable,
+                self.piece_length,
+                single_name,
+            )?;
+            info.insert("meta version", 2i64);
+            info.insert("file tree", tree);
+            piece_layers = Some(layers);
+        }
+        if self.version.has_v1() {
+            info.insert("pieces", self.piece_hashes.concat());
+            if single {
+                let length = self.files.first().map_or(0, |(_, len)| *len);
+                info.insert("length", to_i64(length, "info.length")?);
+                if self.executable.first() == Some(&true) {
+                    info.insert("attr", "x");
+                }
+            } else if self.version.has_v2() {
+                info.insert("files", v1_aligned_files(&self.files, &self.executable, self.piece_length)?);
+            } else {
+                let mut files = Vec::with_capacity(self.files.len());
+                for (i, (path, length)) in self.files.iter().enumerate() {
+                    let length = to_i64(*length, &format!("info.files[{i}].length"))?;
+                    let path = OwnedValue::list(path.iter().map(String::as_str));
+                    let mut file = OwnedValue::dict().with("length", length).with("path", path);
+                    if self.executable.get(i) == Some(&true) {
+                        file.insert("attr", "x");
+                    }
+                    files.push(file);
+                }
+                info.insert("files", files);
+            }
+        }
+        Ok((info, piece_layers))
+    }
+
     /// Refuses names the parser would sanitise or rename: a torrent we create must name its
     /// files exactly as the user's files are named, or seeding would look for other files.
     fn check_names_kept(&self, parsed: &Torrent) -> Result<(), MetainfoError> {
-        for ((path, _), file) in self.files.iter().zip(&parsed.files) {
+        // Pad files (a hybrid's, or those the parser gives a v2 torrent) are not ours to check.
+        let parsed_files = parsed.files.iter().filter(|f| !f.is_padding);
+        for ((path, _), file) in self.files.iter().zip(parsed_files) {
             let mut wanted = vec![self.name.clone()];
             wanted.extend(path.iter().cloned());
             if wanted != file.path {
@@ -115,7 +189,7 @@ impl TorrentBuilder {
     }
 }
 
-fn to_i64(length: u64, key: &str) -> Result<i64, MetainfoError> {
+pub(crate) fn to_i64(length: u64, key: &str) -> Result<i64, MetainfoError> {
     i64::try_from(length)
         .map_err(|_| MetainfoError::InvalidLength { key: key.to_owned(), value: i128::from(length) })
 }
@@ -141,10 +215,13 @@ mod tests {
 
     fn multi() -> TorrentBuilder {
         TorrentBuilder {
+            version: MetaVersion::V1,
             name: "album".into(),
             files: vec![(strings(&["cd1", "01.flac"]), 40_000), (strings(&["cover.jpg"]), 9_000)],
             piece_length: 32768,
             piece_hashes: vec![[1; 20], [2; 20]],
+            v2_piece_hashes: vec![],
+            executable: vec![],
             trackers: vec![strings(&["http://a/announce"]), vec![], strings(&["udp://b:80", "udp://c:80"])],
             private: true,
             comment: Some("a comment".into()),

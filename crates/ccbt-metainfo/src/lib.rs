@@ -11,6 +11,7 @@
 
 mod canonical;
 mod create;
+mod create_v2;
 mod dedup;
 mod error;
 mod file_tree;
@@ -21,6 +22,7 @@ mod path;
 mod torrent;
 
 pub use create::{auto_piece_length, TorrentBuilder};
+pub use create_v2::{aligned_layout, check_v2_piece_length, pad_file_path, AlignedEntry};
 pub use dedup::MAX_DUPLICATE_NAMES;
 pub use error::MetainfoError;
 pub use file_tree::MAX_V2_FILES;

@@ -1,6 +1,7 @@
 //! ccbt storage: the [`Storage`] trait with a file backend ([`FileStorage`]) and a memory backend
 //! ([`MemoryStorage`]), the piece-verification pool ([`HashPool`]), parallel checking of existing
-//! data ([`check_pieces`]) and the helpers for creating torrents ([`scan_path`], [`hash_pieces`]).
+//! data ([`check_pieces`]) and the helpers for creating torrents ([`scan_path`], [`hash_pieces`],
+//! [`hash_new_pieces`] for v2 and hybrid torrents).
 //!
 //! # Why synchronous
 //! This crate uses plain `std::fs` and std threads, not async files. Like rqbit, we find that disk
@@ -35,6 +36,7 @@ mod fault;
 mod file;
 mod io;
 mod memory;
+mod new_hashes;
 mod options;
 mod ownership;
 mod path;
@@ -51,6 +53,7 @@ pub use check::{check_listed, check_pieces, hash_pieces, PieceChecks};
 pub use error::StorageError;
 pub use file::{CreatedHook, FileStorage};
 pub use memory::MemoryStorage;
+pub use new_hashes::{hash_new_pieces, NewPiece, NewPieceHashes};
 pub use options::{ParsePreallocateError, Preallocate, StorageOptions};
 pub use ownership::Ownership;
 pub use pool::{Done, HashPool, PieceJob, PieceOutcome, PieceVerdict, PoolFull};

@@ -391,6 +391,10 @@ pub struct InfoArgs {
     /// List every file instead of the first 50.
     #[arg(long)]
     pub all_files: bool,
+    /// Show each file's BEP 52 pieces root (the SHA-256 merkle root of its data) under it, for
+    /// v2 and hybrid torrents.
+    #[arg(long)]
+    pub pieces_roots: bool,
 }
 
 /// Arguments of `ccbt create`.
@@ -406,7 +410,7 @@ pub struct CreateArgs {
     #[arg(long)]
     pub force: bool,
     /// Piece size in bytes or with a unit (256KiB, 1MiB); a power of two of at least 16 KiB
-    /// [default: chosen from the total size].
+    /// (for --v2 and --hybrid too) [default: chosen from the total size].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub piece_size: Option<u64>,
     /// Tracker announce URL; each --tracker is its own tier, comma-separated URLs share a tier.
@@ -424,6 +428,14 @@ pub struct CreateArgs {
     /// Threads hashing pieces [default: number of CPUs, at most 4].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub hash_workers: Option<u16>,
+    /// Make a BitTorrent v2-only torrent (BEP 52: per-file SHA-256 merkle trees, files aligned
+    /// to pieces). Only v2 clients (libtorrent 2, qBittorrent 4.4+) can use it.
+    #[arg(long, conflicts_with = "hybrid")]
+    pub v2: bool,
+    /// Make a hybrid v1+v2 torrent (BEP 52): v1 and v2 clients share one swarm. The v1 part
+    /// gets pad files so every file starts on a piece boundary. Default: a v1 torrent.
+    #[arg(long)]
+    pub hybrid: bool,
     #[command(flatten)]
     pub progress: ProgressArgs,
 }

@@ -76,7 +76,7 @@ fn create_then_info_round_trip() {
     let pieces = total.div_ceil(u64::from(PIECE));
     assert_eq!(info_field(&info, "pieces:"), format!("{pieces} x 16.00 KiB"));
     assert_eq!(info_field(&info, "private:"), "yes");
-    assert_eq!(info_field(&info, "hybrid v1+v2:"), "no");
+    assert_eq!(info_field(&info, "version:"), "v1");
     assert_eq!(info_field(&info, "comment:"), "round trip");
     assert!(info.contains("http://tracker.example/announce"), "{info}");
     assert!(info.contains(&format!("files ({}; the number is the index", SMALL.len())), "{info}");

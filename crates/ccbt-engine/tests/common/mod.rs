@@ -49,6 +49,7 @@ pub fn make_torrent(root: &Path, name: &str, files: &[(&str, Vec<u8>)], piece_le
         created_by: Some("ccbt tests".into()),
         creation_date: None,
         url_list: Vec::new(),
+        ..TorrentBuilder::default()
     };
     Torrent::from_bytes(&builder.build().unwrap()).unwrap()
 }

@@ -1,5 +1,6 @@
 //! `ccbt create PATH -o X.torrent`: scan a file or folder, hash its pieces in parallel, build
-//! the .torrent and write it atomically.
+//! the .torrent and write it atomically. `--v2` and `--hybrid` make BEP 52 torrents (hashing in
+//! `create_v2`).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -7,9 +8,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use ccbt_core::{FileLayout, Lengths};
-use ccbt_metainfo::{auto_piece_length, Torrent, TorrentBuilder};
-use ccbt_storage::{hash_pieces, scan_path, FileStorage, StorageOptions};
+use ccbt_metainfo::{auto_piece_length, MetaVersion, Torrent, TorrentBuilder};
+use ccbt_storage::{hash_pieces, scan_path, FileStorage, ScannedContent, StorageError, StorageOptions};
 
+use super::create_v2::{hash_aligned, ContentHashes};
 use super::{default_hash_workers, Exit};
 use crate::args::CreateArgs;
 use crate::progress::{ProgressConfig, TaskProgress};
@@ -27,9 +29,14 @@ pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
     let out_dir = output_dir(&args.output);
     anyhow::ensure!(out_dir.is_dir(), "output folder {} does not exist", out_dir.display());
     anyhow::ensure!(args.force || !exists(&args.output), "{}", already_exists(&args.output));
+    let version = match (args.v2, args.hybrid) {
+        (true, _) => MetaVersion::V2,
+        (false, true) => MetaVersion::Hybrid,
+        (false, false) => MetaVersion::V1,
+    };
     let content = scan_path(&args.path).with_context(|| format!("cannot read {}", args.path.display()))?;
     let piece_length = match args.piece_size {
-        Some(size) => check_piece_size(size)?,
+        Some(size) => check_piece_size(size, version)?,
         None => auto_piece_length(content.total_length),
     };
     let lengths = Lengths::new(content.total_length, piece_length)
@@ -47,26 +54,22 @@ pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
     let storage = FileStorage::open_existing(&root, &layout, StorageOptions::default())
         .with_context(|| format!("cannot open the files under {}", root.display()))?;
 
+    let (single_file, default_name) = torrent_shape(version, &content);
     let workers = args.hash_workers.map_or_else(default_hash_workers, usize::from);
     let started = Instant::now();
-    let task = TaskProgress::new(progress, "hashing", lengths.total_length());
-    let piece_bytes = u64::from(piece_length);
-    let on_progress = |done: u32| task.set(u64::from(done).saturating_mul(piece_bytes));
-    let piece_hashes =
-        hash_pieces(&storage, &lengths, workers, &on_progress).context("cannot hash the files")?;
-    task.finish();
+    let hashes = hash_content(&storage, &content, &lengths, version, workers, progress)
+        .context("cannot hash the files")?;
     let elapsed = started.elapsed();
 
     let builder = TorrentBuilder {
-        name: args.name.clone().unwrap_or_else(|| content.name.clone()),
+        version,
+        name: args.name.clone().unwrap_or(default_name),
         // A single-file torrent is one entry with an empty path (the file is called `name`).
-        files: if content.single_file {
-            vec![(Vec::new(), content.total_length)]
-        } else {
-            content.files.clone()
-        },
+        files: if single_file { vec![(Vec::new(), content.total_length)] } else { content.files.clone() },
         piece_length,
-        piece_hashes,
+        piece_hashes: hashes.piece_hashes,
+        v2_piece_hashes: hashes.v2_piece_hashes,
+        executable: content.files.iter().map(|(path, _)| is_executable(&root.join(path.join("/")))).collect(),
         trackers,
         private: args.private,
         comment: args.comment.clone(),
@@ -81,14 +84,71 @@ pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
     println!(
         "created {}: {}, {} pieces of {}, hashed in {} ({})",
         args.output.display(),
-        human_bytes(torrent.total_length),
+        human_bytes(content.total_length),
         torrent.num_pieces(),
-        human_bytes(piece_bytes),
+        human_bytes(u64::from(piece_length)),
         human_elapsed(elapsed),
-        human_rate(average_rate(torrent.total_length, elapsed))
+        human_rate(average_rate(content.total_length, elapsed))
     );
-    println!("info hash: {}", torrent.info_hash.to_hex());
+    print_info_hashes(&torrent);
     Ok(Exit::Success)
+}
+
+/// Whether the torrent is single-file, and its default name.
+fn torrent_shape(version: MetaVersion, content: &ScannedContent) -> (bool, String) {
+    match content.files.as_slice() {
+        // BEP 52 has no folder of one file: a v2 file tree with a single file at its root is a
+        // single-file torrent, which readers name after the file (libtorrent) or the torrent
+        // (ccbt). Making a torrent of the file itself is the one reading they agree on.
+        [(path, _)] if version == MetaVersion::V2 && !content.single_file && path.len() == 1 => {
+            let file = path.join("/");
+            eprintln!(
+                "note: a v2-only torrent of a folder holding one file describes that file alone; \
+                 making a torrent of {file}"
+            );
+            (true, file)
+        }
+        _ => (content.single_file, content.name.clone()),
+    }
+}
+
+/// The v1 piece hashes and the v2 merkle nodes of each file's pieces, as `version` needs them,
+/// with a progress bar.
+fn hash_content(
+    storage: &FileStorage,
+    content: &ScannedContent,
+    lengths: &Lengths,
+    version: MetaVersion,
+    workers: usize,
+    progress: ProgressConfig,
+) -> Result<ContentHashes, StorageError> {
+    let piece_length = lengths.piece_length();
+    let task = TaskProgress::new(progress, "hashing", lengths.total_length());
+    let hashes = if version.has_v2() {
+        let file_lengths: Vec<u64> = content.files.iter().map(|(_, len)| *len).collect();
+        let hybrid = version.has_v1();
+        hash_aligned(storage, &file_lengths, piece_length, hybrid, workers, &|done| task.set(done))
+    } else {
+        let piece_bytes = u64::from(piece_length);
+        let on_progress = |done: u32| task.set(u64::from(done).saturating_mul(piece_bytes));
+        hash_pieces(storage, lengths, workers, &on_progress)
+            .map(|piece_hashes| ContentHashes { piece_hashes, v2_piece_hashes: Vec::new() })
+    };
+    task.finish();
+    hashes
+}
+
+/// The info hashes a user needs to find the torrent: the v1 one as before for a v1 torrent,
+/// both (labelled) for a hybrid, the full SHA-256 for a v2-only one.
+fn print_info_hashes(torrent: &Torrent) {
+    match (torrent.version, torrent.info_hash_v2) {
+        (MetaVersion::V1, _) | (_, None) => println!("info hash: {}", torrent.info_hash.to_hex()),
+        (MetaVersion::Hybrid, Some(v2)) => {
+            println!("info hash v1: {}", torrent.info_hash.to_hex());
+            println!("info hash v2: {}", v2.to_hex());
+        }
+        (MetaVersion::V2, Some(v2)) => println!("info hash v2: {}", v2.to_hex()),
+    }
 }
 
 /// One tier per `--tracker`; commas separate the URLs of one tier.
@@ -114,13 +174,27 @@ fn tracker_tiers(flags: &[String]) -> anyhow::Result<Vec<Vec<String>>> {
 }
 
 /// A `--piece-size` must be a power of two between 16 KiB and 256 MiB (BEP 3 asks for a power
-/// of two; some clients reject anything else).
-fn check_piece_size(size: u64) -> anyhow::Result<u32> {
+/// of two and some clients reject anything else; BEP 52's merkle trees need one).
+fn check_piece_size(size: u64, version: MetaVersion) -> anyhow::Result<u32> {
+    let why = if version.has_v2() { " (v2 and hybrid torrents need one: BEP 52)" } else { "" };
     anyhow::ensure!(
         size.is_power_of_two() && (MIN_PIECE_SIZE..=MAX_PIECE_SIZE).contains(&size),
-        "piece size {size} is not a power of two between 16 KiB and 256 MiB"
+        "piece size {size} is not a power of two between 16 KiB and 256 MiB{why}"
     );
     u32::try_from(size).context("piece size too large")
+}
+
+/// Whether the owner may execute the file: libtorrent marks such files (BEP 47 `attr` `x`),
+/// and the info hash depends on it.
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o100 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(_path: &Path) -> bool {
+    false
 }
 
 fn now_epoch() -> Option<i64> {
@@ -195,11 +269,14 @@ mod tests {
 
     #[test]
     fn piece_sizes() {
-        assert_eq!(check_piece_size(256 * 1024).unwrap(), 262_144);
-        assert_eq!(check_piece_size(16 * 1024).unwrap(), 16_384);
-        assert!(check_piece_size(8 * 1024).is_err());
-        assert!(check_piece_size(48 * 1024).is_err());
-        assert!(check_piece_size(512 * 1024 * 1024).is_err());
+        use MetaVersion::{Hybrid, V1, V2};
+        assert_eq!(check_piece_size(256 * 1024, V1).unwrap(), 262_144);
+        assert_eq!(check_piece_size(16 * 1024, V2).unwrap(), 16_384);
+        assert!(check_piece_size(8 * 1024, V1).is_err());
+        assert!(check_piece_size(48 * 1024, V1).is_err());
+        assert!(check_piece_size(512 * 1024 * 1024, Hybrid).is_err());
+        let err = check_piece_size(48 * 1024, V2).unwrap_err().to_string();
+        assert!(err.contains("49152 is not a power of two") && err.contains("BEP 52"), "{err}");
     }
 
     #[test]

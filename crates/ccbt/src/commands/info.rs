@@ -16,7 +16,7 @@ const FILES_SHOWN: usize = 50;
 /// Runs `ccbt info`.
 pub fn run(args: &InfoArgs) -> anyhow::Result<Exit> {
     let torrent = read_torrent(&args.torrent)?;
-    print!("{}", describe(&torrent, args.all_files));
+    print!("{}", describe(&torrent, args.all_files, args.pieces_roots));
     Ok(Exit::Success)
 }
 
@@ -30,19 +30,34 @@ pub fn read_torrent(path: &std::path::Path) -> anyhow::Result<Torrent> {
     Torrent::from_file_bytes(&bytes).with_context(|| format!("invalid torrent {}", path.display()))
 }
 
-/// The full description printed by `ccbt info`.
-fn describe(t: &Torrent, all_files: bool) -> String {
+/// The full description printed by `ccbt info`; `roots` adds each file's v2 pieces root.
+fn describe(t: &Torrent, all_files: bool, roots: bool) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail, hence the ignored results below.
     let mut line = |label: &str, value: &str| {
         let _ = writeln!(out, "{label:<14}{value}");
     };
     line("name:", &t.name);
+    line("version:", t.version.as_str());
+    // The id ccbt goes by everywhere (the daemon, checkpoints): the SHA-1 of a v1 or hybrid
+    // torrent, the truncated SHA-256 of a v2-only one.
     line("info hash:", &t.info_hash.to_hex());
-    line("total size:", &format!("{} ({} bytes)", human_bytes(t.total_length), t.total_length));
+    if let Some(v2) = t.info_hash_v2 {
+        line("info hash v2:", &v2.to_hex());
+    }
+    let (data, padding) = t.files.iter().fold((0u64, 0u64), |(data, pad), f| {
+        if f.is_padding {
+            (data, pad + f.length)
+        } else {
+            (data + f.length, pad)
+        }
+    });
+    line("total size:", &format!("{} ({data} bytes)", human_bytes(data)));
+    if padding > 0 {
+        line("padding:", &format!("{} ({padding} bytes) aligning files to pieces", human_bytes(padding)));
+    }
     line("pieces:", &format!("{} x {}", t.num_pieces(), human_bytes(u64::from(t.piece_length))));
     line("private:", yes_no(t.private));
-    line("version:", t.version.as_str());
     if let Some(comment) = &t.comment {
         line("comment:", comment);
     }
@@ -85,11 +100,18 @@ fn describe(t: &Torrent, all_files: bool) -> String {
     let width = t.files.len().saturating_sub(1).to_string().len();
     for (index, file) in files.iter().take(shown) {
         let _ = writeln!(out, "  {index:>width$}  {:>10}  {}", human_bytes(file.length), file.path.join("/"));
+        if let (true, Some(root)) = (roots, file.pieces_root) {
+            let _ = writeln!(out, "  {:width$}  {:>10}  pieces root {}", "", "", hex(&root));
+        }
     }
     if shown < files.len() {
         let _ = writeln!(out, "  ... and {} more (--all-files lists them all)", files.len() - shown);
     }
     out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn yes_no(flag: bool) -> &'static str {
@@ -143,13 +165,13 @@ mod tests {
 
     #[test]
     fn describes_everything() {
-        let text = describe(&torrent(3), false);
+        let text = describe(&torrent(3), false, false);
         for expected in [
             "name:         set\n",
             "total size:   2.93 KiB (3000 bytes)\n",
             "pieces:       1 x 16.00 KiB\n",
             "private:      yes\n",
-            "hybrid v1+v2: no\n",
+            "version:      v1\n",
             "comment:      hello\n",
             "created by:   ccbt/test\n",
             "created:      2024-05-01 12:34:56 UTC (1714566896)\n",
@@ -166,11 +188,54 @@ mod tests {
     #[test]
     fn long_file_lists_are_cut() {
         let t = torrent(60);
-        let text = describe(&t, false);
+        let text = describe(&t, false, false);
         assert!(text.contains("  49      1000 B  set/f049.bin"));
         assert!(!text.contains("set/f050.bin"));
         assert!(text.contains("... and 10 more"));
-        let all = describe(&t, true);
+        let all = describe(&t, true, false);
         assert!(all.contains("set/f059.bin") && !all.contains("more"));
+    }
+
+    /// A hybrid of `a.bin` (40000 bytes, two 32 KiB pieces) and `b` (5 bytes); the hashes are
+    /// made up, the builder does not check them against data.
+    fn hybrid() -> Torrent {
+        let bytes = TorrentBuilder {
+            version: ccbt_metainfo::MetaVersion::Hybrid,
+            name: "pair".into(),
+            files: vec![(vec!["a.bin".into()], 40_000), (vec!["b".into()], 5)],
+            piece_length: 32_768,
+            piece_hashes: vec![[1; 20]; 3],
+            v2_piece_hashes: vec![vec![[2; 32], [3; 32]], vec![[4; 32]]],
+            ..TorrentBuilder::default()
+        }
+        .build()
+        .unwrap();
+        Torrent::from_bytes(&bytes).unwrap()
+    }
+
+    #[test]
+    fn describes_v2_facts() {
+        let t = hybrid();
+        let v2 = t.info_hash_v2.unwrap().to_hex();
+        let text = describe(&t, false, false);
+        for expected in [
+            "version:      hybrid\n".to_owned(),
+            format!("info hash:    {}\n", t.info_hash.to_hex()),
+            format!("info hash v2: {v2}\n"),
+            "total size:   39.07 KiB (40005 bytes)\n".to_owned(),
+            "padding:      56.93 KiB (58299 bytes) aligning files to pieces\n".to_owned(),
+            "files (2, plus 2 padding; the number is the index for --select/--skip):\n".to_owned(),
+            "  2         5 B  pair/b\n".to_owned(),
+        ] {
+            assert!(text.contains(&expected), "missing {expected:?} in\n{text}");
+        }
+        assert!(!text.contains("pieces root"));
+        let roots = describe(&t, false, true);
+        let root_b = hex(&[4; 32]);
+        assert!(
+            roots.contains(&format!("  2         5 B  pair/b\n                 pieces root {root_b}\n")),
+            "{roots}"
+        );
+        assert_eq!(roots.matches("pieces root").count(), 2, "{roots}");
     }
 }

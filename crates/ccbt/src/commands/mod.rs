@@ -8,6 +8,7 @@ mod checkpoint_verify;
 mod checkpoints;
 pub mod config;
 mod create;
+mod create_v2;
 pub mod daemon;
 mod daemon_seeds;
 mod dashboard;

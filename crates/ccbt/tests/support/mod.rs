@@ -8,6 +8,7 @@ pub mod daemon_state;
 pub mod discovery;
 pub mod process;
 pub mod swarm;
+pub mod v2;
 
 use std::io::Read as _;
 use std::net::{TcpListener, TcpStream};
