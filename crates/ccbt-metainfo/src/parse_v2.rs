@@ -27,21 +27,22 @@ pub(crate) fn check_v2_piece_length(piece_length: u32) -> Result<()> {
 
 /// The files of a v2-only torrent as a v1-style list: `[name, ...]` paths (just `[name]` for a
 /// single file at the root), with a padding entry after every file that does not end on a piece
-/// boundary (except the last), exactly as a hybrid's v1 part, so every file starts a piece.
+/// boundary, the last one included, so every file starts a piece and every piece is whole.
+/// That is libtorrent's layout of a v2 torrent: it asks for the last piece at full length (the
+/// padding reads as zeros), and a shorter last piece here would refuse that request.
 pub(crate) fn v2_file_entries(
     tree: Vec<TreeFile>,
     name: &str,
     single: bool,
     piece_length: u32,
 ) -> Vec<FileEntry> {
-    let count = tree.len();
-    let mut files = Vec::with_capacity(count * 2);
-    for (i, f) in tree.into_iter().enumerate() {
+    let mut files = Vec::with_capacity(tree.len() * 2);
+    for f in tree {
         let path = if single { vec![name.to_owned()] } else { with_name(name, f.components) };
         let symlink = f.symlink.map(|target| with_name(name, target));
         let tail = f.length % u64::from(piece_length);
         files.push(FileEntry { path, length: f.length, is_padding: false, symlink, pieces_root: f.root });
-        if tail != 0 && i + 1 < count {
+        if tail != 0 {
             let pad = u64::from(piece_length) - tail;
             let path = vec![name.to_owned(), ".pad".to_owned(), pad.to_string()];
             files.push(FileEntry { path, length: pad, is_padding: true, symlink: None, pieces_root: None });
