@@ -98,3 +98,64 @@ fn libtorrent_downloads_single_file_v2_from_ccbt_seed() {
 fn libtorrent_downloads_multi_file_v2_from_ccbt_seed() {
     seed_v2_to_lt("libtorrent_downloads_multi_file_v2_from_ccbt_seed", true, 32 * 1024);
 }
+
+/// `ccbt download "magnet:?xt=urn:btmh:1220…&x.pe=SEED"`: the info dictionary comes over
+/// ut_metadata checked against the SHA-256, the piece layers of the files longer than a piece
+/// by BEP 52 hash requests checked against their roots, then the data. The `.torrent` saved in
+/// the state folder carries the layers, so a later run needs no hash request.
+fn magnet_btmh_from_lt(test: &str, kind: Kind) {
+    if !interop(test, &[Tool::Libtorrent]) {
+        return;
+    }
+    let work = work_dir();
+    let w = work.path();
+    let content = content(w, true, 47);
+    let torrent = w.join("t.torrent");
+    lt_make_torrent(&content, &torrent, 16 * 1024, kind);
+    let v2 = lt_v2_hash(&torrent);
+    let mut seed = lt_seed(w, "lt_seed", &torrent, &w.join("src"), &[], &[]);
+    let magnet = format!("magnet:?xt=urn:btmh:1220{v2}&dn=data&x.pe={}", seed.addr());
+    let out = w.join("out");
+    let state = w.join("state");
+    let done = support::run_with_timeout(
+        "ccbt-magnet-btmh",
+        support::ccbt()
+            .arg("download")
+            .arg(&magnet)
+            .arg("-o")
+            .arg(&out)
+            .args(["--listen-port", "0", "--no-dht", "--log-level", "debug", "--state-dir"])
+            .arg(&state),
+        w,
+        support::TRANSFER,
+    );
+    done.assert_success("ccbt download of a btmh magnet from libtorrent");
+    assert_same_tree(&content, &out.join("data"));
+    if matches!(kind, Kind::V2) {
+        assert!(done.stderr.contains("fetching piece layers"), "{}", done.describe());
+    }
+    // The saved .torrent has the layers: ccbt opens it with every piece checkable.
+    let saved: Vec<PathBuf> = std::fs::read_dir(state.join("torrents"))
+        .expect("saved torrents")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let roots = lt_python(
+        &saved[0],
+        "import sys, libtorrent as lt; t = lt.torrent_info(sys.argv[1]); print(t.info_hashes().v2)",
+    );
+    assert_eq!(roots, v2, "libtorrent reads the saved .torrent as the same v2 torrent");
+    let layers = std::fs::read(&saved[0]).unwrap();
+    assert!(layers.windows(15).any(|w| w == b"12:piece layers"), "the saved .torrent has its piece layers");
+    stop(&mut seed, "lt_seed");
+}
+
+#[test]
+fn download_v2_magnet_with_btmh_only_from_libtorrent() {
+    magnet_btmh_from_lt("download_v2_magnet_with_btmh_only_from_libtorrent", Kind::V2);
+}
+
+#[test]
+fn download_hybrid_magnet_with_btmh_only_from_libtorrent() {
+    magnet_btmh_from_lt("download_hybrid_magnet_with_btmh_only_from_libtorrent", Kind::Hybrid);
+}

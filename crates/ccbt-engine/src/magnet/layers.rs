@@ -65,7 +65,9 @@ pub(super) async fn fetch_piece_layers(
         .map_err(|e| format!("cannot fetch the piece layers: {e}"))?;
     let shared =
         Arc::new(Shared { fetcher: Mutex::new(fetcher), changed: Notify::new(), liars: Mutex::default() });
-    let id = torrent.info_hash;
+    // Asked under the truncated v2 hash: that is what makes a connection a v2 one for
+    // libtorrent (it does not echo the v2 reserved bit), also for a hybrid's v1 swarm.
+    let id = torrent.info_hash_v2.map_or(torrent.info_hash, |v2| v2.truncated());
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     let mut next = peers.iter().copied().enumerate();
@@ -124,12 +126,9 @@ async fn ask_peer(
         Err(_) => return (addr, "connect timed out".into()),
     };
     let bits = Bits { dht: meta.dht.is_some(), v2: true };
-    let theirs = match handshake::outgoing(&mut stream, id, meta.peer_id, bits, limit).await {
-        Ok(h) => h,
-        Err(e) => return (addr, e.to_string()),
-    };
-    if !theirs.supports_v2() {
-        return (addr, "peer does not speak BitTorrent v2".into());
+    // The peer answered for the truncated v2 hash (checked by `outgoing`): it speaks v2.
+    if let Err(e) = handshake::outgoing(&mut stream, id, meta.peer_id, bits, limit).await {
+        return (addr, e.to_string());
     }
     lock(&shared.fetcher).add_peer(key);
     let reason = exchange(shared, &mut stream, key, addr).await;

@@ -225,7 +225,15 @@ pub(crate) async fn resolve(
                     files = torrent.missing_piece_layers().len(),
                     "fetching piece layers from v2 peers"
                 );
-                liars.extend(layers::fetch_piece_layers(&shared, &mut torrent, &peers).await?);
+                match layers::fetch_piece_layers(&shared, &mut torrent, &peers).await {
+                    Ok(found) => liars.extend(found),
+                    // A hybrid's SHA-1s still check every piece: it downloads, and answers v2
+                    // peers' hash requests with rejects.
+                    Err(reason) if torrent.version.has_v1() => {
+                        tracing::warn!(%reason, "continuing with the v1 hashes of the hybrid torrent")
+                    }
+                    Err(reason) => return Err(reason),
+                }
             }
             return Ok(Resolved { torrent, peers, liars });
         }

@@ -204,7 +204,10 @@ impl TorrentConn {
             inner.have_log.len()
         };
         have_generation.borrow_and_update();
-        let speaks_v2 = theirs.supports_v2() && shared.handshake_bits().v2;
+        // libtorrent's rule: a connection is v2 when it uses the truncated v2 hash, or when the
+        // peer sets the v2 bit (it does not echo the bit when answering the v2 hash).
+        let v2_id = shared.torrent.info_hash_v2.map(|v2| v2.truncated());
+        let speaks_v2 = v2_id.is_some() && (theirs.supports_v2() || v2_id == Some(theirs.info_hash));
         TorrentConn {
             uploads: UploadReads::new(shared.storage.clone(), shared.lengths),
             shared,
