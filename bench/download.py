@@ -70,8 +70,13 @@ def run_quiet(cmd, **kw):
     return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
 
-def prepare(work, size_mib, piece_size):
-    """Make (or reuse) the content and torrents; return [(layout, torrent, content path)]."""
+FORMATS = {"v1": "--v1-only", "v2": "--v2-only", "hybrid": "--hybrid"}
+
+
+def prepare(work, size_mib, piece_size, formats=("v1",)):
+    """Make (or reuse) the content and its torrents (one per format: v1, BitTorrent v2 only,
+    hybrid, all made by libtorrent); return [(label, torrent, content path)], the label being
+    the layout, followed by `/v2` or `/hybrid` for those formats."""
     total = size_mib * MIB
     # One folder per size and piece size, so alternating sizes does not remake the content.
     work = os.path.join(work, f"data-{size_mib}m-p{piece_size}")
@@ -90,11 +95,24 @@ def prepare(work, size_mib, piece_size):
             shutil.rmtree(os.path.join(work, name), ignore_errors=True)
             run_quiet([PY, os.path.join(INTEROP, "make_data.py"), "--out", os.path.join(work, name),
                        "--layout", spec])
+            for f in FORMATS:
+                stale = os.path.join(work, f"{name}-{f}.torrent")
+                if os.path.exists(stale):
+                    os.remove(stale)
             run_quiet([PY, os.path.join(INTEROP, "lt_make_torrent.py"), "--path", content, "--out", torrent,
                        "--piece-size", str(piece_size), "--v1-only"])
             with open(stamp, "w") as f:
                 f.write(want)
-        out.append((name, torrent, content))
+        for fmt in formats:
+            if fmt == "v1":
+                out.append((name, torrent, content))
+                continue
+            made = os.path.join(work, f"{name}-{fmt}.torrent")
+            if not os.path.exists(made):
+                log(f"making the {fmt} torrent of {name}")
+                run_quiet([PY, os.path.join(INTEROP, "lt_make_torrent.py"), "--path", content, "--out", made,
+                           "--piece-size", str(piece_size), FORMATS[fmt]])
+            out.append((f"{name}/{fmt}", made, content))
     return out
 
 
@@ -217,7 +235,7 @@ def run_one(client, layout, torrent, content, work, timeout):
     out = os.path.join(work, f"out-{client}")
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
-    logpath = os.path.join(work, f"{layout}-{client}.log")
+    logpath = os.path.join(work, f"{layout.replace('/', '-')}-{client}.log")
     my_port = free_port()
     why = unavailable(client)
     if why:
@@ -324,6 +342,8 @@ def main():
     p.add_argument("--only", default=",".join(CLIENTS), help=f"comma-separated subset of {','.join(CLIENTS)}")
     p.add_argument("--layouts", default="single,multi", help="comma-separated subset of single,multi")
     p.add_argument("--piece-size", type=int, default=MIB)
+    p.add_argument("--formats", default="v1",
+                   help="comma-separated subset of v1,v2,hybrid: torrent formats, each a layout of its own")
     p.add_argument("--timeout", type=float, help="seconds per leecher (default 20 + 40 per GiB)")
     p.add_argument("--work", default="/tmp/ccbt-bench",
                    help="scratch dir; keep it on a disk, not tmpfs, or writes are RAM-speed")
@@ -362,7 +382,12 @@ def main():
             build_failed = "cargo build failed"
             log("ccbt build failed:\n" + "\n".join(b.stdout.splitlines()[-15:]))
 
-    sets = [s for s in prepare(args.work, args.size_mib, args.piece_size) if s[0] in layouts]
+    formats = [f for f in args.formats.split(",") if f]
+    for f in formats:
+        if f not in FORMATS:
+            raise SystemExit(f"error: unknown format {f!r}; known: {', '.join(FORMATS)}")
+    sets = [s for s in prepare(args.work, args.size_mib, args.piece_size, formats)
+            if s[0].split("/")[0] in layouts]
     size = args.size_mib * MIB
     rows = []
     results = {}
