@@ -159,3 +159,56 @@ fn download_v2_magnet_with_btmh_only_from_libtorrent() {
 fn download_hybrid_magnet_with_btmh_only_from_libtorrent() {
     magnet_btmh_from_lt("download_hybrid_magnet_with_btmh_only_from_libtorrent", Kind::Hybrid);
 }
+
+/// A hybrid torrent is in two swarms, one per wire id. A ccbt seed announces both its v1 hash
+/// and its truncated v2 hash to opentracker (the tracker's own scrape shows it under each), and
+/// libtorrent, given only the `btmh` magnet and the tracker, finds ccbt through the v2 swarm and
+/// downloads from it: the info dictionary over ut_metadata, the piece layers through ccbt's
+/// answers to its hash requests, then every piece.
+#[test]
+fn a_hybrid_seed_joins_both_swarms_and_serves_a_btmh_magnet() {
+    let test = "a_hybrid_seed_joins_both_swarms_and_serves_a_btmh_magnet";
+    if !interop(test, &[Tool::Libtorrent]) {
+        return;
+    }
+    support::discovery::require_program(test, "opentracker", "opentracker");
+    let work = work_dir();
+    let w = work.path();
+    let content = content(w, true, 53);
+    let bare = w.join("bare.torrent");
+    lt_make_torrent(&content, &bare, 16 * 1024, Kind::Hybrid);
+    let mut tracker = support::discovery::Tracker::start(w, "tracker", &[&bare]);
+    // The announce URL goes outside the info dictionary: both info hashes stay the same.
+    let url = tracker.http_url();
+    let mut bytes = format!("d8:announce{}:{url}", url.len()).into_bytes();
+    bytes.extend_from_slice(&std::fs::read(&bare).unwrap()[1..]);
+    let torrent = w.join("t.torrent");
+    std::fs::write(&torrent, bytes).unwrap();
+    let v1 = support::lt_info_hash(&torrent);
+    let v2 = lt_v2_hash(&torrent);
+
+    let mut seed = ccbt_seed(w, "ccbt-seed", &torrent, &w.join("src"), &[]);
+    let in_both = support::poll_until(std::time::Duration::from_secs(30), || {
+        let seeds = |id: &str| tracker.scrape(id).map_or(0, |c| c.seeders);
+        seeds(&v1) >= 1 && seeds(&v2[..40]) >= 1
+    });
+    assert!(in_both, "ccbt is not a seeder under both ids\n{}", seed.proc.logs());
+
+    let magnet = format!("magnet:?xt=urn:btmh:1220{v2}&tr={url}");
+    let out = w.join("out");
+    let done = support::run_with_timeout(
+        "lt_leech-btmh",
+        std::process::Command::new("/usr/bin/python3")
+            .arg(support::interop_dir().join("lt_leech.py"))
+            .args(["--magnet", &magnet, "--port", "0", "--timeout", "60", "--out"])
+            .arg(&out),
+        w,
+        support::TRANSFER + GRACE,
+    );
+    done.assert_success("libtorrent leeching a btmh magnet found through the tracker");
+    assert!(done.stdout.contains("DONE"), "{}", done.describe());
+    assert!(!done.stderr.contains("HASH_FAILED"), "{}", done.describe());
+    assert_same_tree(&content, &out.join(content.file_name().unwrap()));
+    stop(&mut seed, "ccbt seed");
+    tracker.proc.terminate(GRACE);
+}

@@ -40,6 +40,7 @@ pub(super) async fn run(shared: Arc<MetaShared>, key: PeerKey, addr: SocketAddr)
     let theirs = match handshake::outgoing(
         &mut stream,
         shared.info_hash,
+        shared.ids.get(1).copied(),
         shared.peer_id,
         shared.handshake_bits(),
         limit,

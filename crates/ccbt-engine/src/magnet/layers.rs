@@ -127,7 +127,7 @@ async fn ask_peer(
     };
     let bits = Bits { dht: meta.dht.is_some(), v2: true };
     // The peer answered for the truncated v2 hash (checked by `outgoing`): it speaks v2.
-    if let Err(e) = handshake::outgoing(&mut stream, id, meta.peer_id, bits, limit).await {
+    if let Err(e) = handshake::outgoing(&mut stream, id, None, meta.peer_id, bits, limit).await {
         return (addr, e.to_string());
     }
     lock(&shared.fetcher).add_peer(key);

@@ -56,10 +56,13 @@ pub(crate) fn ours(info_hash: InfoHash, our_id: PeerId, bits: Bits) -> Handshake
     h
 }
 
-/// Outgoing: send our handshake, read theirs, check the info hash.
+/// Outgoing: send our handshake, read theirs, check the info hash: `info_hash`, or `upgraded`
+/// (a hybrid's truncated v2 hash: libtorrent answers a v1 handshake carrying the v2 bit with it,
+/// making the connection a v2 one).
 pub(crate) async fn outgoing(
     stream: &mut TcpStream,
     info_hash: InfoHash,
+    upgraded: Option<InfoHash>,
     our_id: PeerId,
     bits: Bits,
     limit: Duration,
@@ -69,7 +72,7 @@ pub(crate) async fn outgoing(
         let mut buf = [0u8; Handshake::LEN];
         stream.read_exact(&mut buf).await?;
         let theirs = Handshake::decode(&buf)?.ok_or(HandshakeError::Incomplete)?;
-        if theirs.info_hash != info_hash {
+        if theirs.info_hash != info_hash && Some(theirs.info_hash) != upgraded {
             return Err(HandshakeError::WrongInfoHash(theirs.info_hash));
         }
         if theirs.peer_id == our_id {

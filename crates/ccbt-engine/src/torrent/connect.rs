@@ -33,6 +33,7 @@ pub(super) fn connect_outgoing(shared: Arc<TorrentShared>, addr: SocketAddr, per
             let theirs = handshake::outgoing(
                 &mut stream,
                 shared.torrent.info_hash,
+                shared.torrent.info_hash_v2.map(|v2| v2.truncated()),
                 shared.peer_id,
                 shared.handshake_bits(),
                 shared.options().handshake_timeout,
