@@ -4,29 +4,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use support::{
     assert_same_tree, ccbt_create, ccbt_download, ccbt_info, ccbt_seed, info_field, interop, lt_info_hash,
-    lt_leech_from, lt_make_torrent, lt_python, lt_seed, run_with_timeout, work_dir, write_file, write_tree,
-    Kind, Peer, Tool, GRACE, ODD_LAYOUT, TRANSFER,
+    lt_leech_from, lt_make_torrent, lt_python, lt_seed, odd_content, run_with_timeout, stop_peer, work_dir,
+    write_file, Kind, Tool, ODD_LAYOUT, TRANSFER,
 };
-
-fn stop(peer: &mut Peer, what: &str) {
-    let (status, clean) = peer.proc.terminate(GRACE);
-    assert!(clean && status.success(), "{what} did not stop cleanly: {status}\n{}", peer.proc.logs());
-}
-
-/// Content for a test: `W/src/single.bin` or `W/src/data/...`; returns the content path.
-fn content(w: &Path, multi: bool, seed: u64) -> PathBuf {
-    if multi {
-        write_tree(&w.join("src/data"), ODD_LAYOUT, seed)
-    } else {
-        let file = w.join("src/single.bin");
-        write_file(&file, seed, 3 * 1024 * 1024 + 4321);
-        file
-    }
-}
 
 /// libtorrent makes the torrent and seeds it; ccbt downloads it.
 fn download_from_lt(test: &str, multi: bool, kind: Kind, piece: u32) {
@@ -35,7 +19,7 @@ fn download_from_lt(test: &str, multi: bool, kind: Kind, piece: u32) {
     }
     let work = work_dir();
     let w = work.path();
-    let content = content(w, multi, 31);
+    let content = odd_content(w, multi, 31);
     let torrent = w.join("t.torrent");
     lt_make_torrent(&content, &torrent, piece, kind);
     // ccbt and libtorrent agree on what the torrent is.
@@ -59,7 +43,7 @@ fn download_from_lt(test: &str, multi: bool, kind: Kind, piece: u32) {
     let name = content.file_name().unwrap();
     // Exactly the content's files: BEP 47 padding files of a hybrid torrent are not written.
     assert_same_tree(&content, &out.join(name));
-    stop(&mut seed, "lt_seed");
+    stop_peer(&mut seed, "lt_seed");
 }
 
 #[test]
@@ -97,7 +81,7 @@ fn download_32_mib_pieces_from_libtorrent() {
     let done = ccbt_download(w, "ccbt-download", &torrent, &out, &[seed.addr()]);
     done.assert_success("ccbt download of 32 MiB pieces from libtorrent");
     assert_same_tree(&file, &out.join("big.bin"));
-    stop(&mut seed, "lt_seed");
+    stop_peer(&mut seed, "lt_seed");
 }
 
 #[test]
@@ -114,7 +98,7 @@ fn seed_to_lt(w: &Path, torrent: &Path, content: &Path) {
     assert!(done.stdout.contains("DONE"), "{}", done.describe());
     assert!(!done.stderr.contains("HASH_FAILED"), "ccbt served bad data:\n{}", done.describe());
     assert_same_tree(content, &out.join(content.file_name().unwrap()));
-    stop(&mut seed, "ccbt seed");
+    stop_peer(&mut seed, "ccbt seed");
 }
 
 #[test]
@@ -124,7 +108,7 @@ fn libtorrent_downloads_from_ccbt_seed() {
     }
     let work = work_dir();
     let w = work.path();
-    let content = content(w, true, 32);
+    let content = odd_content(w, true, 32);
     let torrent = w.join("t.torrent");
     lt_make_torrent(&content, &torrent, 32 * 1024, Kind::V1);
     seed_to_lt(w, &torrent, &content);
@@ -137,7 +121,7 @@ fn libtorrent_downloads_hybrid_from_ccbt_seed() {
     }
     let work = work_dir();
     let w = work.path();
-    let content = content(w, true, 35);
+    let content = odd_content(w, true, 35);
     let torrent = w.join("t.torrent");
     lt_make_torrent(&content, &torrent, 16 * 1024, Kind::Hybrid);
     seed_to_lt(w, &torrent, &content);
@@ -151,7 +135,7 @@ fn ccbt_created(test: &str, multi: bool, piece: u32) {
     }
     let work = work_dir();
     let w = work.path();
-    let content = content(w, multi, 33);
+    let content = odd_content(w, multi, 33);
     let torrent = w.join("t.torrent");
     let created = ccbt_create(&content, &torrent, piece, &["--comment", "made by ccbt"]);
     let ours = info_field(&ccbt_info(&torrent), "info hash:");
@@ -189,8 +173,8 @@ fn download_a_torrent_and_a_magnet_in_one_run() {
     }
     let work = work_dir();
     let w = work.path();
-    let single = content(w, false, 41);
-    let multi = content(w, true, 42);
+    let single = odd_content(w, false, 41);
+    let multi = odd_content(w, true, 42);
     let (torrent_a, torrent_b) = (w.join("a.torrent"), w.join("b.torrent"));
     lt_make_torrent(&single, &torrent_a, 32 * 1024, Kind::V1);
     lt_make_torrent(&multi, &torrent_b, 16 * 1024, Kind::V1);
@@ -220,6 +204,6 @@ fn download_a_torrent_and_a_magnet_in_one_run() {
         let summaries = done.stdout.lines().filter(|l| l.starts_with(name) && l.contains("verified")).count();
         assert_eq!(summaries, 1, "one summary for {name}\n{}", done.describe());
     }
-    stop(&mut seed_a, "lt_seed a");
-    stop(&mut seed_b, "lt_seed b");
+    stop_peer(&mut seed_a, "lt_seed a");
+    stop_peer(&mut seed_b, "lt_seed b");
 }

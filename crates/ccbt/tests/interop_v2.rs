@@ -9,24 +9,8 @@ use std::path::{Path, PathBuf};
 
 use support::{
     assert_same_tree, ccbt_download, ccbt_info, ccbt_seed, info_field, interop, lt_leech_from,
-    lt_make_torrent, lt_python, lt_seed, work_dir, write_file, write_tree, Kind, Peer, Tool, GRACE,
-    ODD_LAYOUT,
+    lt_make_torrent, lt_python, lt_seed, odd_content, stop_peer, work_dir, Kind, Tool, GRACE,
 };
-
-fn stop(peer: &mut Peer, what: &str) {
-    let (status, clean) = peer.proc.terminate(GRACE);
-    assert!(clean && status.success(), "{what} did not stop cleanly: {status}\n{}", peer.proc.logs());
-}
-
-fn content(w: &Path, multi: bool, seed: u64) -> PathBuf {
-    if multi {
-        write_tree(&w.join("src/data"), ODD_LAYOUT, seed)
-    } else {
-        let file = w.join("src/single.bin");
-        write_file(&file, seed, 3 * 1024 * 1024 + 4321);
-        file
-    }
-}
 
 /// The v2 info hash libtorrent computes, as 64 hex digits.
 fn lt_v2_hash(torrent: &Path) -> String {
@@ -40,7 +24,7 @@ fn download_v2_from_lt(test: &str, multi: bool, piece: u32) {
     }
     let work = work_dir();
     let w = work.path();
-    let content = content(w, multi, 41);
+    let content = odd_content(w, multi, 41);
     let torrent = w.join("t.torrent");
     lt_make_torrent(&content, &torrent, piece, Kind::V2);
     let info = ccbt_info(&torrent);
@@ -55,7 +39,7 @@ fn download_v2_from_lt(test: &str, multi: bool, piece: u32) {
     done.assert_success("ccbt download of a v2 torrent from libtorrent");
     // Exactly the content's files: the pad entries aligning v2 files are never written.
     assert_same_tree(&content, &out.join(content.file_name().unwrap()));
-    stop(&mut seed, "lt_seed");
+    stop_peer(&mut seed, "lt_seed");
 }
 
 #[test]
@@ -76,7 +60,7 @@ fn seed_v2_to_lt(test: &str, multi: bool, piece: u32) {
     }
     let work = work_dir();
     let w = work.path();
-    let content = content(w, multi, 43);
+    let content = odd_content(w, multi, 43);
     let torrent = w.join("t.torrent");
     lt_make_torrent(&content, &torrent, piece, Kind::V2);
     let mut seed = ccbt_seed(w, "ccbt-seed", &torrent, &w.join("src"), &[]);
@@ -86,7 +70,7 @@ fn seed_v2_to_lt(test: &str, multi: bool, piece: u32) {
     assert!(done.stdout.contains("DONE"), "{}", done.describe());
     assert!(!done.stderr.contains("HASH_FAILED"), "ccbt served bad data:\n{}", done.describe());
     assert_same_tree(&content, &out.join(content.file_name().unwrap()));
-    stop(&mut seed, "ccbt seed");
+    stop_peer(&mut seed, "ccbt seed");
 }
 
 #[test]
@@ -109,7 +93,7 @@ fn magnet_btmh_from_lt(test: &str, kind: Kind) {
     }
     let work = work_dir();
     let w = work.path();
-    let content = content(w, true, 47);
+    let content = odd_content(w, true, 47);
     let torrent = w.join("t.torrent");
     lt_make_torrent(&content, &torrent, 16 * 1024, kind);
     let v2 = lt_v2_hash(&torrent);
@@ -147,7 +131,7 @@ fn magnet_btmh_from_lt(test: &str, kind: Kind) {
     assert_eq!(roots, v2, "libtorrent reads the saved .torrent as the same v2 torrent");
     let layers = std::fs::read(&saved[0]).unwrap();
     assert!(layers.windows(15).any(|w| w == b"12:piece layers"), "the saved .torrent has its piece layers");
-    stop(&mut seed, "lt_seed");
+    stop_peer(&mut seed, "lt_seed");
 }
 
 #[test]
@@ -174,7 +158,7 @@ fn a_hybrid_seed_joins_both_swarms_and_serves_a_btmh_magnet() {
     support::discovery::require_program(test, "opentracker", "opentracker");
     let work = work_dir();
     let w = work.path();
-    let content = content(w, true, 53);
+    let content = odd_content(w, true, 53);
     let bare = w.join("bare.torrent");
     lt_make_torrent(&content, &bare, 16 * 1024, Kind::Hybrid);
     let mut tracker = support::discovery::Tracker::start(w, "tracker", &[&bare]);
@@ -209,6 +193,6 @@ fn a_hybrid_seed_joins_both_swarms_and_serves_a_btmh_magnet() {
     assert!(done.stdout.contains("DONE"), "{}", done.describe());
     assert!(!done.stderr.contains("HASH_FAILED"), "{}", done.describe());
     assert_same_tree(&content, &out.join(content.file_name().unwrap()));
-    stop(&mut seed, "ccbt seed");
+    stop_peer(&mut seed, "ccbt seed");
     tracker.proc.terminate(GRACE);
 }

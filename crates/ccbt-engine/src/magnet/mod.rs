@@ -220,11 +220,9 @@ pub(crate) async fn resolve(
             let mut torrent = torrent_from_metadata(&bytes, &magnet)?;
             let peers: Vec<SocketAddr> = candidates.addrs().collect();
             let mut liars = liars;
-            if !torrent.missing_piece_layers().is_empty() {
-                tracing::info!(
-                    files = torrent.missing_piece_layers().len(),
-                    "fetching piece layers from v2 peers"
-                );
+            let missing = torrent.missing_piece_layers().len();
+            if missing > 0 {
+                tracing::info!(files = missing, "fetching piece layers from v2 peers");
                 match layers::fetch_piece_layers(&shared, &mut torrent, &peers).await {
                     Ok(found) => liars.extend(found),
                     // A hybrid's SHA-1s still check every piece: it downloads, and answers v2

@@ -486,3 +486,21 @@ pub fn poll_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
         sleep(Duration::from_millis(100));
     }
 }
+
+/// Stops a seeder or leecher with SIGTERM and asserts it exited cleanly (`what` names it).
+pub fn stop_peer(peer: &mut Peer, what: &str) {
+    let (status, clean) = peer.proc.terminate(GRACE);
+    assert!(clean && status.success(), "{what} did not stop cleanly: {status}\n{}", peer.proc.logs());
+}
+
+/// Content for an interop test: `W/src/single.bin` (3 MiB and an odd tail) or the folder
+/// `W/src/data` in [`ODD_LAYOUT`]; returns the content path.
+pub fn odd_content(w: &Path, multi: bool, seed: u64) -> PathBuf {
+    if multi {
+        write_tree(&w.join("src/data"), ODD_LAYOUT, seed)
+    } else {
+        let file = w.join("src/single.bin");
+        write_file(&file, seed, 3 * 1024 * 1024 + 4321);
+        file
+    }
+}
