@@ -8,42 +8,11 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use ccbt_core::merkle::{file_tree_leaves, leaf_hash, root_from_layer, Node, LEAF_SIZE};
 use ccbt_engine::{AddTorrent, Session, SessionOptions};
-use ccbt_metainfo::{MetaVersion, Torrent, TorrentBuilder, XetBuild};
-use ccbt_xet::FileHasher;
+use common::xet::xet_torrent;
 use common::*;
 
 const PIECE: u32 = 16384;
-
-/// The v2 node of each piece of a file of `bytes` (the file's root when it fits one piece).
-fn v2_piece_nodes(bytes: &[u8], piece_length: u32) -> Vec<Node> {
-    let leaves: Vec<Node> = bytes.chunks(LEAF_SIZE as usize).map(leaf_hash).collect();
-    if bytes.len() as u64 <= u64::from(piece_length) {
-        return vec![root_from_layer(&leaves, file_tree_leaves(bytes.len() as u64), [0; 32])];
-    }
-    let per_piece = (piece_length / LEAF_SIZE) as usize;
-    leaves.chunks(per_piece).map(|l| root_from_layer(l, per_piece as u64, [0; 32])).collect()
-}
-
-/// A v2 single-file Xet torrent of `bytes`, written to `root/name`.
-fn xet_torrent(root: &Path, name: &str, bytes: &[u8]) -> Torrent {
-    std::fs::create_dir_all(root).unwrap();
-    std::fs::write(root.join(name), bytes).unwrap();
-    let mut hasher = FileHasher::new();
-    hasher.update(bytes);
-    let (_, chunks) = hasher.finish();
-    let builder = TorrentBuilder {
-        version: MetaVersion::V2,
-        name: name.to_string(),
-        files: vec![(Vec::new(), bytes.len() as u64)],
-        piece_length: PIECE,
-        v2_piece_hashes: vec![v2_piece_nodes(bytes, PIECE)],
-        xet: Some(XetBuild::from_chunks(vec![chunks], None)),
-        ..TorrentBuilder::default()
-    };
-    Torrent::from_bytes(&builder.build().unwrap()).unwrap()
-}
 
 /// Version 2: `old` with 64 KiB inserted at one third and 48 KiB overwritten at two thirds.
 fn next_version(old: &[u8]) -> Vec<u8> {
@@ -79,8 +48,8 @@ async fn the_next_version_copies_the_chunks_it_shares_and_downloads_the_rest() {
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
     );
-    let v1 = xet_torrent(v1_dir.path(), "data.bin", &old);
-    let v2 = xet_torrent(v2_src.path(), "data.bin", &new);
+    let v1 = xet_torrent(v1_dir.path(), "data.bin", &[("", &old)], PIECE);
+    let v2 = xet_torrent(v2_src.path(), "data.bin", &[("", &new)], PIECE);
 
     let seeder =
         Session::new(SessionOptions { state_dir: seed_state.path().into(), ..options() }).await.unwrap();
@@ -100,7 +69,6 @@ async fn the_next_version_copies_the_chunks_it_shares_and_downloads_the_rest() {
 
     let downloaded = follower.status(id2).unwrap().downloaded;
     let total = new.len() as u64;
-    println!("downloaded {downloaded} of {total} bytes");
     // 112 KiB changed: the chunks around the two edits (each at most 128 KiB) plus the pieces
     // they straddle is well under 10 % of 4 MiB; something did come from the seeder.
     assert!(downloaded > 0, "nothing downloaded: the edits cannot be on this machine");
