@@ -19,8 +19,19 @@ fn golden() -> Vec<(XetMessage, Vec<u8>)> {
         ),
         (
             XetMessage::Manifest { req: 7, root: ROOT, total: 4, start: 2, entries },
-            [&[2u8][..], &be32(7), &ROOT, &be32(4), &be32(2), &be32(2), &ID, &be32(65536), &[0x22; 32], &be32(9)]
-                .concat(),
+            [
+                &[2u8][..],
+                &be32(7),
+                &ROOT,
+                &be32(4),
+                &be32(2),
+                &be32(2),
+                &ID,
+                &be32(65536),
+                &[0x22; 32],
+                &be32(9),
+            ]
+            .concat(),
         ),
         (
             XetMessage::HaveMap { root: ROOT, n: 10, bitfield: Bytes::from_static(&[0xFF, 0x40]) },
@@ -35,7 +46,10 @@ fn golden() -> Vec<(XetMessage, Vec<u8>)> {
             [&[5u8][..], &be32(1), &[0, 2], &ID, &ROOT].concat(),
         ),
         (
-            XetMessage::QueryReply { req: 1, have: vec![true, false, false, false, false, false, false, false, true] },
+            XetMessage::QueryReply {
+                req: 1,
+                have: vec![true, false, false, false, false, false, false, false, true],
+            },
             [&[6u8][..], &be32(1), &[0, 9], &[0x80, 0x80]].concat(),
         ),
         (
@@ -99,10 +113,16 @@ fn every_cut_is_truncated_and_every_extra_byte_trailing() {
 fn empty_unknown_and_oversized_messages() {
     assert_eq!(XetMessage::decode(&[]), Err(WireError::XetEmpty));
     for kind in [0u8, 0x0C, 0x80, 0xFF] {
-        assert_eq!(XetMessage::decode(&[kind, 0, 0, 0, 0]), Err(WireError::XetUnknownType { msg_type: kind }));
+        assert_eq!(
+            XetMessage::decode(&[kind, 0, 0, 0, 0]),
+            Err(WireError::XetUnknownType { msg_type: kind })
+        );
     }
     let big = vec![msg_type::CHUNK; MAX_XET_MESSAGE + 1];
-    assert_eq!(XetMessage::decode(&big), Err(WireError::XetTooLong { len: MAX_XET_MESSAGE + 1, max: 139_264 }));
+    assert_eq!(
+        XetMessage::decode(&big),
+        Err(WireError::XetTooLong { len: MAX_XET_MESSAGE + 1, max: 139_264 })
+    );
     let err = WireError::XetTruncated { msg: "CHUNK_REQ", len: 5, need: 37 };
     assert_eq!(XetMessage::decode(&[7, 0, 0, 0, 1]), Err(err.clone()));
     assert_eq!(err.to_string(), "xet_cas CHUNK_REQ is truncated: 5 bytes, needs 37");
@@ -164,12 +184,23 @@ fn query_counts_and_bitmaps() {
         XetMessage::decode(&query(256, 255)),
         Err(WireError::XetTruncated { msg: "QUERY", len: 7 + 255 * 32, need: 7 + 256 * 32 })
     );
-    assert!(matches!(XetMessage::decode(&query(256, 256)), Ok(XetMessage::Query { ids, .. }) if ids.len() == 256));
+    assert!(
+        matches!(XetMessage::decode(&query(256, 256)), Ok(XetMessage::Query { ids, .. }) if ids.len() == 256)
+    );
 
     let reply = |n: u16, bits: &[u8]| [&[6u8][..], &be32(0), &n.to_be_bytes(), bits].concat();
-    assert_eq!(XetMessage::decode(&reply(9, &[0xFF, 0x40])), Err(WireError::XetBitmapPadding { msg: "QUERY_REPLY" }));
-    assert_eq!(XetMessage::decode(&reply(9, &[0xFF])).unwrap_err().to_string(), "xet_cas QUERY_REPLY is truncated: 8 bytes, needs 9");
-    assert!(matches!(XetMessage::decode(&reply(8, &[0xFF, 0])), Err(WireError::XetTrailingBytes { extra: 1, .. })));
+    assert_eq!(
+        XetMessage::decode(&reply(9, &[0xFF, 0x40])),
+        Err(WireError::XetBitmapPadding { msg: "QUERY_REPLY" })
+    );
+    assert_eq!(
+        XetMessage::decode(&reply(9, &[0xFF])).unwrap_err().to_string(),
+        "xet_cas QUERY_REPLY is truncated: 8 bytes, needs 9"
+    );
+    assert!(matches!(
+        XetMessage::decode(&reply(8, &[0xFF, 0])),
+        Err(WireError::XetTrailingBytes { extra: 1, .. })
+    ));
     assert_eq!(XetMessage::decode(&reply(0, &[])), Err(out_of_range("QUERY_REPLY", "n", 0, 1, 256)));
     assert_eq!(XetMessage::decode(&reply(300, &[0; 38])), Err(out_of_range("QUERY_REPLY", "n", 300, 1, 256)));
     let XetMessage::QueryReply { have, .. } = XetMessage::decode(&reply(16, &[0x01, 0x80])).unwrap() else {
@@ -183,14 +214,20 @@ fn have_map_and_range_limits() {
     let map = |n: u32, bits: &[u8]| [&[3u8][..], &ROOT, &be32(n), bits].concat();
     assert_eq!(XetMessage::decode(&map(0, &[])), Err(out_of_range("HAVE_MAP", "n", 0, 1, 1 << 20)));
     let n = MAX_HAVE_MAP_CHUNKS + 1;
-    assert_eq!(XetMessage::decode(&map(n, &[])), Err(out_of_range("HAVE_MAP", "n", u64::from(n), 1, 1 << 20)));
+    assert_eq!(
+        XetMessage::decode(&map(n, &[])),
+        Err(out_of_range("HAVE_MAP", "n", u64::from(n), 1, 1 << 20))
+    );
     assert_eq!(XetMessage::decode(&map(3, &[0x10])), Err(WireError::XetBitmapPadding { msg: "HAVE_MAP" }));
     let biggest = map(MAX_HAVE_MAP_CHUNKS, &vec![0xFF; (MAX_HAVE_MAP_CHUNKS / 8) as usize]);
     assert!(biggest.len() <= MAX_XET_MESSAGE);
     assert!(matches!(XetMessage::decode(&biggest), Ok(XetMessage::HaveMap { n: MAX_HAVE_MAP_CHUNKS, .. })));
 
     let range = |start: u32, count: u32| [&[4u8][..], &ROOT, &be32(start), &be32(count)].concat();
-    assert_eq!(XetMessage::decode(&range(0, 0)), Err(out_of_range("HAVE_RANGE", "count", 0, 1, u64::from(u32::MAX))));
+    assert_eq!(
+        XetMessage::decode(&range(0, 0)),
+        Err(out_of_range("HAVE_RANGE", "count", 0, 1, u64::from(u32::MAX)))
+    );
     assert_eq!(XetMessage::decode(&range(u32::MAX, 1)), Err(out_of_range("HAVE_RANGE", "count", 1, 1, 0)));
     assert!(XetMessage::decode(&range(u32::MAX - 1, 1)).is_ok());
 }
@@ -202,7 +239,10 @@ fn chunk_request_ranges() {
     assert_eq!(XetMessage::decode(&req(1, 0)), Err(out_of_range("CHUNK_REQ", "off", 1, 0, 0)));
     assert!(XetMessage::decode(&req(0, MAX_CHUNK_LEN)).is_ok());
     assert!(XetMessage::decode(&req(MAX_CHUNK_LEN - 1, 1)).is_ok());
-    assert_eq!(XetMessage::decode(&req(0, MAX_CHUNK_LEN + 1)), Err(out_of_range("CHUNK_REQ", "len", 131_073, 1, 131_072)));
+    assert_eq!(
+        XetMessage::decode(&req(0, MAX_CHUNK_LEN + 1)),
+        Err(out_of_range("CHUNK_REQ", "len", 131_073, 1, 131_072))
+    );
     assert_eq!(XetMessage::decode(&req(1, MAX_CHUNK_LEN)), Err(out_of_range("CHUNK_REQ", "off", 1, 0, 0)));
     assert_eq!(
         XetMessage::decode(&req(u32::MAX, 16384)),
@@ -218,18 +258,29 @@ fn chunk_payload_rules() {
     for enc in [1, 2, 9] {
         assert_eq!(XetMessage::decode(&chunk(0, enc, 3, b"abc")), Err(WireError::XetChunkEncoding { enc }));
     }
-    assert_eq!(XetMessage::decode(&chunk(0, 0, 0, b"")), Err(out_of_range("CHUNK", "raw_len", 0, 1, 131_072)));
-    assert_eq!(XetMessage::decode(&chunk(0, 0, 4, b"abc")), Err(WireError::XetChunkRawLen { raw_len: 4, payload: 3 }));
+    assert_eq!(
+        XetMessage::decode(&chunk(0, 0, 0, b"")),
+        Err(out_of_range("CHUNK", "raw_len", 0, 1, 131_072))
+    );
+    assert_eq!(
+        XetMessage::decode(&chunk(0, 0, 4, b"abc")),
+        Err(WireError::XetChunkRawLen { raw_len: 4, payload: 3 })
+    );
     let whole = vec![5u8; MAX_CHUNK_LEN as usize];
     let msg = chunk(0, 0, MAX_CHUNK_LEN, &whole);
     assert!(msg.len() <= MAX_XET_MESSAGE);
-    assert!(matches!(XetMessage::decode(&msg), Ok(XetMessage::Chunk { data, .. }) if data.len() == whole.len()));
+    assert!(
+        matches!(XetMessage::decode(&msg), Ok(XetMessage::Chunk { data, .. }) if data.len() == whole.len())
+    );
     let over = vec![5u8; MAX_CHUNK_LEN as usize + 1];
     assert_eq!(
         XetMessage::decode(&chunk(0, 0, MAX_CHUNK_LEN + 1, &over)),
         Err(out_of_range("CHUNK", "raw_len", 131_073, 1, 131_072))
     );
-    assert_eq!(XetMessage::decode(&chunk(MAX_CHUNK_LEN - 2, 0, 3, b"abc")), Err(out_of_range("CHUNK", "off", 131_070, 0, 131_069)));
+    assert_eq!(
+        XetMessage::decode(&chunk(MAX_CHUNK_LEN - 2, 0, 3, b"abc")),
+        Err(out_of_range("CHUNK", "off", 131_070, 0, 131_069))
+    );
 }
 
 #[test]
@@ -238,9 +289,12 @@ fn reject_reasons_and_salt() {
     for reason in [0, 5, 255] {
         assert_eq!(XetMessage::decode(&reject(reason)), Err(WireError::XetRejectReason { reason }));
     }
-    for (code, reason) in
-        [(1, RejectReason::Absent), (2, RejectReason::Choked), (3, RejectReason::Overload), (4, RejectReason::Malformed)]
-    {
+    for (code, reason) in [
+        (1, RejectReason::Absent),
+        (2, RejectReason::Choked),
+        (3, RejectReason::Overload),
+        (4, RejectReason::Malformed),
+    ] {
         assert_eq!(XetMessage::decode(&reject(code)), Ok(XetMessage::Reject { req: 0, id: ID, reason }));
     }
     let hint = |salt: &[u8]| [&[0x0Bu8][..], &ROOT, &ID, &[salt.len() as u8], salt, &[0; 8]].concat();
@@ -276,14 +330,16 @@ fn any_message() -> impl Strategy<Value = XetMessage> {
                 XetMessage::Manifest { req, root, total, start, entries }
             }
         ),
-        (any_id(), proptest::collection::vec(any::<bool>(), 1..100)).prop_map(|(root, flags)| XetMessage::HaveMap {
-            root,
-            n: flags.len() as u32,
-            bitfield: Bytes::from(pack_bits(&flags)),
+        (any_id(), proptest::collection::vec(any::<bool>(), 1..100)).prop_map(|(root, flags)| {
+            XetMessage::HaveMap { root, n: flags.len() as u32, bitfield: Bytes::from(pack_bits(&flags)) }
         }),
-        (any_id(), any::<u32>(), 1..1000u32)
-            .prop_map(|(root, start, count)| XetMessage::HaveRange { root, start: start / 2, count }),
-        (any::<u32>(), proptest::collection::vec(any_id(), 1..=256)).prop_map(|(req, ids)| XetMessage::Query { req, ids }),
+        (any_id(), any::<u32>(), 1..1000u32).prop_map(|(root, start, count)| XetMessage::HaveRange {
+            root,
+            start: start / 2,
+            count
+        }),
+        (any::<u32>(), proptest::collection::vec(any_id(), 1..=256))
+            .prop_map(|(req, ids)| XetMessage::Query { req, ids }),
         (any::<u32>(), proptest::collection::vec(any::<bool>(), 1..=256))
             .prop_map(|(req, have)| XetMessage::QueryReply { req, have }),
         (any::<u32>(), any_id(), 0..MAX_CHUNK_LEN, 1..=MAX_CHUNK_LEN).prop_map(|(req, id, off, len)| {
@@ -300,7 +356,12 @@ fn any_message() -> impl Strategy<Value = XetMessage> {
         }),
         any::<u32>().prop_map(|req| XetMessage::Cancel { req }),
         (any_id(), any_id(), proptest::collection::vec(any::<u8>(), 0..=64), any::<u64>()).prop_map(
-            |(infohash, pubkey, salt, seq)| XetMessage::UpdateHint { infohash, pubkey, salt: Bytes::from(salt), seq }
+            |(infohash, pubkey, salt, seq)| XetMessage::UpdateHint {
+                infohash,
+                pubkey,
+                salt: Bytes::from(salt),
+                seq
+            }
         ),
     ]
 }
