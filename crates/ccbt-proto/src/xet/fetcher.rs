@@ -57,6 +57,15 @@ pub enum XetViolation {
     /// A whole manifest whose entries do not hash to its root (or sum to the file's size).
     #[error("manifest does not match its root {root}")]
     ManifestMismatch { root: String },
+    /// A second HAVE_MAP for the same file.
+    #[error("second HAVE_MAP for {root}")]
+    RepeatedHaveMap { root: String },
+    /// A HAVE_MAP whose chunk count is not the file's (its manifest has `expected` entries).
+    #[error("HAVE_MAP for {root} covers {got} chunks, the file has {expected}")]
+    HaveMapSize { root: String, got: u32, expected: u32 },
+    /// A HAVE_RANGE running past the file's last chunk.
+    #[error("HAVE_RANGE for {root} runs to chunk {end}, the file has {n}")]
+    HaveOutOfRange { root: String, end: u64, n: u32 },
     /// A QUERY_REPLY with another number of answers than ids asked.
     #[error("QUERY_REPLY for request {req} has {got} answers for {asked} ids")]
     QueryReplyCount { req: u32, asked: usize, got: usize },

@@ -8,14 +8,17 @@
 //! answers to the fetcher, passes the time where a rate limit needs it, reads chunks from its
 //! store when the server says so, and sends what comes back. A decode error or any
 //! [`XetViolation`] means the peer broke the protocol: penalise it and close the connection.
-//! HAVE_MAP, HAVE_RANGE and UPDATE_HINT are notices for the engine itself.
+//! HAVE_MAP and HAVE_RANGE feed [`PeerHaves`] (which chunks the peer holds, for the files we
+//! fetch); UPDATE_HINT is for the engine itself, to confirm with BEP 46 before any use.
 
 mod fetcher;
+mod haves;
 mod server;
 
 pub use fetcher::{
     max_manifest_entries, FetchError, FetchEvent, XetFetcher, XetViolation, REMEMBERED_CANCELS,
 };
+pub use haves::{PeerHaves, MAX_EARLY_MAPS, MAX_EARLY_MAP_BYTES};
 pub use server::{
     ChunkStore, ManifestPage, ReadOutcome, ReadRequest, ServerAction, ServerConfig, XetServer,
     DEFAULT_QUERY_BURST, DEFAULT_QUERY_IDS_PER_MINUTE,
