@@ -275,3 +275,70 @@ fn manifest_requests_ask_what_the_file_can_hold() {
     assert_eq!(f.cancel_manifest(&[2; 32]), Some(XetMessage::Cancel { req: 1 }));
     assert_eq!(f.cancel_manifest(&[2; 32]), None);
 }
+
+mod hostile {
+    use proptest::prelude::*;
+
+    use super::*;
+    use ccbt_xet::file_hash;
+
+    /// Answers built from a few ids, roots, request numbers and payloads, right and wrong mixed.
+    fn answer(good: Vec<u8>, root: ChunkId, entries: Vec<ChunkRef>) -> impl Strategy<Value = XetMessage> {
+        let ids = vec![chunk_id(&good), [1; 32], root, [0; 32]];
+        let datas = vec![good.clone(), good[1..].to_vec(), vec![0; 10]];
+        (0..6u32, 0..4usize, 0..3usize, 0..5u32, 0..4u32, 0..4u8, 0..4usize).prop_map(
+            move |(req, id, data, start, take, reason, kind)| {
+                let id = ids[id];
+                match kind {
+                    0 => XetMessage::Chunk { req, id, off: 0, data: Bytes::from(datas[data].clone()) },
+                    1 => {
+                        let from = (start as usize).min(entries.len());
+                        let to = (from + take as usize).min(entries.len());
+                        let total = entries.len() as u32 + u32::from(reason == 3);
+                        XetMessage::Manifest {
+                            req,
+                            root: id,
+                            total,
+                            start,
+                            entries: entries[from..to].to_vec(),
+                        }
+                    }
+                    2 => XetMessage::QueryReply { req, have: vec![true; take as usize] },
+                    _ => XetMessage::Reject {
+                        req,
+                        id,
+                        reason: [RejectReason::Absent, RejectReason::Choked, RejectReason::Overload]
+                            [reason as usize % 3],
+                    },
+                }
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn nothing_unverified_comes_out(answers in proptest::collection::vec(
+            answer(file_bytes(2000, 5), synthetic_manifest(4).0, synthetic_manifest(4).1), 1..30))
+        {
+            let good = file_bytes(2000, 5);
+            let (root, _) = synthetic_manifest(4);
+            let mut f = fetcher(8);
+            f.request_chunk(chunk_id(&good), Some(2000)).unwrap();
+            f.request_chunk([1; 32], None).unwrap();
+            f.request_manifest(root, 4, None).unwrap();
+            f.query(vec![[3; 32], [4; 32]]).unwrap();
+            for msg in answers {
+                match f.on_answer(msg) {
+                    Ok(FetchEvent::Chunk { id, data }) => prop_assert_eq!(chunk_id(&data), id),
+                    Ok(FetchEvent::Manifest { root: r, entries }) => {
+                        prop_assert_eq!(r, root);
+                        prop_assert_eq!(file_hash(&entries), root);
+                    }
+                    Ok(FetchEvent::QueryReply { ids, have }) => prop_assert_eq!(ids.len(), have.len()),
+                    Ok(_) | Err(_) => {}
+                }
+                prop_assert!(f.outstanding() <= 8);
+            }
+        }
+    }
+}
