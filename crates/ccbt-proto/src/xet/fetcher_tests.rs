@@ -284,8 +284,8 @@ mod hostile {
 
     /// Answers built from a few ids, roots, request numbers and payloads, right and wrong mixed.
     fn answer(good: Vec<u8>, root: ChunkId, entries: Vec<ChunkRef>) -> impl Strategy<Value = XetMessage> {
-        let ids = vec![chunk_id(&good), [1; 32], root, [0; 32]];
-        let datas = vec![good.clone(), good[1..].to_vec(), vec![0; 10]];
+        let ids = [chunk_id(&good), [1; 32], root, [0; 32]];
+        let datas = [good.clone(), good[1..].to_vec(), vec![0; 10]];
         (0..6u32, 0..4usize, 0..3usize, 0..5u32, 0..4u32, 0..4u8, 0..4usize).prop_map(
             move |(req, id, data, start, take, reason, kind)| {
                 let id = ids[id];
