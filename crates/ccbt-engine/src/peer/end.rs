@@ -48,6 +48,9 @@ pub(crate) enum ConnEnd {
     /// The torrent task is gone (its channels closed).
     #[error("torrent stopped")]
     TorrentStopped,
+    /// The peer broke the `xet_cas` extension's rules.
+    #[error("{0}")]
+    Xet(#[source] super::xet_answers::XetEnd),
     #[error("upload read task failed: {0}")]
     ReadTask(#[source] tokio::task::JoinError),
 }

@@ -13,6 +13,7 @@ pub(crate) mod request_gauge;
 mod tests;
 pub(crate) mod trace;
 mod uploads;
+pub(crate) mod xet_answers;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -170,6 +171,8 @@ struct TorrentConn {
     speaks_v2: bool,
     /// Answers to the peer's hash requests, waiting to be sent.
     hash_answers: hash_answers::HashAnswers,
+    /// The peer's `xet_cas` requests and our answers (Xet torrents).
+    xet: xet_answers::XetAnswers,
 }
 
 impl TorrentConn {
@@ -227,6 +230,7 @@ impl TorrentConn {
             requests,
             speaks_v2,
             hash_answers: Default::default(),
+            xet: xet_answers::XetAnswers::new(now),
         }
     }
 
@@ -305,6 +309,16 @@ impl Machine for TorrentConn {
             self.hash_answers.on_request(server, req);
             return Ok(());
         }
+        if self.shared.torrent.is_xet() {
+            match &msg {
+                // The peer machine reads the handshake too; here only its `xet_cas` part.
+                Message::Extended { id: 0, payload } => self.xet.on_ext_handshake(payload),
+                Message::Extended { id: ccbt_proto::peer::OUR_XET_CAS, payload } => {
+                    return self.xet.on_message(payload).map_err(ConnEnd::Xet);
+                }
+                _ => {}
+            }
+        }
         self.conn.handle_message(now, msg).map_err(ConnEnd::Protocol)
     }
 
@@ -332,6 +346,7 @@ impl Machine for TorrentConn {
         }
         self.update_counters();
         self.requests.record(self.conn.outstanding_requests(), self.conn.queued_peer_requests());
+        self.xet.set_choked(self.conn.am_choking());
         if useless {
             return Err(ConnEnd::BothSeeds);
         }
@@ -343,7 +358,8 @@ impl Machine for TorrentConn {
             .conn
             .poll_transmit()
             .or_else(|| self.pending_port.take().map(Message::Port))
-            .or_else(|| self.hash_answers.pop())?;
+            .or_else(|| self.hash_answers.pop())
+            .or_else(|| self.xet.pop())?;
         if let Some(tracer) = &mut self.tracer {
             if !tracer.message(Direction::Send, &msg) {
                 self.tracer = None;
@@ -353,11 +369,14 @@ impl Machine for TorrentConn {
     }
 
     fn pending_output(&self) -> usize {
-        self.uploads.in_flight_bytes()
+        self.uploads.in_flight_bytes() + self.xet.pending_bytes()
     }
 
     fn start_output(&mut self, room: usize) {
+        let before = self.uploads.in_flight_bytes();
         self.uploads.start(room);
+        let taken = self.uploads.in_flight_bytes().saturating_sub(before);
+        self.xet.start_output(&self.shared, room.saturating_sub(taken), Instant::now());
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
@@ -370,6 +389,10 @@ impl Machine for TorrentConn {
     }
 
     async fn wake(&mut self) -> Result<(), ConnEnd> {
+        // `xet_cas` answers made in `start_output` go out on the next turn of the pump.
+        if self.xet.has_ready() {
+            return Ok(());
+        }
         tokio::select! {
             cmd = self.commands.recv() => self.on_command(cmd),
             changed = self.have_generation.changed() => {

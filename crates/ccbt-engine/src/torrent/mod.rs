@@ -123,6 +123,9 @@ pub(crate) struct TorrentShared {
     pub dht: Option<crate::dht::DhtHandle>,
     /// The session's Xet chunk store, if `xet_enabled` (see `xet.rs`).
     pub xet: Option<std::sync::Arc<ccbt_xetstore::XetStore>>,
+    /// Where each chunk of the torrent's known manifests lies in its byte stream (offset,
+    /// length), for answering `xet_cas` chunk requests; None for a torrent without manifests.
+    pub xet_chunks: Option<std::collections::HashMap<ccbt_xet::ChunkId, (u64, u32)>>,
     /// The session's rate limiters, shared by every connection.
     pub limits: std::sync::Arc<crate::limits::SessionLimits>,
     /// The TCP port we accept peers on (announced to trackers and the DHT).
@@ -154,6 +157,8 @@ impl TorrentShared {
             Some(self.torrent.info_bytes.len() as u64),
             pex_enabled(&self.options(), &self.torrent),
             concat!("ccbt ", env!("CARGO_PKG_VERSION")),
+            // A Xet torrent answers `xet_cas` requests (peer/xet_answers.rs).
+            self.torrent.is_xet().then(|| ccbt_proto::xet::our_handshake(ccbt_proto::xet::DEFAULT_RQ)),
         )
     }
 

@@ -167,6 +167,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         candidates.ban(ip);
     }
     let hash_server = crate::peer::hash_answers::server_for(&spec.torrent);
+    let xet_chunks = super::xet::chunk_positions(&spec.torrent);
     let shared = Arc::new(TorrentShared {
         id: spec.id,
         torrent: spec.torrent,
@@ -200,6 +201,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         budget: spec.budget,
         dht: spec.dht,
         xet: spec.xet,
+        xet_chunks,
         limits: spec.limits,
         listen_port: spec.listen_port,
         trackers: Mutex::new(Vec::new()),

@@ -3,6 +3,7 @@
 //! version of this one); once complete, record this torrent's files in the store so later
 //! torrents can take their chunks. See docs/xet.md.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -162,4 +163,26 @@ fn complete_files(shared: &TorrentShared) -> Vec<(PathBuf, ccbt_xet::ChunkId)> {
         }
     }
     files
+}
+
+/// Where each chunk of the torrent's manifests lies in its byte stream: `(offset, length)` by
+/// chunk id (a chunk held twice keeps its first place). None without manifests.
+pub(super) fn chunk_positions(
+    torrent: &ccbt_metainfo::Torrent,
+) -> Option<HashMap<ccbt_xet::ChunkId, (u64, u32)>> {
+    if torrent.xet_layers.is_empty() {
+        return None;
+    }
+    let mut positions = HashMap::new();
+    for (index, file) in torrent.layout().files().iter().enumerate() {
+        let Some(chunks) = torrent.xet_root_of(index).and_then(|r| torrent.xet_layers.get(&r)) else {
+            continue;
+        };
+        let mut offset = file.offset;
+        for chunk in chunks {
+            positions.entry(chunk.id).or_insert((offset, chunk.len));
+            offset += u64::from(chunk.len);
+        }
+    }
+    Some(positions)
 }

@@ -119,7 +119,7 @@ impl MetadataConn {
             // BEP 6: with the fast extension the first message must state what we have.
             transmits.push_back(Message::HaveNone);
         }
-        let payload = our_ext_handshake(opts.listen_port, None, opts.pex, &opts.client);
+        let payload = our_ext_handshake(opts.listen_port, None, opts.pex, &opts.client, None);
         transmits.push_back(Message::Extended { id: 0, payload });
         MetadataConn {
             key,

@@ -11,7 +11,7 @@ use ccbt_wire::ext::{ExtHandshake, UT_METADATA, UT_PEX};
 
 use crate::metadata::MetadataServer;
 use crate::peer::PeerConn;
-pub use crate::peer::{OUR_UT_METADATA, OUR_UT_PEX};
+pub use crate::peer::{OUR_UT_METADATA, OUR_UT_PEX, OUR_XET_CAS};
 use crate::pex::PexState;
 
 /// Metadata data replies (16 KiB each) a peer may have waiting in its connection's queue;
@@ -121,10 +121,19 @@ impl PeerExt {
 
 /// Our extension handshake: the extensions we serve, our listen port, our request queue size
 /// and, when we have it, the metadata size.
-pub fn our_ext_handshake(listen_port: u16, metadata_size: Option<u64>, pex: bool, client: &str) -> Bytes {
+pub fn our_ext_handshake(
+    listen_port: u16,
+    metadata_size: Option<u64>,
+    pex: bool,
+    client: &str,
+    xet: Option<ccbt_wire::ext::XetHandshake>,
+) -> Bytes {
     let mut m = vec![(UT_METADATA.to_string(), OUR_UT_METADATA)];
     if pex {
         m.push((UT_PEX.to_string(), OUR_UT_PEX));
+    }
+    if xet.is_some() {
+        m.push((ccbt_wire::ext::XET_CAS.to_string(), OUR_XET_CAS));
     }
     ExtHandshake {
         m,
@@ -133,7 +142,7 @@ pub fn our_ext_handshake(listen_port: u16, metadata_size: Option<u64>, pex: bool
         reqq: Some(500),
         metadata_size,
         yourip: None,
-        xet: None,
+        xet,
     }
     .encode()
 }
