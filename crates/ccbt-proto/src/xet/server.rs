@@ -261,9 +261,13 @@ fn manifest(store: &impl ChunkStore, req: u32, root: &ChunkId, start: u32, count
         return reject(req, *root, RejectReason::Malformed);
     }
     let mut entries = page.entries;
-    // Keep the page consistent whatever the store returned.
+    // Keep the page consistent whatever the store returned: never more than asked, and never
+    // an empty page before the end (the asker would take that for a lie).
     let room = (page.total - start).min(count) as usize;
     entries.truncate(room);
+    if entries.is_empty() && start < page.total {
+        return reject(req, *root, RejectReason::Absent);
+    }
     XetMessage::Manifest { req, root: *root, total: page.total, start, entries }
 }
 
