@@ -7,8 +7,8 @@
 use std::time::Instant;
 
 use ccbt_proto::xet::{
-    is_answer, is_request, ChunkStore, FetchEvent, ManifestPage, PeerHaves, ServerConfig, XetFetcher, XetPeerCaps,
-    XetServer,
+    is_answer, is_request, ChunkStore, FetchEvent, ManifestPage, PeerHaves, ServerConfig, XetFetcher,
+    XetPeerCaps, XetServer,
 };
 use ccbt_wire::ext::xet_cas::{self, XetMessage};
 use ccbt_xet::{chunk_id, ChunkId, ChunkRef};
@@ -39,7 +39,9 @@ fn check_caps(data: &[u8], msg: &XetMessage) {
             assert!(u64::from(*start) + entries.len() as u64 <= u64::from(*total));
             assert!(entries.iter().all(|e| (1..=xet_cas::MAX_CHUNK_LEN).contains(&e.len)));
         }
-        XetMessage::Query { ids, .. } => assert!((1..=usize::from(xet_cas::MAX_QUERY_IDS)).contains(&ids.len())),
+        XetMessage::Query { ids, .. } => {
+            assert!((1..=usize::from(xet_cas::MAX_QUERY_IDS)).contains(&ids.len()))
+        }
         XetMessage::QueryReply { have, .. } => {
             assert!((1..=usize::from(xet_cas::MAX_QUERY_IDS)).contains(&have.len()))
         }
