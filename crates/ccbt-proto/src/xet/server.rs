@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ccbt_wire::ext::xet_cas::{RejectReason, XetMessage, MAX_MANIFEST_ENTRIES};
+use ccbt_wire::ext::xet_cas::{RejectReason, XetMessage, MAX_CHUNK_LEN, MAX_MANIFEST_ENTRIES};
 use ccbt_xet::{chunk_id, ChunkId, ChunkRef};
 
 use super::DEFAULT_RQ;
@@ -195,11 +195,12 @@ impl XetServer {
         if self.reads.len() >= self.config.max_outstanding as usize {
             return refuse(RejectReason::Overload);
         }
-        let Some(chunk_len) = store.chunk_len(id) else {
+        // A length no chunk can have is the store's error, not the asker's: serve nothing.
+        let Some(chunk_len) = store.chunk_len(id).filter(|l| (1..=MAX_CHUNK_LEN).contains(l)) else {
             return refuse(RejectReason::Absent);
         };
         let (off, len) = if len == 0 { (0, chunk_len) } else { (off, len) };
-        if chunk_len == 0 || u64::from(off) + u64::from(len) > u64::from(chunk_len) {
+        if u64::from(off) + u64::from(len) > u64::from(chunk_len) {
             return refuse(RejectReason::Malformed);
         }
         let read = ReadRequest { req, id: *id, chunk_len, off, len };
