@@ -27,6 +27,10 @@ pub use server::{
 use ccbt_wire::ext::xet_cas::{XetMessage, MAX_XET_MESSAGE};
 use ccbt_wire::ext::{ExtHandshake, XetHandshake, XET_CAS};
 
+/// The extended message id we ask peers to send `xet_cas` messages under (next to
+/// [`crate::peer::OUR_UT_METADATA`] 1 and [`crate::peer::OUR_UT_PEX`] 2).
+pub const OUR_XET_CAS: u8 = 3;
+
 /// The version of the extension this module speaks.
 pub const XET_VERSION: u32 = 1;
 

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ccbt_wire::ext::xet_cas::{RejectReason, XetMessage, MAX_MANIFEST_ENTRIES};
+use ccbt_wire::ext::xet_cas::{RejectReason, XetMessage, MAX_CHUNK_LEN, MAX_MANIFEST_ENTRIES};
 use ccbt_xet::{chunk_id, ChunkId, ChunkRef};
 
 use super::DEFAULT_RQ;
@@ -195,11 +195,12 @@ impl XetServer {
         if self.reads.len() >= self.config.max_outstanding as usize {
             return refuse(RejectReason::Overload);
         }
-        let Some(chunk_len) = store.chunk_len(id) else {
+        // A length no chunk can have is the store's error, not the asker's: serve nothing.
+        let Some(chunk_len) = store.chunk_len(id).filter(|l| (1..=MAX_CHUNK_LEN).contains(l)) else {
             return refuse(RejectReason::Absent);
         };
         let (off, len) = if len == 0 { (0, chunk_len) } else { (off, len) };
-        if chunk_len == 0 || u64::from(off) + u64::from(len) > u64::from(chunk_len) {
+        if u64::from(off) + u64::from(len) > u64::from(chunk_len) {
             return refuse(RejectReason::Malformed);
         }
         let read = ReadRequest { req, id: *id, chunk_len, off, len };
@@ -261,9 +262,13 @@ fn manifest(store: &impl ChunkStore, req: u32, root: &ChunkId, start: u32, count
         return reject(req, *root, RejectReason::Malformed);
     }
     let mut entries = page.entries;
-    // Keep the page consistent whatever the store returned.
+    // Keep the page consistent whatever the store returned: never more than asked, and never
+    // an empty page before the end (the asker would take that for a lie).
     let room = (page.total - start).min(count) as usize;
     entries.truncate(room);
+    if entries.is_empty() && start < page.total {
+        return reject(req, *root, RejectReason::Absent);
+    }
     XetMessage::Manifest { req, root: *root, total: page.total, start, entries }
 }
 

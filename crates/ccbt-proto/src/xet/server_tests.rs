@@ -174,7 +174,8 @@ fn manifest_requests() {
     assert_eq!(server.handle(&ask(4, [0; 32], 0, 5), &store, now), ServerAction::Send(empty));
 }
 
-/// A store that returns more entries than asked, and a total that contradicts them.
+/// A store that returns more entries than asked, and a total that contradicts them; and for
+/// root [2; 32], a total with no entries at all.
 struct SloppyStore;
 
 impl ChunkStore for SloppyStore {
@@ -182,7 +183,10 @@ impl ChunkStore for SloppyStore {
         None
     }
 
-    fn manifest_page(&self, _: &ChunkId, _: u32, _: u32) -> Option<ManifestPage> {
+    fn manifest_page(&self, root: &ChunkId, _: u32, _: u32) -> Option<ManifestPage> {
+        if *root == [2; 32] {
+            return Some(ManifestPage { total: 10, entries: vec![] });
+        }
         Some(ManifestPage { total: 10, entries: vec![ChunkRef { id: [1; 32], len: 1 }; 5000] })
     }
 }
@@ -202,6 +206,8 @@ fn pages_stay_consistent_whatever_the_store_returns() {
     let ServerAction::Send(msg) = server.handle(&ask, &SloppyStore, now) else { panic!() };
     assert!(matches!(&msg, XetMessage::Manifest { entries, .. } if entries.len() == 2));
     assert!(XetMessage::decode(&msg.encode()).is_ok());
+    let ask = XetMessage::ManifestReq { req: 3, root: [2; 32], start: 0, count: 5 };
+    assert_eq!(server.handle(&ask, &SloppyStore, now), rejected(3, [2; 32], RejectReason::Absent));
 }
 
 #[test]
