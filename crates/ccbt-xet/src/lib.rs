@@ -15,6 +15,7 @@
 mod chunker;
 pub mod consts;
 pub mod discovery;
+pub mod fill;
 mod hash;
 mod manifest;
 mod manifest_codec;

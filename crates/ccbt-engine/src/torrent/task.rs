@@ -576,9 +576,18 @@ impl TorrentTask {
             }
             Err(e) => {
                 // Every piece in flight fails the same way (a full disk): report the first only.
-                if shared.update(|inner| matches!(inner.lifecycle, Lifecycle::Failed(_))) {
-                    tracing::debug!(torrent = %shared.torrent.name, piece, error = %e, "after the torrent's error");
-                    return;
+                // A piece drained at shutdown is not a new state either (reporting it made a
+                // failed torrent emit its error twice).
+                match shared.update(|inner| inner.lifecycle.clone()) {
+                    Lifecycle::Failed(_) => {
+                        tracing::debug!(torrent = %shared.torrent.name, piece, error = %e, "after the torrent's error");
+                        return;
+                    }
+                    Lifecycle::Stopped => {
+                        tracing::warn!(torrent = %shared.torrent.name, piece, error = %e, "cannot write a piece while shutting down");
+                        return;
+                    }
+                    _ => {}
                 }
                 tracing::error!(torrent = %shared.torrent.name, piece, error = %e, "cannot write a piece");
                 let failed = Lifecycle::Failed(Arc::new(TorrentError::Storage(e)));
@@ -664,7 +673,12 @@ impl TorrentTask {
     /// Closes connections, lets pieces in the hash pool finish (their data is verified work),
     /// and flushes the files.
     async fn shutdown(&mut self) {
-        self.close_all(Lifecycle::Stopped, CloseReason::ShuttingDown);
+        // A failed torrent stays failed: its error is what a last status should show.
+        let failed = match &lock(&self.shared.inner).lifecycle {
+            Lifecycle::Failed(e) => Some(e.clone()),
+            _ => None,
+        };
+        self.close_all(failed.map_or(Lifecycle::Stopped, Lifecycle::Failed), CloseReason::ShuttingDown);
         // Pieces connections completed but the task has not handed to the pool yet are
         // verified work too.
         self.apply_torrent_actions();
