@@ -29,7 +29,10 @@ impl Manifest {
     /// over 128 KiB and more than [`MAX_MANIFEST_CHUNKS`] chunks.
     pub fn new(chunks: Vec<ChunkRef>) -> Result<Self, ManifestError> {
         if chunks.len() > MAX_MANIFEST_CHUNKS {
-            return Err(ManifestError::TooManyChunks { count: chunks.len() as u64, max: MAX_MANIFEST_CHUNKS });
+            return Err(ManifestError::TooManyChunks {
+                count: chunks.len() as u64,
+                max: MAX_MANIFEST_CHUNKS,
+            });
         }
         let mut ends = Vec::with_capacity(chunks.len());
         let mut end = 0u64;
@@ -141,7 +144,10 @@ mod tests {
             Err(ManifestError::ChunkLength { index: 1, len: 0 })
         );
         let over = MAX_CHUNK_SIZE as u32 + 1;
-        assert_eq!(Manifest::new(vec![chunk(1, over)]), Err(ManifestError::ChunkLength { index: 0, len: over }));
+        assert_eq!(
+            Manifest::new(vec![chunk(1, over)]),
+            Err(ManifestError::ChunkLength { index: 0, len: over })
+        );
         assert!(Manifest::new(vec![chunk(1, MAX_CHUNK_SIZE as u32)]).is_ok());
     }
 }

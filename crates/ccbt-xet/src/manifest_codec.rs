@@ -30,7 +30,9 @@ pub enum ManifestError {
     TrailingBytes { extra: usize },
     #[error("Xet manifest lists {count} chunks, more than the {max} allowed")]
     TooManyChunks { count: u64, max: usize },
-    #[error("chunk {index} of the Xet manifest is {len} bytes long (chunks are 1 to {MAX_CHUNK_SIZE} bytes)")]
+    #[error(
+        "chunk {index} of the Xet manifest is {len} bytes long (chunks are 1 to {MAX_CHUNK_SIZE} bytes)"
+    )]
     ChunkLength { index: usize, len: u32 },
     #[error("Xet manifest says the file has {declared} bytes but its chunks add up to {actual}")]
     SizeMismatch { declared: u64, actual: u64 },
@@ -146,7 +148,8 @@ mod tests {
     use super::*;
 
     fn sample() -> Manifest {
-        let chunks = (0..5u8).map(|i| ChunkRef { id: [i * 17 + 1; 32], len: 8192 + u32::from(i) * 1000 }).collect();
+        let chunks =
+            (0..5u8).map(|i| ChunkRef { id: [i * 17 + 1; 32], len: 8192 + u32::from(i) * 1000 }).collect();
         Manifest::new(chunks).unwrap()
     }
 

@@ -13,7 +13,12 @@ fn valid_xm() -> impl Strategy<Value = Vec<u8>> {
 
 /// A valid manifest with a few bytes overwritten, cut short or extended.
 fn damaged_xm() -> impl Strategy<Value = Vec<u8>> {
-    (valid_xm(), prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4), 0usize..3, any::<u16>())
+    (
+        valid_xm(),
+        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        0usize..3,
+        any::<u16>(),
+    )
         .prop_map(|(mut bytes, edits, how, amount)| {
             for (at, value) in edits {
                 let i = at.index(bytes.len());

@@ -59,7 +59,8 @@ fn whole(data: &[u8]) -> (Vec<usize>, Vec<ChunkRef>) {
 
 fn input() -> impl Strategy<Value = Vec<u8>> {
     let kind = prop_oneof![Just(("random", 0u64)), Just(("period", 1000)), Just(("sparse", 4000))];
-    (kind, any::<u64>(), 0usize..700_000).prop_map(|((kind, param), seed, size)| gen::generate(kind, param, seed, size))
+    (kind, any::<u64>(), 0usize..700_000)
+        .prop_map(|((kind, param), seed, size)| gen::generate(kind, param, seed, size))
 }
 
 fn buffer_sizes() -> impl Strategy<Value = Vec<usize>> {

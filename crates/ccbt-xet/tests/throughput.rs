@@ -66,7 +66,8 @@ fn ids_of(data: &[u8], ends: &[usize]) -> Vec<ChunkId> {
 }
 
 fn size_stats(ends: &[usize]) {
-    let sizes: Vec<f64> = ends.iter().scan(0, |prev, &end| Some((end - std::mem::replace(prev, end)) as f64)).collect();
+    let sizes: Vec<f64> =
+        ends.iter().scan(0, |prev, &end| Some((end - std::mem::replace(prev, end)) as f64)).collect();
     let n = sizes.len() as f64;
     let mean = sizes.iter().sum::<f64>() / n;
     let sd = (sizes.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n).sqrt();

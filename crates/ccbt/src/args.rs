@@ -167,7 +167,8 @@ pub enum Command {
     Dashboard(crate::daemon_args::StateDirArg),
     /// Alert rules on the session's metrics: list, add, remove, test, and the history of alerts.
     #[command(subcommand, after_help = crate::alerts_args::ALERTS_HELP)]
-    Alerts(crate::alerts_args::AlertsCommand),    /// Xet content-defined chunks: `xet hash FILE` prints a file's Xet hash (Hugging Face compatible).
+    Alerts(crate::alerts_args::AlertsCommand),
+    /// Xet content-defined chunks: `xet hash FILE` prints a file's Xet hash (Hugging Face compatible).
     #[command(subcommand)]
     Xet(crate::xet_args::XetCommand),
 }
