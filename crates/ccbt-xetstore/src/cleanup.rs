@@ -80,7 +80,12 @@ impl XetStore {
                 let record = codec::decode_file(value.value()).map_err(|e| corrupt(e.0))?;
                 let chunks = roots.get(&record.root)?.map_or(0, |m| codec::manifest_len(m.value()));
                 let stale = staleness(&record);
-                out.push(Candidate { id: id.value(), path: record_path(&record), chunks: chunks as u64, stale });
+                out.push(Candidate {
+                    id: id.value(),
+                    path: record_path(&record),
+                    chunks: chunks as u64,
+                    stale,
+                });
             }
             Ok::<_, Failure>(out)
         })
