@@ -30,3 +30,6 @@ pub const VERIFICATION_KEY: [u8; 32] = [
 /// The aggregated tree's mean branching factor: a group closes on a child whose hash is a
 /// multiple of it (from the third child on), or at twice it plus one children.
 pub const MEAN_BRANCHING: u64 = 4;
+/// A chunk whose id's last little-endian word is a multiple of this is an anchor (xet-core's
+/// `MDB_SHARD_GLOBAL_DEDUP_CHUNK_MODULUS`): about one chunk in 1024, one per 64 MiB.
+pub const ANCHOR_MODULUS: u64 = 1024;

@@ -6,13 +6,26 @@
 //! ([`file_hash`]). Because cuts depend only on content, an insertion moves the chunks after it
 //! without changing them: version 2 of a file shares all but a few chunks with version 1.
 //!
+//! A file's chunk list is its [`Manifest`] (with `.xm` and `xet layers` byte forms); holders of
+//! a file or of its anchor chunks are found under the [`discovery`] keys.
+//!
 //! Everything here is pure: no files, sockets, clock or threads. Callers feed bytes in any
 //! buffer sizes and get the same chunks as if the file had been chunked whole.
 
 mod chunker;
 pub mod consts;
+pub mod discovery;
 pub mod fill;
 mod hash;
+mod manifest;
+mod manifest_codec;
+mod verification;
 
 pub use chunker::{chunk_boundaries, Chunker};
+pub use discovery::{anchor_before, anchor_key, anchors, file_key, is_anchor};
 pub use hash::{aggregated_root, chunk_id, file_hash, xethex, ChunkId, ChunkRef, FileHasher};
+pub use manifest::{Manifest, MAX_MANIFEST_CHUNKS};
+pub use manifest_codec::{
+    decode_entries, encode_entries, ManifestError, ENTRY_LEN, HEADER_LEN, MANIFEST_MAGIC, MANIFEST_VERSION,
+};
+pub use verification::range_hash;

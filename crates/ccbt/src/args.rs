@@ -168,6 +168,9 @@ pub enum Command {
     /// Alert rules on the session's metrics: list, add, remove, test, and the history of alerts.
     #[command(subcommand, after_help = crate::alerts_args::ALERTS_HELP)]
     Alerts(crate::alerts_args::AlertsCommand),
+    /// Xet content-defined chunks: `xet hash FILE` prints a file's Xet hash (Hugging Face compatible).
+    #[command(subcommand)]
+    Xet(crate::xet_args::XetCommand),
 }
 
 const CHECKPOINTS_HELP: &str = "\

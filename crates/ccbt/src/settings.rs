@@ -178,6 +178,8 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
         Command::Dashboard(at) => state_dir_override(&mut out, at),
         Command::Alerts(command) => state_dir_override(&mut out, command.daemon()),
         Command::Info(_) | Command::Create(_) | Command::Scrape(_) | Command::Config(_) => {}
+        // `xet hash` reads a file named on its command line: no folder flags.
+        Command::Xet(_) => {}
     }
     out
 }
