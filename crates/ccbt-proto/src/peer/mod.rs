@@ -111,7 +111,7 @@ use requests::{Abandoned, OurRequests, TheirRequests};
 pub const OUR_UT_METADATA: u8 = 1;
 pub const OUR_UT_PEX: u8 = 2;
 /// `xet_cas` (docs/xet.md), advertised by torrent connections of Xet torrents.
-pub const OUR_XET_CAS: u8 = 3;
+pub use crate::xet::OUR_XET_CAS;
 
 /// Largest allowed-fast set we keep in either direction (BEP 6 suggests 10; the cap only
 /// bounds memory against a peer that sends an AllowedFast for every piece).
