@@ -33,10 +33,14 @@ struct RawPeer {
 }
 
 impl RawPeer {
-    async fn connect(addr: SocketAddr, torrent: &Torrent) -> RawPeer {
-        let mut stream = TcpStream::connect(addr).await.unwrap();
+    /// Connects from `ip` (each test peer its own address and peer id).
+    async fn connect(ip: &str, addr: SocketAddr, torrent: &Torrent) -> RawPeer {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{ip}:0").parse().unwrap()).unwrap();
+        let mut stream = socket.connect(addr).await.unwrap();
         let mut out = BytesMut::new();
-        Handshake::new(torrent.info_hash, ccbt_core::PeerId([7; 20])).with_v2(true).encode(&mut out);
+        let last: u8 = ip.rsplit('.').next().unwrap().parse().unwrap();
+        Handshake::new(torrent.info_hash, ccbt_core::PeerId([last; 20])).with_v2(true).encode(&mut out);
         let hs = ExtHandshake {
             m: vec![(XET_CAS.into(), THEIR_XET)],
             xet: Some(XetHandshake {
@@ -54,7 +58,9 @@ impl RawPeer {
         let mut peer =
             RawPeer { stream, decoder: MessageDecoder::new(1 << 20), buf: BytesMut::new(), seeder_xet: 0 };
         loop {
-            if let Some(Message::Extended { id: 0, payload }) = peer.next().await {
+            let msg =
+                peer.next().await.expect("the seeder closed the connection before its extension handshake");
+            if let Message::Extended { id: 0, payload } = msg {
                 let theirs = ExtHandshake::decode(&payload).unwrap();
                 peer.seeder_xet = theirs.extension_id(XET_CAS).expect("the seeder offers xet_cas");
                 assert_eq!(theirs.xet.as_ref().map(|x| x.v), Some(1));
@@ -121,7 +127,7 @@ async fn a_seeder_serves_manifests_chunks_and_queries_and_drops_only_a_bad_peer(
     let id = seeder.add_torrent(AddTorrent::new(torrent.clone()).save_path(src.path())).await.unwrap();
     wait_complete(&seeder, id, Duration::from_secs(60)).await;
 
-    let mut peer = RawPeer::connect(seeder.listen_addr(), &torrent).await;
+    let mut peer = RawPeer::connect("127.0.0.2", seeder.listen_addr(), &torrent).await;
     // Choked: chunk requests are refused, but manifests are served.
     let (first, second) = (manifest[0], manifest[1]);
     peer.send_xet(&XetMessage::ChunkReq { req: 1, id: first.id, off: 0, len: 0 }).await;
@@ -163,11 +169,11 @@ async fn a_seeder_serves_manifests_chunks_and_queries_and_drops_only_a_bad_peer(
     assert_eq!(absent, XetMessage::Reject { req: 6, id: [0xEE; 32], reason: RejectReason::Absent });
 
     // Garbage and unsolicited answers close that connection, not the others.
-    let mut honest = RawPeer::connect(seeder.listen_addr(), &torrent).await;
+    let mut honest = RawPeer::connect("127.0.0.3", seeder.listen_addr(), &torrent).await;
     let id_byte = peer.seeder_xet;
     peer.send(Message::Extended { id: id_byte, payload: vec![0x07, 1, 2].into() }).await;
     while peer.next().await.is_some() {}
-    let mut liar = RawPeer::connect(seeder.listen_addr(), &torrent).await;
+    let mut liar = RawPeer::connect("127.0.0.4", seeder.listen_addr(), &torrent).await;
     liar.send_xet(&XetMessage::Chunk { req: 9, id: first.id, off: 0, data: vec![1, 2, 3].into() }).await;
     while liar.next().await.is_some() {}
     honest.send_xet(&XetMessage::ManifestReq { req: 1, root, start: 0, count: 1 }).await;
