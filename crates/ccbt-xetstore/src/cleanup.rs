@@ -80,7 +80,12 @@ impl XetStore {
                 let record = codec::decode_file(value.value()).map_err(|e| corrupt(e.0))?;
                 let chunks = roots.get(&record.root)?.map_or(0, |m| codec::manifest_len(m.value()));
                 let stale = staleness(&record);
-                out.push(Candidate { id: id.value(), path: record_path(&record), chunks: chunks as u64, stale });
+                out.push(Candidate {
+                    id: id.value(),
+                    path: record_path(&record),
+                    chunks: chunks as u64,
+                    stale,
+                });
             }
             Ok::<_, Failure>(out)
         })
@@ -89,11 +94,10 @@ impl XetStore {
     fn compact(&mut self) -> Result<()> {
         let db = &mut self.db;
         let index = self.index.clone();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.compact()));
-        match result {
+        match crate::contain::contain(|| db.compact()) {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(crate::XetStoreError::Database { path: index, reason: e.to_string() }),
-            Err(_) => Err(crate::XetStoreError::Corrupt { path: index, reason: "compaction failed".into() }),
+            Err(reason) => Err(crate::XetStoreError::Corrupt { path: index, reason }),
         }
     }
 

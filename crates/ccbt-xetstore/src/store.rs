@@ -2,7 +2,6 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -85,19 +84,23 @@ impl XetStore {
     /// ([`XetStoreError::Corrupt`]), never a panic; an index held by another process is
     /// [`XetStoreError::InUse`].
     pub fn open(dir: &Path, options: StoreOptions) -> Result<XetStore> {
-        std::fs::create_dir_all(dir)
-            .map_err(|source| XetStoreError::Io { what: "cannot create the store folder", path: dir.into(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| XetStoreError::Io {
+            what: "cannot create the store folder",
+            path: dir.into(),
+            source,
+        })?;
         let index = Self::index_file_path(dir);
         check_magic(&index)?;
         let mut builder = Database::builder();
         builder.set_cache_size(options.cache_bytes);
         // redb 1.5 asserts on some damaged files (a truncated one): contain it as an error.
-        let opened = catch_unwind(AssertUnwindSafe(|| builder.create(&index)));
-        let db = match opened {
+        let db = match crate::contain::contain(|| builder.create(&index)) {
             Ok(Ok(db)) => db,
-            Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => return Err(XetStoreError::InUse { path: index }),
+            Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {
+                return Err(XetStoreError::InUse { path: index })
+            }
             Ok(Err(e)) => return Err(db_error(&index, e.into())),
-            Err(panic) => return Err(XetStoreError::Corrupt { path: index, reason: panic_reason(&panic) }),
+            Err(reason) => return Err(XetStoreError::Corrupt { path: index, reason }),
         };
         let store = XetStore { dir: dir.into(), index, db, options, broken: AtomicBool::new(false) };
         store.write(|txn| init_tables(txn, &store.index))?;
@@ -114,8 +117,11 @@ impl XetStore {
     /// are not re-read (every later read checks them). Indexing a path again replaces it.
     pub fn index_file(&self, path: &Path, chunks: &[ChunkRef], xet_root: &ChunkId) -> Result<IndexedFile> {
         let path = absolute(path)?;
-        let meta = std::fs::metadata(&path)
-            .map_err(|source| XetStoreError::Io { what: "cannot read", path: path.clone(), source })?;
+        let meta = std::fs::metadata(&path).map_err(|source| XetStoreError::Io {
+            what: "cannot read",
+            path: path.clone(),
+            source,
+        })?;
         self.record(path, chunks, xet_root, stamp(&meta))
     }
 
@@ -142,7 +148,13 @@ impl XetStore {
         self.record(path, &chunks, &root, before)
     }
 
-    fn record(&self, path: PathBuf, chunks: &[ChunkRef], root: &ChunkId, stamp: Stamp) -> Result<IndexedFile> {
+    fn record(
+        &self,
+        path: PathBuf,
+        chunks: &[ChunkRef],
+        root: &ChunkId,
+        stamp: Stamp,
+    ) -> Result<IndexedFile> {
         let total: u64 = chunks.iter().map(|c| u64::from(c.len)).sum();
         let mismatch = |reason: String| XetStoreError::ChunksMismatch { path: path.clone(), reason };
         if total != stamp.0 {
@@ -246,14 +258,14 @@ impl XetStore {
         if self.broken.load(Ordering::Relaxed) {
             return Err(corrupt("an earlier operation found it damaged".into()));
         }
-        match catch_unwind(AssertUnwindSafe(f)) {
+        match crate::contain::contain(f) {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(Failure::Db(e))) => Err(db_error(&self.index, e)),
             Ok(Err(Failure::Corrupt(reason))) => Err(corrupt(reason)),
             Ok(Err(Failure::Store(e))) => Err(e),
-            Err(panic) => {
+            Err(reason) => {
                 self.broken.store(true, Ordering::Relaxed);
-                Err(corrupt(panic_reason(&panic)))
+                Err(corrupt(reason))
             }
         }
     }
@@ -280,18 +292,11 @@ fn db_error(index: &Path, e: redb::Error) -> XetStoreError {
     match e {
         redb::Error::Corrupted(reason) => XetStoreError::Corrupt { path: index.into(), reason },
         redb::Error::DatabaseAlreadyOpen => XetStoreError::InUse { path: index.into() },
-        redb::Error::Io(source) => XetStoreError::Io { what: "cannot use the xet index", path: index.into(), source },
+        redb::Error::Io(source) => {
+            XetStoreError::Io { what: "cannot use the xet index", path: index.into(), source }
+        }
         other => XetStoreError::Database { path: index.into(), reason: other.to_string() },
     }
-}
-
-fn panic_reason(panic: &Box<dyn std::any::Any + Send>) -> String {
-    let text = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown failure".into());
-    format!("the database library failed: {text}")
 }
 
 /// A non-empty file without redb's magic number is refused (redb would re-initialise it).
@@ -325,7 +330,8 @@ fn init_tables(txn: &WriteTransaction, index: &Path) -> Result<(), Failure> {
             meta.insert("format", FORMAT)?;
         }
         Some(v) if v > FORMAT => {
-            let reason = format!("{} has layout version {v}, newer than this ccbt ({FORMAT})", index.display());
+            let reason =
+                format!("{} has layout version {v}, newer than this ccbt ({FORMAT})", index.display());
             return Err(Failure::Store(XetStoreError::Database { path: index.into(), reason }));
         }
         Some(_) => {}
@@ -402,5 +408,9 @@ pub(crate) fn file_record(
 
 /// The absolute, symlink-free path of an existing file.
 fn absolute(path: &Path) -> Result<PathBuf> {
-    std::fs::canonicalize(path).map_err(|source| XetStoreError::Io { what: "cannot find", path: path.into(), source })
+    std::fs::canonicalize(path).map_err(|source| XetStoreError::Io {
+        what: "cannot find",
+        path: path.into(),
+        source,
+    })
 }

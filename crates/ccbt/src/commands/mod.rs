@@ -31,6 +31,7 @@ mod stream;
 mod stream_url;
 mod torrents;
 mod verify;
+mod xet_store;
 
 use std::process::ExitCode;
 
@@ -135,6 +136,7 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::Reannounce(args) => ops::reannounce(&args, state_dir(settings)),
         Command::Dashboard(at) => dashboard::run(&at, &cli.global, settings),
         Command::Alerts(command) => alerts::run(&command, settings),
+        Command::Xet(command) => xet_store::run(&command, settings),
     }
 }
 
