@@ -114,9 +114,7 @@ fn dedup_across_two_torrents_fills_the_shared_chunks() {
     let base = 1000u64;
     std::fs::write(&dst_path, vec![0xEE; v2.len() + 2000]).unwrap();
     let dst = OpenOptions::new().read(true).write(true).open(&dst_path).unwrap();
-    for (start, len) in [(base, v2.len() as u64)] {
-        dst.write_all_at(&vec![0; len as usize], start).unwrap();
-    }
+    dst.write_all_at(&vec![0; v2.len()], base).unwrap();
     let report = store.fill(&manifest, &dst, base).unwrap();
     let missing = expected_missing(&manifest, &have);
     assert!(!missing.is_empty() && missing.len() <= 2, "{missing:?}");
@@ -230,7 +228,7 @@ fn damaged(tmp: &Path, damage: impl FnOnce(&mut Vec<u8>)) -> Result<(), XetStore
     let store = XetStore::open(&dir, StoreOptions::default()).unwrap();
     for i in 0..40 {
         let copy = tmp.join(format!("copy{i}.bin"));
-        std::fs::write(&copy, &random(100_000, 100 + i)).unwrap();
+        std::fs::write(&copy, random(100_000, 100 + i)).unwrap();
         store.index_path(&copy).unwrap();
     }
     drop(store);
@@ -247,7 +245,8 @@ fn damaged(tmp: &Path, damage: impl FnOnce(&mut Vec<u8>)) -> Result<(), XetStore
 #[test]
 fn a_damaged_index_is_an_error_never_a_panic() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&str, Box<dyn FnOnce(&mut Vec<u8>)>); 4] = [
+    type Damage = Box<dyn FnOnce(&mut Vec<u8>)>;
+    let cases: [(&str, Damage); 4] = [
         ("garbage", Box::new(|b: &mut Vec<u8>| b.iter_mut().for_each(|x| *x = 7))),
         ("truncated to a page", Box::new(|b: &mut Vec<u8>| b.truncate(4096))),
         ("truncated to half", Box::new(|b: &mut Vec<u8>| b.truncate(b.len() / 2))),
