@@ -155,8 +155,8 @@ impl XetStore {
         root: &ChunkId,
         stamp: Stamp,
     ) -> Result<IndexedFile> {
-        let total: u64 = chunks.iter().map(|c| u64::from(c.len)).sum();
         let mismatch = |reason: String| XetStoreError::ChunksMismatch { path: path.clone(), reason };
+        let total = crate::plan::manifest_end(chunks, 0).map_err(mismatch)?;
         if total != stamp.0 {
             return Err(mismatch(format!("the chunks cover {total} bytes, the file has {}", stamp.0)));
         }

@@ -91,6 +91,10 @@ fn index_file_refuses_chunks_that_do_not_describe_the_file() {
     assert!(err.to_string().contains("the chunks cover"), "{err}");
     let err = store.index_file(&path, &chunks, &[0; 32]).unwrap_err();
     assert!(err.to_string().contains("do not hash to the given xet root"), "{err}");
+    let mut zero = chunks.clone();
+    zero.push(ChunkRef { id: [1; 32], len: 0 });
+    let err = store.index_file(&path, &zero, &root).unwrap_err();
+    assert!(err.to_string().contains("has length 0"), "{err}");
     assert_eq!(store.index_file(&path, &chunks, &root).unwrap().chunks, chunks.len());
 }
 
@@ -289,4 +293,24 @@ fn cleanup_drops_stale_files_and_enforces_the_cap() {
     let report = store.cleanup(0, false).unwrap();
     assert_eq!(report.evicted.last(), Some(&paths[5]));
     assert_eq!(store.stats().unwrap().files, 0);
+}
+
+#[test]
+fn the_store_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<XetStore>();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(open(tmp.path()));
+    let handles: Vec<_> = (0..4u64)
+        .map(|i| {
+            let (store, dir) = (store.clone(), tmp.path().to_owned());
+            std::thread::spawn(move || {
+                let path = dir.join(format!("t{i}.bin"));
+                std::fs::write(&path, random(200_000, 40 + i)).unwrap();
+                store.index_path(&path).unwrap();
+            })
+        })
+        .collect();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    assert_eq!(store.stats().unwrap().files, 4);
 }
