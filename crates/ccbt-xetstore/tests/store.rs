@@ -212,6 +212,16 @@ fn a_bad_manifest_is_refused_before_anything_is_written() {
     assert!(matches!(err, XetStoreError::BadManifest(_)), "{err}");
     let err = store.fill(&[ChunkRef { id: [0; 32], len: 10 }], &dst, u64::MAX - 5).unwrap_err();
     assert!(err.to_string().contains("beyond the largest file offset"), "{err}");
+    // A destination opened read-only: the error says so, the index is unharmed.
+    let data = random(100_000, 11);
+    std::fs::write(tmp.path().join("s"), &data).unwrap();
+    store.index_path(&tmp.path().join("s")).unwrap();
+    let read_only = File::open(tmp.path().join("d")).unwrap();
+    let err = store.fill(&chunks_of(&data).1, &read_only, 0).unwrap_err();
+    assert!(matches!(err, XetStoreError::Destination(_)), "{err}");
+    assert_eq!(store.stats().unwrap().files, 1);
+    let err = store.fill(&[ChunkRef { id: [0; 32], len: 10 }], &dst, u64::MAX - 5).unwrap_err();
+    assert!(err.to_string().contains("beyond the largest file offset"), "{err}");
 }
 
 #[test]
