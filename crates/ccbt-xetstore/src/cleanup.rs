@@ -94,11 +94,10 @@ impl XetStore {
     fn compact(&mut self) -> Result<()> {
         let db = &mut self.db;
         let index = self.index.clone();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.compact()));
-        match result {
+        match crate::contain::contain(|| db.compact()) {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(crate::XetStoreError::Database { path: index, reason: e.to_string() }),
-            Err(_) => Err(crate::XetStoreError::Corrupt { path: index, reason: "compaction failed".into() }),
+            Err(reason) => Err(crate::XetStoreError::Corrupt { path: index, reason }),
         }
     }
 

@@ -14,6 +14,9 @@ pub enum XetStoreError {
         #[source]
         source: std::io::Error,
     },
+    /// `fill` could not write its destination file.
+    #[error("cannot write the destination file: {0}")]
+    Destination(#[source] std::io::Error),
     /// `index.redb` is not a readable index; it can be deleted and rebuilt.
     #[error(
         "the xet index {} is damaged ({reason}); delete it to start an empty index (payload files are indexed again when their torrents are checked)",

@@ -65,10 +65,8 @@ impl XetStore {
                     }
                     let record = file_record(&files, loc.file)?;
                     if sources.read(&loc, &chunk.id, || record, &mut buf) {
-                        dst.write_all_at(&buf, offset).map_err(|source| {
-                            let what = "cannot write the destination";
-                            Failure::Store(XetStoreError::Io { what, path: "(fill)".into(), source })
-                        })?;
+                        dst.write_all_at(&buf, offset)
+                            .map_err(|e| Failure::Store(XetStoreError::Destination(e)))?;
                         filled = true;
                         break;
                     }

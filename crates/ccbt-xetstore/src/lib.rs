@@ -12,6 +12,7 @@
 
 mod cleanup;
 mod codec;
+mod contain;
 mod error;
 mod fill;
 mod plan;

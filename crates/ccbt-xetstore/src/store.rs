@@ -2,7 +2,6 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -95,14 +94,13 @@ impl XetStore {
         let mut builder = Database::builder();
         builder.set_cache_size(options.cache_bytes);
         // redb 1.5 asserts on some damaged files (a truncated one): contain it as an error.
-        let opened = catch_unwind(AssertUnwindSafe(|| builder.create(&index)));
-        let db = match opened {
+        let db = match crate::contain::contain(|| builder.create(&index)) {
             Ok(Ok(db)) => db,
             Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {
                 return Err(XetStoreError::InUse { path: index })
             }
             Ok(Err(e)) => return Err(db_error(&index, e.into())),
-            Err(panic) => return Err(XetStoreError::Corrupt { path: index, reason: panic_reason(&panic) }),
+            Err(reason) => return Err(XetStoreError::Corrupt { path: index, reason }),
         };
         let store = XetStore { dir: dir.into(), index, db, options, broken: AtomicBool::new(false) };
         store.write(|txn| init_tables(txn, &store.index))?;
@@ -157,8 +155,8 @@ impl XetStore {
         root: &ChunkId,
         stamp: Stamp,
     ) -> Result<IndexedFile> {
-        let total: u64 = chunks.iter().map(|c| u64::from(c.len)).sum();
         let mismatch = |reason: String| XetStoreError::ChunksMismatch { path: path.clone(), reason };
+        let total = crate::plan::manifest_end(chunks, 0).map_err(mismatch)?;
         if total != stamp.0 {
             return Err(mismatch(format!("the chunks cover {total} bytes, the file has {}", stamp.0)));
         }
@@ -260,14 +258,14 @@ impl XetStore {
         if self.broken.load(Ordering::Relaxed) {
             return Err(corrupt("an earlier operation found it damaged".into()));
         }
-        match catch_unwind(AssertUnwindSafe(f)) {
+        match crate::contain::contain(f) {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(Failure::Db(e))) => Err(db_error(&self.index, e)),
             Ok(Err(Failure::Corrupt(reason))) => Err(corrupt(reason)),
             Ok(Err(Failure::Store(e))) => Err(e),
-            Err(panic) => {
+            Err(reason) => {
                 self.broken.store(true, Ordering::Relaxed);
-                Err(corrupt(panic_reason(&panic)))
+                Err(corrupt(reason))
             }
         }
     }
@@ -299,15 +297,6 @@ fn db_error(index: &Path, e: redb::Error) -> XetStoreError {
         }
         other => XetStoreError::Database { path: index.into(), reason: other.to_string() },
     }
-}
-
-fn panic_reason(panic: &Box<dyn std::any::Any + Send>) -> String {
-    let text = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown failure".into());
-    format!("the database library failed: {text}")
 }
 
 /// A non-empty file without redb's magic number is refused (redb would re-initialise it).

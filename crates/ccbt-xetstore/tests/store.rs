@@ -91,6 +91,10 @@ fn index_file_refuses_chunks_that_do_not_describe_the_file() {
     assert!(err.to_string().contains("the chunks cover"), "{err}");
     let err = store.index_file(&path, &chunks, &[0; 32]).unwrap_err();
     assert!(err.to_string().contains("do not hash to the given xet root"), "{err}");
+    let mut zero = chunks.clone();
+    zero.push(ChunkRef { id: [1; 32], len: 0 });
+    let err = store.index_file(&path, &zero, &root).unwrap_err();
+    assert!(err.to_string().contains("has length 0"), "{err}");
     assert_eq!(store.index_file(&path, &chunks, &root).unwrap().chunks, chunks.len());
 }
 
@@ -114,9 +118,7 @@ fn dedup_across_two_torrents_fills_the_shared_chunks() {
     let base = 1000u64;
     std::fs::write(&dst_path, vec![0xEE; v2.len() + 2000]).unwrap();
     let dst = OpenOptions::new().read(true).write(true).open(&dst_path).unwrap();
-    for (start, len) in [(base, v2.len() as u64)] {
-        dst.write_all_at(&vec![0; len as usize], start).unwrap();
-    }
+    dst.write_all_at(&vec![0; v2.len()], base).unwrap();
     let report = store.fill(&manifest, &dst, base).unwrap();
     let missing = expected_missing(&manifest, &have);
     assert!(!missing.is_empty() && missing.len() <= 2, "{missing:?}");
@@ -210,6 +212,16 @@ fn a_bad_manifest_is_refused_before_anything_is_written() {
     assert!(matches!(err, XetStoreError::BadManifest(_)), "{err}");
     let err = store.fill(&[ChunkRef { id: [0; 32], len: 10 }], &dst, u64::MAX - 5).unwrap_err();
     assert!(err.to_string().contains("beyond the largest file offset"), "{err}");
+    // A destination opened read-only: the error says so, the index is unharmed.
+    let data = random(100_000, 11);
+    std::fs::write(tmp.path().join("s"), &data).unwrap();
+    store.index_path(&tmp.path().join("s")).unwrap();
+    let read_only = File::open(tmp.path().join("d")).unwrap();
+    let err = store.fill(&chunks_of(&data).1, &read_only, 0).unwrap_err();
+    assert!(matches!(err, XetStoreError::Destination(_)), "{err}");
+    assert_eq!(store.stats().unwrap().files, 1);
+    let err = store.fill(&[ChunkRef { id: [0; 32], len: 10 }], &dst, u64::MAX - 5).unwrap_err();
+    assert!(err.to_string().contains("beyond the largest file offset"), "{err}");
 }
 
 #[test]
@@ -230,7 +242,7 @@ fn damaged(tmp: &Path, damage: impl FnOnce(&mut Vec<u8>)) -> Result<(), XetStore
     let store = XetStore::open(&dir, StoreOptions::default()).unwrap();
     for i in 0..40 {
         let copy = tmp.join(format!("copy{i}.bin"));
-        std::fs::write(&copy, &random(100_000, 100 + i)).unwrap();
+        std::fs::write(&copy, random(100_000, 100 + i)).unwrap();
         store.index_path(&copy).unwrap();
     }
     drop(store);
@@ -247,7 +259,8 @@ fn damaged(tmp: &Path, damage: impl FnOnce(&mut Vec<u8>)) -> Result<(), XetStore
 #[test]
 fn a_damaged_index_is_an_error_never_a_panic() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&str, Box<dyn FnOnce(&mut Vec<u8>)>); 4] = [
+    type Damage = Box<dyn FnOnce(&mut Vec<u8>)>;
+    let cases: [(&str, Damage); 4] = [
         ("garbage", Box::new(|b: &mut Vec<u8>| b.iter_mut().for_each(|x| *x = 7))),
         ("truncated to a page", Box::new(|b: &mut Vec<u8>| b.truncate(4096))),
         ("truncated to half", Box::new(|b: &mut Vec<u8>| b.truncate(b.len() / 2))),
@@ -290,4 +303,24 @@ fn cleanup_drops_stale_files_and_enforces_the_cap() {
     let report = store.cleanup(0, false).unwrap();
     assert_eq!(report.evicted.last(), Some(&paths[5]));
     assert_eq!(store.stats().unwrap().files, 0);
+}
+
+#[test]
+fn the_store_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<XetStore>();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(open(tmp.path()));
+    let handles: Vec<_> = (0..4u64)
+        .map(|i| {
+            let (store, dir) = (store.clone(), tmp.path().to_owned());
+            std::thread::spawn(move || {
+                let path = dir.join(format!("t{i}.bin"));
+                std::fs::write(&path, random(200_000, 40 + i)).unwrap();
+                store.index_path(&path).unwrap();
+            })
+        })
+        .collect();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    assert_eq!(store.stats().unwrap().files, 4);
 }

@@ -177,9 +177,8 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
         Command::Recheck(args) | Command::Reannounce(args) => state_dir_override(&mut out, &args.daemon),
         Command::Dashboard(at) => state_dir_override(&mut out, at),
         Command::Alerts(command) => state_dir_override(&mut out, command.daemon()),
-        Command::Info(_) | Command::Create(_) | Command::Scrape(_) | Command::Config(_) => {}
-        // `xet hash` reads a file named on its command line: no folder flags.
-        Command::Xet(_) => {}
+        Command::Info(_) | Command::Create(_) | Command::Scrape(_) | Command::Config(_) | Command::Xet(_) => {
+        }
     }
     out
 }

@@ -32,6 +32,7 @@ mod stream_url;
 mod torrents;
 mod verify;
 mod xet_hash;
+mod xet_store;
 
 use std::process::ExitCode;
 
@@ -136,7 +137,7 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::Reannounce(args) => ops::reannounce(&args, state_dir(settings)),
         Command::Dashboard(at) => dashboard::run(&at, &cli.global, settings),
         Command::Alerts(command) => alerts::run(&command, settings),
-        Command::Xet(crate::xet_args::XetCommand::Hash(args)) => xet_hash::run(&args),
+        Command::Xet(command) => xet_store::run(&command, settings),
     }
 }
 
