@@ -22,6 +22,7 @@ mod settings;
 mod stream_url_args;
 mod tool_args;
 mod units;
+mod xet_args;
 
 use std::process::ExitCode;
 
