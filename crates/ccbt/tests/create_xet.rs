@@ -91,7 +91,10 @@ fn xet_torrents_open_in_libtorrent_with_the_same_hashes_and_roots() {
         let theirs = w.join(format!("set-{format:?}-lt.torrent"));
         lt_make_torrent(&content, &theirs, PIECE, format.lt_kind());
         let lt = lt_view(&theirs);
-        assert_eq!((view.piece_layers.clone(), view.files, view.pieces), (lt.piece_layers, lt.files, lt.pieces));
+        assert_eq!(
+            (view.piece_layers.clone(), view.files, view.pieces),
+            (lt.piece_layers, lt.files, lt.pieces)
+        );
         assert_ne!(view.v2, lt.v2, "the xet key is part of the info hash");
         assert_eq!(lt_roots(&ours), lt_roots(&theirs));
 

@@ -111,7 +111,8 @@ mod tests {
         let total: u64 = lengths.iter().sum();
         let storage = MemoryStorage::with_data(files.concat());
         let seen = AtomicU64::new(0);
-        let chunks = chunk_files(&storage, &lengths, 2, &|n| _ = seen.fetch_max(n, Ordering::Relaxed)).unwrap();
+        let chunks =
+            chunk_files(&storage, &lengths, 2, &|n| _ = seen.fetch_max(n, Ordering::Relaxed)).unwrap();
         for (file, got) in files.iter().zip(&chunks) {
             let mut h = FileHasher::new();
             h.update(file);
