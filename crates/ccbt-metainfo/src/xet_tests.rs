@@ -171,6 +171,10 @@ fn layers_survive_re_serialisation_and_are_learned_checked() {
     assert_eq!(bare.missing_xet_layers().len(), 1);
 }
 
+type Top = BTreeMap<Vec<u8>, OwnedValue>;
+/// The key expected in the error, the edit, the type expected.
+type WrongTypeCase = (&'static str, fn(&mut Top), &'static str);
+
 /// Builds the xet torrent, lets `edit` change its top-level dictionary, and parses the result.
 fn edited(version: MetaVersion, edit: impl FnOnce(&mut BTreeMap<Vec<u8>, OwnedValue>)) -> Result<Torrent> {
     let bytes = builder(version).build().unwrap();
@@ -365,7 +369,7 @@ fn bad_xet_dictionaries_are_refused_naming_the_key() {
         .unwrap_err(),
     );
     assert_eq!(key, "info.xet.prev");
-    let (key, _) = key_of(edited(v2, |top| _ = put(xet(top), "v", 0i64)).unwrap_err());
+    let (key, _) = key_of(edited(v2, |top| put(xet(top), "v", 0i64)).unwrap_err());
     assert_eq!(key, "info.xet.v");
     assert_eq!(
         edited(v2, |top| _ = xet(top).remove(&b"v"[..])).unwrap_err(),
@@ -375,11 +379,11 @@ fn bad_xet_dictionaries_are_refused_naming_the_key() {
 
 #[test]
 fn ill_typed_xet_keys_are_refused() {
-    let cases: [(&str, fn(&mut BTreeMap<Vec<u8>, OwnedValue>), &str); 5] = [
-        ("info.xet", |top| _ = put(info(top), "xet", OwnedValue::list(["v"])), "a dictionary"),
-        ("info.xet.v", |top| _ = put(xet(top), "v", "1"), "an integer"),
-        ("info.xet.roots", |top| _ = put(xet(top), "roots", OwnedValue::list(["x"])), "a dictionary"),
-        ("info.xet.prev", |top| _ = put(xet(top), "prev", 1i64), "a 32-byte string"),
+    let cases: [WrongTypeCase; 5] = [
+        ("info.xet", |top| put(info(top), "xet", OwnedValue::list(["v"])), "a dictionary"),
+        ("info.xet.v", |top| put(xet(top), "v", "1"), "an integer"),
+        ("info.xet.roots", |top| put(xet(top), "roots", OwnedValue::list(["x"])), "a dictionary"),
+        ("info.xet.prev", |top| put(xet(top), "prev", 1i64), "a 32-byte string"),
         (
             "info.xet.roots.",
             |top| {

@@ -396,7 +396,7 @@ pub struct InfoArgs {
     #[arg(long)]
     pub all_files: bool,
     /// Show each file's BEP 52 pieces root (the SHA-256 merkle root of its data) under it, for
-    /// v2 and hybrid torrents.
+    /// v2 and hybrid torrents, and its xet root (docs/xet.md) for Xet torrents.
     #[arg(long)]
     pub pieces_roots: bool,
 }
@@ -440,6 +440,8 @@ pub struct CreateArgs {
     /// gets pad files so every file starts on a piece boundary. Default: a v1 torrent.
     #[arg(long)]
     pub hybrid: bool,
+    #[command(flatten)]
+    pub xet: crate::xet_args::XetCreateArgs,
     #[command(flatten)]
     pub progress: ProgressArgs,
 }

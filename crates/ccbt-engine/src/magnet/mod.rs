@@ -7,6 +7,8 @@ mod conn;
 mod layers;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod xet_tests;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -298,11 +300,20 @@ async fn resolve_x_pe(peers: &[String]) -> Vec<SocketAddr> {
     crate::torrent::resolve_peer_hosts(peers, crate::torrent::PEER_HOST_TIMEOUT).await
 }
 
-/// A .torrent of `torrent` with the magnet's trackers and the piece layers known (learned from
-/// peers for a v2 magnet), as saved in the state folder.
+/// A .torrent of `torrent` with the magnet's trackers and the piece layers and Xet chunk
+/// manifests known (learned from peers for a v2 magnet), as saved in the state folder.
 pub(crate) fn torrent_file_bytes(torrent: &Torrent, magnet: &Magnet) -> Vec<u8> {
     let layers = (!torrent.piece_layers.is_empty()).then(|| torrent.piece_layers_bencoded());
-    info_file_bytes(&torrent.info_bytes, layers.as_deref(), magnet)
+    let mut bytes = info_file_bytes(&torrent.info_bytes, layers.as_deref(), magnet);
+    if !torrent.xet_layers.is_empty() {
+        // `xet layers` sorts after every key `info_file_bytes` writes: it goes last, before the
+        // dictionary's closing `e`.
+        bytes.pop();
+        ccbt_bencode::OwnedValue::bytes(b"xet layers".to_vec()).encode_to(&mut bytes);
+        bytes.extend_from_slice(&torrent.xet_layers_bencoded());
+        bytes.push(b'e');
+    }
+    bytes
 }
 
 /// Wraps verified info-dictionary bytes (and a bencoded `piece layers` dictionary, if any) into

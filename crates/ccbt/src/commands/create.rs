@@ -1,6 +1,6 @@
 //! `ccbt create PATH -o X.torrent`: scan a file or folder, hash its pieces in parallel, build
 //! the .torrent and write it atomically. `--v2` and `--hybrid` make BEP 52 torrents (hashing in
-//! `create_v2`).
+//! `create_v2`); `--xet` adds Xet chunk metadata (chunking in `create_xet`).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -8,10 +8,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use ccbt_core::{FileLayout, Lengths};
-use ccbt_metainfo::{auto_piece_length, MetaVersion, Torrent, TorrentBuilder};
+use ccbt_metainfo::{auto_piece_length, MetaVersion, Torrent, TorrentBuilder, XetBuild};
 use ccbt_storage::{hash_pieces, scan_path, FileStorage, ScannedContent, StorageError, StorageOptions};
 
 use super::create_v2::{hash_aligned, ContentHashes};
+use super::create_xet::chunk_files;
 use super::{default_hash_workers, Exit};
 use crate::args::CreateArgs;
 use crate::progress::{ProgressConfig, TaskProgress};
@@ -29,10 +30,12 @@ pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
     let out_dir = output_dir(&args.output);
     anyhow::ensure!(out_dir.is_dir(), "output folder {} does not exist", out_dir.display());
     anyhow::ensure!(args.force || !exists(&args.output), "{}", already_exists(&args.output));
-    let version = match (args.v2, args.hybrid) {
-        (true, _) => MetaVersion::V2,
-        (false, true) => MetaVersion::Hybrid,
-        (false, false) => MetaVersion::V1,
+    let version = match (args.v2, args.hybrid, args.xet.xet) {
+        (true, _, _) => MetaVersion::V2,
+        (false, true, _) => MetaVersion::Hybrid,
+        // Xet roots are keyed by BEP 52 pieces roots: --xet alone makes a v2 torrent.
+        (false, false, true) => MetaVersion::V2,
+        (false, false, false) => MetaVersion::V1,
     };
     let content = scan_path(&args.path).with_context(|| format!("cannot read {}", args.path.display()))?;
     let piece_length = match args.piece_size {
@@ -59,6 +62,10 @@ pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
     let started = Instant::now();
     let hashes = hash_content(&storage, &content, &lengths, version, workers, progress)
         .context("cannot hash the files")?;
+    let xet = match args.xet.xet {
+        true => Some(chunk_content(&storage, &content, workers, progress).context("cannot chunk the files")?),
+        false => None,
+    };
     let elapsed = started.elapsed();
 
     let builder = TorrentBuilder {
@@ -76,7 +83,9 @@ pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
         created_by: Some(format!("ccbt/{}", env!("CARGO_PKG_VERSION"))),
         creation_date: now_epoch(),
         url_list: Vec::new(),
-        ..TorrentBuilder::default()
+        xet: xet.map(|chunks| XetBuild::from_chunks(chunks, args.xet.xet_prev)),
+        similar: args.xet.similar.clone(),
+        collections: args.xet.collections.clone(),
     };
     let bytes = builder.build().context("cannot build the torrent")?;
     let torrent = Torrent::from_bytes(&bytes).context("the built torrent does not parse")?;
@@ -92,6 +101,10 @@ pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
         human_rate(average_rate(content.total_length, elapsed))
     );
     print_info_hashes(&torrent);
+    if let Some(xet) = &torrent.xet {
+        let chunks: usize = torrent.xet_layers.values().map(Vec::len).sum();
+        println!("xet: {} file roots, {chunks} chunks in the xet layers", xet.roots.len());
+    }
     Ok(Exit::Success)
 }
 
@@ -137,6 +150,20 @@ fn hash_content(
     };
     task.finish();
     hashes
+}
+
+/// The Xet chunks of every file of `content`, with a progress bar.
+fn chunk_content(
+    storage: &FileStorage,
+    content: &ScannedContent,
+    workers: usize,
+    progress: ProgressConfig,
+) -> Result<Vec<Vec<ccbt_xet::ChunkRef>>, StorageError> {
+    let task = TaskProgress::new(progress, "chunking", content.total_length);
+    let lengths: Vec<u64> = content.files.iter().map(|(_, len)| *len).collect();
+    let chunks = chunk_files(storage, &lengths, workers, &|done| task.set(done));
+    task.finish();
+    chunks
 }
 
 /// The info hashes a user needs to find the torrent: the v1 one as before for a v1 torrent,

@@ -30,7 +30,8 @@ pub fn read_torrent(path: &std::path::Path) -> anyhow::Result<Torrent> {
     Torrent::from_file_bytes(&bytes).with_context(|| format!("invalid torrent {}", path.display()))
 }
 
-/// The full description printed by `ccbt info`; `roots` adds each file's v2 pieces root.
+/// The full description printed by `ccbt info`; `roots` adds each file's v2 pieces root (and
+/// xet root).
 fn describe(t: &Torrent, all_files: bool, roots: bool) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail, hence the ignored results below.
@@ -87,6 +88,8 @@ fn describe(t: &Torrent, all_files: bool, roots: bool) -> String {
         }
     }
 
+    super::info_xet::describe_xet(t, &mut out);
+
     // Indices count padding files too (as libtorrent and BEP 53 do), so they are the numbers
     // `--select` and `--skip` take.
     let files: Vec<_> = t.files.iter().enumerate().filter(|(_, f)| !f.is_padding).collect();
@@ -102,6 +105,9 @@ fn describe(t: &Torrent, all_files: bool, roots: bool) -> String {
         let _ = writeln!(out, "  {index:>width$}  {:>10}  {}", human_bytes(file.length), file.path.join("/"));
         if let (true, Some(root)) = (roots, file.pieces_root) {
             let _ = writeln!(out, "  {:width$}  {:>10}  pieces root {}", "", "", hex(&root));
+        }
+        if let (true, Some(root)) = (roots, t.xet_root_of(*index)) {
+            let _ = writeln!(out, "  {:width$}  {:>10}  xet root    {}", "", "", hex(&root));
         }
     }
     if shown < files.len() {
