@@ -85,7 +85,13 @@ impl ItemStore {
     /// A mutable item replaces a stored one only with a higher sequence number; the same number
     /// and value only refresh it (BEP 44). `cas`, if given, must equal the stored number; with
     /// nothing stored there is nothing to compare, and the put is accepted.
-    pub fn put(&mut self, now: Instant, from: IpAddr, item: Item, cas: Option<i64>) -> Result<(), PutRefused> {
+    pub fn put(
+        &mut self,
+        now: Instant,
+        from: IpAddr,
+        item: Item,
+        cas: Option<i64>,
+    ) -> Result<(), PutRefused> {
         let target = item.target();
         let live = self.get(now, &target).is_some();
         if !live {

@@ -17,7 +17,11 @@ fn seq_and_cas_rules() {
     let target = mutable(&key, 0, "a").target();
     assert_eq!(s.put(t0, ip(1), mutable(&key, 5, "five"), Some(99)), Ok(()), "cas with nothing stored");
     assert_eq!(s.put(t0, ip(2), mutable(&key, 4, "four"), None), Err(PutRefused::SeqTooLow));
-    assert_eq!(s.put(t0, ip(2), mutable(&key, 5, "other"), None), Err(PutRefused::SeqTooLow), "same seq, new value");
+    assert_eq!(
+        s.put(t0, ip(2), mutable(&key, 5, "other"), None),
+        Err(PutRefused::SeqTooLow),
+        "same seq, new value"
+    );
     assert_eq!(s.put(t0, ip(2), mutable(&key, 5, "five"), None), Ok(()), "same seq and value: a refresh");
     assert_eq!(s.put(t0, ip(2), mutable(&key, 6, "six"), Some(4)), Err(PutRefused::CasMismatch));
     assert_eq!(s.put(t0, ip(2), mutable(&key, 6, "six"), Some(5)), Ok(()));

@@ -71,7 +71,9 @@ fn raw_value(d: &Dict<'_>, key: &'static str) -> Option<Vec<u8>> {
 fn opt_fixed<const N: usize>(d: &Dict<'_>, key: &'static str) -> Result<Option<[u8; N]>, KrpcError> {
     match opt_bytes(d, key)? {
         None => Ok(None),
-        Some(b) => b.try_into().map(Some).map_err(|_| KrpcError::WrongLength { key, expected: N, got: b.len() }),
+        Some(b) => {
+            b.try_into().map(Some).map_err(|_| KrpcError::WrongLength { key, expected: N, got: b.len() })
+        }
     }
 }
 

@@ -207,10 +207,12 @@ fn arb_body() -> impl Strategy<Value = Body> {
         (200i64..300, "[a-z ]{0,20}").prop_map(|(code, message)| Body::Error(ErrorReply { code, message })),
         (arb_id(), arb_id(), proptest::option::of(any::<i64>()))
             .prop_map(|(id, target, seq)| Body::Query(Query::Get { id, target, seq })),
-        (arb_id(), arb_item(), proptest::option::of(any::<i64>()), tok2()).prop_map(|(id, item, cas, token)| {
-            let cas = if matches!(item, Item::Mutable(_)) { cas } else { None };
-            Body::Query(Query::Put { id, token, item, cas })
-        }),
+        (arb_id(), arb_item(), proptest::option::of(any::<i64>()), tok2()).prop_map(
+            |(id, item, cas, token)| {
+                let cas = if matches!(item, Item::Mutable(_)) { cas } else { None };
+                Body::Query(Query::Put { id, token, item, cas })
+            }
+        ),
         (arb_id(), arb_item(), any::<bool>()).prop_map(|(id, item, with_item)| {
             let mut r = Response { id, token: Some(vec![1, 2]), ..Response::default() };
             match item {
@@ -237,12 +239,25 @@ fn arb_item() -> impl Strategy<Value = Item> {
     let value = prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..50).prop_map(|b| OwnedValue::Bytes(b).to_bytes()),
         any::<i64>().prop_map(|n| OwnedValue::Int(n).to_bytes()),
-        any::<[u8; 20]>().prop_map(|ih| OwnedValue::dict().with("ih", ih.to_vec()).with("x", 1i64).to_bytes()),
+        any::<[u8; 20]>()
+            .prop_map(|ih| OwnedValue::dict().with("ih", ih.to_vec()).with("x", 1i64).to_bytes()),
     ];
     prop_oneof![
         value.clone().prop_map(Item::Immutable),
-        (value, any::<[u8; 32]>(), proptest::collection::vec(any::<u8>(), 0..80), any::<i64>(), proptest::collection::vec(any::<u8>(), 64))
-            .prop_map(|(v, k, salt, seq, sig)| Item::Mutable(MutableItem { k, salt, seq, v, sig: sig.try_into().unwrap() })),
+        (
+            value,
+            any::<[u8; 32]>(),
+            proptest::collection::vec(any::<u8>(), 0..80),
+            any::<i64>(),
+            proptest::collection::vec(any::<u8>(), 64)
+        )
+            .prop_map(|(v, k, salt, seq, sig)| Item::Mutable(MutableItem {
+                k,
+                salt,
+                seq,
+                v,
+                sig: sig.try_into().unwrap()
+            })),
     ]
 }
 
@@ -263,7 +278,8 @@ fn put_args(extra: &str) -> Vec<u8> {
 fn bep44_get_and_put_golden() {
     let id = NodeId(*b"abcdefghij0123456789");
     let target = NodeId(*b"mnopqrstuvwxyz123456");
-    let get = b"d1:ad2:id20:abcdefghij01234567893:seqi4e6:target20:mnopqrstuvwxyz123456e1:q3:get1:t2:aa1:y1:qe";
+    let get =
+        b"d1:ad2:id20:abcdefghij01234567893:seqi4e6:target20:mnopqrstuvwxyz123456e1:q3:get1:t2:aa1:y1:qe";
     let m = msg(Body::Query(Query::Get { id, target, seq: Some(4) }));
     assert_eq!(decode(get).unwrap(), m);
     assert_eq!(m.encode(), get.to_vec());
@@ -276,7 +292,8 @@ fn bep44_get_and_put_golden() {
         "s".repeat(64)
     );
     let item = MutableItem { k, salt: b"foobar".to_vec(), seq: 4, v: b"12:Hello World!".to_vec(), sig };
-    let m = msg(Body::Query(Query::Put { id, token: b"tokn".to_vec(), item: Item::Mutable(item), cas: Some(3) }));
+    let m =
+        msg(Body::Query(Query::Put { id, token: b"tokn".to_vec(), item: Item::Mutable(item), cas: Some(3) }));
     assert_eq!(decode(&put_args(&put)).unwrap(), m);
     assert_eq!(m.encode(), put_args(&put));
 
@@ -317,10 +334,16 @@ fn bep44_hostile_inputs_name_the_fault() {
     let cases: Vec<(String, KrpcError)> = vec![
         ("5:token1:x".into(), KrpcError::MissingKey { key: "v" }),
         ("1:v1:x".into(), KrpcError::MissingKey { key: "token" }),
-        (format!("5:token{}:{}1:vi1e", 65, "t".repeat(65)), KrpcError::WrongLength { key: "token", expected: 64, got: 65 }),
+        (
+            format!("5:token{}:{}1:vi1e", 65, "t".repeat(65)),
+            KrpcError::WrongLength { key: "token", expected: 64, got: 65 },
+        ),
         ("1:k3:abc5:token1:x1:vi1e".into(), KrpcError::WrongLength { key: "k", expected: 32, got: 3 }),
         (format!("1:k32:{k}5:token1:x1:vi1e"), KrpcError::MissingKey { key: "sig" }),
-        (format!("1:k32:{k}3:sig3:abc5:token1:x1:vi1e"), KrpcError::WrongLength { key: "sig", expected: 64, got: 3 }),
+        (
+            format!("1:k32:{k}3:sig3:abc5:token1:x1:vi1e"),
+            KrpcError::WrongLength { key: "sig", expected: 64, got: 3 },
+        ),
         (format!("1:k32:{k}3:sig64:{sig}5:token1:x1:vi1e"), KrpcError::MissingKey { key: "seq" }),
         (
             format!("1:k32:{k}3:seq1:13:sig64:{sig}5:token1:x1:vi1e"),

@@ -235,7 +235,9 @@ enum Purpose {
     Refresh,
     FindNode,
     GetPeers,
-    Announce { port: Option<u16> },
+    Announce {
+        port: Option<u16>,
+    },
     /// BEP 44 `get` (the details are in [`Running::item`]).
     GetItem,
     /// BEP 44 `get`, then `put` to the closest nodes.

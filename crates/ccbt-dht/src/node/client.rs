@@ -127,7 +127,8 @@ impl DhtNode {
             }
         }
         if let TxnKind::Put(lid) = txn.kind {
-            let answer = if timed_out { PutAnswer::Silent } else { PutAnswer::Refused(crate::krpc::ERROR_GENERIC) };
+            let answer =
+                if timed_out { PutAnswer::Silent } else { PutAnswer::Refused(crate::krpc::ERROR_GENERIC) };
             self.put_answered(lid, txn.addr, answer);
         }
     }

@@ -91,7 +91,8 @@ impl DhtNode {
     /// The result is [`DhtEvent::GetItemDone`], with the highest valid `seq` found.
     pub fn get_mutable(&mut self, now: Instant, k: [u8; PUBLIC_KEY_LEN], salt: &[u8]) -> LookupId {
         let target = mutable_target(&k, salt);
-        let state = ItemLookup { target, wanted: Wanted::Mutable { k, salt: salt.to_vec() }, best: None, put: None };
+        let state =
+            ItemLookup { target, wanted: Wanted::Mutable { k, salt: salt.to_vec() }, best: None, put: None };
         self.start_item_lookup(now, Purpose::GetItem, state)
     }
 
@@ -132,7 +133,13 @@ impl DhtNode {
     }
 
     /// A `get` or put lookup converged: report the item, or send the puts.
-    pub(super) fn finish_item(&mut self, now: Instant, lid: LookupId, state: Option<Box<ItemLookup>>, lookup: Lookup) {
+    pub(super) fn finish_item(
+        &mut self,
+        now: Instant,
+        lid: LookupId,
+        state: Option<Box<ItemLookup>>,
+        lookup: Lookup,
+    ) {
         let Some(state) = state else { return };
         let target = state.target;
         let Some((item, cas)) = state.put else {
@@ -221,3 +228,7 @@ impl DhtNode {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "items_tests.rs"]
+mod tests;
