@@ -45,6 +45,16 @@ impl Effective {
         }
     }
 
+    /// The Xet chunk store's folder: `xet_store_dir` (a relative one under `state_dir`), else
+    /// `xet` under the effective `state_dir`.
+    pub fn xet_store_dir(&self) -> std::path::PathBuf {
+        let state_dir = &self.config().disk.state_dir;
+        match &self.config().xet.xet_store_dir {
+            Some(dir) => state_dir.join(dir),
+            None => state_dir.join("xet"),
+        }
+    }
+
     /// Where the value of `key` (`listen_port` or `network.listen_port`) came from.
     pub fn origin(&self, key: &str) -> Option<&Origin> {
         field_index(key).map(|index| &self.origins[index])

@@ -47,7 +47,7 @@ pub use origin::Origin;
 pub use reload::{diff, reload, Changes};
 pub use schema::{
     field, Apply, Config, Daemon, Discovery, Disk, Env, Field, Limits, Network, Observability, Scope,
-    Strategy, DEFAULT_DHT_BOOTSTRAP, FIELDS, SECTIONS,
+    Strategy, Xet, DEFAULT_DHT_BOOTSTRAP, FIELDS, SECTIONS,
 };
 pub use value::{
     Bounds, CheckpointFormat, LogFormat, LogLevel, PieceSelection, Preallocate, Seconds, SeedChoking,

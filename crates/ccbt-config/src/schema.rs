@@ -406,6 +406,19 @@ settings! {
             env "", flag "", shown "",
             "Private key (PEM: PKCS#8, PKCS#1 or SEC1) of `tls_cert`. Keep it readable by the daemon's user only.";
     }
+
+    /// `[xet]`: the Xet extension's local chunk store (docs/xet.md, "Local chunk store").
+    [xet] Xet {
+        xet_enabled: bool = false, ANY, Restart, Session,
+            env "", flag "", shown "",
+            "Use the Xet extension: index the payload files of torrents that carry Xet chunk lists in the local chunk store (`xet_store_dir`), so a chunk already on disk (another torrent, an older version) is copied instead of downloaded. `ccbt xet status` shows the store.";
+        xet_store_dir: Option<PathBuf> = None, ANY, Restart, Session,
+            env "", flag "", shown "`<state_dir>/xet`",
+            "Folder of the chunk store (`index.redb`: where each chunk's bytes are; payload files stay where their torrents put them). Unset: `xet` under `state_dir`; a relative path is taken under `state_dir`.";
+        xet_cache_size_mib: u64 = 1024, int(16, 16 * 1024 * 1024), Restart, Session,
+            env "", flag "", shown "",
+            "Largest size in MiB of the chunk store's index; `ccbt xet cleanup` forgets the files indexed longest ago until it fits (their payload files are never deleted, only no longer used as a source of chunks).";
+    }
 }
 
 /// Relations between keys that no single bound can state: (key, the key it must not be below).

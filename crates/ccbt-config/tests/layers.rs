@@ -177,3 +177,15 @@ fn the_checkpoint_folder_follows_state_dir_unless_set() {
     let effective = load_ok(None, &[("CCBT_CHECKPOINT_DIR", "/c")], &[("state_dir", "/s")]);
     assert_eq!(effective.checkpoint_dir(), PathBuf::from("/c"));
 }
+
+#[test]
+fn the_xet_store_follows_state_dir_unless_set() {
+    let effective = load_ok(None, &[], &[("state_dir", "/s")]);
+    assert_eq!(effective.xet_store_dir(), PathBuf::from("/s/xet"));
+    let effective = load_ok(None, &[("CCBT_XET_STORE_DIR", "chunks")], &[("state_dir", "/s")]);
+    assert_eq!(effective.xet_store_dir(), PathBuf::from("/s/chunks"));
+    let effective = load_ok(Some("[xet]\nxet_store_dir = \"/x\"\nxet_enabled = true\n"), &[], &[]);
+    assert_eq!(effective.xet_store_dir(), PathBuf::from("/x"));
+    assert!(effective.config().xet.xet_enabled);
+    assert_eq!(effective.config().xet.xet_cache_size_mib, 1024);
+}

@@ -73,7 +73,7 @@ fn each_key_changed_alone_is_reported_alone() {
             "api_host" => "::1".to_owned(),
             "metrics_host" => "::1".to_owned(),
             "download_dir" | "state_dir" | "checkpoint_dir" | "tls_cert" | "tls_key" | "log_file"
-            | "alerts_rules_path" => "/elsewhere".to_owned(),
+            | "alerts_rules_path" | "xet_store_dir" => "/elsewhere".to_owned(),
             "checkpoint_format" => "json".to_owned(),
             "dht_bootstrap_nodes" => "x.example:1".to_owned(),
             "piece_selection" => "sequential".to_owned(),

@@ -81,6 +81,7 @@ mod status;
 mod sync;
 mod torrent;
 pub(crate) mod tracker;
+mod xet;
 
 pub use add::{AddTorrent, TorrentSource};
 pub use checkpoint::{
@@ -95,7 +96,7 @@ pub use options::{Reconfigured, SessionOptions};
 pub use piece_map::{PieceCell, PieceMap, MAX_PIECE_CELLS};
 pub use reader::TorrentFileReader;
 pub use resume::{FileStamp, ResumeData};
-pub use session::{Session, SnapshotSource};
+pub use session::{Session, SnapshotSource, XetStats};
 pub use snapshot::{ConnectionAttempts, SessionSnapshot, SessionTotals, TorrentSnapshot};
 pub use status::{
     DhtInfo, Event, FileInfo, PeerInfo, ScrapeInfo, TorrentId, TorrentState, TorrentStatus, TrackerInfo,

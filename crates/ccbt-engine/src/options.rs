@@ -163,6 +163,11 @@ pub struct SessionOptions {
     /// Largest size of one trace file, in bytes (`peer_trace_max_mib` × 1 MiB, default 64 MiB):
     /// the trace then stops with a last line saying so.
     pub peer_trace_max_bytes: u64,
+    // [xet]
+    /// Folder of the Xet chunk store (`xet_store_dir`, used when `xet_enabled`; None = the Xet
+    /// extension is off). Torrents with Xet manifests copy chunks it already knows instead of
+    /// downloading them, and complete ones are indexed in it. Read at start.
+    pub xet_store_dir: Option<PathBuf>,
 }
 
 /// A torrent writes its checkpoint after this many newly verified pieces...
@@ -247,6 +252,7 @@ impl Default for SessionOptions {
             peer_up_rate: 0,
             peer_tracing: false,
             peer_trace_max_bytes: 64 * 1024 * 1024,
+            xet_store_dir: None,
         }
     }
 }

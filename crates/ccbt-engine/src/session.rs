@@ -37,6 +37,8 @@ mod peers_api;
 mod pieces_api;
 mod snapshot_api;
 mod trace_api;
+mod xet_api;
+pub use xet_api::XetStats;
 
 use limits_api::{budget_limits, changed_rates};
 pub use snapshot_api::SnapshotSource;
@@ -96,6 +98,8 @@ pub(crate) struct SessionInner {
     listener: Mutex<Option<JoinHandle<()>>>,
     pub(crate) budget: Arc<ConnectionBudget>,
     dht: Option<DhtHandle>,
+    /// The Xet chunk store, if `xet_store_dir` is set and it opened.
+    xet: Option<Arc<ccbt_xetstore::XetStore>>,
     /// The download and upload limiters every connection draws from.
     limits: Arc<SessionLimits>,
     retired: snapshot_api::Retired,
@@ -156,6 +160,7 @@ impl Session {
         } else {
             None
         };
+        let xet = crate::xet::open_store(&options).await;
         let limits = SessionLimits::new(options.session_limits(), options.peer_limits());
         let inner = Arc::new(SessionInner {
             limits,
@@ -170,6 +175,7 @@ impl Session {
             listener: Mutex::new(None),
             budget,
             dht,
+            xet,
             retired: Default::default(),
         });
         let task = tokio::spawn(listener::run(listener, Arc::downgrade(&inner)));
@@ -649,6 +655,7 @@ async fn start_active(
         check,
         budget: inner.budget.clone(),
         dht: inner.dht.clone(),
+        xet: inner.xet.clone(),
         limits: inner.limits.clone(),
         selection,
         streaming: start.streaming,

@@ -5,7 +5,7 @@ use ccbt_bencode::OwnedValue;
 use ccbt_core::merkle::Node;
 
 use crate::create_v2::{check_tree_order, check_v2_piece_length, v1_aligned_files, v2_parts};
-use crate::{MetaVersion, MetainfoError, Torrent};
+use crate::{MetaVersion, MetainfoError, SimilarHash, Torrent, XetBuild};
 
 /// Smallest piece length [`auto_piece_length`] picks: one block.
 const MIN_AUTO_PIECE_LENGTH: u32 = 16 * 1024;
@@ -56,6 +56,13 @@ pub struct TorrentBuilder {
     pub creation_date: Option<i64>,
     /// BEP 19 web seeds.
     pub url_list: Vec<String>,
+    /// Xet metadata (`info.xet` and the `xet layers`); v2 and hybrid torrents only.
+    pub xet: Option<XetBuild>,
+    /// BEP 38 `similar`: info hashes of torrents with content in common (written in the info
+    /// dictionary).
+    pub similar: Vec<SimilarHash>,
+    /// BEP 38 `collections` (written in the info dictionary).
+    pub collections: Vec<String>,
 }
 
 impl Default for TorrentBuilder {
@@ -74,6 +81,9 @@ impl Default for TorrentBuilder {
             created_by: None,
             creation_date: None,
             url_list: Vec::new(),
+            xet: None,
+            similar: Vec::new(),
+            collections: Vec::new(),
         }
     }
 }
@@ -93,6 +103,9 @@ impl TorrentBuilder {
         if let Some(layers) = piece_layers {
             // Written even when empty, as libtorrent does: no file is longer than one piece.
             top.insert("piece layers", layers);
+        }
+        if let Some(layers) = self.xet_layers_value() {
+            top.insert("xet layers", layers);
         }
         let tiers: Vec<&Vec<String>> = self.trackers.iter().filter(|t| !t.is_empty()).collect();
         if let Some(first) = tiers.first().and_then(|t| t.first()) {
@@ -169,6 +182,7 @@ impl TorrentBuilder {
                 info.insert("files", files);
             }
         }
+        self.insert_xet_info(&mut info)?;
         Ok((info, piece_layers))
     }
 
@@ -228,6 +242,9 @@ mod tests {
             created_by: Some("ccbt/0.1.0".into()),
             creation_date: Some(1_700_000_000),
             url_list: strings(&["http://seed/"]),
+            xet: None,
+            similar: vec![],
+            collections: vec![],
         }
     }
 

@@ -88,7 +88,6 @@ pub(crate) fn v2_parts(
     piece_length: u32,
     single_name: Option<&str>,
 ) -> Result<(OwnedValue, OwnedValue), MetainfoError> {
-    let pad = pad_node((piece_length / LEAF_SIZE).trailing_zeros());
     let mut tree = BTreeMap::new();
     let mut layers = BTreeMap::new();
     for (index, (path, length)) in files.iter().enumerate() {
@@ -103,8 +102,7 @@ pub(crate) fn v2_parts(
         if executable.get(index) == Some(&true) {
             leaf.insert("attr", "x");
         }
-        if *length > 0 {
-            let root = root_from_layer(nodes, pieces.next_power_of_two(), pad);
+        if let Some(root) = pieces_root(nodes, *length, piece_length) {
             leaf.insert("pieces root", root.to_vec());
             // A file of one piece is checked against its root; it has no piece layer.
             if pieces > 1 {
@@ -119,6 +117,14 @@ pub(crate) fn v2_parts(
         })?;
     }
     Ok((OwnedValue::Dict(tree), OwnedValue::Dict(layers)))
+}
+
+/// The `pieces root` of a file of `length` bytes from the merkle node of each of its pieces;
+/// `None` for an empty file, which has none.
+pub(crate) fn pieces_root(nodes: &[Node], length: u64, piece_length: u32) -> Option<Node> {
+    let pad = pad_node((piece_length / LEAF_SIZE).trailing_zeros());
+    let pieces = length.div_ceil(u64::from(piece_length));
+    (length > 0).then(|| root_from_layer(nodes, pieces.next_power_of_two(), pad))
 }
 
 /// Puts a file's `{"": leaf}` at `path` in the tree, creating its folders; `None` when the path

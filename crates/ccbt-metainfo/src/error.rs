@@ -88,6 +88,21 @@ pub enum MetainfoError {
     /// offending path (lossy UTF-8, `/`-separated) so the user sees which file.
     #[error("unsafe path {path:?}: {reason}")]
     UnsafePath { path: String, reason: &'static str },
+    /// The `xet` dictionary of the info dictionary (or a builder's xet part) is malformed;
+    /// `key` is the dotted key at fault, such as `info.xet.roots.<pieces root hex>`.
+    #[error("invalid {key}: {reason}")]
+    InvalidXet { key: String, reason: &'static str },
+    /// A non-empty file of a Xet torrent has no entry in `info.xet.roots`.
+    #[error("info.xet.roots has no xet root for {path:?} (every non-empty file needs one)")]
+    MissingXetRoot { path: String },
+    /// An entry of the top-level `xet layers` that belongs to no file: its key is not a 32-byte
+    /// xet root, or no file has that xet root (`key` in hex, cut to 32 bytes).
+    #[error("invalid entry {key} in xet layers: {reason}")]
+    InvalidXetLayersEntry { key: String, reason: &'static str },
+    /// A file's chunk manifest (its entry in `xet layers`) is malformed or does not fold to the
+    /// file's xet root.
+    #[error("invalid xet layer of {path:?}: {reason}")]
+    InvalidXetLayer { path: String, reason: crate::xet::ManifestError },
 }
 
 impl From<BencodeError> for MetainfoError {

@@ -158,6 +158,7 @@ impl Torrent {
             true => read_piece_layers(top, &files, piece_length)?,
             false => Default::default(),
         };
+        let xet = crate::xet::read_xet_parts(top, info, &files, version)?;
         let lengths = Lengths::new(total_length, piece_length).map_err(MetainfoError::Geometry)?;
         let file_starts = files
             .iter()
@@ -178,6 +179,11 @@ impl Torrent {
             piece_hashes,
             files,
             piece_layers,
+            xet: xet.xet,
+            xet_ignored_version: xet.ignored_version,
+            xet_layers: xet.layers,
+            similar: xet.similar,
+            collections: xet.collections,
             total_length,
             private: info.get(b"private").and_then(Value::as_int) == Some(1),
             trackers: trackers(top),

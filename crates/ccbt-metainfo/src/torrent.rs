@@ -59,6 +59,21 @@ pub struct Torrent {
     /// BEP 52 piece layers known so far, by pieces root: one node per piece of each file longer
     /// than a piece. Complete for a .torrent that carried them; filled from peers otherwise.
     pub piece_layers: BTreeMap<Node, Vec<Node>>,
+    /// The `info.xet` dictionary (docs/xet.md): each non-empty file's xet root. `None` for a
+    /// torrent without one, or with a later version of it (see `xet_ignored_version`).
+    pub xet: Option<crate::XetInfo>,
+    /// The `v` of an `info.xet` of a later format than ccbt knows: the torrent is used as a
+    /// plain v2 torrent, and this records why its xet part was ignored.
+    pub xet_ignored_version: Option<i64>,
+    /// Chunk manifests known so far, by xet root, each checked against its file's length and
+    /// root. Complete for a .torrent that carried all its `xet layers`; filled from peers
+    /// otherwise ([`Torrent::set_xet_layer`]).
+    pub xet_layers: BTreeMap<ccbt_xet::ChunkId, Vec<ccbt_xet::ChunkRef>>,
+    /// BEP 38 `similar`: info hashes of torrents with content in common (the info
+    /// dictionary's first, then the top level's).
+    pub similar: Vec<crate::SimilarHash>,
+    /// BEP 38 `collections`: names of collections the torrent belongs to.
+    pub collections: Vec<String>,
     /// Sum of the file lengths (including padding files).
     pub total_length: u64,
     /// BEP 27 private torrent: no DHT, no PEX.

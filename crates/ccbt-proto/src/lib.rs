@@ -17,6 +17,7 @@ pub mod peer;
 pub mod pex;
 pub mod picker;
 pub mod swarm;
+pub mod xet;
 
 /// Identifies one connection within a torrent (assigned by the engine, never reused).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

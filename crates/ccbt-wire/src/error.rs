@@ -61,4 +61,37 @@ pub enum WireError {
     /// them than any tree has layers.
     #[error("hashes message announces {length} hashes but carries {nodes} nodes")]
     HashesBadCount { length: u32, nodes: usize },
+    /// An `xet_cas` message with no type byte.
+    #[error("xet_cas message is empty")]
+    XetEmpty,
+    /// An `xet_cas` message whose type byte is not one of the 11 types of version 1.
+    #[error("xet_cas message has unknown type {msg_type:#04x}")]
+    XetUnknownType { msg_type: u8 },
+    /// An `xet_cas` message above the largest message size (the handshake's `mm`).
+    #[error("xet_cas message of {len} bytes exceeds the limit of {max} bytes")]
+    XetTooLong { len: usize, max: usize },
+    /// An `xet_cas` message shorter than its fields (or its counts) require.
+    #[error("xet_cas {msg} is truncated: {len} bytes, needs {need}")]
+    XetTruncated { msg: &'static str, len: usize, need: usize },
+    /// An `xet_cas` message with bytes after its last field.
+    #[error("xet_cas {msg} has {extra} trailing bytes")]
+    XetTrailingBytes { msg: &'static str, extra: usize },
+    /// An `xet_cas` count, length or offset outside what the specification allows.
+    #[error("xet_cas {msg} field {field} is {value}, outside {min}..={max}")]
+    XetOutOfRange { msg: &'static str, field: &'static str, value: u64, min: u64, max: u64 },
+    /// An `xet_cas` bitmap whose bits past its count are not zero.
+    #[error("xet_cas {msg} bitmap has padding bits set")]
+    XetBitmapPadding { msg: &'static str },
+    /// A MANIFEST page that runs past the manifest's total entry count.
+    #[error("xet_cas MANIFEST entries {start}+{count} run past its total of {total}")]
+    XetManifestRange { start: u32, count: u32, total: u32 },
+    /// A CHUNK with a compressed encoding: version 1 of the extension sends raw chunks only.
+    #[error("xet_cas CHUNK encoding {enc} is not supported (version 1 sends raw chunks, encoding 0)")]
+    XetChunkEncoding { enc: u8 },
+    /// A raw CHUNK whose `raw_len` is not the length of its payload.
+    #[error("xet_cas CHUNK raw_len {raw_len} differs from its {payload} payload bytes")]
+    XetChunkRawLen { raw_len: u32, payload: usize },
+    /// A REJECT with a reason code other than 1 to 4.
+    #[error("xet_cas REJECT has unknown reason {reason}")]
+    XetRejectReason { reason: u8 },
 }

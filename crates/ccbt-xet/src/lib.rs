@@ -11,6 +11,7 @@
 
 mod chunker;
 pub mod consts;
+pub mod fill;
 mod hash;
 
 pub use chunker::{chunk_boundaries, Chunker};

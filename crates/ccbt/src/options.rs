@@ -10,9 +10,11 @@ use ccbt_engine::{PieceSelection, Preallocate, SeedChoking, SessionOptions, Torr
 /// it must be free, never silently replaced by the next one.
 pub fn session_options(effective: &Effective) -> SessionOptions {
     let mut opts = SessionOptions::default();
-    let Config { network, disk, strategy, discovery, limits, observability, daemon: _ } =
+    let Config { network, disk, strategy, discovery, limits, observability, daemon: _, xet } =
         effective.config().clone();
     // `[daemon]` is read by `ccbt daemon start` (commands/daemon), not by the session.
+    // `xet_cache_size_mib` is enforced by `ccbt xet cleanup` (commands/xet_store.rs).
+    opts.xet_store_dir = xet.xet_enabled.then(|| effective.xet_store_dir());
     apply_network(&mut opts, network);
     apply_disk(&mut opts, disk);
     // Unset, it follows `state_dir` from whichever layer set that.

@@ -13,6 +13,7 @@ pub(crate) mod streaming;
 mod task;
 #[cfg(test)]
 pub(crate) mod tests;
+mod xet;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -120,6 +121,8 @@ pub(crate) struct TorrentShared {
     pub budget: std::sync::Arc<crate::budget::ConnectionBudget>,
     /// The session's DHT node, if enabled (peers' BEP 5 Port messages are fed to it).
     pub dht: Option<crate::dht::DhtHandle>,
+    /// The session's Xet chunk store, if `xet_enabled` (see `xet.rs`).
+    pub xet: Option<std::sync::Arc<ccbt_xetstore::XetStore>>,
     /// The session's rate limiters, shared by every connection.
     pub limits: std::sync::Arc<crate::limits::SessionLimits>,
     /// The TCP port we accept peers on (announced to trackers and the DHT).

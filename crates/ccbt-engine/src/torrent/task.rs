@@ -93,6 +93,8 @@ pub(crate) struct TorrentSpec {
     pub check: DataCheck,
     pub budget: Arc<ConnectionBudget>,
     pub dht: Option<crate::dht::DhtHandle>,
+    /// The session's Xet chunk store (`xet_enabled`).
+    pub xet: Option<Arc<ccbt_xetstore::XetStore>>,
     pub limits: Arc<crate::limits::SessionLimits>,
     pub selection: super::Selection,
     /// Pieces near the read position first (`AddTorrent::streaming`, else `streaming_mode`).
@@ -197,6 +199,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         pending_verify: Default::default(),
         budget: spec.budget,
         dht: spec.dht,
+        xet: spec.xet,
         limits: spec.limits,
         listen_port: spec.listen_port,
         trackers: Mutex::new(Vec::new()),
@@ -250,6 +253,11 @@ impl TorrentTask {
             DataCheck::Nothing => Ok(Bitfield::new(shared.lengths.num_pieces())),
             DataCheck::Full => check::check_existing(&shared).await,
             DataCheck::Resume(plan) => check::resume_existing(&shared, plan).await,
+        };
+        // Chunks of this torrent already on this machine (another torrent, an older version).
+        let have = match have {
+            Ok(have) => Ok(super::xet::fill_from_store(&shared, have).await),
+            Err(e) => Err(e),
         };
         match have {
             Ok(have) => {
@@ -350,6 +358,7 @@ impl TorrentTask {
         shared.first_data.update(|c| if paused || complete { c.stop() } else { c.start(now) });
         if complete && tell_complete {
             shared.emit(Event::TorrentCompleted { id: shared.id });
+            super::xet::index_complete_files(shared);
         }
     }
 
@@ -447,6 +456,7 @@ impl TorrentTask {
         if change.completed {
             tracing::info!(torrent = %shared.torrent.name, "download complete (the rest is skipped)");
             shared.emit(Event::TorrentCompleted { id: shared.id });
+            super::xet::index_complete_files(&shared);
             self.just_completed = true;
         }
         if change.reopened {
@@ -550,6 +560,7 @@ impl TorrentTask {
                         tokio::task::spawn_blocking(move || storage.flush());
                     }
                     shared.emit(Event::TorrentCompleted { id: shared.id });
+                    super::xet::index_complete_files(&shared);
                     self.just_completed = true;
                 } else if batch_full {
                     self.write_checkpoint();
@@ -576,9 +587,18 @@ impl TorrentTask {
             }
             Err(e) => {
                 // Every piece in flight fails the same way (a full disk): report the first only.
-                if shared.update(|inner| matches!(inner.lifecycle, Lifecycle::Failed(_))) {
-                    tracing::debug!(torrent = %shared.torrent.name, piece, error = %e, "after the torrent's error");
-                    return;
+                // A piece drained at shutdown is not a new state either (reporting it made a
+                // failed torrent emit its error twice).
+                match shared.update(|inner| inner.lifecycle.clone()) {
+                    Lifecycle::Failed(_) => {
+                        tracing::debug!(torrent = %shared.torrent.name, piece, error = %e, "after the torrent's error");
+                        return;
+                    }
+                    Lifecycle::Stopped => {
+                        tracing::warn!(torrent = %shared.torrent.name, piece, error = %e, "cannot write a piece while shutting down");
+                        return;
+                    }
+                    _ => {}
                 }
                 tracing::error!(torrent = %shared.torrent.name, piece, error = %e, "cannot write a piece");
                 let failed = Lifecycle::Failed(Arc::new(TorrentError::Storage(e)));
@@ -664,7 +684,12 @@ impl TorrentTask {
     /// Closes connections, lets pieces in the hash pool finish (their data is verified work),
     /// and flushes the files.
     async fn shutdown(&mut self) {
-        self.close_all(Lifecycle::Stopped, CloseReason::ShuttingDown);
+        // A failed torrent stays failed: its error is what a last status should show.
+        let failed = match &lock(&self.shared.inner).lifecycle {
+            Lifecycle::Failed(e) => Some(e.clone()),
+            _ => None,
+        };
+        self.close_all(failed.map_or(Lifecycle::Stopped, Lifecycle::Failed), CloseReason::ShuttingDown);
         // Pieces connections completed but the task has not handed to the pool yet are
         // verified work too.
         self.apply_torrent_actions();

@@ -60,6 +60,7 @@ pub(crate) fn start(torrent: Torrent) -> (Arc<TorrentShared>, broadcast::Receive
             connects_per_sec: 100,
         }),
         dht: None,
+        xet: None,
         streaming: false,
         limits: crate::limits::SessionLimits::unlimited(),
     });

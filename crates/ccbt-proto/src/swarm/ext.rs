@@ -133,6 +133,7 @@ pub fn our_ext_handshake(listen_port: u16, metadata_size: Option<u64>, pex: bool
         reqq: Some(500),
         metadata_size,
         yourip: None,
+        xet: None,
     }
     .encode()
 }

@@ -33,6 +33,54 @@ pub struct ExtHandshake {
     pub metadata_size: Option<u64>,
     /// Our address as the sender sees it: 4 (IPv4) or 16 (IPv6) bytes.
     pub yourip: Option<Vec<u8>>,
+    /// The `xet` dictionary of the `xet_cas` extension (docs/xet.md).
+    pub xet: Option<XetHandshake>,
+}
+
+/// The `xet` dictionary of an extension handshake: the `xet_cas` version and limits the
+/// sender speaks. Only `v` is required; the others are kept when well-formed so the protocol
+/// layer can apply its defaults and decide whether to speak the extension at all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct XetHandshake {
+    /// Protocol version (1). A peer ignores the extension for a version it does not know.
+    pub v: u32,
+    /// Chunking scheme, `xet-gear-64k` in version 1.
+    pub cdc: Option<String>,
+    /// Largest `xet_cas` message the sender accepts, in bytes.
+    pub mm: Option<u32>,
+    /// Most `xet_cas` requests the sender accepts outstanding.
+    pub rq: Option<u32>,
+}
+
+impl XetHandshake {
+    fn to_value(&self) -> OwnedValue {
+        let mut dict = OwnedValue::dict().with("v", self.v);
+        if let Some(cdc) = &self.cdc {
+            dict.insert("cdc", cdc.as_str());
+        }
+        if let Some(mm) = self.mm {
+            dict.insert("mm", mm);
+        }
+        if let Some(rq) = self.rq {
+            dict.insert("rq", rq);
+        }
+        dict
+    }
+
+    /// The dictionary's well-formed keys, or `None` without a valid `v`.
+    fn from_dict(dict: &Dict<'_>) -> Option<XetHandshake> {
+        let int = |key: &[u8]| dict.get(key).and_then(Value::as_int).and_then(|i| u32::try_from(i).ok());
+        Some(XetHandshake {
+            v: int(b"v")?,
+            cdc: dict
+                .get(b"cdc")
+                .and_then(Value::as_bytes)
+                .filter(|c| c.len() <= MAX_NAME_LEN)
+                .map(|c| String::from_utf8_lossy(c).into_owned()),
+            mm: int(b"mm"),
+            rq: int(b"rq"),
+        })
+    }
 }
 
 impl ExtHandshake {
@@ -64,6 +112,9 @@ impl ExtHandshake {
         if let Some(ip) = &self.yourip {
             dict.insert("yourip", ip.as_slice());
         }
+        if let Some(xet) = &self.xet {
+            dict.insert("xet", xet.to_value());
+        }
         Bytes::from(dict.to_bytes())
     }
 
@@ -91,6 +142,7 @@ impl ExtHandshake {
                 .and_then(Value::as_bytes)
                 .filter(|ip| ip.len() == 4 || ip.len() == 16)
                 .map(<[u8]>::to_vec),
+            xet: dict.get(b"xet").and_then(Value::as_dict).and_then(XetHandshake::from_dict),
         })
     }
 }
@@ -142,6 +194,7 @@ mod tests {
             reqq: Some(500),
             metadata_size: Some(1234),
             yourip: None,
+            xet: None,
         };
         let golden: &[u8] = b"d1:md11:ut_metadatai2e6:ut_pexi1ee13:metadata_sizei1234e\
             1:pi6881e4:reqqi500e1:v16:libtorrent/2.0.8e";
@@ -160,6 +213,7 @@ mod tests {
             reqq: Some(u32::MAX),
             metadata_size: Some(0),
             yourip: Some(vec![0; 16]),
+            xet: Some(XetHandshake { v: 7, cdc: Some("x".into()), mm: Some(0), rq: None }),
         };
         assert_eq!(ExtHandshake::decode(&h.encode()), Ok(h));
         assert_eq!(ExtHandshake::decode(&ExtHandshake::default().encode()), Ok(Default::default()));
@@ -210,6 +264,39 @@ mod tests {
         payload.extend_from_slice(b"ee");
         let h = ExtHandshake::decode(&payload).unwrap();
         assert_eq!(h.m.len(), MAX_EXTENSIONS);
+    }
+
+    #[test]
+    fn xet_dictionary() {
+        let h = ExtHandshake {
+            m: vec![("xet_cas".into(), 5)],
+            xet: Some(XetHandshake {
+                v: 1,
+                cdc: Some("xet-gear-64k".into()),
+                mm: Some(139_264),
+                rq: Some(64),
+            }),
+            ..Default::default()
+        };
+        let golden: &[u8] = b"d1:md7:xet_casi5ee3:xetd3:cdc12:xet-gear-64k2:mmi139264e2:rqi64e1:vi1eee";
+        assert_eq!(&h.encode()[..], golden);
+        assert_eq!(ExtHandshake::decode(golden), Ok(h));
+    }
+
+    #[test]
+    fn ill_formed_xet_keys_are_ignored() {
+        let decode = |payload: &[u8]| ExtHandshake::decode(payload).unwrap().xet;
+        // Without a valid version the dictionary is dropped as a whole.
+        assert_eq!(decode(b"d3:xeti1ee"), None);
+        assert_eq!(decode(b"d3:xetdee"), None);
+        assert_eq!(decode(b"d3:xetd1:vi-1eee"), None);
+        assert_eq!(decode(b"d3:xetd1:v1:1ee"), None);
+        assert_eq!(decode(b"d3:xetd1:vi4294967296eee"), None);
+        // Other keys of the wrong type or range are dropped one by one.
+        let got = decode(b"d3:xetd3:cdci3e2:mmi-5e2:rq2:641:vi2eee").unwrap();
+        assert_eq!(got, XetHandshake { v: 2, cdc: None, mm: None, rq: None });
+        let got = decode(b"d3:xetd2:rqi0e1:vi1e1:xi9eee").unwrap();
+        assert_eq!(got, XetHandshake { v: 1, rq: Some(0), ..Default::default() });
     }
 
     proptest! {

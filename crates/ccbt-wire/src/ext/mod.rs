@@ -4,8 +4,9 @@
 mod handshake;
 pub mod metadata;
 pub mod pex;
+pub mod xet_cas;
 
-pub use handshake::{ExtHandshake, MAX_EXTENSIONS, MAX_NAME_LEN};
+pub use handshake::{ExtHandshake, XetHandshake, MAX_EXTENSIONS, MAX_NAME_LEN};
 
 /// Extended message id of the extension handshake; every other id is assigned by the receiver
 /// in its own handshake's `m` dictionary.
@@ -16,3 +17,6 @@ pub const UT_METADATA: &str = "ut_metadata";
 
 /// BEP 11: peer exchange.
 pub const UT_PEX: &str = "ut_pex";
+
+/// The Xet chunk exchange (docs/xet.md, "The xet_cas extension").
+pub const XET_CAS: &str = "xet_cas";

@@ -76,6 +76,7 @@ pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
         created_by: Some(format!("ccbt/{}", env!("CARGO_PKG_VERSION"))),
         creation_date: now_epoch(),
         url_list: Vec::new(),
+        ..TorrentBuilder::default()
     };
     let bytes = builder.build().context("cannot build the torrent")?;
     let torrent = Torrent::from_bytes(&bytes).context("the built torrent does not parse")?;

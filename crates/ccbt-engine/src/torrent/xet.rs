@@ -1,0 +1,165 @@
+//! The Xet extension's local side for one torrent: before downloading, copy into the missing
+//! pieces every chunk the session's chunk store already holds (from any torrent, or an older
+//! version of this one); once complete, record this torrent's files in the store so later
+//! torrents can take their chunks. See docs/xet.md.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ccbt_core::Bitfield;
+use ccbt_xet::fill::{pieces_written, plan_fill, ChunkFill};
+use ccbt_xetstore::XetStore;
+
+use super::TorrentShared;
+use crate::sync::lock;
+
+/// What a fill did, for the log and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FillOutcome {
+    /// Bytes copied from local chunks.
+    pub bytes: u64,
+    /// Pieces that verified after the copy.
+    pub pieces: u32,
+}
+
+/// Fills the wanted pieces not in `have` from the chunk store and hashes the pieces written;
+/// returns `have` with those that verified. Nothing happens without a store or manifests. A
+/// chunk is written only into missing pieces, so verified data is never touched, and the
+/// store checks every chunk against its id before handing it out.
+pub(super) async fn fill_from_store(shared: &Arc<TorrentShared>, have: Bitfield) -> Bitfield {
+    let Some(store) = shared.xet.clone() else { return have };
+    if shared.torrent.xet_layers.is_empty() {
+        return have;
+    }
+    let shared = shared.clone();
+    let fallback = have.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let mut have = have;
+        let outcome = fill_blocking(&shared, &store, &mut have);
+        if outcome.bytes > 0 {
+            tracing::info!(
+                torrent = %shared.torrent.name,
+                bytes = outcome.bytes,
+                pieces = outcome.pieces,
+                "xet: copied chunks already on this machine"
+            );
+        }
+        have
+    });
+    task.await.unwrap_or(fallback)
+}
+
+fn fill_blocking(shared: &TorrentShared, store: &XetStore, have: &mut Bitfield) -> FillOutcome {
+    let wanted = lock(&shared.inner).selection.wanted().clone();
+    let piece_length = shared.lengths.piece_length();
+    let missing = |p: u32| p < have.len() && wanted.get(p) && !have.get(p);
+    let layout = shared.torrent.layout();
+    let mut touched: Vec<u32> = Vec::new();
+    let mut bytes = 0;
+    for (index, file) in layout.files().iter().enumerate() {
+        let Some(chunks) = shared.torrent.xet_root_of(index).and_then(|r| shared.torrent.xet_layers.get(&r))
+        else {
+            continue;
+        };
+        let fills = plan_fill(chunks, file.offset, piece_length, missing);
+        if fills.is_empty() {
+            continue;
+        }
+        match copy_chunks(shared, store, chunks, &fills) {
+            Ok(copied) => bytes += copied,
+            Err(reason) => {
+                tracing::warn!(torrent = %shared.torrent.name, file = index, %reason, "xet: copying local chunks stopped");
+            }
+        }
+        touched.extend(pieces_written(&fills, piece_length));
+    }
+    if touched.is_empty() {
+        return FillOutcome::default();
+    }
+    touched.sort_unstable();
+    touched.dedup();
+    shared.counters.hashed_pieces.fetch_add(touched.len() as u64, Relaxed);
+    let checks = |i: u32| shared.torrent.piece_check(i);
+    let good = ccbt_storage::check_listed(
+        shared.storage.as_ref(),
+        &shared.lengths,
+        &checks,
+        &touched,
+        shared.options().hash_workers,
+        &|_| {},
+    )
+    .unwrap_or_default();
+    for &piece in &good {
+        have.set(piece);
+    }
+    FillOutcome { bytes, pieces: good.len() as u32 }
+}
+
+/// Copies each planned chunk the store holds; returns the bytes written.
+fn copy_chunks(
+    shared: &TorrentShared,
+    store: &XetStore,
+    chunks: &[ccbt_xet::ChunkRef],
+    fills: &[ChunkFill],
+) -> Result<u64, String> {
+    let mut written = 0;
+    for fill in fills {
+        let Some(data) = store.read_chunk(&chunks[fill.chunk].id).map_err(|e| e.to_string())? else {
+            continue;
+        };
+        let data = Bytes::from(data);
+        for &(offset, len) in &fill.runs {
+            let (start, end) = (offset as usize, offset as usize + len as usize);
+            let Some(run) = (end <= data.len()).then(|| data.slice(start..end)) else { continue };
+            shared
+                .storage
+                .write(fill.stream_offset + u64::from(offset), &[run])
+                .map_err(|e| e.to_string())?;
+            written += u64::from(len);
+        }
+    }
+    Ok(written)
+}
+
+/// Records the complete files of this torrent in the chunk store (their chunks are known from
+/// the torrent's manifests, and the files verified against their roots), on the blocking pool.
+pub(super) fn index_complete_files(shared: &Arc<TorrentShared>) {
+    let Some(store) = shared.xet.clone() else { return };
+    if shared.torrent.xet_layers.is_empty() {
+        return;
+    }
+    let shared = shared.clone();
+    tokio::task::spawn_blocking(move || {
+        for (path, root) in complete_files(&shared) {
+            let Some(chunks) = shared.torrent.xet_layers.get(&root) else { continue };
+            if let Err(e) = store.index_file(&path, chunks, &root) {
+                tracing::warn!(path = %path.display(), error = %e, "xet: cannot index a file");
+            }
+        }
+    });
+}
+
+/// The torrent's files whose every piece is verified, with their xet roots.
+fn complete_files(shared: &TorrentShared) -> Vec<(PathBuf, ccbt_xet::ChunkId)> {
+    let inner = lock(&shared.inner);
+    let have = inner.swarm.have();
+    let layout = shared.torrent.layout();
+    let piece_length = u64::from(shared.lengths.piece_length());
+    let mut files = Vec::new();
+    for (index, file) in layout.files().iter().enumerate() {
+        let Some(root) = shared.torrent.xet_root_of(index) else { continue };
+        if file.length == 0 {
+            continue;
+        }
+        let first = file.offset / piece_length;
+        let last = (file.offset + file.length - 1) / piece_length;
+        if (first..=last).all(|p| u32::try_from(p).is_ok_and(|p| have.get(p))) {
+            let mut path = shared.save_path.clone();
+            path.extend(&file.path);
+            files.push((path, root));
+        }
+    }
+    files
+}

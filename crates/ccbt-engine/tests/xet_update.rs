@@ -1,0 +1,133 @@
+//! The update scenario of issue 14: version 2 of a 256 MiB dataset with 1 % of its bytes
+//! changed (insertions and overwrites) reaches a peer holding version 1 by moving little more
+//! than the changed bytes. The follower talks to the others only through counting proxies, so
+//! every byte it exchanges on its peer sockets, protocol included, is counted.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccbt_engine::{AddTorrent, Session, SessionOptions};
+use common::xet::xet_torrent;
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const PIECE: u32 = 16384;
+const FILES: usize = 8;
+const FILE_LEN: usize = 32 << 20;
+const EDIT: usize = 256 * 1024;
+
+/// A TCP proxy on loopback to `target` that counts the bytes it carries, both directions.
+async fn counting_proxy(target: SocketAddr) -> (SocketAddr, Arc<AtomicU64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicU64::new(0));
+    let total = count.clone();
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            let Ok(outbound) = TcpStream::connect(target).await else { continue };
+            let (ri, wi) = inbound.into_split();
+            let (ro, wo) = outbound.into_split();
+            tokio::spawn(pump(ri, wo, total.clone()));
+            tokio::spawn(pump(ro, wi, total.clone()));
+        }
+    });
+    (addr, count)
+}
+
+async fn pump(
+    mut from: impl AsyncReadExt + Unpin,
+    mut to: impl AsyncWriteExt + Unpin,
+    count: Arc<AtomicU64>,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n) = from.read(&mut buf).await {
+        if n == 0 || to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+        count.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    let _ = to.shutdown().await;
+}
+
+/// Version 2 of file `i`: five of the eight files get one insertion and one overwrite of
+/// 256 KiB each, ten edits of 2.5 MiB in all (1 % of 256 MiB).
+fn edited(i: usize, old: &[u8]) -> Vec<u8> {
+    if i >= 5 {
+        return old.to_vec();
+    }
+    let insert_at = old.len() / 4 + i * 77_777;
+    let mut new = old[..insert_at].to_vec();
+    new.extend(data(EDIT, 700 + i as u64));
+    new.extend_from_slice(&old[insert_at..]);
+    let overwrite_at = 3 * new.len() / 4 - i * 55_555;
+    new[overwrite_at..overwrite_at + EDIT].copy_from_slice(&data(EDIT, 800 + i as u64));
+    new
+}
+
+fn session_options(state: &std::path::Path, xet: bool) -> SessionOptions {
+    SessionOptions {
+        state_dir: state.to_path_buf(),
+        xet_store_dir: xet.then(|| state.join("xet")),
+        // Only the proxies carry the follower's traffic: no peer learns another address.
+        enable_pex: false,
+        ..options()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_two_of_256_mib_with_1_percent_changed_moves_under_2_5_percent() {
+    let dirs: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
+    let [v1_dir, v2_dir, partial_dir, follower_dir, state] = &dirs[..] else { unreachable!() };
+    let old: Vec<Vec<u8>> = (0..FILES).map(|i| data(FILE_LEN, 600 + i as u64)).collect();
+    let new: Vec<Vec<u8>> = old.iter().enumerate().map(|(i, f)| edited(i, f)).collect();
+    let names: Vec<String> = (0..FILES).map(|i| format!("part-{i}.bin")).collect();
+    let v1_refs: Vec<(&str, &[u8])> =
+        names.iter().map(String::as_str).zip(old.iter().map(Vec::as_slice)).collect();
+    let v2_refs: Vec<(&str, &[u8])> =
+        names.iter().map(String::as_str).zip(new.iter().map(Vec::as_slice)).collect();
+    let v1 = xet_torrent(v1_dir.path(), "dataset", &v1_refs, PIECE);
+    let v2 = xet_torrent(v2_dir.path(), "dataset", &v2_refs, PIECE);
+    let dataset = new.iter().map(|f| f.len() as u64).sum::<u64>();
+
+    // The publisher seeds version 2; the third peer holds only half of its files.
+    let publisher = Session::new(session_options(&v2_dir.path().join(".state"), false)).await.unwrap();
+    let pid = publisher.add_torrent(AddTorrent::new(v2.clone()).save_path(v2_dir.path())).await.unwrap();
+    wait_complete(&publisher, pid, Duration::from_secs(300)).await;
+    let partial = Session::new(session_options(&partial_dir.path().join(".state"), false)).await.unwrap();
+    let add = AddTorrent::new(v2.clone())
+        .save_path(partial_dir.path())
+        .select_files(0..4)
+        .peers([publisher.listen_addr()]);
+    let cid = partial.add_torrent(add).await.unwrap();
+    wait_complete(&partial, cid, Duration::from_secs(300)).await;
+
+    // The follower holds version 1, indexed in its chunk store.
+    let follower = Session::new(session_options(state.path(), true)).await.unwrap();
+    let id1 = follower.add_torrent(AddTorrent::new(v1).save_path(v1_dir.path())).await.unwrap();
+    wait_complete(&follower, id1, Duration::from_secs(300)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while follower.xet_stats().await.unwrap().files < FILES as u64 {
+        assert!(tokio::time::Instant::now() < deadline, "version 1 not indexed in time");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let (to_publisher, via_publisher) = counting_proxy(publisher.listen_addr()).await;
+    let (to_partial, via_partial) = counting_proxy(partial.listen_addr()).await;
+    let add = AddTorrent::new(v2.clone()).save_path(follower_dir.path()).peers([to_publisher, to_partial]);
+    let id2 = follower.add_torrent(add).await.unwrap();
+    wait_complete(&follower, id2, Duration::from_secs(300)).await;
+    follower.shutdown().await;
+    assert_same_files(&v2, v2_dir.path(), follower_dir.path());
+
+    let wire = via_publisher.load(Ordering::Relaxed) + via_partial.load(Ordering::Relaxed);
+    let share = wire as f64 / dataset as f64;
+    println!("bytes on the wire: {wire} of {dataset} ({:.2} %)", share * 100.0);
+    assert!(share <= 0.025, "{wire} bytes on the wire for a {dataset}-byte dataset ({:.2} %)", share * 100.0);
+    publisher.shutdown().await;
+    partial.shutdown().await;
+}
