@@ -1,7 +1,8 @@
 //! KRPC messages (BEP 5): bencoded dictionaries carried in single UDP datagrams.
 //!
 //! Decoding is strict about the types and lengths of the keys it knows and ignores keys it does
-//! not know (BEP 42 `ip`, BEP 32 `nodes6`, BEP 44 keys, ...). Only IPv4 is handled: compact
+//! not know (BEP 42 `ip`, BEP 32 `nodes6`, ...). BEP 44 `get`/`put` are in [`krpc_items`](self)
+//! (see `krpc_items.rs`). Only IPv4 is handled: compact
 //! IPv6 peers (18 bytes) in `values` are skipped. BEP 32 (IPv6 DHT) is future work.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -10,7 +11,11 @@ use ccbt_bencode::{decode as bdecode, Dict, OwnedValue, Value};
 use ccbt_core::InfoHash;
 
 use crate::error::lossy;
+use crate::item::{Item, PUBLIC_KEY_LEN, SIGNATURE_LEN};
 use crate::{KrpcError, NodeId};
+
+#[path = "krpc_items.rs"]
+mod items;
 
 /// Length of one compact node entry: 20-byte id, 4-byte IPv4 address, 2-byte port.
 pub const COMPACT_NODE_LEN: usize = 26;
@@ -30,6 +35,16 @@ pub const ERROR_SERVER: i64 = 202;
 pub const ERROR_PROTOCOL: i64 = 203;
 /// Error code: method unknown.
 pub const ERROR_METHOD_UNKNOWN: i64 = 204;
+/// Error code (BEP 44): message (`v`) too big.
+pub const ERROR_MESSAGE_TOO_BIG: i64 = 205;
+/// Error code (BEP 44): invalid signature.
+pub const ERROR_INVALID_SIGNATURE: i64 = 206;
+/// Error code (BEP 44): salt too big.
+pub const ERROR_SALT_TOO_BIG: i64 = 207;
+/// Error code (BEP 44): the `cas` does not match the stored sequence number.
+pub const ERROR_CAS_MISMATCH: i64 = 301;
+/// Error code (BEP 44): sequence number less than the stored one.
+pub const ERROR_SEQ_TOO_LOW: i64 = 302;
 
 /// A node as carried in `nodes`: id and IPv4 address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -65,7 +80,7 @@ pub enum Body {
     Error(ErrorReply),
 }
 
-/// The four BEP 5 queries.
+/// The four BEP 5 queries and the two of BEP 44.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Query {
     /// `ping`.
@@ -100,6 +115,27 @@ pub enum Query {
         /// The token from an earlier `get_peers` response of the queried node.
         token: Vec<u8>,
     },
+    /// BEP 44 `get`: the item stored under `target`, and the closest nodes.
+    Get {
+        /// Querying node's id.
+        id: NodeId,
+        /// SHA-1 of the value (immutable) or of key and salt (mutable).
+        target: NodeId,
+        /// Only send a mutable item whose sequence number is greater than this.
+        seq: Option<i64>,
+    },
+    /// BEP 44 `put`: store `item` (already signed if mutable).
+    Put {
+        /// Querying node's id.
+        id: NodeId,
+        /// The token from an earlier `get` response of the queried node.
+        token: Vec<u8>,
+        /// The item. Its sizes and signature are the storing node's to check: decoding
+        /// accepts any values of the right types, so that the error code can say what is wrong.
+        item: Item,
+        /// Compare-and-swap: store only if the current sequence number is this (mutable only).
+        cas: Option<i64>,
+    },
 }
 
 impl Query {
@@ -109,7 +145,9 @@ impl Query {
             Query::Ping { id }
             | Query::FindNode { id, .. }
             | Query::GetPeers { id, .. }
-            | Query::AnnouncePeer { id, .. } => *id,
+            | Query::AnnouncePeer { id, .. }
+            | Query::Get { id, .. }
+            | Query::Put { id, .. } => *id,
         }
     }
 
@@ -120,6 +158,8 @@ impl Query {
             Query::FindNode { .. } => "find_node",
             Query::GetPeers { .. } => "get_peers",
             Query::AnnouncePeer { .. } => "announce_peer",
+            Query::Get { .. } => "get",
+            Query::Put { .. } => "put",
         }
     }
 }
@@ -134,8 +174,17 @@ pub struct Response {
     pub nodes: Vec<CompactNode>,
     /// Peers (get_peers), compact IPv4.
     pub values: Vec<SocketAddrV4>,
-    /// Announce token (get_peers).
+    /// Announce or put token (get_peers, get).
     pub token: Option<Vec<u8>>,
+    /// BEP 44 `get`: the item's value, bencoded (as received: not yet checked).
+    pub v: Option<Vec<u8>>,
+    /// BEP 44 `get` of a mutable item: the public key.
+    pub k: Option<[u8; PUBLIC_KEY_LEN]>,
+    /// BEP 44 `get` of a mutable item: the signature.
+    pub sig: Option<[u8; SIGNATURE_LEN]>,
+    /// BEP 44 `get` of a mutable item: its sequence number (sent alone when the querier
+    /// already has that one or a newer one).
+    pub seq: Option<i64>,
 }
 
 /// An error message (`e`): `[code, message]`.
@@ -176,6 +225,7 @@ impl Message {
                             a.insert("implied_port", 1i64);
                         }
                     }
+                    Query::Get { .. } | Query::Put { .. } => items::encode_query_args(q, &mut a),
                 }
                 top.insert("y", "q");
                 top.insert("q", q.method());
@@ -193,6 +243,7 @@ impl Message {
                 if let Some(token) = &r.token {
                     d.insert("token", token.clone());
                 }
+                items::encode_response_fields(r, &mut d);
                 top.insert("y", "r");
                 top.insert("r", d);
             }
@@ -313,6 +364,8 @@ fn decode_query(top: &Dict<'_>) -> Result<Query, KrpcError> {
             }
             Query::AnnouncePeer { id, info_hash, port, implied_port, token: token.to_vec() }
         }
+        b"get" => items::decode_get(id, a)?,
+        b"put" => items::decode_put(id, a)?,
         other => return Err(KrpcError::UnknownMethod { method: lossy(other) }),
     })
 }
@@ -346,7 +399,8 @@ fn decode_response(r: &Dict<'_>) -> Result<Response, KrpcError> {
         }
         t => t.map(<[u8]>::to_vec),
     };
-    Ok(Response { id, nodes, values, token })
+    let (v, k, sig, seq) = items::decode_response_fields(r)?;
+    Ok(Response { id, nodes, values, token, v, k, sig, seq })
 }
 
 fn decode_error(top: &Dict<'_>) -> Result<ErrorReply, KrpcError> {
@@ -364,22 +418,22 @@ fn decode_error(top: &Dict<'_>) -> Result<ErrorReply, KrpcError> {
     Ok(ErrorReply { code, message })
 }
 
-fn wrong_type(key: &'static str, expected: &'static str, found: &Value<'_>) -> KrpcError {
+pub(crate) fn wrong_type(key: &'static str, expected: &'static str, found: &Value<'_>) -> KrpcError {
     KrpcError::WrongType { key, expected, found: found.kind() }
 }
 
-fn opt_bytes<'a>(d: &Dict<'a>, key: &'static str) -> Result<Option<&'a [u8]>, KrpcError> {
+pub(crate) fn opt_bytes<'a>(d: &Dict<'a>, key: &'static str) -> Result<Option<&'a [u8]>, KrpcError> {
     match d.get(key.as_bytes()) {
         None => Ok(None),
         Some(v) => v.as_bytes().map(Some).ok_or(wrong_type(key, "byte string", v)),
     }
 }
 
-fn req_bytes<'a>(d: &Dict<'a>, key: &'static str) -> Result<&'a [u8], KrpcError> {
+pub(crate) fn req_bytes<'a>(d: &Dict<'a>, key: &'static str) -> Result<&'a [u8], KrpcError> {
     opt_bytes(d, key)?.ok_or(KrpcError::MissingKey { key })
 }
 
-fn opt_int(d: &Dict<'_>, key: &'static str) -> Result<Option<i64>, KrpcError> {
+pub(crate) fn opt_int(d: &Dict<'_>, key: &'static str) -> Result<Option<i64>, KrpcError> {
     match d.get(key.as_bytes()) {
         None => Ok(None),
         Some(v) => v.as_int().map(Some).ok_or(wrong_type(key, "integer", v)),
@@ -391,7 +445,7 @@ fn req_dict<'d, 'a>(d: &'d Dict<'a>, key: &'static str) -> Result<&'d Dict<'a>, 
     v.as_dict().ok_or(wrong_type(key, "dictionary", v))
 }
 
-fn req_id(d: &Dict<'_>, key: &'static str) -> Result<[u8; 20], KrpcError> {
+pub(crate) fn req_id(d: &Dict<'_>, key: &'static str) -> Result<[u8; 20], KrpcError> {
     let b = req_bytes(d, key)?;
     b.try_into().map_err(|_| KrpcError::WrongLength { key, expected: 20, got: b.len() })
 }

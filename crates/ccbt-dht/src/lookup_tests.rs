@@ -33,7 +33,7 @@ impl World {
         let mut all = self.nodes[1..].to_vec();
         all.sort_by_key(|(n, _)| n.distance(target));
         let nodes = all.iter().take(8).map(|&(id, a)| CompactNode { id, addr: v4(a) }).collect();
-        Response { id, nodes, values: vec![], token: Some(vec![1, 2]) }
+        Response { id, nodes, values: vec![], token: Some(vec![1, 2]), ..Response::default() }
     }
 
     fn true_closest(&self, target: &NodeId, own: &NodeId) -> Vec<NodeId> {
@@ -125,7 +125,13 @@ fn wrong_id_or_unasked_answers_are_not_trusted() {
     let mut l = Lookup::new(NodeId([0; 20]), NodeId([0x11; 20]), 8, 3, 1, &[a], &[]);
     let q = l.next_queries(1)[0];
     let evil = CompactNode { id: NodeId([0x11; 20]), addr: v4(addr(9)) };
-    let liar = Response { id: NodeId([0x99; 20]), nodes: vec![evil], values: vec![], token: None };
+    let liar = Response {
+        id: NodeId([0x99; 20]),
+        nodes: vec![evil],
+        values: vec![],
+        token: None,
+        ..Response::default()
+    };
     l.on_response(q, &liar);
     assert!(l.is_done(), "the only node failed; the liar's nodes were ignored");
     // Unsolicited answers change nothing.
@@ -142,7 +148,13 @@ fn peers_are_deduplicated_and_candidates_bounded() {
     let peer = v4(addr(500));
     let many: Vec<CompactNode> =
         (0..1000).map(|i| CompactNode { id: NodeId::random(&mut rng), addr: v4(addr(1000 + i)) }).collect();
-    let r = Response { id: start[0].0, nodes: many, values: vec![peer, peer], token: None };
+    let r = Response {
+        id: start[0].0,
+        nodes: many,
+        values: vec![peer, peer],
+        token: None,
+        ..Response::default()
+    };
     assert_eq!(l.on_response(q, &r), vec![SocketAddr::V4(peer)]);
     assert!(l.candidates.len() <= 64);
     assert_eq!(l.peers_found(), 1);

@@ -18,6 +18,8 @@ use ccbt_core::InfoHash;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
+use crate::item::Item;
+use crate::item_store::{ItemStore, ITEM_TTL};
 use crate::lookup::Lookup;
 use crate::routing::{is_valid_node_addr, RoutingTable};
 use crate::storage::{PeerStore, PEER_TTL};
@@ -25,6 +27,7 @@ use crate::token::TokenSecrets;
 use crate::NodeId;
 
 mod client;
+mod items;
 mod ratelimit;
 mod server;
 
@@ -78,6 +81,15 @@ pub struct DhtOptions {
     pub max_values_per_reply: usize,
     /// Lifetime of an announcement (30 min).
     pub peer_ttl: Duration,
+    /// BEP 44 items stored for others (1000).
+    pub max_items: usize,
+    /// Bytes of BEP 44 items stored for others, values, salts and a fixed overhead each
+    /// (2 MiB).
+    pub max_item_bytes: usize,
+    /// BEP 44 items first stored by one IP (32).
+    pub max_items_per_ip: usize,
+    /// Lifetime of a BEP 44 item not put again (2 h).
+    pub item_ttl: Duration,
     /// Incoming queries per second per source IP (20), with bursts of
     /// `rate_limit_burst` (60).
     pub rate_limit_per_sec: u32,
@@ -106,6 +118,10 @@ impl Default for DhtOptions {
             max_announces_per_ip: 32,
             max_values_per_reply: 50,
             peer_ttl: PEER_TTL,
+            max_items: 1000,
+            max_item_bytes: 2 << 20,
+            max_items_per_ip: 32,
+            item_ttl: ITEM_TTL,
             rate_limit_per_sec: 20,
             rate_limit_burst: 60,
             rate_limit_tracked_ips: 4096,
@@ -145,6 +161,33 @@ pub enum DhtEvent {
         /// Rounds it took (depth of the deepest answering node, the first wave being 1).
         rounds: usize,
     },
+    /// A BEP 44 `get` ([`DhtNode::get_immutable`], [`DhtNode::get_mutable`]) finished.
+    GetItemDone {
+        /// The lookup.
+        lookup: LookupId,
+        /// The item's target.
+        target: NodeId,
+        /// The item found, checked: for an immutable one SHA-1 of the value is the target, for
+        /// a mutable one the key is the asked one and the signature is valid; the highest
+        /// sequence number any node gave. `None` if no node had it.
+        item: Option<Item>,
+        /// Queries the lookup sent.
+        nodes_queried: usize,
+    },
+    /// A BEP 44 `put` ([`DhtNode::put_item`]) finished: every storing node answered or timed
+    /// out.
+    PutItemDone {
+        /// The lookup.
+        lookup: LookupId,
+        /// The item's target.
+        target: NodeId,
+        /// Nodes that stored it.
+        stored: usize,
+        /// Nodes that refused it, with their error code (e.g. 302: they hold a newer `seq`).
+        refused: Vec<(SocketAddr, i64)>,
+        /// Nodes asked to store it (the closest that gave a token).
+        asked: usize,
+    },
     /// The bootstrap lookup finished with a non-empty routing table.
     BootstrapDone {
         /// Nodes in the routing table.
@@ -169,6 +212,8 @@ pub struct DhtStatus {
     pub stored_info_hashes: usize,
     /// Peers announced to us.
     pub stored_peers: usize,
+    /// BEP 44 items stored for others.
+    pub stored_items: usize,
     /// Queries received since start.
     pub queries_in: u64,
     /// Queries sent since start.
@@ -190,13 +235,21 @@ enum Purpose {
     Refresh,
     FindNode,
     GetPeers,
-    Announce { port: Option<u16> },
+    Announce {
+        port: Option<u16>,
+    },
+    /// BEP 44 `get` (the details are in [`Running::item`]).
+    GetItem,
+    /// BEP 44 `get`, then `put` to the closest nodes.
+    PutItem,
 }
 
 #[derive(Debug)]
 struct Running {
     lookup: Lookup,
     purpose: Purpose,
+    /// What a BEP 44 lookup looks for and has found.
+    item: Option<Box<items::ItemLookup>>,
 }
 
 #[derive(Debug)]
@@ -216,6 +269,9 @@ pub struct DhtNode {
     table: RoutingTable,
     tokens: TokenSecrets,
     store: PeerStore,
+    items: ItemStore,
+    /// BEP 44 puts waiting for the storing nodes' answers.
+    puts: BTreeMap<LookupId, items::PutProgress>,
     limiter: RateLimiter,
     txns: BTreeMap<u16, client::Txn>,
     /// Addresses with an outstanding verification ping (at most [`MAX_VERIFYING`]).
@@ -248,6 +304,13 @@ impl DhtNode {
                 options.max_announces_per_ip,
                 options.peer_ttl,
             ),
+            items: ItemStore::new(
+                options.max_items,
+                options.max_item_bytes,
+                options.max_items_per_ip,
+                options.item_ttl,
+            ),
+            puts: BTreeMap::new(),
             limiter: RateLimiter::new(
                 options.rate_limit_per_sec,
                 options.rate_limit_burst,
@@ -394,6 +457,7 @@ impl DhtNode {
             active_lookups: self.lookups.len(),
             stored_info_hashes: self.store.info_hashes(),
             stored_peers: self.store.peers(),
+            stored_items: self.items.len(),
             queries_in: self.queries_in,
             queries_out: self.queries_out,
         }
@@ -402,6 +466,7 @@ impl DhtNode {
     fn maintenance(&mut self, now: Instant) {
         self.tokens.maybe_rotate(now, &mut self.rng);
         self.store.expire(now);
+        self.items.expire(now);
         self.limiter.purge(now);
         for (id, addr) in self.table.to_ping(now, 8) {
             self.send_ping(now, id, addr);
@@ -485,7 +550,7 @@ impl DhtNode {
             &nodes,
             &seeds,
         );
-        self.lookups.insert(id, Running { lookup, purpose });
+        self.lookups.insert(id, Running { lookup, purpose, item: None });
     }
 
     fn push_event(&mut self, event: DhtEvent) {

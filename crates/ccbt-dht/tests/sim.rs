@@ -11,7 +11,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use ccbt_core::InfoHash;
-use ccbt_dht::{DhtEvent, DhtNode, DhtOptions, LookupId, NodeId};
+use ccbt_dht::item::{self, Item, SigningKey};
+use ccbt_dht::{bep46, DhtEvent, DhtNode, DhtOptions, LookupId, NodeId};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -388,4 +389,77 @@ fn spoofed_queries_neither_enter_tables_nor_spread() {
         assert!(closest.iter().all(|(id, _)| !fakes.contains(id)), "{closest:?}");
         assert_eq!(closest.first().map(|(id, _)| *id), Some(sim.nodes[i].node.id()));
     }
+}
+
+impl Sim {
+    /// Waits for the event of lookup `lid` on node `i` that `pick` recognises.
+    fn wait_event(&mut self, i: usize, lid: LookupId, pick: fn(&DhtEvent) -> Option<LookupId>) -> DhtEvent {
+        self.flush(i);
+        let found = |s: &Sim| s.nodes[i].events.iter().find(|e| pick(e) == Some(lid)).cloned();
+        self.run_until(Duration::from_secs(120), |s| found(s).is_some());
+        found(self).unwrap()
+    }
+
+    fn put(&mut self, i: usize, item: Item) -> usize {
+        let now = self.now;
+        let lid = self.nodes[i].node.put_item(now, item, None).unwrap();
+        let pick = |e: &DhtEvent| match e {
+            DhtEvent::PutItemDone { lookup, .. } => Some(*lookup),
+            _ => None,
+        };
+        let DhtEvent::PutItemDone { stored, refused, asked, .. } = self.wait_event(i, lid, pick) else {
+            unreachable!()
+        };
+        assert!(refused.is_empty(), "{refused:?}");
+        assert!(asked >= K - 1, "asked {asked}");
+        stored
+    }
+
+    fn get(&mut self, i: usize, lid: LookupId) -> Option<Item> {
+        let pick = |e: &DhtEvent| match e {
+            DhtEvent::GetItemDone { lookup, .. } => Some(*lookup),
+            _ => None,
+        };
+        let DhtEvent::GetItemDone { item, .. } = self.wait_event(i, lid, pick) else { unreachable!() };
+        item
+    }
+}
+
+#[test]
+fn bep44_items_are_put_and_found() {
+    let mut sim = Sim::new(6, 150, 0.02);
+    sim.bootstrap_all();
+    let key = SigningKey::from_seed(&[42; 32]);
+
+    // A mutable item with salt: stored near its target, found by others.
+    let v1 = bep46::encode_info_hash_value(&InfoHash([1; 20]));
+    let stored = sim.put(5, Item::Mutable(key.sign_item(b"dataset", 1, v1).unwrap()));
+    assert!(stored >= K - 2, "stored on {stored} nodes");
+    let holders = sim.nodes.iter().filter(|n| n.node.status().stored_items > 0).count();
+    assert_eq!(holders, stored);
+    for i in [17, 60, 101] {
+        let now = sim.now;
+        let lid = sim.nodes[i].node.get_mutable(now, key.public_key(), b"dataset");
+        let Some(Item::Mutable(m)) = sim.get(i, lid) else { panic!("node {i} did not find the item") };
+        assert_eq!((m.seq, bep46::decode_info_hash_value(&m.v)), (1, Ok(InfoHash([1; 20]))));
+    }
+    // Another salt is another item: nothing there.
+    let now = sim.now;
+    let lid = sim.nodes[17].node.get_mutable(now, key.public_key(), b"other");
+    assert_eq!(sim.get(17, lid), None);
+
+    // A new version replaces the old one everywhere it was stored.
+    let v2 = bep46::encode_info_hash_value(&InfoHash([2; 20]));
+    assert!(sim.put(5, Item::Mutable(key.sign_item(b"dataset", 2, v2).unwrap())) >= K - 2);
+    let now = sim.now;
+    let lid = sim.nodes[140].node.get_mutable(now, key.public_key(), b"dataset");
+    let Some(Item::Mutable(m)) = sim.get(140, lid) else { panic!("no item") };
+    assert_eq!((m.seq, bep46::decode_info_hash_value(&m.v)), (2, Ok(InfoHash([2; 20]))));
+
+    // An immutable item.
+    let v = b"l5:hello5:worlde".to_vec();
+    assert!(sim.put(33, Item::Immutable(v.clone())) >= K - 2);
+    let now = sim.now;
+    let lid = sim.nodes[99].node.get_immutable(now, item::immutable_target(&v));
+    assert_eq!(sim.get(99, lid), Some(Item::Immutable(v)));
 }

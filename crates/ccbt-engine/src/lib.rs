@@ -88,6 +88,8 @@ pub use checkpoint::{
     find_checkpoint, list_resumable_checkpoints, saved_file_priorities, saved_limits, FoundCheckpoint,
 };
 pub use delete_data::DeletedData;
+pub use dht::items::{DhtItemError, PutOutcome};
+pub use dht::key_file::{load_or_create_key, read_key, KeyFileError};
 pub use error::{SessionError, TorrentError};
 pub use limits::{RateLimits, TorrentLimits, MIN_RATE_LIMIT};
 pub use options::{Reconfigured, SessionOptions};
@@ -102,6 +104,8 @@ pub use status::{
 
 /// The checkpoint types (the session writes and reads them; see `ccbt-checkpoint`).
 pub use ccbt_checkpoint as checkpoints;
+/// BEP 44 items and BEP 46 helpers, for [`Session::dht_put_mutable`] and its siblings.
+pub use ccbt_dht::{bep46, item as dht_item};
 pub use ccbt_proto::choker::SeedChoking;
 pub use ccbt_proto::picker::{FilePriority, PieceSelection};
 pub use ccbt_storage::Preallocate;

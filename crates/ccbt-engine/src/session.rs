@@ -30,6 +30,7 @@ use crate::{
     TorrentFileReader, TorrentId, TorrentStatus, TrackerInfo,
 };
 
+mod items_api;
 mod limits_api;
 mod ops_api;
 mod peers_api;

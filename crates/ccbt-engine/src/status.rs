@@ -254,6 +254,8 @@ pub struct DhtInfo {
     /// Info hashes and peers other nodes announced to us.
     pub stored_info_hashes: usize,
     pub stored_peers: usize,
+    /// BEP 44 items other nodes stored on us.
+    pub stored_items: usize,
     pub queries_in: u64,
     pub queries_out: u64,
 }

@@ -11,6 +11,7 @@ use crate::lookup::QueryTo;
 use crate::routing::Contact;
 use crate::NodeId;
 
+use super::items::PutAnswer;
 use super::{DhtEvent, DhtNode, LookupId, Purpose, Running};
 
 /// What an outstanding query was for.
@@ -22,6 +23,8 @@ pub(super) enum TxnKind {
     Lookup(LookupId),
     /// An `announce_peer` (its answer only refreshes the routing table).
     Announce,
+    /// A BEP 44 `put` of a put lookup.
+    Put(LookupId),
     /// A ping to a node not in the table (it queried us, or a peer offered it): an answer
     /// proves the address and lets the node in.
     Verify,
@@ -37,12 +40,12 @@ pub(super) struct Txn {
 }
 
 impl DhtNode {
-    fn free_slots(&self) -> usize {
+    pub(super) fn free_slots(&self) -> usize {
         self.opts.max_outstanding_queries.saturating_sub(self.txns.len())
     }
 
     /// Sends `query` to `addr` as a new transaction; `false` if the transaction table is full.
-    fn send_query(
+    pub(super) fn send_query(
         &mut self,
         now: Instant,
         addr: SocketAddr,
@@ -123,6 +126,11 @@ impl DhtNode {
                 run.lookup.on_failure(QueryTo { id: txn.node, addr: txn.addr });
             }
         }
+        if let TxnKind::Put(lid) = txn.kind {
+            let answer =
+                if timed_out { PutAnswer::Silent } else { PutAnswer::Refused(crate::krpc::ERROR_GENERIC) };
+            self.put_answered(lid, txn.addr, answer);
+        }
     }
 
     /// Takes the transaction a reply from `from` with id `tid` answers, if any. Replies with an
@@ -164,9 +172,15 @@ impl DhtNode {
                 self.start_bootstrap(now);
             }
         }
+        if let TxnKind::Put(lid) = txn.kind {
+            self.put_answered(lid, txn.addr, PutAnswer::Stored);
+        }
         if let TxnKind::Lookup(lid) = txn.kind {
             let Some(run) = self.lookups.get_mut(&lid) else { return };
             let peers = run.lookup.on_response(QueryTo { id: txn.node, addr: txn.addr }, &r);
+            if let Some(item) = run.item.as_mut() {
+                item.offer(&r);
+            }
             let wants_peers = matches!(run.purpose, Purpose::GetPeers | Purpose::Announce { .. });
             if wants_peers && !peers.is_empty() {
                 let info_hash = run.lookup.target().into();
@@ -176,8 +190,13 @@ impl DhtNode {
     }
 
     /// An error reply: the node is alive but the query failed.
-    pub(super) fn on_error_reply(&mut self, now: Instant, from: SocketAddr, msg_tid: &[u8]) {
+    pub(super) fn on_error_reply(&mut self, now: Instant, from: SocketAddr, msg_tid: &[u8], code: i64) {
         if let Some(txn) = self.take_txn(from, msg_tid) {
+            if let TxnKind::Put(lid) = txn.kind {
+                // The code says why (e.g. 302: it holds a newer item); reported as such.
+                self.put_answered(lid, txn.addr, PutAnswer::Refused(code));
+                return;
+            }
             self.txn_failed(now, &txn, false);
         }
     }
@@ -205,6 +224,7 @@ impl DhtNode {
                 Purpose::Bootstrap | Purpose::Refresh | Purpose::FindNode => {
                     Query::FindNode { id: own, target }
                 }
+                Purpose::GetItem | Purpose::PutItem => Query::Get { id: own, target, seq: None },
             };
             for to in run.lookup.next_queries(budget) {
                 if !self.send_query(now, to.addr, to.id, query.clone(), TxnKind::Lookup(lid)) {
@@ -221,7 +241,7 @@ impl DhtNode {
         }
     }
 
-    fn finish(&mut self, now: Instant, lid: LookupId, run: Running) {
+    pub(super) fn finish(&mut self, now: Instant, lid: LookupId, run: Running) {
         let lookup = run.lookup;
         let closest = lookup.closest_responded();
         let done = DhtEvent::LookupDone {
@@ -247,6 +267,7 @@ impl DhtNode {
                 }
             }
             Purpose::Refresh => {}
+            Purpose::GetItem | Purpose::PutItem => self.finish_item(now, lid, run.item, lookup),
             Purpose::FindNode | Purpose::GetPeers => self.push_event(done),
             Purpose::Announce { port } => {
                 let own = self.id;

@@ -23,7 +23,7 @@ impl DhtNode {
             Ok(msg) => match msg.body {
                 Body::Query(q) => self.on_query(now, from, msg.tid, msg.read_only, q),
                 Body::Response(r) => self.on_response(now, from, &msg.tid, msg.read_only, r),
-                Body::Error(_) => self.on_error_reply(now, from, &msg.tid),
+                Body::Error(e) => self.on_error_reply(now, from, &msg.tid, e.code),
             },
             Err(err) => {
                 if let Some(tid) = krpc::query_tid(data) {
@@ -48,7 +48,7 @@ impl DhtNode {
         self.queue_transmit(to, msg.encode());
     }
 
-    fn reply_error(&mut self, to: SocketAddr, tid: Vec<u8>, code: i64, message: &str) {
+    pub(super) fn reply_error(&mut self, to: SocketAddr, tid: Vec<u8>, code: i64, message: &str) {
         self.reply(to, tid, Body::Error(ErrorReply { code, message: message.to_owned() }));
     }
 
@@ -99,7 +99,7 @@ impl DhtNode {
                     Vec::new()
                 };
                 let token = Some(self.tokens.token_for(from.ip()).to_vec());
-                Response { id: own, nodes, values, token }
+                Response { id: own, nodes, values, token, ..Response::default() }
             }
             Query::AnnouncePeer { info_hash, port, implied_port, token, .. } => {
                 if !self.tokens.verify(from.ip(), &token) {
@@ -109,6 +109,27 @@ impl DhtNode {
                 let port = if implied_port { from.port() } else { port };
                 if port != 0 {
                     self.store.insert(now, info_hash, SocketAddr::new(from.ip(), port));
+                }
+                Response { id: own, ..Response::default() }
+            }
+            Query::Get { target, seq, .. } => {
+                let mut r = Response {
+                    id: own,
+                    nodes: self.compact_closest(now, &target, &querier),
+                    token: Some(self.tokens.token_for(from.ip()).to_vec()),
+                    ..Response::default()
+                };
+                self.fill_item(now, &target, seq, &mut r);
+                r
+            }
+            Query::Put { token, item, cas, .. } => {
+                if !self.tokens.verify(from.ip(), &token) {
+                    self.reply_error(from, tid, krpc::ERROR_PROTOCOL, "bad token");
+                    return;
+                }
+                if let Err((code, message)) = self.store_item(now, from.ip(), item, cas) {
+                    self.reply_error(from, tid, code, message);
+                    return;
                 }
                 Response { id: own, ..Response::default() }
             }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ccbt_core::InfoHash;
-use ccbt_dht::{DhtEvent, DhtNode, DhtStatus, LookupId, MAX_DATAGRAM};
+use ccbt_dht::item::Item;
+use ccbt_dht::{DhtEvent, DhtNode, DhtStatus, LookupId, NodeId, MAX_DATAGRAM};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
@@ -30,6 +31,8 @@ pub(super) enum Command {
     GetPeers { info_hash: InfoHash, peers: mpsc::Sender<Vec<SocketAddr>> },
     Announce { info_hash: InfoHash, port: u16, peers: mpsc::Sender<Vec<SocketAddr>> },
     AddNode(SocketAddr),
+    GetItem { wanted: super::items::Wanted, reply: oneshot::Sender<Option<Item>> },
+    PutItem { item: Item, cas: Option<i64>, reply: oneshot::Sender<super::items::PutOutcome> },
     Status(oneshot::Sender<DhtStatus>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -50,6 +53,8 @@ pub(super) struct Driver {
     socket: UdpSocket,
     commands: mpsc::Receiver<Command>,
     sinks: HashMap<LookupId, Sink>,
+    /// Callers waiting for a BEP 44 get or put.
+    item_waiters: HashMap<LookupId, super::items::Waiter>,
     state_path: PathBuf,
     bootstrap_hosts: Vec<String>,
     resolver: Option<JoinHandle<Vec<SocketAddr>>>,
@@ -75,6 +80,7 @@ impl Driver {
             socket,
             commands,
             sinks: HashMap::new(),
+            item_waiters: HashMap::new(),
             state_path,
             bootstrap_hosts,
             resolver: None,
@@ -169,6 +175,19 @@ impl Driver {
                 self.node.add_node(now(), addr);
             }
             Command::AddNode(_) => {}
+            Command::GetItem { wanted, reply } => {
+                let lookup = super::items::start_get(&mut self.node, now(), wanted);
+                tracing::debug!(lookup = lookup.0, "dht get (bep 44) started");
+                self.item_waiters.insert(lookup, super::items::Waiter::Get(reply));
+            }
+            Command::PutItem { item, cas, reply } => match self.node.put_item(now(), item, cas) {
+                Ok(lookup) => {
+                    tracing::debug!(lookup = lookup.0, "dht put (bep 44) started");
+                    self.item_waiters.insert(lookup, super::items::Waiter::Put(reply));
+                }
+                // The handle checks items before sending them; dropping `reply` reports it.
+                Err(e) => tracing::debug!(error = %e, "dht put of an invalid item refused"),
+            },
             Command::Status(reply) => {
                 let _ = reply.send(self.node.status());
             }
@@ -241,6 +260,19 @@ impl Driver {
                 );
             }
             DhtEvent::BootstrapDone { nodes } => tracing::debug!(nodes, "dht bootstrap done"),
+            DhtEvent::GetItemDone { lookup, target, item, nodes_queried } => {
+                tracing::debug!(lookup = lookup.0, %target, found = item.is_some(), nodes_queried, "dht get done");
+                if let Some(super::items::Waiter::Get(reply)) = self.item_waiters.remove(&lookup) {
+                    let _ = reply.send(item);
+                }
+            }
+            DhtEvent::PutItemDone { lookup, target, stored, refused, asked } => {
+                tracing::debug!(lookup = lookup.0, %target, stored, refused = refused.len(), asked, "dht put done");
+                if let Some(super::items::Waiter::Put(reply)) = self.item_waiters.remove(&lookup) {
+                    let target: NodeId = target;
+                    let _ = reply.send(super::items::PutOutcome { target: target.0, stored, refused, asked });
+                }
+            }
         }
     }
 

@@ -13,6 +13,8 @@
 //! with its result; `trace` shows send/receive errors and dropped datagrams.
 
 mod driver;
+pub(crate) mod items;
+pub mod key_file;
 mod state;
 
 #[cfg(test)]

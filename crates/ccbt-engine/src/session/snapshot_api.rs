@@ -131,6 +131,7 @@ async fn dht_info(inner: &SessionInner) -> Option<DhtInfo> {
         active_lookups: s.active_lookups,
         stored_info_hashes: s.stored_info_hashes,
         stored_peers: s.stored_peers,
+        stored_items: s.stored_items,
         queries_in: s.queries_in,
         queries_out: s.queries_out,
     })

@@ -41,7 +41,7 @@ pub async fn status(args: &DhtStatusArgs, settings: &Effective) -> anyhow::Resul
 fn describe(s: &DhtInfo) -> String {
     let mut out = format!(
         "node id       {}\nlistening on  udp {}\nnodes         {} good, {} questionable\n\
-         lookups       {} active\nstored        {} info hashes, {} peers\nqueries       {} in, {} out\n",
+         lookups       {} active\nstored        {} info hashes, {} peers, {} items\nqueries       {} in, {} out\n",
         s.node_id,
         s.local_addr,
         s.good_nodes,
@@ -49,6 +49,7 @@ fn describe(s: &DhtInfo) -> String {
         s.active_lookups,
         s.stored_info_hashes,
         s.stored_peers,
+        s.stored_items,
         s.queries_in,
         s.queries_out
     );
