@@ -124,23 +124,13 @@ pub fn decode_manifest(bytes: &[u8], file_length: u64) -> std::result::Result<Ve
     if chunks > limit {
         return Err(ManifestError::TooManyChunks { chunks, limit });
     }
-    Ok(bytes
-        .chunks_exact(MANIFEST_ENTRY_LEN)
-        .map(|e| {
-            let mut id = [0u8; 32];
-            id.copy_from_slice(&e[..32]);
-            ChunkRef { id, len: u32::from_be_bytes([e[32], e[33], e[34], e[35]]) }
-        })
-        .collect())
+    Ok(ccbt_xet::raw_entries(bytes).collect())
 }
 
 /// Encodes a manifest as `id[32] ‖ len u32 BE` per chunk.
 pub fn encode_manifest(chunks: &[ChunkRef]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(chunks.len() * MANIFEST_ENTRY_LEN);
-    for c in chunks {
-        out.extend_from_slice(&c.id);
-        out.extend_from_slice(&c.len.to_be_bytes());
-    }
+    let mut out = Vec::new();
+    ccbt_xet::encode_entries(chunks, &mut out);
     out
 }
 

@@ -26,6 +26,7 @@ pub use discovery::{anchor_before, anchor_key, anchors, file_key, is_anchor};
 pub use hash::{aggregated_root, chunk_id, file_hash, xethex, ChunkId, ChunkRef, FileHasher};
 pub use manifest::{Manifest, MAX_MANIFEST_CHUNKS};
 pub use manifest_codec::{
-    decode_entries, encode_entries, ManifestError, ENTRY_LEN, HEADER_LEN, MANIFEST_MAGIC, MANIFEST_VERSION,
+    decode_entries, encode_entries, raw_entries, ManifestError, ENTRY_LEN, HEADER_LEN, MANIFEST_MAGIC,
+    MANIFEST_VERSION,
 };
 pub use verification::range_hash;

@@ -59,18 +59,24 @@ pub fn decode_entries(bytes: &[u8]) -> Result<Vec<ChunkRef>, ManifestError> {
     if count > MAX_MANIFEST_CHUNKS {
         return Err(ManifestError::TooManyChunks { count: count as u64, max: MAX_MANIFEST_CHUNKS });
     }
-    bytes
-        .chunks_exact(ENTRY_LEN)
+    raw_entries(bytes)
         .enumerate()
-        .map(|(index, entry)| {
-            let id: ChunkId = entry[..32].try_into().expect("32 bytes");
-            let len = u32::from_be_bytes(entry[32..].try_into().expect("4 bytes"));
-            if len == 0 || len as usize > MAX_CHUNK_SIZE {
-                return Err(ManifestError::ChunkLength { index, len });
-            }
-            Ok(ChunkRef { id, len })
+        .map(|(index, chunk)| match chunk.len {
+            0 => Err(ManifestError::ChunkLength { index, len: 0 }),
+            len if len as usize > MAX_CHUNK_SIZE => Err(ManifestError::ChunkLength { index, len }),
+            _ => Ok(chunk),
         })
         .collect()
+}
+
+/// The entries `id[32] ‖ len u32 BE` of `bytes` as they are, unchecked (a trailing partial
+/// entry is left out): the one reader under every decoder of entry lists, which add their own
+/// checks.
+pub fn raw_entries(bytes: &[u8]) -> impl ExactSizeIterator<Item = ChunkRef> + '_ {
+    bytes.chunks_exact(ENTRY_LEN).map(|entry| {
+        let id: ChunkId = entry[..32].try_into().expect("32 bytes");
+        ChunkRef { id, len: u32::from_be_bytes(entry[32..].try_into().expect("4 bytes")) }
+    })
 }
 
 impl Manifest {

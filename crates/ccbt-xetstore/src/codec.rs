@@ -106,11 +106,8 @@ pub fn decode_file(bytes: &[u8]) -> Result<FileRecord, DecodeError> {
 }
 
 pub fn encode_manifest(chunks: &[ChunkRef]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(chunks.len() * MANIFEST_ENTRY);
-    for c in chunks {
-        out.extend_from_slice(&c.id);
-        out.extend_from_slice(&c.len.to_be_bytes());
-    }
+    let mut out = Vec::new();
+    ccbt_xet::encode_entries(chunks, &mut out);
     out
 }
 
@@ -118,14 +115,7 @@ pub fn decode_manifest(bytes: &[u8]) -> Result<Vec<ChunkRef>, DecodeError> {
     if bytes.len() % MANIFEST_ENTRY != 0 {
         return Err(DecodeError(format!("a manifest of {} bytes", bytes.len())));
     }
-    Ok(bytes
-        .chunks_exact(MANIFEST_ENTRY)
-        .map(|b| {
-            let mut id = [0; 32];
-            id.copy_from_slice(&b[..32]);
-            ChunkRef { id, len: be_u32(&b[32..36]) }
-        })
-        .collect())
+    Ok(ccbt_xet::raw_entries(bytes).collect())
 }
 
 /// Entries in an encoded manifest, without decoding it.
