@@ -684,6 +684,7 @@ fn start_resolving(
         dht: inner.dht.clone(),
         limits: inner.limits.clone(),
         paused: start.paused,
+        xet_store: inner.xet.is_some(),
     };
     let (shared, commands) = magnet::new_resolver(&spec);
     let weak: Weak<SessionInner> = Arc::downgrade(inner);

@@ -5,54 +5,17 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ccbt_engine::{AddTorrent, Session, SessionOptions};
 use common::xet::xet_torrent;
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 const PIECE: u32 = 16384;
 const FILES: usize = 8;
 const FILE_LEN: usize = 32 << 20;
 const EDIT: usize = 256 * 1024;
-
-/// A TCP proxy on loopback to `target` that counts the bytes it carries, both directions.
-async fn counting_proxy(target: SocketAddr) -> (SocketAddr, Arc<AtomicU64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let count = Arc::new(AtomicU64::new(0));
-    let total = count.clone();
-    tokio::spawn(async move {
-        while let Ok((inbound, _)) = listener.accept().await {
-            let Ok(outbound) = TcpStream::connect(target).await else { continue };
-            let (ri, wi) = inbound.into_split();
-            let (ro, wo) = outbound.into_split();
-            tokio::spawn(pump(ri, wo, total.clone()));
-            tokio::spawn(pump(ro, wi, total.clone()));
-        }
-    });
-    (addr, count)
-}
-
-async fn pump(
-    mut from: impl AsyncReadExt + Unpin,
-    mut to: impl AsyncWriteExt + Unpin,
-    count: Arc<AtomicU64>,
-) {
-    let mut buf = vec![0u8; 64 * 1024];
-    while let Ok(n) = from.read(&mut buf).await {
-        if n == 0 || to.write_all(&buf[..n]).await.is_err() {
-            break;
-        }
-        count.fetch_add(n as u64, Ordering::Relaxed);
-    }
-    let _ = to.shutdown().await;
-}
 
 /// Version 2 of file `i`: five of the eight files get one insertion and one overwrite of
 /// 256 KiB each, ten edits of 2.5 MiB in all (1 % of 256 MiB).

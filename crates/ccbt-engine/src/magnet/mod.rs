@@ -7,6 +7,7 @@ mod conn;
 mod layers;
 #[cfg(test)]
 mod tests;
+mod xet_layers;
 #[cfg(test)]
 mod xet_tests;
 
@@ -75,6 +76,9 @@ pub(crate) struct MetaShared {
     pub(crate) failed: Mutex<Option<String>>,
     /// Added paused and not resumed yet: the fetch has not started (see `Session::resume`).
     pub(crate) paused: watch::Sender<bool>,
+    /// The session's Xet chunk store is open: a Xet torrent's chunk manifests are worth asking
+    /// peers for (magnet/xet_layers.rs).
+    xet_store: bool,
 }
 
 impl MetaShared {
@@ -126,6 +130,8 @@ pub(crate) struct ResolveSpec {
     pub limits: Arc<SessionLimits>,
     /// Added paused: nothing is fetched before `Session::resume`.
     pub paused: bool,
+    /// The session's Xet chunk store is open.
+    pub xet_store: bool,
 }
 
 /// Starts resolving; returns the shared state and a receiver for peers the caller should feed
@@ -158,6 +164,7 @@ pub(crate) fn new_resolver(spec: &ResolveSpec) -> (Arc<MetaShared>, mpsc::Receiv
         commands: tx,
         failed: Mutex::new(None),
         paused: watch::channel(spec.paused).0,
+        xet_store: spec.xet_store,
     });
     (shared, rx)
 }
@@ -220,6 +227,9 @@ pub(crate) async fn resolve(
                 candidates.ban(ip);
             }
             let mut torrent = torrent_from_metadata(&bytes, &magnet)?;
+            // The phases below dial the same peers, which refuse a second connection with our
+            // peer id while the first is open: let the metadata connections close first.
+            wait_for_ends(&mut running, &mut ended_rx).await;
             let peers: Vec<SocketAddr> = candidates.addrs().collect();
             let mut liars = liars;
             let missing = torrent.missing_piece_layers().len();
@@ -234,6 +244,14 @@ pub(crate) async fn resolve(
                     }
                     Err(reason) => return Err(reason),
                 }
+            }
+            // Chunk manifests only help a session that has chunks to reuse.
+            if shared.xet_store && !torrent.missing_xet_layers().is_empty() {
+                let missing = torrent.missing_xet_layers().len();
+                tracing::info!(files = missing, "fetching xet chunk manifests from peers");
+                let honest: Vec<SocketAddr> =
+                    peers.iter().copied().filter(|a| !liars.contains(&a.ip())).collect();
+                liars.extend(xet_layers::fetch_xet_layers(&shared, &mut torrent, &honest).await);
             }
             return Ok(Resolved { torrent, peers, liars });
         }
@@ -262,6 +280,18 @@ pub(crate) async fn resolve(
             }
             () = shared.verified.notified() => {}
             () = tokio::time::sleep_until(next_due.into()) => {}
+        }
+    }
+}
+
+/// Waits (briefly) until the `running` metadata connections ended; they end on their own once
+/// the metadata is verified.
+async fn wait_for_ends(running: &mut usize, ended: &mut mpsc::Receiver<conn::Ended>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while *running > 0 {
+        match tokio::time::timeout_at(deadline, ended.recv()).await {
+            Ok(Some(_)) => *running -= 1,
+            _ => break,
         }
     }
 }

@@ -36,6 +36,7 @@ async fn a_metadata_request_flood_from_a_peer_that_does_not_read_stays_under_the
         dht: None,
         limits: crate::limits::SessionLimits::unlimited(),
         paused: false,
+        xet_store: false,
     };
     let (shared, _commands) = new_resolver(&spec);
 

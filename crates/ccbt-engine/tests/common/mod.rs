@@ -5,12 +5,17 @@
 
 pub mod xet;
 
+use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ccbt_engine::{Session, SessionOptions, TorrentId, TorrentState};
 use ccbt_metainfo::{Torrent, TorrentBuilder};
 use sha1::{Digest, Sha1};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 /// Deterministic pseudo-random bytes (xorshift), different per `seed`.
 pub fn data(len: usize, seed: u64) -> Vec<u8> {
@@ -96,4 +101,37 @@ pub fn assert_same_files(torrent: &Torrent, a: &Path, b: &Path) {
         let y = std::fs::read(b.join(&rel)).unwrap_or_else(|e| panic!("{}: {e}", b.join(&rel).display()));
         assert!(x == y, "file {} differs", rel.display());
     }
+}
+
+/// A TCP proxy on loopback to `target` that counts the bytes it carries, both directions.
+pub async fn counting_proxy(target: SocketAddr) -> (SocketAddr, Arc<AtomicU64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(AtomicU64::new(0));
+    let total = count.clone();
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            let Ok(outbound) = TcpStream::connect(target).await else { continue };
+            let (ri, wi) = inbound.into_split();
+            let (ro, wo) = outbound.into_split();
+            tokio::spawn(pump(ri, wo, total.clone()));
+            tokio::spawn(pump(ro, wi, total.clone()));
+        }
+    });
+    (addr, count)
+}
+
+async fn pump(
+    mut from: impl AsyncReadExt + Unpin,
+    mut to: impl AsyncWriteExt + Unpin,
+    count: Arc<AtomicU64>,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n) = from.read(&mut buf).await {
+        if n == 0 || to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+        count.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    let _ = to.shutdown().await;
 }

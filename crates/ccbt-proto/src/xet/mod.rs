@@ -13,12 +13,14 @@
 
 mod fetcher;
 mod haves;
+mod manifests;
 mod server;
 
 pub use fetcher::{
     max_manifest_entries, FetchError, FetchEvent, XetFetcher, XetViolation, REMEMBERED_CANCELS,
 };
 pub use haves::{PeerHaves, MAX_EARLY_MAPS, MAX_EARLY_MAP_BYTES};
+pub use manifests::{ManifestAsk, ManifestSchedule};
 pub use server::{
     ChunkStore, ManifestPage, ReadOutcome, ReadRequest, ServerAction, ServerConfig, XetServer,
     DEFAULT_QUERY_BURST, DEFAULT_QUERY_IDS_PER_MINUTE,
@@ -112,6 +114,8 @@ fn hex(id: &[u8; 32]) -> String {
 
 #[cfg(test)]
 mod fetcher_tests;
+#[cfg(test)]
+mod manifests_tests;
 #[cfg(test)]
 mod server_tests;
 #[cfg(test)]

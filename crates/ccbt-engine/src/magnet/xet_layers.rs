@@ -1,0 +1,380 @@
+//! The Xet-layer phase of a magnet link (docs/xet.md, "Learning manifests from peers"). The
+//! info dictionary fetched over ut_metadata names each file's xet root but not its chunk
+//! manifest, without which no chunk of the session's store can be copied into the download.
+//! When the store is on, a few peers are asked for the manifests with `xet_cas` MANIFEST_REQs:
+//! [`XetFetcher`] checks every page and folds the whole manifest to its root, the metainfo
+//! check (chunk lengths, file length, root) runs again before a manifest is kept, and
+//! [`ManifestSchedule`] decides which peer is asked for which root. The manifests learned
+//! become part of the torrent and of the `.torrent` saved for it.
+//!
+//! The phase only saves bandwidth, so it never holds a download up for long: it ends when every
+//! manifest is known, when every peer was tried, or after [`PHASE_LIMIT`], and whatever is still
+//! missing is simply downloaded. Manifests are small (36 bytes per ~64 KiB chunk), so these
+//! connections skip the rate limiters and the socket pump, like the piece-layer phase; reads are
+//! bounded by the frame limit, `xet_cas` messages by the codec's caps, and a manifest by what its
+//! file's length allows ([`ccbt_proto::xet::max_manifest_entries`]).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ccbt_metainfo::Torrent;
+use ccbt_proto::xet::{
+    is_answer, is_request, negotiate, our_handshake, FetchEvent, ManifestSchedule, XetFetcher, XetPeerCaps,
+    XetViolation, DEFAULT_RQ, OUR_XET_CAS,
+};
+use ccbt_proto::PeerKey;
+use ccbt_wire::ext::xet_cas::{RejectReason, XetMessage};
+use ccbt_wire::ext::{ExtHandshake, XET_CAS};
+use ccbt_wire::{Message, MessageDecoder};
+use ccbt_xet::ChunkId;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::MetaShared;
+use crate::peer::handshake::{self, Bits};
+use crate::sync::lock;
+
+/// Connections asking for manifests at once.
+const XET_CONNECTIONS: usize = 4;
+
+/// Manifests asked of one peer at once.
+const MANIFESTS_PER_PEER: usize = 4;
+
+/// The phase gives up after this long and the download starts with what was learned.
+pub(super) const PHASE_LIMIT: Duration = Duration::from_secs(30);
+
+/// A peer asked for a manifest that sends no answer for this long is dropped, and the manifest
+/// asked of another.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A peer that closes the connection right after the BitTorrent handshake is dialled once more
+/// after this long.
+const RETRY_AFTER: Duration = Duration::from_millis(500);
+
+/// Largest message accepted: a peer's bitfield may be larger than any `xet_cas` message.
+const MAX_FRAME: u32 = ccbt_wire::DEFAULT_MAX_FRAME;
+
+struct Shared {
+    schedule: Mutex<ManifestSchedule>,
+    /// Bumped when a manifest is learned or handed back, so idle connections look again.
+    changed: watch::Sender<u64>,
+    /// Peers that sent a manifest that does not match its root: proven liars.
+    liars: Mutex<Vec<IpAddr>>,
+}
+
+impl Shared {
+    fn bump(&self) {
+        self.changed.send_modify(|g| *g = g.wrapping_add(1));
+    }
+}
+
+/// Asks `peers` for the missing Xet manifests of `torrent` and sets those that verify into it.
+/// Returns the addresses of peers that sent manifests that do not match their roots.
+pub(super) async fn fetch_xet_layers(
+    meta: &Arc<MetaShared>,
+    torrent: &mut Torrent,
+    peers: &[SocketAddr],
+) -> Vec<IpAddr> {
+    let missing = torrent.missing_xet_layers();
+    let shared = Arc::new(Shared {
+        schedule: Mutex::new(ManifestSchedule::new(missing.iter().map(|&(_, root, size)| (root, size)))),
+        changed: watch::channel(0).0,
+        liars: Mutex::new(Vec::new()),
+    });
+    // The truncated v2 hash, as in the piece-layer phase: a Xet torrent always has a v2 part.
+    let id = torrent.info_hash_v2.map_or(torrent.info_hash, |v2| v2.truncated());
+    let deadline = Instant::now() + PHASE_LIMIT;
+    let mut progress = shared.changed.subscribe();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut next = peers.iter().copied().enumerate();
+    loop {
+        while tasks.len() < XET_CONNECTIONS {
+            let Some((i, addr)) = next.next() else { break };
+            let (meta, shared) = (meta.clone(), shared.clone());
+            let key = PeerKey(2_000_000 + i as u64);
+            tasks.spawn(async move {
+                let (addr, reason) = ask_peer(&meta, &shared, id, key, addr).await;
+                if !matches!(reason, Ended::ClosedEarly) {
+                    return (addr, reason.to_string());
+                }
+                // Refused right after the handshake: most likely a connection of ours from the
+                // metadata phase was still open at the peer (one connection per peer id).
+                // Once more, a little later.
+                tokio::time::sleep(RETRY_AFTER).await;
+                let (addr, reason) = ask_peer(&meta, &shared, id, PeerKey(key.0 + 1_000_000), addr).await;
+                (addr, reason.to_string())
+            });
+        }
+        // Every manifest known, or every peer tried (those lacking `xet_cas` end at once).
+        if lock(&shared.schedule).is_done() || tasks.is_empty() {
+            break;
+        }
+        tokio::select! {
+            Some(ended) = tasks.join_next() => {
+                if let Ok((addr, reason)) = ended {
+                    tracing::debug!(%addr, %reason, "xet manifest connection ended");
+                }
+            }
+            _ = progress.changed() => {}
+            () = tokio::time::sleep_until(deadline) => break,
+        }
+    }
+    tasks.abort_all();
+    let learned = lock(&shared.schedule).take_learned();
+    let (found, all) = (learned.len(), missing.len());
+    for (root, entries) in learned {
+        // Checked already when it arrived; this is where it becomes part of the torrent.
+        if let Err(e) = torrent.set_xet_layer(root, entries) {
+            tracing::warn!(error = %e, "a verified xet manifest does not fit the torrent");
+        }
+    }
+    if found < all {
+        tracing::info!(
+            learned = found,
+            missing = all - found,
+            "some xet chunk manifests could not be learned from peers: those files download without reusing local chunks"
+        );
+    } else {
+        tracing::info!(files = all, "learned the xet chunk manifests from peers");
+    }
+    let liars = lock(&shared.liars).clone();
+    liars
+}
+
+/// One peer: handshake, extension handshake offering `xet_cas`, then ask for manifests while
+/// the schedule has some for it.
+async fn ask_peer(
+    meta: &MetaShared,
+    shared: &Shared,
+    id: ccbt_core::InfoHash,
+    key: PeerKey,
+    addr: SocketAddr,
+) -> (SocketAddr, Ended) {
+    let end = |reason: String| (addr, Ended::Reason(reason));
+    let limit = meta.options.connection_timeout;
+    let stream = tokio::time::timeout(limit, crate::net::connect(addr, meta.options.listen_host)).await;
+    let stream = match stream {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return end(format!("connect failed: {e}")),
+        Err(_) => return end("connect timed out".into()),
+    };
+    let mut conn = Conn { stream, decoder: MessageDecoder::new(MAX_FRAME), input: BytesMut::new() };
+    let bits = Bits { dht: meta.dht.is_some(), v2: true };
+    match handshake::outgoing(&mut conn.stream, id, None, meta.peer_id, bits, limit).await {
+        Ok(theirs) if theirs.supports_extensions() => {}
+        Ok(_) => return end("peer does not speak the extension protocol".into()),
+        Err(e) => return end(e.to_string()),
+    }
+    let caps = match tokio::time::timeout(limit, negotiate_xet(&mut conn, meta.listen_port)).await {
+        Ok(Ok(Some(caps))) => caps,
+        Ok(Ok(None)) => return end("peer does not offer xet_cas".into()),
+        Ok(Err(reason)) if reason == CLOSED => return (addr, Ended::ClosedEarly),
+        Ok(Err(reason)) => return end(reason),
+        Err(_) => return end("no extension handshake in time".into()),
+    };
+    lock(&shared.schedule).add_peer(key);
+    let reason = match exchange(shared, &mut conn, key, caps).await {
+        Ok(()) => "nothing more to ask".to_string(),
+        Err(End::Violation(v)) => {
+            if matches!(v, XetViolation::ManifestMismatch { .. } | XetViolation::BadManifestPage { .. }) {
+                tracing::warn!(%addr, reason = %v, "peer sent a xet manifest that does not match its root");
+                lock(&shared.liars).push(addr.ip());
+            }
+            format!("dropped: {v}")
+        }
+        Err(End::Other(reason)) => reason,
+    };
+    lock(&shared.schedule).remove_peer(key);
+    shared.bump();
+    end(reason)
+}
+
+/// How [`ask_peer`] ended.
+enum Ended {
+    /// The peer closed the connection before its extension handshake.
+    ClosedEarly,
+    Reason(String),
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ended::ClosedEarly => f.write_str(CLOSED),
+            Ended::Reason(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// Sends our extension handshake (`xet_cas` only: nothing else is served here) and reads the
+/// peer's; `None` when it does not speak our version of the extension.
+async fn negotiate_xet(conn: &mut Conn, listen_port: u16) -> Result<Option<XetPeerCaps>, String> {
+    let ours = ExtHandshake {
+        m: vec![(XET_CAS.to_string(), OUR_XET_CAS)],
+        v: Some(concat!("ccbt ", env!("CARGO_PKG_VERSION")).into()),
+        p: Some(listen_port),
+        xet: Some(our_handshake(DEFAULT_RQ)),
+        ..ExtHandshake::default()
+    };
+    conn.send(&Message::Extended { id: 0, payload: ours.encode() }).await?;
+    loop {
+        if let Message::Extended { id: 0, payload } = conn.next().await? {
+            let theirs =
+                ExtHandshake::decode(&payload).map_err(|e| format!("bad extension handshake: {e}"))?;
+            return Ok(negotiate(&theirs));
+        }
+    }
+}
+
+/// Why an exchange ended early.
+enum End {
+    /// The peer broke the `xet_cas` rules (a bad page, a manifest not matching its root, an
+    /// unsolicited answer, an undecodable or oversized message).
+    Violation(XetViolation),
+    /// The connection failed or the peer went silent.
+    Other(String),
+}
+
+impl From<String> for End {
+    fn from(reason: String) -> End {
+        End::Other(reason)
+    }
+}
+
+/// Asks for manifests the schedule hands this peer until it has nothing more for it.
+async fn exchange(shared: &Shared, conn: &mut Conn, key: PeerKey, caps: XetPeerCaps) -> Result<(), End> {
+    let mut fetcher = XetFetcher::new(&caps);
+    let mut changed = shared.changed.subscribe();
+    // Roots asked of this peer and not answered yet, with their files' lengths.
+    let mut asked: BTreeMap<ChunkId, u64> = BTreeMap::new();
+    let mut last_answer = Instant::now();
+    loop {
+        while asked.len() < MANIFESTS_PER_PEER && fetcher.has_room() {
+            let Some(ask) = lock(&shared.schedule).next_for(key) else { break };
+            let Ok(msg) = fetcher.request_manifest(ask.root, ask.max_entries, Some(ask.size)) else {
+                // Cannot happen (one request per root, room checked): give the root back.
+                lock(&shared.schedule).on_refused(key, ask.root);
+                break;
+            };
+            if asked.is_empty() {
+                last_answer = Instant::now();
+            }
+            asked.insert(ask.root, ask.size);
+            conn.send_xet(caps.ext_id, &msg).await?;
+        }
+        if asked.is_empty() && !lock(&shared.schedule).has_work_for(key) {
+            return Ok(());
+        }
+        // Only a peer that owes us an answer can time out; one waiting for work waits.
+        let silent = async {
+            if asked.is_empty() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep_until(last_answer + ANSWER_TIMEOUT).await;
+        };
+        tokio::select! {
+            msg = conn.next() => {
+                let Message::Extended { id: OUR_XET_CAS, payload } = msg? else { continue };
+                // Refuses a message over the caps (`MAX_XET_MESSAGE`) as malformed.
+                let msg = XetMessage::decode(&payload).map_err(|e| End::Violation(e.into()))?;
+                if is_answer(&msg) {
+                    last_answer = Instant::now();
+                    on_answer(shared, conn, key, caps, &mut fetcher, &mut asked, msg).await?;
+                } else if is_request(&msg) {
+                    // Nothing is served on this connection: every request is refused.
+                    conn.send_xet(caps.ext_id, &refusal(&msg)).await?;
+                }
+            }
+            _ = changed.changed() => {}
+            () = silent => return Err(End::Other("no answer to a manifest request".into())),
+        }
+    }
+}
+
+/// One answer to our MANIFEST_REQs.
+async fn on_answer(
+    shared: &Shared,
+    conn: &mut Conn,
+    key: PeerKey,
+    caps: XetPeerCaps,
+    fetcher: &mut XetFetcher,
+    asked: &mut BTreeMap<ChunkId, u64>,
+    msg: XetMessage,
+) -> Result<(), End> {
+    match fetcher.on_answer(msg).map_err(End::Violation)? {
+        FetchEvent::ManifestProgress { next } => conn.send_xet(caps.ext_id, &next).await?,
+        FetchEvent::Manifest { root, entries } => {
+            let size = asked.remove(&root).unwrap_or(0);
+            // The fetcher folded it to the root; the metainfo rules (chunk lengths) apply too.
+            if ccbt_metainfo::check_manifest(&entries, size, &root).is_err() {
+                return Err(End::Violation(XetViolation::ManifestMismatch { root: hex(&root) }));
+            }
+            lock(&shared.schedule).on_manifest(key, root, entries);
+            shared.bump();
+        }
+        FetchEvent::ManifestRejected { root, .. } => {
+            asked.remove(&root);
+            lock(&shared.schedule).on_refused(key, root);
+            shared.bump();
+        }
+        // Chunks and QUERYs are never asked here: the fetcher refuses answers to them.
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The REJECT answering a peer's request on a connection that serves nothing.
+fn refusal(request: &XetMessage) -> XetMessage {
+    let (req, id) = match request {
+        XetMessage::ManifestReq { req, root, .. } => (*req, *root),
+        XetMessage::ChunkReq { req, id, .. } => (*req, *id),
+        XetMessage::Query { req, .. } => (*req, [0; 32]),
+        _ => (0, [0; 32]),
+    };
+    XetMessage::Reject { req, id, reason: RejectReason::Absent }
+}
+
+fn hex(id: &ChunkId) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+const CLOSED: &str = "peer closed the connection";
+
+/// A connection's socket and framing.
+struct Conn {
+    stream: TcpStream,
+    decoder: MessageDecoder,
+    input: BytesMut,
+}
+
+impl Conn {
+    /// The next message. Cancel-safe: bytes read stay in `input`.
+    async fn next(&mut self) -> Result<Message, String> {
+        loop {
+            match self.decoder.decode(&mut self.input) {
+                Ok(Some(msg)) => return Ok(msg),
+                Ok(None) => {}
+                Err(e) => return Err(format!("invalid message: {e}")),
+            }
+            match self.stream.read_buf(&mut self.input).await {
+                Ok(0) => return Err(CLOSED.into()),
+                Ok(_) => {}
+                Err(e) => return Err(format!("read failed: {e}")),
+            }
+        }
+    }
+
+    async fn send(&mut self, msg: &Message) -> Result<(), String> {
+        let mut out = BytesMut::new();
+        ccbt_wire::encode(msg, &mut out);
+        self.stream.write_all(&out).await.map_err(|e| format!("write failed: {e}"))
+    }
+
+    async fn send_xet(&mut self, ext_id: u8, msg: &XetMessage) -> Result<(), String> {
+        self.send(&Message::Extended { id: ext_id, payload: msg.encode() }).await
+    }
+}
