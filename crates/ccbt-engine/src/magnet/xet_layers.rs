@@ -56,6 +56,9 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// after this long.
 const RETRY_AFTER: Duration = Duration::from_millis(500);
 
+/// How long a connection that ends waits for the peer to close its side too.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
 /// Largest message accepted: a peer's bitfield may be larger than any `xet_cas` message.
 const MAX_FRAME: u32 = ccbt_wire::DEFAULT_MAX_FRAME;
 
@@ -106,6 +109,9 @@ pub(super) async fn fetch_xet_layers(
                 // metadata phase was still open at the peer (one connection per peer id).
                 // Once more, a little later.
                 tokio::time::sleep(RETRY_AFTER).await;
+                if lock(&shared.schedule).is_done() {
+                    return (addr, "not needed any more".to_string());
+                }
                 let (addr, reason) = ask_peer(&meta, &shared, id, PeerKey(key.0 + 1_000_000), addr).await;
                 (addr, reason.to_string())
             });
@@ -124,6 +130,8 @@ pub(super) async fn fetch_xet_layers(
             () = tokio::time::sleep_until(deadline) => break,
         }
     }
+    // Connections that are closing get a moment to finish (see `Conn::close`); then the rest stop.
+    let _ = tokio::time::timeout(CLOSE_WAIT, async { while tasks.join_next().await.is_some() {} }).await;
     tasks.abort_all();
     let learned = lock(&shared.schedule).take_learned();
     let (found, all) = (learned.len(), missing.len());
@@ -170,15 +178,23 @@ async fn ask_peer(
         Ok(_) => return end("peer does not speak the extension protocol".into()),
         Err(e) => return end(e.to_string()),
     }
-    let caps = match tokio::time::timeout(limit, negotiate_xet(&mut conn, meta.listen_port)).await {
+    let ended = talk(meta, shared, &mut conn, key, addr).await;
+    conn.close().await;
+    (addr, ended)
+}
+
+/// After the BitTorrent handshake: negotiate the extension, then ask.
+async fn talk(meta: &MetaShared, shared: &Shared, conn: &mut Conn, key: PeerKey, addr: SocketAddr) -> Ended {
+    let limit = meta.options.connection_timeout;
+    let caps = match tokio::time::timeout(limit, negotiate_xet(conn, meta.listen_port)).await {
         Ok(Ok(Some(caps))) => caps,
-        Ok(Ok(None)) => return end("peer does not offer xet_cas".into()),
-        Ok(Err(reason)) if reason == CLOSED => return (addr, Ended::ClosedEarly),
-        Ok(Err(reason)) => return end(reason),
-        Err(_) => return end("no extension handshake in time".into()),
+        Ok(Ok(None)) => return Ended::Reason("peer does not offer xet_cas".into()),
+        Ok(Err(reason)) if reason == CLOSED => return Ended::ClosedEarly,
+        Ok(Err(reason)) => return Ended::Reason(reason),
+        Err(_) => return Ended::Reason("no extension handshake in time".into()),
     };
     lock(&shared.schedule).add_peer(key);
-    let reason = match exchange(shared, &mut conn, key, caps).await {
+    let reason = match exchange(shared, conn, key, caps).await {
         Ok(()) => "nothing more to ask".to_string(),
         Err(End::Violation(v)) => {
             if matches!(v, XetViolation::ManifestMismatch { .. } | XetViolation::BadManifestPage { .. }) {
@@ -191,7 +207,7 @@ async fn ask_peer(
     };
     lock(&shared.schedule).remove_peer(key);
     shared.bump();
-    end(reason)
+    Ended::Reason(reason)
 }
 
 /// How [`ask_peer`] ended.
@@ -366,6 +382,16 @@ impl Conn {
                 Err(e) => return Err(format!("read failed: {e}")),
             }
         }
+    }
+
+    /// Half-closes and waits (at most [`CLOSE_WAIT`]) until the peer closes its side: its end of
+    /// this connection is then gone before the download dials it again, which it would refuse
+    /// while a connection with our peer id is open.
+    async fn close(&mut self) {
+        let _ = self.stream.shutdown().await;
+        let mut sink = [0u8; 4096];
+        let drain = async { while matches!(self.stream.read(&mut sink).await, Ok(n) if n > 0) {} };
+        let _ = tokio::time::timeout(CLOSE_WAIT, drain).await;
     }
 
     async fn send(&mut self, msg: &Message) -> Result<(), String> {
