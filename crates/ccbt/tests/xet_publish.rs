@@ -1,0 +1,114 @@
+//! `ccbt create --xet --xet-key` and `ccbt xet publish` against a ccbt DHT node on loopback:
+//! the new torrent is linked to the old one, the item is put with the next seq, and a key other
+//! than the one the old torrent names is refused before anything is written.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ccbt_engine::bep46::decode_info_hash_value;
+use ccbt_engine::{follow_id, read_key, Session, SessionOptions};
+use ccbt_metainfo::{SimilarHash, Torrent};
+use support::{ccbt, run_with_timeout, work_dir, write_tree, Finished};
+
+const LIMIT: Duration = Duration::from_secs(120);
+const SALT: &str = "org/dataset";
+
+async fn dht_node(state: &Path) -> (Session, String) {
+    let options = SessionOptions {
+        listen_port: 0,
+        listen_host: "127.0.0.1".parse().unwrap(),
+        enable_dht: true,
+        dht_port: 0,
+        dht_bootstrap_nodes: Vec::new(),
+        state_dir: state.to_owned(),
+        ..SessionOptions::default()
+    };
+    let session = Session::new(options).await.unwrap();
+    let addr = session.dht_status().await.expect("dht running").local_addr.to_string();
+    (session, addr)
+}
+
+/// Runs ccbt off the async runtime (the DHT node answers meanwhile).
+async fn run_ccbt(work: &Path, args: Vec<String>) -> Finished {
+    let work = work.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = ccbt();
+        cmd.args(&args);
+        run_with_timeout("ccbt-xet-publish", &mut cmd, &work, LIMIT)
+    })
+    .await
+    .unwrap()
+}
+
+fn publish_args(work: &Path, old: &Path, data: &Path, out: &str, key: &Path, boot: &str) -> Vec<String> {
+    let state = work.join(format!("state-{out}"));
+    let parts = ["xet", "publish"].map(String::from).into_iter();
+    parts
+        .chain([old, data].map(|p| p.display().to_string()))
+        .chain(["-o".into(), work.join(out).display().to_string(), "--key".into(), key.display().to_string()])
+        .chain(["--dht-bootstrap".into(), boot.to_owned(), "--dht-port".into(), "0".into()])
+        .chain(["--state-dir".into(), state.display().to_string(), "-q".into()])
+        .collect()
+}
+
+fn torrent(path: &Path) -> Torrent {
+    Torrent::from_bytes(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_links_the_new_version_and_puts_the_next_seq() {
+    let work = work_dir();
+    let (boot, boot_addr) = dht_node(&work.path().join("boot")).await;
+    let data: PathBuf = write_tree(&work.path().join("v1"), &[("a.bin", 300_000), ("b/c.bin", 70_000)], 5);
+    let key = work.path().join("publisher.key");
+    let old_path = work.path().join("v1.torrent");
+    let create: Vec<String> = ["create".into(), data.display().to_string(), "-o".into(), old_path.display().to_string()]
+        .into_iter()
+        .chain(["--xet", "--hybrid", "--xet-key"].map(String::from))
+        .chain([key.display().to_string(), "--xet-salt".into(), SALT.into(), "--collection".into(), "org/set".into()])
+        .collect();
+    run_ccbt(work.path(), create).await.assert_success("ccbt create --xet --xet-key");
+    let old = torrent(&old_path);
+    let publisher = old.xet.as_ref().unwrap().publisher.clone().expect("pk and salt embedded");
+    let signing = read_key(&key).unwrap();
+    assert_eq!((publisher.public_key, publisher.salt.as_slice()), (signing.public_key(), SALT.as_bytes()));
+
+    // Version 2: one file changed.
+    std::fs::write(data.join("a.bin"), support::gen_bytes(99, 310_000)).unwrap();
+    let out = run_ccbt(work.path(), publish_args(work.path(), &old_path, &data, "v2.torrent", &key, &boot_addr)).await;
+    out.assert_success("ccbt xet publish");
+    let new = torrent(&work.path().join("v2.torrent"));
+    assert_eq!(new.version, old.version);
+    assert_eq!(new.piece_length, old.piece_length);
+    assert_eq!(new.name, old.name);
+    let xet = new.xet.as_ref().unwrap();
+    assert_eq!(xet.prev, old.info_hash_v2);
+    assert_eq!(xet.publisher.as_ref(), Some(&publisher));
+    assert_eq!(new.similar, vec![SimilarHash::V2(old.info_hash_v2.unwrap())]);
+    assert_eq!(new.collections, vec!["org/set".to_owned()]);
+    assert!(out.stdout.contains("published version 1: magnet:?xs=urn:btpk:"), "{}", out.describe());
+    let item = boot.dht_get_mutable(publisher.public_key, SALT.as_bytes(), LIMIT).await.unwrap().unwrap();
+    assert_eq!(item.seq, 1);
+    assert_eq!(decode_info_hash_value(&item.v).unwrap(), follow_id(&new));
+
+    // Version 3 from version 2: the next seq.
+    std::fs::write(data.join("b/c.bin"), support::gen_bytes(98, 70_000)).unwrap();
+    let new_path = work.path().join("v2.torrent");
+    let out = run_ccbt(work.path(), publish_args(work.path(), &new_path, &data, "v3.torrent", &key, &boot_addr)).await;
+    out.assert_success("ccbt xet publish (2)");
+    assert!(out.stdout.contains("published version 2:"), "{}", out.describe());
+    let v3 = torrent(&work.path().join("v3.torrent"));
+    assert_eq!(v3.xet.as_ref().unwrap().prev, new.info_hash_v2);
+    let item = boot.dht_get_mutable(publisher.public_key, SALT.as_bytes(), LIMIT).await.unwrap().unwrap();
+    assert_eq!((item.seq, decode_info_hash_value(&item.v).unwrap()), (2, follow_id(&v3)));
+
+    // Another key: refused, nothing written.
+    let other = work.path().join("other.key");
+    let out = run_ccbt(work.path(), publish_args(work.path(), &old_path, &data, "bad.torrent", &other, &boot_addr)).await;
+    assert!(!out.success(), "{}", out.describe());
+    assert!(out.stderr.contains("names the publisher key"), "{}", out.describe());
+    assert!(!work.path().join("bad.torrent").exists());
+    boot.shutdown().await;
+}
