@@ -61,11 +61,10 @@ async fn a_follower_switches_to_the_published_version_in_place() {
     let old: Vec<Vec<u8>> = (0..FILES).map(|i| data(FILE_LEN, 300 + i as u64)).collect();
     let new: Vec<Vec<u8>> = old.iter().enumerate().map(|(i, f)| edited(i, f)).collect();
     let names: Vec<String> = (0..FILES).map(|i| format!("part-{i}.bin")).collect();
-    let refs = |files: &'_ [Vec<u8>]| -> Vec<(&str, &[u8])> {
-        names.iter().map(String::as_str).zip(files.iter().map(Vec::as_slice)).collect()
-    };
-    let v1 = xet_torrent(v1_dir.path(), "dataset", &refs(&old), PIECE);
-    let v2 = xet_torrent(v2_dir.path(), "dataset", &refs(&new), PIECE);
+    let v1_refs: Vec<(&str, &[u8])> = names.iter().map(String::as_str).zip(old.iter().map(Vec::as_slice)).collect();
+    let v2_refs: Vec<(&str, &[u8])> = names.iter().map(String::as_str).zip(new.iter().map(Vec::as_slice)).collect();
+    let v1 = xet_torrent(v1_dir.path(), "dataset", &v1_refs, PIECE);
+    let v2 = xet_torrent(v2_dir.path(), "dataset", &v2_refs, PIECE);
     let dataset: u64 = new.iter().map(|f| f.len() as u64).sum();
 
     let boot = Session::new(dht_options(boot_state.path(), Vec::new(), false)).await.unwrap();
