@@ -15,13 +15,13 @@ use support::{ccbt, run_with_timeout, work_dir, write_tree, Finished};
 const LIMIT: Duration = Duration::from_secs(120);
 const SALT: &str = "org/dataset";
 
-async fn dht_node(state: &Path) -> (Session, String) {
+async fn dht_node(state: &Path, bootstrap: Vec<String>) -> (Session, String) {
     let options = SessionOptions {
         listen_port: 0,
         listen_host: "127.0.0.1".parse().unwrap(),
         enable_dht: true,
         dht_port: 0,
-        dht_bootstrap_nodes: Vec::new(),
+        dht_bootstrap_nodes: bootstrap,
         state_dir: state.to_owned(),
         ..SessionOptions::default()
     };
@@ -60,7 +60,9 @@ fn torrent(path: &Path) -> Torrent {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_links_the_new_version_and_puts_the_next_seq() {
     let work = work_dir();
-    let (boot, boot_addr) = dht_node(&work.path().join("boot")).await;
+    let (boot, boot_addr) = dht_node(&work.path().join("boot"), Vec::new()).await;
+    // A lookup asks other nodes, not the node's own store: a second node reads what boot holds.
+    let (reader, _) = dht_node(&work.path().join("reader"), vec![boot_addr.clone()]).await;
     let data: PathBuf = write_tree(&work.path().join("v1"), &[("a.bin", 300_000), ("b/c.bin", 70_000)], 5);
     let key = work.path().join("publisher.key");
     let old_path = work.path().join("v1.torrent");
@@ -89,7 +91,7 @@ async fn publish_links_the_new_version_and_puts_the_next_seq() {
     assert_eq!(new.similar, vec![SimilarHash::V2(old.info_hash_v2.unwrap())]);
     assert_eq!(new.collections, vec!["org/set".to_owned()]);
     assert!(out.stdout.contains("published version 1: magnet:?xs=urn:btpk:"), "{}", out.describe());
-    let item = boot.dht_get_mutable(publisher.public_key, SALT.as_bytes(), LIMIT).await.unwrap().unwrap();
+    let item = reader.dht_get_mutable(publisher.public_key, SALT.as_bytes(), LIMIT).await.unwrap().unwrap();
     assert_eq!(item.seq, 1);
     assert_eq!(decode_info_hash_value(&item.v).unwrap(), follow_id(&new));
 
@@ -101,7 +103,7 @@ async fn publish_links_the_new_version_and_puts_the_next_seq() {
     assert!(out.stdout.contains("published version 2:"), "{}", out.describe());
     let v3 = torrent(&work.path().join("v3.torrent"));
     assert_eq!(v3.xet.as_ref().unwrap().prev, new.info_hash_v2);
-    let item = boot.dht_get_mutable(publisher.public_key, SALT.as_bytes(), LIMIT).await.unwrap().unwrap();
+    let item = reader.dht_get_mutable(publisher.public_key, SALT.as_bytes(), LIMIT).await.unwrap().unwrap();
     assert_eq!((item.seq, decode_info_hash_value(&item.v).unwrap()), (2, follow_id(&v3)));
 
     // Another key: refused, nothing written.
@@ -110,5 +112,6 @@ async fn publish_links_the_new_version_and_puts_the_next_seq() {
     assert!(!out.success(), "{}", out.describe());
     assert!(out.stderr.contains("names the publisher key"), "{}", out.describe());
     assert!(!work.path().join("bad.torrent").exists());
+    reader.shutdown().await;
     boot.shutdown().await;
 }
