@@ -523,7 +523,7 @@ fn the_publisher_key_and_salt_round_trip() {
 #[test]
 fn bad_publisher_keys_and_salts_are_refused() {
     let v2 = MetaVersion::V2;
-    let refused = |edit: &dyn Fn(&mut BTreeMap<Vec<u8>, OwnedValue>)| match edited(v2, |top| edit(top)) {
+    let refused = |edit: &dyn Fn(&mut Top)| match edited(v2, |top| edit(top)) {
         Err(MetainfoError::InvalidXet { key, reason }) => (key, reason.to_string()),
         Err(MetainfoError::WrongType { key, expected }) => (key, expected.to_string()),
         other => panic!("not refused as expected: {:?}", other.map(|t| t.xet)),

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use ccbt_config::{fs, load, Effective, Env, Origin, Sources};
 use clap::ValueEnum;
 
-use crate::xet_args::XetCommand;
 use crate::args::{
     CheckpointArgs, Cli, Command, DaemonCommand, DhtCommand, DirArg, DiscoveryArgs, EngineArgs, GlobalArgs,
     StateDirArg,
 };
+use crate::xet_args::XetCommand;
 
 /// The variable that, besides a level, may hold a tracing filter (`warn,ccbt_engine=debug`).
 pub const LOG_ENV: &str = "CCBT_LOG_LEVEL";

@@ -66,11 +66,18 @@ async fn publish_links_the_new_version_and_puts_the_next_seq() {
     let data: PathBuf = write_tree(&work.path().join("v1"), &[("a.bin", 300_000), ("b/c.bin", 70_000)], 5);
     let key = work.path().join("publisher.key");
     let old_path = work.path().join("v1.torrent");
-    let create: Vec<String> = ["create".into(), data.display().to_string(), "-o".into(), old_path.display().to_string()]
-        .into_iter()
-        .chain(["--xet", "--hybrid", "--xet-key"].map(String::from))
-        .chain([key.display().to_string(), "--xet-salt".into(), SALT.into(), "--collection".into(), "org/set".into()])
-        .collect();
+    let create: Vec<String> =
+        ["create".into(), data.display().to_string(), "-o".into(), old_path.display().to_string()]
+            .into_iter()
+            .chain(["--xet", "--hybrid", "--xet-key"].map(String::from))
+            .chain([
+                key.display().to_string(),
+                "--xet-salt".into(),
+                SALT.into(),
+                "--collection".into(),
+                "org/set".into(),
+            ])
+            .collect();
     run_ccbt(work.path(), create).await.assert_success("ccbt create --xet --xet-key");
     let old = torrent(&old_path);
     let publisher = old.xet.as_ref().unwrap().publisher.clone().expect("pk and salt embedded");
@@ -79,7 +86,9 @@ async fn publish_links_the_new_version_and_puts_the_next_seq() {
 
     // Version 2: one file changed.
     std::fs::write(data.join("a.bin"), support::gen_bytes(99, 310_000)).unwrap();
-    let out = run_ccbt(work.path(), publish_args(work.path(), &old_path, &data, "v2.torrent", &key, &boot_addr)).await;
+    let out =
+        run_ccbt(work.path(), publish_args(work.path(), &old_path, &data, "v2.torrent", &key, &boot_addr))
+            .await;
     out.assert_success("ccbt xet publish");
     let new = torrent(&work.path().join("v2.torrent"));
     assert_eq!(new.version, old.version);
@@ -98,7 +107,9 @@ async fn publish_links_the_new_version_and_puts_the_next_seq() {
     // Version 3 from version 2: the next seq.
     std::fs::write(data.join("b/c.bin"), support::gen_bytes(98, 70_000)).unwrap();
     let new_path = work.path().join("v2.torrent");
-    let out = run_ccbt(work.path(), publish_args(work.path(), &new_path, &data, "v3.torrent", &key, &boot_addr)).await;
+    let out =
+        run_ccbt(work.path(), publish_args(work.path(), &new_path, &data, "v3.torrent", &key, &boot_addr))
+            .await;
     out.assert_success("ccbt xet publish (2)");
     assert!(out.stdout.contains("published version 2:"), "{}", out.describe());
     let v3 = torrent(&work.path().join("v3.torrent"));
@@ -108,7 +119,9 @@ async fn publish_links_the_new_version_and_puts_the_next_seq() {
 
     // Another key: refused, nothing written.
     let other = work.path().join("other.key");
-    let out = run_ccbt(work.path(), publish_args(work.path(), &old_path, &data, "bad.torrent", &other, &boot_addr)).await;
+    let out =
+        run_ccbt(work.path(), publish_args(work.path(), &old_path, &data, "bad.torrent", &other, &boot_addr))
+            .await;
     assert!(!out.success(), "{}", out.describe());
     assert!(out.stderr.contains("names the publisher key"), "{}", out.describe());
     assert!(!work.path().join("bad.torrent").exists());

@@ -152,7 +152,8 @@ impl Session {
         if spec.poll_interval < Duration::from_secs(1) {
             return Err(XetFollowError::PollInterval);
         }
-        let torrent = self.metainfo(spec.current).map_err(|_| XetFollowError::UnknownTorrent(spec.current.0))?;
+        let torrent =
+            self.metainfo(spec.current).map_err(|_| XetFollowError::UnknownTorrent(spec.current.0))?;
         let status = XetFollowStatus {
             torrent: spec.current,
             info_hash: follow_id(&torrent),

@@ -117,7 +117,8 @@ fn move_into_place(
     let new_files = file_paths(torrent, dir);
     for ((from, length), (to, _)) in file_paths(torrent, staging).into_iter().zip(&new_files) {
         if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         }
         // Before the rename: the store keys canonical paths, which need the file to exist.
         forget(store, &from);
@@ -139,7 +140,9 @@ fn move_into_place(
         match std::fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "xet follow: cannot delete an old file"),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "xet follow: cannot delete an old file")
+            }
         }
     }
     Ok(())

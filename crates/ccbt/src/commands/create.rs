@@ -32,7 +32,11 @@ pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
 
 /// Makes and writes the torrent `args` describe, with `publisher` as its `info.xet.pk` and
 /// `salt` (`--xet` only); prints what was made and returns the torrent.
-pub fn make(args: &CreateArgs, progress: ProgressConfig, publisher: Option<XetPublisher>) -> anyhow::Result<Torrent> {
+pub fn make(
+    args: &CreateArgs,
+    progress: ProgressConfig,
+    publisher: Option<XetPublisher>,
+) -> anyhow::Result<Torrent> {
     let trackers = tracker_tiers(&args.trackers)?;
     // Fail before hashing (which may take minutes), not after.
     let out_dir = output_dir(&args.output);

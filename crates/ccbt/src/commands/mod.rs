@@ -84,7 +84,9 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         | Command::Stream(_)
         | Command::Seed(_)
         | Command::Dht(_)
-        | Command::Xet(XetCommand::Publish(_) | XetCommand::Follow(_)) => Some(session_lock::hold(state_dir(settings))?),
+        | Command::Xet(XetCommand::Publish(_) | XetCommand::Follow(_)) => {
+            Some(session_lock::hold(state_dir(settings))?)
+        }
         _ => None,
     };
     match cli.command {

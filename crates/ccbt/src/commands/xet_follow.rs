@@ -30,7 +30,8 @@ struct Start {
 /// Runs `ccbt xet follow`.
 pub async fn run(args: &XetFollowArgs, settings: &Effective) -> anyhow::Result<Exit> {
     let start = parse_source(&args.source)?;
-    std::fs::create_dir_all(&args.output).with_context(|| format!("cannot create {}", args.output.display()))?;
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("cannot create {}", args.output.display()))?;
     let mut options = session_options(settings);
     options.enable_dht = true;
     if options.xet_store_dir.is_none() {
@@ -50,7 +51,8 @@ pub async fn run(args: &XetFollowArgs, settings: &Effective) -> anyhow::Result<E
 
 fn parse_source(source: &str) -> anyhow::Result<Start> {
     if source.starts_with("magnet:") {
-        let link = MutableLink::parse(source).map_err(|e| anyhow::anyhow!("{source} is not a BEP 46 link: {e}"))?;
+        let link =
+            MutableLink::parse(source).map_err(|e| anyhow::anyhow!("{source} is not a BEP 46 link: {e}"))?;
         return Ok(Start { link, torrent: None });
     }
     let torrent = super::xet_publish::read_torrent(Path::new(source))?;
@@ -61,7 +63,12 @@ fn parse_source(source: &str) -> anyhow::Result<Start> {
     Ok(Start { link, torrent: Some(torrent) })
 }
 
-async fn follow(session: &Session, settings: &Effective, args: &XetFollowArgs, start: Start) -> anyhow::Result<Exit> {
+async fn follow(
+    session: &Session,
+    settings: &Effective,
+    args: &XetFollowArgs,
+    start: Start,
+) -> anyhow::Result<Exit> {
     live::check_dht_port(session, explicit_dht_port(settings)).await?;
     println!("following {}", start.link);
     let (add, seq) = match start.torrent {

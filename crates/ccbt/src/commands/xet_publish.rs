@@ -68,7 +68,9 @@ async fn publish_and_serve(
     let found = session.dht_get_mutable(publisher.public_key, &publisher.salt, LOOKUP).await?;
     let seq = found.as_ref().map_or(0, |item| item.seq.max(0)) + 1;
     let value = encode_info_hash_value(&follow_id(&new));
-    let item = key.sign_item(&publisher.salt, seq, value).map_err(|e| anyhow::anyhow!("cannot sign the item: {e:?}"))?;
+    let item = key
+        .sign_item(&publisher.salt, seq, value)
+        .map_err(|e| anyhow::anyhow!("cannot sign the item: {e:?}"))?;
     put(session, item.clone()).await?;
     let link = MutableLink { public_key: publisher.public_key, salt: publisher.salt.clone() };
     println!("published version {seq}: {link}");
