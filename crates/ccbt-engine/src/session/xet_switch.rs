@@ -155,3 +155,62 @@ fn forget(store: Option<&ccbt_xetstore::XetStore>, path: &Path) {
         tracing::debug!(path = %path.display(), error = %e, "xet follow: cannot forget a path");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ccbt_metainfo::{MetaVersion, TorrentBuilder};
+
+    use super::*;
+
+    /// A v1 torrent of `files` (paths and lengths; the hashes do not matter here).
+    fn torrent(files: &[(&str, u64)]) -> Torrent {
+        let total: u64 = files.iter().map(|f| f.1).sum();
+        let builder = TorrentBuilder {
+            version: MetaVersion::V1,
+            name: "set".into(),
+            files: files.iter().map(|(p, l)| (p.split('/').map(String::from).collect(), *l)).collect(),
+            piece_length: 16384,
+            piece_hashes: vec![[0; 20]; total.div_ceil(16384) as usize],
+            ..TorrentBuilder::default()
+        };
+        Torrent::from_bytes(&builder.build().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn new_files_replace_old_ones_and_files_only_the_old_version_had_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = dir.path().join(STAGING_DIR).join("x");
+        let old = torrent(&[("a.bin", 3), ("gone.bin", 4)]);
+        let new = torrent(&[("a.bin", 5), ("sub/b.bin", 2), ("empty", 0)]);
+        std::fs::create_dir_all(dir.path().join("set")).unwrap();
+        std::fs::write(dir.path().join("set/a.bin"), b"old").unwrap();
+        std::fs::write(dir.path().join("set/gone.bin"), b"gone").unwrap();
+        std::fs::create_dir_all(staging.join("set/sub")).unwrap();
+        std::fs::write(staging.join("set/a.bin"), b"new-a").unwrap();
+        std::fs::write(staging.join("set/sub/b.bin"), b"bb").unwrap();
+        move_into_place(&new, Some(&old), &staging, dir.path(), None).unwrap();
+        assert_eq!(std::fs::read(dir.path().join("set/a.bin")).unwrap(), b"new-a");
+        assert_eq!(std::fs::read(dir.path().join("set/sub/b.bin")).unwrap(), b"bb");
+        assert_eq!(std::fs::read(dir.path().join("set/empty")).unwrap(), b"");
+        assert!(!dir.path().join("set/gone.bin").exists());
+        assert!(!staging.join("set/a.bin").exists());
+    }
+
+    #[test]
+    fn a_missing_new_file_stops_the_moves_and_keeps_the_old_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = dir.path().join(STAGING_DIR).join("x");
+        let old = torrent(&[("a.bin", 3), ("b.bin", 3)]);
+        let new = torrent(&[("a.bin", 5), ("c.bin", 2)]);
+        std::fs::create_dir_all(dir.path().join("set")).unwrap();
+        std::fs::write(dir.path().join("set/a.bin"), b"old").unwrap();
+        std::fs::write(dir.path().join("set/b.bin"), b"bbb").unwrap();
+        std::fs::create_dir_all(staging.join("set")).unwrap();
+        std::fs::write(staging.join("set/c.bin"), b"cc").unwrap();
+        let err = move_into_place(&new, Some(&old), &staging, dir.path(), None).unwrap_err();
+        assert!(err.contains("cannot move"), "{err}");
+        // Nothing of the old version was deleted or overwritten.
+        assert_eq!(std::fs::read(dir.path().join("set/a.bin")).unwrap(), b"old");
+        assert_eq!(std::fs::read(dir.path().join("set/b.bin")).unwrap(), b"bbb");
+    }
+}
