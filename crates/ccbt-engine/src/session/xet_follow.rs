@@ -88,7 +88,8 @@ pub enum XetFollowError {
 }
 
 /// A running follow; dropping it (or [`XetFollowHandle::stop`]) stops the task. The torrent
-/// of the version in use stays in the session.
+/// of the version in use stays in the session. Stop it before [`Session::shutdown`]: the task
+/// acts on the session's torrents.
 pub struct XetFollowHandle {
     status: watch::Receiver<XetFollowStatus>,
     task: JoinHandle<()>,

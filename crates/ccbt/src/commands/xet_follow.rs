@@ -29,6 +29,10 @@ struct Start {
 
 /// Runs `ccbt xet follow`.
 pub async fn run(args: &XetFollowArgs, settings: &Effective) -> anyhow::Result<Exit> {
+    anyhow::ensure!(
+        !args.engine.discovery.no_dht,
+        "following polls an item in the DHT: --no-dht cannot apply"
+    );
     let start = parse_source(&args.source)?;
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create {}", args.output.display()))?;
@@ -78,7 +82,8 @@ async fn follow(
             (AddTorrent::magnet(Magnet::of_any_version(ih)), seq)
         }
     };
-    let mut add = add.save_path(&args.output);
+    let peers = crate::peer_addr::resolve_all(&args.engine.network.peers).await?;
+    let mut add = add.save_path(&args.output).peers(peers);
     add.check_existing = true;
     let id = session.add_torrent(add).await.context("cannot add the current version")?;
     wait_complete(session, id).await?;

@@ -28,6 +28,10 @@ const REPUT_EVERY: Duration = Duration::from_secs(3600);
 
 /// Runs `ccbt xet publish`.
 pub async fn run(args: &XetPublishArgs, settings: &Effective) -> anyhow::Result<Exit> {
+    anyhow::ensure!(
+        !args.engine.discovery.no_dht,
+        "publishing puts an item in the DHT: --no-dht cannot apply"
+    );
     let old = read_torrent(&args.old)?;
     anyhow::ensure!(
         old.version.has_v2() && old.xet.is_some(),
@@ -79,7 +83,8 @@ async fn publish_and_serve(
         return Ok(Exit::Success);
     }
     let save_path = args.path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    let mut add = AddTorrent::new(new).save_path(save_path);
+    let peers = crate::peer_addr::resolve_all(&args.engine.network.peers).await?;
+    let mut add = AddTorrent::new(new).save_path(save_path).peers(peers);
     add.check_existing = true;
     session.add_torrent(add).await.context("cannot seed the new version")?;
     println!("seeding from {}; Ctrl-C stops", args.path.display());
