@@ -10,7 +10,7 @@ use std::time::Duration;
 use ccbt_engine::bep46::decode_info_hash_value;
 use ccbt_engine::{follow_id, read_key, Session, SessionOptions};
 use ccbt_metainfo::{SimilarHash, Torrent};
-use support::{ccbt, run_with_timeout, work_dir, write_tree, Finished};
+use support::{ccbt, run_with_timeout, work_dir, write_tree, Finished, Proc};
 
 const LIMIT: Duration = Duration::from_secs(120);
 const SALT: &str = "org/dataset";
@@ -126,5 +126,102 @@ async fn publish_links_the_new_version_and_puts_the_next_seq() {
     assert!(out.stderr.contains("names the publisher key"), "{}", out.describe());
     assert!(!work.path().join("bad.torrent").exists());
     reader.shutdown().await;
+    boot.shutdown().await;
+}
+
+/// Every file under `a` equals the file of the same path under `b`.
+fn same_files(a: &Path, b: &Path) -> bool {
+    support::list_files(a) == support::list_files(b)
+        && support::list_files(a)
+            .iter()
+            .all(|f| std::fs::read(a.join(f)).ok() == std::fs::read(b.join(f)).ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_switches_the_folder_to_the_published_version() {
+    let work = work_dir();
+    let (boot, boot_addr) = dht_node(&work.path().join("boot"), Vec::new()).await;
+    let key = work.path().join("publisher.key");
+    let v1_data = write_tree(&work.path().join("v1/dataset"), &[("a.bin", 400_000), ("b/c.bin", 200_000)], 7);
+    let v1_path = work.path().join("v1.torrent");
+    let create: Vec<String> =
+        ["create".into(), v1_data.display().to_string(), "-o".into(), v1_path.display().to_string()]
+            .into_iter()
+            .chain(["--xet", "--xet-key"].map(String::from))
+            .chain([key.display().to_string(), "--xet-salt".into(), SALT.into(), "-q".into()])
+            .collect();
+    run_ccbt(work.path(), create).await.assert_success("ccbt create --xet --xet-key");
+    let net = |state: &str| -> Vec<String> {
+        let state = work.path().join(state).display().to_string();
+        ["--dht-bootstrap", &boot_addr, "--dht-port", "0", "--listen-port", "0", "--state-dir", &state]
+            .map(String::from)
+            .to_vec()
+    };
+
+    // The publisher seeds version 1; the follower gets it, then follows.
+    let mut seed1 = Proc::spawn(
+        "ccbt-seed-v1",
+        ccbt().arg("seed").arg(&v1_path).arg("-d").arg(work.path().join("v1")).args(net("state-seed")),
+        work.path(),
+    );
+    let port: u16 = tokio::task::block_in_place(|| {
+        seed1.wait_for("seeding", LIMIT, |_, err| {
+            let line = err.lines().find(|l| l.contains("present; seeding on port"))?;
+            line.split("seeding on port ").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        })
+    });
+    let seed_addr = format!("127.0.0.1:{port}");
+    let fol = work.path().join("fol");
+    let mut follow = Proc::spawn(
+        "ccbt-xet-follow",
+        ccbt()
+            .args(["xet", "follow"])
+            .arg(&v1_path)
+            .arg("-o")
+            .arg(&fol)
+            .args(["--poll-secs", "1", "--peer", &seed_addr])
+            .args(net("state-follow"))
+            .env("CCBT_XET_ENABLED", "1"),
+        work.path(),
+    );
+    tokio::task::block_in_place(|| {
+        follow.wait_for("version 1 complete", LIMIT, |out, _| {
+            out.contains("current version complete").then_some(())
+        })
+    });
+    assert!(same_files(&work.path().join("v1"), &fol));
+    seed1.terminate(Duration::from_secs(10));
+
+    // Version 2: one file edited, published and seeded.
+    let v2_data = work.path().join("v2/dataset");
+    std::fs::create_dir_all(v2_data.join("b")).unwrap();
+    std::fs::copy(v1_data.join("b/c.bin"), v2_data.join("b/c.bin")).unwrap();
+    let mut edited = std::fs::read(v1_data.join("a.bin")).unwrap();
+    edited[100_000..100_100].copy_from_slice(&[0xee; 100]);
+    std::fs::write(v2_data.join("a.bin"), &edited).unwrap();
+    let v2_path = work.path().join("v2.torrent");
+    let mut publish = Proc::spawn(
+        "ccbt-xet-publish",
+        ccbt()
+            .args(["xet", "publish"])
+            .arg(&v1_path)
+            .arg(&v2_data)
+            .arg("-o")
+            .arg(&v2_path)
+            .arg("--key")
+            .arg(&key)
+            .args(["--seed", "-q"])
+            .args(net("state-publish")),
+        work.path(),
+    );
+    tokio::task::block_in_place(|| {
+        publish.wait_for("seeding", LIMIT, |out, _| out.contains("seeding from").then_some(()));
+        follow.wait_for("the switch", LIMIT, |out, _| out.contains("switched to version 1").then_some(()));
+    });
+    assert!(same_files(&work.path().join("v2"), &fol), "{}", follow.logs());
+    assert!(!fol.join(ccbt_engine::XET_STAGING_DIR).exists());
+    let (status, clean) = follow.terminate(Duration::from_secs(20));
+    assert!(clean && status.success(), "{status}\n{}", follow.logs());
+    publish.terminate(Duration::from_secs(20));
     boot.shutdown().await;
 }
