@@ -206,11 +206,11 @@ async fn poll_once(session: &Session, spec: &XetFollowSpec, status: &watch::Send
             tracing::info!(info_hash = %ih, seq, dir = %spec.dir.display(), "xet follow: a new version");
             status.send_modify(|s| s.updating = Some((ih, seq)));
             match super::xet_switch::update(session, spec, now.torrent, ih).await {
-                Ok(torrent) => status.send_modify(|s| {
+                Ok((torrent, warning)) => status.send_modify(|s| {
                     (s.torrent, s.info_hash, s.seq) = (torrent, ih, seq);
                     s.switches += 1;
                     s.updating = None;
-                    s.last_error = None;
+                    s.last_error = warning;
                 }),
                 Err(reason) => {
                     status.send_modify(|s| s.updating = None);

@@ -12,7 +12,10 @@
 //! A crash in step 2 leaves every file of `DIR` whole: either the old version's or the new
 //! one's, the rest of the new files still in the staging folder (indexed there when the
 //! staging torrent completed). Following again with the new version's link fills whatever is
-//! missing from those files through the chunk store.
+//! missing from those files through the chunk store. A rename that fails (without a crash)
+//! stops the moves: the new torrent is added at `DIR` all the same, counts as switched, and
+//! fetches the files that did not move (from the staging copies first, through the store); the
+//! staging folder is then left in place and the failure is the follow's `last_error`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -31,13 +34,15 @@ pub const STAGING_DIR: &str = ".ccbt-xet-staging";
 const WATCH_EVERY: Duration = Duration::from_millis(250);
 
 /// Fetches the version `ih` and switches `spec.dir` to it from the torrent `old`; returns the
-/// new torrent's id in the session.
+/// new torrent's id in the session, and what went wrong moving files if something did (the new
+/// torrent then fetches the files that did not move, the staging folder stays as a source for
+/// the chunk store).
 pub(super) async fn update(
     session: &Session,
     spec: &XetFollowSpec,
     old: TorrentId,
     ih: InfoHash,
-) -> Result<TorrentId, String> {
+) -> Result<(TorrentId, Option<String>), String> {
     let staging = spec.dir.join(STAGING_DIR).join(ih.to_hex());
     std::fs::create_dir_all(&staging).map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
     let add = AddTorrent::magnet(Magnet::of_any_version(ih)).save_path(&staging);
@@ -68,14 +73,17 @@ pub(super) async fn update(
     // fetched again there (from the chunk store first).
     let add = AddTorrent::new((*torrent).clone()).save_path(&spec.dir);
     let id = session.add_torrent(add).await.map_err(|e| format!("cannot seed version {ih}: {e}"))?;
-    moved?;
+    if let Err(reason) = moved {
+        tracing::warn!(info_hash = %ih, %reason, "xet follow: switched, but not every file moved");
+        return Ok((id, Some(format!("switching to version {ih}: {reason}"))));
+    }
     if let Err(e) = std::fs::remove_dir_all(&staging) {
         tracing::warn!(path = %staging.display(), error = %e, "xet follow: cannot remove the staging folder");
     }
     // Only when empty: another version may be staging.
     let _ = std::fs::remove_dir(spec.dir.join(STAGING_DIR));
     tracing::info!(info_hash = %ih, torrent = %torrent.name, "xet follow: switched to the new version");
-    Ok(id)
+    Ok((id, None))
 }
 
 /// Waits until the torrent is complete and seeding; a failed torrent is an error.
