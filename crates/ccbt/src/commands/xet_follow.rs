@@ -18,8 +18,10 @@ use crate::xet_args::XetFollowArgs;
 
 /// Deadline of one DHT lookup.
 const LOOKUP: Duration = Duration::from_secs(60);
-/// Lookups of the item before a link with no version found is given up.
+/// Lookups of the item (and attempts at getting the current version) before giving up.
 const FIRST_LOOKUPS: u32 = 5;
+/// Pause before getting the current version again.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Where following starts: the publisher, and the current version if a .torrent named it.
 struct Start {
@@ -85,8 +87,7 @@ async fn follow(
     let peers = crate::peer_addr::resolve_all(&args.engine.network.peers).await?;
     let mut add = add.save_path(&args.output).peers(peers);
     add.check_existing = true;
-    let id = session.add_torrent(add).await.context("cannot add the current version")?;
-    wait_complete(session, id).await?;
+    let id = get_current(session, add).await?;
     println!("{}: current version complete in {}", session.status(id)?.name, args.output.display());
     let spec = XetFollowSpec {
         current_seq: seq,
@@ -138,6 +139,25 @@ async fn newest_version(session: &Session, link: &MutableLink) -> anyhow::Result
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     anyhow::bail!("no version of {link} found in the DHT")
+}
+
+/// Adds the current version and waits until it is complete; a failure (a magnet whose only
+/// peer was still checking its data, say) is tried again a few times.
+async fn get_current(session: &Session, add: AddTorrent) -> anyhow::Result<TorrentId> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let id = session.add_torrent(add.clone()).await.context("cannot add the current version")?;
+        match wait_complete(session, id).await {
+            Ok(()) => return Ok(id),
+            Err(e) if attempt < FIRST_LOOKUPS => {
+                eprintln!("warning: {e:#}; trying again");
+                let _ = session.remove(id).await;
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Waits until the torrent is complete and seeding.
