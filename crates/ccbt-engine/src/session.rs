@@ -38,7 +38,11 @@ mod pieces_api;
 mod snapshot_api;
 mod trace_api;
 mod xet_api;
+mod xet_follow;
+mod xet_switch;
 pub use xet_api::XetStats;
+pub use xet_follow::{follow_id, XetFollowError, XetFollowHandle, XetFollowSpec, XetFollowStatus};
+pub use xet_switch::STAGING_DIR as XET_STAGING_DIR;
 
 use limits_api::{budget_limits, changed_rates};
 pub use snapshot_api::SnapshotSource;

@@ -11,7 +11,7 @@ use ccbt_core::InfoHashV2;
 use ccbt_xet::{file_hash, ChunkId, ChunkRef};
 
 use crate::create_v2::pieces_root;
-use crate::xet::{encode_manifest, XET_VERSION};
+use crate::xet::{encode_manifest, XetPublisher, MAX_PUBLISHER_SALT, XET_VERSION};
 use crate::{MetainfoError, TorrentBuilder};
 
 /// The Xet part of a new torrent.
@@ -25,6 +25,9 @@ pub struct XetBuild {
     pub layers: Option<Vec<Vec<ChunkRef>>>,
     /// The v2 info hash of the previous version of this content (`info.xet.prev`).
     pub prev: Option<InfoHashV2>,
+    /// The BEP 46 item announcing later versions (`info.xet.pk`, and `info.xet.salt` when the
+    /// salt is not empty).
+    pub publisher: Option<XetPublisher>,
 }
 
 impl XetBuild {
@@ -32,7 +35,7 @@ impl XetBuild {
     /// computed, and the chunks become the `xet layers`.
     pub fn from_chunks(chunks: Vec<Vec<ChunkRef>>, prev: Option<InfoHashV2>) -> XetBuild {
         let roots = chunks.iter().map(|c| file_hash(c)).collect();
-        XetBuild { roots, layers: Some(chunks), prev }
+        XetBuild { roots, layers: Some(chunks), prev, publisher: None }
     }
 }
 
@@ -60,6 +63,16 @@ impl TorrentBuilder {
         let mut dict = OwnedValue::dict().with("v", XET_VERSION).with("roots", OwnedValue::Dict(roots));
         if let Some(prev) = xet.prev {
             dict.insert("prev", prev.0.to_vec());
+        }
+        if let Some(publisher) = &xet.publisher {
+            if publisher.salt.len() > MAX_PUBLISHER_SALT {
+                let reason = "a salt is at most 64 bytes (BEP 44)";
+                return Err(MetainfoError::InvalidXet { key: "info.xet.salt".into(), reason });
+            }
+            dict.insert("pk", publisher.public_key.to_vec());
+            if !publisher.salt.is_empty() {
+                dict.insert("salt", publisher.salt.clone());
+            }
         }
         info.insert("xet", dict);
         Ok(())

@@ -36,7 +36,7 @@ pub use path::{is_portable_component, MAX_PATH_COMPONENTS};
 pub use torrent::{FileEntry, MetaVersion, Torrent};
 pub use xet::{
     check_manifest, decode_manifest, encode_manifest, max_chunks, ManifestError, SimilarHash, XetInfo,
-    MANIFEST_ENTRY_LEN, XET_VERSION,
+    XetPublisher, MANIFEST_ENTRY_LEN, MAX_PUBLISHER_SALT, XET_VERSION,
 };
 
 #[cfg(test)]

@@ -64,6 +64,10 @@ pub struct Magnet {
     pub web_seeds: Vec<String>,
     /// `so` (BEP 53): the file indices to download, sorted and without duplicates.
     pub select_only: Option<Vec<u32>>,
+    /// `info_hash` is a 20-byte id learnt elsewhere (a BEP 46 `ih`) that may be the v1 info
+    /// hash or the truncated v2 one: the metadata may hash to either (SHA-1, or SHA-256 whose
+    /// first 20 bytes it is). Never set by [`Magnet::parse`]; [`Magnet::to_uri`] writes `btih`.
+    pub any_version: bool,
 }
 
 impl Magnet {
@@ -77,7 +81,14 @@ impl Magnet {
             peers: Vec::new(),
             web_seeds: Vec::new(),
             select_only: None,
+            any_version: false,
         }
+    }
+
+    /// A magnet of a 20-byte id that is the torrent's v1 info hash or its truncated v2 one, as
+    /// a BEP 46 item names it (see [`Magnet::any_version`]).
+    pub fn of_any_version(info_hash: InfoHash) -> Magnet {
+        Magnet { any_version: true, ..Magnet::new(info_hash) }
     }
 
     /// A magnet with only a v2 info hash (its wire id is the truncated hash).
@@ -112,6 +123,9 @@ impl Magnet {
     /// The v1 info hash (SHA-1 of the info dictionary), if the link named one. A `btih` equal
     /// to the truncated `btmh` is the v2 torrent's wire id, not a v1 hash.
     pub fn info_hash_v1(&self) -> Option<InfoHash> {
+        if self.any_version {
+            return None;
+        }
         match self.info_hash_v2 {
             Some(v2) if v2.truncated() == self.info_hash => None,
             _ => Some(self.info_hash),
@@ -181,7 +195,16 @@ impl Magnet {
             list.sort_unstable();
             list.dedup();
         }
-        Ok(Magnet { info_hash, info_hash_v2: btmh, display_name, trackers, peers, web_seeds, select_only })
+        Ok(Magnet {
+            info_hash,
+            info_hash_v2: btmh,
+            display_name,
+            trackers,
+            peers,
+            web_seeds,
+            select_only,
+            any_version: false,
+        })
     }
 
     /// The magnet as a URI that [`Magnet::parse`] reads back to an equal value. The info hashes

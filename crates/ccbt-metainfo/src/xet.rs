@@ -43,7 +43,23 @@ pub struct XetInfo {
     pub roots: BTreeMap<Node, ChunkId>,
     /// The v2 info hash of the previous version of this content, if the creator linked one.
     pub prev: Option<InfoHashV2>,
+    /// Where later versions are announced (`pk` and `salt`): the BEP 46 mutable item a
+    /// follower polls, if the creator named one.
+    pub publisher: Option<XetPublisher>,
 }
+
+/// The BEP 46 mutable item that announces a torrent's later versions: the publisher's ed25519
+/// public key (`info.xet.pk`) and the item's salt (`info.xet.salt`, empty when absent).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct XetPublisher {
+    /// The 32-byte ed25519 public key.
+    pub public_key: [u8; 32],
+    /// At most [`MAX_PUBLISHER_SALT`] bytes naming the dataset (BEP 44's salt limit).
+    pub salt: Vec<u8>,
+}
+
+/// The longest `info.xet.salt`: BEP 44 allows salts of at most 64 bytes.
+pub const MAX_PUBLISHER_SALT: usize = 64;
 
 /// An info hash in a BEP 38 `similar` list: 20 bytes (v1, or a v2 hash truncated) or 32 bytes
 /// (a whole v2 hash).
@@ -251,7 +267,32 @@ fn read_xet_dict(dict: &Dict<'_>, files: &[FileEntry]) -> Result<XetInfo> {
             Some(InfoHashV2(hash))
         }
     };
-    Ok(XetInfo { version: XET_VERSION, roots, prev })
+    Ok(XetInfo { version: XET_VERSION, roots, prev, publisher: read_publisher(dict)? })
+}
+
+/// `info.xet.pk` and `info.xet.salt`: a 32-byte key, and a salt of at most 64 bytes that is
+/// only meaningful with a key.
+fn read_publisher(dict: &Dict<'_>) -> Result<Option<XetPublisher>> {
+    let salt = match dict.get(b"salt") {
+        None => None,
+        Some(v) => {
+            let bytes = v.as_bytes().ok_or_else(|| wrong_type("info.xet.salt", "a byte string"))?;
+            if bytes.len() > MAX_PUBLISHER_SALT {
+                return Err(invalid("info.xet.salt", "a salt is at most 64 bytes (BEP 44)"));
+            }
+            Some(bytes.to_vec())
+        }
+    };
+    let Some(pk) = dict.get(b"pk") else {
+        return match salt {
+            Some(_) => Err(invalid("info.xet.salt", "a salt needs the publisher's key (info.xet.pk)")),
+            None => Ok(None),
+        };
+    };
+    let bytes = pk.as_bytes().ok_or_else(|| wrong_type("info.xet.pk", "a 32-byte string"))?;
+    let public_key: [u8; 32] =
+        bytes.try_into().map_err(|_| invalid("info.xet.pk", "an ed25519 public key is 32 bytes"))?;
+    Ok(Some(XetPublisher { public_key, salt: salt.unwrap_or_default() }))
 }
 
 /// The non-empty data files by pieces root (the first of files sharing one).

@@ -499,3 +499,56 @@ fn manifest_limits() {
     assert_eq!(check_manifest(&chunks, 300_000, &root), Ok(()));
     assert_eq!(check_manifest(&[], 0, &[0; 32]), Ok(()));
 }
+
+#[test]
+fn the_publisher_key_and_salt_round_trip() {
+    use crate::XetPublisher;
+    for salt in [Vec::new(), b"org/dataset".to_vec(), vec![9; 64]] {
+        let mut b = builder(MetaVersion::V2);
+        let publisher = XetPublisher { public_key: [5; 32], salt: salt.clone() };
+        b.xet.as_mut().unwrap().publisher = Some(publisher.clone());
+        let t = Torrent::from_bytes(&b.build().unwrap()).unwrap();
+        assert_eq!(t.xet.as_ref().unwrap().publisher, Some(publisher));
+        // Inside the info dictionary: the info hash covers the key and salt.
+        let plain = Torrent::from_bytes(&builder(MetaVersion::V2).build().unwrap()).unwrap();
+        assert_ne!(t.info_hash_v2, plain.info_hash_v2);
+        assert_eq!(plain.xet.as_ref().unwrap().publisher, None);
+    }
+    let mut b = builder(MetaVersion::Hybrid);
+    b.xet.as_mut().unwrap().publisher = Some(XetPublisher { public_key: [5; 32], salt: vec![1; 65] });
+    let err = b.build().unwrap_err();
+    assert!(matches!(&err, MetainfoError::InvalidXet { key, .. } if key == "info.xet.salt"), "{err}");
+}
+
+#[test]
+fn bad_publisher_keys_and_salts_are_refused() {
+    let v2 = MetaVersion::V2;
+    let refused = |edit: &dyn Fn(&mut Top)| match edited(v2, |top| edit(top)) {
+        Err(MetainfoError::InvalidXet { key, reason }) => (key, reason.to_string()),
+        Err(MetainfoError::WrongType { key, expected }) => (key, expected.to_string()),
+        other => panic!("not refused as expected: {:?}", other.map(|t| t.xet)),
+    };
+    let (key, reason) = refused(&|top| put(xet(top), "pk", vec![1u8; 31]));
+    assert_eq!(key, "info.xet.pk");
+    assert!(reason.contains("32 bytes"), "{reason}");
+    let (key, _) = refused(&|top| put(xet(top), "pk", 7i64));
+    assert_eq!(key, "info.xet.pk");
+    let (key, reason) = refused(&|top| {
+        put(xet(top), "pk", vec![1u8; 32]);
+        put(xet(top), "salt", vec![2u8; 65]);
+    });
+    assert_eq!(key, "info.xet.salt");
+    assert!(reason.contains("64 bytes"), "{reason}");
+    let (key, reason) = refused(&|top| put(xet(top), "salt", b"name".to_vec()));
+    assert_eq!(key, "info.xet.salt");
+    assert!(reason.contains("needs the publisher's key"), "{reason}");
+    let (key, _) = refused(&|top| {
+        put(xet(top), "pk", vec![1u8; 32]);
+        put(xet(top), "salt", 3i64);
+    });
+    assert_eq!(key, "info.xet.salt");
+    // A key alone is fine: an empty salt.
+    let t = edited(v2, |top| put(xet(top), "pk", vec![1u8; 32])).unwrap();
+    let publisher = t.xet.unwrap().publisher.unwrap();
+    assert_eq!((publisher.public_key, publisher.salt), ([1; 32], Vec::new()));
+}

@@ -12,6 +12,7 @@ use crate::args::{
     CheckpointArgs, Cli, Command, DaemonCommand, DhtCommand, DirArg, DiscoveryArgs, EngineArgs, GlobalArgs,
     StateDirArg,
 };
+use crate::xet_args::XetCommand;
 
 /// The variable that, besides a level, may hold a tracing filter (`warn,ccbt_engine=debug`).
 pub const LOG_ENV: &str = "CCBT_LOG_LEVEL";
@@ -177,6 +178,8 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
         Command::Recheck(args) | Command::Reannounce(args) => state_dir_override(&mut out, &args.daemon),
         Command::Dashboard(at) => state_dir_override(&mut out, at),
         Command::Alerts(command) => state_dir_override(&mut out, command.daemon()),
+        Command::Xet(XetCommand::Publish(args)) => engine_overrides(&mut out, &args.engine),
+        Command::Xet(XetCommand::Follow(args)) => engine_overrides(&mut out, &args.engine),
         Command::Info(_) | Command::Create(_) | Command::Scrape(_) | Command::Config(_) | Command::Xet(_) => {
         }
     }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use ccbt_core::InfoHashV2;
-use ccbt_metainfo::SimilarHash;
+use ccbt_metainfo::{SimilarHash, XetPublisher};
 use clap::{Args, Subcommand};
 
 /// `ccbt xet` subcommands.
@@ -22,7 +22,82 @@ pub enum XetCommand {
     CacheInfo,
     /// Drop index entries of files that changed or vanished, then keep the index under its cap.
     Cleanup(XetCleanupArgs),
+    /// Make the next version of a Xet torrent (linked to the old one) and announce it over the
+    /// DHT as the publisher's BEP 46 item.
+    #[command(after_help = XET_PUBLISH_HELP)]
+    Publish(Box<XetPublishArgs>),
+    /// Keep a folder at the newest version a publisher announces over the DHT (BEP 46),
+    /// fetching only the chunks it lacks.
+    #[command(after_help = XET_FOLLOW_HELP)]
+    Follow(Box<XetFollowArgs>),
 }
+
+/// Arguments of `ccbt xet publish`.
+#[derive(Debug, Args)]
+pub struct XetPublishArgs {
+    /// The torrent of the current version (a v2 or hybrid Xet torrent).
+    #[arg(value_name = "OLD.torrent")]
+    pub old: PathBuf,
+    /// The new version's file or folder. With --seed it must have the dataset's name.
+    #[arg(value_name = "NEW_PATH")]
+    pub path: PathBuf,
+    /// Where to write the new version's .torrent.
+    #[arg(short, long, value_name = "NEW.torrent")]
+    pub output: PathBuf,
+    /// Replace NEW.torrent if it already exists.
+    #[arg(long)]
+    pub force: bool,
+    /// The publisher's ed25519 key file (64 hex digits; created if missing)
+    /// [default: xet/publisher.key in the state folder].
+    #[arg(long, value_name = "KEYFILE")]
+    pub key: Option<PathBuf>,
+    /// The dataset's name under the key (BEP 46 salt, at most 64 bytes) [default: OLD's
+    /// `info.xet.salt`, else none].
+    #[arg(long, value_name = "NAME", value_parser = parse_salt)]
+    pub salt: Option<String>,
+    /// After publishing, seed NEW_PATH and put the item again every hour until Ctrl-C.
+    #[arg(long)]
+    pub seed: bool,
+    #[command(flatten)]
+    pub engine: crate::engine_args::EngineArgs,
+    #[command(flatten)]
+    pub progress: crate::args::ProgressArgs,
+}
+
+/// Arguments of `ccbt xet follow`.
+#[derive(Debug, Args)]
+pub struct XetFollowArgs {
+    /// The current version's .torrent (its `info.xet.pk` and `salt` say whom to follow), or a
+    /// BEP 46 link `magnet:?xs=urn:btpk:<key>[&s=<salt hex>]` (the newest version is fetched).
+    #[arg(value_name = "OLD.torrent|LINK")]
+    pub source: String,
+    /// The folder holding (or to hold) the dataset; new versions replace its files.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Seconds between two looks at the publisher's item.
+    #[arg(long, value_name = "N", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub poll_secs: u64,
+    #[command(flatten)]
+    pub engine: crate::engine_args::EngineArgs,
+}
+
+const XET_PUBLISH_HELP: &str = "\
+NEW.torrent is made like OLD.torrent (v2 or hybrid, same piece size, name and trackers) with
+`info.xet.prev` and BEP 38 `similar` naming OLD's v2 info hash and OLD's collections kept. Then
+the publisher's item is read from the DHT and put again with the next sequence number and the
+value {\"ih\": <NEW's 20-byte id>}. The key must be the one OLD.torrent names, if it names one.
+
+Example:
+  ccbt xet publish v1.torrent ./dataset -o v2.torrent --seed";
+
+const XET_FOLLOW_HELP: &str = "\
+First the current version is checked in DIR (and downloaded where missing); then the item is
+polled. A newer version downloads into DIR/.ccbt-xet-staging (chunks already on this machine are
+copied from the chunk store, with xet_enabled), and once complete its files replace the old ones,
+one rename per file. Runs until Ctrl-C.
+
+Example:
+  ccbt xet follow v1.torrent -o ./dataset";
 
 /// Arguments of `ccbt xet hash`.
 #[derive(Debug, Args)]
@@ -71,6 +146,15 @@ pub struct XetCreateArgs {
     /// stored as `info.xet.prev`.
     #[arg(long, value_name = "INFOHASH_V2", requires = "xet", value_parser = parse_v2_hash)]
     pub xet_prev: Option<InfoHashV2>,
+    /// With --xet: embed the public key of this ed25519 key file (64 hex digits, created if
+    /// missing) as `info.xet.pk`, so followers of the torrent know whose BEP 46 item announces
+    /// its later versions (`ccbt xet publish`, `ccbt xet follow`).
+    #[arg(long, value_name = "KEYFILE", requires = "xet")]
+    pub xet_key: Option<PathBuf>,
+    /// With --xet-key: the name of the dataset under that key (the BEP 46 salt, at most 64
+    /// bytes), stored as `info.xet.salt`.
+    #[arg(long, value_name = "NAME", requires = "xet_key", value_parser = parse_salt)]
+    pub xet_salt: Option<String>,
     /// BEP 38: the info hash (40 or 64 hex digits) of a torrent sharing content with this one,
     /// e.g. its previous version; repeatable. Stored in the info dictionary.
     #[arg(long = "similar", value_name = "INFOHASH", value_parser = parse_similar)]
@@ -79,6 +163,25 @@ pub struct XetCreateArgs {
     /// dictionary.
     #[arg(long = "collection", value_name = "NAME", value_parser = parse_collection)]
     pub collections: Vec<String>,
+}
+
+impl XetCreateArgs {
+    /// The publisher `--xet-key` and `--xet-salt` name, the key file created if missing.
+    pub fn publisher(&self) -> anyhow::Result<Option<XetPublisher>> {
+        let Some(path) = &self.xet_key else { return Ok(None) };
+        let key = ccbt_engine::load_or_create_key(path)?;
+        let salt = self.xet_salt.clone().unwrap_or_default().into_bytes();
+        Ok(Some(XetPublisher { public_key: key.public_key(), salt }))
+    }
+}
+
+/// A BEP 46 salt given as text: at most 64 bytes of UTF-8.
+pub fn parse_salt(s: &str) -> Result<String, String> {
+    match s.len() {
+        0 => Err("a salt cannot be empty (leave the flag out for none)".into()),
+        n if n > ccbt_metainfo::MAX_PUBLISHER_SALT => Err(format!("the salt is {n} bytes; at most 64")),
+        _ => Ok(s.to_owned()),
+    }
 }
 
 fn hex_bytes(s: &str) -> Option<Vec<u8>> {

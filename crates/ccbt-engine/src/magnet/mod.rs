@@ -143,7 +143,8 @@ pub(crate) fn new_resolver(spec: &ResolveSpec) -> (Arc<MetaShared>, mpsc::Receiv
         id: spec.id,
         info_hash: spec.magnet.info_hash,
         ids: spec.magnet.wire_ids(),
-        v2: spec.magnet.info_hash_v2.is_some(),
+        // An id of unknown kind may be a v2 one: say we speak v2.
+        v2: spec.magnet.info_hash_v2.is_some() || spec.magnet.any_version,
         name: spec.magnet.display_name.clone().unwrap_or_else(|| spec.magnet.info_hash.to_hex()),
         save_path: spec.save_path.clone(),
         peer_id: spec.peer_id,
@@ -171,6 +172,9 @@ pub(crate) fn new_resolver(spec: &ResolveSpec) -> (Arc<MetaShared>, mpsc::Receiv
 
 /// The hashes the metadata must match: the magnet's v1 and/or v2 info hash.
 fn magnet_target(magnet: &Magnet) -> ccbt_proto::metadata::MetadataTarget {
+    if magnet.any_version {
+        return ccbt_proto::metadata::MetadataTarget::AnyVersion(magnet.info_hash);
+    }
     ccbt_proto::metadata::MetadataTarget::from_hashes(magnet.info_hash_v1(), magnet.info_hash_v2)
         .unwrap_or_else(|| magnet.info_hash.into())
 }
@@ -377,7 +381,8 @@ fn torrent_from_metadata(info: &[u8], magnet: &Magnet) -> Result<Torrent, String
     // only its v2 hash; the torrent then goes by its v1 hash too).
     let v1_ok = magnet.info_hash_v1().map_or(true, |v1| torrent.version.has_v1() && torrent.info_hash == v1);
     let v2_ok = magnet.info_hash_v2.map_or(true, |v2| torrent.info_hash_v2 == Some(v2));
-    if !(v1_ok && v2_ok) {
+    let any_ok = !magnet.any_version || torrent.answers_to(&magnet.info_hash);
+    if !(v1_ok && v2_ok && any_ok) {
         return Err("metadata does not match the magnet's info hash".into());
     }
     Ok(torrent)

@@ -335,6 +335,7 @@ fn to_uri_golden() {
         peers: vec!["[::1]:6881".into()],
         web_seeds: vec!["https://s.example/f".into()],
         select_only: Some(vec![6, 0, 2, 4, 5]),
+        any_version: false,
     };
     assert_eq!(
         m.to_uri(),
@@ -388,6 +389,7 @@ fn arb_magnet() -> impl Strategy<Value = Magnet> {
                 peers: dedup(peers),
                 web_seeds: dedup(web_seeds),
                 select_only: so.map(|s| s.into_iter().collect()),
+                any_version: false,
             }
         })
 }

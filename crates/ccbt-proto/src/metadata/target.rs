@@ -15,6 +15,10 @@ pub enum MetadataTarget {
     /// Metadata that must match both (a hybrid magnet naming both): a peer cannot pass off a
     /// dictionary that agrees with only one of them.
     Hybrid(InfoHash, InfoHashV2),
+    /// Metadata whose SHA-1 is this, or whose SHA-256 begins with it: a 20-byte id learnt
+    /// without its kind (a BEP 46 `ih` names a v1 torrent or truncates a v2 one). Forging
+    /// either takes a 160-bit preimage.
+    AnyVersion(InfoHash),
 }
 
 impl MetadataTarget {
@@ -33,7 +37,7 @@ impl MetadataTarget {
     pub fn v1(&self) -> Option<InfoHash> {
         match *self {
             MetadataTarget::V1(v1) | MetadataTarget::Hybrid(v1, _) => Some(v1),
-            MetadataTarget::V2(_) => None,
+            MetadataTarget::V2(_) | MetadataTarget::AnyVersion(_) => None,
         }
     }
 
@@ -41,20 +45,24 @@ impl MetadataTarget {
     pub fn v2(&self) -> Option<InfoHashV2> {
         match *self {
             MetadataTarget::V2(v2) | MetadataTarget::Hybrid(_, v2) => Some(v2),
-            MetadataTarget::V1(_) => None,
+            MetadataTarget::V1(_) | MetadataTarget::AnyVersion(_) => None,
         }
     }
 
     /// The 20-byte id the torrent goes by on the wire: the v1 hash, else the truncated v2 one.
     pub fn wire_id(&self) -> InfoHash {
         match *self {
-            MetadataTarget::V1(v1) | MetadataTarget::Hybrid(v1, _) => v1,
+            MetadataTarget::V1(v1) | MetadataTarget::Hybrid(v1, _) | MetadataTarget::AnyVersion(v1) => v1,
             MetadataTarget::V2(v2) => v2.truncated(),
         }
     }
 
     /// Whether `metadata` hashes to every hash of the target.
     pub fn matches(&self, metadata: &[u8]) -> bool {
+        if let MetadataTarget::AnyVersion(id) = self {
+            let sha1: [u8; 20] = Sha1::digest(metadata).into();
+            return sha1 == id.0 || Sha256::digest(metadata)[..20] == id.0;
+        }
         let v1_ok = self.v1().map_or(true, |h| <[u8; 20]>::from(Sha1::digest(metadata)) == h.0);
         let v2_ok = self.v2().map_or(true, |h| <[u8; 32]>::from(Sha256::digest(metadata)) == h.0);
         v1_ok && v2_ok

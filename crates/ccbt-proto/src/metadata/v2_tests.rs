@@ -92,6 +92,11 @@ fn target_matches_each_hash_it_names() {
         (MetadataTarget::Hybrid(v1_of(&b), v2_of(&a)), false),
         // The truncated v2 hash used as a v1 hash is not the SHA-1.
         (MetadataTarget::V1(v2_of(&a).truncated()), false),
+        // A BEP 46 `ih` of unknown kind: either hash of the right metadata.
+        (MetadataTarget::AnyVersion(v1_of(&a)), true),
+        (MetadataTarget::AnyVersion(v2_of(&a).truncated()), true),
+        (MetadataTarget::AnyVersion(v1_of(&b)), false),
+        (MetadataTarget::AnyVersion(v2_of(&b).truncated()), false),
     ] {
         assert_eq!(target.matches(&a), matches_a, "{target:?}");
     }

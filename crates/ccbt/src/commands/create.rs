@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use ccbt_core::{FileLayout, Lengths};
-use ccbt_metainfo::{auto_piece_length, MetaVersion, Torrent, TorrentBuilder, XetBuild};
+use ccbt_metainfo::{auto_piece_length, MetaVersion, Torrent, TorrentBuilder, XetBuild, XetPublisher};
 use ccbt_storage::{hash_pieces, scan_path, FileStorage, ScannedContent, StorageError, StorageOptions};
 
 use super::create_v2::{hash_aligned, ContentHashes};
@@ -25,6 +25,18 @@ const MIN_PIECE_SIZE: u64 = 16 * 1024;
 
 /// Runs `ccbt create`.
 pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> {
+    let publisher = args.xet.publisher()?;
+    make(args, progress, publisher)?;
+    Ok(Exit::Success)
+}
+
+/// Makes and writes the torrent `args` describe, with `publisher` as its `info.xet.pk` and
+/// `salt` (`--xet` only); prints what was made and returns the torrent.
+pub fn make(
+    args: &CreateArgs,
+    progress: ProgressConfig,
+    publisher: Option<XetPublisher>,
+) -> anyhow::Result<Torrent> {
     let trackers = tracker_tiers(&args.trackers)?;
     // Fail before hashing (which may take minutes), not after.
     let out_dir = output_dir(&args.output);
@@ -83,7 +95,7 @@ pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
         created_by: Some(format!("ccbt/{}", env!("CARGO_PKG_VERSION"))),
         creation_date: now_epoch(),
         url_list: Vec::new(),
-        xet: xet.map(|chunks| XetBuild::from_chunks(chunks, args.xet.xet_prev)),
+        xet: xet.map(|chunks| XetBuild { publisher, ..XetBuild::from_chunks(chunks, args.xet.xet_prev) }),
         similar: args.xet.similar.clone(),
         collections: args.xet.collections.clone(),
     };
@@ -105,7 +117,7 @@ pub fn run(args: &CreateArgs, progress: ProgressConfig) -> anyhow::Result<Exit> 
         let chunks: usize = torrent.xet_layers.values().map(Vec::len).sum();
         println!("xet: {} file roots, {chunks} chunks in the xet layers", xet.roots.len());
     }
-    Ok(Exit::Success)
+    Ok(torrent)
 }
 
 /// Whether the torrent is single-file, and its default name.

@@ -1,5 +1,6 @@
 //! The Xet and BEP 38 lines of `ccbt info`: whether the torrent carries Xet metadata, how
-//! many chunk lists the file holds, `prev`, `similar` and `collections`.
+//! many chunk lists the file holds, `prev`, the publisher's BEP 46 link, `similar` and
+//! `collections`.
 
 use std::fmt::Write as _;
 
@@ -25,6 +26,11 @@ pub fn describe_xet(t: &Torrent, out: &mut String) {
             );
             if let Some(prev) = xet.prev {
                 line("xet prev:", &prev.to_hex());
+            }
+            if let Some(p) = &xet.publisher {
+                // The BEP 46 link `ccbt xet follow` takes.
+                let link = ccbt_engine::bep46::MutableLink { public_key: p.public_key, salt: p.salt.clone() };
+                line("xet updates:", &link.to_string());
             }
         }
         (None, Some(v)) => line(
@@ -63,7 +69,10 @@ mod tests {
             files: vec![(vec![], 5000)],
             piece_length: 16384,
             v2_piece_hashes: vec![vec![leaf_hash(&data)]],
-            xet: Some(XetBuild::from_chunks(vec![chunks], Some(InfoHashV2([3; 32])))),
+            xet: Some(XetBuild {
+                publisher: Some(ccbt_metainfo::XetPublisher { public_key: [5; 32], salt: b"s".to_vec() }),
+                ..XetBuild::from_chunks(vec![chunks], Some(InfoHashV2([3; 32])))
+            }),
             collections: vec!["a".into(), "b".into()],
             ..TorrentBuilder::default()
         }
@@ -85,6 +94,8 @@ mod tests {
             .contains("xet:          yes (version 1): 1 distinct file contents, chunk lists for 1 of them"));
         assert!(text.contains(&format!("xet prev:     {}\n", "03".repeat(32))), "{text}");
         assert!(text.contains("collections:  a, b\n") && !text.contains("similar"), "{text}");
+        let link = format!("xet updates:  magnet:?xs=urn:btpk:{}&s=73\n", "05".repeat(32));
+        assert!(text.contains(&link), "{text}");
         // The same torrent with `v` 2: used as a plain torrent, and said so.
         let at = bytes.windows(6).position(|w| w == b"1:vi1e").unwrap();
         let mut later = bytes.clone();

@@ -33,7 +33,9 @@ mod stream;
 mod stream_url;
 mod torrents;
 mod verify;
+mod xet_follow;
 mod xet_hash;
+mod xet_publish;
 mod xet_store;
 
 use std::process::ExitCode;
@@ -42,6 +44,7 @@ use ccbt_config::Effective;
 
 use crate::args::{Cli, Command};
 use crate::progress::ProgressConfig;
+use crate::xet_args::XetCommand;
 
 /// How a command ended, when it did not fail with an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,7 +83,10 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         | Command::Resume(_)
         | Command::Stream(_)
         | Command::Seed(_)
-        | Command::Dht(_) => Some(session_lock::hold(state_dir(settings))?),
+        | Command::Dht(_)
+        | Command::Xet(XetCommand::Publish(_) | XetCommand::Follow(_)) => {
+            Some(session_lock::hold(state_dir(settings))?)
+        }
         _ => None,
     };
     match cli.command {
@@ -139,6 +145,8 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::Reannounce(args) => ops::reannounce(&args, state_dir(settings)),
         Command::Dashboard(at) => dashboard::run(&at, &cli.global, settings),
         Command::Alerts(command) => alerts::run(&command, settings),
+        Command::Xet(XetCommand::Publish(args)) => runtime()?.block_on(xet_publish::run(&args, settings)),
+        Command::Xet(XetCommand::Follow(args)) => runtime()?.block_on(xet_follow::run(&args, settings)),
         Command::Xet(command) => xet_store::run(&command, settings),
     }
 }

@@ -20,6 +20,8 @@ pub fn run(command: &XetCommand, settings: &Effective) -> anyhow::Result<Exit> {
         XetCommand::Stats => stats(&dir),
         XetCommand::CacheInfo => cache_info(&dir, cap),
         XetCommand::Cleanup(args) => cleanup(&dir, cap, args.dry_run),
+        // Sessions: run by `commands::run` on the async runtime.
+        XetCommand::Publish(_) | XetCommand::Follow(_) => anyhow::bail!("not a chunk store command"),
     }
 }
 

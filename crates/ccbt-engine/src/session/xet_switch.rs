@@ -1,0 +1,224 @@
+//! Switching a followed dataset to a new version (docs/xet.md, "Following: the switch"). The
+//! order keeps the current version's verified data safe whatever fails:
+//!
+//! 1. The new version downloads into `DIR/.ccbt-xet-staging/<id>/`, never over the current
+//!    files: the chunk store reads chunks from them while it fills the new torrent.
+//! 2. Only once every piece of it is verified: both torrents stop (their data stays), and each
+//!    new file is renamed over its place in `DIR`, one atomic rename per file. Files of the old
+//!    version that the new one lacks are deleted last.
+//! 3. The new torrent is added at `DIR`; it checks the moved files and seeds them, and, being
+//!    complete, indexes them in the chunk store. The staging paths are forgotten.
+//!
+//! A crash in step 2 leaves every file of `DIR` whole: either the old version's or the new
+//! one's, the rest of the new files still in the staging folder (indexed there when the
+//! staging torrent completed). Following again with the new version's link fills whatever is
+//! missing from those files through the chunk store. A rename that fails (without a crash)
+//! stops the moves: the new torrent is added at `DIR` all the same, counts as switched, and
+//! fetches the files that did not move (from the staging copies first, through the store); the
+//! staging folder is then left in place and the failure is the follow's `last_error`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ccbt_core::InfoHash;
+use ccbt_metainfo::{Magnet, Torrent};
+
+use super::xet_follow::XetFollowSpec;
+use super::Session;
+use crate::{AddTorrent, TorrentId, TorrentState};
+
+/// The folder inside a followed dataset's folder where new versions download.
+pub const STAGING_DIR: &str = ".ccbt-xet-staging";
+
+/// How often a fetch is looked at.
+const WATCH_EVERY: Duration = Duration::from_millis(250);
+
+/// Fetches the version `ih` and switches `spec.dir` to it from the torrent `old`; returns the
+/// new torrent's id in the session, and what went wrong moving files if something did (the new
+/// torrent then fetches the files that did not move, the staging folder stays as a source for
+/// the chunk store).
+pub(super) async fn update(
+    session: &Session,
+    spec: &XetFollowSpec,
+    old: TorrentId,
+    ih: InfoHash,
+) -> Result<(TorrentId, Option<String>), String> {
+    let staging = spec.dir.join(STAGING_DIR).join(ih.to_hex());
+    std::fs::create_dir_all(&staging).map_err(|e| format!("cannot create {}: {e}", staging.display()))?;
+    let add = AddTorrent::magnet(Magnet::of_any_version(ih)).save_path(&staging);
+    let staged = session.add_torrent(add).await.map_err(|e| format!("cannot add version {ih}: {e}"))?;
+    if let Err(reason) = wait_complete(session, staged).await {
+        let _ = session.remove(staged).await;
+        return Err(format!("fetching version {ih}: {reason}"));
+    }
+    let torrent = session.metainfo(staged).map_err(|e| e.to_string())?;
+    let old_torrent = session.metainfo(old).ok();
+    // Both stop before a file moves: neither writes into the files being renamed.
+    session.remove(staged).await.map_err(|e| e.to_string())?;
+    if old_torrent.is_some() {
+        let _ = session.remove(old).await;
+    }
+    let moved = {
+        let (torrent, old_torrent) = (torrent.clone(), old_torrent.clone());
+        let (staging, dir) = (staging.clone(), spec.dir.clone());
+        let store = session.inner.xet.clone();
+        tokio::task::spawn_blocking(move || {
+            move_into_place(&torrent, old_torrent.as_deref(), &staging, &dir, store.as_deref())
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r)
+    };
+    // Whatever the moves did, the new version is served from DIR: a file that did not move is
+    // fetched again there (from the chunk store first).
+    let add = AddTorrent::new((*torrent).clone()).save_path(&spec.dir);
+    let id = session.add_torrent(add).await.map_err(|e| format!("cannot seed version {ih}: {e}"))?;
+    if let Err(reason) = moved {
+        tracing::warn!(info_hash = %ih, %reason, "xet follow: switched, but not every file moved");
+        return Ok((id, Some(format!("switching to version {ih}: {reason}"))));
+    }
+    if let Err(e) = std::fs::remove_dir_all(&staging) {
+        tracing::warn!(path = %staging.display(), error = %e, "xet follow: cannot remove the staging folder");
+    }
+    // Only when empty: another version may be staging.
+    let _ = std::fs::remove_dir(spec.dir.join(STAGING_DIR));
+    tracing::info!(info_hash = %ih, torrent = %torrent.name, "xet follow: switched to the new version");
+    Ok((id, None))
+}
+
+/// Waits until the torrent is complete and seeding; a failed torrent is an error.
+async fn wait_complete(session: &Session, id: TorrentId) -> Result<(), String> {
+    loop {
+        let status = session.status(id).map_err(|e| e.to_string())?;
+        if let TorrentState::Error(e) = &status.state {
+            return Err(e.to_string());
+        }
+        if status.is_complete() && status.state == TorrentState::Seeding {
+            return Ok(());
+        }
+        tokio::time::sleep(WATCH_EVERY).await;
+    }
+}
+
+/// The path of each non-padding file of `torrent` under `root`.
+fn file_paths(torrent: &Torrent, root: &Path) -> Vec<(PathBuf, u64)> {
+    let layout = torrent.layout();
+    layout
+        .files()
+        .iter()
+        .filter(|f| !f.is_padding)
+        .map(|f| (f.path.iter().fold(root.to_path_buf(), |p, part| p.join(part)), f.length))
+        .collect()
+}
+
+/// Step 2 of the switch: renames each file of `torrent` from `staging` over its place in
+/// `dir`, then deletes the files of `old` that `torrent` lacks, forgetting the paths that
+/// changed in the chunk store. Stops at the first failure (the files not yet moved stay in
+/// the staging folder).
+fn move_into_place(
+    torrent: &Torrent,
+    old: Option<&Torrent>,
+    staging: &Path,
+    dir: &Path,
+    store: Option<&ccbt_xetstore::XetStore>,
+) -> Result<(), String> {
+    let new_files = file_paths(torrent, dir);
+    for ((from, length), (to, _)) in file_paths(torrent, staging).into_iter().zip(&new_files) {
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        // Before the rename: the store keys canonical paths, which need the file to exist.
+        forget(store, &from);
+        match std::fs::rename(&from, to) {
+            Ok(()) => {}
+            // An empty file is not always created by the download.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && length == 0 => {
+                std::fs::File::create(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+            }
+            Err(e) => return Err(format!("cannot move {} to {}: {e}", from.display(), to.display())),
+        }
+    }
+    let Some(old) = old else { return Ok(()) };
+    for (path, _) in file_paths(old, dir) {
+        if new_files.iter().any(|(p, _)| *p == path) {
+            continue;
+        }
+        forget(store, &path);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "xet follow: cannot delete an old file")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Drops a path from the chunk store's index (a moved or deleted file); a failure only leaves
+/// an entry the store finds stale when it reads it.
+fn forget(store: Option<&ccbt_xetstore::XetStore>, path: &Path) {
+    if let Some(Err(e)) = store.map(|s| s.forget_file(path)) {
+        tracing::debug!(path = %path.display(), error = %e, "xet follow: cannot forget a path");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ccbt_metainfo::{MetaVersion, TorrentBuilder};
+
+    use super::*;
+
+    /// A v1 torrent of `files` (paths and lengths; the hashes do not matter here).
+    fn torrent(files: &[(&str, u64)]) -> Torrent {
+        let total: u64 = files.iter().map(|f| f.1).sum();
+        let builder = TorrentBuilder {
+            version: MetaVersion::V1,
+            name: "set".into(),
+            files: files.iter().map(|(p, l)| (p.split('/').map(String::from).collect(), *l)).collect(),
+            piece_length: 16384,
+            piece_hashes: vec![[0; 20]; total.div_ceil(16384) as usize],
+            ..TorrentBuilder::default()
+        };
+        Torrent::from_bytes(&builder.build().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn new_files_replace_old_ones_and_files_only_the_old_version_had_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = dir.path().join(STAGING_DIR).join("x");
+        let old = torrent(&[("a.bin", 3), ("gone.bin", 4)]);
+        let new = torrent(&[("a.bin", 5), ("sub/b.bin", 2), ("empty", 0)]);
+        std::fs::create_dir_all(dir.path().join("set")).unwrap();
+        std::fs::write(dir.path().join("set/a.bin"), b"old").unwrap();
+        std::fs::write(dir.path().join("set/gone.bin"), b"gone").unwrap();
+        std::fs::create_dir_all(staging.join("set/sub")).unwrap();
+        std::fs::write(staging.join("set/a.bin"), b"new-a").unwrap();
+        std::fs::write(staging.join("set/sub/b.bin"), b"bb").unwrap();
+        move_into_place(&new, Some(&old), &staging, dir.path(), None).unwrap();
+        assert_eq!(std::fs::read(dir.path().join("set/a.bin")).unwrap(), b"new-a");
+        assert_eq!(std::fs::read(dir.path().join("set/sub/b.bin")).unwrap(), b"bb");
+        assert_eq!(std::fs::read(dir.path().join("set/empty")).unwrap(), b"");
+        assert!(!dir.path().join("set/gone.bin").exists());
+        assert!(!staging.join("set/a.bin").exists());
+    }
+
+    #[test]
+    fn a_missing_new_file_stops_the_moves_and_keeps_the_old_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = dir.path().join(STAGING_DIR).join("x");
+        let old = torrent(&[("a.bin", 3), ("b.bin", 3)]);
+        let new = torrent(&[("a.bin", 5), ("c.bin", 2)]);
+        std::fs::create_dir_all(dir.path().join("set")).unwrap();
+        std::fs::write(dir.path().join("set/a.bin"), b"old").unwrap();
+        std::fs::write(dir.path().join("set/b.bin"), b"bbb").unwrap();
+        std::fs::create_dir_all(staging.join("set")).unwrap();
+        std::fs::write(staging.join("set/c.bin"), b"cc").unwrap();
+        let err = move_into_place(&new, Some(&old), &staging, dir.path(), None).unwrap_err();
+        assert!(err.contains("cannot move"), "{err}");
+        // Nothing of the old version was deleted or overwritten.
+        assert_eq!(std::fs::read(dir.path().join("set/a.bin")).unwrap(), b"old");
+        assert_eq!(std::fs::read(dir.path().join("set/b.bin")).unwrap(), b"bbb");
+    }
+}
