@@ -96,7 +96,7 @@ pub use options::{Reconfigured, SessionOptions};
 pub use piece_map::{PieceCell, PieceMap, MAX_PIECE_CELLS};
 pub use reader::TorrentFileReader;
 pub use resume::{FileStamp, ResumeData};
-pub use session::{Session, SnapshotSource, XetStats};
+pub use session::{Session, SnapshotSource, XetApiError, XetCleanupReport, XetFill, XetRootStats, XetStats};
 pub use snapshot::{ConnectionAttempts, SessionSnapshot, SessionTotals, TorrentSnapshot};
 pub use status::{
     DhtInfo, Event, FileInfo, PeerInfo, ScrapeInfo, TorrentId, TorrentState, TorrentStatus, TrackerInfo,

@@ -38,7 +38,7 @@ mod pieces_api;
 mod snapshot_api;
 mod trace_api;
 mod xet_api;
-pub use xet_api::XetStats;
+pub use xet_api::{XetApiError, XetCleanupReport, XetFill, XetRootStats, XetStats};
 
 use limits_api::{budget_limits, changed_rates};
 pub use snapshot_api::SnapshotSource;

@@ -54,6 +54,23 @@ pub(crate) fn kernel_copy(src: &File, src_offset: u64, dst: &File, dst_offset: u
     copied
 }
 
+/// Whether the kernel copies between two files in folder `dir` (with `copy_file_range`), tried
+/// on two small files made there and removed again. False where the kernel or the filesystem
+/// refuses, or the folder cannot take the files.
+pub fn kernel_copy_works(dir: &std::path::Path) -> bool {
+    use std::io::Write as _;
+    let name = |side: &str| dir.join(format!(".ccbt-copy-probe-{}-{side}", std::process::id()));
+    let (src_path, dst_path) = (name("src"), name("dst"));
+    let open = |path: &std::path::Path| File::options().read(true).write(true).create_new(true).open(path);
+    let works = match (open(&src_path), open(&dst_path)) {
+        (Ok(mut src), Ok(dst)) => src.write_all(b"probe").is_ok() && kernel_copy(&src, 0, &dst, 0, 5) == 5,
+        _ => false,
+    };
+    let _ = std::fs::remove_file(src_path);
+    let _ = std::fs::remove_file(dst_path);
+    works
+}
+
 /// The errors by which the kernel or the filesystem says it cannot copy these two files.
 fn is_refusal(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EXDEV | libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP))

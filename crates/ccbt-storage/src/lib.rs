@@ -51,6 +51,7 @@ use bytes::Bytes;
 use ccbt_core::{Bitfield, Lengths};
 
 pub use check::{check_listed, check_pieces, hash_pieces, PieceChecks};
+pub use copy::kernel_copy_works;
 pub use error::StorageError;
 pub use file::{CreatedHook, FileStorage};
 pub use memory::MemoryStorage;

@@ -13,14 +13,6 @@ fn source(dir: &Path, data: &[u8]) -> File {
     File::open(path).unwrap()
 }
 
-/// Whether `copy_file_range` works between two files of the folder (tmpfs, ext4, btrfs, XFS
-/// do on Linux 5.3 and later; a sandbox may refuse the call).
-fn kernel_copies_in(dir: &Path) -> bool {
-    let src = source(dir, b"probe");
-    let dst = File::options().create(true).truncate(true).read(true).write(true).open(dir.join("probe")).unwrap();
-    crate::copy::kernel_copy(&src, 0, &dst, 0, 5) == 5
-}
-
 fn storage(dir: &Path) -> (FileStorage, FileLayout) {
     let l = layout();
     let s = FileStorage::create(&dir.join("t"), &l, StorageOptions::default(), &Ownership::default()).unwrap();
@@ -43,7 +35,7 @@ fn copies_a_range_across_files_byte_identical() {
     assert_eq!(&s.read(offset, len).unwrap()[..], &verified[..]);
     // The padding's 12,768 bytes are never stored, so never copied.
     assert!(by_kernel <= (len - 12_768) as u64);
-    if kernel_copies_in(dir.path()) {
+    if crate::kernel_copy_works(dir.path()) {
         assert_eq!(by_kernel, (len - 12_768) as u64, "copy_file_range works here but was not used");
     } else {
         eprintln!("copy_file_range refused in {}: only the fallback ran", dir.path().display());
