@@ -96,7 +96,8 @@ fn fill_blocking(shared: &TorrentShared, store: &XetStore, have: &mut Bitfield) 
     for &piece in &good {
         have.set(piece);
     }
-    let outcome = FillOutcome { bytes: copied.bytes, kernel_bytes: copied.kernel_bytes, pieces: good.len() as u32 };
+    let outcome =
+        FillOutcome { bytes: copied.bytes, kernel_bytes: copied.kernel_bytes, pieces: good.len() as u32 };
     shared.counters.xet_local_bytes.fetch_add(outcome.bytes, Relaxed);
     shared.counters.xet_kernel_bytes.fetch_add(outcome.kernel_bytes, Relaxed);
     shared.counters.xet_local_pieces.fetch_add(u64::from(outcome.pieces), Relaxed);
@@ -132,7 +133,12 @@ fn copy_chunks(
             let Some(run) = (end <= data.len()).then(|| data.slice(start..end)) else { continue };
             let by_kernel = shared
                 .storage
-                .copy_from_file(fill.stream_offset + u64::from(offset), &local.file, local.offset + u64::from(offset), &run)
+                .copy_from_file(
+                    fill.stream_offset + u64::from(offset),
+                    &local.file,
+                    local.offset + u64::from(offset),
+                    &run,
+                )
                 .map_err(|e| e.to_string())?;
             copied.bytes += u64::from(len);
             copied.kernel_bytes += by_kernel;

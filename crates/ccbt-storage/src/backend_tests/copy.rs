@@ -15,7 +15,8 @@ fn source(dir: &Path, data: &[u8]) -> File {
 
 fn storage(dir: &Path) -> (FileStorage, FileLayout) {
     let l = layout();
-    let s = FileStorage::create(&dir.join("t"), &l, StorageOptions::default(), &Ownership::default()).unwrap();
+    let s =
+        FileStorage::create(&dir.join("t"), &l, StorageOptions::default(), &Ownership::default()).unwrap();
     (s, l)
 }
 
