@@ -145,28 +145,28 @@ fn while_a_daemon_holds_the_store_the_commands_go_through_its_api() {
     assert!(started.success(), "{}\n{}", started.describe(), state.log());
     let (_, url) = state.lock();
 
-    let out = state.ccbt("xet-status", &["xet", "status"]);
+    let out = xet(work.path(), &state.path, &["status"]);
     out.assert_success("xet status");
     assert!(out.stdout.contains(&format!("daemon: {url}")), "{}", out.stdout);
     assert!(out.stdout.contains("files, 2 xet roots)"), "{}", out.stdout);
-    let out = state.ccbt("xet-stats", &["xet", "stats"]);
+    let out = xet(work.path(), &state.path, &["stats"]);
     out.assert_success("xet stats");
     assert!(out.stdout.contains("referenced bytes: 4.01 MiB in 2 files"), "{}", out.stdout);
 
     std::fs::remove_file(&v1).unwrap();
-    let out = state.ccbt("xet-cleanup", &["xet", "cleanup", "--dry-run"]);
+    let out = xet(work.path(), &state.path, &["cleanup", "--dry-run"]);
     out.assert_success("xet cleanup --dry-run");
     assert!(out.stdout.contains(&format!("would drop {} (gone)", v1.display())), "{}", out.stdout);
     assert!(out.stdout.contains("1 files would be forgotten; live data"), "{}", out.stdout);
-    let out = state.ccbt("xet-cleanup", &["xet", "cleanup"]);
+    let out = xet(work.path(), &state.path, &["cleanup"]);
     out.assert_success("xet cleanup");
     assert!(out.stdout.contains(&format!("dropped {} (gone)", v1.display())), "{}", out.stdout);
-    let out = state.ccbt("xet-stats", &["xet", "stats"]);
+    let out = xet(work.path(), &state.path, &["stats"]);
     assert!(out.stdout.contains("in 1 files"), "{}", out.stdout);
     state.stop("daemon-stop");
 
     // Without the daemon the store opens directly again, with the daemon's changes.
-    let out = state.ccbt("xet-stats", &["xet", "stats"]);
+    let out = xet(work.path(), &state.path, &["stats"]);
     out.assert_success("xet stats");
     assert!(out.stdout.contains("in 1 files"), "{}", out.stdout);
     assert!(v2.exists());
