@@ -53,28 +53,47 @@ pub fn cuts_from(data: &[u8], start: usize, end: usize) -> Vec<usize> {
 /// from partitions starting at `starts` (ascending, the first 0) and their [`cuts_from`] to the
 /// next start (the last to the end of `data`).
 pub fn splice_cuts(data: &[u8], starts: &[usize], partitions: &[Vec<usize>]) -> Vec<usize> {
-    let mut cuts: Vec<usize> = partitions.first().cloned().unwrap_or_default();
+    splice_with(data, starts, partitions, |&cut| cut, |_, at| at)
+}
+
+/// [`splice_cuts`] over items that carry their cut (`cut_of`) and more: the items of a
+/// partition after the chains met are taken as they are, and `make(previous cut, cut)` makes
+/// the item of a cut the splice found itself.
+fn splice_with<T: Clone>(
+    data: &[u8],
+    starts: &[usize],
+    partitions: &[Vec<T>],
+    cut_of: impl Fn(&T) -> usize,
+    make: impl Fn(usize, usize) -> T,
+) -> Vec<T> {
+    let mut items: Vec<T> = partitions.first().cloned().unwrap_or_default();
     // The first partition not taken yet.
     let mut next = 1;
     while next < partitions.len() {
         let mut chunker = Chunker::new();
-        let mut at = cuts.last().copied().unwrap_or(0);
+        let mut at = items.last().map_or(0, &cut_of);
         loop {
-            let Some(n) = chunker.next_boundary(&data[at..]) else { return cuts };
+            let Some(n) = chunker.next_boundary(&data[at..]) else { return items };
+            let previous = at;
             at += n;
             // The partition this true cut lies in (it is past that partition's start).
             let part = starts.partition_point(|&s| s < at).saturating_sub(1);
-            let found = partitions.get(part).filter(|_| part >= next).and_then(|p| p.binary_search(&at).ok());
+            let found = partitions
+                .get(part)
+                .filter(|_| part >= next)
+                .and_then(|p| p.binary_search_by_key(&at, &cut_of).ok());
+            // This cut is true either way; the partition's item for it may not be (its chunk
+            // may have started elsewhere), so it is made here.
+            items.push(make(previous, at));
             if let Some(index) = found {
-                // The chains met: the rest of that partition's cuts are true ones.
-                cuts.extend_from_slice(&partitions[part][index..]);
+                // The chains met: the items after it in that partition are true ones.
+                items.extend_from_slice(&partitions[part][index + 1..]);
                 next = part + 1;
                 break;
             }
-            cuts.push(at);
         }
     }
-    cuts
+    items
 }
 
 /// The cuts of the sequential chunker over `data` (which starts a chunk), complete chunks
@@ -168,11 +187,24 @@ impl ParallelFileHasher {
     }
 
     /// Cuts and hashes the complete chunks of `pending`, keeping the bytes after the last cut.
+    /// Each thread hashes the chunks of its partition right after cutting them, while they are
+    /// in cache; only the chunks the splice finds itself are hashed after.
     fn cut_pending(&mut self) {
-        let cuts = complete_cuts_parallel(&self.pending, self.threads);
-        self.chunks.extend(hash_chunks(&self.pending, &cuts, self.threads));
-        let done = cuts.last().copied().unwrap_or(0);
-        self.pending.drain(..done);
+        let data = &self.pending;
+        let starts = partition_starts(data.len(), self.threads);
+        let ends: Vec<usize> = starts.iter().skip(1).copied().chain([data.len()]).collect();
+        let jobs: Vec<_> =
+            starts.iter().zip(&ends).map(|(&s, &e)| move || hashed_cuts_from(data, s, e)).collect();
+        let partitions = run_all(jobs);
+        let hashed = |from: usize, to: usize| (to, chunk_id(&data[from..to]));
+        let cuts = splice_with(data, &starts, &partitions, |&(cut, _)| cut, hashed);
+        let mut from = 0;
+        for &(cut, id) in &cuts {
+            // Cuts are at most 128 KiB apart.
+            self.chunks.push(ChunkRef { id, len: (cut - from) as u32 });
+            from = cut;
+        }
+        self.pending.drain(..from);
     }
 
     /// Ends the file: its chunks, in order, and its Xet hash.
@@ -189,30 +221,17 @@ impl ParallelFileHasher {
     }
 }
 
-/// The chunks of `data` ending at `cuts` (the first starting at 0), hashed on up to `threads`
-/// threads.
-fn hash_chunks(data: &[u8], cuts: &[usize], threads: usize) -> Vec<ChunkRef> {
-    let per_job = cuts.len().div_ceil(threads.max(1)).max(1);
-    let jobs: Vec<_> = cuts
-        .chunks(per_job)
-        .enumerate()
-        .map(|(i, group)| {
-            let start = if i == 0 { 0 } else { cuts[i * per_job - 1] };
-            move || {
-                let mut from = start;
-                group
-                    .iter()
-                    .map(|&end| {
-                        let chunk = &data[from..end];
-                        from = end;
-                        // Cuts are at most 128 KiB apart.
-                        ChunkRef { id: chunk_id(chunk), len: chunk.len() as u32 }
-                    })
-                    .collect::<Vec<_>>()
-            }
-        })
-        .collect();
-    run_all(jobs).concat()
+/// [`cuts_from`] with the id of each chunk (from the previous cut, or `start`), hashed as soon
+/// as it is cut.
+fn hashed_cuts_from(data: &[u8], start: usize, end: usize) -> Vec<(usize, ChunkId)> {
+    let mut chunker = Chunker::new();
+    let mut cuts = Vec::with_capacity((end - start) / 32_768 + 1);
+    let mut at = start;
+    while let Some(n) = chunker.next_boundary(&data[at..end]) {
+        cuts.push((at + n, chunk_id(&data[at..at + n])));
+        at += n;
+    }
+    cuts
 }
 
 #[cfg(test)]
