@@ -50,7 +50,8 @@ impl XetStore {
     pub fn cleanup(&mut self, cap_bytes: u64, dry_run: bool) -> Result<CleanupReport> {
         let before = self.index_bytes();
         let mut report = self.forget_for_cleanup(before, cap_bytes, dry_run)?;
-        if !dry_run && !(report.stale.is_empty() && report.evicted.is_empty()) {
+        let forgot = !report.stale.is_empty() || !report.evicted.is_empty();
+        if forgot && !dry_run {
             self.compact()?;
             report.compacted = true;
         }
