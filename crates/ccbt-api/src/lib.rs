@@ -37,6 +37,7 @@ mod stream_url;
 mod token;
 mod trackers;
 mod views;
+mod xet;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -71,6 +72,7 @@ pub use stream_url::{StreamUrl, StreamUrlList};
 pub use token::{read_token_file, Token, TokenFileError};
 pub use trackers::{TrackerList, TrackerView};
 pub use views::{AddRequest, SessionView, TorrentCounts, TorrentList, TorrentView};
+pub use xet::{XetCleanupRequest, XetCleanupView, XetRootView, XetStaleView, XetStatsView};
 
 /// What the handlers work on: the session and facts about the daemon process.
 pub struct ApiContext {

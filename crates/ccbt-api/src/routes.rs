@@ -82,6 +82,8 @@ pub enum Endpoint {
     AlertHistory,
     StartPeerTrace,
     StopPeerTrace,
+    XetStats,
+    XetCleanup,
 }
 
 /// One route: method, path (axum syntax, `{info_hash}` for a parameter) and handler.
@@ -132,6 +134,8 @@ pub const ROUTES: &[Route] = &[
     route(Verb::Get, "/api/v1/alerts/history", Endpoint::AlertHistory),
     route(Verb::Post, "/api/v1/torrents/{info_hash}/peers/{addr}/trace", Endpoint::StartPeerTrace),
     route(Verb::Delete, "/api/v1/torrents/{info_hash}/peers/{addr}/trace", Endpoint::StopPeerTrace),
+    route(Verb::Get, "/api/v1/xet/stats", Endpoint::XetStats),
+    route(Verb::Post, "/api/v1/xet/cleanup", Endpoint::XetCleanup),
 ];
 
 /// The API over `context`, every request guarded by `access`.
@@ -188,6 +192,8 @@ fn method_router(route: &Route) -> MethodRouter<Arc<ApiContext>> {
         Endpoint::AlertHistory => on(filter, crate::alerts::history),
         Endpoint::StartPeerTrace => on(filter, crate::peer_trace::start),
         Endpoint::StopPeerTrace => on(filter, crate::peer_trace::stop),
+        Endpoint::XetStats => on(filter, crate::xet::stats),
+        Endpoint::XetCleanup => on(filter, crate::xet::cleanup),
     }
 }
 

@@ -12,7 +12,8 @@ use ccbt_api::{
     ConfigSetView, ConfigView, DhtView, FileList, FileView, PeerList, PeerTraceView, PeerView,
     PendingAlertView, PieceCellView, PieceMapView, SessionLimitsView, SessionView, SnapshotPeerView,
     SnapshotTrackerView, SnapshotView, StreamUrl, StreamUrlList, TorrentCounts, TorrentLimitsView,
-    TorrentList, TorrentSnapshotView, TorrentView, TotalsView, TrackerList, TrackerView, ROUTES,
+    TorrentList, TorrentSnapshotView, TorrentView, TotalsView, TrackerList, TrackerView, XetCleanupRequest,
+    XetCleanupView, XetRootView, XetStaleView, XetStatsView, ROUTES,
 };
 use serde_json::Value;
 
@@ -203,10 +204,42 @@ fn schemas_have_the_fields_the_code_serializes() {
             serde_json::to_value(StreamUrlList { info_hash: String::new(), files: vec![] }).unwrap(),
         ),
     ];
-    let cases = cases.into_iter().chain(inspect_views()).chain(snapshot_views(torrent));
+    let cases = cases.into_iter().chain(inspect_views()).chain(snapshot_views(torrent)).chain(xet_views());
     for (name, value) in cases {
         assert_eq!(properties(&doc, name), keys(&value), "schema {name}");
     }
+}
+
+/// The Xet store's routes.
+fn xet_views() -> Vec<(&'static str, Value)> {
+    let root = XetRootView { root: "0".repeat(64), files: 1, chunks: 2, bytes: 3, shared_bytes: 0 };
+    let stats = XetStatsView {
+        dir: "/x".into(),
+        chunks: 0,
+        unique_bytes: 0,
+        locations: 0,
+        files: 0,
+        referenced_bytes: 0,
+        roots: 0,
+        index_bytes: 0,
+        by_root: vec![root.clone()],
+    };
+    let stale = XetStaleView { path: "/f".into(), reason: "gone".into() };
+    let cleanup = XetCleanupView {
+        dry_run: true,
+        cap_bytes: 1,
+        stale: vec![stale.clone()],
+        evicted: vec![],
+        index_bytes_before: 0,
+        index_bytes_after: 0,
+    };
+    vec![
+        ("XetRoot", to(&root)),
+        ("XetStats", to(&stats)),
+        ("XetStale", to(&stale)),
+        ("XetCleanup", to(&cleanup)),
+        ("XetCleanupRequest", to(&XetCleanupRequest { dry_run: true })),
+    ]
 }
 
 /// `GET /snapshot` with one torrent of one peer and one tracker, every optional field present:

@@ -168,6 +168,10 @@ pub struct SessionOptions {
     /// extension is off). Torrents with Xet manifests copy chunks it already knows instead of
     /// downloading them, and complete ones are indexed in it. Read at start.
     pub xet_store_dir: Option<PathBuf>,
+    /// Largest size of the chunk store's index, in bytes (`xet_cache_size_mib` × 1 MiB, default
+    /// 1 GiB): [`crate::Session::xet_cleanup`] forgets the files indexed longest ago until the
+    /// index's live data fits.
+    pub xet_cache_bytes: u64,
 }
 
 /// A torrent writes its checkpoint after this many newly verified pieces...
@@ -253,6 +257,7 @@ impl Default for SessionOptions {
             peer_tracing: false,
             peer_trace_max_bytes: 64 * 1024 * 1024,
             xet_store_dir: None,
+            xet_cache_bytes: 1024 * 1024 * 1024,
         }
     }
 }

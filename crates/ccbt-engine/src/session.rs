@@ -40,7 +40,7 @@ mod trace_api;
 mod xet_api;
 mod xet_follow;
 mod xet_switch;
-pub use xet_api::XetStats;
+pub use xet_api::{XetApiError, XetCleanupReport, XetFill, XetRootStats, XetStats};
 pub use xet_follow::{follow_id, XetFollowError, XetFollowHandle, XetFollowSpec, XetFollowStatus};
 pub use xet_switch::STAGING_DIR as XET_STAGING_DIR;
 

@@ -73,6 +73,15 @@ async fn the_next_version_copies_the_chunks_it_shares_and_downloads_the_rest() {
     // they straddle is well under 10 % of 4 MiB; something did come from the seeder.
     assert!(downloaded > 0, "nothing downloaded: the edits cannot be on this machine");
     assert!(downloaded < total / 10, "downloaded {downloaded} of {total} bytes");
+    // The rest came from version 1's file, by a kernel copy where the filesystem allows it.
+    let fill = follower.xet_fill(id2).unwrap();
+    assert!(fill.bytes > total / 2 && fill.pieces > 0, "{fill:?}");
+    if ccbt_storage::kernel_copy_works(v2_dst.path()) {
+        assert_eq!(fill.kernel_bytes, fill.bytes, "copy_file_range works here but was not used");
+    } else {
+        assert_eq!(fill.kernel_bytes, 0);
+        eprintln!("copy_file_range refused in {}: the chunks were written", v2_dst.path().display());
+    }
     wait_indexed(&follower, 2).await;
     follower.shutdown().await;
     seeder.shutdown().await;

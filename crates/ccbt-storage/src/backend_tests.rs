@@ -11,6 +11,7 @@ use sha1::{Digest, Sha1};
 
 use crate::*;
 
+mod copy;
 mod deferred;
 
 const PIECE: u32 = 32768;

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use ccbt_core::{Bitfield, FileLayout, FileSlice, Lengths};
 use memmap2::Mmap;
 
+use crate::copy::kernel_copy;
 use crate::fault::{copy_from_map, MapFault};
 use crate::io::{map_file, pread_exact, pwritev_all};
 use crate::ownership::{open_file, open_read_only, open_writable, Origin, Ownership, PieceSpan};
@@ -537,6 +538,42 @@ impl Storage for FileStorage {
                 .map_err(|e| StorageError::io(&f.path, "write", e))?;
         }
         Ok(())
+    }
+
+    fn copy_from_file(
+        &self,
+        offset: u64,
+        src: &File,
+        src_offset: u64,
+        verified: &Bytes,
+    ) -> Result<u64, StorageError> {
+        if self.read_only {
+            return Err(StorageError::ReadOnly { path: self.root.clone() });
+        }
+        let len = verified.len() as u64;
+        self.check_range(offset, len)?;
+        let batch = self.options.write_batch_bytes();
+        let mut by_kernel = 0;
+        for slice in self.layout.slices(offset, len) {
+            let f = self.file(&slice)?;
+            if f.padding {
+                continue;
+            }
+            let handle = match f.origin {
+                Origin::Deferred => self.create_deferred(slice.file_index, f)?,
+                _ => f.writer()?,
+            };
+            let from = slice.range_offset;
+            let copied = kernel_copy(src, src_offset + from, handle, slice.file_offset, slice.len);
+            by_kernel += copied;
+            if copied < slice.len {
+                // Both bounds lie within `verified` (the slice is part of its range).
+                let rest = verified.slice((from + copied) as usize..(from + slice.len) as usize);
+                pwritev_all(handle, slice.file_offset + copied, &[&rest], batch)
+                    .map_err(|e| StorageError::io(&f.path, "write", e))?;
+            }
+        }
+        Ok(by_kernel)
     }
 
     fn read(&self, offset: u64, len: usize) -> Result<Bytes, StorageError> {

@@ -31,6 +31,7 @@
 //! the download root.
 
 mod check;
+mod copy;
 mod error;
 mod fault;
 mod file;
@@ -50,6 +51,7 @@ use bytes::Bytes;
 use ccbt_core::{Bitfield, Lengths};
 
 pub use check::{check_listed, check_pieces, hash_pieces, PieceChecks};
+pub use copy::kernel_copy_works;
 pub use error::StorageError;
 pub use file::{CreatedHook, FileStorage};
 pub use memory::MemoryStorage;
@@ -66,6 +68,23 @@ pub trait Storage: Send + Sync + 'static {
     fn write(&self, offset: u64, blocks: &[Bytes]) -> Result<(), StorageError>;
     /// Reads `len` bytes at torrent byte offset `offset` (for uploading and verification).
     fn read(&self, offset: u64, len: usize) -> Result<Bytes, StorageError>;
+    /// Puts at torrent byte offset `offset` the bytes `verified`, which the caller read from
+    /// `src` at `src_offset` and checked. The default writes `verified`. A backend may instead
+    /// copy the range from `src` in the kernel (the file backend uses `copy_file_range(2)`,
+    /// which shares extents on btrfs and XFS): the bytes then come from the file as it is at
+    /// that moment, so the caller must verify the destination afterwards (the torrent's piece
+    /// hash check does). Returns the bytes the kernel copied; the rest were written from
+    /// `verified`.
+    fn copy_from_file(
+        &self,
+        offset: u64,
+        src: &std::fs::File,
+        src_offset: u64,
+        verified: &Bytes,
+    ) -> Result<u64, StorageError> {
+        let _ = (src, src_offset);
+        self.write(offset, std::slice::from_ref(verified)).map(|()| 0)
+    }
     /// Makes written data durable (fsync of the data files).
     fn flush(&self) -> Result<(), StorageError>;
     /// Makes the data of the torrent byte ranges `(offset, len)` durable: a checkpoint lists a

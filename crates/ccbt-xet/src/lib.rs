@@ -19,6 +19,7 @@ pub mod fill;
 mod hash;
 mod manifest;
 mod manifest_codec;
+mod parallel;
 mod verification;
 
 pub use chunker::{chunk_boundaries, Chunker};
@@ -28,5 +29,9 @@ pub use manifest::{Manifest, MAX_MANIFEST_CHUNKS};
 pub use manifest_codec::{
     decode_entries, encode_entries, raw_entries, ManifestError, ENTRY_LEN, HEADER_LEN, MANIFEST_MAGIC,
     MANIFEST_VERSION,
+};
+pub use parallel::{
+    chunk_boundaries_parallel, complete_cuts_parallel, cuts_from, partition_starts, splice_cuts,
+    ParallelFileHasher, MIN_PARTITION,
 };
 pub use verification::range_hash;

@@ -27,9 +27,13 @@ pub struct CleanupReport {
     pub stale: Vec<StaleFile>,
     /// Files forgotten to get the index under the cap, oldest first.
     pub evicted: Vec<PathBuf>,
-    /// Size of `index.redb` before and after (after compaction; equal in a dry run).
+    /// Size of the index before and after: of `index.redb` after compaction for
+    /// [`XetStore::cleanup`], of its live data for [`XetStore::cleanup_shared`] (equal in a
+    /// dry run).
     pub index_bytes_before: u64,
     pub index_bytes_after: u64,
+    /// Whether the index file was compacted.
+    pub compacted: bool,
 }
 
 struct Candidate {
@@ -45,13 +49,38 @@ impl XetStore {
     /// compacts the file. With `dry_run` nothing changes and the report says what would go.
     pub fn cleanup(&mut self, cap_bytes: u64, dry_run: bool) -> Result<CleanupReport> {
         let before = self.index_bytes();
+        let mut report = self.forget_for_cleanup(before, cap_bytes, dry_run)?;
+        let forgot = !report.stale.is_empty() || !report.evicted.is_empty();
+        if forgot && !dry_run {
+            self.compact()?;
+            report.compacted = true;
+        }
+        report.index_bytes_after = self.index_bytes();
+        Ok(report)
+    }
+
+    /// [`XetStore::cleanup`] for a store others use at the same time (a session's): the same
+    /// files go, but the file is not compacted (that needs the store to itself), so the index
+    /// size compared with the cap, and reported, is the bytes of its live data, not the
+    /// file's length. The space freed is reused by later writes; the file itself shrinks at
+    /// the next [`XetStore::cleanup`].
+    pub fn cleanup_shared(&self, cap_bytes: u64, dry_run: bool) -> Result<CleanupReport> {
+        let before = self.index_used_bytes()?;
+        let mut report = self.forget_for_cleanup(before, cap_bytes, dry_run)?;
+        report.index_bytes_after = self.index_used_bytes()?;
+        Ok(report)
+    }
+
+    /// Chooses the stale files, and the oldest while `size` is over `cap_bytes`, and forgets
+    /// them unless `dry_run`.
+    fn forget_for_cleanup(&self, size: u64, cap_bytes: u64, dry_run: bool) -> Result<CleanupReport> {
         let candidates = self.candidates()?;
         // Stale files go first: removing them counts toward the cap.
         let mut order: Vec<&Candidate> = candidates.iter().filter(|c| c.stale.is_some()).collect();
         order.extend(candidates.iter().filter(|c| c.stale.is_none()));
         let weights: Vec<(u64, u64)> = order.iter().map(|c| (c.id, c.chunks)).collect();
-        let evict = select_evictions(&weights, before, cap_bytes);
-        let mut report = CleanupReport { dry_run, index_bytes_before: before, ..Default::default() };
+        let evict = select_evictions(&weights, size, cap_bytes);
+        let mut report = CleanupReport { dry_run, index_bytes_before: size, ..Default::default() };
         let mut ids = Vec::new();
         for c in &order {
             if let Some(reason) = c.stale {
@@ -65,10 +94,22 @@ impl XetStore {
         }
         if !dry_run && !ids.is_empty() {
             self.forget_ids(&ids)?;
-            self.compact()?;
         }
-        report.index_bytes_after = self.index_bytes();
         Ok(report)
+    }
+
+    /// Bytes of the index's live data (keys, values and tree metadata, without free space),
+    /// read in a write transaction that is then dropped (redb gives these figures only
+    /// there). Pages freed by a commit are released only by later ones, so the allocated
+    /// pages would lag behind.
+    fn index_used_bytes(&self) -> Result<u64> {
+        self.guard(|| {
+            let txn = self.db.begin_write()?;
+            let stats = txn.stats()?;
+            let used = stats.stored_bytes().saturating_add(stats.metadata_bytes());
+            txn.abort()?;
+            Ok(used)
+        })
     }
 
     fn candidates(&self) -> Result<Vec<Candidate>> {

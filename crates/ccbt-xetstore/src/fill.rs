@@ -21,7 +21,44 @@ pub struct FillReport {
     pub missing: Vec<(u64, u64)>,
 }
 
+/// A chunk found on this machine and checked against its id: its bytes, and the indexed file
+/// they were read from with their offset there (for a kernel copy, see
+/// `ccbt_storage::Storage::copy_from_file`).
+#[derive(Debug)]
+pub struct LocalChunk {
+    /// The source file, open for reading (its own descriptor).
+    pub file: File,
+    /// Where the chunk starts in `file`.
+    pub offset: u64,
+    /// The chunk's bytes as read and checked.
+    pub bytes: Vec<u8>,
+}
+
 impl XetStore {
+    /// Chunk `id` as [`XetStore::read_chunk`] finds it, with the file and offset it was read
+    /// from. A copy from that file later may see other bytes if the file changed in between:
+    /// the copy's destination must be verified again (a piece hash check does).
+    pub fn local_chunk(&self, id: &ChunkId) -> Result<Option<LocalChunk>> {
+        let mut sources = Sources::new();
+        let mut buf = Vec::new();
+        let found = self.read(|txn| {
+            let chunks = txn.open_table(CHUNKS)?;
+            let files = txn.open_table(FILES)?;
+            for loc in decode_locations_of(&chunks, id)? {
+                let record = file_record(&files, loc.file)?;
+                if !sources.read(&loc, id, || record, &mut buf) {
+                    continue;
+                }
+                if let Some(file) = sources.clone_handle(loc.file) {
+                    return Ok(Some((file, loc.offset)));
+                }
+            }
+            Ok(None)
+        })?;
+        self.drop_stale(&sources)?;
+        Ok(found.map(|(file, offset)| LocalChunk { file, offset, bytes: buf }))
+    }
+
     /// The bytes of chunk `id`, read from an indexed file and checked against the id; None when
     /// no indexed file still holds it. Locations found stale are dropped from the index.
     pub fn read_chunk(&self, id: &ChunkId) -> Result<Option<Vec<u8>>> {

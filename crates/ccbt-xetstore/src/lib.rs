@@ -22,7 +22,7 @@ mod store;
 
 pub use cleanup::{CleanupReport, StaleFile};
 pub use error::{Result, XetStoreError};
-pub use fill::FillReport;
+pub use fill::{FillReport, LocalChunk};
 pub use plan::select_evictions;
 pub use stats::{RootStats, XetStats};
 pub use store::{FileId, IndexedFile, Location, StoreOptions, XetStore};

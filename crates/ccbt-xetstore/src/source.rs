@@ -31,6 +31,11 @@ impl Sources {
         Sources { open: HashMap::new(), stale: BTreeSet::new() }
     }
 
+    /// A descriptor of its own for source `file`, if it is open (None if `dup` fails).
+    pub fn clone_handle(&self, file: u64) -> Option<File> {
+        self.open.get(&file).and_then(|f| f.try_clone().ok())
+    }
+
     /// Reads the chunk at `loc` into `buf` (resized to its length) and checks it is `id`. False
     /// when the file is gone, changed, short or holds other bytes: the file is then stale.
     pub fn read(

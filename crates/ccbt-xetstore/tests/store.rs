@@ -61,10 +61,17 @@ fn index_then_lookup_and_read() {
         assert_eq!(locations[0].path, std::fs::canonicalize(&path).unwrap());
         let bytes = store.read_chunk(&c.id).unwrap().unwrap();
         assert_eq!(bytes, &data[offset as usize..][..c.len as usize]);
+        // The same chunk with where it was read: its own descriptor on the indexed file.
+        let local = store.local_chunk(&c.id).unwrap().unwrap();
+        assert_eq!((local.offset, &local.bytes), (offset, &bytes));
+        let mut again = vec![0; bytes.len()];
+        std::os::unix::fs::FileExt::read_exact_at(&local.file, &mut again, local.offset).unwrap();
+        assert_eq!(again, bytes);
         offset += u64::from(c.len);
     }
     assert!(store.lookup(&[9; 32]).unwrap().is_empty());
     assert_eq!(store.read_chunk(&[9; 32]).unwrap(), None);
+    assert!(store.local_chunk(&[9; 32]).unwrap().is_none());
     assert_eq!(store.manifest(&root).unwrap(), Some(chunks.clone()));
     let stats = store.stats().unwrap();
     assert_eq!((stats.files, stats.roots, stats.chunks), (1, 1, chunks.len() as u64));
@@ -303,6 +310,34 @@ fn cleanup_drops_stale_files_and_enforces_the_cap() {
     let report = store.cleanup(0, false).unwrap();
     assert_eq!(report.evicted.last(), Some(&paths[5]));
     assert_eq!(store.stats().unwrap().files, 0);
+}
+
+#[test]
+fn a_shared_cleanup_measures_live_data_and_does_not_run_away() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open(tmp.path());
+    let mut paths = Vec::new();
+    for i in 0..4 {
+        let path = tmp.path().join(format!("s{i}.bin"));
+        std::fs::write(&path, random(400_000, 60 + i)).unwrap();
+        store.index_path(&path).unwrap();
+        paths.push(std::fs::canonicalize(&path).unwrap());
+    }
+    std::fs::remove_file(&paths[1]).unwrap();
+    let dry = store.cleanup_shared(u64::MAX, true).unwrap();
+    assert_eq!(dry.stale, vec![ccbt_xetstore::StaleFile { path: paths[1].clone(), reason: "gone" }]);
+    assert!(dry.index_bytes_before > 0 && !dry.compacted);
+    assert_eq!(store.stats().unwrap().files, 4, "a dry run changed the index");
+    let used = store.cleanup_shared(u64::MAX, false).unwrap().index_bytes_after;
+    assert_eq!(store.stats().unwrap().files, 3);
+    // A cap just below the live data forgets the oldest file only; the same cap again then
+    // finds the index under it (the file itself did not shrink, the live data did).
+    let report = store.cleanup_shared(used - 1, false).unwrap();
+    assert_eq!(report.evicted, vec![paths[0].clone()]);
+    assert!(report.index_bytes_after < used);
+    let again = store.cleanup_shared(used - 1, false).unwrap();
+    assert!(again.evicted.is_empty() && again.stale.is_empty(), "{again:?}");
+    assert_eq!(store.stats().unwrap().files, 2);
 }
 
 #[test]

@@ -13,8 +13,10 @@ pub fn session_options(effective: &Effective) -> SessionOptions {
     let Config { network, disk, strategy, discovery, limits, observability, daemon: _, xet } =
         effective.config().clone();
     // `[daemon]` is read by `ccbt daemon start` (commands/daemon), not by the session.
-    // `xet_cache_size_mib` is enforced by `ccbt xet cleanup` (commands/xet_store.rs).
+    // `xet_cache_size_mib` is enforced by `ccbt xet cleanup` (commands/xet_store.rs), through
+    // the daemon's session when one runs.
     opts.xet_store_dir = xet.xet_enabled.then(|| effective.xet_store_dir());
+    opts.xet_cache_bytes = xet.xet_cache_size_mib.saturating_mul(1024 * 1024);
     apply_network(&mut opts, network);
     apply_disk(&mut opts, disk);
     // Unset, it follows `state_dir` from whichever layer set that.

@@ -130,8 +130,10 @@ Example:
 pub const XET_HELP: &str = "\
 `hash` reads only the file named. The other commands read the chunk store: an index of where
 each Xet chunk's bytes are on this machine (payload files stay where their torrents put them),
-in `xet_store_dir`, else `xet` under `state_dir` (~/.local/state/ccbt/xet). They fail while a
-running daemon or session holds it. `cleanup` never deletes payload files: it only forgets them.";
+in `xet_store_dir`, else `xet` under `state_dir` (~/.local/state/ccbt/xet). While a daemon runs
+on the state folder, `status`, `stats` and `cleanup` go through its API (it holds the store);
+they fail while a foreground session holds it. `cleanup` never deletes payload files: it only
+forgets them.";
 
 /// `ccbt create --xet`, `--xet-prev`, `--similar`, `--collection`.
 #[derive(Debug, Default, Args)]

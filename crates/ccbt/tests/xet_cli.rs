@@ -133,3 +133,41 @@ fn a_store_in_use_or_damaged_is_a_clear_error() {
     assert!(out.stderr.contains("delete it to start an empty index"), "{}", out.stderr);
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
 }
+
+#[test]
+fn while_a_daemon_holds_the_store_the_commands_go_through_its_api() {
+    let work = work_dir();
+    let state = support::daemon_state::StateDir::new(work.path(), "state");
+    let (v1, v2) = two_versions(work.path(), &state.path.join("xet"));
+    let mut start = state.start_command(false);
+    start.env("CCBT_XET_ENABLED", "1");
+    let started = run_with_timeout("daemon-start", &mut start, work.path(), SHORT);
+    assert!(started.success(), "{}\n{}", started.describe(), state.log());
+    let (_, url) = state.lock();
+
+    let out = xet(work.path(), &state.path, &["status"]);
+    out.assert_success("xet status");
+    assert!(out.stdout.contains(&format!("daemon: {url}")), "{}", out.stdout);
+    assert!(out.stdout.contains("files, 2 xet roots)"), "{}", out.stdout);
+    let out = xet(work.path(), &state.path, &["stats"]);
+    out.assert_success("xet stats");
+    assert!(out.stdout.contains("referenced bytes: 4.01 MiB in 2 files"), "{}", out.stdout);
+
+    std::fs::remove_file(&v1).unwrap();
+    let out = xet(work.path(), &state.path, &["cleanup", "--dry-run"]);
+    out.assert_success("xet cleanup --dry-run");
+    assert!(out.stdout.contains(&format!("would drop {} (gone)", v1.display())), "{}", out.stdout);
+    assert!(out.stdout.contains("1 files would be forgotten; live data"), "{}", out.stdout);
+    let out = xet(work.path(), &state.path, &["cleanup"]);
+    out.assert_success("xet cleanup");
+    assert!(out.stdout.contains(&format!("dropped {} (gone)", v1.display())), "{}", out.stdout);
+    let out = xet(work.path(), &state.path, &["stats"]);
+    assert!(out.stdout.contains("in 1 files"), "{}", out.stdout);
+    state.stop("daemon-stop");
+
+    // Without the daemon the store opens directly again, with the daemon's changes.
+    let out = xet(work.path(), &state.path, &["stats"]);
+    out.assert_success("xet stats");
+    assert!(out.stdout.contains("in 1 files"), "{}", out.stdout);
+    assert!(v2.exists());
+}

@@ -102,7 +102,7 @@ impl SessionOptions {
                 dht_port, dht_bootstrap_nodes, max_metadata_kib, state_dir,
                 checkpoint_enabled, checkpoint_dir, checkpoint_format, checkpoint_interval,
                 checkpoint_delete_on_completion, resume_verify_sample,
-                xet_store_dir => xet_enabled,
+                xet_store_dir => xet_enabled, xet_cache_bytes => xet_cache_size_mib,
             ];
         }
         (merged, report)

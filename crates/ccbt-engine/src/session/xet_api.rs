@@ -1,16 +1,99 @@
-//! [`Session::xet_stats`]: the session's Xet chunk store, for status commands and tests.
+//! The session's Xet chunk store for status commands, the daemon's API and tests: its totals
+//! ([`Session::xet_stats`]), per xet root ([`Session::xet_root_stats`]), cleaning it while
+//! torrents use it ([`Session::xet_cleanup`]), and what a torrent took from it
+//! ([`Session::xet_fill`]). The store is one process's (redb holds it exclusively), so while a
+//! session runs, other programs reach it through these.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use ccbt_xetstore::XetStore;
 
 use super::Session;
+use crate::{SessionError, TorrentId};
 
-pub use ccbt_xetstore::XetStats;
+pub use ccbt_xetstore::{CleanupReport as XetCleanupReport, RootStats as XetRootStats, XetStats};
+
+/// Why a chunk-store call of the session did not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum XetApiError {
+    /// The Xet extension is off, or its store did not open at start (the log says why).
+    #[error("the Xet extension is off (xet_enabled = false) or its chunk store did not open")]
+    Off,
+    #[error(transparent)]
+    Store(#[from] ccbt_xetstore::XetStoreError),
+    /// The blocking task reading the store panicked or was cancelled.
+    #[error("reading the chunk store failed: {0}")]
+    Task(String),
+}
+
+/// What one torrent took from the chunk store since it was added (the fill before its
+/// download).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct XetFill {
+    /// Bytes copied into missing pieces from chunks already on this machine.
+    pub bytes: u64,
+    /// Of them, bytes the kernel copied (`copy_file_range`: extents shared on btrfs and XFS);
+    /// the rest were written from the bytes read and checked.
+    pub kernel_bytes: u64,
+    /// Pieces that verified after those copies.
+    pub pieces: u64,
+}
 
 impl Session {
     /// Totals of the Xet chunk store (indexed files, distinct chunks, bytes), read on the
     /// blocking pool. `None` when the Xet extension is off or its store did not open; an error
     /// reading the store is logged and also gives `None`.
     pub async fn xet_stats(&self) -> Option<XetStats> {
-        let store = self.inner.xet.clone()?;
-        let stats = tokio::task::spawn_blocking(move || store.stats()).await.ok()?;
-        stats.map_err(|e| tracing::warn!(error = %e, "cannot read the xet chunk store")).ok()
+        self.with_store(|store| store.stats())
+            .await
+            .map_err(|e| {
+                if !matches!(e, XetApiError::Off) {
+                    tracing::warn!(error = %e, "cannot read the xet chunk store");
+                }
+            })
+            .ok()
+    }
+
+    /// The chunk store's folder, if the Xet extension is on and the store opened.
+    pub fn xet_store_dir(&self) -> Option<PathBuf> {
+        self.inner.xet.as_ref().map(|store| store.dir().to_path_buf())
+    }
+
+    /// Dedup figures per xet root (files, chunks, bytes, bytes shared with other roots).
+    pub async fn xet_root_stats(&self) -> Result<Vec<XetRootStats>, XetApiError> {
+        self.with_store(|store| store.root_stats()).await
+    }
+
+    /// Drops the indexed files that changed or vanished, then forgets the files indexed
+    /// longest ago while the index's live data is over `xet_cache_bytes` (nothing changes with
+    /// `dry_run`). The store stays in use by the torrents meanwhile, so its file is not
+    /// compacted (see [`XetStore::cleanup_shared`]).
+    pub async fn xet_cleanup(&self, dry_run: bool) -> Result<XetCleanupReport, XetApiError> {
+        let cap = self.options().xet_cache_bytes;
+        self.with_store(move |store| store.cleanup_shared(cap, dry_run)).await
+    }
+
+    /// What torrent `id` took from the chunk store so far.
+    pub fn xet_fill(&self, id: TorrentId) -> Result<XetFill, SessionError> {
+        let counters = &self.shared(id)?.counters;
+        Ok(XetFill {
+            bytes: counters.xet_local_bytes.load(Relaxed),
+            kernel_bytes: counters.xet_kernel_bytes.load(Relaxed),
+            pieces: counters.xet_local_pieces.load(Relaxed),
+        })
+    }
+
+    /// Runs `f` on the store on the blocking pool.
+    async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&XetStore) -> ccbt_xetstore::Result<T> + Send + 'static,
+    ) -> Result<T, XetApiError> {
+        let store: Arc<XetStore> = self.inner.xet.clone().ok_or(XetApiError::Off)?;
+        let result = tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| XetApiError::Task(e.to_string()))?;
+        Ok(result?)
     }
 }

@@ -26,6 +26,11 @@ pub(crate) struct Counters {
     /// handshake or registration failed).
     pub(crate) connects_ok: AtomicU64,
     pub(crate) connects_failed: AtomicU64,
+    /// Bytes put into missing pieces from chunks already on this machine (Xet), of them the
+    /// bytes the kernel copied, and the pieces that verified after such copies.
+    pub(crate) xet_local_bytes: AtomicU64,
+    pub(crate) xet_kernel_bytes: AtomicU64,
+    pub(crate) xet_local_pieces: AtomicU64,
 }
 
 impl Counters {

@@ -16,11 +16,14 @@ use ccbt_xetstore::XetStore;
 use super::TorrentShared;
 use crate::sync::lock;
 
-/// What a fill did, for the log and tests.
+/// What a fill did, for the log, the torrent's counters and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct FillOutcome {
     /// Bytes copied from local chunks.
     pub bytes: u64,
+    /// Of those, bytes the kernel copied (`copy_file_range`, extents shared where the
+    /// filesystem can); the rest were written from the bytes read and checked.
+    pub kernel_bytes: u64,
     /// Pieces that verified after the copy.
     pub pieces: u32,
 }
@@ -43,6 +46,7 @@ pub(super) async fn fill_from_store(shared: &Arc<TorrentShared>, have: Bitfield)
             tracing::info!(
                 torrent = %shared.torrent.name,
                 bytes = outcome.bytes,
+                kernel_bytes = outcome.kernel_bytes,
                 pieces = outcome.pieces,
                 "xet: copied chunks already on this machine"
             );
@@ -58,7 +62,7 @@ fn fill_blocking(shared: &TorrentShared, store: &XetStore, have: &mut Bitfield) 
     let missing = |p: u32| p < have.len() && wanted.get(p) && !have.get(p);
     let layout = shared.torrent.layout();
     let mut touched: Vec<u32> = Vec::new();
-    let mut bytes = 0;
+    let mut copied = Copied::default();
     for (index, file) in layout.files().iter().enumerate() {
         let Some(chunks) = shared.torrent.xet_root_of(index).and_then(|r| shared.torrent.xet_layers.get(&r))
         else {
@@ -68,11 +72,8 @@ fn fill_blocking(shared: &TorrentShared, store: &XetStore, have: &mut Bitfield) 
         if fills.is_empty() {
             continue;
         }
-        match copy_chunks(shared, store, chunks, &fills) {
-            Ok(copied) => bytes += copied,
-            Err(reason) => {
-                tracing::warn!(torrent = %shared.torrent.name, file = index, %reason, "xet: copying local chunks stopped");
-            }
+        if let Err(reason) = copy_chunks(shared, store, chunks, &fills, &mut copied) {
+            tracing::warn!(torrent = %shared.torrent.name, file = index, %reason, "xet: copying local chunks stopped");
         }
         touched.extend(pieces_written(&fills, piece_length));
     }
@@ -95,33 +96,55 @@ fn fill_blocking(shared: &TorrentShared, store: &XetStore, have: &mut Bitfield) 
     for &piece in &good {
         have.set(piece);
     }
-    FillOutcome { bytes, pieces: good.len() as u32 }
+    let outcome =
+        FillOutcome { bytes: copied.bytes, kernel_bytes: copied.kernel_bytes, pieces: good.len() as u32 };
+    shared.counters.xet_local_bytes.fetch_add(outcome.bytes, Relaxed);
+    shared.counters.xet_kernel_bytes.fetch_add(outcome.kernel_bytes, Relaxed);
+    shared.counters.xet_local_pieces.fetch_add(u64::from(outcome.pieces), Relaxed);
+    outcome
 }
 
-/// Copies each planned chunk the store holds; returns the bytes written.
+/// Bytes put into the torrent's files from local chunks so far, and how many of them the
+/// kernel copied.
+#[derive(Default)]
+struct Copied {
+    bytes: u64,
+    kernel_bytes: u64,
+}
+
+/// Copies each planned chunk the store holds, adding to `copied`. The store reads each chunk
+/// and checks it against its id; the copy then goes through `copy_from_file`, which may take
+/// the range from the source file again in the kernel: the piece hash check that follows the
+/// fill catches a file changed in between.
 fn copy_chunks(
     shared: &TorrentShared,
     store: &XetStore,
     chunks: &[ccbt_xet::ChunkRef],
     fills: &[ChunkFill],
-) -> Result<u64, String> {
-    let mut written = 0;
+    copied: &mut Copied,
+) -> Result<(), String> {
     for fill in fills {
-        let Some(data) = store.read_chunk(&chunks[fill.chunk].id).map_err(|e| e.to_string())? else {
+        let Some(local) = store.local_chunk(&chunks[fill.chunk].id).map_err(|e| e.to_string())? else {
             continue;
         };
-        let data = Bytes::from(data);
+        let data = Bytes::from(local.bytes);
         for &(offset, len) in &fill.runs {
             let (start, end) = (offset as usize, offset as usize + len as usize);
             let Some(run) = (end <= data.len()).then(|| data.slice(start..end)) else { continue };
-            shared
+            let by_kernel = shared
                 .storage
-                .write(fill.stream_offset + u64::from(offset), &[run])
+                .copy_from_file(
+                    fill.stream_offset + u64::from(offset),
+                    &local.file,
+                    local.offset + u64::from(offset),
+                    &run,
+                )
                 .map_err(|e| e.to_string())?;
-            written += u64::from(len);
+            copied.bytes += u64::from(len);
+            copied.kernel_bytes += by_kernel;
         }
     }
-    Ok(written)
+    Ok(())
 }
 
 /// Records the complete files of this torrent in the chunk store (their chunks are known from

@@ -1,6 +1,7 @@
 //! The chunking of `ccbt create --xet`: every file cut into Xet chunks (content-defined, so
-//! the cuts depend on the bytes before them) and hashed. One file is one sequential job; the
-//! files are shared among the hashing threads. A second read of the data after the piece
+//! the cuts depend on the bytes before them) and hashed. One file is one job; the files are
+//! shared among the hashing threads, and when there are fewer files than threads each file is
+//! chunked on several (`ParallelFileHasher`: the same cuts as one thread would find). A second read of the data after the piece
 //! hashing, which reads pieces in parallel in no particular order: the data is usually still
 //! in the page cache by then.
 
@@ -8,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use ccbt_storage::{Storage, StorageError};
-use ccbt_xet::{ChunkRef, FileHasher};
+use ccbt_xet::{ChunkRef, ParallelFileHasher};
 
 /// Bytes read at a time.
 const READ_SIZE: u64 = 1 << 20;
@@ -34,11 +35,14 @@ pub fn chunk_files(
     let stop = AtomicBool::new(false);
     let results: Mutex<Vec<Option<Vec<ChunkRef>>>> = Mutex::new(vec![None; lengths.len()]);
     let first_error: Mutex<Option<StorageError>> = Mutex::new(None);
+    // Threads for one file, so that all of them work when there are few files.
+    let per_file = (workers / lengths.len().max(1)).max(1);
+    let workers = workers.clamp(1, lengths.len().max(1));
     let worker = || {
         while !stop.load(Ordering::Relaxed) {
             let index = next.fetch_add(1, Ordering::Relaxed);
             let Some(&length) = lengths.get(index) else { return };
-            match chunk_one(storage, starts[index], length, &|n| {
+            match chunk_one(storage, starts[index], length, per_file, &|n| {
                 progress(done.fetch_add(n, Ordering::Relaxed) + n);
             }) {
                 Ok(chunks) => lock(&results)[index] = Some(chunks),
@@ -50,7 +54,6 @@ pub fn chunk_files(
             }
         }
     };
-    let workers = workers.clamp(1, lengths.len().max(1));
     std::thread::scope(|s| {
         // The calling thread works too, so one worker spawns nothing.
         for i in 1..workers {
@@ -69,14 +72,15 @@ pub fn chunk_files(
     Ok(results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten().collect())
 }
 
-/// The chunks of the `length` bytes at `start`, read in order.
+/// The chunks of the `length` bytes at `start`, read in order, cut on `threads` threads.
 fn chunk_one(
     storage: &dyn Storage,
     start: u64,
     length: u64,
+    threads: usize,
     progress: &dyn Fn(u64),
 ) -> Result<Vec<ChunkRef>, StorageError> {
-    let mut hasher = FileHasher::new();
+    let mut hasher = ParallelFileHasher::new(threads);
     let mut at = 0u64;
     while at < length {
         let n = (length - at).min(READ_SIZE);
@@ -97,6 +101,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use ccbt_storage::MemoryStorage;
+    use ccbt_xet::FileHasher;
 
     use super::*;
 
@@ -120,5 +125,19 @@ mod tests {
         }
         assert!(chunks[0].len() > 10 && chunks[1].is_empty() && chunks[2].len() == 1);
         assert_eq!(seen.load(Ordering::Relaxed), total);
+    }
+
+    #[test]
+    fn one_large_file_on_several_threads_is_cut_as_on_one() {
+        let file: Vec<u8> =
+            (0..20_000_000u64).map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57) as u8).collect();
+        let storage = MemoryStorage::with_data(file.clone());
+        let mut h = FileHasher::new();
+        h.update(&file);
+        let want = h.finish().1;
+        for workers in [1, 3] {
+            let chunks = chunk_files(&storage, &[file.len() as u64], workers, &|_| {}).unwrap();
+            assert_eq!(chunks, vec![want.clone()], "{workers} workers");
+        }
     }
 }

@@ -1,10 +1,11 @@
-//! `ccbt xet hash FILE [--chunks]`: a file's Xet hash and chunks, read in large buffers.
+//! `ccbt xet hash FILE [--chunks]`: a file's Xet hash and chunks, read in large buffers and
+//! chunked on every core (`ParallelFileHasher`: the same cuts as one thread would find).
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 
 use anyhow::{bail, Context as _};
-use ccbt_xet::{ChunkRef, FileHasher};
+use ccbt_xet::{ChunkRef, ParallelFileHasher};
 
 use super::Exit;
 use crate::xet_args::XetHashArgs;
@@ -20,7 +21,8 @@ pub fn run(args: &XetHashArgs) -> anyhow::Result<Exit> {
         bail!("{shown} is a folder: `ccbt xet hash` hashes one file");
     }
     let mut file = File::open(path).with_context(|| format!("cannot open {shown}"))?;
-    let mut hasher = FileHasher::new();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut hasher = ParallelFileHasher::new(threads);
     let mut buf = vec![0; READ_BUFFER];
     loop {
         match file.read(&mut buf) {

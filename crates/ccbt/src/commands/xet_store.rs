@@ -1,27 +1,55 @@
-//! `ccbt xet status | stats | cache-info | cleanup`: the local chunk store, read directly.
+//! `ccbt xet status | stats | cache-info | cleanup`: the local chunk store. Its index is one
+//! process's (redb locks it), so while a daemon runs on the state folder, `status`, `stats` and
+//! `cleanup` ask the daemon (`GET /api/v1/xet/stats`, `POST /api/v1/xet/cleanup`); otherwise
+//! they open the store directly. `cache-info` only reads file sizes, so it never needs either.
 
 use std::path::Path;
 
 use anyhow::Context as _;
+use ccbt_api::{XetCleanupView, XetStatsView};
 use ccbt_config::Effective;
 use ccbt_xetstore::{StoreOptions, XetStore};
 
+use super::daemon::lock;
+use super::remote::{self, Daemon};
 use super::Exit;
 use crate::units::human_bytes;
 use crate::xet_args::XetCommand;
 
-/// Runs a store subcommand on the store of the effective configuration.
+/// Runs a store subcommand on the store of the effective configuration, or of the daemon.
 pub fn run(command: &XetCommand, settings: &Effective) -> anyhow::Result<Exit> {
     let dir = settings.xet_store_dir();
     let cap = settings.config().xet.xet_cache_size_mib.saturating_mul(1024 * 1024);
     match command {
         XetCommand::Hash(args) => super::xet_hash::run(args),
-        XetCommand::Status => status(settings, &dir),
-        XetCommand::Stats => stats(&dir),
         XetCommand::CacheInfo => cache_info(&dir, cap),
-        XetCommand::Cleanup(args) => cleanup(&dir, cap, args.dry_run),
+        XetCommand::Status => status(settings, &dir, daemon(settings)?.as_ref()),
+        XetCommand::Stats => match daemon(settings)? {
+            Some(daemon) => {
+                print_stats(&daemon.get::<XetStatsView>("/xet/stats")?);
+                Ok(Exit::Success)
+            }
+            None => stats(&dir),
+        },
+        XetCommand::Cleanup(args) => match daemon(settings)? {
+            Some(daemon) => {
+                let body = serde_json::json!({ "dry_run": args.dry_run });
+                print_cleanup(&daemon.post::<XetCleanupView>("/xet/cleanup", &body)?, "live data");
+                Ok(Exit::Success)
+            }
+            None => cleanup(&dir, cap, args.dry_run),
+        },
         // Sessions: run by `commands::run` on the async runtime.
         XetCommand::Publish(_) | XetCommand::Follow(_) => anyhow::bail!("not a chunk store command"),
+    }
+}
+
+/// The daemon running on the state folder, if one does.
+fn daemon(settings: &Effective) -> anyhow::Result<Option<Daemon>> {
+    let state_dir = &settings.config().disk.state_dir;
+    match lock::read_daemon(state_dir) {
+        Some(_) => Ok(Some(remote::connect(state_dir)?)),
+        None => Ok(None),
     }
 }
 
@@ -35,14 +63,33 @@ fn existing(dir: &Path) -> anyhow::Result<Option<XetStore>> {
     Ok(Some(store))
 }
 
-fn status(settings: &Effective, dir: &Path) -> anyhow::Result<Exit> {
+fn status(settings: &Effective, dir: &Path, daemon: Option<&Daemon>) -> anyhow::Result<Exit> {
     let enabled = settings.config().xet.xet_enabled;
     println!("xet: {}", if enabled { "enabled" } else { "disabled (xet_enabled = false)" });
-    println!("store: {}", dir.display());
-    match existing(dir)? {
-        None => println!("index: none yet"),
-        Some(store) => {
-            let s = store.stats()?;
+    let view = match daemon {
+        Some(daemon) => {
+            println!("daemon: {} (the store is read through it)", daemon.url());
+            match daemon.get::<XetStatsView>("/xet/stats") {
+                Ok(view) => Some(view),
+                Err(e) => {
+                    println!("store: {}", dir.display());
+                    println!("index: not available from the daemon: {e:#}");
+                    return Ok(Exit::Success);
+                }
+            }
+        }
+        None => match existing(dir)? {
+            None => None,
+            Some(store) => Some(XetStatsView::new(dir.to_path_buf(), &store.stats()?, &[])),
+        },
+    };
+    match view {
+        None => {
+            println!("store: {}", dir.display());
+            println!("index: none yet");
+        }
+        Some(s) => {
+            println!("store: {}", s.dir.display());
             println!(
                 "index: {} ({} chunks, {} files, {} xet roots)",
                 human_bytes(s.index_bytes),
@@ -60,7 +107,11 @@ fn stats(dir: &Path) -> anyhow::Result<Exit> {
         println!("no chunk store in {}", dir.display());
         return Ok(Exit::Success);
     };
-    let s = store.stats()?;
+    print_stats(&XetStatsView::new(dir.to_path_buf(), &store.stats()?, &store.root_stats()?));
+    Ok(Exit::Success)
+}
+
+fn print_stats(s: &XetStatsView) {
     println!(
         "unique bytes:     {} in {} chunks ({} locations)",
         human_bytes(s.unique_bytes),
@@ -69,22 +120,21 @@ fn stats(dir: &Path) -> anyhow::Result<Exit> {
     );
     println!("referenced bytes: {} in {} files", human_bytes(s.referenced_bytes), s.files);
     println!("shared:           {}", shared_line(s.unique_bytes, s.referenced_bytes));
-    let roots = store.root_stats()?;
-    if !roots.is_empty() {
-        println!();
-        println!("{:<64}  {:>5}  {:>7}  {:>10}  {:>10}", "XET ROOT", "FILES", "CHUNKS", "SIZE", "SHARED");
-        for r in roots {
-            println!(
-                "{:<64}  {:>5}  {:>7}  {:>10}  {:>10}",
-                ccbt_xet::xethex(&r.root),
-                r.files,
-                r.chunks,
-                human_bytes(r.bytes),
-                human_bytes(r.shared_bytes)
-            );
-        }
+    if s.by_root.is_empty() {
+        return;
     }
-    Ok(Exit::Success)
+    println!();
+    println!("{:<64}  {:>5}  {:>7}  {:>10}  {:>10}", "XET ROOT", "FILES", "CHUNKS", "SIZE", "SHARED");
+    for r in &s.by_root {
+        println!(
+            "{:<64}  {:>5}  {:>7}  {:>10}  {:>10}",
+            r.root,
+            r.files,
+            r.chunks,
+            human_bytes(r.bytes),
+            human_bytes(r.shared_bytes)
+        );
+    }
 }
 
 /// Bytes the files reference beyond the ones held once: what dedup saves.
@@ -128,23 +178,27 @@ fn cleanup(dir: &Path, cap: u64, dry_run: bool) -> anyhow::Result<Exit> {
         println!("no chunk store in {}: nothing to clean", dir.display());
         return Ok(Exit::Success);
     };
-    let report = store.cleanup(cap, dry_run)?;
-    let verb = if dry_run { "would drop" } else { "dropped" };
+    print_cleanup(&XetCleanupView::new(cap, store.cleanup(cap, dry_run)?), "index");
+    Ok(Exit::Success)
+}
+
+/// What a cleanup did; `size` names the size reported (the file, or the daemon's live data).
+fn print_cleanup(report: &XetCleanupView, size: &str) {
+    let verb = if report.dry_run { "would drop" } else { "dropped" };
     for stale in &report.stale {
         println!("{verb} {} ({})", stale.path.display(), stale.reason);
     }
     for path in &report.evicted {
-        println!("{verb} {} (over the {} cap)", path.display(), human_bytes(cap));
+        println!("{verb} {} (over the {} cap)", path.display(), human_bytes(report.cap_bytes));
     }
     let files = report.stale.len() + report.evicted.len();
-    if dry_run {
-        println!("{files} files would be forgotten; index {}", human_bytes(report.index_bytes_before));
+    if report.dry_run {
+        println!("{files} files would be forgotten; {size} {}", human_bytes(report.index_bytes_before));
     } else {
         println!(
-            "{files} files forgotten; index {} -> {}",
+            "{files} files forgotten; {size} {} -> {}",
             human_bytes(report.index_bytes_before),
             human_bytes(report.index_bytes_after)
         );
     }
-    Ok(Exit::Success)
 }
