@@ -44,12 +44,15 @@ pub(crate) struct Scope {
     pub(crate) files: HashSet<FileId>,
 }
 
+/// Keys in announce order, and each key's scope.
+type KeyPlan = (Vec<InfoHash>, HashMap<InfoHash, Arc<Scope>>);
+
 /// The keys this session announces and answers for, shared by the announcer, the listener and
 /// the torrents (which say when they indexed files).
 #[derive(Debug)]
 pub(crate) struct XetKeys {
     /// Key -> scope, in announce priority order (file keys first).
-    scopes: Mutex<(Vec<InfoHash>, HashMap<InfoHash, Arc<Scope>>)>,
+    scopes: Mutex<KeyPlan>,
     /// Poked when the store's files change.
     pub(crate) changed: Notify,
     /// Slots of xet-only connections.
@@ -82,7 +85,7 @@ impl XetKeys {
 
 /// The keys the store's complete files give, with their scopes, in announce order. Reads one
 /// manifest at a time (a manifest is ~590 KB per GiB of its file).
-fn plan_keys(store: &XetStore) -> ccbt_xetstore::Result<(Vec<InfoHash>, HashMap<InfoHash, Arc<Scope>>)> {
+fn plan_keys(store: &XetStore) -> ccbt_xetstore::Result<KeyPlan> {
     let mut held = Vec::new();
     let mut files = Vec::new();
     for (root, ids) in store.held_roots()? {

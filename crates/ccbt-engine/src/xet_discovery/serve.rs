@@ -121,7 +121,7 @@ impl Conn {
             xet: Some(our_handshake(DEFAULT_RQ)),
             ..ExtHandshake::default()
         };
-        ccbt_wire::encode(&Message::Extended { id: 0, payload: ours.encode().into() }, &mut out);
+        ccbt_wire::encode(&Message::Extended { id: 0, payload: ours.encode() }, &mut out);
         ccbt_wire::encode(&Message::Unchoke, &mut out);
         self.send(out.freeze()).await?;
         self.answers.set_choked(false);
