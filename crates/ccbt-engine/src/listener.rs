@@ -76,11 +76,18 @@ pub(crate) async fn run(listener: TcpListener, session: Weak<SessionInner>) {
                     return;
                 }
             };
-            let Some(torrent) = session.upgrade().and_then(|s| s.find_torrent(&prefix.info_hash)) else {
+            let Some(inner) = session.upgrade() else { return };
+            if let Some(torrent) = inner.find_torrent(&prefix.info_hash) {
+                drop(inner);
+                return accept_incoming(torrent, stream, addr, prefix, permit, deadline);
+            }
+            // Not a torrent: maybe a Xet discovery key we announce (an xet-only peer).
+            let Some(ctx) = inner.xet_only_context(&prefix.info_hash) else {
                 tracing::debug!(%addr, info_hash = %prefix.info_hash, "incoming peer wants an unknown torrent");
                 return;
             };
-            accept_incoming(torrent, stream, addr, prefix, permit, deadline);
+            drop(inner);
+            crate::xet_discovery::serve::run(ctx, stream, addr, prefix, permit, deadline).await;
         });
     }
 }

@@ -104,6 +104,9 @@ pub(crate) struct SessionInner {
     dht: Option<DhtHandle>,
     /// The Xet chunk store, if `xet_store_dir` is set and it opened.
     xet: Option<Arc<ccbt_xetstore::XetStore>>,
+    /// The Xet discovery keys we announce and answer xet-only connections for.
+    pub(crate) xet_keys: Arc<crate::xet_discovery::XetKeys>,
+    xet_announcer: Mutex<Option<JoinHandle<()>>>,
     /// The download and upload limiters every connection draws from.
     limits: Arc<SessionLimits>,
     retired: snapshot_api::Retired,
@@ -180,10 +183,17 @@ impl Session {
             budget,
             dht,
             xet,
+            xet_keys: crate::xet_discovery::XetKeys::new(),
+            xet_announcer: Mutex::new(None),
             retired: Default::default(),
         });
         let task = tokio::spawn(listener::run(listener, Arc::downgrade(&inner)));
         *lock(&inner.listener) = Some(task);
+        if let (Some(store), Some(dht)) = (inner.xet.clone(), inner.dht.clone()) {
+            let keys = inner.xet_keys.clone();
+            let announcer = crate::xet_discovery::spawn_announcer(store, dht, listen_addr.port(), keys);
+            *lock(&inner.xet_announcer) = Some(announcer);
+        }
         tracing::info!(%listen_addr, %peer_id, "session started");
         Ok(Session { inner })
     }
@@ -477,6 +487,9 @@ impl Session {
         if let Some(listener) = lock(&self.inner.listener).take() {
             listener.abort();
         }
+        if let Some(announcer) = lock(&self.inner.xet_announcer).take() {
+            announcer.abort();
+        }
         let entries: Vec<TorrentEntry> = {
             let mut torrents = lock(&self.inner.torrents);
             torrents.drain().map(|(_, e)| e).collect()
@@ -660,6 +673,7 @@ async fn start_active(
         budget: inner.budget.clone(),
         dht: inner.dht.clone(),
         xet: inner.xet.clone(),
+        xet_keys: inner.xet_keys.clone(),
         limits: inner.limits.clone(),
         selection,
         streaming: start.streaming,

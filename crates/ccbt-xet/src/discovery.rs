@@ -5,7 +5,7 @@
 use sha1::{Digest, Sha1};
 
 use crate::consts::ANCHOR_MODULUS;
-use crate::hash::ChunkId;
+use crate::hash::{ChunkId, ChunkRef};
 use crate::manifest::Manifest;
 
 /// Prefix of the key of a whole file (versioned: a new scheme gets new keys).
@@ -53,10 +53,58 @@ pub fn anchor_before(manifest: &Manifest, index: usize) -> Option<usize> {
     (0..=index).rev().find(|&i| is_anchor(i, &chunks[i].id))
 }
 
+/// Most keys a session announces: each is a DHT lookup every 30 minutes. 1024 keys cover every
+/// file key and anchor of about 60 GiB of content (16 anchors per GiB); past that, anchors are
+/// taken evenly across files (see [`announce_plan`]).
+pub const MAX_ANNOUNCE_KEYS: usize = 1024;
+
+/// The ids of a file's anchor chunks, in order (its first chunk first).
+pub fn anchor_ids(chunks: &[ChunkRef]) -> Vec<ChunkId> {
+    chunks.iter().enumerate().filter(|(i, c)| is_anchor(*i, &c.id)).map(|(_, c)| c.id).collect()
+}
+
+/// One key to announce and the files (indices into the plan's input) it stands for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnnounceKey {
+    pub key: [u8; 20],
+    pub files: Vec<usize>,
+}
+
+/// The keys a holder of `files` (each: its xet root and its anchor ids, as [`anchor_ids`] gives
+/// them) announces, at most `cap`, in priority order: every file key first, then anchors taken
+/// round-robin across files (each file's first anchor, then each file's second, ...), so a cap
+/// thins the anchors of every file evenly instead of dropping whole files. A key shared by
+/// several files (the same anchor in two versions) is listed once, with all its files.
+pub fn announce_plan(files: &[(ChunkId, Vec<ChunkId>)], cap: usize) -> Vec<AnnounceKey> {
+    let mut plan: Vec<AnnounceKey> = Vec::new();
+    let mut index: std::collections::HashMap<[u8; 20], usize> = std::collections::HashMap::new();
+    let mut add = |key: [u8; 20], file: usize, plan: &mut Vec<AnnounceKey>| {
+        if let Some(&at) = index.get(&key) {
+            if !plan[at].files.contains(&file) {
+                plan[at].files.push(file);
+            }
+        } else if plan.len() < cap {
+            index.insert(key, plan.len());
+            plan.push(AnnounceKey { key, files: vec![file] });
+        }
+    };
+    for (file, (root, _)) in files.iter().enumerate() {
+        add(file_key(root), file, &mut plan);
+    }
+    let rounds = files.iter().map(|(_, a)| a.len()).max().unwrap_or(0);
+    for round in 0..rounds {
+        for (file, (_, anchors)) in files.iter().enumerate() {
+            if let Some(id) = anchors.get(round) {
+                add(anchor_key(id), file, &mut plan);
+            }
+        }
+    }
+    plan
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::ChunkRef;
 
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -111,5 +159,44 @@ mod tests {
         assert_eq!(anchor_before(&m, 5), Some(4));
         assert_eq!(anchor_before(&m, 6), None);
         assert!(anchors(&Manifest::new(Vec::new()).unwrap()).is_empty());
+    }
+    #[test]
+    fn plan_lists_file_keys_first_then_anchors_evenly() {
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        let shared = id_with_word(9, 0);
+        let files = vec![
+            (a, vec![id_with_word(3, 5), shared, id_with_word(4, 2048)]),
+            (b, vec![id_with_word(5, 5), shared]),
+        ];
+        let plan = announce_plan(&files, 100);
+        let keys: Vec<_> = plan.iter().map(|k| k.key).collect();
+        assert_eq!(
+            keys,
+            vec![
+                file_key(&a),
+                file_key(&b),
+                anchor_key(&files[0].1[0]),
+                anchor_key(&files[1].1[0]),
+                anchor_key(&shared),
+                anchor_key(&files[0].1[2]),
+            ]
+        );
+        // The anchor both versions hold stands for both files.
+        assert_eq!(plan[4].files, vec![0, 1]);
+        assert_eq!(plan[0].files, vec![0]);
+        // A cap keeps the file keys and the first anchors of every file.
+        let capped = announce_plan(&files, 3);
+        assert_eq!(capped.len(), 3);
+        assert_eq!(capped[2].key, anchor_key(&files[0].1[0]));
+        assert!(announce_plan(&[], 10).is_empty());
+        assert!(announce_plan(&files, 0).is_empty());
+    }
+
+    #[test]
+    fn anchor_ids_of_chunks() {
+        let chunks: Vec<_> =
+            [3u64, 5, 2048].iter().map(|&w| ChunkRef { id: id_with_word(2, w), len: 9 }).collect();
+        assert_eq!(anchor_ids(&chunks), vec![chunks[0].id, chunks[2].id]);
+        assert!(anchor_ids(&[]).is_empty());
     }
 }

@@ -23,7 +23,10 @@ mod parallel;
 mod verification;
 
 pub use chunker::{chunk_boundaries, Chunker};
-pub use discovery::{anchor_before, anchor_key, anchors, file_key, is_anchor};
+pub use discovery::{
+    anchor_before, anchor_ids, anchor_key, anchors, announce_plan, file_key, is_anchor, AnnounceKey,
+    MAX_ANNOUNCE_KEYS,
+};
 pub use hash::{aggregated_root, chunk_id, file_hash, xethex, ChunkId, ChunkRef, FileHasher};
 pub use manifest::{Manifest, MAX_MANIFEST_CHUNKS};
 pub use manifest_codec::{

@@ -7,7 +7,9 @@ use redb::ReadableTable;
 
 use crate::codec;
 use crate::error::Result;
-use crate::store::{corrupt, decode_locations_of, Failure, XetStore, CHUNKS, FILES, ROOTS, ROOT_REFS};
+use crate::store::{
+    corrupt, decode_locations_of, Failure, FileId, XetStore, CHUNKS, FILES, ROOTS, ROOT_REFS,
+};
 
 /// Totals of the store.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -64,6 +66,21 @@ impl XetStore {
         })?;
         stats.index_bytes = std::fs::metadata(&self.index).map_or(0, |m| m.len());
         Ok(stats)
+    }
+
+    /// The xet roots some indexed file has, in root order, each with the ids of its files: what
+    /// this store can serve whole (the files a holder announces, docs/xet.md "Discovery"). One
+    /// pass over the files table; keeps one entry per indexed file in memory.
+    pub fn held_roots(&self) -> Result<Vec<(ChunkId, Vec<FileId>)>> {
+        self.read(|txn| {
+            let mut files: std::collections::BTreeMap<ChunkId, Vec<FileId>> = Default::default();
+            for entry in txn.open_table(FILES)?.iter()? {
+                let (id, value) = entry?;
+                let root = codec::decode_file(value.value()).map_err(|e| corrupt(e.0))?.root;
+                files.entry(root).or_default().push(FileId(id.value()));
+            }
+            Ok::<_, Failure>(files.into_iter().collect())
+        })
     }
 
     /// Per-root figures, in root order. Keeps one root per indexed file in memory.

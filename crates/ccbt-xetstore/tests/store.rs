@@ -161,6 +161,13 @@ fn dedup_across_two_torrents_fills_the_shared_chunks() {
     let roots = store.root_stats().unwrap();
     assert_eq!(roots.len(), 2);
     assert!(roots.iter().all(|r| r.files == 1 && r.shared_bytes > 0 && r.shared_bytes < r.bytes));
+    let held = store.held_roots().unwrap();
+    assert_eq!(
+        held.iter().map(|(root, _)| *root).collect::<Vec<_>>(),
+        roots.iter().map(|r| r.root).collect::<Vec<_>>()
+    );
+    assert!(held.iter().all(|(_, files)| files.len() == 1));
+    assert_ne!(held[0].1, held[1].1);
     let stats = store.stats().unwrap();
     assert_eq!(stats.referenced_bytes, (v1.len() + v2.len()) as u64);
     assert_eq!(stats.unique_bytes, v1.len() as u64 + missing_bytes);

@@ -376,7 +376,8 @@ impl Machine for TorrentConn {
         let before = self.uploads.in_flight_bytes();
         self.uploads.start(room);
         let taken = self.uploads.in_flight_bytes().saturating_sub(before);
-        self.xet.start_output(&self.shared, room.saturating_sub(taken), Instant::now());
+        let source = xet_answers::TorrentChunks { shared: &self.shared };
+        self.xet.start_output(&source, room.saturating_sub(taken), Instant::now());
     }
 
     fn poll_timeout(&self) -> Option<Instant> {

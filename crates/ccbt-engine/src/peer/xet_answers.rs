@@ -50,10 +50,18 @@ pub(crate) struct XetAnswers {
     choked: bool,
 }
 
+/// Where answers come from: the store the server consults, plus the chunk bytes.
+pub(crate) trait ChunkSource: ChunkStore {
+    /// The chunk's bytes (unchecked: the server checks them against the id).
+    fn read(&self, id: &ChunkId, len: u32) -> Option<Bytes>;
+}
+
 impl XetAnswers {
+    /// Answers for a torrent connection, or for an xet-only one (`xet_discovery`), whose
+    /// source only holds what the connection's discovery key stands for. Both count as a shared
+    /// torrent in the server's terms: QUERY gets true answers from what the source holds.
     pub(crate) fn new(now: Instant) -> XetAnswers {
         XetAnswers {
-            // The peer is on a torrent we have: a shared torrent, in the server's terms.
             server: XetServer::new(ServerConfig::default(), true, now),
             caps: None,
             requests: VecDeque::new(),
@@ -107,15 +115,14 @@ impl XetAnswers {
     }
 
     /// Answers queued requests while their answers fit in `room` bytes.
-    pub(crate) fn start_output(&mut self, shared: &TorrentShared, room: usize, now: Instant) {
+    pub(crate) fn start_output(&mut self, store: &impl ChunkSource, room: usize, now: Instant) {
         let Some(caps) = self.caps else { return };
         while let Some(next) = self.requests.front() {
             if answer_size(next) + self.ready_bytes > room {
                 break;
             }
             let Some(msg) = self.requests.pop_front() else { break };
-            let store = TorrentChunks { shared };
-            let answer = match self.server.handle(&msg, &store, now) {
+            let answer = match self.server.handle(&msg, store, now) {
                 ServerAction::Send(answer) => Some(answer),
                 ServerAction::Read(read) => match store.read(&read.id, read.chunk_len) {
                     Some(bytes) => match self.server.complete_read(read.req, &bytes) {
@@ -186,8 +193,8 @@ fn answer_size(msg: &XetMessage) -> usize {
 
 /// What this torrent can serve: chunks of its files in verified pieces, chunks the session's
 /// store finds in other files, and the manifests of its `xet layers`.
-struct TorrentChunks<'a> {
-    shared: &'a TorrentShared,
+pub(crate) struct TorrentChunks<'a> {
+    pub(crate) shared: &'a TorrentShared,
 }
 
 impl TorrentChunks<'_> {
@@ -200,8 +207,9 @@ impl TorrentChunks<'_> {
         let have = inner.swarm.have();
         (first..=last).all(|p| u32::try_from(p).is_ok_and(|p| have.get(p))).then_some((offset, len))
     }
+}
 
-    /// The chunk's bytes (unchecked: the server checks them against the id).
+impl ChunkSource for TorrentChunks<'_> {
     fn read(&self, id: &ChunkId, len: u32) -> Option<Bytes> {
         if let Some((offset, _)) = self.in_torrent(id) {
             return self.shared.storage.read(offset, len as usize).ok();

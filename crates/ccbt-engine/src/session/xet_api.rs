@@ -1,16 +1,20 @@
 //! The session's Xet chunk store for status commands, the daemon's API and tests: its totals
 //! ([`Session::xet_stats`]), per xet root ([`Session::xet_root_stats`]), cleaning it while
-//! torrents use it ([`Session::xet_cleanup`]), and what a torrent took from it
-//! ([`Session::xet_fill`]). The store is one process's (redb holds it exclusively), so while a
-//! session runs, other programs reach it through these.
+//! torrents use it ([`Session::xet_cleanup`]), what a torrent took from it
+//! ([`Session::xet_fill`]), the discovery keys it announces and DHT look-ups of other holders
+//! (docs/xet.md, "Discovery of chunk holders"). The store is one process's (redb holds it
+//! exclusively), so while a session runs, other programs reach it through these.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ccbt_xetstore::XetStore;
 
-use super::Session;
+use super::{Session, SessionInner};
+use crate::xet_discovery::serve::ServeContext;
 use crate::{SessionError, TorrentId};
 
 pub use ccbt_xetstore::{CleanupReport as XetCleanupReport, RootStats as XetRootStats, XetStats};
@@ -40,6 +44,9 @@ pub struct XetFill {
     /// Pieces that verified after those copies.
     pub pieces: u64,
 }
+
+/// Most holders [`Session::xet_find_holders`] returns.
+const MAX_HOLDERS: usize = 64;
 
 impl Session {
     /// Totals of the Xet chunk store (indexed files, distinct chunks, bytes), read on the
@@ -95,5 +102,36 @@ impl Session {
             .await
             .map_err(|e| XetApiError::Task(e.to_string()))?;
         Ok(result?)
+    }
+
+    /// The Xet discovery keys this session announces on the DHT and answers xet-only
+    /// connections for (file keys first, then anchor keys), as of the last announce round.
+    /// Empty without a chunk store or a DHT.
+    pub fn xet_discovery_keys(&self) -> Vec<[u8; 20]> {
+        self.inner.xet_keys.keys().into_iter().map(|k| k.0).collect()
+    }
+
+    /// Holders of a Xet discovery key (`ccbt_xet::file_key` or `anchor_key`) found by one DHT
+    /// `get_peers` look-up lasting at most `limit`: their TCP addresses, to be connected to
+    /// with the key as the info hash (at most 64; empty without a DHT).
+    pub async fn xet_find_holders(&self, key: [u8; 20], limit: Duration) -> Vec<SocketAddr> {
+        let Some(dht) = self.inner.dht.clone() else { return Vec::new() };
+        crate::xet_discovery::find_holders(&dht, ccbt_core::InfoHash(key), limit, MAX_HOLDERS).await
+    }
+}
+
+impl SessionInner {
+    /// What an xet-only connection for `key` needs, if we announce that key.
+    pub(crate) fn xet_only_context(&self, key: &ccbt_core::InfoHash) -> Option<ServeContext> {
+        let store = self.xet.clone()?;
+        let scope = self.xet_keys.scope(key)?;
+        Some(ServeContext {
+            store,
+            scope,
+            peer_id: self.peer_id,
+            budget: self.budget.clone(),
+            limits: self.limits.clone(),
+            slots: self.xet_keys.slots.clone(),
+        })
     }
 }

@@ -123,6 +123,8 @@ pub(crate) struct TorrentShared {
     pub dht: Option<crate::dht::DhtHandle>,
     /// The session's Xet chunk store, if `xet_enabled` (see `xet.rs`).
     pub xet: Option<std::sync::Arc<ccbt_xetstore::XetStore>>,
+    /// The session's discovery keys: told when this torrent indexes files (`xet_discovery`).
+    pub xet_keys: std::sync::Arc<crate::xet_discovery::XetKeys>,
     /// Where each chunk of the torrent's known manifests lies in its byte stream (offset,
     /// length), for answering `xet_cas` chunk requests; None for a torrent without manifests.
     pub xet_chunks: Option<std::collections::HashMap<ccbt_xet::ChunkId, (u64, u32)>>,

@@ -95,6 +95,8 @@ pub(crate) struct TorrentSpec {
     pub dht: Option<crate::dht::DhtHandle>,
     /// The session's Xet chunk store (`xet_enabled`).
     pub xet: Option<Arc<ccbt_xetstore::XetStore>>,
+    /// The session's discovery keys (poked when files are indexed).
+    pub xet_keys: Arc<crate::xet_discovery::XetKeys>,
     pub limits: Arc<crate::limits::SessionLimits>,
     pub selection: super::Selection,
     /// Pieces near the read position first (`AddTorrent::streaming`, else `streaming_mode`).
@@ -201,6 +203,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         budget: spec.budget,
         dht: spec.dht,
         xet: spec.xet,
+        xet_keys: spec.xet_keys,
         xet_chunks,
         limits: spec.limits,
         listen_port: spec.listen_port,

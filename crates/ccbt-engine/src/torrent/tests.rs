@@ -61,6 +61,7 @@ pub(crate) fn start(torrent: Torrent) -> (Arc<TorrentShared>, broadcast::Receive
         }),
         dht: None,
         xet: None,
+        xet_keys: crate::xet_discovery::XetKeys::new(),
         streaming: false,
         limits: crate::limits::SessionLimits::unlimited(),
     });

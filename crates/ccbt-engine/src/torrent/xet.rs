@@ -162,6 +162,8 @@ pub(super) fn index_complete_files(shared: &Arc<TorrentShared>) {
                 tracing::warn!(path = %path.display(), error = %e, "xet: cannot index a file");
             }
         }
+        // The files held changed: the announcer plans its keys again.
+        shared.xet_keys.changed.notify_one();
     });
 }
 
