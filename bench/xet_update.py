@@ -429,7 +429,7 @@ def check_identical(want, got, mode, mutation):
             continue
         size, got_size = os.path.getsize(a), os.path.getsize(b)
         if got_size > size and same_prefix(a, b, size):
-            long.append(f"{n} is {got_size - size} B longer than v2 (v2's bytes then v1's old tail)")
+            long.append(f"{n} +{got_size - size} B")
             continue
         raise BenchError(f"MISMATCH ({mutation}, {mode}): {n} differs from v2 ({got_size} B, v2 {size} B)")
     return "; ".join(long) or None
@@ -490,7 +490,7 @@ def report(args, results, theories, edit_lens):
                 f"| {cell([r['wall'] for r in rs], '{:.2f}')} | {cell([r['cpu'] for r in rs], '{:.2f}')} "
                 f"| {'v2 + old tail' if bad else 'identical'} |")
     if problems:
-        lines += ["", "v2's bytes followed by v1's old tail (ccbt does not truncate a longer existing file):",
+        lines += ["", "Files holding v2's bytes then extra bytes of v1 (ccbt does not truncate a longer existing file):",
                   *problems]
     return lines
 
