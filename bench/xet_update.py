@@ -18,7 +18,8 @@ the v2 pieces that differ from v1's piece at the same path and index (what piece
 fetch), and the v2 pieces not made entirely of chunks v1 has (what the local chunk fill leaves
 to download while ccbt fetches missing data by pieces).
 
-Needs the release binary: cargo build --release -p ccbt (done unless --no-build).
+Needs Python 3.9+ (standard library only) and the release binary: cargo build --release -p ccbt
+(done unless --no-build).
 """
 
 import argparse
