@@ -8,6 +8,8 @@ version 2, for the mutations of the Xet research (section 6), three ways in one 
   xet     the leecher's chunk store has v1 indexed (v1 checked once with xet_enabled, in a
           fresh state dir per run); v2 downloads into an empty folder with the store on, so
           every piece made entirely of chunks v1 already has is copied locally
+  both    (only with --modes) reuse and xet together: the v1 files in the folder and v1 in the
+          store; the check keeps the pieces that match, the store fills what it can of the rest
 
 One ccbt seeder of v2 per mutation on loopback. Each leecher dials it through a TCP proxy in
 this script that counts every byte both ways (payload and protocol), with DHT, PEX and trackers
@@ -16,7 +18,7 @@ byte with v2, and a mismatch stops the run with exit status 1. Next to the measu
 script prints what the data implies: the distinct v2 chunks v1 lacks (`ccbt xet hash --chunks`),
 the v2 pieces that differ from v1's piece at the same path and index (what piece reuse must
 fetch), and the v2 pieces not made entirely of chunks v1 has (what the local chunk fill leaves
-to download while ccbt fetches missing data by pieces).
+to download while ccbt fetches missing data by pieces), and for `both` the pieces in both sets.
 
 Needs Python 3.9+ (standard library only) and the release binary: cargo build --release -p ccbt
 (done unless --no-build).
@@ -46,7 +48,8 @@ MIB = 1024 * KIB
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CCBT = os.path.join(ROOT, "target", "release", "ccbt")
 NAME = "data"  # the torrents' name: v1 and v2 files live at the same paths under it
-MODES = ("plain", "reuse", "xet")
+MODES = ("plain", "reuse", "xet", "both")
+DEFAULT_MODES = MODES[:3]
 # name: (kind, number of edits); every mutation changes --percent of the dataset in total.
 MUTATIONS = {
     "overwrite-1": ("overwrite", 1),
@@ -207,7 +210,7 @@ def theory(base, mutation, piece):
     """Bytes the data implies for v1 -> v2 (dict), from the chunk lists and piece contents."""
     v1, v2 = os.path.join(base, "v1", NAME), os.path.join(base, f"v2-{mutation}", NAME)
     v1_ids = chunk_ids(v1)
-    new_ids, new_bytes, chunks, changed, unfillable, total = set(), 0, 0, 0, 0, 0
+    new_ids, new_bytes, chunks, changed, unfillable, both, total = set(), 0, 0, 0, 0, 0, 0
     for name in sorted(os.listdir(v2)):
         path = os.path.join(v2, name)
         size = os.path.getsize(path)
@@ -219,17 +222,18 @@ def theory(base, mutation, piece):
                 new_ids.add(cid)
                 new_bytes += n
         old = piece_digests(os.path.join(v1, name), piece) if os.path.exists(os.path.join(v1, name)) else []
-        for i, d in enumerate(piece_digests(path, piece)):
-            if i >= len(old) or old[i] != d:
-                changed += min(piece, size - i * piece)
+        new = piece_digests(path, piece)
+        differ = {i for i, d in enumerate(new) if i >= len(old) or old[i] != d}
+        changed += sum(min(piece, size - i * piece) for i in differ)
         # A piece the chunk fill completes: every chunk overlapping it is one v1 has.
         bad = set()
         for off, n, cid in cs:
             if cid not in v1_ids:
                 bad.update(range(off // piece, (off + n - 1) // piece + 1))
         unfillable += sum(min(piece, size - p * piece) for p in bad)
+        both += sum(min(piece, size - p * piece) for p in bad & differ)
     return {"total": total, "chunks": chunks, "new_chunks": len(new_ids), "new_bytes": new_bytes,
-            "changed_pieces": changed, "unfillable": unfillable, "manifest": 36 * chunks}
+            "changed_pieces": changed, "unfillable": unfillable, "both": both, "manifest": 36 * chunks}
 
 
 # ---------------------------------------------------------------- the counting proxy
@@ -366,12 +370,12 @@ def run_leecher(args, base, mutation, mode, seed_port, run_dir):
     os.makedirs(state)
     os.makedirs(out)
     cfg = os.path.join(run_dir, "leech.toml")
-    write_config(cfg, xet=(mode == "xet"), store=os.path.join(state, "xet"))
+    write_config(cfg, xet=mode in ("xet", "both"), store=os.path.join(state, "xet"))
     extra = []
-    if mode == "reuse":
+    if mode in ("reuse", "both"):
         shutil.copytree(os.path.join(base, "v1", NAME), os.path.join(out, NAME))
         extra = ["--overwrite"]  # the v1 files are ours: let the check keep what matches
-    elif mode == "xet":
+    if mode in ("xet", "both"):
         index_v1(base, run_dir, cfg, state)
     proxy = Proxy(seed_port)
     cmd = [CCBT, "--config", cfg, "download", os.path.join(base, f"v2-{mutation}.torrent"), "-o", out,
@@ -464,13 +468,14 @@ def report(args, results, theories, edit_lens):
     lines = ["", f"Theory (from the data; piece {args.piece_kib} KiB; {args.size_mib} MiB, "
              f"{args.percent}% changed per mutation; percentages of v2's size):", "",
              "| mutation | edit size B | v2 chunks | new chunks | new chunk MiB (%) "
-             "| changed pieces MiB (%) | pieces not all-v1 chunks MiB (%) | manifests KiB |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| changed pieces MiB (%) | pieces not all-v1 chunks MiB (%) | both MiB (%) | manifests KiB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for m in args.mutations:
         t = theories[m]
         pct = lambda n: f"{mib(n):.1f} ({100 * n / t['total']:.2f}%)"
         lines.append(f"| {m} | {edit_lens[m]} | {t['chunks']} | {t['new_chunks']} | {pct(t['new_bytes'])} "
-                     f"| {pct(t['changed_pieces'])} | {pct(t['unfillable'])} | {t['manifest'] / KIB:.0f} |")
+                     f"| {pct(t['changed_pieces'])} | {pct(t['unfillable'])} | {pct(t['both'])} "
+                     f"| {t['manifest'] / KIB:.0f} |")
     if not results:
         return lines
     lines += ["", f"Measured ({args.rounds} interleaved rounds; medians [min-max]):", "",
@@ -527,7 +532,8 @@ def parse_args():
     p.add_argument("--mutations", default=",".join(DEFAULT_MUTATIONS),
                    help=f"comma-separated subset of {','.join(MUTATIONS)} (default: all but overwrite-10000)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the three modes (default 3)")
-    p.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of plain,reuse,xet")
+    p.add_argument("--modes", default=",".join(DEFAULT_MODES),
+                   help="comma-separated subset of plain,reuse,xet,both (default plain,reuse,xet)")
     p.add_argument("--percent", type=float, default=1.0, help="share of the dataset each mutation changes (1)")
     p.add_argument("--piece-kib", type=int, default=256, help="piece size of both torrents in KiB (256)")
     p.add_argument("--seed", type=int, default=14, help="seed of the data and the edits (14)")
