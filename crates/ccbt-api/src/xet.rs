@@ -35,6 +35,10 @@ pub struct XetStatsView {
     pub roots: u64,
     /// Size of `index.redb` on disk.
     pub index_bytes: u64,
+    /// Packs of retired chunks (chunks of replaced files no indexed file holds), and their
+    /// bytes on disk.
+    pub packs: u64,
+    pub pack_bytes: u64,
     /// Per xet root.
     pub by_root: Vec<XetRootView>,
 }
@@ -67,6 +71,12 @@ pub struct XetCleanupView {
     pub cap_bytes: u64,
     /// Files dropped (or to drop) because they changed or vanished.
     pub stale: Vec<XetStaleView>,
+    /// Packs of retired chunks deleted (or to delete) to get under the cap, oldest first;
+    /// they go before any file is forgotten.
+    pub evicted_packs: Vec<PathBuf>,
+    /// Bytes of packs before and after.
+    pub pack_bytes_before: u64,
+    pub pack_bytes_after: u64,
     /// Files forgotten (or to forget) to get the index under the cap, oldest first.
     pub evicted: Vec<PathBuf>,
     /// The index's live data before and after, in bytes (the file is not compacted while the
@@ -95,6 +105,8 @@ impl XetStatsView {
             referenced_bytes: s.referenced_bytes,
             roots: s.roots,
             index_bytes: s.index_bytes,
+            packs: s.packs,
+            pack_bytes: s.pack_bytes,
             by_root: roots
                 .iter()
                 .map(|r| XetRootView {
@@ -120,6 +132,9 @@ impl XetCleanupView {
                 .into_iter()
                 .map(|s| XetStaleView { path: s.path, reason: s.reason.to_owned() })
                 .collect(),
+            evicted_packs: r.evicted_packs,
+            pack_bytes_before: r.pack_bytes_before,
+            pack_bytes_after: r.pack_bytes_after,
             evicted: r.evicted,
             index_bytes_before: r.index_bytes_before,
             index_bytes_after: r.index_bytes_after,

@@ -222,6 +222,8 @@ fn xet_views() -> Vec<(&'static str, Value)> {
         referenced_bytes: 0,
         roots: 0,
         index_bytes: 0,
+        packs: 1,
+        pack_bytes: 8,
         by_root: vec![root.clone()],
     };
     let stale = XetStaleView { path: "/f".into(), reason: "gone".into() };
@@ -229,6 +231,9 @@ fn xet_views() -> Vec<(&'static str, Value)> {
         dry_run: true,
         cap_bytes: 1,
         stale: vec![stale.clone()],
+        evicted_packs: vec!["/p".into()],
+        pack_bytes_before: 8,
+        pack_bytes_after: 0,
         evicted: vec![],
         index_bytes_before: 0,
         index_bytes_after: 0,

@@ -417,7 +417,7 @@ settings! {
             "Folder of the chunk store (`index.redb`: where each chunk's bytes are; payload files stay where their torrents put them). Unset: `xet` under `state_dir`; a relative path is taken under `state_dir`.";
         xet_cache_size_mib: u64 = 1024, int(16, 16 * 1024 * 1024), Restart, Session,
             env "", flag "", shown "",
-            "Largest size in MiB of the chunk store's index; `ccbt xet cleanup` forgets the files indexed longest ago until it fits (their payload files are never deleted, only no longer used as a source of chunks).";
+            "Largest size in MiB of the chunk store (its index and its packs of retired chunks); `ccbt xet cleanup` deletes packs, oldest first, then forgets the files indexed longest ago until it fits (payload files are never deleted, only no longer used as a source of chunks).";
     }
 }
 

@@ -98,8 +98,8 @@ pub use piece_map::{PieceCell, PieceMap, MAX_PIECE_CELLS};
 pub use reader::TorrentFileReader;
 pub use resume::{FileStamp, ResumeData};
 pub use session::{
-    follow_id, Session, SnapshotSource, XetApiError, XetCleanupReport, XetFill, XetFollowError, XetFollowHandle,
-    XetFollowSpec, XetFollowStatus, XetRootStats, XetStats, XET_STAGING_DIR,
+    follow_id, Session, SnapshotSource, XetApiError, XetCleanupReport, XetFill, XetFollowError,
+    XetFollowHandle, XetFollowSpec, XetFollowStatus, XetRootStats, XetStats, XET_STAGING_DIR,
 };
 pub use snapshot::{ConnectionAttempts, SessionSnapshot, SessionTotals, TorrentSnapshot};
 pub use status::{

@@ -1,5 +1,6 @@
-//! `cleanup`: drop files that changed or vanished since they were indexed, then keep the index
-//! under its size cap by forgetting the files indexed longest ago.
+//! `cleanup`: drop files that changed or vanished since they were indexed, then keep the store
+//! (index and packs) under its size cap: packs of retired chunks go first, oldest first, then
+//! the files indexed longest ago are forgotten.
 
 use std::path::PathBuf;
 
@@ -27,6 +28,11 @@ pub struct CleanupReport {
     pub stale: Vec<StaleFile>,
     /// Files forgotten to get the index under the cap, oldest first.
     pub evicted: Vec<PathBuf>,
+    /// Packs of retired chunks deleted to get under the cap, oldest first.
+    pub evicted_packs: Vec<PathBuf>,
+    /// Bytes of packs before and after (equal in a dry run).
+    pub pack_bytes_before: u64,
+    pub pack_bytes_after: u64,
     /// Size of the index before and after: of `index.redb` after compaction for
     /// [`XetStore::cleanup`], of its live data for [`XetStore::cleanup_shared`] (equal in a
     /// dry run).
@@ -44,9 +50,10 @@ struct Candidate {
 }
 
 impl XetStore {
-    /// Drops stale files, then, while `index.redb` is over `cap_bytes`, forgets the files
-    /// indexed longest ago (their share of the index estimated from their chunk counts), and
-    /// compacts the file. With `dry_run` nothing changes and the report says what would go.
+    /// Drops stale files; then, while the index and the packs together are over `cap_bytes`,
+    /// deletes packs, oldest first; then, while `index.redb` alone is still over, forgets the
+    /// files indexed longest ago (their share of the index estimated from their chunk counts),
+    /// and compacts the file. With `dry_run` nothing changes and the report says what would go.
     pub fn cleanup(&mut self, cap_bytes: u64, dry_run: bool) -> Result<CleanupReport> {
         let before = self.index_bytes();
         let mut report = self.forget_for_cleanup(before, cap_bytes, dry_run)?;
@@ -74,13 +81,16 @@ impl XetStore {
     /// Chooses the stale files, and the oldest while `size` is over `cap_bytes`, and forgets
     /// them unless `dry_run`.
     fn forget_for_cleanup(&self, size: u64, cap_bytes: u64, dry_run: bool) -> Result<CleanupReport> {
+        let mut report = CleanupReport { dry_run, index_bytes_before: size, ..Default::default() };
+        // Packs go first: retired chunks are the least likely to be needed again.
+        let packs_used = self.delete_packs_for_cleanup(&mut report, size, cap_bytes)?;
+        let cap_bytes = cap_bytes.saturating_sub(packs_used);
         let candidates = self.candidates()?;
         // Stale files go first: removing them counts toward the cap.
         let mut order: Vec<&Candidate> = candidates.iter().filter(|c| c.stale.is_some()).collect();
         order.extend(candidates.iter().filter(|c| c.stale.is_none()));
         let weights: Vec<(u64, u64)> = order.iter().map(|c| (c.id, c.chunks)).collect();
         let evict = select_evictions(&weights, size, cap_bytes);
-        let mut report = CleanupReport { dry_run, index_bytes_before: size, ..Default::default() };
         let mut ids = Vec::new();
         for c in &order {
             if let Some(reason) = c.stale {
@@ -96,6 +106,30 @@ impl XetStore {
             self.forget_ids(&ids)?;
         }
         Ok(report)
+    }
+
+    /// Deletes packs, oldest first, while the index (`size`) and the packs are over
+    /// `cap_bytes` (only reports them in a dry run); returns the bytes of the packs kept.
+    fn delete_packs_for_cleanup(&self, report: &mut CleanupReport, size: u64, cap_bytes: u64) -> Result<u64> {
+        let packs = self.packs()?;
+        let pack_bytes: u64 = packs.iter().map(|p| p.bytes).sum();
+        report.pack_bytes_before = pack_bytes;
+        let mut kept = pack_bytes;
+        let mut gone = Vec::new();
+        for pack in &packs {
+            if size.saturating_add(kept) <= cap_bytes {
+                break;
+            }
+            kept -= pack.bytes;
+            gone.push(pack.number);
+            report.evicted_packs.push(pack.path.clone());
+        }
+        if !report.dry_run {
+            self.forget_packs(&gone)?;
+        }
+        report.pack_bytes_after =
+            if report.dry_run { pack_bytes } else { self.packs()?.iter().map(|p| p.bytes).sum() };
+        Ok(kept)
     }
 
     /// Bytes of the index's live data (keys, values and tree metadata, without free space),

@@ -1,22 +1,41 @@
 //! Byte layouts of the index's values (pure). Integers are big-endian, as on the wire.
 //!
-//! - chunk id → locations: n × (kind u8 = 1 "file", file id u64, offset u64, len u32), 21 B each,
-//!   oldest first, at most `cap` of them.
+//! - chunk id → locations: n × (kind u8: 1 file, 2 pack; file or pack id u64, offset u64, len
+//!   u32), 21 B each, oldest first, at most `cap` of them.
 //! - file id → record: size u64, mtime seconds i64, mtime nanoseconds u32, xet root [32], then
 //!   the absolute path's bytes.
 //! - xet root → manifest: n × (chunk id [32], len u32), the `xet layers` / MANIFEST form.
 
 use ccbt_xet::{ChunkId, ChunkRef};
 
-/// One place a chunk's bytes are: `len` bytes at `offset` of an indexed file.
+/// What holds a chunk's bytes: an indexed payload file or a pack of retired chunks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Holder {
+    File(u64),
+    Pack(u64),
+}
+
+/// One place a chunk's bytes are: `len` bytes at `offset` of a file or pack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RawLocation {
-    pub file: u64,
+    pub holder: Holder,
     pub offset: u64,
     pub len: u32,
 }
 
+impl RawLocation {
+    /// The payload file holding it, None for a pack.
+    pub fn file(&self) -> Option<u64> {
+        match self.holder {
+            Holder::File(id) => Some(id),
+            Holder::Pack(_) => None,
+        }
+    }
+}
+
 const KIND_FILE: u8 = 1;
+const KIND_PACK: u8 = 2;
+const PACK_ENTRY: usize = 32 + 8 + 4;
 const LOCATION_BYTES: usize = 21;
 const MANIFEST_ENTRY: usize = 36;
 const FILE_HEADER: usize = 8 + 8 + 4 + 32;
@@ -28,8 +47,12 @@ pub struct DecodeError(pub String);
 pub fn encode_locations(locations: &[RawLocation]) -> Vec<u8> {
     let mut out = Vec::with_capacity(locations.len() * LOCATION_BYTES);
     for l in locations {
-        out.push(KIND_FILE);
-        out.extend_from_slice(&l.file.to_be_bytes());
+        let (kind, id) = match l.holder {
+            Holder::File(id) => (KIND_FILE, id),
+            Holder::Pack(id) => (KIND_PACK, id),
+        };
+        out.push(kind);
+        out.extend_from_slice(&id.to_be_bytes());
         out.extend_from_slice(&l.offset.to_be_bytes());
         out.extend_from_slice(&l.len.to_be_bytes());
     }
@@ -43,18 +66,21 @@ pub fn decode_locations(bytes: &[u8]) -> Result<Vec<RawLocation>, DecodeError> {
     bytes
         .chunks_exact(LOCATION_BYTES)
         .map(|b| {
-            if b[0] != KIND_FILE {
-                return Err(DecodeError(format!("unknown location kind {}", b[0])));
-            }
-            Ok(RawLocation { file: be_u64(&b[1..9]), offset: be_u64(&b[9..17]), len: be_u32(&b[17..21]) })
+            let id = be_u64(&b[1..9]);
+            let holder = match b[0] {
+                KIND_FILE => Holder::File(id),
+                KIND_PACK => Holder::Pack(id),
+                other => return Err(DecodeError(format!("unknown location kind {other}"))),
+            };
+            Ok(RawLocation { holder, offset: be_u64(&b[9..17]), len: be_u32(&b[17..21]) })
         })
         .collect()
 }
 
-/// Adds `new` to a list (one location per file: the first occurrence of a chunk in a file is
-/// enough), dropping the oldest beyond `cap` so locations of recently indexed files win.
+/// Adds `new` to a list (one location per file or pack: the first occurrence of a chunk in a
+/// file is enough), dropping the oldest beyond `cap` so locations of recently indexed files win.
 pub fn add_location(list: &mut Vec<RawLocation>, new: RawLocation, cap: usize) -> bool {
-    if list.iter().any(|l| l.file == new.file) {
+    if list.iter().any(|l| l.holder == new.holder) {
         return false;
     }
     list.push(new);
@@ -65,11 +91,49 @@ pub fn add_location(list: &mut Vec<RawLocation>, new: RawLocation, cap: usize) -
     true
 }
 
-/// Removes every location in `file`; true when something was removed.
-pub fn remove_file(list: &mut Vec<RawLocation>, file: u64) -> bool {
+/// Removes every location in `holder`; true when something was removed.
+pub fn remove_holder(list: &mut Vec<RawLocation>, holder: Holder) -> bool {
     let before = list.len();
-    list.retain(|l| l.file != file);
+    list.retain(|l| l.holder != holder);
     list.len() != before
+}
+
+/// One chunk in a pack: its id, where its bytes start in the pack file, its length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackEntry {
+    pub id: ChunkId,
+    pub offset: u64,
+    pub len: u32,
+}
+
+/// A pack's table of contents: n × (chunk id 32 B, offset u64, len u32).
+pub fn encode_pack(entries: &[PackEntry]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entries.len() * PACK_ENTRY);
+    for e in entries {
+        out.extend_from_slice(&e.id);
+        out.extend_from_slice(&e.offset.to_be_bytes());
+        out.extend_from_slice(&e.len.to_be_bytes());
+    }
+    out
+}
+
+/// Entries in an encoded pack table, without decoding it.
+pub fn pack_len(bytes: &[u8]) -> usize {
+    bytes.len() / PACK_ENTRY
+}
+
+pub fn decode_pack(bytes: &[u8]) -> Result<Vec<PackEntry>, DecodeError> {
+    if bytes.len() % PACK_ENTRY != 0 {
+        return Err(DecodeError(format!("a pack table of {} bytes", bytes.len())));
+    }
+    Ok(bytes
+        .chunks_exact(PACK_ENTRY)
+        .map(|b| {
+            let mut id = [0; 32];
+            id.copy_from_slice(&b[..32]);
+            PackEntry { id, offset: be_u64(&b[32..40]), len: be_u32(&b[40..44]) }
+        })
+        .collect())
 }
 
 /// An indexed payload file as stored.
@@ -136,12 +200,13 @@ mod tests {
     use super::*;
 
     fn loc(file: u64) -> RawLocation {
-        RawLocation { file, offset: file * 100, len: 7 }
+        RawLocation { holder: Holder::File(file), offset: file * 100, len: 7 }
     }
 
     #[test]
     fn locations_round_trip_and_reject_garbage() {
-        let list = vec![loc(1), RawLocation { file: u64::MAX, offset: u64::MAX - 1, len: u32::MAX }];
+        let pack = RawLocation { holder: Holder::Pack(u64::MAX), offset: u64::MAX - 1, len: u32::MAX };
+        let list = vec![loc(1), pack];
         assert_eq!(decode_locations(&encode_locations(&list)).unwrap(), list);
         assert!(decode_locations(&[1; 20]).is_err());
         let mut bad = encode_locations(&list);
@@ -157,9 +222,13 @@ mod tests {
         assert!(add_location(&mut list, loc(2), 2));
         assert!(add_location(&mut list, loc(3), 2));
         assert_eq!(list, vec![loc(2), loc(3)]);
-        assert!(remove_file(&mut list, 2));
-        assert!(!remove_file(&mut list, 2));
+        assert!(remove_holder(&mut list, Holder::File(2)));
+        assert!(!remove_holder(&mut list, Holder::File(2)));
         assert_eq!(list, vec![loc(3)]);
+        // A pack and a file may share an id: they are different holders.
+        assert!(add_location(&mut list, RawLocation { holder: Holder::Pack(3), ..loc(3) }, 4));
+        assert!(remove_holder(&mut list, Holder::File(3)));
+        assert_eq!(list.len(), 1);
     }
 
     #[test]
@@ -174,5 +243,15 @@ mod tests {
         assert_eq!(manifest_len(&bytes), 2);
         assert_eq!(decode_manifest(&bytes).unwrap(), chunks);
         assert!(decode_manifest(&bytes[..71]).is_err());
+    }
+
+    #[test]
+    fn pack_tables_round_trip() {
+        let entries =
+            vec![PackEntry { id: [4; 32], offset: 8, len: 9 }, PackEntry { id: [5; 32], offset: 25, len: 1 }];
+        let bytes = encode_pack(&entries);
+        assert_eq!(bytes.len(), 88);
+        assert_eq!(decode_pack(&bytes).unwrap(), entries);
+        assert!(decode_pack(&bytes[..87]).is_err());
     }
 }

@@ -5,6 +5,7 @@ use std::os::unix::fs::FileExt;
 
 use ccbt_xet::{ChunkId, ChunkRef};
 
+use crate::codec::Holder;
 use crate::error::{Result, XetStoreError};
 use crate::plan::{manifest_end, Gaps};
 use crate::source::Sources;
@@ -22,7 +23,7 @@ pub struct FillReport {
 }
 
 /// A chunk found on this machine and checked against its id: its bytes, and the indexed file
-/// they were read from with their offset there (for a kernel copy, see
+/// (or pack of retired chunks) they were read from with their offset there (for a kernel copy, see
 /// `ccbt_storage::Storage::copy_from_file`).
 #[derive(Debug)]
 pub struct LocalChunk {
@@ -39,17 +40,17 @@ impl XetStore {
     /// from. A copy from that file later may see other bytes if the file changed in between:
     /// the copy's destination must be verified again (a piece hash check does).
     pub fn local_chunk(&self, id: &ChunkId) -> Result<Option<LocalChunk>> {
-        let mut sources = Sources::new();
+        let mut sources = Sources::new(&self.packs_dir());
         let mut buf = Vec::new();
         let found = self.read(|txn| {
             let chunks = txn.open_table(CHUNKS)?;
             let files = txn.open_table(FILES)?;
             for loc in decode_locations_of(&chunks, id)? {
-                let record = file_record(&files, loc.file)?;
+                let record = loc.file().map(|f| file_record(&files, f)).transpose()?.flatten();
                 if !sources.read(&loc, id, || record, &mut buf) {
                     continue;
                 }
-                if let Some(file) = sources.clone_handle(loc.file) {
+                if let Some(file) = sources.clone_handle(loc.holder) {
                     return Ok(Some((file, loc.offset)));
                 }
             }
@@ -62,13 +63,13 @@ impl XetStore {
     /// The bytes of chunk `id`, read from an indexed file and checked against the id; None when
     /// no indexed file still holds it. Locations found stale are dropped from the index.
     pub fn read_chunk(&self, id: &ChunkId) -> Result<Option<Vec<u8>>> {
-        let mut sources = Sources::new();
+        let mut sources = Sources::new(&self.packs_dir());
         let mut buf = Vec::new();
         let found = self.read(|txn| {
             let chunks = txn.open_table(CHUNKS)?;
             let files = txn.open_table(FILES)?;
             for loc in decode_locations_of(&chunks, id)? {
-                let record = file_record(&files, loc.file)?;
+                let record = loc.file().map(|f| file_record(&files, f)).transpose()?.flatten();
                 if sources.read(&loc, id, || record, &mut buf) {
                     return Ok(true);
                 }
@@ -86,7 +87,7 @@ impl XetStore {
     /// index and their chunks reported missing.
     pub fn fill(&self, manifest: &[ChunkRef], dst: &File, dst_offset_base: u64) -> Result<FillReport> {
         manifest_end(manifest, dst_offset_base).map_err(XetStoreError::BadManifest)?;
-        let mut sources = Sources::new();
+        let mut sources = Sources::new(&self.packs_dir());
         let mut buf = Vec::new();
         let mut report = FillReport::default();
         let mut gaps = Gaps::default();
@@ -100,7 +101,7 @@ impl XetStore {
                     if loc.len != chunk.len {
                         continue;
                     }
-                    let record = file_record(&files, loc.file)?;
+                    let record = loc.file().map(|f| file_record(&files, f)).transpose()?.flatten();
                     if sources.read(&loc, &chunk.id, || record, &mut buf) {
                         dst.write_all_at(&buf, offset)
                             .map_err(|e| Failure::Store(XetStoreError::Destination(e)))?;
@@ -123,8 +124,17 @@ impl XetStore {
         Ok(report)
     }
 
-    fn drop_stale(&self, sources: &Sources) -> Result<()> {
-        let stale: Vec<u64> = sources.stale.iter().copied().collect();
-        self.forget_ids(&stale)
+    /// Forgets the files and packs a read found stale.
+    pub(crate) fn drop_stale(&self, sources: &Sources) -> Result<()> {
+        let mut files = Vec::new();
+        let mut packs = Vec::new();
+        for holder in &sources.stale {
+            match *holder {
+                Holder::File(id) => files.push(id),
+                Holder::Pack(id) => packs.push(id),
+            }
+        }
+        self.forget_ids(&files)?;
+        self.forget_packs(&packs)
     }
 }

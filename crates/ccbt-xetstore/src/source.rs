@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use ccbt_xet::{chunk_id, ChunkId};
 
-use crate::codec::{FileRecord, RawLocation};
+use crate::codec::{FileRecord, Holder, RawLocation};
 
 /// A file's identity for stale detection: size and modification time (seconds, nanoseconds).
 pub(crate) type Stamp = (u64, (i64, u32));
@@ -17,27 +17,31 @@ pub(crate) fn stamp(meta: &Metadata) -> Stamp {
     (meta.len(), (meta.mtime(), u32::try_from(meta.mtime_nsec()).unwrap_or(0)))
 }
 
-/// Source files opened during one read or fill, and the ones found stale.
+/// Source files and packs opened during one read or fill, and the ones found stale.
 pub(crate) struct Sources {
-    open: HashMap<u64, File>,
-    pub stale: BTreeSet<u64>,
+    packs_dir: PathBuf,
+    open: HashMap<Holder, File>,
+    pub stale: BTreeSet<Holder>,
 }
 
 /// Open files kept at once; beyond it the cache starts over (a fill touches few files).
 const MAX_OPEN: usize = 64;
 
 impl Sources {
-    pub fn new() -> Self {
-        Sources { open: HashMap::new(), stale: BTreeSet::new() }
+    /// Sources of the store whose packs are in `packs_dir`.
+    pub fn new(packs_dir: &Path) -> Self {
+        Sources { packs_dir: packs_dir.into(), open: HashMap::new(), stale: BTreeSet::new() }
     }
 
-    /// A descriptor of its own for source `file`, if it is open (None if `dup` fails).
-    pub fn clone_handle(&self, file: u64) -> Option<File> {
-        self.open.get(&file).and_then(|f| f.try_clone().ok())
+    /// A descriptor of its own for `holder`, if it is open (None if `dup` fails).
+    pub fn clone_handle(&self, holder: Holder) -> Option<File> {
+        self.open.get(&holder).and_then(|f| f.try_clone().ok())
     }
 
     /// Reads the chunk at `loc` into `buf` (resized to its length) and checks it is `id`. False
     /// when the file is gone, changed, short or holds other bytes: the file is then stale.
+    /// `record` gives a payload file's record; a pack is opened by its id (packs only grow,
+    /// so they have no size or mtime to check: the chunk id check is what counts).
     pub fn read(
         &mut self,
         loc: &RawLocation,
@@ -45,29 +49,34 @@ impl Sources {
         record: impl FnOnce() -> Option<FileRecord>,
         buf: &mut Vec<u8>,
     ) -> bool {
-        if self.stale.contains(&loc.file) {
+        let holder = loc.holder;
+        if self.stale.contains(&holder) {
             return false;
         }
-        if !self.open.contains_key(&loc.file) {
-            match record().and_then(|r| open_fresh(&r)) {
+        if !self.open.contains_key(&holder) {
+            let file = match holder {
+                Holder::File(_) => record().and_then(|r| open_fresh(&r)),
+                Holder::Pack(id) => File::open(crate::pack::pack_path(&self.packs_dir, id)).ok(),
+            };
+            match file {
                 Some(file) => {
                     if self.open.len() >= MAX_OPEN {
                         self.open.clear();
                     }
-                    self.open.insert(loc.file, file);
+                    self.open.insert(holder, file);
                 }
                 None => {
-                    self.stale.insert(loc.file);
+                    self.stale.insert(holder);
                     return false;
                 }
             }
         }
         buf.resize(loc.len as usize, 0);
-        let ok = self.open.get(&loc.file).is_some_and(|file| file.read_exact_at(buf, loc.offset).is_ok())
+        let ok = self.open.get(&holder).is_some_and(|file| file.read_exact_at(buf, loc.offset).is_ok())
             && chunk_id(buf) == *id;
         if !ok {
-            self.open.remove(&loc.file);
-            self.stale.insert(loc.file);
+            self.open.remove(&holder);
+            self.stale.insert(holder);
         }
         ok
     }

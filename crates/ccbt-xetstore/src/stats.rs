@@ -28,6 +28,10 @@ pub struct XetStats {
     pub roots: u64,
     /// Size of `index.redb` on disk.
     pub index_bytes: u64,
+    /// Packs of retired chunks (`packs/pack-*.xorb`).
+    pub packs: u64,
+    /// Their size on disk.
+    pub pack_bytes: u64,
 }
 
 /// Figures of one xet root.
@@ -65,6 +69,9 @@ impl XetStore {
             Ok(stats)
         })?;
         stats.index_bytes = std::fs::metadata(&self.index).map_or(0, |m| m.len());
+        let packs = self.packs()?;
+        stats.packs = packs.len() as u64;
+        stats.pack_bytes = packs.iter().map(|p| p.bytes).sum();
         Ok(stats)
     }
 
@@ -118,5 +125,5 @@ impl XetStore {
 }
 
 fn shared(list: &[codec::RawLocation], root_of: &HashMap<u64, ChunkId>, root: &ChunkId) -> bool {
-    list.iter().any(|l| root_of.get(&l.file).is_some_and(|r| r != root))
+    list.iter().any(|l| l.file().and_then(|f| root_of.get(&f)).is_some_and(|r| r != root))
 }

@@ -11,16 +11,18 @@ use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 use crate::codec::{self, FileRecord, RawLocation};
 use crate::error::{Result, XetStoreError};
 use crate::source::{path_bytes, record_path, stamp, Stamp};
+use codec::Holder as RawHolder;
 
 pub(crate) const CHUNKS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("chunks");
 pub(crate) const FILES: TableDefinition<u64, &[u8]> = TableDefinition::new("files");
 pub(crate) const PATHS: TableDefinition<&[u8], u64> = TableDefinition::new("paths");
 pub(crate) const ROOTS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("roots");
 pub(crate) const ROOT_REFS: TableDefinition<&[u8; 32], u64> = TableDefinition::new("root_refs");
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
-/// Layout version of the tables, refused when newer than this code.
-const FORMAT: u64 = 1;
+/// Layout version of the tables, refused when newer than this code. 2 added packs (location
+/// kind 2 and the `packs` table); a layout-1 index is a valid layout-2 index and is relabelled.
+const FORMAT: u64 = 2;
 /// redb's magic number: a file without it would be silently re-initialised by redb.
 const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
 
@@ -43,11 +45,20 @@ impl Default for StoreOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FileId(pub u64);
 
+/// What holds a chunk's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Holder {
+    /// An indexed payload file.
+    File(FileId),
+    /// A pack of retired chunks (its number).
+    Pack(u64),
+}
+
 /// Where a chunk's bytes are.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Location {
-    pub file: FileId,
-    /// The payload file (absolute).
+    pub holder: Holder,
+    /// The payload file or pack (absolute).
     pub path: PathBuf,
     pub offset: u64,
     pub len: u32,
@@ -72,6 +83,8 @@ pub struct XetStore {
     pub(crate) options: StoreOptions,
     /// Set once redb failed on a damaged file: every later call reports the damage.
     broken: AtomicBool,
+    /// Held while appending to a pack, so two retirements never write the same bytes.
+    pub(crate) pack_lock: std::sync::Mutex<()>,
 }
 
 impl XetStore {
@@ -102,7 +115,14 @@ impl XetStore {
             Ok(Err(e)) => return Err(db_error(&index, e.into())),
             Err(reason) => return Err(XetStoreError::Corrupt { path: index, reason }),
         };
-        let store = XetStore { dir: dir.into(), index, db, options, broken: AtomicBool::new(false) };
+        let store = XetStore {
+            dir: dir.into(),
+            index,
+            db,
+            options,
+            broken: AtomicBool::new(false),
+            pack_lock: std::sync::Mutex::new(()),
+        };
         store.write(|txn| init_tables(txn, &store.index))?;
         Ok(store)
     }
@@ -110,6 +130,11 @@ impl XetStore {
     /// The store folder.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Where packs of retired chunks are kept.
+    pub fn packs_dir(&self) -> PathBuf {
+        self.dir.join("packs")
     }
 
     /// Records that `path` holds `chunks` (in order, from offset 0) and is the file of
@@ -179,7 +204,7 @@ impl XetStore {
             let mut offset = 0u64;
             for chunk in chunks {
                 let mut list = decode_locations_of(&table, &chunk.id)?;
-                let new = RawLocation { file: id, offset, len: chunk.len };
+                let new = RawLocation { holder: RawHolder::File(id), offset, len: chunk.len };
                 if codec::add_location(&mut list, new, cap) {
                     table.insert(&chunk.id, codec::encode_locations(&list).as_slice())?;
                 }
@@ -198,10 +223,14 @@ impl XetStore {
             let files = txn.open_table(FILES)?;
             let mut out = Vec::new();
             for loc in decode_locations_of(&chunks, id)? {
-                if let Some(record) = file_record(&files, loc.file)? {
-                    let path = record_path(&record);
-                    out.push(Location { file: FileId(loc.file), path, offset: loc.offset, len: loc.len });
-                }
+                let (holder, path) = match loc.holder {
+                    codec::Holder::File(f) => match file_record(&files, f)? {
+                        Some(record) => (Holder::File(FileId(f)), record_path(&record)),
+                        None => continue,
+                    },
+                    codec::Holder::Pack(p) => (Holder::Pack(p), crate::pack::pack_path(&self.packs_dir(), p)),
+                };
+                out.push(Location { holder, path, offset: loc.offset, len: loc.len });
             }
             Ok(out)
         })
@@ -323,6 +352,7 @@ fn init_tables(txn: &WriteTransaction, index: &Path) -> Result<(), Failure> {
     txn.open_table(PATHS)?;
     txn.open_table(ROOTS)?;
     txn.open_table(ROOT_REFS)?;
+    txn.open_table(crate::pack::PACKS)?;
     let mut meta = txn.open_table(META)?;
     let format = meta.get("format")?.map(|v| v.value());
     match format {
@@ -333,6 +363,9 @@ fn init_tables(txn: &WriteTransaction, index: &Path) -> Result<(), Failure> {
             let reason =
                 format!("{} has layout version {v}, newer than this ccbt ({FORMAT})", index.display());
             return Err(Failure::Store(XetStoreError::Database { path: index.into(), reason }));
+        }
+        Some(v) if v < FORMAT => {
+            meta.insert("format", FORMAT)?;
         }
         Some(_) => {}
     }
@@ -367,7 +400,7 @@ pub(crate) fn forget_in(txn: &WriteTransaction, id: u64) -> Result<(), Failure> 
     let mut chunks = txn.open_table(CHUNKS)?;
     for chunk in &manifest {
         let mut list = decode_locations_of(&chunks, &chunk.id)?;
-        if codec::remove_file(&mut list, id) {
+        if codec::remove_holder(&mut list, RawHolder::File(id)) {
             if list.is_empty() {
                 chunks.remove(&chunk.id)?;
             } else {

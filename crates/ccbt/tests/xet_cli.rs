@@ -171,3 +171,27 @@ fn while_a_daemon_holds_the_store_the_commands_go_through_its_api() {
     assert!(out.stdout.contains("in 1 files"), "{}", out.stdout);
     assert!(v2.exists());
 }
+
+#[test]
+fn stats_and_cleanup_show_packs_of_retired_chunks() {
+    let work = work_dir();
+    let state = work.path().join("state");
+    let (a, _) = two_versions(work.path(), &state.join("xet"));
+    {
+        let store = XetStore::open(&state.join("xet"), StoreOptions::default()).unwrap();
+        let report = store.retire_file(&a).unwrap();
+        // v1's chunks around the insertion point are its own: one or two chunks.
+        assert!(report.chunks >= 1 && report.chunks <= 3, "{report:?}");
+    }
+    std::fs::remove_file(&a).unwrap();
+    let out = xet(work.path(), &state, &["stats"]);
+    out.assert_success("xet stats");
+    assert!(out.stdout.contains(" in 1 packs"), "{}", out.stdout);
+    assert!(out.stdout.contains("in 1 files"), "{}", out.stdout);
+    let mut cmd = ccbt();
+    cmd.args(["xet", "cleanup"]).env("CCBT_STATE_DIR", &state).env("CCBT_XET_CACHE_SIZE_MIB", "16");
+    let out = run_with_timeout("ccbt-xet", &mut cmd, work.path(), SHORT);
+    out.assert_success("xet cleanup");
+    assert!(!out.stdout.contains("deleted"), "under the cap nothing goes: {}", out.stdout);
+    assert!(state.join("xet/packs").read_dir().unwrap().count() == 1);
+}

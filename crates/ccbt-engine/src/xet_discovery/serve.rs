@@ -195,7 +195,12 @@ struct ScopedStore<'a> {
 impl ChunkStore for ScopedStore<'_> {
     fn chunk_len(&self, id: &ChunkId) -> Option<u32> {
         let locations = self.store.lookup(id).ok()?;
-        locations.iter().find(|l| self.scope.files.contains(&l.file)).map(|l| l.len)
+        // Retired chunks (in packs) belong to no live file, so to no key's scope.
+        let in_scope = |l: &&ccbt_xetstore::Location| match l.holder {
+            ccbt_xetstore::Holder::File(file) => self.scope.files.contains(&file),
+            ccbt_xetstore::Holder::Pack(_) => false,
+        };
+        locations.iter().find(in_scope).map(|l| l.len)
     }
 
     fn manifest_page(&self, root: &ChunkId, start: u32, count: u32) -> Option<ManifestPage> {

@@ -120,6 +120,7 @@ fn print_stats(s: &XetStatsView) {
     );
     println!("referenced bytes: {} in {} files", human_bytes(s.referenced_bytes), s.files);
     println!("shared:           {}", shared_line(s.unique_bytes, s.referenced_bytes));
+    println!("retired chunks:   {} in {} packs", human_bytes(s.pack_bytes), s.packs);
     if s.by_root.is_empty() {
         return;
     }
@@ -155,8 +156,15 @@ fn cache_info(dir: &Path, cap: u64) -> anyhow::Result<Exit> {
     let used = folder_bytes(dir);
     println!("folder: {}", human_bytes(used));
     let index = std::fs::metadata(XetStore::index_file_path(dir)).map_or(0, |m| m.len());
-    let percent = if cap == 0 { 0.0 } else { index as f64 * 100.0 / cap as f64 };
-    println!("index: {} of a {} cap ({percent:.1}%)", human_bytes(index), human_bytes(cap));
+    let packs = folder_bytes(&dir.join("packs"));
+    let counted = index + packs;
+    let percent = if cap == 0 { 0.0 } else { counted as f64 * 100.0 / cap as f64 };
+    println!(
+        "index + packs: {} + {} of a {} cap ({percent:.1}%)",
+        human_bytes(index),
+        human_bytes(packs),
+        human_bytes(cap)
+    );
     Ok(Exit::Success)
 }
 
@@ -187,6 +195,10 @@ fn print_cleanup(report: &XetCleanupView, size: &str) {
     let verb = if report.dry_run { "would drop" } else { "dropped" };
     for stale in &report.stale {
         println!("{verb} {} ({})", stale.path.display(), stale.reason);
+    }
+    for path in &report.evicted_packs {
+        let verb = if report.dry_run { "would delete" } else { "deleted" };
+        println!("{verb} {} (packs go first over the {} cap)", path.display(), human_bytes(report.cap_bytes));
     }
     for path in &report.evicted {
         println!("{verb} {} (over the {} cap)", path.display(), human_bytes(report.cap_bytes));
