@@ -5,7 +5,10 @@
 //!    files: the chunk store reads chunks from them while it fills the new torrent.
 //! 2. Only once every piece of it is verified: both torrents stop (their data stays), and each
 //!    new file is renamed over its place in `DIR`, one atomic rename per file. Files of the old
-//!    version that the new one lacks are deleted last.
+//!    version that the new one lacks are deleted last. Each old file is first retired in the
+//!    chunk store: its chunks that no other indexed file holds go into a pack, so peers still
+//!    on the old version can be served and a later version can reuse them; the store is then
+//!    cleaned under its cap (`xet_cache_size_mib`, packs deleted oldest first).
 //! 3. The new torrent is added at `DIR`; it checks the moved files and seeds them, and, being
 //!    complete, indexes them in the chunk store. The staging paths are forgotten.
 //!
@@ -62,8 +65,13 @@ pub(super) async fn update(
         let (torrent, old_torrent) = (torrent.clone(), old_torrent.clone());
         let (staging, dir) = (staging.clone(), spec.dir.clone());
         let store = session.inner.xet.clone();
+        let cap = session.options().xet_cache_bytes;
         tokio::task::spawn_blocking(move || {
-            move_into_place(&torrent, old_torrent.as_deref(), &staging, &dir, store.as_deref())
+            let moved = move_into_place(&torrent, old_torrent.as_deref(), &staging, &dir, store.as_deref());
+            if let Some(store) = store.as_deref() {
+                keep_under_cap(store, cap);
+            }
+            moved
         })
         .await
         .map_err(|e| e.to_string())
@@ -128,7 +136,10 @@ fn move_into_place(
             std::fs::create_dir_all(parent)
                 .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         }
-        // Before the rename: the store keys canonical paths, which need the file to exist.
+        // Before the rename: the store keys canonical paths, which need the file to exist. The
+        // old file is retired while the new one is still indexed, so their shared chunks are
+        // not copied into a pack.
+        retire(store, to);
         forget(store, &from);
         match std::fs::rename(&from, to) {
             Ok(()) => {}
@@ -144,7 +155,7 @@ fn move_into_place(
         if new_files.iter().any(|(p, _)| *p == path) {
             continue;
         }
-        forget(store, &path);
+        retire(store, &path);
         match std::fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -154,6 +165,40 @@ fn move_into_place(
         }
     }
     Ok(())
+}
+
+/// Keeps the chunks of `path` (a file about to be replaced or deleted) that no other indexed
+/// file holds in a pack, and forgets the path. A file that is absent or not indexed is only
+/// forgotten; a failure leaves an entry the store finds stale when it reads it.
+fn retire(store: Option<&ccbt_xetstore::XetStore>, path: &Path) {
+    let Some(store) = store else { return };
+    if !path.exists() {
+        return forget(Some(store), path);
+    }
+    match store.retire_file(path) {
+        Ok(r) if r.chunks > 0 => {
+            tracing::debug!(path = %path.display(), chunks = r.chunks, bytes = r.bytes, "xet follow: retired chunks")
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "xet follow: cannot keep the old file's chunks");
+            forget(Some(store), path);
+        }
+    }
+}
+
+/// Cleans the chunk store under its cap after a switch added packs (never compacting: the
+/// session's torrents use it).
+fn keep_under_cap(store: &ccbt_xetstore::XetStore, cap: u64) {
+    match store.cleanup_shared(cap, false) {
+        Ok(r) if !r.evicted_packs.is_empty() || !r.evicted.is_empty() => tracing::info!(
+            packs = r.evicted_packs.len(),
+            files = r.evicted.len(),
+            "xet follow: chunk store cleaned under its cap"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "xet follow: cannot clean the chunk store"),
+    }
 }
 
 /// Drops a path from the chunk store's index (a moved or deleted file); a failure only leaves
