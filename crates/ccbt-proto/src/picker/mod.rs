@@ -44,7 +44,7 @@
 //! - Per-block memory exists only for `Partial`/`AwaitingVerify` pieces; the engine bounds
 //!   their number by passing `may_start_new_piece = false` when [`Picker::partial_pieces`] is
 //!   high (back-pressure: picks then only continue started pieces).
-//! - `startable` (wanted, not had, not started) is mirrored by the rarity index in
+//! - `startable` (wanted, not had, not started, not held) is mirrored by the rarity index in
 //!   `availability.rs`; both change together in `Picker::refresh`.
 //! - Endgame: [`Picker::in_endgame`] holds when some wanted piece is still not had and at most
 //!   `endgame_threshold` wanted pieces still have a free (`Missing`) block, never-started pieces
@@ -134,6 +134,9 @@ pub struct Picker {
     avail: Availability,
     partials: BTreeMap<u32, PartialPiece>,
     strategy: Strategy,
+    /// Pieces held out of picking (another source fills them, see [`Picker::hold`]): still
+    /// wanted and needed, so completion waits for them, but never started by a pick.
+    held: PieceSet,
 }
 
 impl Picker {
@@ -156,6 +159,7 @@ impl Picker {
             avail: Availability::new(n),
             partials: BTreeMap::new(),
             strategy: Strategy::new(options.selection),
+            held: PieceSet::new(n),
         };
         picker.set_wanted(wanted);
         picker
@@ -275,10 +279,42 @@ impl Picker {
         }
     }
 
+    /// Holds `pieces` out of picking: no pick starts them while held (a piece already started
+    /// is not held: its blocks are on their way). They stay needed, so the torrent is not
+    /// complete without them. Returns the pieces actually held. Out-of-range pieces are ignored.
+    pub fn hold(&mut self, pieces: &[u32]) -> Vec<u32> {
+        let mut held = Vec::new();
+        for &p in pieces {
+            if self.lengths.validate_piece(p).is_none() || self.partials.contains_key(&p) || self.have.get(p) {
+                continue;
+            }
+            self.held.insert(p);
+            self.refresh(p);
+            held.push(p);
+        }
+        held
+    }
+
+    /// Ends [`Picker::hold`] for `pieces`: those still missing may be picked again.
+    pub fn release(&mut self, pieces: &[u32]) {
+        for &p in pieces {
+            if self.lengths.validate_piece(p).is_some() && self.held.remove(p) {
+                self.refresh(p);
+            }
+        }
+    }
+
+    /// Whether `piece` is held out of picking.
+    pub fn is_held(&self, piece: u32) -> bool {
+        self.held.contains(piece)
+    }
+
     /// Puts `piece` in or out of the startable set (and rarity index) from its current state.
     fn refresh(&mut self, piece: u32) {
-        let startable =
-            self.wanted.contains(piece) && !self.have.get(piece) && !self.partials.contains_key(&piece);
+        let startable = self.wanted.contains(piece)
+            && !self.have.get(piece)
+            && !self.partials.contains_key(&piece)
+            && !self.held.contains(piece);
         if startable {
             if self.startable.insert(piece) {
                 self.avail.index(piece);
@@ -512,7 +548,7 @@ impl Picker {
             let wanted = self.wanted.contains(p);
             assert!(!(partial && have), "piece {p} both had and partial");
             assert_eq!(self.need.contains(p), wanted && !have, "need of piece {p}");
-            let startable = wanted && !have && !partial;
+            let startable = wanted && !have && !partial && !self.held.contains(p);
             assert_eq!(self.startable.contains(p), startable, "startable of piece {p}");
             assert_eq!(self.avail.is_indexed(p), startable, "rarity index of piece {p}");
         }

@@ -339,3 +339,23 @@ fn large_torrent_picks_are_not_quadratic() {
         assert_eq!(p.partial_pieces(), 0);
     }
 }
+
+#[test]
+fn held_pieces_are_not_started_but_keep_the_torrent_incomplete() {
+    let mut p = picker(4, 1, PieceSelection::Sequential);
+    let all = bf(4, &[0, 1, 2, 3]);
+    // Piece 0 is started before the hold: it is not held.
+    assert_eq!(ids(&pick(&mut p, A, &all, 1, true)), vec![(0, 0)]);
+    assert_eq!(p.hold(&[0, 1, 2, 9]), vec![1, 2]);
+    assert!(p.is_held(1) && !p.is_held(0));
+    assert_eq!(ids(&pick(&mut p, A, &all, 4, true)), vec![(3, 0)]);
+    p.on_piece_verified(0);
+    p.on_piece_verified(3);
+    p.on_piece_verified(2);
+    assert!(!p.is_complete(), "a held piece is still needed");
+    assert!(pick(&mut p, B, &all, 4, true).is_empty());
+    p.release(&[1, 2]);
+    assert_eq!(ids(&pick(&mut p, B, &all, 4, true)), vec![(1, 0)]);
+    p.on_piece_verified(1);
+    assert!(p.is_complete());
+}

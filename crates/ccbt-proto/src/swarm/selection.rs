@@ -49,4 +49,17 @@ impl Swarm {
     pub fn streaming_window(&self) -> std::ops::Range<u32> {
         self.picker.streaming_window()
     }
+
+    /// Holds `pieces` out of picking while another source fills them (the Xet chunk phase):
+    /// they stay wanted, so the torrent is not complete without them. Started or verified
+    /// pieces are not held. Returns the pieces held; end with [`Swarm::release_pieces`].
+    pub fn hold_pieces(&mut self, pieces: &[u32]) -> Vec<u32> {
+        self.picker.hold(pieces)
+    }
+
+    /// Ends [`Swarm::hold_pieces`]: the pieces still missing are picked again. The engine wakes
+    /// the connections after it, so they request them.
+    pub fn release_pieces(&mut self, pieces: &[u32]) {
+        self.picker.release(pieces);
+    }
 }

@@ -11,11 +11,13 @@
 //! HAVE_MAP and HAVE_RANGE feed [`PeerHaves`] (which chunks the peer holds, for the files we
 //! fetch); UPDATE_HINT is for the engine itself, to confirm with BEP 46 before any use.
 
+mod chunks;
 mod fetcher;
 mod haves;
 mod manifests;
 mod server;
 
+pub use chunks::{ChunkAsk, ChunkSchedule, CHUNKS_PER_PEER, QUERY_IDS_PER_PEER};
 pub use fetcher::{
     max_manifest_entries, FetchError, FetchEvent, XetFetcher, XetViolation, REMEMBERED_CANCELS,
 };
@@ -112,6 +114,8 @@ fn hex(id: &[u8; 32]) -> String {
     id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+#[cfg(test)]
+mod chunks_tests;
 #[cfg(test)]
 mod fetcher_tests;
 #[cfg(test)]
