@@ -40,6 +40,7 @@ mod trace_api;
 mod xet_api;
 mod xet_follow;
 mod xet_switch;
+pub(crate) use xet_api::{xet_find_holders, xet_roots_of};
 pub use xet_api::{XetApiError, XetCleanupReport, XetFill, XetRootStats, XetStats};
 pub use xet_follow::{follow_id, XetFollowError, XetFollowHandle, XetFollowSpec, XetFollowStatus};
 pub use xet_switch::STAGING_DIR as XET_STAGING_DIR;
@@ -674,6 +675,7 @@ async fn start_active(
         dht: inner.dht.clone(),
         xet: inner.xet.clone(),
         xet_keys: inner.xet_keys.clone(),
+        xet_session: Arc::downgrade(inner),
         limits: inner.limits.clone(),
         selection,
         streaming: start.streaming,

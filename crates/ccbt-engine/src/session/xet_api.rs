@@ -43,6 +43,14 @@ pub struct XetFill {
     pub kernel_bytes: u64,
     /// Pieces that verified after those copies.
     pub pieces: u64,
+    /// Chunk bytes fetched over `xet_cas` for pieces the copies filled only partly (the
+    /// chunk phase, docs/xet.md "Fetching chunks from peers"): from peers of the torrent's
+    /// swarm, and from holders found under discovery keys. Each chunk was checked against its
+    /// id before it was written.
+    pub swarm_chunk_bytes: u64,
+    pub holder_chunk_bytes: u64,
+    /// Pieces that verified after chunks fetched from peers completed them.
+    pub chunk_pieces: u64,
 }
 
 /// Most holders [`Session::xet_find_holders`] returns.
@@ -89,6 +97,9 @@ impl Session {
             bytes: counters.xet_local_bytes.load(Relaxed),
             kernel_bytes: counters.xet_kernel_bytes.load(Relaxed),
             pieces: counters.xet_local_pieces.load(Relaxed),
+            swarm_chunk_bytes: counters.xet_swarm_bytes.load(Relaxed),
+            holder_chunk_bytes: counters.xet_holder_bytes.load(Relaxed),
+            chunk_pieces: counters.xet_peer_pieces.load(Relaxed),
         })
     }
 
@@ -135,3 +146,34 @@ impl SessionInner {
         })
     }
 }
+
+/// [`Session::xet_find_holders`] for a torrent's chunk phase, which holds the session weakly:
+/// every holder source the session knows is used. Empty once the session is gone.
+pub(crate) async fn xet_find_holders(
+    session: &std::sync::Weak<SessionInner>,
+    key: [u8; 20],
+    limit: Duration,
+) -> Vec<SocketAddr> {
+    let Some(inner) = session.upgrade() else { return Vec::new() };
+    Session { inner }.xet_find_holders(key, limit).await
+}
+
+/// The xet roots of the session's running torrent whose v2 info hash is `v2` (a Xet torrent's
+/// `prev` version), if the session runs it.
+pub(crate) fn xet_roots_of(
+    session: &std::sync::Weak<SessionInner>,
+    v2: &ccbt_core::InfoHashV2,
+) -> Vec<ccbt_xet::ChunkId> {
+    let Some(inner) = session.upgrade() else { return Vec::new() };
+    let torrents = crate::sync::lock(&inner.torrents);
+    torrents
+        .values()
+        .find_map(|t| match t {
+            super::TorrentEntry::Active { shared, .. } if shared.torrent.info_hash_v2.as_ref() == Some(v2) => {
+                shared.torrent.xet.as_ref().map(|x| x.roots.values().copied().collect())
+            }
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+

@@ -31,6 +31,12 @@ pub(crate) struct Counters {
     pub(crate) xet_local_bytes: AtomicU64,
     pub(crate) xet_kernel_bytes: AtomicU64,
     pub(crate) xet_local_pieces: AtomicU64,
+    /// Chunk bytes the chunk phase fetched from peers (verified and written): from the
+    /// torrent's swarm, and from holders found under discovery keys; and the pieces that
+    /// verified after them.
+    pub(crate) xet_swarm_bytes: AtomicU64,
+    pub(crate) xet_holder_bytes: AtomicU64,
+    pub(crate) xet_peer_pieces: AtomicU64,
 }
 
 impl Counters {

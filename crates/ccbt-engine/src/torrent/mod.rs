@@ -14,6 +14,7 @@ mod task;
 #[cfg(test)]
 pub(crate) mod tests;
 mod xet;
+mod xet_chunks;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -125,6 +126,8 @@ pub(crate) struct TorrentShared {
     pub xet: Option<std::sync::Arc<ccbt_xetstore::XetStore>>,
     /// The session's discovery keys: told when this torrent indexes files (`xet_discovery`).
     pub xet_keys: std::sync::Arc<crate::xet_discovery::XetKeys>,
+    /// The session, for the chunk phase's holder look-ups (`xet_chunks`).
+    pub xet_session: std::sync::Weak<crate::session::SessionInner>,
     /// Where each chunk of the torrent's known manifests lies in its byte stream (offset,
     /// length), for answering `xet_cas` chunk requests; None for a torrent without manifests.
     pub xet_chunks: Option<std::collections::HashMap<ccbt_xet::ChunkId, (u64, u32)>>,

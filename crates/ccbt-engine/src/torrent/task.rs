@@ -34,6 +34,7 @@ use crate::sync::lock;
 use crate::{Event, SessionOptions, TorrentError, TorrentId};
 
 mod recheck;
+mod xet_phase;
 
 /// Messages to a torrent task.
 #[derive(Debug)]
@@ -61,6 +62,10 @@ pub(crate) enum TorrentCommand {
     /// Changes file priorities; the reply names a file index that does not exist.
     SetFilePriorities(Vec<(u32, FilePriority)>, oneshot::Sender<Result<(), String>>),
     Shutdown(oneshot::Sender<()>),
+    /// The Xet chunk phase ended (`xet_chunks`): the pieces it held go back to the picker (those
+    /// it completed were reported verified already), and the peers that sent wrong chunks are
+    /// banned.
+    XetChunksDone { held: Vec<u32>, liars: Vec<IpAddr> },
 }
 
 /// A hash pool result on its way back to the torrent task.
@@ -97,6 +102,8 @@ pub(crate) struct TorrentSpec {
     pub xet: Option<Arc<ccbt_xetstore::XetStore>>,
     /// The session's discovery keys (poked when files are indexed).
     pub xet_keys: Arc<crate::xet_discovery::XetKeys>,
+    /// The session, for the chunk phase's holder look-ups.
+    pub xet_session: std::sync::Weak<crate::session::SessionInner>,
     pub limits: Arc<crate::limits::SessionLimits>,
     pub selection: super::Selection,
     /// Pieces near the read position first (`AddTorrent::streaming`, else `streaming_mode`).
@@ -204,6 +211,7 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         dht: spec.dht,
         xet: spec.xet,
         xet_keys: spec.xet_keys,
+        xet_session: spec.xet_session,
         xet_chunks,
         limits: spec.limits,
         listen_port: spec.listen_port,
@@ -222,6 +230,8 @@ pub(crate) fn spawn_torrent(spec: TorrentSpec) -> (Arc<TorrentShared>, JoinHandl
         just_completed: false,
         checkpointer: spec.checkpoint.map(|c| Checkpointer::new(c, interval)),
         recheck: None,
+        hold_next: Vec::new(),
+        chunk_phase: None,
     };
     let handle = tokio::spawn(task.run(spec.peers, spec.check, spec.paused));
     (shared, handle)
@@ -243,6 +253,10 @@ struct TorrentTask {
     checkpointer: Option<Checkpointer>,
     /// A recheck asked for by the user, while it runs.
     recheck: Option<recheck::Recheck>,
+    /// Pieces the next `start_with` holds out of the picker for the Xet chunk phase.
+    hold_next: Vec<u32>,
+    /// The running Xet chunk phase and the pieces it holds (`task/xet_phase.rs`).
+    chunk_phase: Option<(JoinHandle<()>, Vec<u32>)>,
 }
 
 impl TorrentTask {
@@ -260,14 +274,24 @@ impl TorrentTask {
             DataCheck::Resume(plan) => check::resume_existing(&shared, plan).await,
         };
         // Chunks of this torrent already on this machine (another torrent, an older version).
-        let have = match have {
-            Ok(have) => Ok(super::xet::fill_from_store(&shared, have).await),
-            Err(e) => Err(e),
+        let (have, mut chunk_plan) = match have {
+            Ok(have) => {
+                let (have, plan) = super::xet::fill_from_store(&shared, have).await;
+                (Ok(have), plan)
+            }
+            Err(e) => (Err(e), None),
         };
         match have {
             Ok(have) => {
                 let as_checkpointed = unchanged.as_ref() == Some(&have);
+                // Pieces filled partly from the chunk store wait for their chunks from peers.
+                if let Some(plan) = chunk_plan.as_mut().filter(|_| !paused) {
+                    self.hold_next = std::mem::take(&mut plan.pieces);
+                }
                 self.start_with(have, paused, true);
+                if let Some(plan) = chunk_plan.as_mut() {
+                    plan.pieces = std::mem::take(&mut self.hold_next);
+                }
                 if let Some(c) = self.checkpointer.as_mut() {
                     c.paused = paused;
                     c.ready = true;
@@ -286,6 +310,9 @@ impl TorrentTask {
             }
         }
         self.add_peers(Source::User, peers);
+        if let Some(plan) = chunk_plan.filter(|_| !paused) {
+            self.start_chunk_phase(plan);
+        }
         let running = !matches!(lock(&shared.inner).lifecycle, Lifecycle::Paused);
         let (mut discovery, mut discovered) = Discovery::start(&shared, shared.dht.clone(), running);
         let mut second = tokio::time::interval(Duration::from_secs(1));
@@ -309,6 +336,7 @@ impl TorrentTask {
                 Ok(()) = self.options.changed() => self.on_options_changed(&mut discovery),
                 cmd = self.commands.recv() => match cmd {
                     Some(TorrentCommand::Shutdown(ack)) => {
+                        self.stop_chunk_phase();
                         self.shutdown().await;
                         discovery.stop().await;
                         let _ = ack.send(());
@@ -344,7 +372,8 @@ impl TorrentTask {
         let shared = &self.shared;
         // The options now: they may have changed during the check.
         let layers = TorrentLayerOptions::new(&shared.options(), &shared.torrent);
-        let complete = shared.update(|inner| {
+        let hold = std::mem::take(&mut self.hold_next);
+        let (complete, held) = shared.update(|inner| {
             let (pieces, bytes) = inner.selection.counted(&shared.lengths, &have);
             shared.counters.pieces_have.store(u64::from(pieces), Relaxed);
             shared.counters.bytes_have.store(bytes, Relaxed);
@@ -354,9 +383,12 @@ impl TorrentTask {
             shared.counters.banned_peers.store(inner.swarm.banned_ips().count() as u64, Relaxed);
             // Starts the swarm's timers (the first choker round).
             inner.swarm.handle_timeout(Instant::now(), &mut inner.rng);
+            // Before any connection can pick them (the Xet chunk phase fills them).
+            let held = inner.swarm.hold_pieces(&hold);
             inner.lifecycle = if paused { Lifecycle::Paused } else { Lifecycle::Active };
-            inner.swarm.is_complete()
+            (inner.swarm.is_complete(), held)
         });
+        self.hold_next = held;
         // File readers that waited through the check see the pieces found on disk.
         shared.have_watch.send_modify(|g| *g += 1);
         let now = Instant::now();
@@ -388,6 +420,7 @@ impl TorrentTask {
                 }
                 // Only a running torrent pauses: a failed one keeps its error.
                 if matches!(lock(&self.shared.inner).lifecycle, Lifecycle::Active) {
+                    self.stop_chunk_phase();
                     self.close_all(Lifecycle::Paused, CloseReason::Paused);
                     self.shared.first_data.update(Clock::stop);
                     discovery.pause();
@@ -431,6 +464,7 @@ impl TorrentTask {
                 let _ = reply.send(self.set_file_priorities(&changes));
             }
             TorrentCommand::Shutdown(_) => {}
+            TorrentCommand::XetChunksDone { held, liars } => self.on_chunks_done(held, liars),
         }
     }
 

@@ -62,6 +62,7 @@ pub(crate) fn start(torrent: Torrent) -> (Arc<TorrentShared>, broadcast::Receive
         dht: None,
         xet: None,
         xet_keys: crate::xet_discovery::XetKeys::new(),
+        xet_session: std::sync::Weak::new(),
         streaming: false,
         limits: crate::limits::SessionLimits::unlimited(),
     });

@@ -29,19 +29,23 @@ pub(crate) struct FillOutcome {
 }
 
 /// Fills the wanted pieces not in `have` from the chunk store and hashes the pieces written;
-/// returns `have` with those that verified. Nothing happens without a store or manifests. A
-/// chunk is written only into missing pieces, so verified data is never touched, and the
-/// store checks every chunk against its id before handing it out.
-pub(super) async fn fill_from_store(shared: &Arc<TorrentShared>, have: Bitfield) -> Bitfield {
-    let Some(store) = shared.xet.clone() else { return have };
+/// returns `have` with those that verified, and the plan for the chunks that pieces filled only
+/// partly still lack (to fetch from peers: `xet_chunks.rs`). Nothing happens without a store or
+/// manifests. A chunk is written only into missing pieces, so verified data is never touched,
+/// and the store checks every chunk against its id before handing it out.
+pub(super) async fn fill_from_store(
+    shared: &Arc<TorrentShared>,
+    have: Bitfield,
+) -> (Bitfield, Option<super::xet_chunks::ChunkPlan>) {
+    let Some(store) = shared.xet.clone() else { return (have, None) };
     if shared.torrent.xet_layers.is_empty() {
-        return have;
+        return (have, None);
     }
     let shared = shared.clone();
     let fallback = have.clone();
     let task = tokio::task::spawn_blocking(move || {
         let mut have = have;
-        let outcome = fill_blocking(&shared, &store, &mut have);
+        let (outcome, plan) = fill_blocking(&shared, &store, &mut have);
         if outcome.bytes > 0 {
             tracing::info!(
                 torrent = %shared.torrent.name,
@@ -51,12 +55,16 @@ pub(super) async fn fill_from_store(shared: &Arc<TorrentShared>, have: Bitfield)
                 "xet: copied chunks already on this machine"
             );
         }
-        have
+        (have, plan)
     });
-    task.await.unwrap_or(fallback)
+    task.await.unwrap_or((fallback, None))
 }
 
-fn fill_blocking(shared: &TorrentShared, store: &XetStore, have: &mut Bitfield) -> FillOutcome {
+fn fill_blocking(
+    shared: &TorrentShared,
+    store: &XetStore,
+    have: &mut Bitfield,
+) -> (FillOutcome, Option<super::xet_chunks::ChunkPlan>) {
     let wanted = lock(&shared.inner).selection.wanted().clone();
     let piece_length = shared.lengths.piece_length();
     let missing = |p: u32| p < have.len() && wanted.get(p) && !have.get(p);
@@ -78,7 +86,7 @@ fn fill_blocking(shared: &TorrentShared, store: &XetStore, have: &mut Bitfield) 
         touched.extend(pieces_written(&fills, piece_length));
     }
     if touched.is_empty() {
-        return FillOutcome::default();
+        return (FillOutcome::default(), None);
     }
     touched.sort_unstable();
     touched.dedup();
@@ -101,7 +109,10 @@ fn fill_blocking(shared: &TorrentShared, store: &XetStore, have: &mut Bitfield) 
     shared.counters.xet_local_bytes.fetch_add(outcome.bytes, Relaxed);
     shared.counters.xet_kernel_bytes.fetch_add(outcome.kernel_bytes, Relaxed);
     shared.counters.xet_local_pieces.fetch_add(u64::from(outcome.pieces), Relaxed);
-    outcome
+    // Pieces that got some local bytes but did not verify lack chunks the store does not hold.
+    let partial: Vec<u32> = copied.pieces.iter().copied().filter(|p| !have.get(*p)).collect();
+    let plan = super::xet_chunks::ChunkPlan::new(&shared.torrent, piece_length, &partial, &copied.absent);
+    (outcome, plan)
 }
 
 /// Bytes put into the torrent's files from local chunks so far, and how many of them the
@@ -110,6 +121,10 @@ fn fill_blocking(shared: &TorrentShared, store: &XetStore, have: &mut Bitfield) 
 struct Copied {
     bytes: u64,
     kernel_bytes: u64,
+    /// Pieces some local bytes were written into.
+    pieces: std::collections::BTreeSet<u32>,
+    /// Chunks planned that the store does not hold.
+    absent: std::collections::HashSet<ccbt_xet::ChunkId>,
 }
 
 /// Copies each planned chunk the store holds, adding to `copied`. The store reads each chunk
@@ -124,7 +139,9 @@ fn copy_chunks(
     copied: &mut Copied,
 ) -> Result<(), String> {
     for fill in fills {
-        let Some(local) = store.local_chunk(&chunks[fill.chunk].id).map_err(|e| e.to_string())? else {
+        let id = &chunks[fill.chunk].id;
+        let Some(local) = store.local_chunk(id).map_err(|e| e.to_string())? else {
+            copied.absent.insert(*id);
             continue;
         };
         let data = Bytes::from(local.bytes);
@@ -142,6 +159,11 @@ fn copy_chunks(
                 .map_err(|e| e.to_string())?;
             copied.bytes += u64::from(len);
             copied.kernel_bytes += by_kernel;
+            let start = fill.stream_offset + u64::from(offset);
+            let piece_length = u64::from(shared.lengths.piece_length());
+            for piece in start / piece_length..=(start + u64::from(len) - 1) / piece_length {
+                copied.pieces.insert(piece as u32);
+            }
         }
     }
     Ok(())

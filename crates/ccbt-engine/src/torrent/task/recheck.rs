@@ -48,6 +48,7 @@ impl TorrentTask {
             Lifecycle::FetchingMetadata | Lifecycle::Stopped => return Err("it is stopping"),
         };
         tracing::info!(torrent = %shared.torrent.name, "checking the data again");
+        self.stop_chunk_phase();
         self.close_all(Lifecycle::Checking, CloseReason::Rechecking);
         if let Some(c) = self.checkpointer.as_mut() {
             c.ready = false;
