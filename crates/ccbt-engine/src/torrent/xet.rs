@@ -111,7 +111,8 @@ fn fill_blocking(
     shared.counters.xet_local_pieces.fetch_add(u64::from(outcome.pieces), Relaxed);
     // Pieces that got some local bytes but did not verify lack chunks the store does not hold.
     let partial: Vec<u32> = copied.pieces.iter().copied().filter(|p| !have.get(*p)).collect();
-    let plan = super::xet_chunks::ChunkPlan::new(&shared.torrent, piece_length, &partial, &copied.absent);
+    let still_missing = |p: u32| p < have.len() && wanted.get(p) && !have.get(p);
+    let plan = super::xet_chunks::ChunkPlan::new(&shared.torrent, &partial, &copied.absent, &still_missing);
     (outcome, plan)
 }
 

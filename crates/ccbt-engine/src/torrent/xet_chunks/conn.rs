@@ -179,9 +179,19 @@ async fn on_event(phase: &Phase, key: PeerKey, target: Target, event: FetchEvent
     match event {
         FetchEvent::Chunk { id, data } => {
             // Checked against its id (and its manifest length) by the fetcher.
-            let wanted = lock(&phase.schedule).on_chunk(key, &id);
+            // Counted as being written under the schedule's lock, so the phase never sees every
+            // chunk delivered while the last one is still on its way to the disk.
+            let wanted = {
+                let mut schedule = lock(&phase.schedule);
+                let wanted = schedule.on_chunk(key, &id);
+                if wanted {
+                    phase.writing.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                wanted
+            };
             if wanted {
                 phase.write_chunk(id, data, target.holder).await;
+                phase.writing.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             }
             phase.bump();
         }

@@ -16,7 +16,7 @@
 
 mod conn;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
@@ -66,27 +66,41 @@ pub(crate) struct ChunkPlan {
 }
 
 impl ChunkPlan {
-    /// The plan for `partial` pieces, given the chunks the store did not hold (`absent`).
-    /// None when there is nothing to fetch.
+    /// The plan for `partial` pieces, given the chunks the store did not hold (`absent`) and
+    /// which pieces are `missing`: the absent chunks overlapping partial pieces are fetched,
+    /// and a missing piece those chunks cover entirely (a small piece inside a large chunk) is
+    /// filled by them too rather than downloaded. None when there is nothing to fetch.
     pub(crate) fn new(
         torrent: &Torrent,
-        piece_length: u32,
         partial: &[u32],
-        absent: &std::collections::HashSet<ChunkId>,
+        absent: &HashSet<ChunkId>,
+        missing: &dyn Fn(u32) -> bool,
     ) -> Option<ChunkPlan> {
         if partial.is_empty() || absent.is_empty() {
             return None;
         }
-        let held: BTreeSet<u32> = partial.iter().copied().collect();
+        let lengths = torrent.lengths();
+        let piece_length = lengths.piece_length();
+        let partial: BTreeSet<u32> = partial.iter().copied().collect();
+        let files = manifests(torrent);
+        // The absent chunks that partial pieces need.
+        let mut fetched: HashSet<ChunkId> = HashSet::new();
+        for (_, offset, manifest) in &files {
+            for fill in plan_fill(manifest, *offset, piece_length, |p| partial.contains(&p)) {
+                if absent.contains(&manifest[fill.chunk].id) {
+                    fetched.insert(manifest[fill.chunk].id);
+                }
+            }
+        }
+        let mut held = partial.clone();
+        held.extend(covered_pieces(&files, &fetched, &lengths, &partial, missing));
         let mut chunks: HashMap<ChunkId, (u32, Vec<(u64, u32, u32)>)> = HashMap::new();
         let (mut keys, mut pieces) = (Vec::new(), BTreeSet::new());
-        for (index, file) in torrent.layout().files().iter().enumerate() {
-            let Some(root) = torrent.xet_root_of(index) else { continue };
-            let Some(manifest) = torrent.xet_layers.get(&root) else { continue };
+        for (root, offset, manifest) in &files {
             let mut anchors = Vec::new();
-            for fill in plan_fill(manifest, file.offset, piece_length, |p| held.contains(&p)) {
+            for fill in plan_fill(manifest, *offset, piece_length, |p| held.contains(&p)) {
                 let chunk = manifest[fill.chunk];
-                if !absent.contains(&chunk.id) {
+                if !fetched.contains(&chunk.id) {
                     continue;
                 }
                 let entry = chunks.entry(chunk.id).or_insert((chunk.len, Vec::new()));
@@ -100,15 +114,62 @@ impl ChunkPlan {
                 anchors.push(anchor_key(&manifest[anchor].id));
             }
             if !anchors.is_empty() {
-                keys.push(file_key(&root));
+                keys.push(file_key(root));
                 keys.extend(anchors);
             }
         }
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         keys.retain(|k| seen.insert(*k));
         let pieces: Vec<u32> = pieces.into_iter().filter(|p| held.contains(p)).collect();
         (!chunks.is_empty()).then_some(ChunkPlan { pieces, chunks, keys })
     }
+}
+
+/// Each file with a manifest: its xet root, its offset in the byte stream, its chunks.
+fn manifests(torrent: &Torrent) -> Vec<(ChunkId, u64, &[ccbt_xet::ChunkRef])> {
+    let layout = torrent.layout();
+    let mut files = Vec::new();
+    for (index, file) in layout.files().iter().enumerate() {
+        let Some(root) = torrent.xet_root_of(index) else { continue };
+        if let Some(manifest) = torrent.xet_layers.get(&root) {
+            files.push((root, file.offset, manifest.as_slice()));
+        }
+    }
+    files
+}
+
+/// Missing pieces, not partial, whose every byte lies in `fetched` chunks.
+fn covered_pieces(
+    files: &[(ChunkId, u64, &[ccbt_xet::ChunkRef])],
+    fetched: &HashSet<ChunkId>,
+    lengths: &ccbt_core::Lengths,
+    partial: &BTreeSet<u32>,
+    missing: &dyn Fn(u32) -> bool,
+) -> Vec<u32> {
+    let piece_length = lengths.piece_length();
+    let mut covered: HashMap<u32, u64> = HashMap::new();
+    for (_, offset, manifest) in files {
+        let candidate = |p: u32| missing(p) && !partial.contains(&p);
+        for fill in plan_fill(manifest, *offset, piece_length, candidate) {
+            if !fetched.contains(&manifest[fill.chunk].id) {
+                continue;
+            }
+            for (offset, len) in fill.runs {
+                let start = fill.stream_offset + u64::from(offset);
+                let pl = u64::from(piece_length);
+                for piece in start / pl..=(start + u64::from(len) - 1) / pl {
+                    let from = start.max(piece * pl);
+                    let to = (start + u64::from(len)).min((piece + 1) * pl);
+                    *covered.entry(piece as u32).or_default() += to - from;
+                }
+            }
+        }
+    }
+    covered
+        .into_iter()
+        .filter(|&(p, bytes)| lengths.validate_piece(p).is_some_and(|v| u64::from(lengths.piece_len(v)) == bytes))
+        .map(|(p, _)| p)
+        .collect()
 }
 
 /// Where a connection goes: a peer of the swarm (under the torrent's id) or a holder found
@@ -137,6 +198,8 @@ pub(crate) struct Phase {
     pub liars: Mutex<Vec<IpAddr>>,
     /// Pieces verified by the phase.
     verified: Mutex<Vec<u32>>,
+    /// Chunks delivered and still being written (and their pieces hashed).
+    pub writing: std::sync::atomic::AtomicUsize,
 }
 
 impl Phase {
@@ -259,6 +322,7 @@ fn new_phase(shared: &Arc<TorrentShared>, plan: ChunkPlan) -> Arc<Phase> {
         peer_id: PeerId::ccbt(random),
         liars: Mutex::new(Vec::new()),
         verified: Mutex::new(Vec::new()),
+        writing: std::sync::atomic::AtomicUsize::new(0),
     })
 }
 
@@ -314,7 +378,8 @@ async fn run(phase: &Arc<Phase>, keys: Vec<[u8; 20]>) {
             let phase = phase.clone();
             tasks.spawn(async move { (target, conn::ask_peer(&phase, target, key).await) });
         }
-        if lock(&phase.schedule).is_done() {
+        let done = lock(&phase.schedule).is_done();
+        if done && phase.writing.load(std::sync::atomic::Ordering::SeqCst) == 0 {
             break;
         }
         let idle = tasks.is_empty() && queue.is_empty() && lookups.is_finished();
