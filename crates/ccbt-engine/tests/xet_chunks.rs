@@ -159,3 +159,68 @@ async fn a_peer_sending_wrong_chunk_bytes_is_dropped_and_banned_and_nothing_wron
     assert_same_files(&v2, v2_dir.path(), follower_dir.path());
     seeder.shutdown().await;
 }
+
+fn dht_options(state: &std::path::Path, bootstrap: Vec<String>) -> SessionOptions {
+    SessionOptions {
+        enable_dht: true,
+        dht_port: 0,
+        dht_bootstrap_nodes: bootstrap,
+        state_dir: state.to_owned(),
+        xet_store_dir: Some(state.join("xet")),
+        enable_pex: false,
+        ..options()
+    }
+}
+
+/// The follower has no swarm peer at all: the chunks its partly filled pieces lack come from a
+/// holder of the same content in another torrent, found under the file's discovery key on the
+/// DHT (loopback nodes), over an xet-only connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_found_by_discovery_key_in_another_torrent_supplies_the_missing_chunks() {
+    let dirs: Vec<tempfile::TempDir> = (0..7).map(|_| tempfile::tempdir().unwrap()).collect();
+    let [boot_state, holder_state, v1_dir, v2_dir, other_dir, follower_dir, state] = &dirs[..] else {
+        unreachable!()
+    };
+    let boot = Session::new(dht_options(boot_state.path(), Vec::new())).await.unwrap();
+    let boot_addr = boot.dht_status().await.expect("dht running").local_addr.to_string();
+    let old = data(8 << 20, 51);
+    let mut new = old.clone();
+    new[5 << 20..(5 << 20) + (256 << 10)].copy_from_slice(&data(256 << 10, 52));
+    let v1 = xet_torrent(v1_dir.path(), "d.bin", &[("", &old)], PIECE);
+    let v2 = xet_torrent(v2_dir.path(), "d.bin", &[("", &new)], PIECE);
+    // Another torrent (another name and piece size) with the same content as version 2.
+    let other = xet_torrent(other_dir.path(), "copy.bin", &[("", &new)], 16384);
+
+    let holder = Session::new(dht_options(holder_state.path(), vec![boot_addr.clone()])).await.unwrap();
+    let hid = holder.add_torrent(AddTorrent::new(other.clone()).save_path(other_dir.path())).await.unwrap();
+    wait_complete(&holder, hid, Duration::from_secs(120)).await;
+    let key = ccbt_xet::file_key(&v2.xet_root_of(0).unwrap());
+    let follower = Session::new(dht_options(state.path(), vec![boot_addr])).await.unwrap();
+    let id1 = follower.add_torrent(AddTorrent::new(v1).save_path(v1_dir.path())).await.unwrap();
+    wait_complete(&follower, id1, Duration::from_secs(120)).await;
+    // The holder is findable under the file key before the follower starts version 2.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let found = follower.xet_find_holders(key, Duration::from_secs(5)).await;
+        if found.iter().any(|a| a.port() == holder.listen_addr().port()) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the holder is not found under the file key");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    while follower.xet_stats().await.unwrap().files < 1 {
+        assert!(tokio::time::Instant::now() < deadline, "version 1 not indexed in time");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let id2 = follower.add_torrent(AddTorrent::new(v2.clone()).save_path(follower_dir.path())).await.unwrap();
+    wait_complete(&follower, id2, Duration::from_secs(120)).await;
+    let fill = follower.xet_fill(id2).unwrap();
+    println!("{fill:?}");
+    assert!(fill.holder_chunk_bytes > 0 && fill.chunk_pieces > 0, "{fill:?}");
+    assert_eq!(fill.swarm_chunk_bytes, 0, "there is no swarm");
+    follower.shutdown().await;
+    assert_same_files(&v2, v2_dir.path(), follower_dir.path());
+    holder.shutdown().await;
+    boot.shutdown().await;
+}
