@@ -70,7 +70,8 @@ async fn serve_lies(mut stream: TcpStream, info_hash: InfoHash, seen: mpsc::Unbo
     if stream.write_all(&out).await.is_err() {
         return;
     }
-    let (mut decoder, mut buf, mut their_xet, mut lied) = (MessageDecoder::new(1 << 22), BytesMut::new(), 0, false);
+    let (mut decoder, mut buf, mut their_xet, mut lied) =
+        (MessageDecoder::new(1 << 22), BytesMut::new(), 0, false);
     loop {
         let msg = match decoder.decode(&mut buf) {
             Ok(Some(msg)) => msg,

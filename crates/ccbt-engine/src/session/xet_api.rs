@@ -169,11 +169,12 @@ pub(crate) fn xet_roots_of(
     torrents
         .values()
         .find_map(|t| match t {
-            super::TorrentEntry::Active { shared, .. } if shared.torrent.info_hash_v2.as_ref() == Some(v2) => {
+            super::TorrentEntry::Active { shared, .. }
+                if shared.torrent.info_hash_v2.as_ref() == Some(v2) =>
+            {
                 shared.torrent.xet.as_ref().map(|x| x.roots.values().copied().collect())
             }
             _ => None,
         })
         .unwrap_or_default()
 }
-

@@ -65,7 +65,10 @@ pub(crate) enum TorrentCommand {
     /// The Xet chunk phase ended (`xet_chunks`): the pieces it held go back to the picker (those
     /// it completed were reported verified already), and the peers that sent wrong chunks are
     /// banned.
-    XetChunksDone { held: Vec<u32>, liars: Vec<IpAddr> },
+    XetChunksDone {
+        held: Vec<u32>,
+        liars: Vec<IpAddr>,
+    },
 }
 
 /// A hash pool result on its way back to the torrent task.

@@ -285,7 +285,8 @@ impl Picker {
     pub fn hold(&mut self, pieces: &[u32]) -> Vec<u32> {
         let mut held = Vec::new();
         for &p in pieces {
-            if self.lengths.validate_piece(p).is_none() || self.partials.contains_key(&p) || self.have.get(p) {
+            if self.lengths.validate_piece(p).is_none() || self.partials.contains_key(&p) || self.have.get(p)
+            {
                 continue;
             }
             self.held.insert(p);

@@ -111,7 +111,13 @@ impl From<String> for End {
 }
 
 /// QUERYs, then chunk requests, until the schedule has nothing more for this peer.
-async fn exchange(phase: &Phase, conn: &mut Conn, key: PeerKey, caps: XetPeerCaps, target: Target) -> Result<(), End> {
+async fn exchange(
+    phase: &Phase,
+    conn: &mut Conn,
+    key: PeerKey,
+    caps: XetPeerCaps,
+    target: Target,
+) -> Result<(), End> {
     let mut fetcher = XetFetcher::new(&caps);
     let mut changed = phase.changed.subscribe();
     // A holder unchokes right after its handshake; a swarm peer once its choker lets us in.

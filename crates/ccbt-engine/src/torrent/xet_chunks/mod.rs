@@ -52,6 +52,9 @@ const LOOKUP_LIMIT: Duration = Duration::from_secs(5);
 /// for swarm addresses (trackers, the DHT) before it gives up.
 const GRACE: Duration = Duration::from_secs(3);
 
+/// Each chunk to fetch: its length, and its runs `(stream offset, offset in the chunk, length)`.
+pub(crate) type ChunkRuns = HashMap<ChunkId, (u32, Vec<(u64, u32, u32)>)>;
+
 /// The chunks the partly filled pieces lack, where they go, and where to look for them.
 #[derive(Debug)]
 pub(crate) struct ChunkPlan {
@@ -59,7 +62,7 @@ pub(crate) struct ChunkPlan {
     pub pieces: Vec<u32>,
     /// Each missing chunk's length and runs `(stream offset, offset in the chunk, length)`
     /// inside held pieces.
-    pub chunks: HashMap<ChunkId, (u32, Vec<(u64, u32, u32)>)>,
+    pub chunks: ChunkRuns,
     /// Discovery keys to look holders up under: the file keys of the files lacking chunks,
     /// then the anchor key at or before each missing chunk (each key once).
     pub keys: Vec<[u8; 20]>,
@@ -94,7 +97,7 @@ impl ChunkPlan {
         }
         let mut held = partial.clone();
         held.extend(covered_pieces(&files, &fetched, &lengths, &partial, missing));
-        let mut chunks: HashMap<ChunkId, (u32, Vec<(u64, u32, u32)>)> = HashMap::new();
+        let mut chunks = ChunkRuns::new();
         let (mut keys, mut pieces) = (Vec::new(), BTreeSet::new());
         for (root, offset, manifest) in &files {
             let mut anchors = Vec::new();
@@ -167,7 +170,9 @@ fn covered_pieces(
     }
     covered
         .into_iter()
-        .filter(|&(p, bytes)| lengths.validate_piece(p).is_some_and(|v| u64::from(lengths.piece_len(v)) == bytes))
+        .filter(|&(p, bytes)| {
+            lengths.validate_piece(p).is_some_and(|v| u64::from(lengths.piece_len(v)) == bytes)
+        })
         .map(|(p, _)| p)
         .collect()
 }
@@ -188,7 +193,7 @@ pub(crate) struct Phase {
     /// Bumped when a chunk arrives or a peer leaves, so idle connections look again.
     pub changed: watch::Sender<u64>,
     /// Where each wanted chunk goes.
-    chunks: HashMap<ChunkId, (u32, Vec<(u64, u32, u32)>)>,
+    chunks: ChunkRuns,
     /// Per held piece, the chunk runs still to write into it.
     remaining: Mutex<HashMap<u32, u32>>,
     /// Our peer id on the phase's connections: not the torrent's, whose connection to the same
@@ -421,7 +426,9 @@ fn spawn_lookups(
         let mut lookups = JoinSet::new();
         for key in keys {
             let session = session.clone();
-            lookups.spawn(async move { (key, crate::session::xet_find_holders(&session, key, LOOKUP_LIMIT).await) });
+            lookups.spawn(async move {
+                (key, crate::session::xet_find_holders(&session, key, LOOKUP_LIMIT).await)
+            });
         }
         while let Some(Ok((key, holders))) = lookups.join_next().await {
             // Our own listener answers our keys too: never dial ourselves.
