@@ -93,7 +93,9 @@ impl XetFollows {
         };
         let entries = records
             .into_iter()
-            .map(|record| (record.id.clone(), Entry { record, live: Live { state: "stopped", ..Live::default() } }))
+            .map(|record| {
+                (record.id.clone(), Entry { record, live: Live { state: "stopped", ..Live::default() } })
+            })
             .collect();
         let shared = Arc::new(Shared { path, entries: Mutex::new(entries), writes: Mutex::new(()) });
         (XetFollows { shared, tasks: Mutex::new(BTreeMap::new()) }, problem)
@@ -143,7 +145,11 @@ impl XetFollows {
 
     /// Adds and starts a follow; 409 when the item is already followed into the folder, or
     /// another item is.
-    pub(crate) async fn add(&self, session: &Arc<Session>, new: NewFollow) -> Result<XetFollowView, ApiError> {
+    pub(crate) async fn add(
+        &self,
+        session: &Arc<Session>,
+        new: NewFollow,
+    ) -> Result<XetFollowView, ApiError> {
         let id = follow_key(&new.link, &new.dir);
         let record = FollowRecord {
             id: id.clone(),
@@ -177,7 +183,11 @@ impl XetFollows {
         if entries.contains_key(&record.id) {
             return Err(ApiError::conflict(
                 "follow_exists",
-                format!("follow {} already keeps {} at this item's versions", record.id, record.dir.display()),
+                format!(
+                    "follow {} already keeps {} at this item's versions",
+                    record.id,
+                    record.dir.display()
+                ),
             ));
         }
         if let Some(other) = entries.values().find(|e| e.record.dir == record.dir) {
@@ -304,13 +314,16 @@ impl Shared {
         let shared = self.clone();
         let written = tokio::task::spawn_blocking(move || {
             let _one_at_a_time = lock(&shared.writes);
-            let records: Vec<FollowRecord> = lock(&shared.entries).values().map(|e| e.record.clone()).collect();
+            let records: Vec<FollowRecord> =
+                lock(&shared.entries).values().map(|e| e.record.clone()).collect();
             follow_file::save(&shared.path, &records)
         })
         .await;
         match written {
             Ok(result) => result,
-            Err(e) => Err(follow_file::FollowFileError::Write { path: self.path.clone(), reason: e.to_string() }),
+            Err(e) => {
+                Err(follow_file::FollowFileError::Write { path: self.path.clone(), reason: e.to_string() })
+            }
         }
     }
 }
@@ -335,10 +348,7 @@ impl Entry {
             seq: r.seq,
             info_hash: r.info_hash.map(|ih| ih.to_hex()),
             torrent: self.live.torrent.clone(),
-            updating: self
-                .live
-                .updating
-                .map(|(ih, seq)| XetFollowUpdateView { info_hash: ih.to_hex(), seq }),
+            updating: self.live.updating.map(|(ih, seq)| XetFollowUpdateView { info_hash: ih.to_hex(), seq }),
             polls: self.live.polls,
             switches: self.live.switches,
             last_poll: self.live.last_poll,

@@ -45,7 +45,10 @@ pub(crate) async fn add(State(ctx): Ctx, body: Result<Bytes, BytesRejection>) ->
     let request: XetFollowRequest =
         crate::body::parse(body, "a follow request {\"source\" or \"torrent\", \"dir\", ...}")?;
     if ctx.session.dht_status().await.is_none() {
-        return Err(ApiError::conflict("dht_off", "following polls an item in the dht, which the daemon runs without"));
+        return Err(ApiError::conflict(
+            "dht_off",
+            "following polls an item in the dht, which the daemon runs without",
+        ));
     }
     let new = parse(request).await?;
     let view = registry.add(&ctx.session, new).await?;
@@ -112,12 +115,15 @@ async fn parse(request: XetFollowRequest) -> Result<NewFollow, ApiError> {
 
 /// The publisher a .torrent names (`info.xet.pk`, `salt`), and the torrent.
 fn publisher(bytes: &[u8], what: &str) -> Result<(MutableLink, Option<Box<Torrent>>), ApiError> {
-    let torrent = Torrent::from_file_bytes(bytes)
-        .map_err(|e| ApiError::bad_request("invalid_torrent", format!("{what} is not a valid .torrent: {e}")))?;
+    let torrent = Torrent::from_file_bytes(bytes).map_err(|e| {
+        ApiError::bad_request("invalid_torrent", format!("{what} is not a valid .torrent: {e}"))
+    })?;
     let Some(p) = torrent.xet.as_ref().and_then(|x| x.publisher.clone()) else {
         return Err(ApiError::bad_request(
             "no_publisher",
-            format!("{what} names no publisher (info.xet.pk): follow its publisher's magnet:?xs=urn:btpk: link"),
+            format!(
+                "{what} names no publisher (info.xet.pk): follow its publisher's magnet:?xs=urn:btpk: link"
+            ),
         ));
     };
     Ok((MutableLink { public_key: p.public_key, salt: p.salt }, Some(Box::new(torrent))))
@@ -126,7 +132,12 @@ fn publisher(bytes: &[u8], what: &str) -> Result<(MutableLink, Option<Box<Torren
 /// The dataset's folder: given, absolute, created when missing.
 async fn folder(dir: Option<PathBuf>) -> Result<PathBuf, ApiError> {
     let dir = match dir {
-        None => return Err(ApiError::bad_request("missing_folder", "the request names no `dir` (an absolute folder)")),
+        None => {
+            return Err(ApiError::bad_request(
+                "missing_folder",
+                "the request names no `dir` (an absolute folder)",
+            ))
+        }
         Some(dir) if !dir.is_absolute() => {
             return Err(ApiError::bad_request(
                 "relative_path",
@@ -141,7 +152,10 @@ async fn folder(dir: Option<PathBuf>) -> Result<PathBuf, ApiError> {
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| {
-            ApiError::bad_request("cannot_create_folder", format!("cannot create the folder {}: {e}", dir.display()))
+            ApiError::bad_request(
+                "cannot_create_folder",
+                format!("cannot create the folder {}: {e}", dir.display()),
+            )
         })?;
     Ok(dir)
 }

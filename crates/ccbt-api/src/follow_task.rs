@@ -53,7 +53,12 @@ pub(crate) async fn run(session: Arc<Session>, shared: Arc<Shared>, id: String) 
 }
 
 /// The version the publisher's item names now: looked up until found.
-async fn look_up(session: &Session, shared: &Arc<Shared>, record: &FollowRecord, retry: Duration) -> (InfoHash, i64) {
+async fn look_up(
+    session: &Session,
+    shared: &Arc<Shared>,
+    record: &FollowRecord,
+    retry: Duration,
+) -> (InfoHash, i64) {
     let id = &record.id;
     loop {
         shared.update(id, |live| live.state = "looking_up");

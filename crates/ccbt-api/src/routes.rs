@@ -201,8 +201,9 @@ fn method_router(route: &Route) -> MethodRouter<Arc<ApiContext>> {
         Endpoint::XetStats => on(filter, crate::xet::stats),
         Endpoint::XetCleanup => on(filter, crate::xet::cleanup),
         // Room for a base64 `.torrent`, as when adding a torrent.
-        Endpoint::AddXetFollow => on(filter, crate::follow_routes::add)
-            .layer(DefaultBodyLimit::max(add_options::MAX_ADD_BODY)),
+        Endpoint::AddXetFollow => {
+            on(filter, crate::follow_routes::add).layer(DefaultBodyLimit::max(add_options::MAX_ADD_BODY))
+        }
         Endpoint::ListXetFollows => on(filter, crate::follow_routes::list),
         Endpoint::RemoveXetFollow => on(filter, crate::follow_routes::remove),
     }

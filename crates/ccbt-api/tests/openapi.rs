@@ -13,8 +13,8 @@ use ccbt_api::{
     PendingAlertView, PieceCellView, PieceMapView, SessionLimitsView, SessionView, SnapshotPeerView,
     SnapshotTrackerView, SnapshotView, StreamUrl, StreamUrlList, TorrentCounts, TorrentLimitsView,
     TorrentList, TorrentSnapshotView, TorrentView, TotalsView, TrackerList, TrackerView, XetCleanupRequest,
-    XetCleanupView, XetFollowList, XetFollowRequest, XetFollowTorrentView, XetFollowUpdateView, XetFollowView,
-    XetRootView, XetStaleView, XetStatsView, ROUTES,
+    XetCleanupView, XetFollowList, XetFollowRequest, XetFollowTorrentView, XetFollowUpdateView,
+    XetFollowView, XetRootView, XetStaleView, XetStatsView, ROUTES,
 };
 use serde_json::Value;
 

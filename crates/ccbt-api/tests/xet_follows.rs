@@ -74,7 +74,10 @@ async fn bad_requests_are_named_and_create_nothing() {
     let plain_b64 = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&plain).unwrap());
     let cases = [
         (json!({"source": "magnet:?xs=urn:btpk:abcd", "dir": dir}), "invalid_link"),
-        (json!({"source": "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567", "dir": dir}), "invalid_link"),
+        (
+            json!({"source": "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567", "dir": dir}),
+            "invalid_link",
+        ),
         (json!({"source": link("a"), "dir": "relative/set"}), "relative_path"),
         (json!({"source": link("a")}), "missing_folder"),
         (json!({"dir": dir}), "missing_source"),
@@ -125,7 +128,8 @@ async fn a_follow_is_kept_listed_refused_twice_and_removed() {
 
     let (status, list) = api.call(Verb::Get, "/api/v1/xet/follows", None).await;
     assert_eq!(status, StatusCode::OK);
-    let ids: Vec<&str> = list["follows"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        list["follows"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 2);
     assert!(ids.contains(&id.as_str()));
 
@@ -134,7 +138,10 @@ async fn a_follow_is_kept_listed_refused_twice_and_removed() {
     assert_eq!(problem, None);
     let listed = reread.list();
     let first = listed.iter().find(|f| f.id == id).expect("the follow was saved");
-    assert_eq!((first.link.as_str(), first.dir.as_path(), first.poll_secs), (link("org/set").as_str(), dir.as_path(), 30));
+    assert_eq!(
+        (first.link.as_str(), first.dir.as_path(), first.poll_secs),
+        (link("org/set").as_str(), dir.as_path(), 30)
+    );
     assert_eq!(first.state, "stopped");
 
     let path = format!("/api/v1/xet/follows/{id}");

@@ -31,10 +31,17 @@ pub enum XetCommand {
     #[command(after_help = XET_FOLLOW_HELP)]
     Follow(Box<XetFollowArgs>),
     /// List the follows a running daemon keeps: publisher, folder, version in use and state.
-    Follows,
+    Follows(XetFollowsArgs),
     /// Stop one of a running daemon's follows; the folder's files and its torrent stay.
     #[command(after_help = XET_UNFOLLOW_HELP)]
     Unfollow(XetUnfollowArgs),
+}
+
+/// Arguments of `ccbt xet follows`.
+#[derive(Debug, Args)]
+pub struct XetFollowsArgs {
+    #[command(flatten)]
+    pub daemon: crate::daemon_args::StateDirArg,
 }
 
 /// Arguments of `ccbt xet unfollow`.
@@ -43,6 +50,8 @@ pub struct XetUnfollowArgs {
     /// The follow's id, as `ccbt xet follows` lists it.
     #[arg(value_name = "ID")]
     pub id: String,
+    #[command(flatten)]
+    pub daemon: crate::daemon_args::StateDirArg,
 }
 
 /// Arguments of `ccbt xet publish`.

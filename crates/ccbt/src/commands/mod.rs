@@ -79,7 +79,9 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
     // state folder: checkpoints, dht.dat and the created-files records live there).
     let _lock = match &cli.command {
         Command::Resume(_) if daemon::lock::read_daemon(state_dir(settings)).is_some() => None,
-        Command::Xet(XetCommand::Follow(_)) if daemon::lock::read_daemon(state_dir(settings)).is_some() => None,
+        Command::Xet(XetCommand::Follow(_)) if daemon::lock::read_daemon(state_dir(settings)).is_some() => {
+            None
+        }
         Command::Download(_)
         | Command::Magnet(_)
         | Command::Resume(_)
@@ -152,7 +154,7 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
             Some(info) => xet_follows::follow(&args, &remote::Daemon::open(state_dir(settings), &info)?),
             None => runtime()?.block_on(xet_follow::run(&args, settings)),
         },
-        Command::Xet(XetCommand::Follows) => xet_follows::list(state_dir(settings)),
+        Command::Xet(XetCommand::Follows(_)) => xet_follows::list(state_dir(settings)),
         Command::Xet(XetCommand::Unfollow(args)) => xet_follows::unfollow(&args.id, state_dir(settings)),
         Command::Xet(command) => xet_store::run(&command, settings),
     }
