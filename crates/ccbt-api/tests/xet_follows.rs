@@ -158,6 +158,67 @@ async fn a_follow_is_kept_listed_refused_twice_and_removed() {
     api.follows.shutdown().await;
 }
 
+/// A one-file v2 Xet torrent naming publisher `KEY` with salt `org/set`, its file written
+/// under `dir`.
+fn published_torrent(dir: &Path) -> (Vec<u8>, ccbt_metainfo::Torrent) {
+    use ccbt_core::merkle::{file_tree_leaves, leaf_hash, root_from_layer, Node, LEAF_SIZE};
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("set.bin"), &data).unwrap();
+    let leaves: Vec<Node> = data.chunks(LEAF_SIZE as usize).map(leaf_hash).collect();
+    let root = root_from_layer(&leaves, file_tree_leaves(data.len() as u64), [0; 32]);
+    let mut hasher = ccbt_xet::FileHasher::new();
+    hasher.update(&data);
+    let mut xet = ccbt_metainfo::XetBuild::from_chunks(vec![hasher.finish().1], None);
+    let key: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&KEY[2 * i..2 * i + 2], 16).unwrap()).collect();
+    xet.publisher =
+        Some(ccbt_metainfo::XetPublisher { public_key: key.try_into().unwrap(), salt: b"org/set".to_vec() });
+    let builder = ccbt_metainfo::TorrentBuilder {
+        version: ccbt_metainfo::MetaVersion::V2,
+        name: "set.bin".into(),
+        files: vec![(vec![], data.len() as u64)],
+        piece_length: 16384,
+        v2_piece_hashes: vec![vec![root]],
+        xet: Some(xet),
+        ..ccbt_metainfo::TorrentBuilder::default()
+    };
+    let bytes = builder.build().unwrap();
+    let torrent = ccbt_metainfo::Torrent::from_bytes(&bytes).unwrap();
+    (bytes, torrent)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploaded_torrent_is_added_checked_and_followed() {
+    let api = xet_api(true).await;
+    let dir = api.path().join("set");
+    let (bytes, torrent) = published_torrent(&dir);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    let (status, view) = post(&api, json!({"torrent": encoded, "dir": dir, "poll_secs": 5})).await;
+    assert_eq!(status, StatusCode::CREATED, "{view}");
+    assert_eq!(view["link"], link("org/set"));
+    let ih = ccbt_engine::follow_id(&torrent).to_hex();
+    assert_eq!((view["info_hash"].as_str(), view["seq"].as_i64()), (Some(ih.as_str()), Some(0)));
+    // The version is in the session at once, saved in the folder; its data there is checked
+    // and the follow then polls the item.
+    let added = api.session.torrents();
+    assert_eq!(added.len(), 1);
+    assert_eq!(added[0].save_path, dir);
+    let following = support::eventually(|| {
+        let list = api.follows.list();
+        list[0].state == "following" && list[0].torrent.as_ref().is_some_and(|t| t.name == "set.bin")
+    })
+    .await;
+    assert!(following, "{:?}", api.follows.list());
+    assert!(api.session.status(added[0].id).unwrap().is_complete());
+
+    // The same version into another folder: the daemon has it elsewhere.
+    let (status, answer) = post(&api, json!({"torrent": encoded, "dir": api.path().join("copy")})).await;
+    assert_eq!((status, code(&answer)), (StatusCode::CONFLICT, "torrent_elsewhere"), "{answer}");
+    let (status, list) = api.call(Verb::Get, "/api/v1/xet/follows", None).await;
+    assert_eq!((status, list["follows"].as_array().unwrap().len()), (StatusCode::OK, 1));
+    api.follows.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_damaged_file_is_moved_aside_and_named() {
     let dir = tempfile::tempdir().unwrap();
