@@ -104,7 +104,11 @@ async fn serve_lies(mut stream: TcpStream, info_hash: InfoHash, seen: mpsc::Unbo
         };
         let mut out = BytesMut::new();
         ccbt_wire::encode(&Message::Extended { id: their_xet, payload: answer.encode() }, &mut out);
+        // Writing the answers to further pipelined requests fails once the asker has closed.
         if stream.write_all(&out).await.is_err() {
+            if lied {
+                let _ = seen.send(Seen::ClosedAfterWrongChunk);
+            }
             return;
         }
     }
