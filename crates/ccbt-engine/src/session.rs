@@ -40,6 +40,7 @@ mod trace_api;
 mod xet_api;
 mod xet_follow;
 mod xet_switch;
+mod xet_trackers;
 pub use xet_api::{XetApiError, XetCleanupReport, XetFill, XetRootStats, XetStats};
 pub use xet_follow::{follow_id, XetFollowError, XetFollowHandle, XetFollowSpec, XetFollowStatus};
 pub use xet_switch::STAGING_DIR as XET_STAGING_DIR;
@@ -189,9 +190,11 @@ impl Session {
         });
         let task = tokio::spawn(listener::run(listener, Arc::downgrade(&inner)));
         *lock(&inner.listener) = Some(task);
-        if let (Some(store), Some(dht)) = (inner.xet.clone(), inner.dht.clone()) {
+        if let Some(store) = inner.xet.clone() {
             let keys = inner.xet_keys.clone();
-            let announcer = crate::xet_discovery::spawn_announcer(store, dht, listen_addr.port(), keys);
+            let me = crate::xet_discovery::Identity { port: listen_addr.port(), peer_id };
+            let torrents = xet_trackers::torrent_source(Arc::downgrade(&inner));
+            let announcer = crate::xet_discovery::spawn_announcer(store, inner.dht.clone(), me, keys, torrents);
             *lock(&inner.xet_announcer) = Some(announcer);
         }
         tracing::info!(%listen_addr, %peer_id, "session started");
@@ -490,6 +493,9 @@ impl Session {
         if let Some(announcer) = lock(&self.inner.xet_announcer).take() {
             announcer.abort();
         }
+        // The trackers that got discovery keys hear `stopped` while the torrents stop.
+        let keys = self.inner.xet_keys.clone();
+        let trackers = tokio::spawn(async move { keys.stop_trackers().await });
         let entries: Vec<TorrentEntry> = {
             let mut torrents = lock(&self.inner.torrents);
             torrents.drain().map(|(_, e)| e).collect()
@@ -498,6 +504,7 @@ impl Session {
         for stopped in entries.into_iter().map(|e| tokio::spawn(stop_torrent(e))).collect::<Vec<_>>() {
             let _ = stopped.await;
         }
+        let _ = trackers.await;
         if let Some(dht) = &self.inner.dht {
             dht.shutdown().await;
         }
@@ -509,6 +516,9 @@ impl Session {
 /// when it sees the new options): one call per session-wide mechanism.
 fn apply_session_wide(inner: &SessionInner, current: &SessionOptions, options: &SessionOptions) {
     inner.budget.set_limits(budget_limits(options));
+    if current.xet_tracker_announce != options.xet_tracker_announce {
+        inner.xet_keys.changed.notify_one();
+    }
     // Only a rate the new options change is set: the last change wins, so a reload that leaves
     // the limits alone keeps what `set_limits` / `set_peer_limits` set since.
     let session = changed_rates(inner.limits.session(), current.session_limits(), options.session_limits());
@@ -657,6 +667,7 @@ async fn start_active(
         }
     });
     let storage: Arc<dyn Storage> = Arc::new(storage);
+    let (is_xet, private) = (torrent.is_xet(), torrent.private);
     let (shared, task) = spawn_torrent(TorrentSpec {
         id,
         torrent,
@@ -680,6 +691,10 @@ async fn start_active(
         checkpoint,
         paused: start.paused,
     });
+    if is_xet || private {
+        // The trackers that get discovery keys may change.
+        inner.xet_keys.changed.notify_one();
+    }
     Ok(TorrentEntry::Active { shared, task })
 }
 

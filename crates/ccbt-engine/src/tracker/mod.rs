@@ -26,8 +26,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use announcer::{Announcer, Command};
+pub(crate) use announcer::{perform, poll_opt, sleep_until_opt, InFlight};
+pub(crate) use transport::UdpSession;
 pub(crate) use transport::TransportOptions;
-use transport::{http_agent, http_scrape, UdpSession};
+pub(crate) use transport::http_agent;
+use transport::http_scrape;
 
 /// Transfer counters reported in every announce.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
