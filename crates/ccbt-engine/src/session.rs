@@ -194,7 +194,8 @@ impl Session {
             let keys = inner.xet_keys.clone();
             let me = crate::xet_discovery::Identity { port: listen_addr.port(), peer_id };
             let torrents = xet_trackers::torrent_source(Arc::downgrade(&inner));
-            let announcer = crate::xet_discovery::spawn_announcer(store, inner.dht.clone(), me, keys, torrents);
+            let announcer =
+                crate::xet_discovery::spawn_announcer(store, inner.dht.clone(), me, keys, torrents);
             *lock(&inner.xet_announcer) = Some(announcer);
         }
         tracing::info!(%listen_addr, %peer_id, "session started");

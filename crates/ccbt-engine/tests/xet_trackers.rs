@@ -121,14 +121,22 @@ impl Opentracker {
 
     /// Seeders the tracker lists for `hash` (asked over HTTP scrape, independently of ccbt).
     fn seeders(&self, hash: &InfoHash) -> u32 {
-        let Some(body) = http_get(self.port, &format!("/scrape?info_hash={}", encoded(hash))) else { return 0 };
+        let Some(body) = http_get(self.port, &format!("/scrape?info_hash={}", encoded(hash))) else {
+            return 0;
+        };
         ccbt_tracker::parse_scrape(&body, hash).map_or(0, |s| s.complete)
     }
 }
 
 /// A v2 Xet torrent of `files` written under `root/name/` (or `root/name` for one file with
 /// an empty path), announcing to `tracker`.
-fn xet_torrent(root: &Path, name: &str, files: &[(&str, &[u8])], tracker: Option<String>, private: bool) -> Torrent {
+fn xet_torrent(
+    root: &Path,
+    name: &str,
+    files: &[(&str, &[u8])],
+    tracker: Option<String>,
+    private: bool,
+) -> Torrent {
     let (mut entries, mut nodes, mut chunks) = (Vec::new(), Vec::new(), Vec::new());
     for (path, bytes) in files {
         // One file with an empty path: a single-file torrent.
@@ -210,11 +218,15 @@ async fn a_holder_s_keys_reach_its_torrent_s_tracker_where_a_seeker_without_dht_
     let root1 = one.xet_root_of(0).unwrap();
     let first_chunk = one.xet_layers[&root1][0].id;
     let (key1, anchor) = (file_key(&root1), anchor_key(&first_chunk));
-    wait_until("the holder plans its keys for the tracker", || planned(&holder, &tracker.url()).contains(&anchor)).await;
+    wait_until("the holder plans its keys for the tracker", || {
+        planned(&holder, &tracker.url()).contains(&anchor)
+    })
+    .await;
     assert_eq!(planned(&holder, &tracker.url())[0], key1);
     // The tracker itself lists the holder as a seeder of the keys.
     for key in [key1, anchor] {
-        wait_until("the tracker lists the holder under the key", || tracker.seeders(&InfoHash(key)) == 1).await;
+        wait_until("the tracker lists the holder under the key", || tracker.seeders(&InfoHash(key)) == 1)
+            .await;
     }
 
     // The seeker has version 2 (paused: it downloads nothing) and no DHT: only the tracker
@@ -291,8 +303,12 @@ async fn a_private_torrent_s_tracker_never_gets_a_key() {
 
     // The trackers agree: the public one lists the holder under the shared file's key; the
     // private one lists it for the private torrent only, never under a key.
-    wait_until("the public tracker lists the shared key", || public_tracker.seeders(&InfoHash(shared_key)) == 1).await;
-    wait_until("the private tracker lists its torrent", || private_tracker.seeders(&private.info_hash) == 1).await;
+    wait_until("the public tracker lists the shared key", || {
+        public_tracker.seeders(&InfoHash(shared_key)) == 1
+    })
+    .await;
+    wait_until("the private tracker lists its torrent", || private_tracker.seeders(&private.info_hash) == 1)
+        .await;
     for key in secret_keys.iter().chain(&public_keys) {
         assert_eq!(private_tracker.seeders(&InfoHash(*key)), 0, "a key reached the private tracker");
     }

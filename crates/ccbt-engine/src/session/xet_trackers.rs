@@ -48,7 +48,12 @@ impl SessionInner {
 
     /// Holders of `key` listed by the trackers of the session's public torrents whose files the
     /// key stands for (`ccbt_xet::lookup_trackers`), asked for at most `limit`.
-    pub(super) async fn xet_tracker_holders(&self, key: InfoHash, limit: Duration, max: usize) -> Vec<SocketAddr> {
+    pub(super) async fn xet_tracker_holders(
+        &self,
+        key: InfoHash,
+        limit: Duration,
+        max: usize,
+    ) -> Vec<SocketAddr> {
         let torrents = self.xet_tracker_torrents();
         let holding: Vec<usize> = (0..torrents.len())
             .filter(|&i| {
@@ -61,8 +66,11 @@ impl SessionInner {
             .collect();
         let views: Vec<TorrentTrackers> = torrents.into_iter().map(|(view, _)| view).collect();
         let urls = lookup_trackers(&views, &holding);
-        let asker =
-            Asker { peer_id: self.peer_id, port: self.listen_addr.port(), holds_key: self.xet_keys.scope(&key).is_some() };
+        let asker = Asker {
+            peer_id: self.peer_id,
+            port: self.listen_addr.port(),
+            holds_key: self.xet_keys.scope(&key).is_some(),
+        };
         ask_trackers(urls, key, asker, limit, max).await
     }
 }

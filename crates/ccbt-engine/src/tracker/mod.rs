@@ -25,12 +25,12 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use announcer::{Announcer, Command};
 pub(crate) use announcer::{perform, poll_opt, sleep_until_opt, InFlight};
-pub(crate) use transport::UdpSession;
-pub(crate) use transport::TransportOptions;
+use announcer::{Announcer, Command};
 pub(crate) use transport::http_agent;
 use transport::http_scrape;
+pub(crate) use transport::TransportOptions;
+pub(crate) use transport::UdpSession;
 
 /// Transfer counters reported in every announce.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -91,7 +91,11 @@ fn is_ourselves(addr: SocketAddr, port: u16) -> bool {
 }
 
 /// `first` then the addresses of `more` it lacks, at most `max` in all.
-pub(crate) fn merge_holders(mut first: Vec<SocketAddr>, more: Vec<SocketAddr>, max: usize) -> Vec<SocketAddr> {
+pub(crate) fn merge_holders(
+    mut first: Vec<SocketAddr>,
+    more: Vec<SocketAddr>,
+    max: usize,
+) -> Vec<SocketAddr> {
     first.truncate(max);
     for addr in more {
         if first.len() < max && !first.contains(&addr) {

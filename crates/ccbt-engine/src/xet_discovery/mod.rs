@@ -208,7 +208,8 @@ fn plan_trackers(
     let keys: Vec<([u8; 20], Vec<ChunkId>)> = order
         .iter()
         .map(|key| {
-            let mut roots: Vec<ChunkId> = scopes.get(key).map(|s| s.roots.iter().copied().collect()).unwrap_or_default();
+            let mut roots: Vec<ChunkId> =
+                scopes.get(key).map(|s| s.roots.iter().copied().collect()).unwrap_or_default();
             roots.sort_unstable();
             (key.0, roots)
         })

@@ -14,7 +14,9 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::tracker::{http_agent, perform, poll_opt, sleep_until_opt, InFlight, TransportOptions, UdpSession};
+use crate::tracker::{
+    http_agent, perform, poll_opt, sleep_until_opt, InFlight, TransportOptions, UdpSession,
+};
 
 /// Tracker requests in flight at once, over all trackers.
 const PARALLEL_REQUESTS: usize = 4;
