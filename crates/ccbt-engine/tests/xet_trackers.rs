@@ -318,5 +318,15 @@ async fn a_private_torrent_s_tracker_never_gets_a_key() {
     for key in secret_keys.iter().chain(&public_keys) {
         assert_eq!(private_tracker.seeders(&InfoHash(*key)), 0, "a look-up reached the private tracker");
     }
+
+    // Switched off (live), the keys leave the public tracker with `stopped`, the session still
+    // running; the torrent itself stays listed.
+    let mut off = (*holder.options()).clone();
+    off.xet_tracker_announce = false;
+    assert_eq!(holder.reconfigure(off).unwrap().applied, vec!["xet_tracker_announce"]);
+    wait_until("the plan empties", || holder.xet_tracker_keys().is_empty()).await;
+    wait_until("the keys leave the tracker", || public_tracker.seeders(&InfoHash(shared_key)) == 0).await;
+    assert_eq!(public_tracker.seeders(&InfoHash(own_key)), 0);
+    assert_eq!(public_tracker.seeders(&public.info_hash), 1);
     holder.shutdown().await;
 }
