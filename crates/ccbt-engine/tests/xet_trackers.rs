@@ -234,7 +234,9 @@ async fn a_holder_s_keys_reach_its_torrent_s_tracker_where_a_seeker_without_dht_
     let root2 = two.xet_root_of(0).unwrap();
     assert_eq!(two.xet_layers[&root2][0].id, first_chunk, "the versions share their first chunk");
     let seeker = Session::new(xet_options(states[1].path())).await.unwrap();
-    seeker.add_torrent(AddTorrent::new(two).save_path(other.path()).paused(true)).await.unwrap();
+    // Into an empty folder: with version 2 on disk it would hold (and announce) the anchor too.
+    let empty = tempfile::tempdir().unwrap();
+    seeker.add_torrent(AddTorrent::new(two).save_path(empty.path()).paused(true)).await.unwrap();
     let holders = seeker.xet_find_holders(anchor, Duration::from_secs(20)).await;
     let holder_addr = SocketAddr::from(([127, 0, 0, 1], holder.listen_addr().port()));
     assert!(holders.contains(&holder_addr), "{holders:?} lacks {holder_addr}");
@@ -248,6 +250,7 @@ async fn a_holder_s_keys_reach_its_torrent_s_tracker_where_a_seeker_without_dht_
             .is_some_and(|s| s.complete == 1 && s.incomplete == 0)
     })
     .await;
+    assert!(seeker.xet_discovery_keys().is_empty(), "the seeker holds nothing");
 
     // On the way out the holder says `stopped` for its keys.
     seeker.shutdown().await;

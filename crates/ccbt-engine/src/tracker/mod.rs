@@ -27,10 +27,10 @@ use tokio::time::Instant;
 
 pub(crate) use announcer::{perform, poll_opt, sleep_until_opt, InFlight};
 use announcer::{Announcer, Command};
-pub(crate) use transport::http_agent;
 use transport::http_scrape;
 pub(crate) use transport::TransportOptions;
 pub(crate) use transport::UdpSession;
+pub(crate) use transport::{http_agent, http_agent_unpooled};
 
 /// Transfer counters reported in every announce.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use ccbt_core::{InfoHash, PeerId};
 use ccbt_tracker::{AnnounceEvent, AnnounceJob, AnnounceRequest};
 use rand::Rng;
 
-use crate::tracker::{http_agent, perform, TransportOptions};
+use crate::tracker::{http_agent_unpooled, perform, TransportOptions};
 
 /// Who asks, and what it tells the trackers.
 #[derive(Clone, Copy, Debug)]
@@ -35,7 +35,7 @@ pub(crate) async fn ask_trackers(
         return Vec::new();
     }
     let transport = TransportOptions::default();
-    let agent = http_agent(&transport);
+    let agent = http_agent_unpooled(&transport);
     let announce_key: u32 = rand::thread_rng().gen();
     let request = |event, numwant| AnnounceRequest {
         info_hash: key,

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::tracker::{
-    http_agent, perform, poll_opt, sleep_until_opt, InFlight, TransportOptions, UdpSession,
+    http_agent_unpooled, perform, poll_opt, sleep_until_opt, InFlight, TransportOptions, UdpSession,
 };
 
 /// Tracker requests in flight at once, over all trackers.
@@ -117,7 +117,7 @@ async fn drive(
     requests: Arc<Semaphore>,
 ) {
     let transport = TransportOptions::default();
-    let agent = http_agent(&transport);
+    let agent = http_agent_unpooled(&transport);
     let mut schedule = KeySchedule::new(url.clone(), peer_id, port, key_schedule_options());
     let initial = keys.borrow_and_update().clone();
     schedule.set_keys(now(), &initial, &mut rand::thread_rng());
