@@ -2,7 +2,8 @@
 //! against real opentracker instances on loopback (Debian package, installed by
 //! scripts/install-test-deps.sh; `CCBT_SKIP_INTEROP=1` skips): a holder's discovery keys reach
 //! the trackers of its public torrents, where a seeker without a DHT finds it; a private
-//! torrent's tracker never gets a key, even for a file a public torrent shares.
+//! torrent's tracker never gets a key, even for a file a public torrent shares (that test's
+//! public tracker is asked over UDP).
 
 mod common;
 
@@ -117,6 +118,11 @@ impl Opentracker {
 
     fn url(&self) -> String {
         format!("http://127.0.0.1:{}/announce", self.port)
+    }
+
+    /// The same tracker over BEP 15.
+    fn udp_url(&self) -> String {
+        format!("udp://127.0.0.1:{}/announce", self.port)
     }
 
     /// Seeders the tracker lists for `hash` (asked over HTTP scrape, independently of ccbt).
@@ -272,7 +278,7 @@ async fn a_private_torrent_s_tracker_never_gets_a_key() {
     hashes.extend([plain_pub.info_hash, plain_priv.info_hash]);
     let Some(public_tracker) = Opentracker::start(&hashes) else { return };
     let private_tracker = Opentracker::start(&hashes).unwrap();
-    let public = xet_torrent(src.path(), "pub", &files_pub, Some(public_tracker.url()), false);
+    let public = xet_torrent(src.path(), "pub", &files_pub, Some(public_tracker.udp_url()), false);
     let private = xet_torrent(src.path(), "priv", &files_priv, Some(private_tracker.url()), true);
     assert!(private.private);
 
@@ -290,7 +296,7 @@ async fn a_private_torrent_s_tracker_never_gets_a_key() {
     // gets nothing.
     wait_until("the holder plans the keys of all its files", || {
         let keys = holder.xet_discovery_keys();
-        let plan = planned(&holder, &public_tracker.url());
+        let plan = planned(&holder, &public_tracker.udp_url());
         [own_key, shared_key, secret_key].iter().all(|k| keys.contains(k))
             && [own_key, shared_key].iter().all(|k| plan.contains(k))
     })
