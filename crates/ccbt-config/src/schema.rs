@@ -415,6 +415,9 @@ settings! {
         xet_store_dir: Option<PathBuf> = None, ANY, Restart, Session,
             env "", flag "", shown "`<state_dir>/xet`",
             "Folder of the chunk store (`index.redb`: where each chunk's bytes are; payload files stay where their torrents put them). Unset: `xet` under `state_dir`; a relative path is taken under `state_dir`.";
+        xet_tracker_announce: bool = true, ANY, Live, Session,
+            env "", flag "", shown "",
+            "Also announce the discovery keys of the files the chunk store holds to the trackers of the session's public torrents holding those files, and ask those trackers when looking for holders of a key (docs/xet.md, \"Discovery of chunk holders\"). A private torrent's trackers never get keys.";
         xet_cache_size_mib: u64 = 1024, int(16, 16 * 1024 * 1024), Restart, Session,
             env "", flag "", shown "",
             "Largest size in MiB of the chunk store (its index and its packs of retired chunks); `ccbt xet cleanup` deletes packs, oldest first, then forgets the files indexed longest ago until it fits (payload files are never deleted, only no longer used as a source of chunks).";

@@ -172,6 +172,10 @@ pub struct SessionOptions {
     /// 1 GiB): [`crate::Session::xet_cleanup`] forgets the files indexed longest ago until the
     /// index's live data fits.
     pub xet_cache_bytes: u64,
+    /// Announce the discovery keys to, and look them up on, the trackers of the session's
+    /// public torrents holding their files (`xet_tracker_announce`, default true; docs/xet.md,
+    /// "Discovery of chunk holders"). Never to a private torrent's trackers.
+    pub xet_tracker_announce: bool,
 }
 
 /// A torrent writes its checkpoint after this many newly verified pieces...
@@ -258,6 +262,7 @@ impl Default for SessionOptions {
             peer_trace_max_bytes: 64 * 1024 * 1024,
             xet_store_dir: None,
             xet_cache_bytes: 1024 * 1024 * 1024,
+            xet_tracker_announce: true,
         }
     }
 }

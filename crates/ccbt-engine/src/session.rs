@@ -41,6 +41,7 @@ mod trace_api;
 mod xet_api;
 mod xet_follow;
 mod xet_switch;
+mod xet_trackers;
 pub(crate) use xet_api::{xet_find_holders, xet_roots_of};
 pub use xet_api::{XetApiError, XetCleanupReport, XetFill, XetRootStats, XetStats};
 pub use xet_follow::{follow_id, XetFollowError, XetFollowHandle, XetFollowSpec, XetFollowStatus};
@@ -191,9 +192,12 @@ impl Session {
         });
         let task = tokio::spawn(listener::run(listener, Arc::downgrade(&inner)));
         *lock(&inner.listener) = Some(task);
-        if let (Some(store), Some(dht)) = (inner.xet.clone(), inner.dht.clone()) {
+        if let Some(store) = inner.xet.clone() {
             let keys = inner.xet_keys.clone();
-            let announcer = crate::xet_discovery::spawn_announcer(store, dht, listen_addr.port(), keys);
+            let me = crate::xet_discovery::Identity { port: listen_addr.port(), peer_id };
+            let torrents = xet_trackers::torrent_source(Arc::downgrade(&inner));
+            let announcer =
+                crate::xet_discovery::spawn_announcer(store, inner.dht.clone(), me, keys, torrents);
             *lock(&inner.xet_announcer) = Some(announcer);
         }
         tracing::info!(%listen_addr, %peer_id, "session started");
@@ -458,6 +462,9 @@ impl Session {
         if let Some(announcer) = lock(&self.inner.xet_announcer).take() {
             announcer.abort();
         }
+        // The trackers that got discovery keys hear `stopped` while the torrents stop.
+        let keys = self.inner.xet_keys.clone();
+        let trackers = tokio::spawn(async move { keys.stop_trackers().await });
         let entries: Vec<TorrentEntry> = {
             let mut torrents = lock(&self.inner.torrents);
             torrents.drain().map(|(_, e)| e).collect()
@@ -466,6 +473,7 @@ impl Session {
         for stopped in entries.into_iter().map(|e| tokio::spawn(stop_torrent(e))).collect::<Vec<_>>() {
             let _ = stopped.await;
         }
+        let _ = trackers.await;
         if let Some(dht) = &self.inner.dht {
             dht.shutdown().await;
         }
@@ -581,6 +589,7 @@ async fn start_active(
         }
     });
     let storage: Arc<dyn Storage> = Arc::new(storage);
+    let (is_xet, private) = (torrent.is_xet(), torrent.private);
     let (shared, task) = spawn_torrent(TorrentSpec {
         id,
         torrent,
@@ -605,6 +614,10 @@ async fn start_active(
         checkpoint,
         paused: start.paused,
     });
+    if is_xet || private {
+        // The trackers that get discovery keys may change.
+        inner.xet_keys.changed.notify_one();
+    }
     Ok(TorrentEntry::Active { shared, task })
 }
 

@@ -11,6 +11,7 @@
 
 mod error;
 mod http;
+mod key_schedule;
 mod response;
 mod schedule;
 mod tiers;
@@ -19,6 +20,7 @@ pub mod udp;
 
 pub use error::TrackerError;
 pub use http::{announce_url, scrape_request_url, scrape_url, AnnounceEvent, AnnounceRequest};
+pub use key_schedule::{key_schedule_options, KeySchedule};
 pub use response::{
     parse_announce, parse_scrape, AnnounceResponse, ScrapeStats, MAX_INTERVAL, MAX_PEERS, MIN_INTERVAL,
 };

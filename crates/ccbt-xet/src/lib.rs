@@ -20,6 +20,7 @@ mod hash;
 mod manifest;
 mod manifest_codec;
 mod parallel;
+pub mod tracker_keys;
 mod verification;
 
 pub use chunker::{chunk_boundaries, Chunker};
@@ -36,5 +37,9 @@ pub use manifest_codec::{
 pub use parallel::{
     chunk_boundaries_parallel, complete_cuts_parallel, cuts_from, partition_starts, splice_cuts,
     ParallelFileHasher, MIN_PARTITION,
+};
+pub use tracker_keys::{
+    key_stands_for, lookup_trackers, tracker_plan, TorrentTrackers, MAX_KEYS_PER_TRACKER, MAX_KEY_TRACKERS,
+    MAX_LOOKUP_TRACKERS,
 };
 pub use verification::range_hash;

@@ -17,6 +17,7 @@ pub fn session_options(effective: &Effective) -> SessionOptions {
     // the daemon's session when one runs.
     opts.xet_store_dir = xet.xet_enabled.then(|| effective.xet_store_dir());
     opts.xet_cache_bytes = xet.xet_cache_size_mib.saturating_mul(1024 * 1024);
+    opts.xet_tracker_announce = xet.xet_tracker_announce;
     apply_network(&mut opts, network);
     apply_disk(&mut opts, disk);
     // Unset, it follows `state_dir` from whichever layer set that.

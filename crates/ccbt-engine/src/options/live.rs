@@ -93,6 +93,8 @@ impl SessionOptions {
                 peer_down_rate => peer_down_kib, peer_up_rate => peer_up_kib,
                 // Connections made, and traces started, afterwards.
                 peer_tracing => enable_peer_tracing, peer_trace_max_bytes => peer_trace_max_mib,
+                // The Xet announcer plans its trackers again at once.
+                xet_tracker_announce,
             ];
             restart: [
                 listen_port, listen_port_explicit => listen_port, listen_host, pipeline_depth,

@@ -78,7 +78,15 @@ impl Session {
         for id in entry.ids() {
             lock(&self.inner.info_hashes).remove(&id);
         }
+        let xet_trackers = match &entry {
+            TorrentEntry::Active { shared, .. } => shared.torrent.is_xet() || shared.torrent.private,
+            TorrentEntry::Resolving { .. } => false,
+        };
         stop_torrent(entry).await;
+        if xet_trackers {
+            // The trackers that get discovery keys may change.
+            self.inner.xet_keys.changed.notify_one();
+        }
         self.inner.limits.remove_torrent(id);
         let _ = self.inner.events.send(Event::TorrentRemoved { id });
         Ok(())

@@ -22,7 +22,8 @@ impl Session {
     /// `piece_selection`, `endgame_duplicates`, `endgame_threshold`, `max_hash_failures`,
     /// `enable_pex`, `enable_http_trackers` and `enable_udp_trackers` (the announcer restarts
     /// with the trackers now allowed), `enable_dht` (the torrents' DHT lookups start or stop;
-    /// turning it on in a session started without a DHT node needs a restart), and
+    /// turning it on in a session started without a DHT node needs a restart),
+    /// `xet_tracker_announce` (the Xet announcer plans its trackers again at once), and
     /// `download_dir` and `streaming_mode` for torrents added afterwards. A lowered peer count closes the least
     /// useful connections beyond it (see `ccbt_proto::candidates::choose_excess`). A magnet
     /// link still fetching its metadata takes the new options when its download starts.
@@ -49,6 +50,9 @@ impl Session {
 /// when it sees the new options): one call per session-wide mechanism.
 fn apply_session_wide(inner: &SessionInner, current: &SessionOptions, options: &SessionOptions) {
     inner.budget.set_limits(budget_limits(options));
+    if current.xet_tracker_announce != options.xet_tracker_announce {
+        inner.xet_keys.changed.notify_one();
+    }
     // Only a rate the new options change is set: the last change wins, so a reload that leaves
     // the limits alone keeps what `set_limits` / `set_peer_limits` set since.
     let session = changed_rates(inner.limits.session(), current.session_limits(), options.session_limits());

@@ -122,12 +122,30 @@ impl Session {
         self.inner.xet_keys.keys().into_iter().map(|k| k.0).collect()
     }
 
-    /// Holders of a Xet discovery key (`ccbt_xet::file_key` or `anchor_key`) found by one DHT
-    /// `get_peers` look-up lasting at most `limit`: their TCP addresses, to be connected to
-    /// with the key as the info hash (at most 64; empty without a DHT).
+    /// Holders of a Xet discovery key (`ccbt_xet::file_key` or `anchor_key`): their TCP
+    /// addresses, to be connected to with the key as the info hash (each once, at most 64).
+    /// Found by one DHT `get_peers` look-up and, at the same time, by announcing the key to the
+    /// trackers of the session's public torrents whose files the key stands for (docs/xet.md,
+    /// "Asking"); both last at most `limit`. Empty without a DHT and without such torrents.
     pub async fn xet_find_holders(&self, key: [u8; 20], limit: Duration) -> Vec<SocketAddr> {
-        let Some(dht) = self.inner.dht.clone() else { return Vec::new() };
-        crate::xet_discovery::find_holders(&dht, ccbt_core::InfoHash(key), limit, MAX_HOLDERS).await
+        let key = ccbt_core::InfoHash(key);
+        let dht = self.inner.dht.clone();
+        let from_dht = async move {
+            match dht {
+                Some(dht) => crate::xet_discovery::find_holders(&dht, key, limit, MAX_HOLDERS).await,
+                None => Vec::new(),
+            }
+        };
+        let from_trackers = self.inner.xet_tracker_holders(key, limit, MAX_HOLDERS);
+        let (dht, trackers) = tokio::join!(from_dht, from_trackers);
+        crate::xet_discovery::merge_holders(dht, trackers, MAX_HOLDERS)
+    }
+
+    /// The discovery keys each tracker gets now, as of the last announce round: `(announce
+    /// URL, keys)` (docs/xet.md, "Announcing"). Never a private torrent's tracker.
+    pub fn xet_tracker_keys(&self) -> Vec<(String, Vec<[u8; 20]>)> {
+        let plan = self.inner.xet_keys.tracker_keys();
+        plan.into_iter().map(|(url, keys)| (url, keys.into_iter().map(|k| k.0).collect())).collect()
     }
 }
 

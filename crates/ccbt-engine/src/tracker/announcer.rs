@@ -31,8 +31,8 @@ pub(super) enum Command {
 }
 
 /// An announce that ended: the job, the UDP session to keep for its tracker, the outcome.
-type Outcome = (AnnounceJob, Option<UdpSession>, Result<AnnounceResponse, TrackerError>);
-type InFlight = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+pub(crate) type Outcome = (AnnounceJob, Option<UdpSession>, Result<AnnounceResponse, TrackerError>);
+pub(crate) type InFlight = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
 /// The schedule of one torrent and the sinks of its driver.
 pub(super) struct Announcer {
@@ -153,7 +153,7 @@ impl Announcer {
 
 /// Performs one announce. A UDP session is reused if given and handed back unless the socket
 /// failed (an address change or a refused port: the next announce starts afresh).
-async fn perform(
+pub(crate) async fn perform(
     agent: ureq::Agent,
     transport: TransportOptions,
     job: AnnounceJob,
@@ -184,7 +184,7 @@ async fn perform(
 }
 
 /// The announce in flight, or never if there is none.
-async fn poll_opt(in_flight: &mut Option<InFlight>) -> Outcome {
+pub(crate) async fn poll_opt(in_flight: &mut Option<InFlight>) -> Outcome {
     match in_flight {
         Some(future) => future.await,
         None => std::future::pending().await,
@@ -192,7 +192,7 @@ async fn poll_opt(in_flight: &mut Option<InFlight>) -> Outcome {
 }
 
 /// Sleeps until `deadline`, forever if there is none.
-async fn sleep_until_opt(deadline: Option<Instant>) {
+pub(crate) async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => sleep_until(deadline).await,
         None => std::future::pending().await,

@@ -25,9 +25,12 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+pub(crate) use announcer::{perform, poll_opt, sleep_until_opt, InFlight};
 use announcer::{Announcer, Command};
+use transport::http_scrape;
 pub(crate) use transport::TransportOptions;
-use transport::{http_agent, http_scrape, UdpSession};
+pub(crate) use transport::UdpSession;
+pub(crate) use transport::{http_agent, http_agent_unpooled};
 
 /// Transfer counters reported in every announce.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

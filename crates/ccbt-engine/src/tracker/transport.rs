@@ -68,6 +68,21 @@ pub(crate) fn http_agent(options: &TransportOptions) -> ureq::Agent {
         .into()
 }
 
+/// [`http_agent`] that opens a connection per request. For one-off announces (the Xet
+/// discovery keys, look-ups): a kept connection the tracker has closed meanwhile fails the next
+/// request with a reset (opentracker closes after each answer), and a `stopped` is sent once.
+pub(crate) fn http_agent_unpooled(options: &TransportOptions) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(options.http_timeout))
+        .timeout_connect(Some(options.http_connect_timeout))
+        .http_status_as_error(false)
+        .max_redirects(5)
+        .max_idle_connections(0)
+        .user_agent(concat!("ccbt/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
 /// GETs `url` on the blocking pool and returns the status and at most `max_body` bytes of body.
 async fn http_get(agent: &ureq::Agent, url: String, max_body: u64) -> Result<(u16, Vec<u8>), TrackerError> {
     let agent = agent.clone();

@@ -6,15 +6,24 @@
 //! incoming handshake whose info hash is one of those keys is answered by an **xet-only**
 //! connection (`serve.rs`): no pieces, only `xet_cas`, and only the chunks and manifests of the
 //! files the key stands for.
+//!
+//! The keys also go to the trackers of the session's public torrents that hold their files
+//! (`trackers.rs`, policy `ccbt_xet::tracker_plan`), and [`find_holders`]'s callers also ask
+//! those trackers (`lookup.rs`).
 
+mod lookup;
 pub(crate) mod serve;
+mod trackers;
+
+pub(crate) use lookup::{ask_trackers, merge_holders, Asker};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ccbt_core::InfoHash;
-use ccbt_xet::{anchor_ids, announce_plan, ChunkId, MAX_ANNOUNCE_KEYS};
+use ccbt_core::PeerId;
+use ccbt_xet::{anchor_ids, announce_plan, tracker_plan, ChunkId, TorrentTrackers, MAX_ANNOUNCE_KEYS};
 use ccbt_xetstore::{FileId, XetStore};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
@@ -57,6 +66,10 @@ pub(crate) struct XetKeys {
     pub(crate) changed: Notify,
     /// Slots of xet-only connections.
     pub(crate) slots: Arc<Semaphore>,
+    /// The trackers that get keys, and their tasks.
+    trackers: Mutex<trackers::TrackerDrivers>,
+    /// Slots of tracker requests.
+    requests: Arc<Semaphore>,
 }
 
 impl XetKeys {
@@ -65,6 +78,8 @@ impl XetKeys {
             scopes: Mutex::new((Vec::new(), HashMap::new())),
             changed: Notify::new(),
             slots: Arc::new(Semaphore::new(MAX_XET_ONLY_CONNECTIONS)),
+            trackers: Mutex::default(),
+            requests: trackers::request_slots(),
         })
     }
 
@@ -76,6 +91,18 @@ impl XetKeys {
     /// The keys announced now, file keys first.
     pub(crate) fn keys(&self) -> Vec<InfoHash> {
         lock(&self.scopes).0.clone()
+    }
+
+    /// The keys each tracker gets now: `(announce URL, keys)`.
+    pub(crate) fn tracker_keys(&self) -> Vec<(String, Vec<InfoHash>)> {
+        lock(&self.trackers).plan()
+    }
+
+    /// Sends `stopped` for every key to every tracker that got keys (at most a few seconds),
+    /// on the way out. Stop the announcer first, or it plans again.
+    pub(crate) async fn stop_trackers(&self) {
+        let drivers = lock(&self.trackers).take();
+        trackers::stop_all(drivers).await;
     }
 
     fn replace(&self, order: Vec<InfoHash>, scopes: HashMap<InfoHash, Arc<Scope>>) {
@@ -108,13 +135,28 @@ fn plan_keys(store: &XetStore) -> ccbt_xetstore::Result<KeyPlan> {
     Ok((order, scopes))
 }
 
-/// Starts the announcer: plans the keys, announces each on the DHT with our TCP `port`, and
-/// repeats every [`REFRESH`] (sooner after a change). Runs until aborted.
+/// The torrents whose trackers may get keys, as the tracker policy sees them (empty when
+/// tracker announces are off).
+pub(crate) type TorrentSource = Box<dyn Fn() -> Vec<TorrentTrackers> + Send + Sync>;
+
+/// Who we are to the DHT and trackers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Identity {
+    /// Our TCP listen port.
+    pub(crate) port: u16,
+    /// Our peer id (sent to trackers).
+    pub(crate) peer_id: PeerId,
+}
+
+/// Starts the announcer: plans the keys, hands each tracker its share (`ccbt_xet::
+/// tracker_plan` over `torrents()`), announces each key on the DHT (if there is one) with our
+/// TCP port, and repeats every [`REFRESH`] (sooner after a change). Runs until aborted.
 pub(crate) fn spawn_announcer(
     store: Arc<XetStore>,
-    dht: DhtHandle,
-    port: u16,
+    dht: Option<DhtHandle>,
+    me: Identity,
     keys: Arc<XetKeys>,
+    torrents: TorrentSource,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut quick = QUICK_ROUNDS;
@@ -122,11 +164,15 @@ pub(crate) fn spawn_announcer(
             let planning = store.clone();
             match tokio::task::spawn_blocking(move || plan_keys(&planning)).await {
                 Ok(Ok((order, scopes))) => {
+                    let plan = plan_trackers(&order, &scopes, &torrents());
                     keys.replace(order.clone(), scopes);
+                    lock(&keys.trackers).apply(plan, me.peer_id, me.port, &keys.requests);
                     if !order.is_empty() {
                         tracing::debug!(keys = order.len(), "xet: announcing discovery keys");
                     }
-                    announce_all(&dht, order, port).await;
+                    if let Some(dht) = &dht {
+                        announce_all(dht, order, me.port).await;
+                    }
                 }
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "xet: cannot list the chunk store's files to announce")
@@ -148,6 +194,30 @@ pub(crate) fn spawn_announcer(
             }
         }
     })
+}
+
+/// Which keys of `order` each tracker of `torrents` gets.
+fn plan_trackers(
+    order: &[InfoHash],
+    scopes: &HashMap<InfoHash, Arc<Scope>>,
+    torrents: &[TorrentTrackers],
+) -> Vec<(String, Vec<InfoHash>)> {
+    if torrents.is_empty() {
+        return Vec::new();
+    }
+    let keys: Vec<([u8; 20], Vec<ChunkId>)> = order
+        .iter()
+        .map(|key| {
+            let mut roots: Vec<ChunkId> =
+                scopes.get(key).map(|s| s.roots.iter().copied().collect()).unwrap_or_default();
+            roots.sort_unstable();
+            (key.0, roots)
+        })
+        .collect();
+    tracker_plan(&keys, torrents)
+        .into_iter()
+        .map(|(url, keys)| (url, keys.into_iter().map(InfoHash).collect()))
+        .collect()
 }
 
 /// Announces every key, [`PARALLEL_ANNOUNCES`] at a time; peers found on the way are ignored
