@@ -151,7 +151,7 @@ fn default_state_dir(env: &Env) -> PathBuf {
 }
 
 /// `disk.direct_io` by default: see docs/benchmarks.md, issue 15, for the measurement.
-const DIRECT_IO_DEFAULT: bool = false;
+const DIRECT_IO_DEFAULT: bool = true;
 
 fn default_hash_workers() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4)

@@ -31,7 +31,7 @@ impl StoredFile {
         };
         pwritev_all(handle, offset, &sub_slices(bufs, 0, head), batch)?;
         let mid = sub_slices(bufs, head, middle);
-        match write_direct(direct, offset + head, &mid, middle) {
+        match write_direct(direct, offset + head, &mid, middle, batch) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
                 tracing::info!(path = %self.path.display(), "direct write refused (alignment); writing this file through the page cache");
