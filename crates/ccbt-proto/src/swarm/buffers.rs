@@ -5,20 +5,16 @@
 //! was sliced from is therefore never kept alive by a stored block, and the memory a piece
 //! holds is exactly its length, which is what the swarm's buffer budget counts. The complete
 //! piece leaves as slices of that one buffer (hashed and written from there without a copy).
-//! The buffer is 4096-aligned ([`AlignedBytes`]), so its blocks can go to the disk with
-//! `O_DIRECT` as they are.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use ccbt_core::{BlockRef, BLOCK_SIZE};
 
-use super::aligned::AlignedBytes;
-
 struct PieceBuffer {
-    /// The piece's bytes (zeroed until written).
-    data: AlignedBytes,
+    /// The piece's bytes (zeroed until written: the allocator hands out untouched pages).
+    data: BytesMut,
     /// The address each block came from, `None` while it is missing.
     senders: Vec<Option<IpAddr>>,
 }
@@ -44,7 +40,7 @@ impl PieceBuffers {
         if self.pieces.contains_key(&piece) {
             return false;
         }
-        let buf = PieceBuffer { data: AlignedBytes::zeroed(len), senders: vec![None; blocks as usize] };
+        let buf = PieceBuffer { data: BytesMut::zeroed(len), senders: vec![None; blocks as usize] };
         self.pieces.insert(piece, buf);
         true
     }
@@ -55,7 +51,7 @@ impl PieceBuffers {
         let Some(buf) = self.pieces.get_mut(&block.piece) else { return };
         let start = block.offset as usize;
         let (Some(dst), Some(sender)) = (
-            buf.data.as_mut_slice().get_mut(start..start + data.len()),
+            buf.data.get_mut(start..start + data.len()),
             buf.senders.get_mut(block.index_in_piece() as usize),
         ) else {
             return;
@@ -72,7 +68,7 @@ impl PieceBuffers {
         }
         let buf = self.pieces.remove(&piece)?;
         let senders = buf.senders.into_iter().flatten().collect();
-        let data = Bytes::from_owner(buf.data);
+        let data = buf.data.freeze();
         let blocks = (0..data.len())
             .step_by(BLOCK_SIZE as usize)
             .map(|start| data.slice(start..data.len().min(start + BLOCK_SIZE as usize)))

@@ -18,7 +18,6 @@
 //! - A peer's availability is added to the picker exactly once (bitfield, have-all or haves) and
 //!   removed exactly once in [`Swarm::remove_peer`].
 
-mod aligned;
 mod blame;
 mod buffers;
 mod choking;
