@@ -173,7 +173,7 @@ async fn save_folder(ctx: &ApiContext, requested: Option<PathBuf>) -> Result<Pat
     Ok(folder)
 }
 
-fn parse_peers(peers: &[String]) -> Result<Vec<SocketAddr>, ApiError> {
+pub(crate) fn parse_peers(peers: &[String]) -> Result<Vec<SocketAddr>, ApiError> {
     peers
         .iter()
         .map(|p| {

@@ -21,6 +21,11 @@ mod config;
 mod error;
 mod events;
 mod files;
+mod follow_file;
+mod follow_registry;
+mod follow_routes;
+mod follow_task;
+mod follow_views;
 mod guard;
 mod handlers;
 mod limits;
@@ -54,6 +59,12 @@ pub use config::{
 };
 pub use error::ApiError;
 pub use files::{FileList, FileView, PrioritiesRequest};
+pub use follow_file::{FollowFileError, FOLLOWS_FILE};
+pub use follow_registry::XetFollows;
+pub use follow_views::{
+    XetFollowList, XetFollowRequest, XetFollowTorrentView, XetFollowUpdateView, XetFollowView,
+    DEFAULT_POLL_SECS, MAX_POLL_SECS,
+};
 pub use guard::Access;
 pub use limits::{SessionLimitsView, TorrentLimitsView, MAX_RATE};
 pub use list_filter::{ListFilter, STATES};
@@ -90,6 +101,9 @@ pub struct ApiContext {
     /// The alert rules for `/api/v1/alerts` and the event stream (None: those routes answer 404
     /// `no_alerts`).
     pub alerts: Option<Arc<dyn AlertControl>>,
+    /// The follows of Xet datasets for `/api/v1/xet/follows` (None: those routes answer 404
+    /// `no_follows`).
+    pub xet_follows: Option<Arc<XetFollows>>,
     /// Closed when the daemon begins to stop: the event stream and file streams end then, so the
     /// graceful shutdown does not wait on them.
     pub closing: Closing,

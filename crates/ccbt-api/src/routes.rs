@@ -84,6 +84,9 @@ pub enum Endpoint {
     StopPeerTrace,
     XetStats,
     XetCleanup,
+    AddXetFollow,
+    ListXetFollows,
+    RemoveXetFollow,
 }
 
 /// One route: method, path (axum syntax, `{info_hash}` for a parameter) and handler.
@@ -136,6 +139,9 @@ pub const ROUTES: &[Route] = &[
     route(Verb::Delete, "/api/v1/torrents/{info_hash}/peers/{addr}/trace", Endpoint::StopPeerTrace),
     route(Verb::Get, "/api/v1/xet/stats", Endpoint::XetStats),
     route(Verb::Post, "/api/v1/xet/cleanup", Endpoint::XetCleanup),
+    route(Verb::Post, "/api/v1/xet/follows", Endpoint::AddXetFollow),
+    route(Verb::Get, "/api/v1/xet/follows", Endpoint::ListXetFollows),
+    route(Verb::Delete, "/api/v1/xet/follows/{id}", Endpoint::RemoveXetFollow),
 ];
 
 /// The API over `context`, every request guarded by `access`.
@@ -194,6 +200,12 @@ fn method_router(route: &Route) -> MethodRouter<Arc<ApiContext>> {
         Endpoint::StopPeerTrace => on(filter, crate::peer_trace::stop),
         Endpoint::XetStats => on(filter, crate::xet::stats),
         Endpoint::XetCleanup => on(filter, crate::xet::cleanup),
+        // Room for a base64 `.torrent`, as when adding a torrent.
+        Endpoint::AddXetFollow => {
+            on(filter, crate::follow_routes::add).layer(DefaultBodyLimit::max(add_options::MAX_ADD_BODY))
+        }
+        Endpoint::ListXetFollows => on(filter, crate::follow_routes::list),
+        Endpoint::RemoveXetFollow => on(filter, crate::follow_routes::remove),
     }
 }
 

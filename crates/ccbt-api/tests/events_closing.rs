@@ -35,6 +35,7 @@ async fn the_event_stream_ends_when_the_api_closes() {
         torrent_limits: Default::default(),
         config: None,
         alerts: None,
+        xet_follows: None,
         closing: closing.clone(),
     });
     let token = Token::generate();

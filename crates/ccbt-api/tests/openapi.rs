@@ -13,7 +13,8 @@ use ccbt_api::{
     PendingAlertView, PieceCellView, PieceMapView, SessionLimitsView, SessionView, SnapshotPeerView,
     SnapshotTrackerView, SnapshotView, StreamUrl, StreamUrlList, TorrentCounts, TorrentLimitsView,
     TorrentList, TorrentSnapshotView, TorrentView, TotalsView, TrackerList, TrackerView, XetCleanupRequest,
-    XetCleanupView, XetRootView, XetStaleView, XetStatsView, ROUTES,
+    XetCleanupView, XetFollowList, XetFollowRequest, XetFollowTorrentView, XetFollowUpdateView,
+    XetFollowView, XetRootView, XetStaleView, XetStatsView, ROUTES,
 };
 use serde_json::Value;
 
@@ -244,6 +245,47 @@ fn xet_views() -> Vec<(&'static str, Value)> {
         ("XetStale", to(&stale)),
         ("XetCleanup", to(&cleanup)),
         ("XetCleanupRequest", to(&XetCleanupRequest { dry_run: true })),
+    ]
+    .into_iter()
+    .chain(xet_follow_views())
+    .collect()
+}
+
+/// The follows' routes, every optional field present.
+fn xet_follow_views() -> Vec<(&'static str, Value)> {
+    let torrent = XetFollowTorrentView { info_hash: "ab".repeat(20), name: "set".into() };
+    let updating = XetFollowUpdateView { info_hash: "cd".repeat(20), seq: 3 };
+    let follow = XetFollowView {
+        id: "0".repeat(16),
+        link: "magnet:?xs=urn:btpk:00".into(),
+        public_key: "00".into(),
+        salt_hex: "61".into(),
+        salt: Some("a".into()),
+        dir: "/d".into(),
+        poll_secs: 600,
+        state: "updating".into(),
+        seq: 2,
+        info_hash: Some("ab".repeat(20)),
+        torrent: Some(torrent.clone()),
+        updating: Some(updating.clone()),
+        polls: 1,
+        switches: 0,
+        last_poll: Some(1),
+        last_error: Some("e".into()),
+    };
+    let request = XetFollowRequest {
+        source: "magnet:".into(),
+        torrent: Some("AA==".into()),
+        dir: Some("/d".into()),
+        poll_secs: Some(60),
+        peers: vec!["127.0.0.1:1".into()],
+    };
+    vec![
+        ("XetFollow", to(&follow)),
+        ("XetFollowTorrent", to(&torrent)),
+        ("XetFollowUpdate", to(&updating)),
+        ("XetFollowList", to(&XetFollowList { follows: vec![follow.clone()] })),
+        ("XetFollowRequest", to(&request)),
     ]
 }
 

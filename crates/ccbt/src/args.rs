@@ -168,8 +168,9 @@ pub enum Command {
     /// Alert rules on the session's metrics: list, add, remove, test, and the history of alerts.
     #[command(subcommand, after_help = crate::alerts_args::ALERTS_HELP)]
     Alerts(crate::alerts_args::AlertsCommand),
-    /// The Xet extension: `xet hash FILE` (a file's Xet hash, Hugging Face compatible) and the
-    /// local chunk store (status, stats, cache-info, cleanup).
+    /// The Xet extension: `xet hash FILE` (a file's Xet hash, Hugging Face compatible), the
+    /// local chunk store (status, stats, cache-info, cleanup) and versions over the DHT
+    /// (publish, follow; a daemon's follows, unfollow).
     #[command(subcommand, after_help = crate::xet_args::XET_HELP)]
     Xet(crate::xet_args::XetCommand),
 }

@@ -180,6 +180,8 @@ pub fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
         Command::Alerts(command) => state_dir_override(&mut out, command.daemon()),
         Command::Xet(XetCommand::Publish(args)) => engine_overrides(&mut out, &args.engine),
         Command::Xet(XetCommand::Follow(args)) => engine_overrides(&mut out, &args.engine),
+        Command::Xet(XetCommand::Follows(args)) => state_dir_override(&mut out, &args.daemon),
+        Command::Xet(XetCommand::Unfollow(args)) => state_dir_override(&mut out, &args.daemon),
         Command::Info(_) | Command::Create(_) | Command::Scrape(_) | Command::Config(_) | Command::Xet(_) => {
         }
     }

@@ -30,6 +30,28 @@ pub enum XetCommand {
     /// fetching only the chunks it lacks.
     #[command(after_help = XET_FOLLOW_HELP)]
     Follow(Box<XetFollowArgs>),
+    /// List the follows a running daemon keeps: publisher, folder, version in use and state.
+    Follows(XetFollowsArgs),
+    /// Stop one of a running daemon's follows; the folder's files and its torrent stay.
+    #[command(after_help = XET_UNFOLLOW_HELP)]
+    Unfollow(XetUnfollowArgs),
+}
+
+/// Arguments of `ccbt xet follows`.
+#[derive(Debug, Args)]
+pub struct XetFollowsArgs {
+    #[command(flatten)]
+    pub daemon: crate::daemon_args::StateDirArg,
+}
+
+/// Arguments of `ccbt xet unfollow`.
+#[derive(Debug, Args)]
+pub struct XetUnfollowArgs {
+    /// The follow's id, as `ccbt xet follows` lists it.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    #[command(flatten)]
+    pub daemon: crate::daemon_args::StateDirArg,
 }
 
 /// Arguments of `ccbt xet publish`.
@@ -96,8 +118,19 @@ polled. A newer version downloads into DIR/.ccbt-xet-staging (chunks already on 
 copied from the chunk store, with xet_enabled), and once complete its files replace the old ones,
 one rename per file. Runs until Ctrl-C.
 
+While a daemon runs on the state folder, the follow is handed to it instead: the command returns
+once the daemon accepted it, printing the follow's id; the daemon does all of the above, keeps
+the follow across restarts (xet_follows.json in the state folder) and needs xet_enabled and the
+DHT. Of the engine flags only --peer applies then (the daemon's session has its own settings).
+`ccbt xet follows` shows how it goes, `ccbt xet unfollow ID` stops it.
+
 Example:
   ccbt xet follow v1.torrent -o ./dataset";
+
+const XET_UNFOLLOW_HELP: &str = "\
+The daemon stops polling the publisher's item and forgets the follow. The dataset's folder is
+left as it is, and the torrent of the version in use keeps seeding from it (remove it with
+`ccbt remove` if it should not).";
 
 /// Arguments of `ccbt xet hash`.
 #[derive(Debug, Args)]
@@ -132,8 +165,8 @@ pub const XET_HELP: &str = "\
 each Xet chunk's bytes are on this machine (payload files stay where their torrents put them),
 in `xet_store_dir`, else `xet` under `state_dir` (~/.local/state/ccbt/xet). While a daemon runs
 on the state folder, `status`, `stats` and `cleanup` go through its API (it holds the store);
-they fail while a foreground session holds it. `cleanup` never deletes payload files: it only
-forgets them.";
+they fail while a foreground session holds it. `follow` is handed to such a daemon too, and
+`follows` and `unfollow` need one. `cleanup` never deletes payload files: it only forgets them.";
 
 /// `ccbt create --xet`, `--xet-prev`, `--similar`, `--collection`.
 #[derive(Debug, Default, Args)]

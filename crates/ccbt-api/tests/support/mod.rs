@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use ccbt_api::{router, Access, ApiContext, Token, Verb};
+use ccbt_api::{router, Access, ApiContext, Token, Verb, XetFollows};
 use ccbt_engine::{Session, SessionOptions};
 use tower::ServiceExt as _;
 
@@ -18,13 +18,20 @@ pub struct Api {
     pub router: axum::Router,
     pub token: Token,
     pub session: Arc<Session>,
+    pub follows: Arc<XetFollows>,
     pub dir: tempfile::TempDir,
 }
 
 impl Api {
     pub async fn new() -> Api {
+        Api::with(|_, _| {}).await
+    }
+
+    /// An API over a session of the default test options as `change` leaves them (it gets
+    /// the test's folder).
+    pub async fn with(change: impl FnOnce(&mut SessionOptions, &Path)) -> Api {
         let dir = tempfile::tempdir().unwrap();
-        let options = SessionOptions {
+        let mut options = SessionOptions {
             listen_port: 0,
             listen_host: "127.0.0.1".parse().unwrap(),
             enable_dht: false,
@@ -33,7 +40,11 @@ impl Api {
             download_dir: dir.path().join("downloads"),
             ..SessionOptions::default()
         };
+        change(&mut options, dir.path());
         let session = Arc::new(Session::new(options).await.unwrap());
+        let (follows, problem) = XetFollows::open(dir.path().join("state").join(ccbt_api::FOLLOWS_FILE));
+        assert_eq!(problem, None);
+        let follows = Arc::new(follows);
         let token = Token::generate();
         let context = Arc::new(ApiContext {
             session: session.clone(),
@@ -42,11 +53,12 @@ impl Api {
             torrent_limits: Default::default(),
             config: None,
             alerts: None,
+            xet_follows: Some(follows.clone()),
             closing: Default::default(),
         });
         let router =
             router(context, Access { token: token.clone(), addr: ADDR.parse().unwrap(), https: false });
-        Api { router, token, session, dir }
+        Api { router, token, session, follows, dir }
     }
 
     pub fn path(&self) -> &Path {

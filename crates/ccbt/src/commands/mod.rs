@@ -34,6 +34,7 @@ mod stream_url;
 mod torrents;
 mod verify;
 mod xet_follow;
+mod xet_follows;
 mod xet_hash;
 mod xet_publish;
 mod xet_store;
@@ -78,6 +79,9 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
     // state folder: checkpoints, dht.dat and the created-files records live there).
     let _lock = match &cli.command {
         Command::Resume(_) if daemon::lock::read_daemon(state_dir(settings)).is_some() => None,
+        Command::Xet(XetCommand::Follow(_)) if daemon::lock::read_daemon(state_dir(settings)).is_some() => {
+            None
+        }
         Command::Download(_)
         | Command::Magnet(_)
         | Command::Resume(_)
@@ -146,7 +150,12 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::Dashboard(at) => dashboard::run(&at, &cli.global, settings),
         Command::Alerts(command) => alerts::run(&command, settings),
         Command::Xet(XetCommand::Publish(args)) => runtime()?.block_on(xet_publish::run(&args, settings)),
-        Command::Xet(XetCommand::Follow(args)) => runtime()?.block_on(xet_follow::run(&args, settings)),
+        Command::Xet(XetCommand::Follow(args)) => match daemon::lock::read_daemon(state_dir(settings)) {
+            Some(info) => xet_follows::follow(&args, &remote::Daemon::open(state_dir(settings), &info)?),
+            None => runtime()?.block_on(xet_follow::run(&args, settings)),
+        },
+        Command::Xet(XetCommand::Follows(_)) => xet_follows::list(state_dir(settings)),
+        Command::Xet(XetCommand::Unfollow(args)) => xet_follows::unfollow(&args.id, state_dir(settings)),
         Command::Xet(command) => xet_store::run(&command, settings),
     }
 }

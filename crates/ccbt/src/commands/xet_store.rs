@@ -40,7 +40,9 @@ pub fn run(command: &XetCommand, settings: &Effective) -> anyhow::Result<Exit> {
             None => cleanup(&dir, cap, args.dry_run),
         },
         // Sessions: run by `commands::run` on the async runtime.
-        XetCommand::Publish(_) | XetCommand::Follow(_) => anyhow::bail!("not a chunk store command"),
+        XetCommand::Publish(_) | XetCommand::Follow(_) | XetCommand::Follows(_) | XetCommand::Unfollow(_) => {
+            anyhow::bail!("not a chunk store command")
+        }
     }
 }
 

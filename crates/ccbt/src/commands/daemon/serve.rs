@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use ccbt_api::{Access, ApiContext, Token};
+use ccbt_api::{Access, ApiContext, Token, XetFollows, FOLLOWS_FILE};
 use ccbt_config::Effective;
 use ccbt_engine::Session;
 use tokio::sync::oneshot;
@@ -72,6 +72,7 @@ pub async fn run(settings: &Effective, insecure_remote: bool) -> anyhow::Result<
         }
     };
     let restored = restore(&session, &mut stop).await;
+    let follows = Arc::new(open_follows(&state_dir));
     let token = Token::generate();
     let token_path = state_dir.join(TOKEN_FILE);
     let url = client_url(api_addr, tls.is_some());
@@ -85,8 +86,9 @@ pub async fn run(settings: &Effective, insecure_remote: bool) -> anyhow::Result<
         (Err(e), _) => Err(e),
         (Ok(()), Restore::Stopped) => Ok(()),
         (Ok(()), Restore::Done(count)) => {
-            println!("ccbt daemon (pid {pid}) serving {url}; {count} torrent(s) restored");
-            tracing::info!(%url, pid, restored = count, "daemon started");
+            let following = follows.start(&session, session.dht_status().await.is_some());
+            println!("ccbt daemon (pid {pid}) serving {url}; {count} torrent(s) restored, {following} xet follow(s) resumed");
+            tracing::info!(%url, pid, restored = count, following, "daemon started");
             let (config, watcher) = configuration(settings, &session);
             let context = Arc::new(ApiContext {
                 session: session.clone(),
@@ -95,6 +97,7 @@ pub async fn run(settings: &Effective, insecure_remote: bool) -> anyhow::Result<
                 torrent_limits: torrent_limits(settings),
                 config: Some(config),
                 alerts: Some(alerts.service()),
+                xet_follows: Some(follows.clone()),
                 closing: ccbt_api::Closing::default(),
             });
             let closing = context.closing.clone();
@@ -116,10 +119,23 @@ pub async fn run(settings: &Effective, insecure_remote: bool) -> anyhow::Result<
     };
     drop(metrics);
     drop(alerts);
+    // The follows act on the session's torrents: they stop first (their records stay).
+    follows.shutdown().await;
+    drop(follows);
     stop_session(session).await;
     let _ = std::fs::remove_file(&token_path);
     lock.clear();
     result.map(|()| Exit::Success)
+}
+
+/// The follows recorded in the state folder; a damaged file is reported (and moved aside),
+/// never fatal.
+fn open_follows(state_dir: &std::path::Path) -> XetFollows {
+    let (follows, problem) = XetFollows::open(state_dir.join(FOLLOWS_FILE));
+    if let Some(problem) = problem {
+        eprintln!("error: xet follows: {problem}");
+    }
+    follows
 }
 
 /// The API's TLS (the certificate's path and the server configuration), or None for plain
