@@ -79,7 +79,9 @@ pub(crate) fn open_direct(file: &File) -> io::Result<Option<File>> {
     let path = format!("/proc/self/fd/{}", file.as_raw_fd());
     match OpenOptions::new().write(true).custom_flags(libc::O_DIRECT | libc::O_CLOEXEC).open(path) {
         Ok(direct) => Ok(Some(direct)),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOENT | libc::EOPNOTSUPP)) => Ok(None),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOENT | libc::EOPNOTSUPP)) => {
+            Ok(None)
+        }
         Err(e) => Err(e),
     }
 }
@@ -102,7 +104,13 @@ pub(crate) fn split_aligned(offset: u64, len: u64) -> (u64, u64) {
 /// from `bufs` when every one of them is aligned (the engine's piece buffers are), else staged
 /// through this thread's aligned buffer. An `EINVAL` means the device wants another alignment:
 /// the caller falls back to a buffered write of the same range.
-pub(crate) fn write_direct(direct: &File, offset: u64, bufs: &[&[u8]], len: u64, batch: usize) -> io::Result<()> {
+pub(crate) fn write_direct(
+    direct: &File,
+    offset: u64,
+    bufs: &[&[u8]],
+    len: u64,
+    batch: usize,
+) -> io::Result<()> {
     debug_assert!(offset % DIRECT_ALIGN == 0 && len % DIRECT_ALIGN == 0);
     let align = DIRECT_ALIGN as usize;
     if bufs.iter().all(|b| (b.as_ptr() as usize | b.len()) % align == 0) {
@@ -126,7 +134,10 @@ pub(crate) fn write_direct(direct: &File, offset: u64, bufs: &[&[u8]], len: u64,
             let n = usize::try_from(left).map_or(bounce.len(), |l| l.min(bounce.len()));
             let chunk = &mut bounce[..n];
             if source.fill(chunk) < n {
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, "fewer bytes than the direct write's length"));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "fewer bytes than the direct write's length",
+                ));
             }
             direct.write_all_at(chunk, at)?;
             at += n as u64;

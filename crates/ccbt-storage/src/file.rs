@@ -18,12 +18,12 @@ use ccbt_core::{Bitfield, FileLayout, FileSlice, Lengths};
 use memmap2::Mmap;
 
 use crate::copy::kernel_copy;
-use write::sub_slices;
 use crate::fault::{copy_from_map, MapFault};
 use crate::io::{map_file, pread_exact, pwritev_all};
 use crate::ownership::{open_file, open_read_only, open_writable, Origin, Ownership, PieceSpan};
 use crate::path::{resolve, Resolved};
 use crate::{Preallocate, Storage, StorageError, StorageOptions};
+use write::sub_slices;
 
 #[path = "file_write.rs"]
 mod write;

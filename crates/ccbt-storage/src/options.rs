@@ -71,7 +71,12 @@ pub struct StorageOptions {
 
 impl Default for StorageOptions {
     fn default() -> Self {
-        StorageOptions { preallocate: Preallocate::Sparse, use_mmap: true, write_batch_kib: 1024, direct_io: true }
+        StorageOptions {
+            preallocate: Preallocate::Sparse,
+            use_mmap: true,
+            write_batch_kib: 1024,
+            direct_io: true,
+        }
     }
 }
 

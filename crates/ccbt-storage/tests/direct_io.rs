@@ -150,8 +150,9 @@ fn a_restart_continues_a_direct_download_without_losing_bytes() {
     assert_eq!(got, expected);
 
     let ownership = Ownership { owned: ours.into_iter().collect(), ..Ownership::default() };
-    let again =
-        Arc::new(FileStorage::create(dir.path(), &layout, options(true, Preallocate::Sparse), &ownership).unwrap());
+    let again = Arc::new(
+        FileStorage::create(dir.path(), &layout, options(true, Preallocate::Sparse), &ownership).unwrap(),
+    );
     download(&again, &data, second);
     drop(again);
     assert_eq!(recheck(dir.path(), &layout, &data, false).count_ones(), lengths.num_pieces());
@@ -166,13 +167,15 @@ fn mapped_readers_see_what_a_direct_write_replaced() {
     assert_ne!(old, new);
     let dir = tempfile::tempdir().unwrap();
     // Written buffered first: the page cache holds the old bytes, the file is complete and mapped.
-    let buffered = FileStorage::create(dir.path(), &layout, options(false, Preallocate::Sparse), &Ownership::default())
-        .unwrap();
+    let buffered =
+        FileStorage::create(dir.path(), &layout, options(false, Preallocate::Sparse), &Ownership::default())
+            .unwrap();
     buffered.write(0, &[Bytes::from(old.clone())]).unwrap();
     let ours: BTreeSet<usize> = buffered.owned_files().into_iter().collect();
     drop(buffered);
     let ownership = Ownership { owned: ours, ..Ownership::default() };
-    let storage = FileStorage::create(dir.path(), &layout, options(true, Preallocate::Sparse), &ownership).unwrap();
+    let storage =
+        FileStorage::create(dir.path(), &layout, options(true, Preallocate::Sparse), &ownership).unwrap();
     assert!(storage.read(0, old.len()).unwrap()[..] == old[..], "old bytes through the map");
     let reader = FileStorage::open_existing(dir.path(), &layout, StorageOptions::default()).unwrap();
     assert!(reader.read(0, old.len()).unwrap()[..] == old[..], "old bytes through a second map");
