@@ -35,6 +35,9 @@ CLIENTS = ("ccbt", "libtorrent", "rqbit", "aria2")
 # from another Python (--lt NAME=PYTHON, e.g. a venv with the PyPI wheel of libtorrent 2.1).
 EXTRA_CCBT = {}
 EXTRA_LT = {}
+# Environment added to a leecher's process (--env NAME:VAR=VALUE), e.g. a ccbt config key through
+# its CCBT_* variable, so one binary can run as two leechers with different settings.
+EXTRA_ENV = {}
 RQBIT = os.path.expanduser("~/.cargo/bin/rqbit")
 MIB = 1 << 20
 
@@ -248,9 +251,10 @@ def run_one(client, layout, torrent, content, work, timeout):
         cmd = leecher_cmd(client, torrent, out, seed_port, my_port, timeout)
         log(f"{layout}/{client}: {' '.join(cmd)}")
         try:
+            env = dict(os.environ, **EXTRA_ENV.get(client, {}))
             proc = subprocess.Popen(["/usr/bin/time", "-f", "%e %U %S %M", "-o", timef] + cmd,
                                     stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-                                    start_new_session=True)
+                                    start_new_session=True, env=env)
             try:
                 rc = proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -266,7 +270,8 @@ def run_one(client, layout, torrent, content, work, timeout):
     shutil.rmtree(out, ignore_errors=True)
     if wrong:
         return {"ok": False, "reason": wrong}
-    return {"ok": True, "wall": float(wall), "cpu": float(user) + float(sys_), "rss_kib": int(rss)}
+    return {"ok": True, "wall": float(wall), "cpu": float(user) + float(sys_), "user": float(user),
+            "sys": float(sys_), "rss_kib": int(rss)}
 
 
 def fmt_row(layout, client, run, r, size):
@@ -274,7 +279,7 @@ def fmt_row(layout, client, run, r, size):
         return f"| {layout} | {client} | {run} | FAIL: {r['reason']} | | | | |"
     mbs = size / 1e6 / r["wall"] if r["wall"] > 0 else float("inf")
     return (f"| {layout} | {client} | {run} | ok | {r['wall']:.2f} | {mbs:.0f} | {r['cpu']:.2f} "
-            f"| {r['rss_kib'] / 1024:.0f} |")
+            f"({r['user']:.2f} + {r['sys']:.2f}) | {r['rss_kib'] / 1024:.0f} |")
 
 
 def summary_rows(results, size):
@@ -283,7 +288,7 @@ def summary_rows(results, size):
     for (layout, client), rs in results.items():
         good = [r for r in rs if r["ok"]]
         if not good:
-            rows.append(f"| {layout} | {client} | 0/{len(rs)} | | | | |")
+            rows.append(f"| {layout} | {client} | 0/{len(rs)} | | | | | | |")
             continue
 
         def cell(values, fmt):
@@ -298,8 +303,32 @@ def summary_rows(results, size):
             f"| {cell([r['wall'] for r in good], '{:.2f}')} "
             f"| {cell([size / 1e6 / r['wall'] for r in good if r['wall'] > 0], '{:.0f}')} "
             f"| {cell([r['cpu'] for r in good], '{:.2f}')} "
+            f"| {cell([r['user'] for r in good], '{:.2f}')} "
+            f"| {cell([r['sys'] for r in good], '{:.2f}')} "
             f"| {cell([r['rss_kib'] / 1024 for r in good], '{:.0f}')} |")
     return rows
+
+
+def order_clients(named):
+    """The leechers of one round: each extra ccbt right after `ccbt`, each extra libtorrent right
+    after `libtorrent` (ccbt, ccbt-x, libtorrent, lt-2.1, rqbit, ...), so related clients run
+    close together; an extra whose base client is not named goes last."""
+    out = []
+    for c in named:
+        out.append(c)
+        if c == "ccbt":
+            out += [x for x in EXTRA_CCBT if x not in named]
+        if c == "libtorrent":
+            out += [x for x in EXTRA_LT if x not in named]
+    return out + [x for x in list(EXTRA_CCBT) + list(EXTRA_LT) if x not in out]
+
+
+def load_average():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "n/a"
 
 
 def machine_info(work):
@@ -330,6 +359,7 @@ def machine_info(work):
         f"- ccbt {first_line(['git', '-C', ROOT, 'rev-parse', '--short', 'HEAD'])}, "
         f"libtorrent {lt_version}, {first_line([RQBIT, '--version'])}, {first_line(['aria2c', '--version'])}",
         *[f"- {name}: {path}" for name, path in EXTRA_CCBT.items()],
+        *[f"- {name} environment: {' '.join(f'{k}={v}' for k, v in env.items())}" for name, env in EXTRA_ENV.items()],
         *[f"- {name}: libtorrent {first_line([py, '-c', 'import libtorrent; print(libtorrent.__version__)'])}"
           for name, py in EXTRA_LT.items()],
     ]
@@ -352,17 +382,28 @@ def main():
                    help="another ccbt binary to run as leecher NAME (e.g. ccbt-before=/tmp/ccbt); repeatable")
     p.add_argument("--lt", action="append", default=[], metavar="NAME=PYTHON",
                    help="libtorrent from another Python (e.g. lt-2.1=/tmp/venv/bin/python3); repeatable")
+    p.add_argument("--env", action="append", default=[], metavar="NAME:VAR=VALUE",
+                   help="set VAR=VALUE in leecher NAME's environment (e.g. ccbt-direct:CCBT_DIRECT_IO=true); "
+                        "repeatable")
     args = p.parse_args()
+    for spec in args.env:
+        name, sep, assignment = spec.partition(":")
+        var, eq, value = assignment.partition("=")
+        if not sep or not name or not eq or not var:
+            raise SystemExit(f"error: expected NAME:VAR=VALUE, got {spec!r}")
+        EXTRA_ENV.setdefault(name, {})[var] = value
     for spec, table in [(x, EXTRA_CCBT) for x in args.ccbt] + [(x, EXTRA_LT) for x in args.lt]:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
             raise SystemExit(f"error: expected NAME=PATH, got {spec!r}")
         table[name] = os.path.abspath(path)
 
-    clients = [c for c in args.only.split(",") if c]
+    clients = order_clients([c for c in args.only.split(",") if c])
     layouts = [x for x in args.layouts.split(",") if x]
-    clients += [c for c in list(EXTRA_CCBT) + list(EXTRA_LT) if c not in clients]
     known = CLIENTS + tuple(EXTRA_CCBT) + tuple(EXTRA_LT)
+    for name in EXTRA_ENV:
+        if name not in known:
+            raise SystemExit(f"error: --env names unknown leecher {name!r}; known: {', '.join(known)}")
     for c in clients:
         if c not in known:
             raise SystemExit(f"error: unknown client {c!r}; known: {', '.join(known)}")
@@ -391,6 +432,7 @@ def main():
     size = args.size_mib * MIB
     rows = []
     results = {}
+    load_before = load_average()
     # Interleaved: every round runs every leecher once (ccbt, libtorrent, rqbit, ccbt, ...), so a
     # machine that speeds up or slows down during the run affects every client alike.
     for run in range(1, args.runs + 1):
@@ -411,15 +453,17 @@ def main():
         f"piece {args.piece_size // 1024} KiB, {args.runs} run(s)",
         "",
         *machine_info(args.work),
+        f"- load average (1, 5, 15 min) before: {load_before}, after: {load_average()}",
         "",
-        "| layout | client | run | result | wall s | MB/s | CPU s (user+sys) | peak RSS MiB |",
+        "| layout | client | run | result | wall s | MB/s | CPU s (user + sys) | peak RSS MiB |",
         "|---|---|---|---|---:|---:|---:|---:|",
     ]
     text = "\n".join(header + rows) + "\n"
     if summary:
         text += "\n".join(["", "Medians over the successful rounds, [min-max]:", "",
-                           "| layout | client | ok | wall s | MB/s | CPU s (user+sys) | peak RSS MiB |",
-                           "|---|---|---:|---:|---:|---:|---:|", *summary]) + "\n"
+                           "| layout | client | ok | wall s | MB/s | CPU s (user+sys) | user s | sys s "
+                           "| peak RSS MiB |",
+                           "|---|---|---:|---:|---:|---:|---:|---:|---:|", *summary]) + "\n"
     print(text)
     outdir = os.path.join(ROOT, "bench", "out")
     os.makedirs(outdir, exist_ok=True)

@@ -150,6 +150,9 @@ fn default_state_dir(env: &Env) -> PathBuf {
     }
 }
 
+/// `disk.direct_io` by default: see docs/benchmarks.md, issue 15, for the measurement.
+const DIRECT_IO_DEFAULT: bool = true;
+
 fn default_hash_workers() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4)
 }
@@ -252,6 +255,9 @@ settings! {
         use_mmap: bool = true, ANY, Restart, Session,
             env "", flag "--no-mmap", shown "",
             "Serve uploads and checks from memory-mapped files instead of `pread`; a file is mapped only once complete (full length, no holes), and a page that cannot be read (the file truncated by another program, a full tmpfs) fails that read, never the process.";
+        direct_io: bool = DIRECT_IO_DEFAULT, ANY, Restart, Session,
+            env "", flag "", shown "",
+            "Write verified pieces with `O_DIRECT`, past the page cache: the 4 KiB-aligned part of each piece goes straight to the disk from a reused aligned buffer, the unaligned head and tail of a file through the page cache. Saves the kernel's copy into the page cache (most of a download's CPU time); reads stay coherent (the kernel drops cached pages a direct write replaces). A filesystem that refuses `O_DIRECT` (tmpfs) is written through the page cache.";
         hash_workers: usize = default_hash_workers(), int(1, 256), Restart, Session,
             env "", flag "--hash-workers", shown "CPUs (max 4)",
             "Threads hashing and writing pieces, and checking existing data.";

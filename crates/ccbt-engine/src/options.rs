@@ -60,6 +60,8 @@ pub struct SessionOptions {
     pub write_batch_kib: u32,
     /// Serve uploads from memory-mapped files (`use_mmap`, default true).
     pub use_mmap: bool,
+    /// Write verified pieces with `O_DIRECT` where aligned (`direct_io`, default true).
+    pub direct_io: bool,
     /// Threads hashing and writing pieces (`hash_workers`, default: CPU count, at most 4).
     pub hash_workers: usize,
     /// Memory budget in KiB for pieces being downloaded or waiting for hashing
@@ -225,6 +227,7 @@ impl Default for SessionOptions {
             preallocate: Preallocate::Sparse,
             write_batch_kib: 1024,
             use_mmap: true,
+            direct_io: true,
             hash_workers: default_hash_workers(),
             max_buffered_kib: 16 * 1024,
             piece_selection: PieceSelection::RarestFirst,

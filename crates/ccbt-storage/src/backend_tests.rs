@@ -88,11 +88,11 @@ fn memory_backend() {
 
 #[test]
 fn file_backend_with_and_without_mmap() {
-    for use_mmap in [true, false] {
+    for (use_mmap, direct_io) in [(true, false), (false, false), (true, true), (false, true)] {
         for preallocate in [Preallocate::None, Preallocate::Sparse, Preallocate::Full] {
             let dir = tempfile::tempdir().unwrap();
             let l = layout();
-            let options = StorageOptions { preallocate, use_mmap, write_batch_kib: 8 };
+            let options = StorageOptions { preallocate, use_mmap, write_batch_kib: 8, direct_io };
             let s = FileStorage::create(dir.path(), &l, options, &Ownership::default()).unwrap();
             exercise(&s, &l);
             assert_eq!(fs::read(dir.path().join("dir/c.bin")).unwrap().len(), 5);
@@ -338,6 +338,7 @@ proptest! {
         files in arb_layout(),
         writes in prop::collection::vec((any::<u64>(), prop::collection::vec(any::<u8>(), 1..700), 1usize..5), 1..20),
         use_mmap in any::<bool>(),
+        direct_io in any::<bool>(),
     ) {
         let l = FileLayout::new(files.iter().enumerate().map(|(i, (len, pad))| {
             (vec![format!("d{}", i % 2), format!("f{i}")], *len, *pad)
@@ -345,7 +346,7 @@ proptest! {
         let total = l.total_length();
         prop_assume!(total > 0);
         let dir = tempfile::tempdir().unwrap();
-        let options = StorageOptions { preallocate: Preallocate::None, use_mmap, write_batch_kib: 1 };
+        let options = StorageOptions { preallocate: Preallocate::None, use_mmap, write_batch_kib: 1, direct_io };
         let s = FileStorage::create(dir.path(), &l, options, &Ownership::default()).unwrap();
         // Files written so far are zero-filled up to their full length by writing zeros first,
         // so every read below is within written data.

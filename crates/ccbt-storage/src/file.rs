@@ -23,6 +23,10 @@ use crate::io::{map_file, pread_exact, pwritev_all};
 use crate::ownership::{open_file, open_read_only, open_writable, Origin, Ownership, PieceSpan};
 use crate::path::{resolve, Resolved};
 use crate::{Preallocate, Storage, StorageError, StorageOptions};
+use write::sub_slices;
+
+#[path = "file_write.rs"]
+mod write;
 
 /// One entry of the layout as stored on disk.
 struct StoredFile {
@@ -49,6 +53,14 @@ struct StoredFile {
     /// Mapping failed once (e.g. a filesystem without mmap), or a read through the map faulted:
     /// use pread from then on.
     map_failed: AtomicBool,
+    /// Taken around every write into the file, so the hash workers queue (sleeping) for a file
+    /// instead of all entering the kernel at once and spinning on the inode's lock there.
+    write_lock: Mutex<()>,
+    /// The file's `O_DIRECT` write descriptor (config `direct_io`), opened on the first write;
+    /// `None` when its filesystem refuses direct I/O.
+    direct: OnceLock<Option<File>>,
+    /// A direct write was refused (the device wants a larger alignment): write buffered from now on.
+    direct_failed: AtomicBool,
 }
 
 /// A torrent's data as files under a root directory.
@@ -379,6 +391,9 @@ impl StoredFile {
             claimed: OnceLock::new(),
             map: OnceLock::new(),
             map_failed: AtomicBool::new(false),
+            write_lock: Mutex::new(()),
+            direct: OnceLock::new(),
+            direct_failed: AtomicBool::new(false),
         }
     }
 
@@ -491,31 +506,6 @@ fn fallocate(_file: &File, _length: u64) -> io::Result<bool> {
     Ok(false)
 }
 
-/// The parts of `blocks` (one contiguous byte stream) from `start` for `len` bytes.
-fn sub_slices(blocks: &[Bytes], start: u64, len: u64) -> Vec<&[u8]> {
-    let end = start.saturating_add(len);
-    let mut out = Vec::new();
-    let mut pos = 0u64;
-    for b in blocks {
-        let b_start = pos;
-        let b_end = pos.saturating_add(b.len() as u64);
-        pos = b_end;
-        if b_end <= start || b.is_empty() {
-            continue;
-        }
-        if b_start >= end {
-            break;
-        }
-        // Both bounds lie within the block, whose length fits in usize.
-        let from = usize::try_from(start.saturating_sub(b_start)).unwrap_or(0);
-        let to = usize::try_from(end.min(b_end) - b_start).unwrap_or(b.len());
-        if let Some(part) = b.get(from..to) {
-            out.push(part);
-        }
-    }
-    out
-}
-
 impl Storage for FileStorage {
     fn write(&self, offset: u64, blocks: &[Bytes]) -> Result<(), StorageError> {
         if self.read_only {
@@ -534,7 +524,7 @@ impl Storage for FileStorage {
                 _ => f.writer()?,
             };
             let bufs = sub_slices(blocks, slice.range_offset, slice.len);
-            pwritev_all(handle, slice.file_offset, &bufs, batch)
+            f.write_at(handle, slice.file_offset, &bufs, slice.len, batch, self.options.direct_io)
                 .map_err(|e| StorageError::io(&f.path, "write", e))?;
         }
         Ok(())
@@ -564,6 +554,7 @@ impl Storage for FileStorage {
                 _ => f.writer()?,
             };
             let from = slice.range_offset;
+            let _queue = f.write_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let copied = kernel_copy(src, src_offset + from, handle, slice.file_offset, slice.len);
             by_kernel += copied;
             if copied < slice.len {
@@ -655,21 +646,5 @@ impl Storage for FileStorage {
             .flat_map(|&(offset, len)| self.layout.slices(offset, len).map(|s| s.file_index))
             .collect();
         touched.into_iter().filter_map(|i| self.files.get(i)).try_for_each(StoredFile::sync)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sub_slices_cut_across_blocks() {
-        let blocks = vec![Bytes::from_static(b"abc"), Bytes::new(), Bytes::from_static(b"defg")];
-        let join = |s: Vec<&[u8]>| s.concat();
-        assert_eq!(join(sub_slices(&blocks, 0, 7)), b"abcdefg");
-        assert_eq!(join(sub_slices(&blocks, 2, 3)), b"cde");
-        assert_eq!(join(sub_slices(&blocks, 3, 4)), b"defg");
-        assert_eq!(join(sub_slices(&blocks, 6, 1)), b"g");
-        assert!(sub_slices(&blocks, 7, 1).is_empty());
     }
 }

@@ -32,6 +32,7 @@
 
 mod check;
 mod copy;
+mod direct;
 mod error;
 mod fault;
 mod file;

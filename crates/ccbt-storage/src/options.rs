@@ -63,11 +63,20 @@ pub struct StorageOptions {
     pub use_mmap: bool,
     /// Largest number of KiB one positioned vectored write carries. Default 1024.
     pub write_batch_kib: u32,
+    /// Write the 4 KiB-aligned part of each write with `O_DIRECT`, past the page cache (see the
+    /// `direct` module); files whose filesystem refuses it are written buffered. Default `true`
+    /// (config `disk.direct_io`: measured in docs/benchmarks.md, issue 15).
+    pub direct_io: bool,
 }
 
 impl Default for StorageOptions {
     fn default() -> Self {
-        StorageOptions { preallocate: Preallocate::Sparse, use_mmap: true, write_batch_kib: 1024 }
+        StorageOptions {
+            preallocate: Preallocate::Sparse,
+            use_mmap: true,
+            write_batch_kib: 1024,
+            direct_io: true,
+        }
     }
 }
 

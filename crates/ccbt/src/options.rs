@@ -120,6 +120,7 @@ fn apply_disk(opts: &mut SessionOptions, disk: Disk) {
         preallocate,
         write_batch_kib,
         use_mmap,
+        direct_io,
         hash_workers,
         max_buffered_kib,
         checkpoint_enabled,
@@ -150,6 +151,7 @@ fn apply_disk(opts: &mut SessionOptions, disk: Disk) {
     };
     opts.write_batch_kib = write_batch_kib;
     opts.use_mmap = use_mmap;
+    opts.direct_io = direct_io;
     opts.hash_workers = hash_workers;
     opts.max_buffered_kib = max_buffered_kib;
 }

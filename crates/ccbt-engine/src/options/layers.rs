@@ -67,6 +67,7 @@ pub(crate) fn storage(options: &SessionOptions) -> StorageOptions {
     StorageOptions {
         preallocate: options.preallocate,
         use_mmap: options.use_mmap,
+        direct_io: options.direct_io,
         write_batch_kib: options.write_batch_kib,
     }
 }

@@ -99,7 +99,7 @@ impl SessionOptions {
             restart: [
                 listen_port, listen_port_explicit => listen_port, listen_host, pipeline_depth,
                 max_pipeline_depth, block_size_kib, connection_timeout, request_timeout,
-                preallocate, write_batch_kib, use_mmap, hash_workers, max_buffered_kib,
+                preallocate, write_batch_kib, use_mmap, direct_io, hash_workers, max_buffered_kib,
                 max_peer_candidates, handshake_timeout, useless_peer_timeout, ssrf_mitigation,
                 dht_port, dht_bootstrap_nodes, max_metadata_kib, state_dir,
                 checkpoint_enabled, checkpoint_dir, checkpoint_format, checkpoint_interval,
