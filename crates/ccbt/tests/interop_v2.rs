@@ -179,16 +179,28 @@ fn a_hybrid_seed_joins_both_swarms_and_serves_a_btmh_magnet() {
     assert!(in_both, "ccbt is not a seeder under both ids\n{}", seed.proc.logs());
 
     let magnet = format!("magnet:?xt=urn:btmh:1220{v2}&tr={url}");
-    let out = w.join("out");
-    let done = support::run_with_timeout(
-        "lt_leech-btmh",
-        std::process::Command::new("/usr/bin/python3")
-            .arg(support::interop_dir().join("lt_leech.py"))
-            .args(["--magnet", &magnet, "--port", "0", "--timeout", "60", "--out"])
-            .arg(&out),
-        w,
-        support::TRANSFER + GRACE,
-    );
+    let mut out = w.join("out");
+    let leech = |out: &std::path::Path| {
+        support::run_with_timeout(
+            "lt_leech-btmh",
+            std::process::Command::new("/usr/bin/python3")
+                .arg(support::interop_dir().join("lt_leech.py"))
+                .args(["--magnet", &magnet, "--port", "0", "--timeout", "60", "--out"])
+                .arg(out),
+            w,
+            support::TRANSFER + GRACE,
+        )
+    };
+    let mut done = leech(&out);
+    // libtorrent 2.0.8 stopped this download once in a full CI run (1 of 16 runs here) with
+    // "v1 and v2 hashes do not describe the same data", a libtorrent error known from its own
+    // hybrid handling (qBittorrent issue 15287: rechecking partly downloaded hybrids). One fresh
+    // attempt; a second failure of any kind fails the test, and the bytes are compared below.
+    if done.stderr.contains("v1 and v2 hashes do not describe the same data") {
+        eprintln!("libtorrent's hybrid hash race; leeching again:\n{}", done.describe());
+        out = w.join("out-again");
+        done = leech(&out);
+    }
     done.assert_success("libtorrent leeching a btmh magnet found through the tracker");
     assert!(done.stdout.contains("DONE"), "{}", done.describe());
     assert!(!done.stderr.contains("HASH_FAILED"), "{}", done.describe());
