@@ -82,6 +82,7 @@ mod sync;
 mod torrent;
 pub(crate) mod tracker;
 mod xet;
+mod xet_conn;
 mod xet_discovery;
 
 pub use add::{AddTorrent, TorrentSource};

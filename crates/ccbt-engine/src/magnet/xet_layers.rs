@@ -19,25 +19,21 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::BytesMut;
 use ccbt_metainfo::Torrent;
 use ccbt_proto::xet::{
-    is_answer, is_request, negotiate, our_handshake, FetchEvent, ManifestSchedule, XetFetcher, XetPeerCaps,
-    XetViolation, DEFAULT_RQ, OUR_XET_CAS,
+    is_answer, is_request, FetchEvent, ManifestSchedule, XetFetcher, XetPeerCaps, XetViolation, OUR_XET_CAS,
 };
 use ccbt_proto::PeerKey;
 use ccbt_wire::ext::xet_cas::{RejectReason, XetMessage};
-use ccbt_wire::ext::{ExtHandshake, XET_CAS};
-use ccbt_wire::{Message, MessageDecoder};
+use ccbt_wire::Message;
 use ccbt_xet::ChunkId;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::MetaShared;
 use crate::peer::handshake::{self, Bits};
 use crate::sync::lock;
+use crate::xet_conn::{End, XetConn, CLOSED};
 
 /// Connections asking for manifests at once.
 const XET_CONNECTIONS: usize = 4;
@@ -130,7 +126,7 @@ pub(super) async fn fetch_xet_layers(
             () = tokio::time::sleep_until(deadline) => break,
         }
     }
-    // Connections that are closing get a moment to finish (see `Conn::close`); then the rest stop.
+    // Connections that are closing get a moment to finish (see `XetConn::close`); then the rest stop.
     let _ = tokio::time::timeout(CLOSE_WAIT, async { while tasks.join_next().await.is_some() {} }).await;
     tasks.abort_all();
     let learned = lock(&shared.schedule).take_learned();
@@ -171,7 +167,7 @@ async fn ask_peer(
         Ok(Err(e)) => return end(format!("connect failed: {e}")),
         Err(_) => return end("connect timed out".into()),
     };
-    let mut conn = Conn { stream, decoder: MessageDecoder::new(MAX_FRAME), input: BytesMut::new() };
+    let mut conn = XetConn::new(stream, None, MAX_FRAME);
     let bits = Bits { dht: meta.dht.is_some(), v2: true };
     match handshake::outgoing(&mut conn.stream, id, None, meta.peer_id, bits, limit).await {
         Ok(theirs) if theirs.supports_extensions() => {}
@@ -179,14 +175,20 @@ async fn ask_peer(
         Err(e) => return end(e.to_string()),
     }
     let ended = talk(meta, shared, &mut conn, key, addr).await;
-    conn.close().await;
+    conn.close(CLOSE_WAIT).await;
     (addr, ended)
 }
 
 /// After the BitTorrent handshake: negotiate the extension, then ask.
-async fn talk(meta: &MetaShared, shared: &Shared, conn: &mut Conn, key: PeerKey, addr: SocketAddr) -> Ended {
+async fn talk(
+    meta: &MetaShared,
+    shared: &Shared,
+    conn: &mut XetConn,
+    key: PeerKey,
+    addr: SocketAddr,
+) -> Ended {
     let limit = meta.options.connection_timeout;
-    let caps = match tokio::time::timeout(limit, negotiate_xet(conn, meta.listen_port)).await {
+    let caps = match tokio::time::timeout(limit, conn.negotiate_xet(meta.listen_port)).await {
         Ok(Ok(Some(caps))) => caps,
         Ok(Ok(None)) => return Ended::Reason("peer does not offer xet_cas".into()),
         Ok(Err(reason)) if reason == CLOSED => return Ended::ClosedEarly,
@@ -226,43 +228,8 @@ impl std::fmt::Display for Ended {
     }
 }
 
-/// Sends our extension handshake (`xet_cas` only: nothing else is served here) and reads the
-/// peer's; `None` when it does not speak our version of the extension.
-async fn negotiate_xet(conn: &mut Conn, listen_port: u16) -> Result<Option<XetPeerCaps>, String> {
-    let ours = ExtHandshake {
-        m: vec![(XET_CAS.to_string(), OUR_XET_CAS)],
-        v: Some(concat!("ccbt ", env!("CARGO_PKG_VERSION")).into()),
-        p: Some(listen_port),
-        xet: Some(our_handshake(DEFAULT_RQ)),
-        ..ExtHandshake::default()
-    };
-    conn.send(&Message::Extended { id: 0, payload: ours.encode() }).await?;
-    loop {
-        if let Message::Extended { id: 0, payload } = conn.next().await? {
-            let theirs =
-                ExtHandshake::decode(&payload).map_err(|e| format!("bad extension handshake: {e}"))?;
-            return Ok(negotiate(&theirs));
-        }
-    }
-}
-
-/// Why an exchange ended early.
-enum End {
-    /// The peer broke the `xet_cas` rules (a bad page, a manifest not matching its root, an
-    /// unsolicited answer, an undecodable or oversized message).
-    Violation(XetViolation),
-    /// The connection failed or the peer went silent.
-    Other(String),
-}
-
-impl From<String> for End {
-    fn from(reason: String) -> End {
-        End::Other(reason)
-    }
-}
-
 /// Asks for manifests the schedule hands this peer until it has nothing more for it.
-async fn exchange(shared: &Shared, conn: &mut Conn, key: PeerKey, caps: XetPeerCaps) -> Result<(), End> {
+async fn exchange(shared: &Shared, conn: &mut XetConn, key: PeerKey, caps: XetPeerCaps) -> Result<(), End> {
     let mut fetcher = XetFetcher::new(&caps);
     let mut changed = shared.changed.subscribe();
     // Roots asked of this peer and not answered yet, with their files' lengths.
@@ -314,7 +281,7 @@ async fn exchange(shared: &Shared, conn: &mut Conn, key: PeerKey, caps: XetPeerC
 /// One answer to our MANIFEST_REQs.
 async fn on_answer(
     shared: &Shared,
-    conn: &mut Conn,
+    conn: &mut XetConn,
     key: PeerKey,
     caps: XetPeerCaps,
     fetcher: &mut XetFetcher,
@@ -356,51 +323,4 @@ fn refusal(request: &XetMessage) -> XetMessage {
 
 fn hex(id: &ChunkId) -> String {
     id.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-const CLOSED: &str = "peer closed the connection";
-
-/// A connection's socket and framing.
-struct Conn {
-    stream: TcpStream,
-    decoder: MessageDecoder,
-    input: BytesMut,
-}
-
-impl Conn {
-    /// The next message. Cancel-safe: bytes read stay in `input`.
-    async fn next(&mut self) -> Result<Message, String> {
-        loop {
-            match self.decoder.decode(&mut self.input) {
-                Ok(Some(msg)) => return Ok(msg),
-                Ok(None) => {}
-                Err(e) => return Err(format!("invalid message: {e}")),
-            }
-            match self.stream.read_buf(&mut self.input).await {
-                Ok(0) => return Err(CLOSED.into()),
-                Ok(_) => {}
-                Err(e) => return Err(format!("read failed: {e}")),
-            }
-        }
-    }
-
-    /// Half-closes and waits (at most [`CLOSE_WAIT`]) until the peer closes its side: its end of
-    /// this connection is then gone before the download dials it again, which it would refuse
-    /// while a connection with our peer id is open.
-    async fn close(&mut self) {
-        let _ = self.stream.shutdown().await;
-        let mut sink = [0u8; 4096];
-        let drain = async { while matches!(self.stream.read(&mut sink).await, Ok(n) if n > 0) {} };
-        let _ = tokio::time::timeout(CLOSE_WAIT, drain).await;
-    }
-
-    async fn send(&mut self, msg: &Message) -> Result<(), String> {
-        let mut out = BytesMut::new();
-        ccbt_wire::encode(msg, &mut out);
-        self.stream.write_all(&out).await.map_err(|e| format!("write failed: {e}"))
-    }
-
-    async fn send_xet(&mut self, ext_id: u8, msg: &XetMessage) -> Result<(), String> {
-        self.send(&Message::Extended { id: ext_id, payload: msg.encode() }).await
-    }
 }

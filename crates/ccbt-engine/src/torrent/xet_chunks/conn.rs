@@ -7,31 +7,25 @@
 
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, BytesMut};
 use ccbt_proto::xet::{
-    is_answer, is_request, negotiate, our_handshake, FetchEvent, XetFetcher, XetPeerCaps, XetViolation,
-    DEFAULT_RQ, OUR_XET_CAS,
+    is_answer, is_request, FetchEvent, XetFetcher, XetPeerCaps, XetViolation, OUR_XET_CAS,
 };
 use ccbt_proto::PeerKey;
 use ccbt_wire::ext::xet_cas::{RejectReason, XetMessage};
-use ccbt_wire::ext::{ExtHandshake, XET_CAS};
-use ccbt_wire::{Message, MessageDecoder};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use ccbt_wire::Message;
+use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::{Phase, Target};
-use crate::limits::{ConnRate, Direction};
 use crate::peer::handshake::{self, Bits};
 use crate::sync::lock;
+use crate::xet_conn::{End, XetConn};
 
 /// A peer that owes an answer and sends nothing for this long is dropped; its chunks go to
 /// others.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest message accepted: a swarm peer's bitfield may be larger than any `xet_cas` message.
 const MAX_FRAME: u32 = ccbt_wire::DEFAULT_MAX_FRAME;
-/// Bytes read at once (drawn from the download limiter first).
-const READ_AT_ONCE: usize = 64 * 1024;
 
 /// Asks one peer for chunks while the schedule has some for it; returns why it ended.
 pub(super) async fn ask_peer(phase: &Phase, target: Target, key: PeerKey) -> String {
@@ -51,8 +45,8 @@ pub(super) async fn ask_peer(phase: &Phase, target: Target, key: PeerKey) -> Str
         Err(e) => return e.to_string(),
     }
     let rate = shared.limits.register(shared.id, ccbt_wire::Handshake::LEN as u64);
-    let mut conn = Conn { stream, rate, decoder: MessageDecoder::new(MAX_FRAME), input: BytesMut::new() };
-    let caps = match tokio::time::timeout(limit, negotiate_xet(&mut conn, shared.listen_port)).await {
+    let mut conn = XetConn::new(stream, Some(rate), MAX_FRAME);
+    let caps = match tokio::time::timeout(limit, conn.negotiate_xet(shared.listen_port)).await {
         Ok(Ok(Some(caps))) => caps,
         Ok(Ok(None)) => return "peer does not offer xet_cas".into(),
         Ok(Err(reason)) => return reason,
@@ -76,44 +70,10 @@ pub(super) async fn ask_peer(phase: &Phase, target: Target, key: PeerKey) -> Str
     reason
 }
 
-/// Sends our extension handshake (`xet_cas` only) and reads the peer's; `None` when it does
-/// not speak our version of the extension.
-async fn negotiate_xet(conn: &mut Conn, listen_port: u16) -> Result<Option<XetPeerCaps>, String> {
-    let ours = ExtHandshake {
-        m: vec![(XET_CAS.to_string(), OUR_XET_CAS)],
-        v: Some(concat!("ccbt ", env!("CARGO_PKG_VERSION")).into()),
-        p: Some(listen_port),
-        xet: Some(our_handshake(DEFAULT_RQ)),
-        ..ExtHandshake::default()
-    };
-    conn.send(&Message::Extended { id: 0, payload: ours.encode() }).await?;
-    loop {
-        if let Message::Extended { id: 0, payload } = conn.next().await? {
-            let theirs =
-                ExtHandshake::decode(&payload).map_err(|e| format!("bad extension handshake: {e}"))?;
-            return Ok(negotiate(&theirs));
-        }
-    }
-}
-
-/// Why an exchange ended early.
-enum End {
-    /// The peer broke the `xet_cas` rules (wrong chunk bytes, an unsolicited answer, ...).
-    Violation(XetViolation),
-    /// The connection failed or the peer went silent.
-    Other(String),
-}
-
-impl From<String> for End {
-    fn from(reason: String) -> End {
-        End::Other(reason)
-    }
-}
-
 /// QUERYs, then chunk requests, until the schedule has nothing more for this peer.
 async fn exchange(
     phase: &Phase,
-    conn: &mut Conn,
+    conn: &mut XetConn,
     key: PeerKey,
     caps: XetPeerCaps,
     target: Target,
@@ -221,60 +181,4 @@ fn refusal(request: &XetMessage) -> XetMessage {
         _ => (0, [0; 32]),
     };
     XetMessage::Reject { req, id, reason: RejectReason::Absent }
-}
-
-/// A connection's socket, framing, and place in the session's download limiter.
-struct Conn {
-    stream: TcpStream,
-    rate: ConnRate,
-    decoder: MessageDecoder,
-    input: BytesMut,
-}
-
-impl Conn {
-    /// The next message. Cancel-safe: bytes read stay in `input`.
-    async fn next(&mut self) -> Result<Message, String> {
-        loop {
-            match self.decoder.decode(&mut self.input) {
-                Ok(Some(msg)) => return Ok(msg),
-                Ok(None) => {}
-                Err(e) => return Err(format!("invalid message: {e}")),
-            }
-            self.read().await?;
-        }
-    }
-
-    /// Reads what the download limiter grants (waiting for it if it must).
-    async fn read(&mut self) -> Result<(), String> {
-        loop {
-            let now = std::time::Instant::now();
-            match self.rate.request(Direction::Down, now, READ_AT_ONCE as u64) {
-                ccbt_proto::limit::Decision::Grant { bytes } => {
-                    let granted = (bytes as usize).clamp(1, READ_AT_ONCE);
-                    self.input.reserve(granted);
-                    let read = self.stream.read_buf(&mut (&mut self.input).limit(granted)).await;
-                    let moved = *read.as_ref().unwrap_or(&0);
-                    self.rate.give_back(Direction::Down, now, (granted - moved) as u64);
-                    return match read {
-                        Ok(0) => Err("peer closed the connection".into()),
-                        Ok(_) => Ok(()),
-                        Err(e) => Err(format!("read failed: {e}")),
-                    };
-                }
-                ccbt_proto::limit::Decision::WaitUntil(at) => {
-                    tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
-                }
-            }
-        }
-    }
-
-    async fn send(&mut self, msg: &Message) -> Result<(), String> {
-        let mut out = BytesMut::new();
-        ccbt_wire::encode(msg, &mut out);
-        self.stream.write_all(out.chunk()).await.map_err(|e| format!("write failed: {e}"))
-    }
-
-    async fn send_xet(&mut self, ext_id: u8, msg: &XetMessage) -> Result<(), String> {
-        self.send(&Message::Extended { id: ext_id, payload: msg.encode() }).await
-    }
 }
