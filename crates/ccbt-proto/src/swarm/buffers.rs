@@ -1,20 +1,24 @@
 //! Block data of pieces being downloaded, kept until the whole piece can be hashed.
 //!
-//! Each started piece has one buffer of the piece's size, allocated when its first block is
-//! requested; every block that arrives is copied into it at its offset. The read buffer a block
-//! was sliced from is therefore never kept alive by a stored block, and the memory a piece
-//! holds is exactly its length, which is what the swarm's buffer budget counts. The complete
-//! piece leaves as slices of that one buffer (hashed and written from there without a copy).
+//! Each started piece has one buffer of the piece's size, taken from the torrent's
+//! [`PiecePool`] when its first block is requested; every block that arrives is copied into it
+//! at its offset. The read buffer a block was sliced from is therefore never kept alive by a
+//! stored block, and the memory a piece holds is its length (plus at most one page of
+//! alignment), which is what the swarm's buffer budget counts. The complete piece leaves as
+//! slices of that one page-aligned buffer (hashed and written from there without a copy, with
+//! `O_DIRECT` as it is), and the buffer returns to the pool when the last slice is dropped.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use ccbt_core::{BlockRef, BLOCK_SIZE};
 
+use super::piece_pool::{PiecePool, PooledBuf};
+
 struct PieceBuffer {
-    /// The piece's bytes (zeroed until written: the allocator hands out untouched pages).
-    data: BytesMut,
+    /// The piece's bytes (a recycled buffer: meaningful only where blocks were written).
+    data: PooledBuf,
     /// The address each block came from, `None` while it is missing.
     senders: Vec<Option<IpAddr>>,
 }
@@ -28,19 +32,29 @@ pub(super) struct CompletePiece {
 }
 
 /// Partial pieces' buffers by piece index.
-#[derive(Default)]
 pub(super) struct PieceBuffers {
     pieces: HashMap<u32, PieceBuffer>,
+    pool: PiecePool,
 }
 
 impl PieceBuffers {
+    /// Buffers for pieces of at most `piece_length` bytes, keeping at most `keep` idle ones.
+    pub(super) fn new(piece_length: u32, keep: usize) -> PieceBuffers {
+        PieceBuffers { pieces: HashMap::new(), pool: PiecePool::new(piece_length as usize, keep) }
+    }
+
+    /// How many idle buffers to keep from now on (the budget changed).
+    pub(super) fn set_keep(&self, keep: usize) {
+        self.pool.set_keep(keep);
+    }
+
     /// Allocates the buffer of a `len`-byte piece of `blocks` blocks unless it has one.
     /// Returns whether it was allocated now.
     pub(super) fn reserve(&mut self, piece: u32, len: usize, blocks: u32) -> bool {
         if self.pieces.contains_key(&piece) {
             return false;
         }
-        let buf = PieceBuffer { data: BytesMut::zeroed(len), senders: vec![None; blocks as usize] };
+        let buf = PieceBuffer { data: self.pool.take(len), senders: vec![None; blocks as usize] };
         self.pieces.insert(piece, buf);
         true
     }
@@ -51,7 +65,7 @@ impl PieceBuffers {
         let Some(buf) = self.pieces.get_mut(&block.piece) else { return };
         let start = block.offset as usize;
         let (Some(dst), Some(sender)) = (
-            buf.data.get_mut(start..start + data.len()),
+            buf.data.as_mut_slice().get_mut(start..start + data.len()),
             buf.senders.get_mut(block.index_in_piece() as usize),
         ) else {
             return;

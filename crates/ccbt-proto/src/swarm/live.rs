@@ -20,7 +20,8 @@ impl Swarm {
     /// - `pex` off: no PEX message is sent or read from then on; on: PEX messages go to the
     ///   connected peers that support it, and new connections are told we support it (the
     ///   engine advertises `ut_pex` to them; peers connected before never learn it);
-    /// - `max_buffered_bytes`: from the next piece started.
+    /// - `max_buffered_bytes`: from the next piece started (idle piece buffers beyond a lowered
+    ///   budget are freed at once).
     pub fn set_options(&mut self, now: Instant, options: SwarmOptions) {
         self.picker.set_options(options.picker);
         if options.choker != *self.choker.options() {
@@ -32,6 +33,9 @@ impl Swarm {
             for peer in self.peers.values_mut() {
                 peer.ext.enable_pex(now);
             }
+        }
+        if options.max_buffered_bytes != self.options.max_buffered_bytes {
+            self.buffers.set_keep(super::idle_buffers(&self.lengths, &options));
         }
         self.options = options;
     }

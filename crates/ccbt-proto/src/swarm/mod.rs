@@ -24,6 +24,7 @@ mod choking;
 mod ext;
 mod health;
 mod live;
+mod piece_pool;
 mod selection;
 #[cfg(test)]
 mod tests;
@@ -153,16 +154,24 @@ pub struct Swarm {
     next_rechoke: Option<Instant>,
 }
 
+/// How many idle piece buffers a torrent keeps for reuse: as many as its buffer budget holds
+/// (at least one, for a piece larger than the budget).
+fn idle_buffers(lengths: &Lengths, options: &SwarmOptions) -> usize {
+    let piece = u64::from(lengths.piece_length()).max(1);
+    usize::try_from(options.max_buffered_bytes / piece).unwrap_or(usize::MAX).max(1)
+}
+
 impl Swarm {
     /// A swarm for a torrent of geometry `lengths` of which we have the verified pieces `have`.
     pub fn new(lengths: Lengths, have: Bitfield, options: SwarmOptions) -> Swarm {
+        let buffers = PieceBuffers::new(lengths.piece_length(), idle_buffers(&lengths, &options));
         Swarm {
             lengths,
             picker: Picker::new(lengths, have, None, options.picker),
             choker: Choker::with_options(options.choker),
             options,
             peers: HashMap::new(),
-            buffers: PieceBuffers::default(),
+            buffers,
             verifying: HashMap::new(),
             blame: Blame::default(),
             strikes: HashMap::new(),
