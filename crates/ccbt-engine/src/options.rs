@@ -65,7 +65,7 @@ pub struct SessionOptions {
     /// Threads hashing and writing pieces (`hash_workers`, default: CPU count, at most 4).
     pub hash_workers: usize,
     /// Memory budget in KiB for pieces being downloaded or waiting for hashing
-    /// (`max_buffered_kib`, default 16384): beyond it no new piece is started (back-pressure).
+    /// (`max_buffered_kib`, default 8192): beyond it no new piece is started (back-pressure).
     pub max_buffered_kib: u32,
     // [strategy]
     /// `rarest_first`, `sequential` or `round_robin` (`piece_selection`).
@@ -229,7 +229,7 @@ impl Default for SessionOptions {
             use_mmap: true,
             direct_io: true,
             hash_workers: default_hash_workers(),
-            max_buffered_kib: 16 * 1024,
+            max_buffered_kib: 8 * 1024,
             piece_selection: PieceSelection::RarestFirst,
             endgame_duplicates: 2,
             endgame_threshold: 0,

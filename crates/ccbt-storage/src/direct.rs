@@ -8,9 +8,11 @@
 //!
 //! Rules `O_DIRECT` imposes, and how they are met:
 //! - the buffer, the file offset and the length must be aligned to the device's logical block
-//!   size: we align all three to [`DIRECT_ALIGN`] (4096, a multiple of every common block size)
-//!   by copying through a per-thread buffer ([`BOUNCE_BYTES`], allocated once per writing thread
-//!   and reused); the unaligned head and tail of a slice (a file that starts or ends inside a
+//!   size: we align all three to [`DIRECT_ALIGN`] (4096, a multiple of every common block size).
+//!   The engine's piece buffers are page-aligned, so a slice whose file offset and piece offset
+//!   agree modulo 4096 (every piece of a single-file torrent) is written from them as it is;
+//!   other slices are copied through a per-thread buffer ([`BOUNCE_BYTES`], allocated once per
+//!   writing thread and reused); the unaligned head and tail of a slice (a file that starts or ends inside a
 //!   piece, the last short piece) are written through the normal, buffered descriptor;
 //! - coherence with the page cache: the kernel writes back and drops cached pages of the range
 //!   before a direct write, and unmaps them from memory maps, so `pread`, the read-only maps and

@@ -51,7 +51,7 @@ fn move_to(swarm: &mut Swarm, torrent: &Torrent, selection: &Selection, piece: u
 
 /// Bytes the window should hold: at common video bitrates (1 to 2 MB/s for 1080p) several
 /// seconds of playback, so a reader that keeps up rarely waits, while the window stays near
-/// the reader and inside the default buffer budget (`max_buffered_kib`, 16 MiB).
+/// the reader and no larger than the default buffer budget (`max_buffered_kib`, 8 MiB).
 const WINDOW_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The window never holds fewer pieces than this, so even huge pieces are fetched from a few

@@ -59,6 +59,11 @@ impl PieceBuffers {
         true
     }
 
+    /// Whether `piece` has a buffer.
+    pub(super) fn has(&self, piece: u32) -> bool {
+        self.pieces.contains_key(&piece)
+    }
+
     /// Copies a fresh block into its piece's buffer (which [`PieceBuffers::reserve`] made).
     /// Data that does not fit the block's place is ignored; the connection checked it already.
     pub(super) fn insert(&mut self, block: BlockRef, data: &[u8], from: IpAddr) {

@@ -8,12 +8,12 @@
 //! - A block's data is copied into its piece's buffer only if the picker called it fresh; a piece
 //!   is handed out for verification exactly once, when its last block arrives, and its buffer
 //!   leaves the swarm then.
-//! - `buffered_bytes` counts the buffers of started pieces (one allocation of the piece's length
-//!   each, made when its first block is requested, dropped if the picker forgets the piece) plus
-//!   pieces handed out for verification and not yet reported back. No new piece is started while
-//!   starting one would exceed the budget, so a slow disk slows requesting instead of growing
-//!   memory; but one piece may always start when nothing is buffered, so a piece larger than the
-//!   budget still downloads.
+//! - `buffered_bytes` counts the buffers of started pieces (one buffer of the piece's length
+//!   each, taken from the torrent's pool of reused buffers when its first block is requested,
+//!   given back if the picker forgets the piece) plus pieces handed out for verification and not
+//!   yet reported back. No new piece is started while starting it would exceed the budget, so a
+//!   slow disk slows requesting instead of growing memory; but one piece may always start when
+//!   nothing is buffered, so a piece larger than the budget still downloads.
 //! - Strikes and bans are kept by IP address and outlive connections (see `blame.rs`).
 //! - A peer's availability is added to the picker exactly once (bitfield, have-all or haves) and
 //!   removed exactly once in [`Swarm::remove_peer`].
@@ -462,6 +462,18 @@ impl Swarm {
         }
     }
 
+    /// Whether starting `piece` now would take the buffers past the budget. One pick may start
+    /// several new pieces while the budget has room for one; their blocks beyond the budget go
+    /// back to the picker, so the budget (and the piece buffers behind it) is never exceeded,
+    /// except by the one piece that may start when nothing is buffered.
+    fn over_budget(&self, piece: u32) -> bool {
+        if self.buffers.has(piece) || self.buffered_bytes == 0 {
+            return false;
+        }
+        let len = self.lengths.validate_piece(piece).map_or(0, |vp| u64::from(self.lengths.piece_len(vp)));
+        self.buffered_bytes + len > self.options.max_buffered_bytes
+    }
+
     fn fill_requests(&mut self, now: Instant, key: PeerKey, conn: &mut PeerConn, rng: &mut impl Rng) {
         let mut capacity = conn.request_capacity();
         if self.choker.is_snubbed(key, now) {
@@ -496,7 +508,10 @@ impl Swarm {
             // just gave up on (timed out, rejected) go back too: the picker would otherwise hand
             // them straight back to it (it owns their pieces) and they would never reach
             // another peer.
-            if self.released.contains(&block) || !conn.request(now, block) {
+            if self.released.contains(&block)
+                || self.over_budget(block.piece)
+                || !conn.request(now, block)
+            {
                 self.picker.on_request_released(key, block);
                 self.drop_buffer_if_forgotten(block.piece);
             } else {

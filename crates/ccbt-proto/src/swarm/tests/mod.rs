@@ -307,6 +307,30 @@ fn no_new_piece_while_the_buffer_budget_is_spent() {
 }
 
 #[test]
+fn one_pick_never_starts_more_pieces_than_the_budget_holds() {
+    // A pipeline of three pieces' blocks, a budget of one and a half: one piece starts, and
+    // the blocks of the others go back to the picker instead of overrunning the budget.
+    let budget = u64::from(PIECE) * 3 / 2;
+    let mut h = H::leecher(SwarmOptions { max_buffered_bytes: budget, ..options() });
+    let a = h.seed_peer(1, depth(6));
+    h.pump(a);
+    let first = h.requests(a);
+    let piece = first[0].piece;
+    assert_eq!(first, blocks_of(piece));
+    assert_eq!(h.swarm.buffered_bytes(), u64::from(PIECE));
+    // The released blocks are free for the next pick once the piece is verified.
+    for &b in &first {
+        h.recv(a, piece_msg(b));
+    }
+    assert_eq!(verified_pieces(h.pump(a)), vec![piece]);
+    assert!(!h.swarm.on_piece_verified(piece, None));
+    h.pump(a);
+    let next = h.requests(a);
+    assert_eq!(next.len(), 2, "one new piece of two blocks: {next:?}");
+    assert!(h.swarm.buffered_bytes() <= budget);
+}
+
+#[test]
 fn endgame_cancels_reach_the_other_requester() {
     let mut h = H::leecher(options());
     let a = h.seed_peer(1, conn_options(false));
