@@ -252,7 +252,7 @@ fn many_seeds() {
 }
 
 /// A piece twice the buffer budget (32 MiB against 16 MiB, as a libtorrent torrent of big
-/// pieces meets the default `max_buffered_kib`): it starts when nothing is buffered, one at a
+/// pieces meets a budget of `max_buffered_kib` = 16 MiB): it starts when nothing is buffered, one at a
 /// time, and the download completes without holding more than that one piece.
 #[test]
 fn pieces_bigger_than_the_buffer_budget_download_one_at_a_time() {

@@ -61,8 +61,8 @@ fn download_multi_file_hybrid_from_libtorrent() {
     download_from_lt("download_multi_file_hybrid_from_libtorrent", true, Kind::Hybrid, 32 * 1024);
 }
 
-/// libtorrent's torrent of 32 MiB pieces, twice ccbt's default buffer budget
-/// (`max_buffered_kib` = 16 MiB): the piece starts when nothing is buffered, one at a time, and
+/// libtorrent's torrent of 32 MiB pieces, four times ccbt's default buffer budget
+/// (`max_buffered_kib` = 8 MiB): the piece starts when nothing is buffered, one at a time, and
 /// the download completes.
 #[test]
 fn download_32_mib_pieces_from_libtorrent() {
