@@ -508,10 +508,7 @@ impl Swarm {
             // just gave up on (timed out, rejected) go back too: the picker would otherwise hand
             // them straight back to it (it owns their pieces) and they would never reach
             // another peer.
-            if self.released.contains(&block)
-                || self.over_budget(block.piece)
-                || !conn.request(now, block)
-            {
+            if self.released.contains(&block) || self.over_budget(block.piece) || !conn.request(now, block) {
                 self.picker.on_request_released(key, block);
                 self.drop_buffer_if_forgotten(block.piece);
             } else {
