@@ -58,10 +58,10 @@ def run_quiet(cmd, **kw):
     return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
 
-def prepare(work, size_mib, piece_size, formats=("v1",)):
-    """Make (or reuse) the content and its torrents (one per format: v1, BitTorrent v2 only,
-    hybrid, all made by libtorrent); return [(label, torrent, content path)], the label being
-    the layout, followed by `/v2` or `/hybrid` for those formats."""
+def prepare(work, size_mib, piece_size, formats=("v1",), wanted=("single", "multi")):
+    """Make (or reuse) the content of the `wanted` layouts and its torrents (one per format: v1,
+    BitTorrent v2 only, hybrid, all made by libtorrent); return [(label, torrent, content path)],
+    the label being the layout, followed by `/v2` or `/hybrid` for those formats."""
     total = size_mib * MIB
     # One folder per size and piece size, so alternating sizes does not remake the content.
     work = os.path.join(work, f"data-{size_mib}m-p{piece_size}")
@@ -70,7 +70,7 @@ def prepare(work, size_mib, piece_size, formats=("v1",)):
         ("multi", "multi:" + ",".join(map(str, multi_sizes(total))), os.path.join(work, "multi", "data")),
     ]
     out = []
-    for name, spec, content in layouts:
+    for name, spec, content in [x for x in layouts if x[0] in wanted]:
         stamp = os.path.join(work, name, "STAMP")
         torrent = os.path.join(work, f"{name}.torrent")
         want = f"{spec} piece={piece_size} gen=1\n"
@@ -202,6 +202,22 @@ def stop(proc):
             proc.wait()
 
 
+def start_seeder(torrent, content, logf, connect=None):
+    """A libtorrent seeder (tests/interop/lt_seed.py, seed mode) on 127.0.0.1; returns (process, port)."""
+    port = free_port()
+    ready = os.path.join(os.path.dirname(torrent), f"seed-{port}.ready")
+    cmd = [PY, os.path.join(INTEROP, "lt_seed.py"), "--torrent", torrent,
+           "--data", os.path.dirname(content), "--port", str(port), "--ready-file", ready]
+    if connect:
+        cmd += ["--connect", connect]
+    proc = subprocess.Popen(cmd, stdout=logf, stderr=logf, start_new_session=True)
+    if not wait_for_file(ready, proc, 30):
+        stop(proc)
+        raise RuntimeError("libtorrent seeder did not start")
+    os.unlink(ready)
+    return proc, port
+
+
 RSS_KEYS = ("VmRSS", "RssAnon", "RssFile", "RssShmem")
 
 
@@ -239,7 +255,13 @@ class Measured:
                 return
 
     def alive(self):
-        return self.result is None and self.proc.poll() is None
+        """True while the process runs (without reaping it: wait() must get its rusage)."""
+        if self.result is not None:
+            return False
+        try:
+            return os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+        except ChildProcessError:
+            return False
 
     def wait(self, timeout):
         """Reap the process (killing its group after `timeout` s); returns the result dict:
@@ -314,8 +336,12 @@ def work_fs(work):
             "options": fs[2] if len(fs) > 2 else ""}
 
 
-def machine_info(work, extra_ccbt, extra_env, extra_lt):
-    """Markdown lines describing the machine, the kernel, the work dir's file system and the clients."""
+def machine_info(work, extra_ccbt=None, extra_env=None, extra_lt=None):
+    """Markdown lines describing the machine, the kernel, the work dir's file system and the
+    clients (the extra ones registered in this module unless given)."""
+    extra_ccbt = EXTRA_CCBT if extra_ccbt is None else extra_ccbt
+    extra_env = EXTRA_ENV if extra_env is None else extra_env
+    extra_lt = EXTRA_LT if extra_lt is None else extra_lt
     cpu = "unknown"
     mem = "unknown"
     try:

@@ -221,6 +221,7 @@ def build_ccbt(clients, no_build):
 def main():
     args = parse_args()
     register_extras(args)
+    args.work = os.path.abspath(args.work)
     base = CLIENTS if args.mode == "download" else ("ccbt", "libtorrent", "rqbit")
     clients = common.order_clients([c for c in (args.only or ",".join(base)).split(",") if c])
     known = base + tuple(common.EXTRA_CCBT) + tuple(common.EXTRA_LT)
@@ -237,8 +238,7 @@ def main():
     for f in formats:
         if f not in common.FORMATS:
             raise SystemExit(f"error: unknown format {f!r}; known: {', '.join(common.FORMATS)}")
-    sets = [s for s in common.prepare(args.work, args.size_mib, args.piece_size, formats)
-            if s[0].split("/")[0] in layouts]
+    sets = common.prepare(args.work, args.size_mib, args.piece_size, formats, layouts)
     size = args.size_mib * MIB
     load_before = load_average()
     if args.mode == "seed":

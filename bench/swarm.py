@@ -35,7 +35,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/ from importing download.py
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import download as common  # noqa: E402 (shared helpers: free_port, verify, warm_cache, stop, ...)
+import common  # noqa: E402 (shared helpers: free_port, verify, warm_cache, stop, ...)
 
 ROOT = common.ROOT
 INTEROP = common.INTEROP
