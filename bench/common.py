@@ -447,6 +447,33 @@ def client_env(client):
     return dict(os.environ, **EXTRA_ENV.get(client, {}))
 
 
+_HELP = {}
+
+
+def known_flags(cmd, flags):
+    """`cmd` (a ccbt command line: binary, subcommand, arguments) without the flags in `flags`
+    that this binary's `--help` of that subcommand does not list, with their values (each flag in
+    `flags` maps to how many values follow it), so an older build can run the same benchmark;
+    what was dropped is logged."""
+    binary, sub = cmd[0], cmd[1]
+    if (binary, sub) not in _HELP:
+        _HELP[binary, sub] = subprocess.run([binary, sub, "--help"], capture_output=True, text=True).stdout
+    text = _HELP[binary, sub]
+    out, dropped, i = [], [], 0
+    while i < len(cmd):
+        arg = cmd[i]
+        n = flags.get(arg)
+        if n is not None and i >= 2 and f"{arg} " not in text and f"{arg}\n" not in text and f"{arg}," not in text:
+            dropped.append(" ".join(cmd[i:i + 1 + n]))
+            i += 1 + n
+            continue
+        out.append(arg)
+        i += 1
+    if dropped:
+        log(f"{os.path.basename(binary)} {sub} does not know {', '.join(dropped)}: left out")
+    return out
+
+
 def unavailable(client):
     """Why `client` cannot run here, or None when it can."""
     if is_ccbt(client) and not os.access(ccbt_binary(client), os.X_OK):

@@ -177,6 +177,11 @@ def parse_args():
     g.add_argument("--leecher-python", default=PY, help="Python of the libtorrent leecher (default: 2.0.8's)")
     g.add_argument("--leecher-default-settings", action="store_true",
                    help="the leecher starts from libtorrent's defaults instead of the high_performance_seed preset")
+    g.add_argument("--dial", default="both", choices=("both", "leecher", "seeder"),
+                   help="who dials: the seeder once ready and the leecher every --redial s (both, the default), "
+                        "or only one of them")
+    g.add_argument("--redial", type=float, default=0.05,
+                   help="seconds between the leecher's dials while not connected (lt_leech.py: 1)")
     g.add_argument("--cold", action="store_true", help="evict the seeder's data from the page cache before each run")
     g.add_argument("--ccbt-checkpoint", action="store_true",
                    help="ccbt seeders start from a checkpoint written by a first, untimed start (no full check)")

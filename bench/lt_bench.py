@@ -8,8 +8,8 @@ discovery off, the high_performance_seed preset unless --default-settings.
            tests/interop/lt_seed.py; on exit write JSON to --timing-file: `first_request`, the
            time the first block request of a peer was seen, and `last_sent`, the time the
            uploaded payload counter last grew (the last block handed to the socket).
-  leech    download from the peer that dials in, or from --peer (redialled every 50 ms while not
-           connected), write JSON to --result-file: `first_byte` (payload counter first above 0)
+  leech    download from the peer that dials in, or from --peer (redialled every --redial
+           seconds, 0.05 by default, while not connected), write JSON to --result-file: `first_byte` (payload counter first above 0)
            and `complete` (every piece verified), then exit 0.
   recheck  add a torrent over complete data without resume data or seed_mode, so libtorrent
            checks every piece (its force_recheck path), write JSON with `check_s` (adding to
@@ -126,7 +126,7 @@ def leech(args):
         if now - start > args.timeout:
             sys.stderr.write(f"lt_bench leech: timeout at {st.progress * 100:.1f}%\n")
             return 1
-        if peer and st.num_peers == 0 and now - last_dial > 0.05:
+        if peer and st.num_peers == 0 and now - last_dial > args.redial:
             last_dial = now
             h.connect_peer(peer, 0)
         ses.wait_for_alert(POLL_MS)
@@ -179,13 +179,17 @@ def main():
     le.add_argument("--peer", metavar="HOST:PORT", help="dial this seeder (else wait to be dialled)")
     le.add_argument("--ready-file", required=True, help="JSON {port} written once listening")
     le.add_argument("--result-file", required=True)
+    le.add_argument("--redial", type=float, default=0.05, metavar="SECS",
+                    help="seconds between dials of --peer while not connected (tests/interop/lt_leech.py: 1)")
     le.add_argument("--timeout", type=float, default=120)
     le.add_argument("--verbose", action="store_true")
     r = sub.add_parser("recheck")
     r.add_argument("--torrent", required=True)
     r.add_argument("--data", required=True)
     r.add_argument("--result-file", required=True)
-    r.add_argument("--hashing-threads", type=int, default=0, help="libtorrent's hashing_threads (0: the preset's)")
+    r.add_argument("--hashing-threads", type=int, default=int(os.environ.get("LT_BENCH_HASHING_THREADS", "0")),
+                   help="libtorrent's hashing_threads (0: the preset's; default from LT_BENCH_HASHING_THREADS, so "
+                        "download.py --env can set it for one client)")
     r.add_argument("--timeout", type=float, default=300)
     for q in (s, le, r):
         q.add_argument("--default-settings", action="store_true",

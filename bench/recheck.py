@@ -1,7 +1,7 @@
 """Recheck mode of bench/download.py: each client hashes complete data once, with the data in
 the page cache (warm) and not (cold), interleaved round by round.
 
-  ccbt        `ccbt verify T -o DIR -q` (the check `seed`, `download` and the daemon's `recheck` run)
+  ccbt        `ccbt verify T -d DIR -q` (the check `seed`, `download` and the daemon's `recheck` run)
   libtorrent  bench/lt_bench.py recheck: the torrent added without resume data or seed mode, so
               every piece is checked; its own add-to-seeding time is reported beside the wall time
   rqbit       stateless `rqbit download --exit-on-finish` over the complete data, no listener and
@@ -21,7 +21,7 @@ from common import LT_BENCH, RQBIT, Measured, is_ccbt, is_lt, log, read_json
 
 def recheck_cmd(args, client, torrent, datadir, state, timeout):
     if is_ccbt(client):
-        return [common.ccbt_binary(client), "verify", torrent, "-o", datadir, "-q"]
+        return [common.ccbt_binary(client), "verify", torrent, "-d", datadir, "-q"]
     if is_lt(client):
         cmd = [common.lt_python(client), LT_BENCH, "recheck", "--torrent", torrent, "--data", datadir,
                "--result-file", os.path.join(state, "lt.json"), "--timeout", str(timeout)]

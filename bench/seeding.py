@@ -20,18 +20,25 @@ from common import LT_BENCH, RQBIT, Measured, free_port, is_ccbt, is_lt, log, re
 
 
 def seeder_cmd(client, torrent, datadir, port, leecher, state, checkpoint):
-    """The seeder's command line: it listens on `port` and dials `leecher` (HOST:PORT) itself."""
+    """The seeder's command line: it listens on `port` and dials `leecher` (HOST:PORT, unless
+    None) itself."""
+    dial = {"ccbt": ["--peer", leecher], "lt": ["--connect", leecher], "rqbit": ["--initial-peers", leecher]}
+    if leecher is None:
+        dial = dict.fromkeys(dial, [])
     if is_ccbt(client):
-        cmd = [common.ccbt_binary(client), "seed", torrent, "-o", datadir, "--listen-port", str(port), "--no-dht",
-               "--no-trackers", "--no-pex", "--state-dir", state, "-q", "--peer", leecher]
-        return cmd if checkpoint else cmd + ["--no-checkpoint"]
+        cmd = [common.ccbt_binary(client), "seed", torrent, "-d", datadir, "--listen-port", str(port), "--no-dht",
+               "--no-trackers", "--no-pex", "--state-dir", state, "-q", *dial["ccbt"]]
+        cmd = cmd if checkpoint else cmd + ["--no-checkpoint"]
+        # Older builds (compared with --ccbt) may lack some of these; without them they do less.
+        return common.known_flags(cmd, {"--no-trackers": 0, "--no-pex": 0, "--state-dir": 1, "-q": 0,
+                                        "--no-checkpoint": 0, "--no-dht": 0})
     if is_lt(client):
         return [common.lt_python(client), LT_BENCH, "seed", "--torrent", torrent, "--data", datadir,
-                "--port", str(port), "--ready-file", os.path.join(state, "ready"), "--connect", leecher]
+                "--port", str(port), "--ready-file", os.path.join(state, "ready"), *dial["lt"]]
     if client == "rqbit":
         # Stateless `download` over complete data: rqbit checks every piece, then serves.
         return [RQBIT, *common.RQBIT_QUIET, "--listen-ip", "127.0.0.1", "--listen-port", str(port), "download",
-                "--disable-http-api", "--overwrite", "--output-folder", datadir, "--initial-peers", leecher, torrent]
+                "--disable-http-api", "--overwrite", "--output-folder", datadir, *dial["rqbit"], torrent]
     raise ValueError(client)
 
 
@@ -69,15 +76,17 @@ def run_one(args, client, layout, torrent, content, timeout):
             common.warm_cache(content)
         seed_port, leech_port = free_port(), free_port()
         leech = [args.leecher_python, LT_BENCH, "leech", "--torrent", torrent, "--out", out, "--port", str(leech_port),
-                 "--ready-file", ready, "--result-file", result, "--timeout", str(timeout),
-                 "--peer", f"127.0.0.1:{seed_port}"]
+                 "--ready-file", ready, "--result-file", result, "--timeout", str(timeout)]
+        if args.dial in ("both", "leecher"):
+            leech += ["--peer", f"127.0.0.1:{seed_port}", "--redial", str(args.redial)]
         if args.leecher_default_settings:
             leech.append("--default-settings")
         leecher = subprocess.Popen(leech, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True)
         if not wait_for_file(ready, leecher, 30):
             common.stop(leecher)
             return {"ok": False, "reason": f"libtorrent leecher did not start (see {os.path.relpath(logpath)})"}
-        cmd = seeder_cmd(client, torrent, datadir, seed_port, f"127.0.0.1:{leech_port}", state, args.ccbt_checkpoint)
+        dial_leecher = f"127.0.0.1:{leech_port}" if args.dial in ("both", "seeder") else None
+        cmd = seeder_cmd(client, torrent, datadir, seed_port, dial_leecher, state, args.ccbt_checkpoint)
         log(f"seed {layout}/{client}: {' '.join(cmd)}")
         seeder = Measured(cmd, logf, env=common.client_env(client), cwd=state)
         try:
