@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod manifest_liar;
 pub mod raw_xet;
 pub mod xet;
 
