@@ -40,7 +40,7 @@ const MAX_FOUND: usize = ccbt_proto::metadata::MAX_CANDIDATES;
 pub(super) fn wanted(inner: &SessionInner, torrent: &Torrent, resume: Option<&ResumeData>) -> bool {
     inner.xet.is_some()
         && !torrent.missing_xet_layers().is_empty()
-        && !resume.is_some_and(|r| r.verified.len() > 0 && r.verified.all())
+        && !resume.is_some_and(|r| !r.verified.is_empty() && r.verified.all())
 }
 
 /// Lists the torrent as fetching metadata and starts learning its manifests; the download
@@ -181,14 +181,15 @@ struct Found {
 impl Found {
     /// The new acceptable ones of `peers`, remembered.
     fn take(&mut self, source: Source, peers: Vec<SocketAddr>) -> Vec<SocketAddr> {
-        let usable = |a: &SocketAddr| {
-            a.port() != 0
-                && !a.ip().is_unspecified()
-                && !a.ip().is_multicast()
-                && !(self.ssrf_mitigation && source != Source::User && refused_by_ssrf_mitigation(*a))
+        let refused = |a: &SocketAddr| {
+            let remote = source != Source::User;
+            a.port() == 0
+                || a.ip().is_unspecified()
+                || a.ip().is_multicast()
+                || (self.ssrf_mitigation && remote && refused_by_ssrf_mitigation(*a))
         };
         let fresh: Vec<SocketAddr> =
-            peers.into_iter().filter(|a| usable(a) && !self.addrs.contains(a)).collect();
+            peers.into_iter().filter(|a| !refused(a) && !self.addrs.contains(a)).collect();
         let room = MAX_FOUND.saturating_sub(self.addrs.len());
         self.addrs.extend(fresh.iter().take(room));
         fresh
