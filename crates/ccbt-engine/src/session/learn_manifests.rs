@@ -260,3 +260,75 @@ pub(crate) fn torrent_file_bytes(torrent: &Torrent) -> Vec<u8> {
     out.push(b'e');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use ccbt_metainfo::{MetaVersion, Torrent, TorrentBuilder, XetBuild};
+    use ccbt_xet::FileHasher;
+
+    /// A two-file v2 Xet torrent with every top-level key ccbt keeps; the second file spans
+    /// two pieces, so it has a piece layer.
+    fn full_torrent() -> Torrent {
+        let files: Vec<Vec<u8>> = vec![vec![3u8; 5000], (0..40_000u32).map(|i| (i % 251) as u8).collect()];
+        let nodes = files.iter().map(|f| v2_nodes(f)).collect();
+        let chunks = files
+            .iter()
+            .map(|f| {
+                let mut hasher = FileHasher::new();
+                hasher.update(f);
+                hasher.finish().1
+            })
+            .collect();
+        let bytes = TorrentBuilder {
+            version: MetaVersion::V2,
+            name: "set".into(),
+            files: vec![(vec!["a".into()], 5000), (vec!["b".into()], 40_000)],
+            piece_length: 32768,
+            v2_piece_hashes: nodes,
+            trackers: vec![
+                vec!["http://a/announce".into(), "http://b/announce".into()],
+                vec!["udp://c:1".into()],
+            ],
+            comment: Some("v2 of the set".into()),
+            created_by: Some("test".into()),
+            creation_date: Some(1_700_000_000),
+            url_list: vec!["http://seed/".into()],
+            xet: Some(XetBuild::from_chunks(chunks, None)),
+            ..TorrentBuilder::default()
+        }
+        .build()
+        .unwrap();
+        Torrent::from_bytes(&bytes).unwrap()
+    }
+
+    /// The v2 node of each 32 KiB piece of `bytes` (its root when it fits one piece).
+    fn v2_nodes(bytes: &[u8]) -> Vec<ccbt_core::merkle::Node> {
+        use ccbt_core::merkle::{file_tree_leaves, leaf_hash, root_from_layer};
+        let leaves: Vec<_> = bytes.chunks(16384).map(leaf_hash).collect();
+        if bytes.len() <= 32768 {
+            return vec![root_from_layer(&leaves, file_tree_leaves(bytes.len() as u64), [0; 32])];
+        }
+        leaves.chunks(2).map(|l| root_from_layer(l, 2, [0; 32])).collect()
+    }
+
+    #[test]
+    fn the_saved_torrent_keeps_everything_and_the_manifests_learned() {
+        let full = full_torrent();
+        assert_eq!(full.xet_layers.len(), 2);
+        assert!(!full.piece_layers.is_empty());
+        // As added from a .torrent without `xet layers`, then learned from peers.
+        let mut learned = full.clone();
+        learned.xet_layers.clear();
+        for (root, chunks) in &full.xet_layers {
+            learned.set_xet_layer(*root, chunks.clone()).unwrap();
+        }
+        let saved = Torrent::from_bytes(&super::torrent_file_bytes(&learned)).unwrap();
+        assert_eq!(saved, full);
+        // Nothing learned yet: no `xet layers` key at all, the rest the same.
+        learned.xet_layers.clear();
+        let saved = Torrent::from_bytes(&super::torrent_file_bytes(&learned)).unwrap();
+        assert_eq!(saved.missing_xet_layers().len(), 2);
+        assert_eq!(saved.trackers, full.trackers);
+        assert_eq!(saved.info_hash_v2, full.info_hash_v2);
+    }
+}
