@@ -496,15 +496,17 @@ fn shorten(file: &File, path: &Path, length: u64) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// [`shorten`] for a foreign file whose every piece verified. Opened for writing only when it
-/// is longer, so a complete file of the right length is never opened read-write.
+/// [`shorten`] for a foreign file whose every piece verified. Looked at by path (no handle is
+/// kept: an idle torrent holds no descriptor) and opened for writing only when it is longer, so
+/// a complete file of the right length is never opened read-write.
 fn shorten_complete(f: &StoredFile) -> Result<(), StorageError> {
-    let Some(handle) = f.reader()? else { return Ok(()) };
-    let current = handle.metadata().map_err(|e| StorageError::io(&f.path, "stat", e))?.len();
-    if current <= f.length {
-        return Ok(());
+    match fs::symlink_metadata(&f.path) {
+        Ok(meta) if meta.is_file() && meta.len() > f.length => {
+            shorten(&open_writable(&f.path)?, &f.path, f.length)
+        }
+        // Gone, replaced by something else (`open_writable` would refuse a link), or not longer.
+        _ => Ok(()),
     }
-    shorten(&open_writable(&f.path)?, &f.path, f.length)
 }
 
 /// Sizes a freshly opened file. Files already at least `length` long are left alone.
