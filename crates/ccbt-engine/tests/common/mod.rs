@@ -92,6 +92,22 @@ pub async fn wait_complete(session: &Session, id: TorrentId, limit: Duration) {
     }
 }
 
+/// Waits until the torrent has checked its data and takes connections (a connection that
+/// arrives while it is still checking is refused), failing the test after `limit`.
+pub async fn wait_accepting(session: &Session, id: TorrentId, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let status = session.status(id).unwrap();
+        match &status.state {
+            TorrentState::Error(e) => panic!("torrent failed: {e}"),
+            TorrentState::Downloading | TorrentState::Seeding => return,
+            _ => {}
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still not taking connections: {status:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Compares two trees file by file.
 pub fn assert_same_files(torrent: &Torrent, a: &Path, b: &Path) {
     for f in &torrent.files {
