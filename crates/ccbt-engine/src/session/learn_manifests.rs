@@ -68,8 +68,10 @@ pub(super) fn start(
         xet_store: true,
     };
     let (meta, commands) = magnet::new_resolver(&spec);
-    // Recorded like a magnet link still resolving: a stop during the phase loses nothing.
-    let pending = inner.options().checkpoint_enabled.then(|| {
+    // Recorded like a magnet link still resolving, so a stop during the phase loses nothing; a
+    // torrent given as bytes, with no file to name, could not be resumed from such a record.
+    let recordable = inner.options().checkpoint_enabled && start.origin.torrent_file.is_some();
+    let pending = recordable.then(|| {
         let (options, save_path, source) = (inner.options(), save_path.clone(), start.origin.clone());
         move |paused| crate::checkpoint::save_pending_magnet(&options, &magnet, &save_path, source, paused)
     });
