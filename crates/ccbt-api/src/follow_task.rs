@@ -39,7 +39,9 @@ pub(crate) async fn run(session: Arc<Session>, shared: Arc<Shared>, id: String, 
     // A switch a killed daemon left half done is finished (and recorded) before anything
     // else: the version to get complete in the folder is the new one.
     match session.xet_finish_switch(&record.dir, Some(recorder(&shared, &id))).await {
-        Ok(Some(switched)) => tracing::info!(%id, info_hash = %switched.info_hash, seq = switched.seq, "xet follow: a switch cut short finished"),
+        Ok(Some(switched)) => {
+            tracing::info!(%id, info_hash = %switched.info_hash, seq = switched.seq, "xet follow: a switch cut short finished")
+        }
         Ok(None) => {}
         Err(e) => {
             tracing::error!(%id, error = %e, "xet follow: cannot finish a switch cut short");

@@ -90,7 +90,8 @@ async fn set_up() -> Net {
     let (v1, v2) = versions(work.path());
     let boot = Session::new(dht_options(&work.path().join("boot"), Vec::new())).await.unwrap();
     let boot_addr = boot.dht_status().await.expect("dht").local_addr.to_string();
-    let publisher = Session::new(dht_options(&work.path().join("pub"), vec![boot_addr.clone()])).await.unwrap();
+    let publisher =
+        Session::new(dht_options(&work.path().join("pub"), vec![boot_addr.clone()])).await.unwrap();
     let api = Api::with(|options, dir| {
         options.xet_store_dir = Some(dir.join("state/xet"));
         options.enable_dht = true;

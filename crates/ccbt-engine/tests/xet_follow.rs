@@ -139,7 +139,10 @@ impl Net {
         let p2 = self.publisher.add_torrent(add).await.unwrap();
         wait_complete(&self.publisher, p2, Duration::from_secs(60)).await;
         let value = encode_info_hash_value(&follow_id(&self.v2));
-        self.publisher.dht_put_mutable(&self.key, &self.salt, value, 2, Duration::from_secs(30)).await.unwrap();
+        self.publisher
+            .dht_put_mutable(&self.key, &self.salt, value, 2, Duration::from_secs(30))
+            .await
+            .unwrap();
         p2
     }
 

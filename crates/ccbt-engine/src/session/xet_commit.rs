@@ -30,7 +30,10 @@ use crate::{AddTorrent, SessionError, TorrentId};
 /// and awaited before the switch journal is deleted, so the record never stays behind a
 /// folder that has switched.
 #[derive(Clone)]
-pub struct XetSwitchRecorder(pub Arc<dyn Fn(InfoHash, i64) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>);
+pub struct XetSwitchRecorder(pub Arc<dyn Fn(InfoHash, i64) -> RecordFuture + Send + Sync>);
+
+/// What an [`XetSwitchRecorder`] returns: the record being written.
+pub type RecordFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 impl std::fmt::Debug for XetSwitchRecorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -148,7 +151,9 @@ async fn stop_versions(session: &Session, journal: &Journal, dir: &Path, staging
     for status in versions {
         match session.remove(status.id).await {
             Ok(()) | Err(SessionError::UnknownTorrent(_)) => {}
-            Err(e) => tracing::warn!(torrent = status.id.0, error = %e, "xet follow: cannot remove a version"),
+            Err(e) => {
+                tracing::warn!(torrent = status.id.0, error = %e, "xet follow: cannot remove a version")
+            }
         }
         if session.options().checkpoint_enabled {
             let store = ccbt_checkpoint::CheckpointStore::new(&session.options().checkpoint_dir);

@@ -291,7 +291,12 @@ async fn commit(follow: &Follow, journal: Journal, fresh: bool) {
         }
         drop(in_flight);
     };
-    let job = Commit { dir: follow.spec.dir.clone(), journal, write_journal: fresh, recorder: follow.spec.on_switch.clone() };
+    let job = Commit {
+        dir: follow.spec.dir.clone(),
+        journal,
+        write_journal: fresh,
+        recorder: follow.spec.on_switch.clone(),
+    };
     let _ = xet_commit::spawn(&follow.session, job, report).await;
 }
 

@@ -71,7 +71,9 @@ pub(super) fn read(dir: &Path) -> Result<Option<Journal>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read the switch journal {}: {e}", path.display())),
     };
-    decode(&bytes).map(Some).map_err(|reason| format!("the switch journal {} is damaged: {reason}", path.display()))
+    decode(&bytes)
+        .map(Some)
+        .map_err(|reason| format!("the switch journal {} is damaged: {reason}", path.display()))
 }
 
 /// Deletes the journal of `dir` (the switch is done); a journal left behind is finished
@@ -81,7 +83,9 @@ pub(super) fn remove(dir: &Path) {
     match std::fs::remove_file(&path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(path = %path.display(), error = %e, "xet follow: cannot delete the switch journal"),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "xet follow: cannot delete the switch journal")
+        }
     }
 }
 
@@ -140,14 +144,18 @@ mod tests {
     fn a_journal_round_trips_and_damage_is_named() {
         let dir = tempfile::tempdir().unwrap();
         assert!(read(dir.path()).unwrap().is_none());
-        let journal = Journal { ih: InfoHash([5; 20]), seq: 7, new: torrent("new"), old: Some(torrent("old")) };
+        let journal =
+            Journal { ih: InfoHash([5; 20]), seq: 7, new: torrent("new"), old: Some(torrent("old")) };
         write(dir.path(), &journal).unwrap();
         let back = read(dir.path()).unwrap().expect("the journal");
         assert_eq!((back.ih, back.seq), (journal.ih, 7));
         assert_eq!(back.new.info_hash, journal.new.info_hash);
         assert_eq!(back.old.map(|t| t.info_hash), Some(torrent("old").info_hash));
         assert_eq!(back.new.name, "new");
-        assert_eq!(journal.staging(dir.path()), dir.path().join(STAGING_DIR).join(InfoHash([5; 20]).to_hex()));
+        assert_eq!(
+            journal.staging(dir.path()),
+            dir.path().join(STAGING_DIR).join(InfoHash([5; 20]).to_hex())
+        );
 
         std::fs::write(path(dir.path()), b"d6:formati2ee").unwrap();
         assert!(read(dir.path()).unwrap_err().contains("is damaged"));

@@ -114,7 +114,8 @@ pub(super) fn move_into_place(
     again: bool,
 ) -> Result<(), String> {
     let new_files = file_paths(torrent, dir);
-    for (i, ((from, length), (to, _))) in file_paths(torrent, staging).into_iter().zip(&new_files).enumerate() {
+    for (i, ((from, length), (to, _))) in file_paths(torrent, staging).into_iter().zip(&new_files).enumerate()
+    {
         if again && length > 0 && !from.exists() && to.exists() {
             continue;
         }
@@ -141,7 +142,12 @@ pub(super) fn move_into_place(
 }
 
 /// Renames one new file from the staging folder over its place.
-fn move_one(from: &Path, to: &Path, length: u64, store: Option<&ccbt_xetstore::XetStore>) -> Result<(), String> {
+fn move_one(
+    from: &Path,
+    to: &Path,
+    length: u64,
+    store: Option<&ccbt_xetstore::XetStore>,
+) -> Result<(), String> {
     if let Some(parent) = to.parent() {
         std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
@@ -240,6 +246,27 @@ mod tests {
         assert_eq!(std::fs::read(dir.path().join("set/empty")).unwrap(), b"");
         assert!(!dir.path().join("set/gone.bin").exists());
         assert!(!staging.join("set/a.bin").exists());
+    }
+
+    #[test]
+    fn moves_run_again_after_a_crash_skip_the_files_already_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = dir.path().join(STAGING_DIR).join("x");
+        let old = torrent(&[("a.bin", 3), ("b.bin", 3), ("gone.bin", 4)]);
+        let new = torrent(&[("a.bin", 5), ("b.bin", 5)]);
+        // a.bin moved before the crash; b.bin still staged; gone.bin not deleted yet.
+        std::fs::create_dir_all(dir.path().join("set")).unwrap();
+        std::fs::write(dir.path().join("set/a.bin"), b"new-a").unwrap();
+        std::fs::write(dir.path().join("set/b.bin"), b"old").unwrap();
+        std::fs::write(dir.path().join("set/gone.bin"), b"gone").unwrap();
+        std::fs::create_dir_all(staging.join("set")).unwrap();
+        std::fs::write(staging.join("set/b.bin"), b"new-b").unwrap();
+        // A first commit would call the missing staged a.bin a failure.
+        assert!(move_into_place(&new, Some(&old), &staging, dir.path(), None, false).is_err());
+        move_into_place(&new, Some(&old), &staging, dir.path(), None, true).unwrap();
+        assert_eq!(std::fs::read(dir.path().join("set/a.bin")).unwrap(), b"new-a");
+        assert_eq!(std::fs::read(dir.path().join("set/b.bin")).unwrap(), b"new-b");
+        assert!(!dir.path().join("set/gone.bin").exists());
     }
 
     #[test]
