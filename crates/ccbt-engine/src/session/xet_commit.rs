@@ -63,6 +63,9 @@ pub(super) struct Commit {
     pub journal: Journal,
     /// False when the journal is on disk already (a commit run again after a crash).
     pub write_journal: bool,
+    /// Torrents of the session to stop besides those found by version and folder (the
+    /// follow's current and staging torrents, whatever their save path is spelt like).
+    pub known: Vec<TorrentId>,
     pub recorder: Option<XetSwitchRecorder>,
 }
 
@@ -82,7 +85,7 @@ pub(super) fn spawn(
 }
 
 async fn run(session: &Session, commit: Commit) -> Committed {
-    let Commit { dir, journal, write_journal, recorder } = commit;
+    let Commit { dir, journal, write_journal, known, recorder } = commit;
     let ih = journal.ih;
     if write_journal {
         let (d, j) = (dir.clone(), journal.clone());
@@ -91,7 +94,7 @@ async fn run(session: &Session, commit: Commit) -> Committed {
     let staging = journal.staging(&dir);
     // Neither version's torrent may write into the files being renamed; their checkpoints go
     // too, or the next start would bring the old version back over the new files.
-    stop_versions(session, &journal, &dir, &staging).await;
+    stop_versions(session, &journal, &dir, &staging, &known).await;
     let moved = {
         let (dir, staging, journal) = (dir.clone(), staging.clone(), journal.clone());
         let store = session.inner.xet.clone();
@@ -134,18 +137,24 @@ async fn run(session: &Session, commit: Commit) -> Committed {
 
 /// Removes from the session every torrent of the old or the new version saved in `dir` or in
 /// the staging folder (after a restart they may be back from their checkpoints), and deletes
-/// their checkpoints.
-async fn stop_versions(session: &Session, journal: &Journal, dir: &Path, staging: &Path) {
+/// their checkpoints; the `known` ones too.
+async fn stop_versions(
+    session: &Session,
+    journal: &Journal,
+    dir: &Path,
+    staging: &Path,
+    known: &[TorrentId],
+) {
     let old = journal.old.as_ref().map(follow_id);
     let versions: Vec<_> = session
         .torrents()
         .into_iter()
-        .filter(|s| s.save_path == dir || s.save_path == staging)
         .filter(|s| {
-            session.metainfo(s.id).is_ok_and(|t| {
+            let version = session.metainfo(s.id).is_ok_and(|t| {
                 let id = follow_id(&t);
                 id == journal.ih || Some(id) == old || t.info_hash == journal.new.info_hash
-            }) || s.info_hash == journal.ih
+            }) || s.info_hash == journal.ih;
+            known.contains(&s.id) || (version && (s.save_path == dir || s.save_path == staging))
         })
         .collect();
     for status in versions {
@@ -188,7 +197,8 @@ impl Session {
         let Some(journal) = blocking(move || xet_journal::read(&d)).await? else { return Ok(None) };
         let (ih, seq) = (journal.ih, journal.seq);
         tracing::info!(info_hash = %ih, seq, dir = %dir.display(), "xet follow: finishing a switch cut short");
-        let commit = Commit { dir: dir.to_owned(), journal, write_journal: false, recorder };
+        let commit =
+            Commit { dir: dir.to_owned(), journal, write_journal: false, known: Vec::new(), recorder };
         let (torrent, warning) = spawn(self, commit, |_| {}).await.map_err(|e| e.to_string())??;
         Ok(Some(XetSwitched { torrent, info_hash: ih, seq, warning }))
     }

@@ -232,7 +232,8 @@ async fn finish_cut_switch(follow: &Follow) {
         Err(e) => return set_error(&follow.status, e.to_string()),
     };
     tracing::info!(info_hash = %journal.ih, dir = %follow.spec.dir.display(), "xet follow: finishing a switch cut short");
-    commit(follow, journal, false).await;
+    let current = follow.status.borrow().torrent;
+    commit(follow, journal, false, vec![current]).await;
 }
 
 /// One poll: get the item, re-put it, and update when it names a newer version.
@@ -257,7 +258,7 @@ async fn poll_once(follow: &Follow) {
         PollStep::Update(ih, seq) => {
             tracing::info!(info_hash = %ih, seq, dir = %spec.dir.display(), "xet follow: a new version");
             status.send_modify(|s| s.updating = Some((ih, seq)));
-            let (_staged, torrent) = match super::xet_switch::fetch(session, spec, ih).await {
+            let (staged, torrent) = match super::xet_switch::fetch(session, spec, ih).await {
                 Ok(fetched) => fetched,
                 Err(reason) => {
                     status.send_modify(|s| s.updating = None);
@@ -265,14 +266,15 @@ async fn poll_once(follow: &Follow) {
                 }
             };
             let old = session.metainfo(now.torrent).ok().map(|t| (*t).clone());
-            commit(follow, Journal { ih, seq, new: (*torrent).clone(), old }, true).await;
+            let journal = Journal { ih, seq, new: (*torrent).clone(), old };
+            commit(follow, journal, true, vec![staged, now.torrent]).await;
         }
     }
 }
 
 /// Runs a switch's commit in a task of its own, which reports the switch in the status; waits
 /// for it (a stop of the loop cuts only this wait).
-async fn commit(follow: &Follow, journal: Journal, fresh: bool) {
+async fn commit(follow: &Follow, journal: Journal, fresh: bool, known: Vec<TorrentId>) {
     let in_flight = follow.commit.clone().lock_owned().await;
     let status = follow.status.clone();
     let (ih, seq) = (journal.ih, journal.seq);
@@ -295,6 +297,7 @@ async fn commit(follow: &Follow, journal: Journal, fresh: bool) {
         dir: follow.spec.dir.clone(),
         journal,
         write_journal: fresh,
+        known,
         recorder: follow.spec.on_switch.clone(),
     };
     let _ = xet_commit::spawn(&follow.session, job, report).await;
