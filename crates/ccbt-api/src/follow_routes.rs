@@ -147,15 +147,5 @@ async fn folder(dir: Option<PathBuf>) -> Result<PathBuf, ApiError> {
         // `/data/set/` and `/data/./set` are `/data/set`: one folder, one follow id.
         Some(dir) => dir.components().collect::<PathBuf>(),
     };
-    let create = dir.clone();
-    tokio::task::spawn_blocking(move || std::fs::create_dir_all(&create))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| {
-            ApiError::bad_request(
-                "cannot_create_folder",
-                format!("cannot create the folder {}: {e}", dir.display()),
-            )
-        })?;
-    Ok(dir)
+    crate::handlers::create_folder(dir).await
 }

@@ -160,6 +160,12 @@ async fn save_folder(ctx: &ApiContext, requested: Option<PathBuf>) -> Result<Pat
         Some(path) => path,
         None => ctx.session.options().download_dir.clone(),
     };
+    create_folder(folder).await
+}
+
+/// Creates `folder` (and its parents) when missing, off the async threads; a folder that
+/// cannot be made is the request's fault (a path under a file, no permission).
+pub(crate) async fn create_folder(folder: PathBuf) -> Result<PathBuf, ApiError> {
     let create = folder.clone();
     tokio::task::spawn_blocking(move || std::fs::create_dir_all(&create))
         .await

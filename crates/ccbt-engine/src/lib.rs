@@ -84,6 +84,7 @@ pub(crate) mod tracker;
 mod xet;
 mod xet_conn;
 mod xet_discovery;
+mod xet_manifests;
 
 pub use add::{AddTorrent, TorrentSource};
 pub use checkpoint::{

@@ -31,6 +31,7 @@ use crate::{
 };
 
 mod items_api;
+mod learn_manifests;
 mod limits_api;
 mod ops_api;
 mod peers_api;
@@ -277,7 +278,13 @@ impl Session {
                     origin: add.origin,
                     paused: add.paused,
                 };
-                match start_active(inner, id, Arc::new(*torrent), save_path, start).await {
+                // A Xet torrent without its chunk manifests learns them from peers first.
+                let started = if learn_manifests::wanted(inner, &torrent, start.resume.as_ref()) {
+                    learn_manifests::start(inner, id, *torrent, save_path, start)
+                } else {
+                    start_active(inner, id, Arc::new(*torrent), save_path, start).await
+                };
+                match started {
                     Ok(entry) => entry,
                     Err(e) => {
                         inner.limits.remove_torrent(id);
@@ -684,7 +691,14 @@ fn start_resolving(
             }
         };
         tracing::info!(%id, name = %resolved.torrent.name, "metadata received");
-        save_torrent_file(&inner.options().state_dir, &resolved.torrent, &magnet).await;
+        let bytes = magnet::torrent_file_bytes(&resolved.torrent, &magnet);
+        let saved = write_state_torrent(&inner.options().state_dir, &resolved.torrent.info_hash, bytes).await;
+        let mut origin = origin;
+        if !resolved.torrent.xet_layers.is_empty() {
+            // Checkpoints keep the info dictionary and piece layers but not the Xet manifests
+            // learned: naming the saved file lets a restart read them from it.
+            origin.torrent_file = saved.or(origin.torrent_file);
+        }
         let torrent = Arc::new(resolved.torrent);
         let mut files = files;
         if files.selected.is_none() {
@@ -703,44 +717,69 @@ fn start_resolving(
         };
         // A hybrid found through one of its ids is known by both from now on.
         lock(&inner.info_hashes).extend(torrent.wire_ids());
-        match start_active(&inner, id, torrent, save_path, start).await {
-            Ok(entry) => {
-                // The resolver's own entry is replaced; its task (this one) ends right after.
-                let mut torrents = lock(&inner.torrents);
-                if let Some(slot) = torrents.get_mut(&id) {
-                    *slot = entry;
-                } else if let TorrentEntry::Active { task, .. } = entry {
-                    // Removed while we were starting: stop what we started.
-                    task.abort();
-                }
-            }
-            Err(e) => {
-                let reason = e.to_string();
-                tracing::error!(%id, %reason, "cannot start the torrent after fetching its metadata");
-                *lock(&meta.failed) = Some(reason);
-            }
-        }
+        let started = start_active(&inner, id, torrent, save_path, start).await;
+        replace_entry(&inner, id, &meta, started);
     });
     TorrentEntry::Resolving { shared, task }
 }
 
-/// Saves a magnet download's metadata as `<state_dir>/torrents/<info hash>.torrent` so the
-/// download can be resumed or re-seeded without fetching it again.
-async fn save_torrent_file(state_dir: &Path, torrent: &Torrent, magnet: &Magnet) {
+/// A resolving entry's torrent started (or failed to): the entry becomes the running torrent;
+/// the resolving task (the caller) ends right after.
+fn replace_entry(
+    inner: &SessionInner,
+    id: TorrentId,
+    meta: &MetaShared,
+    started: Result<TorrentEntry, SessionError>,
+) {
+    match started {
+        Ok(entry) => {
+            let mut torrents = lock(&inner.torrents);
+            if let Some(slot) = torrents.get_mut(&id) {
+                *slot = entry;
+            } else if let TorrentEntry::Active { task, .. } = entry {
+                // Removed while we were starting: stop what we started.
+                task.abort();
+            }
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            tracing::error!(%id, %reason, "cannot start the torrent after fetching its metadata");
+            *lock(&meta.failed) = Some(reason);
+        }
+    }
+}
+
+/// Saves a .torrent whose metadata (or part of it) was learned from peers as
+/// `<state_dir>/torrents/<info hash>.torrent` so the download can be resumed or re-seeded
+/// without fetching it again; its path, or None if it could not be written.
+async fn write_state_torrent(
+    state_dir: &Path,
+    info_hash: &ccbt_core::InfoHash,
+    bytes: Vec<u8>,
+) -> Option<PathBuf> {
     let dir = state_dir.join("torrents");
-    let path = dir.join(format!("{}.torrent", torrent.info_hash.to_hex()));
-    let bytes = magnet::torrent_file_bytes(torrent, magnet);
+    let path = dir.join(format!("{}.torrent", info_hash.to_hex()));
     let result = tokio::task::spawn_blocking(move || -> std::io::Result<PathBuf> {
         std::fs::create_dir_all(&dir)?;
         let tmp = path.with_extension("torrent.tmp");
         std::fs::write(&tmp, &bytes)?;
         std::fs::rename(&tmp, &path)?;
-        Ok(path)
+        // Absolute: checkpoints name it, and are read from any working directory.
+        Ok(std::fs::canonicalize(&path).unwrap_or(path))
     })
     .await;
     match result {
-        Ok(Ok(path)) => tracing::info!(path = %path.display(), "saved the .torrent of the magnet link"),
-        Ok(Err(e)) => tracing::warn!(error = %e, "cannot save the .torrent of the magnet link"),
-        Err(e) => tracing::warn!(error = %e, "saving the .torrent failed"),
+        Ok(Ok(path)) => {
+            tracing::info!(path = %path.display(), "saved the .torrent with the metadata learned from peers");
+            Some(path)
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot save the .torrent with the metadata learned from peers");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "saving the .torrent failed");
+            None
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! One short-lived `xet_cas` connection opened by us, outside the pump: the magnet phase that
-//! learns manifests (`magnet/xet_layers.rs`) and the chunk phase (`torrent/xet_chunks/`) both
+//! One short-lived `xet_cas` connection opened by us, outside the pump: the phase that
+//! learns manifests (`xet_manifests.rs`) and the chunk phase (`torrent/xet_chunks/`) both
 //! speak through it. Socket, framing, our extension handshake offering only `xet_cas`, and an
 //! optional place in the download limiter.
 

@@ -198,6 +198,7 @@ async fn banned_ip_reconnecting_with_a_new_peer_id_is_refused_before_the_handsha
     let torrent = make_torrent(src.path(), "payload", &[("", data(64 * 1024, 63))], 16384);
     let leecher = Session::new(SessionOptions { max_hash_failures: 1, ..options() }).await.unwrap();
     let id = leecher.add_torrent(AddTorrent::new(torrent.clone()).save_path(dst.path())).await.unwrap();
+    wait_accepting(&leecher, id, Duration::from_secs(30)).await;
 
     let mut liar = connect_from(9, leecher.listen_addr()).await;
     liar.write_all(&handshake_bytes(&torrent, *b"-XX0001-liarliarliar")).await.unwrap();
@@ -235,6 +236,7 @@ async fn a_useless_peer_is_evicted_when_a_candidate_waits_for_its_slot() {
     .await
     .unwrap();
     let id = leecher.add_torrent(AddTorrent::new(torrent.clone()).save_path(dst.path())).await.unwrap();
+    wait_accepting(&leecher, id, Duration::from_secs(30)).await;
 
     // A peer with nothing to give that never asks for anything takes the only slot.
     let mut idle = connect_from(11, leecher.listen_addr()).await;
@@ -333,7 +335,8 @@ async fn a_local_service_named_by_peer_exchange_is_never_dialled() {
     let dst = tempfile::tempdir().unwrap();
     let torrent = make_torrent(src.path(), "payload", &[("", data(50_000, 66))], 16384);
     let leecher = Session::new(options()).await.unwrap();
-    leecher.add_torrent(AddTorrent::new(torrent.clone()).save_path(dst.path())).await.unwrap();
+    let id = leecher.add_torrent(AddTorrent::new(torrent.clone()).save_path(dst.path())).await.unwrap();
+    wait_accepting(&leecher, id, Duration::from_secs(30)).await;
 
     let mut peer = connect_from(12, leecher.listen_addr()).await;
     let mut hello = handshake_bytes(&torrent, *b"-XX0001-pexpexpexpex");

@@ -65,6 +65,8 @@ async fn downloading(options: SessionOptions) -> (Session, TorrentId, Torrent, [
     let torrent = make_torrent(src.path(), "payload", &[("", data(64 * 16384, 7))], 16384);
     let session = Session::new(options).await.unwrap();
     let id = session.add_torrent(AddTorrent::new(torrent.clone()).save_path(dst.path())).await.unwrap();
+    // Peers that connect while the torrent still checks its (empty) folder are refused.
+    wait_accepting(&session, id, LIMIT).await;
     (session, id, torrent, [src, dst])
 }
 

@@ -13,6 +13,7 @@ use crate::*;
 
 mod copy;
 mod deferred;
+mod truncate;
 
 const PIECE: u32 = 32768;
 
@@ -155,7 +156,7 @@ fn preallocation_gives_right_lengths_and_never_truncates() {
         assert_eq!(len("a.bin"), want(20000), "{mode}");
         assert_eq!(len("dir/sub/b.bin"), want(40000), "{mode}");
         assert_eq!(len("empty"), 0);
-        assert_eq!(len("tail"), 40000, "a longer existing file keeps its bytes");
+        assert_eq!(len("tail"), 40000, "a longer foreign file keeps its bytes (see truncate.rs)");
     }
 }
 

@@ -65,8 +65,12 @@ struct StoredFile {
 
 /// A torrent's data as files under a root directory.
 ///
-/// Files that are already longer than the torrent says are never truncated: the extra bytes may
-/// be the user's data, and libtorrent behaves the same way. Only the torrent's range is used.
+/// A file already longer than the torrent says is cut to the torrent's length once it is the
+/// torrent's to write (see [`shorten`]): otherwise a new version written in place over a longer
+/// old file would keep the old tail, every piece verifying but the file not being the torrent's
+/// content. Files the torrent may not write are never cut: a foreign file (the user's, see
+/// [`Ownership`]) until its data verified, a file the torrent lists as empty, a skipped file,
+/// padding, and everything in read-only storage ([`FileStorage::open_existing`]).
 pub struct FileStorage {
     root: PathBuf,
     layout: FileLayout,
@@ -84,8 +88,9 @@ pub type CreatedHook = Box<dyn Fn(usize) + Send + Sync>;
 
 impl FileStorage {
     /// Creates the folder tree under `root` and opens/creates every non-padding file,
-    /// preallocating per `options`. Existing files are opened, not truncated; one that holds data
-    /// is foreign (read-only until claimed, see [`Ownership`]) unless listed in `ownership`.
+    /// preallocating per `options`. Existing files are opened (one that is ours and longer than
+    /// the torrent says is cut to its length); one that holds data is foreign (read-only until
+    /// claimed, see [`Ownership`]) unless listed in `ownership`.
     /// Files in [`Ownership::deferred`] that do not exist are neither created nor given a folder
     /// now: the first write touching one creates it (see [`FileStorage::on_create`]).
     pub fn create(
@@ -121,6 +126,12 @@ impl FileStorage {
             };
             let may_write = ownership.overwrite || ownership.owned.contains(&index);
             let (file, origin) = open_file(&path, f.length, may_write)?;
+            // Ours (or the user allowed overwriting) and wanted: the tail past the torrent's
+            // length is a stale version's. Not an empty torrent file that is not ours: `open_file`
+            // calls that `Owned` only because nothing will ever be written into it.
+            if may_write && origin == (Origin::Owned { had_data: true }) && !deferred {
+                shorten(&file, &path, f.length)?;
+            }
             // A skipped file is not grown: it only ever holds the bytes of shared pieces.
             if origin != Origin::Foreign && !deferred {
                 preallocate(&file, &path, f.length, options.preallocate)?;
@@ -468,6 +479,36 @@ impl StoredFile {
     }
 }
 
+/// Cuts a file of the torrent that is longer than its `length` in the torrent to that length.
+/// Only for a file the torrent may write (or whose data all verified): the caller decides.
+fn shorten(file: &File, path: &Path, length: u64) -> Result<(), StorageError> {
+    let current = file.metadata().map_err(|e| StorageError::io(path, "stat", e))?.len();
+    if current <= length {
+        return Ok(());
+    }
+    file.set_len(length).map_err(|e| StorageError::io(path, "set length", e))?;
+    tracing::info!(
+        path = %path.display(),
+        was = current,
+        now = length,
+        "file was longer than the torrent says; cut to the torrent's length"
+    );
+    Ok(())
+}
+
+/// [`shorten`] for a foreign file whose every piece verified. Looked at by path (no handle is
+/// kept: an idle torrent holds no descriptor) and opened for writing only when it is longer, so
+/// a complete file of the right length is never opened read-write.
+fn shorten_complete(f: &StoredFile) -> Result<(), StorageError> {
+    match fs::symlink_metadata(&f.path) {
+        Ok(meta) if meta.is_file() && meta.len() > f.length => {
+            shorten(&open_writable(&f.path)?, &f.path, f.length)
+        }
+        // Gone, replaced by something else (`open_writable` would refuse a link), or not longer.
+        _ => Ok(()),
+    }
+}
+
 /// Sizes a freshly opened file. Files already at least `length` long are left alone.
 fn preallocate(file: &File, path: &Path, length: u64, mode: Preallocate) -> Result<(), StorageError> {
     let current = file.metadata().map_err(|e| StorageError::io(path, "stat", e))?.len();
@@ -594,6 +635,10 @@ impl Storage for FileStorage {
         wanted: Option<&Bitfield>,
         lengths: &Lengths,
     ) -> Result<(), StorageError> {
+        // Read-only storage has no foreign files to claim, and never changes a file.
+        if self.read_only {
+            return Ok(());
+        }
         let piece_length = u64::from(lengths.piece_length().max(1));
         for (i, f) in self.files.iter().enumerate() {
             if f.origin != Origin::Foreign || f.claimed.get().is_some() {
@@ -602,7 +647,13 @@ impl Storage for FileStorage {
             let offset = self.layout.files().get(i).map_or(0, |l| l.offset);
             let last_byte = offset + f.length.saturating_sub(1);
             let pieces = PieceSpan::new(offset / piece_length, last_byte / piece_length);
-            // Complete or not selected: nothing will be written into it; it stays read-only.
+            // Complete: it holds exactly the torrent's bytes, and whatever follows them is not the
+            // torrent's. Nothing will be written into it; it stays read-only.
+            if f.length > 0 && !pieces.any(|p| !have.get(p)) {
+                shorten_complete(f)?;
+                continue;
+            }
+            // Not selected: nothing will be written into it; it stays read-only.
             if !pieces.any(|p| !have.get(p) && wanted.map_or(true, |w| w.get(p))) {
                 continue;
             }
@@ -610,6 +661,7 @@ impl Storage for FileStorage {
                 return Err(StorageError::NotOurs { path: f.path.clone() });
             }
             let file = open_writable(&f.path)?;
+            shorten(&file, &f.path, f.length)?;
             preallocate(&file, &f.path, f.length, self.options.preallocate)?;
             tracing::info!(path = %f.path.display(), "existing file holds verified pieces; continuing it");
             // Only the torrent task claims, once; a lost race would only drop a duplicate handle.

@@ -75,9 +75,19 @@ pub(super) async fn fetch_piece_layers(
         while tasks.len() < LAYER_CONNECTIONS {
             let Some((i, addr)) = next.next() else { break };
             let (meta, shared) = (meta.clone(), shared.clone());
-            tasks.spawn(
-                async move { ask_peer(&meta, &shared, id, PeerKey(1_000_000 + i as u64), addr).await },
-            );
+            tasks.spawn(async move {
+                let key = PeerKey(1_000_000 + i as u64);
+                let (addr, asked) = match ask_peer(&meta, &shared, id, key, addr).await {
+                    // Refused at the handshake: most likely our metadata connection was still
+                    // open at the peer (one connection per peer id). Once more, a little later.
+                    (_, Asked::Refused(_)) if !lock(&shared.fetcher).is_done() => {
+                        tokio::time::sleep(RETRY_AFTER).await;
+                        ask_peer(&meta, &shared, id, PeerKey(key.0 + 1_000_000), addr).await
+                    }
+                    ended => ended,
+                };
+                (addr, String::from(asked))
+            });
         }
         if lock(&shared.fetcher).is_done() {
             break;
@@ -109,32 +119,51 @@ pub(super) async fn fetch_piece_layers(
     Ok(liars)
 }
 
+/// A peer that fails the handshake is dialled once more after this long.
+const RETRY_AFTER: Duration = Duration::from_millis(500);
+
+/// How [`ask_peer`] ended.
+enum Asked {
+    /// The BitTorrent handshake failed (the reason).
+    Refused(String),
+    /// The connection ended after the handshake, or never got there (the reason).
+    Ended(String),
+}
+
+impl From<Asked> for String {
+    fn from(asked: Asked) -> String {
+        match asked {
+            Asked::Refused(reason) | Asked::Ended(reason) => reason,
+        }
+    }
+}
+
 /// One peer: handshake with the v2 bit, then ask for chunks until the fetch is done, the peer
-/// leaves, or it lies.
+/// leaves, or it lies. Returns the peer's address with how it ended.
 async fn ask_peer(
     meta: &MetaShared,
     shared: &Shared,
     id: ccbt_core::InfoHash,
     key: PeerKey,
     addr: SocketAddr,
-) -> (SocketAddr, String) {
+) -> (SocketAddr, Asked) {
     let limit = meta.options.connection_timeout;
     let stream = tokio::time::timeout(limit, crate::net::connect(addr, meta.options.listen_host)).await;
     let mut stream = match stream {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return (addr, format!("connect failed: {e}")),
-        Err(_) => return (addr, "connect timed out".into()),
+        Ok(Err(e)) => return (addr, Asked::Ended(format!("connect failed: {e}"))),
+        Err(_) => return (addr, Asked::Ended("connect timed out".into())),
     };
     let bits = Bits { dht: meta.dht.is_some(), v2: true };
     // The peer answered for the truncated v2 hash (checked by `outgoing`): it speaks v2.
     if let Err(e) = handshake::outgoing(&mut stream, id, None, meta.peer_id, bits, limit).await {
-        return (addr, e.to_string());
+        return (addr, Asked::Refused(e.to_string()));
     }
     lock(&shared.fetcher).add_peer(key);
     let reason = exchange(shared, &mut stream, key, addr).await;
     lock(&shared.fetcher).remove_peer(key);
     shared.changed.notify_waiters();
-    (addr, reason)
+    (addr, Asked::Ended(reason))
 }
 
 async fn exchange(shared: &Shared, stream: &mut TcpStream, key: PeerKey, addr: SocketAddr) -> String {

@@ -7,7 +7,6 @@ mod conn;
 mod layers;
 #[cfg(test)]
 mod tests;
-mod xet_layers;
 #[cfg(test)]
 mod xet_tests;
 
@@ -77,7 +76,7 @@ pub(crate) struct MetaShared {
     /// Added paused and not resumed yet: the fetch has not started (see `Session::resume`).
     pub(crate) paused: watch::Sender<bool>,
     /// The session's Xet chunk store is open: a Xet torrent's chunk manifests are worth asking
-    /// peers for (magnet/xet_layers.rs).
+    /// peers for (`xet_manifests.rs`).
     xet_store: bool,
 }
 
@@ -85,6 +84,16 @@ impl MetaShared {
     /// Reserved bits of the metadata connections' handshakes (v2: the magnet names a v2 hash).
     pub(crate) fn handshake_bits(&self) -> crate::peer::handshake::Bits {
         crate::peer::handshake::Bits { dht: self.dht.is_some(), v2: self.v2 }
+    }
+
+    /// Who we are on the connections that ask for Xet manifests.
+    pub(crate) fn dialer(&self) -> Arc<crate::xet_manifests::Dialer> {
+        Arc::new(crate::xet_manifests::Dialer {
+            peer_id: self.peer_id,
+            listen_port: self.listen_port,
+            dht: self.dht.is_some(),
+            options: self.options.clone(),
+        })
     }
 
     pub(crate) fn status(&self) -> TorrentStatus {
@@ -255,7 +264,10 @@ pub(crate) async fn resolve(
                 tracing::info!(files = missing, "fetching xet chunk manifests from peers");
                 let honest: Vec<SocketAddr> =
                     peers.iter().copied().filter(|a| !liars.contains(&a.ip())).collect();
-                liars.extend(xet_layers::fetch_xet_layers(&shared, &mut torrent, &honest).await);
+                let feed = crate::xet_manifests::PeerFeed { known: honest, more: None };
+                liars.extend(
+                    crate::xet_manifests::fetch_xet_layers(&shared.dialer(), &mut torrent, feed).await,
+                );
             }
             return Ok(Resolved { torrent, peers, liars });
         }

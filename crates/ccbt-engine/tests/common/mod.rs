@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod manifest_liar;
 pub mod raw_xet;
 pub mod xet;
 
@@ -88,6 +89,22 @@ pub async fn wait_complete(session: &Session, id: TorrentId, limit: Duration) {
         }
         assert!(tokio::time::Instant::now() < deadline, "not complete in time: {status:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the torrent has checked its data and takes connections (a connection that
+/// arrives while it is still checking is refused), failing the test after `limit`.
+pub async fn wait_accepting(session: &Session, id: TorrentId, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let status = session.status(id).unwrap();
+        match &status.state {
+            TorrentState::Error(e) => panic!("torrent failed: {e}"),
+            TorrentState::Downloading | TorrentState::Seeding => return,
+            _ => {}
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still not taking connections: {status:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -1,23 +1,29 @@
-//! The Xet-layer phase of a magnet link (docs/xet.md, "Learning manifests from peers"). The
-//! info dictionary fetched over ut_metadata names each file's xet root but not its chunk
-//! manifest, without which no chunk of the session's store can be copied into the download.
-//! When the store is on, a few peers are asked for the manifests with `xet_cas` MANIFEST_REQs:
-//! [`XetFetcher`] checks every page and folds the whole manifest to its root, the metainfo
-//! check (chunk lengths, file length, root) runs again before a manifest is kept, and
-//! [`ManifestSchedule`] decides which peer is asked for which root. The manifests learned
-//! become part of the torrent and of the `.torrent` saved for it.
+//! Learning a Xet torrent's chunk manifests from peers (docs/xet.md, "Learning manifests from
+//! peers"). An info dictionary names each file's xet root but not its chunk manifest, without
+//! which no chunk of the session's store can be copied into the download: a magnet link's
+//! metadata never carries the manifests, and a `.torrent` may lack its `xet layers`. When the
+//! store is on, a few peers are asked for the manifests with `xet_cas` MANIFEST_REQs before the
+//! download starts (`magnet/` for a magnet link, `session/learn_manifests.rs` for a torrent
+//! added with its metadata): [`XetFetcher`] checks every page and folds the whole manifest to
+//! its root, the metainfo check (chunk lengths, file length, root) runs again before a manifest
+//! is kept, and [`ManifestSchedule`] decides which peer is asked for which root. The manifests
+//! learned become part of the torrent and of the `.torrent` saved for it.
 //!
 //! The phase only saves bandwidth, so it never holds a download up for long: it ends when every
-//! manifest is known, when every peer was tried, or after [`PHASE_LIMIT`], and whatever is still
+//! manifest is known, when every peer was tried and no new one turned up for [`QUIET`] (or the
+//! peers given were all there would be), or after [`PHASE_LIMIT`], and whatever is still
 //! missing is simply downloaded. Manifests are small (36 bytes per ~64 KiB chunk), so these
 //! connections skip the rate limiters and the socket pump, like the piece-layer phase; reads are
 //! bounded by the frame limit, `xet_cas` messages by the codec's caps, and a manifest by what its
-//! file's length allows ([`ccbt_proto::xet::max_manifest_entries`]).
+//! file's length allows ([`ccbt_proto::xet::max_manifest_entries`]). Peers are dialled once each
+//! (at most [`MAX_PEERS`] of them), so a discovery flood cannot keep the phase busy.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use ccbt_core::PeerId;
 
 use ccbt_metainfo::Torrent;
 use ccbt_proto::xet::{
@@ -27,13 +33,13 @@ use ccbt_proto::PeerKey;
 use ccbt_wire::ext::xet_cas::{RejectReason, XetMessage};
 use ccbt_wire::Message;
 use ccbt_xet::ChunkId;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::MetaShared;
 use crate::peer::handshake::{self, Bits};
 use crate::sync::lock;
 use crate::xet_conn::{End, XetConn, CLOSED};
+use crate::SessionOptions;
 
 /// Connections asking for manifests at once.
 const XET_CONNECTIONS: usize = 4;
@@ -42,7 +48,14 @@ const XET_CONNECTIONS: usize = 4;
 const MANIFESTS_PER_PEER: usize = 4;
 
 /// The phase gives up after this long and the download starts with what was learned.
-pub(super) const PHASE_LIMIT: Duration = Duration::from_secs(30);
+pub(crate) const PHASE_LIMIT: Duration = Duration::from_secs(30);
+
+/// With peers still coming from discovery: once every peer found was asked and none turned up
+/// for this long, the phase ends.
+pub(crate) const QUIET: Duration = Duration::from_secs(10);
+
+/// Most peers dialled in one phase.
+const MAX_PEERS: usize = 200;
 
 /// A peer asked for a manifest that sends no answer for this long is dropped, and the manifest
 /// asked of another.
@@ -72,12 +85,30 @@ impl Shared {
     }
 }
 
-/// Asks `peers` for the missing Xet manifests of `torrent` and sets those that verify into it.
-/// Returns the addresses of peers that sent manifests that do not match their roots.
-pub(super) async fn fetch_xet_layers(
-    meta: &Arc<MetaShared>,
+/// Who we are on the manifest connections.
+pub(crate) struct Dialer {
+    pub peer_id: PeerId,
+    pub listen_port: u16,
+    /// The session runs a DHT node (the handshakes' DHT bit).
+    pub dht: bool,
+    pub options: Arc<SessionOptions>,
+}
+
+/// The peers to ask.
+pub(crate) struct PeerFeed {
+    /// Known now.
+    pub known: Vec<SocketAddr>,
+    /// More as discovery finds them (filtered by the sender); `None`: `known` is all.
+    pub more: Option<mpsc::Receiver<Vec<SocketAddr>>>,
+}
+
+/// Asks the peers of `feed` for the missing Xet manifests of `torrent` and sets those that
+/// verify into it. Returns the addresses of peers that sent manifests that do not match their
+/// roots.
+pub(crate) async fn fetch_xet_layers(
+    dialer: &Arc<Dialer>,
     torrent: &mut Torrent,
-    peers: &[SocketAddr],
+    feed: PeerFeed,
 ) -> Vec<IpAddr> {
     let missing = torrent.missing_xet_layers();
     let shared = Arc::new(Shared {
@@ -90,39 +121,42 @@ pub(super) async fn fetch_xet_layers(
     let deadline = Instant::now() + PHASE_LIMIT;
     let mut progress = shared.changed.subscribe();
     let mut tasks = tokio::task::JoinSet::new();
-    let mut next = peers.iter().copied().enumerate();
+    let mut peers = Peers::default();
+    peers.add(feed.known);
+    let mut more = feed.more;
+    // When a peer last turned up or a connection last ended.
+    let mut active_at = Instant::now();
     loop {
         while tasks.len() < XET_CONNECTIONS {
-            let Some((i, addr)) = next.next() else { break };
-            let (meta, shared) = (meta.clone(), shared.clone());
-            let key = PeerKey(2_000_000 + i as u64);
-            tasks.spawn(async move {
-                let (addr, reason) = ask_peer(&meta, &shared, id, key, addr).await;
-                if !matches!(reason, Ended::ClosedEarly) {
-                    return (addr, reason.to_string());
-                }
-                // Refused right after the handshake: most likely a connection of ours from the
-                // metadata phase was still open at the peer (one connection per peer id).
-                // Once more, a little later.
-                tokio::time::sleep(RETRY_AFTER).await;
-                if lock(&shared.schedule).is_done() {
-                    return (addr, "not needed any more".to_string());
-                }
-                let (addr, reason) = ask_peer(&meta, &shared, id, PeerKey(key.0 + 1_000_000), addr).await;
-                (addr, reason.to_string())
-            });
+            let Some((i, addr)) = peers.next() else { break };
+            let (dialer, shared) = (dialer.clone(), shared.clone());
+            tasks.spawn(ask_peer_twice(dialer, shared, id, PeerKey(2_000_000 + i as u64), addr));
         }
-        // Every manifest known, or every peer tried (those lacking `xet_cas` end at once).
-        if lock(&shared.schedule).is_done() || tasks.is_empty() {
+        // Every manifest known, or every peer tried (those lacking `xet_cas` end at once) and
+        // none coming, or none came for a while.
+        let idle = tasks.is_empty() && peers.queue.is_empty();
+        if lock(&shared.schedule).is_done()
+            || (idle && (more.is_none() || active_at + QUIET <= Instant::now()))
+        {
             break;
         }
         tokio::select! {
             Some(ended) = tasks.join_next() => {
+                active_at = Instant::now();
                 if let Ok((addr, reason)) = ended {
                     tracing::debug!(%addr, %reason, "xet manifest connection ended");
                 }
             }
             _ = progress.changed() => {}
+            batch = next_batch(&mut more) => match batch {
+                Some(found) => {
+                    if peers.add(found) {
+                        active_at = Instant::now();
+                    }
+                }
+                None => more = None,
+            },
+            () = tokio::time::sleep_until(active_at + QUIET), if idle => {}
             () = tokio::time::sleep_until(deadline) => break,
         }
     }
@@ -150,45 +184,97 @@ pub(super) async fn fetch_xet_layers(
     liars
 }
 
+/// The peers of a phase: each dialled once, at most [`MAX_PEERS`].
+#[derive(Default)]
+struct Peers {
+    seen: HashSet<SocketAddr>,
+    queue: VecDeque<SocketAddr>,
+    dialled: usize,
+}
+
+impl Peers {
+    /// Queues the addresses not seen before; whether there was one.
+    fn add(&mut self, found: Vec<SocketAddr>) -> bool {
+        let before = self.queue.len();
+        for addr in found {
+            if self.seen.len() < MAX_PEERS && self.seen.insert(addr) {
+                self.queue.push_back(addr);
+            }
+        }
+        self.queue.len() > before
+    }
+
+    /// The next peer to dial and its number.
+    fn next(&mut self) -> Option<(usize, SocketAddr)> {
+        let addr = self.queue.pop_front()?;
+        self.dialled += 1;
+        Some((self.dialled, addr))
+    }
+}
+
+/// The next batch of peers from discovery; never, once there is none to come.
+async fn next_batch(more: &mut Option<mpsc::Receiver<Vec<SocketAddr>>>) -> Option<Vec<SocketAddr>> {
+    match more {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// [`ask_peer`], and once more a little later if the peer closed right after the BitTorrent
+/// handshake: most likely a connection of ours (from the metadata phase, or a manifest
+/// connection closing) was still open at the peer, which allows one connection per peer id.
+async fn ask_peer_twice(
+    dialer: Arc<Dialer>,
+    shared: Arc<Shared>,
+    id: ccbt_core::InfoHash,
+    key: PeerKey,
+    addr: SocketAddr,
+) -> (SocketAddr, String) {
+    let (addr, reason) = ask_peer(&dialer, &shared, id, key, addr).await;
+    if !matches!(reason, Ended::ClosedEarly) {
+        return (addr, reason.to_string());
+    }
+    tokio::time::sleep(RETRY_AFTER).await;
+    if lock(&shared.schedule).is_done() {
+        return (addr, "not needed any more".to_string());
+    }
+    let (addr, reason) = ask_peer(&dialer, &shared, id, PeerKey(key.0 + 1_000_000), addr).await;
+    (addr, reason.to_string())
+}
+
 /// One peer: handshake, extension handshake offering `xet_cas`, then ask for manifests while
 /// the schedule has some for it.
 async fn ask_peer(
-    meta: &MetaShared,
+    dialer: &Dialer,
     shared: &Shared,
     id: ccbt_core::InfoHash,
     key: PeerKey,
     addr: SocketAddr,
 ) -> (SocketAddr, Ended) {
     let end = |reason: String| (addr, Ended::Reason(reason));
-    let limit = meta.options.connection_timeout;
-    let stream = tokio::time::timeout(limit, crate::net::connect(addr, meta.options.listen_host)).await;
+    let limit = dialer.options.connection_timeout;
+    let stream = tokio::time::timeout(limit, crate::net::connect(addr, dialer.options.listen_host)).await;
     let stream = match stream {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return end(format!("connect failed: {e}")),
         Err(_) => return end("connect timed out".into()),
     };
     let mut conn = XetConn::new(stream, None, MAX_FRAME);
-    let bits = Bits { dht: meta.dht.is_some(), v2: true };
-    match handshake::outgoing(&mut conn.stream, id, None, meta.peer_id, bits, limit).await {
+    let bits = Bits { dht: dialer.dht, v2: true };
+    match handshake::outgoing(&mut conn.stream, id, None, dialer.peer_id, bits, limit).await {
         Ok(theirs) if theirs.supports_extensions() => {}
         Ok(_) => return end("peer does not speak the extension protocol".into()),
         Err(e) => return end(e.to_string()),
     }
-    let ended = talk(meta, shared, &mut conn, key, addr).await;
+    let ended = talk(dialer, shared, &mut conn, key, addr).await;
     conn.close(CLOSE_WAIT).await;
     (addr, ended)
 }
 
 /// After the BitTorrent handshake: negotiate the extension, then ask.
-async fn talk(
-    meta: &MetaShared,
-    shared: &Shared,
-    conn: &mut XetConn,
-    key: PeerKey,
-    addr: SocketAddr,
-) -> Ended {
-    let limit = meta.options.connection_timeout;
-    let caps = match tokio::time::timeout(limit, conn.negotiate_xet(meta.listen_port)).await {
+async fn talk(dialer: &Dialer, shared: &Shared, conn: &mut XetConn, key: PeerKey, addr: SocketAddr) -> Ended {
+    let limit = dialer.options.connection_timeout;
+    let caps = match tokio::time::timeout(limit, conn.negotiate_xet(dialer.listen_port)).await {
         Ok(Ok(Some(caps))) => caps,
         Ok(Ok(None)) => return Ended::Reason("peer does not offer xet_cas".into()),
         Ok(Err(reason)) if reason == CLOSED => return Ended::ClosedEarly,
