@@ -2,7 +2,8 @@
 //! (`DELETE /api/v1/xet/follows/{id}`) while a switch's commit is held after its first file
 //! move (the engine's `test-hooks`): the commit ends all the same, the new version's torrent
 //! is in the session with every file in place, and the shutdown has recorded the new version
-//! in `xet_follows.json`. A commit cut as by a kill is finished and recorded when the follows
+//! in `xet_follows.json` (the old version's checkpoint deleted, so a restart does not bring it
+//! back). A commit cut as by a kill is finished and recorded when the follows
 //! start again. DHT nodes and a publisher on loopback, as in the engine's xet_follow.rs.
 
 mod support;
@@ -57,6 +58,7 @@ struct Net {
     publisher: Session,
     api: Api,
     key: SigningKey,
+    v1: Torrent,
     v2: Torrent,
     /// The follow's folder and id.
     set: PathBuf,
@@ -128,7 +130,7 @@ async fn set_up() -> Net {
         list[0].state == "following" && list[0].info_hash.as_deref() == Some(v1_hex.as_str())
     })
     .await;
-    Net { boot, publisher, api, key, v2, set, id, _work: work }
+    Net { boot, publisher, api, key, v1, v2, set, id, _work: work }
 }
 
 impl Net {
@@ -202,6 +204,10 @@ async fn a_daemon_stopped_during_a_switch_records_the_new_version() {
     let v2 = (follow_id(&net.v2).to_hex(), 2);
     assert_eq!(net.recorded(), Some(v2), "xet_follows.json does not record version 2");
     net.assert_switched().await;
+    // The replaced version's checkpoint is gone: a restart does not bring it back in the folder.
+    let checkpoints = ccbt_engine::checkpoints::CheckpointStore::new(net.api.path().join("checkpoints"));
+    let saved: Vec<_> = checkpoints.list().unwrap().into_iter().map(|c| c.info_hash).collect();
+    assert!(!saved.contains(&net.v1.info_hash), "version 1's checkpoint is left: {saved:?}");
     net.shutdown().await;
 }
 
