@@ -26,7 +26,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import download as dl  # noqa: E402  (the content, seeder and verification helpers)
+import common as dl  # noqa: E402  (the content, seeder and verification helpers)
 
 
 def run_one(variant, binary, torrent, content, work, timeout):

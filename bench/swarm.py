@@ -35,7 +35,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in bench/ from importing download.py
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import download as common  # noqa: E402 (shared helpers: free_port, verify, warm_cache, stop, ...)
+import common  # noqa: E402 (shared helpers: free_port, verify, warm_cache, stop, ...)
 
 ROOT = common.ROOT
 INTEROP = common.INTEROP
@@ -156,8 +156,9 @@ class Leecher:
 
 def leecher_cmd(kind, binary, i, torrent, out, url, config, timeout):
     if kind == "ccbt":
+        # A state folder per leecher: ccbt allows one session per state folder.
         return [binary, "download", torrent, "-o", out, "--listen-port", "0", "--no-dht", "--seed", "-q",
-                "--config", config], None
+                "--config", config, "--state-dir", out + ".state"], None
     stats = out + ".stats"
     host = f"127.0.0.{10 + i}"
     return [binary, os.path.join(INTEROP, "lt_leech.py"), "--torrent", torrent, "--out", out, "--port", "0",
