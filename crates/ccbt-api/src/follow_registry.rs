@@ -6,12 +6,14 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use ccbt_core::InfoHash;
 use ccbt_engine::bep46::{encode_hex, MutableLink};
 use ccbt_engine::{follow_id, AddTorrent, Session, SessionError, XetFollowStatus};
 use ccbt_metainfo::Torrent;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::follow_file::{self, FollowRecord};
@@ -31,7 +33,34 @@ pub(crate) struct NewFollow {
 /// The follows of a daemon. Stop them with [`XetFollows::shutdown`] before the session.
 pub struct XetFollows {
     shared: Arc<Shared>,
-    tasks: Mutex<BTreeMap<String, JoinHandle<()>>>,
+    tasks: Mutex<BTreeMap<String, FollowTask>>,
+}
+
+/// How long an unfollow or the daemon's stop waits for a follow's task: a switch's commit
+/// under way (renames, and the old files' chunks copied into packs) ends first. Past it the
+/// task is aborted; the commit's journal then finishes the switch at the next start.
+const STOP_WAIT: Duration = Duration::from_secs(120);
+
+/// A follow's running task and the switch that asks it to stop.
+struct FollowTask {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl FollowTask {
+    /// Asks the task to stop and waits for it (at most until `deadline`, then aborts it).
+    async fn stop(mut self, id: &str, deadline: tokio::time::Instant) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(Duration::from_millis(100), &mut self.task).await.is_ok() {
+            return;
+        }
+        tracing::info!(%id, "xet follow: waiting for the switch under way to finish before stopping");
+        if tokio::time::timeout_at(deadline, &mut self.task).await.is_err() {
+            tracing::error!(%id, "xet follow: the switch under way did not finish in time; the next start finishes it");
+            self.task.abort();
+            let _ = self.task.await;
+        }
+    }
 }
 
 /// What the follows' tasks share with the registry.
@@ -132,9 +161,11 @@ impl XetFollows {
     }
 
     fn spawn(&self, session: &Arc<Session>, id: String) {
-        let task = tokio::spawn(crate::follow_task::run(session.clone(), self.shared.clone(), id.clone()));
+        let (stop, stopped) = watch::channel(false);
+        let run = crate::follow_task::run(session.clone(), self.shared.clone(), id.clone(), stopped);
+        let task = FollowTask { stop, task: tokio::spawn(run) };
         if let Some(old) = lock(&self.tasks).insert(id, task) {
-            old.abort();
+            old.task.abort();
         }
     }
 
@@ -205,34 +236,41 @@ impl XetFollows {
         Ok(())
     }
 
-    /// Stops follow `id` and forgets it; its folder and the torrent of its version stay.
+    /// Stops follow `id` and forgets it; its folder and the torrent of its version stay. A
+    /// switch whose commit has begun ends first (bounded by [`STOP_WAIT`]), so the folder is
+    /// left whole at the new version, its torrent in the session.
     pub async fn remove(&self, id: &str) -> Result<(), ApiError> {
         if lock(&self.shared.entries).remove(id).is_none() {
             return Err(ApiError::new(StatusCode::NOT_FOUND, "follow_not_found", format!("no follow {id}")));
         }
-        if let Some(task) = lock(&self.tasks).remove(id) {
-            task.abort();
+        let task = lock(&self.tasks).remove(id);
+        if let Some(task) = task {
+            task.stop(id, tokio::time::Instant::now() + STOP_WAIT).await;
         }
         tracing::info!(%id, "xet follow removed");
         self.shared.persist().await.map_err(|e| ApiError::internal(format!("the follow stopped, but {e}")))
     }
 
-    /// Stops every follow's task (the records stay) and waits until they let go of the session.
+    /// Stops every follow's task (the records stay) and waits until they let go of the session:
+    /// a switch whose commit has begun ends and is recorded first (all within [`STOP_WAIT`]).
     pub async fn shutdown(&self) {
-        let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *lock(&self.tasks)).into_values().collect();
-        for task in &tasks {
-            task.abort();
+        let tasks = std::mem::take(&mut *lock(&self.tasks));
+        for task in tasks.values() {
+            let _ = task.stop.send(true);
         }
-        for task in tasks {
-            let _ = task.await;
+        let deadline = tokio::time::Instant::now() + STOP_WAIT;
+        for (id, task) in tasks {
+            task.stop(&id, deadline).await;
         }
     }
 }
 
 impl Drop for XetFollows {
     fn drop(&mut self) {
+        // A commit under way is a task of the engine's: it goes on (its journal covers the
+        // process ending).
         for task in lock(&self.tasks).values() {
-            task.abort();
+            task.task.abort();
         }
     }
 }

@@ -2,7 +2,10 @@
 //! DHT), get it complete into the folder (the torrent restored from its checkpoint, else its
 //! magnet with the files on disk checked), then run the library's follow
 //! ([`Session::xet_follow`]) and mirror its status into the registry, writing the file when
-//! the version in use changes. Failures before the follow runs are shown and retried.
+//! the version in use changes. Failures before the follow runs are shown and retried. A
+//! switch's commit records its new version itself (`recorder`), and a stopped task waits for a
+//! commit under way (`mirror`): the daemon's unfollow and shutdown never cut a switch between
+//! its file moves and the record of the new version.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,9 +13,11 @@ use std::time::Duration;
 use ccbt_core::InfoHash;
 use ccbt_engine::bep46::decode_info_hash_value;
 use ccbt_engine::{
-    follow_id, AddTorrent, Session, TorrentId, TorrentState, TorrentStatus, XetFollowError, XetFollowSpec,
+    follow_id, AddTorrent, Session, TorrentId, TorrentState, TorrentStatus, XetFollowError, XetFollowHandle,
+    XetFollowSpec, XetFollowStatus, XetSwitchRecorder,
 };
 use ccbt_metainfo::Magnet;
+use tokio::sync::watch;
 
 use crate::follow_file::FollowRecord;
 use crate::follow_registry::{unix_now, Shared};
@@ -25,31 +30,75 @@ const WATCH_EVERY: Duration = Duration::from_millis(500);
 /// The longest pause before a failed step is tried again.
 const MAX_RETRY: Duration = Duration::from_secs(60);
 
-pub(crate) async fn run(session: Arc<Session>, shared: Arc<Shared>, id: String) {
+/// Set to true to stop a follow's task: it stops where it is before its follow runs, and
+/// while it runs only after a switch's commit under way has ended (`mirror`).
+pub(crate) type Stop = watch::Receiver<bool>;
+
+pub(crate) async fn run(session: Arc<Session>, shared: Arc<Shared>, id: String, mut stop: Stop) {
     let Some(record) = shared.record(&id) else { return };
+    // A switch a killed daemon left half done is finished (and recorded) before anything
+    // else: the version to get complete in the folder is the new one.
+    match session.xet_finish_switch(&record.dir, Some(recorder(&shared, &id))).await {
+        Ok(Some(switched)) => {
+            tracing::info!(%id, info_hash = %switched.info_hash, seq = switched.seq, "xet follow: a switch cut short finished")
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::error!(%id, error = %e, "xet follow: cannot finish a switch cut short");
+            shared.update(&id, |live| live.last_error = Some(e));
+        }
+    }
+    let Some(record) = shared.record(&id) else { return };
+    let handle = tokio::select! {
+        _ = stop.wait_for(|stop| *stop) => return,
+        handle = start(&session, &shared, &record) => handle,
+    };
+    if let Some(handle) = handle {
+        mirror(&session, &shared, &id, handle, stop).await;
+    }
+}
+
+/// Gets the version in use complete in the folder and starts the library's follow on it.
+async fn start(session: &Session, shared: &Arc<Shared>, record: &FollowRecord) -> Option<XetFollowHandle> {
+    let id = &record.id;
     let retry = Duration::from_secs(record.poll_secs).min(MAX_RETRY);
     let (ih, seq) = match record.info_hash {
         Some(ih) => (ih, record.seq),
-        None => look_up(&session, &shared, &record, retry).await,
+        None => look_up(session, shared, record, retry).await,
     };
     loop {
-        let torrent = get_current(&session, &shared, &record, ih, retry).await;
+        let torrent = get_current(session, shared, record, ih, retry).await;
         let spec = XetFollowSpec {
             current_seq: seq,
             poll_interval: Duration::from_secs(record.poll_secs),
             lookup_timeout: LOOKUP,
+            on_switch: Some(recorder(shared, id)),
             ..XetFollowSpec::new(record.public_key, record.salt.clone(), record.dir.clone(), torrent)
         };
         match session.xet_follow(spec) {
-            Ok(handle) => return mirror(&session, &shared, &id, handle).await,
+            Ok(handle) => return Some(handle),
             // Removed from the session in between: get it again.
             Err(XetFollowError::UnknownTorrent(_)) => tokio::time::sleep(retry).await,
             Err(e) => {
-                shared.update(&id, |live| (live.state, live.last_error) = ("stopped", Some(e.to_string())));
-                return;
+                shared.update(id, |live| (live.state, live.last_error) = ("stopped", Some(e.to_string())));
+                return None;
             }
         }
     }
+}
+
+/// Records a switch's new version and writes the file, from inside the switch's commit (so
+/// before its journal goes, and even when this follow's task was stopped meanwhile).
+fn recorder(shared: &Arc<Shared>, id: &str) -> XetSwitchRecorder {
+    let (shared, id) = (shared.clone(), id.to_owned());
+    XetSwitchRecorder(Arc::new(move |ih, seq| {
+        let (shared, id) = (shared.clone(), id.clone());
+        Box::pin(async move {
+            if shared.set_version(&id, ih, seq) {
+                save(&shared, &id).await;
+            }
+        })
+    }))
 }
 
 /// The version the publisher's item names now: looked up until found.
@@ -161,24 +210,39 @@ fn torrent_view(status: &TorrentStatus) -> XetFollowTorrentView {
     XetFollowTorrentView { info_hash: status.info_hash.to_hex(), name: status.name.clone() }
 }
 
-/// Mirrors the library's follow into the registry until the task is stopped.
-async fn mirror(session: &Session, shared: &Arc<Shared>, id: &str, handle: ccbt_engine::XetFollowHandle) {
+/// Mirrors the library's follow into the registry until `stop`; a switch's commit under way
+/// then ends first, and its outcome is recorded.
+async fn mirror(session: &Session, shared: &Arc<Shared>, id: &str, handle: XetFollowHandle, mut stop: Stop) {
     let mut watch = handle.watch();
     let mut torrent = None;
     loop {
         let status = watch.borrow_and_update().clone();
-        let view = match torrent {
-            Some(t) if t == status.torrent => None,
-            _ => session.status(status.torrent).ok().map(|s| torrent_view(&s)),
-        };
-        torrent = Some(status.torrent);
-        shared.observe(id, &status, view);
-        if shared.set_version(id, status.info_hash, status.seq) {
-            save(shared, id).await;
+        take_in(session, shared, id, &status, &mut torrent).await;
+        tokio::select! {
+            changed = watch.changed() => if changed.is_err() { return },
+            _ = stop.wait_for(|stop| *stop) => break,
         }
-        if watch.changed().await.is_err() {
-            return;
-        }
+    }
+    let status = handle.stop_and_wait().await;
+    take_in(session, shared, id, &status, &mut torrent).await;
+}
+
+/// Takes in one status of the library's follow; writes the file when the version changed.
+async fn take_in(
+    session: &Session,
+    shared: &Arc<Shared>,
+    id: &str,
+    status: &XetFollowStatus,
+    torrent: &mut Option<TorrentId>,
+) {
+    let view = match *torrent {
+        Some(t) if t == status.torrent => None,
+        _ => session.status(status.torrent).ok().map(|s| torrent_view(&s)),
+    };
+    *torrent = Some(status.torrent);
+    shared.observe(id, status, view);
+    if shared.set_version(id, status.info_hash, status.seq) {
+        save(shared, id).await;
     }
 }
 

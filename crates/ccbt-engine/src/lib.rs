@@ -101,12 +101,19 @@ pub use reader::TorrentFileReader;
 pub use resume::{FileStamp, ResumeData};
 pub use session::{
     follow_id, Session, SnapshotSource, XetApiError, XetCleanupReport, XetFill, XetFollowError,
-    XetFollowHandle, XetFollowSpec, XetFollowStatus, XetRootStats, XetStats, XET_STAGING_DIR,
+    XetFollowHandle, XetFollowSpec, XetFollowStatus, XetRootStats, XetStats, XetSwitchRecorder, XetSwitched,
+    XET_STAGING_DIR,
 };
 pub use snapshot::{ConnectionAttempts, SessionSnapshot, SessionTotals, TorrentSnapshot};
 pub use status::{
     DhtInfo, Event, FileInfo, PeerInfo, ScrapeInfo, TorrentId, TorrentState, TorrentStatus, TrackerInfo,
 };
+
+/// Pause points for tests of other crates (feature `test-hooks`, never in a release build).
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks {
+    pub use crate::session::{hold_xet_commit, XetCommitHold};
+}
 
 /// The checkpoint types (the session writes and reads them; see `ccbt-checkpoint`).
 pub use ccbt_checkpoint as checkpoints;

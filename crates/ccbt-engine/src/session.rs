@@ -40,12 +40,18 @@ mod reconfigure;
 mod snapshot_api;
 mod trace_api;
 mod xet_api;
+mod xet_commit;
 mod xet_follow;
+mod xet_hooks;
+mod xet_journal;
 mod xet_switch;
 mod xet_trackers;
 pub(crate) use xet_api::{xet_find_holders, xet_roots_of};
 pub use xet_api::{XetApiError, XetCleanupReport, XetFill, XetRootStats, XetStats};
+pub use xet_commit::{XetSwitchRecorder, XetSwitched};
 pub use xet_follow::{follow_id, XetFollowError, XetFollowHandle, XetFollowSpec, XetFollowStatus};
+#[cfg(feature = "test-hooks")]
+pub use xet_hooks::held::{hold_xet_commit, XetCommitHold};
 pub use xet_switch::STAGING_DIR as XET_STAGING_DIR;
 
 use limits_api::budget_limits;

@@ -2,18 +2,22 @@
 //! following"). A task polls the publisher's mutable item, re-puts it as found (which keeps it
 //! alive while the publisher is away) and, when it names a newer torrent, fetches that torrent
 //! into a staging folder inside the dataset's folder (the chunk store fills it from the current
-//! version's files), then switches: see `xet_switch.rs` for the order of the file moves.
+//! version's files), then switches: see `xet_switch.rs` for the order of the file moves and
+//! `xet_commit.rs` for why a stop never cuts a switch's commit.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ccbt_core::InfoHash;
 use ccbt_dht::bep46::decode_info_hash_value;
 use ccbt_dht::item::{Item, MutableItem, PUBLIC_KEY_LEN};
 use thiserror::Error;
-use tokio::sync::watch;
+use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 
+use super::xet_commit::{self, Commit, Committed, XetSwitchRecorder};
+use super::xet_journal::Journal;
 use super::Session;
 use crate::TorrentId;
 
@@ -36,6 +40,8 @@ pub struct XetFollowSpec {
     pub poll_interval: Duration,
     /// Deadline of one DHT lookup (get or put).
     pub lookup_timeout: Duration,
+    /// Told each new version in use before its switch is final (see [`XetSwitchRecorder`]).
+    pub on_switch: Option<XetSwitchRecorder>,
 }
 
 impl XetFollowSpec {
@@ -49,6 +55,7 @@ impl XetFollowSpec {
             current_seq: 0,
             poll_interval: Duration::from_secs(600),
             lookup_timeout: Duration::from_secs(60),
+            on_switch: None,
         }
     }
 }
@@ -88,11 +95,15 @@ pub enum XetFollowError {
 }
 
 /// A running follow; dropping it (or [`XetFollowHandle::stop`]) stops the task. The torrent
-/// of the version in use stays in the session. Stop it before [`Session::shutdown`]: the task
-/// acts on the session's torrents.
+/// of the version in use stays in the session. A switch whose commit (the file moves and the
+/// add of the new torrent) has begun always runs to its end, in a task of its own:
+/// [`XetFollowHandle::stop_and_wait`] waits for it. Stop the follow before
+/// [`Session::shutdown`]: the task acts on the session's torrents.
 pub struct XetFollowHandle {
     status: watch::Receiver<XetFollowStatus>,
     task: JoinHandle<()>,
+    /// Held by a commit in flight.
+    commit: Arc<Mutex<()>>,
 }
 
 impl XetFollowHandle {
@@ -107,8 +118,19 @@ impl XetFollowHandle {
     }
 
     /// Stops following. A fetch under way stops where it is; its staging folder is reused by
-    /// the next follow of the same folder.
+    /// the next follow of the same folder. A commit under way goes on to its end (without
+    /// waiting for it: see [`XetFollowHandle::stop_and_wait`]).
     pub fn stop(self) {}
+
+    /// Stops following like [`XetFollowHandle::stop`], then waits until a commit under way
+    /// has ended; the follow's last state (a switch that ended is in it).
+    pub async fn stop_and_wait(mut self) -> XetFollowStatus {
+        self.task.abort();
+        // Once the loop is gone no commit can start; one it started holds the lock.
+        let _ = (&mut self.task).await;
+        let _done = self.commit.lock().await;
+        self.status()
+    }
 }
 
 impl Drop for XetFollowHandle {
@@ -165,9 +187,15 @@ impl Session {
             last_error: None,
         };
         let (tx, rx) = watch::channel(status);
-        let session = Session { inner: self.inner.clone() };
-        let task = tokio::spawn(follow_loop(session, spec, tx));
-        Ok(XetFollowHandle { status: rx, task })
+        let follow = Follow {
+            session: Session { inner: self.inner.clone() },
+            spec,
+            status: Arc::new(tx),
+            commit: Arc::new(Mutex::new(())),
+        };
+        let commit = follow.commit.clone();
+        let task = tokio::spawn(follow_loop(follow));
+        Ok(XetFollowHandle { status: rx, task, commit })
     }
 }
 
@@ -177,15 +205,40 @@ pub fn follow_id(torrent: &ccbt_metainfo::Torrent) -> InfoHash {
     torrent.info_hash_v2.map_or(torrent.info_hash, |v2| v2.truncated())
 }
 
-async fn follow_loop(session: Session, spec: XetFollowSpec, status: watch::Sender<XetFollowStatus>) {
+/// What the follow's loop works with.
+struct Follow {
+    session: Session,
+    spec: XetFollowSpec,
+    /// Shared with the commits, which report their switch themselves.
+    status: Arc<watch::Sender<XetFollowStatus>>,
+    commit: Arc<Mutex<()>>,
+}
+
+async fn follow_loop(follow: Follow) {
+    finish_cut_switch(&follow).await;
     loop {
-        poll_once(&session, &spec, &status).await;
-        tokio::time::sleep(spec.poll_interval).await;
+        poll_once(&follow).await;
+        tokio::time::sleep(follow.spec.poll_interval).await;
     }
 }
 
+/// A switch of the folder that a killed process left in its journal is finished first.
+async fn finish_cut_switch(follow: &Follow) {
+    let dir = follow.spec.dir.clone();
+    let journal = match tokio::task::spawn_blocking(move || super::xet_journal::read(&dir)).await {
+        Ok(Ok(Some(journal))) => journal,
+        Ok(Ok(None)) => return,
+        Ok(Err(reason)) => return set_error(&follow.status, reason),
+        Err(e) => return set_error(&follow.status, e.to_string()),
+    };
+    tracing::info!(info_hash = %journal.ih, dir = %follow.spec.dir.display(), "xet follow: finishing a switch cut short");
+    let current = follow.status.borrow().torrent;
+    commit(follow, journal, false, vec![current]).await;
+}
+
 /// One poll: get the item, re-put it, and update when it names a newer version.
-async fn poll_once(session: &Session, spec: &XetFollowSpec, status: &watch::Sender<XetFollowStatus>) {
+async fn poll_once(follow: &Follow) {
+    let (session, spec, status) = (&follow.session, &follow.spec, &*follow.status);
     let found = session.dht_get_mutable(spec.public_key, &spec.salt, spec.lookup_timeout).await;
     status.send_modify(|s| s.polls += 1);
     let item = match found {
@@ -205,20 +258,49 @@ async fn poll_once(session: &Session, spec: &XetFollowSpec, status: &watch::Send
         PollStep::Update(ih, seq) => {
             tracing::info!(info_hash = %ih, seq, dir = %spec.dir.display(), "xet follow: a new version");
             status.send_modify(|s| s.updating = Some((ih, seq)));
-            match super::xet_switch::update(session, spec, now.torrent, ih).await {
-                Ok((torrent, warning)) => status.send_modify(|s| {
-                    (s.torrent, s.info_hash, s.seq) = (torrent, ih, seq);
-                    s.switches += 1;
-                    s.updating = None;
-                    s.last_error = warning;
-                }),
+            let (staged, torrent) = match super::xet_switch::fetch(session, spec, ih).await {
+                Ok(fetched) => fetched,
                 Err(reason) => {
                     status.send_modify(|s| s.updating = None);
-                    set_error(status, reason);
+                    return set_error(status, reason);
                 }
-            }
+            };
+            let old = session.metainfo(now.torrent).ok().map(|t| (*t).clone());
+            let journal = Journal { ih, seq, new: (*torrent).clone(), old };
+            commit(follow, journal, true, vec![staged, now.torrent]).await;
         }
     }
+}
+
+/// Runs a switch's commit in a task of its own, which reports the switch in the status; waits
+/// for it (a stop of the loop cuts only this wait).
+async fn commit(follow: &Follow, journal: Journal, fresh: bool, known: Vec<TorrentId>) {
+    let in_flight = follow.commit.clone().lock_owned().await;
+    let status = follow.status.clone();
+    let (ih, seq) = (journal.ih, journal.seq);
+    let report = move |outcome: &Committed| {
+        match outcome {
+            Ok((torrent, warning)) => status.send_modify(|s| {
+                (s.torrent, s.info_hash, s.seq) = (*torrent, ih, seq);
+                s.switches += 1;
+                s.updating = None;
+                s.last_error.clone_from(warning);
+            }),
+            Err(reason) => {
+                status.send_modify(|s| s.updating = None);
+                set_error(&status, reason.clone());
+            }
+        }
+        drop(in_flight);
+    };
+    let job = Commit {
+        dir: follow.spec.dir.clone(),
+        journal,
+        write_journal: fresh,
+        known,
+        recorder: follow.spec.on_switch.clone(),
+    };
+    let _ = xet_commit::spawn(&follow.session, job, report).await;
 }
 
 /// Re-puts the item as found: anyone may, and it keeps the item alive while the publisher is

@@ -119,7 +119,7 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::Create(args) => create::run(&args, ProgressConfig::new(&args.progress)),
         Command::Verify(mut args) => {
             args.dir.path = Some(download_dir.clone());
-            verify::run(&args, ProgressConfig::new(&args.progress))
+            verify::run(&args, settings.config().disk.use_mmap, ProgressConfig::new(&args.progress))
         }
         Command::Scrape(args) => runtime()?.block_on(scrape::run(&args)),
         Command::Dht(crate::args::DhtCommand::Status(args)) => {

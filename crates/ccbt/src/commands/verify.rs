@@ -25,13 +25,19 @@ use crate::units::human_bytes;
 const PIECES_LISTED: usize = 8;
 
 /// Runs `ccbt verify`.
-pub fn run(args: &VerifyArgs, progress: ProgressConfig) -> anyhow::Result<Exit> {
+/// `use_mmap` is the configuration's `disk.use_mmap`: with it off the data is read with
+/// `pread` and the page cache is not mapped into the process (its RSS stays small).
+pub fn run(args: &VerifyArgs, use_mmap: bool, progress: ProgressConfig) -> anyhow::Result<Exit> {
     let torrent = read_torrent(&args.torrent)?;
     refuse_uncheckable(&torrent)?;
     let layout = torrent.layout();
     let lengths = torrent.lengths();
-    let storage = FileStorage::open_existing(args.dir.folder(), &layout, StorageOptions::default())
-        .with_context(|| format!("cannot open the data in {}", args.dir.folder().display()))?;
+    let storage = FileStorage::open_existing(
+        args.dir.folder(),
+        &layout,
+        StorageOptions { use_mmap, ..StorageOptions::default() },
+    )
+    .with_context(|| format!("cannot open the data in {}", args.dir.folder().display()))?;
     let workers = args.hash_workers.map_or_else(default_hash_workers, usize::from);
 
     let task = TaskProgress::new(progress, "checking", lengths.total_length());

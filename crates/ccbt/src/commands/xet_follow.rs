@@ -44,12 +44,19 @@ pub async fn run(args: &XetFollowArgs, settings: &Effective) -> anyhow::Result<E
         eprintln!("note: xet_enabled is off: new versions are downloaded whole, not chunk by chunk");
     }
     let session = super::session_lock::new_session(options).await?;
-    let result = tokio::select! {
-        result = follow(&session, settings, args, start) => result,
+    // Getting the current version stops at once on a signal; a switch's commit, once begun,
+    // is waited for (`follow` handles the signal itself from then on).
+    let current = tokio::select! {
+        current = current_version(&session, settings, args, start) => current.map(Some),
         signal = live::shutdown_signal() => {
             eprintln!("{signal}: stopping");
-            Ok(Exit::Success)
+            Ok(None)
         }
+    };
+    let result = match current {
+        Ok(Some(current)) => follow(&session, args, current).await,
+        Ok(None) => Ok(Exit::Success),
+        Err(e) => Err(e),
     };
     live::shut_down(session).await;
     result
@@ -69,14 +76,39 @@ fn parse_source(source: &str) -> anyhow::Result<Start> {
     Ok(Start { link, torrent: Some(torrent) })
 }
 
-async fn follow(
+/// The dataset's current version, complete in the output folder: the session's torrent and
+/// the item's sequence number of it.
+struct Current {
+    link: MutableLink,
+    id: TorrentId,
+    seq: i64,
+}
+
+/// Gets the current version into the output folder. A switch a previous run was cut in (its
+/// journal is in the folder) is finished first: that version is then the current one, and
+/// the folder is not checked against the older version the command line names.
+async fn current_version(
     session: &Session,
     settings: &Effective,
     args: &XetFollowArgs,
     start: Start,
-) -> anyhow::Result<Exit> {
+) -> anyhow::Result<Current> {
     live::check_dht_port(session, explicit_dht_port(settings)).await?;
     println!("following {}", start.link);
+    let finished = session.xet_finish_switch(&args.output, None).await.map_err(|e| {
+        anyhow::anyhow!("cannot finish the switch under way in {}: {e}", args.output.display())
+    })?;
+    if let Some(switched) = finished {
+        println!(
+            "finished the switch to version {} ({}) a previous run began",
+            switched.seq, switched.info_hash
+        );
+        if let Some(warning) = &switched.warning {
+            eprintln!("warning: {warning}");
+        }
+        wait_complete(session, switched.torrent).await?;
+        return Ok(Current { link: start.link, id: switched.torrent, seq: switched.seq });
+    }
     let (add, seq) = match start.torrent {
         Some(torrent) => (AddTorrent::new(torrent), 0),
         None => {
@@ -88,20 +120,46 @@ async fn follow(
     let mut add = add.save_path(&args.output).peers(peers);
     add.check_existing = true;
     let id = get_current(session, add).await?;
-    println!("{}: current version complete in {}", session.status(id)?.name, args.output.display());
+    Ok(Current { link: start.link, id, seq })
+}
+
+/// Follows from `current` until a signal; a switch's commit under way when it comes is
+/// finished before this returns (the folder is never left half switched).
+async fn follow(session: &Session, args: &XetFollowArgs, current: Current) -> anyhow::Result<Exit> {
+    println!("{}: current version complete in {}", session.status(current.id)?.name, args.output.display());
     let spec = XetFollowSpec {
-        current_seq: seq,
+        current_seq: current.seq,
         poll_interval: Duration::from_secs(args.poll_secs),
         lookup_timeout: LOOKUP,
-        ..XetFollowSpec::new(start.link.public_key, start.link.salt.clone(), args.output.clone(), id)
+        ..XetFollowSpec::new(
+            current.link.public_key,
+            current.link.salt.clone(),
+            args.output.clone(),
+            current.id,
+        )
     };
     let handle = session.xet_follow(spec)?;
     let mut watch = handle.watch();
     let mut shown = watch.borrow().clone();
-    while watch.changed().await.is_ok() {
-        let now = watch.borrow().clone();
-        report(&shown, &now);
-        shown = now;
+    let signal = live::shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            changed = watch.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let now = watch.borrow().clone();
+                report(&shown, &now);
+                shown = now;
+            }
+            signal = &mut signal => {
+                eprintln!("{signal}: stopping (a switch under way is finished first)");
+                let last = handle.stop_and_wait().await;
+                report(&shown, &last);
+                break;
+            }
+        }
     }
     Ok(Exit::Success)
 }
