@@ -1,12 +1,13 @@
-//! Driving a running session for `download` and `seed`: polling a torrent's status into the
-//! progress UI, waiting for Ctrl-C/SIGTERM, and shutting down gracefully.
+//! Driving a running session for `download` and `seed`: its status into the progress UI (polled,
+//! and looked at again on completion events), waiting for Ctrl-C/SIGTERM, and shutting down.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use ccbt_engine::{Session, TorrentId, TorrentState, TorrentStatus};
+use ccbt_engine::{Event, Session, TorrentId, TorrentState, TorrentStatus};
+use tokio::sync::broadcast;
 
 use super::hint::{self, DhtView, Discovery};
 use crate::progress::{self, StallHint, TorrentProgress};
@@ -89,8 +90,12 @@ impl<'a> Watcher<'a> {
         let mut outcomes: Vec<Option<Outcome>> = self.torrents.iter().map(|_| None).collect();
         let mut reload_tick = tokio::time::interval(reload::INTERVAL);
         reload_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // Completions and state changes are looked at when they happen, not at the next tick:
+        // `ccbt download` exits as soon as the last piece is verified.
+        let mut events = self.session.subscribe();
+        let mut events_open = true;
         loop {
-            tokio::select! {
+            let look = tokio::select! {
                 name = &mut self.signal => return Ok(Stop::Signalled(name)),
                 _ = reload_tick.tick(), if self.reload.is_some() => {
                     if let Some(reloader) = &mut self.reload {
@@ -98,41 +103,57 @@ impl<'a> Watcher<'a> {
                             progress::note(line);
                         }
                     }
+                    false
                 }
-                _ = tick.tick() => {
-                    let now = Instant::now();
-                    let dht = if self.torrents.iter().any(|w| w.no_peers_since.is_some()) {
-                        self.dht_view().await
-                    } else {
-                        DhtView::Off
-                    };
-                    for (index, watched) in self.torrents.iter_mut().enumerate() {
-                        if outcomes[index].is_some() {
-                            continue;
-                        }
-                        let status = self.session.status(watched.id).context("cannot read the torrent's status")?;
-                        if let TorrentState::Error(reason) = &status.state {
-                            watched.ui.finish();
-                            outcomes[index] = Some(Outcome::Failed { name: status.name.clone(), reason: reason.to_string() });
-                            continue;
-                        }
-                        // The caller reports the status that ends the wait; drawing it first
-                        // would show a stale phase (a last "checking" line) just before it.
-                        if done(&status) {
-                            watched.ui.finish();
-                            on_reached(&status);
-                            outcomes[index] = Some(Outcome::Reached(status));
-                            continue;
-                        }
-                        let hint = stall_hint_for(self.session, discovery(self.session), &dht, watched, &status, now);
-                        watched.ui.update(&status, hint.as_ref(), now);
-                    }
-                    if outcomes.iter().all(Option::is_some) {
-                        return Ok(Stop::Settled(outcomes.into_iter().flatten().collect()));
-                    }
+                _ = tick.tick() => true,
+                event = events.recv(), if events_open => {
+                    events_open = !matches!(event, Err(broadcast::error::RecvError::Closed));
+                    may_end_a_wait(&event)
                 }
+            };
+            if look && self.look_at_all(&done, &mut on_reached, &mut outcomes).await? {
+                return Ok(Stop::Settled(outcomes.into_iter().flatten().collect()));
             }
         }
+    }
+
+    /// Reads every unsettled torrent's status: records those that reached `done` or failed,
+    /// redraws the others. True once every torrent is settled.
+    async fn look_at_all(
+        &mut self,
+        done: &impl Fn(&TorrentStatus) -> bool,
+        on_reached: &mut impl FnMut(&TorrentStatus),
+        outcomes: &mut [Option<Outcome>],
+    ) -> anyhow::Result<bool> {
+        let now = Instant::now();
+        let dht = if self.torrents.iter().any(|w| w.no_peers_since.is_some()) {
+            self.dht_view().await
+        } else {
+            DhtView::Off
+        };
+        for (index, watched) in self.torrents.iter_mut().enumerate() {
+            if outcomes[index].is_some() {
+                continue;
+            }
+            let status = self.session.status(watched.id).context("cannot read the torrent's status")?;
+            if let TorrentState::Error(reason) = &status.state {
+                watched.ui.finish();
+                outcomes[index] =
+                    Some(Outcome::Failed { name: status.name.clone(), reason: reason.to_string() });
+                continue;
+            }
+            // The caller reports the status that ends the wait; drawing it first
+            // would show a stale phase (a last "checking" line) just before it.
+            if done(&status) {
+                watched.ui.finish();
+                on_reached(&status);
+                outcomes[index] = Some(Outcome::Reached(status));
+                continue;
+            }
+            let hint = stall_hint_for(self.session, discovery(self.session), &dht, watched, &status, now);
+            watched.ui.update(&status, hint.as_ref(), now);
+        }
+        Ok(outcomes.iter().all(Option::is_some))
     }
 
     /// The DHT as hints see it; the first time it is empty, the bootstrap hosts are resolved
@@ -172,6 +193,16 @@ impl<'a> Watcher<'a> {
         for watched in &mut self.torrents {
             watched.ui.finish();
         }
+    }
+}
+
+/// Whether a session event may have ended a wait: a torrent completed or changed state (to
+/// seeding, to an error), or events were missed.
+fn may_end_a_wait(event: &Result<Event, broadcast::error::RecvError>) -> bool {
+    match event {
+        Ok(Event::TorrentCompleted { .. } | Event::StateChanged { .. }) => true,
+        Ok(_) | Err(broadcast::error::RecvError::Closed) => false,
+        Err(broadcast::error::RecvError::Lagged(_)) => true,
     }
 }
 
