@@ -218,14 +218,16 @@ def start_seeder(torrent, content, logf, connect=None):
     return proc, port
 
 
-RSS_KEYS = ("VmRSS", "RssAnon", "RssFile", "RssShmem")
+RSS_KEYS = ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem")
 
 
 class Measured:
     """A process run with its own measurements: start and exit on CLOCK_MONOTONIC (the clock
     time.monotonic() reads in every process, so other processes' timestamps compare), user and
-    sys CPU and peak RSS from wait4 (the kernel's figures, as /usr/bin/time gives them), and the
-    peaks of RssAnon (heap, stacks), RssFile (file pages mapped into the process: mmap'ed data
+    sys CPU from wait4, peak RSS from the process's own VmHWM (the high-water mark of its memory
+    since exec; wait4's ru_maxrss is not used for it because it also counts the forked copy of
+    this Python process before exec: /bin/true spawned from a 50 MiB Python reports 50 MiB), and
+    the peaks of RssAnon (heap, stacks), RssFile (file pages mapped into the process: mmap'ed data
     counts here, and is page cache, not allocations) and RssShmem, sampled from
     /proc/PID/status every 20 ms (a sampled peak can miss a spike shorter than that)."""
 
@@ -290,7 +292,10 @@ class Measured:
         self.result = {
             "rc": self.proc.returncode, "timed_out": bool(timed_out), "start": self.start, "end": end,
             "wall": end - self.start, "user": ru.ru_utime, "sys": ru.ru_stime, "cpu": ru.ru_utime + ru.ru_stime,
-            "rss_kib": ru.ru_maxrss, **{f"peak_{k}": v for k, v in self.peaks.items()},
+            # VmHWM, read until the last sample before exit (Popen returns after the exec, so
+            # every sample is the client's own); ru_maxrss only if no sample was taken.
+            "rss_kib": self.peaks["VmHWM"] or ru.ru_maxrss, "rss_kib_wait4": ru.ru_maxrss,
+            **{f"peak_{k}": v for k, v in self.peaks.items()},
         }
         return self.result
 
