@@ -634,6 +634,30 @@ async fn start_active(
     Ok(TorrentEntry::Active { shared, task })
 }
 
+/// What a resolver (a magnet's metadata, or a `.torrent`'s missing Xet manifests) needs from
+/// the session.
+pub(crate) fn resolve_spec(
+    inner: &SessionInner,
+    id: TorrentId,
+    magnet: Magnet,
+    save_path: PathBuf,
+    paused: bool,
+    xet_store: bool,
+) -> ResolveSpec {
+    ResolveSpec {
+        id,
+        magnet,
+        save_path,
+        peer_id: inner.peer_id,
+        listen_port: inner.listen_addr.port(),
+        options: inner.options(),
+        dht: inner.dht.clone(),
+        limits: inner.limits.clone(),
+        paused,
+        xet_store,
+    }
+}
+
 /// Starts fetching a magnet link's metadata; when it arrives the entry becomes a running torrent
 /// with the same id.
 fn start_resolving(
@@ -643,18 +667,7 @@ fn start_resolving(
     save_path: PathBuf,
     start: Start,
 ) -> TorrentEntry {
-    let spec = ResolveSpec {
-        id,
-        magnet: magnet.clone(),
-        save_path: save_path.clone(),
-        peer_id: inner.peer_id,
-        listen_port: inner.listen_addr.port(),
-        options: inner.options(),
-        dht: inner.dht.clone(),
-        limits: inner.limits.clone(),
-        paused: start.paused,
-        xet_store: inner.xet.is_some(),
-    };
+    let spec = resolve_spec(inner, id, magnet.clone(), save_path.clone(), start.paused, inner.xet.is_some());
     let (shared, commands) = magnet::new_resolver(&spec);
     let weak: Weak<SessionInner> = Arc::downgrade(inner);
     let meta = shared.clone();

@@ -23,7 +23,7 @@ use ccbt_proto::candidates::{refused_by_ssrf_mitigation, Source};
 use tokio::sync::mpsc;
 
 use super::{replace_entry, start_active, SessionInner, Start, TorrentEntry};
-use crate::magnet::{self, MetaShared, ResolveSpec, ResolverCommand};
+use crate::magnet::{self, MetaShared, ResolverCommand};
 use crate::resume::ResumeData;
 use crate::torrent::{spawn_dht_lookups, usable_tiers, Selection};
 use crate::tracker::{spawn_announcer, AnnounceTarget, AnnouncerOptions, TrackerStats};
@@ -55,18 +55,7 @@ pub(super) fn start(
 ) -> Result<TorrentEntry, SessionError> {
     Selection::new(&torrent, &start.files).map_err(SessionError::InvalidSelection)?;
     let magnet = Magnet::from_torrent(&torrent);
-    let spec = ResolveSpec {
-        id,
-        magnet: magnet.clone(),
-        save_path: save_path.clone(),
-        peer_id: inner.peer_id,
-        listen_port: inner.listen_addr.port(),
-        options: inner.options(),
-        dht: inner.dht.clone(),
-        limits: inner.limits.clone(),
-        paused: start.paused,
-        xet_store: true,
-    };
+    let spec = super::resolve_spec(inner, id, magnet.clone(), save_path.clone(), start.paused, true);
     let (meta, commands) = magnet::new_resolver(&spec);
     // Recorded like a magnet link still resolving, so a stop during the phase loses nothing; a
     // torrent given as bytes, with no file to name, could not be resumed from such a record.
