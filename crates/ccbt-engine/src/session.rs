@@ -658,6 +658,25 @@ pub(crate) fn resolve_spec(
     }
 }
 
+/// Saves the pending record of a torrent still resolving (`pending`, when checkpoints are on) with
+/// its paused state; if it was added paused, waits until it is resumed and saves it again.
+pub(crate) async fn save_pending_and_wait_unpaused(
+    meta: &MetaShared,
+    pending: Option<impl FnOnce(bool) + Clone + Send + 'static>,
+) {
+    let paused = *meta.paused.borrow();
+    if let Some(save) = pending.clone() {
+        let _ = tokio::task::spawn_blocking(move || save(paused)).await;
+    }
+    if paused {
+        // Added paused: nothing until resumed (the sender lives in `meta`, held by the caller).
+        let _ = meta.paused.subscribe().wait_for(|p| !p).await;
+        if let Some(save) = pending {
+            let _ = tokio::task::spawn_blocking(move || save(false)).await;
+        }
+    }
+}
+
 /// Starts fetching a magnet link's metadata; when it arrives the entry becomes a running torrent
 /// with the same id.
 fn start_resolving(
@@ -679,17 +698,7 @@ fn start_resolving(
     let task = tokio::spawn(async move {
         let Start { peers, files, overwrite, streaming, origin, .. } = start;
         // Before anything else, so it can never land after the torrent's own checkpoints.
-        let paused = *meta.paused.borrow();
-        if let Some(save) = pending.clone() {
-            let _ = tokio::task::spawn_blocking(move || save(paused)).await;
-        }
-        if paused {
-            // Added paused: nothing until resumed (the sender lives in `meta`, held here).
-            let _ = meta.paused.subscribe().wait_for(|p| !p).await;
-            if let Some(save) = pending {
-                let _ = tokio::task::spawn_blocking(move || save(false)).await;
-            }
-        }
+        save_pending_and_wait_unpaused(&meta, pending).await;
         let result = magnet::resolve(meta.clone(), commands, magnet.clone(), peers).await;
         let Some(inner) = weak.upgrade() else { return };
         let resolved = match result {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::{Buf, BufMut, BytesMut};
 use ccbt_proto::xet::{negotiate, our_handshake, XetPeerCaps, XetViolation, DEFAULT_RQ, OUR_XET_CAS};
-use ccbt_wire::ext::xet_cas::XetMessage;
+use ccbt_wire::ext::xet_cas::{RejectReason, XetMessage};
 use ccbt_wire::ext::{ExtHandshake, XET_CAS};
 use ccbt_wire::{Message, MessageDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -130,4 +130,16 @@ fn read_result(read: std::io::Result<usize>) -> Result<(), String> {
         Ok(_) => Ok(()),
         Err(e) => Err(format!("read failed: {e}")),
     }
+}
+
+/// The REJECT answering a peer's request on a connection that serves nothing
+/// (the manifest and chunk phases ask, they never answer).
+pub(crate) fn refusal(request: &XetMessage) -> XetMessage {
+    let (req, id) = match request {
+        XetMessage::ManifestReq { req, root, .. } => (*req, *root),
+        XetMessage::ChunkReq { req, id, .. } => (*req, *id),
+        XetMessage::Query { req, .. } => (*req, [0; 32]),
+        _ => (0, [0; 32]),
+    };
+    XetMessage::Reject { req, id, reason: RejectReason::Absent }
 }

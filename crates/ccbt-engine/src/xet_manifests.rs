@@ -30,7 +30,7 @@ use ccbt_proto::xet::{
     is_answer, is_request, FetchEvent, ManifestSchedule, XetFetcher, XetPeerCaps, XetViolation, OUR_XET_CAS,
 };
 use ccbt_proto::PeerKey;
-use ccbt_wire::ext::xet_cas::{RejectReason, XetMessage};
+use ccbt_wire::ext::xet_cas::XetMessage;
 use ccbt_wire::Message;
 use ccbt_xet::ChunkId;
 use tokio::sync::{mpsc, watch};
@@ -38,7 +38,7 @@ use tokio::time::Instant;
 
 use crate::peer::handshake::{self, Bits};
 use crate::sync::lock;
-use crate::xet_conn::{End, XetConn, CLOSED};
+use crate::xet_conn::{refusal, End, XetConn, CLOSED};
 use crate::SessionOptions;
 
 /// Connections asking for manifests at once.
@@ -394,17 +394,6 @@ async fn on_answer(
         _ => {}
     }
     Ok(())
-}
-
-/// The REJECT answering a peer's request on a connection that serves nothing.
-fn refusal(request: &XetMessage) -> XetMessage {
-    let (req, id) = match request {
-        XetMessage::ManifestReq { req, root, .. } => (*req, *root),
-        XetMessage::ChunkReq { req, id, .. } => (*req, *id),
-        XetMessage::Query { req, .. } => (*req, [0; 32]),
-        _ => (0, [0; 32]),
-    };
-    XetMessage::Reject { req, id, reason: RejectReason::Absent }
 }
 
 fn hex(id: &ChunkId) -> String {

@@ -79,17 +79,7 @@ async fn run(
     mut start: Start,
     pending: Option<impl FnOnce(bool) + Clone + Send + 'static>,
 ) {
-    let paused = *meta.paused.borrow();
-    if let Some(save) = pending.clone() {
-        let _ = tokio::task::spawn_blocking(move || save(paused)).await;
-    }
-    if paused {
-        // Added paused: nothing until resumed (the sender lives in `meta`, held here).
-        let _ = meta.paused.subscribe().wait_for(|p| !p).await;
-        if let Some(save) = pending {
-            let _ = tokio::task::spawn_blocking(move || save(false)).await;
-        }
-    }
+    super::save_pending_and_wait_unpaused(&meta, pending).await;
     let Some(inner) = weak.upgrade() else { return };
     let before = torrent.xet_layers.len();
     tracing::info!(

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use super::{Phase, Target};
 use crate::peer::handshake::{self, Bits};
 use crate::sync::lock;
-use crate::xet_conn::{End, XetConn};
+use crate::xet_conn::{refusal, End, XetConn};
 
 /// A peer that owes an answer and sends nothing for this long is dropped; its chunks go to
 /// others.
@@ -170,15 +170,4 @@ async fn on_event(phase: &Phase, key: PeerKey, target: Target, event: FetchEvent
         // Manifests are never asked here: the fetcher refuses answers to them.
         _ => {}
     }
-}
-
-/// The REJECT answering a peer's request on a connection that serves nothing.
-fn refusal(request: &XetMessage) -> XetMessage {
-    let (req, id) = match request {
-        XetMessage::ManifestReq { req, root, .. } => (*req, *root),
-        XetMessage::ChunkReq { req, id, .. } => (*req, *id),
-        XetMessage::Query { req, .. } => (*req, [0; 32]),
-        _ => (0, [0; 32]),
-    };
-    XetMessage::Reject { req, id, reason: RejectReason::Absent }
 }
