@@ -61,9 +61,12 @@ const MAX_PEERS: usize = 200;
 /// asked of another.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A peer that closes the connection right after the BitTorrent handshake is dialled once more
-/// after this long.
+/// A peer that closes the connection right after the BitTorrent handshake is dialled again
+/// after this long, doubled at each further try.
 const RETRY_AFTER: Duration = Duration::from_millis(500);
+
+/// Dials to one peer at most, the first included.
+const ATTEMPTS: u64 = 4;
 
 /// How long a connection that ends waits for the peer to close its side too.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
@@ -130,7 +133,7 @@ pub(crate) async fn fetch_xet_layers(
         while tasks.len() < XET_CONNECTIONS {
             let Some((i, addr)) = peers.next() else { break };
             let (dialer, shared) = (dialer.clone(), shared.clone());
-            tasks.spawn(ask_peer_twice(dialer, shared, id, PeerKey(2_000_000 + i as u64), addr));
+            tasks.spawn(ask_peer_with_retries(dialer, shared, id, PeerKey(2_000_000 + i as u64), addr));
         }
         // Every manifest known, or every peer tried (those lacking `xet_cas` end at once) and
         // none coming, or none came for a while.
@@ -220,26 +223,31 @@ async fn next_batch(more: &mut Option<mpsc::Receiver<Vec<SocketAddr>>>) -> Optio
     }
 }
 
-/// [`ask_peer`], and once more a little later if the peer closed right after the BitTorrent
+/// [`ask_peer`], and again a little later while the peer closes right after the BitTorrent
 /// handshake: most likely a connection of ours (from the metadata phase, or a manifest
-/// connection closing) was still open at the peer, which allows one connection per peer id.
-async fn ask_peer_twice(
+/// connection closing) was still open at the peer, which allows one connection per peer id,
+/// and that close can take a while to reach it on a busy machine.
+async fn ask_peer_with_retries(
     dialer: Arc<Dialer>,
     shared: Arc<Shared>,
     id: ccbt_core::InfoHash,
     key: PeerKey,
     addr: SocketAddr,
 ) -> (SocketAddr, String) {
-    let (addr, reason) = ask_peer(&dialer, &shared, id, key, addr).await;
-    if !matches!(reason, Ended::ClosedEarly) {
-        return (addr, reason.to_string());
+    let mut delay = RETRY_AFTER;
+    let mut attempt = 0;
+    loop {
+        let (addr, ended) = ask_peer(&dialer, &shared, id, PeerKey(key.0 + attempt * 1_000_000), addr).await;
+        attempt += 1;
+        if !matches!(ended, Ended::ClosedEarly) || attempt == ATTEMPTS {
+            return (addr, ended.to_string());
+        }
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+        if lock(&shared.schedule).is_done() {
+            return (addr, "not needed any more".to_string());
+        }
     }
-    tokio::time::sleep(RETRY_AFTER).await;
-    if lock(&shared.schedule).is_done() {
-        return (addr, "not needed any more".to_string());
-    }
-    let (addr, reason) = ask_peer(&dialer, &shared, id, PeerKey(key.0 + 1_000_000), addr).await;
-    (addr, reason.to_string())
 }
 
 /// One peer: handshake, extension handshake offering `xet_cas`, then ask for manifests while

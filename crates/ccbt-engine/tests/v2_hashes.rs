@@ -155,3 +155,60 @@ async fn false_piece_hashes_are_refused_and_honest_ones_complete_the_download() 
     leecher.shutdown().await;
     seeder.shutdown().await;
 }
+
+/// A proxy to `target` that, on the connections numbered in `cut` (from 1, in accept order),
+/// relays the target's handshake and then closes: what a peer does that still holds another
+/// connection of ours (one per peer id). Counts the connections it took.
+async fn refusing_proxy(target: SocketAddr, cut: &'static [usize]) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let taken = Arc::new(AtomicUsize::new(0));
+    let counter = taken.clone();
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+            let Ok(outbound) = tokio::net::TcpStream::connect(target).await else { continue };
+            let (mut ri, mut wi) = inbound.into_split();
+            let (mut ro, mut wo) = outbound.into_split();
+            let up = tokio::spawn(async move { tokio::io::copy(&mut ri, &mut wo).await });
+            if cut.contains(&n) {
+                let mut theirs = [0u8; Handshake::LEN];
+                if ro.read_exact(&mut theirs).await.is_ok() {
+                    let _ = wi.write_all(&theirs).await;
+                }
+                up.abort();
+                continue;
+            }
+            tokio::spawn(async move { tokio::io::copy(&mut ro, &mut wi).await });
+        }
+    });
+    (addr, taken)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seeder_closing_after_the_handshake_is_asked_for_the_layers_again() {
+    let bytes = data(5 * PIECE + 777, 4);
+    let torrent = v2_torrent(&bytes);
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("f.bin"), &bytes).unwrap();
+    let seeder = Session::new(options()).await.unwrap();
+    let sid = seeder.add_torrent(AddTorrent::new(torrent.clone()).save_path(src.path())).await.unwrap();
+    wait_complete(&seeder, sid, Duration::from_secs(30)).await;
+    // The first connection fetches the metadata; the next two, the first piece-layer
+    // connection and its first retry, are closed right after the handshake.
+    let (proxy, taken) = refusing_proxy(seeder.listen_addr(), &[2, 3]).await;
+
+    let dst = tempfile::tempdir().unwrap();
+    let mut magnet = Magnet::new_v2(torrent.info_hash_v2.unwrap());
+    magnet.peers = vec![proxy.to_string()];
+    let leecher = Session::new(options()).await.unwrap();
+    let id = leecher
+        .add_torrent(AddTorrent::parse(&magnet.to_uri()).unwrap().save_path(dst.path()))
+        .await
+        .unwrap();
+    wait_complete(&leecher, id, Duration::from_secs(60)).await;
+    assert_eq!(std::fs::read(dst.path().join("f.bin")).unwrap(), bytes);
+    assert!(taken.load(Ordering::Relaxed) >= 4, "the seeder was not asked again");
+    leecher.shutdown().await;
+    seeder.shutdown().await;
+}

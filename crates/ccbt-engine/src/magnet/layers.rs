@@ -74,20 +74,7 @@ pub(super) async fn fetch_piece_layers(
     loop {
         while tasks.len() < LAYER_CONNECTIONS {
             let Some((i, addr)) = next.next() else { break };
-            let (meta, shared) = (meta.clone(), shared.clone());
-            tasks.spawn(async move {
-                let key = PeerKey(1_000_000 + i as u64);
-                let (addr, asked) = match ask_peer(&meta, &shared, id, key, addr).await {
-                    // Refused at the handshake: most likely our metadata connection was still
-                    // open at the peer (one connection per peer id). Once more, a little later.
-                    (_, Asked::Refused(_)) if !lock(&shared.fetcher).is_done() => {
-                        tokio::time::sleep(RETRY_AFTER).await;
-                        ask_peer(&meta, &shared, id, PeerKey(key.0 + 1_000_000), addr).await
-                    }
-                    ended => ended,
-                };
-                (addr, String::from(asked))
-            });
+            tasks.spawn(ask_peer_with_retries(meta.clone(), shared.clone(), id, i, addr));
         }
         if lock(&shared.fetcher).is_done() {
             break;
@@ -119,14 +106,18 @@ pub(super) async fn fetch_piece_layers(
     Ok(liars)
 }
 
-/// A peer that fails the handshake is dialled once more after this long.
+/// A peer that refuses us is dialled again after this long, doubled at each further try.
 const RETRY_AFTER: Duration = Duration::from_millis(500);
+
+/// Dials to one peer at most, the first included.
+const ATTEMPTS: u32 = 4;
 
 /// How [`ask_peer`] ended.
 enum Asked {
-    /// The BitTorrent handshake failed (the reason).
+    /// The BitTorrent handshake failed, or the peer closed the connection right after it
+    /// without a message (the reason).
     Refused(String),
-    /// The connection ended after the handshake, or never got there (the reason).
+    /// The connection ended after the peer had spoken, or never got there (the reason).
     Ended(String),
 }
 
@@ -135,6 +126,32 @@ impl From<Asked> for String {
         match asked {
             Asked::Refused(reason) | Asked::Ended(reason) => reason,
         }
+    }
+}
+
+/// [`ask_peer`], and again a little later while the peer refuses us: most likely our
+/// metadata connection was still open at the peer, which allows one connection per peer id
+/// (it answers the handshake, then closes), and that close can take a while to reach it
+/// through a busy machine or a proxy.
+async fn ask_peer_with_retries(
+    meta: Arc<MetaShared>,
+    shared: Arc<Shared>,
+    id: ccbt_core::InfoHash,
+    index: usize,
+    addr: SocketAddr,
+) -> (SocketAddr, String) {
+    let mut delay = RETRY_AFTER;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let key = PeerKey(1_000_000 * u64::from(attempt) + index as u64);
+        let (addr, asked) = ask_peer(&meta, &shared, id, key, addr).await;
+        let again = matches!(asked, Asked::Refused(_)) && attempt < ATTEMPTS;
+        if !again || lock(&shared.fetcher).is_done() {
+            return (addr, String::from(asked));
+        }
+        tokio::time::sleep(delay).await;
+        delay *= 2;
     }
 }
 
@@ -160,13 +177,17 @@ async fn ask_peer(
         return (addr, Asked::Refused(e.to_string()));
     }
     lock(&shared.fetcher).add_peer(key);
-    let reason = exchange(shared, &mut stream, key, addr).await;
+    let asked = exchange(shared, &mut stream, key, addr).await;
     lock(&shared.fetcher).remove_peer(key);
     shared.changed.notify_waiters();
-    (addr, Asked::Ended(reason))
+    (addr, asked)
 }
 
-async fn exchange(shared: &Shared, stream: &mut TcpStream, key: PeerKey, addr: SocketAddr) -> String {
+async fn exchange(shared: &Shared, stream: &mut TcpStream, key: PeerKey, addr: SocketAddr) -> Asked {
+    let ended = |reason: &str| Asked::Ended(reason.to_string());
+    // A peer refusing a second connection of ours answers the handshake, then closes with
+    // nothing said; one that has sent a message has taken us.
+    let mut heard = false;
     let mut decoder = MessageDecoder::new(MAX_FRAME);
     let mut input = BytesMut::with_capacity(32 * 1024);
     let mut output = BytesMut::new();
@@ -176,31 +197,33 @@ async fn exchange(shared: &Shared, stream: &mut TcpStream, key: PeerKey, addr: S
             (fetcher.take_requests(Instant::now(), key), fetcher.next_deadline(), fetcher.is_done())
         };
         if done {
-            return "piece layers complete".into();
+            return ended("piece layers complete");
         }
         for req in requests {
             ccbt_wire::encode(&Message::HashRequest(req), &mut output);
         }
         if !output.is_empty() {
             if let Err(e) = stream.write_all(&output).await {
-                return format!("write failed: {e}");
+                return Asked::Ended(format!("write failed: {e}"));
             }
             output.clear();
         }
         let wait = deadline.map_or(Duration::from_secs(5), |d| d.saturating_duration_since(Instant::now()));
         tokio::select! {
             read = stream.read_buf(&mut input) => match read {
-                Ok(0) => return "peer closed the connection".into(),
-                Err(e) => return format!("read failed: {e}"),
+                Ok(0) if !heard => return Asked::Refused("peer closed the connection at once".into()),
+                Ok(0) => return ended("peer closed the connection"),
+                Err(e) => return Asked::Ended(format!("read failed: {e}")),
                 Ok(_) => loop {
                     match decoder.decode(&mut input) {
                         Ok(Some(msg)) => {
+                            heard = true;
                             if let Err(reason) = on_message(shared, key, addr, msg) {
-                                return reason;
+                                return Asked::Ended(reason);
                             }
                         }
                         Ok(None) => break,
-                        Err(e) => return format!("invalid message: {e}"),
+                        Err(e) => return Asked::Ended(format!("invalid message: {e}")),
                     }
                 },
             },
