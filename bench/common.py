@@ -221,6 +221,28 @@ def start_seeder(torrent, content, logf, connect=None):
 RSS_KEYS = ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem")
 
 
+def task_ctx_switches(pid):
+    """(voluntary, involuntary) context switches summed over the live threads of `pid`, or None
+    when it is gone."""
+    vol = invol = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    key, _, value = line.partition(":")
+                    if key == "voluntary_ctxt_switches":
+                        vol += int(value)
+                    elif key == "nonvoluntary_ctxt_switches":
+                        invol += int(value)
+        except (OSError, ValueError):
+            pass  # the thread ended meanwhile
+    return vol, invol
+
+
 class Measured:
     """A process run with its own measurements: start and exit on CLOCK_MONOTONIC (the clock
     time.monotonic() reads in every process, so other processes' timestamps compare), user and
@@ -229,11 +251,16 @@ class Measured:
     this Python process before exec: /bin/true spawned from a 50 MiB Python reports 50 MiB), and
     the peaks of RssAnon (heap, stacks), RssFile (file pages mapped into the process: mmap'ed data
     counts here, and is page cache, not allocations) and RssShmem, sampled from
-    /proc/PID/status every 20 ms (a sampled peak can miss a spike shorter than that)."""
+    /proc/PID/status every 20 ms (a sampled peak can miss a spike shorter than that). Context
+    switches, voluntary and involuntary: ctx_vol and ctx_invol from wait4 (every thread the
+    process ever had, exact), and ctx_vol_live and ctx_invol_live, the voluntary_ctxt_switches and
+    nonvoluntary_ctxt_switches of /proc/PID/task/*/status summed over the live threads at the
+    last sample before exit (a cross-check; it misses threads that ended before that sample)."""
 
     def __init__(self, cmd, logf, env=None, cwd=None):
         self.cmd = cmd
         self.peaks = dict.fromkeys(RSS_KEYS, 0)
+        self.ctx_switches = (None, None)
         self.start = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, env=env, cwd=cwd,
                                      start_new_session=True)
@@ -253,6 +280,9 @@ class Measured:
                             self.peaks[key] = max(self.peaks[key], int(value.split()[0]))
             except (OSError, ValueError, IndexError):
                 pass
+            switches = task_ctx_switches(self.proc.pid)
+            if switches:
+                self.ctx_switches = switches
             if self._done.wait(0.02):
                 return
 
@@ -296,6 +326,8 @@ class Measured:
             # every sample is the client's own); ru_maxrss only if no sample was taken.
             "rss_kib": self.peaks["VmHWM"] or ru.ru_maxrss, "rss_kib_wait4": ru.ru_maxrss,
             **{f"peak_{k}": v for k, v in self.peaks.items()},
+            "ctx_vol": ru.ru_nvcsw, "ctx_invol": ru.ru_nivcsw,
+            "ctx_vol_live": self.ctx_switches[0], "ctx_invol_live": self.ctx_switches[1],
         }
         return self.result
 

@@ -123,6 +123,8 @@ def download_columns(size):
         ("peak RSS MiB", lambda r: r["rss_kib"] / 1024, "{:.0f}"),
         ("RssAnon MiB", lambda r: r["peak_RssAnon"] / 1024, "{:.0f}"),
         ("RssFile MiB", lambda r: r["peak_RssFile"] / 1024, "{:.0f}"),
+        ("vol ctx sw", lambda r: r.get("ctx_vol"), "{:.0f}"),
+        ("invol ctx sw", lambda r: r.get("ctx_invol"), "{:.0f}"),
         ("start s", lambda r: r.get("start_s"), "{:.3f}"),
         ("tail s", lambda r: r.get("tail_s"), "{:.3f}"),
     ]
@@ -139,11 +141,14 @@ def run_download(args, clients, sets, size, timeout, build_failed):
                     r = {"ok": False, "reason": build_failed}
                 else:
                     r = run_one(client, layout, torrent, content, args.work, timeout)
-                log(f"round {run} {layout}/{client}: " + (f"{r['wall']:.2f}s" if r["ok"] else r["reason"]))
+                log(f"round {run} {layout}/{client}: " + (f"{r['wall']:.2f}s, ctx sw {r['ctx_vol']}/{r['ctx_invol']} "
+                                                          f"(live threads at the last sample: {r['ctx_vol_live']}/"
+                                                          f"{r['ctx_invol_live']})" if r["ok"] else r["reason"]))
                 results.setdefault((layout, client), []).append(r)
     title = f"download from one libtorrent seeder, {args.size_mib} MiB, piece {args.piece_size // 1024} KiB"
     notes = ["CPU and peak RSS of the leecher process (wait4); RssAnon and RssFile: sampled peaks "
-             "(RssFile = mapped file pages, i.e. page cache). start s: leecher process start to its first "
+             "(RssFile = mapped file pages, i.e. page cache). vol/invol ctx sw: voluntary and involuntary "
+             "context switches of all the leecher's threads (wait4). start s: leecher process start to its first "
              "block request seen by the seeder; tail s: last block sent by the seeder to leecher exit."]
     return {"title": title, "notes": notes, "columns": download_columns(size), "results": results,
             "keys": ("layout", "client")}

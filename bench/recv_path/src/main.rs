@@ -25,7 +25,7 @@ use stats::{Sample, Usage};
 use wire::{Pattern, BLOCKS_PER_PIECE};
 
 const USAGE: &str = "usage: recv_path [--size-mib N (1024)] [--rounds N (5)] [--buffers N (8)] \
-[--reorder-per-mille N (10)] [--variants V,V,...]
+[--reorder-per-mille N (10)] [--rate-mib-s N (0: unlimited)] [--variants V,V,...]
 variants: copy | two-reads | scatterD (D messages ahead per readv, e.g. scatter1, scatter16),
 each optionally +epoll (non-blocking reads, epoll_wait when a read finds nothing) and/or
 +reorder (the sender swaps a block with the next one with probability N/1000)";
@@ -75,12 +75,20 @@ struct Config {
     rounds: usize,
     buffers: usize,
     reorder_per_mille: u32,
+    /// The sender's pace in MiB/s, 0 for as fast as it can.
+    rate_mib_s: usize,
     variants: Vec<Variant>,
 }
 
 fn parse_args() -> Result<Config, String> {
-    let mut cfg =
-        Config { size_mib: 1024, rounds: 5, buffers: 8, reorder_per_mille: 10, variants: Vec::new() };
+    let mut cfg = Config {
+        size_mib: 1024,
+        rounds: 5,
+        buffers: 8,
+        reorder_per_mille: 10,
+        rate_mib_s: 0,
+        variants: Vec::new(),
+    };
     let mut variants = DEFAULT_VARIANTS.to_string();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -95,6 +103,7 @@ fn parse_args() -> Result<Config, String> {
             "--rounds" => cfg.rounds = number()?,
             "--buffers" => cfg.buffers = number()?,
             "--reorder-per-mille" => cfg.reorder_per_mille = number()?.min(1000) as u32,
+            "--rate-mib-s" => cfg.rate_mib_s = number()?,
             "--variants" => variants = value,
             _ => return Err(format!("unknown option {arg}\n{USAGE}")),
         }
@@ -124,7 +133,8 @@ fn run_one(
     std::thread::scope(|s| {
         let sending = s.spawn(|| {
             let stream = TcpStream::connect(addr).map_err(|e| e.to_string())?;
-            sender::send(&stream, &order, pattern).map_err(|e| format!("sender: {e}"))
+            let rate = (cfg.rate_mib_s > 0).then_some(cfg.rate_mib_s as f64 * (1 << 20) as f64);
+            sender::send(&stream, &order, pattern, rate).map_err(|e| format!("sender: {e}"))
         });
         let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
         let mut sock = Sock::new(&stream, v.epoll).map_err(|e| e.to_string())?;
@@ -173,7 +183,20 @@ fn main() {
         }
     }
     let names: Vec<&str> = cfg.variants.iter().map(|v| v.name.as_str()).collect();
-    stats::print_report(&names, &samples, cfg.size_mib, cfg.rounds, cfg.reorder_per_mille, &load_before);
+    let setup = format!(
+        "{} MiB per run, {} interleaved rounds, {} piece buffers, sender {}, +reorder: {:.1} % of blocks \
+         swapped with the next one",
+        cfg.size_mib,
+        cfg.rounds,
+        cfg.buffers,
+        if cfg.rate_mib_s == 0 {
+            "unpaced".to_string()
+        } else {
+            format!("paced at {} MiB/s", cfg.rate_mib_s)
+        },
+        cfg.reorder_per_mille as f64 / 10.0
+    );
+    stats::print_report(&names, &samples, cfg.size_mib, &setup, &load_before);
 }
 
 #[cfg(test)]
@@ -183,7 +206,7 @@ mod tests {
 
     fn config(variants: &str, reorder_per_mille: u32) -> Config {
         let variants = variants.split(',').map(parse_variant).collect::<Result<_, _>>().unwrap();
-        Config { size_mib: 16, rounds: 1, buffers: 8, reorder_per_mille, variants }
+        Config { size_mib: 16, rounds: 1, buffers: 8, reorder_per_mille, rate_mib_s: 0, variants }
     }
 
     #[test]

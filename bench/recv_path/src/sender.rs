@@ -1,12 +1,14 @@
 //! The sending side: one thread writing every block of the download as `piece` messages, as
 //! fast as the socket takes them, `writev` of 32 messages at a time (headers from a small
-//! array, payloads straight from the pattern: the sender copies nothing itself).
+//! array, payloads straight from the pattern: the sender copies nothing itself), optionally
+//! paced.
 
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
 
-use crate::wire::{encode_header, BlockId, Pattern, HEADER};
+use crate::wire::{encode_header, BlockId, Pattern, BLOCK, HEADER};
 
 const BATCH: usize = 32;
 
@@ -30,11 +32,19 @@ pub fn send_order(blocks: usize, reorder_per_mille: u32, seed: u64) -> Vec<Block
     order
 }
 
-/// Writes every block of `order` to `stream`.
-pub fn send(stream: &TcpStream, order: &[BlockId], pattern: &Pattern) -> io::Result<()> {
+/// Writes every block of `order` to `stream`, at most `rate` bytes per second if given (a
+/// batch at a time: the sender sleeps until the batch is due, as a seeder's pace would).
+pub fn send(stream: &TcpStream, order: &[BlockId], pattern: &Pattern, rate: Option<f64>) -> io::Result<()> {
     let fd = stream.as_raw_fd();
     let mut headers = [[0u8; HEADER]; BATCH];
-    for batch in order.chunks(BATCH) {
+    let start = Instant::now();
+    for (n, batch) in order.chunks(BATCH).enumerate() {
+        if let Some(rate) = rate {
+            let due = start + Duration::from_secs_f64((n * BATCH * (HEADER + BLOCK)) as f64 / rate);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
         let mut iov = Vec::with_capacity(2 * BATCH);
         for (h, id) in headers.iter_mut().zip(batch) {
             *h = encode_header(*id);

@@ -2,13 +2,17 @@
 
 use std::fmt::Write as _;
 
+use crate::pieces::thread_cpu;
 use crate::recv::Counts;
 use crate::sock::Sock;
 
-/// `getrusage(RUSAGE_THREAD)`: this thread's CPU (its system calls' kernel work included) and
+/// This thread's CPU (its system calls' kernel work included): the exact total from
+/// `CLOCK_THREAD_CPUTIME_ID`, and from `getrusage(RUSAGE_THREAD)` the user/sys split (which the
+/// kernel estimates from timer-tick samples, so it is rough where the total is small) and the
 /// context switches.
 #[derive(Clone, Copy, Debug)]
 pub struct Usage {
+    cpu: f64,
     user: f64,
     sys: f64,
     voluntary: i64,
@@ -22,6 +26,7 @@ impl Usage {
         unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
         let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
         Usage {
+            cpu: thread_cpu(),
             user: secs(ru.ru_utime),
             sys: secs(ru.ru_stime),
             voluntary: ru.ru_nvcsw,
@@ -31,6 +36,7 @@ impl Usage {
 
     pub fn since(&self, before: &Usage) -> Usage {
         Usage {
+            cpu: self.cpu - before.cpu,
             user: self.user - before.user,
             sys: self.sys - before.sys,
             voluntary: self.voluntary - before.voluntary,
@@ -42,6 +48,7 @@ impl Usage {
 /// One run of one variant.
 #[derive(Clone, Debug)]
 pub struct Sample {
+    cpu: f64,
     user: f64,
     sys: f64,
     wall: f64,
@@ -57,8 +64,10 @@ pub struct Sample {
 impl Sample {
     pub fn new(used: Usage, check_cpu: f64, wall: f64, sock: &Sock, counts: Counts) -> Sample {
         Sample {
-            // The piece checks are user time (memcmp) on this thread: not the receive path's.
-            user: (used.user - check_cpu).max(0.0),
+            // The piece checks (memcmp, user time on this thread) are not the receive path's;
+            // user is what is left of the exact total besides the kernel's estimate of sys.
+            cpu: used.cpu - check_cpu,
+            user: (used.cpu - check_cpu - used.sys).max(0.0),
             sys: used.sys,
             wall,
             reads: sock.reads,
@@ -73,7 +82,8 @@ impl Sample {
 
     pub fn line(&self) -> String {
         format!(
-            "user {:.3} sys {:.3} wall {:.3} reads {} (EAGAIN {}) waits {} cs {}/{} copied {:.0} MiB misses {}",
+            "cpu {:.3} user {:.3} sys {:.3} wall {:.3} reads {} (EAGAIN {}) waits {} cs {}/{} copied {:.0} MiB misses {}",
+            self.cpu,
             self.user,
             self.sys,
             self.wall,
@@ -92,9 +102,9 @@ type Column = (&'static str, fn(&Sample) -> f64, usize);
 
 /// Columns: header, value (scaled per GiB where it is a count), decimals.
 const COLUMNS: [Column; 11] = [
+    ("CPU s", |s| s.cpu, 3),
     ("user s", |s| s.user, 3),
     ("sys s", |s| s.sys, 3),
-    ("CPU s", |s| s.user + s.sys, 3),
     ("wall s", |s| s.wall, 3),
     ("reads", |s| s.reads as f64, 0),
     ("EAGAIN reads", |s| s.empty_reads as f64, 0),
@@ -116,20 +126,14 @@ pub fn print_report(
     names: &[&str],
     samples: &[Vec<Sample>],
     size_mib: usize,
-    rounds: usize,
-    reorder_per_mille: u32,
+    setup: &str,
     load_before: &str,
 ) {
     let per_gib = 1024.0 / size_mib as f64;
     let mut out = String::new();
-    let _ = writeln!(out, "\nrecv_path: {size_mib} MiB per run, {rounds} interleaved rounds, figures per GiB, medians [min-max]");
+    let _ = writeln!(out, "\nrecv_path: {setup}; figures per GiB, medians [min-max]");
     let _ = writeln!(out, "kernel {}, {}", kernel(), cpu_model());
-    let _ = writeln!(out, "load average before: {load_before}, after: {}", loadavg());
-    let _ = writeln!(
-        out,
-        "+reorder: {:.1} % of blocks swapped with the next one\n",
-        reorder_per_mille as f64 / 10.0
-    );
+    let _ = writeln!(out, "load average before: {load_before}, after: {}\n", loadavg());
     let header: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
     let _ = writeln!(out, "| variant | {} |", header.join(" | "));
     let _ = writeln!(out, "|---|{}", "---:|".repeat(COLUMNS.len()));
