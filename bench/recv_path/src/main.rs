@@ -25,10 +25,11 @@ use stats::{Sample, Usage};
 use wire::{Pattern, BLOCKS_PER_PIECE};
 
 const USAGE: &str = "usage: recv_path [--size-mib N (1024)] [--rounds N (5)] [--buffers N (8)] \
-[--reorder-per-mille N (10)] [--rate-mib-s N (0: unlimited)] [--variants V,V,...]
+[--reorder-per-mille N (10)] [--rate-mib-s N (0: unlimited)] [--burst-kib N (512)] [--variants V,V,...]
 variants: copy | two-reads | scatterD (D messages ahead per readv, e.g. scatter1, scatter16),
-each optionally +epoll (non-blocking reads, epoll_wait when a read finds nothing) and/or
-+reorder (the sender swaps a block with the next one with probability N/1000)";
+each optionally +epoll (non-blocking reads, epoll_wait when a read finds nothing),
++reorder (the sender swaps a block with the next one with probability N/1000) and
++burstK (the sender writes K KiB per writev in this variant's runs, instead of --burst-kib)";
 
 const DEFAULT_VARIANTS: &str =
     "copy,two-reads,scatter1,scatter16,copy+epoll,two-reads+epoll,scatter16+epoll,copy+reorder,scatter16+reorder";
@@ -39,6 +40,8 @@ struct Variant {
     kind: Kind,
     epoll: bool,
     reorder: bool,
+    /// The sender's burst for this variant, KiB (else `--burst-kib`).
+    burst_kib: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -59,15 +62,18 @@ fn parse_variant(spec: &str) -> Result<Variant, String> {
             _ => return Err(format!("unknown variant {spec:?}")),
         },
     };
-    let (mut epoll, mut reorder) = (false, false);
+    let (mut epoll, mut reorder, mut burst_kib) = (false, false, None);
     for flag in parts {
         match flag {
             "epoll" => epoll = true,
             "reorder" => reorder = true,
-            _ => return Err(format!("unknown flag {flag:?} in {spec:?}")),
+            _ => match flag.strip_prefix("burst").map(str::parse::<usize>) {
+                Some(Ok(kib)) if kib > 0 => burst_kib = Some(kib),
+                _ => return Err(format!("unknown flag {flag:?} in {spec:?}")),
+            },
         }
     }
-    Ok(Variant { name: spec.to_string(), kind, epoll, reorder })
+    Ok(Variant { name: spec.to_string(), kind, epoll, reorder, burst_kib })
 }
 
 struct Config {
@@ -77,6 +83,8 @@ struct Config {
     reorder_per_mille: u32,
     /// The sender's pace in MiB/s, 0 for as fast as it can.
     rate_mib_s: usize,
+    /// Payload bytes per `writev` of the sender (whole blocks).
+    burst_kib: usize,
     variants: Vec<Variant>,
 }
 
@@ -87,6 +95,7 @@ fn parse_args() -> Result<Config, String> {
         buffers: 8,
         reorder_per_mille: 10,
         rate_mib_s: 0,
+        burst_kib: 512,
         variants: Vec::new(),
     };
     let mut variants = DEFAULT_VARIANTS.to_string();
@@ -104,6 +113,7 @@ fn parse_args() -> Result<Config, String> {
             "--buffers" => cfg.buffers = number()?,
             "--reorder-per-mille" => cfg.reorder_per_mille = number()?.min(1000) as u32,
             "--rate-mib-s" => cfg.rate_mib_s = number()?,
+            "--burst-kib" => cfg.burst_kib = number()?,
             "--variants" => variants = value,
             _ => return Err(format!("unknown option {arg}\n{USAGE}")),
         }
@@ -131,29 +141,52 @@ fn run_one(
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     std::thread::scope(|s| {
-        let sending = s.spawn(|| {
+        // Named, so that profiles tell the sender's samples from the receiver's.
+        let sender_thread = std::thread::Builder::new().name("sender".into());
+        let sending = sender_thread.spawn_scoped(s, || {
             let stream = TcpStream::connect(addr).map_err(|e| e.to_string())?;
             let rate = (cfg.rate_mib_s > 0).then_some(cfg.rate_mib_s as f64 * (1 << 20) as f64);
-            sender::send(&stream, &order, pattern, rate).map_err(|e| format!("sender: {e}"))
+            let burst = (v.burst_kib.unwrap_or(cfg.burst_kib) / 16).max(1);
+            sender::send(&stream, &order, pattern, rate, burst).map_err(|e| format!("sender: {e}"))
         });
+        let sending = sending.map_err(|e| e.to_string())?;
         let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
-        let mut sock = Sock::new(&stream, v.epoll).map_err(|e| e.to_string())?;
-        pieces.reset(n_pieces);
-        let before = Usage::now();
-        let t0 = Instant::now();
-        let counts: Counts = match v.kind {
-            Kind::Copy => recv::copy(&mut sock, pieces)?,
-            Kind::TwoReads => recv::two_reads(&mut sock, pieces)?,
-            Kind::Scatter(depth) => scatter::scatter(&mut sock, pieces, blocks, depth)?,
-        };
-        let wall = t0.elapsed().as_secs_f64();
-        let used = Usage::now().since(&before);
+        // The receiver on a thread of its own, named after the variant (15 bytes at most), so
+        // that a profile of an interleaved run tells the variants apart.
+        let name: String = format!("rx-{}", v.name).chars().take(15).collect();
+        let receiving = std::thread::Builder::new()
+            .name(name)
+            .spawn_scoped(s, move || receive(v, &stream, pieces, n_pieces, blocks))
+            .map_err(|e| e.to_string())?;
+        let sample = receiving.join().map_err(|_| "receiver panicked".to_string())?;
         sending.join().map_err(|_| "sender panicked".to_string())??;
-        if pieces.checked != n_pieces {
-            return Err(format!("{} of {n_pieces} pieces checked", pieces.checked));
-        }
-        Ok(Sample::new(used, pieces.check_cpu, wall, &sock, counts))
+        sample
     })
+}
+
+/// Receives the whole download from `stream` the way `v` says, on the calling thread.
+fn receive(
+    v: &Variant,
+    stream: &TcpStream,
+    pieces: &mut Pieces,
+    n_pieces: usize,
+    blocks: usize,
+) -> Result<Sample, String> {
+    let mut sock = Sock::new(stream, v.epoll).map_err(|e| e.to_string())?;
+    pieces.reset(n_pieces);
+    let before = Usage::now();
+    let t0 = Instant::now();
+    let counts: Counts = match v.kind {
+        Kind::Copy => recv::copy(&mut sock, pieces)?,
+        Kind::TwoReads => recv::two_reads(&mut sock, pieces)?,
+        Kind::Scatter(depth) => scatter::scatter(&mut sock, pieces, blocks, depth)?,
+    };
+    let wall = t0.elapsed().as_secs_f64();
+    let used = Usage::now().since(&before);
+    if pieces.checked != n_pieces {
+        return Err(format!("{} of {n_pieces} pieces checked", pieces.checked));
+    }
+    Ok(Sample::new(used, pieces.check_cpu, wall, &sock, counts))
 }
 
 fn main() {
@@ -184,7 +217,7 @@ fn main() {
     }
     let names: Vec<&str> = cfg.variants.iter().map(|v| v.name.as_str()).collect();
     let setup = format!(
-        "{} MiB per run, {} interleaved rounds, {} piece buffers, sender {}, +reorder: {:.1} % of blocks \
+        "{} MiB per run, {} interleaved rounds, {} piece buffers, sender {} in bursts of {} KiB, +reorder: {:.1} % of blocks \
          swapped with the next one",
         cfg.size_mib,
         cfg.rounds,
@@ -194,6 +227,7 @@ fn main() {
         } else {
             format!("paced at {} MiB/s", cfg.rate_mib_s)
         },
+        (cfg.burst_kib / 16).max(1) * 16,
         cfg.reorder_per_mille as f64 / 10.0
     );
     stats::print_report(&names, &samples, cfg.size_mib, &setup, &load_before);
@@ -206,7 +240,15 @@ mod tests {
 
     fn config(variants: &str, reorder_per_mille: u32) -> Config {
         let variants = variants.split(',').map(parse_variant).collect::<Result<_, _>>().unwrap();
-        Config { size_mib: 16, rounds: 1, buffers: 8, reorder_per_mille, rate_mib_s: 0, variants }
+        Config {
+            size_mib: 16,
+            rounds: 1,
+            buffers: 8,
+            reorder_per_mille,
+            rate_mib_s: 0,
+            burst_kib: 512,
+            variants,
+        }
     }
 
     #[test]

@@ -27,6 +27,9 @@ impl AlignedBuf {
     }
 }
 
+// SAFETY: the buffer is owned memory, reached only through its one owner.
+unsafe impl Send for AlignedBuf {}
+
 impl Drop for AlignedBuf {
     fn drop(&mut self) {
         // SAFETY: allocated in `new` with the same layout.

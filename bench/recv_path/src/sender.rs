@@ -1,7 +1,6 @@
 //! The sending side: one thread writing every block of the download as `piece` messages, as
-//! fast as the socket takes them, `writev` of 32 messages at a time (headers from a small
-//! array, payloads straight from the pattern: the sender copies nothing itself), optionally
-//! paced.
+//! fast as the socket takes them or paced, a burst of messages per `writev` (headers from a
+//! small array, payloads straight from the pattern: the sender copies nothing itself).
 
 use std::io;
 use std::net::TcpStream;
@@ -9,8 +8,6 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use crate::wire::{encode_header, BlockId, Pattern, BLOCK, HEADER};
-
-const BATCH: usize = 32;
 
 /// The order blocks are sent in: in order, except that with probability `reorder_per_mille`
 /// / 1000 a block swaps places with the next one (as if it came late from a slower peer).
@@ -32,20 +29,27 @@ pub fn send_order(blocks: usize, reorder_per_mille: u32, seed: u64) -> Vec<Block
     order
 }
 
-/// Writes every block of `order` to `stream`, at most `rate` bytes per second if given (a
-/// batch at a time: the sender sleeps until the batch is due, as a seeder's pace would).
-pub fn send(stream: &TcpStream, order: &[BlockId], pattern: &Pattern, rate: Option<f64>) -> io::Result<()> {
+/// Writes every block of `order` to `stream`, `burst` messages per `writev`; at most `rate`
+/// bytes per second if given (the sender sleeps until each burst is due, as a seeder's pace
+/// would, so the receiver wakes about once per burst).
+pub fn send(
+    stream: &TcpStream,
+    order: &[BlockId],
+    pattern: &Pattern,
+    rate: Option<f64>,
+    burst: usize,
+) -> io::Result<()> {
     let fd = stream.as_raw_fd();
-    let mut headers = [[0u8; HEADER]; BATCH];
+    let mut headers = vec![[0u8; HEADER]; burst];
     let start = Instant::now();
-    for (n, batch) in order.chunks(BATCH).enumerate() {
+    for (n, batch) in order.chunks(burst).enumerate() {
         if let Some(rate) = rate {
-            let due = start + Duration::from_secs_f64((n * BATCH * (HEADER + BLOCK)) as f64 / rate);
+            let due = start + Duration::from_secs_f64((n * burst * (HEADER + BLOCK)) as f64 / rate);
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
         }
-        let mut iov = Vec::with_capacity(2 * BATCH);
+        let mut iov = Vec::with_capacity(2 * burst);
         for (h, id) in headers.iter_mut().zip(batch) {
             *h = encode_header(*id);
         }
