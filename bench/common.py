@@ -221,26 +221,25 @@ def start_seeder(torrent, content, logf, connect=None):
 RSS_KEYS = ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem")
 
 
-def task_ctx_switches(pid):
-    """(voluntary, involuntary) context switches summed over the live threads of `pid`, or None
-    when it is gone."""
-    vol = invol = 0
+def sample_task_ctx_switches(pid, seen):
+    """Records in `seen` (thread id -> (voluntary, involuntary)) the context switches of every
+    live thread of `pid`; a thread that ends keeps its last sampled values there."""
     try:
         tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        return None
+        return
     for tid in tids:
+        counts = {}
         try:
             with open(f"/proc/{pid}/task/{tid}/status") as f:
                 for line in f:
                     key, _, value = line.partition(":")
-                    if key == "voluntary_ctxt_switches":
-                        vol += int(value)
-                    elif key == "nonvoluntary_ctxt_switches":
-                        invol += int(value)
+                    if key in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"):
+                        counts[key] = int(value)
         except (OSError, ValueError):
-            pass  # the thread ended meanwhile
-    return vol, invol
+            continue  # the thread ended meanwhile
+        if len(counts) == 2:
+            seen[tid] = (counts["voluntary_ctxt_switches"], counts["nonvoluntary_ctxt_switches"])
 
 
 class Measured:
@@ -253,14 +252,14 @@ class Measured:
     counts here, and is page cache, not allocations) and RssShmem, sampled from
     /proc/PID/status every 20 ms (a sampled peak can miss a spike shorter than that). Context
     switches, voluntary and involuntary: ctx_vol and ctx_invol from wait4 (every thread the
-    process ever had, exact), and ctx_vol_live and ctx_invol_live, the voluntary_ctxt_switches and
-    nonvoluntary_ctxt_switches of /proc/PID/task/*/status summed over the live threads at the
-    last sample before exit (a cross-check; it misses threads that ended before that sample)."""
+    process ever had, exact), and as a cross-check ctx_vol_sampled and ctx_invol_sampled, the
+    voluntary_ctxt_switches and nonvoluntary_ctxt_switches of /proc/PID/task/*/status, each
+    thread's last sampled value, summed (it misses what a thread did after its last sample)."""
 
     def __init__(self, cmd, logf, env=None, cwd=None):
         self.cmd = cmd
         self.peaks = dict.fromkeys(RSS_KEYS, 0)
-        self.ctx_switches = (None, None)
+        self.ctx_by_task = {}
         self.start = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, env=env, cwd=cwd,
                                      start_new_session=True)
@@ -280,9 +279,7 @@ class Measured:
                             self.peaks[key] = max(self.peaks[key], int(value.split()[0]))
             except (OSError, ValueError, IndexError):
                 pass
-            switches = task_ctx_switches(self.proc.pid)
-            if switches:
-                self.ctx_switches = switches
+            sample_task_ctx_switches(self.proc.pid, self.ctx_by_task)
             if self._done.wait(0.02):
                 return
 
@@ -327,7 +324,8 @@ class Measured:
             "rss_kib": self.peaks["VmHWM"] or ru.ru_maxrss, "rss_kib_wait4": ru.ru_maxrss,
             **{f"peak_{k}": v for k, v in self.peaks.items()},
             "ctx_vol": ru.ru_nvcsw, "ctx_invol": ru.ru_nivcsw,
-            "ctx_vol_live": self.ctx_switches[0], "ctx_invol_live": self.ctx_switches[1],
+            "ctx_vol_sampled": sum(v for v, _ in self.ctx_by_task.values()),
+            "ctx_invol_sampled": sum(i for _, i in self.ctx_by_task.values()),
         }
         return self.result
 

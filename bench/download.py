@@ -142,8 +142,8 @@ def run_download(args, clients, sets, size, timeout, build_failed):
                 else:
                     r = run_one(client, layout, torrent, content, args.work, timeout)
                 log(f"round {run} {layout}/{client}: " + (f"{r['wall']:.2f}s, ctx sw {r['ctx_vol']}/{r['ctx_invol']} "
-                                                          f"(live threads at the last sample: {r['ctx_vol_live']}/"
-                                                          f"{r['ctx_invol_live']})" if r["ok"] else r["reason"]))
+                                                          f"(sampled per thread: {r['ctx_vol_sampled']}/"
+                                                          f"{r['ctx_invol_sampled']})" if r["ok"] else r["reason"]))
                 results.setdefault((layout, client), []).append(r)
     title = f"download from one libtorrent seeder, {args.size_mib} MiB, piece {args.piece_size // 1024} KiB"
     notes = ["CPU and peak RSS of the leecher process (wait4); RssAnon and RssFile: sampled peaks "
