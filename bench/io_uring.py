@@ -12,7 +12,11 @@ completions (default 1), `/dN` sets the queue depth: `uring-fixed/w4/d8`.
 
 Every run: a fresh file preallocated with posix_fallocate and synced; the clock (wall, and
 getrusage RUSAGE_SELF for user and sys of every thread, io_uring workers included) covers the
-writes and the final fsync; then the file is read back from disk (its cached pages dropped)
+writes and the final fsync; the `kworker s` column is the CPU time of all the machine's kworker
+threads over the same window (/proc/PID/schedstat): async direct writes have the block layer's
+dispatch (kblockd) and their completion (dio/DEV, ext4-rsv-conversion for fallocated extents) run
+there, off the process's books, so `CPU + kworker s` is the fair total (it also catches other
+kworker activity of the machine: the direct variant's column shows that floor); then the file is read back from disk (its cached pages dropped)
 and every 4 KiB block checked, and the file is removed. Standard library only; run with
 Debian's /usr/bin/python3.
 """
@@ -43,7 +47,7 @@ def variant_cmd(spec, path, args):
     opts = {"w": "1", "d": str(args.depth)}
     opts.update(re.findall(r"/([wd])(\d+)", m.group(2)))
     return [BINARY, m.group(1), "--file", path, "--size-mib", str(args.size_mib), "--threads", str(args.threads),
-            "--depth", opts["d"], "--wait", opts["w"]]
+            "--depth", opts["d"], "--wait", opts["w"]] + (["--overwrite"] if args.overwrite else [])
 
 
 def run_one(spec, args):
@@ -70,6 +74,8 @@ def columns(size):
         ("user s", lambda r: r["user"], "{:.3f}"),
         ("sys s", lambda r: r["sys"], "{:.3f}"),
         ("CPU s", lambda r: r["cpu"], "{:.3f}"),
+        ("kworker s", lambda r: r["kworker"], "{:.3f}"),
+        ("CPU + kworker s", lambda r: r["cpu"] + r["kworker"], "{:.3f}"),
         ("write syscalls", lambda r: r["syscalls"], "{:.0f}"),
         ("io-wq workers", lambda r: r["io_workers"], "{:.0f}"),
     ]
@@ -118,6 +124,9 @@ def main():
     p.add_argument("--depth", type=int, default=8, help="io_uring queue depth = piece buffers in flight")
     p.add_argument("--work", default=os.path.join(ROOT, "bench", "out"),
                    help="folder of the test file (default bench/out, on the file system ccbt's downloads use)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write the file once before the clock: measure overwrites of written blocks, not the "
+                        "filling of fallocated (unwritten) extents that a download does")
     p.add_argument("--pause", type=float, default=1.0, help="seconds of rest between runs")
     p.add_argument("--no-build", action="store_true")
     p.add_argument("--per-run", action="store_true", help="also print every run's row (always in the saved file)")
@@ -139,7 +148,8 @@ def main():
             time.sleep(args.pause)
     load_after = common.load_average()
     size = args.size_mib << 20
-    head = [f"# io_uring writes: {args.size_mib} MiB in 1 MiB pieces, {args.rounds} interleaved rounds",
+    what = "overwriting written blocks" if args.overwrite else "into a fallocated file"
+    head = [f"# io_uring writes: {args.size_mib} MiB in 1 MiB pieces {what}, {args.rounds} interleaved rounds",
             "", f"{started:%Y-%m-%d %H:%M} UTC; `{' '.join(['/usr/bin/python3', 'bench/io_uring.py'] + sys.argv[1:])}`",
             "", *machine_lines(args.work),
             f"- load average (1, 5, 15 min): {load_before} before, {load_after} after", ""]

@@ -3,7 +3,7 @@
 //! system time of the writes plus the final `fsync`, then checks the file's bytes from disk.
 //!
 //! ```text
-//! io-uring-bench VARIANT --file PATH [--size-mib 1024] [--piece-kib 1024] [--threads 2] [--depth 8] [--wait 1]
+//! io-uring-bench VARIANT --file PATH [--size-mib 1024] [--piece-kib 1024] [--threads 2] [--depth 8] [--wait 1] [--overwrite]
 //! VARIANT: buffered | direct | direct-nolock | uring | uring-fixed
 //! ```
 //!
@@ -33,6 +33,9 @@ struct Args {
     depth: u32,
     /// Completions each `io_uring_enter` waits for.
     wait: usize,
+    /// Write the whole file once before the clock, so the measured writes overwrite written
+    /// blocks instead of filling unwritten (fallocated) extents.
+    overwrite: bool,
 }
 
 /// What one run measured.
@@ -47,21 +50,35 @@ struct Measured {
     io_workers: usize,
     /// One-time ring creation and buffer registration, outside the clock.
     setup: f64,
+    /// CPU seconds of every `kworker` thread of the machine over the clock: work the kernel
+    /// defers to its workqueues (an async direct write's unwritten-extent conversion runs there,
+    /// a sync one's in the writing thread) is not in this process's rusage. Includes whatever
+    /// else the machine's kworkers did meanwhile.
+    kworker: f64,
 }
 
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: {e}\nusage: io-uring-bench buffered|direct|direct-nolock|uring|uring-fixed --file PATH [--size-mib N] [--piece-kib N] [--threads N] [--depth N] [--wait N]");
+            eprintln!("error: {e}\nusage: io-uring-bench buffered|direct|direct-nolock|uring|uring-fixed --file PATH [--size-mib N] [--piece-kib N] [--threads N] [--depth N] [--wait N] [--overwrite]");
             return ExitCode::from(2);
         }
     };
     match run(&args) {
         Ok(Outcome::Done(m)) => {
             println!(
-                "{{\"variant\":\"{}\",\"ok\":true,\"bytes\":{},\"wall\":{:.4},\"user\":{:.4},\"sys\":{:.4},\"syscalls\":{},\"io_workers\":{},\"setup\":{:.6}}}",
-                args.variant, args.size, m.wall, m.user, m.sys, m.syscalls, m.io_workers, m.setup
+                "{{\"variant\":\"{}\",\"ok\":true,\"bytes\":{},\"wall\":{:.4},\"user\":{:.4},\"sys\":{:.4},\"syscalls\":{},\"io_workers\":{},\"setup\":{:.6},\"kworker\":{:.4},\"overwrite\":{}}}",
+                args.variant,
+                args.size,
+                m.wall,
+                m.user,
+                m.sys,
+                m.syscalls,
+                m.io_workers,
+                m.setup,
+                m.kworker,
+                args.overwrite
             );
             ExitCode::SUCCESS
         }
@@ -99,6 +116,9 @@ enum Outcome {
 fn run(args: &Args) -> io::Result<Outcome> {
     let direct = args.variant != "buffered";
     let mut file = create_preallocated(&args.file, args.size)?;
+    if args.overwrite {
+        fill_once(&file, args.size)?;
+    }
     let writer = if direct {
         OpenOptions::new().write(true).custom_flags(libc::O_DIRECT).open(&args.file)?
     } else {
@@ -125,6 +145,7 @@ fn run(args: &Args) -> io::Result<Outcome> {
     }
     let setup = setup_start.elapsed().as_secs_f64();
 
+    let kworker0 = kworker_seconds();
     let (user0, sys0) = cpu_times();
     let start = Instant::now();
     let mut syscalls = match ring.as_mut() {
@@ -135,6 +156,7 @@ fn run(args: &Args) -> io::Result<Outcome> {
     syscalls += 1;
     let wall = start.elapsed().as_secs_f64();
     let (user1, sys1) = cpu_times();
+    let kworker = kworker_seconds() - kworker0;
     let io_workers = count_io_workers();
     drop(ring);
     drop(writer);
@@ -145,7 +167,15 @@ fn run(args: &Args) -> io::Result<Outcome> {
     if let Some(why) = wrong {
         return Ok(Outcome::Wrong(why));
     }
-    Ok(Outcome::Done(Measured { wall, user: user1 - user0, sys: sys1 - sys0, syscalls, io_workers, setup }))
+    Ok(Outcome::Done(Measured {
+        wall,
+        user: user1 - user0,
+        sys: sys1 - sys0,
+        syscalls,
+        io_workers,
+        setup,
+        kworker,
+    }))
 }
 
 /// A fresh file of `size` bytes reserved with `posix_fallocate` (as ccbt's `preallocate`
@@ -160,6 +190,26 @@ fn create_preallocated(path: &PathBuf, size: u64) -> io::Result<File> {
     }
     file.sync_all()?;
     Ok(file)
+}
+
+/// Writes zeros over the whole file and syncs it (`--overwrite`), then drops its cached pages,
+/// so its extents are written ones and the measured writes are pure overwrites.
+fn fill_once(file: &File, size: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let zeros = vec![0u8; 8 << 20];
+    let mut at = 0;
+    while at < size {
+        let n = zeros.len().min((size - at) as usize);
+        file.write_all_at(&zeros[..n], at)?;
+        at += n as u64;
+    }
+    file.sync_all()?;
+    // SAFETY: plain syscall on a descriptor we own.
+    let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(())
 }
 
 /// An io_uring step the kernel refused: a skip for `ENOSYS`, `EPERM`, `EACCES` (io_uring
@@ -181,6 +231,24 @@ fn cpu_times() -> (f64, f64) {
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     (secs(ru.ru_utime), secs(ru.ru_stime))
+}
+
+/// Seconds on CPU of all `kworker` threads (`/proc/PID/schedstat`, nanoseconds), read outside
+/// the clock's rusage window so the scan's own cost is not counted.
+fn kworker_seconds() -> f64 {
+    let Ok(procs) = fs::read_dir("/proc") else { return 0.0 };
+    let mut ns: u64 = 0;
+    for p in procs.flatten() {
+        let path = p.path();
+        let is_kworker = fs::read_to_string(path.join("comm")).is_ok_and(|c| c.starts_with("kworker"));
+        if !is_kworker {
+            continue;
+        }
+        if let Ok(stat) = fs::read_to_string(path.join("schedstat")) {
+            ns += stat.split_whitespace().next().and_then(|t| t.parse().ok()).unwrap_or(0);
+        }
+    }
+    ns as f64 / 1e9
 }
 
 fn count_io_workers() -> usize {
@@ -205,8 +273,13 @@ fn parse_args() -> Result<Args, String> {
         threads: 2,
         depth: 8,
         wait: 1,
+        overwrite: false,
     };
     while let Some(flag) = it.next() {
+        if flag == "--overwrite" {
+            args.overwrite = true;
+            continue;
+        }
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         let num = || value.parse::<u64>().map_err(|_| format!("{flag}: not a number: {value}"));
         match flag.as_str() {
