@@ -8,7 +8,8 @@ pwrite with O_DIRECT, each from 2 threads taking the next 1 MiB piece from a sha
 under one write lock (ccbt's write path); `direct-nolock` the same without the lock; `uring`
 one io_uring with O_DIRECT writes, queue depth 8; `uring-fixed` the same with registered
 buffers (IORING_OP_WRITE_FIXED). A suffix `/wN` makes each io_uring_enter wait for N
-completions (default 1), `/dN` sets the queue depth: `uring-fixed/w4/d8`.
+completions (default 1), `/dN` sets the queue depth: `uring-fixed/w4/d8`. `idle` writes
+nothing and sleeps 0.8 s on the clock: the floor of the machine-wide kworker column.
 
 Every run: a fresh file preallocated with posix_fallocate and synced; the clock (wall, and
 getrusage RUSAGE_SELF for user and sys of every thread, io_uring workers included) covers the
@@ -37,7 +38,7 @@ from common import ROOT, log
 PROJECT = os.path.join(ROOT, "bench", "io_uring")
 BINARY = os.path.join(PROJECT, "target", "release", "io-uring-bench")
 SKIPPED = 3
-VARIANT = re.compile(r"^(buffered|direct|direct-nolock|uring|uring-fixed)((?:/[wd]\d+)*)$")
+VARIANT = re.compile(r"^(buffered|direct|direct-nolock|uring|uring-fixed|idle)((?:/[wd]\d+)*)$")
 
 
 def variant_cmd(spec, path, args):
@@ -117,7 +118,7 @@ def machine_lines(work):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
-    p.add_argument("--variants", default="buffered,direct,uring,uring-fixed",
+    p.add_argument("--variants", default="buffered,direct,uring,uring-fixed,idle",
                    help="comma-separated, run in this order each round")
     p.add_argument("--size-mib", type=int, default=1024, help="file size (1 MiB pieces)")
     p.add_argument("--threads", type=int, default=2, help="writer threads of the pwrite variants")

@@ -4,7 +4,10 @@
 //!
 //! ```text
 //! io-uring-bench VARIANT --file PATH [--size-mib 1024] [--piece-kib 1024] [--threads 2] [--depth 8] [--wait 1] [--overwrite]
-//! VARIANT: buffered | direct | direct-nolock | uring | uring-fixed
+//! VARIANT: buffered | direct | direct-nolock | uring | uring-fixed | idle
+//!
+//! `idle` writes nothing: it sleeps 0.8 s on the clock, a control for the machine-wide
+//! `kworker` figure (what the machine's kworkers do anyway over a write's duration).
 //! ```
 //!
 //! Exit status: 0 done and verified, 1 error, 2 usage, 3 variant skipped (io_uring refused by
@@ -61,7 +64,7 @@ fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: {e}\nusage: io-uring-bench buffered|direct|direct-nolock|uring|uring-fixed --file PATH [--size-mib N] [--piece-kib N] [--threads N] [--depth N] [--wait N] [--overwrite]");
+            eprintln!("error: {e}\nusage: io-uring-bench buffered|direct|direct-nolock|uring|uring-fixed|idle --file PATH [--size-mib N] [--piece-kib N] [--threads N] [--depth N] [--wait N] [--overwrite]");
             return ExitCode::from(2);
         }
     };
@@ -150,6 +153,10 @@ fn run(args: &Args) -> io::Result<Outcome> {
     let start = Instant::now();
     let mut syscalls = match ring.as_mut() {
         Some(r) => uring::write_all(r, &writer, pieces, &mut bufs, args.variant == "uring-fixed", args.wait)?,
+        None if args.variant == "idle" => {
+            std::thread::sleep(std::time::Duration::from_millis(800));
+            0
+        }
         None => threads::write_all(&writer, pieces, &mut bufs, args.variant != "direct-nolock")?,
     };
     writer.sync_all()?;
@@ -161,7 +168,8 @@ fn run(args: &Args) -> io::Result<Outcome> {
     drop(ring);
     drop(writer);
 
-    let wrong = pattern::verify(&mut file, args.size)?;
+    // Nothing to check after `idle`: it wrote nothing.
+    let wrong = if args.variant == "idle" { None } else { pattern::verify(&mut file, args.size)? };
     drop(file);
     fs::remove_file(&args.file)?;
     if let Some(why) = wrong {
@@ -262,7 +270,7 @@ fn count_io_workers() -> usize {
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     let variant = it.next().ok_or("no variant")?;
-    if !["buffered", "direct", "direct-nolock", "uring", "uring-fixed"].contains(&variant.as_str()) {
+    if !["buffered", "direct", "direct-nolock", "uring", "uring-fixed", "idle"].contains(&variant.as_str()) {
         return Err(format!("unknown variant {variant}"));
     }
     let mut args = Args {
