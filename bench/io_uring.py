@@ -14,7 +14,8 @@ nothing and sleeps 0.8 s on the clock: the floor of the machine-wide kworker col
 Every run: a fresh file preallocated with posix_fallocate and synced; the clock (wall, and
 getrusage RUSAGE_SELF for user and sys of every thread, io_uring workers included) covers the
 writes and the final fsync; the `kworker s` column is the CPU time of all the machine's kworker
-threads over the same window (/proc/PID/schedstat): async direct writes have the block layer's
+threads over the same window (/proc/PID/schedstat; `of which kblockd s` the high-priority
+per-CPU ones, kworker/N:MH, where the block layer's kblockd queue runs): async direct writes have the block layer's
 dispatch (kblockd) and their completion (dio/DEV, ext4-rsv-conversion for fallocated extents) run
 there, off the process's books, so `CPU + kworker s` is the fair total (it also catches other
 kworker activity of the machine: the direct variant's column shows that floor); then the file is read back from disk (its cached pages dropped)
@@ -76,6 +77,7 @@ def columns(size):
         ("sys s", lambda r: r["sys"], "{:.3f}"),
         ("CPU s", lambda r: r["cpu"], "{:.3f}"),
         ("kworker s", lambda r: r["kworker"], "{:.3f}"),
+        ("of which kblockd s", lambda r: r["kworker_highpri"], "{:.3f}"),
         ("CPU + kworker s", lambda r: r["cpu"] + r["kworker"], "{:.3f}"),
         ("write syscalls", lambda r: r["syscalls"], "{:.0f}"),
         ("io-wq workers", lambda r: r["io_workers"], "{:.0f}"),

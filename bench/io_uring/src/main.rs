@@ -17,6 +17,7 @@ mod pattern;
 mod threads;
 mod uring;
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
@@ -58,6 +59,8 @@ struct Measured {
     /// a sync one's in the writing thread) is not in this process's rusage. Includes whatever
     /// else the machine's kworkers did meanwhile.
     kworker: f64,
+    /// The part of `kworker` run by high-priority per-CPU kworkers (`kblockd`).
+    kworker_highpri: f64,
 }
 
 fn main() -> ExitCode {
@@ -71,7 +74,7 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(Outcome::Done(m)) => {
             println!(
-                "{{\"variant\":\"{}\",\"ok\":true,\"bytes\":{},\"wall\":{:.4},\"user\":{:.4},\"sys\":{:.4},\"syscalls\":{},\"io_workers\":{},\"setup\":{:.6},\"kworker\":{:.4},\"overwrite\":{}}}",
+                "{{\"variant\":\"{}\",\"ok\":true,\"bytes\":{},\"wall\":{:.4},\"user\":{:.4},\"sys\":{:.4},\"syscalls\":{},\"io_workers\":{},\"setup\":{:.6},\"kworker\":{:.4},\"kworker_highpri\":{:.4},\"overwrite\":{}}}",
                 args.variant,
                 args.size,
                 m.wall,
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
                 m.io_workers,
                 m.setup,
                 m.kworker,
+                m.kworker_highpri,
                 args.overwrite
             );
             ExitCode::SUCCESS
@@ -148,7 +152,7 @@ fn run(args: &Args) -> io::Result<Outcome> {
     }
     let setup = setup_start.elapsed().as_secs_f64();
 
-    let kworker0 = kworker_seconds();
+    let kworker0 = kworker_snapshot();
     let (user0, sys0) = cpu_times();
     let start = Instant::now();
     let mut syscalls = match ring.as_mut() {
@@ -163,7 +167,7 @@ fn run(args: &Args) -> io::Result<Outcome> {
     syscalls += 1;
     let wall = start.elapsed().as_secs_f64();
     let (user1, sys1) = cpu_times();
-    let kworker = kworker_seconds() - kworker0;
+    let (kworker, kworker_highpri) = kworker_delta(&kworker0, &kworker_snapshot());
     let io_workers = count_io_workers();
     drop(ring);
     drop(writer);
@@ -183,6 +187,7 @@ fn run(args: &Args) -> io::Result<Outcome> {
         io_workers,
         setup,
         kworker,
+        kworker_highpri,
     }))
 }
 
@@ -241,22 +246,38 @@ fn cpu_times() -> (f64, f64) {
     (secs(ru.ru_utime), secs(ru.ru_stime))
 }
 
-/// Seconds on CPU of all `kworker` threads (`/proc/PID/schedstat`, nanoseconds), read outside
-/// the clock's rusage window so the scan's own cost is not counted.
-fn kworker_seconds() -> f64 {
-    let Ok(procs) = fs::read_dir("/proc") else { return 0.0 };
-    let mut ns: u64 = 0;
+/// CPU time in nanoseconds of every `kworker` thread (`/proc/PID/schedstat`) by PID, and
+/// whether it is a high-priority per-CPU one (`kworker/N:MH`: the block layer's `kblockd`
+/// queue runs there). Read outside the clock's rusage window so the scan is not counted.
+fn kworker_snapshot() -> HashMap<u32, (bool, u64)> {
+    let mut out = HashMap::new();
+    let Ok(procs) = fs::read_dir("/proc") else { return out };
     for p in procs.flatten() {
-        let path = p.path();
-        let is_kworker = fs::read_to_string(path.join("comm")).is_ok_and(|c| c.starts_with("kworker"));
-        if !is_kworker {
-            continue;
-        }
-        if let Ok(stat) = fs::read_to_string(path.join("schedstat")) {
-            ns += stat.split_whitespace().next().and_then(|t| t.parse().ok()).unwrap_or(0);
+        let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(comm) = fs::read_to_string(p.path().join("comm")) else { continue };
+        let Some(name) = comm.trim().strip_prefix("kworker/") else { continue };
+        let pool = name.split('-').next().unwrap_or("");
+        let highpri = !pool.starts_with('u') && pool.ends_with('H');
+        if let Ok(stat) = fs::read_to_string(p.path().join("schedstat")) {
+            let ns = stat.split_whitespace().next().and_then(|t| t.parse().ok()).unwrap_or(0);
+            out.insert(pid, (highpri, ns));
         }
     }
-    ns as f64 / 1e9
+    out
+}
+
+/// Seconds the kworkers ran between two snapshots: (all, high-priority ones). A kworker that
+/// exited meanwhile is missed; one started meanwhile counts whole.
+fn kworker_delta(before: &HashMap<u32, (bool, u64)>, after: &HashMap<u32, (bool, u64)>) -> (f64, f64) {
+    let (mut all, mut highpri) = (0u64, 0u64);
+    for (pid, &(hp, ns)) in after {
+        let d = ns.saturating_sub(before.get(pid).map_or(0, |b| b.1));
+        all += d;
+        if hp {
+            highpri += d;
+        }
+    }
+    (all as f64 / 1e9, highpri as f64 / 1e9)
 }
 
 fn count_io_workers() -> usize {
