@@ -63,6 +63,7 @@ def run_one(spec, args):
     except json.JSONDecodeError:
         got = {}
     if p.returncode == SKIPPED:
+        log(f"{spec}: skipped: {got.get('skipped', p.stderr.strip())}")
         return {"ok": False, "reason": f"skipped: {got.get('skipped', p.stderr.strip())}"}
     if p.returncode != 0 or not got.get("ok"):
         return {"ok": False, "reason": f"exit {p.returncode}: {got.get('wrong') or p.stderr.strip()}"}
@@ -140,7 +141,8 @@ def main():
                         os.path.join(PROJECT, "Cargo.toml")], check=True)
     specs = [s for s in args.variants.split(",") if s]
     for s in specs:
-        VARIANT.match(s) or p.error(f"unknown variant {s}")
+        if not VARIANT.match(s):
+            p.error(f"unknown variant {s}")
     load_before = common.load_average()
     started = datetime.datetime.now(datetime.timezone.utc)
     results = {(s,): [] for s in specs}
@@ -156,8 +158,10 @@ def main():
             "", f"{started:%Y-%m-%d %H:%M} UTC; `{' '.join(['/usr/bin/python3', 'bench/io_uring.py'] + sys.argv[1:])}`",
             "", *machine_lines(args.work),
             f"- load average (1, 5, 15 min): {load_before} before, {load_after} after", ""]
-    body = common.table(columns(size), results, per_run=False, key_names=("variant",))
-    full = common.table(columns(size), results, per_run=True, key_names=("variant",))
+    notes = sorted({f"- {key[0]}: {r['reason']}" for key, rs in results.items() for r in rs if not r["ok"]})
+    notes = ["", "Runs that did not count:", *notes] if notes else []
+    body = common.table(columns(size), results, per_run=False, key_names=("variant",)) + notes
+    full = common.table(columns(size), results, per_run=True, key_names=("variant",)) + notes
     print("\n".join(head + (full if args.per_run else body)))
     out = os.path.join(ROOT, "bench", "out", f"io_uring-{started:%Y%m%d-%H%M%S}.md")
     os.makedirs(os.path.dirname(out), exist_ok=True)
