@@ -18,11 +18,11 @@ use ccbt_core::{Bitfield, FileLayout, FileSlice, Lengths};
 use memmap2::Mmap;
 
 use crate::copy::kernel_copy;
-use crate::fault::{copy_from_map, MapFault};
+use crate::fault::{copy_from_map, feed_from_map, MapFault};
 use crate::io::{map_file, pread_exact, pwritev_all};
 use crate::ownership::{open_file, open_read_only, open_writable, Origin, Ownership, PieceSpan};
 use crate::path::{resolve, Resolved};
-use crate::{Preallocate, Storage, StorageError, StorageOptions};
+use crate::{Fed, Preallocate, Storage, StorageError, StorageOptions};
 use write::sub_slices;
 
 #[path = "file_write.rs"]
@@ -332,28 +332,89 @@ impl FileStorage {
             dst.fill(0);
             return Ok(());
         }
-        // A deferred file no write created yet holds nothing: not available, like a missing one.
-        let Some(handle) = f.reader()? else {
-            return Err(StorageError::Missing { path: f.path.clone() });
-        };
-        if let Some(map) = self.mapped(f) {
-            let start = usize::try_from(slice.file_offset).ok();
-            let src = start.and_then(|s| map.get(s..s.checked_add(dst.len())?));
-            if let Some(src) = src {
-                match copy_from_map(src, dst) {
-                    Ok(()) => return Ok(()),
-                    Err(MapFault::Elsewhere) => {}
-                    Err(MapFault::Here | MapFault::NoHandler) => {
-                        tracing::warn!(path = %f.path.display(), "cannot read the file through its map (truncated by another program?); using pread from now on");
-                        f.map_failed.store(true, Ordering::Relaxed);
-                    }
-                }
+        let handle = self.reader(f)?;
+        if let Some(src) = self.mapped_range(f, slice.file_offset, dst.len()) {
+            match copy_from_map(src, dst) {
+                Ok(()) => return Ok(()),
+                Err(MapFault::Elsewhere) => {}
+                Err(MapFault::Here | MapFault::NoHandler) => self.distrust_map(f),
             }
         }
         pread_exact(handle, dst, slice.file_offset).map_err(|e| match e.kind() {
             io::ErrorKind::UnexpectedEof => StorageError::Missing { path: f.path.clone() },
             _ => StorageError::io(&f.path, "read", e),
         })
+    }
+
+    /// Hands the bytes of `slice` to `consume`: in place from the file's map, or read into
+    /// `buf` (reused between slices) when the file is not mapped.
+    fn feed_slice(
+        &self,
+        slice: &FileSlice,
+        consume: &mut dyn FnMut(&[u8]),
+        buf: &mut Vec<u8>,
+    ) -> Result<Fed, StorageError> {
+        let f = self.file(slice)?;
+        let len = usize::try_from(slice.len)
+            .map_err(|_| StorageError::OutOfRange { offset: slice.range_offset, len: slice.len })?;
+        if !f.padding {
+            self.reader(f)?;
+            if let Some(src) = self.mapped_range(f, slice.file_offset, len) {
+                match feed_from_map(src, consume) {
+                    Ok(()) => {
+                        self.release_pages(f, slice.file_offset, len);
+                        return Ok(Fed::Exact);
+                    }
+                    Err(MapFault::Elsewhere) => return Ok(Fed::Unreliable),
+                    Err(MapFault::Here) => {
+                        self.distrust_map(f);
+                        return Ok(Fed::Unreliable);
+                    }
+                    // Nothing was handed over: read it.
+                    Err(MapFault::NoHandler) => self.distrust_map(f),
+                }
+            }
+        }
+        buf.clear();
+        buf.resize(len, 0);
+        self.read_slice(slice, buf)?;
+        consume(buf);
+        Ok(Fed::Exact)
+    }
+
+    /// The read handle of a data file; a deferred file no write created yet holds nothing: not
+    /// available, like a missing one.
+    fn reader<'a>(&self, f: &'a StoredFile) -> Result<&'a File, StorageError> {
+        f.reader()?.ok_or_else(|| StorageError::Missing { path: f.path.clone() })
+    }
+
+    /// `len` bytes at `file_offset` of the file's map, when it is mapped.
+    fn mapped_range<'a>(&self, f: &'a StoredFile, file_offset: u64, len: usize) -> Option<&'a [u8]> {
+        let map = self.mapped(f)?;
+        let start = usize::try_from(file_offset).ok()?;
+        map.get(start..start.checked_add(len)?)
+    }
+
+    /// Takes the pages of a range just hashed out of the process's map: they stay in the page
+    /// cache, but a check of a whole torrent no longer counts it all as its own memory (RSS).
+    /// The map is used again later (uploads): a page touched again is mapped back by a minor
+    /// fault, as on first use.
+    fn release_pages(&self, f: &StoredFile, file_offset: u64, len: usize) {
+        let (Some(map), Ok(start)) = (f.map.get(), usize::try_from(file_offset)) else { return };
+        // SAFETY: a shared, read-only file map: MADV_DONTNEED drops only this process's page
+        // table entries; the next read of those addresses maps the same file bytes again (no
+        // zero-filled pages, unlike a private anonymous map). The range lies inside the map
+        // (`mapped_range` gave it), and memmap2 aligns its start to the page.
+        let released = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len) };
+        if let Err(e) = released {
+            tracing::debug!(path = %f.path.display(), error = %e, "madvise(DONTNEED) failed; pages stay mapped");
+        }
+    }
+
+    /// A page of the file's map could not be read: the map is never used again.
+    fn distrust_map(&self, f: &StoredFile) {
+        tracing::warn!(path = %f.path.display(), "cannot read the file through its map (truncated by another program?); using pread from now on");
+        f.map_failed.store(true, Ordering::Relaxed);
     }
 }
 
@@ -627,6 +688,17 @@ impl Storage for FileStorage {
             self.read_slice(&slice, dst)?;
         }
         Ok(Bytes::from(buf))
+    }
+
+    fn feed(&self, offset: u64, len: usize, consume: &mut dyn FnMut(&[u8])) -> Result<Fed, StorageError> {
+        self.check_range(offset, len as u64)?;
+        let mut buf = Vec::new();
+        for slice in self.layout.slices(offset, len as u64) {
+            if self.feed_slice(&slice, consume, &mut buf)? == Fed::Unreliable {
+                return Ok(Fed::Unreliable);
+            }
+        }
+        Ok(Fed::Exact)
     }
 
     fn claim_verified(
