@@ -8,9 +8,9 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, OnceLock};
 
 use bytes::Bytes;
@@ -18,13 +18,14 @@ use ccbt_core::{Bitfield, FileLayout, FileSlice, Lengths};
 use memmap2::Mmap;
 
 use crate::copy::kernel_copy;
-use crate::fault::{copy_from_map, feed_from_map, MapFault};
-use crate::io::{map_file, pread_exact, pwritev_all};
+use crate::io::pwritev_all;
 use crate::ownership::{open_file, open_read_only, open_writable, Origin, Ownership, PieceSpan};
 use crate::path::{resolve, Resolved};
 use crate::{Fed, Preallocate, Storage, StorageError, StorageOptions};
 use write::sub_slices;
 
+#[path = "file_read.rs"]
+mod read;
 #[path = "file_write.rs"]
 mod write;
 
@@ -275,12 +276,6 @@ impl FileStorage {
         self.files.get(index).map(|f| f.path.as_path())
     }
 
-    /// Whether file `index` is currently read through its map (for tests).
-    #[cfg(test)]
-    pub(crate) fn is_mapped(&self, index: usize) -> bool {
-        self.files.get(index).is_some_and(|f| f.map.get().is_some() && !f.map_failed.load(Ordering::Relaxed))
-    }
-
     fn check_range(&self, offset: u64, len: u64) -> Result<(), StorageError> {
         match offset.checked_add(len) {
             Some(end) if end <= self.layout.total_length() => Ok(()),
@@ -293,128 +288,6 @@ impl FileStorage {
         self.files
             .get(slice.file_index)
             .ok_or(StorageError::OutOfRange { offset: slice.range_offset, len: slice.len })
-    }
-
-    /// The file's read-only map, made once the file has its full length and no holes.
-    fn mapped<'a>(&self, f: &'a StoredFile) -> Option<&'a Mmap> {
-        if !self.options.use_mmap || f.map_failed.load(Ordering::Relaxed) {
-            return None;
-        }
-        if let Some(m) = f.map.get() {
-            return Some(m);
-        }
-        let handle = f.reader().ok().flatten()?;
-        // A file still growing (no preallocation) or still sparse (preallocated, not all written)
-        // is read with pread until it is complete: a map never covers bytes past the end of the
-        // file, and never a hole whose page a full filesystem could not back.
-        let meta = handle.metadata().ok()?;
-        if meta.len() < f.length || meta.blocks().saturating_mul(512) < f.length {
-            return None;
-        }
-        match map_file(handle, f.length) {
-            Ok(m) => {
-                // Two readers may map at once; the loser's map is simply dropped.
-                let _ = f.map.set(m);
-                f.map.get()
-            }
-            Err(e) => {
-                tracing::debug!(path = %f.path.display(), error = %e, "mmap failed, using pread");
-                f.map_failed.store(true, Ordering::Relaxed);
-                None
-            }
-        }
-    }
-
-    /// Fills `dst` with the bytes of `slice`.
-    fn read_slice(&self, slice: &FileSlice, dst: &mut [u8]) -> Result<(), StorageError> {
-        let f = self.file(slice)?;
-        if f.padding {
-            dst.fill(0);
-            return Ok(());
-        }
-        let handle = self.reader(f)?;
-        if let Some(src) = self.mapped_range(f, slice.file_offset, dst.len()) {
-            match copy_from_map(src, dst) {
-                Ok(()) => return Ok(()),
-                Err(MapFault::Elsewhere) => {}
-                Err(MapFault::Here | MapFault::NoHandler) => self.distrust_map(f),
-            }
-        }
-        pread_exact(handle, dst, slice.file_offset).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => StorageError::Missing { path: f.path.clone() },
-            _ => StorageError::io(&f.path, "read", e),
-        })
-    }
-
-    /// Hands the bytes of `slice` to `consume`: in place from the file's map, or read into
-    /// `buf` (reused between slices) when the file is not mapped.
-    fn feed_slice(
-        &self,
-        slice: &FileSlice,
-        consume: &mut dyn FnMut(&[u8]),
-        buf: &mut Vec<u8>,
-    ) -> Result<Fed, StorageError> {
-        let f = self.file(slice)?;
-        let len = usize::try_from(slice.len)
-            .map_err(|_| StorageError::OutOfRange { offset: slice.range_offset, len: slice.len })?;
-        if !f.padding {
-            self.reader(f)?;
-            if let Some(src) = self.mapped_range(f, slice.file_offset, len) {
-                match feed_from_map(src, consume) {
-                    Ok(()) => {
-                        self.release_pages(f, slice.file_offset, len);
-                        return Ok(Fed::Exact);
-                    }
-                    Err(MapFault::Elsewhere) => return Ok(Fed::Unreliable),
-                    Err(MapFault::Here) => {
-                        self.distrust_map(f);
-                        return Ok(Fed::Unreliable);
-                    }
-                    // Nothing was handed over: read it.
-                    Err(MapFault::NoHandler) => self.distrust_map(f),
-                }
-            }
-        }
-        buf.clear();
-        buf.resize(len, 0);
-        self.read_slice(slice, buf)?;
-        consume(buf);
-        Ok(Fed::Exact)
-    }
-
-    /// The read handle of a data file; a deferred file no write created yet holds nothing: not
-    /// available, like a missing one.
-    fn reader<'a>(&self, f: &'a StoredFile) -> Result<&'a File, StorageError> {
-        f.reader()?.ok_or_else(|| StorageError::Missing { path: f.path.clone() })
-    }
-
-    /// `len` bytes at `file_offset` of the file's map, when it is mapped.
-    fn mapped_range<'a>(&self, f: &'a StoredFile, file_offset: u64, len: usize) -> Option<&'a [u8]> {
-        let map = self.mapped(f)?;
-        let start = usize::try_from(file_offset).ok()?;
-        map.get(start..start.checked_add(len)?)
-    }
-
-    /// Takes the pages of a range just hashed out of the process's map: they stay in the page
-    /// cache, but a check of a whole torrent no longer counts it all as its own memory (RSS).
-    /// The map is used again later (uploads): a page touched again is mapped back by a minor
-    /// fault, as on first use.
-    fn release_pages(&self, f: &StoredFile, file_offset: u64, len: usize) {
-        let (Some(map), Ok(start)) = (f.map.get(), usize::try_from(file_offset)) else { return };
-        // SAFETY: a shared, read-only file map: MADV_DONTNEED drops only this process's page
-        // table entries; the next read of those addresses maps the same file bytes again (no
-        // zero-filled pages, unlike a private anonymous map). The range lies inside the map
-        // (`mapped_range` gave it), and memmap2 aligns its start to the page.
-        let released = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len) };
-        if let Err(e) = released {
-            tracing::debug!(path = %f.path.display(), error = %e, "madvise(DONTNEED) failed; pages stay mapped");
-        }
-    }
-
-    /// A page of the file's map could not be read: the map is never used again.
-    fn distrust_map(&self, f: &StoredFile) {
-        tracing::warn!(path = %f.path.display(), "cannot read the file through its map (truncated by another program?); using pread from now on");
-        f.map_failed.store(true, Ordering::Relaxed);
     }
 }
 
@@ -675,17 +548,19 @@ impl Storage for FileStorage {
         if len == 0 {
             return Ok(Bytes::new());
         }
-        // Always a copy, never a view of the map: a view would be read later, outside
-        // `copy_from_map`, where a truncated file's SIGBUS would kill the process.
-        let mut buf = vec![0u8; len];
+        // Always a copy, never a view of the map: a view would be read later, outside the
+        // SIGBUS guard, where a truncated file's fault would kill the process. Appended slice
+        // by slice, so bytes copied out of a map are not zeroed first.
+        let out_of_range = StorageError::OutOfRange { offset, len: len64 };
+        let mut buf = Vec::with_capacity(len);
         for slice in self.layout.slices(offset, len64) {
-            let start = usize::try_from(slice.range_offset).unwrap_or(usize::MAX);
-            let n = usize::try_from(slice.len).unwrap_or(usize::MAX);
-            let dst = start
-                .checked_add(n)
-                .and_then(|end| buf.get_mut(start..end))
-                .ok_or(StorageError::OutOfRange { offset, len: len64 })?;
-            self.read_slice(&slice, dst)?;
+            if usize::try_from(slice.range_offset).ok() != Some(buf.len()) {
+                return Err(out_of_range);
+            }
+            self.append_slice(&slice, &mut buf)?;
+        }
+        if buf.len() != len {
+            return Err(out_of_range);
         }
         Ok(Bytes::from(buf))
     }
