@@ -68,7 +68,15 @@ fn exercise(storage: &dyn Storage, layout: &FileLayout) {
         assert_eq!(&storage.read(off as u64, len).unwrap()[..], &data[off..off + len], "{off}+{len}");
     }
     assert!(storage.read(0, 0).unwrap().is_empty());
+    // Hashing's way in hands over the same bytes, in order, whatever the range.
+    for (off, len) in [(0usize, data.len()), (19990, 20), (19999, 12770), (32700, 40100), (102772, 1), (5, 0)]
+    {
+        let mut fed = Vec::new();
+        assert_eq!(storage.feed(off as u64, len, &mut |b| fed.extend_from_slice(b)).unwrap(), Fed::Exact);
+        assert_eq!(fed, &data[off..off + len], "fed {off}+{len}");
+    }
     let total = layout.total_length();
+    assert!(matches!(storage.feed(total, 1, &mut |_| {}), Err(StorageError::OutOfRange { .. })));
     assert!(matches!(storage.read(total, 1), Err(StorageError::OutOfRange { .. })));
     assert!(matches!(storage.read(u64::MAX, 2), Err(StorageError::OutOfRange { .. })));
     let err = storage.write(total - 1, &[Bytes::from_static(b"xy")]).unwrap_err();
@@ -139,6 +147,75 @@ fn read_of_a_file_truncated_under_a_seeding_storage_fails_cleanly() {
     assert_eq!(&s.read(0, 10).unwrap()[..], &data[..10], "what is left still reads");
     let tail = l.files()[5].offset as usize;
     assert_eq!(&s.read(tail as u64, 100).unwrap()[..], &data[tail..tail + 100], "other files are fine");
+}
+
+/// Hashing in place from a map survives the same truncation: the bytes handed over are flagged
+/// as not the file's, the map is dropped, and a check hashes the piece again with `pread`.
+#[test]
+fn hashing_a_file_truncated_under_its_map_reads_again_with_pread() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = layout();
+    let s = FileStorage::create(dir.path(), &l, StorageOptions::default(), &Ownership::default()).unwrap();
+    let data = content(&l);
+    s.write(0, &blocks(&data)).unwrap();
+    let mut fed = Vec::new();
+    assert_eq!(s.feed(0, 16384, &mut |b| fed.extend_from_slice(b)).unwrap(), Fed::Exact);
+    assert_eq!(fed, &data[..16384]);
+    assert!(s.is_mapped(0), "a complete file is hashed through its map");
+    fs::OpenOptions::new().write(true).open(dir.path().join("a.bin")).unwrap().set_len(10).unwrap();
+    let mut sum = 0u64;
+    let fed = s.feed(8192, 8192, &mut |b| sum += b.iter().map(|&x| u64::from(x)).sum::<u64>()).unwrap();
+    assert_eq!(fed, Fed::Unreliable);
+    assert_eq!(sum, 0, "the hasher saw zero pages in place of the lost ones: hence the flag");
+    assert!(!s.is_mapped(0), "the faulted map is not used again");
+    // A check over the same storage: piece 0 (in a.bin) fails, by pread, the others verify.
+    let lengths = Lengths::new(l.total_length(), PIECE).unwrap();
+    let hashes: Vec<PieceCheck> =
+        data.chunks(PIECE as usize).map(|c| PieceCheck::v1(Sha1::digest(c).into())).collect();
+    let have = check_pieces(&s, &lengths, &|i| hashes.get(i as usize).copied(), 2, &|_| {}).unwrap();
+    assert_eq!(have.iter_ones().collect::<Vec<_>>(), vec![1, 2, 3]);
+}
+
+/// Resident bytes of this process's mappings of `path`, from /proc/self/smaps.
+fn mapped_rss(path: &Path) -> u64 {
+    let smaps = fs::read_to_string("/proc/self/smaps").unwrap();
+    let name = path.to_str().unwrap();
+    let mut inside = false;
+    let mut kib = 0;
+    for line in smaps.lines() {
+        if line.contains('-') && line.split_whitespace().count() >= 5 && !line.ends_with(" kB") {
+            inside = line.ends_with(name);
+        } else if let (true, Some(v)) = (inside, line.strip_prefix("Rss:")) {
+            kib += v.trim().trim_end_matches(" kB").trim().parse::<u64>().unwrap();
+        }
+    }
+    kib * 1024
+}
+
+/// A check hashes straight from the map and then gives the pages back: checking a whole
+/// torrent does not leave all of it counted as the process's memory.
+#[test]
+fn hashing_through_the_map_leaves_no_file_pages_resident() {
+    let dir = tempfile::tempdir().unwrap();
+    let len = 8 << 20;
+    let l = FileLayout::new(vec![(vec!["big.bin".into()], len, false)]);
+    let s = FileStorage::create(dir.path(), &l, StorageOptions::default(), &Ownership::default()).unwrap();
+    let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    s.write(0, &blocks(&data)).unwrap();
+    assert_eq!(&s.read(0, 10).unwrap()[..], &data[..10]);
+    assert!(s.is_mapped(0));
+    let path = dir.path().join("big.bin").canonicalize().unwrap();
+    let mut sum = 0u64;
+    assert_eq!(
+        s.feed(0, len as usize, &mut |b| sum += b.iter().map(|&x| u64::from(x)).sum::<u64>()).unwrap(),
+        Fed::Exact
+    );
+    assert_eq!(sum, data.iter().map(|&x| u64::from(x)).sum::<u64>());
+    let resident = mapped_rss(&path);
+    assert!(resident < 1 << 20, "{resident} bytes of the hashed file still mapped in");
+    // Reading again maps the bytes back in.
+    assert_eq!(&s.read(4 << 20, 100).unwrap()[..], &data[4 << 20..(4 << 20) + 100]);
+    assert!(mapped_rss(&path) > 0);
 }
 
 #[test]

@@ -13,7 +13,7 @@ use ccbt_core::merkle::PieceHasher;
 use ccbt_core::{Bitfield, Lengths, PieceCheck};
 use sha1::{Digest, Sha1};
 
-use crate::{Storage, StorageError};
+use crate::{Fed, Storage, StorageError};
 
 /// Pieces are read in runs of at most this many bytes, so memory stays bounded (workers × 1 MiB)
 /// whatever the piece length.
@@ -58,7 +58,10 @@ pub fn check_listed(
     let check_one = |piece: u32, offset: u64, len: u32| -> Result<bool, StorageError> {
         let Some(check) = checks(piece).filter(PieceCheck::is_checkable) else { return Ok(false) };
         let mut hasher = PieceHasher::new(check);
-        read_piece(storage, offset, len, &mut |bytes| hasher.update(bytes))?;
+        if feed_piece(storage, offset, len, &mut |bytes| hasher.update(bytes))? == Fed::Unreliable {
+            hasher = PieceHasher::new(check);
+            read_piece(storage, offset, len, &mut |bytes| hasher.update(bytes))?;
+        }
         Ok(hasher.matches())
     };
     let results = for_pieces(lengths, pieces, workers, progress, &check_one)?;
@@ -75,7 +78,10 @@ pub fn hash_pieces(
 ) -> Result<Vec<[u8; 20]>, StorageError> {
     let sha1_one = |_piece: u32, offset: u64, len: u32| -> Result<[u8; 20], StorageError> {
         let mut hasher = Sha1::new();
-        read_piece(storage, offset, len, &mut |bytes| hasher.update(bytes))?;
+        if feed_piece(storage, offset, len, &mut |bytes| hasher.update(bytes))? == Fed::Unreliable {
+            hasher = Sha1::new();
+            read_piece(storage, offset, len, &mut |bytes| hasher.update(bytes))?;
+        }
         Ok(hasher.finalize().into())
     };
     let all: Vec<u32> = (0..lengths.num_pieces()).collect();
@@ -145,8 +151,28 @@ fn for_pieces<T: Send>(
     Ok(all)
 }
 
+/// Hands the `len` bytes at `offset` to `consume` with [`Storage::feed`] (in place where the
+/// storage can), in runs of at most [`READ_CHUNK`]. [`Fed::Unreliable`]: start over with
+/// [`read_piece`].
+pub(crate) fn feed_piece(
+    storage: &dyn Storage,
+    offset: u64,
+    len: u32,
+    consume: &mut dyn FnMut(&[u8]),
+) -> Result<Fed, StorageError> {
+    let mut pos = 0u32;
+    while pos < len {
+        let n = (len - pos).min(READ_CHUNK);
+        if storage.feed(offset + u64::from(pos), n as usize, consume)? == Fed::Unreliable {
+            return Ok(Fed::Unreliable);
+        }
+        pos += n;
+    }
+    Ok(Fed::Exact)
+}
+
 /// Feeds the `len` bytes at `offset` to `consume`, read in chunks of at most [`READ_CHUNK`].
-fn read_piece(
+pub(crate) fn read_piece(
     storage: &dyn Storage,
     offset: u64,
     len: u32,

@@ -5,10 +5,11 @@
 //! the file while we seed it, or the map covers a hole of a sparse file on a full tmpfs (a read
 //! fault on tmpfs allocates a page; `pread` of a hole does not). Neither may take down the session.
 //!
-//! Bytes leave a map only through [`copy_from_map`]. It marks the source range in a thread-local
-//! before copying; a process-wide `SIGBUS` handler that finds the faulting address inside the
-//! marked range counts the fault, puts a zero page in place of the unbackable one (so the copy can
-//! finish) and returns. The copy then reports failure, the caller stops using that map and reads
+//! Bytes leave a map only through [`copy_from_map`], or are hashed in place by
+//! [`feed_from_map`]. Each marks the source range in a thread-local before reading; a
+//! process-wide `SIGBUS` handler that finds the faulting address inside the marked range counts
+//! the fault, puts a zero page in place of the unbackable one (so the read can finish) and
+//! returns. The read then reports failure, the caller stops using that map and reads
 //! with `pread`, which sees the file as it really is (short, or a hole). A fault anywhere else is
 //! passed to the handler that was installed before ours, or to the default action, as if we had
 //! never been there.
@@ -52,23 +53,56 @@ pub(crate) enum MapFault {
 /// Copies `src` (bytes of a memory map) into `dst` (of the same length). On a fault `dst` holds
 /// zeros where a page could not be read, and the caller reads again with `pread`.
 pub(crate) fn copy_from_map(src: &[u8], dst: &mut [u8]) -> Result<(), MapFault> {
-    if src.len() != dst.len() || !installed() {
+    if src.len() != dst.len() {
+        return Err(MapFault::NoHandler);
+    }
+    read_from_map(src, |src| dst.copy_from_slice(src))
+}
+
+/// Hands `src` (bytes of a memory map) to `consume` without copying them, for hashing. On a
+/// fault `consume` has seen zeros where a page could not be read: whatever it computed is not
+/// the file's, and the caller starts over with `pread`. `consume` must not read a map itself
+/// (the guard covers one range per thread).
+pub(crate) fn feed_from_map(src: &[u8], consume: &mut dyn FnMut(&[u8])) -> Result<(), MapFault> {
+    read_from_map(src, |src| consume(src))
+}
+
+/// Runs `read` over `src` with `src` guarded: a `SIGBUS` inside it is absorbed (see the module
+/// docs) and reported afterwards.
+fn read_from_map(src: &[u8], read: impl FnOnce(&[u8])) -> Result<(), MapFault> {
+    if !installed() {
         return Err(MapFault::NoHandler);
     }
     let before = FAULTS.load(Ordering::SeqCst);
     let start = src.as_ptr() as usize;
     FAULTED_HERE.with(|f| f.set(false));
-    GUARDED.with(|g| g.set((start, start.saturating_add(src.len()))));
-    compiler_fence(Ordering::SeqCst);
-    dst.copy_from_slice(src);
-    compiler_fence(Ordering::SeqCst);
-    GUARDED.with(|g| g.set((0, 0)));
+    let guard = Guard::new(start, start.saturating_add(src.len()));
+    read(src);
+    drop(guard);
     if FAULTED_HERE.with(Cell::get) {
         Err(MapFault::Here)
     } else if FAULTS.load(Ordering::SeqCst) != before {
         Err(MapFault::Elsewhere)
     } else {
         Ok(())
+    }
+}
+
+/// Marks a range as guarded for this thread until dropped, also when the reader unwinds.
+struct Guard;
+
+impl Guard {
+    fn new(start: usize, end: usize) -> Guard {
+        GUARDED.with(|g| g.set((start, end)));
+        compiler_fence(Ordering::SeqCst);
+        Guard
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        compiler_fence(Ordering::SeqCst);
+        GUARDED.with(|g| g.set((0, 0)));
     }
 }
 

@@ -8,9 +8,9 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, OnceLock};
 
 use bytes::Bytes;
@@ -18,13 +18,14 @@ use ccbt_core::{Bitfield, FileLayout, FileSlice, Lengths};
 use memmap2::Mmap;
 
 use crate::copy::kernel_copy;
-use crate::fault::{copy_from_map, MapFault};
-use crate::io::{map_file, pread_exact, pwritev_all};
+use crate::io::pwritev_all;
 use crate::ownership::{open_file, open_read_only, open_writable, Origin, Ownership, PieceSpan};
 use crate::path::{resolve, Resolved};
-use crate::{Preallocate, Storage, StorageError, StorageOptions};
+use crate::{Fed, Preallocate, Storage, StorageError, StorageOptions};
 use write::sub_slices;
 
+#[path = "file_read.rs"]
+mod read;
 #[path = "file_write.rs"]
 mod write;
 
@@ -275,12 +276,6 @@ impl FileStorage {
         self.files.get(index).map(|f| f.path.as_path())
     }
 
-    /// Whether file `index` is currently read through its map (for tests).
-    #[cfg(test)]
-    pub(crate) fn is_mapped(&self, index: usize) -> bool {
-        self.files.get(index).is_some_and(|f| f.map.get().is_some() && !f.map_failed.load(Ordering::Relaxed))
-    }
-
     fn check_range(&self, offset: u64, len: u64) -> Result<(), StorageError> {
         match offset.checked_add(len) {
             Some(end) if end <= self.layout.total_length() => Ok(()),
@@ -293,67 +288,6 @@ impl FileStorage {
         self.files
             .get(slice.file_index)
             .ok_or(StorageError::OutOfRange { offset: slice.range_offset, len: slice.len })
-    }
-
-    /// The file's read-only map, made once the file has its full length and no holes.
-    fn mapped<'a>(&self, f: &'a StoredFile) -> Option<&'a Mmap> {
-        if !self.options.use_mmap || f.map_failed.load(Ordering::Relaxed) {
-            return None;
-        }
-        if let Some(m) = f.map.get() {
-            return Some(m);
-        }
-        let handle = f.reader().ok().flatten()?;
-        // A file still growing (no preallocation) or still sparse (preallocated, not all written)
-        // is read with pread until it is complete: a map never covers bytes past the end of the
-        // file, and never a hole whose page a full filesystem could not back.
-        let meta = handle.metadata().ok()?;
-        if meta.len() < f.length || meta.blocks().saturating_mul(512) < f.length {
-            return None;
-        }
-        match map_file(handle, f.length) {
-            Ok(m) => {
-                // Two readers may map at once; the loser's map is simply dropped.
-                let _ = f.map.set(m);
-                f.map.get()
-            }
-            Err(e) => {
-                tracing::debug!(path = %f.path.display(), error = %e, "mmap failed, using pread");
-                f.map_failed.store(true, Ordering::Relaxed);
-                None
-            }
-        }
-    }
-
-    /// Fills `dst` with the bytes of `slice`.
-    fn read_slice(&self, slice: &FileSlice, dst: &mut [u8]) -> Result<(), StorageError> {
-        let f = self.file(slice)?;
-        if f.padding {
-            dst.fill(0);
-            return Ok(());
-        }
-        // A deferred file no write created yet holds nothing: not available, like a missing one.
-        let Some(handle) = f.reader()? else {
-            return Err(StorageError::Missing { path: f.path.clone() });
-        };
-        if let Some(map) = self.mapped(f) {
-            let start = usize::try_from(slice.file_offset).ok();
-            let src = start.and_then(|s| map.get(s..s.checked_add(dst.len())?));
-            if let Some(src) = src {
-                match copy_from_map(src, dst) {
-                    Ok(()) => return Ok(()),
-                    Err(MapFault::Elsewhere) => {}
-                    Err(MapFault::Here | MapFault::NoHandler) => {
-                        tracing::warn!(path = %f.path.display(), "cannot read the file through its map (truncated by another program?); using pread from now on");
-                        f.map_failed.store(true, Ordering::Relaxed);
-                    }
-                }
-            }
-        }
-        pread_exact(handle, dst, slice.file_offset).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => StorageError::Missing { path: f.path.clone() },
-            _ => StorageError::io(&f.path, "read", e),
-        })
     }
 }
 
@@ -614,19 +548,32 @@ impl Storage for FileStorage {
         if len == 0 {
             return Ok(Bytes::new());
         }
-        // Always a copy, never a view of the map: a view would be read later, outside
-        // `copy_from_map`, where a truncated file's SIGBUS would kill the process.
-        let mut buf = vec![0u8; len];
+        // Always a copy, never a view of the map: a view would be read later, outside the
+        // SIGBUS guard, where a truncated file's fault would kill the process. Appended slice
+        // by slice, so bytes copied out of a map are not zeroed first.
+        let out_of_range = StorageError::OutOfRange { offset, len: len64 };
+        let mut buf = Vec::with_capacity(len);
         for slice in self.layout.slices(offset, len64) {
-            let start = usize::try_from(slice.range_offset).unwrap_or(usize::MAX);
-            let n = usize::try_from(slice.len).unwrap_or(usize::MAX);
-            let dst = start
-                .checked_add(n)
-                .and_then(|end| buf.get_mut(start..end))
-                .ok_or(StorageError::OutOfRange { offset, len: len64 })?;
-            self.read_slice(&slice, dst)?;
+            if usize::try_from(slice.range_offset).ok() != Some(buf.len()) {
+                return Err(out_of_range);
+            }
+            self.append_slice(&slice, &mut buf)?;
+        }
+        if buf.len() != len {
+            return Err(out_of_range);
         }
         Ok(Bytes::from(buf))
+    }
+
+    fn feed(&self, offset: u64, len: usize, consume: &mut dyn FnMut(&[u8])) -> Result<Fed, StorageError> {
+        self.check_range(offset, len as u64)?;
+        let mut buf = Vec::new();
+        for slice in self.layout.slices(offset, len as u64) {
+            if self.feed_slice(&slice, consume, &mut buf)? == Fed::Unreliable {
+                return Ok(Fed::Unreliable);
+            }
+        }
+        Ok(Fed::Exact)
     }
 
     fn claim_verified(

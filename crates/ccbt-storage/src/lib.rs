@@ -62,6 +62,15 @@ pub use ownership::Ownership;
 pub use pool::{Done, HashPool, PieceJob, PieceOutcome, PieceVerdict, PoolFull};
 pub use scan::{scan_path, ScannedContent};
 
+/// How [`Storage::feed`] went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fed {
+    /// Every byte handed over was the data's.
+    Exact,
+    /// Some bytes handed over were zeros in place of a page that could not be read.
+    Unreliable,
+}
+
 /// A torrent's byte stream, addressed by torrent byte offset. Implementations are shared
 /// between threads (`Sync`): the hash pool writes while uploads read.
 pub trait Storage: Send + Sync + 'static {
@@ -69,6 +78,16 @@ pub trait Storage: Send + Sync + 'static {
     fn write(&self, offset: u64, blocks: &[Bytes]) -> Result<(), StorageError>;
     /// Reads `len` bytes at torrent byte offset `offset` (for uploading and verification).
     fn read(&self, offset: u64, len: usize) -> Result<Bytes, StorageError>;
+    /// Hands the `len` bytes at torrent byte offset `offset` to `consume`, in order and in one
+    /// or more slices, for hashing. The default reads them with [`Storage::read`]; the file
+    /// backend hands over its memory maps' pages in place, with no copy. [`Fed::Unreliable`]
+    /// says some bytes handed over were not the data's (a mapped page could not be read: a
+    /// file cut by another program): the caller discards what it computed and reads again with
+    /// [`Storage::read`].
+    fn feed(&self, offset: u64, len: usize, consume: &mut dyn FnMut(&[u8])) -> Result<Fed, StorageError> {
+        consume(&self.read(offset, len)?);
+        Ok(Fed::Exact)
+    }
     /// Puts at torrent byte offset `offset` the bytes `verified`, which the caller read from
     /// `src` at `src_offset` and checked. The default writes `verified`. A backend may instead
     /// copy the range from `src` in the kernel (the file backend uses `copy_file_range(2)`,

@@ -7,10 +7,8 @@ use std::sync::Mutex;
 use ccbt_core::merkle::{root_from_layer, LeafHasher, Node};
 use sha1::{Digest, Sha1};
 
-use crate::{Storage, StorageError};
-
-/// Bytes read at a time, so memory stays bounded (workers × 1 MiB) whatever the piece length.
-const READ_CHUNK: u32 = 1024 * 1024;
+use crate::check::{feed_piece, read_piece};
+use crate::{Fed, Storage, StorageError};
 
 /// Zeros fed to SHA-1 for the padding after a file's last piece (never read from disk).
 static ZEROS: [u8; 16 * 1024] = [0; 16 * 1024];
@@ -99,19 +97,32 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn hash_one(storage: &dyn Storage, piece: &NewPiece) -> Result<NewPieceHashes, StorageError> {
-    let mut sha1 = piece.sha1_len.map(|_| Sha1::new());
-    let mut leaves = LeafHasher::new();
-    let mut pos = 0u32;
-    while pos < piece.data_len {
-        let n = (piece.data_len - pos).min(READ_CHUNK);
-        let bytes = storage.read(piece.offset + u64::from(pos), n as usize)?;
-        leaves.update(&bytes);
-        if let Some(h) = sha1.as_mut() {
-            h.update(&bytes);
-        }
-        pos += n;
+/// The hashes of one new piece, as its bytes go by.
+struct Hashing {
+    sha1: Option<Sha1>,
+    leaves: LeafHasher,
+}
+
+impl Hashing {
+    fn new(piece: &NewPiece) -> Hashing {
+        Hashing { sha1: piece.sha1_len.map(|_| Sha1::new()), leaves: LeafHasher::new() }
     }
+
+    fn update(&mut self, bytes: &[u8]) {
+        self.leaves.update(bytes);
+        if let Some(h) = self.sha1.as_mut() {
+            h.update(bytes);
+        }
+    }
+}
+
+fn hash_one(storage: &dyn Storage, piece: &NewPiece) -> Result<NewPieceHashes, StorageError> {
+    let mut hashing = Hashing::new(piece);
+    if feed_piece(storage, piece.offset, piece.data_len, &mut |b| hashing.update(b))? == Fed::Unreliable {
+        hashing = Hashing::new(piece);
+        read_piece(storage, piece.offset, piece.data_len, &mut |b| hashing.update(b))?;
+    }
+    let Hashing { sha1, leaves } = hashing;
     let sha1 = sha1.map(|mut h| {
         let mut padding = piece.sha1_len.unwrap_or(0).saturating_sub(piece.data_len) as usize;
         while padding > 0 {
