@@ -221,6 +221,18 @@ def start_seeder(torrent, content, logf, connect=None):
 RSS_KEYS = ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem")
 
 
+def process_cpu_s(pid):
+    """User + system CPU seconds of a running process (all its threads) from /proc/PID/stat;
+    None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After the command name: state is field 3, utime and stime fields 14 and 15 (clock ticks).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def sample_task_ctx_switches(pid, seen):
     """Records in `seen` (thread id -> (voluntary, involuntary)) the context switches of every
     live thread of `pid`; a thread that ends keeps its last sampled values there."""

@@ -93,8 +93,12 @@ def run_one(client, layout, torrent, content, work, timeout):
         seeder, seed_port, timing = start_lt_seeder(torrent, content, work, logf, connect)
         cmd = leecher_cmd(client, torrent, out, seed_port, my_port, timeout)
         log(f"{layout}/{client}: {' '.join(cmd)}")
+        seeder_cpu = common.process_cpu_s(seeder.pid)
         try:
             r = Measured(cmd, logf, env=common.client_env(client)).wait(timeout)
+            after = common.process_cpu_s(seeder.pid)
+            # The seeder's CPU while this leecher ran: both share the machine's cores.
+            r["seeder_cpu"] = after - seeder_cpu if None not in (after, seeder_cpu) else None
         finally:
             common.stop(seeder)
     if r["timed_out"]:
@@ -123,6 +127,7 @@ def download_columns(size):
         ("peak RSS MiB", lambda r: r["rss_kib"] / 1024, "{:.0f}"),
         ("RssAnon MiB", lambda r: r["peak_RssAnon"] / 1024, "{:.0f}"),
         ("RssFile MiB", lambda r: r["peak_RssFile"] / 1024, "{:.0f}"),
+        ("seeder CPU s", lambda r: r.get("seeder_cpu"), "{:.2f}"),
         ("vol ctx sw", lambda r: r.get("ctx_vol"), "{:.0f}"),
         ("invol ctx sw", lambda r: r.get("ctx_invol"), "{:.0f}"),
         ("start s", lambda r: r.get("start_s"), "{:.3f}"),
