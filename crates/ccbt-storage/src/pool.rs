@@ -16,7 +16,7 @@ use std::thread::JoinHandle;
 
 use bytes::Bytes;
 use ccbt_core::merkle::PieceHasher;
-use ccbt_core::PieceCheck;
+use ccbt_core::{PieceCheck, BLOCK_SIZE};
 use sha1::{Digest, Sha1};
 
 use crate::{Storage, StorageError};
@@ -29,7 +29,8 @@ pub struct PieceJob {
     pub offset: u64,
     /// What the piece must hash to: the metainfo's SHA-1 and/or the v2 merkle node.
     pub expected: PieceCheck,
-    /// The piece's blocks, contiguous and in order.
+    /// The piece's bytes, contiguous and in order, in one or more slices (the engine hands
+    /// over one slice of the whole piece); every slice but the last holds whole 16 KiB blocks.
     pub blocks: Vec<Bytes>,
     /// Also compute the SHA-1 of each block ([`PieceOutcome::block_hashes`]): evidence the
     /// swarm uses to find which sender of a shared piece lied. Done here, where the piece is
@@ -244,13 +245,13 @@ fn worker(shared: &Shared) {
 fn run(job: PieceJob) -> PieceOutcome {
     let checkable = job.expected.is_checkable();
     let mut hasher = checkable.then(|| PieceHasher::new(job.expected));
-    let mut block_hashes = job.block_hashes.then(|| Vec::with_capacity(job.blocks.len()));
+    let mut block_hashes = job.block_hashes.then(Vec::new);
     for b in &job.blocks {
         if let Some(h) = hasher.as_mut() {
             h.update(b);
         }
         if let Some(hashes) = block_hashes.as_mut() {
-            hashes.push(Sha1::digest(b).into());
+            hashes.extend(b.chunks(BLOCK_SIZE as usize).map(|block| <[u8; 20]>::from(Sha1::digest(block))));
         }
     }
     let result = match hasher.map(PieceHasher::matches) {

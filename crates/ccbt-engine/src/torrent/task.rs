@@ -12,7 +12,7 @@ use ccbt_core::{Bitfield, PeerId};
 use ccbt_metainfo::Torrent;
 use ccbt_proto::candidates::{CandidateList, CandidateOptions, EvictionOptions, Source};
 use ccbt_proto::picker::FilePriority;
-use ccbt_proto::swarm::{Swarm, SwarmAction};
+use ccbt_proto::swarm::{FileSpans, Swarm, SwarmAction};
 use ccbt_storage::{HashPool, PieceOutcome, PieceVerdict, Storage};
 use rand::SeedableRng;
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
@@ -153,6 +153,9 @@ fn new_swarm(
 ) -> Swarm {
     let mut swarm = Swarm::new(torrent.lengths(), have, layers.swarm.clone());
     swarm.set_metadata(bytes::Bytes::copy_from_slice(&torrent.info_bytes));
+    let layout = torrent.layout();
+    let data_files = layout.files().iter().filter(|f| !f.is_padding);
+    swarm.set_files(FileSpans::new(data_files.map(|f| (f.offset, f.length))));
     // A new swarm has no started piece, so there is nothing to cancel.
     let _ = swarm.set_piece_priorities(selection.piece_priorities());
     for &ip in banned {

@@ -3,16 +3,17 @@
 //! Each started piece has one buffer of the piece's size, taken from the torrent's
 //! [`PiecePool`] when its first block is requested; every block that arrives is copied into it
 //! at its offset. The read buffer a block was sliced from is therefore never kept alive by a
-//! stored block, and the memory a piece holds is its length (plus at most one page of
-//! alignment), which is what the swarm's buffer budget counts. The complete piece leaves as
-//! slices of that one page-aligned buffer (hashed and written from there without a copy, with
-//! `O_DIRECT` as it is), and the buffer returns to the pool when the last slice is dropped.
+//! stored block, and the memory a piece holds is its length (plus at most two pages of
+//! alignment), which is what the swarm's buffer budget counts. The complete piece leaves as one
+//! slice of that buffer (hashed and written from there without a copy, with `O_DIRECT` as it is
+//! where the buffer's page phase matches its file's), and the buffer returns to the pool when the
+//! last slice is dropped.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use bytes::Bytes;
-use ccbt_core::{BlockRef, BLOCK_SIZE};
+use ccbt_core::BlockRef;
 
 use super::piece_pool::{PiecePool, PooledBuf};
 
@@ -25,8 +26,9 @@ struct PieceBuffer {
 
 /// A complete piece taken out of [`PieceBuffers`].
 pub(super) struct CompletePiece {
-    /// The piece's blocks, in order, all slices of one buffer.
-    pub(super) blocks: Vec<Bytes>,
+    /// The piece's bytes: one slice of its buffer, so that a file's part of it is one
+    /// contiguous, possibly aligned range for the writer (16 KiB slices would split it).
+    pub(super) data: Bytes,
     /// The address each block came from.
     pub(super) senders: Vec<IpAddr>,
 }
@@ -48,13 +50,13 @@ impl PieceBuffers {
         self.pool.set_keep(keep);
     }
 
-    /// Allocates the buffer of a `len`-byte piece of `blocks` blocks unless it has one.
-    /// Returns whether it was allocated now.
-    pub(super) fn reserve(&mut self, piece: u32, len: usize, blocks: u32) -> bool {
+    /// Allocates the buffer of a `len`-byte piece of `blocks` blocks, `phase` bytes past a page
+    /// boundary, unless it has one. Returns whether it was allocated now.
+    pub(super) fn reserve(&mut self, piece: u32, len: usize, blocks: u32, phase: usize) -> bool {
         if self.pieces.contains_key(&piece) {
             return false;
         }
-        let buf = PieceBuffer { data: self.pool.take(len), senders: vec![None; blocks as usize] };
+        let buf = PieceBuffer { data: self.pool.take(len, phase), senders: vec![None; blocks as usize] };
         self.pieces.insert(piece, buf);
         true
     }
@@ -79,20 +81,15 @@ impl PieceBuffers {
         *sender = Some(from);
     }
 
-    /// Takes a complete piece: its blocks (in order) and the sender of each. `None` if a block
-    /// is missing, which the picker's bookkeeping rules out.
+    /// Takes a complete piece: its bytes and the sender of each block. `None` if a block is
+    /// missing, which the picker's bookkeeping rules out.
     pub(super) fn take(&mut self, piece: u32) -> Option<CompletePiece> {
         if self.pieces.get(&piece)?.senders.iter().any(Option::is_none) {
             return None;
         }
         let buf = self.pieces.remove(&piece)?;
         let senders = buf.senders.into_iter().flatten().collect();
-        let data = buf.data.freeze();
-        let blocks = (0..data.len())
-            .step_by(BLOCK_SIZE as usize)
-            .map(|start| data.slice(start..data.len().min(start + BLOCK_SIZE as usize)))
-            .collect();
-        Some(CompletePiece { blocks, senders })
+        Some(CompletePiece { data: buf.data.freeze(), senders })
     }
 
     /// Drops a piece's buffer. Returns whether it had one.

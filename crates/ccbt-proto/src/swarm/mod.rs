@@ -24,6 +24,7 @@ mod choking;
 mod ext;
 mod health;
 mod live;
+mod page_phase;
 mod piece_pool;
 mod selection;
 #[cfg(test)]
@@ -50,6 +51,8 @@ use buffers::PieceBuffers;
 use ccbt_wire::ext::pex::PexFlags;
 use ext::PeerExt;
 pub use ext::{our_ext_handshake, OUR_UT_METADATA, OUR_UT_PEX};
+use page_phase::page_phase;
+pub use page_phase::FileSpans;
 pub use view::PeerSummary;
 
 /// Settings of a [`Swarm`].
@@ -69,9 +72,9 @@ pub struct SwarmOptions {
 /// I/O the engine must perform for the swarm.
 #[derive(Debug)]
 pub enum SwarmAction {
-    /// Hash `blocks` (the whole piece, in order) and write them if the hash matches; report back
-    /// with [`Swarm::on_piece_verified`] or [`Swarm::on_piece_failed`]. When `block_hashes` is
-    /// set, also compute the SHA-1 of each block and pass them back: evidence against a sender
+    /// Hash `blocks` (the whole piece, in order: one slice of its buffer) and write them if the
+    /// hash matches; report back with [`Swarm::on_piece_verified`] or [`Swarm::on_piece_failed`].
+    /// When `block_hashes` is set, also compute the SHA-1 of each 16 KiB block and pass them back: evidence against a sender
     /// of a piece that came from several addresses (the swarm does no O(piece) work itself).
     Verify { piece: u32, blocks: Vec<Bytes>, block_hashes: bool },
     /// Tell another connection to cancel its request for `block` (endgame).
@@ -135,6 +138,8 @@ pub struct Swarm {
     options: SwarmOptions,
     peers: HashMap<PeerKey, SwarmPeer>,
     buffers: PieceBuffers,
+    /// The torrent's files, for each piece buffer's page phase (see `page_phase.rs`).
+    files: FileSpans,
     /// Pieces handed out for verification: who contributed blocks, and their size.
     verifying: HashMap<u32, Verifying>,
     /// Evidence from failed pieces with several senders (see `blame.rs`).
@@ -172,6 +177,7 @@ impl Swarm {
             options,
             peers: HashMap::new(),
             buffers,
+            files: FileSpans::default(),
             verifying: HashMap::new(),
             blame: Blame::default(),
             strikes: HashMap::new(),
@@ -184,6 +190,13 @@ impl Swarm {
             metadata: None,
             next_rechoke: None,
         }
+    }
+
+    /// The torrent's data files, so that each piece buffer starts where `O_DIRECT` can write
+    /// it as it is (see [`FileSpans`]). Without them buffers are page-aligned, which suits a
+    /// single-file torrent.
+    pub fn set_files(&mut self, files: FileSpans) {
+        self.files = files;
     }
 
     /// When [`Swarm::handle_timeout`] has work next: the next choker round. None until the
@@ -437,7 +450,7 @@ impl Swarm {
             let v = self.blame.verifying(piece, complete.senders, len);
             let block_hashes = v.wants_hashes;
             self.verifying.insert(piece, v);
-            actions.push(SwarmAction::Verify { piece, blocks: complete.blocks, block_hashes });
+            actions.push(SwarmAction::Verify { piece, blocks: vec![complete.data], block_hashes });
         }
     }
 
@@ -445,7 +458,8 @@ impl Swarm {
     fn reserve_buffer(&mut self, piece: u32) {
         let Some(vp) = self.lengths.validate_piece(piece) else { return };
         let len = self.lengths.piece_len(vp);
-        if self.buffers.reserve(piece, len as usize, self.lengths.blocks_in_piece(vp)) {
+        let phase = page_phase(&self.files, self.lengths.piece_offset(vp), len.into());
+        if self.buffers.reserve(piece, len as usize, self.lengths.blocks_in_piece(vp), phase) {
             self.buffered_bytes += u64::from(len);
         }
     }

@@ -6,9 +6,10 @@
 //! water mark of piece buffers, so a 16 MiB buffer budget cost up to twice that in resident
 //! memory; allocations aligned for `O_DIRECT` came from fresh `mmap`s each time (page faults and
 //! page clearing on every piece). A buffer here is allocated once (its pages faulted in on first
-//! use only), starts on a [`PIECE_BUFFER_ALIGN`] boundary so that a verified piece goes to an
-//! `O_DIRECT` write as it is (no staging copy), and comes back to the pool when the last slice
-//! of the verified piece is dropped, on whatever thread that is.
+//! use only), starts at the piece's page phase (on a [`PIECE_BUFFER_ALIGN`] boundary for a
+//! piece that starts one in its file) so that a verified piece goes to an `O_DIRECT` write as it
+//! is (no staging copy), and comes back to the pool when the last slice of the verified piece is
+//! dropped, on whatever thread that is.
 //!
 //! Bound: the pool keeps at most `keep` idle buffers (the budget's worth of pieces, see
 //! [`PiecePool::set_keep`]); one returned beyond that is freed. Buffers in use are bounded by the
@@ -37,9 +38,10 @@ pub(super) struct PiecePool {
 
 /// One piece's buffer, taken from a [`PiecePool`]; goes back to it when dropped.
 pub(super) struct PooledBuf {
-    /// `buf_len + PIECE_BUFFER_ALIGN - 1` bytes, so that an aligned window of `buf_len` fits.
+    /// `buf_len + 2 * PIECE_BUFFER_ALIGN - 1` bytes, so that a window of `buf_len` starting at
+    /// any offset within a page of an aligned address fits.
     mem: Vec<u8>,
-    /// Offset of the aligned window in `mem`.
+    /// Offset of the window in `mem`: an aligned address plus the piece's page phase.
     start: usize,
     /// Bytes of this piece (the last piece is shorter than the others).
     len: usize,
@@ -61,10 +63,11 @@ impl PiecePool {
     }
 
     /// A buffer for a piece of `len` bytes (at most the pool's buffer length; a longer piece
-    /// gets a buffer of its own that the pool does not keep). Its bytes are whatever the
+    /// gets a buffer of its own that the pool does not keep), starting `phase` bytes (less than
+    /// a page) past a page boundary: see [`super::page_phase`]. Its bytes are whatever the
     /// previous piece left there: every byte of a piece is written by its blocks before the
     /// piece is hashed, and a piece with a missing block never leaves the swarm.
-    pub(super) fn take(&self, len: usize) -> PooledBuf {
+    pub(super) fn take(&self, len: usize, phase: usize) -> PooledBuf {
         let reused = if len <= self.buf_len {
             self.idle.buffers.lock().unwrap_or_else(PoisonError::into_inner).pop()
         } else {
@@ -72,10 +75,13 @@ impl PiecePool {
         };
         let cap = len.max(self.buf_len);
         // Zeroed memory from the allocator (calloc): its pages are only touched by the blocks.
-        let mem = reused.unwrap_or_else(|| vec![0u8; cap + PIECE_BUFFER_ALIGN - 1]);
-        let start = match mem.as_ptr().align_offset(PIECE_BUFFER_ALIGN) {
-            at if at.saturating_add(len) <= mem.len() => at,
+        let mem = reused.unwrap_or_else(|| vec![0u8; cap + 2 * PIECE_BUFFER_ALIGN - 1]);
+        let aligned = mem.as_ptr().align_offset(PIECE_BUFFER_ALIGN);
+        let phased = aligned.saturating_add(phase % PIECE_BUFFER_ALIGN);
+        let start = match (phased, aligned) {
+            (at, _) if at.saturating_add(len) <= mem.len() => at,
             // Never for a heap pointer; unaligned but correct (the writer stages it).
+            (_, at) if at.saturating_add(len) <= mem.len() => at,
             _ => 0,
         };
         let home = if len <= self.buf_len { self.idle.clone() } else { Arc::new(no_keep()) };
@@ -128,7 +134,7 @@ mod tests {
     #[test]
     fn buffers_are_aligned_reused_and_bounded() {
         let pool = PiecePool::new(3 * PIECE_BUFFER_ALIGN, 2);
-        let mut a = pool.take(3 * PIECE_BUFFER_ALIGN);
+        let mut a = pool.take(3 * PIECE_BUFFER_ALIGN, 0);
         a.as_mut_slice().fill(7);
         let addr = a.as_ref().as_ptr() as usize;
         assert_eq!(addr % PIECE_BUFFER_ALIGN, 0);
@@ -140,10 +146,10 @@ mod tests {
         drop(half);
         assert_eq!(pool.idle(), 1);
         // The last piece is shorter; it gets a recycled buffer, aligned all the same.
-        let b = pool.take(100);
+        let b = pool.take(100, 0);
         assert_eq!(b.as_ref().as_ptr() as usize, addr, "the idle buffer is reused");
         assert_eq!(b.as_ref().len(), 100);
-        let (c, d, e) = (pool.take(10), pool.take(10), pool.take(10));
+        let (c, d, e) = (pool.take(10, 0), pool.take(10, 0), pool.take(10, 0));
         drop((b, c, d, e));
         assert_eq!(pool.idle(), 2, "no more than `keep` idle buffers are kept");
         pool.set_keep(1);
@@ -151,9 +157,19 @@ mod tests {
     }
 
     #[test]
+    fn a_phased_buffer_starts_that_far_past_a_page_boundary() {
+        let pool = PiecePool::new(2 * PIECE_BUFFER_ALIGN, 1);
+        for phase in [1, 511, 4095, 4096 + 7] {
+            let mut b = pool.take(2 * PIECE_BUFFER_ALIGN, phase);
+            assert_eq!(b.as_mut_slice().len(), 2 * PIECE_BUFFER_ALIGN);
+            assert_eq!(b.as_ref().as_ptr() as usize % PIECE_BUFFER_ALIGN, phase % PIECE_BUFFER_ALIGN);
+        }
+    }
+
+    #[test]
     fn a_piece_longer_than_the_buffers_gets_its_own() {
         let pool = PiecePool::new(16, 4);
-        let mut big = pool.take(40);
+        let mut big = pool.take(40, 0);
         assert_eq!(big.as_mut_slice().len(), 40);
         drop(big);
         assert_eq!(pool.idle(), 0, "an odd-sized buffer is not kept");

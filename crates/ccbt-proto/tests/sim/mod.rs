@@ -400,8 +400,10 @@ impl Node {
             SwarmAction::NewPeers(_) | SwarmAction::DhtNode { .. } => {}
             SwarmAction::Verify { piece, blocks, block_hashes } => {
                 // What the engine's hash pool hands back: a SHA-1 per block when asked.
-                let hashes = block_hashes
-                    .then(|| blocks.iter().map(|b| <[u8; 20]>::from(Sha1::digest(b))).collect::<Vec<_>>());
+                let hashes = block_hashes.then(|| {
+                    let blocks = blocks.iter().flat_map(|b| b.chunks(ccbt_core::BLOCK_SIZE as usize));
+                    blocks.map(|b| <[u8; 20]>::from(Sha1::digest(b))).collect::<Vec<_>>()
+                });
                 let data = blocks.concat();
                 let hash: [u8; 20] = Sha1::digest(&data).into();
                 if content.hashes.get(piece as usize) == Some(&hash) {
