@@ -16,6 +16,7 @@ use super::{Banned, BlockHash, Swarm, SwarmAction, SwarmOptions};
 mod health;
 mod hostile;
 mod live;
+mod page_phase;
 mod unverifiable;
 use crate::choker::ChokerOptions;
 use crate::peer::{PeerConn, PeerConnOptions};
