@@ -192,29 +192,42 @@ fn mapped_rss(path: &Path) -> u64 {
     kib * 1024
 }
 
-/// A check hashes straight from the map and then gives the pages back: checking a whole
-/// torrent does not leave all of it counted as the process's memory.
+/// Hashes all of file 0 of `s` through [`Storage::feed`]; the bytes' sum.
+fn feed_sum(s: &FileStorage, len: usize) -> u64 {
+    let mut sum = 0u64;
+    assert_eq!(
+        s.feed(0, len, &mut |b| sum += b.iter().map(|&x| u64::from(x)).sum::<u64>()).unwrap(),
+        Fed::Exact
+    );
+    sum
+}
+
+/// A check in read-only storage (`ccbt verify`, `ccbt create`) hashes straight from the map and
+/// then gives the pages back: checking a whole torrent does not leave all of it counted as the
+/// process's memory. A torrent's own storage keeps them mapped: it seeds from them next.
 #[test]
-fn hashing_through_the_map_leaves_no_file_pages_resident() {
+fn hashing_through_the_map_leaves_no_file_pages_resident_in_a_check() {
     let dir = tempfile::tempdir().unwrap();
     let len = 8 << 20;
     let l = FileLayout::new(vec![(vec!["big.bin".into()], len, false)]);
-    let s = FileStorage::create(dir.path(), &l, StorageOptions::default(), &Ownership::default()).unwrap();
     let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-    s.write(0, &blocks(&data)).unwrap();
-    assert_eq!(&s.read(0, 10).unwrap()[..], &data[..10]);
-    assert!(s.is_mapped(0));
+    let expected: u64 = data.iter().map(|&x| u64::from(x)).sum();
+    let own = FileStorage::create(dir.path(), &l, StorageOptions::default(), &Ownership::default()).unwrap();
+    own.write(0, &blocks(&data)).unwrap();
     let path = dir.path().join("big.bin").canonicalize().unwrap();
-    let mut sum = 0u64;
-    assert_eq!(
-        s.feed(0, len as usize, &mut |b| sum += b.iter().map(|&x| u64::from(x)).sum::<u64>()).unwrap(),
-        Fed::Exact
-    );
-    assert_eq!(sum, data.iter().map(|&x| u64::from(x)).sum::<u64>());
+    assert_eq!(feed_sum(&own, len as usize), expected);
+    assert!(own.is_mapped(0));
+    assert!(mapped_rss(&path) >= len, "the seeding storage keeps its pages mapped");
+    drop(own);
+
+    let check = FileStorage::open_existing(dir.path(), &l, StorageOptions::default()).unwrap();
+    assert_eq!(&check.read(0, 10).unwrap()[..], &data[..10]);
+    assert!(check.is_mapped(0));
+    assert_eq!(feed_sum(&check, len as usize), expected);
     let resident = mapped_rss(&path);
     assert!(resident < 1 << 20, "{resident} bytes of the hashed file still mapped in");
     // Reading again maps the bytes back in.
-    assert_eq!(&s.read(4 << 20, 100).unwrap()[..], &data[4 << 20..(4 << 20) + 100]);
+    assert_eq!(&check.read(4 << 20, 100).unwrap()[..], &data[4 << 20..(4 << 20) + 100]);
     assert!(mapped_rss(&path) > 0);
 }
 

@@ -148,11 +148,15 @@ impl FileStorage {
         map.get(start..start.checked_add(len)?)
     }
 
-    /// Takes the pages of a range just hashed out of the process's map: they stay in the page
+    /// Takes the pages of a range just hashed out of the process's map, in read-only storage
+    /// (`ccbt verify`, `ccbt create`: a check that nothing reads after): they stay in the page
     /// cache, but a check of a whole torrent no longer counts it all as its own memory (RSS).
-    /// The map is used again later (uploads): a page touched again is mapped back by a minor
-    /// fault, as on first use.
+    /// A torrent's own storage keeps them: it seeds from the same map next, and mapping every
+    /// page back cost a seeder more than the check saved (docs/benchmarks.md, issue 15).
     pub(super) fn release_pages(&self, f: &StoredFile, file_offset: u64, len: usize) {
+        if !self.read_only {
+            return;
+        }
         let (Some(map), Ok(start)) = (f.map.get(), usize::try_from(file_offset)) else { return };
         // SAFETY: a shared, read-only file map: MADV_DONTNEED drops only this process's page
         // table entries; the next read of those addresses maps the same file bytes again (no
