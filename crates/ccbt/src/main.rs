@@ -11,6 +11,7 @@ mod fd_limit;
 mod file_indices;
 mod inspect_args;
 mod logging;
+mod malloc_policy;
 mod ops_args;
 mod options;
 mod peer_addr;
@@ -31,6 +32,7 @@ use clap::Parser as _;
 use crate::args::{Command, ConfigCommand};
 
 fn main() -> ExitCode {
+    malloc_policy::apply();
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // Usage errors exit with 2, `--help`/`--version` with 0 (clap's convention).
     let (cli, seeds) = if seeds_args::is_seeds_form(&argv) {
