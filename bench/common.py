@@ -383,14 +383,9 @@ def work_fs(work):
             "options": fs[2] if len(fs) > 2 else ""}
 
 
-def machine_info(work, extra_ccbt=None, extra_env=None, extra_lt=None):
-    """Markdown lines describing the machine, the kernel, the work dir's file system and the
-    clients (the extra ones registered in this module unless given)."""
-    extra_ccbt = EXTRA_CCBT if extra_ccbt is None else extra_ccbt
-    extra_env = EXTRA_ENV if extra_env is None else extra_env
-    extra_lt = EXTRA_LT if extra_lt is None else extra_lt
-    cpu = "unknown"
-    mem = "unknown"
+def machine_line():
+    """`- machine: N CPUs (model), memory RAM`."""
+    cpu = mem = "unknown"
     try:
         with open("/proc/cpuinfo") as f:
             cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
@@ -398,7 +393,11 @@ def machine_info(work, extra_ccbt=None, extra_env=None, extra_lt=None):
             mem = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("MemTotal")), mem)
     except OSError:
         pass
-    lt_version = first_line([PY, "-c", "import libtorrent; print(libtorrent.__version__)"])
+    return f"- machine: {os.cpu_count()} CPUs ({cpu}), {mem} RAM"
+
+
+def work_dir_line(work):
+    """`- work dir: DIR: fs on device (options), I/O scheduler ...`."""
     fs = work_fs(work)
     dev = os.path.basename(os.path.realpath(fs["source"])) if fs["source"].startswith("/dev/") else ""
     sched = ""
@@ -408,10 +407,20 @@ def machine_info(work, extra_ccbt=None, extra_env=None, extra_lt=None):
                 sched = f", I/O scheduler {f.read().strip()}"
         except OSError:
             pass
+    return f"- work dir: {work}: {fs['type']} on {fs['source']} ({fs['options']}){sched}"
+
+
+def machine_info(work, extra_ccbt=None, extra_env=None, extra_lt=None):
+    """Markdown lines describing the machine, the kernel, the work dir's file system and the
+    clients (the extra ones registered in this module unless given)."""
+    extra_ccbt = EXTRA_CCBT if extra_ccbt is None else extra_ccbt
+    extra_env = EXTRA_ENV if extra_env is None else extra_env
+    extra_lt = EXTRA_LT if extra_lt is None else extra_lt
+    lt_version = first_line([PY, "-c", "import libtorrent; print(libtorrent.__version__)"])
     return [
-        f"- machine: {os.cpu_count()} CPUs ({cpu}), {mem} RAM",
+        machine_line(),
         f"- kernel: Linux {platform.release()} ({platform.version()})",
-        f"- work dir: {work}: {fs['type']} on {fs['source']} ({fs['options']}){sched}",
+        work_dir_line(work),
         f"- ccbt {first_line(['git', '-C', ROOT, 'rev-parse', '--short', 'HEAD'])}, "
         f"libtorrent {lt_version}, {first_line([RQBIT, '--version'])}, {first_line(['aria2c', '--version'])}",
         *[f"- {name}: {path}" for name, path in extra_ccbt.items()],

@@ -86,23 +86,6 @@ def columns(size):
 
 
 def machine_lines(work):
-    cpu = mem = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
-        with open("/proc/meminfo") as f:
-            mem = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("MemTotal")), mem)
-    except OSError:
-        pass
-    fs = common.work_fs(work)
-    dev = os.path.basename(os.path.realpath(fs["source"])) if fs["source"].startswith("/dev/") else ""
-    sched = ""
-    if dev:
-        try:
-            with open(f"/sys/class/block/{dev}/queue/scheduler") as f:
-                sched = f", I/O scheduler {f.read().strip()}"
-        except OSError:
-            pass
     try:
         with open("/proc/sys/kernel/io_uring_disabled") as f:
             disabled = f.read().strip()
@@ -110,9 +93,9 @@ def machine_lines(work):
         disabled = "n/a"
     crate = common.first_line(["sh", "-c", f"grep -A1 '^name = \"io-uring\"' {PROJECT}/Cargo.lock | tail -1"])
     return [
-        f"- machine: {os.cpu_count()} CPUs ({cpu}), {mem} RAM",
+        common.machine_line(),
         f"- kernel: Linux {platform.release()} ({platform.version()}), kernel.io_uring_disabled = {disabled}",
-        f"- work dir: {work}: {fs['type']} on {fs['source']} ({fs['options']}){sched}",
+        common.work_dir_line(work),
         f"- io-uring crate: {crate.replace('version = ', '').strip(chr(34))}; "
         f"ccbt {common.first_line(['git', '-C', ROOT, 'rev-parse', '--short', 'HEAD'])}",
     ]

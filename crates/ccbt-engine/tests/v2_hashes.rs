@@ -137,14 +137,26 @@ async fn false_piece_hashes_are_refused_and_honest_ones_complete_the_download() 
 
     // The liar and an honest ccbt seeder on another address: the download completes, right.
     let src = tempfile::tempdir().unwrap();
-    std::fs::write(src.path().join("f.bin"), &bytes).unwrap();
-    let mut opts = options();
-    opts.listen_host = "127.0.0.3".parse().unwrap();
-    let seeder = Session::new(opts).await.unwrap();
-    let sid = seeder.add_torrent(AddTorrent::new(torrent.clone()).save_path(src.path())).await.unwrap();
-    wait_complete(&seeder, sid, Duration::from_secs(30)).await;
-    let dst = tempfile::tempdir().unwrap();
+    let seeder = seed(&torrent, &bytes, src.path(), "127.0.0.3").await;
     magnet.peers = vec![liar.to_string(), seeder.listen_addr().to_string()];
+    download_magnet(&magnet, &bytes).await;
+    seeder.shutdown().await;
+}
+
+/// A ccbt session on `host` seeding `bytes` (the torrent's one file `f.bin`) from `dir`.
+async fn seed(torrent: &Torrent, bytes: &[u8], dir: &std::path::Path, host: &str) -> Session {
+    std::fs::write(dir.join("f.bin"), bytes).unwrap();
+    let mut opts = options();
+    opts.listen_host = host.parse().unwrap();
+    let seeder = Session::new(opts).await.unwrap();
+    let sid = seeder.add_torrent(AddTorrent::new(torrent.clone()).save_path(dir)).await.unwrap();
+    wait_complete(&seeder, sid, Duration::from_secs(30)).await;
+    seeder
+}
+
+/// Downloads `magnet` with a new session and checks it gives `bytes`.
+async fn download_magnet(magnet: &Magnet, bytes: &[u8]) {
+    let dst = tempfile::tempdir().unwrap();
     let leecher = Session::new(options()).await.unwrap();
     let id = leecher
         .add_torrent(AddTorrent::parse(&magnet.to_uri()).unwrap().save_path(dst.path()))
@@ -153,7 +165,6 @@ async fn false_piece_hashes_are_refused_and_honest_ones_complete_the_download() 
     wait_complete(&leecher, id, Duration::from_secs(60)).await;
     assert_eq!(std::fs::read(dst.path().join("f.bin")).unwrap(), bytes);
     leecher.shutdown().await;
-    seeder.shutdown().await;
 }
 
 /// A proxy to `target` that, on the connections numbered in `cut` (from 1, in accept order),
@@ -190,25 +201,14 @@ async fn a_seeder_closing_after_the_handshake_is_asked_for_the_layers_again() {
     let bytes = data(5 * PIECE + 777, 4);
     let torrent = v2_torrent(&bytes);
     let src = tempfile::tempdir().unwrap();
-    std::fs::write(src.path().join("f.bin"), &bytes).unwrap();
-    let seeder = Session::new(options()).await.unwrap();
-    let sid = seeder.add_torrent(AddTorrent::new(torrent.clone()).save_path(src.path())).await.unwrap();
-    wait_complete(&seeder, sid, Duration::from_secs(30)).await;
+    let seeder = seed(&torrent, &bytes, src.path(), "127.0.0.1").await;
     // The first connection fetches the metadata; the next two, the first piece-layer
     // connection and its first retry, are closed right after the handshake.
     let (proxy, taken) = refusing_proxy(seeder.listen_addr(), &[2, 3]).await;
 
-    let dst = tempfile::tempdir().unwrap();
     let mut magnet = Magnet::new_v2(torrent.info_hash_v2.unwrap());
     magnet.peers = vec![proxy.to_string()];
-    let leecher = Session::new(options()).await.unwrap();
-    let id = leecher
-        .add_torrent(AddTorrent::parse(&magnet.to_uri()).unwrap().save_path(dst.path()))
-        .await
-        .unwrap();
-    wait_complete(&leecher, id, Duration::from_secs(60)).await;
-    assert_eq!(std::fs::read(dst.path().join("f.bin")).unwrap(), bytes);
+    download_magnet(&magnet, &bytes).await;
     assert!(taken.load(Ordering::Relaxed) >= 4, "the seeder was not asked again");
-    leecher.shutdown().await;
     seeder.shutdown().await;
 }
