@@ -151,8 +151,8 @@ impl FileStorage {
     /// Takes the pages of a range just hashed out of the process's map, in read-only storage
     /// (`ccbt verify`, `ccbt create`: a check that nothing reads after): they stay in the page
     /// cache, but a check of a whole torrent no longer counts it all as its own memory (RSS).
-    /// A torrent's own storage keeps them: it seeds from the same map next, and mapping every
-    /// page back cost a seeder more than the check saved (docs/benchmarks.md, issue 15).
+    /// A torrent's own storage keeps them: it seeds from the same map next, and each page
+    /// dropped would cost a fault to map back in.
     pub(super) fn release_pages(&self, f: &StoredFile, file_offset: u64, len: usize) {
         if !self.read_only {
             return;
