@@ -9,8 +9,8 @@ mod common;
 
 use std::time::Duration;
 
-use ccbt_engine::{AddTorrent, Session, SessionOptions};
-use common::xet::xet_torrent;
+use ccbt_engine::{AddTorrent, Session};
+use common::xet::{xet_session_options, xet_torrent};
 use common::*;
 use tokio::time::Instant;
 
@@ -18,15 +18,6 @@ const PIECE: u32 = 4 << 20;
 const KIB: u64 = 1024;
 /// The largest Xet chunk: a chunk is counted when its last byte arrives.
 const MAX_CHUNK: u64 = 128 * KIB;
-
-fn session_options(state: &std::path::Path, xet: bool) -> SessionOptions {
-    SessionOptions {
-        state_dir: state.to_path_buf(),
-        xet_store_dir: xet.then(|| state.join("xet")),
-        enable_pex: false,
-        ..options()
-    }
-}
 
 /// Version 1 complete and indexed at the follower, version 2 (384 KiB changed inside its first
 /// piece) seeded by another session; `rate` limits the seeder's uploads or the follower's
@@ -40,8 +31,8 @@ async fn chunks_bounded_by(rate: u64, limit_seeder: bool) {
     let v1 = xet_torrent(v1_dir.path(), "d.bin", &[("", &old)], PIECE);
     let v2 = xet_torrent(v2_dir.path(), "d.bin", &[("", &new)], PIECE);
 
-    let mut follower_opts = session_options(state.path(), true);
-    let mut seeder_opts = session_options(seed_state.path(), false);
+    let mut follower_opts = xet_session_options(state.path(), true);
+    let mut seeder_opts = xet_session_options(seed_state.path(), false);
     if limit_seeder {
         seeder_opts.global_up_rate = rate;
     } else {

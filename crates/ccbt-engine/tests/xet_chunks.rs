@@ -13,7 +13,7 @@ use ccbt_engine::{AddTorrent, Session, SessionOptions};
 use ccbt_wire::ext::xet_cas::XetMessage;
 use ccbt_wire::ext::{ExtHandshake, XetHandshake, XET_CAS};
 use ccbt_wire::{Handshake, Message, MessageDecoder};
-use common::xet::xet_torrent;
+use common::xet::{xet_session_options, xet_torrent};
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -21,15 +21,6 @@ use tokio::sync::mpsc;
 
 const PIECE: u32 = 4 << 20;
 const THEIR_XET: u8 = 7;
-
-fn session_options(state: &std::path::Path, xet: bool) -> SessionOptions {
-    SessionOptions {
-        state_dir: state.to_path_buf(),
-        xet_store_dir: xet.then(|| state.join("xet")),
-        enable_pex: false,
-        ..options()
-    }
-}
 
 /// What the hostile peer saw.
 #[derive(Debug, PartialEq)]
@@ -124,7 +115,7 @@ async fn a_peer_sending_wrong_chunk_bytes_is_dropped_and_banned_and_nothing_wron
     let v1 = xet_torrent(v1_dir.path(), "d.bin", &[("", &old)], PIECE);
     let v2 = xet_torrent(v2_dir.path(), "d.bin", &[("", &new)], PIECE);
 
-    let follower = Session::new(session_options(state.path(), true)).await.unwrap();
+    let follower = Session::new(xet_session_options(state.path(), true)).await.unwrap();
     let id1 = follower.add_torrent(AddTorrent::new(v1).save_path(v1_dir.path())).await.unwrap();
     wait_complete(&follower, id1, Duration::from_secs(120)).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -155,7 +146,7 @@ async fn a_peer_sending_wrong_chunk_bytes_is_dropped_and_banned_and_nothing_wron
     assert_eq!(follower.xet_fill(id2).unwrap().swarm_chunk_bytes, 0, "nothing of the liar's was written");
 
     // An honest seeder then completes it, byte-identical.
-    let seeder = Session::new(session_options(&v2_dir.path().join(".state"), false)).await.unwrap();
+    let seeder = Session::new(xet_session_options(&v2_dir.path().join(".state"), false)).await.unwrap();
     let sid = seeder.add_torrent(AddTorrent::new(v2.clone()).save_path(v2_dir.path())).await.unwrap();
     wait_complete(&seeder, sid, Duration::from_secs(120)).await;
     follower.add_peers(id2, &[seeder.listen_addr()]).unwrap();

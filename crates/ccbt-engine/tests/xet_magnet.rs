@@ -9,25 +9,16 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use ccbt_engine::{AddTorrent, Session, SessionOptions};
+use ccbt_engine::{AddTorrent, Session};
 use ccbt_metainfo::{Magnet, Torrent};
 use common::manifest_liar::spawn_manifest_liar;
-use common::xet::xet_torrent;
+use common::xet::{xet_session_options, xet_torrent};
 use common::*;
 
 const PIECE: u32 = 16384;
 const FILES: usize = 4;
 const FILE_LEN: usize = 4 << 20;
 const EDIT: usize = 128 * 1024;
-
-fn session_options(state: &std::path::Path, xet: bool) -> SessionOptions {
-    SessionOptions {
-        state_dir: state.to_path_buf(),
-        xet_store_dir: xet.then(|| state.join("xet")),
-        enable_pex: false,
-        ..options()
-    }
-}
 
 /// Version 2 of a file: 128 KiB inserted at a quarter of it.
 fn edited(i: usize, old: &[u8]) -> Vec<u8> {
@@ -64,12 +55,12 @@ async fn a_magnet_of_the_next_version_learns_its_manifests_and_moves_little() {
     let v2 = xet_torrent(v2_dir.path(), "dataset", &v2_refs, PIECE);
     let dataset: u64 = new.iter().map(|f| f.len() as u64).sum();
 
-    let seeder = Session::new(session_options(&v2_dir.path().join(".state"), false)).await.unwrap();
+    let seeder = Session::new(xet_session_options(&v2_dir.path().join(".state"), false)).await.unwrap();
     let sid = seeder.add_torrent(AddTorrent::new(v2.clone()).save_path(v2_dir.path())).await.unwrap();
     wait_complete(&seeder, sid, Duration::from_secs(120)).await;
 
     // The leecher holds version 1, indexed in its chunk store.
-    let leecher = Session::new(session_options(state.path(), true)).await.unwrap();
+    let leecher = Session::new(xet_session_options(state.path(), true)).await.unwrap();
     let id1 = leecher.add_torrent(AddTorrent::new(v1).save_path(v1_dir.path())).await.unwrap();
     wait_complete(&leecher, id1, Duration::from_secs(120)).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -105,12 +96,12 @@ async fn a_peer_lying_about_a_manifest_is_dropped_and_the_magnet_still_downloads
     // is the only peer offering one, whichever of the two is asked first.
     let mut without_layers = torrent.clone();
     without_layers.xet_layers.clear();
-    let seeder = Session::new(session_options(&src.path().join(".state"), false)).await.unwrap();
+    let seeder = Session::new(xet_session_options(&src.path().join(".state"), false)).await.unwrap();
     let sid = seeder.add_torrent(AddTorrent::new(without_layers).save_path(src.path())).await.unwrap();
     wait_complete(&seeder, sid, Duration::from_secs(60)).await;
     let (liar, log) = spawn_manifest_liar("127.0.0.2").await;
 
-    let leecher = Session::new(session_options(state.path(), true)).await.unwrap();
+    let leecher = Session::new(xet_session_options(state.path(), true)).await.unwrap();
     let add = magnet_of(&torrent, &[liar, seeder.listen_addr()]).save_path(dst.path());
     let id = leecher.add_torrent(add).await.unwrap();
     wait_complete(&leecher, id, Duration::from_secs(90)).await;

@@ -11,8 +11,8 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use ccbt_engine::{AddTorrent, Session, SessionOptions};
-use common::xet::xet_torrent;
+use ccbt_engine::{AddTorrent, Session};
+use common::xet::{xet_session_options, xet_torrent};
 use common::*;
 
 const FILES: usize = 8;
@@ -32,16 +32,6 @@ fn edited(i: usize, old: &[u8]) -> Vec<u8> {
     let overwrite_at = 3 * new.len() / 4 - i * 55_555;
     new[overwrite_at..overwrite_at + EDIT].copy_from_slice(&data(EDIT, 800 + i as u64));
     new
-}
-
-fn session_options(state: &std::path::Path, xet: bool) -> SessionOptions {
-    SessionOptions {
-        state_dir: state.to_path_buf(),
-        xet_store_dir: xet.then(|| state.join("xet")),
-        // Only the proxies carry the follower's traffic: no peer learns another address.
-        enable_pex: false,
-        ..options()
-    }
 }
 
 /// What the follower's update moved.
@@ -73,10 +63,10 @@ async fn update_scenario(piece: u32) -> Moved {
     let dataset = new.iter().map(|f| f.len() as u64).sum::<u64>();
 
     // The publisher seeds version 2; the third peer holds only half of its files.
-    let publisher = Session::new(session_options(&v2_dir.path().join(".state"), false)).await.unwrap();
+    let publisher = Session::new(xet_session_options(&v2_dir.path().join(".state"), false)).await.unwrap();
     let pid = publisher.add_torrent(AddTorrent::new(v2.clone()).save_path(v2_dir.path())).await.unwrap();
     wait_complete(&publisher, pid, Duration::from_secs(300)).await;
-    let partial = Session::new(session_options(&partial_dir.path().join(".state"), false)).await.unwrap();
+    let partial = Session::new(xet_session_options(&partial_dir.path().join(".state"), false)).await.unwrap();
     let add = AddTorrent::new(v2.clone())
         .save_path(partial_dir.path())
         .select_files(0..4)
@@ -85,7 +75,7 @@ async fn update_scenario(piece: u32) -> Moved {
     wait_complete(&partial, cid, Duration::from_secs(300)).await;
 
     // The follower holds version 1, indexed in its chunk store.
-    let follower = Session::new(session_options(state.path(), true)).await.unwrap();
+    let follower = Session::new(xet_session_options(state.path(), true)).await.unwrap();
     let id1 = follower.add_torrent(AddTorrent::new(v1).save_path(v1_dir.path())).await.unwrap();
     wait_complete(&follower, id1, Duration::from_secs(300)).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
