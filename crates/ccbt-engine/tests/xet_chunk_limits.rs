@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use ccbt_engine::{AddTorrent, Session};
-use common::xet::{xet_session_options, xet_torrent};
+use common::xet::xet_torrent;
 use common::*;
 use tokio::time::Instant;
 

@@ -13,7 +13,7 @@ use ccbt_engine::{AddTorrent, Session, SessionOptions};
 use ccbt_wire::ext::xet_cas::XetMessage;
 use ccbt_wire::ext::{ExtHandshake, XetHandshake, XET_CAS};
 use ccbt_wire::{Handshake, Message, MessageDecoder};
-use common::xet::{xet_session_options, xet_torrent};
+use common::xet::xet_torrent;
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

@@ -12,7 +12,7 @@ use std::time::Duration;
 use ccbt_engine::{AddTorrent, Session};
 use ccbt_metainfo::{Magnet, Torrent};
 use common::manifest_liar::spawn_manifest_liar;
-use common::xet::{xet_session_options, xet_torrent};
+use common::xet::xet_torrent;
 use common::*;
 
 const PIECE: u32 = 16384;

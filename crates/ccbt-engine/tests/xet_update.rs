@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ccbt_engine::{AddTorrent, Session};
-use common::xet::{xet_session_options, xet_torrent};
+use common::xet::xet_torrent;
 use common::*;
 
 const FILES: usize = 8;

@@ -153,3 +153,14 @@ async fn pump(
     }
     let _ = to.shutdown().await;
 }
+
+/// Session options for the Xet tests: state in `state`, a chunk store under it when `xet`, and
+/// no peer exchange (only the addresses a test gives travel between its sessions).
+pub fn xet_session_options(state: &Path, xet: bool) -> SessionOptions {
+    SessionOptions {
+        state_dir: state.to_path_buf(),
+        xet_store_dir: xet.then(|| state.join("xet")),
+        enable_pex: false,
+        ..options()
+    }
+}

@@ -44,14 +44,3 @@ pub fn xet_torrent(root: &Path, name: &str, files: &[(&str, &[u8])], piece_lengt
     };
     Torrent::from_bytes(&builder.build().unwrap()).unwrap()
 }
-
-/// Session options for the Xet tests: state in `state`, a chunk store under it when `xet`, and
-/// no peer exchange (only the addresses a test gives travel between its sessions).
-pub fn xet_session_options(state: &Path, xet: bool) -> ccbt_engine::SessionOptions {
-    ccbt_engine::SessionOptions {
-        state_dir: state.to_path_buf(),
-        xet_store_dir: xet.then(|| state.join("xet")),
-        enable_pex: false,
-        ..super::options()
-    }
-}
