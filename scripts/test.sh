@@ -5,6 +5,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
+# A CI run builds once from a clean clone: incremental caches would only take disk (GBs).
+if [ "${CI:-}" = true ]; then
+    export CARGO_INCREMENTAL=0
+fi
+
 step() { printf '\n==> %s\n' "$*"; }
 
 step "install test dependencies"
