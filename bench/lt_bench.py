@@ -9,8 +9,9 @@ discovery off, the high_performance_seed preset unless --default-settings.
            time the first block request of a peer was seen, and `last_sent`, the time the
            uploaded payload counter last grew (the last block handed to the socket).
   leech    download from the peer that dials in, or from --peer (redialled every --redial
-           seconds, 0.05 by default, while not connected), write JSON to --result-file: `first_byte` (payload counter first above 0)
-           and `complete` (every piece verified), then exit 0.
+           seconds, 0.05 by default, while not connected), write JSON to --result-file: `first_byte` (payload counter first above 0),
+           `complete` (every piece verified) and `timeline` ([time, payload bytes] at each poll where
+           the count grew), then exit 0.
   recheck  add a torrent over complete data without resume data or seed_mode, so libtorrent
            checks every piece (its force_recheck path), write JSON with `check_s` (adding to
            seeding) and exit 0; exit 1 when a piece is missing.
@@ -112,15 +113,18 @@ def leech(args):
     h = add(ses, args.torrent, args.out, seed_mode=False)
     first_byte = None
     last_dial = 0.0
+    timeline = []  # (time, payload bytes) at every poll where the count grew
     while not stop.stop:
         now = time.monotonic()
         st = h.status()
         if first_byte is None and st.total_payload_download > 0:
             first_byte = now
+        if st.total_payload_download > (timeline[-1][1] if timeline else 0):
+            timeline.append((now, st.total_payload_download))
         if st.is_seeding or st.is_finished:
             h.flush_cache()
             write_json(args.result_file, {"added": start, "first_byte": first_byte, "complete": now,
-                                          "downloaded": st.total_payload_download})
+                                          "downloaded": st.total_payload_download, "timeline": timeline})
             ses.pause()
             return 0
         if now - start > args.timeout:

@@ -109,12 +109,24 @@ def run_one(args, client, layout, torrent, content, timeout):
     if wrong:
         return {"ok": False, "reason": wrong}
     return dict(s, ok=True, first_byte_s=done["first_byte"] - s["start"], transfer_s=done["complete"] - done["first_byte"],
-                total_s=done["complete"] - s["start"])
+                total_s=done["complete"] - s["start"], steady_mb_s=steady_rate(done.get("timeline") or []))
+
+
+def steady_rate(timeline, low=0.1, high=0.9):
+    """MB/s between the polls where the leecher first had `low` and `high` of its final payload
+    count: the transfer without its ramp-up and its tail (None without a usable timeline)."""
+    if len(timeline) < 2:
+        return None
+    total = timeline[-1][1]
+    t0, b0 = next((t, b) for t, b in timeline if b >= low * total)
+    t1, b1 = next((t, b) for t, b in timeline if b >= high * total)
+    return (b1 - b0) / 1e6 / (t1 - t0) if t1 > t0 else None
 
 
 def columns(size):
     return [
         ("MB/s", lambda r: size / 1e6 / r["transfer_s"], "{:.0f}"),
+        ("steady MB/s", lambda r: r.get("steady_mb_s"), "{:.0f}"),
         ("first byte s", lambda r: r["first_byte_s"], "{:.2f}"),
         ("MB/s from start", lambda r: size / 1e6 / r["total_s"], "{:.0f}"),
         ("seeder CPU s", lambda r: r["cpu"], "{:.2f}"),
@@ -147,7 +159,8 @@ def run(args, clients, sets, size, timeout, build_failed):
             f"leecher: bench/lt_bench.py leech, libtorrent {leecher}, {preset}; the seeder's data {cache}",
             "ccbt seeders: " + ("from a checkpoint written by an untimed first start" if args.ccbt_checkpoint
                                 else "--no-checkpoint, so every piece is checked before seeding"),
-            "MB/s: as the leecher saw it, first payload byte to last piece; first byte s: seeder process start "
+            "MB/s: as the leecher saw it, first payload byte to last piece; steady MB/s: from 10 % to 90 % "
+            "of the payload (no ramp-up, no tail); first byte s: seeder process start "
             "to the leecher's first payload byte (start-up and initial check); MB/s from start: the size over "
             "seeder start to completion; CPU and peak RSS: the seeder process (wait4), RssAnon and RssFile "
             "sampled peaks (RssFile = mapped file pages)",

@@ -55,6 +55,7 @@ pub fn encode(msg: &Message, dst: &mut BytesMut) {
         return;
     };
     if let Message::Piece { piece, offset, data } = msg {
+        dst.reserve(PIECE_HEADER_LEN.saturating_add(data.len()));
         encode_piece_header(*piece, *offset, data.len(), dst);
         dst.put_slice(data);
         return;
@@ -92,11 +93,27 @@ pub fn encode(msg: &Message, dst: &mut BytesMut) {
 /// # Panics
 /// If `data_len + 9` does not fit in a `u32`.
 pub fn encode_piece_header(piece: u32, offset: u32, data_len: usize, dst: &mut BytesMut) {
-    dst.reserve(PIECE_HEADER_LEN.saturating_add(data_len));
+    dst.reserve(PIECE_HEADER_LEN);
     dst.put_u32(frame_len(data_len.saturating_add(8)));
     dst.put_u8(id::PIECE);
     dst.put_u32(piece);
     dst.put_u32(offset);
+}
+
+/// Bytes before the payload of an `Extended` message: length prefix (4), id (1), extended id (1).
+pub const EXTENDED_HEADER_LEN: usize = 6;
+
+/// Appends the [`EXTENDED_HEADER_LEN`]-byte header of an `Extended` message with extended id
+/// `ext_id` carrying `payload_len` bytes, for a vectored write of the payload from its own
+/// buffer.
+///
+/// # Panics
+/// If the frame would not fit a 32-bit length prefix (see [`frame_len`]).
+pub fn encode_extended_header(ext_id: u8, payload_len: usize, dst: &mut BytesMut) {
+    dst.reserve(EXTENDED_HEADER_LEN);
+    dst.put_u32(frame_len(payload_len.saturating_add(1)));
+    dst.put_u8(id::EXTENDED);
+    dst.put_u8(ext_id);
 }
 
 /// Total size (length prefix included) of the frame at the start of `src`, once its 4-byte

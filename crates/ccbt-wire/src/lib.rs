@@ -16,7 +16,8 @@ pub mod hashes;
 mod message;
 
 pub use codec::{
-    encode, encode_piece_header, frame_len_hint, MessageDecoder, DEFAULT_MAX_FRAME, PIECE_HEADER_LEN,
+    encode, encode_extended_header, encode_piece_header, frame_len_hint, MessageDecoder, DEFAULT_MAX_FRAME,
+    EXTENDED_HEADER_LEN, PIECE_HEADER_LEN,
 };
 pub use error::WireError;
 pub use handshake::{Handshake, HandshakePrefix, PROTOCOL};

@@ -6,6 +6,7 @@
 mod end;
 pub(crate) mod handshake;
 pub(crate) mod hash_answers;
+mod out_queue;
 pub(crate) mod pump;
 mod rate;
 pub(crate) mod request_gauge;

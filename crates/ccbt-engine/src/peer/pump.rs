@@ -50,6 +50,7 @@ use ccbt_wire::{Message, MessageDecoder};
 use tokio::net::TcpStream;
 
 use super::end::ConnEnd;
+use super::out_queue::OutQueue;
 use super::rate::{Moved, RateGate};
 use crate::limits::ConnRate;
 
@@ -136,7 +137,7 @@ pub(crate) async fn run<M: Machine>(
     let mut gate = RateGate::new(rate);
     let mut decoder = MessageDecoder::new(limits.max_frame);
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
-    let mut wbuf = BytesMut::with_capacity(64 * 1024);
+    let mut out = OutQueue::default();
     // Complete frames may still wait in `rbuf`: decode them before reading more.
     let mut input_pending = false;
     loop {
@@ -144,11 +145,11 @@ pub(crate) async fn run<M: Machine>(
             return end;
         }
         while let Some(msg) = machine.poll_transmit() {
-            ccbt_wire::encode(&msg, &mut wbuf);
+            out.push(msg);
         }
-        let room = limits.cap.saturating_sub(wbuf.len() + machine.pending_output());
+        let room = limits.cap.saturating_sub(out.len() + machine.pending_output());
         machine.start_output(room);
-        let queued = wbuf.len() + machine.pending_output();
+        let queued = out.len() + machine.pending_output();
         gauge.record(queued);
         let may_read = queued < limits.read_threshold();
         if !may_read {
@@ -181,11 +182,11 @@ pub(crate) async fn run<M: Machine>(
                     Err(e) => return ConnEnd::Io(e),
                 }
             }
-            ready = stream.writable(), if !wbuf.is_empty() && gate.write_open() => {
+            ready = stream.writable(), if !out.is_empty() && gate.write_open() => {
                 if let Err(e) = ready {
                     return ConnEnd::Io(e);
                 }
-                if let Err(e) = gate.write(stream, &mut wbuf) {
+                if let Err(e) = gate.write(stream, &mut out) {
                     return ConnEnd::Io(e);
                 }
             }

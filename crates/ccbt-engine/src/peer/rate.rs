@@ -7,10 +7,11 @@
 use std::io;
 use std::time::Instant;
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{BufMut, BytesMut};
 use ccbt_proto::limit::Decision;
 use tokio::net::TcpStream;
 
+use super::out_queue::OutQueue;
 use crate::limits::{ConnRate, Direction};
 
 /// What one attempt to move bytes gave.
@@ -88,20 +89,19 @@ impl<'a> RateGate<'a> {
         }
     }
 
-    /// Writes the front of `wbuf` (at most the grant) and removes what went out.
-    pub(super) fn write(&mut self, stream: &TcpStream, wbuf: &mut BytesMut) -> io::Result<Moved> {
+    /// Writes the front of `out` (at most the grant) and removes what went out.
+    pub(super) fn write(&mut self, stream: &TcpStream, out: &mut OutQueue) -> io::Result<Moved> {
         let now = Instant::now();
-        let granted = match self.rate.request(Direction::Up, now, wbuf.len() as u64) {
+        let granted = match self.rate.request(Direction::Up, now, out.len() as u64) {
             Decision::Grant { bytes } => bytes as usize,
             Decision::WaitUntil(at) => {
                 self.write_wait = Some(at);
                 return Ok(Moved::Limited);
             }
         };
-        let result = stream.try_write(&wbuf[..granted]);
+        let result = out.write_with(granted, |slices| stream.try_write_vectored(slices));
         let moved = *result.as_ref().unwrap_or(&0);
         self.rate.give_back(Direction::Up, now, (granted - moved) as u64);
-        wbuf.advance(moved);
         match result {
             Ok(n) => Ok(Moved::Bytes(n)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Moved::Bytes(0)),

@@ -19,7 +19,7 @@ const READ_BATCH: usize = 32;
 /// Most batches in flight per connection.
 const MAX_READ_BATCHES: usize = 2;
 /// Requests waiting for a batch (the request-queue size we advertise, `reqq`).
-pub(crate) const MAX_PENDING_READS: usize = 500;
+pub(crate) const MAX_PENDING_READS: usize = ccbt_proto::peer::MAX_PEER_REQUESTS;
 
 /// Bytes one block adds to the write buffer: its data plus the Piece message header.
 fn encoded_len(block: &BlockRef) -> usize {

@@ -102,7 +102,7 @@ use ccbt_wire::Message;
 
 pub use error::PeerError;
 pub use event::{PeerEvent, PeerStats};
-pub use options::PeerConnOptions;
+pub use options::{PeerConnOptions, MAX_PEER_REQUESTS};
 
 use rate::Rate;
 use requests::{Abandoned, OurRequests, TheirRequests};

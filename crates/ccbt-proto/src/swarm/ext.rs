@@ -139,7 +139,7 @@ pub fn our_ext_handshake(
         m,
         v: Some(client.to_string()),
         p: Some(listen_port),
-        reqq: Some(500),
+        reqq: u32::try_from(crate::peer::MAX_PEER_REQUESTS).ok(),
         metadata_size,
         yourip: None,
         xet,

@@ -164,6 +164,16 @@ fn piece_header_matches_full_encoding() {
 }
 
 #[test]
+fn extended_header_matches_full_encoding() {
+    let payload = Bytes::from_static(b"d8:msg_typei1e5:piecei0ee and the data");
+    let mut buf = BytesMut::new();
+    encode_extended_header(3, payload.len(), &mut buf);
+    assert_eq!(buf.len(), EXTENDED_HEADER_LEN);
+    buf.put_slice(&payload);
+    assert_eq!(&buf[..], &encoded(&Message::Extended { id: 3, payload })[..]);
+}
+
+#[test]
 fn too_long_frame_rejected_before_payload() {
     let mut dec = MessageDecoder::new(100);
     let mut buf = BytesMut::from(&[0u8, 0, 0][..]);
