@@ -112,20 +112,26 @@ fn file_backend_with_and_without_mmap() {
 }
 
 #[test]
-fn mmap_reads_see_later_writes_and_sparse_files_are_not_mapped() {
+fn mapped_hashing_sees_later_writes_and_sparse_files_are_not_mapped() {
     let dir = tempfile::tempdir().unwrap();
     let l = layout();
     let s = FileStorage::create(dir.path(), &l, StorageOptions::default(), &Ownership::default()).unwrap();
     let data = content(&l);
+    let fed = |at: u64, len: usize| {
+        let mut got = Vec::new();
+        assert_eq!(s.feed(at, len, &mut |b| got.extend_from_slice(b)).unwrap(), Fed::Exact);
+        got
+    };
     // Half of a.bin written: the file has its length (sparse preallocation) but holes.
     s.write(0, &blocks(&data[..8192])).unwrap();
-    assert_eq!(&s.read(100, 1000).unwrap()[..], &data[100..1100]);
+    assert_eq!(fed(100, 1000), &data[100..1100]);
     assert!(!s.is_mapped(0), "a file with holes is read with pread");
     s.write(0, &blocks(&data)).unwrap();
-    assert_eq!(&s.read(100, 1000).unwrap()[..], &data[100..1100]);
-    assert!(s.is_mapped(0), "a complete file is read through its map");
-    // Writes after mapping are visible through the map.
+    assert_eq!(fed(100, 1000), &data[100..1100]);
+    assert!(s.is_mapped(0), "a complete file is hashed through its map");
+    // Writes after mapping are visible through the map, and to reads.
     s.write(100, &[Bytes::from_static(b"new")]).unwrap();
+    assert_eq!(fed(100, 3), b"new");
     assert_eq!(&s.read(100, 3).unwrap()[..], b"new");
 }
 
@@ -139,11 +145,11 @@ fn read_of_a_file_truncated_under_a_seeding_storage_fails_cleanly() {
     let data = content(&l);
     s.write(0, &blocks(&data)).unwrap();
     assert_eq!(&s.read(8192, 8192).unwrap()[..], &data[8192..16384]);
-    assert!(s.is_mapped(0));
+    assert_eq!(s.feed(0, 16384, &mut |_| {}).unwrap(), Fed::Exact);
+    assert!(s.is_mapped(0), "hashed through its map");
     fs::OpenOptions::new().write(true).open(dir.path().join("a.bin")).unwrap().set_len(10).unwrap();
     let err = s.read(8192, 8192).unwrap_err();
     assert!(matches!(&err, StorageError::Missing { path } if path.ends_with("a.bin")), "{err}");
-    assert!(!s.is_mapped(0), "the faulted map is not used again");
     assert_eq!(&s.read(0, 10).unwrap()[..], &data[..10], "what is left still reads");
     let tail = l.files()[5].offset as usize;
     assert_eq!(&s.read(tail as u64, 100).unwrap()[..], &data[tail..tail + 100], "other files are fine");
@@ -202,11 +208,11 @@ fn feed_sum(s: &FileStorage, len: usize) -> u64 {
     sum
 }
 
-/// A check in read-only storage (`ccbt verify`, `ccbt create`) hashes straight from the map and
-/// then gives the pages back: checking a whole torrent does not leave all of it counted as the
-/// process's memory. A torrent's own storage keeps them mapped: it seeds from them next.
+/// A check hashes straight from the map and then gives the pages back, and uploads read with
+/// `pread`: neither checking nor seeding a whole torrent leaves it counted as the process's
+/// memory, in a torrent's own storage or a read-only one (`ccbt verify`, `ccbt create`).
 #[test]
-fn hashing_through_the_map_leaves_no_file_pages_resident_in_a_check() {
+fn neither_hashing_nor_reading_leaves_file_pages_resident() {
     let dir = tempfile::tempdir().unwrap();
     let len = 8 << 20;
     let l = FileLayout::new(vec![(vec!["big.bin".into()], len, false)]);
@@ -217,18 +223,20 @@ fn hashing_through_the_map_leaves_no_file_pages_resident_in_a_check() {
     let path = dir.path().join("big.bin").canonicalize().unwrap();
     assert_eq!(feed_sum(&own, len as usize), expected);
     assert!(own.is_mapped(0));
-    assert!(mapped_rss(&path) >= len, "the seeding storage keeps its pages mapped");
+    let resident = mapped_rss(&path);
+    assert!(resident < 1 << 20, "{resident} bytes of the hashed file still mapped in");
+    for at in (0..len).step_by(1 << 20) {
+        assert_eq!(&own.read(at, 1 << 20).unwrap()[..], &data[at as usize..(at + (1 << 20)) as usize]);
+    }
+    let resident = mapped_rss(&path);
+    assert!(resident < 1 << 20, "{resident} bytes of the uploaded file mapped in");
     drop(own);
 
     let check = FileStorage::open_existing(dir.path(), &l, StorageOptions::default()).unwrap();
-    assert_eq!(&check.read(0, 10).unwrap()[..], &data[..10]);
-    assert!(check.is_mapped(0));
     assert_eq!(feed_sum(&check, len as usize), expected);
+    assert!(check.is_mapped(0));
     let resident = mapped_rss(&path);
     assert!(resident < 1 << 20, "{resident} bytes of the hashed file still mapped in");
-    // Reading again maps the bytes back in.
-    assert_eq!(&check.read(4 << 20, 100).unwrap()[..], &data[4 << 20..(4 << 20) + 100]);
-    assert!(mapped_rss(&path) > 0);
 }
 
 #[test]

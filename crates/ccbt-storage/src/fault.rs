@@ -5,8 +5,7 @@
 //! the file while we seed it, or the map covers a hole of a sparse file on a full tmpfs (a read
 //! fault on tmpfs allocates a page; `pread` of a hole does not). Neither may take down the session.
 //!
-//! Bytes leave a map only through [`copy_from_map`], or are hashed in place by
-//! [`feed_from_map`]. Each marks the source range in a thread-local before reading; a
+//! Bytes are read from a map only through [`feed_from_map`] (hashing in place). It marks the source range in a thread-local before reading; a
 //! process-wide `SIGBUS` handler that finds the faulting address inside the marked range counts
 //! the fault, puts a zero page in place of the unbackable one (so the read can finish) and
 //! returns. The read then reports failure, the caller stops using that map and reads
@@ -48,15 +47,6 @@ pub(crate) enum MapFault {
     /// Nothing was copied: the fault handler could not be installed (maps are never read
     /// then), or the lengths differ.
     NoHandler,
-}
-
-/// Copies `src` (bytes of a memory map) into `dst` (of the same length). On a fault `dst` holds
-/// zeros where a page could not be read, and the caller reads again with `pread`.
-pub(crate) fn copy_from_map(src: &[u8], dst: &mut [u8]) -> Result<(), MapFault> {
-    if src.len() != dst.len() {
-        return Err(MapFault::NoHandler);
-    }
-    read_from_map(src, |src| dst.copy_from_slice(src))
 }
 
 /// Hands `src` (bytes of a memory map) to `consume` without copying them, for hashing. On a
@@ -202,18 +192,24 @@ mod tests {
     use crate::io::map_file;
 
     #[test]
-    fn copy_from_a_truncated_map_fails_instead_of_killing_the_process() {
+    fn reading_a_truncated_map_fails_instead_of_killing_the_process() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, vec![7u8; 3 * 4096]).unwrap();
         let file = OpenOptions::new().read(true).open(&path).unwrap();
         let map = map_file(&file, 3 * 4096).unwrap();
-        let mut dst = vec![0u8; 4096];
-        assert_eq!(copy_from_map(&map[4096..8192], &mut dst), Ok(()));
-        assert_eq!(dst, vec![7u8; 4096]);
+        let mut seen = Vec::new();
+        assert_eq!(feed_from_map(&map[4096..8192], &mut |b| seen.extend_from_slice(b)), Ok(()));
+        assert_eq!(seen, vec![7u8; 4096]);
         // Another process truncates the file: the second and third pages have no backing now.
         OpenOptions::new().write(true).open(&path).unwrap().set_len(100).unwrap();
-        assert_eq!(copy_from_map(&map[4096..8192], &mut dst), Err(MapFault::Here), "the fault is reported");
-        assert_eq!(copy_from_map(&map[..100], &mut dst[..100]), Ok(()), "the page still backed reads fine");
+        let mut sum = 0u64;
+        let faulted =
+            feed_from_map(&map[4096..8192], &mut |b| sum += b.iter().map(|&x| u64::from(x)).sum::<u64>());
+        assert_eq!(faulted, Err(MapFault::Here), "the fault is reported");
+        assert_eq!(sum, 0, "the reader saw a zero page in place of the lost one");
+        let mut head = Vec::new();
+        let fed = feed_from_map(&map[..100], &mut |b| head.extend_from_slice(b));
+        assert_eq!((fed, head), (Ok(()), vec![7u8; 100]), "the page still backed reads fine");
     }
 }

@@ -1,10 +1,10 @@
-//! [`FileStorage`]: a torrent's files on disk, written with positioned vectored writes and read
-//! with `pread` or read-only memory maps.
+//! [`FileStorage`]: a torrent's files on disk, written with positioned vectored writes, read
+//! with `pread` and hashed in place through read-only memory maps (`file_read.rs`).
 //!
 //! A file is mapped only once it has its full length and no holes (its allocated blocks cover
-//! it), and bytes leave a map only through [`copy_from_map`], which survives the `SIGBUS` of a
-//! page the kernel cannot back (a file truncated by another process, a hole on a full tmpfs):
-//! that read falls back to `pread` and the file is not read through its map again.
+//! it), and a map is read only through [`crate::fault::feed_from_map`], which survives the
+//! `SIGBUS` of a page the kernel cannot back (a file truncated by another process, a hole on a
+//! full tmpfs): that hash is redone with `pread` and the file is not read through its map again.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -548,9 +548,8 @@ impl Storage for FileStorage {
         if len == 0 {
             return Ok(Bytes::new());
         }
-        // Always a copy, never a view of the map: a view would be read later, outside the
-        // SIGBUS guard, where a truncated file's fault would kill the process. Appended slice
-        // by slice, so bytes copied out of a map are not zeroed first.
+        // With pread, never out of the map (see file_read.rs: pages read through a map count
+        // as the process's memory). One pread per file slice.
         let out_of_range = StorageError::OutOfRange { offset, len: len64 };
         let mut buf = Vec::with_capacity(len);
         for slice in self.layout.slices(offset, len64) {

@@ -1,5 +1,5 @@
 //! Low-level positioned I/O: vectored writes with `pwritev`, exact positioned reads and
-//! read-only memory maps (read only through [`crate::fault::copy_from_map`]).
+//! read-only memory maps (read only through [`crate::fault::feed_from_map`]).
 
 use std::fs::File;
 use std::io;
@@ -100,13 +100,13 @@ pub(crate) fn pread_exact(file: &File, dst: &mut [u8], offset: u64) -> io::Resul
 /// Maps the first `len` bytes of `file` read-only.
 ///
 /// The caller maps only files whose length is at least `len`, and copies out of the map only
-/// with [`crate::fault::copy_from_map`], which survives the SIGBUS of a file that another process
+/// with [`crate::fault::feed_from_map`], which survives the SIGBUS of a file that another process
 /// truncated meanwhile; our own `pwritev`s to mapped files are coherent through the page cache.
 pub(crate) fn map_file(file: &File, len: u64) -> io::Result<Mmap> {
     let len = usize::try_from(len)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large to map"))?;
     // SAFETY: the map is read-only and covers only bytes the file has (checked by the caller);
-    // a later external truncation is survived by copy_from_map (see the function docs).
+    // a later external truncation is survived by feed_from_map (see the function docs).
     unsafe { MmapOptions::new().len(len).map(file) }
 }
 

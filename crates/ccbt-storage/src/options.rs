@@ -59,7 +59,8 @@ impl FromStr for Preallocate {
 pub struct StorageOptions {
     /// How files are sized at creation. Default [`Preallocate::Sparse`].
     pub preallocate: Preallocate,
-    /// Serve reads from a read-only memory map of each complete file. Default `true`.
+    /// Hash complete files in place through a read-only memory map instead of reading them
+    /// with `pread` (uploads always use `pread`). Default `true`.
     pub use_mmap: bool,
     /// Largest number of KiB one positioned vectored write carries. Default 1024.
     pub write_batch_kib: u32,

@@ -92,7 +92,8 @@ pub struct TuningArgs {
     /// size, no blocks reserved) or full (reserve disk space up front so a full disk shows at once).
     #[arg(long, value_enum, value_name = "MODE", hide_possible_values = true)]
     pub preallocate: Option<PreallocateArg>,
-    /// Read uploaded data with plain reads instead of memory-mapped files.
+    /// Hash checks copy files with plain reads instead of reading them in place through
+    /// memory maps (uploads always use plain reads).
     #[arg(long)]
     pub no_mmap: bool,
     /// Peers we upload to at the same time (0 = unlimited).
