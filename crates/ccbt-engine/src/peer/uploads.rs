@@ -22,8 +22,8 @@ const MAX_READ_BATCHES: usize = 2;
 pub(crate) const MAX_PENDING_READS: usize = ccbt_proto::peer::MAX_PEER_REQUESTS;
 
 /// Reads `batch`, each run of blocks that follow one another in the torrent with one storage
-/// read (one `pread`, or one copy out of a map, for up to [`READ_BATCH`] blocks), split into
-/// the blocks without copying. A failed run is read again block by block, so one unreadable
+/// read (one `pread` per file for up to [`READ_BATCH`] blocks instead of one per block), split
+/// into the blocks without copying. A failed run is read again block by block, so one unreadable
 /// block fails alone.
 fn read_batch(storage: &dyn Storage, piece_length: u64, batch: &[BlockRef]) -> ReadBatch {
     let offset = |b: &BlockRef| u64::from(b.piece) * piece_length + u64::from(b.offset);
