@@ -2,7 +2,8 @@
 //!
 //! By default glibc returns the top of the heap as soon as more than 128 KiB of it is free, and
 //! raises that bar only after the program frees a large (`mmap`ped) block. A seeder allocates
-//! and frees 16 KiB upload buffers all the time; with the default bar its heap shrank and grew
+//! and frees upload buffers all the time (then one per 16 KiB block, now one per run of
+//! requested blocks, 16-512 KiB); with the default bar its heap shrank and grew
 //! back over and over, every new page faulted in and cleared by the kernel: 0.2 s more system
 //! time per GiB seeded (docs/benchmarks.md, issue 15; before in-place hashing, the initial
 //! check's 1 MiB read buffers had raised the bar by accident). Keeping up to 8 MiB free, and

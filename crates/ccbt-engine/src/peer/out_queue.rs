@@ -69,25 +69,24 @@ impl OutQueue {
         max: usize,
         write: impl FnOnce(&[IoSlice<'_>]) -> io::Result<usize>,
     ) -> io::Result<usize> {
-        let mut slices = Vec::with_capacity(MAX_IOV);
+        // On the stack: this runs for every socket write.
+        let mut slices = [IoSlice::new(&[]); MAX_IOV];
+        let mut count = 0;
         let mut left = max;
         let parts = self.segments.iter().map(|s| &s[..]).chain(std::iter::once(&self.tail[..]));
-        for part in parts {
-            if left == 0 || slices.len() == MAX_IOV {
+        for part in parts.filter(|p| !p.is_empty()) {
+            if left == 0 || count == MAX_IOV {
                 break;
             }
-            if part.is_empty() {
-                continue;
-            }
             let take = part.len().min(left);
-            slices.push(IoSlice::new(&part[..take]));
+            slices[count] = IoSlice::new(&part[..take]);
+            count += 1;
             left -= take;
         }
-        if slices.is_empty() {
+        if count == 0 {
             return Ok(0);
         }
-        let written = write(&slices)?;
-        drop(slices);
+        let written = write(&slices[..count])?;
         self.consume(written);
         Ok(written)
     }

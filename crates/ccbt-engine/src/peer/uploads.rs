@@ -55,7 +55,7 @@ fn read_batch(storage: &dyn Storage, piece_length: u64, batch: &[BlockRef]) -> R
 
 /// Bytes one block adds to the write buffer: its data plus the Piece message header.
 fn encoded_len(block: &BlockRef) -> usize {
-    block.len as usize + 13
+    block.len as usize + ccbt_wire::PIECE_HEADER_LEN
 }
 
 /// A finished batch: each block with its data or the storage error.
