@@ -22,7 +22,12 @@ pub fn follow(args: &XetFollowArgs, daemon: &Daemon) -> anyhow::Result<Exit> {
     let peers = if args.engine.network.peers.is_empty() {
         Vec::new()
     } else {
-        super::runtime()?.block_on(crate::peer_addr::resolve_all(&args.engine.network.peers))?
+        // Only name lookups: no session runs here, one thread does.
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?
+            .block_on(crate::peer_addr::resolve_all(&args.engine.network.peers))?
     };
     let mut request = XetFollowRequest {
         dir: Some(dir),

@@ -33,7 +33,7 @@ pub fn run(command: &DaemonCommand, settings: &Effective) -> anyhow::Result<Exit
     let state_dir = settings.config().disk.state_dir.as_path();
     match command {
         DaemonCommand::Start(args) if args.foreground => {
-            super::runtime()?.block_on(serve::run(settings, args.insecure_remote))
+            super::runtime(settings)?.block_on(serve::run(settings, args.insecure_remote))
         }
         DaemonCommand::Start(_) => start_detached(state_dir),
         DaemonCommand::Status(_) => status(state_dir),
