@@ -9,6 +9,7 @@
 #![cfg_attr(test, allow(clippy::disallowed_methods))]
 
 mod bitfield;
+mod copy;
 mod error;
 mod geometry;
 mod id;
@@ -16,6 +17,7 @@ mod layout;
 pub mod merkle;
 
 pub use bitfield::Bitfield;
+pub use copy::copy_uncached;
 pub use error::CoreError;
 pub use geometry::{BlockRef, Lengths, ValidPieceIndex, BLOCK_SIZE};
 pub use id::{InfoHash, InfoHashV2, PeerId};

@@ -77,7 +77,7 @@ impl PieceBuffers {
         ) else {
             return;
         };
-        dst.copy_from_slice(data);
+        ccbt_core::copy_uncached(dst, data);
         *sender = Some(from);
     }
 

@@ -149,7 +149,9 @@ pub fn run(cli: Cli, settings: &Effective) -> anyhow::Result<Exit> {
         Command::Reannounce(args) => ops::reannounce(&args, state_dir(settings)),
         Command::Dashboard(at) => dashboard::run(&at, &cli.global, settings),
         Command::Alerts(command) => alerts::run(&command, settings),
-        Command::Xet(XetCommand::Publish(args)) => runtime(settings)?.block_on(xet_publish::run(&args, settings)),
+        Command::Xet(XetCommand::Publish(args)) => {
+            runtime(settings)?.block_on(xet_publish::run(&args, settings))
+        }
         Command::Xet(XetCommand::Follow(args)) => match daemon::lock::read_daemon(state_dir(settings)) {
             Some(info) => xet_follows::follow(&args, &remote::Daemon::open(state_dir(settings), &info)?),
             None => runtime(settings)?.block_on(xet_follow::run(&args, settings)),
