@@ -15,6 +15,7 @@ mod geometry;
 mod id;
 mod layout;
 pub mod merkle;
+mod sha1_pair;
 
 pub use bitfield::Bitfield;
 pub use copy::copy_uncached;
@@ -23,3 +24,4 @@ pub use geometry::{BlockRef, Lengths, ValidPieceIndex, BLOCK_SIZE};
 pub use id::{InfoHash, InfoHashV2, PeerId};
 pub use layout::{FileLayout, FileSlice, LayoutFile};
 pub use merkle::{PieceCheck, V2PieceCheck};
+pub use sha1_pair::{sha1_pair, sha1_pair_supported};

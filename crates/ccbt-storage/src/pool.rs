@@ -10,13 +10,14 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ccbt_core::merkle::PieceHasher;
-use ccbt_core::{PieceCheck, BLOCK_SIZE};
+use ccbt_core::{sha1_pair, sha1_pair_supported, PieceCheck, BLOCK_SIZE};
 use sha1::{Digest, Sha1};
 
 use crate::{Storage, StorageError};
@@ -105,7 +106,15 @@ impl std::error::Error for PoolFull {}
 struct Queue {
     jobs: VecDeque<(PieceJob, Done)>,
     closed: bool,
+    /// A worker holds a plain SHA-1 piece and waits for a second one to hash with it.
+    partner_wanted: bool,
 }
+
+/// How long a worker holding a plain SHA-1 piece waits for a second one to hash in the same
+/// pass ([`sha1_pair`]: two pieces cost about what one costs alone). A download at a few
+/// hundred MB/s completes a 1 MiB piece every few milliseconds, so pairs form; a slow one
+/// delays each piece's verdict by at most this much, which no peer notices.
+const PARTNER_WAIT: Duration = Duration::from_millis(5);
 
 struct Shared {
     queue: Mutex<Queue>,
@@ -113,9 +122,14 @@ struct Shared {
     not_empty: Condvar,
     /// Signalled when a worker takes a job.
     not_full: Condvar,
+    /// Signalled instead of `not_empty` when a job is queued while a worker waits for a
+    /// partner, so that the job goes to that worker rather than to an idle one.
+    partner: Condvar,
     capacity: usize,
     /// Jobs taken by a worker whose callback has not returned yet.
     running: AtomicUsize,
+    /// Pieces hashed two at a time ([`HashPool::paired_pieces`]).
+    paired: AtomicU64,
 }
 
 impl Shared {
@@ -139,11 +153,17 @@ impl HashPool {
     pub fn new(workers: usize, queue_capacity: usize) -> Result<HashPool, StorageError> {
         let capacity = queue_capacity.max(1);
         let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue { jobs: VecDeque::with_capacity(capacity), closed: false }),
+            queue: Mutex::new(Queue {
+                jobs: VecDeque::with_capacity(capacity),
+                closed: false,
+                partner_wanted: false,
+            }),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
+            partner: Condvar::new(),
             capacity,
             running: AtomicUsize::new(0),
+            paired: AtomicU64::new(0),
         });
         let mut pool = HashPool { shared, workers: Vec::new() };
         for i in 0..workers.max(1) {
@@ -170,8 +190,7 @@ impl HashPool {
             return Err(PoolFull { job: Box::new(job), done });
         }
         q.jobs.push_back((job, done));
-        drop(q);
-        self.shared.not_empty.notify_one();
+        self.shared.announce(q);
         Ok(())
     }
 
@@ -182,8 +201,7 @@ impl HashPool {
             q = self.shared.not_full.wait(q).unwrap_or_else(|e| e.into_inner());
         }
         q.jobs.push_back((job, Box::new(done)));
-        drop(q);
-        self.shared.not_empty.notify_one();
+        self.shared.announce(q);
     }
 
     /// Jobs waiting for a worker (the `ccbt_hash_queue_depth` metric).
@@ -194,6 +212,11 @@ impl HashPool {
     /// Jobs taken by a worker and not finished yet.
     pub fn in_progress(&self) -> usize {
         self.shared.running.load(Ordering::Acquire)
+    }
+
+    /// Pieces hashed two at a time so far ([`sha1_pair`]); the rest were hashed alone.
+    pub fn paired_pieces(&self) -> u64 {
+        self.shared.paired.load(Ordering::Relaxed)
     }
 
     /// Most jobs that can wait in the queue.
@@ -207,6 +230,7 @@ impl Drop for HashPool {
         self.shared.lock().closed = true;
         self.shared.not_empty.notify_all();
         self.shared.not_full.notify_all();
+        self.shared.partner.notify_all();
         for w in self.workers.drain(..) {
             // A worker only ends by returning; a join error would mean it panicked, which
             // catch_unwind below already prevents.
@@ -216,8 +240,9 @@ impl Drop for HashPool {
 }
 
 fn worker(shared: &Shared) {
+    let pairs = sha1_pair_supported();
     loop {
-        let (job, done) = {
+        let first = {
             let mut q = shared.lock();
             loop {
                 if let Some(item) = q.jobs.pop_front() {
@@ -231,13 +256,97 @@ fn worker(shared: &Shared) {
             }
         };
         shared.not_full.notify_one();
-        let outcome = run(job);
-        // A panicking callback must not take a hashing thread down with it.
-        if catch_unwind(AssertUnwindSafe(|| done(outcome))).is_err() {
-            tracing::error!("hash pool completion callback panicked");
+        let second = if pairs && pairable(&first.0) { shared.partner_for() } else { None };
+        match second {
+            None => finish(shared, first.1, run(first.0)),
+            Some(second) => {
+                let (a, b) = run_pair(first.0, second.0);
+                shared.paired.fetch_add(2, Ordering::Relaxed);
+                finish(shared, first.1, a);
+                finish(shared, second.1, b);
+            }
         }
-        shared.running.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+impl Shared {
+    /// Wakes the worker that should take a job just queued (`q` holds the queue's lock).
+    fn announce(&self, q: MutexGuard<'_, Queue>) {
+        let partner_wanted = q.partner_wanted;
+        drop(q);
+        if partner_wanted {
+            self.partner.notify_one();
+        } else {
+            self.not_empty.notify_one();
+        }
+    }
+
+    /// A second plain SHA-1 piece to hash alongside the one a worker holds: the next queued
+    /// job if it is one, else one queued within [`PARTNER_WAIT`] (one worker waits at a time).
+    fn partner_for(&self) -> Option<(PieceJob, Done)> {
+        let mut q = self.lock();
+        if q.jobs.is_empty() && !q.closed && !q.partner_wanted {
+            q.partner_wanted = true;
+            let deadline = Instant::now() + PARTNER_WAIT;
+            while q.jobs.is_empty() && !q.closed {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                q = match self.partner.wait_timeout(q, left) {
+                    Ok((q, _)) => q,
+                    Err(poisoned) => poisoned.into_inner().0,
+                };
+            }
+            q.partner_wanted = false;
+        }
+        let taken =
+            if q.jobs.front().is_some_and(|(job, _)| pairable(job)) { q.jobs.pop_front() } else { None };
+        if taken.is_some() {
+            self.running.fetch_add(1, Ordering::AcqRel);
+        }
+        let more = !q.jobs.is_empty();
+        drop(q);
+        if taken.is_some() {
+            self.not_full.notify_one();
+        }
+        // Jobs queued while this worker waited were announced to it alone: hand on the rest.
+        if more {
+            self.not_empty.notify_one();
+        }
+        taken
+    }
+}
+
+/// Runs a job's callback (a panicking one must not take a hashing thread down with it).
+fn finish(shared: &Shared, done: Done, outcome: PieceOutcome) {
+    if catch_unwind(AssertUnwindSafe(|| done(outcome))).is_err() {
+        tracing::error!("hash pool completion callback panicked");
+    }
+    shared.running.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// Whether a job is a plain SHA-1 check that [`sha1_pair`] can do alongside another: v1 only
+/// (a v2 or hybrid piece needs SHA-256 too), and no per-block hashes asked for.
+fn pairable(job: &PieceJob) -> bool {
+    job.expected.sha1.is_some() && job.expected.v2.is_none() && !job.block_hashes
+}
+
+/// Two plain SHA-1 jobs hashed in one pass, then each written if it matched.
+fn run_pair(a: PieceJob, b: PieceJob) -> (PieceOutcome, PieceOutcome) {
+    match sha1_pair(&a.blocks, &b.blocks) {
+        Some((digest_a, digest_b)) => (write_if(a, digest_a), write_if(b, digest_b)),
+        None => (run(a), run(b)),
+    }
+}
+
+fn write_if(job: PieceJob, digest: [u8; 20]) -> PieceOutcome {
+    let result = if job.expected.sha1 == Some(digest) {
+        job.storage.write(job.offset, &job.blocks).map(|()| PieceVerdict::Verified)
+    } else {
+        Ok(PieceVerdict::HashMismatch)
+    };
+    PieceOutcome { piece: job.piece, result, block_hashes: None }
 }
 
 /// Hashes the blocks in place (no copy), and each block on its own when asked, in the same pass
@@ -381,3 +490,7 @@ mod tests {
 #[cfg(test)]
 #[path = "pool_v2_tests.rs"]
 mod v2_tests;
+
+#[cfg(test)]
+#[path = "pool_pair_tests.rs"]
+mod pair_tests;

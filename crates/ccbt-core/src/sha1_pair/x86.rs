@@ -1,0 +1,160 @@
+//! The SHA-NI rounds of one or two messages, and the driver that feeds them blocks.
+
+use std::arch::x86_64::{
+    __m128i, _mm_add_epi32, _mm_extract_epi32, _mm_loadu_si128, _mm_set_epi32, _mm_set_epi64x,
+    _mm_setzero_si128, _mm_sha1msg1_epu32, _mm_sha1msg2_epu32, _mm_sha1nexte_epu32, _mm_sha1rnds4_epu32,
+    _mm_shuffle_epi32, _mm_shuffle_epi8, _mm_storeu_si128, _mm_xor_si128,
+};
+
+use super::{digest_bytes, Blocks, BLOCK, INITIAL};
+
+/// What a message offers next.
+enum Next<'a> {
+    /// Whole blocks in place (not consumed until `advance`).
+    Run(&'a [u8]),
+    /// One block assembled across slices (consumed).
+    One([u8; BLOCK]),
+    /// Fewer than 64 bytes left, staged for the padding.
+    End(usize),
+}
+
+impl<'a, T: AsRef<[u8]>> Blocks<'a, T> {
+    fn next(&mut self) -> Next<'a> {
+        let run = self.contiguous();
+        if !run.is_empty() {
+            return Next::Run(run);
+        }
+        match self.stage() {
+            None => Next::One(self.staged),
+            Some(left) => Next::End(left),
+        }
+    }
+}
+
+/// Both digests; the caller checked [`super::sha1_pair_supported`].
+pub(super) fn pair<A: AsRef<[u8]>, B: AsRef<[u8]>>(a: &[A], b: &[B]) -> ([u8; 20], [u8; 20]) {
+    let mut states = [INITIAL, INITIAL];
+    let (mut ma, mut mb) = (Blocks::new(a), Blocks::new(b));
+    // SAFETY (every call below): the CPU has the instructions (checked by the caller), and
+    // each call gets equal lengths that are whole blocks.
+    let (left_a, left_b) = loop {
+        match (ma.next(), mb.next()) {
+            (Next::Run(x), Next::Run(y)) => {
+                let n = x.len().min(y.len());
+                unsafe { compress(&mut states, [&x[..n], &y[..n]]) };
+                ma.advance(n);
+                mb.advance(n);
+            }
+            (Next::Run(x), Next::One(y)) => {
+                unsafe { compress(&mut states, [&x[..BLOCK], &y]) };
+                ma.advance(BLOCK);
+            }
+            (Next::One(x), Next::Run(y)) => {
+                unsafe { compress(&mut states, [&x, &y[..BLOCK]]) };
+                mb.advance(BLOCK);
+            }
+            (Next::One(x), Next::One(y)) => unsafe { compress(&mut states, [&x, &y]) },
+            (Next::End(left), rest) => break (left, finish_alone(&mut states[1], &mut mb, rest)),
+            (rest, Next::End(left)) => break (finish_alone(&mut states[0], &mut ma, rest), left),
+        }
+    };
+    let [mut sa, mut sb] = states;
+    pad(&mut sa, &ma, left_a);
+    pad(&mut sb, &mb, left_b);
+    (digest_bytes(&sa), digest_bytes(&sb))
+}
+
+/// Hashes the rest of one message alone, starting with what it offered last; returns how many
+/// bytes are left for the padding.
+fn finish_alone<T: AsRef<[u8]>>(state: &mut [u32; 5], blocks: &mut Blocks<'_, T>, first: Next<'_>) -> usize {
+    let mut next = first;
+    loop {
+        let one = std::slice::from_mut(state);
+        match next {
+            Next::Run(x) => {
+                unsafe { compress(one.try_into().expect("one state"), [x]) };
+                blocks.advance(x.len());
+            }
+            Next::One(x) => unsafe { compress(one.try_into().expect("one state"), [&x]) },
+            Next::End(left) => return left,
+        }
+        next = blocks.next();
+    }
+}
+
+fn pad<T: AsRef<[u8]>>(state: &mut [u32; 5], blocks: &Blocks<'_, T>, left: usize) {
+    let (padded, len) = blocks.padding(left);
+    let one: &mut [[u32; 5]; 1] = std::slice::from_mut(state).try_into().expect("one state");
+    // SAFETY: as in `pair`; `len` is one or two blocks.
+    unsafe { compress(one, [&padded[..len]]) };
+}
+
+/// Runs the SHA-1 compression of `N` messages side by side, their rounds interleaved. Every
+/// slice in `data` must have the same length, a multiple of 64.
+///
+/// # Safety
+/// The CPU must have the SHA extensions, SSSE3 and SSE4.1.
+#[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+unsafe fn compress<const N: usize>(states: &mut [[u32; 5]; N], data: [&[u8]; N]) {
+    // Reverses the 16 bytes: the message words are big-endian, and SHA-NI wants the first
+    // word in the highest lane.
+    let reverse = _mm_set_epi64x(0x0001_0203_0405_0607, 0x0809_0a0b_0c0d_0e0f);
+    let mut abcd = [_mm_setzero_si128(); N];
+    let mut e = [_mm_setzero_si128(); N];
+    for s in 0..N {
+        abcd[s] = _mm_shuffle_epi32(_mm_loadu_si128(states[s].as_ptr().cast()), 0x1B);
+        e[s] = _mm_set_epi32(states[s][4] as i32, 0, 0, 0);
+    }
+    let blocks = data[0].len() / BLOCK;
+    for block in 0..blocks {
+        let (abcd_before, e_before) = (abcd, e);
+        // The 16 message words of each block, four per vector, then the schedule in place.
+        let mut w = [[_mm_setzero_si128(); 4]; N];
+        for s in 0..N {
+            let bytes = &data[s][block * BLOCK..(block + 1) * BLOCK];
+            for (k, word) in w[s].iter_mut().enumerate() {
+                *word = _mm_shuffle_epi8(_mm_loadu_si128(bytes[16 * k..].as_ptr().cast()), reverse);
+            }
+        }
+        // `prev` is each message's state before its last four rounds: `sha1nexte` derives the
+        // next E from it.
+        let mut prev = abcd;
+        let mut round_e: [__m128i; N] = std::array::from_fn(|s| _mm_add_epi32(e_before[s], w[s][0]));
+        macro_rules! four_rounds {
+            ($func:literal) => {
+                for s in 0..N {
+                    prev[s] = abcd[s];
+                    abcd[s] = _mm_sha1rnds4_epu32(abcd[s], round_e[s], $func);
+                }
+            };
+        }
+        four_rounds!(0);
+        for group in 1..20 {
+            for s in 0..N {
+                let words = if group < 4 {
+                    w[s][group]
+                } else {
+                    let mixed = _mm_xor_si128(_mm_sha1msg1_epu32(w[s][0], w[s][1]), w[s][2]);
+                    let next = _mm_sha1msg2_epu32(mixed, w[s][3]);
+                    w[s] = [w[s][1], w[s][2], w[s][3], next];
+                    next
+                };
+                round_e[s] = _mm_sha1nexte_epu32(prev[s], words);
+            }
+            match group / 5 {
+                0 => four_rounds!(0),
+                1 => four_rounds!(1),
+                2 => four_rounds!(2),
+                _ => four_rounds!(3),
+            }
+        }
+        for s in 0..N {
+            e[s] = _mm_sha1nexte_epu32(prev[s], e_before[s]);
+            abcd[s] = _mm_add_epi32(abcd[s], abcd_before[s]);
+        }
+    }
+    for s in 0..N {
+        _mm_storeu_si128(states[s].as_mut_ptr().cast(), _mm_shuffle_epi32(abcd[s], 0x1B));
+        states[s][4] = _mm_extract_epi32(e[s], 3) as u32;
+    }
+}
