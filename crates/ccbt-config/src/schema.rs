@@ -260,7 +260,7 @@ settings! {
             "Write verified pieces with `O_DIRECT`, past the page cache: the 4 KiB-aligned part of each piece goes straight to the disk from its page-aligned piece buffer (through a reused aligned buffer where a file starts inside a page), the unaligned head and tail of a file through the page cache. Saves the kernel's copy into the page cache (most of a download's CPU time); reads stay coherent (the kernel drops cached pages a direct write replaces). A filesystem that refuses `O_DIRECT` (tmpfs) is written through the page cache.";
         hash_workers: usize = default_hash_workers(), int(1, 256), Restart, Session,
             env "", flag "--hash-workers", shown "CPUs (max 4)",
-            "Threads hashing and writing pieces, and checking existing data.";
+            "Threads hashing and writing pieces, and checking existing data (plain v1 pieces are hashed two at a time where the CPU has the SHA extensions). The network runtime gets the CPUs these leave, at least one thread.";
         max_buffered_kib: u32 = 8 * 1024, int(1024, 16 * 1024 * 1024), Restart, Session,
             env "", flag "", shown "",
             "Memory in KiB for pieces being downloaded or hashed (reused piece buffers); beyond it no new piece is started. Peak memory of a download grows by about this much; 8 MiB kept a 1 GiB loopback download at full speed.";
