@@ -86,8 +86,8 @@ impl<'a, T: AsRef<[u8]>> Blocks<'a, T> {
         self.total += n as u64;
     }
 
-    /// Assembles the next block across runs into `staged`; false when less than a block is
-    /// left (then `staged[..left]` holds those last bytes and `left` is returned by `tail`).
+    /// Assembles the next block across runs into `staged` and returns `None`; when less than a
+    /// block is left, stages those last bytes instead and returns how many (`Some(left)`).
     fn stage(&mut self) -> Option<usize> {
         let mut filled = 0;
         while filled < BLOCK {

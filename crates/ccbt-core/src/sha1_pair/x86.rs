@@ -68,14 +68,15 @@ pub(super) fn pair<A: AsRef<[u8]>, B: AsRef<[u8]>>(a: &[A], b: &[B]) -> ([u8; 20
 /// bytes are left for the padding.
 fn finish_alone<T: AsRef<[u8]>>(state: &mut [u32; 5], blocks: &mut Blocks<'_, T>, first: Next<'_>) -> usize {
     let mut next = first;
+    let one = std::array::from_mut(state);
+    // SAFETY (both calls): as in `pair`; runs and assembled blocks are whole blocks.
     loop {
-        let one = std::slice::from_mut(state);
         match next {
             Next::Run(x) => {
-                unsafe { compress(one.try_into().expect("one state"), [x]) };
+                unsafe { compress(one, [x]) };
                 blocks.advance(x.len());
             }
-            Next::One(x) => unsafe { compress(one.try_into().expect("one state"), [&x]) },
+            Next::One(x) => unsafe { compress(one, [&x]) },
             Next::End(left) => return left,
         }
         next = blocks.next();
@@ -84,9 +85,8 @@ fn finish_alone<T: AsRef<[u8]>>(state: &mut [u32; 5], blocks: &mut Blocks<'_, T>
 
 fn pad<T: AsRef<[u8]>>(state: &mut [u32; 5], blocks: &Blocks<'_, T>, left: usize) {
     let (padded, len) = blocks.padding(left);
-    let one: &mut [[u32; 5]; 1] = std::slice::from_mut(state).try_into().expect("one state");
     // SAFETY: as in `pair`; `len` is one or two blocks.
-    unsafe { compress(one, [&padded[..len]]) };
+    unsafe { compress(std::array::from_mut(state), [&padded[..len]]) };
 }
 
 /// Runs the SHA-1 compression of `N` messages side by side, their rounds interleaved. Every
