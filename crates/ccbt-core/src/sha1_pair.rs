@@ -11,6 +11,9 @@
 //! Every result is checked against the `sha1` crate in the tests, and a piece whose digest were
 //! wrong would fail its check and be downloaded again, never written.
 
+// The block reader and constants serve the x86-64 rounds only.
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+
 /// Whether [`sha1_pair`] can run on this CPU (x86-64 with the SHA extensions and SSE4.1).
 pub fn sha1_pair_supported() -> bool {
     #[cfg(target_arch = "x86_64")]
