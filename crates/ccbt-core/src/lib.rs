@@ -24,4 +24,4 @@ pub use geometry::{BlockRef, Lengths, ValidPieceIndex, BLOCK_SIZE};
 pub use id::{InfoHash, InfoHashV2, PeerId};
 pub use layout::{FileLayout, FileSlice, LayoutFile};
 pub use merkle::{PieceCheck, V2PieceCheck};
-pub use sha1_pair::{sha1_pair, sha1_pair_supported};
+pub use sha1_pair::{sha1_pair, sha1_pair_supported, Sha1PairStream};

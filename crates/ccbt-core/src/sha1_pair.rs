@@ -110,13 +110,20 @@ impl<'a, T: AsRef<[u8]>> Blocks<'a, T> {
 
     /// The final padded block(s) for a message whose last `left` bytes are in `staged`.
     fn padding(&self, left: usize) -> ([u8; 2 * BLOCK], usize) {
-        let mut out = [0u8; 2 * BLOCK];
-        out[..left].copy_from_slice(&self.staged[..left]);
-        out[left] = 0x80;
-        let len = if left < BLOCK - 8 { BLOCK } else { 2 * BLOCK };
-        out[len - 8..len].copy_from_slice(&(self.total * 8).to_be_bytes());
-        (out, len)
+        padding(&self.staged[..left], self.total)
     }
+}
+
+/// The final padded block(s) of a message of `total` bytes whose last bytes (less than a block)
+/// are `tail`: one block, or two when the length does not fit after the tail.
+fn padding(tail: &[u8], total: u64) -> ([u8; 2 * BLOCK], usize) {
+    let left = tail.len();
+    let mut out = [0u8; 2 * BLOCK];
+    out[..left].copy_from_slice(tail);
+    out[left] = 0x80;
+    let len = if left < BLOCK - 8 { BLOCK } else { 2 * BLOCK };
+    out[len - 8..len].copy_from_slice(&(total * 8).to_be_bytes());
+    (out, len)
 }
 
 fn digest_bytes(state: &[u32; 5]) -> [u8; 20] {
@@ -129,6 +136,32 @@ fn digest_bytes(state: &[u32; 5]) -> [u8; 20] {
 
 #[cfg(target_arch = "x86_64")]
 mod x86;
+
+#[cfg(target_arch = "x86_64")]
+pub use x86::Sha1PairStream;
+
+/// Two SHA-1 digests fed in step (see the x86-64 version); never constructed without the SHA
+/// extensions, so on other CPUs it has no values at all.
+#[cfg(not(target_arch = "x86_64"))]
+pub enum Sha1PairStream {}
+
+#[cfg(not(target_arch = "x86_64"))]
+impl Sha1PairStream {
+    /// Always `None` here: no SHA extensions.
+    pub fn new() -> Option<Self> {
+        None
+    }
+
+    /// Never called: no value exists.
+    pub fn update(&mut self, _a: &[u8], _b: &[u8]) {
+        match *self {}
+    }
+
+    /// Never called: no value exists.
+    pub fn finish(self) -> ([u8; 20], [u8; 20]) {
+        match self {}
+    }
+}
 
 #[cfg(test)]
 mod tests;

@@ -13,11 +13,12 @@ use ccbt_core::merkle::PieceHasher;
 use ccbt_core::{Bitfield, Lengths, PieceCheck};
 use sha1::{Digest, Sha1};
 
+use crate::check_pairs::{plain_sha1, sha1_of_pair, Span};
 use crate::{Fed, Storage, StorageError};
 
-/// Pieces are read in runs of at most this many bytes, so memory stays bounded (workers × 1 MiB)
-/// whatever the piece length.
-const READ_CHUNK: u32 = 1024 * 1024;
+/// Pieces are read in runs of at most this many bytes, so memory stays bounded (workers × 1 MiB,
+/// twice that for a pair of pieces) whatever the piece length.
+pub(crate) const READ_CHUNK: u32 = 1024 * 1024;
 
 /// What each piece must hash to, by index: `None`, or a check naming no hash (a v2 piece whose
 /// layer is unknown), for a piece that cannot be verified.
@@ -64,7 +65,13 @@ pub fn check_listed(
         }
         Ok(hasher.matches())
     };
-    let results = for_pieces(lengths, pieces, workers, progress, &check_one)?;
+    // Plain SHA-1 pieces of equal length are checked two at a time (`check_pairs.rs`).
+    let check_pair = |a: Span, b: Span| -> Option<(bool, bool)> {
+        let expected = (plain_sha1(checks(a.piece))?, plain_sha1(checks(b.piece))?);
+        let (got_a, got_b) = sha1_of_pair(storage, a, b)?;
+        Some((got_a == expected.0, got_b == expected.1))
+    };
+    let results = for_pieces(lengths, pieces, workers, progress, &check_one, Some(&check_pair))?;
     Ok(results.into_iter().filter_map(|(piece, good)| matches!(good, Ok(true)).then_some(piece)).collect())
 }
 
@@ -84,44 +91,77 @@ pub fn hash_pieces(
         }
         Ok(hasher.finalize().into())
     };
+    let sha1_pair = |a: Span, b: Span| sha1_of_pair(storage, a, b);
     let all: Vec<u32> = (0..lengths.num_pieces()).collect();
-    for_pieces(lengths, &all, workers, progress, &sha1_one)?.into_iter().map(|(_, digest)| digest).collect()
+    for_pieces(lengths, &all, workers, progress, &sha1_one, Some(&sha1_pair))?
+        .into_iter()
+        .map(|(_, digest)| digest)
+        .collect()
 }
 
 /// What `per_piece` gave for one piece, or the [`StorageError::Missing`] that kept it from
 /// being read.
 type PieceResult<T> = Result<T, StorageError>;
 
-/// The shared parallel loop: workers take the next listed piece from an atomic counter and run
-/// `per_piece(piece, offset, length)` on it. A piece whose data is missing keeps its
-/// [`StorageError::Missing`]; any other error aborts all workers. Returns `(piece, result)`
-/// sorted by piece, one per valid listed piece.
+/// Checks one piece: `(piece, offset, length)`.
+type PerPiece<'a, T> = &'a (dyn Fn(u32, u64, u32) -> Result<T, StorageError> + Sync);
+/// Checks two pieces in one pass, or declines with `None` (not a pair it can do, or anything
+/// went wrong): the single path then runs on each and reports per piece.
+type PerPair<'a, T> = &'a (dyn Fn(Span, Span) -> Option<(T, T)> + Sync);
+
+/// The shared parallel loop: workers take the next listed pieces from an atomic counter (two at
+/// a time when `per_pair` is given) and run `per_pair` on the two, or `per_piece` on each. A
+/// piece whose data is missing keeps its [`StorageError::Missing`]; any other error aborts all
+/// workers. Returns `(piece, result)` sorted by piece, one per valid listed piece.
 fn for_pieces<T: Send>(
     lengths: &Lengths,
     pieces: &[u32],
     workers: usize,
     progress: &(dyn Fn(u32) + Sync),
-    per_piece: &(dyn Fn(u32, u64, u32) -> Result<T, StorageError> + Sync),
+    per_piece: PerPiece<'_, T>,
+    per_pair: Option<PerPair<'_, T>>,
 ) -> Result<Vec<(u32, PieceResult<T>)>, StorageError> {
     let count = pieces.len();
     let workers = workers.clamp(1, count.max(1));
     let next = AtomicUsize::new(0);
     let done = AtomicU32::new(0);
     let abort = AtomicBool::new(false);
+    let step = if per_pair.is_some() { 2 } else { 1 };
+    let span = |piece: u32| {
+        let p = lengths.validate_piece(piece)?;
+        Some(Span { piece, offset: lengths.piece_offset(p), len: lengths.piece_len(p) })
+    };
     let work = || -> Result<Vec<(u32, PieceResult<T>)>, StorageError> {
         let mut results = Vec::new();
         while !abort.load(Ordering::Relaxed) {
-            let Some(&piece) = pieces.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
-            let Some(p) = lengths.validate_piece(piece) else { continue };
-            match per_piece(piece, lengths.piece_offset(p), lengths.piece_len(p)) {
-                Ok(d) => results.push((piece, Ok(d))),
-                Err(e @ StorageError::Missing { .. }) => results.push((piece, Err(e))),
-                Err(e) => {
-                    abort.store(true, Ordering::Relaxed);
-                    return Err(e);
-                }
+            let at = next.fetch_add(step, Ordering::Relaxed);
+            let taken = pieces.get(at..pieces.len().min(at.saturating_add(step))).unwrap_or_default();
+            if taken.is_empty() {
+                break;
             }
-            progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+            let spans: Vec<Span> = taken.iter().filter_map(|&piece| span(piece)).collect();
+            let paired = match (spans.as_slice(), per_pair) {
+                (&[a, b], Some(pair)) => pair(a, b).map(|(ra, rb)| [(a.piece, ra), (b.piece, rb)]),
+                _ => None,
+            };
+            if let Some(both) = paired {
+                for (piece, result) in both {
+                    results.push((piece, Ok(result)));
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+                }
+                continue;
+            }
+            for Span { piece, offset, len } in spans {
+                match per_piece(piece, offset, len) {
+                    Ok(d) => results.push((piece, Ok(d))),
+                    Err(e @ StorageError::Missing { .. }) => results.push((piece, Err(e))),
+                    Err(e) => {
+                        abort.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                }
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+            }
         }
         Ok(results)
     };

@@ -31,6 +31,7 @@
 //! the download root.
 
 mod check;
+mod check_pairs;
 mod copy;
 mod direct;
 mod error;

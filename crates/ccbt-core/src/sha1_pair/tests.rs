@@ -1,6 +1,6 @@
 use sha1::{Digest, Sha1};
 
-use super::{sha1_pair, sha1_pair_supported};
+use super::{sha1_pair, sha1_pair_supported, Sha1PairStream};
 
 fn sha1(data: &[u8]) -> [u8; 20] {
     Sha1::digest(data).into()
@@ -59,4 +59,23 @@ fn a_changed_byte_changes_only_its_own_digest() {
     assert_eq!(da, sha1(&a));
     assert_eq!(db, sha1(&b));
     assert_ne!(da, db);
+}
+
+#[test]
+fn the_stream_matches_the_sha1_crate_for_any_runs() {
+    let Some(_) = Sha1PairStream::new() else {
+        assert!(!sha1_pair_supported());
+        return;
+    };
+    for len in [0, 1, 55, 56, 63, 64, 65, 1000, 16 * 1024 + 13, 1 << 20] {
+        let (a, b) = (bytes(len, 4), bytes(len, 5));
+        for step in [1, 7, 63, 64, 65, 4096, 1 << 20] {
+            let mut h = Sha1PairStream::new().expect("supported");
+            for (x, y) in a.chunks(step).zip(b.chunks(step)) {
+                h.update(x, y);
+            }
+            h.update(&[], &[]);
+            assert_eq!(h.finish(), (sha1(&a), sha1(&b)), "length {len} in runs of {step}");
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::arch::x86_64::{
     _mm_shuffle_epi32, _mm_shuffle_epi8, _mm_storeu_si128, _mm_xor_si128,
 };
 
-use super::{digest_bytes, Blocks, BLOCK, INITIAL};
+use super::{digest_bytes, padding, sha1_pair_supported, Blocks, BLOCK, INITIAL};
 
 /// What a message offers next.
 enum Next<'a> {
@@ -87,6 +87,71 @@ fn pad<T: AsRef<[u8]>>(state: &mut [u32; 5], blocks: &Blocks<'_, T>, left: usize
     let (padded, len) = blocks.padding(left);
     // SAFETY: as in `pair`; `len` is one or two blocks.
     unsafe { compress(std::array::from_mut(state), [&padded[..len]]) };
+}
+
+/// Two SHA-1 digests fed in step: each update gives both messages the same number of bytes, so
+/// their partial blocks always have the same length. For hashing two pieces of equal length as
+/// their bytes arrive in runs (the check of existing data reads them in chunks).
+pub struct Sha1PairStream {
+    states: [[u32; 5]; 2],
+    /// Bytes of each message not yet compressed (fewer than a block; `pending_len` of each).
+    pending: [[u8; BLOCK]; 2],
+    pending_len: usize,
+    /// Bytes given to each message so far.
+    total: u64,
+}
+
+impl Sha1PairStream {
+    /// `None` when the CPU lacks the instructions (see [`super::sha1_pair_supported`]).
+    pub fn new() -> Option<Self> {
+        sha1_pair_supported().then_some(Sha1PairStream {
+            states: [INITIAL, INITIAL],
+            pending: [[0; BLOCK]; 2],
+            pending_len: 0,
+            total: 0,
+        })
+    }
+
+    /// Feeds the next bytes of both messages: `a` to the first, `b` to the second. Only the
+    /// first `min(a.len(), b.len())` bytes of each are taken (callers pass equal lengths).
+    pub fn update(&mut self, a: &[u8], b: &[u8]) {
+        let n = a.len().min(b.len());
+        let (mut a, mut b) = (&a[..n], &b[..n]);
+        self.total += n as u64;
+        if self.pending_len > 0 {
+            let take = (BLOCK - self.pending_len).min(a.len());
+            let at = self.pending_len;
+            self.pending[0][at..at + take].copy_from_slice(&a[..take]);
+            self.pending[1][at..at + take].copy_from_slice(&b[..take]);
+            self.pending_len += take;
+            (a, b) = (&a[take..], &b[take..]);
+            if self.pending_len < BLOCK {
+                return;
+            }
+            let [pa, pb] = self.pending;
+            // SAFETY: constructed only when supported; whole blocks of equal length.
+            unsafe { compress(&mut self.states, [&pa, &pb]) };
+            self.pending_len = 0;
+        }
+        let whole = a.len() / BLOCK * BLOCK;
+        if whole > 0 {
+            // SAFETY: as above.
+            unsafe { compress(&mut self.states, [&a[..whole], &b[..whole]]) };
+        }
+        let rest = a.len() - whole;
+        self.pending[0][..rest].copy_from_slice(&a[whole..]);
+        self.pending[1][..rest].copy_from_slice(&b[whole..]);
+        self.pending_len = rest;
+    }
+
+    /// Both digests.
+    pub fn finish(mut self) -> ([u8; 20], [u8; 20]) {
+        let (pa, len) = padding(&self.pending[0][..self.pending_len], self.total);
+        let (pb, _) = padding(&self.pending[1][..self.pending_len], self.total);
+        // SAFETY: as in `update`; both paddings have the same length (same tail, same total).
+        unsafe { compress(&mut self.states, [&pa[..len], &pb[..len]]) };
+        (digest_bytes(&self.states[0]), digest_bytes(&self.states[1]))
+    }
 }
 
 /// Runs the SHA-1 compression of `N` messages side by side, their rounds interleaved. Every
