@@ -254,7 +254,7 @@ settings! {
             "Largest single positioned vectored write, in KiB.";
         use_mmap: bool = true, ANY, Restart, Session,
             env "", flag "--no-mmap", shown "",
-            "Hash checks read complete files through memory maps, in place, instead of copying them with `pread` (uploads always use `pread`, so seeding does not count the torrent as the process's memory); a file is mapped only once complete (full length, no holes), and a page that cannot be read (the file truncated by another program, a full tmpfs) fails that read, never the process.";
+            "Hash checks read complete files through memory maps, in place, instead of copying them with `pread` (of two pieces checked together the second is always read with `pread`; uploads always use `pread`, so seeding does not count the torrent as the process's memory); a file is mapped only once complete (full length, no holes), and a page that cannot be read (the file truncated by another program, a full tmpfs) fails that read, never the process.";
         direct_io: bool = DIRECT_IO_DEFAULT, ANY, Restart, Session,
             env "", flag "", shown "",
             "Write verified pieces with `O_DIRECT`, past the page cache: the 4 KiB-aligned part of each piece goes straight to the disk from its page-aligned piece buffer (through a reused aligned buffer where a file starts inside a page), the unaligned head and tail of a file through the page cache. Saves the kernel's copy into the page cache (most of a download's CPU time); reads stay coherent (the kernel drops cached pages a direct write replaces). A filesystem that refuses `O_DIRECT` (tmpfs) is written through the page cache.";

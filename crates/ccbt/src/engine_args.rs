@@ -93,7 +93,8 @@ pub struct TuningArgs {
     #[arg(long, value_enum, value_name = "MODE", hide_possible_values = true)]
     pub preallocate: Option<PreallocateArg>,
     /// Hash checks copy files with plain reads instead of reading them in place through
-    /// memory maps (uploads always use plain reads).
+    /// memory maps (uploads, and the second of two pieces checked together, always use plain
+    /// reads).
     #[arg(long)]
     pub no_mmap: bool,
     /// Peers we upload to at the same time (0 = unlimited).
