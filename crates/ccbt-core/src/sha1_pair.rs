@@ -11,7 +11,7 @@
 //! Every result is checked against the `sha1` crate in the tests, and a piece whose digest were
 //! wrong would fail its check and be downloaded again, never written.
 
-// The block reader and constants serve the x86-64 rounds only.
+// The constants and helpers serve the x86-64 rounds only.
 #![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 
 /// Whether [`sha1_pair`] can run on this CPU (x86-64 with the SHA extensions and SSE4.1).
@@ -28,91 +28,34 @@ pub fn sha1_pair_supported() -> bool {
     }
 }
 
-/// The SHA-1 digests of two messages, each given as its bytes in order in one or more slices.
-/// `None` when the CPU lacks the instructions ([`sha1_pair_supported`]).
+/// The SHA-1 digests of two messages of the same length, each given as its bytes in order in
+/// one or more slices (fed to a [`Sha1PairStream`] in step). `None` when the CPU lacks the
+/// instructions ([`sha1_pair_supported`]) or the lengths differ: hash each alone then.
 pub fn sha1_pair<A: AsRef<[u8]>, B: AsRef<[u8]>>(a: &[A], b: &[B]) -> Option<([u8; 20], [u8; 20])> {
-    if !sha1_pair_supported() {
+    let total = |runs: &[&[u8]]| runs.iter().map(|r| r.len()).sum::<usize>();
+    let a: Vec<&[u8]> = a.iter().map(AsRef::as_ref).collect();
+    let b: Vec<&[u8]> = b.iter().map(AsRef::as_ref).collect();
+    if total(&a) != total(&b) {
         return None;
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        Some(x86::pair(a, b))
+    let mut hasher = Sha1PairStream::new()?;
+    let mut b_runs = b.into_iter();
+    let mut theirs: &[u8] = &[];
+    for mut ours in a {
+        while !ours.is_empty() {
+            while theirs.is_empty() {
+                theirs = b_runs.next()?;
+            }
+            let n = ours.len().min(theirs.len());
+            hasher.update(&ours[..n], &theirs[..n]);
+            (ours, theirs) = (&ours[n..], &theirs[n..]);
+        }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (a, b);
-        None
-    }
+    Some(hasher.finish())
 }
 
 const BLOCK: usize = 64;
 const INITIAL: [u32; 5] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0];
-
-/// Reads a message given in slices as 64-byte blocks: straight from a slice where a block lies
-/// within one, assembled in `staged` where it straddles two.
-struct Blocks<'a, T: AsRef<[u8]>> {
-    runs: &'a [T],
-    /// Index of the current run and the offset in it.
-    run: usize,
-    at: usize,
-    staged: [u8; BLOCK],
-    /// Bytes of the message read so far (for the length in the padding).
-    total: u64,
-}
-
-impl<'a, T: AsRef<[u8]>> Blocks<'a, T> {
-    fn new(runs: &'a [T]) -> Self {
-        Blocks { runs, run: 0, at: 0, staged: [0; BLOCK], total: 0 }
-    }
-
-    fn current(&self) -> &'a [u8] {
-        self.runs.get(self.run).map_or(&[], |r| r.as_ref().get(self.at..).unwrap_or_default())
-    }
-
-    fn skip_empty(&mut self) {
-        while self.run < self.runs.len() && self.current().is_empty() {
-            self.run += 1;
-            self.at = 0;
-        }
-    }
-
-    /// Whole blocks that lie in the current run, as one slice (empty when the next block
-    /// straddles runs or the message has less than a block left).
-    fn contiguous(&mut self) -> &'a [u8] {
-        self.skip_empty();
-        let cur = self.current();
-        &cur[..cur.len() / BLOCK * BLOCK]
-    }
-
-    fn advance(&mut self, n: usize) {
-        self.at += n;
-        self.total += n as u64;
-    }
-
-    /// Assembles the next block across runs into `staged` and returns `None`; when less than a
-    /// block is left, stages those last bytes instead and returns how many (`Some(left)`).
-    fn stage(&mut self) -> Option<usize> {
-        let mut filled = 0;
-        while filled < BLOCK {
-            self.skip_empty();
-            let cur = self.current();
-            if cur.is_empty() {
-                return Some(filled);
-            }
-            let take = cur.len().min(BLOCK - filled);
-            self.staged[filled..filled + take].copy_from_slice(&cur[..take]);
-            self.at += take;
-            self.total += take as u64;
-            filled += take;
-        }
-        None
-    }
-
-    /// The final padded block(s) for a message whose last `left` bytes are in `staged`.
-    fn padding(&self, left: usize) -> ([u8; 2 * BLOCK], usize) {
-        padding(&self.staged[..left], self.total)
-    }
-}
 
 /// The final padded block(s) of a message of `total` bytes whose last bytes (less than a block)
 /// are `tail`: one block, or two when the length does not fit after the tail.

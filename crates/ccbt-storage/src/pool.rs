@@ -260,8 +260,7 @@ fn worker(shared: &Shared) {
         match second {
             None => finish(shared, first.1, run(first.0)),
             Some(second) => {
-                let (a, b) = run_pair(first.0, second.0);
-                shared.paired.fetch_add(2, Ordering::Relaxed);
+                let (a, b) = run_pair(shared, first.0, second.0);
                 finish(shared, first.1, a);
                 finish(shared, second.1, b);
             }
@@ -332,10 +331,14 @@ fn pairable(job: &PieceJob) -> bool {
     job.expected.sha1.is_some() && job.expected.v2.is_none() && !job.block_hashes
 }
 
-/// Two plain SHA-1 jobs hashed in one pass, then each written if it matched.
-fn run_pair(a: PieceJob, b: PieceJob) -> (PieceOutcome, PieceOutcome) {
+/// Two plain SHA-1 jobs hashed in one pass, then each written if it matched; pieces of
+/// different lengths (a torrent's last piece) are hashed one at a time.
+fn run_pair(shared: &Shared, a: PieceJob, b: PieceJob) -> (PieceOutcome, PieceOutcome) {
     match sha1_pair(&a.blocks, &b.blocks) {
-        Some((digest_a, digest_b)) => (write_if(a, digest_a), write_if(b, digest_b)),
+        Some((digest_a, digest_b)) => {
+            shared.paired.fetch_add(2, Ordering::Relaxed);
+            (write_if(a, digest_a), write_if(b, digest_b))
+        }
         None => (run(a), run(b)),
     }
 }

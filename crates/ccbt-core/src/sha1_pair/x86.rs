@@ -1,4 +1,4 @@
-//! The SHA-NI rounds of one or two messages, and the driver that feeds them blocks.
+//! The SHA-NI rounds of one or two messages, and the two-message stream that feeds them.
 
 use std::arch::x86_64::{
     __m128i, _mm_add_epi32, _mm_extract_epi32, _mm_loadu_si128, _mm_set_epi32, _mm_set_epi64x,
@@ -6,88 +6,7 @@ use std::arch::x86_64::{
     _mm_shuffle_epi32, _mm_shuffle_epi8, _mm_storeu_si128, _mm_xor_si128,
 };
 
-use super::{digest_bytes, padding, sha1_pair_supported, Blocks, BLOCK, INITIAL};
-
-/// What a message offers next.
-enum Next<'a> {
-    /// Whole blocks in place (not consumed until `advance`).
-    Run(&'a [u8]),
-    /// One block assembled across slices (consumed).
-    One([u8; BLOCK]),
-    /// Fewer than 64 bytes left, staged for the padding.
-    End(usize),
-}
-
-impl<'a, T: AsRef<[u8]>> Blocks<'a, T> {
-    fn next(&mut self) -> Next<'a> {
-        let run = self.contiguous();
-        if !run.is_empty() {
-            return Next::Run(run);
-        }
-        match self.stage() {
-            None => Next::One(self.staged),
-            Some(left) => Next::End(left),
-        }
-    }
-}
-
-/// Both digests; the caller checked [`super::sha1_pair_supported`].
-pub(super) fn pair<A: AsRef<[u8]>, B: AsRef<[u8]>>(a: &[A], b: &[B]) -> ([u8; 20], [u8; 20]) {
-    let mut states = [INITIAL, INITIAL];
-    let (mut ma, mut mb) = (Blocks::new(a), Blocks::new(b));
-    // SAFETY (every call below): the CPU has the instructions (checked by the caller), and
-    // each call gets equal lengths that are whole blocks.
-    let (left_a, left_b) = loop {
-        match (ma.next(), mb.next()) {
-            (Next::Run(x), Next::Run(y)) => {
-                let n = x.len().min(y.len());
-                unsafe { compress(&mut states, [&x[..n], &y[..n]]) };
-                ma.advance(n);
-                mb.advance(n);
-            }
-            (Next::Run(x), Next::One(y)) => {
-                unsafe { compress(&mut states, [&x[..BLOCK], &y]) };
-                ma.advance(BLOCK);
-            }
-            (Next::One(x), Next::Run(y)) => {
-                unsafe { compress(&mut states, [&x, &y[..BLOCK]]) };
-                mb.advance(BLOCK);
-            }
-            (Next::One(x), Next::One(y)) => unsafe { compress(&mut states, [&x, &y]) },
-            (Next::End(left), rest) => break (left, finish_alone(&mut states[1], &mut mb, rest)),
-            (rest, Next::End(left)) => break (finish_alone(&mut states[0], &mut ma, rest), left),
-        }
-    };
-    let [mut sa, mut sb] = states;
-    pad(&mut sa, &ma, left_a);
-    pad(&mut sb, &mb, left_b);
-    (digest_bytes(&sa), digest_bytes(&sb))
-}
-
-/// Hashes the rest of one message alone, starting with what it offered last; returns how many
-/// bytes are left for the padding.
-fn finish_alone<T: AsRef<[u8]>>(state: &mut [u32; 5], blocks: &mut Blocks<'_, T>, first: Next<'_>) -> usize {
-    let mut next = first;
-    let one = std::array::from_mut(state);
-    // SAFETY (both calls): as in `pair`; runs and assembled blocks are whole blocks.
-    loop {
-        match next {
-            Next::Run(x) => {
-                unsafe { compress(one, [x]) };
-                blocks.advance(x.len());
-            }
-            Next::One(x) => unsafe { compress(one, [&x]) },
-            Next::End(left) => return left,
-        }
-        next = blocks.next();
-    }
-}
-
-fn pad<T: AsRef<[u8]>>(state: &mut [u32; 5], blocks: &Blocks<'_, T>, left: usize) {
-    let (padded, len) = blocks.padding(left);
-    // SAFETY: as in `pair`; `len` is one or two blocks.
-    unsafe { compress(std::array::from_mut(state), [&padded[..len]]) };
-}
+use super::{digest_bytes, padding, sha1_pair_supported, BLOCK, INITIAL};
 
 /// Two SHA-1 digests fed in step: each update gives both messages the same number of bytes, so
 /// their partial blocks always have the same length. For hashing two pieces of equal length as
